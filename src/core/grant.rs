@@ -1,0 +1,434 @@
+//! The refresh grant: build the request (RFC 6749 §6 with client
+//! authentication per §2.3.1) and process the response strictly (§5.1, §5.2).
+
+use base64::Engine;
+use serde_json::{Map, Value};
+
+use super::error::{Code, Error, Result};
+use super::http::{form_body, form_urlencode, HttpRequest, HttpResponse};
+use super::policy::{ms_to_secs_ceil, parse_retry_after_ms};
+use super::provider::{ClientAuth, Provider};
+use super::secret::{AccessToken, RefreshToken};
+use super::token::{normalize_scope, scope_diff, TokenSet};
+
+/// Builds the refresh request. The body and Authorization header carry secrets.
+pub fn refresh_request(provider: &Provider, refresh_token: &RefreshToken) -> HttpRequest {
+    let mut headers = vec![
+        ("content-type".to_string(), "application/x-www-form-urlencoded".to_string()),
+        // GitHub answers form-encoded unless asked for JSON.
+        ("accept".to_string(), "application/json".to_string()),
+    ];
+    let mut pairs: Vec<(&str, &str)> = vec![
+        ("grant_type", "refresh_token"),
+        ("refresh_token", refresh_token.expose()),
+    ];
+    let secret = provider.client_secret.as_ref().map(|s| s.expose()).unwrap_or("");
+    match provider.spec.client_auth {
+        ClientAuth::Basic => {
+            let raw = format!("{}:{}", form_urlencode(&provider.client_id), form_urlencode(secret));
+            let b64 = base64::engine::general_purpose::STANDARD.encode(raw);
+            headers.push(("authorization".to_string(), format!("Basic {b64}")));
+        }
+        ClientAuth::Body => {
+            pairs.push(("client_id", &provider.client_id));
+            pairs.push(("client_secret", secret));
+        }
+        ClientAuth::None => pairs.push(("client_id", &provider.client_id)),
+    }
+    HttpRequest {
+        method: "POST",
+        url: provider.spec.token_url.clone(),
+        headers,
+        body: form_body(&pairs),
+    }
+}
+
+/// A successful token response (RFC 6749 §5.1), fields checked.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TokenResponse {
+    pub access_token: AccessToken,
+    pub token_type: String,
+    pub expires_in_secs: Option<u64>,
+    pub refresh_token: Option<RefreshToken>,
+    pub scope: Option<String>,
+    pub refresh_token_expires_in_secs: Option<u64>,
+}
+
+/// Maps an RFC 6749 §5.2 `error` value (plus GitHub's and common
+/// non-standard ones) to a code.
+pub fn classify_oauth_error(error: &str) -> Code {
+    match error {
+        "invalid_grant" | "bad_refresh_token" | "invalid_token" | "expired_token"
+        | "access_denied" | "consent_required" | "interaction_required" | "login_required"
+        | "invalid_scope" | "unauthorized" => Code::ReauthRequired,
+        "invalid_client" | "unauthorized_client" | "incorrect_client_credentials" => {
+            Code::InvalidClient
+        }
+        "slow_down" | "rate_limited" => Code::RateLimited,
+        "temporarily_unavailable" | "server_error" => Code::ProviderUnavailable,
+        _ => Code::ProviderRejected,
+    }
+}
+
+/// Keeps a provider's `error_description` only if it is short, printable and
+/// does not echo the secret we sent.
+fn safe_description(v: Option<&Value>, sent: &RefreshToken) -> Option<String> {
+    let d = v?.as_str()?;
+    if d.is_empty() || (sent.len() >= 4 && d.contains(sent.expose())) {
+        return None;
+    }
+    let clean: String = d
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(200)
+        .collect();
+    Some(clean)
+}
+
+fn oauth_error(obj: &Map<String, Value>, status: u16, sent: &RefreshToken, retry_after: Option<u64>) -> Option<Error> {
+    let code_str = obj.get("error")?.as_str()?;
+    let code = classify_oauth_error(code_str);
+    let safe_code: String = code_str
+        .chars()
+        .filter(|c| c.is_ascii_graphic())
+        .take(64)
+        .collect();
+    let mut message = format!("the provider answered {safe_code}");
+    if let Some(d) = safe_description(obj.get("error_description"), sent) {
+        message.push_str(": ");
+        message.push_str(&d);
+    }
+    Some(Error::new(code, message).with_status(status).with_retry_after(retry_after))
+}
+
+fn bad_response(status: u16, what: &str) -> Error {
+    Error::new(Code::BadProviderResponse, format!("invalid token response: {what}")).with_status(status)
+}
+
+fn opt_u64(obj: &Map<String, Value>, key: &str, status: u16) -> Result<Option<u64>> {
+    match obj.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Number(n)) => {
+            if let Some(u) = n.as_u64() {
+                Ok(Some(u))
+            } else if let Some(f) = n.as_f64().filter(|f| *f >= 0.0 && f.is_finite()) {
+                Ok(Some(f as u64))
+            } else {
+                Err(bad_response(status, &format!("{key} must be a non-negative number")))
+            }
+        }
+        Some(_) => Err(bad_response(status, &format!("{key} must be a number"))),
+    }
+}
+
+fn opt_str<'a>(obj: &'a Map<String, Value>, key: &str, status: u16) -> Result<Option<&'a str>> {
+    match obj.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.as_str())),
+        Some(_) => Err(bad_response(status, &format!("{key} must be a string"))),
+    }
+}
+
+/// Processes a token endpoint response. `sent` is the refresh token that was
+/// sent, used only to keep it out of error messages.
+pub fn process_token_response(resp: &HttpResponse, sent: &RefreshToken, now_ms: i64) -> Result<TokenResponse> {
+    let status = resp.status;
+    let retry_after_ms = resp.header("retry-after").and_then(|v| parse_retry_after_ms(v, now_ms));
+    let retry_after = retry_after_ms.map(ms_to_secs_ceil);
+    let parsed: Option<Map<String, Value>> = match serde_json::from_str::<Value>(&resp.body) {
+        Ok(Value::Object(m)) => Some(m),
+        _ => None,
+    };
+
+    if status == 429 {
+        return Err(Error::new(Code::RateLimited, "the provider is rate limiting token requests")
+            .with_status(status)
+            .with_retry_after(retry_after));
+    }
+    if status >= 500 {
+        return Err(Error::new(Code::ProviderUnavailable, format!("the provider answered HTTP {status}"))
+            .with_status(status)
+            .with_retry_after(retry_after));
+    }
+    // §5.2 error bodies, and providers (GitHub) that send them with 200.
+    if let Some(err) = parsed.as_ref().and_then(|o| oauth_error(o, status, sent, retry_after)) {
+        return Err(err);
+    }
+    if !(200..300).contains(&status) {
+        let code = match status {
+            401 | 403 => Code::InvalidClient,
+            _ => Code::ProviderRejected,
+        };
+        return Err(Error::new(code, format!("the provider answered HTTP {status} without an OAuth error body"))
+            .with_status(status));
+    }
+    let obj = parsed.ok_or_else(|| bad_response(status, "body is not a JSON object"))?;
+    let access = opt_str(&obj, "access_token", status)?
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| bad_response(status, "access_token is missing"))?;
+    let token_type = opt_str(&obj, "token_type", status)?
+        .ok_or_else(|| bad_response(status, "token_type is missing"))?;
+    if !token_type.eq_ignore_ascii_case("bearer") {
+        return Err(bad_response(status, "token_type is not Bearer"));
+    }
+    let refresh = opt_str(&obj, "refresh_token", status)?;
+    if refresh == Some("") {
+        return Err(bad_response(status, "refresh_token is empty"));
+    }
+    Ok(TokenResponse {
+        access_token: AccessToken::new(access),
+        token_type: "Bearer".to_string(),
+        expires_in_secs: opt_u64(&obj, "expires_in", status)?,
+        refresh_token: refresh.map(RefreshToken::new),
+        scope: opt_str(&obj, "scope", status)?.map(str::to_string),
+        refresh_token_expires_in_secs: opt_u64(&obj, "refresh_token_expires_in", status)?,
+    })
+}
+
+/// The result of applying a refresh response to the stored token set.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Applied {
+    pub tokens: TokenSet,
+    /// The provider issued a new refresh token (the old one may now be dead).
+    pub rotated: bool,
+    pub scopes_added: Vec<String>,
+    pub scopes_removed: Vec<String>,
+}
+
+/// Applies a token response: keeps the old refresh token when none is
+/// returned (§6), stores a rotated one, keeps the old scope when omitted
+/// (§5.1), and records scope changes.
+pub fn apply_response(
+    old: &TokenSet,
+    resp: TokenResponse,
+    provider: &Provider,
+    now_ms: i64,
+) -> Applied {
+    let sep = provider.spec.scope_separator;
+    let expires_in = resp.expires_in_secs.or(provider.spec.default_expires_in_secs);
+    let expires_at_ms = if provider.spec.access_tokens_expire {
+        expires_in.map(|s| now_ms + (s as i64).saturating_mul(1000))
+    } else {
+        None
+    };
+    let rotated = matches!((&resp.refresh_token, &old.refresh_token), (Some(n), Some(o)) if n != o)
+        || (resp.refresh_token.is_some() && old.refresh_token.is_none());
+    let new_scope = resp.scope.as_deref().map(|s| normalize_scope(s, sep));
+    let (scopes_added, scopes_removed) = match (&old.scope, &new_scope) {
+        (Some(o), Some(n)) => scope_diff(o, n),
+        _ => (Vec::new(), Vec::new()),
+    };
+    let refresh_token_expires_at_ms = match resp.refresh_token_expires_in_secs {
+        Some(s) => Some(now_ms + (s as i64).saturating_mul(1000)),
+        None if rotated => None,
+        None => old.refresh_token_expires_at_ms,
+    };
+    Applied {
+        tokens: TokenSet {
+            access_token: resp.access_token,
+            refresh_token: resp.refresh_token.or_else(|| old.refresh_token.clone()),
+            expires_at_ms,
+            scope: new_scope.or_else(|| old.scope.clone()),
+            refresh_token_expires_at_ms,
+        },
+        rotated,
+        scopes_added,
+        scopes_removed,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::provider::ProviderConfig;
+    use serde_json::json;
+
+    fn provider(id: &str, auth: &str) -> Provider {
+        Provider::from_config(
+            id,
+            &ProviderConfig {
+                client_id: Some("client id/1".into()),
+                client_secret: Some("s3cr:et&".into()),
+                client_auth: Some(auth.into()),
+                ..Default::default()
+            },
+        )
+        .unwrap()
+    }
+
+    fn rt() -> RefreshToken {
+        RefreshToken::new("1//rt+/=")
+    }
+
+    #[test]
+    fn request_with_body_auth() {
+        let req = refresh_request(&provider("google", "body"), &rt());
+        assert_eq!(req.method, "POST");
+        assert_eq!(req.url, "https://oauth2.googleapis.com/token");
+        assert_eq!(req.header("content-type"), Some("application/x-www-form-urlencoded"));
+        assert_eq!(req.header("accept"), Some("application/json"));
+        assert_eq!(req.header("authorization"), None);
+        assert_eq!(
+            req.body,
+            "grant_type=refresh_token&refresh_token=1%2F%2Frt%2B%2F%3D&client_id=client+id%2F1&client_secret=s3cr%3Aet%26"
+        );
+    }
+
+    #[test]
+    fn request_with_basic_auth_urlencodes_before_base64() {
+        let req = refresh_request(&provider("spotify", "basic"), &rt());
+        let b64 = req.header("authorization").unwrap().strip_prefix("Basic ").unwrap();
+        let raw = base64::engine::general_purpose::STANDARD.decode(b64).unwrap();
+        assert_eq!(String::from_utf8(raw).unwrap(), "client+id%2F1:s3cr%3Aet%26");
+        assert_eq!(req.body, "grant_type=refresh_token&refresh_token=1%2F%2Frt%2B%2F%3D");
+    }
+
+    #[test]
+    fn request_for_public_client() {
+        let p = Provider::from_config(
+            "google",
+            &ProviderConfig { client_id: Some("pub".into()), client_auth: Some("none".into()), ..Default::default() },
+        )
+        .unwrap();
+        let req = refresh_request(&p, &rt());
+        assert!(req.body.ends_with("&client_id=pub"));
+        assert!(!req.body.contains("client_secret"));
+    }
+
+    fn ok(body: Value) -> HttpResponse {
+        HttpResponse::json(200, &body)
+    }
+
+    #[test]
+    fn strict_success_parsing() {
+        let r = process_token_response(
+            &ok(json!({"access_token":"at","token_type":"bearer","expires_in":3599,"scope":"b a","refresh_token_expires_in":604800})),
+            &rt(),
+            0,
+        )
+        .unwrap();
+        assert_eq!(r.access_token.expose(), "at");
+        assert_eq!(r.expires_in_secs, Some(3599));
+        assert_eq!(r.refresh_token, None);
+        assert_eq!(r.refresh_token_expires_in_secs, Some(604800));
+
+        let cases = [
+            (json!({"token_type":"Bearer"}), "access_token is missing"),
+            (json!({"access_token":"","token_type":"Bearer"}), "access_token is missing"),
+            (json!({"access_token":7,"token_type":"Bearer"}), "access_token must be a string"),
+            (json!({"access_token":"a"}), "token_type is missing"),
+            (json!({"access_token":"a","token_type":"mac"}), "token_type is not Bearer"),
+            (json!({"access_token":"a","token_type":"Bearer","expires_in":"3600"}), "expires_in must be a number"),
+            (json!({"access_token":"a","token_type":"Bearer","expires_in":-1}), "expires_in must be a non-negative number"),
+            (json!({"access_token":"a","token_type":"Bearer","refresh_token":5}), "refresh_token must be a string"),
+            (json!({"access_token":"a","token_type":"Bearer","refresh_token":""}), "refresh_token is empty"),
+            (json!({"access_token":"a","token_type":"Bearer","scope":["x"]}), "scope must be a string"),
+        ];
+        for (body, want) in cases {
+            let e = process_token_response(&ok(body.clone()), &rt(), 0).unwrap_err();
+            assert_eq!(e.code, Code::BadProviderResponse, "{body}");
+            assert!(e.message.ends_with(want), "{body}: {}", e.message);
+        }
+        for body in ["<html>502</html>", "{not json", "[]", ""] {
+            let e = process_token_response(&HttpResponse::new(200, body), &rt(), 0).unwrap_err();
+            assert_eq!(e.code, Code::BadProviderResponse);
+        }
+    }
+
+    #[test]
+    fn error_bodies_are_classified() {
+        let cases = [
+            (400, json!({"error":"invalid_grant","error_description":"Token has been expired or revoked."}), Code::ReauthRequired),
+            (401, json!({"error":"invalid_client"}), Code::InvalidClient),
+            (400, json!({"error":"unsupported_grant_type"}), Code::ProviderRejected),
+            (400, json!({"error":"invalid_scope"}), Code::ReauthRequired),
+            (200, json!({"error":"bad_refresh_token","error_description":"The refresh token passed is incorrect or expired."}), Code::ReauthRequired),
+            (200, json!({"error":"incorrect_client_credentials"}), Code::InvalidClient),
+            (400, json!({"error":"slow_down"}), Code::RateLimited),
+        ];
+        for (status, body, code) in cases {
+            let e = process_token_response(&HttpResponse::json(status, &body), &rt(), 0).unwrap_err();
+            assert_eq!(e.code, code, "{body}");
+            assert_eq!(e.status, Some(status));
+        }
+        let e = process_token_response(
+            &HttpResponse::json(400, &json!({"error":"invalid_grant","error_description":"Token has been expired or revoked."})),
+            &rt(),
+            0,
+        )
+        .unwrap_err();
+        assert_eq!(e.message, "the provider answered invalid_grant: Token has been expired or revoked.");
+    }
+
+    #[test]
+    fn status_classes() {
+        let e = process_token_response(&HttpResponse::new(429, "").with_header("Retry-After", "17"), &rt(), 0).unwrap_err();
+        assert_eq!((e.code, e.retry_after_secs), (Code::RateLimited, Some(17)));
+        let e = process_token_response(&HttpResponse::new(503, "<html>down</html>").with_header("retry-after", "2"), &rt(), 0).unwrap_err();
+        assert_eq!((e.code, e.retry_after_secs, e.status), (Code::ProviderUnavailable, Some(2), Some(503)));
+        let e = process_token_response(&HttpResponse::new(401, ""), &rt(), 0).unwrap_err();
+        assert_eq!(e.code, Code::InvalidClient);
+        let e = process_token_response(&HttpResponse::new(404, "nope"), &rt(), 0).unwrap_err();
+        assert_eq!(e.code, Code::ProviderRejected);
+    }
+
+    #[test]
+    fn error_messages_never_echo_the_refresh_token() {
+        let sent = RefreshToken::new("1//secret-refresh-token");
+        let body = json!({"error":"invalid_grant","error_description":"bad token 1//secret-refresh-token"});
+        let e = process_token_response(&HttpResponse::json(400, &body), &sent, 0).unwrap_err();
+        assert!(!e.message.contains("secret-refresh"), "{}", e.message);
+        assert_eq!(e.code, Code::ReauthRequired);
+    }
+
+    fn old() -> TokenSet {
+        TokenSet {
+            access_token: AccessToken::new("old-at"),
+            refresh_token: Some(RefreshToken::new("old-rt")),
+            expires_at_ms: Some(1_000),
+            scope: Some("a b".into()),
+            refresh_token_expires_at_ms: Some(99_000),
+        }
+    }
+
+    fn resp(refresh: Option<&str>, scope: Option<&str>) -> TokenResponse {
+        TokenResponse {
+            access_token: AccessToken::new("new-at"),
+            token_type: "Bearer".into(),
+            expires_in_secs: Some(3600),
+            refresh_token: refresh.map(RefreshToken::new),
+            scope: scope.map(str::to_string),
+            refresh_token_expires_in_secs: None,
+        }
+    }
+
+    #[test]
+    fn keeps_old_refresh_token_when_none_returned() {
+        let a = apply_response(&old(), resp(None, None), &provider("google", "body"), 10_000);
+        assert!(!a.rotated);
+        assert_eq!(a.tokens.refresh_token, Some(RefreshToken::new("old-rt")));
+        assert_eq!(a.tokens.expires_at_ms, Some(10_000 + 3_600_000));
+        assert_eq!(a.tokens.scope.as_deref(), Some("a b"));
+        assert_eq!(a.tokens.refresh_token_expires_at_ms, Some(99_000));
+    }
+
+    #[test]
+    fn stores_rotated_refresh_token_and_scope_changes() {
+        let a = apply_response(&old(), resp(Some("new-rt"), Some("c b")), &provider("discord", "basic"), 0);
+        assert!(a.rotated);
+        assert_eq!(a.tokens.refresh_token, Some(RefreshToken::new("new-rt")));
+        assert_eq!(a.tokens.scope.as_deref(), Some("b c"));
+        assert_eq!(a.scopes_added, vec!["c"]);
+        assert_eq!(a.scopes_removed, vec!["a"]);
+        assert_eq!(a.tokens.refresh_token_expires_at_ms, None);
+        let same = apply_response(&old(), resp(Some("old-rt"), None), &provider("google", "body"), 0);
+        assert!(!same.rotated);
+    }
+
+    #[test]
+    fn github_oauth_app_tokens_do_not_expire() {
+        let a = apply_response(&old(), resp(None, Some("repo,user")), &provider("github", "body"), 0);
+        assert_eq!(a.tokens.expires_at_ms, None);
+        assert_eq!(a.tokens.scope.as_deref(), Some("repo user"));
+    }
+}

@@ -1,0 +1,440 @@
+//! The token manager: `get_valid_token` and the connection lifecycle, written
+//! once against the `Transport`, `Store` and `Runtime` traits so the edge
+//! functions and the browser run the same refresh path.
+
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+
+use serde::Serialize;
+
+use super::config::ManagerConfig;
+use super::error::{Code, Error, Result};
+use super::http::Transport;
+use super::provider::Provider;
+use super::runtime::Runtime;
+use super::seal::{Field, SealContext};
+use super::secret::{AccessToken, RefreshToken};
+use super::singleflight::{Role, SingleFlight};
+use super::status::Status;
+use super::store::{ConnectionRow, RefreshEvent, Store, TokenWrite};
+use super::token::{freshness, normalize_scope, Freshness, TokenSet};
+
+/// A usable access token and what the caller should know about it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ValidToken {
+    pub access_token: AccessToken,
+    pub expires_at_ms: Option<i64>,
+    /// The connection's `token_refreshed_at` marker.
+    pub token_refreshed_at_ms: Option<i64>,
+    pub scope: Option<String>,
+    /// This call performed the refresh.
+    pub refreshed: bool,
+    /// The token is still valid but a refresh failed (proactive refresh,
+    /// cooldown): monitoring material, not an error for the request.
+    pub warning: Option<Error>,
+}
+
+#[derive(Clone, Copy, Debug, Default)]
+pub struct GetOptions {
+    /// Refresh now even if the token is fresh (after a provider 401). Still
+    /// deduplicated, and still blocked by a cooldown.
+    pub force: bool,
+    /// Treat tokens expiring within this many ms as stale (background refresher).
+    pub min_validity_ms: Option<i64>,
+}
+
+/// Tokens handed over once by a sign-in (Supabase `provider_token`,
+/// `provider_refresh_token`).
+#[derive(Clone, Debug, Default)]
+pub struct InitialTokens {
+    pub access_token: String,
+    pub refresh_token: Option<String>,
+    pub expires_in_secs: Option<u64>,
+    pub expires_at_ms: Option<i64>,
+    pub scope: Option<String>,
+}
+
+/// A connection's status: never a token.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StatusReport {
+    pub provider: String,
+    pub status: String,
+    pub connected: bool,
+    pub requires_reauth: bool,
+    pub expires_at: Option<i64>,
+    pub token_refreshed_at: Option<i64>,
+    pub scopes: Vec<String>,
+    pub has_refresh_token: bool,
+    pub refresh_token_expires_at: Option<i64>,
+    pub last_error_code: Option<String>,
+    pub last_error_message: Option<String>,
+    pub last_error_at: Option<i64>,
+    pub failure_count: u32,
+    pub cooldown_until: Option<i64>,
+}
+
+/// Result of one background refresher pass.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SweepReport {
+    pub checked: u32,
+    pub refreshed: u32,
+    pub failed: u32,
+    /// Failure codes, one per failed connection, in order.
+    pub codes: Vec<String>,
+}
+
+/// Rotated tokens this instance could not save yet.
+#[derive(Clone, Debug)]
+pub(crate) struct Pending {
+    pub write: TokenWrite,
+    pub expected_version: i64,
+    pub tokens: TokenSet,
+}
+
+pub(crate) type Key = (String, String);
+
+pub struct Manager<T: Transport, S: Store, R: Runtime> {
+    pub(crate) cfg: ManagerConfig,
+    pub(crate) transport: T,
+    pub(crate) store: S,
+    pub(crate) rt: R,
+    pub(crate) instance: String,
+    pub(crate) flights: SingleFlight<Key, Result<ValidToken>>,
+    pub(crate) pending: RefCell<HashMap<Key, Pending>>,
+    seq: Cell<u64>,
+}
+
+pub(crate) fn not_connected(provider: &str) -> Error {
+    Error::new(Code::NotConnected, format!("no {provider} connection for this user"))
+}
+
+impl<T: Transport, S: Store, R: Runtime> Manager<T, S, R> {
+    pub fn new(cfg: ManagerConfig, transport: T, store: S, rt: R) -> Self {
+        let mut id = [0u8; 6];
+        rt.fill_random(&mut id);
+        let instance = id.iter().map(|b| format!("{b:02x}")).collect();
+        Self {
+            cfg,
+            transport,
+            store,
+            rt,
+            instance,
+            flights: SingleFlight::default(),
+            pending: RefCell::new(HashMap::new()),
+            seq: Cell::new(0),
+        }
+    }
+
+    pub fn instance_id(&self) -> &str {
+        &self.instance
+    }
+
+    pub fn store(&self) -> &S {
+        &self.store
+    }
+
+    pub fn policy(&self) -> &super::policy::Policy {
+        &self.cfg.policy
+    }
+
+    pub(crate) fn next_owner(&self) -> String {
+        let n = self.seq.get() + 1;
+        self.seq.set(n);
+        format!("{}:{n}", self.instance)
+    }
+
+    pub(crate) fn provider(&self, id: &str) -> Result<&Provider> {
+        self.cfg.providers.get(id).ok_or_else(|| {
+            let mut known: Vec<&str> = self.cfg.providers.keys().map(String::as_str).collect();
+            known.sort_unstable();
+            Error::new(
+                Code::BadRequest,
+                format!("provider '{}' is not configured (configured: {})", clean(id), known.join(", ")),
+            )
+        })
+    }
+
+    pub(crate) fn margin_ms(&self, p: &Provider, opts: &GetOptions) -> i64 {
+        opts.min_validity_ms
+            .or(self.cfg.policy.margin_ms)
+            .unwrap_or((p.spec.margin_secs as i64) * 1000)
+    }
+
+    pub(crate) fn seal(&self, value: &str, user_id: &str, provider: &str, field: Field) -> String {
+        let mut nonce = [0u8; 12];
+        self.rt.fill_random(&mut nonce);
+        self.cfg.keyring.seal(value, &SealContext { user_id, provider, field }, nonce)
+    }
+
+    pub(crate) fn open(&self, sealed: &str, user_id: &str, provider: &str, field: Field) -> Result<String> {
+        self.cfg.keyring.open(sealed, &SealContext { user_id, provider, field })
+    }
+
+    /// Opens a row's tokens.
+    pub(crate) fn open_tokens(&self, row: &ConnectionRow) -> Result<TokenSet> {
+        let access = row
+            .access_token_sealed
+            .as_deref()
+            .ok_or_else(|| not_connected(&row.provider))?;
+        let access = self.open(access, &row.user_id, &row.provider, Field::AccessToken)?;
+        let refresh = match row.refresh_token_sealed.as_deref() {
+            Some(s) => Some(RefreshToken::new(self.open(s, &row.user_id, &row.provider, Field::RefreshToken)?)),
+            None => None,
+        };
+        Ok(TokenSet {
+            access_token: AccessToken::new(access),
+            refresh_token: refresh,
+            expires_at_ms: row.expires_at,
+            scope: row.scope.clone(),
+            refresh_token_expires_at_ms: row.refresh_token_expires_at,
+        })
+    }
+
+    pub(crate) fn token_from_row(&self, row: &ConnectionRow, warning: Option<Error>) -> Result<ValidToken> {
+        let sealed = row.access_token_sealed.as_deref().ok_or_else(|| not_connected(&row.provider))?;
+        let access = self.open(sealed, &row.user_id, &row.provider, Field::AccessToken)?;
+        Ok(ValidToken {
+            access_token: AccessToken::new(access),
+            expires_at_ms: row.expires_at,
+            token_refreshed_at_ms: row.token_refreshed_at,
+            scope: row.scope.clone(),
+            refreshed: false,
+            warning,
+        })
+    }
+
+    /// Errors for rows that cannot yield a token at all.
+    pub(crate) fn check_usable(&self, row: &ConnectionRow) -> Result<()> {
+        match Status::parse(&row.status) {
+            Some(Status::Disconnected) => Err(not_connected(&row.provider)),
+            Some(Status::NeedsReauth) => Err(Error::new(
+                Code::ReauthRequired,
+                format!(
+                    "the {} connection must be reconnected{}",
+                    row.provider,
+                    row.last_error_message.as_deref().map(|m| format!(" ({m})")).unwrap_or_default()
+                ),
+            )),
+            _ if row.access_token_sealed.is_none() => Err(not_connected(&row.provider)),
+            _ => Ok(()),
+        }
+    }
+
+    pub(crate) async fn emit(&self, event: RefreshEvent) {
+        self.rt.emit(&event);
+        // Monitoring must not fail the request; the runtime hook above has it regardless.
+        let _ = self.store.append_event(&event).await;
+    }
+
+    pub(crate) fn event(&self, row: &ConnectionRow, kind: &str) -> RefreshEvent {
+        RefreshEvent {
+            user_id: row.user_id.clone(),
+            provider: row.provider.clone(),
+            kind: kind.to_string(),
+            code: None,
+            message: None,
+            at: self.rt.now_ms(),
+            duration_ms: None,
+            attempts: None,
+            rotated: None,
+            scopes_added: Vec::new(),
+            scopes_removed: Vec::new(),
+            instance: self.instance.clone(),
+        }
+    }
+
+    /// A valid access token for the user's connection: cached if fresh,
+    /// otherwise refreshed once across every caller, in this instance and
+    /// all others sharing the store.
+    pub async fn get_valid_token(&self, user_id: &str, provider_id: &str, opts: GetOptions) -> Result<ValidToken> {
+        let provider = self.provider(provider_id)?;
+        check_user(user_id)?;
+        let key: Key = (user_id.to_string(), provider_id.to_string());
+        for _ in 0..4 {
+            let row = self
+                .store
+                .load(user_id, provider_id)
+                .await?
+                .ok_or_else(|| not_connected(provider_id))?;
+            if self.pending.borrow().get(&key).is_none() {
+                self.check_usable(&row)?;
+                if !opts.force {
+                    let now = self.rt.now_ms();
+                    let fresh = !provider.spec.access_tokens_expire
+                        || freshness(row.expires_at, now, self.margin_ms(provider, &opts)) == Freshness::Fresh;
+                    if fresh {
+                        return self.token_from_row(&row, None);
+                    }
+                }
+            }
+            match self.flights.join(key.clone()) {
+                Role::Follower(rx) => match rx.await {
+                    Ok(result) => return result,
+                    Err(_) => continue, // the leader was dropped: try again
+                },
+                Role::Leader(leader) => {
+                    let result = self.lead_refresh(&row, provider, opts).await;
+                    leader.finish(&result);
+                    return result;
+                }
+            }
+        }
+        Err(Error::new(Code::Internal, "the refresh was abandoned repeatedly"))
+    }
+
+    /// Saves the tokens a sign-in returned. Without a new refresh token the
+    /// stored one is kept (Google sends one only on first consent).
+    pub async fn store_tokens(&self, user_id: &str, provider_id: &str, t: InitialTokens) -> Result<StatusReport> {
+        let provider = self.provider(provider_id)?;
+        check_user(user_id)?;
+        if t.access_token.trim().is_empty() {
+            return Err(Error::new(Code::BadRequest, "accessToken: required"));
+        }
+        if t.refresh_token.as_deref() == Some("") {
+            return Err(Error::new(Code::BadRequest, "refreshToken: must not be empty"));
+        }
+        let now = self.rt.now_ms();
+        let existing = self.store.load(user_id, provider_id).await?;
+        let refresh_sealed = match &t.refresh_token {
+            Some(r) => Some(self.seal(r, user_id, provider_id, Field::RefreshToken)),
+            None => existing.as_ref().and_then(|row| row.refresh_token_sealed.clone()),
+        };
+        let expires_at = if provider.spec.access_tokens_expire {
+            t.expires_at_ms.or_else(|| {
+                t.expires_in_secs
+                    .or(provider.spec.default_expires_in_secs)
+                    .map(|s| now + (s as i64) * 1000)
+            })
+        } else {
+            None
+        };
+        let write = TokenWrite {
+            user_id: user_id.to_string(),
+            provider: provider_id.to_string(),
+            access_token_sealed: self.seal(&t.access_token, user_id, provider_id, Field::AccessToken),
+            refresh_token_sealed: refresh_sealed,
+            expires_at,
+            refresh_token_expires_at: if t.refresh_token.is_some() {
+                None
+            } else {
+                existing.as_ref().and_then(|r| r.refresh_token_expires_at)
+            },
+            scope: t
+                .scope
+                .as_deref()
+                .map(|s| normalize_scope(s, provider.spec.scope_separator))
+                .or_else(|| existing.as_ref().and_then(|r| r.scope.clone())),
+            refreshed_at: now,
+        };
+        let row = self.store.save_tokens(&write).await?;
+        self.pending.borrow_mut().remove(&(user_id.to_string(), provider_id.to_string()));
+        let mut ev = self.event(&row, "stored");
+        ev.rotated = Some(t.refresh_token.is_some());
+        self.emit(ev).await;
+        Ok(self.report(provider_id, Some(&row)))
+    }
+
+    /// The connection's status. Never contains a token.
+    pub async fn status(&self, user_id: &str, provider_id: &str) -> Result<StatusReport> {
+        self.provider(provider_id)?;
+        check_user(user_id)?;
+        let row = self.store.load(user_id, provider_id).await?;
+        Ok(self.report(provider_id, row.as_ref()))
+    }
+
+    pub(crate) fn report(&self, provider_id: &str, row: Option<&ConnectionRow>) -> StatusReport {
+        let Some(row) = row else {
+            return StatusReport {
+                provider: provider_id.to_string(),
+                status: Status::Disconnected.as_str().to_string(),
+                connected: false,
+                requires_reauth: false,
+                expires_at: None,
+                token_refreshed_at: None,
+                scopes: Vec::new(),
+                has_refresh_token: false,
+                refresh_token_expires_at: None,
+                last_error_code: None,
+                last_error_message: None,
+                last_error_at: None,
+                failure_count: 0,
+                cooldown_until: None,
+            };
+        };
+        let status = Status::parse(&row.status).unwrap_or(Status::Error);
+        StatusReport {
+            provider: provider_id.to_string(),
+            status: status.as_str().to_string(),
+            connected: matches!(status, Status::Connected | Status::TokenExpired),
+            requires_reauth: status == Status::NeedsReauth,
+            expires_at: row.expires_at,
+            token_refreshed_at: row.token_refreshed_at,
+            scopes: row
+                .scope
+                .as_deref()
+                .map(|s| s.split(' ').filter(|x| !x.is_empty()).map(str::to_string).collect())
+                .unwrap_or_default(),
+            has_refresh_token: row.refresh_token_sealed.is_some(),
+            refresh_token_expires_at: row.refresh_token_expires_at,
+            last_error_code: row.last_error_code.clone(),
+            last_error_message: row.last_error_message.clone(),
+            last_error_at: row.last_error_at,
+            failure_count: row.failure_count,
+            cooldown_until: row.cooldown_until,
+        }
+    }
+
+    /// Erases the tokens and marks the connection disconnected.
+    pub async fn disconnect(&self, user_id: &str, provider_id: &str) -> Result<()> {
+        self.provider(provider_id)?;
+        check_user(user_id)?;
+        let now = self.rt.now_ms();
+        self.store.disconnect(user_id, provider_id, now).await?;
+        self.pending.borrow_mut().remove(&(user_id.to_string(), provider_id.to_string()));
+        if let Some(row) = self.store.load(user_id, provider_id).await? {
+            let ev = self.event(&row, "disconnected");
+            self.emit(ev).await;
+        }
+        Ok(())
+    }
+
+    /// Background refresher: refreshes connections whose token expires within
+    /// `within_ms`, at most `limit` of them, one at a time.
+    pub async fn refresh_expiring(&self, within_ms: i64, limit: u32) -> Result<SweepReport> {
+        let now = self.rt.now_ms();
+        let due = self.store.list_expiring(now + within_ms, now, limit).await?;
+        let mut report = SweepReport::default();
+        for (user, provider) in due {
+            if !self.cfg.providers.contains_key(&provider) {
+                continue;
+            }
+            report.checked += 1;
+            let opts = GetOptions { force: false, min_validity_ms: Some(within_ms) };
+            match self.get_valid_token(&user, &provider, opts).await {
+                Ok(t) if t.warning.is_none() => report.refreshed += u32::from(t.refreshed),
+                Ok(t) => {
+                    report.failed += 1;
+                    report.codes.push(t.warning.map(|w| w.code.as_str().to_string()).unwrap_or_default());
+                }
+                Err(e) => {
+                    report.failed += 1;
+                    report.codes.push(e.code.as_str().to_string());
+                }
+            }
+        }
+        Ok(report)
+    }
+}
+
+fn clean(s: &str) -> String {
+    s.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_').take(64).collect()
+}
+
+fn check_user(user_id: &str) -> Result<()> {
+    if user_id.is_empty() || user_id.len() > 255 {
+        return Err(Error::new(Code::BadRequest, "userId: must be 1-255 characters"));
+    }
+    Ok(())
+}

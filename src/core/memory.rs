@@ -1,0 +1,206 @@
+//! An in-memory `Store`: the reference implementation of the contract, used
+//! by the tests and fit for single-process use. Clones share one state, so
+//! two managers given clones behave like two instances on one database.
+
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+use std::rc::Rc;
+
+use super::error::{Error, Result};
+use super::status::Status;
+use super::store::{ConnectionRow, FailureWrite, LeaseOutcome, RefreshEvent, Store, TokenWrite};
+
+#[derive(Default)]
+struct Inner {
+    rows: RefCell<HashMap<(String, String), ConnectionRow>>,
+    events: RefCell<Vec<RefreshEvent>>,
+    /// The next N commit_refresh / record_failure calls fail.
+    fail_commits: Cell<u32>,
+    fail_failures: Cell<u32>,
+    commits: Cell<u32>,
+}
+
+#[derive(Clone, Default)]
+pub struct MemoryStore {
+    inner: Rc<Inner>,
+}
+
+fn key(u: &str, p: &str) -> (String, String) {
+    (u.to_string(), p.to_string())
+}
+
+impl MemoryStore {
+    pub fn new() -> Self {
+        Self::default()
+    }
+    pub fn row(&self, user: &str, provider: &str) -> Option<ConnectionRow> {
+        self.inner.rows.borrow().get(&key(user, provider)).cloned()
+    }
+    pub fn put_row(&self, row: ConnectionRow) {
+        self.inner.rows.borrow_mut().insert(key(&row.user_id, &row.provider), row);
+    }
+    pub fn events(&self) -> Vec<RefreshEvent> {
+        self.inner.events.borrow().clone()
+    }
+    /// Makes the next `n` token writes fail with `STORAGE`.
+    pub fn fail_next_commits(&self, n: u32) {
+        self.inner.fail_commits.set(n);
+    }
+    pub fn fail_next_failure_writes(&self, n: u32) {
+        self.inner.fail_failures.set(n);
+    }
+    pub fn commit_calls(&self) -> u32 {
+        self.inner.commits.get()
+    }
+    fn take_fault(c: &Cell<u32>) -> bool {
+        let n = c.get();
+        if n > 0 {
+            c.set(n - 1);
+            true
+        } else {
+            false
+        }
+    }
+}
+
+fn apply_write(row: &mut ConnectionRow, w: &TokenWrite) {
+    row.access_token_sealed = Some(w.access_token_sealed.clone());
+    row.refresh_token_sealed = w.refresh_token_sealed.clone();
+    row.expires_at = w.expires_at;
+    row.refresh_token_expires_at = w.refresh_token_expires_at;
+    row.scope = w.scope.clone();
+    row.status = Status::Connected.as_str().to_string();
+    row.last_error_code = None;
+    row.last_error_message = None;
+    row.last_error_at = None;
+    row.failure_count = 0;
+    row.cooldown_until = None;
+    row.token_refreshed_at = Some(w.refreshed_at);
+    row.version += 1;
+    row.lease_owner = None;
+    row.lease_until = None;
+}
+
+impl Store for MemoryStore {
+    async fn load(&self, user_id: &str, provider: &str) -> Result<Option<ConnectionRow>> {
+        Ok(self.row(user_id, provider))
+    }
+
+    async fn try_lease(&self, user_id: &str, provider: &str, owner: &str, now_ms: i64, until_ms: i64) -> Result<LeaseOutcome> {
+        let mut rows = self.inner.rows.borrow_mut();
+        let Some(row) = rows.get_mut(&key(user_id, provider)) else {
+            return Ok(LeaseOutcome::Missing);
+        };
+        let free = row.lease_until.is_none_or(|u| u <= now_ms) || row.lease_owner.as_deref() == Some(owner);
+        if free {
+            row.lease_owner = Some(owner.to_string());
+            row.lease_until = Some(until_ms);
+            Ok(LeaseOutcome::Acquired(row.clone()))
+        } else {
+            Ok(LeaseOutcome::Busy(row.clone()))
+        }
+    }
+
+    async fn commit_refresh(&self, w: &TokenWrite, expected_version: i64) -> Result<bool> {
+        self.inner.commits.set(self.inner.commits.get() + 1);
+        if Self::take_fault(&self.inner.fail_commits) {
+            return Err(Error::storage("injected write failure"));
+        }
+        let mut rows = self.inner.rows.borrow_mut();
+        match rows.get_mut(&key(&w.user_id, &w.provider)) {
+            Some(row) if row.version == expected_version => {
+                apply_write(row, w);
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
+    async fn record_failure(&self, w: &FailureWrite) -> Result<()> {
+        if Self::take_fault(&self.inner.fail_failures) {
+            return Err(Error::storage("injected write failure"));
+        }
+        if let Some(row) = self.inner.rows.borrow_mut().get_mut(&key(&w.user_id, &w.provider)) {
+            row.status = w.status.clone();
+            row.last_error_code = Some(w.code.clone());
+            row.last_error_message = Some(w.message.clone());
+            row.last_error_at = Some(w.at);
+            row.failure_count = w.failure_count;
+            row.cooldown_until = w.cooldown_until;
+            if row.lease_owner.as_deref() == Some(w.owner.as_str()) {
+                row.lease_owner = None;
+                row.lease_until = None;
+            }
+        }
+        Ok(())
+    }
+
+    async fn release_lease(&self, user_id: &str, provider: &str, owner: &str) -> Result<()> {
+        if let Some(row) = self.inner.rows.borrow_mut().get_mut(&key(user_id, provider)) {
+            if row.lease_owner.as_deref() == Some(owner) {
+                row.lease_owner = None;
+                row.lease_until = None;
+            }
+        }
+        Ok(())
+    }
+
+    async fn save_tokens(&self, w: &TokenWrite) -> Result<ConnectionRow> {
+        let mut rows = self.inner.rows.borrow_mut();
+        let row = rows.entry(key(&w.user_id, &w.provider)).or_insert_with(|| ConnectionRow {
+            user_id: w.user_id.clone(),
+            provider: w.provider.clone(),
+            access_token_sealed: None,
+            refresh_token_sealed: None,
+            expires_at: None,
+            refresh_token_expires_at: None,
+            scope: None,
+            status: Status::Connected.as_str().to_string(),
+            last_error_code: None,
+            last_error_message: None,
+            last_error_at: None,
+            failure_count: 0,
+            cooldown_until: None,
+            token_refreshed_at: None,
+            version: 0,
+            lease_owner: None,
+            lease_until: None,
+        });
+        apply_write(row, w);
+        Ok(row.clone())
+    }
+
+    async fn disconnect(&self, user_id: &str, provider: &str, at: i64) -> Result<()> {
+        if let Some(row) = self.inner.rows.borrow_mut().get_mut(&key(user_id, provider)) {
+            row.access_token_sealed = None;
+            row.refresh_token_sealed = None;
+            row.status = Status::Disconnected.as_str().to_string();
+            row.version += 1;
+            row.token_refreshed_at = Some(at);
+            row.lease_owner = None;
+            row.lease_until = None;
+        }
+        Ok(())
+    }
+
+    async fn append_event(&self, event: &RefreshEvent) -> Result<()> {
+        self.inner.events.borrow_mut().push(event.clone());
+        Ok(())
+    }
+
+    async fn list_expiring(&self, before_ms: i64, now_ms: i64, limit: u32) -> Result<Vec<(String, String)>> {
+        let rows = self.inner.rows.borrow();
+        let mut out: Vec<(i64, String, String)> = rows
+            .values()
+            .filter(|r| {
+                r.refresh_token_sealed.is_some()
+                    && r.expires_at.is_some_and(|e| e < before_ms)
+                    && !matches!(r.status.as_str(), "needs_reauth" | "disconnected")
+                    && r.cooldown_until.is_none_or(|c| c <= now_ms)
+            })
+            .map(|r| (r.expires_at.unwrap_or(0), r.user_id.clone(), r.provider.clone()))
+            .collect();
+        out.sort();
+        Ok(out.into_iter().take(limit as usize).map(|(_, u, p)| (u, p)).collect())
+    }
+}

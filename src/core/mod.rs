@@ -1,0 +1,25 @@
+//! The pure core: builds requests, parses responses, decides. No I/O, no
+//! clock, no wasm-bindgen: every instant is an argument, every effect goes
+//! through the `Transport`, `Store` and `Runtime` traits.
+
+pub mod config;
+pub mod error;
+pub mod grant;
+pub mod http;
+pub mod manager;
+pub mod marker;
+pub mod memory;
+pub mod policy;
+pub mod provider;
+mod refresh;
+pub mod runtime;
+pub mod seal;
+pub mod secret;
+pub mod singleflight;
+pub mod status;
+pub mod store;
+pub mod time;
+pub mod token;
+
+#[cfg(test)]
+mod tests;

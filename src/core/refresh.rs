@@ -1,0 +1,368 @@
+//! One refresh, across instances: the lease protocol, the provider call with
+//! retries, and saving the result without ever losing a rotated refresh token.
+//!
+//! 1. Take the lease in one statement (free or expired).
+//! 2. Winner: if `version` moved since the caller read the row, someone else
+//!    refreshed: return theirs. Otherwise call the provider, then write the
+//!    tokens conditionally on `version`, which bumps it and clears the lease.
+//! 3. Losers poll until `version` moves or a failure is recorded, bounded by
+//!    the lease; a dead owner's lease expires and the next caller takes it.
+//! 4. A failed proactive refresh returns the still-valid old token.
+
+use super::error::{Code, Error, Result};
+use super::grant::{apply_response, process_token_response, refresh_request, Applied};
+use super::http::Transport;
+use super::manager::{GetOptions, Manager, Pending, ValidToken};
+use super::policy::ms_to_secs_ceil;
+use super::provider::{Provider, Rotation};
+use super::runtime::Runtime;
+use super::seal::Field;
+use super::status::{after_failure, Status};
+use super::store::{ConnectionRow, FailureWrite, LeaseOutcome, Store, TokenWrite};
+use super::token::{freshness, Freshness, TokenSet};
+
+/// First poll delay while another instance refreshes; doubles up to the cap.
+const POLL_BASE_MS: u64 = 25;
+const POLL_CAP_MS: u64 = 500;
+
+fn still_valid(row: &ConnectionRow, now: i64) -> bool {
+    row.access_token_sealed.is_some() && freshness(row.expires_at, now, 0) != Freshness::Expired
+}
+
+impl<T: Transport, S: Store, R: Runtime> Manager<T, S, R> {
+    /// The single-flight leader's path. `seen` is the row as this call read it.
+    pub(crate) async fn lead_refresh(&self, seen: &ConnectionRow, provider: &Provider, opts: GetOptions) -> Result<ValidToken> {
+        if let Some(result) = self.flush_pending(seen).await {
+            return result;
+        }
+        let now = self.rt.now_ms();
+        if seen.cooldown_until.is_some_and(|c| c > now) {
+            return self.during_cooldown(seen, opts);
+        }
+        let owner = self.next_owner();
+        let policy = &self.cfg.policy;
+        let deadline = now + policy.wait_for_other_ms;
+        let mut polls = 0u32;
+        loop {
+            let now = self.rt.now_ms();
+            let outcome = self
+                .store
+                .try_lease(&seen.user_id, &seen.provider, &owner, now, now + policy.lease_ms)
+                .await?;
+            match outcome {
+                LeaseOutcome::Missing => return Err(super::manager::not_connected(&seen.provider)),
+                LeaseOutcome::Acquired(row) => {
+                    if self.someone_else_acted(seen, &row, now) {
+                        let _ = self.store.release_lease(&row.user_id, &row.provider, &owner).await;
+                        return self.outcome_of_other(&row, opts);
+                    }
+                    return self.refresh_with_lease(row, provider, &owner, opts).await;
+                }
+                LeaseOutcome::Busy(row) => {
+                    if self.someone_else_acted(seen, &row, now) {
+                        return self.outcome_of_other(&row, opts);
+                    }
+                    if now >= deadline {
+                        let e = Error::new(
+                            Code::LeaseTimeout,
+                            "another instance is refreshing this connection and has not finished",
+                        )
+                        .with_retry_after(Some(1));
+                        if still_valid(&row, now) && !opts.force {
+                            return self.token_from_row(&row, Some(e));
+                        }
+                        return Err(e);
+                    }
+                    polls += 1;
+                    let ceiling = (POLL_BASE_MS << polls.min(6)).min(POLL_CAP_MS);
+                    let delay = ceiling / 2 + (ceiling as f64 / 2.0 * self.rt.random_unit()) as u64;
+                    self.rt.sleep_ms(delay).await;
+                }
+            }
+        }
+    }
+
+    /// Tokens moved, a failure was recorded, or the grant died since `seen`.
+    fn someone_else_acted(&self, seen: &ConnectionRow, row: &ConnectionRow, now: i64) -> bool {
+        row.version != seen.version
+            || row.cooldown_until.is_some_and(|c| c > now)
+            || row.status != seen.status
+    }
+
+    fn outcome_of_other(&self, row: &ConnectionRow, opts: GetOptions) -> Result<ValidToken> {
+        self.check_usable(row)?;
+        let now = self.rt.now_ms();
+        if row.cooldown_until.is_some_and(|c| c > now) {
+            return self.during_cooldown(row, opts);
+        }
+        if !still_valid(row, now) {
+            return Err(Error::new(Code::Internal, "another instance stored an already expired token"));
+        }
+        self.token_from_row(row, None)
+    }
+
+    /// A refresh failed recently: no provider call. The old token if it is
+    /// still valid, else the recorded failure with the time left.
+    fn during_cooldown(&self, row: &ConnectionRow, opts: GetOptions) -> Result<ValidToken> {
+        let now = self.rt.now_ms();
+        let until = row.cooldown_until.unwrap_or(now);
+        let last = row.last_error_code.as_deref().and_then(Code::parse);
+        let code = match last {
+            Some(c) if c.retryable() || c == Code::RotationNotSaved => c,
+            _ => Code::Cooldown,
+        };
+        let code = if code == Code::RotationNotSaved { Code::Cooldown } else { code };
+        let err = Error::new(
+            code,
+            format!(
+                "refreshing is paused after a failed attempt ({}); retry in {}s",
+                row.last_error_code.as_deref().unwrap_or("unknown"),
+                ms_to_secs_ceil(until - now)
+            ),
+        )
+        .with_retry_after(Some(ms_to_secs_ceil(until - now)));
+        if still_valid(row, now) && !opts.force {
+            return self.token_from_row(row, Some(err));
+        }
+        Err(err)
+    }
+
+    async fn refresh_with_lease(&self, row: ConnectionRow, provider: &Provider, owner: &str, opts: GetOptions) -> Result<ValidToken> {
+        let started = self.rt.now_ms();
+        let old = match self.open_tokens(&row) {
+            Ok(t) => t,
+            Err(e) => return self.fail(&row, owner, e, opts, 0, started).await,
+        };
+        let Some(refresh_token) = old.refresh_token.clone() else {
+            let e = Error::new(Code::ReauthRequired, "no refresh token is stored for this connection");
+            return self.fail(&row, owner, e, opts, 0, started).await;
+        };
+        if row.refresh_token_expires_at.is_some_and(|t| t <= started) {
+            let e = Error::new(Code::ReauthRequired, "the refresh token has expired");
+            return self.fail(&row, owner, e, opts, 0, started).await;
+        }
+        let policy = &self.cfg.policy;
+        let mut attempts = 0;
+        let result = loop {
+            attempts += 1;
+            let request = refresh_request(provider, &refresh_token);
+            let result = match self.transport.send(request, policy.request_timeout_ms).await {
+                Ok(resp) => process_token_response(&resp, &refresh_token, self.rt.now_ms()),
+                Err(e) => Err(e.into()),
+            };
+            let err = match result {
+                Ok(r) => break Ok(r),
+                Err(e) => e,
+            };
+            // A timed-out request may have been served: with single-use refresh
+            // tokens, sending the old one again would count as reuse.
+            let ambiguous = err.code == Code::Timeout && provider.spec.rotation == Rotation::SingleUse;
+            let wait_hint = err.retry_after_secs.map(|s| s.saturating_mul(1000));
+            let retry = err.retryable()
+                && err.code != Code::RateLimited
+                && attempts < policy.max_attempts
+                && !ambiguous
+                && wait_hint.is_none_or(|w| w <= policy.backoff_cap_ms);
+            if !retry {
+                break Err(err);
+            }
+            let backoff = policy.backoff_ms(attempts, self.rt.random_unit());
+            self.rt.sleep_ms(backoff.max(wait_hint.unwrap_or(0))).await;
+        };
+        match result {
+            Ok(resp) => {
+                let applied = apply_response(&old, resp, provider, self.rt.now_ms());
+                self.save_refreshed(&row, applied, owner, attempts, started).await
+            }
+            Err(e) => self.fail(&row, owner, e, opts, attempts, started).await,
+        }
+    }
+
+    fn sealed_write(&self, row: &ConnectionRow, t: &TokenSet, now: i64) -> TokenWrite {
+        TokenWrite {
+            user_id: row.user_id.clone(),
+            provider: row.provider.clone(),
+            access_token_sealed: self.seal(t.access_token.expose(), &row.user_id, &row.provider, Field::AccessToken),
+            refresh_token_sealed: t
+                .refresh_token
+                .as_ref()
+                .map(|r| self.seal(r.expose(), &row.user_id, &row.provider, Field::RefreshToken)),
+            expires_at: t.expires_at_ms,
+            refresh_token_expires_at: t.refresh_token_expires_at_ms,
+            scope: t.scope.clone(),
+            refreshed_at: now,
+        }
+    }
+
+    async fn save_refreshed(&self, row: &ConnectionRow, applied: Applied, owner: &str, attempts: u32, started: i64) -> Result<ValidToken> {
+        let now = self.rt.now_ms();
+        let write = self.sealed_write(row, &applied.tokens, now);
+        let token = ValidToken {
+            access_token: applied.tokens.access_token.clone(),
+            expires_at_ms: applied.tokens.expires_at_ms,
+            token_refreshed_at_ms: Some(now),
+            scope: applied.tokens.scope.clone(),
+            refreshed: true,
+            warning: None,
+        };
+        let mut ev = self.event(row, "refreshed");
+        ev.attempts = Some(attempts);
+        ev.rotated = Some(applied.rotated);
+        ev.scopes_added = applied.scopes_added.clone();
+        ev.scopes_removed = applied.scopes_removed.clone();
+        let policy = &self.cfg.policy;
+        let mut last_err = None;
+        for attempt in 1..=policy.store_write_attempts {
+            match self.store.commit_refresh(&write, row.version).await {
+                Ok(true) => {
+                    ev.duration_ms = Some(self.rt.now_ms() - started);
+                    self.emit(ev).await;
+                    return Ok(token);
+                }
+                Ok(false) => {
+                    // Our lease expired and another writer moved the version.
+                    // Our token is valid; theirs is in the store.
+                    ev.kind = "lease_lost".to_string();
+                    ev.code = Some(Code::LeaseTimeout.as_str().to_string());
+                    self.emit(ev).await;
+                    return Ok(token);
+                }
+                Err(e) => {
+                    last_err = Some(e);
+                    if attempt < policy.store_write_attempts {
+                        self.rt.sleep_ms(policy.backoff_ms(attempt, self.rt.random_unit())).await;
+                    }
+                }
+            }
+        }
+        let cause = last_err.map(|e| e.message).unwrap_or_default();
+        if !applied.rotated {
+            // The stored refresh token still works: nothing is lost.
+            let _ = self.store.release_lease(&row.user_id, &row.provider, owner).await;
+            ev.kind = "store_failed".to_string();
+            ev.code = Some(Code::Storage.as_str().to_string());
+            ev.message = Some(cause.clone());
+            self.emit(ev).await;
+            return Ok(ValidToken {
+                warning: Some(Error::storage(format!("refreshed but could not save: {cause}"))),
+                ..token
+            });
+        }
+        // The provider rotated the refresh token and the old one may be dead.
+        // Keep the new one in memory (the next call saves it before anything
+        // else) and block other instances from refreshing with the old one.
+        self.pending.borrow_mut().insert(
+            (row.user_id.clone(), row.provider.clone()),
+            Pending { write, expected_version: row.version, tokens: applied.tokens.clone() },
+        );
+        let err = Error::new(
+            Code::RotationNotSaved,
+            format!("the provider issued a new refresh token that could not be saved ({cause}); this instance holds it and retries the save on the next call"),
+        );
+        let _ = self
+            .store
+            .record_failure(&FailureWrite {
+                user_id: row.user_id.clone(),
+                provider: row.provider.clone(),
+                owner: owner.to_string(),
+                status: Status::Error.as_str().to_string(),
+                code: err.code.as_str().to_string(),
+                message: err.message.clone(),
+                at: now,
+                failure_count: row.failure_count + 1,
+                cooldown_until: Some(now + policy.cooldown_cap_ms),
+            })
+            .await;
+        ev.kind = "rotation_not_saved".to_string();
+        ev.code = Some(err.code.as_str().to_string());
+        ev.message = Some(err.message.clone());
+        self.emit(ev).await;
+        Err(err)
+    }
+
+    /// Saves rotated tokens an earlier call could not. `None`: nothing pending.
+    async fn flush_pending(&self, row: &ConnectionRow) -> Option<Result<ValidToken>> {
+        let key = (row.user_id.clone(), row.provider.clone());
+        let pending = self.pending.borrow().get(&key).cloned()?;
+        let now = self.rt.now_ms();
+        let token = ValidToken {
+            access_token: pending.tokens.access_token.clone(),
+            expires_at_ms: pending.tokens.expires_at_ms,
+            token_refreshed_at_ms: Some(pending.write.refreshed_at),
+            scope: pending.tokens.scope.clone(),
+            refreshed: false,
+            warning: None,
+        };
+        match self.store.commit_refresh(&pending.write, pending.expected_version).await {
+            Ok(true) => {
+                self.pending.borrow_mut().remove(&key);
+                let mut ev = self.event(row, "rotation_saved_late");
+                ev.rotated = Some(true);
+                self.emit(ev).await;
+                Some(Ok(token))
+            }
+            Ok(false) => {
+                // Someone else wrote newer tokens (a new sign-in): ours are obsolete.
+                self.pending.borrow_mut().remove(&key);
+                None
+            }
+            Err(e) => {
+                let err = Error::new(
+                    Code::RotationNotSaved,
+                    format!("a rotated refresh token is still unsaved: {}", e.message),
+                );
+                if freshness(pending.tokens.expires_at_ms, now, 0) != Freshness::Expired {
+                    Some(Ok(ValidToken { warning: Some(err), ..token }))
+                } else {
+                    Some(Err(err))
+                }
+            }
+        }
+    }
+
+    async fn fail(&self, row: &ConnectionRow, owner: &str, e: Error, opts: GetOptions, attempts: u32, started: i64) -> Result<ValidToken> {
+        let now = self.rt.now_ms();
+        let policy = &self.cfg.policy;
+        let failures = row.failure_count.saturating_add(1);
+        let old_valid = still_valid(row, now);
+        let status = after_failure(e.code, old_valid, policy.is_exhausted(failures));
+        let cooldown_until = match status {
+            Status::NeedsReauth => None,
+            _ => Some(now + policy.cooldown_ms(failures, e.retry_after_secs.map(|s| (s as i64).saturating_mul(1000)))),
+        };
+        let recorded = self
+            .store
+            .record_failure(&FailureWrite {
+                user_id: row.user_id.clone(),
+                provider: row.provider.clone(),
+                owner: owner.to_string(),
+                status: status.as_str().to_string(),
+                code: e.code.as_str().to_string(),
+                message: e.message.clone(),
+                at: now,
+                failure_count: failures,
+                cooldown_until,
+            })
+            .await;
+        if recorded.is_err() {
+            let _ = self.store.release_lease(&row.user_id, &row.provider, owner).await;
+        }
+        let mut ev = self.event(row, "failed");
+        ev.code = Some(e.code.as_str().to_string());
+        ev.message = Some(e.message.clone());
+        ev.attempts = Some(attempts);
+        ev.duration_ms = Some(now - started);
+        self.emit(ev).await;
+        let e = match (e.code, cooldown_until) {
+            (Code::RateLimited, Some(c)) => {
+                let secs = ms_to_secs_ceil(c - now);
+                Error { retry_after_secs: Some(secs), ..e }
+            }
+            _ => e,
+        };
+        if old_valid && !opts.force && status != Status::NeedsReauth && status != Status::Error {
+            return self.token_from_row(row, Some(e));
+        }
+        Err(e)
+    }
+}

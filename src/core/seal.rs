@@ -1,0 +1,353 @@
+//! Tokens sealed at rest with AES-256-GCM.
+//!
+//! Envelope: `v1.<kid>.<nonce>.<ciphertext+tag>` (base64url, no padding).
+//! The associated data binds a ciphertext to its (user, provider, field), so a
+//! value copied into another row or column fails to open. A keyring seals with
+//! its first key and opens with any key by id, for rotation. Values in the
+//! legacy `iv:authTag:ciphertext` hex format (Node `crypto`, no associated
+//! data) open with any key of the keyring and are resealed on the next write.
+
+use aes_gcm::aead::generic_array::typenum::U16;
+use aes_gcm::aead::{Aead, KeyInit, Payload};
+use aes_gcm::{Aes256Gcm, AesGcm, Nonce};
+use base64::Engine;
+
+use super::error::{Code, Error, Result};
+
+type Aes256Gcm16 = AesGcm<aes_gcm::aes::Aes256, U16>;
+
+const B64URL: base64::engine::GeneralPurpose = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
+/// Which column a sealed value belongs to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Field {
+    AccessToken,
+    RefreshToken,
+}
+
+impl Field {
+    fn as_str(self) -> &'static str {
+        match self {
+            Field::AccessToken => "access_token",
+            Field::RefreshToken => "refresh_token",
+        }
+    }
+}
+
+/// What a sealed value is bound to.
+#[derive(Clone, Copy, Debug)]
+pub struct SealContext<'a> {
+    pub user_id: &'a str,
+    pub provider: &'a str,
+    pub field: Field,
+}
+
+impl SealContext<'_> {
+    fn aad(&self) -> Vec<u8> {
+        let mut out = b"otm-seal-v1".to_vec();
+        for part in [self.user_id, self.provider, self.field.as_str()] {
+            out.extend_from_slice(&(part.len() as u32).to_be_bytes());
+            out.extend_from_slice(part.as_bytes());
+        }
+        out
+    }
+}
+
+struct Key {
+    id: String,
+    cipher: Aes256Gcm,
+    legacy16: Aes256Gcm16,
+}
+
+/// Key material as configured: `{ id, key }`, key as 32 bytes in base64,
+/// base64url or 64 hex digits.
+#[derive(Clone, serde::Deserialize)]
+pub struct KeyConfig {
+    pub id: String,
+    pub key: String,
+}
+
+impl std::fmt::Debug for KeyConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "KeyConfig {{ id: {:?}, key: [redacted] }}", self.id)
+    }
+}
+
+/// Sealing keys; the first seals, all open.
+pub struct Keyring {
+    keys: Vec<Key>,
+}
+
+impl std::fmt::Debug for Keyring {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let ids: Vec<&str> = self.keys.iter().map(|k| k.id.as_str()).collect();
+        write!(f, "Keyring {{ ids: {ids:?} }}")
+    }
+}
+
+pub fn decode_hex(s: &str) -> Option<Vec<u8>> {
+    if s.len() % 2 != 0 {
+        return None;
+    }
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
+        .collect()
+}
+
+fn decode_key(s: &str) -> Option<[u8; 32]> {
+    let s = s.trim();
+    let bytes = if s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit()) {
+        decode_hex(s)?
+    } else {
+        let std = base64::engine::general_purpose::STANDARD;
+        let std_np = base64::engine::general_purpose::STANDARD_NO_PAD;
+        let url = base64::engine::general_purpose::URL_SAFE;
+        std.decode(s)
+            .or_else(|_| std_np.decode(s))
+            .or_else(|_| url.decode(s))
+            .or_else(|_| B64URL.decode(s))
+            .ok()?
+    };
+    bytes.try_into().ok()
+}
+
+fn valid_kid(id: &str) -> bool {
+    !id.is_empty() && id.len() <= 32 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+impl Keyring {
+    /// Builds a keyring. Errors name the field (`encryptionKeys[i].key`) and never echo key bytes.
+    pub fn new(keys: &[KeyConfig]) -> Result<Self> {
+        if keys.is_empty() {
+            return Err(Error::config("encryptionKeys: at least one key is required"));
+        }
+        let mut out: Vec<Key> = Vec::with_capacity(keys.len());
+        for (i, k) in keys.iter().enumerate() {
+            if !valid_kid(&k.id) {
+                return Err(Error::config(format!(
+                    "encryptionKeys[{i}].id: must be 1-32 characters of A-Z, a-z, 0-9, '-' or '_'"
+                )));
+            }
+            if out.iter().any(|o| o.id == k.id) {
+                return Err(Error::config(format!("encryptionKeys[{i}].id: duplicate key id '{}'", k.id)));
+            }
+            let bytes = decode_key(&k.key).ok_or_else(|| {
+                Error::config(format!(
+                    "encryptionKeys[{i}].key: must be 32 bytes as base64 or 64 hex digits (got {} characters)",
+                    k.key.trim().len()
+                ))
+            })?;
+            out.push(Key {
+                id: k.id.clone(),
+                cipher: Aes256Gcm::new(&bytes.into()),
+                legacy16: Aes256Gcm16::new(&bytes.into()),
+            });
+        }
+        Ok(Self { keys: out })
+    }
+
+    pub fn current_kid(&self) -> &str {
+        &self.keys[0].id
+    }
+
+    /// Seals with the current key. `nonce` must be fresh random bytes (the caller injects randomness).
+    pub fn seal(&self, plaintext: &str, ctx: &SealContext<'_>, nonce: [u8; 12]) -> String {
+        let key = &self.keys[0];
+        let aad = ctx.aad();
+        let ct = key
+            .cipher
+            .encrypt(Nonce::from_slice(&nonce), Payload { msg: plaintext.as_bytes(), aad: &aad })
+            .expect("AES-GCM encryption of an in-memory buffer cannot fail");
+        format!("v1.{}.{}.{}", key.id, B64URL.encode(nonce), B64URL.encode(ct))
+    }
+
+    /// Opens a sealed value bound to `ctx`.
+    pub fn open(&self, sealed: &str, ctx: &SealContext<'_>) -> Result<String> {
+        if let Some(rest) = sealed.strip_prefix("v1.") {
+            return self.open_v1(rest, ctx);
+        }
+        if sealed.split(':').count() == 3 {
+            return self.open_legacy(sealed);
+        }
+        Err(malformed("not a sealed value"))
+    }
+
+    /// True when the value should be resealed: legacy format or an old key.
+    pub fn needs_reseal(&self, sealed: &str) -> bool {
+        match sealed.strip_prefix("v1.") {
+            Some(rest) => rest.split('.').next() != Some(self.current_kid()),
+            None => true,
+        }
+    }
+
+    fn open_v1(&self, rest: &str, ctx: &SealContext<'_>) -> Result<String> {
+        let parts: Vec<&str> = rest.split('.').collect();
+        let [kid, nonce_b64, ct_b64] = parts.as_slice() else {
+            return Err(malformed("expected v1.<kid>.<nonce>.<ciphertext>"));
+        };
+        let key = self.keys.iter().find(|k| k.id == *kid).ok_or_else(|| {
+            let shown: String = kid.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_').take(32).collect();
+            Error::new(Code::CryptoUnknownKey, format!("sealed with key id '{shown}', which is not in the keyring"))
+        })?;
+        let nonce = B64URL.decode(nonce_b64).map_err(|_| malformed("nonce is not base64url"))?;
+        if nonce.len() != 12 {
+            return Err(malformed("nonce must be 12 bytes"));
+        }
+        let ct = B64URL.decode(ct_b64).map_err(|_| malformed("ciphertext is not base64url"))?;
+        if ct.len() < 16 {
+            return Err(malformed("ciphertext is shorter than the tag"));
+        }
+        let aad = ctx.aad();
+        let pt = key
+            .cipher
+            .decrypt(Nonce::from_slice(&nonce), Payload { msg: &ct, aad: &aad })
+            .map_err(|_| integrity())?;
+        String::from_utf8(pt).map_err(|_| integrity())
+    }
+
+    fn open_legacy(&self, sealed: &str) -> Result<String> {
+        let parts: Vec<&str> = sealed.split(':').collect();
+        let iv = decode_hex(parts[0]).ok_or_else(|| malformed("legacy iv is not hex"))?;
+        let tag = decode_hex(parts[1]).ok_or_else(|| malformed("legacy auth tag is not hex"))?;
+        let ct = decode_hex(parts[2]).ok_or_else(|| malformed("legacy ciphertext is not hex"))?;
+        if tag.len() != 16 {
+            return Err(malformed("legacy auth tag must be 16 bytes"));
+        }
+        if iv.len() != 12 && iv.len() != 16 {
+            return Err(malformed("legacy iv must be 12 or 16 bytes"));
+        }
+        let mut msg = ct;
+        msg.extend_from_slice(&tag);
+        for key in &self.keys {
+            let pt = if iv.len() == 12 {
+                key.cipher.decrypt(Nonce::from_slice(&iv), msg.as_slice())
+            } else {
+                key.legacy16.decrypt(aes_gcm::Nonce::<U16>::from_slice(&iv), msg.as_slice())
+            };
+            if let Ok(pt) = pt {
+                return String::from_utf8(pt).map_err(|_| integrity());
+            }
+        }
+        Err(integrity())
+    }
+}
+
+fn malformed(what: &str) -> Error {
+    Error::new(Code::CryptoMalformed, format!("sealed token is malformed: {what}"))
+}
+
+fn integrity() -> Error {
+    Error::new(
+        Code::CryptoIntegrity,
+        "sealed token failed authentication: tampered, moved from another row or field, or sealed with a different key",
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const K1: &str = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="; // "0123456789abcdef0123456789abcdef"
+    const K2_HEX: &str = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
+
+    fn ring(keys: &[(&str, &str)]) -> Keyring {
+        Keyring::new(&keys.iter().map(|(i, k)| KeyConfig { id: i.to_string(), key: k.to_string() }).collect::<Vec<_>>()).unwrap()
+    }
+
+    fn ctx<'a>(user: &'a str, field: Field) -> SealContext<'a> {
+        SealContext { user_id: user, provider: "google", field }
+    }
+
+    #[test]
+    fn seal_open_round_trip() {
+        let r = ring(&[("k1", K1)]);
+        let s = r.seal("ya29.token", &ctx("u1", Field::AccessToken), [7; 12]);
+        assert!(s.starts_with("v1.k1."));
+        assert!(!s.contains("ya29"));
+        assert_eq!(r.open(&s, &ctx("u1", Field::AccessToken)).unwrap(), "ya29.token");
+        assert!(!r.needs_reseal(&s));
+    }
+
+    #[test]
+    fn swapped_rows_fields_and_tampering_fail_with_integrity() {
+        let r = ring(&[("k1", K1)]);
+        let s = r.seal("secret", &ctx("u1", Field::AccessToken), [1; 12]);
+        for bad_ctx in [ctx("u2", Field::AccessToken), ctx("u1", Field::RefreshToken)] {
+            assert_eq!(r.open(&s, &bad_ctx).unwrap_err().code, Code::CryptoIntegrity);
+        }
+        let other_provider = SealContext { provider: "spotify", ..ctx("u1", Field::AccessToken) };
+        assert_eq!(r.open(&s, &other_provider).unwrap_err().code, Code::CryptoIntegrity);
+        // Flip one ciphertext character.
+        let mut t = s.clone().into_bytes();
+        let last = t.len() - 3;
+        t[last] = if t[last] == b'A' { b'B' } else { b'A' };
+        let t = String::from_utf8(t).unwrap();
+        assert_eq!(r.open(&t, &ctx("u1", Field::AccessToken)).unwrap_err().code, Code::CryptoIntegrity);
+        // The same key id but different key bytes.
+        let wrong = ring(&[("k1", K2_HEX)]);
+        assert_eq!(wrong.open(&s, &ctx("u1", Field::AccessToken)).unwrap_err().code, Code::CryptoIntegrity);
+    }
+
+    #[test]
+    fn unknown_key_and_malformed_have_their_codes() {
+        let r = ring(&[("k1", K1)]);
+        let s = ring(&[("k9", K2_HEX)]).seal("x", &ctx("u", Field::AccessToken), [0; 12]);
+        assert_eq!(r.open(&s, &ctx("u", Field::AccessToken)).unwrap_err().code, Code::CryptoUnknownKey);
+        for bad in ["", "plain", "v1.k1.AAAA", "v1.k1.!!!.AAAA", "v1.k1.AAAAAAAAAAAAAAAA.AA", "zz:yy:xx"] {
+            assert_eq!(r.open(bad, &ctx("u", Field::AccessToken)).unwrap_err().code, Code::CryptoMalformed, "{bad}");
+        }
+    }
+
+    #[test]
+    fn rotation_opens_old_seals_with_new() {
+        let old = ring(&[("k1", K1)]);
+        let s = old.seal("tok", &ctx("u", Field::RefreshToken), [3; 12]);
+        let rotated = ring(&[("k2", K2_HEX), ("k1", K1)]);
+        assert_eq!(rotated.current_kid(), "k2");
+        assert!(rotated.needs_reseal(&s));
+        assert_eq!(rotated.open(&s, &ctx("u", Field::RefreshToken)).unwrap(), "tok");
+        let resealed = rotated.seal("tok", &ctx("u", Field::RefreshToken), [4; 12]);
+        assert!(resealed.starts_with("v1.k2."));
+    }
+
+    /// Fixtures made with Node: `crypto.createCipheriv('aes-256-gcm',
+    /// Buffer.from('0123456789abcdef0123456789abcdef'), iv)` on
+    /// "legacy-refresh-token", iv = bytes 0, 1, 2, ... (16 and 12 bytes).
+    const LEGACY_IV16: &str = "000102030405060708090a0b0c0d0e0f:abeec322272293cdcba63729d002fba8:8aa3f5c1ab04f367a5e89ee8cf663dd3a133effd";
+    const LEGACY_IV12: &str = "000102030405060708090a0b:0e757eb88476d35314e57130583adbe6:4180dc1dba61ffdecdba03db02a7fc70896366e9";
+
+    #[test]
+    fn legacy_hex_format_opens() {
+        let r = ring(&[("k2", K2_HEX), ("k1", K1)]);
+        for sealed in [LEGACY_IV16, LEGACY_IV12] {
+            assert_eq!(r.open(sealed, &ctx("any", Field::RefreshToken)).unwrap(), "legacy-refresh-token");
+            assert!(r.needs_reseal(sealed));
+            let mut tampered = sealed.to_string();
+            tampered.replace_range(tampered.len() - 2.., "00");
+            assert_eq!(r.open(&tampered, &ctx("any", Field::RefreshToken)).unwrap_err().code, Code::CryptoIntegrity);
+        }
+        let only_k2 = ring(&[("k2", K2_HEX)]);
+        assert_eq!(only_k2.open(LEGACY_IV16, &ctx("a", Field::AccessToken)).unwrap_err().code, Code::CryptoIntegrity);
+        assert_eq!(r.open("0011:22:33", &ctx("a", Field::AccessToken)).unwrap_err().code, Code::CryptoMalformed);
+    }
+
+    #[test]
+    fn bad_keys_name_the_field_without_echoing() {
+        let e = Keyring::new(&[]).unwrap_err();
+        assert_eq!(e.message, "encryptionKeys: at least one key is required");
+        let e = Keyring::new(&[KeyConfig { id: "k1".into(), key: "c2hvcnQ=".into() }]).unwrap_err();
+        assert_eq!(e.code, Code::Config);
+        assert!(e.message.starts_with("encryptionKeys[0].key: must be 32 bytes"));
+        assert!(!e.message.contains("c2hvcnQ"));
+        let e = Keyring::new(&[KeyConfig { id: "k 1".into(), key: K1.into() }]).unwrap_err();
+        assert!(e.message.starts_with("encryptionKeys[0].id"));
+        let e = Keyring::new(&[
+            KeyConfig { id: "k1".into(), key: K1.into() },
+            KeyConfig { id: "k1".into(), key: K2_HEX.into() },
+        ])
+        .unwrap_err();
+        assert!(e.message.starts_with("encryptionKeys[1].id: duplicate"));
+        assert!(!format!("{:?}", KeyConfig { id: "k".into(), key: K1.into() }).contains(K1));
+    }
+}

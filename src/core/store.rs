@@ -1,0 +1,130 @@
+//! The store contract. The Postgres store (edge functions), a JS object
+//! (wasm) and the in-memory store all implement it. It only ever sees sealed
+//! tokens. Instants are epoch milliseconds.
+
+use serde::{Deserialize, Serialize};
+
+use super::error::Result;
+
+/// One connection row: a user's grant at one provider.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ConnectionRow {
+    pub user_id: String,
+    pub provider: String,
+    pub access_token_sealed: Option<String>,
+    pub refresh_token_sealed: Option<String>,
+    pub expires_at: Option<i64>,
+    pub refresh_token_expires_at: Option<i64>,
+    pub scope: Option<String>,
+    /// One of the `Status` strings.
+    pub status: String,
+    pub last_error_code: Option<String>,
+    pub last_error_message: Option<String>,
+    pub last_error_at: Option<i64>,
+    #[serde(default)]
+    pub failure_count: u32,
+    pub cooldown_until: Option<i64>,
+    pub token_refreshed_at: Option<i64>,
+    /// Moves on every token write; the lease protocol compares it.
+    pub version: i64,
+    pub lease_owner: Option<String>,
+    pub lease_until: Option<i64>,
+}
+
+/// The outcome of trying to take the refresh lease.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "outcome", content = "row", rename_all = "camelCase")]
+pub enum LeaseOutcome {
+    /// We hold the lease; the row as read in the same statement.
+    Acquired(ConnectionRow),
+    /// Another owner holds an unexpired lease.
+    Busy(ConnectionRow),
+    /// No such connection.
+    Missing,
+}
+
+/// Tokens written after a successful refresh or a sign-in.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TokenWrite {
+    pub user_id: String,
+    pub provider: String,
+    pub access_token_sealed: String,
+    pub refresh_token_sealed: Option<String>,
+    pub expires_at: Option<i64>,
+    pub refresh_token_expires_at: Option<i64>,
+    pub scope: Option<String>,
+    /// Becomes `token_refreshed_at`.
+    pub refreshed_at: i64,
+}
+
+/// A failed refresh, recorded by the lease owner (which then releases the lease).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FailureWrite {
+    pub user_id: String,
+    pub provider: String,
+    pub owner: String,
+    pub status: String,
+    pub code: String,
+    pub message: String,
+    pub at: i64,
+    pub failure_count: u32,
+    pub cooldown_until: Option<i64>,
+}
+
+/// A refresh outcome for monitoring. Carries no token bytes.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RefreshEvent {
+    pub user_id: String,
+    pub provider: String,
+    /// `refreshed`, `failed`, `rotation_not_saved`, `rotation_saved_late`, `lease_lost`, `stored`, `disconnected`.
+    pub kind: String,
+    pub code: Option<String>,
+    pub message: Option<String>,
+    pub at: i64,
+    pub duration_ms: Option<i64>,
+    pub attempts: Option<u32>,
+    pub rotated: Option<bool>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub scopes_added: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub scopes_removed: Vec<String>,
+    pub instance: String,
+}
+
+/// The store contract. Each method is one atomic step.
+#[allow(async_fn_in_trait)] // single-threaded wasm: futures need not be Send
+pub trait Store {
+    async fn load(&self, user_id: &str, provider: &str) -> Result<Option<ConnectionRow>>;
+
+    /// Takes the lease in one statement when it is free or expired
+    /// (`lease_until <= now`), setting `lease_owner = owner, lease_until = until`.
+    async fn try_lease(&self, user_id: &str, provider: &str, owner: &str, now_ms: i64, until_ms: i64) -> Result<LeaseOutcome>;
+
+    /// Writes refreshed tokens only if `version == expected_version`; bumps
+    /// `version`, sets `token_refreshed_at`, status `connected`, clears the
+    /// error, failure count, cooldown and lease. False when the version moved.
+    async fn commit_refresh(&self, write: &TokenWrite, expected_version: i64) -> Result<bool>;
+
+    /// Records a failed refresh and releases `owner`'s lease.
+    async fn record_failure(&self, write: &FailureWrite) -> Result<()>;
+
+    /// Releases the lease if `owner` still holds it.
+    async fn release_lease(&self, user_id: &str, provider: &str, owner: &str) -> Result<()>;
+
+    /// Inserts or replaces a connection's tokens (sign-in), as `commit_refresh`
+    /// does but unconditionally. Returns the row written.
+    async fn save_tokens(&self, write: &TokenWrite) -> Result<ConnectionRow>;
+
+    /// Marks the connection disconnected and erases its tokens.
+    async fn disconnect(&self, user_id: &str, provider: &str, at: i64) -> Result<()>;
+
+    async fn append_event(&self, event: &RefreshEvent) -> Result<()>;
+
+    /// Connections whose access token expires before `before_ms`, that have a
+    /// refresh token, are not `needs_reauth` or `disconnected`, and are not cooling down at `now_ms`.
+    async fn list_expiring(&self, before_ms: i64, now_ms: i64, limit: u32) -> Result<Vec<(String, String)>>;
+}

@@ -1,0 +1,226 @@
+//! Calendar arithmetic without a clock: RFC 3339 timestamps for the
+//! `token_refreshed_at` marker and HTTP-dates for `Retry-After`
+//! (RFC 9110 §5.6.7). All instants are Unix epoch milliseconds.
+
+/// Days since 1970-01-01 for a proleptic Gregorian date (H. Hinnant's algorithm).
+fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = if y >= 0 { y } else { y - 399 } / 400;
+    let yoe = y - era * 400;
+    let m = m as i64;
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + d as i64 - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = if z >= 0 { z } else { z - 146_096 } / 146_097;
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+fn days_in_month(y: i64, m: u32) -> u32 {
+    match m {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        _ if (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 => 29,
+        _ => 28,
+    }
+}
+
+fn to_ms(y: i64, mo: u32, d: u32, h: u32, mi: u32, s: u32, ms: u32) -> Option<i64> {
+    if !(1..=12).contains(&mo) || d == 0 || d > days_in_month(y, mo) || h > 23 || mi > 59 || s > 60
+    {
+        return None;
+    }
+    let s = s.min(59); // a leap second counts as :59
+    Some(
+        ((days_from_civil(y, mo, d) * 24 + h as i64) * 60 + mi as i64) * 60_000
+            + s as i64 * 1000
+            + ms as i64,
+    )
+}
+
+/// Formats epoch milliseconds as RFC 3339 UTC with milliseconds: `2026-11-22T18:43:59.123Z`.
+pub fn format_rfc3339_ms(ms: i64) -> String {
+    let days = ms.div_euclid(86_400_000);
+    let rem = ms.rem_euclid(86_400_000);
+    let (y, m, d) = civil_from_days(days);
+    let (h, rem) = (rem / 3_600_000, rem % 3_600_000);
+    let (mi, rem) = (rem / 60_000, rem % 60_000);
+    let (s, milli) = (rem / 1000, rem % 1000);
+    format!("{y:04}-{m:02}-{d:02}T{h:02}:{mi:02}:{s:02}.{milli:03}Z")
+}
+
+fn num(s: &str) -> Option<u32> {
+    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    s.parse().ok()
+}
+
+/// Parses an RFC 3339 timestamp (`Z` or `±hh:mm` offset, optional fraction,
+/// `T` or space separator as Postgres prints) into epoch milliseconds.
+/// Fractions beyond milliseconds are truncated.
+pub fn parse_rfc3339_ms(input: &str) -> Option<i64> {
+    let s = input.trim();
+    if s.len() < 19 || !s.is_ascii() {
+        return None;
+    }
+    let b = s.as_bytes();
+    if b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't' | b' ') || b[13] != b':' {
+        return None;
+    }
+    if b[16] != b':' {
+        return None;
+    }
+    let y = num(&s[0..4])? as i64;
+    let mo = num(&s[5..7])?;
+    let d = num(&s[8..10])?;
+    let h = num(&s[11..13])?;
+    let mi = num(&s[14..16])?;
+    let sec = num(&s[17..19])?;
+    let mut rest = &s[19..];
+    let mut milli = 0u32;
+    if let Some(frac) = rest.strip_prefix('.') {
+        let digits = frac.bytes().take_while(u8::is_ascii_digit).count();
+        if digits == 0 {
+            return None;
+        }
+        let f = &frac[..digits];
+        let padded = format!("{:0<3}", &f[..digits.min(3)]);
+        milli = num(&padded)?;
+        rest = &frac[digits..];
+    }
+    let offset_min: i64 = match rest {
+        "Z" | "z" => 0,
+        _ if rest.len() == 6 || rest.len() == 3 => {
+            let sign = match rest.as_bytes()[0] {
+                b'+' => 1,
+                b'-' => -1,
+                _ => return None,
+            };
+            let oh = num(&rest[1..3])? as i64;
+            let om = if rest.len() == 6 {
+                if rest.as_bytes()[3] != b':' {
+                    return None;
+                }
+                num(&rest[4..6])? as i64
+            } else {
+                0
+            };
+            if oh > 23 || om > 59 {
+                return None;
+            }
+            sign * (oh * 60 + om)
+        }
+        _ => return None,
+    };
+    Some(to_ms(y, mo, d, h, mi, sec, milli)? - offset_min * 60_000)
+}
+
+const MONTHS: [&str; 12] = [
+    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+];
+
+fn month(s: &str) -> Option<u32> {
+    MONTHS.iter().position(|m| *m == s).map(|i| i as u32 + 1)
+}
+
+fn hms(s: &str) -> Option<(u32, u32, u32)> {
+    let mut it = s.split(':');
+    let h = it.next().filter(|p| p.len() == 2).and_then(num)?;
+    let m = it.next().filter(|p| p.len() == 2).and_then(num)?;
+    let sec = it.next().filter(|p| p.len() == 2).and_then(num)?;
+    if it.next().is_some() {
+        return None;
+    }
+    Some((h, m, sec))
+}
+
+/// Parses an HTTP-date (RFC 9110 §5.6.7): IMF-fixdate, and the obsolete
+/// RFC 850 and asctime forms that recipients must accept.
+pub fn parse_http_date_ms(input: &str) -> Option<i64> {
+    let parts: Vec<&str> = input.split_whitespace().collect();
+    match parts.as_slice() {
+        // Sun, 06 Nov 1994 08:49:37 GMT
+        [_wd, d, mo, y, t, "GMT"] if _wd.ends_with(',') && y.len() == 4 => {
+            let (h, mi, s) = hms(t)?;
+            to_ms(num(y)? as i64, month(mo)?, num(d)?, h, mi, s, 0)
+        }
+        // Sunday, 06-Nov-94 08:49:37 GMT
+        [_wd, date, t, "GMT"] if _wd.ends_with(',') => {
+            let mut dp = date.split('-');
+            let d = num(dp.next()?)?;
+            let mo = month(dp.next()?)?;
+            let yy = num(dp.next()?)? as i64;
+            let y = if yy < 70 { 2000 + yy } else { 1900 + yy };
+            let (h, mi, s) = hms(t)?;
+            to_ms(y, mo, d, h, mi, s, 0)
+        }
+        // Sun Nov  6 08:49:37 1994
+        [_wd, mo, d, t, y] => {
+            let (h, mi, s) = hms(t)?;
+            to_ms(num(y)? as i64, month(mo)?, num(d)?, h, mi, s, 0)
+        }
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn civil_round_trip_over_a_wide_range() {
+        for days in (-800_000..800_000).step_by(997) {
+            let (y, m, d) = civil_from_days(days);
+            assert_eq!(days_from_civil(y, m, d), days);
+        }
+    }
+
+    #[test]
+    fn rfc3339_format_and_parse() {
+        assert_eq!(format_rfc3339_ms(0), "1970-01-01T00:00:00.000Z");
+        let ms = 1_795_200_239_123; // 2026-11-22
+        let s = format_rfc3339_ms(ms);
+        assert_eq!(s, "2026-11-20T18:43:59.123Z");
+        assert_eq!(parse_rfc3339_ms(&s), Some(ms));
+        assert_eq!(
+            parse_rfc3339_ms("2026-11-20 19:43:59.123456+01:00"),
+            Some(ms)
+        );
+        assert_eq!(parse_rfc3339_ms("2026-11-20T18:43:59.1Z"), Some(ms - 23));
+        assert_eq!(parse_rfc3339_ms("2026-11-20T18:43:59+00"), Some(ms - 123));
+        for bad in [
+            "",
+            "2026-13-01T00:00:00Z",
+            "2026-02-30T00:00:00Z",
+            "2026-11-20T16:43:59",
+            "2026-11-20T16:43:59.Z",
+            "not a date at all!!",
+            "2026-11-20T16:43:59+0100",
+        ] {
+            assert_eq!(parse_rfc3339_ms(bad), None, "{bad}");
+        }
+        assert!(parse_rfc3339_ms("2024-02-29T00:00:00Z").is_some());
+    }
+
+    #[test]
+    fn http_dates_in_all_three_forms() {
+        let want = Some(784_111_777_000);
+        assert_eq!(parse_http_date_ms("Sun, 06 Nov 1994 08:49:37 GMT"), want);
+        assert_eq!(parse_http_date_ms("Sunday, 06-Nov-94 08:49:37 GMT"), want);
+        assert_eq!(parse_http_date_ms("Sun Nov  6 08:49:37 1994"), want);
+        assert_eq!(parse_http_date_ms("Sun, 06 Nov 1994 08:49:37 PST"), None);
+        assert_eq!(parse_http_date_ms("120"), None);
+        assert_eq!(parse_http_date_ms("Sun, 06 Foo 1994 08:49:37 GMT"), None);
+    }
+}

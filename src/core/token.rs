@@ -1,0 +1,80 @@
+//! Token sets and expiry decisions. Every decision takes `now` (epoch ms).
+
+use super::secret::{AccessToken, RefreshToken};
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TokenSet {
+    pub access_token: AccessToken,
+    pub refresh_token: Option<RefreshToken>,
+    /// Absolute expiry of the access token; `None` when it never expires or is unknown.
+    pub expires_at_ms: Option<i64>,
+    /// Granted scopes, normalised: sorted, deduplicated, space separated.
+    pub scope: Option<String>,
+    /// When the refresh token itself dies (Google testing-mode apps, GitHub Apps).
+    pub refresh_token_expires_at_ms: Option<i64>,
+}
+
+/// Where an access token stands relative to `now` and the refresh-ahead margin.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Freshness {
+    /// Valid beyond the margin: use it, no refresh.
+    Fresh,
+    /// Still valid but inside the margin: refresh proactively, and fall back to it if that fails.
+    Expiring,
+    /// Expired: a refresh is required.
+    Expired,
+}
+
+pub fn freshness(expires_at_ms: Option<i64>, now_ms: i64, margin_ms: i64) -> Freshness {
+    match expires_at_ms {
+        None => Freshness::Fresh,
+        Some(exp) if now_ms >= exp => Freshness::Expired,
+        Some(exp) if now_ms >= exp - margin_ms => Freshness::Expiring,
+        Some(_) => Freshness::Fresh,
+    }
+}
+
+/// Normalises a scope string (RFC 6749 §3.3 is space separated; GitHub uses commas).
+pub fn normalize_scope(raw: &str, separator: char) -> String {
+    let mut parts: Vec<&str> = raw
+        .split(|c: char| c == separator || c.is_whitespace())
+        .filter(|s| !s.is_empty())
+        .collect();
+    parts.sort_unstable();
+    parts.dedup();
+    parts.join(" ")
+}
+
+/// Scopes added and removed between two normalised scope strings.
+pub fn scope_diff(old: &str, new: &str) -> (Vec<String>, Vec<String>) {
+    let o: Vec<&str> = old.split(' ').filter(|s| !s.is_empty()).collect();
+    let n: Vec<&str> = new.split(' ').filter(|s| !s.is_empty()).collect();
+    let added = n.iter().filter(|s| !o.contains(s)).map(|s| s.to_string()).collect();
+    let removed = o.iter().filter(|s| !n.contains(s)).map(|s| s.to_string()).collect();
+    (added, removed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn freshness_uses_the_margin() {
+        let exp = Some(10_000);
+        assert_eq!(freshness(exp, 0, 5_000), Freshness::Fresh);
+        assert_eq!(freshness(exp, 4_999, 5_000), Freshness::Fresh);
+        assert_eq!(freshness(exp, 5_000, 5_000), Freshness::Expiring);
+        assert_eq!(freshness(exp, 9_999, 5_000), Freshness::Expiring);
+        assert_eq!(freshness(exp, 10_000, 5_000), Freshness::Expired);
+        assert_eq!(freshness(None, i64::MAX, 5_000), Freshness::Fresh);
+    }
+
+    #[test]
+    fn scopes_normalise_and_diff() {
+        assert_eq!(normalize_scope("b a  b", ' '), "a b");
+        assert_eq!(normalize_scope("repo,user", ','), "repo user");
+        let (added, removed) = scope_diff("a b", "b c");
+        assert_eq!(added, vec!["c"]);
+        assert_eq!(removed, vec!["a"]);
+    }
+}
