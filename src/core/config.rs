@@ -34,13 +34,16 @@ pub struct ManagerConfig {
 
 impl ManagerConfig {
     pub fn from_json(json: &str) -> Result<Self> {
+        if !json.trim_start().starts_with('{') {
+            return Err(Error::config("config: must be an object"));
+        }
         let de = &mut serde_json::Deserializer::from_str(json);
         let parsed: ConfigJson = serde_path_to_error::deserialize(de).map_err(|e| {
             let path = e.path().to_string();
             // serde's message names types and fields, never values of secrets.
             let inner = e.inner().to_string();
             let inner = inner.split(" at line ").next().unwrap_or(&inner).to_string();
-            if path == "." {
+            if path == "." || path.is_empty() || path == "?" {
                 Error::config(format!("config: {inner}"))
             } else {
                 Error::config(format!("{path}: {inner}"))
@@ -154,6 +157,7 @@ mod tests {
         assert_eq!(err(&format!(r#"{{"providers":{{}},{keys}}}"#)), "providers: at least one provider is required");
         assert!(err(&format!(r#"{{"providers":{{"google":{{"clientId":"a","clientSecret":"s"}}}},{keys},"leaseMs":10}}"#))
             .starts_with("leaseMs: must outlive"));
-        assert!(err("[]").starts_with("config: invalid type"));
+        let root = err("[]");
+        assert_eq!(root, "config: must be an object");
     }
 }
