@@ -18,6 +18,7 @@ struct Inner {
     fail_commits: Cell<u32>,
     fail_failures: Cell<u32>,
     commits: Cell<u32>,
+    leases: Cell<u32>,
 }
 
 #[derive(Clone, Default)]
@@ -48,6 +49,9 @@ impl MemoryStore {
     }
     pub fn fail_next_failure_writes(&self, n: u32) {
         self.inner.fail_failures.set(n);
+    }
+    pub fn lease_calls(&self) -> u32 {
+        self.inner.leases.get()
     }
     pub fn commit_calls(&self) -> u32 {
         self.inner.commits.get()
@@ -87,6 +91,7 @@ impl Store for MemoryStore {
     }
 
     async fn try_lease(&self, user_id: &str, provider: &str, owner: &str, now_ms: i64, until_ms: i64) -> Result<LeaseOutcome> {
+        self.inner.leases.set(self.inner.leases.get() + 1);
         let mut rows = self.inner.rows.borrow_mut();
         let Some(row) = rows.get_mut(&key(user_id, provider)) else {
             return Ok(LeaseOutcome::Missing);

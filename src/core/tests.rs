@@ -1,0 +1,601 @@
+//! Orchestration tests with in-memory doubles: a virtual clock whose sleeps
+//! advance time, a scripted provider, and the memory store.
+
+use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
+use std::future::Future;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::task::{Context, Poll};
+
+use futures_executor::block_on;
+use futures_util::future::join_all;
+use serde_json::json;
+
+use super::config::ManagerConfig;
+use super::error::Code;
+use super::http::{HttpRequest, HttpResponse, Transport, TransportError};
+use super::manager::{GetOptions, InitialTokens, Manager};
+use super::memory::MemoryStore;
+use super::runtime::Runtime;
+use super::seal::{Field, SealContext};
+use super::store::{RefreshEvent, Store};
+
+const T0: i64 = 1_795_000_000_000;
+const KEY: &str = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
+
+struct YieldNow(bool);
+impl Future for YieldNow {
+    type Output = ();
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if self.0 {
+            Poll::Ready(())
+        } else {
+            self.0 = true;
+            cx.waker().wake_by_ref();
+            Poll::Pending
+        }
+    }
+}
+
+#[derive(Clone)]
+struct Rt {
+    now: Rc<Cell<i64>>,
+    sleeps: Rc<RefCell<Vec<u64>>>,
+    seq: Rc<Cell<u8>>,
+    events: Rc<RefCell<Vec<RefreshEvent>>>,
+}
+
+impl Rt {
+    fn new() -> Self {
+        Rt { now: Rc::new(Cell::new(T0)), sleeps: Rc::default(), seq: Rc::default(), events: Rc::default() }
+    }
+    fn advance(&self, ms: i64) {
+        self.now.set(self.now.get() + ms);
+    }
+}
+
+impl Runtime for Rt {
+    fn now_ms(&self) -> i64 {
+        self.now.get()
+    }
+    async fn sleep_ms(&self, ms: u64) {
+        self.sleeps.borrow_mut().push(ms);
+        self.advance(ms as i64);
+        YieldNow(false).await;
+    }
+    fn random_unit(&self) -> f64 {
+        0.5
+    }
+    fn fill_random(&self, buf: &mut [u8]) {
+        for b in buf.iter_mut() {
+            self.seq.set(self.seq.get().wrapping_add(1));
+            *b = self.seq.get();
+        }
+    }
+    fn emit(&self, event: &RefreshEvent) {
+        self.events.borrow_mut().push(event.clone());
+    }
+}
+
+enum Reply {
+    Http(HttpResponse),
+    Timeout,
+    Network,
+}
+
+/// A scripted token endpoint. Unscripted calls succeed with `at-N`; in
+/// rotation mode they also return `rt-N`.
+#[derive(Clone, Default)]
+struct Provider {
+    script: Rc<RefCell<VecDeque<Reply>>>,
+    requests: Rc<RefCell<Vec<HttpRequest>>>,
+    rotate: Rc<Cell<bool>>,
+    latency_yields: Rc<Cell<u32>>,
+    clock: Option<Rt>,
+    latency_ms: Rc<Cell<i64>>,
+}
+
+impl Provider {
+    fn calls(&self) -> usize {
+        self.requests.borrow().len()
+    }
+    fn push(&self, r: Reply) {
+        self.script.borrow_mut().push_back(r);
+    }
+    fn push_json(&self, status: u16, body: serde_json::Value) {
+        self.push(Reply::Http(HttpResponse::json(status, &body)));
+    }
+    fn last_body(&self) -> String {
+        self.requests.borrow().last().unwrap().body.clone()
+    }
+}
+
+impl Transport for Provider {
+    async fn send(&self, request: HttpRequest, _timeout_ms: u64) -> Result<HttpResponse, TransportError> {
+        self.requests.borrow_mut().push(request);
+        let n = self.calls();
+        for _ in 0..self.latency_yields.get() {
+            YieldNow(false).await;
+        }
+        if let Some(c) = &self.clock {
+            c.advance(self.latency_ms.get());
+        }
+        let next = self.script.borrow_mut().pop_front();
+        match next {
+            Some(Reply::Http(r)) => Ok(r),
+            Some(Reply::Timeout) => Err(TransportError::Timeout),
+            Some(Reply::Network) => Err(TransportError::Network("connection reset".into())),
+            None => {
+                let mut body = json!({"access_token": format!("at-{n}"), "token_type": "Bearer", "expires_in": 3600});
+                if self.rotate.get() {
+                    body["refresh_token"] = json!(format!("rt-{n}"));
+                }
+                Ok(HttpResponse::json(200, &body))
+            }
+        }
+    }
+}
+
+type M = Manager<Provider, MemoryStore, Rt>;
+
+fn config(provider: &str, extra: &str) -> ManagerConfig {
+    ManagerConfig::from_json(&format!(
+        r#"{{"providers":{{"{provider}":{{"clientId":"cid","clientSecret":"csecret","tokenUrl":"http://127.0.0.1:1/token"}}}},
+            "encryptionKeys":[{{"id":"k1","key":"{KEY}"}}]{extra}}}"#
+    ))
+    .unwrap()
+}
+
+struct World {
+    m: M,
+    rt: Rt,
+    p: Provider,
+    store: MemoryStore,
+}
+
+fn world(provider: &str) -> World {
+    let rt = Rt::new();
+    let p = Provider { clock: Some(rt.clone()), ..Default::default() };
+    p.latency_yields.set(3);
+    let store = MemoryStore::new();
+    let m = Manager::new(config(provider, ""), p.clone(), store.clone(), rt.clone());
+    World { m, rt, p, store }
+}
+
+impl World {
+    /// Stores a connection whose access token expires in `expires_in` seconds.
+    fn connect(&self, provider: &str, expires_in: i64, refresh: Option<&str>) {
+        block_on(self.m.store_tokens(
+            "user-1",
+            provider,
+            InitialTokens {
+                access_token: "at-initial".into(),
+                refresh_token: refresh.map(str::to_string),
+                expires_at_ms: Some(self.rt.now_ms() + expires_in * 1000),
+                scope: Some("calendar".into()),
+                ..Default::default()
+            },
+        ))
+        .unwrap();
+    }
+    fn get(&self, provider: &str) -> super::error::Result<super::manager::ValidToken> {
+        block_on(self.m.get_valid_token("user-1", provider, GetOptions::default()))
+    }
+    fn stored_refresh_token(&self, provider: &str) -> Option<String> {
+        let row = self.store.row("user-1", provider).unwrap();
+        let ring = super::seal::Keyring::new(&[super::seal::KeyConfig { id: "k1".into(), key: KEY.into() }]).unwrap();
+        row.refresh_token_sealed.map(|s| {
+            ring.open(&s, &SealContext { user_id: "user-1", provider, field: Field::RefreshToken }).unwrap()
+        })
+    }
+}
+
+#[test]
+fn fresh_token_needs_no_provider_call() {
+    let w = world("google");
+    w.connect("google", 3600, Some("rt-0"));
+    let t = w.get("google").unwrap();
+    assert_eq!(t.access_token.expose(), "at-initial");
+    assert!(!t.refreshed);
+    assert_eq!(w.p.calls(), 0);
+}
+
+#[test]
+fn expired_token_is_refreshed_once_and_the_marker_moves() {
+    let w = world("google");
+    w.connect("google", -10, Some("rt-0"));
+    let before = w.store.row("user-1", "google").unwrap();
+    w.rt.advance(1000);
+    let t = w.get("google").unwrap();
+    assert_eq!(t.access_token.expose(), "at-1");
+    assert!(t.refreshed);
+    assert_eq!(w.p.calls(), 1);
+    assert!(w.p.last_body().contains("grant_type=refresh_token&refresh_token=rt-0"));
+    let row = w.store.row("user-1", "google").unwrap();
+    assert_eq!(row.version, before.version + 1);
+    assert!(row.token_refreshed_at.unwrap() > before.token_refreshed_at.unwrap());
+    assert_eq!(t.token_refreshed_at_ms, row.token_refreshed_at);
+    assert_eq!(row.status, "connected");
+    assert_eq!(row.lease_owner, None);
+    assert_eq!(w.stored_refresh_token("google").as_deref(), Some("rt-0"), "old refresh token kept");
+    // Second call: cached, no provider call.
+    assert_eq!(w.get("google").unwrap().access_token.expose(), "at-1");
+    assert_eq!(w.p.calls(), 1);
+    assert!(w.rt.events.borrow().iter().any(|e| e.kind == "refreshed"));
+}
+
+#[test]
+fn proactive_refresh_inside_the_margin() {
+    let w = world("google");
+    w.connect("google", 120, Some("rt-0")); // default Google margin is 300 s
+    let t = w.get("google").unwrap();
+    assert!(t.refreshed);
+    assert_eq!(w.p.calls(), 1);
+}
+
+#[test]
+fn hundred_concurrent_requests_on_one_instance_make_one_provider_call() {
+    let w = world("google");
+    w.connect("google", -1, Some("rt-0"));
+    let results = block_on(join_all((0..100).map(|_| w.m.get_valid_token("user-1", "google", GetOptions::default()))));
+    assert_eq!(w.p.calls(), 1);
+    assert_eq!(w.store.lease_calls(), 1, "in-process single flight: one lease attempt, not 100");
+    for r in results {
+        assert_eq!(r.unwrap().access_token.expose(), "at-1");
+    }
+    assert_eq!(w.m.flights.in_flight(), 0);
+}
+
+#[test]
+fn two_instances_sharing_a_store_make_one_provider_call() {
+    let rt = Rt::new();
+    let p = Provider { clock: Some(rt.clone()), ..Default::default() };
+    p.latency_yields.set(20);
+    p.latency_ms.set(300);
+    p.rotate.set(true);
+    let store = MemoryStore::new();
+    let a: M = Manager::new(config("discord", ""), p.clone(), store.clone(), rt.clone());
+    let b: M = Manager::new(config("discord", ""), p.clone(), store.clone(), rt.clone());
+    assert_ne!(a.instance_id(), b.instance_id());
+    block_on(a.store_tokens(
+        "user-1",
+        "discord",
+        InitialTokens { access_token: "at-0".into(), refresh_token: Some("rt-0".into()), expires_in_secs: Some(0), ..Default::default() },
+    ))
+    .unwrap();
+    rt.advance(1);
+    let calls = (0..100).map(|i| {
+        let m = if i % 2 == 0 { &a } else { &b };
+        m.get_valid_token("user-1", "discord", GetOptions::default())
+    });
+    let results = block_on(join_all(calls));
+    assert_eq!(p.calls(), 1, "exactly one token call across both instances");
+    for r in results {
+        assert_eq!(r.unwrap().access_token.expose(), "at-1");
+    }
+    let row = store.row("user-1", "discord").unwrap();
+    assert_eq!(row.lease_owner, None);
+}
+
+#[test]
+fn rotated_refresh_token_is_persisted_and_used_next_time() {
+    let w = world("discord");
+    w.p.rotate.set(true);
+    w.connect("discord", -1, Some("rt-0"));
+    w.get("discord").unwrap();
+    assert_eq!(w.stored_refresh_token("discord").as_deref(), Some("rt-1"));
+    w.rt.advance(3_600_000);
+    assert_eq!(w.get("discord").unwrap().access_token.expose(), "at-2");
+    assert!(w.p.last_body().contains("refresh_token=rt-1"), "the rotated token is the one sent");
+    assert_eq!(w.stored_refresh_token("discord").as_deref(), Some("rt-2"));
+    let ev = w.rt.events.borrow();
+    assert!(ev.iter().any(|e| e.kind == "refreshed" && e.rotated == Some(true)));
+}
+
+#[test]
+fn store_write_failing_after_rotation_is_retried() {
+    let w = world("discord");
+    w.p.rotate.set(true);
+    w.connect("discord", -1, Some("rt-0"));
+    let commits_before = w.store.commit_calls();
+    w.store.fail_next_commits(2);
+    let t = w.get("discord").unwrap();
+    assert_eq!(t.access_token.expose(), "at-1");
+    assert_eq!(w.store.commit_calls() - commits_before, 3);
+    assert_eq!(w.stored_refresh_token("discord").as_deref(), Some("rt-1"));
+    assert_eq!(w.p.calls(), 1);
+}
+
+#[test]
+fn store_write_failing_for_good_after_rotation_is_never_silent() {
+    let w = world("discord");
+    w.p.rotate.set(true);
+    w.connect("discord", -1, Some("rt-0"));
+    w.store.fail_next_commits(3);
+    let e = w.get("discord").unwrap_err();
+    assert_eq!(e.code, Code::RotationNotSaved);
+    let row = w.store.row("user-1", "discord").unwrap();
+    assert_eq!(row.status, "error");
+    assert_eq!(row.last_error_code.as_deref(), Some("ROTATION_NOT_SAVED"));
+    assert!(row.cooldown_until.unwrap() > w.rt.now_ms(), "other instances must not refresh with the dead token");
+    assert!(w.rt.events.borrow().iter().any(|e| e.kind == "rotation_not_saved"));
+    assert!(w.store.events().iter().any(|e| e.kind == "rotation_not_saved"));
+    // The store recovers: the next call saves the held token, with no provider call.
+    let t = w.get("discord").unwrap();
+    assert_eq!(t.access_token.expose(), "at-1");
+    assert_eq!(w.p.calls(), 1);
+    assert_eq!(w.stored_refresh_token("discord").as_deref(), Some("rt-1"));
+    assert_eq!(w.store.row("user-1", "discord").unwrap().status, "connected");
+    assert!(w.rt.events.borrow().iter().any(|e| e.kind == "rotation_saved_late"));
+}
+
+#[test]
+fn invalid_grant_needs_reauth_and_stops_calling() {
+    let w = world("google");
+    w.connect("google", -1, Some("rt-0"));
+    w.p.push_json(400, json!({"error": "invalid_grant", "error_description": "Token has been expired or revoked."}));
+    let e = w.get("google").unwrap_err();
+    assert_eq!(e.code, Code::ReauthRequired);
+    assert!(e.requires_reauth());
+    let row = w.store.row("user-1", "google").unwrap();
+    assert_eq!(row.status, "needs_reauth");
+    let report = block_on(w.m.status("user-1", "google")).unwrap();
+    assert!(report.requires_reauth);
+    assert_eq!(report.last_error_code.as_deref(), Some("REAUTH_REQUIRED"));
+    let e = w.get("google").unwrap_err();
+    assert_eq!(e.code, Code::ReauthRequired);
+    assert_eq!(w.p.calls(), 1, "no provider call for a dead grant");
+    // Reconnecting restores it.
+    w.connect("google", 3600, Some("rt-new"));
+    assert_eq!(w.get("google").unwrap().access_token.expose(), "at-initial");
+    assert_eq!(block_on(w.m.status("user-1", "google")).unwrap().status, "connected");
+}
+
+#[test]
+fn rate_limit_sets_a_cooldown_with_no_provider_calls_during_it() {
+    let w = world("google");
+    w.connect("google", -1, Some("rt-0"));
+    w.p.push(Reply::Http(HttpResponse::new(429, "").with_header("Retry-After", "120")));
+    let e = w.get("google").unwrap_err();
+    assert_eq!(e.code, Code::RateLimited);
+    assert_eq!(e.retry_after_secs, Some(120));
+    assert_eq!(w.p.calls(), 1);
+    w.rt.advance(60_000);
+    let e = w.get("google").unwrap_err();
+    assert_eq!(e.code, Code::RateLimited);
+    assert_eq!(e.retry_after_secs, Some(60));
+    assert_eq!(w.p.calls(), 1, "no provider call during the cooldown");
+    assert_eq!(w.store.row("user-1", "google").unwrap().status, "token_expired");
+    w.rt.advance(61_000);
+    assert_eq!(w.get("google").unwrap().access_token.expose(), "at-2");
+    assert_eq!(w.p.calls(), 2);
+    assert_eq!(w.store.row("user-1", "google").unwrap().status, "connected");
+}
+
+#[test]
+fn server_errors_are_retried_with_backoff_then_reported() {
+    let w = world("google");
+    w.connect("google", -1, Some("rt-0"));
+    for _ in 0..3 {
+        w.p.push(Reply::Http(HttpResponse::new(503, "<html>unavailable</html>")));
+    }
+    let e = w.get("google").unwrap_err();
+    assert_eq!(e.code, Code::ProviderUnavailable);
+    assert_eq!(w.p.calls(), 3);
+    // Full jitter with the injected 0.5: half of 250 ms, then half of 500 ms.
+    assert_eq!(*w.rt.sleeps.borrow(), vec![125, 250]);
+    let row = w.store.row("user-1", "google").unwrap();
+    assert_eq!(row.failure_count, 1);
+    assert_eq!(row.status, "token_expired");
+}
+
+#[test]
+fn transient_failure_then_success_within_one_call() {
+    let w = world("google");
+    w.connect("google", -1, Some("rt-0"));
+    w.p.push(Reply::Network);
+    w.p.push(Reply::Http(HttpResponse::new(502, "bad gateway")));
+    let t = w.get("google").unwrap();
+    assert_eq!(t.access_token.expose(), "at-3");
+    assert_eq!(w.p.calls(), 3);
+}
+
+#[test]
+fn timeouts_are_not_retried_for_single_use_refresh_tokens() {
+    let w = world("discord");
+    w.connect("discord", -1, Some("rt-0"));
+    w.p.push(Reply::Timeout);
+    assert_eq!(w.get("discord").unwrap_err().code, Code::Timeout);
+    assert_eq!(w.p.calls(), 1);
+    let w = world("google");
+    w.connect("google", -1, Some("rt-0"));
+    w.p.push(Reply::Timeout);
+    assert!(w.get("google").is_ok());
+    assert_eq!(w.p.calls(), 2);
+}
+
+#[test]
+fn failed_proactive_refresh_returns_the_still_valid_token() {
+    let w = world("google");
+    w.connect("google", 60, Some("rt-0"));
+    w.p.push(Reply::Http(HttpResponse::new(500, "")));
+    w.p.push(Reply::Http(HttpResponse::new(500, "")));
+    w.p.push(Reply::Http(HttpResponse::new(500, "")));
+    let t = w.get("google").unwrap();
+    assert_eq!(t.access_token.expose(), "at-initial");
+    assert_eq!(t.warning.as_ref().unwrap().code, Code::ProviderUnavailable);
+    let row = w.store.row("user-1", "google").unwrap();
+    assert_eq!(row.status, "connected");
+    assert_eq!(row.last_error_code.as_deref(), Some("PROVIDER_UNAVAILABLE"));
+    // Inside the cooldown the old token keeps being served without calls.
+    let t = w.get("google").unwrap();
+    assert_eq!(t.access_token.expose(), "at-initial");
+    assert_eq!(t.warning.unwrap().code, Code::ProviderUnavailable);
+    assert_eq!(w.p.calls(), 3);
+}
+
+#[test]
+fn repeated_failures_exhaust_the_connection() {
+    let w = world("google");
+    w.connect("google", -1, Some("rt-0"));
+    for round in 1..=5 {
+        w.p.push(Reply::Network);
+        w.p.push(Reply::Network);
+        w.p.push(Reply::Network);
+        assert_eq!(w.get("google").unwrap_err().code, Code::Network);
+        let row = w.store.row("user-1", "google").unwrap();
+        assert_eq!(row.failure_count, round);
+        assert_eq!(row.status, if round < 5 { "token_expired" } else { "error" });
+        w.rt.advance(row.cooldown_until.unwrap() - w.rt.now_ms());
+    }
+}
+
+#[test]
+fn a_dead_lease_holder_is_taken_over_after_the_lease() {
+    let w = world("google");
+    w.connect("google", -1, Some("rt-0"));
+    let now = w.rt.now_ms();
+    let lease = w.m.policy().lease_ms;
+    block_on(w.store.try_lease("user-1", "google", "dead-instance:1", now, now + lease)).unwrap();
+    let t = w.get("google").unwrap();
+    assert_eq!(t.access_token.expose(), "at-1");
+    assert_eq!(w.p.calls(), 1);
+    assert!(w.rt.now_ms() >= now + lease, "waited for the lease to expire");
+    assert!(w.rt.now_ms() < now + lease + 2_000, "took it over promptly");
+}
+
+#[test]
+fn waiting_for_a_live_holder_returns_its_result() {
+    let w = world("google");
+    w.connect("google", -1, Some("rt-0"));
+    let other: M = Manager::new(config("google", ""), w.p.clone(), w.store.clone(), w.rt.clone());
+    w.p.latency_yields.set(50);
+    let (a, b) = block_on(futures_util::future::join(
+        other.get_valid_token("user-1", "google", GetOptions::default()),
+        w.m.get_valid_token("user-1", "google", GetOptions::default()),
+    ));
+    assert_eq!(a.unwrap().access_token, b.unwrap().access_token);
+    assert_eq!(w.p.calls(), 1);
+}
+
+#[test]
+fn force_refreshes_a_fresh_token_once_for_concurrent_callers() {
+    let w = world("google");
+    w.connect("google", 3600, Some("rt-0"));
+    let force = GetOptions { force: true, ..Default::default() };
+    let results = block_on(join_all((0..10).map(|_| w.m.get_valid_token("user-1", "google", force))));
+    assert_eq!(w.p.calls(), 1);
+    for r in results {
+        assert_eq!(r.unwrap().access_token.expose(), "at-1");
+    }
+}
+
+#[test]
+fn missing_and_unknown() {
+    let w = world("google");
+    assert_eq!(w.get("google").unwrap_err().code, Code::NotConnected);
+    assert_eq!(w.get("spotify").unwrap_err().code, Code::BadRequest);
+    let e = block_on(w.m.get_valid_token("", "google", GetOptions::default())).unwrap_err();
+    assert_eq!(e.code, Code::BadRequest);
+    let report = block_on(w.m.status("user-1", "google")).unwrap();
+    assert_eq!(report.status, "disconnected");
+}
+
+#[test]
+fn no_refresh_token_means_reauth() {
+    let w = world("google");
+    w.connect("google", -1, None);
+    assert_eq!(w.get("google").unwrap_err().code, Code::ReauthRequired);
+    assert_eq!(w.p.calls(), 0);
+}
+
+#[test]
+fn sign_in_without_refresh_token_keeps_the_stored_one() {
+    let w = world("google");
+    w.connect("google", 3600, Some("rt-first-consent"));
+    w.connect("google", 3600, None);
+    assert_eq!(w.stored_refresh_token("google").as_deref(), Some("rt-first-consent"));
+}
+
+#[test]
+fn github_oauth_app_tokens_are_never_refreshed() {
+    let w = world("github");
+    w.connect("github", -100, None);
+    assert_eq!(w.get("github").unwrap().access_token.expose(), "at-initial");
+    assert_eq!(w.p.calls(), 0);
+}
+
+#[test]
+fn disconnect_erases_tokens() {
+    let w = world("google");
+    w.connect("google", 3600, Some("rt-0"));
+    block_on(w.m.disconnect("user-1", "google")).unwrap();
+    let row = w.store.row("user-1", "google").unwrap();
+    assert_eq!((row.access_token_sealed, row.refresh_token_sealed), (None, None));
+    assert_eq!(w.get("google").unwrap_err().code, Code::NotConnected);
+}
+
+#[test]
+fn background_refresher_refreshes_only_what_is_due() {
+    let w = world("google");
+    w.connect("google", 600, Some("rt-0"));
+    for (user, exp) in [("user-2", 100), ("user-3", 7200)] {
+        block_on(w.m.store_tokens(
+            user,
+            "google",
+            InitialTokens {
+                access_token: "x".into(),
+                refresh_token: Some("r".into()),
+                expires_in_secs: Some(exp),
+                ..Default::default()
+            },
+        ))
+        .unwrap();
+    }
+    let report = block_on(w.m.refresh_expiring(15 * 60_000, 50)).unwrap();
+    assert_eq!((report.checked, report.refreshed, report.failed), (2, 2, 0));
+    assert_eq!(w.p.calls(), 2);
+    let report = block_on(w.m.refresh_expiring(15 * 60_000, 50)).unwrap();
+    assert_eq!(report.checked, 0);
+}
+
+#[test]
+fn legacy_sealed_rows_are_read_and_resealed_on_refresh() {
+    let w = world("google");
+    w.connect("google", -1, Some("rt-0"));
+    let mut row = w.store.row("user-1", "google").unwrap();
+    // Node-made legacy value of "legacy-refresh-token" under this key.
+    row.refresh_token_sealed =
+        Some("000102030405060708090a0b:0e757eb88476d35314e57130583adbe6:4180dc1dba61ffdecdba03db02a7fc70896366e9".into());
+    w.store.put_row(row);
+    w.get("google").unwrap();
+    assert!(w.p.last_body().contains("refresh_token=legacy-refresh-token"));
+    let row = w.store.row("user-1", "google").unwrap();
+    assert!(row.refresh_token_sealed.unwrap().starts_with("v1.k1."));
+}
+
+#[test]
+fn a_tampered_row_is_a_crypto_error_not_a_panic() {
+    let w = world("google");
+    w.connect("google", 3600, Some("rt-0"));
+    let mut row = w.store.row("user-1", "google").unwrap();
+    row.access_token_sealed = Some(row.access_token_sealed.unwrap().replace("v1.k1.", "v1.k9."));
+    w.store.put_row(row);
+    assert_eq!(w.get("google").unwrap_err().code, Code::CryptoUnknownKey);
+}
+
+#[test]
+fn no_token_bytes_in_events_errors_or_status() {
+    let w = world("google");
+    w.connect("google", -1, Some("rt-SECRET-0"));
+    w.p.push_json(400, json!({"error":"invalid_grant","error_description":"bad rt-SECRET-0"}));
+    let e = w.get("google").unwrap_err();
+    let status = serde_json::to_string(&block_on(w.m.status("user-1", "google")).unwrap()).unwrap();
+    let events = format!("{:?} {:?}", w.rt.events.borrow(), w.store.events());
+    for text in [format!("{e:?}"), e.to_string(), status, events] {
+        assert!(!text.contains("SECRET"), "{text}");
+        assert!(!text.contains("at-initial"), "{text}");
+        assert!(!text.contains("csecret"), "{text}");
+    }
+}
