@@ -6,9 +6,10 @@ use std::collections::VecDeque;
 use std::future::Future;
 use std::pin::Pin;
 use std::rc::Rc;
-use std::task::{Context, Poll};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll, Wake, Waker};
 
-use futures_executor::block_on;
 use futures_util::future::join_all;
 use serde_json::json;
 
@@ -38,20 +39,73 @@ impl Future for YieldNow {
     }
 }
 
+/// Virtual time: sleeps register timers; time jumps to the earliest timer
+/// only when no task can run, so concurrent sleeps overlap as in real time.
 #[derive(Clone)]
 struct Rt {
     now: Rc<Cell<i64>>,
+    timers: Rc<RefCell<Vec<(i64, Waker)>>>,
     sleeps: Rc<RefCell<Vec<u64>>>,
     seq: Rc<Cell<u8>>,
     events: Rc<RefCell<Vec<RefreshEvent>>>,
 }
 
+struct Sleep {
+    rt: Rt,
+    until: i64,
+}
+
+impl Future for Sleep {
+    type Output = ();
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if self.rt.now.get() >= self.until {
+            Poll::Ready(())
+        } else {
+            self.rt.timers.borrow_mut().push((self.until, cx.waker().clone()));
+            Poll::Pending
+        }
+    }
+}
+
+struct Flag(AtomicBool);
+impl Wake for Flag {
+    fn wake(self: Arc<Self>) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+}
+
 impl Rt {
     fn new() -> Self {
-        Rt { now: Rc::new(Cell::new(T0)), sleeps: Rc::default(), seq: Rc::default(), events: Rc::default() }
+        Rt { now: Rc::new(Cell::new(T0)), timers: Rc::default(), sleeps: Rc::default(), seq: Rc::default(), events: Rc::default() }
     }
     fn advance(&self, ms: i64) {
         self.now.set(self.now.get() + ms);
+    }
+    /// Runs `f` to completion on virtual time.
+    fn run<F: Future>(&self, f: F) -> F::Output {
+        let flag = Arc::new(Flag(AtomicBool::new(false)));
+        let waker = Waker::from(flag.clone());
+        let mut cx = Context::from_waker(&waker);
+        let mut f = std::pin::pin!(f);
+        loop {
+            flag.0.store(false, Ordering::SeqCst);
+            if let Poll::Ready(v) = f.as_mut().poll(&mut cx) {
+                return v;
+            }
+            if flag.0.load(Ordering::SeqCst) {
+                continue;
+            }
+            let next = self.timers.borrow().iter().map(|(t, _)| *t).min().expect("deadlock: nothing runnable and no timer");
+            self.now.set(self.now.get().max(next));
+            let now = self.now.get();
+            let due: Vec<Waker> = {
+                let mut timers = self.timers.borrow_mut();
+                let (due, rest): (Vec<_>, Vec<_>) = timers.drain(..).partition(|(t, _)| *t <= now);
+                *timers = rest;
+                due.into_iter().map(|(_, w)| w).collect()
+            };
+            due.into_iter().for_each(Waker::wake);
+        }
     }
 }
 
@@ -61,8 +115,7 @@ impl Runtime for Rt {
     }
     async fn sleep_ms(&self, ms: u64) {
         self.sleeps.borrow_mut().push(ms);
-        self.advance(ms as i64);
-        YieldNow(false).await;
+        Sleep { rt: self.clone(), until: self.now.get() + ms as i64 }.await;
     }
     fn random_unit(&self) -> f64 {
         0.5
@@ -118,8 +171,10 @@ impl Transport for Provider {
         for _ in 0..self.latency_yields.get() {
             YieldNow(false).await;
         }
-        if let Some(c) = &self.clock {
-            c.advance(self.latency_ms.get());
+        if let (Some(c), ms) = (&self.clock, self.latency_ms.get()) {
+            if ms > 0 {
+                Sleep { rt: c.clone(), until: c.now_ms() + ms }.await;
+            }
         }
         let next = self.script.borrow_mut().pop_front();
         match next {
@@ -166,7 +221,7 @@ fn world(provider: &str) -> World {
 impl World {
     /// Stores a connection whose access token expires in `expires_in` seconds.
     fn connect(&self, provider: &str, expires_in: i64, refresh: Option<&str>) {
-        block_on(self.m.store_tokens(
+        self.rt.run(self.m.store_tokens(
             "user-1",
             provider,
             InitialTokens {
@@ -180,7 +235,7 @@ impl World {
         .unwrap();
     }
     fn get(&self, provider: &str) -> super::error::Result<super::manager::ValidToken> {
-        block_on(self.m.get_valid_token("user-1", provider, GetOptions::default()))
+        self.rt.run(self.m.get_valid_token("user-1", provider, GetOptions::default()))
     }
     fn stored_refresh_token(&self, provider: &str) -> Option<String> {
         let row = self.store.row("user-1", provider).unwrap();
@@ -238,7 +293,7 @@ fn proactive_refresh_inside_the_margin() {
 fn hundred_concurrent_requests_on_one_instance_make_one_provider_call() {
     let w = world("google");
     w.connect("google", -1, Some("rt-0"));
-    let results = block_on(join_all((0..100).map(|_| w.m.get_valid_token("user-1", "google", GetOptions::default()))));
+    let results = w.rt.run(join_all((0..100).map(|_| w.m.get_valid_token("user-1", "google", GetOptions::default()))));
     assert_eq!(w.p.calls(), 1);
     assert_eq!(w.store.lease_calls(), 1, "in-process single flight: one lease attempt, not 100");
     for r in results {
@@ -258,7 +313,7 @@ fn two_instances_sharing_a_store_make_one_provider_call() {
     let a: M = Manager::new(config("discord", ""), p.clone(), store.clone(), rt.clone());
     let b: M = Manager::new(config("discord", ""), p.clone(), store.clone(), rt.clone());
     assert_ne!(a.instance_id(), b.instance_id());
-    block_on(a.store_tokens(
+    rt.run(a.store_tokens(
         "user-1",
         "discord",
         InitialTokens { access_token: "at-0".into(), refresh_token: Some("rt-0".into()), expires_in_secs: Some(0), ..Default::default() },
@@ -269,7 +324,7 @@ fn two_instances_sharing_a_store_make_one_provider_call() {
         let m = if i % 2 == 0 { &a } else { &b };
         m.get_valid_token("user-1", "discord", GetOptions::default())
     });
-    let results = block_on(join_all(calls));
+    let results = rt.run(join_all(calls));
     assert_eq!(p.calls(), 1, "exactly one token call across both instances");
     for r in results {
         assert_eq!(r.unwrap().access_token.expose(), "at-1");
@@ -340,7 +395,7 @@ fn invalid_grant_needs_reauth_and_stops_calling() {
     assert!(e.requires_reauth());
     let row = w.store.row("user-1", "google").unwrap();
     assert_eq!(row.status, "needs_reauth");
-    let report = block_on(w.m.status("user-1", "google")).unwrap();
+    let report = w.rt.run(w.m.status("user-1", "google")).unwrap();
     assert!(report.requires_reauth);
     assert_eq!(report.last_error_code.as_deref(), Some("REAUTH_REQUIRED"));
     let e = w.get("google").unwrap_err();
@@ -349,7 +404,7 @@ fn invalid_grant_needs_reauth_and_stops_calling() {
     // Reconnecting restores it.
     w.connect("google", 3600, Some("rt-new"));
     assert_eq!(w.get("google").unwrap().access_token.expose(), "at-initial");
-    assert_eq!(block_on(w.m.status("user-1", "google")).unwrap().status, "connected");
+    assert_eq!(w.rt.run(w.m.status("user-1", "google")).unwrap().status, "connected");
 }
 
 #[test]
@@ -457,7 +512,7 @@ fn a_dead_lease_holder_is_taken_over_after_the_lease() {
     w.connect("google", -1, Some("rt-0"));
     let now = w.rt.now_ms();
     let lease = w.m.policy().lease_ms;
-    block_on(w.store.try_lease("user-1", "google", "dead-instance:1", now, now + lease)).unwrap();
+    w.rt.run(w.store.try_lease("user-1", "google", "dead-instance:1", now, now + lease)).unwrap();
     let t = w.get("google").unwrap();
     assert_eq!(t.access_token.expose(), "at-1");
     assert_eq!(w.p.calls(), 1);
@@ -471,7 +526,7 @@ fn waiting_for_a_live_holder_returns_its_result() {
     w.connect("google", -1, Some("rt-0"));
     let other: M = Manager::new(config("google", ""), w.p.clone(), w.store.clone(), w.rt.clone());
     w.p.latency_yields.set(50);
-    let (a, b) = block_on(futures_util::future::join(
+    let (a, b) = w.rt.run(futures_util::future::join(
         other.get_valid_token("user-1", "google", GetOptions::default()),
         w.m.get_valid_token("user-1", "google", GetOptions::default()),
     ));
@@ -484,7 +539,7 @@ fn force_refreshes_a_fresh_token_once_for_concurrent_callers() {
     let w = world("google");
     w.connect("google", 3600, Some("rt-0"));
     let force = GetOptions { force: true, ..Default::default() };
-    let results = block_on(join_all((0..10).map(|_| w.m.get_valid_token("user-1", "google", force))));
+    let results = w.rt.run(join_all((0..10).map(|_| w.m.get_valid_token("user-1", "google", force))));
     assert_eq!(w.p.calls(), 1);
     for r in results {
         assert_eq!(r.unwrap().access_token.expose(), "at-1");
@@ -496,9 +551,9 @@ fn missing_and_unknown() {
     let w = world("google");
     assert_eq!(w.get("google").unwrap_err().code, Code::NotConnected);
     assert_eq!(w.get("spotify").unwrap_err().code, Code::BadRequest);
-    let e = block_on(w.m.get_valid_token("", "google", GetOptions::default())).unwrap_err();
+    let e = w.rt.run(w.m.get_valid_token("", "google", GetOptions::default())).unwrap_err();
     assert_eq!(e.code, Code::BadRequest);
-    let report = block_on(w.m.status("user-1", "google")).unwrap();
+    let report = w.rt.run(w.m.status("user-1", "google")).unwrap();
     assert_eq!(report.status, "disconnected");
 }
 
@@ -530,7 +585,7 @@ fn github_oauth_app_tokens_are_never_refreshed() {
 fn disconnect_erases_tokens() {
     let w = world("google");
     w.connect("google", 3600, Some("rt-0"));
-    block_on(w.m.disconnect("user-1", "google")).unwrap();
+    w.rt.run(w.m.disconnect("user-1", "google")).unwrap();
     let row = w.store.row("user-1", "google").unwrap();
     assert_eq!((row.access_token_sealed, row.refresh_token_sealed), (None, None));
     assert_eq!(w.get("google").unwrap_err().code, Code::NotConnected);
@@ -541,7 +596,7 @@ fn background_refresher_refreshes_only_what_is_due() {
     let w = world("google");
     w.connect("google", 600, Some("rt-0"));
     for (user, exp) in [("user-2", 100), ("user-3", 7200)] {
-        block_on(w.m.store_tokens(
+        w.rt.run(w.m.store_tokens(
             user,
             "google",
             InitialTokens {
@@ -553,10 +608,10 @@ fn background_refresher_refreshes_only_what_is_due() {
         ))
         .unwrap();
     }
-    let report = block_on(w.m.refresh_expiring(15 * 60_000, 50)).unwrap();
+    let report = w.rt.run(w.m.refresh_expiring(15 * 60_000, 50)).unwrap();
     assert_eq!((report.checked, report.refreshed, report.failed), (2, 2, 0));
     assert_eq!(w.p.calls(), 2);
-    let report = block_on(w.m.refresh_expiring(15 * 60_000, 50)).unwrap();
+    let report = w.rt.run(w.m.refresh_expiring(15 * 60_000, 50)).unwrap();
     assert_eq!(report.checked, 0);
 }
 
@@ -591,7 +646,7 @@ fn no_token_bytes_in_events_errors_or_status() {
     w.connect("google", -1, Some("rt-SECRET-0"));
     w.p.push_json(400, json!({"error":"invalid_grant","error_description":"bad rt-SECRET-0"}));
     let e = w.get("google").unwrap_err();
-    let status = serde_json::to_string(&block_on(w.m.status("user-1", "google")).unwrap()).unwrap();
+    let status = serde_json::to_string(&w.rt.run(w.m.status("user-1", "google")).unwrap()).unwrap();
     let events = format!("{:?} {:?}", w.rt.events.borrow(), w.store.events());
     for text in [format!("{e:?}"), e.to_string(), status, events] {
         assert!(!text.contains("SECRET"), "{text}");
