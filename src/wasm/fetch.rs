@@ -1,0 +1,107 @@
+//! Provider calls through the runtime's `fetch` (global, or one passed in
+//! options), with an `AbortController` timeout covering headers and body.
+
+use std::cell::Cell;
+use std::rc::Rc;
+
+use js_sys::{Function, Object};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+
+use super::convert::{get, set};
+use super::util::{clear_timeout, set_timeout, settle};
+use crate::core::http::{HttpRequest, HttpResponse, Transport, TransportError};
+
+#[wasm_bindgen]
+extern "C" {
+    type AbortController;
+    #[wasm_bindgen(constructor)]
+    fn new() -> AbortController;
+    #[wasm_bindgen(method, getter)]
+    fn signal(this: &AbortController) -> JsValue;
+    #[wasm_bindgen(method)]
+    fn abort(this: &AbortController);
+}
+
+pub struct FetchTransport {
+    pub fetch: Function,
+}
+
+/// Response headers the core reads.
+const HEADERS: [&str; 2] = ["retry-after", "content-type"];
+
+fn describe(e: &JsValue) -> String {
+    // Name and message only: fetch errors name the URL at most, never the body.
+    let name = get(e, "name").as_string().unwrap_or_else(|| "Error".into());
+    let msg = get(e, "message").as_string().unwrap_or_default();
+    let s = format!("{name}: {msg}");
+    s.chars().take(200).collect()
+}
+
+impl Transport for FetchTransport {
+    async fn send(&self, req: HttpRequest, timeout_ms: u64) -> Result<HttpResponse, TransportError> {
+        let controller = AbortController::new();
+        let timed_out = Rc::new(Cell::new(false));
+        let flag = timed_out.clone();
+        let ctrl: AbortController = controller.clone().unchecked_into();
+        let on_timeout = Closure::once_into_js(move || {
+            flag.set(true);
+            ctrl.abort();
+        });
+        let timer = set_timeout(on_timeout.unchecked_ref(), timeout_ms as f64);
+
+        let headers: JsValue = Object::new().into();
+        for (k, v) in &req.headers {
+            set(&headers, k, &JsValue::from_str(v));
+        }
+        let init: JsValue = Object::new().into();
+        set(&init, "method", &JsValue::from_str(req.method));
+        set(&init, "headers", &headers);
+        set(&init, "body", &JsValue::from_str(&req.body));
+        set(&init, "signal", &controller.signal());
+        set(&init, "redirect", &JsValue::from_str("error"));
+
+        let result = async {
+            let called = self
+                .fetch
+                .call2(&JsValue::UNDEFINED, &JsValue::from_str(&req.url), &init)
+                .map_err(|e| TransportError::Network(describe(&e)))?;
+            let resp = settle(called).await.map_err(|e| {
+                if timed_out.get() {
+                    TransportError::Timeout
+                } else {
+                    TransportError::Network(describe(&e))
+                }
+            })?;
+            let status = get(&resp, "status").as_f64().unwrap_or(0.0) as u16;
+            let hdrs = get(&resp, "headers");
+            let getter: Option<Function> = get(&hdrs, "get").dyn_into().ok();
+            let mut out = Vec::new();
+            if let Some(g) = getter {
+                for name in HEADERS {
+                    if let Ok(v) = g.call1(&hdrs, &JsValue::from_str(name)) {
+                        if let Some(s) = v.as_string() {
+                            out.push((name.to_string(), s));
+                        }
+                    }
+                }
+            }
+            let text_fn: Function = get(&resp, "text")
+                .dyn_into()
+                .map_err(|_| TransportError::Network("fetch returned something that is not a Response".into()))?;
+            let text = settle(text_fn.call0(&resp).map_err(|e| TransportError::Network(describe(&e)))?)
+                .await
+                .map_err(|e| {
+                    if timed_out.get() {
+                        TransportError::Timeout
+                    } else {
+                        TransportError::Network(describe(&e))
+                    }
+                })?;
+            Ok(HttpResponse { status, headers: out, body: text.as_string().unwrap_or_default() })
+        }
+        .await;
+        clear_timeout(&timer);
+        result
+    }
+}

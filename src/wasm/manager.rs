@@ -1,0 +1,427 @@
+//! `TokenManager`, the class the edge functions use, and the small helpers
+//! shared with browsers (error codes, marker comparison).
+
+use std::rc::Rc;
+
+use js_sys::{Function, Promise};
+use serde::Deserialize;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+use wasm_bindgen_futures::future_to_promise;
+
+use super::convert::{error_to_js, from_js, get, set, to_js, warning_to_js};
+use super::fetch::FetchTransport;
+use super::runtime::JsRuntime;
+use super::store::JsStore;
+use crate::core::config::ManagerConfig;
+use crate::core::error::{Code, Error};
+use crate::core::manager::{GetOptions, InitialTokens, Manager, ValidToken};
+use crate::core::marker;
+
+#[wasm_bindgen(typescript_custom_section)]
+const TS_TYPES: &'static str = r#"
+/** Stable error codes; branch on these, never on messages. */
+export type ErrorCode =
+  | "NOT_CONNECTED" | "REAUTH_REQUIRED" | "INVALID_CLIENT" | "PROVIDER_REJECTED"
+  | "RATE_LIMITED" | "PROVIDER_UNAVAILABLE" | "NETWORK" | "TIMEOUT"
+  | "BAD_PROVIDER_RESPONSE" | "COOLDOWN" | "LEASE_TIMEOUT" | "CRYPTO_MALFORMED"
+  | "CRYPTO_UNKNOWN_KEY" | "CRYPTO_INTEGRITY" | "STORAGE" | "ROTATION_NOT_SAVED"
+  | "SCHEMA_MISMATCH" | "UNAUTHORIZED" | "BAD_REQUEST" | "CONFIG" | "INTERNAL";
+
+/** Every rejection is an Error with these fields. */
+export interface TokenManagerError extends Error {
+  name: "TokenManagerError";
+  code: ErrorCode;
+  /** The provider's HTTP status, when there was one. */
+  status: number | null;
+  /** The HTTP status an API should answer with. */
+  httpStatus: number;
+  requiresReauth: boolean;
+  retryable: boolean;
+  /** Seconds to wait before trying again. */
+  retryAfter?: number;
+}
+
+export interface ProviderConfig {
+  /** Built-in template (google, google-calendar, gmail, youtube, spotify, discord, github, github-app, rfc6749); defaults to the provider's key. */
+  template?: string;
+  clientId: string;
+  clientSecret?: string;
+  tokenUrl?: string;
+  clientAuth?: "basic" | "body" | "none" | "client_secret_basic" | "client_secret_post";
+  rotation?: "reusable" | "single-use";
+  accessTokensExpire?: boolean;
+  refreshMarginSeconds?: number;
+  defaultExpiresInSeconds?: number;
+}
+
+export interface ManagerConfig {
+  providers: Record<string, ProviderConfig>;
+  /** AES-256 keys, 32 bytes as base64 or 64 hex digits. The first seals; all open. */
+  encryptionKeys: { id: string; key: string }[];
+  refreshMarginSeconds?: number;
+  requestTimeoutMs?: number;
+  maxAttempts?: number;
+  backoffBaseMs?: number;
+  backoffCapMs?: number;
+  cooldownBaseMs?: number;
+  cooldownCapMs?: number;
+  exhaustedAfter?: number;
+  leaseMs?: number;
+}
+
+export type ConnectionStatus = "connected" | "token_expired" | "needs_reauth" | "error" | "disconnected";
+
+/** A stored connection. Tokens are sealed; instants are epoch milliseconds. */
+export interface ConnectionRow {
+  userId: string;
+  provider: string;
+  accessTokenSealed: string | null;
+  refreshTokenSealed: string | null;
+  expiresAt: number | null;
+  refreshTokenExpiresAt: number | null;
+  scope: string | null;
+  status: ConnectionStatus;
+  lastErrorCode: string | null;
+  lastErrorMessage: string | null;
+  lastErrorAt: number | null;
+  failureCount: number;
+  cooldownUntil: number | null;
+  tokenRefreshedAt: number | null;
+  version: number;
+  leaseOwner: string | null;
+  leaseUntil: number | null;
+}
+
+export interface TokenWrite {
+  userId: string;
+  provider: string;
+  accessTokenSealed: string;
+  refreshTokenSealed: string | null;
+  expiresAt: number | null;
+  refreshTokenExpiresAt: number | null;
+  scope: string | null;
+  refreshedAt: number;
+}
+
+export interface FailureWrite {
+  userId: string;
+  provider: string;
+  owner: string;
+  status: ConnectionStatus;
+  code: ErrorCode;
+  message: string;
+  at: number;
+  failureCount: number;
+  cooldownUntil: number | null;
+}
+
+export interface RefreshEvent {
+  userId: string;
+  provider: string;
+  kind: "refreshed" | "failed" | "rotation_not_saved" | "rotation_saved_late" | "lease_lost" | "store_failed" | "stored" | "disconnected";
+  code: ErrorCode | null;
+  message: string | null;
+  at: number;
+  durationMs: number | null;
+  attempts: number | null;
+  rotated: boolean | null;
+  scopesAdded?: string[];
+  scopesRemoved?: string[];
+  instance: string;
+}
+
+export type LeaseOutcome =
+  | { outcome: "acquired"; row: ConnectionRow }
+  | { outcome: "busy"; row: ConnectionRow }
+  | { outcome: "missing" };
+
+/** The store contract. Each method is one atomic step; it only sees sealed tokens. */
+export interface TokenStore {
+  load(a: { userId: string; provider: string }): Promise<ConnectionRow | null> | ConnectionRow | null;
+  /** Take the lease when free or expired (leaseUntil <= now), in one statement. */
+  tryLease(a: { userId: string; provider: string; owner: string; now: number; until: number }): Promise<LeaseOutcome> | LeaseOutcome;
+  /** Write only if version === expectedVersion; bump version, set tokenRefreshedAt = write.refreshedAt, status connected, clear error, cooldown and lease. */
+  commitRefresh(a: { write: TokenWrite; expectedVersion: number }): Promise<boolean> | boolean;
+  /** Record a failure and release the owner's lease. */
+  recordFailure(f: FailureWrite): Promise<void> | void;
+  releaseLease(a: { userId: string; provider: string; owner: string }): Promise<void> | void;
+  /** Upsert tokens from a sign-in, as commitRefresh does but unconditionally. */
+  saveTokens(w: TokenWrite): Promise<ConnectionRow> | ConnectionRow;
+  disconnect(a: { userId: string; provider: string; at: number }): Promise<void> | void;
+  appendEvent(e: RefreshEvent): Promise<void> | void;
+  listExpiring(a: { before: number; now: number; limit: number }): Promise<{ userId: string; provider: string }[]> | { userId: string; provider: string }[];
+}
+
+export interface ManagerOptions {
+  /** Defaults to globalThis.fetch. */
+  fetch?: (input: string, init: RequestInit) => Promise<Response>;
+  /** Called for every refresh outcome; never receives token bytes. */
+  onEvent?: (event: RefreshEvent) => void;
+}
+
+export interface ValidToken {
+  accessToken: string;
+  expiresAt: number | null;
+  /** The marker as RFC 3339 (the X-Token-Refreshed-At header value). */
+  tokenRefreshedAt: string | null;
+  tokenRefreshedAtMs: number | null;
+  scope: string | null;
+  /** This call performed the refresh. */
+  refreshed: boolean;
+  /** The token is valid but a refresh failed. */
+  warning: { code: ErrorCode; message: string; retryAfter?: number } | null;
+}
+
+export interface InitialTokens {
+  accessToken: string;
+  refreshToken?: string | null;
+  /** Seconds from now. */
+  expiresIn?: number | null;
+  /** Epoch milliseconds; wins over expiresIn. */
+  expiresAt?: number | null;
+  scope?: string | null;
+}
+
+export interface StatusReport {
+  provider: string;
+  status: ConnectionStatus;
+  connected: boolean;
+  requiresReauth: boolean;
+  expiresAt: number | null;
+  tokenRefreshedAt: number | null;
+  scopes: string[];
+  hasRefreshToken: boolean;
+  refreshTokenExpiresAt: number | null;
+  lastErrorCode: ErrorCode | null;
+  lastErrorMessage: string | null;
+  lastErrorAt: number | null;
+  failureCount: number;
+  cooldownUntil: number | null;
+}
+
+export interface SweepReport { checked: number; refreshed: number; failed: number; codes: ErrorCode[] }
+
+export interface ErrorCodeInfo { code: ErrorCode; retryable: boolean; requiresReauth: boolean; httpStatus: number }
+"#;
+
+type Inner = Manager<FetchTransport, JsStore, JsRuntime>;
+
+/// The server-side token manager.
+#[wasm_bindgen]
+pub struct TokenManager {
+    inner: Rc<Inner>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct GetOptionsJs {
+    force: Option<bool>,
+    min_validity_seconds: Option<u64>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct InitialTokensJs {
+    access_token: String,
+    refresh_token: Option<String>,
+    expires_in: Option<u64>,
+    expires_at: Option<i64>,
+    scope: Option<String>,
+}
+
+fn reject(e: Error) -> JsValue {
+    error_to_js(&e)
+}
+
+fn function_option(options: &JsValue, name: &str) -> Result<Option<Function>, Error> {
+    if options.is_undefined() || options.is_null() {
+        return Ok(None);
+    }
+    let v = get(options, name);
+    if v.is_undefined() || v.is_null() {
+        return Ok(None);
+    }
+    v.dyn_into::<Function>()
+        .map(Some)
+        .map_err(|_| Error::config(format!("options.{name}: must be a function")))
+}
+
+fn valid_token_to_js(t: &ValidToken) -> JsValue {
+    let o: JsValue = js_sys::Object::new().into();
+    set(&o, "accessToken", &JsValue::from_str(t.access_token.expose()));
+    let num = |v: Option<i64>| v.map(|x| JsValue::from(x as f64)).unwrap_or(JsValue::NULL);
+    set(&o, "expiresAt", &num(t.expires_at_ms));
+    set(
+        &o,
+        "tokenRefreshedAt",
+        &t.token_refreshed_at_ms.map(|m| JsValue::from_str(&marker::format(m))).unwrap_or(JsValue::NULL),
+    );
+    set(&o, "tokenRefreshedAtMs", &num(t.token_refreshed_at_ms));
+    set(&o, "scope", &t.scope.as_deref().map(JsValue::from_str).unwrap_or(JsValue::NULL));
+    set(&o, "refreshed", &JsValue::from_bool(t.refreshed));
+    set(&o, "warning", &t.warning.as_ref().map(warning_to_js).unwrap_or(JsValue::NULL));
+    o
+}
+
+#[wasm_bindgen]
+impl TokenManager {
+    /// Validates the configuration and the store; throws a `TokenManagerError`
+    /// with code `CONFIG` naming the offending field.
+    #[wasm_bindgen(constructor)]
+    pub fn new(
+        #[wasm_bindgen(unchecked_param_type = "ManagerConfig")] config: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "TokenStore")] store: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "ManagerOptions | undefined")] options: JsValue,
+    ) -> Result<TokenManager, JsValue> {
+        Self::build(config, store, options).map_err(reject)
+    }
+
+    fn build(config: JsValue, store: JsValue, options: JsValue) -> Result<TokenManager, Error> {
+        if !config.is_object() {
+            return Err(Error::config("config: must be an object"));
+        }
+        let json = js_sys::JSON::stringify(&config)
+            .ok()
+            .and_then(|s| s.as_string())
+            .ok_or_else(|| Error::config("config: not JSON-serialisable"))?;
+        let cfg = ManagerConfig::from_json(&json)?;
+        let store = JsStore::new(store)?;
+        let fetch = match function_option(&options, "fetch")? {
+            Some(f) => f,
+            None => get(&js_sys::global(), "fetch")
+                .dyn_into::<Function>()
+                .map_err(|_| Error::config("options.fetch: no global fetch in this runtime; pass one"))?,
+        };
+        let on_event = function_option(&options, "onEvent")?;
+        let mut probe = [0u8; 1];
+        getrandom::fill(&mut probe)
+            .map_err(|_| Error::config("crypto.getRandomValues is unavailable in this runtime"))?;
+        let inner = Manager::new(cfg, FetchTransport { fetch }, store, JsRuntime { on_event });
+        Ok(TokenManager { inner: Rc::new(inner) })
+    }
+
+    /// This instance's id, the prefix of its lease owner ids.
+    #[wasm_bindgen(getter, js_name = instanceId)]
+    pub fn instance_id(&self) -> String {
+        self.inner.instance_id().to_string()
+    }
+
+    /// A valid access token: cached if fresh, else refreshed once across all callers.
+    #[wasm_bindgen(js_name = getValidToken, unchecked_return_type = "Promise<ValidToken>")]
+    pub fn get_valid_token(
+        &self,
+        user_id: String,
+        provider: String,
+        #[wasm_bindgen(unchecked_param_type = "{ force?: boolean; minValiditySeconds?: number } | undefined")] options: JsValue,
+    ) -> Promise {
+        let inner = self.inner.clone();
+        future_to_promise(async move {
+            let o: Option<GetOptionsJs> = from_js(&options, "options", Code::BadRequest).map_err(reject)?;
+            let o = o.unwrap_or_default();
+            let opts = GetOptions {
+                force: o.force.unwrap_or(false),
+                min_validity_ms: o.min_validity_seconds.map(|s| (s as i64) * 1000),
+            };
+            let t = inner.get_valid_token(&user_id, &provider, opts).await.map_err(reject)?;
+            Ok(valid_token_to_js(&t))
+        })
+    }
+
+    /// Saves the tokens a sign-in returned (Supabase `provider_token` / `provider_refresh_token`).
+    #[wasm_bindgen(js_name = storeTokens, unchecked_return_type = "Promise<StatusReport>")]
+    pub fn store_tokens(
+        &self,
+        user_id: String,
+        provider: String,
+        #[wasm_bindgen(unchecked_param_type = "InitialTokens")] tokens: JsValue,
+    ) -> Promise {
+        let inner = self.inner.clone();
+        future_to_promise(async move {
+            let t: InitialTokensJs = from_js(&tokens, "tokens", Code::BadRequest).map_err(reject)?;
+            let t = InitialTokens {
+                access_token: t.access_token,
+                refresh_token: t.refresh_token,
+                expires_in_secs: t.expires_in,
+                expires_at_ms: t.expires_at,
+                scope: t.scope,
+            };
+            let r = inner.store_tokens(&user_id, &provider, t).await.map_err(reject)?;
+            Ok(to_js(&r))
+        })
+    }
+
+    /// Status, expiry, marker, scopes and last error. Never a token.
+    #[wasm_bindgen(unchecked_return_type = "Promise<StatusReport>")]
+    pub fn status(&self, user_id: String, provider: String) -> Promise {
+        let inner = self.inner.clone();
+        future_to_promise(async move {
+            let r = inner.status(&user_id, &provider).await.map_err(reject)?;
+            Ok(to_js(&r))
+        })
+    }
+
+    /// Erases the tokens and marks the connection disconnected.
+    #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
+    pub fn disconnect(&self, user_id: String, provider: String) -> Promise {
+        let inner = self.inner.clone();
+        future_to_promise(async move {
+            inner.disconnect(&user_id, &provider).await.map_err(reject)?;
+            Ok(JsValue::UNDEFINED)
+        })
+    }
+
+    /// Background refresher: refreshes connections expiring within `withinSeconds`.
+    #[wasm_bindgen(js_name = refreshExpiring, unchecked_return_type = "Promise<SweepReport>")]
+    pub fn refresh_expiring(&self, within_seconds: u32, limit: u32) -> Promise {
+        let inner = self.inner.clone();
+        future_to_promise(async move {
+            let r = inner
+                .refresh_expiring(within_seconds as i64 * 1000, limit)
+                .await
+                .map_err(reject)?;
+            Ok(to_js(&r))
+        })
+    }
+}
+
+/// Every error code with its properties.
+#[wasm_bindgen(js_name = errorCodes, unchecked_return_type = "ErrorCodeInfo[]")]
+pub fn error_codes() -> JsValue {
+    let list: Vec<serde_json::Value> = Code::ALL
+        .iter()
+        .map(|c| {
+            serde_json::json!({
+                "code": c.as_str(),
+                "retryable": c.retryable(),
+                "requiresReauth": c.requires_reauth(),
+                "httpStatus": c.http_status(),
+            })
+        })
+        .collect();
+    to_js(&list)
+}
+
+/// True when the marker `seen` (RFC 3339) is newer than `knownMs`.
+#[wasm_bindgen(js_name = markerIsNewer)]
+pub fn marker_is_newer(seen: &str, known_ms: Option<f64>) -> bool {
+    marker::is_newer(seen, known_ms.map(|k| k as i64))
+}
+
+/// Formats epoch milliseconds as a marker.
+#[wasm_bindgen(js_name = formatMarker)]
+pub fn format_marker(ms: f64) -> String {
+    marker::format(ms as i64)
+}
+
+/// Parses a marker to epoch milliseconds; `undefined` if it is not RFC 3339.
+#[wasm_bindgen(js_name = parseMarker)]
+pub fn parse_marker(marker: &str) -> Option<f64> {
+    marker::parse(marker).map(|m| m as f64)
+}
+
+/// The header that carries the marker.
+#[wasm_bindgen(js_name = markerHeader)]
+pub fn marker_header() -> String {
+    marker::HEADER.to_string()
+}

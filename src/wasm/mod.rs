@@ -1,0 +1,11 @@
+//! The only place that touches wasm-bindgen and js-sys: each export decodes
+//! JS values, calls the core, and encodes the result.
+
+mod convert;
+mod fetch;
+mod manager;
+mod runtime;
+mod store;
+mod util;
+
+pub use manager::{error_codes, format_marker, marker_header, marker_is_newer, parse_marker, TokenManager};

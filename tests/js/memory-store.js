@@ -1,0 +1,217 @@
+// An in-memory TokenStore in plain JS: the store contract as the wasm
+// manager sees it from JavaScript. Used by the wasm tests in every runtime
+// and by the pkg smoke tests.
+
+export class MemoryStore {
+  constructor() {
+    this.rows = new Map();
+    this.events = [];
+    this.leaseCalls = 0;
+    this.failCommits = 0;
+  }
+  key(userId, provider) {
+    return `${userId}\u0000${provider}`;
+  }
+  row(userId, provider) {
+    const r = this.rows.get(this.key(userId, provider));
+    return r ? { ...r } : null;
+  }
+  load({ userId, provider }) {
+    return Promise.resolve(this.row(userId, provider));
+  }
+  tryLease({ userId, provider, owner, now, until }) {
+    this.leaseCalls++;
+    const r = this.rows.get(this.key(userId, provider));
+    if (!r) return { outcome: "missing" };
+    if (r.leaseUntil === null || r.leaseUntil <= now || r.leaseOwner === owner) {
+      r.leaseOwner = owner;
+      r.leaseUntil = until;
+      return { outcome: "acquired", row: { ...r } };
+    }
+    return { outcome: "busy", row: { ...r } };
+  }
+  apply(r, w) {
+    Object.assign(r, {
+      accessTokenSealed: w.accessTokenSealed,
+      refreshTokenSealed: w.refreshTokenSealed,
+      expiresAt: w.expiresAt,
+      refreshTokenExpiresAt: w.refreshTokenExpiresAt,
+      scope: w.scope,
+      status: "connected",
+      lastErrorCode: null,
+      lastErrorMessage: null,
+      lastErrorAt: null,
+      failureCount: 0,
+      cooldownUntil: null,
+      tokenRefreshedAt: w.refreshedAt,
+      version: r.version + 1,
+      leaseOwner: null,
+      leaseUntil: null,
+    });
+  }
+  async commitRefresh({ write, expectedVersion }) {
+    if (this.failCommits > 0) {
+      this.failCommits--;
+      throw new Error("injected write failure");
+    }
+    const r = this.rows.get(this.key(write.userId, write.provider));
+    if (!r || r.version !== expectedVersion) return false;
+    this.apply(r, write);
+    return true;
+  }
+  recordFailure(f) {
+    const r = this.rows.get(this.key(f.userId, f.provider));
+    if (!r) return;
+    Object.assign(r, {
+      status: f.status,
+      lastErrorCode: f.code,
+      lastErrorMessage: f.message,
+      lastErrorAt: f.at,
+      failureCount: f.failureCount,
+      cooldownUntil: f.cooldownUntil,
+    });
+    if (r.leaseOwner === f.owner) Object.assign(r, { leaseOwner: null, leaseUntil: null });
+  }
+  releaseLease({ userId, provider, owner }) {
+    const r = this.rows.get(this.key(userId, provider));
+    if (r && r.leaseOwner === owner) Object.assign(r, { leaseOwner: null, leaseUntil: null });
+  }
+  saveTokens(w) {
+    const k = this.key(w.userId, w.provider);
+    let r = this.rows.get(k);
+    if (!r) {
+      r = {
+        userId: w.userId,
+        provider: w.provider,
+        status: "connected",
+        failureCount: 0,
+        version: 0,
+        leaseOwner: null,
+        leaseUntil: null,
+      };
+      this.rows.set(k, r);
+    }
+    this.apply(r, w);
+    return { ...r };
+  }
+  disconnect({ userId, provider, at }) {
+    const r = this.rows.get(this.key(userId, provider));
+    if (!r) return;
+    Object.assign(r, {
+      accessTokenSealed: null,
+      refreshTokenSealed: null,
+      status: "disconnected",
+      version: r.version + 1,
+      tokenRefreshedAt: at,
+      leaseOwner: null,
+      leaseUntil: null,
+    });
+  }
+  appendEvent(e) {
+    this.events.push(e);
+  }
+  listExpiring({ before, now, limit }) {
+    return [...this.rows.values()]
+      .filter((r) =>
+        r.refreshTokenSealed && r.expiresAt !== null && r.expiresAt < before &&
+        !["needs_reauth", "disconnected"].includes(r.status) &&
+        (r.cooldownUntil === null || r.cooldownUntil <= now)
+      )
+      .sort((a, b) => a.expiresAt - b.expiresAt)
+      .slice(0, limit)
+      .map((r) => ({ userId: r.userId, provider: r.provider }));
+  }
+}
+
+// A scriptable fetch. Each call records {url, method, headers, body} and
+// answers with the next scripted reply, or a fresh token `at-N`.
+// Replies: {status, body, headers}, {hang: true} (waits for abort), {reject: "msg"}.
+export function scriptedFetch(options = {}) {
+  const calls = [];
+  const script = [];
+  const fetchFn = async (url, init) => {
+    calls.push({ url, method: init.method, headers: init.headers, body: init.body });
+    const n = calls.length;
+    const delay = options.delayMs ?? 0;
+    if (delay > 0) await new Promise((r) => setTimeout(r, delay));
+    const next = script.shift();
+    if (next?.hang) {
+      return await new Promise((_, reject) => {
+        init.signal.addEventListener("abort", () => {
+          const e = new Error("The operation was aborted.");
+          e.name = "AbortError";
+          reject(e);
+        });
+      });
+    }
+    if (next?.reject) throw new TypeError(next.reject);
+    const reply = next ?? {
+      status: 200,
+      body: JSON.stringify({
+        access_token: `at-${n}`,
+        token_type: "Bearer",
+        expires_in: 3600,
+        ...(options.rotate ? { refresh_token: `rt-${n}` } : {}),
+      }),
+    };
+    return new Response(reply.body, {
+      status: reply.status,
+      headers: { "content-type": "application/json", ...(reply.headers ?? {}) },
+    });
+  };
+  return { fetch: fetchFn, calls, script };
+}
+
+export function newMemoryStore() {
+  return new MemoryStore();
+}
+
+export function callCount(f) {
+  return f.calls.length;
+}
+
+export function pushReply(f, reply) {
+  f.script.push(reply);
+}
+
+export function lastBody(f) {
+  return f.calls.at(-1)?.body ?? null;
+}
+
+export function storedRow(store, userId, provider) {
+  return store.row(userId, provider);
+}
+
+export function leaseCalls(store) {
+  return store.leaseCalls;
+}
+
+export function storeWithout(method) {
+  const s = new MemoryStore();
+  s[method] = undefined;
+  return s;
+}
+
+export function makeConfig(extra = {}) {
+  return {
+    providers: {
+      google: { clientId: "cid", clientSecret: "csecret", tokenUrl: "http://127.0.0.1:9/token" },
+      discord: { clientId: "cid", clientSecret: "csecret", tokenUrl: "http://127.0.0.1:9/discord" },
+    },
+    encryptionKeys: [{ id: "k1", key: "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=" }],
+    ...extra,
+  };
+}
+
+export function describeError(e) {
+  return {
+    isError: e instanceof Error,
+    name: e.name,
+    code: e.code,
+    message: e.message,
+    requiresReauth: e.requiresReauth,
+    retryable: e.retryable,
+    retryAfter: e.retryAfter ?? null,
+    httpStatus: e.httpStatus,
+  };
+}
