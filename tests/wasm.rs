@@ -53,9 +53,9 @@ struct Setup {
 fn setup(config_extra: &str, fetch_options: &str) -> Setup {
     let store = new_memory_store();
     let fetch = scripted_fetch(json(fetch_options));
-    let options: JsValue = Object::new().into();
+    let options = Object::new();
     Reflect::set(&options, &"fetch".into(), &get(&fetch, "fetch")).unwrap();
-    let m = TokenManager::new(make_config(json(config_extra)), store.clone(), options).unwrap();
+    let m = TokenManager::new(make_config(json(config_extra)), store.clone(), Some(options.unchecked_into())).unwrap();
     Setup { m, store, fetch }
 }
 
@@ -72,7 +72,7 @@ impl Setup {
         settle(self.m.store_tokens("user-1".into(), provider.into(), tokens)).await.unwrap();
     }
     async fn get(&self, provider: &str) -> Result<JsValue, JsValue> {
-        settle(self.m.get_valid_token("user-1".into(), provider.into(), JsValue::UNDEFINED)).await
+        settle(self.m.get_valid_token("user-1".into(), provider.into(), None)).await
     }
 }
 
@@ -103,7 +103,7 @@ async fn concurrent_calls_make_one_provider_call() {
     let s = setup("{}", r#"{"delayMs":20}"#);
     s.connect("google", 0, "rt-0").await;
     let promises: Vec<Promise> = (0..25)
-        .map(|_| s.m.get_valid_token("user-1".into(), "google".into(), JsValue::UNDEFINED))
+        .map(|_| s.m.get_valid_token("user-1".into(), "google".into(), None))
         .collect();
     let all = js_sys::Array::from_iter(promises.iter());
     let results = settle(Promise::all(&all)).await.unwrap();
@@ -121,8 +121,8 @@ async fn rotated_refresh_token_is_stored_and_sent_next() {
     let s = setup(r#"{"refreshMarginSeconds":0}"#, r#"{"rotate":true}"#);
     s.connect("discord", 0, "rt-0").await;
     s.get("discord").await.unwrap();
-    let force = json(r#"{"force":true}"#);
-    settle(s.m.get_valid_token("user-1".into(), "discord".into(), force)).await.unwrap();
+    let force = json(r#"{"force":true}"#).unchecked_into();
+    settle(s.m.get_valid_token("user-1".into(), "discord".into(), Some(force))).await.unwrap();
     assert!(last_body(&s.fetch).unwrap().contains("refresh_token=rt-1"));
 }
 
@@ -193,7 +193,7 @@ async fn malformed_provider_body_is_bad_provider_response_without_token_bytes() 
 }
 
 fn construct_err(config: JsValue, store: JsValue) -> JsValue {
-    let e = match TokenManager::new(config, store, JsValue::UNDEFINED) {
+    let e = match TokenManager::new(config, store, None) {
         Ok(_) => panic!("expected a CONFIG error"),
         Err(e) => describe_error(&e),
     };

@@ -1,30 +1,15 @@
 //! Manager configuration as it arrives from JSON (the wasm constructor), with
 //! errors that name the offending field.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
-use serde::Deserialize;
+use serde_json::Value;
 
-use super::error::{Error, Result};
+use super::error::{Code, Error, Result};
+use super::fields::Fields;
 use super::policy::Policy;
 use super::provider::{Provider, ProviderConfig};
 use super::seal::{KeyConfig, Keyring};
-
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct ConfigJson {
-    pub providers: BTreeMap<String, ProviderConfig>,
-    pub encryption_keys: Vec<KeyConfig>,
-    pub refresh_margin_seconds: Option<u64>,
-    pub request_timeout_ms: Option<u64>,
-    pub max_attempts: Option<u32>,
-    pub backoff_base_ms: Option<u64>,
-    pub backoff_cap_ms: Option<u64>,
-    pub cooldown_base_ms: Option<i64>,
-    pub cooldown_cap_ms: Option<i64>,
-    pub exhausted_after: Option<u32>,
-    pub lease_ms: Option<i64>,
-}
 
 pub struct ManagerConfig {
     pub providers: HashMap<String, Provider>,
@@ -32,77 +17,99 @@ pub struct ManagerConfig {
     pub policy: Policy,
 }
 
+const FIELDS: [&str; 11] = [
+    "providers",
+    "encryptionKeys",
+    "refreshMarginSeconds",
+    "requestTimeoutMs",
+    "maxAttempts",
+    "backoffBaseMs",
+    "backoffCapMs",
+    "cooldownBaseMs",
+    "cooldownCapMs",
+    "exhaustedAfter",
+    "leaseMs",
+];
+
+fn positive(f: &Fields<'_>, key: &str) -> Result<Option<u64>> {
+    match f.opt_u64(key)? {
+        Some(0) => Err(Error::config(format!("{}: must be greater than 0", f.path(key)))),
+        v => Ok(v),
+    }
+}
+
 impl ManagerConfig {
     pub fn from_json(json: &str) -> Result<Self> {
-        if !json.trim_start().starts_with('{') {
-            return Err(Error::config("config: must be an object"));
-        }
-        let de = &mut serde_json::Deserializer::from_str(json);
-        let parsed: ConfigJson = serde_path_to_error::deserialize(de).map_err(|e| {
-            let path = e.path().to_string();
-            // serde's message names types and fields, never values of secrets.
-            let inner = e.inner().to_string();
-            let inner = inner.split(" at line ").next().unwrap_or(&inner).to_string();
-            if path == "." || path.is_empty() || path == "?" {
-                Error::config(format!("config: {inner}"))
-            } else {
-                Error::config(format!("{path}: {inner}"))
-            }
-        })?;
-        Self::from_parsed(parsed)
+        let value: Value =
+            serde_json::from_str(json).map_err(|_| Error::config("config: not valid JSON"))?;
+        Self::from_value(&value)
     }
 
-    pub fn from_parsed(c: ConfigJson) -> Result<Self> {
-        if c.providers.is_empty() {
-            return Err(Error::config("providers: at least one provider is required"));
-        }
+    /// Reads the configuration; errors name the field (`providers.google.clientId: required`).
+    pub fn from_value(value: &Value) -> Result<Self> {
+        let root = Fields::new(value, "config", Code::Config)?;
+        root.only(&FIELDS)?;
+        let providers_json = match root.raw("providers") {
+            Some(Value::Object(m)) if !m.is_empty() => m,
+            Some(Value::Object(_)) | None => {
+                return Err(Error::config("providers: at least one provider is required"))
+            }
+            Some(_) => return Err(Error::config("providers: must be an object keyed by provider id")),
+        };
         let mut providers = HashMap::new();
-        for (id, pc) in &c.providers {
-            providers.insert(id.clone(), Provider::from_config(id, pc)?);
+        for (id, pv) in providers_json {
+            let pc = ProviderConfig::from_json(pv, &format!("providers.{id}"))?;
+            providers.insert(id.clone(), Provider::from_config(id, &pc)?);
         }
-        let keyring = Keyring::new(&c.encryption_keys)?;
+        let keys_json = match root.raw("encryptionKeys") {
+            Some(Value::Array(a)) => a,
+            None => return Err(Error::config("encryptionKeys: required")),
+            Some(_) => return Err(Error::config("encryptionKeys: must be an array of { id, key }")),
+        };
+        let mut keys = Vec::with_capacity(keys_json.len());
+        for (i, kv) in keys_json.iter().enumerate() {
+            let f = Fields::new(kv, &format!("encryptionKeys[{i}]"), Code::Config)?;
+            f.only(&["id", "key"])?;
+            keys.push(KeyConfig { id: f.str("id")?, key: f.str("key")? });
+        }
+        let keyring = Keyring::new(&keys)?;
+
         let mut policy = Policy::default();
-        if let Some(m) = c.refresh_margin_seconds {
+        if let Some(m) = root.opt_u64("refreshMarginSeconds")? {
             policy.margin_ms = Some((m as i64).saturating_mul(1000));
         }
-        if let Some(t) = c.request_timeout_ms {
-            if t == 0 {
-                return Err(Error::config("requestTimeoutMs: must be greater than 0"));
-            }
+        if let Some(t) = positive(&root, "requestTimeoutMs")? {
             policy.request_timeout_ms = t;
         }
-        if let Some(a) = c.max_attempts {
-            if a == 0 {
-                return Err(Error::config("maxAttempts: must be at least 1"));
-            }
-            policy.max_attempts = a;
+        if let Some(a) = positive(&root, "maxAttempts")? {
+            policy.max_attempts = a.min(10) as u32;
         }
-        if let Some(v) = c.backoff_base_ms {
+        if let Some(v) = root.opt_u64("backoffBaseMs")? {
             policy.backoff_base_ms = v;
         }
-        if let Some(v) = c.backoff_cap_ms {
+        if let Some(v) = root.opt_u64("backoffCapMs")? {
             policy.backoff_cap_ms = v;
         }
-        if let Some(v) = c.cooldown_base_ms {
-            policy.cooldown_base_ms = v.max(0);
+        if let Some(v) = root.opt_u64("cooldownBaseMs")? {
+            policy.cooldown_base_ms = v as i64;
         }
-        if let Some(v) = c.cooldown_cap_ms {
-            policy.cooldown_cap_ms = v.max(0);
+        if let Some(v) = root.opt_u64("cooldownCapMs")? {
+            policy.cooldown_cap_ms = v as i64;
         }
-        if let Some(v) = c.exhausted_after {
-            policy.exhausted_after = v.max(1);
+        if let Some(v) = positive(&root, "exhaustedAfter")? {
+            policy.exhausted_after = v.min(1000) as u32;
         }
         policy.derive_lease();
-        if let Some(l) = c.lease_ms {
-            let min = policy.request_timeout_ms as i64 + 1000;
+        if let Some(l) = root.opt_u64("leaseMs")? {
+            let min = policy.request_timeout_ms + 1000;
             if l < min {
                 return Err(Error::config(format!(
                     "leaseMs: must outlive one provider call (at least {min} ms with requestTimeoutMs {})",
                     policy.request_timeout_ms
                 )));
             }
-            policy.lease_ms = l;
-            policy.wait_for_other_ms = l + 2_000;
+            policy.lease_ms = l as i64;
+            policy.wait_for_other_ms = l as i64 + 2_000;
         }
         Ok(Self { providers, keyring, policy })
     }
@@ -145,15 +152,15 @@ mod tests {
             "providers.google.clientId: required"
         );
         assert!(err(&format!(r#"{{"providers":{{"google":{{"clientId":5}}}},{keys}}}"#))
-            .starts_with("providers.google.clientId: invalid type"));
+            .starts_with("providers.google.clientId: must be a string"));
         assert!(err(&format!(r#"{{"providers":{{"google":{{"clientId":"a","clientSecret":"s","colour":1}}}},{keys}}}"#))
-            .starts_with("providers.google.colour: unknown field `colour`"));
+            .starts_with("providers.google.colour: unknown field"));
         assert!(err(&format!(r#"{{"providers":{{"nope":{{"clientId":"a","clientSecret":"s"}}}},{keys}}}"#))
             .starts_with("providers.nope: unknown provider 'nope'"));
         assert!(err(r#"{"providers":{"google":{"clientId":"a","clientSecret":"s"}},"encryptionKeys":[{"id":"k1","key":"tooshort"}]}"#)
             .starts_with("encryptionKeys[0].key: must be 32 bytes"));
         assert!(err(r#"{"providers":{"google":{"clientId":"a","clientSecret":"s"}}}"#)
-            .contains("missing field `encryptionKeys`"));
+            .contains("encryptionKeys: required"));
         assert_eq!(err(&format!(r#"{{"providers":{{}},{keys}}}"#)), "providers: at least one provider is required");
         assert!(err(&format!(r#"{{"providers":{{"google":{{"clientId":"a","clientSecret":"s"}}}},{keys},"leaseMs":10}}"#))
             .starts_with("leaseMs: must outlive"));

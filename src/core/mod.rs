@@ -4,6 +4,7 @@
 
 pub mod config;
 pub mod error;
+pub mod fields;
 pub mod grant;
 pub mod http;
 pub mod manager;

@@ -2,7 +2,8 @@
 //! URL, a client authentication method (RFC 6749 §2.3.1) and how it treats
 //! refresh tokens.
 
-use super::error::{Error, Result};
+use super::error::{Code, Error, Result};
+use super::fields::Fields;
 use super::secret::ClientSecret;
 
 /// How the client authenticates at the token endpoint (RFC 6749 §2.3.1).
@@ -131,8 +132,7 @@ pub struct Provider {
 }
 
 /// Configuration for one provider, as it arrives from JSON.
-#[derive(Clone, Debug, Default, serde::Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[derive(Clone, Debug, Default)]
 pub struct ProviderConfig {
     /// Built-in template to start from; defaults to the provider's key.
     /// `"rfc6749"` is the generic template and needs `tokenUrl`.
@@ -147,6 +147,37 @@ pub struct ProviderConfig {
     pub access_tokens_expire: Option<bool>,
     pub refresh_margin_seconds: Option<u64>,
     pub default_expires_in_seconds: Option<u64>,
+}
+
+impl ProviderConfig {
+    pub const FIELDS: [&'static str; 9] = [
+        "template",
+        "clientId",
+        "clientSecret",
+        "tokenUrl",
+        "clientAuth",
+        "rotation",
+        "accessTokensExpire",
+        "refreshMarginSeconds",
+        "defaultExpiresInSeconds",
+    ];
+
+    /// Reads `providers.<key>` from JSON.
+    pub fn from_json(value: &serde_json::Value, path: &str) -> Result<Self> {
+        let f = Fields::new(value, path, Code::Config)?;
+        f.only(&Self::FIELDS)?;
+        Ok(Self {
+            template: f.opt_str("template")?,
+            client_id: f.opt_str("clientId")?,
+            client_secret: f.opt_str("clientSecret")?,
+            token_url: f.opt_str("tokenUrl")?,
+            client_auth: f.opt_str("clientAuth")?,
+            rotation: f.opt_str("rotation")?,
+            access_tokens_expire: f.opt_bool("accessTokensExpire")?,
+            refresh_margin_seconds: f.opt_u64("refreshMarginSeconds")?,
+            default_expires_in_seconds: f.opt_u64("defaultExpiresInSeconds")?,
+        })
+    }
 }
 
 fn valid_url(u: &str) -> bool {
@@ -326,7 +357,7 @@ mod tests {
         .unwrap_err();
         assert!(e.message.starts_with("providers.google.tokenUrl"));
         let e = Provider::from_config("bad id", &cfg("a", "b")).unwrap_err();
-        assert_eq!(e.code, crate::core::error::Code::Config);
+        assert_eq!(e.code, Code::Config);
         // A public client needs no secret.
         let public = ProviderConfig { client_auth: Some("none".into()), ..cfg("a", "") };
         assert!(Provider::from_config("google", &public).unwrap().client_secret.is_none());

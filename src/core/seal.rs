@@ -61,7 +61,7 @@ struct Key {
 
 /// Key material as configured: `{ id, key }`, key as 32 bytes in base64,
 /// base64url or 64 hex digits.
-#[derive(Clone, serde::Deserialize)]
+#[derive(Clone)]
 pub struct KeyConfig {
     pub id: String,
     pub key: String,

@@ -1,42 +1,12 @@
-//! JSON-shaped values across the boundary, and errors as real JS `Error`s
-//! carrying `code`, `status`, `requiresReauth`, `retryable` and `retryAfter`.
+//! Values across the boundary, field by field through `Reflect` (no serde
+//! at the boundary: smaller wasm, and errors that name the field), and
+//! errors as real JS `Error`s carrying `code`, `status`, `requiresReauth`,
+//! `retryable` and `retryAfter`.
 
-use js_sys::{Reflect, JSON};
-use serde::de::DeserializeOwned;
-use serde::Serialize;
+use js_sys::{Object, Reflect};
 use wasm_bindgen::prelude::*;
 
-use crate::core::error::{Code, Error};
-
-pub fn to_js<T: Serialize>(value: &T) -> JsValue {
-    match serde_json::to_string(value) {
-        Ok(s) => JSON::parse(&s).unwrap_or(JsValue::NULL),
-        Err(_) => JsValue::NULL,
-    }
-}
-
-/// Decodes a JS value through JSON. `what` names it in the error.
-pub fn from_js<T: DeserializeOwned>(value: &JsValue, what: &str, code: Code) -> Result<T, Error> {
-    let text: String = if value.is_undefined() {
-        "null".to_string()
-    } else {
-        JSON::stringify(value)
-            .ok()
-            .and_then(|s| s.as_string())
-            .ok_or_else(|| Error::new(code, format!("{what}: not JSON-serialisable")))?
-    };
-    let de = &mut serde_json::Deserializer::from_str(&text);
-    serde_path_to_error::deserialize(de).map_err(|e| {
-        let path = e.path().to_string();
-        let inner = e.inner().to_string();
-        let inner = inner.split(" at line ").next().unwrap_or(&inner).to_string();
-        if path == "." || path.is_empty() {
-            Error::new(code, format!("{what}: {inner}"))
-        } else {
-            Error::new(code, format!("{what}.{path}: {inner}"))
-        }
-    })
-}
+use crate::core::error::{Code, Error, Result};
 
 pub fn set(obj: &JsValue, key: &str, value: &JsValue) {
     let _ = Reflect::set(obj, &JsValue::from_str(key), value);
@@ -46,29 +16,133 @@ pub fn get(obj: &JsValue, key: &str) -> JsValue {
     Reflect::get(obj, &JsValue::from_str(key)).unwrap_or(JsValue::UNDEFINED)
 }
 
+/// A new object from key/value pairs.
+pub fn obj(pairs: &[(&str, JsValue)]) -> JsValue {
+    let o: JsValue = Object::new().into();
+    for (k, v) in pairs {
+        set(&o, k, v);
+    }
+    o
+}
+
+pub fn s(v: &str) -> JsValue {
+    JsValue::from_str(v)
+}
+
+pub fn n(v: i64) -> JsValue {
+    JsValue::from(v as f64)
+}
+
+pub fn opt_n(v: Option<i64>) -> JsValue {
+    v.map(n).unwrap_or(JsValue::NULL)
+}
+
+pub fn opt_s(v: Option<&str>) -> JsValue {
+    v.map(s).unwrap_or(JsValue::NULL)
+}
+
+pub fn strings(v: &[String]) -> JsValue {
+    v.iter().map(|x| s(x)).collect::<js_sys::Array>().into()
+}
+
+/// Reads fields of a JS object; errors name `path.field`.
+pub struct JsFields<'a> {
+    obj: &'a JsValue,
+    path: &'a str,
+    code: Code,
+}
+
+impl<'a> JsFields<'a> {
+    pub fn new(obj: &'a JsValue, path: &'a str, code: Code) -> Result<Self> {
+        if !obj.is_object() {
+            return Err(Error::new(code, format!("{path}: must be an object")));
+        }
+        Ok(Self { obj, path, code })
+    }
+
+    fn err(&self, key: &str, what: &str) -> Error {
+        Error::new(self.code, format!("{}.{key}: {what}", self.path))
+    }
+
+    /// Rejects keys outside `allowed`.
+    pub fn only(&self, allowed: &[&str]) -> Result<()> {
+        let keys = Object::keys(&Object::from(self.obj.clone()));
+        for k in keys.iter() {
+            let k = k.as_string().unwrap_or_default();
+            if !allowed.contains(&k.as_str()) {
+                return Err(self.err(&k, &format!("unknown field (expected one of {})", allowed.join(", "))));
+            }
+        }
+        Ok(())
+    }
+
+    fn get(&self, key: &str) -> Option<JsValue> {
+        let v = get(self.obj, key);
+        (!v.is_undefined() && !v.is_null()).then_some(v)
+    }
+
+    pub fn opt_str(&self, key: &str) -> Result<Option<String>> {
+        match self.get(key) {
+            None => Ok(None),
+            Some(v) => v.as_string().map(Some).ok_or_else(|| self.err(key, "must be a string")),
+        }
+    }
+
+    pub fn str(&self, key: &str) -> Result<String> {
+        self.opt_str(key)?.ok_or_else(|| self.err(key, "required"))
+    }
+
+    pub fn opt_bool(&self, key: &str) -> Result<Option<bool>> {
+        match self.get(key) {
+            None => Ok(None),
+            Some(v) => v.as_bool().map(Some).ok_or_else(|| self.err(key, "must be true or false")),
+        }
+    }
+
+    pub fn opt_i64(&self, key: &str) -> Result<Option<i64>> {
+        match self.get(key) {
+            None => Ok(None),
+            Some(v) => match v.as_f64() {
+                Some(f) if f.is_finite() && f.fract() == 0.0 && f.abs() < 9.0e15 => Ok(Some(f as i64)),
+                Some(_) => Err(self.err(key, "must be an integer")),
+                None => Err(self.err(key, "must be a number")),
+            },
+        }
+    }
+
+    pub fn i64(&self, key: &str) -> Result<i64> {
+        self.opt_i64(key)?.ok_or_else(|| self.err(key, "required"))
+    }
+
+    pub fn opt_u64(&self, key: &str) -> Result<Option<u64>> {
+        match self.opt_i64(key)? {
+            Some(v) if v < 0 => Err(self.err(key, "must not be negative")),
+            v => Ok(v.map(|v| v as u64)),
+        }
+    }
+}
+
 /// A JS `Error` for a core error.
 pub fn error_to_js(e: &Error) -> JsValue {
     let err = js_sys::Error::new(&e.message);
     err.set_name("TokenManagerError");
     let v: JsValue = err.into();
-    set(&v, "code", &JsValue::from_str(e.code.as_str()));
-    set(&v, "status", &e.status.map(|s| JsValue::from(s as f64)).unwrap_or(JsValue::NULL));
-    set(&v, "httpStatus", &JsValue::from(e.code.http_status() as f64));
+    set(&v, "code", &s(e.code.as_str()));
+    set(&v, "status", &opt_n(e.status.map(i64::from)));
+    set(&v, "httpStatus", &n(e.code.http_status().into()));
     set(&v, "requiresReauth", &JsValue::from_bool(e.requires_reauth()));
     set(&v, "retryable", &JsValue::from_bool(e.retryable()));
     if let Some(r) = e.retry_after_secs {
-        set(&v, "retryAfter", &JsValue::from(r as f64));
+        set(&v, "retryAfter", &n(r as i64));
     }
     v
 }
 
 /// A plain object for a warning carried by a successful result.
 pub fn warning_to_js(e: &Error) -> JsValue {
-    let o: JsValue = js_sys::Object::new().into();
-    set(&o, "code", &JsValue::from_str(e.code.as_str()));
-    set(&o, "message", &JsValue::from_str(&e.message));
+    let o = obj(&[("code", s(e.code.as_str())), ("message", s(&e.message))]);
     if let Some(r) = e.retry_after_secs {
-        set(&o, "retryAfter", &JsValue::from(r as f64));
+        set(&o, "retryAfter", &n(r as i64));
     }
     o
 }

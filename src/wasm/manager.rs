@@ -4,18 +4,17 @@
 use std::rc::Rc;
 
 use js_sys::{Function, Promise};
-use serde::Deserialize;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::future_to_promise;
 
-use super::convert::{error_to_js, from_js, get, set, to_js, warning_to_js};
+use super::convert::{error_to_js, get, n, obj, opt_n, opt_s, s, strings, warning_to_js, JsFields};
 use super::fetch::FetchTransport;
 use super::runtime::JsRuntime;
 use super::store::JsStore;
 use crate::core::config::ManagerConfig;
 use crate::core::error::{Code, Error};
-use crate::core::manager::{GetOptions, InitialTokens, Manager, ValidToken};
+use crate::core::manager::{GetOptions, InitialTokens, Manager, StatusReport, SweepReport, ValidToken};
 use crate::core::marker;
 
 #[wasm_bindgen(typescript_custom_section)]
@@ -203,7 +202,22 @@ export interface StatusReport {
 export interface SweepReport { checked: number; refreshed: number; failed: number; codes: ErrorCode[] }
 
 export interface ErrorCodeInfo { code: ErrorCode; retryable: boolean; requiresReauth: boolean; httpStatus: number }
+
+export interface GetOptions {
+  /** Refresh now even if the token looks fresh (after a provider 401). */
+  force?: boolean;
+  /** Treat tokens expiring within this many seconds as stale. */
+  minValiditySeconds?: number;
+}
 "#;
+
+#[wasm_bindgen]
+extern "C" {
+    #[wasm_bindgen(typescript_type = "ManagerOptions")]
+    pub type ManagerOptionsJs;
+    #[wasm_bindgen(typescript_type = "GetOptions")]
+    pub type GetOptionsJs;
+}
 
 type Inner = Manager<FetchTransport, JsStore, JsRuntime>;
 
@@ -213,21 +227,56 @@ pub struct TokenManager {
     inner: Rc<Inner>,
 }
 
-#[derive(Deserialize, Default)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct GetOptionsJs {
-    force: Option<bool>,
-    min_validity_seconds: Option<u64>,
+fn get_options(v: &JsValue) -> Result<GetOptions, Error> {
+    if v.is_undefined() || v.is_null() {
+        return Ok(GetOptions::default());
+    }
+    let f = JsFields::new(v, "options", Code::BadRequest)?;
+    f.only(&["force", "minValiditySeconds"])?;
+    Ok(GetOptions {
+        force: f.opt_bool("force")?.unwrap_or(false),
+        min_validity_ms: f.opt_u64("minValiditySeconds")?.map(|s| (s as i64).saturating_mul(1000)),
+    })
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct InitialTokensJs {
-    access_token: String,
-    refresh_token: Option<String>,
-    expires_in: Option<u64>,
-    expires_at: Option<i64>,
-    scope: Option<String>,
+fn initial_tokens(v: &JsValue) -> Result<InitialTokens, Error> {
+    let f = JsFields::new(v, "tokens", Code::BadRequest)?;
+    f.only(&["accessToken", "refreshToken", "expiresIn", "expiresAt", "scope"])?;
+    Ok(InitialTokens {
+        access_token: f.str("accessToken")?,
+        refresh_token: f.opt_str("refreshToken")?,
+        expires_in_secs: f.opt_u64("expiresIn")?,
+        expires_at_ms: f.opt_i64("expiresAt")?,
+        scope: f.opt_str("scope")?,
+    })
+}
+
+fn report_to_js(r: &StatusReport) -> JsValue {
+    obj(&[
+        ("provider", s(&r.provider)),
+        ("status", s(&r.status)),
+        ("connected", JsValue::from_bool(r.connected)),
+        ("requiresReauth", JsValue::from_bool(r.requires_reauth)),
+        ("expiresAt", opt_n(r.expires_at)),
+        ("tokenRefreshedAt", opt_n(r.token_refreshed_at)),
+        ("scopes", strings(&r.scopes)),
+        ("hasRefreshToken", JsValue::from_bool(r.has_refresh_token)),
+        ("refreshTokenExpiresAt", opt_n(r.refresh_token_expires_at)),
+        ("lastErrorCode", opt_s(r.last_error_code.as_deref())),
+        ("lastErrorMessage", opt_s(r.last_error_message.as_deref())),
+        ("lastErrorAt", opt_n(r.last_error_at)),
+        ("failureCount", n(r.failure_count.into())),
+        ("cooldownUntil", opt_n(r.cooldown_until)),
+    ])
+}
+
+fn sweep_to_js(r: &SweepReport) -> JsValue {
+    obj(&[
+        ("checked", n(r.checked.into())),
+        ("refreshed", n(r.refreshed.into())),
+        ("failed", n(r.failed.into())),
+        ("codes", strings(&r.codes)),
+    ])
 }
 
 fn reject(e: Error) -> JsValue {
@@ -248,20 +297,15 @@ fn function_option(options: &JsValue, name: &str) -> Result<Option<Function>, Er
 }
 
 fn valid_token_to_js(t: &ValidToken) -> JsValue {
-    let o: JsValue = js_sys::Object::new().into();
-    set(&o, "accessToken", &JsValue::from_str(t.access_token.expose()));
-    let num = |v: Option<i64>| v.map(|x| JsValue::from(x as f64)).unwrap_or(JsValue::NULL);
-    set(&o, "expiresAt", &num(t.expires_at_ms));
-    set(
-        &o,
-        "tokenRefreshedAt",
-        &t.token_refreshed_at_ms.map(|m| JsValue::from_str(&marker::format(m))).unwrap_or(JsValue::NULL),
-    );
-    set(&o, "tokenRefreshedAtMs", &num(t.token_refreshed_at_ms));
-    set(&o, "scope", &t.scope.as_deref().map(JsValue::from_str).unwrap_or(JsValue::NULL));
-    set(&o, "refreshed", &JsValue::from_bool(t.refreshed));
-    set(&o, "warning", &t.warning.as_ref().map(warning_to_js).unwrap_or(JsValue::NULL));
-    o
+    obj(&[
+        ("accessToken", s(t.access_token.expose())),
+        ("expiresAt", opt_n(t.expires_at_ms)),
+        ("tokenRefreshedAt", opt_s(t.token_refreshed_at_ms.map(marker::format).as_deref())),
+        ("tokenRefreshedAtMs", opt_n(t.token_refreshed_at_ms)),
+        ("scope", opt_s(t.scope.as_deref())),
+        ("refreshed", JsValue::from_bool(t.refreshed)),
+        ("warning", t.warning.as_ref().map(warning_to_js).unwrap_or(JsValue::NULL)),
+    ])
 }
 
 #[wasm_bindgen]
@@ -272,9 +316,9 @@ impl TokenManager {
     pub fn new(
         #[wasm_bindgen(unchecked_param_type = "ManagerConfig")] config: JsValue,
         #[wasm_bindgen(unchecked_param_type = "TokenStore")] store: JsValue,
-        #[wasm_bindgen(unchecked_param_type = "ManagerOptions | undefined")] options: JsValue,
+        options: Option<ManagerOptionsJs>,
     ) -> Result<TokenManager, JsValue> {
-        Self::build(config, store, options).map_err(reject)
+        Self::build(config, store, options.map(JsValue::from).unwrap_or(JsValue::UNDEFINED)).map_err(reject)
     }
 
     fn build(config: JsValue, store: JsValue, options: JsValue) -> Result<TokenManager, Error> {
@@ -313,16 +357,12 @@ impl TokenManager {
         &self,
         user_id: String,
         provider: String,
-        #[wasm_bindgen(unchecked_param_type = "{ force?: boolean; minValiditySeconds?: number } | undefined")] options: JsValue,
+        options: Option<GetOptionsJs>,
     ) -> Promise {
         let inner = self.inner.clone();
+        let options = options.map(JsValue::from).unwrap_or(JsValue::UNDEFINED);
         future_to_promise(async move {
-            let o: Option<GetOptionsJs> = from_js(&options, "options", Code::BadRequest).map_err(reject)?;
-            let o = o.unwrap_or_default();
-            let opts = GetOptions {
-                force: o.force.unwrap_or(false),
-                min_validity_ms: o.min_validity_seconds.map(|s| (s as i64) * 1000),
-            };
+            let opts = get_options(&options).map_err(reject)?;
             let t = inner.get_valid_token(&user_id, &provider, opts).await.map_err(reject)?;
             Ok(valid_token_to_js(&t))
         })
@@ -338,16 +378,9 @@ impl TokenManager {
     ) -> Promise {
         let inner = self.inner.clone();
         future_to_promise(async move {
-            let t: InitialTokensJs = from_js(&tokens, "tokens", Code::BadRequest).map_err(reject)?;
-            let t = InitialTokens {
-                access_token: t.access_token,
-                refresh_token: t.refresh_token,
-                expires_in_secs: t.expires_in,
-                expires_at_ms: t.expires_at,
-                scope: t.scope,
-            };
+            let t = initial_tokens(&tokens).map_err(reject)?;
             let r = inner.store_tokens(&user_id, &provider, t).await.map_err(reject)?;
-            Ok(to_js(&r))
+            Ok(report_to_js(&r))
         })
     }
 
@@ -357,7 +390,7 @@ impl TokenManager {
         let inner = self.inner.clone();
         future_to_promise(async move {
             let r = inner.status(&user_id, &provider).await.map_err(reject)?;
-            Ok(to_js(&r))
+            Ok(report_to_js(&r))
         })
     }
 
@@ -380,7 +413,7 @@ impl TokenManager {
                 .refresh_expiring(within_seconds as i64 * 1000, limit)
                 .await
                 .map_err(reject)?;
-            Ok(to_js(&r))
+            Ok(sweep_to_js(&r))
         })
     }
 }
@@ -388,18 +421,18 @@ impl TokenManager {
 /// Every error code with its properties.
 #[wasm_bindgen(js_name = errorCodes, unchecked_return_type = "ErrorCodeInfo[]")]
 pub fn error_codes() -> JsValue {
-    let list: Vec<serde_json::Value> = Code::ALL
+    Code::ALL
         .iter()
         .map(|c| {
-            serde_json::json!({
-                "code": c.as_str(),
-                "retryable": c.retryable(),
-                "requiresReauth": c.requires_reauth(),
-                "httpStatus": c.http_status(),
-            })
+            obj(&[
+                ("code", s(c.as_str())),
+                ("retryable", JsValue::from_bool(c.retryable())),
+                ("requiresReauth", JsValue::from_bool(c.requires_reauth())),
+                ("httpStatus", n(c.http_status().into())),
+            ])
         })
-        .collect();
-    to_js(&list)
+        .collect::<js_sys::Array>()
+        .into()
 }
 
 /// True when the marker `seen` (RFC 3339) is newer than `knownMs`.

@@ -1,13 +1,11 @@
 //! A JS object as the store. Each contract method is an (async) function on
-//! the object taking one JSON-shaped argument; see `TokenStore` in the .d.ts.
+//! the object taking one plain-object argument; see `TokenStore` in the .d.ts.
 
-use js_sys::{Function, Object};
-use serde::de::DeserializeOwned;
-use serde::Deserialize;
+use js_sys::Function;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
-use super::convert::{error_from_js, from_js, get, set, to_js};
+use super::convert::{error_from_js, get, n, obj, opt_n, opt_s, s, strings, JsFields};
 use super::util::settle;
 use crate::core::error::{Code, Error, Result};
 use crate::core::store::{ConnectionRow, FailureWrite, LeaseOutcome, RefreshEvent, Store, TokenWrite};
@@ -28,27 +26,57 @@ pub struct JsStore {
     obj: JsValue,
 }
 
-fn obj(pairs: &[(&str, JsValue)]) -> JsValue {
-    let o: JsValue = Object::new().into();
-    for (k, v) in pairs {
-        set(&o, k, v);
-    }
-    o
+fn row_from_js(v: &JsValue, path: &str) -> Result<ConnectionRow> {
+    let f = JsFields::new(v, path, Code::Storage)?;
+    Ok(ConnectionRow {
+        user_id: f.str("userId")?,
+        provider: f.str("provider")?,
+        access_token_sealed: f.opt_str("accessTokenSealed")?,
+        refresh_token_sealed: f.opt_str("refreshTokenSealed")?,
+        expires_at: f.opt_i64("expiresAt")?,
+        refresh_token_expires_at: f.opt_i64("refreshTokenExpiresAt")?,
+        scope: f.opt_str("scope")?,
+        status: f.str("status")?,
+        last_error_code: f.opt_str("lastErrorCode")?,
+        last_error_message: f.opt_str("lastErrorMessage")?,
+        last_error_at: f.opt_i64("lastErrorAt")?,
+        failure_count: f.opt_u64("failureCount")?.unwrap_or(0).min(u32::MAX as u64) as u32,
+        cooldown_until: f.opt_i64("cooldownUntil")?,
+        token_refreshed_at: f.opt_i64("tokenRefreshedAt")?,
+        version: f.i64("version")?,
+        lease_owner: f.opt_str("leaseOwner")?,
+        lease_until: f.opt_i64("leaseUntil")?,
+    })
 }
 
-fn s(v: &str) -> JsValue {
-    JsValue::from_str(v)
+fn write_to_js(w: &TokenWrite) -> JsValue {
+    obj(&[
+        ("userId", s(&w.user_id)),
+        ("provider", s(&w.provider)),
+        ("accessTokenSealed", s(&w.access_token_sealed)),
+        ("refreshTokenSealed", opt_s(w.refresh_token_sealed.as_deref())),
+        ("expiresAt", opt_n(w.expires_at)),
+        ("refreshTokenExpiresAt", opt_n(w.refresh_token_expires_at)),
+        ("scope", opt_s(w.scope.as_deref())),
+        ("refreshedAt", n(w.refreshed_at)),
+    ])
 }
 
-fn n(v: i64) -> JsValue {
-    JsValue::from(v as f64)
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct Due {
-    user_id: String,
-    provider: String,
+pub fn event_to_js(e: &RefreshEvent) -> JsValue {
+    obj(&[
+        ("userId", s(&e.user_id)),
+        ("provider", s(&e.provider)),
+        ("kind", s(&e.kind)),
+        ("code", opt_s(e.code.as_deref())),
+        ("message", opt_s(e.message.as_deref())),
+        ("at", n(e.at)),
+        ("durationMs", opt_n(e.duration_ms)),
+        ("attempts", opt_n(e.attempts.map(i64::from))),
+        ("rotated", e.rotated.map(JsValue::from_bool).unwrap_or(JsValue::NULL)),
+        ("scopesAdded", strings(&e.scopes_added)),
+        ("scopesRemoved", strings(&e.scopes_removed)),
+        ("instance", s(&e.instance)),
+    ])
 }
 
 impl JsStore {
@@ -76,16 +104,19 @@ impl JsStore {
             .await
             .map_err(|e| error_from_js(&e, Code::Storage, &format!("store.{method}")))
     }
+}
 
-    async fn call_as<T: DeserializeOwned>(&self, method: &str, arg: JsValue) -> Result<T> {
-        let v = self.call(method, arg).await?;
-        from_js(&v, &format!("store.{method} result"), Code::Storage)
-    }
+fn bad_result(method: &str, what: &str) -> Error {
+    Error::storage(format!("store.{method} result: {what}"))
 }
 
 impl Store for JsStore {
     async fn load(&self, user_id: &str, provider: &str) -> Result<Option<ConnectionRow>> {
-        self.call_as("load", obj(&[("userId", s(user_id)), ("provider", s(provider))])).await
+        let v = self.call("load", obj(&[("userId", s(user_id)), ("provider", s(provider))])).await?;
+        if v.is_null() || v.is_undefined() {
+            return Ok(None);
+        }
+        row_from_js(&v, "store.load result").map(Some)
     }
 
     async fn try_lease(&self, user_id: &str, provider: &str, owner: &str, now_ms: i64, until_ms: i64) -> Result<LeaseOutcome> {
@@ -96,16 +127,37 @@ impl Store for JsStore {
             ("now", n(now_ms)),
             ("until", n(until_ms)),
         ]);
-        self.call_as("tryLease", arg).await
+        let v = self.call("tryLease", arg).await?;
+        let f = JsFields::new(&v, "store.tryLease result", Code::Storage)?;
+        match f.str("outcome")?.as_str() {
+            "acquired" => Ok(LeaseOutcome::Acquired(row_from_js(&get(&v, "row"), "store.tryLease result.row")?)),
+            "busy" => Ok(LeaseOutcome::Busy(row_from_js(&get(&v, "row"), "store.tryLease result.row")?)),
+            "missing" => Ok(LeaseOutcome::Missing),
+            _ => Err(bad_result("tryLease", "outcome must be acquired, busy or missing")),
+        }
     }
 
     async fn commit_refresh(&self, write: &TokenWrite, expected_version: i64) -> Result<bool> {
-        let arg = obj(&[("write", to_js(write)), ("expectedVersion", n(expected_version))]);
-        self.call_as("commitRefresh", arg).await
+        let arg = obj(&[("write", write_to_js(write)), ("expectedVersion", n(expected_version))]);
+        self.call("commitRefresh", arg)
+            .await?
+            .as_bool()
+            .ok_or_else(|| bad_result("commitRefresh", "must be true or false"))
     }
 
-    async fn record_failure(&self, write: &FailureWrite) -> Result<()> {
-        self.call("recordFailure", to_js(write)).await.map(|_| ())
+    async fn record_failure(&self, w: &FailureWrite) -> Result<()> {
+        let arg = obj(&[
+            ("userId", s(&w.user_id)),
+            ("provider", s(&w.provider)),
+            ("owner", s(&w.owner)),
+            ("status", s(&w.status)),
+            ("code", s(&w.code)),
+            ("message", s(&w.message)),
+            ("at", n(w.at)),
+            ("failureCount", n(w.failure_count.into())),
+            ("cooldownUntil", opt_n(w.cooldown_until)),
+        ]);
+        self.call("recordFailure", arg).await.map(|_| ())
     }
 
     async fn release_lease(&self, user_id: &str, provider: &str, owner: &str) -> Result<()> {
@@ -114,7 +166,8 @@ impl Store for JsStore {
     }
 
     async fn save_tokens(&self, write: &TokenWrite) -> Result<ConnectionRow> {
-        self.call_as("saveTokens", to_js(write)).await
+        let v = self.call("saveTokens", write_to_js(write)).await?;
+        row_from_js(&v, "store.saveTokens result")
     }
 
     async fn disconnect(&self, user_id: &str, provider: &str, at: i64) -> Result<()> {
@@ -123,12 +176,22 @@ impl Store for JsStore {
     }
 
     async fn append_event(&self, event: &RefreshEvent) -> Result<()> {
-        self.call("appendEvent", to_js(event)).await.map(|_| ())
+        self.call("appendEvent", event_to_js(event)).await.map(|_| ())
     }
 
     async fn list_expiring(&self, before_ms: i64, now_ms: i64, limit: u32) -> Result<Vec<(String, String)>> {
-        let arg = obj(&[("before", n(before_ms)), ("now", n(now_ms)), ("limit", JsValue::from(limit))]);
-        let due: Vec<Due> = self.call_as("listExpiring", arg).await?;
-        Ok(due.into_iter().map(|d| (d.user_id, d.provider)).collect())
+        let arg = obj(&[("before", n(before_ms)), ("now", n(now_ms)), ("limit", n(limit.into()))]);
+        let v = self.call("listExpiring", arg).await?;
+        let arr: js_sys::Array = v
+            .dyn_into()
+            .map_err(|_| bad_result("listExpiring", "must be an array of { userId, provider }"))?;
+        arr.iter()
+            .enumerate()
+            .map(|(i, item)| {
+                let path = format!("store.listExpiring result[{i}]");
+                let f = JsFields::new(&item, &path, Code::Storage)?;
+                Ok((f.str("userId")?, f.str("provider")?))
+            })
+            .collect()
     }
 }

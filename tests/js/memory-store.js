@@ -2,8 +2,13 @@
 // manager sees it from JavaScript. Used by the wasm tests in every runtime
 // and by the pkg smoke tests.
 
+/** @typedef {import("../../pkg/oauth_token_manager.d.ts").ConnectionRow} ConnectionRow */
+/** @typedef {import("../../pkg/oauth_token_manager.d.ts").LeaseOutcome} LeaseOutcome */
+
+/** @implements {import("../../pkg/oauth_token_manager.d.ts").TokenStore} */
 export class MemoryStore {
   constructor() {
+    /** @type {Map<string, ConnectionRow>} */
     this.rows = new Map();
     this.events = [];
     this.leaseCalls = 0;
@@ -12,13 +17,16 @@ export class MemoryStore {
   key(userId, provider) {
     return `${userId}\u0000${provider}`;
   }
+  /** @returns {ConnectionRow | null} */
   row(userId, provider) {
     const r = this.rows.get(this.key(userId, provider));
     return r ? { ...r } : null;
   }
+  /** @returns {Promise<ConnectionRow | null>} */
   load({ userId, provider }) {
     return Promise.resolve(this.row(userId, provider));
   }
+  /** @returns {LeaseOutcome} */
   tryLease({ userId, provider, owner, now, until }) {
     this.leaseCalls++;
     const r = this.rows.get(this.key(userId, provider));
@@ -49,6 +57,7 @@ export class MemoryStore {
       leaseUntil: null,
     });
   }
+  /** @returns {Promise<boolean>} */
   async commitRefresh({ write, expectedVersion }) {
     if (this.failCommits > 0) {
       this.failCommits--;
@@ -76,11 +85,12 @@ export class MemoryStore {
     const r = this.rows.get(this.key(userId, provider));
     if (r && r.leaseOwner === owner) Object.assign(r, { leaseOwner: null, leaseUntil: null });
   }
+  /** @returns {ConnectionRow} */
   saveTokens(w) {
     const k = this.key(w.userId, w.provider);
     let r = this.rows.get(k);
     if (!r) {
-      r = {
+      r = /** @type {ConnectionRow} */ ({
         userId: w.userId,
         provider: w.provider,
         status: "connected",
@@ -88,7 +98,7 @@ export class MemoryStore {
         version: 0,
         leaseOwner: null,
         leaseUntil: null,
-      };
+      });
       this.rows.set(k, r);
     }
     this.apply(r, w);
@@ -110,6 +120,7 @@ export class MemoryStore {
   appendEvent(e) {
     this.events.push(e);
   }
+  /** @returns {{ userId: string, provider: string }[]} */
   listExpiring({ before, now, limit }) {
     return [...this.rows.values()]
       .filter((r) =>

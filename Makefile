@@ -1,0 +1,79 @@
+# oauth-token-manager. `make test` is the test command; `make dev` the local stack.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+CARGO_HOME ?= $(HOME)/.cargo
+RUSTUP_HOME ?= $(HOME)/.rustup
+export PATH := $(CURDIR)/scripts/deno-bin:$(CARGO_HOME)/bin:$(CURDIR)/node_modules/.bin:$(PATH)
+# Reproducible pkg/: no absolute paths in panic locations.
+PKG_RUSTFLAGS := --remap-path-prefix=$(CURDIR)=. --remap-path-prefix=$(CARGO_HOME)=cargo --remap-path-prefix=$(RUSTUP_HOME)=rustup
+DENO := $(CURDIR)/node_modules/.bin/deno
+
+.PHONY: help setup pkg check-pkg lint test test-native test-wasm test-chrome test-firefox test-node test-deno smoke bench dev
+
+help:
+	@echo "make dev    - local stack (see README)"
+	@echo "make test   - everything CI runs: lint, native, wasm in Chrome/Firefox/Node/Deno, pkg checks"
+	@echo "make pkg    - rebuild pkg/ (wasm-pack --target web)"
+	@echo "make bench  - sizes and timings"
+
+setup:
+	@bash scripts/setup.sh all
+
+pkg: setup
+	@echo "== building pkg/"
+	RUSTFLAGS="$(PKG_RUSTFLAGS)" wasm-pack build --release --target web --out-dir pkg --out-name oauth_token_manager 2>&1 | grep -vE '^\s+Compiling' || true
+	@test -f pkg/oauth_token_manager_bg.wasm
+	@rm -f pkg/.gitignore
+	@node scripts/finish-pkg.mjs
+
+# The committed pkg/ must be what the sources build.
+check-pkg: pkg
+	@if ! git diff --quiet -- pkg || [ -n "$$(git ls-files --others --exclude-standard pkg)" ]; then \
+	  echo "pkg/ differs from the committed copy: run 'make pkg' and commit pkg/"; git status --short pkg; exit 1; fi
+	@echo "pkg/ matches the committed copy"
+
+lint: setup
+	@echo "== lint"
+	cargo fmt --check
+	cargo clippy --all-targets -- -D warnings
+	cargo clippy --target wasm32-unknown-unknown --all-targets -- -D warnings
+	$(DENO) fmt --check
+	$(DENO) lint
+
+test-native:
+	@echo "== native tests"
+	cargo test
+
+test-chrome:
+	@echo "== wasm tests: headless Chrome"
+	WASM_BINDGEN_USE_BROWSER=1 wasm-pack test --headless --chrome 2>&1 | grep -vE '^\s+Compiling|^\[INFO\]'
+
+test-firefox:
+	@echo "== wasm tests: headless Firefox"
+	WASM_BINDGEN_USE_BROWSER=1 wasm-pack test --headless --firefox 2>&1 | grep -vE '^\s+Compiling|^\[INFO\]'
+
+test-node:
+	@echo "== wasm tests: Node"
+	wasm-pack test --node 2>&1 | grep -vE '^\s+Compiling|^\[INFO\]'
+
+test-deno:
+	@echo "== wasm tests: Deno"
+	WASM_BINDGEN_USE_DENO=1 cargo test --target wasm32-unknown-unknown 2>&1 | grep -vE '^\s+Compiling'
+
+test-wasm: test-chrome test-firefox test-node test-deno
+
+smoke:
+	@echo "== smoke: pkg/ from Deno and Node against a loopback token endpoint"
+	$(DENO) test --allow-read --allow-net=127.0.0.1 tests/smoke/smoke_deno.test.ts
+	node --test tests/smoke/smoke_node.test.mjs
+
+test: setup lint test-native check-pkg test-wasm smoke
+	@echo "== all tests passed"
+
+bench: pkg
+	@bash scripts/bench.sh
+
+dev: pkg
+	@bash scripts/dev.sh

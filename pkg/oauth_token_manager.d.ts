@@ -1,0 +1,310 @@
+/* tslint:disable */
+/* eslint-disable */
+
+/** Stable error codes; branch on these, never on messages. */
+export type ErrorCode =
+| "NOT_CONNECTED" | "REAUTH_REQUIRED" | "INVALID_CLIENT" | "PROVIDER_REJECTED"
+| "RATE_LIMITED" | "PROVIDER_UNAVAILABLE" | "NETWORK" | "TIMEOUT"
+| "BAD_PROVIDER_RESPONSE" | "COOLDOWN" | "LEASE_TIMEOUT" | "CRYPTO_MALFORMED"
+| "CRYPTO_UNKNOWN_KEY" | "CRYPTO_INTEGRITY" | "STORAGE" | "ROTATION_NOT_SAVED"
+| "SCHEMA_MISMATCH" | "UNAUTHORIZED" | "BAD_REQUEST" | "CONFIG" | "INTERNAL";
+
+/** Every rejection is an Error with these fields. */
+export interface TokenManagerError extends Error {
+    name: "TokenManagerError";
+    code: ErrorCode;
+    /** The provider's HTTP status, when there was one. */
+    status: number | null;
+    /** The HTTP status an API should answer with. */
+    httpStatus: number;
+    requiresReauth: boolean;
+    retryable: boolean;
+    /** Seconds to wait before trying again. */
+    retryAfter?: number;
+}
+
+export interface ProviderConfig {
+    /** Built-in template (google, google-calendar, gmail, youtube, spotify, discord, github, github-app, rfc6749); defaults to the provider's key. */
+    template?: string;
+    clientId: string;
+    clientSecret?: string;
+    tokenUrl?: string;
+    clientAuth?: "basic" | "body" | "none" | "client_secret_basic" | "client_secret_post";
+    rotation?: "reusable" | "single-use";
+    accessTokensExpire?: boolean;
+    refreshMarginSeconds?: number;
+    defaultExpiresInSeconds?: number;
+}
+
+export interface ManagerConfig {
+    providers: Record<string, ProviderConfig>;
+    /** AES-256 keys, 32 bytes as base64 or 64 hex digits. The first seals; all open. */
+    encryptionKeys: { id: string; key: string }[];
+    refreshMarginSeconds?: number;
+    requestTimeoutMs?: number;
+    maxAttempts?: number;
+    backoffBaseMs?: number;
+    backoffCapMs?: number;
+    cooldownBaseMs?: number;
+    cooldownCapMs?: number;
+    exhaustedAfter?: number;
+    leaseMs?: number;
+}
+
+export type ConnectionStatus = "connected" | "token_expired" | "needs_reauth" | "error" | "disconnected";
+
+/** A stored connection. Tokens are sealed; instants are epoch milliseconds. */
+export interface ConnectionRow {
+    userId: string;
+    provider: string;
+    accessTokenSealed: string | null;
+    refreshTokenSealed: string | null;
+    expiresAt: number | null;
+    refreshTokenExpiresAt: number | null;
+    scope: string | null;
+    status: ConnectionStatus;
+    lastErrorCode: string | null;
+    lastErrorMessage: string | null;
+    lastErrorAt: number | null;
+    failureCount: number;
+    cooldownUntil: number | null;
+    tokenRefreshedAt: number | null;
+    version: number;
+    leaseOwner: string | null;
+    leaseUntil: number | null;
+}
+
+export interface TokenWrite {
+    userId: string;
+    provider: string;
+    accessTokenSealed: string;
+    refreshTokenSealed: string | null;
+    expiresAt: number | null;
+    refreshTokenExpiresAt: number | null;
+    scope: string | null;
+    refreshedAt: number;
+}
+
+export interface FailureWrite {
+    userId: string;
+    provider: string;
+    owner: string;
+    status: ConnectionStatus;
+    code: ErrorCode;
+    message: string;
+    at: number;
+    failureCount: number;
+    cooldownUntil: number | null;
+}
+
+export interface RefreshEvent {
+    userId: string;
+    provider: string;
+    kind: "refreshed" | "failed" | "rotation_not_saved" | "rotation_saved_late" | "lease_lost" | "store_failed" | "stored" | "disconnected";
+    code: ErrorCode | null;
+    message: string | null;
+    at: number;
+    durationMs: number | null;
+    attempts: number | null;
+    rotated: boolean | null;
+    scopesAdded?: string[];
+    scopesRemoved?: string[];
+    instance: string;
+}
+
+export type LeaseOutcome =
+| { outcome: "acquired"; row: ConnectionRow }
+| { outcome: "busy"; row: ConnectionRow }
+| { outcome: "missing" };
+
+/** The store contract. Each method is one atomic step; it only sees sealed tokens. */
+export interface TokenStore {
+    load(a: { userId: string; provider: string }): Promise<ConnectionRow | null> | ConnectionRow | null;
+    /** Take the lease when free or expired (leaseUntil <= now), in one statement. */
+    tryLease(a: { userId: string; provider: string; owner: string; now: number; until: number }): Promise<LeaseOutcome> | LeaseOutcome;
+    /** Write only if version === expectedVersion; bump version, set tokenRefreshedAt = write.refreshedAt, status connected, clear error, cooldown and lease. */
+    commitRefresh(a: { write: TokenWrite; expectedVersion: number }): Promise<boolean> | boolean;
+    /** Record a failure and release the owner's lease. */
+    recordFailure(f: FailureWrite): Promise<void> | void;
+    releaseLease(a: { userId: string; provider: string; owner: string }): Promise<void> | void;
+    /** Upsert tokens from a sign-in, as commitRefresh does but unconditionally. */
+    saveTokens(w: TokenWrite): Promise<ConnectionRow> | ConnectionRow;
+    disconnect(a: { userId: string; provider: string; at: number }): Promise<void> | void;
+    appendEvent(e: RefreshEvent): Promise<void> | void;
+    listExpiring(a: { before: number; now: number; limit: number }): Promise<{ userId: string; provider: string }[]> | { userId: string; provider: string }[];
+}
+
+export interface ManagerOptions {
+    /** Defaults to globalThis.fetch. */
+    fetch?: (input: string, init: RequestInit) => Promise<Response>;
+    /** Called for every refresh outcome; never receives token bytes. */
+    onEvent?: (event: RefreshEvent) => void;
+}
+
+export interface ValidToken {
+    accessToken: string;
+    expiresAt: number | null;
+    /** The marker as RFC 3339 (the X-Token-Refreshed-At header value). */
+    tokenRefreshedAt: string | null;
+    tokenRefreshedAtMs: number | null;
+    scope: string | null;
+    /** This call performed the refresh. */
+    refreshed: boolean;
+    /** The token is valid but a refresh failed. */
+    warning: { code: ErrorCode; message: string; retryAfter?: number } | null;
+}
+
+export interface InitialTokens {
+    accessToken: string;
+    refreshToken?: string | null;
+    /** Seconds from now. */
+    expiresIn?: number | null;
+    /** Epoch milliseconds; wins over expiresIn. */
+    expiresAt?: number | null;
+    scope?: string | null;
+}
+
+export interface StatusReport {
+    provider: string;
+    status: ConnectionStatus;
+    connected: boolean;
+    requiresReauth: boolean;
+    expiresAt: number | null;
+    tokenRefreshedAt: number | null;
+    scopes: string[];
+    hasRefreshToken: boolean;
+    refreshTokenExpiresAt: number | null;
+    lastErrorCode: ErrorCode | null;
+    lastErrorMessage: string | null;
+    lastErrorAt: number | null;
+    failureCount: number;
+    cooldownUntil: number | null;
+}
+
+export interface SweepReport { checked: number; refreshed: number; failed: number; codes: ErrorCode[] }
+
+export interface ErrorCodeInfo { code: ErrorCode; retryable: boolean; requiresReauth: boolean; httpStatus: number }
+
+export interface GetOptions {
+    /** Refresh now even if the token looks fresh (after a provider 401). */
+    force?: boolean;
+    /** Treat tokens expiring within this many seconds as stale. */
+    minValiditySeconds?: number;
+}
+
+
+
+/**
+ * The server-side token manager.
+ */
+export class TokenManager {
+    free(): void;
+    [Symbol.dispose](): void;
+    /**
+     * Erases the tokens and marks the connection disconnected.
+     */
+    disconnect(user_id: string, provider: string): Promise<void>;
+    /**
+     * A valid access token: cached if fresh, else refreshed once across all callers.
+     */
+    getValidToken(user_id: string, provider: string, options?: GetOptions | null): Promise<ValidToken>;
+    /**
+     * Validates the configuration and the store; throws a `TokenManagerError`
+     * with code `CONFIG` naming the offending field.
+     */
+    constructor(config: ManagerConfig, store: TokenStore, options?: ManagerOptions | null);
+    /**
+     * Background refresher: refreshes connections expiring within `withinSeconds`.
+     */
+    refreshExpiring(within_seconds: number, limit: number): Promise<SweepReport>;
+    /**
+     * Status, expiry, marker, scopes and last error. Never a token.
+     */
+    status(user_id: string, provider: string): Promise<StatusReport>;
+    /**
+     * Saves the tokens a sign-in returned (Supabase `provider_token` / `provider_refresh_token`).
+     */
+    storeTokens(user_id: string, provider: string, tokens: InitialTokens): Promise<StatusReport>;
+    /**
+     * This instance's id, the prefix of its lease owner ids.
+     */
+    readonly instanceId: string;
+}
+
+/**
+ * Every error code with its properties.
+ */
+export function errorCodes(): ErrorCodeInfo[];
+
+/**
+ * Formats epoch milliseconds as a marker.
+ */
+export function formatMarker(ms: number): string;
+
+/**
+ * The header that carries the marker.
+ */
+export function markerHeader(): string;
+
+/**
+ * True when the marker `seen` (RFC 3339) is newer than `knownMs`.
+ */
+export function markerIsNewer(seen: string, known_ms?: number | null): boolean;
+
+/**
+ * Parses a marker to epoch milliseconds; `undefined` if it is not RFC 3339.
+ */
+export function parseMarker(marker: string): number | undefined;
+
+export type InitInput = RequestInfo | URL | Response | BufferSource | WebAssembly.Module;
+
+export interface InitOutput {
+    readonly memory: WebAssembly.Memory;
+    readonly __wbg_tokenmanager_free: (a: number, b: number) => void;
+    readonly errorCodes: () => any;
+    readonly formatMarker: (a: number) => [number, number];
+    readonly markerHeader: () => [number, number];
+    readonly markerIsNewer: (a: number, b: number, c: number, d: number) => number;
+    readonly parseMarker: (a: number, b: number) => [number, number];
+    readonly tokenmanager_disconnect: (a: number, b: number, c: number, d: number, e: number) => any;
+    readonly tokenmanager_getValidToken: (a: number, b: number, c: number, d: number, e: number, f: number) => any;
+    readonly tokenmanager_instanceId: (a: number) => [number, number];
+    readonly tokenmanager_new: (a: any, b: any, c: number) => [number, number, number];
+    readonly tokenmanager_refreshExpiring: (a: number, b: number, c: number) => any;
+    readonly tokenmanager_status: (a: number, b: number, c: number, d: number, e: number) => any;
+    readonly tokenmanager_storeTokens: (a: number, b: number, c: number, d: number, e: number, f: any) => any;
+    readonly wasm_bindgen__convert__closures_____invoke__h60702a48838d1764: (a: number, b: number, c: any) => [number, number];
+    readonly wasm_bindgen__convert__closures_____invoke__hb98d63cc49481475: (a: number, b: number, c: any, d: any) => void;
+    readonly wasm_bindgen__convert__closures_____invoke__hcd2c6a522fec9239: (a: number, b: number) => void;
+    readonly __wbindgen_malloc: (a: number, b: number) => number;
+    readonly __wbindgen_realloc: (a: number, b: number, c: number, d: number) => number;
+    readonly __wbindgen_free: (a: number, b: number, c: number) => void;
+    readonly __wbindgen_exn_store: (a: number) => void;
+    readonly __externref_table_alloc: () => number;
+    readonly __wbindgen_externrefs: WebAssembly.Table;
+    readonly __wbindgen_destroy_closure: (a: number, b: number) => void;
+    readonly __externref_table_dealloc: (a: number) => void;
+    readonly __wbindgen_start: () => void;
+}
+
+export type SyncInitInput = BufferSource | WebAssembly.Module;
+
+/**
+ * Instantiates the given `module`, which can either be bytes or
+ * a precompiled `WebAssembly.Module`.
+ *
+ * @param {{ module: SyncInitInput }} module - Passing `SyncInitInput` directly is deprecated.
+ *
+ * @returns {InitOutput}
+ */
+export function initSync(module: { module: SyncInitInput } | SyncInitInput): InitOutput;
+
+/**
+ * If `module_or_path` is {RequestInfo} or {URL}, makes a request and
+ * for everything else, calls `WebAssembly.instantiate` directly.
+ *
+ * @param {{ module_or_path: InitInput | Promise<InitInput> }} module_or_path - Passing `InitInput` directly is deprecated.
+ *
+ * @returns {Promise<InitOutput>}
+ */
+export default function __wbg_init (module_or_path?: { module_or_path: InitInput | Promise<InitInput> } | InitInput | Promise<InitInput>): Promise<InitOutput>;

@@ -1,0 +1,113 @@
+//! Reading JSON objects field by field, with errors that name the path
+//! (`providers.google.clientId: must be a string`). Smaller than derived
+//! deserializers in wasm, and the messages are better.
+
+use serde_json::{Map, Value};
+
+use super::error::{Code, Error, Result};
+
+pub struct Fields<'a> {
+    map: &'a Map<String, Value>,
+    path: String,
+    code: Code,
+}
+
+impl<'a> Fields<'a> {
+    /// `value` must be an object; `path` names it in errors.
+    pub fn new(value: &'a Value, path: &str, code: Code) -> Result<Self> {
+        match value {
+            Value::Object(map) => Ok(Self { map, path: path.to_string(), code }),
+            _ => Err(Error::new(code, format!("{path}: must be an object"))),
+        }
+    }
+
+    pub fn path(&self, key: &str) -> String {
+        format!("{}.{key}", self.path)
+    }
+
+    fn err(&self, key: &str, what: &str) -> Error {
+        Error::new(self.code, format!("{}: {what}", self.path(key)))
+    }
+
+    /// Rejects keys outside `allowed`, naming the first unknown one.
+    pub fn only(&self, allowed: &[&str]) -> Result<()> {
+        match self.map.keys().find(|k| !allowed.contains(&k.as_str())) {
+            Some(k) => Err(Error::new(
+                self.code,
+                format!("{}: unknown field (expected one of {})", self.path(k), allowed.join(", ")),
+            )),
+            None => Ok(()),
+        }
+    }
+
+    fn get(&self, key: &str) -> Option<&'a Value> {
+        self.map.get(key).filter(|v| !v.is_null())
+    }
+
+    pub fn raw(&self, key: &str) -> Option<&'a Value> {
+        self.get(key)
+    }
+
+    pub fn opt_str(&self, key: &str) -> Result<Option<String>> {
+        match self.get(key) {
+            None => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s.clone())),
+            Some(_) => Err(self.err(key, "must be a string")),
+        }
+    }
+
+    pub fn str(&self, key: &str) -> Result<String> {
+        self.opt_str(key)?.ok_or_else(|| self.err(key, "required"))
+    }
+
+    pub fn opt_bool(&self, key: &str) -> Result<Option<bool>> {
+        match self.get(key) {
+            None => Ok(None),
+            Some(Value::Bool(b)) => Ok(Some(*b)),
+            Some(_) => Err(self.err(key, "must be true or false")),
+        }
+    }
+
+    pub fn opt_i64(&self, key: &str) -> Result<Option<i64>> {
+        match self.get(key) {
+            None => Ok(None),
+            Some(Value::Number(n)) => n
+                .as_i64()
+                .or_else(|| n.as_f64().filter(|f| f.fract() == 0.0 && f.abs() < 9.0e15).map(|f| f as i64))
+                .map(Some)
+                .ok_or_else(|| self.err(key, "must be an integer")),
+            Some(_) => Err(self.err(key, "must be a number")),
+        }
+    }
+
+    pub fn opt_u64(&self, key: &str) -> Result<Option<u64>> {
+        match self.opt_i64(key)? {
+            Some(v) if v < 0 => Err(self.err(key, "must not be negative")),
+            v => Ok(v.map(|v| v as u64)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn errors_name_the_path() {
+        let v = json!({"a": "x", "n": 5, "f": 1.5, "neg": -1, "b": true, "nul": null});
+        let f = Fields::new(&v, "cfg", Code::Config).unwrap();
+        assert_eq!(f.str("a").unwrap(), "x");
+        assert_eq!(f.opt_str("nul").unwrap(), None);
+        assert_eq!(f.str("zz").unwrap_err().message, "cfg.zz: required");
+        assert_eq!(f.str("n").unwrap_err().message, "cfg.n: must be a string");
+        assert_eq!(f.opt_u64("n").unwrap(), Some(5));
+        assert_eq!(f.opt_i64("f").unwrap_err().message, "cfg.f: must be an integer");
+        assert_eq!(f.opt_u64("neg").unwrap_err().message, "cfg.neg: must not be negative");
+        assert_eq!(f.opt_bool("b").unwrap(), Some(true));
+        assert_eq!(f.opt_bool("a").unwrap_err().message, "cfg.a: must be true or false");
+        assert_eq!(f.only(&["a", "f", "n", "neg", "nul"]).unwrap_err().message, "cfg.b: unknown field (expected one of a, f, n, neg, nul)");
+        assert!(f.only(&["a", "b", "f", "n", "neg", "nul"]).is_ok());
+        assert_eq!(Fields::new(&json!([]), "cfg", Code::Config).err().unwrap().message, "cfg: must be an object");
+    }
+}
