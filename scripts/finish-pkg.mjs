@@ -10,7 +10,12 @@ const out = {
   description: pkg.description,
   license: pkg.license,
   type: "module",
-  files: ["oauth_token_manager_bg.wasm", "oauth_token_manager.js", "oauth_token_manager.d.ts", "oauth_token_manager_bg.wasm.d.ts"],
+  files: [
+    "oauth_token_manager_bg.wasm",
+    "oauth_token_manager.js",
+    "oauth_token_manager.d.ts",
+    "oauth_token_manager_bg.wasm.d.ts",
+  ],
   main: "oauth_token_manager.js",
   types: "oauth_token_manager.d.ts",
   exports: {

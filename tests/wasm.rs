@@ -3,7 +3,9 @@
 #![cfg(target_arch = "wasm32")]
 
 use js_sys::{Object, Promise, Reflect, JSON};
-use oauth_token_manager::wasm::{error_codes, format_marker, marker_is_newer, parse_marker, TokenManager};
+use oauth_token_manager::wasm::{
+    error_codes, format_marker, marker_is_newer, parse_marker, TokenManager,
+};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 use wasm_bindgen_test::*;
@@ -55,7 +57,12 @@ fn setup(config_extra: &str, fetch_options: &str) -> Setup {
     let fetch = scripted_fetch(json(fetch_options));
     let options = Object::new();
     Reflect::set(&options, &"fetch".into(), &get(&fetch, "fetch")).unwrap();
-    let m = TokenManager::new(make_config(json(config_extra)), store.clone(), Some(options.unchecked_into())).unwrap();
+    let m = TokenManager::new(
+        make_config(json(config_extra)),
+        store.clone(),
+        Some(options.unchecked_into()),
+    )
+    .unwrap();
     Setup { m, store, fetch }
 }
 
@@ -69,10 +76,19 @@ impl Setup {
             r#"{{"accessToken":"at-initial","refreshToken":"{refresh}","expiresIn":{},"scope":"calendar"}}"#,
             expires_in.max(0)
         ));
-        settle(self.m.store_tokens("user-1".into(), provider.into(), tokens)).await.unwrap();
+        settle(
+            self.m
+                .store_tokens("user-1".into(), provider.into(), tokens),
+        )
+        .await
+        .unwrap();
     }
     async fn get(&self, provider: &str) -> Result<JsValue, JsValue> {
-        settle(self.m.get_valid_token("user-1".into(), provider.into(), None)).await
+        settle(
+            self.m
+                .get_valid_token("user-1".into(), provider.into(), None),
+        )
+        .await
     }
 }
 
@@ -87,9 +103,15 @@ async fn expired_token_refreshes_through_fetch_and_the_js_store() {
     assert!(get_str(&t, "tokenRefreshedAt").ends_with('Z'));
     assert_eq!(call_count(&s.fetch), 1);
     let body = last_body(&s.fetch).unwrap();
-    assert!(body.starts_with("grant_type=refresh_token&refresh_token=rt-0&client_id=cid"), "{body}");
+    assert!(
+        body.starts_with("grant_type=refresh_token&refresh_token=rt-0&client_id=cid"),
+        "{body}"
+    );
     let after = stored_row(&s.store, "user-1", "google");
-    assert_eq!(get(&after, "version").as_f64(), get(&before, "version").as_f64().map(|v| v + 1.0));
+    assert_eq!(
+        get(&after, "version").as_f64(),
+        get(&before, "version").as_f64().map(|v| v + 1.0)
+    );
     let sealed = get_str(&after, "accessTokenSealed");
     assert!(sealed.starts_with("v1.k1.") && !sealed.contains("at-1"));
     // Fresh now: served from the store without a call.
@@ -122,7 +144,9 @@ async fn rotated_refresh_token_is_stored_and_sent_next() {
     s.connect("discord", 0, "rt-0").await;
     s.get("discord").await.unwrap();
     let force = json(r#"{"force":true}"#).unchecked_into();
-    settle(s.m.get_valid_token("user-1".into(), "discord".into(), Some(force))).await.unwrap();
+    settle(s.m.get_valid_token("user-1".into(), "discord".into(), Some(force)))
+        .await
+        .unwrap();
     assert!(last_body(&s.fetch).unwrap().contains("refresh_token=rt-1"));
 }
 
@@ -130,24 +154,35 @@ async fn rotated_refresh_token_is_stored_and_sent_next() {
 async fn invalid_grant_rejects_with_a_typed_error() {
     let s = setup("{}", "{}");
     s.connect("google", 0, "rt-0").await;
-    push_reply(&s.fetch, json(r#"{"status":400,"body":"{\"error\":\"invalid_grant\"}"}"#));
+    push_reply(
+        &s.fetch,
+        json(r#"{"status":400,"body":"{\"error\":\"invalid_grant\"}"}"#),
+    );
     let e = describe_error(&s.get("google").await.unwrap_err());
     assert_eq!(get(&e, "isError").as_bool(), Some(true));
     assert_eq!(get_str(&e, "name"), "TokenManagerError");
     assert_eq!(get_str(&e, "code"), "REAUTH_REQUIRED");
     assert_eq!(get(&e, "requiresReauth").as_bool(), Some(true));
     assert_eq!(get(&e, "httpStatus").as_f64(), Some(401.0));
-    let status = settle(s.m.status("user-1".into(), "google".into())).await.unwrap();
+    let status = settle(s.m.status("user-1".into(), "google".into()))
+        .await
+        .unwrap();
     assert_eq!(get_str(&status, "status"), "needs_reauth");
     let text = JSON::stringify(&status).unwrap().as_string().unwrap();
-    assert!(!text.contains("at-initial") && !text.contains("rt-0"), "{text}");
+    assert!(
+        !text.contains("at-initial") && !text.contains("rt-0"),
+        "{text}"
+    );
 }
 
 #[wasm_bindgen_test]
 async fn rate_limit_carries_retry_after() {
     let s = setup("{}", "{}");
     s.connect("google", 0, "rt-0").await;
-    push_reply(&s.fetch, json(r#"{"status":429,"body":"","headers":{"retry-after":"90"}}"#));
+    push_reply(
+        &s.fetch,
+        json(r#"{"status":429,"body":"","headers":{"retry-after":"90"}}"#),
+    );
     let e = describe_error(&s.get("google").await.unwrap_err());
     assert_eq!(get_str(&e, "code"), "RATE_LIMITED");
     assert_eq!(get(&e, "retryAfter").as_f64(), Some(90.0));
@@ -186,7 +221,10 @@ async fn a_failing_fetch_is_a_network_error_then_retried() {
 async fn malformed_provider_body_is_bad_provider_response_without_token_bytes() {
     let s = setup("{}", "{}");
     s.connect("google", 0, "rt-0").await;
-    push_reply(&s.fetch, json(r#"{"status":200,"body":"<html>oops rt-0</html>"}"#));
+    push_reply(
+        &s.fetch,
+        json(r#"{"status":200,"body":"<html>oops rt-0</html>"}"#),
+    );
     let e = describe_error(&s.get("google").await.unwrap_err());
     assert_eq!(get_str(&e, "code"), "BAD_PROVIDER_RESPONSE");
     assert!(!get_str(&e, "message").contains("rt-0"));
@@ -204,13 +242,26 @@ fn construct_err(config: JsValue, store: JsValue) -> JsValue {
 #[wasm_bindgen_test]
 fn bad_config_fails_at_construction_naming_the_field() {
     let cases = [
-        (r#"{"providers":{"acme":{"clientId":"a","clientSecret":"b"}},"encryptionKeys":[{"id":"k1","key":"MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="}]}"#, "providers.acme: unknown provider"),
-        (r#"{"providers":{"google":{"clientSecret":"b"}},"encryptionKeys":[{"id":"k1","key":"MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="}]}"#, "providers.google.clientId"),
-        (r#"{"providers":{"google":{"clientId":"a","clientSecret":"b"}},"encryptionKeys":[{"id":"k1","key":"c2hvcnQ="}]}"#, "encryptionKeys[0].key"),
+        (
+            r#"{"providers":{"acme":{"clientId":"a","clientSecret":"b"}},"encryptionKeys":[{"id":"k1","key":"MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="}]}"#,
+            "providers.acme: unknown provider",
+        ),
+        (
+            r#"{"providers":{"google":{"clientSecret":"b"}},"encryptionKeys":[{"id":"k1","key":"MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="}]}"#,
+            "providers.google.clientId",
+        ),
+        (
+            r#"{"providers":{"google":{"clientId":"a","clientSecret":"b"}},"encryptionKeys":[{"id":"k1","key":"c2hvcnQ="}]}"#,
+            "encryptionKeys[0].key",
+        ),
     ];
     for (config, field) in cases {
         let e = construct_err(json(config), new_memory_store());
-        assert!(get_str(&e, "message").starts_with(field), "{}", get_str(&e, "message"));
+        assert!(
+            get_str(&e, "message").starts_with(field),
+            "{}",
+            get_str(&e, "message")
+        );
         assert!(!get_str(&e, "message").contains("c2hvcnQ"));
     }
     let e = construct_err(make_config(json("{}")), store_without("tryLease"));
@@ -222,9 +273,16 @@ fn bad_config_fails_at_construction_naming_the_field() {
 #[wasm_bindgen_test]
 async fn bad_arguments_reject_with_bad_request() {
     let s = setup("{}", "{}");
-    let e = describe_error(&settle(s.m.store_tokens("u".into(), "google".into(), json(r#"{"refreshToken":"x"}"#))).await.unwrap_err());
+    let e = describe_error(
+        &settle(s.m.store_tokens("u".into(), "google".into(), json(r#"{"refreshToken":"x"}"#)))
+            .await
+            .unwrap_err(),
+    );
     assert_eq!(get_str(&e, "code"), "BAD_REQUEST");
-    assert!(get_str(&e, "message").starts_with("tokens.accessToken") || get_str(&e, "message").contains("accessToken"));
+    assert!(
+        get_str(&e, "message").starts_with("tokens.accessToken")
+            || get_str(&e, "message").contains("accessToken")
+    );
     let e = describe_error(&s.get("spotify").await.unwrap_err());
     assert_eq!(get_str(&e, "code"), "BAD_REQUEST");
     let e = describe_error(&s.get("google").await.unwrap_err());

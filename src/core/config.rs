@@ -33,7 +33,10 @@ const FIELDS: [&str; 11] = [
 
 fn positive(f: &Fields<'_>, key: &str) -> Result<Option<u64>> {
     match f.opt_u64(key)? {
-        Some(0) => Err(Error::config(format!("{}: must be greater than 0", f.path(key)))),
+        Some(0) => Err(Error::config(format!(
+            "{}: must be greater than 0",
+            f.path(key)
+        ))),
         v => Ok(v),
     }
 }
@@ -52,9 +55,15 @@ impl ManagerConfig {
         let providers_json = match root.raw("providers") {
             Some(Value::Object(m)) if !m.is_empty() => m,
             Some(Value::Object(_)) | None => {
-                return Err(Error::config("providers: at least one provider is required"))
+                return Err(Error::config(
+                    "providers: at least one provider is required",
+                ))
             }
-            Some(_) => return Err(Error::config("providers: must be an object keyed by provider id")),
+            Some(_) => {
+                return Err(Error::config(
+                    "providers: must be an object keyed by provider id",
+                ))
+            }
         };
         let mut providers = HashMap::new();
         for (id, pv) in providers_json {
@@ -64,13 +73,20 @@ impl ManagerConfig {
         let keys_json = match root.raw("encryptionKeys") {
             Some(Value::Array(a)) => a,
             None => return Err(Error::config("encryptionKeys: required")),
-            Some(_) => return Err(Error::config("encryptionKeys: must be an array of { id, key }")),
+            Some(_) => {
+                return Err(Error::config(
+                    "encryptionKeys: must be an array of { id, key }",
+                ))
+            }
         };
         let mut keys = Vec::with_capacity(keys_json.len());
         for (i, kv) in keys_json.iter().enumerate() {
             let f = Fields::new(kv, &format!("encryptionKeys[{i}]"), Code::Config)?;
             f.only(&["id", "key"])?;
-            keys.push(KeyConfig { id: f.str("id")?, key: f.str("key")? });
+            keys.push(KeyConfig {
+                id: f.str("id")?,
+                key: f.str("key")?,
+            });
         }
         let keyring = Keyring::new(&keys)?;
 
@@ -111,7 +127,11 @@ impl ManagerConfig {
             policy.lease_ms = l as i64;
             policy.wait_for_other_ms = l as i64 + 2_000;
         }
-        Ok(Self { providers, keyring, policy })
+        Ok(Self {
+            providers,
+            keyring,
+            policy,
+        })
     }
 }
 
@@ -148,20 +168,31 @@ mod tests {
     fn errors_name_the_field() {
         let keys = format!(r#""encryptionKeys":[{{"id":"k1","key":"{KEY}"}}]"#);
         assert_eq!(
-            err(&format!(r#"{{"providers":{{"google":{{"clientSecret":"s"}}}},{keys}}}"#)),
+            err(&format!(
+                r#"{{"providers":{{"google":{{"clientSecret":"s"}}}},{keys}}}"#
+            )),
             "providers.google.clientId: required"
         );
-        assert!(err(&format!(r#"{{"providers":{{"google":{{"clientId":5}}}},{keys}}}"#))
-            .starts_with("providers.google.clientId: must be a string"));
+        assert!(err(&format!(
+            r#"{{"providers":{{"google":{{"clientId":5}}}},{keys}}}"#
+        ))
+        .starts_with("providers.google.clientId: must be a string"));
         assert!(err(&format!(r#"{{"providers":{{"google":{{"clientId":"a","clientSecret":"s","colour":1}}}},{keys}}}"#))
             .starts_with("providers.google.colour: unknown field"));
-        assert!(err(&format!(r#"{{"providers":{{"nope":{{"clientId":"a","clientSecret":"s"}}}},{keys}}}"#))
-            .starts_with("providers.nope: unknown provider 'nope'"));
+        assert!(err(&format!(
+            r#"{{"providers":{{"nope":{{"clientId":"a","clientSecret":"s"}}}},{keys}}}"#
+        ))
+        .starts_with("providers.nope: unknown provider 'nope'"));
         assert!(err(r#"{"providers":{"google":{"clientId":"a","clientSecret":"s"}},"encryptionKeys":[{"id":"k1","key":"tooshort"}]}"#)
             .starts_with("encryptionKeys[0].key: must be 32 bytes"));
-        assert!(err(r#"{"providers":{"google":{"clientId":"a","clientSecret":"s"}}}"#)
-            .contains("encryptionKeys: required"));
-        assert_eq!(err(&format!(r#"{{"providers":{{}},{keys}}}"#)), "providers: at least one provider is required");
+        assert!(
+            err(r#"{"providers":{"google":{"clientId":"a","clientSecret":"s"}}}"#)
+                .contains("encryptionKeys: required")
+        );
+        assert_eq!(
+            err(&format!(r#"{{"providers":{{}},{keys}}}"#)),
+            "providers: at least one provider is required"
+        );
         assert!(err(&format!(r#"{{"providers":{{"google":{{"clientId":"a","clientSecret":"s"}}}},{keys},"leaseMs":10}}"#))
             .starts_with("leaseMs: must outlive"));
         let root = err("[]");

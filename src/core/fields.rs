@@ -16,7 +16,11 @@ impl<'a> Fields<'a> {
     /// `value` must be an object; `path` names it in errors.
     pub fn new(value: &'a Value, path: &str, code: Code) -> Result<Self> {
         match value {
-            Value::Object(map) => Ok(Self { map, path: path.to_string(), code }),
+            Value::Object(map) => Ok(Self {
+                map,
+                path: path.to_string(),
+                code,
+            }),
             _ => Err(Error::new(code, format!("{path}: must be an object"))),
         }
     }
@@ -34,7 +38,11 @@ impl<'a> Fields<'a> {
         match self.map.keys().find(|k| !allowed.contains(&k.as_str())) {
             Some(k) => Err(Error::new(
                 self.code,
-                format!("{}: unknown field (expected one of {})", self.path(k), allowed.join(", ")),
+                format!(
+                    "{}: unknown field (expected one of {})",
+                    self.path(k),
+                    allowed.join(", ")
+                ),
             )),
             None => Ok(()),
         }
@@ -73,7 +81,11 @@ impl<'a> Fields<'a> {
             None => Ok(None),
             Some(Value::Number(n)) => n
                 .as_i64()
-                .or_else(|| n.as_f64().filter(|f| f.fract() == 0.0 && f.abs() < 9.0e15).map(|f| f as i64))
+                .or_else(|| {
+                    n.as_f64()
+                        .filter(|f| f.fract() == 0.0 && f.abs() < 9.0e15)
+                        .map(|f| f as i64)
+                })
                 .map(Some)
                 .ok_or_else(|| self.err(key, "must be an integer")),
             Some(_) => Err(self.err(key, "must be a number")),
@@ -102,12 +114,30 @@ mod tests {
         assert_eq!(f.str("zz").unwrap_err().message, "cfg.zz: required");
         assert_eq!(f.str("n").unwrap_err().message, "cfg.n: must be a string");
         assert_eq!(f.opt_u64("n").unwrap(), Some(5));
-        assert_eq!(f.opt_i64("f").unwrap_err().message, "cfg.f: must be an integer");
-        assert_eq!(f.opt_u64("neg").unwrap_err().message, "cfg.neg: must not be negative");
+        assert_eq!(
+            f.opt_i64("f").unwrap_err().message,
+            "cfg.f: must be an integer"
+        );
+        assert_eq!(
+            f.opt_u64("neg").unwrap_err().message,
+            "cfg.neg: must not be negative"
+        );
         assert_eq!(f.opt_bool("b").unwrap(), Some(true));
-        assert_eq!(f.opt_bool("a").unwrap_err().message, "cfg.a: must be true or false");
-        assert_eq!(f.only(&["a", "f", "n", "neg", "nul"]).unwrap_err().message, "cfg.b: unknown field (expected one of a, f, n, neg, nul)");
+        assert_eq!(
+            f.opt_bool("a").unwrap_err().message,
+            "cfg.a: must be true or false"
+        );
+        assert_eq!(
+            f.only(&["a", "f", "n", "neg", "nul"]).unwrap_err().message,
+            "cfg.b: unknown field (expected one of a, f, n, neg, nul)"
+        );
         assert!(f.only(&["a", "b", "f", "n", "neg", "nul"]).is_ok());
-        assert_eq!(Fields::new(&json!([]), "cfg", Code::Config).err().unwrap().message, "cfg: must be an object");
+        assert_eq!(
+            Fields::new(&json!([]), "cfg", Code::Config)
+                .err()
+                .unwrap()
+                .message,
+            "cfg: must be an object"
+        );
     }
 }

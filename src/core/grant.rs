@@ -14,7 +14,10 @@ use super::token::{normalize_scope, scope_diff, TokenSet};
 /// Builds the refresh request. The body and Authorization header carry secrets.
 pub fn refresh_request(provider: &Provider, refresh_token: &RefreshToken) -> HttpRequest {
     let mut headers = vec![
-        ("content-type".to_string(), "application/x-www-form-urlencoded".to_string()),
+        (
+            "content-type".to_string(),
+            "application/x-www-form-urlencoded".to_string(),
+        ),
         // GitHub answers form-encoded unless asked for JSON.
         ("accept".to_string(), "application/json".to_string()),
     ];
@@ -22,10 +25,18 @@ pub fn refresh_request(provider: &Provider, refresh_token: &RefreshToken) -> Htt
         ("grant_type", "refresh_token"),
         ("refresh_token", refresh_token.expose()),
     ];
-    let secret = provider.client_secret.as_ref().map(|s| s.expose()).unwrap_or("");
+    let secret = provider
+        .client_secret
+        .as_ref()
+        .map(|s| s.expose())
+        .unwrap_or("");
     match provider.spec.client_auth {
         ClientAuth::Basic => {
-            let raw = format!("{}:{}", form_urlencode(&provider.client_id), form_urlencode(secret));
+            let raw = format!(
+                "{}:{}",
+                form_urlencode(&provider.client_id),
+                form_urlencode(secret)
+            );
             let b64 = base64::engine::general_purpose::STANDARD.encode(raw);
             headers.push(("authorization".to_string(), format!("Basic {b64}")));
         }
@@ -58,9 +69,16 @@ pub struct TokenResponse {
 /// non-standard ones) to a code.
 pub fn classify_oauth_error(error: &str) -> Code {
     match error {
-        "invalid_grant" | "bad_refresh_token" | "invalid_token" | "expired_token"
-        | "access_denied" | "consent_required" | "interaction_required" | "login_required"
-        | "invalid_scope" | "unauthorized" => Code::ReauthRequired,
+        "invalid_grant"
+        | "bad_refresh_token"
+        | "invalid_token"
+        | "expired_token"
+        | "access_denied"
+        | "consent_required"
+        | "interaction_required"
+        | "login_required"
+        | "invalid_scope"
+        | "unauthorized" => Code::ReauthRequired,
         "invalid_client" | "unauthorized_client" | "incorrect_client_credentials" => {
             Code::InvalidClient
         }
@@ -77,15 +95,16 @@ fn safe_description(v: Option<&Value>, sent: &RefreshToken) -> Option<String> {
     if d.is_empty() || (sent.len() >= 4 && d.contains(sent.expose())) {
         return None;
     }
-    let clean: String = d
-        .chars()
-        .filter(|c| !c.is_control())
-        .take(200)
-        .collect();
+    let clean: String = d.chars().filter(|c| !c.is_control()).take(200).collect();
     Some(clean)
 }
 
-fn oauth_error(obj: &Map<String, Value>, status: u16, sent: &RefreshToken, retry_after: Option<u64>) -> Option<Error> {
+fn oauth_error(
+    obj: &Map<String, Value>,
+    status: u16,
+    sent: &RefreshToken,
+    retry_after: Option<u64>,
+) -> Option<Error> {
     let code_str = obj.get("error")?.as_str()?;
     let code = classify_oauth_error(code_str);
     let safe_code: String = code_str
@@ -98,11 +117,19 @@ fn oauth_error(obj: &Map<String, Value>, status: u16, sent: &RefreshToken, retry
         message.push_str(": ");
         message.push_str(&d);
     }
-    Some(Error::new(code, message).with_status(status).with_retry_after(retry_after))
+    Some(
+        Error::new(code, message)
+            .with_status(status)
+            .with_retry_after(retry_after),
+    )
 }
 
 fn bad_response(status: u16, what: &str) -> Error {
-    Error::new(Code::BadProviderResponse, format!("invalid token response: {what}")).with_status(status)
+    Error::new(
+        Code::BadProviderResponse,
+        format!("invalid token response: {what}"),
+    )
+    .with_status(status)
 }
 
 fn opt_u64(obj: &Map<String, Value>, key: &str, status: u16) -> Result<Option<u64>> {
@@ -114,7 +141,10 @@ fn opt_u64(obj: &Map<String, Value>, key: &str, status: u16) -> Result<Option<u6
             } else if let Some(f) = n.as_f64().filter(|f| *f >= 0.0 && f.is_finite()) {
                 Ok(Some(f as u64))
             } else {
-                Err(bad_response(status, &format!("{key} must be a non-negative number")))
+                Err(bad_response(
+                    status,
+                    &format!("{key} must be a non-negative number"),
+                ))
             }
         }
         Some(_) => Err(bad_response(status, &format!("{key} must be a number"))),
@@ -131,9 +161,15 @@ fn opt_str<'a>(obj: &'a Map<String, Value>, key: &str, status: u16) -> Result<Op
 
 /// Processes a token endpoint response. `sent` is the refresh token that was
 /// sent, used only to keep it out of error messages.
-pub fn process_token_response(resp: &HttpResponse, sent: &RefreshToken, now_ms: i64) -> Result<TokenResponse> {
+pub fn process_token_response(
+    resp: &HttpResponse,
+    sent: &RefreshToken,
+    now_ms: i64,
+) -> Result<TokenResponse> {
     let status = resp.status;
-    let retry_after_ms = resp.header("retry-after").and_then(|v| parse_retry_after_ms(v, now_ms));
+    let retry_after_ms = resp
+        .header("retry-after")
+        .and_then(|v| parse_retry_after_ms(v, now_ms));
     let retry_after = retry_after_ms.map(ms_to_secs_ceil);
     let parsed: Option<Map<String, Value>> = match serde_json::from_str::<Value>(&resp.body) {
         Ok(Value::Object(m)) => Some(m),
@@ -141,17 +177,26 @@ pub fn process_token_response(resp: &HttpResponse, sent: &RefreshToken, now_ms: 
     };
 
     if status == 429 {
-        return Err(Error::new(Code::RateLimited, "the provider is rate limiting token requests")
-            .with_status(status)
-            .with_retry_after(retry_after));
+        return Err(Error::new(
+            Code::RateLimited,
+            "the provider is rate limiting token requests",
+        )
+        .with_status(status)
+        .with_retry_after(retry_after));
     }
     if status >= 500 {
-        return Err(Error::new(Code::ProviderUnavailable, format!("the provider answered HTTP {status}"))
-            .with_status(status)
-            .with_retry_after(retry_after));
+        return Err(Error::new(
+            Code::ProviderUnavailable,
+            format!("the provider answered HTTP {status}"),
+        )
+        .with_status(status)
+        .with_retry_after(retry_after));
     }
     // §5.2 error bodies, and providers (GitHub) that send them with 200.
-    if let Some(err) = parsed.as_ref().and_then(|o| oauth_error(o, status, sent, retry_after)) {
+    if let Some(err) = parsed
+        .as_ref()
+        .and_then(|o| oauth_error(o, status, sent, retry_after))
+    {
         return Err(err);
     }
     if !(200..300).contains(&status) {
@@ -159,8 +204,11 @@ pub fn process_token_response(resp: &HttpResponse, sent: &RefreshToken, now_ms: 
             401 | 403 => Code::InvalidClient,
             _ => Code::ProviderRejected,
         };
-        return Err(Error::new(code, format!("the provider answered HTTP {status} without an OAuth error body"))
-            .with_status(status));
+        return Err(Error::new(
+            code,
+            format!("the provider answered HTTP {status} without an OAuth error body"),
+        )
+        .with_status(status));
     }
     let obj = parsed.ok_or_else(|| bad_response(status, "body is not a JSON object"))?;
     let access = opt_str(&obj, "access_token", status)?
@@ -205,7 +253,9 @@ pub fn apply_response(
     now_ms: i64,
 ) -> Applied {
     let sep = provider.spec.scope_separator;
-    let expires_in = resp.expires_in_secs.or(provider.spec.default_expires_in_secs);
+    let expires_in = resp
+        .expires_in_secs
+        .or(provider.spec.default_expires_in_secs);
     let expires_at_ms = if provider.spec.access_tokens_expire {
         expires_in.map(|s| now_ms + (s as i64).saturating_mul(1000))
     } else {
@@ -265,7 +315,10 @@ mod tests {
         let req = refresh_request(&provider("google", "body"), &rt());
         assert_eq!(req.method, "POST");
         assert_eq!(req.url, "https://oauth2.googleapis.com/token");
-        assert_eq!(req.header("content-type"), Some("application/x-www-form-urlencoded"));
+        assert_eq!(
+            req.header("content-type"),
+            Some("application/x-www-form-urlencoded")
+        );
         assert_eq!(req.header("accept"), Some("application/json"));
         assert_eq!(req.header("authorization"), None);
         assert_eq!(
@@ -277,17 +330,33 @@ mod tests {
     #[test]
     fn request_with_basic_auth_urlencodes_before_base64() {
         let req = refresh_request(&provider("spotify", "basic"), &rt());
-        let b64 = req.header("authorization").unwrap().strip_prefix("Basic ").unwrap();
-        let raw = base64::engine::general_purpose::STANDARD.decode(b64).unwrap();
-        assert_eq!(String::from_utf8(raw).unwrap(), "client+id%2F1:s3cr%3Aet%26");
-        assert_eq!(req.body, "grant_type=refresh_token&refresh_token=1%2F%2Frt%2B%2F%3D");
+        let b64 = req
+            .header("authorization")
+            .unwrap()
+            .strip_prefix("Basic ")
+            .unwrap();
+        let raw = base64::engine::general_purpose::STANDARD
+            .decode(b64)
+            .unwrap();
+        assert_eq!(
+            String::from_utf8(raw).unwrap(),
+            "client+id%2F1:s3cr%3Aet%26"
+        );
+        assert_eq!(
+            req.body,
+            "grant_type=refresh_token&refresh_token=1%2F%2Frt%2B%2F%3D"
+        );
     }
 
     #[test]
     fn request_for_public_client() {
         let p = Provider::from_config(
             "google",
-            &ProviderConfig { client_id: Some("pub".into()), client_auth: Some("none".into()), ..Default::default() },
+            &ProviderConfig {
+                client_id: Some("pub".into()),
+                client_auth: Some("none".into()),
+                ..Default::default()
+            },
         )
         .unwrap();
         let req = refresh_request(&p, &rt());
@@ -314,15 +383,39 @@ mod tests {
 
         let cases = [
             (json!({"token_type":"Bearer"}), "access_token is missing"),
-            (json!({"access_token":"","token_type":"Bearer"}), "access_token is missing"),
-            (json!({"access_token":7,"token_type":"Bearer"}), "access_token must be a string"),
+            (
+                json!({"access_token":"","token_type":"Bearer"}),
+                "access_token is missing",
+            ),
+            (
+                json!({"access_token":7,"token_type":"Bearer"}),
+                "access_token must be a string",
+            ),
             (json!({"access_token":"a"}), "token_type is missing"),
-            (json!({"access_token":"a","token_type":"mac"}), "token_type is not Bearer"),
-            (json!({"access_token":"a","token_type":"Bearer","expires_in":"3600"}), "expires_in must be a number"),
-            (json!({"access_token":"a","token_type":"Bearer","expires_in":-1}), "expires_in must be a non-negative number"),
-            (json!({"access_token":"a","token_type":"Bearer","refresh_token":5}), "refresh_token must be a string"),
-            (json!({"access_token":"a","token_type":"Bearer","refresh_token":""}), "refresh_token is empty"),
-            (json!({"access_token":"a","token_type":"Bearer","scope":["x"]}), "scope must be a string"),
+            (
+                json!({"access_token":"a","token_type":"mac"}),
+                "token_type is not Bearer",
+            ),
+            (
+                json!({"access_token":"a","token_type":"Bearer","expires_in":"3600"}),
+                "expires_in must be a number",
+            ),
+            (
+                json!({"access_token":"a","token_type":"Bearer","expires_in":-1}),
+                "expires_in must be a non-negative number",
+            ),
+            (
+                json!({"access_token":"a","token_type":"Bearer","refresh_token":5}),
+                "refresh_token must be a string",
+            ),
+            (
+                json!({"access_token":"a","token_type":"Bearer","refresh_token":""}),
+                "refresh_token is empty",
+            ),
+            (
+                json!({"access_token":"a","token_type":"Bearer","scope":["x"]}),
+                "scope must be a string",
+            ),
         ];
         for (body, want) in cases {
             let e = process_token_response(&ok(body.clone()), &rt(), 0).unwrap_err();
@@ -338,16 +431,33 @@ mod tests {
     #[test]
     fn error_bodies_are_classified() {
         let cases = [
-            (400, json!({"error":"invalid_grant","error_description":"Token has been expired or revoked."}), Code::ReauthRequired),
+            (
+                400,
+                json!({"error":"invalid_grant","error_description":"Token has been expired or revoked."}),
+                Code::ReauthRequired,
+            ),
             (401, json!({"error":"invalid_client"}), Code::InvalidClient),
-            (400, json!({"error":"unsupported_grant_type"}), Code::ProviderRejected),
+            (
+                400,
+                json!({"error":"unsupported_grant_type"}),
+                Code::ProviderRejected,
+            ),
             (400, json!({"error":"invalid_scope"}), Code::ReauthRequired),
-            (200, json!({"error":"bad_refresh_token","error_description":"The refresh token passed is incorrect or expired."}), Code::ReauthRequired),
-            (200, json!({"error":"incorrect_client_credentials"}), Code::InvalidClient),
+            (
+                200,
+                json!({"error":"bad_refresh_token","error_description":"The refresh token passed is incorrect or expired."}),
+                Code::ReauthRequired,
+            ),
+            (
+                200,
+                json!({"error":"incorrect_client_credentials"}),
+                Code::InvalidClient,
+            ),
             (400, json!({"error":"slow_down"}), Code::RateLimited),
         ];
         for (status, body, code) in cases {
-            let e = process_token_response(&HttpResponse::json(status, &body), &rt(), 0).unwrap_err();
+            let e =
+                process_token_response(&HttpResponse::json(status, &body), &rt(), 0).unwrap_err();
             assert_eq!(e.code, code, "{body}");
             assert_eq!(e.status, Some(status));
         }
@@ -357,15 +467,31 @@ mod tests {
             0,
         )
         .unwrap_err();
-        assert_eq!(e.message, "the provider answered invalid_grant: Token has been expired or revoked.");
+        assert_eq!(
+            e.message,
+            "the provider answered invalid_grant: Token has been expired or revoked."
+        );
     }
 
     #[test]
     fn status_classes() {
-        let e = process_token_response(&HttpResponse::new(429, "").with_header("Retry-After", "17"), &rt(), 0).unwrap_err();
+        let e = process_token_response(
+            &HttpResponse::new(429, "").with_header("Retry-After", "17"),
+            &rt(),
+            0,
+        )
+        .unwrap_err();
         assert_eq!((e.code, e.retry_after_secs), (Code::RateLimited, Some(17)));
-        let e = process_token_response(&HttpResponse::new(503, "<html>down</html>").with_header("retry-after", "2"), &rt(), 0).unwrap_err();
-        assert_eq!((e.code, e.retry_after_secs, e.status), (Code::ProviderUnavailable, Some(2), Some(503)));
+        let e = process_token_response(
+            &HttpResponse::new(503, "<html>down</html>").with_header("retry-after", "2"),
+            &rt(),
+            0,
+        )
+        .unwrap_err();
+        assert_eq!(
+            (e.code, e.retry_after_secs, e.status),
+            (Code::ProviderUnavailable, Some(2), Some(503))
+        );
         let e = process_token_response(&HttpResponse::new(401, ""), &rt(), 0).unwrap_err();
         assert_eq!(e.code, Code::InvalidClient);
         let e = process_token_response(&HttpResponse::new(404, "nope"), &rt(), 0).unwrap_err();
@@ -404,7 +530,12 @@ mod tests {
 
     #[test]
     fn keeps_old_refresh_token_when_none_returned() {
-        let a = apply_response(&old(), resp(None, None), &provider("google", "body"), 10_000);
+        let a = apply_response(
+            &old(),
+            resp(None, None),
+            &provider("google", "body"),
+            10_000,
+        );
         assert!(!a.rotated);
         assert_eq!(a.tokens.refresh_token, Some(RefreshToken::new("old-rt")));
         assert_eq!(a.tokens.expires_at_ms, Some(10_000 + 3_600_000));
@@ -414,20 +545,35 @@ mod tests {
 
     #[test]
     fn stores_rotated_refresh_token_and_scope_changes() {
-        let a = apply_response(&old(), resp(Some("new-rt"), Some("c b")), &provider("discord", "basic"), 0);
+        let a = apply_response(
+            &old(),
+            resp(Some("new-rt"), Some("c b")),
+            &provider("discord", "basic"),
+            0,
+        );
         assert!(a.rotated);
         assert_eq!(a.tokens.refresh_token, Some(RefreshToken::new("new-rt")));
         assert_eq!(a.tokens.scope.as_deref(), Some("b c"));
         assert_eq!(a.scopes_added, vec!["c"]);
         assert_eq!(a.scopes_removed, vec!["a"]);
         assert_eq!(a.tokens.refresh_token_expires_at_ms, None);
-        let same = apply_response(&old(), resp(Some("old-rt"), None), &provider("google", "body"), 0);
+        let same = apply_response(
+            &old(),
+            resp(Some("old-rt"), None),
+            &provider("google", "body"),
+            0,
+        );
         assert!(!same.rotated);
     }
 
     #[test]
     fn github_oauth_app_tokens_do_not_expire() {
-        let a = apply_response(&old(), resp(None, Some("repo,user")), &provider("github", "body"), 0);
+        let a = apply_response(
+            &old(),
+            resp(None, Some("repo,user")),
+            &provider("github", "body"),
+            0,
+        );
         assert_eq!(a.tokens.expires_at_ms, None);
         assert_eq!(a.tokens.scope.as_deref(), Some("repo user"));
     }

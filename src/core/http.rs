@@ -34,8 +34,7 @@ impl HttpResponse {
         }
     }
     pub fn json(status: u16, body: &serde_json::Value) -> Self {
-        Self::new(status, body.to_string())
-            .with_header("content-type", "application/json")
+        Self::new(status, body.to_string()).with_header("content-type", "application/json")
     }
     pub fn with_header(mut self, name: &str, value: &str) -> Self {
         self.headers.push((name.to_string(), value.to_string()));
@@ -65,8 +64,13 @@ pub enum TransportError {
 impl From<TransportError> for Error {
     fn from(e: TransportError) -> Self {
         match e {
-            TransportError::Timeout => Error::new(Code::Timeout, "the provider did not answer in time"),
-            TransportError::Network(d) => Error::new(Code::Network, format!("network error reaching the provider: {d}")),
+            TransportError::Timeout => {
+                Error::new(Code::Timeout, "the provider did not answer in time")
+            }
+            TransportError::Network(d) => Error::new(
+                Code::Network,
+                format!("network error reaching the provider: {d}"),
+            ),
         }
     }
 }
@@ -74,7 +78,11 @@ impl From<TransportError> for Error {
 /// Sends one HTTP request. Implementations enforce `timeout_ms`.
 #[allow(async_fn_in_trait)] // single-threaded wasm: futures need not be Send
 pub trait Transport {
-    async fn send(&self, request: HttpRequest, timeout_ms: u64) -> Result<HttpResponse, TransportError>;
+    async fn send(
+        &self,
+        request: HttpRequest,
+        timeout_ms: u64,
+    ) -> Result<HttpResponse, TransportError>;
 }
 
 /// `application/x-www-form-urlencoded` byte serializer (WHATWG URL §5.2),
@@ -84,7 +92,9 @@ pub fn form_urlencode(input: &str) -> String {
     let mut out = String::with_capacity(input.len());
     for b in input.bytes() {
         match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'*' | b'-' | b'.' | b'_' => out.push(b as char),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'*' | b'-' | b'.' | b'_' => {
+                out.push(b as char)
+            }
             b' ' => out.push('+'),
             _ => {
                 const HEX: &[u8; 16] = b"0123456789ABCDEF";
@@ -111,8 +121,14 @@ mod tests {
 
     #[test]
     fn form_encoding_follows_whatwg() {
-        assert_eq!(form_urlencode("a b+c/d=e&f~é*-._"), "a+b%2Bc%2Fd%3De%26f%7E%C3%A9*-._");
-        assert_eq!(form_body(&[("grant_type", "refresh_token"), ("x", "1 2")]), "grant_type=refresh_token&x=1+2");
+        assert_eq!(
+            form_urlencode("a b+c/d=e&f~é*-._"),
+            "a+b%2Bc%2Fd%3De%26f%7E%C3%A9*-._"
+        );
+        assert_eq!(
+            form_body(&[("grant_type", "refresh_token"), ("x", "1 2")]),
+            "grant_type=refresh_token&x=1+2"
+        );
     }
 
     #[test]

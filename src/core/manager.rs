@@ -107,7 +107,10 @@ pub struct Manager<T: Transport, S: Store, R: Runtime> {
 }
 
 pub(crate) fn not_connected(provider: &str) -> Error {
-    Error::new(Code::NotConnected, format!("no {provider} connection for this user"))
+    Error::new(
+        Code::NotConnected,
+        format!("no {provider} connection for this user"),
+    )
 }
 
 impl<T: Transport, S: Store, R: Runtime> Manager<T, S, R> {
@@ -151,7 +154,11 @@ impl<T: Transport, S: Store, R: Runtime> Manager<T, S, R> {
             known.sort_unstable();
             Error::new(
                 Code::BadRequest,
-                format!("provider '{}' is not configured (configured: {})", clean(id), known.join(", ")),
+                format!(
+                    "provider '{}' is not configured (configured: {})",
+                    clean(id),
+                    known.join(", ")
+                ),
             )
         })
     }
@@ -165,11 +172,32 @@ impl<T: Transport, S: Store, R: Runtime> Manager<T, S, R> {
     pub(crate) fn seal(&self, value: &str, user_id: &str, provider: &str, field: Field) -> String {
         let mut nonce = [0u8; 12];
         self.rt.fill_random(&mut nonce);
-        self.cfg.keyring.seal(value, &SealContext { user_id, provider, field }, nonce)
+        self.cfg.keyring.seal(
+            value,
+            &SealContext {
+                user_id,
+                provider,
+                field,
+            },
+            nonce,
+        )
     }
 
-    pub(crate) fn open(&self, sealed: &str, user_id: &str, provider: &str, field: Field) -> Result<String> {
-        self.cfg.keyring.open(sealed, &SealContext { user_id, provider, field })
+    pub(crate) fn open(
+        &self,
+        sealed: &str,
+        user_id: &str,
+        provider: &str,
+        field: Field,
+    ) -> Result<String> {
+        self.cfg.keyring.open(
+            sealed,
+            &SealContext {
+                user_id,
+                provider,
+                field,
+            },
+        )
     }
 
     /// Opens a row's tokens.
@@ -180,7 +208,12 @@ impl<T: Transport, S: Store, R: Runtime> Manager<T, S, R> {
             .ok_or_else(|| not_connected(&row.provider))?;
         let access = self.open(access, &row.user_id, &row.provider, Field::AccessToken)?;
         let refresh = match row.refresh_token_sealed.as_deref() {
-            Some(s) => Some(RefreshToken::new(self.open(s, &row.user_id, &row.provider, Field::RefreshToken)?)),
+            Some(s) => Some(RefreshToken::new(self.open(
+                s,
+                &row.user_id,
+                &row.provider,
+                Field::RefreshToken,
+            )?)),
             None => None,
         };
         Ok(TokenSet {
@@ -192,8 +225,15 @@ impl<T: Transport, S: Store, R: Runtime> Manager<T, S, R> {
         })
     }
 
-    pub(crate) fn token_from_row(&self, row: &ConnectionRow, warning: Option<Error>) -> Result<ValidToken> {
-        let sealed = row.access_token_sealed.as_deref().ok_or_else(|| not_connected(&row.provider))?;
+    pub(crate) fn token_from_row(
+        &self,
+        row: &ConnectionRow,
+        warning: Option<Error>,
+    ) -> Result<ValidToken> {
+        let sealed = row
+            .access_token_sealed
+            .as_deref()
+            .ok_or_else(|| not_connected(&row.provider))?;
         let access = self.open(sealed, &row.user_id, &row.provider, Field::AccessToken)?;
         Ok(ValidToken {
             access_token: AccessToken::new(access),
@@ -214,7 +254,10 @@ impl<T: Transport, S: Store, R: Runtime> Manager<T, S, R> {
                 format!(
                     "the {} connection must be reconnected{}",
                     row.provider,
-                    row.last_error_message.as_deref().map(|m| format!(" ({m})")).unwrap_or_default()
+                    row.last_error_message
+                        .as_deref()
+                        .map(|m| format!(" ({m})"))
+                        .unwrap_or_default()
                 ),
             )),
             _ if row.access_token_sealed.is_none() => Err(not_connected(&row.provider)),
@@ -248,7 +291,12 @@ impl<T: Transport, S: Store, R: Runtime> Manager<T, S, R> {
     /// A valid access token for the user's connection: cached if fresh,
     /// otherwise refreshed once across every caller, in this instance and
     /// all others sharing the store.
-    pub async fn get_valid_token(&self, user_id: &str, provider_id: &str, opts: GetOptions) -> Result<ValidToken> {
+    pub async fn get_valid_token(
+        &self,
+        user_id: &str,
+        provider_id: &str,
+        opts: GetOptions,
+    ) -> Result<ValidToken> {
         let provider = self.provider(provider_id)?;
         check_user(user_id)?;
         let key: Key = (user_id.to_string(), provider_id.to_string());
@@ -263,7 +311,8 @@ impl<T: Transport, S: Store, R: Runtime> Manager<T, S, R> {
                 if !opts.force {
                     let now = self.rt.now_ms();
                     let fresh = !provider.spec.access_tokens_expire
-                        || freshness(row.expires_at, now, self.margin_ms(provider, &opts)) == Freshness::Fresh;
+                        || freshness(row.expires_at, now, self.margin_ms(provider, &opts))
+                            == Freshness::Fresh;
                     if fresh {
                         return self.token_from_row(&row, None);
                     }
@@ -281,25 +330,38 @@ impl<T: Transport, S: Store, R: Runtime> Manager<T, S, R> {
                 }
             }
         }
-        Err(Error::new(Code::Internal, "the refresh was abandoned repeatedly"))
+        Err(Error::new(
+            Code::Internal,
+            "the refresh was abandoned repeatedly",
+        ))
     }
 
     /// Saves the tokens a sign-in returned. Without a new refresh token the
     /// stored one is kept (Google sends one only on first consent).
-    pub async fn store_tokens(&self, user_id: &str, provider_id: &str, t: InitialTokens) -> Result<StatusReport> {
+    pub async fn store_tokens(
+        &self,
+        user_id: &str,
+        provider_id: &str,
+        t: InitialTokens,
+    ) -> Result<StatusReport> {
         let provider = self.provider(provider_id)?;
         check_user(user_id)?;
         if t.access_token.trim().is_empty() {
             return Err(Error::new(Code::BadRequest, "accessToken: required"));
         }
         if t.refresh_token.as_deref() == Some("") {
-            return Err(Error::new(Code::BadRequest, "refreshToken: must not be empty"));
+            return Err(Error::new(
+                Code::BadRequest,
+                "refreshToken: must not be empty",
+            ));
         }
         let now = self.rt.now_ms();
         let existing = self.store.load(user_id, provider_id).await?;
         let refresh_sealed = match &t.refresh_token {
             Some(r) => Some(self.seal(r, user_id, provider_id, Field::RefreshToken)),
-            None => existing.as_ref().and_then(|row| row.refresh_token_sealed.clone()),
+            None => existing
+                .as_ref()
+                .and_then(|row| row.refresh_token_sealed.clone()),
         };
         let expires_at = if provider.spec.access_tokens_expire {
             t.expires_at_ms.or_else(|| {
@@ -313,7 +375,12 @@ impl<T: Transport, S: Store, R: Runtime> Manager<T, S, R> {
         let write = TokenWrite {
             user_id: user_id.to_string(),
             provider: provider_id.to_string(),
-            access_token_sealed: self.seal(&t.access_token, user_id, provider_id, Field::AccessToken),
+            access_token_sealed: self.seal(
+                &t.access_token,
+                user_id,
+                provider_id,
+                Field::AccessToken,
+            ),
             refresh_token_sealed: refresh_sealed,
             expires_at,
             refresh_token_expires_at: if t.refresh_token.is_some() {
@@ -329,7 +396,9 @@ impl<T: Transport, S: Store, R: Runtime> Manager<T, S, R> {
             refreshed_at: now,
         };
         let row = self.store.save_tokens(&write).await?;
-        self.pending.borrow_mut().remove(&(user_id.to_string(), provider_id.to_string()));
+        self.pending
+            .borrow_mut()
+            .remove(&(user_id.to_string(), provider_id.to_string()));
         let mut ev = self.event(&row, "stored");
         ev.rotated = Some(t.refresh_token.is_some());
         self.emit(ev).await;
@@ -374,7 +443,12 @@ impl<T: Transport, S: Store, R: Runtime> Manager<T, S, R> {
             scopes: row
                 .scope
                 .as_deref()
-                .map(|s| s.split(' ').filter(|x| !x.is_empty()).map(str::to_string).collect())
+                .map(|s| {
+                    s.split(' ')
+                        .filter(|x| !x.is_empty())
+                        .map(str::to_string)
+                        .collect()
+                })
                 .unwrap_or_default(),
             has_refresh_token: row.refresh_token_sealed.is_some(),
             refresh_token_expires_at: row.refresh_token_expires_at,
@@ -392,7 +466,9 @@ impl<T: Transport, S: Store, R: Runtime> Manager<T, S, R> {
         check_user(user_id)?;
         let now = self.rt.now_ms();
         self.store.disconnect(user_id, provider_id, now).await?;
-        self.pending.borrow_mut().remove(&(user_id.to_string(), provider_id.to_string()));
+        self.pending
+            .borrow_mut()
+            .remove(&(user_id.to_string(), provider_id.to_string()));
         if let Some(row) = self.store.load(user_id, provider_id).await? {
             let ev = self.event(&row, "disconnected");
             self.emit(ev).await;
@@ -404,19 +480,29 @@ impl<T: Transport, S: Store, R: Runtime> Manager<T, S, R> {
     /// `within_ms`, at most `limit` of them, one at a time.
     pub async fn refresh_expiring(&self, within_ms: i64, limit: u32) -> Result<SweepReport> {
         let now = self.rt.now_ms();
-        let due = self.store.list_expiring(now + within_ms, now, limit).await?;
+        let due = self
+            .store
+            .list_expiring(now + within_ms, now, limit)
+            .await?;
         let mut report = SweepReport::default();
         for (user, provider) in due {
             if !self.cfg.providers.contains_key(&provider) {
                 continue;
             }
             report.checked += 1;
-            let opts = GetOptions { force: false, min_validity_ms: Some(within_ms) };
+            let opts = GetOptions {
+                force: false,
+                min_validity_ms: Some(within_ms),
+            };
             match self.get_valid_token(&user, &provider, opts).await {
                 Ok(t) if t.warning.is_none() => report.refreshed += u32::from(t.refreshed),
                 Ok(t) => {
                     report.failed += 1;
-                    report.codes.push(t.warning.map(|w| w.code.as_str().to_string()).unwrap_or_default());
+                    report.codes.push(
+                        t.warning
+                            .map(|w| w.code.as_str().to_string())
+                            .unwrap_or_default(),
+                    );
                 }
                 Err(e) => {
                     report.failed += 1;
@@ -429,12 +515,18 @@ impl<T: Transport, S: Store, R: Runtime> Manager<T, S, R> {
 }
 
 fn clean(s: &str) -> String {
-    s.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_').take(64).collect()
+    s.chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+        .take(64)
+        .collect()
 }
 
 fn check_user(user_id: &str) -> Result<()> {
     if user_id.is_empty() || user_id.len() > 255 {
-        return Err(Error::new(Code::BadRequest, "userId: must be 1-255 characters"));
+        return Err(Error::new(
+            Code::BadRequest,
+            "userId: must be 1-255 characters",
+        ));
     }
     Ok(())
 }

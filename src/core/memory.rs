@@ -38,7 +38,10 @@ impl MemoryStore {
         self.inner.rows.borrow().get(&key(user, provider)).cloned()
     }
     pub fn put_row(&self, row: ConnectionRow) {
-        self.inner.rows.borrow_mut().insert(key(&row.user_id, &row.provider), row);
+        self.inner
+            .rows
+            .borrow_mut()
+            .insert(key(&row.user_id, &row.provider), row);
     }
     pub fn events(&self) -> Vec<RefreshEvent> {
         self.inner.events.borrow().clone()
@@ -90,13 +93,21 @@ impl Store for MemoryStore {
         Ok(self.row(user_id, provider))
     }
 
-    async fn try_lease(&self, user_id: &str, provider: &str, owner: &str, now_ms: i64, until_ms: i64) -> Result<LeaseOutcome> {
+    async fn try_lease(
+        &self,
+        user_id: &str,
+        provider: &str,
+        owner: &str,
+        now_ms: i64,
+        until_ms: i64,
+    ) -> Result<LeaseOutcome> {
         self.inner.leases.set(self.inner.leases.get() + 1);
         let mut rows = self.inner.rows.borrow_mut();
         let Some(row) = rows.get_mut(&key(user_id, provider)) else {
             return Ok(LeaseOutcome::Missing);
         };
-        let free = row.lease_until.is_none_or(|u| u <= now_ms) || row.lease_owner.as_deref() == Some(owner);
+        let free = row.lease_until.is_none_or(|u| u <= now_ms)
+            || row.lease_owner.as_deref() == Some(owner);
         if free {
             row.lease_owner = Some(owner.to_string());
             row.lease_until = Some(until_ms);
@@ -125,7 +136,12 @@ impl Store for MemoryStore {
         if Self::take_fault(&self.inner.fail_failures) {
             return Err(Error::storage("injected write failure"));
         }
-        if let Some(row) = self.inner.rows.borrow_mut().get_mut(&key(&w.user_id, &w.provider)) {
+        if let Some(row) = self
+            .inner
+            .rows
+            .borrow_mut()
+            .get_mut(&key(&w.user_id, &w.provider))
+        {
             row.status = w.status.clone();
             row.last_error_code = Some(w.code.clone());
             row.last_error_message = Some(w.message.clone());
@@ -141,7 +157,12 @@ impl Store for MemoryStore {
     }
 
     async fn release_lease(&self, user_id: &str, provider: &str, owner: &str) -> Result<()> {
-        if let Some(row) = self.inner.rows.borrow_mut().get_mut(&key(user_id, provider)) {
+        if let Some(row) = self
+            .inner
+            .rows
+            .borrow_mut()
+            .get_mut(&key(user_id, provider))
+        {
             if row.lease_owner.as_deref() == Some(owner) {
                 row.lease_owner = None;
                 row.lease_until = None;
@@ -152,31 +173,38 @@ impl Store for MemoryStore {
 
     async fn save_tokens(&self, w: &TokenWrite) -> Result<ConnectionRow> {
         let mut rows = self.inner.rows.borrow_mut();
-        let row = rows.entry(key(&w.user_id, &w.provider)).or_insert_with(|| ConnectionRow {
-            user_id: w.user_id.clone(),
-            provider: w.provider.clone(),
-            access_token_sealed: None,
-            refresh_token_sealed: None,
-            expires_at: None,
-            refresh_token_expires_at: None,
-            scope: None,
-            status: Status::Connected.as_str().to_string(),
-            last_error_code: None,
-            last_error_message: None,
-            last_error_at: None,
-            failure_count: 0,
-            cooldown_until: None,
-            token_refreshed_at: None,
-            version: 0,
-            lease_owner: None,
-            lease_until: None,
-        });
+        let row = rows
+            .entry(key(&w.user_id, &w.provider))
+            .or_insert_with(|| ConnectionRow {
+                user_id: w.user_id.clone(),
+                provider: w.provider.clone(),
+                access_token_sealed: None,
+                refresh_token_sealed: None,
+                expires_at: None,
+                refresh_token_expires_at: None,
+                scope: None,
+                status: Status::Connected.as_str().to_string(),
+                last_error_code: None,
+                last_error_message: None,
+                last_error_at: None,
+                failure_count: 0,
+                cooldown_until: None,
+                token_refreshed_at: None,
+                version: 0,
+                lease_owner: None,
+                lease_until: None,
+            });
         apply_write(row, w);
         Ok(row.clone())
     }
 
     async fn disconnect(&self, user_id: &str, provider: &str, at: i64) -> Result<()> {
-        if let Some(row) = self.inner.rows.borrow_mut().get_mut(&key(user_id, provider)) {
+        if let Some(row) = self
+            .inner
+            .rows
+            .borrow_mut()
+            .get_mut(&key(user_id, provider))
+        {
             row.access_token_sealed = None;
             row.refresh_token_sealed = None;
             row.status = Status::Disconnected.as_str().to_string();
@@ -193,7 +221,12 @@ impl Store for MemoryStore {
         Ok(())
     }
 
-    async fn list_expiring(&self, before_ms: i64, now_ms: i64, limit: u32) -> Result<Vec<(String, String)>> {
+    async fn list_expiring(
+        &self,
+        before_ms: i64,
+        now_ms: i64,
+        limit: u32,
+    ) -> Result<Vec<(String, String)>> {
         let rows = self.inner.rows.borrow();
         let mut out: Vec<(i64, String, String)> = rows
             .values()
@@ -203,9 +236,19 @@ impl Store for MemoryStore {
                     && !matches!(r.status.as_str(), "needs_reauth" | "disconnected")
                     && r.cooldown_until.is_none_or(|c| c <= now_ms)
             })
-            .map(|r| (r.expires_at.unwrap_or(0), r.user_id.clone(), r.provider.clone()))
+            .map(|r| {
+                (
+                    r.expires_at.unwrap_or(0),
+                    r.user_id.clone(),
+                    r.provider.clone(),
+                )
+            })
             .collect();
         out.sort();
-        Ok(out.into_iter().take(limit as usize).map(|(_, u, p)| (u, p)).collect())
+        Ok(out
+            .into_iter()
+            .take(limit as usize)
+            .map(|(_, u, p)| (u, p))
+            .collect())
     }
 }

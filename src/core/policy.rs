@@ -142,7 +142,9 @@ mod tests {
     #[test]
     fn lease_outlives_a_whole_refresh() {
         let p = Policy::default();
-        assert!(p.lease_ms as u64 > p.request_timeout_ms * p.max_attempts as u64 + p.backoff_cap_ms * 2);
+        assert!(
+            p.lease_ms as u64 > p.request_timeout_ms * p.max_attempts as u64 + p.backoff_cap_ms * 2
+        );
         assert!(p.wait_for_other_ms > p.lease_ms);
     }
 
@@ -151,8 +153,14 @@ mod tests {
         let now = 784_111_777_000 - 30_000;
         assert_eq!(parse_retry_after_ms("120", now), Some(120_000));
         assert_eq!(parse_retry_after_ms(" 0 ", now), Some(0));
-        assert_eq!(parse_retry_after_ms("Sun, 06 Nov 1994 08:49:37 GMT", now), Some(30_000));
-        assert_eq!(parse_retry_after_ms("Sun, 06 Nov 1994 08:49:37 GMT", now + 60_000), Some(0));
+        assert_eq!(
+            parse_retry_after_ms("Sun, 06 Nov 1994 08:49:37 GMT", now),
+            Some(30_000)
+        );
+        assert_eq!(
+            parse_retry_after_ms("Sun, 06 Nov 1994 08:49:37 GMT", now + 60_000),
+            Some(0)
+        );
         assert_eq!(parse_retry_after_ms("-5", now), None);
         assert_eq!(parse_retry_after_ms("soon", now), None);
         assert_eq!(ms_to_secs_ceil(1), 1);

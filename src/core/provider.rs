@@ -191,7 +191,11 @@ impl Provider {
     /// connections; errors name the offending field as `providers.<key>.<field>`.
     pub fn from_config(key: &str, c: &ProviderConfig) -> Result<Self> {
         let field = |f: &str| format!("providers.{key}.{f}");
-        if key.is_empty() || !key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
+        if key.is_empty()
+            || !key
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        {
             return Err(Error::config(format!(
                 "providers: provider id '{key}' must be non-empty ASCII letters, digits, '-' or '_'"
             )));
@@ -339,27 +343,51 @@ mod tests {
     #[test]
     fn bad_config_names_the_field() {
         let e = Provider::from_config("acme", &cfg("a", "b")).unwrap_err();
-        assert!(e.message.starts_with("providers.acme: unknown provider 'acme'"), "{}", e.message);
+        assert!(
+            e.message
+                .starts_with("providers.acme: unknown provider 'acme'"),
+            "{}",
+            e.message
+        );
         let e = Provider::from_config("google", &cfg("", "b")).unwrap_err();
         assert_eq!(e.message, "providers.google.clientId: required");
-        let e = Provider::from_config("google", &ProviderConfig { client_secret: None, ..cfg("a", "") }).unwrap_err();
+        let e = Provider::from_config(
+            "google",
+            &ProviderConfig {
+                client_secret: None,
+                ..cfg("a", "")
+            },
+        )
+        .unwrap_err();
         assert!(e.message.starts_with("providers.google.clientSecret"));
         let e = Provider::from_config(
             "google",
-            &ProviderConfig { client_auth: Some("digest".into()), ..cfg("a", "b") },
+            &ProviderConfig {
+                client_auth: Some("digest".into()),
+                ..cfg("a", "b")
+            },
         )
         .unwrap_err();
         assert!(e.message.starts_with("providers.google.clientAuth"));
         let e = Provider::from_config(
             "google",
-            &ProviderConfig { token_url: Some("ftp://x".into()), ..cfg("a", "b") },
+            &ProviderConfig {
+                token_url: Some("ftp://x".into()),
+                ..cfg("a", "b")
+            },
         )
         .unwrap_err();
         assert!(e.message.starts_with("providers.google.tokenUrl"));
         let e = Provider::from_config("bad id", &cfg("a", "b")).unwrap_err();
         assert_eq!(e.code, Code::Config);
         // A public client needs no secret.
-        let public = ProviderConfig { client_auth: Some("none".into()), ..cfg("a", "") };
-        assert!(Provider::from_config("google", &public).unwrap().client_secret.is_none());
+        let public = ProviderConfig {
+            client_auth: Some("none".into()),
+            ..cfg("a", "")
+        };
+        assert!(Provider::from_config("google", &public)
+            .unwrap()
+            .client_secret
+            .is_none());
     }
 }

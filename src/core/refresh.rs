@@ -31,7 +31,12 @@ fn still_valid(row: &ConnectionRow, now: i64) -> bool {
 
 impl<T: Transport, S: Store, R: Runtime> Manager<T, S, R> {
     /// The single-flight leader's path. `seen` is the row as this call read it.
-    pub(crate) async fn lead_refresh(&self, seen: &ConnectionRow, provider: &Provider, opts: GetOptions) -> Result<ValidToken> {
+    pub(crate) async fn lead_refresh(
+        &self,
+        seen: &ConnectionRow,
+        provider: &Provider,
+        opts: GetOptions,
+    ) -> Result<ValidToken> {
         if let Some(result) = self.flush_pending(seen).await {
             return result;
         }
@@ -47,13 +52,22 @@ impl<T: Transport, S: Store, R: Runtime> Manager<T, S, R> {
             let now = self.rt.now_ms();
             let outcome = self
                 .store
-                .try_lease(&seen.user_id, &seen.provider, &owner, now, now + policy.lease_ms)
+                .try_lease(
+                    &seen.user_id,
+                    &seen.provider,
+                    &owner,
+                    now,
+                    now + policy.lease_ms,
+                )
                 .await?;
             match outcome {
                 LeaseOutcome::Missing => return Err(super::manager::not_connected(&seen.provider)),
                 LeaseOutcome::Acquired(row) => {
                     if self.someone_else_acted(seen, &row, now) {
-                        let _ = self.store.release_lease(&row.user_id, &row.provider, &owner).await;
+                        let _ = self
+                            .store
+                            .release_lease(&row.user_id, &row.provider, &owner)
+                            .await;
                         return self.outcome_of_other(&row, opts);
                     }
                     return self.refresh_with_lease(row, provider, &owner, opts).await;
@@ -96,7 +110,10 @@ impl<T: Transport, S: Store, R: Runtime> Manager<T, S, R> {
             return self.during_cooldown(row, opts);
         }
         if !still_valid(row, now) {
-            return Err(Error::new(Code::Internal, "another instance stored an already expired token"));
+            return Err(Error::new(
+                Code::Internal,
+                "another instance stored an already expired token",
+            ));
         }
         self.token_from_row(row, None)
     }
@@ -111,7 +128,11 @@ impl<T: Transport, S: Store, R: Runtime> Manager<T, S, R> {
             Some(c) if c.retryable() || c == Code::RotationNotSaved => c,
             _ => Code::Cooldown,
         };
-        let code = if code == Code::RotationNotSaved { Code::Cooldown } else { code };
+        let code = if code == Code::RotationNotSaved {
+            Code::Cooldown
+        } else {
+            code
+        };
         let err = Error::new(
             code,
             format!(
@@ -127,14 +148,23 @@ impl<T: Transport, S: Store, R: Runtime> Manager<T, S, R> {
         Err(err)
     }
 
-    async fn refresh_with_lease(&self, row: ConnectionRow, provider: &Provider, owner: &str, opts: GetOptions) -> Result<ValidToken> {
+    async fn refresh_with_lease(
+        &self,
+        row: ConnectionRow,
+        provider: &Provider,
+        owner: &str,
+        opts: GetOptions,
+    ) -> Result<ValidToken> {
         let started = self.rt.now_ms();
         let old = match self.open_tokens(&row) {
             Ok(t) => t,
             Err(e) => return self.fail(&row, owner, e, opts, 0, started).await,
         };
         let Some(refresh_token) = old.refresh_token.clone() else {
-            let e = Error::new(Code::ReauthRequired, "no refresh token is stored for this connection");
+            let e = Error::new(
+                Code::ReauthRequired,
+                "no refresh token is stored for this connection",
+            );
             return self.fail(&row, owner, e, opts, 0, started).await;
         };
         if row.refresh_token_expires_at.is_some_and(|t| t <= started) {
@@ -146,7 +176,11 @@ impl<T: Transport, S: Store, R: Runtime> Manager<T, S, R> {
         let result = loop {
             attempts += 1;
             let request = refresh_request(provider, &refresh_token);
-            let result = match self.transport.send(request, policy.request_timeout_ms).await {
+            let result = match self
+                .transport
+                .send(request, policy.request_timeout_ms)
+                .await
+            {
                 Ok(resp) => process_token_response(&resp, &refresh_token, self.rt.now_ms()),
                 Err(e) => Err(e.into()),
             };
@@ -156,7 +190,8 @@ impl<T: Transport, S: Store, R: Runtime> Manager<T, S, R> {
             };
             // A timed-out request may have been served: with single-use refresh
             // tokens, sending the old one again would count as reuse.
-            let ambiguous = err.code == Code::Timeout && provider.spec.rotation == Rotation::SingleUse;
+            let ambiguous =
+                err.code == Code::Timeout && provider.spec.rotation == Rotation::SingleUse;
             let wait_hint = err.retry_after_secs.map(|s| s.saturating_mul(1000));
             let retry = err.retryable()
                 && err.code != Code::RateLimited
@@ -172,7 +207,8 @@ impl<T: Transport, S: Store, R: Runtime> Manager<T, S, R> {
         match result {
             Ok(resp) => {
                 let applied = apply_response(&old, resp, provider, self.rt.now_ms());
-                self.save_refreshed(&row, applied, owner, attempts, started).await
+                self.save_refreshed(&row, applied, owner, attempts, started)
+                    .await
             }
             Err(e) => self.fail(&row, owner, e, opts, attempts, started).await,
         }
@@ -182,7 +218,12 @@ impl<T: Transport, S: Store, R: Runtime> Manager<T, S, R> {
         TokenWrite {
             user_id: row.user_id.clone(),
             provider: row.provider.clone(),
-            access_token_sealed: self.seal(t.access_token.expose(), &row.user_id, &row.provider, Field::AccessToken),
+            access_token_sealed: self.seal(
+                t.access_token.expose(),
+                &row.user_id,
+                &row.provider,
+                Field::AccessToken,
+            ),
             refresh_token_sealed: t
                 .refresh_token
                 .as_ref()
@@ -194,7 +235,14 @@ impl<T: Transport, S: Store, R: Runtime> Manager<T, S, R> {
         }
     }
 
-    async fn save_refreshed(&self, row: &ConnectionRow, applied: Applied, owner: &str, attempts: u32, started: i64) -> Result<ValidToken> {
+    async fn save_refreshed(
+        &self,
+        row: &ConnectionRow,
+        applied: Applied,
+        owner: &str,
+        attempts: u32,
+        started: i64,
+    ) -> Result<ValidToken> {
         let now = self.rt.now_ms();
         let write = self.sealed_write(row, &applied.tokens, now);
         let token = ValidToken {
@@ -230,7 +278,9 @@ impl<T: Transport, S: Store, R: Runtime> Manager<T, S, R> {
                 Err(e) => {
                     last_err = Some(e);
                     if attempt < policy.store_write_attempts {
-                        self.rt.sleep_ms(policy.backoff_ms(attempt, self.rt.random_unit())).await;
+                        self.rt
+                            .sleep_ms(policy.backoff_ms(attempt, self.rt.random_unit()))
+                            .await;
                     }
                 }
             }
@@ -238,13 +288,18 @@ impl<T: Transport, S: Store, R: Runtime> Manager<T, S, R> {
         let cause = last_err.map(|e| e.message).unwrap_or_default();
         if !applied.rotated {
             // The stored refresh token still works: nothing is lost.
-            let _ = self.store.release_lease(&row.user_id, &row.provider, owner).await;
+            let _ = self
+                .store
+                .release_lease(&row.user_id, &row.provider, owner)
+                .await;
             ev.kind = "store_failed".to_string();
             ev.code = Some(Code::Storage.as_str().to_string());
             ev.message = Some(cause.clone());
             self.emit(ev).await;
             return Ok(ValidToken {
-                warning: Some(Error::storage(format!("refreshed but could not save: {cause}"))),
+                warning: Some(Error::storage(format!(
+                    "refreshed but could not save: {cause}"
+                ))),
                 ..token
             });
         }
@@ -253,7 +308,11 @@ impl<T: Transport, S: Store, R: Runtime> Manager<T, S, R> {
         // else) and block other instances from refreshing with the old one.
         self.pending.borrow_mut().insert(
             (row.user_id.clone(), row.provider.clone()),
-            Pending { write, expected_version: row.version, tokens: applied.tokens.clone() },
+            Pending {
+                write,
+                expected_version: row.version,
+                tokens: applied.tokens.clone(),
+            },
         );
         let err = Error::new(
             Code::RotationNotSaved,
@@ -293,7 +352,11 @@ impl<T: Transport, S: Store, R: Runtime> Manager<T, S, R> {
             refreshed: false,
             warning: None,
         };
-        match self.store.commit_refresh(&pending.write, pending.expected_version).await {
+        match self
+            .store
+            .commit_refresh(&pending.write, pending.expected_version)
+            .await
+        {
             Ok(true) => {
                 self.pending.borrow_mut().remove(&key);
                 let mut ev = self.event(row, "rotation_saved_late");
@@ -312,7 +375,10 @@ impl<T: Transport, S: Store, R: Runtime> Manager<T, S, R> {
                     format!("a rotated refresh token is still unsaved: {}", e.message),
                 );
                 if freshness(pending.tokens.expires_at_ms, now, 0) != Freshness::Expired {
-                    Some(Ok(ValidToken { warning: Some(err), ..token }))
+                    Some(Ok(ValidToken {
+                        warning: Some(err),
+                        ..token
+                    }))
                 } else {
                     Some(Err(err))
                 }
@@ -320,7 +386,15 @@ impl<T: Transport, S: Store, R: Runtime> Manager<T, S, R> {
         }
     }
 
-    async fn fail(&self, row: &ConnectionRow, owner: &str, e: Error, opts: GetOptions, attempts: u32, started: i64) -> Result<ValidToken> {
+    async fn fail(
+        &self,
+        row: &ConnectionRow,
+        owner: &str,
+        e: Error,
+        opts: GetOptions,
+        attempts: u32,
+        started: i64,
+    ) -> Result<ValidToken> {
         let now = self.rt.now_ms();
         let policy = &self.cfg.policy;
         let failures = row.failure_count.saturating_add(1);
@@ -328,7 +402,12 @@ impl<T: Transport, S: Store, R: Runtime> Manager<T, S, R> {
         let status = after_failure(e.code, old_valid, policy.is_exhausted(failures));
         let cooldown_until = match status {
             Status::NeedsReauth => None,
-            _ => Some(now + policy.cooldown_ms(failures, e.retry_after_secs.map(|s| (s as i64).saturating_mul(1000)))),
+            _ => Some(
+                now + policy.cooldown_ms(
+                    failures,
+                    e.retry_after_secs.map(|s| (s as i64).saturating_mul(1000)),
+                ),
+            ),
         };
         let recorded = self
             .store
@@ -345,7 +424,10 @@ impl<T: Transport, S: Store, R: Runtime> Manager<T, S, R> {
             })
             .await;
         if recorded.is_err() {
-            let _ = self.store.release_lease(&row.user_id, &row.provider, owner).await;
+            let _ = self
+                .store
+                .release_lease(&row.user_id, &row.provider, owner)
+                .await;
         }
         let mut ev = self.event(row, "failed");
         ev.code = Some(e.code.as_str().to_string());
@@ -356,7 +438,10 @@ impl<T: Transport, S: Store, R: Runtime> Manager<T, S, R> {
         let e = match (e.code, cooldown_until) {
             (Code::RateLimited, Some(c)) => {
                 let secs = ms_to_secs_ceil(c - now);
-                Error { retry_after_secs: Some(secs), ..e }
+                Error {
+                    retry_after_secs: Some(secs),
+                    ..e
+                }
             }
             _ => e,
         };

@@ -113,14 +113,20 @@ fn decode_key(s: &str) -> Option<[u8; 32]> {
 }
 
 fn valid_kid(id: &str) -> bool {
-    !id.is_empty() && id.len() <= 32 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    !id.is_empty()
+        && id.len() <= 32
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 impl Keyring {
     /// Builds a keyring. Errors name the field (`encryptionKeys[i].key`) and never echo key bytes.
     pub fn new(keys: &[KeyConfig]) -> Result<Self> {
         if keys.is_empty() {
-            return Err(Error::config("encryptionKeys: at least one key is required"));
+            return Err(Error::config(
+                "encryptionKeys: at least one key is required",
+            ));
         }
         let mut out: Vec<Key> = Vec::with_capacity(keys.len());
         for (i, k) in keys.iter().enumerate() {
@@ -130,7 +136,10 @@ impl Keyring {
                 )));
             }
             if out.iter().any(|o| o.id == k.id) {
-                return Err(Error::config(format!("encryptionKeys[{i}].id: duplicate key id '{}'", k.id)));
+                return Err(Error::config(format!(
+                    "encryptionKeys[{i}].id: duplicate key id '{}'",
+                    k.id
+                )));
             }
             let bytes = decode_key(&k.key).ok_or_else(|| {
                 Error::config(format!(
@@ -157,9 +166,20 @@ impl Keyring {
         let aad = ctx.aad();
         let ct = key
             .cipher
-            .encrypt(Nonce::from_slice(&nonce), Payload { msg: plaintext.as_bytes(), aad: &aad })
+            .encrypt(
+                Nonce::from_slice(&nonce),
+                Payload {
+                    msg: plaintext.as_bytes(),
+                    aad: &aad,
+                },
+            )
             .expect("AES-GCM encryption of an in-memory buffer cannot fail");
-        format!("v1.{}.{}.{}", key.id, B64URL.encode(nonce), B64URL.encode(ct))
+        format!(
+            "v1.{}.{}.{}",
+            key.id,
+            B64URL.encode(nonce),
+            B64URL.encode(ct)
+        )
     }
 
     /// Opens a sealed value bound to `ctx`.
@@ -187,21 +207,38 @@ impl Keyring {
             return Err(malformed("expected v1.<kid>.<nonce>.<ciphertext>"));
         };
         let key = self.keys.iter().find(|k| k.id == *kid).ok_or_else(|| {
-            let shown: String = kid.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_').take(32).collect();
-            Error::new(Code::CryptoUnknownKey, format!("sealed with key id '{shown}', which is not in the keyring"))
+            let shown: String = kid
+                .chars()
+                .filter(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+                .take(32)
+                .collect();
+            Error::new(
+                Code::CryptoUnknownKey,
+                format!("sealed with key id '{shown}', which is not in the keyring"),
+            )
         })?;
-        let nonce = B64URL.decode(nonce_b64).map_err(|_| malformed("nonce is not base64url"))?;
+        let nonce = B64URL
+            .decode(nonce_b64)
+            .map_err(|_| malformed("nonce is not base64url"))?;
         if nonce.len() != 12 {
             return Err(malformed("nonce must be 12 bytes"));
         }
-        let ct = B64URL.decode(ct_b64).map_err(|_| malformed("ciphertext is not base64url"))?;
+        let ct = B64URL
+            .decode(ct_b64)
+            .map_err(|_| malformed("ciphertext is not base64url"))?;
         if ct.len() < 16 {
             return Err(malformed("ciphertext is shorter than the tag"));
         }
         let aad = ctx.aad();
         let pt = key
             .cipher
-            .decrypt(Nonce::from_slice(&nonce), Payload { msg: &ct, aad: &aad })
+            .decrypt(
+                Nonce::from_slice(&nonce),
+                Payload {
+                    msg: &ct,
+                    aad: &aad,
+                },
+            )
             .map_err(|_| integrity())?;
         String::from_utf8(pt).map_err(|_| integrity())
     }
@@ -223,7 +260,8 @@ impl Keyring {
             let pt = if iv.len() == 12 {
                 key.cipher.decrypt(Nonce::from_slice(&iv), msg.as_slice())
             } else {
-                key.legacy16.decrypt(aes_gcm::Nonce::<U16>::from_slice(&iv), msg.as_slice())
+                key.legacy16
+                    .decrypt(aes_gcm::Nonce::<U16>::from_slice(&iv), msg.as_slice())
             };
             if let Ok(pt) = pt {
                 return String::from_utf8(pt).map_err(|_| integrity());
@@ -234,7 +272,10 @@ impl Keyring {
 }
 
 fn malformed(what: &str) -> Error {
-    Error::new(Code::CryptoMalformed, format!("sealed token is malformed: {what}"))
+    Error::new(
+        Code::CryptoMalformed,
+        format!("sealed token is malformed: {what}"),
+    )
 }
 
 fn integrity() -> Error {
@@ -252,11 +293,24 @@ mod tests {
     const K2_HEX: &str = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
 
     fn ring(keys: &[(&str, &str)]) -> Keyring {
-        Keyring::new(&keys.iter().map(|(i, k)| KeyConfig { id: i.to_string(), key: k.to_string() }).collect::<Vec<_>>()).unwrap()
+        Keyring::new(
+            &keys
+                .iter()
+                .map(|(i, k)| KeyConfig {
+                    id: i.to_string(),
+                    key: k.to_string(),
+                })
+                .collect::<Vec<_>>(),
+        )
+        .unwrap()
     }
 
     fn ctx<'a>(user: &'a str, field: Field) -> SealContext<'a> {
-        SealContext { user_id: user, provider: "google", field }
+        SealContext {
+            user_id: user,
+            provider: "google",
+            field,
+        }
     }
 
     #[test]
@@ -265,7 +319,10 @@ mod tests {
         let s = r.seal("ya29.token", &ctx("u1", Field::AccessToken), [7; 12]);
         assert!(s.starts_with("v1.k1."));
         assert!(!s.contains("ya29"));
-        assert_eq!(r.open(&s, &ctx("u1", Field::AccessToken)).unwrap(), "ya29.token");
+        assert_eq!(
+            r.open(&s, &ctx("u1", Field::AccessToken)).unwrap(),
+            "ya29.token"
+        );
         assert!(!r.needs_reseal(&s));
     }
 
@@ -273,29 +330,64 @@ mod tests {
     fn swapped_rows_fields_and_tampering_fail_with_integrity() {
         let r = ring(&[("k1", K1)]);
         let s = r.seal("secret", &ctx("u1", Field::AccessToken), [1; 12]);
-        for bad_ctx in [ctx("u2", Field::AccessToken), ctx("u1", Field::RefreshToken)] {
-            assert_eq!(r.open(&s, &bad_ctx).unwrap_err().code, Code::CryptoIntegrity);
+        for bad_ctx in [
+            ctx("u2", Field::AccessToken),
+            ctx("u1", Field::RefreshToken),
+        ] {
+            assert_eq!(
+                r.open(&s, &bad_ctx).unwrap_err().code,
+                Code::CryptoIntegrity
+            );
         }
-        let other_provider = SealContext { provider: "spotify", ..ctx("u1", Field::AccessToken) };
-        assert_eq!(r.open(&s, &other_provider).unwrap_err().code, Code::CryptoIntegrity);
+        let other_provider = SealContext {
+            provider: "spotify",
+            ..ctx("u1", Field::AccessToken)
+        };
+        assert_eq!(
+            r.open(&s, &other_provider).unwrap_err().code,
+            Code::CryptoIntegrity
+        );
         // Flip one ciphertext character.
         let mut t = s.clone().into_bytes();
         let last = t.len() - 3;
         t[last] = if t[last] == b'A' { b'B' } else { b'A' };
         let t = String::from_utf8(t).unwrap();
-        assert_eq!(r.open(&t, &ctx("u1", Field::AccessToken)).unwrap_err().code, Code::CryptoIntegrity);
+        assert_eq!(
+            r.open(&t, &ctx("u1", Field::AccessToken)).unwrap_err().code,
+            Code::CryptoIntegrity
+        );
         // The same key id but different key bytes.
         let wrong = ring(&[("k1", K2_HEX)]);
-        assert_eq!(wrong.open(&s, &ctx("u1", Field::AccessToken)).unwrap_err().code, Code::CryptoIntegrity);
+        assert_eq!(
+            wrong
+                .open(&s, &ctx("u1", Field::AccessToken))
+                .unwrap_err()
+                .code,
+            Code::CryptoIntegrity
+        );
     }
 
     #[test]
     fn unknown_key_and_malformed_have_their_codes() {
         let r = ring(&[("k1", K1)]);
         let s = ring(&[("k9", K2_HEX)]).seal("x", &ctx("u", Field::AccessToken), [0; 12]);
-        assert_eq!(r.open(&s, &ctx("u", Field::AccessToken)).unwrap_err().code, Code::CryptoUnknownKey);
-        for bad in ["", "plain", "v1.k1.AAAA", "v1.k1.!!!.AAAA", "v1.k1.AAAAAAAAAAAAAAAA.AA", "zz:yy:xx"] {
-            assert_eq!(r.open(bad, &ctx("u", Field::AccessToken)).unwrap_err().code, Code::CryptoMalformed, "{bad}");
+        assert_eq!(
+            r.open(&s, &ctx("u", Field::AccessToken)).unwrap_err().code,
+            Code::CryptoUnknownKey
+        );
+        for bad in [
+            "",
+            "plain",
+            "v1.k1.AAAA",
+            "v1.k1.!!!.AAAA",
+            "v1.k1.AAAAAAAAAAAAAAAA.AA",
+            "zz:yy:xx",
+        ] {
+            assert_eq!(
+                r.open(bad, &ctx("u", Field::AccessToken)).unwrap_err().code,
+                Code::CryptoMalformed,
+                "{bad}"
+            );
         }
     }
 
@@ -306,7 +398,10 @@ mod tests {
         let rotated = ring(&[("k2", K2_HEX), ("k1", K1)]);
         assert_eq!(rotated.current_kid(), "k2");
         assert!(rotated.needs_reseal(&s));
-        assert_eq!(rotated.open(&s, &ctx("u", Field::RefreshToken)).unwrap(), "tok");
+        assert_eq!(
+            rotated.open(&s, &ctx("u", Field::RefreshToken)).unwrap(),
+            "tok"
+        );
         let resealed = rotated.seal("tok", &ctx("u", Field::RefreshToken), [4; 12]);
         assert!(resealed.starts_with("v1.k2."));
     }
@@ -321,33 +416,75 @@ mod tests {
     fn legacy_hex_format_opens() {
         let r = ring(&[("k2", K2_HEX), ("k1", K1)]);
         for sealed in [LEGACY_IV16, LEGACY_IV12] {
-            assert_eq!(r.open(sealed, &ctx("any", Field::RefreshToken)).unwrap(), "legacy-refresh-token");
+            assert_eq!(
+                r.open(sealed, &ctx("any", Field::RefreshToken)).unwrap(),
+                "legacy-refresh-token"
+            );
             assert!(r.needs_reseal(sealed));
             let mut tampered = sealed.to_string();
             tampered.replace_range(tampered.len() - 2.., "00");
-            assert_eq!(r.open(&tampered, &ctx("any", Field::RefreshToken)).unwrap_err().code, Code::CryptoIntegrity);
+            assert_eq!(
+                r.open(&tampered, &ctx("any", Field::RefreshToken))
+                    .unwrap_err()
+                    .code,
+                Code::CryptoIntegrity
+            );
         }
         let only_k2 = ring(&[("k2", K2_HEX)]);
-        assert_eq!(only_k2.open(LEGACY_IV16, &ctx("a", Field::AccessToken)).unwrap_err().code, Code::CryptoIntegrity);
-        assert_eq!(r.open("0011:22:33", &ctx("a", Field::AccessToken)).unwrap_err().code, Code::CryptoMalformed);
+        assert_eq!(
+            only_k2
+                .open(LEGACY_IV16, &ctx("a", Field::AccessToken))
+                .unwrap_err()
+                .code,
+            Code::CryptoIntegrity
+        );
+        assert_eq!(
+            r.open("0011:22:33", &ctx("a", Field::AccessToken))
+                .unwrap_err()
+                .code,
+            Code::CryptoMalformed
+        );
     }
 
     #[test]
     fn bad_keys_name_the_field_without_echoing() {
         let e = Keyring::new(&[]).unwrap_err();
         assert_eq!(e.message, "encryptionKeys: at least one key is required");
-        let e = Keyring::new(&[KeyConfig { id: "k1".into(), key: "c2hvcnQ=".into() }]).unwrap_err();
+        let e = Keyring::new(&[KeyConfig {
+            id: "k1".into(),
+            key: "c2hvcnQ=".into(),
+        }])
+        .unwrap_err();
         assert_eq!(e.code, Code::Config);
-        assert!(e.message.starts_with("encryptionKeys[0].key: must be 32 bytes"));
+        assert!(e
+            .message
+            .starts_with("encryptionKeys[0].key: must be 32 bytes"));
         assert!(!e.message.contains("c2hvcnQ"));
-        let e = Keyring::new(&[KeyConfig { id: "k 1".into(), key: K1.into() }]).unwrap_err();
+        let e = Keyring::new(&[KeyConfig {
+            id: "k 1".into(),
+            key: K1.into(),
+        }])
+        .unwrap_err();
         assert!(e.message.starts_with("encryptionKeys[0].id"));
         let e = Keyring::new(&[
-            KeyConfig { id: "k1".into(), key: K1.into() },
-            KeyConfig { id: "k1".into(), key: K2_HEX.into() },
+            KeyConfig {
+                id: "k1".into(),
+                key: K1.into(),
+            },
+            KeyConfig {
+                id: "k1".into(),
+                key: K2_HEX.into(),
+            },
         ])
         .unwrap_err();
         assert!(e.message.starts_with("encryptionKeys[1].id: duplicate"));
-        assert!(!format!("{:?}", KeyConfig { id: "k".into(), key: K1.into() }).contains(K1));
+        assert!(!format!(
+            "{:?}",
+            KeyConfig {
+                id: "k".into(),
+                key: K1.into()
+            }
+        )
+        .contains(K1));
     }
 }

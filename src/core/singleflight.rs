@@ -14,7 +14,9 @@ pub struct SingleFlight<K, V> {
 
 impl<K, V> Default for SingleFlight<K, V> {
     fn default() -> Self {
-        Self { waiters: RefCell::new(HashMap::new()) }
+        Self {
+            waiters: RefCell::new(HashMap::new()),
+        }
     }
 }
 
@@ -50,7 +52,12 @@ impl<K: Eq + Hash + Clone, V: Clone> SingleFlight<K, V> {
 impl<K: Eq + Hash + Clone, V: Clone> Leader<'_, K, V> {
     /// Hands the result to every follower and ends the flight.
     pub fn finish(self, value: &V) {
-        let list = self.flight.waiters.borrow_mut().remove(&self.key).unwrap_or_default();
+        let list = self
+            .flight
+            .waiters
+            .borrow_mut()
+            .remove(&self.key)
+            .unwrap_or_default();
         for tx in list {
             let _ = tx.send(value.clone());
         }
@@ -73,9 +80,15 @@ mod tests {
     #[test]
     fn followers_get_the_leaders_value() {
         let f: SingleFlight<&str, u32> = SingleFlight::default();
-        let Role::Leader(lead) = f.join("k") else { panic!("first caller leads") };
-        let Role::Follower(a) = f.join("k") else { panic!() };
-        let Role::Follower(b) = f.join("k") else { panic!() };
+        let Role::Leader(lead) = f.join("k") else {
+            panic!("first caller leads")
+        };
+        let Role::Follower(a) = f.join("k") else {
+            panic!()
+        };
+        let Role::Follower(b) = f.join("k") else {
+            panic!()
+        };
         assert!(matches!(f.join("other"), Role::Leader(_)));
         lead.finish(&7);
         assert_eq!(block_on(a), Ok(7));
@@ -88,7 +101,9 @@ mod tests {
     fn dropped_leader_releases_followers() {
         let f: SingleFlight<&str, u32> = SingleFlight::default();
         let lead = f.join("k");
-        let Role::Follower(rx) = f.join("k") else { panic!() };
+        let Role::Follower(rx) = f.join("k") else {
+            panic!()
+        };
         drop(lead);
         assert!(block_on(rx).is_err());
         assert_eq!(f.in_flight(), 0);

@@ -65,13 +65,31 @@ mod tests {
 
     #[test]
     fn transitions() {
-        assert_eq!(after_failure(Code::ReauthRequired, true, false), Status::NeedsReauth);
-        assert_eq!(after_failure(Code::InvalidClient, true, false), Status::Error);
-        assert_eq!(after_failure(Code::ProviderUnavailable, true, false), Status::Connected);
-        assert_eq!(after_failure(Code::ProviderUnavailable, false, false), Status::TokenExpired);
+        assert_eq!(
+            after_failure(Code::ReauthRequired, true, false),
+            Status::NeedsReauth
+        );
+        assert_eq!(
+            after_failure(Code::InvalidClient, true, false),
+            Status::Error
+        );
+        assert_eq!(
+            after_failure(Code::ProviderUnavailable, true, false),
+            Status::Connected
+        );
+        assert_eq!(
+            after_failure(Code::ProviderUnavailable, false, false),
+            Status::TokenExpired
+        );
         assert_eq!(after_failure(Code::Network, false, true), Status::Error);
         assert_eq!(after_failure(Code::RateLimited, true, true), Status::Error);
-        for s in ["connected", "token_expired", "needs_reauth", "error", "disconnected"] {
+        for s in [
+            "connected",
+            "token_expired",
+            "needs_reauth",
+            "error",
+            "disconnected",
+        ] {
             assert_eq!(Status::parse(s).unwrap().as_str(), s);
         }
         assert_eq!(Status::parse("expired"), None);

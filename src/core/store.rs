@@ -102,7 +102,14 @@ pub trait Store {
 
     /// Takes the lease in one statement when it is free or expired
     /// (`lease_until <= now`), setting `lease_owner = owner, lease_until = until`.
-    async fn try_lease(&self, user_id: &str, provider: &str, owner: &str, now_ms: i64, until_ms: i64) -> Result<LeaseOutcome>;
+    async fn try_lease(
+        &self,
+        user_id: &str,
+        provider: &str,
+        owner: &str,
+        now_ms: i64,
+        until_ms: i64,
+    ) -> Result<LeaseOutcome>;
 
     /// Writes refreshed tokens only if `version == expected_version`; bumps
     /// `version`, sets `token_refreshed_at`, status `connected`, clears the
@@ -126,5 +133,10 @@ pub trait Store {
 
     /// Connections whose access token expires before `before_ms`, that have a
     /// refresh token, are not `needs_reauth` or `disconnected`, and are not cooling down at `now_ms`.
-    async fn list_expiring(&self, before_ms: i64, now_ms: i64, limit: u32) -> Result<Vec<(String, String)>>;
+    async fn list_expiring(
+        &self,
+        before_ms: i64,
+        now_ms: i64,
+        limit: u32,
+    ) -> Result<Vec<(String, String)>>;
 }

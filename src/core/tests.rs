@@ -61,7 +61,10 @@ impl Future for Sleep {
         if self.rt.now.get() >= self.until {
             Poll::Ready(())
         } else {
-            self.rt.timers.borrow_mut().push((self.until, cx.waker().clone()));
+            self.rt
+                .timers
+                .borrow_mut()
+                .push((self.until, cx.waker().clone()));
             Poll::Pending
         }
     }
@@ -76,7 +79,13 @@ impl Wake for Flag {
 
 impl Rt {
     fn new() -> Self {
-        Rt { now: Rc::new(Cell::new(T0)), timers: Rc::default(), sleeps: Rc::default(), seq: Rc::default(), events: Rc::default() }
+        Rt {
+            now: Rc::new(Cell::new(T0)),
+            timers: Rc::default(),
+            sleeps: Rc::default(),
+            seq: Rc::default(),
+            events: Rc::default(),
+        }
     }
     fn advance(&self, ms: i64) {
         self.now.set(self.now.get() + ms);
@@ -95,7 +104,13 @@ impl Rt {
             if flag.0.load(Ordering::SeqCst) {
                 continue;
             }
-            let next = self.timers.borrow().iter().map(|(t, _)| *t).min().expect("deadlock: nothing runnable and no timer");
+            let next = self
+                .timers
+                .borrow()
+                .iter()
+                .map(|(t, _)| *t)
+                .min()
+                .expect("deadlock: nothing runnable and no timer");
             self.now.set(self.now.get().max(next));
             let now = self.now.get();
             let due: Vec<Waker> = {
@@ -115,7 +130,11 @@ impl Runtime for Rt {
     }
     async fn sleep_ms(&self, ms: u64) {
         self.sleeps.borrow_mut().push(ms);
-        Sleep { rt: self.clone(), until: self.now.get() + ms as i64 }.await;
+        Sleep {
+            rt: self.clone(),
+            until: self.now.get() + ms as i64,
+        }
+        .await;
     }
     fn random_unit(&self) -> f64 {
         0.5
@@ -165,7 +184,11 @@ impl Provider {
 }
 
 impl Transport for Provider {
-    async fn send(&self, request: HttpRequest, _timeout_ms: u64) -> Result<HttpResponse, TransportError> {
+    async fn send(
+        &self,
+        request: HttpRequest,
+        _timeout_ms: u64,
+    ) -> Result<HttpResponse, TransportError> {
         self.requests.borrow_mut().push(request);
         let n = self.calls();
         for _ in 0..self.latency_yields.get() {
@@ -173,7 +196,11 @@ impl Transport for Provider {
         }
         if let (Some(c), ms) = (&self.clock, self.latency_ms.get()) {
             if ms > 0 {
-                Sleep { rt: c.clone(), until: c.now_ms() + ms }.await;
+                Sleep {
+                    rt: c.clone(),
+                    until: c.now_ms() + ms,
+                }
+                .await;
             }
         }
         let next = self.script.borrow_mut().pop_front();
@@ -211,7 +238,10 @@ struct World {
 
 fn world(provider: &str) -> World {
     let rt = Rt::new();
-    let p = Provider { clock: Some(rt.clone()), ..Default::default() };
+    let p = Provider {
+        clock: Some(rt.clone()),
+        ..Default::default()
+    };
     p.latency_yields.set(3);
     let store = MemoryStore::new();
     let m = Manager::new(config(provider, ""), p.clone(), store.clone(), rt.clone());
@@ -221,27 +251,43 @@ fn world(provider: &str) -> World {
 impl World {
     /// Stores a connection whose access token expires in `expires_in` seconds.
     fn connect(&self, provider: &str, expires_in: i64, refresh: Option<&str>) {
-        self.rt.run(self.m.store_tokens(
-            "user-1",
-            provider,
-            InitialTokens {
-                access_token: "at-initial".into(),
-                refresh_token: refresh.map(str::to_string),
-                expires_at_ms: Some(self.rt.now_ms() + expires_in * 1000),
-                scope: Some("calendar".into()),
-                ..Default::default()
-            },
-        ))
-        .unwrap();
+        self.rt
+            .run(self.m.store_tokens(
+                "user-1",
+                provider,
+                InitialTokens {
+                    access_token: "at-initial".into(),
+                    refresh_token: refresh.map(str::to_string),
+                    expires_at_ms: Some(self.rt.now_ms() + expires_in * 1000),
+                    scope: Some("calendar".into()),
+                    ..Default::default()
+                },
+            ))
+            .unwrap();
     }
     fn get(&self, provider: &str) -> super::error::Result<super::manager::ValidToken> {
-        self.rt.run(self.m.get_valid_token("user-1", provider, GetOptions::default()))
+        self.rt.run(
+            self.m
+                .get_valid_token("user-1", provider, GetOptions::default()),
+        )
     }
     fn stored_refresh_token(&self, provider: &str) -> Option<String> {
         let row = self.store.row("user-1", provider).unwrap();
-        let ring = super::seal::Keyring::new(&[super::seal::KeyConfig { id: "k1".into(), key: KEY.into() }]).unwrap();
+        let ring = super::seal::Keyring::new(&[super::seal::KeyConfig {
+            id: "k1".into(),
+            key: KEY.into(),
+        }])
+        .unwrap();
         row.refresh_token_sealed.map(|s| {
-            ring.open(&s, &SealContext { user_id: "user-1", provider, field: Field::RefreshToken }).unwrap()
+            ring.open(
+                &s,
+                &SealContext {
+                    user_id: "user-1",
+                    provider,
+                    field: Field::RefreshToken,
+                },
+            )
+            .unwrap()
         })
     }
 }
@@ -266,14 +312,21 @@ fn expired_token_is_refreshed_once_and_the_marker_moves() {
     assert_eq!(t.access_token.expose(), "at-1");
     assert!(t.refreshed);
     assert_eq!(w.p.calls(), 1);
-    assert!(w.p.last_body().contains("grant_type=refresh_token&refresh_token=rt-0"));
+    assert!(w
+        .p
+        .last_body()
+        .contains("grant_type=refresh_token&refresh_token=rt-0"));
     let row = w.store.row("user-1", "google").unwrap();
     assert_eq!(row.version, before.version + 1);
     assert!(row.token_refreshed_at.unwrap() > before.token_refreshed_at.unwrap());
     assert_eq!(t.token_refreshed_at_ms, row.token_refreshed_at);
     assert_eq!(row.status, "connected");
     assert_eq!(row.lease_owner, None);
-    assert_eq!(w.stored_refresh_token("google").as_deref(), Some("rt-0"), "old refresh token kept");
+    assert_eq!(
+        w.stored_refresh_token("google").as_deref(),
+        Some("rt-0"),
+        "old refresh token kept"
+    );
     // Second call: cached, no provider call.
     assert_eq!(w.get("google").unwrap().access_token.expose(), "at-1");
     assert_eq!(w.p.calls(), 1);
@@ -293,9 +346,15 @@ fn proactive_refresh_inside_the_margin() {
 fn hundred_concurrent_requests_on_one_instance_make_one_provider_call() {
     let w = world("google");
     w.connect("google", -1, Some("rt-0"));
-    let results = w.rt.run(join_all((0..100).map(|_| w.m.get_valid_token("user-1", "google", GetOptions::default()))));
+    let results = w.rt.run(join_all((0..100).map(|_| {
+        w.m.get_valid_token("user-1", "google", GetOptions::default())
+    })));
     assert_eq!(w.p.calls(), 1);
-    assert_eq!(w.store.lease_calls(), 1, "in-process single flight: one lease attempt, not 100");
+    assert_eq!(
+        w.store.lease_calls(),
+        1,
+        "in-process single flight: one lease attempt, not 100"
+    );
     for r in results {
         assert_eq!(r.unwrap().access_token.expose(), "at-1");
     }
@@ -305,7 +364,10 @@ fn hundred_concurrent_requests_on_one_instance_make_one_provider_call() {
 #[test]
 fn two_instances_sharing_a_store_make_one_provider_call() {
     let rt = Rt::new();
-    let p = Provider { clock: Some(rt.clone()), ..Default::default() };
+    let p = Provider {
+        clock: Some(rt.clone()),
+        ..Default::default()
+    };
     p.latency_yields.set(20);
     p.latency_ms.set(300);
     p.rotate.set(true);
@@ -316,7 +378,12 @@ fn two_instances_sharing_a_store_make_one_provider_call() {
     rt.run(a.store_tokens(
         "user-1",
         "discord",
-        InitialTokens { access_token: "at-0".into(), refresh_token: Some("rt-0".into()), expires_in_secs: Some(0), ..Default::default() },
+        InitialTokens {
+            access_token: "at-0".into(),
+            refresh_token: Some("rt-0".into()),
+            expires_in_secs: Some(0),
+            ..Default::default()
+        },
     ))
     .unwrap();
     rt.advance(1);
@@ -342,10 +409,15 @@ fn rotated_refresh_token_is_persisted_and_used_next_time() {
     assert_eq!(w.stored_refresh_token("discord").as_deref(), Some("rt-1"));
     w.rt.advance(3_600_000);
     assert_eq!(w.get("discord").unwrap().access_token.expose(), "at-2");
-    assert!(w.p.last_body().contains("refresh_token=rt-1"), "the rotated token is the one sent");
+    assert!(
+        w.p.last_body().contains("refresh_token=rt-1"),
+        "the rotated token is the one sent"
+    );
     assert_eq!(w.stored_refresh_token("discord").as_deref(), Some("rt-2"));
     let ev = w.rt.events.borrow();
-    assert!(ev.iter().any(|e| e.kind == "refreshed" && e.rotated == Some(true)));
+    assert!(ev
+        .iter()
+        .any(|e| e.kind == "refreshed" && e.rotated == Some(true)));
 }
 
 #[test]
@@ -373,16 +445,36 @@ fn store_write_failing_for_good_after_rotation_is_never_silent() {
     let row = w.store.row("user-1", "discord").unwrap();
     assert_eq!(row.status, "error");
     assert_eq!(row.last_error_code.as_deref(), Some("ROTATION_NOT_SAVED"));
-    assert!(row.cooldown_until.unwrap() > w.rt.now_ms(), "other instances must not refresh with the dead token");
-    assert!(w.rt.events.borrow().iter().any(|e| e.kind == "rotation_not_saved"));
-    assert!(w.store.events().iter().any(|e| e.kind == "rotation_not_saved"));
+    assert!(
+        row.cooldown_until.unwrap() > w.rt.now_ms(),
+        "other instances must not refresh with the dead token"
+    );
+    assert!(w
+        .rt
+        .events
+        .borrow()
+        .iter()
+        .any(|e| e.kind == "rotation_not_saved"));
+    assert!(w
+        .store
+        .events()
+        .iter()
+        .any(|e| e.kind == "rotation_not_saved"));
     // The store recovers: the next call saves the held token, with no provider call.
     let t = w.get("discord").unwrap();
     assert_eq!(t.access_token.expose(), "at-1");
     assert_eq!(w.p.calls(), 1);
     assert_eq!(w.stored_refresh_token("discord").as_deref(), Some("rt-1"));
-    assert_eq!(w.store.row("user-1", "discord").unwrap().status, "connected");
-    assert!(w.rt.events.borrow().iter().any(|e| e.kind == "rotation_saved_late"));
+    assert_eq!(
+        w.store.row("user-1", "discord").unwrap().status,
+        "connected"
+    );
+    assert!(w
+        .rt
+        .events
+        .borrow()
+        .iter()
+        .any(|e| e.kind == "rotation_saved_late"));
 }
 
 #[test]
@@ -404,14 +496,19 @@ fn invalid_grant_needs_reauth_and_stops_calling() {
     // Reconnecting restores it.
     w.connect("google", 3600, Some("rt-new"));
     assert_eq!(w.get("google").unwrap().access_token.expose(), "at-initial");
-    assert_eq!(w.rt.run(w.m.status("user-1", "google")).unwrap().status, "connected");
+    assert_eq!(
+        w.rt.run(w.m.status("user-1", "google")).unwrap().status,
+        "connected"
+    );
 }
 
 #[test]
 fn rate_limit_sets_a_cooldown_with_no_provider_calls_during_it() {
     let w = world("google");
     w.connect("google", -1, Some("rt-0"));
-    w.p.push(Reply::Http(HttpResponse::new(429, "").with_header("Retry-After", "120")));
+    w.p.push(Reply::Http(
+        HttpResponse::new(429, "").with_header("Retry-After", "120"),
+    ));
     let e = w.get("google").unwrap_err();
     assert_eq!(e.code, Code::RateLimited);
     assert_eq!(e.retry_after_secs, Some(120));
@@ -421,7 +518,10 @@ fn rate_limit_sets_a_cooldown_with_no_provider_calls_during_it() {
     assert_eq!(e.code, Code::RateLimited);
     assert_eq!(e.retry_after_secs, Some(60));
     assert_eq!(w.p.calls(), 1, "no provider call during the cooldown");
-    assert_eq!(w.store.row("user-1", "google").unwrap().status, "token_expired");
+    assert_eq!(
+        w.store.row("user-1", "google").unwrap().status,
+        "token_expired"
+    );
     w.rt.advance(61_000);
     assert_eq!(w.get("google").unwrap().access_token.expose(), "at-2");
     assert_eq!(w.p.calls(), 2);
@@ -433,7 +533,10 @@ fn server_errors_are_retried_with_backoff_then_reported() {
     let w = world("google");
     w.connect("google", -1, Some("rt-0"));
     for _ in 0..3 {
-        w.p.push(Reply::Http(HttpResponse::new(503, "<html>unavailable</html>")));
+        w.p.push(Reply::Http(HttpResponse::new(
+            503,
+            "<html>unavailable</html>",
+        )));
     }
     let e = w.get("google").unwrap_err();
     assert_eq!(e.code, Code::ProviderUnavailable);
@@ -501,7 +604,10 @@ fn repeated_failures_exhaust_the_connection() {
         assert_eq!(w.get("google").unwrap_err().code, Code::Network);
         let row = w.store.row("user-1", "google").unwrap();
         assert_eq!(row.failure_count, round);
-        assert_eq!(row.status, if round < 5 { "token_expired" } else { "error" });
+        assert_eq!(
+            row.status,
+            if round < 5 { "token_expired" } else { "error" }
+        );
         w.rt.advance(row.cooldown_until.unwrap() - w.rt.now_ms());
     }
 }
@@ -512,11 +618,18 @@ fn a_dead_lease_holder_is_taken_over_after_the_lease() {
     w.connect("google", -1, Some("rt-0"));
     let now = w.rt.now_ms();
     let lease = w.m.policy().lease_ms;
-    w.rt.run(w.store.try_lease("user-1", "google", "dead-instance:1", now, now + lease)).unwrap();
+    w.rt.run(
+        w.store
+            .try_lease("user-1", "google", "dead-instance:1", now, now + lease),
+    )
+    .unwrap();
     let t = w.get("google").unwrap();
     assert_eq!(t.access_token.expose(), "at-1");
     assert_eq!(w.p.calls(), 1);
-    assert!(w.rt.now_ms() >= now + lease, "waited for the lease to expire");
+    assert!(
+        w.rt.now_ms() >= now + lease,
+        "waited for the lease to expire"
+    );
     assert!(w.rt.now_ms() < now + lease + 2_000, "took it over promptly");
 }
 
@@ -524,7 +637,12 @@ fn a_dead_lease_holder_is_taken_over_after_the_lease() {
 fn waiting_for_a_live_holder_returns_its_result() {
     let w = world("google");
     w.connect("google", -1, Some("rt-0"));
-    let other: M = Manager::new(config("google", ""), w.p.clone(), w.store.clone(), w.rt.clone());
+    let other: M = Manager::new(
+        config("google", ""),
+        w.p.clone(),
+        w.store.clone(),
+        w.rt.clone(),
+    );
     w.p.latency_yields.set(50);
     let (a, b) = w.rt.run(futures_util::future::join(
         other.get_valid_token("user-1", "google", GetOptions::default()),
@@ -538,8 +656,13 @@ fn waiting_for_a_live_holder_returns_its_result() {
 fn force_refreshes_a_fresh_token_once_for_concurrent_callers() {
     let w = world("google");
     w.connect("google", 3600, Some("rt-0"));
-    let force = GetOptions { force: true, ..Default::default() };
-    let results = w.rt.run(join_all((0..10).map(|_| w.m.get_valid_token("user-1", "google", force))));
+    let force = GetOptions {
+        force: true,
+        ..Default::default()
+    };
+    let results = w.rt.run(join_all(
+        (0..10).map(|_| w.m.get_valid_token("user-1", "google", force)),
+    ));
     assert_eq!(w.p.calls(), 1);
     for r in results {
         assert_eq!(r.unwrap().access_token.expose(), "at-1");
@@ -551,7 +674,9 @@ fn missing_and_unknown() {
     let w = world("google");
     assert_eq!(w.get("google").unwrap_err().code, Code::NotConnected);
     assert_eq!(w.get("spotify").unwrap_err().code, Code::BadRequest);
-    let e = w.rt.run(w.m.get_valid_token("", "google", GetOptions::default())).unwrap_err();
+    let e =
+        w.rt.run(w.m.get_valid_token("", "google", GetOptions::default()))
+            .unwrap_err();
     assert_eq!(e.code, Code::BadRequest);
     let report = w.rt.run(w.m.status("user-1", "google")).unwrap();
     assert_eq!(report.status, "disconnected");
@@ -570,7 +695,10 @@ fn sign_in_without_refresh_token_keeps_the_stored_one() {
     let w = world("google");
     w.connect("google", 3600, Some("rt-first-consent"));
     w.connect("google", 3600, None);
-    assert_eq!(w.stored_refresh_token("google").as_deref(), Some("rt-first-consent"));
+    assert_eq!(
+        w.stored_refresh_token("google").as_deref(),
+        Some("rt-first-consent")
+    );
 }
 
 #[test]
@@ -587,7 +715,10 @@ fn disconnect_erases_tokens() {
     w.connect("google", 3600, Some("rt-0"));
     w.rt.run(w.m.disconnect("user-1", "google")).unwrap();
     let row = w.store.row("user-1", "google").unwrap();
-    assert_eq!((row.access_token_sealed, row.refresh_token_sealed), (None, None));
+    assert_eq!(
+        (row.access_token_sealed, row.refresh_token_sealed),
+        (None, None)
+    );
     assert_eq!(w.get("google").unwrap_err().code, Code::NotConnected);
 }
 
@@ -625,7 +756,10 @@ fn legacy_sealed_rows_are_read_and_resealed_on_refresh() {
         Some("000102030405060708090a0b:0e757eb88476d35314e57130583adbe6:4180dc1dba61ffdecdba03db02a7fc70896366e9".into());
     w.store.put_row(row);
     w.get("google").unwrap();
-    assert!(w.p.last_body().contains("refresh_token=legacy-refresh-token"));
+    assert!(w
+        .p
+        .last_body()
+        .contains("refresh_token=legacy-refresh-token"));
     let row = w.store.row("user-1", "google").unwrap();
     assert!(row.refresh_token_sealed.unwrap().starts_with("v1.k1."));
 }
@@ -644,7 +778,10 @@ fn a_tampered_row_is_a_crypto_error_not_a_panic() {
 fn no_token_bytes_in_events_errors_or_status() {
     let w = world("google");
     w.connect("google", -1, Some("rt-SECRET-0"));
-    w.p.push_json(400, json!({"error":"invalid_grant","error_description":"bad rt-SECRET-0"}));
+    w.p.push_json(
+        400,
+        json!({"error":"invalid_grant","error_description":"bad rt-SECRET-0"}),
+    );
     let e = w.get("google").unwrap_err();
     let status = serde_json::to_string(&w.rt.run(w.m.status("user-1", "google")).unwrap()).unwrap();
     let events = format!("{:?} {:?}", w.rt.events.borrow(), w.store.events());

@@ -49,8 +49,16 @@ pub fn normalize_scope(raw: &str, separator: char) -> String {
 pub fn scope_diff(old: &str, new: &str) -> (Vec<String>, Vec<String>) {
     let o: Vec<&str> = old.split(' ').filter(|s| !s.is_empty()).collect();
     let n: Vec<&str> = new.split(' ').filter(|s| !s.is_empty()).collect();
-    let added = n.iter().filter(|s| !o.contains(s)).map(|s| s.to_string()).collect();
-    let removed = o.iter().filter(|s| !n.contains(s)).map(|s| s.to_string()).collect();
+    let added = n
+        .iter()
+        .filter(|s| !o.contains(s))
+        .map(|s| s.to_string())
+        .collect();
+    let removed = o
+        .iter()
+        .filter(|s| !n.contains(s))
+        .map(|s| s.to_string())
+        .collect();
     (added, removed)
 }
 

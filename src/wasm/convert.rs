@@ -70,7 +70,10 @@ impl<'a> JsFields<'a> {
         for k in keys.iter() {
             let k = k.as_string().unwrap_or_default();
             if !allowed.contains(&k.as_str()) {
-                return Err(self.err(&k, &format!("unknown field (expected one of {})", allowed.join(", "))));
+                return Err(self.err(
+                    &k,
+                    &format!("unknown field (expected one of {})", allowed.join(", ")),
+                ));
             }
         }
         Ok(())
@@ -84,7 +87,10 @@ impl<'a> JsFields<'a> {
     pub fn opt_str(&self, key: &str) -> Result<Option<String>> {
         match self.get(key) {
             None => Ok(None),
-            Some(v) => v.as_string().map(Some).ok_or_else(|| self.err(key, "must be a string")),
+            Some(v) => v
+                .as_string()
+                .map(Some)
+                .ok_or_else(|| self.err(key, "must be a string")),
         }
     }
 
@@ -95,7 +101,10 @@ impl<'a> JsFields<'a> {
     pub fn opt_bool(&self, key: &str) -> Result<Option<bool>> {
         match self.get(key) {
             None => Ok(None),
-            Some(v) => v.as_bool().map(Some).ok_or_else(|| self.err(key, "must be true or false")),
+            Some(v) => v
+                .as_bool()
+                .map(Some)
+                .ok_or_else(|| self.err(key, "must be true or false")),
         }
     }
 
@@ -103,7 +112,9 @@ impl<'a> JsFields<'a> {
         match self.get(key) {
             None => Ok(None),
             Some(v) => match v.as_f64() {
-                Some(f) if f.is_finite() && f.fract() == 0.0 && f.abs() < 9.0e15 => Ok(Some(f as i64)),
+                Some(f) if f.is_finite() && f.fract() == 0.0 && f.abs() < 9.0e15 => {
+                    Ok(Some(f as i64))
+                }
                 Some(_) => Err(self.err(key, "must be an integer")),
                 None => Err(self.err(key, "must be a number")),
             },
@@ -130,7 +141,11 @@ pub fn error_to_js(e: &Error) -> JsValue {
     set(&v, "code", &s(e.code.as_str()));
     set(&v, "status", &opt_n(e.status.map(i64::from)));
     set(&v, "httpStatus", &n(e.code.http_status().into()));
-    set(&v, "requiresReauth", &JsValue::from_bool(e.requires_reauth()));
+    set(
+        &v,
+        "requiresReauth",
+        &JsValue::from_bool(e.requires_reauth()),
+    );
     set(&v, "retryable", &JsValue::from_bool(e.retryable()));
     if let Some(r) = e.retry_after_secs {
         set(&v, "retryAfter", &n(r as i64));

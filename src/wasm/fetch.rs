@@ -39,7 +39,11 @@ fn describe(e: &JsValue) -> String {
 }
 
 impl Transport for FetchTransport {
-    async fn send(&self, req: HttpRequest, timeout_ms: u64) -> Result<HttpResponse, TransportError> {
+    async fn send(
+        &self,
+        req: HttpRequest,
+        timeout_ms: u64,
+    ) -> Result<HttpResponse, TransportError> {
         let controller = AbortController::new();
         let timed_out = Rc::new(Cell::new(false));
         let flag = timed_out.clone();
@@ -86,19 +90,27 @@ impl Transport for FetchTransport {
                     }
                 }
             }
-            let text_fn: Function = get(&resp, "text")
-                .dyn_into()
-                .map_err(|_| TransportError::Network("fetch returned something that is not a Response".into()))?;
-            let text = settle(text_fn.call0(&resp).map_err(|e| TransportError::Network(describe(&e)))?)
-                .await
-                .map_err(|e| {
-                    if timed_out.get() {
-                        TransportError::Timeout
-                    } else {
-                        TransportError::Network(describe(&e))
-                    }
-                })?;
-            Ok(HttpResponse { status, headers: out, body: text.as_string().unwrap_or_default() })
+            let text_fn: Function = get(&resp, "text").dyn_into().map_err(|_| {
+                TransportError::Network("fetch returned something that is not a Response".into())
+            })?;
+            let text = settle(
+                text_fn
+                    .call0(&resp)
+                    .map_err(|e| TransportError::Network(describe(&e)))?,
+            )
+            .await
+            .map_err(|e| {
+                if timed_out.get() {
+                    TransportError::Timeout
+                } else {
+                    TransportError::Network(describe(&e))
+                }
+            })?;
+            Ok(HttpResponse {
+                status,
+                headers: out,
+                body: text.as_string().unwrap_or_default(),
+            })
         }
         .await;
         clear_timeout(&timer);

@@ -14,7 +14,9 @@ use super::runtime::JsRuntime;
 use super::store::JsStore;
 use crate::core::config::ManagerConfig;
 use crate::core::error::{Code, Error};
-use crate::core::manager::{GetOptions, InitialTokens, Manager, StatusReport, SweepReport, ValidToken};
+use crate::core::manager::{
+    GetOptions, InitialTokens, Manager, StatusReport, SweepReport, ValidToken,
+};
 use crate::core::marker;
 
 #[wasm_bindgen(typescript_custom_section)]
@@ -235,13 +237,21 @@ fn get_options(v: &JsValue) -> Result<GetOptions, Error> {
     f.only(&["force", "minValiditySeconds"])?;
     Ok(GetOptions {
         force: f.opt_bool("force")?.unwrap_or(false),
-        min_validity_ms: f.opt_u64("minValiditySeconds")?.map(|s| (s as i64).saturating_mul(1000)),
+        min_validity_ms: f
+            .opt_u64("minValiditySeconds")?
+            .map(|s| (s as i64).saturating_mul(1000)),
     })
 }
 
 fn initial_tokens(v: &JsValue) -> Result<InitialTokens, Error> {
     let f = JsFields::new(v, "tokens", Code::BadRequest)?;
-    f.only(&["accessToken", "refreshToken", "expiresIn", "expiresAt", "scope"])?;
+    f.only(&[
+        "accessToken",
+        "refreshToken",
+        "expiresIn",
+        "expiresAt",
+        "scope",
+    ])?;
     Ok(InitialTokens {
         access_token: f.str("accessToken")?,
         refresh_token: f.opt_str("refreshToken")?,
@@ -300,11 +310,20 @@ fn valid_token_to_js(t: &ValidToken) -> JsValue {
     obj(&[
         ("accessToken", s(t.access_token.expose())),
         ("expiresAt", opt_n(t.expires_at_ms)),
-        ("tokenRefreshedAt", opt_s(t.token_refreshed_at_ms.map(marker::format).as_deref())),
+        (
+            "tokenRefreshedAt",
+            opt_s(t.token_refreshed_at_ms.map(marker::format).as_deref()),
+        ),
         ("tokenRefreshedAtMs", opt_n(t.token_refreshed_at_ms)),
         ("scope", opt_s(t.scope.as_deref())),
         ("refreshed", JsValue::from_bool(t.refreshed)),
-        ("warning", t.warning.as_ref().map(warning_to_js).unwrap_or(JsValue::NULL)),
+        (
+            "warning",
+            t.warning
+                .as_ref()
+                .map(warning_to_js)
+                .unwrap_or(JsValue::NULL),
+        ),
     ])
 }
 
@@ -318,7 +337,12 @@ impl TokenManager {
         #[wasm_bindgen(unchecked_param_type = "TokenStore")] store: JsValue,
         options: Option<ManagerOptionsJs>,
     ) -> Result<TokenManager, JsValue> {
-        Self::build(config, store, options.map(JsValue::from).unwrap_or(JsValue::UNDEFINED)).map_err(reject)
+        Self::build(
+            config,
+            store,
+            options.map(JsValue::from).unwrap_or(JsValue::UNDEFINED),
+        )
+        .map_err(reject)
     }
 
     fn build(config: JsValue, store: JsValue, options: JsValue) -> Result<TokenManager, Error> {
@@ -335,14 +359,18 @@ impl TokenManager {
             Some(f) => f,
             None => get(&js_sys::global(), "fetch")
                 .dyn_into::<Function>()
-                .map_err(|_| Error::config("options.fetch: no global fetch in this runtime; pass one"))?,
+                .map_err(|_| {
+                    Error::config("options.fetch: no global fetch in this runtime; pass one")
+                })?,
         };
         let on_event = function_option(&options, "onEvent")?;
         let mut probe = [0u8; 1];
         getrandom::fill(&mut probe)
             .map_err(|_| Error::config("crypto.getRandomValues is unavailable in this runtime"))?;
         let inner = Manager::new(cfg, FetchTransport { fetch }, store, JsRuntime { on_event });
-        Ok(TokenManager { inner: Rc::new(inner) })
+        Ok(TokenManager {
+            inner: Rc::new(inner),
+        })
     }
 
     /// This instance's id, the prefix of its lease owner ids.
@@ -363,7 +391,10 @@ impl TokenManager {
         let options = options.map(JsValue::from).unwrap_or(JsValue::UNDEFINED);
         future_to_promise(async move {
             let opts = get_options(&options).map_err(reject)?;
-            let t = inner.get_valid_token(&user_id, &provider, opts).await.map_err(reject)?;
+            let t = inner
+                .get_valid_token(&user_id, &provider, opts)
+                .await
+                .map_err(reject)?;
             Ok(valid_token_to_js(&t))
         })
     }
@@ -379,7 +410,10 @@ impl TokenManager {
         let inner = self.inner.clone();
         future_to_promise(async move {
             let t = initial_tokens(&tokens).map_err(reject)?;
-            let r = inner.store_tokens(&user_id, &provider, t).await.map_err(reject)?;
+            let r = inner
+                .store_tokens(&user_id, &provider, t)
+                .await
+                .map_err(reject)?;
             Ok(report_to_js(&r))
         })
     }
@@ -399,7 +433,10 @@ impl TokenManager {
     pub fn disconnect(&self, user_id: String, provider: String) -> Promise {
         let inner = self.inner.clone();
         future_to_promise(async move {
-            inner.disconnect(&user_id, &provider).await.map_err(reject)?;
+            inner
+                .disconnect(&user_id, &provider)
+                .await
+                .map_err(reject)?;
             Ok(JsValue::UNDEFINED)
         })
     }

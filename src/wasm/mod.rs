@@ -8,4 +8,6 @@ mod runtime;
 mod store;
 mod util;
 
-pub use manager::{error_codes, format_marker, marker_header, marker_is_newer, parse_marker, TokenManager};
+pub use manager::{
+    error_codes, format_marker, marker_header, marker_is_newer, parse_marker, TokenManager,
+};

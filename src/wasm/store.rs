@@ -8,7 +8,9 @@ use wasm_bindgen::JsCast;
 use super::convert::{error_from_js, get, n, obj, opt_n, opt_s, s, strings, JsFields};
 use super::util::settle;
 use crate::core::error::{Code, Error, Result};
-use crate::core::store::{ConnectionRow, FailureWrite, LeaseOutcome, RefreshEvent, Store, TokenWrite};
+use crate::core::store::{
+    ConnectionRow, FailureWrite, LeaseOutcome, RefreshEvent, Store, TokenWrite,
+};
 
 pub const METHODS: [&str; 9] = [
     "load",
@@ -54,7 +56,10 @@ fn write_to_js(w: &TokenWrite) -> JsValue {
         ("userId", s(&w.user_id)),
         ("provider", s(&w.provider)),
         ("accessTokenSealed", s(&w.access_token_sealed)),
-        ("refreshTokenSealed", opt_s(w.refresh_token_sealed.as_deref())),
+        (
+            "refreshTokenSealed",
+            opt_s(w.refresh_token_sealed.as_deref()),
+        ),
         ("expiresAt", opt_n(w.expires_at)),
         ("refreshTokenExpiresAt", opt_n(w.refresh_token_expires_at)),
         ("scope", opt_s(w.scope.as_deref())),
@@ -72,7 +77,10 @@ pub fn event_to_js(e: &RefreshEvent) -> JsValue {
         ("at", n(e.at)),
         ("durationMs", opt_n(e.duration_ms)),
         ("attempts", opt_n(e.attempts.map(i64::from))),
-        ("rotated", e.rotated.map(JsValue::from_bool).unwrap_or(JsValue::NULL)),
+        (
+            "rotated",
+            e.rotated.map(JsValue::from_bool).unwrap_or(JsValue::NULL),
+        ),
         ("scopesAdded", strings(&e.scopes_added)),
         ("scopesRemoved", strings(&e.scopes_removed)),
         ("instance", s(&e.instance)),
@@ -83,7 +91,9 @@ impl JsStore {
     /// Checks that every contract method is present, naming the first missing one.
     pub fn new(obj: JsValue) -> Result<Self> {
         if !obj.is_object() {
-            return Err(Error::config("store: must be an object implementing the TokenStore contract"));
+            return Err(Error::config(
+                "store: must be an object implementing the TokenStore contract",
+            ));
         }
         for m in METHODS {
             if !get(&obj, m).is_function() {
@@ -112,14 +122,26 @@ fn bad_result(method: &str, what: &str) -> Error {
 
 impl Store for JsStore {
     async fn load(&self, user_id: &str, provider: &str) -> Result<Option<ConnectionRow>> {
-        let v = self.call("load", obj(&[("userId", s(user_id)), ("provider", s(provider))])).await?;
+        let v = self
+            .call(
+                "load",
+                obj(&[("userId", s(user_id)), ("provider", s(provider))]),
+            )
+            .await?;
         if v.is_null() || v.is_undefined() {
             return Ok(None);
         }
         row_from_js(&v, "store.load result").map(Some)
     }
 
-    async fn try_lease(&self, user_id: &str, provider: &str, owner: &str, now_ms: i64, until_ms: i64) -> Result<LeaseOutcome> {
+    async fn try_lease(
+        &self,
+        user_id: &str,
+        provider: &str,
+        owner: &str,
+        now_ms: i64,
+        until_ms: i64,
+    ) -> Result<LeaseOutcome> {
         let arg = obj(&[
             ("userId", s(user_id)),
             ("provider", s(provider)),
@@ -130,15 +152,27 @@ impl Store for JsStore {
         let v = self.call("tryLease", arg).await?;
         let f = JsFields::new(&v, "store.tryLease result", Code::Storage)?;
         match f.str("outcome")?.as_str() {
-            "acquired" => Ok(LeaseOutcome::Acquired(row_from_js(&get(&v, "row"), "store.tryLease result.row")?)),
-            "busy" => Ok(LeaseOutcome::Busy(row_from_js(&get(&v, "row"), "store.tryLease result.row")?)),
+            "acquired" => Ok(LeaseOutcome::Acquired(row_from_js(
+                &get(&v, "row"),
+                "store.tryLease result.row",
+            )?)),
+            "busy" => Ok(LeaseOutcome::Busy(row_from_js(
+                &get(&v, "row"),
+                "store.tryLease result.row",
+            )?)),
             "missing" => Ok(LeaseOutcome::Missing),
-            _ => Err(bad_result("tryLease", "outcome must be acquired, busy or missing")),
+            _ => Err(bad_result(
+                "tryLease",
+                "outcome must be acquired, busy or missing",
+            )),
         }
     }
 
     async fn commit_refresh(&self, write: &TokenWrite, expected_version: i64) -> Result<bool> {
-        let arg = obj(&[("write", write_to_js(write)), ("expectedVersion", n(expected_version))]);
+        let arg = obj(&[
+            ("write", write_to_js(write)),
+            ("expectedVersion", n(expected_version)),
+        ]);
         self.call("commitRefresh", arg)
             .await?
             .as_bool()
@@ -161,7 +195,11 @@ impl Store for JsStore {
     }
 
     async fn release_lease(&self, user_id: &str, provider: &str, owner: &str) -> Result<()> {
-        let arg = obj(&[("userId", s(user_id)), ("provider", s(provider)), ("owner", s(owner))]);
+        let arg = obj(&[
+            ("userId", s(user_id)),
+            ("provider", s(provider)),
+            ("owner", s(owner)),
+        ]);
         self.call("releaseLease", arg).await.map(|_| ())
     }
 
@@ -171,16 +209,31 @@ impl Store for JsStore {
     }
 
     async fn disconnect(&self, user_id: &str, provider: &str, at: i64) -> Result<()> {
-        let arg = obj(&[("userId", s(user_id)), ("provider", s(provider)), ("at", n(at))]);
+        let arg = obj(&[
+            ("userId", s(user_id)),
+            ("provider", s(provider)),
+            ("at", n(at)),
+        ]);
         self.call("disconnect", arg).await.map(|_| ())
     }
 
     async fn append_event(&self, event: &RefreshEvent) -> Result<()> {
-        self.call("appendEvent", event_to_js(event)).await.map(|_| ())
+        self.call("appendEvent", event_to_js(event))
+            .await
+            .map(|_| ())
     }
 
-    async fn list_expiring(&self, before_ms: i64, now_ms: i64, limit: u32) -> Result<Vec<(String, String)>> {
-        let arg = obj(&[("before", n(before_ms)), ("now", n(now_ms)), ("limit", n(limit.into()))]);
+    async fn list_expiring(
+        &self,
+        before_ms: i64,
+        now_ms: i64,
+        limit: u32,
+    ) -> Result<Vec<(String, String)>> {
+        let arg = obj(&[
+            ("before", n(before_ms)),
+            ("now", n(now_ms)),
+            ("limit", n(limit.into())),
+        ]);
         let v = self.call("listExpiring", arg).await?;
         let arr: js_sys::Array = v
             .dyn_into()

@@ -58,15 +58,15 @@ export class MemoryStore {
     });
   }
   /** @returns {Promise<boolean>} */
-  async commitRefresh({ write, expectedVersion }) {
+  commitRefresh({ write, expectedVersion }) {
     if (this.failCommits > 0) {
       this.failCommits--;
-      throw new Error("injected write failure");
+      return Promise.reject(new Error("injected write failure"));
     }
     const r = this.rows.get(this.key(write.userId, write.provider));
-    if (!r || r.version !== expectedVersion) return false;
+    if (!r || r.version !== expectedVersion) return Promise.resolve(false);
     this.apply(r, write);
-    return true;
+    return Promise.resolve(true);
   }
   recordFailure(f) {
     const r = this.rows.get(this.key(f.userId, f.provider));

@@ -4,11 +4,15 @@ import init, { TokenManager } from "../../pkg/oauth_token_manager.js";
 import { MemoryStore } from "../js/memory-store.js";
 import { tokenEndpoint } from "./token_server.mjs";
 
-await init({ module_or_path: await Deno.readFile(new URL("../../pkg/oauth_token_manager_bg.wasm", import.meta.url)) });
+await init({
+  module_or_path: await Deno.readFile(new URL("../../pkg/oauth_token_manager_bg.wasm", import.meta.url)),
+});
 
 const KEY = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
 
-async function withServer(fn: (url: string, state: ReturnType<typeof tokenEndpoint>["state"]) => Promise<void>) {
+async function withServer(
+  fn: (url: string, state: ReturnType<typeof tokenEndpoint>["state"]) => Promise<void>,
+) {
   const { state, handle } = tokenEndpoint();
   const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
     const r = handle(req.method, await req.text());
@@ -55,11 +59,14 @@ Deno.test("pkg maps invalid_grant to REAUTH_REQUIRED", async () => {
     const m = manager(url, store);
     await m.storeTokens("u1", "google", { accessToken: "old", refreshToken: "rt", expiresIn: 0 });
     state.next.push({ status: 400, body: JSON.stringify({ error: "invalid_grant" }) });
-    await assert.rejects(m.getValidToken("u1", "google"), (e: Error & { code: string; requiresReauth: boolean }) => {
-      assert.equal(e.code, "REAUTH_REQUIRED");
-      assert.equal(e.requiresReauth, true);
-      return true;
-    });
+    await assert.rejects(
+      m.getValidToken("u1", "google"),
+      (e: Error & { code: string; requiresReauth: boolean }) => {
+        assert.equal(e.code, "REAUTH_REQUIRED");
+        assert.equal(e.requiresReauth, true);
+        return true;
+      },
+    );
     assert.equal((await m.status("u1", "google")).status, "needs_reauth");
   });
 });

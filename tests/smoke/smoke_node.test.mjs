@@ -7,7 +7,9 @@ import init, { TokenManager } from "../../pkg/oauth_token_manager.js";
 import { MemoryStore } from "../js/memory-store.js";
 import { tokenEndpoint } from "./token_server.mjs";
 
-await init({ module_or_path: await readFile(new URL("../../pkg/oauth_token_manager_bg.wasm", import.meta.url)) });
+await init({
+  module_or_path: await readFile(new URL("../../pkg/oauth_token_manager_bg.wasm", import.meta.url)),
+});
 
 async function withServer(fn) {
   const { state, handle } = tokenEndpoint();
@@ -34,7 +36,10 @@ test("pkg refreshes over real HTTP from Node, with Basic client auth", async () 
     const m = new TokenManager(
       {
         providers: { spotify: { clientId: "id", clientSecret: "se:cret", tokenUrl: url } },
-        encryptionKeys: [{ id: "k1", key: "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f" }],
+        encryptionKeys: [{
+          id: "k1",
+          key: "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f",
+        }],
       },
       new MemoryStore(),
     );
@@ -42,7 +47,11 @@ test("pkg refreshes over real HTTP from Node, with Basic client auth", async () 
     const results = await Promise.all(Array.from({ length: 20 }, () => m.getValidToken("u1", "spotify")));
     assert.equal(state.calls, 1);
     assert.ok(results.every((r) => r.accessToken === "served-1" && r.tokenRefreshedAt.endsWith("Z")));
-    assert.equal(new URLSearchParams(state.bodies[0]).get("client_secret"), null, "Basic auth keeps the secret out of the body");
+    assert.equal(
+      new URLSearchParams(state.bodies[0]).get("client_secret"),
+      null,
+      "Basic auth keeps the secret out of the body",
+    );
   });
 });
 
@@ -51,7 +60,10 @@ test("pkg reports a 503 as PROVIDER_UNAVAILABLE after retries", async () => {
     const m = new TokenManager(
       {
         providers: { google: { clientId: "id", clientSecret: "s", tokenUrl: url } },
-        encryptionKeys: [{ id: "k1", key: "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f" }],
+        encryptionKeys: [{
+          id: "k1",
+          key: "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f",
+        }],
         backoffBaseMs: 1,
         backoffCapMs: 5,
       },
