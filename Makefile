@@ -76,4 +76,4 @@ bench: pkg
 	@bash scripts/bench.sh
 
 dev: pkg
-	@bash scripts/dev.sh
+	@echo "pkg/ is built. The local stack (Postgres, Google emulator, edge functions) arrives with issue 3."

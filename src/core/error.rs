@@ -244,3 +244,26 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod readme {
+    use super::Code;
+
+    /// The README's error table is the public contract: it must list every
+    /// code with its HTTP status, retryability and re-auth flag.
+    #[test]
+    fn readme_table_matches_the_codes() {
+        let readme = include_str!("../../README.md");
+        for c in Code::ALL {
+            let yn = |b: bool| if b { "yes" } else { "no" };
+            let row = format!(
+                "| `{}` | {} | {} | {} |",
+                c.as_str(),
+                c.http_status(),
+                yn(c.retryable()),
+                yn(c.requires_reauth())
+            );
+            assert!(readme.contains(&row), "README.md lacks the row starting {row}");
+        }
+    }
+}

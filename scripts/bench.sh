@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# make bench: sizes and timings of the built pkg/. A benchmark, not a test:
+# it prints figures and checks nothing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DENO=node_modules/.bin/deno
+wasm=pkg/oauth_token_manager_bg.wasm
+js=pkg/oauth_token_manager.js
+
+size() { wc -c < "$1" | tr -d ' '; }
+gz() { gzip -9c "$1" | wc -c | tr -d ' '; }
+kb() { awk -v b="$1" 'BEGIN { printf "%.1f KB", b / 1024 }'; }
+
+echo "== package size (gzip -9)"
+w=$(size "$wasm"); wg=$(gz "$wasm"); j=$(size "$js"); jg=$(gz "$js")
+printf "  %-28s %10s raw %10s gzip\n" ".wasm" "$(kb "$w")" "$(kb "$wg")"
+printf "  %-28s %10s raw %10s gzip\n" "JS glue" "$(kb "$j")" "$(kb "$jg")"
+printf "  %-28s %10s raw %10s gzip   (goal: <= 120 KB gzip)\n" "whole package" "$(kb $((w + j)))" "$(kb $((wg + jg)))"
+
+runs=${BENCH_RUNS:-31}
+echo "== instantiate + construct in Deno ($runs fresh processes, goal <= 5 ms)"
+samples=()
+for ((i = 0; i < runs; i++)); do
+  samples+=("$($DENO run --allow-read bench/instantiate.ts)")
+done
+printf '%s\n' "${samples[@]}" | sort -n | awk '{ a[NR] = $1 } END {
+  printf "  median %.2f ms   min %.2f ms   max %.2f ms\n", a[int((NR + 1) / 2)], a[1], a[NR] }'
+
+echo "== getValidToken for a fresh token from JS (store load + unseal)"
+for round in 1 2 3; do
+  echo "  run $round: $($DENO run --allow-read bench/cached_token.ts 20000) ns/op"
+done
