@@ -29,8 +29,10 @@ fi
 
 if [ "$want" = all ] || [ "$want" = node ]; then
   if [ ! -x node_modules/.bin/deno ] || [ ! -x node_modules/.bin/wasm-opt ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-    say "installing npm packages (deno, binaryen, playwright-core, pglite, postgres, jose)"
-    npm ci --no-audit --no-fund --loglevel=error
+    say "installing npm packages (deno, binaryen, postgres, jose, pglite) from package-lock.json"
+    # Not `npm ci`: npm 11 records only this platform's optional packages
+    # (deno's binaries) in the lock, and `npm ci` then rejects it as out of sync.
+    npm install --no-save --no-audit --no-fund --loglevel=error
   fi
 fi
 
