@@ -7,7 +7,7 @@ export type ErrorCode =
 | "RATE_LIMITED" | "PROVIDER_UNAVAILABLE" | "NETWORK" | "TIMEOUT"
 | "BAD_PROVIDER_RESPONSE" | "COOLDOWN" | "LEASE_TIMEOUT" | "CRYPTO_MALFORMED"
 | "CRYPTO_UNKNOWN_KEY" | "CRYPTO_INTEGRITY" | "STORAGE" | "ROTATION_NOT_SAVED"
-| "SCHEMA_MISMATCH" | "UNAUTHORIZED" | "BAD_REQUEST" | "CONFIG" | "INTERNAL";
+| "SCHEMA_MISMATCH" | "UNAUTHORIZED" | "FORBIDDEN" | "BAD_REQUEST" | "CONFIG" | "INTERNAL";
 
 /** Every rejection is an Error with these fields. */
 export interface TokenManagerError extends Error {

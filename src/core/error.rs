@@ -43,6 +43,8 @@ pub enum Code {
     SchemaMismatch,
     /// The caller is not authenticated.
     Unauthorized,
+    /// The caller's origin is not allowed (CORS allowlist).
+    Forbidden,
     /// The caller sent an invalid request.
     BadRequest,
     /// Invalid or missing configuration.
@@ -52,7 +54,7 @@ pub enum Code {
 }
 
 impl Code {
-    pub const ALL: [Code; 21] = [
+    pub const ALL: [Code; 22] = [
         Code::NotConnected,
         Code::ReauthRequired,
         Code::InvalidClient,
@@ -71,6 +73,7 @@ impl Code {
         Code::RotationNotSaved,
         Code::SchemaMismatch,
         Code::Unauthorized,
+        Code::Forbidden,
         Code::BadRequest,
         Code::Config,
         Code::Internal,
@@ -96,6 +99,7 @@ impl Code {
             Code::RotationNotSaved => "ROTATION_NOT_SAVED",
             Code::SchemaMismatch => "SCHEMA_MISMATCH",
             Code::Unauthorized => "UNAUTHORIZED",
+            Code::Forbidden => "FORBIDDEN",
             Code::BadRequest => "BAD_REQUEST",
             Code::Config => "CONFIG",
             Code::Internal => "INTERNAL",
@@ -131,6 +135,7 @@ impl Code {
             Code::NotConnected => 404,
             Code::ReauthRequired => 401,
             Code::Unauthorized => 401,
+            Code::Forbidden => 403,
             Code::BadRequest => 400,
             Code::RateLimited | Code::Cooldown => 429,
             Code::ProviderUnavailable | Code::Network | Code::LeaseTimeout | Code::Storage => 503,

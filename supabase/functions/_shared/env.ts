@@ -1,0 +1,79 @@
+// Configuration from the environment only, read once. Missing required
+// configuration is a CONFIG error naming the variable: never a silent default.
+import { configError } from "./errors.ts";
+
+export interface AppConfig {
+  googleClientId: string;
+  googleClientSecret: string;
+  googleTokenUrl: string;
+  calendarBaseUrl: string;
+  /** [{id, key}], the first seals. */
+  encryptionKeys: { id: string; key: string }[];
+  databaseUrl: string | null;
+  jwtSecret: string | null;
+  jwksUrl: string | null;
+  allowedOrigins: string[];
+  refreshMarginSeconds: number | null;
+  requestTimeoutMs: number | null;
+}
+
+export const GOOGLE_TOKEN_URL = "https://oauth2.googleapis.com/token";
+export const CALENDAR_BASE_URL = "https://www.googleapis.com/calendar/v3";
+
+type Env = (name: string) => string | undefined;
+
+function required(env: Env, name: string, hint: string): string {
+  const v = env(name)?.trim();
+  if (!v) throw configError(`${name} is not set: ${hint}`);
+  return v;
+}
+
+function optionalNumber(env: Env, name: string): number | null {
+  const v = env(name)?.trim();
+  if (!v) return null;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0) throw configError(`${name} must be a non-negative integer`);
+  return n;
+}
+
+function url(env: Env, name: string, fallback: string): string {
+  const v = env(name)?.trim() || fallback;
+  if (!/^https?:\/\/[^\s]+$/.test(v)) throw configError(`${name} must be an http(s) URL`);
+  return v.replace(/\/+$/, "");
+}
+
+/**
+ * TOKEN_ENCRYPTION_KEYS: comma-separated `id:key` pairs, the first seals and
+ * every one opens; key = 32 bytes as base64 or 64 hex digits.
+ */
+function encryptionKeys(env: Env): { id: string; key: string }[] {
+  const raw = required(env, "TOKEN_ENCRYPTION_KEYS", "comma-separated id:key pairs (key = 32 bytes base64)");
+  return raw.split(",").map((pair, i) => {
+    const at = pair.indexOf(":");
+    if (at <= 0) throw configError(`TOKEN_ENCRYPTION_KEYS entry ${i + 1} must be id:key`);
+    return { id: pair.slice(0, at).trim(), key: pair.slice(at + 1).trim() };
+  });
+}
+
+export function readConfig(env: Env = (n) => Deno.env.get(n)): AppConfig {
+  const jwtSecret = env("JWT_SECRET")?.trim() || env("SUPABASE_JWT_SECRET")?.trim() || null;
+  const supabaseUrl = env("SUPABASE_URL")?.trim().replace(/\/+$/, "");
+  const jwksUrl = env("JWKS_URL")?.trim() ||
+    (supabaseUrl ? `${supabaseUrl}/auth/v1/.well-known/jwks.json` : null);
+  if (!jwtSecret && !jwksUrl) {
+    throw configError("JWT_SECRET or JWKS_URL (or SUPABASE_URL) is not set: callers cannot be verified");
+  }
+  return {
+    googleClientId: required(env, "GOOGLE_CLIENT_ID", "the OAuth client id from Google Cloud"),
+    googleClientSecret: required(env, "GOOGLE_CLIENT_SECRET", "the OAuth client secret from Google Cloud"),
+    googleTokenUrl: url(env, "GOOGLE_TOKEN_URL", GOOGLE_TOKEN_URL),
+    calendarBaseUrl: url(env, "GOOGLE_CALENDAR_BASE_URL", CALENDAR_BASE_URL),
+    encryptionKeys: encryptionKeys(env),
+    databaseUrl: env("SUPABASE_DB_URL")?.trim() || env("DATABASE_URL")?.trim() || null,
+    jwtSecret,
+    jwksUrl: jwtSecret ? null : jwksUrl,
+    allowedOrigins: (env("ALLOWED_ORIGINS") ?? "").split(",").map((s) => s.trim()).filter(Boolean),
+    refreshMarginSeconds: optionalNumber(env, "REFRESH_MARGIN_SECONDS"),
+    requestTimeoutMs: optionalNumber(env, "PROVIDER_TIMEOUT_MS"),
+  };
+}
