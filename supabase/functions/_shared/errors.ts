@@ -19,6 +19,7 @@ export const configError = (message: string) => new AppError("CONFIG", message, 
 export const notFound = (message: string) => new AppError("NOT_FOUND", message, 404);
 
 interface CodedError {
+  name: string;
   code: string;
   message: string;
   httpStatus?: number;
@@ -45,7 +46,7 @@ export function describe(e: unknown): { status: number; body: Record<string, unk
       },
     };
   }
-  if (isCoded(e) && (e as Error).name === "TokenManagerError") {
+  if (isCoded(e) && e.name === "TokenManagerError") {
     return {
       status: e.httpStatus ?? 500,
       body: {

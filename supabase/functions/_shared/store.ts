@@ -81,7 +81,9 @@ export class PostgresStore implements TokenStore {
     return acquired ? { outcome: "acquired", row: rest } : { outcome: "busy", row: rest };
   }
 
-  async commitRefresh({ write, expectedVersion }: { write: TokenWrite; expectedVersion: number }): Promise<boolean> {
+  async commitRefresh(
+    { write, expectedVersion }: { write: TokenWrite; expectedVersion: number },
+  ): Promise<boolean> {
     const rows = await this.db.query(
       `update ${T} set ${TOKEN_SET}, version = version + 1
         where user_id = $1::uuid and provider = $2 and version = $9::bigint
@@ -173,4 +175,3 @@ export class PostgresStore implements TokenStore {
     );
   }
 }
-
