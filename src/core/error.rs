@@ -45,6 +45,10 @@ pub enum Code {
     Unauthorized,
     /// The caller's origin is not allowed (CORS allowlist).
     Forbidden,
+    /// The thing asked for (a calendar event) does not exist for this user.
+    NotFound,
+    /// The HTTP method is not supported by this endpoint.
+    MethodNotAllowed,
     /// The caller sent an invalid request.
     BadRequest,
     /// Invalid or missing configuration.
@@ -54,7 +58,7 @@ pub enum Code {
 }
 
 impl Code {
-    pub const ALL: [Code; 22] = [
+    pub const ALL: [Code; 24] = [
         Code::NotConnected,
         Code::ReauthRequired,
         Code::InvalidClient,
@@ -74,6 +78,8 @@ impl Code {
         Code::SchemaMismatch,
         Code::Unauthorized,
         Code::Forbidden,
+        Code::NotFound,
+        Code::MethodNotAllowed,
         Code::BadRequest,
         Code::Config,
         Code::Internal,
@@ -100,6 +106,8 @@ impl Code {
             Code::SchemaMismatch => "SCHEMA_MISMATCH",
             Code::Unauthorized => "UNAUTHORIZED",
             Code::Forbidden => "FORBIDDEN",
+            Code::NotFound => "NOT_FOUND",
+            Code::MethodNotAllowed => "METHOD_NOT_ALLOWED",
             Code::BadRequest => "BAD_REQUEST",
             Code::Config => "CONFIG",
             Code::Internal => "INTERNAL",
@@ -136,6 +144,8 @@ impl Code {
             Code::ReauthRequired => 401,
             Code::Unauthorized => 401,
             Code::Forbidden => 403,
+            Code::NotFound => 404,
+            Code::MethodNotAllowed => 405,
             Code::BadRequest => 400,
             Code::RateLimited | Code::Cooldown => 429,
             Code::ProviderUnavailable | Code::Network | Code::LeaseTimeout | Code::Storage => 503,

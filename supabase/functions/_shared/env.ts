@@ -77,3 +77,15 @@ export function readConfig(env: Env = (n) => Deno.env.get(n)): AppConfig {
     requestTimeoutMs: optionalNumber(env, "PROVIDER_TIMEOUT_MS"),
   };
 }
+
+let cached: AppConfig | null = null;
+
+/** The configuration, read once per isolate (a failure is re-read next time). */
+export function config(): AppConfig {
+  cached ??= readConfig();
+  return cached;
+}
+
+export function resetConfig(): void {
+  cached = null;
+}

@@ -1,9 +1,12 @@
 // Error responses: HTTP status + {error, code, requiresReauth, retryAfter?}.
-// Messages are written for people and never carry token bytes.
+// Messages are written for people and never carry token bytes. Codes are
+// the package's ErrorCode list: one list for Rust, TypeScript and the README.
+
+import type { ErrorCode } from "../../../pkg/oauth_token_manager.js";
 
 export class AppError extends Error {
   constructor(
-    readonly code: string,
+    readonly code: ErrorCode,
     message: string,
     readonly status: number,
     readonly retryAfter?: number,
@@ -17,6 +20,8 @@ export const badRequest = (message: string) => new AppError("BAD_REQUEST", messa
 export const unauthorized = (message: string) => new AppError("UNAUTHORIZED", message, 401);
 export const configError = (message: string) => new AppError("CONFIG", message, 500);
 export const notFound = (message: string) => new AppError("NOT_FOUND", message, 404);
+export const methodNotAllowed = (method: string, allowed: string[]) =>
+  new AppError("METHOD_NOT_ALLOWED", `${method} is not allowed here; use ${allowed.join(" or ")}`, 405);
 
 interface CodedError {
   name: string;

@@ -1,0 +1,162 @@
+// Google Calendar v3 events (insert, get, list, patch, delete) on the
+// primary calendar, with Meet conference data and Google's error shapes.
+import type { CalendarEvent, EmulatorState } from "./state.ts";
+
+function gerror(
+  status: number,
+  reason: string,
+  message: string,
+  extra: Record<string, string> = {},
+): Response {
+  const statusName: Record<number, string> = {
+    400: "INVALID_ARGUMENT",
+    401: "UNAUTHENTICATED",
+    404: "NOT_FOUND",
+    409: "ALREADY_EXISTS",
+    410: "NOT_FOUND",
+  };
+  return new Response(
+    JSON.stringify({
+      error: {
+        code: status,
+        message,
+        errors: [{ message, domain: "global", reason, ...extra }],
+        status: statusName[status] ?? "UNKNOWN",
+      },
+    }),
+    { status, headers: { "content-type": "application/json; charset=UTF-8" } },
+  );
+}
+
+const unauthenticated = () =>
+  gerror(
+    401,
+    "authError",
+    "Request had invalid authentication credentials. Expected OAuth 2 access token, login cookie or other valid authentication credential.",
+    { location: "Authorization", locationType: "header" },
+  );
+
+const ok = (status: number, body: unknown) =>
+  new Response(JSON.stringify(body), {
+    status,
+    headers: { "content-type": "application/json; charset=UTF-8" },
+  });
+
+const EVENT_ID = /^[a-v0-9]{5,1024}$/;
+
+function meetCode(): string {
+  const letters = "abcdefghijklmnopqrstuvwxyz";
+  const pick = (n: number) =>
+    Array.from(crypto.getRandomValues(new Uint8Array(n)), (b) => letters[b % letters.length]).join("");
+  return `${pick(3)}-${pick(4)}-${pick(3)}`;
+}
+
+function attendeesOf(v: unknown): { email: string; responseStatus: string }[] | undefined {
+  if (!Array.isArray(v)) return undefined;
+  return v.map((a) => ({
+    email: String((a as { email?: string }).email ?? ""),
+    responseStatus: "needsAction",
+  }));
+}
+
+export async function calendarEndpoint(s: EmulatorState, req: Request, path: string): Promise<Response> {
+  s.counters.calendarCalls++;
+  const bearer = /^Bearer (.+)$/.exec(req.headers.get("authorization") ?? "")?.[1];
+  const at = bearer ? s.accessTokens.get(bearer) : undefined;
+  const grant = at ? s.grants.get(at.grantId) : undefined;
+  if (bearer) s.calendarTokens.push(bearer);
+  if (!at || !grant || grant.revoked || at.expiresAt <= Date.now()) {
+    s.counters.calendar401++;
+    return unauthenticated();
+  }
+  const m = /^\/calendar\/v3\/calendars\/primary\/events(?:\/([^/]+))?$/.exec(path);
+  if (!m) return gerror(404, "notFound", "Not Found");
+  const cal = s.calendar(at.email);
+  const url = new URL(req.url);
+  const id = m[1] ? decodeURIComponent(m[1]) : undefined;
+  const withMeet = url.searchParams.get("conferenceDataVersion") === "1";
+  const now = new Date().toISOString();
+
+  if (!id && req.method === "GET") {
+    const timeMin = url.searchParams.get("timeMin");
+    const items = [...cal.values()]
+      .filter((e) => e.status !== "cancelled")
+      .filter((e) => !timeMin || Date.parse(e.end?.dateTime ?? "") >= Date.parse(timeMin))
+      .sort((a, b) => Date.parse(a.start?.dateTime ?? "") - Date.parse(b.start?.dateTime ?? ""));
+    return ok(200, { kind: "calendar#events", items });
+  }
+  if (!id && req.method === "POST") {
+    let body: Record<string, unknown>;
+    try {
+      body = await req.json();
+    } catch {
+      return gerror(400, "parseError", "Parse Error");
+    }
+    const newId = typeof body.id === "string" ? body.id : s.random("").replace(/[^a-v0-9]/g, "").slice(0, 26);
+    if (!EVENT_ID.test(newId)) return gerror(400, "invalid", "Invalid resource id value.");
+    if (cal.has(newId)) return gerror(409, "duplicate", "The requested identifier already exists.");
+    const start = body.start as Record<string, string> | undefined;
+    const end = body.end as Record<string, string> | undefined;
+    if (!start?.dateTime || !end?.dateTime) return gerror(400, "required", "Missing end time.");
+    if (Date.parse(end.dateTime) < Date.parse(start.dateTime)) {
+      return gerror(400, "timeRangeEmpty", "The specified time range is empty.");
+    }
+    const event: CalendarEvent = {
+      id: newId,
+      status: "confirmed",
+      summary: body.summary as string | undefined,
+      description: body.description as string | undefined,
+      start,
+      end,
+      attendees: attendeesOf(body.attendees),
+      created: now,
+      updated: now,
+      htmlLink: `https://www.google.com/calendar/event?eid=${btoa(newId)}`,
+    };
+    const createRequest = (body.conferenceData as { createRequest?: { requestId?: string } } | undefined)
+      ?.createRequest;
+    if (withMeet && createRequest?.requestId) {
+      const code = meetCode();
+      event.hangoutLink = `https://meet.google.com/${code}`;
+      event.conferenceData = {
+        createRequest: {
+          requestId: createRequest.requestId,
+          conferenceSolutionKey: { type: "hangoutsMeet" },
+          status: { statusCode: "success" },
+        },
+        entryPoints: [{ entryPointType: "video", uri: event.hangoutLink, label: `meet.google.com/${code}` }],
+        conferenceSolution: { key: { type: "hangoutsMeet" }, name: "Google Meet" },
+        conferenceId: code,
+      };
+    }
+    cal.set(newId, event);
+    return ok(200, event);
+  }
+  if (!id) return gerror(404, "notFound", "Not Found");
+  const existing = cal.get(id);
+  if (!existing) return gerror(404, "notFound", "Not Found");
+  if (existing.status === "cancelled") {
+    return req.method === "GET" ? ok(200, existing) : gerror(410, "deleted", "Resource has been deleted");
+  }
+  if (req.method === "GET") return ok(200, existing);
+  if (req.method === "PATCH") {
+    let body: Record<string, unknown>;
+    try {
+      body = await req.json();
+    } catch {
+      return gerror(400, "parseError", "Parse Error");
+    }
+    for (const k of ["summary", "description", "start", "end"] as const) {
+      if (body[k] !== undefined) (existing as unknown as Record<string, unknown>)[k] = body[k];
+    }
+    if (body.attendees !== undefined) existing.attendees = attendeesOf(body.attendees);
+    existing.updated = now;
+    return ok(200, existing);
+  }
+  if (req.method === "DELETE") {
+    existing.status = "cancelled";
+    existing.updated = now;
+    return new Response(null, { status: 204 });
+  }
+  return gerror(404, "notFound", "Not Found");
+}

@@ -1,0 +1,26 @@
+// CORS from an allowlist. Requests without an Origin (servers, curl) pass
+// without CORS headers; a browser origin outside the list gets 403 FORBIDDEN.
+import { AppError } from "./errors.ts";
+
+export const MARKER_HEADER = "X-Token-Refreshed-At";
+
+export class Cors {
+  constructor(private readonly allowed: string[]) {}
+
+  /** Throws FORBIDDEN for a disallowed browser origin; returns headers to add. */
+  headers(req: Request): Record<string, string> {
+    const origin = req.headers.get("origin");
+    if (!origin) return {};
+    if (!this.allowed.includes(origin) && !this.allowed.includes("*")) {
+      throw new AppError("FORBIDDEN", `origin ${origin.slice(0, 100)} is not allowed`, 403);
+    }
+    return {
+      "Access-Control-Allow-Origin": origin,
+      "Access-Control-Allow-Headers": "authorization, x-client-info, apikey, content-type",
+      "Access-Control-Allow-Methods": "GET, POST, PATCH, DELETE, OPTIONS",
+      "Access-Control-Expose-Headers": MARKER_HEADER,
+      "Access-Control-Max-Age": "600",
+      "Vary": "Origin",
+    };
+  }
+}

@@ -1,0 +1,99 @@
+// One runtime per isolate: configuration, the wasm manager, the Postgres
+// store and the schema check, built on first use. A failed start is retried
+// on the next request rather than cached forever.
+import init, { TokenManager } from "../../../pkg/oauth_token_manager.js";
+import { JwtVerifier } from "./auth.ts";
+import { Cors } from "./cors.ts";
+import { connectPostgres, type Db } from "./db.ts";
+import { type AppConfig, config } from "./env.ts";
+import { configError } from "./errors.ts";
+import { hashUser, log } from "./log.ts";
+import { checkSchema } from "./schema.ts";
+import { PostgresStore } from "./store.ts";
+
+export interface Runtime {
+  cfg: AppConfig;
+  db: Db;
+  manager: TokenManager;
+  jwt: JwtVerifier;
+  cors: Cors;
+}
+
+let wasmReady: Promise<unknown> | null = null;
+
+/** Loads the wasm once. OTM_WASM_PATH overrides where it is read from. */
+export function loadWasm(): Promise<unknown> {
+  wasmReady ??= (async () => {
+    const path = Deno.env.get("OTM_WASM_PATH") ??
+      new URL("../../../pkg/oauth_token_manager_bg.wasm", import.meta.url);
+    return await init({ module_or_path: await Deno.readFile(path) });
+  })().catch((e) => {
+    wasmReady = null;
+    throw e;
+  });
+  return wasmReady;
+}
+
+export interface RuntimeOverrides {
+  cfg?: AppConfig;
+  db?: Db;
+}
+
+export async function buildRuntime(o: RuntimeOverrides = {}): Promise<Runtime> {
+  const cfg = o.cfg ?? config();
+  let db = o.db;
+  if (!db) {
+    if (!cfg.databaseUrl) throw configError("SUPABASE_DB_URL or DATABASE_URL is not set");
+    db = connectPostgres(cfg.databaseUrl);
+  }
+  await checkSchema(db);
+  await loadWasm();
+  const manager = new TokenManager(
+    {
+      providers: {
+        google: {
+          clientId: cfg.googleClientId,
+          clientSecret: cfg.googleClientSecret,
+          tokenUrl: cfg.googleTokenUrl,
+        },
+      },
+      encryptionKeys: cfg.encryptionKeys,
+      ...(cfg.refreshMarginSeconds !== null ? { refreshMarginSeconds: cfg.refreshMarginSeconds } : {}),
+      ...(cfg.requestTimeoutMs !== null ? { requestTimeoutMs: cfg.requestTimeoutMs } : {}),
+    },
+    new PostgresStore(db),
+    {
+      onEvent: (e) => {
+        // Events never carry tokens; the user id is hashed before logging.
+        void hashUser(e.userId).then((user) =>
+          log(e.kind === "refreshed" || e.kind === "stored" ? "info" : "warn", "token event", {
+            kind: e.kind,
+            provider: e.provider,
+            user,
+            code: e.code,
+            attempts: e.attempts,
+            durationMs: e.durationMs,
+            rotated: e.rotated,
+            instance: e.instance,
+          })
+        );
+      },
+    },
+  );
+  return { cfg, db, manager, jwt: new JwtVerifier(cfg), cors: new Cors(cfg.allowedOrigins) };
+}
+
+let current: Promise<Runtime> | null = null;
+
+export function runtime(): Promise<Runtime> {
+  current ??= buildRuntime().catch((e) => {
+    current = null;
+    throw e;
+  });
+  return current;
+}
+
+/** Tests and the dev server inject a runtime. */
+export function setRuntime(r: Promise<Runtime> | null): void {
+  current = r;
+}
