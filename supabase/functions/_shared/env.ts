@@ -15,6 +15,8 @@ export interface AppConfig {
   allowedOrigins: string[];
   refreshMarginSeconds: number | null;
   requestTimeoutMs: number | null;
+  maxAttempts: number | null;
+  leaseMs: number | null;
 }
 
 export const GOOGLE_TOKEN_URL = "https://oauth2.googleapis.com/token";
@@ -75,6 +77,8 @@ export function readConfig(env: Env = (n) => Deno.env.get(n)): AppConfig {
     allowedOrigins: (env("ALLOWED_ORIGINS") ?? "").split(",").map((s) => s.trim()).filter(Boolean),
     refreshMarginSeconds: optionalNumber(env, "REFRESH_MARGIN_SECONDS"),
     requestTimeoutMs: optionalNumber(env, "PROVIDER_TIMEOUT_MS"),
+    maxAttempts: optionalNumber(env, "PROVIDER_MAX_ATTEMPTS"),
+    leaseMs: optionalNumber(env, "REFRESH_LEASE_MS"),
   };
 }
 

@@ -60,6 +60,8 @@ export async function buildRuntime(o: RuntimeOverrides = {}): Promise<Runtime> {
       encryptionKeys: cfg.encryptionKeys,
       ...(cfg.refreshMarginSeconds !== null ? { refreshMarginSeconds: cfg.refreshMarginSeconds } : {}),
       ...(cfg.requestTimeoutMs !== null ? { requestTimeoutMs: cfg.requestTimeoutMs } : {}),
+      ...(cfg.maxAttempts !== null ? { maxAttempts: cfg.maxAttempts } : {}),
+      ...(cfg.leaseMs !== null ? { leaseMs: cfg.leaseMs } : {}),
     },
     new PostgresStore(db),
     {

@@ -1,0 +1,266 @@
+// The refresh path over HTTP: expiry, re-auth, rate limits, provider
+// failures, proactive refresh, rotation with a failing database write, a
+// killed lease holder, and a database missing a column.
+import assert from "node:assert/strict";
+import { control, counters, type Stack, startFunctions, startStack, USER } from "./harness.ts";
+
+const MEET = { summary: "Sync", start: "2026-11-24T09:00:00Z", end: "2026-11-24T09:30:00Z" };
+let seq = 0;
+const meet = () => ({ ...MEET, requestId: `r-${++seq}` });
+
+/** Makes the stored token look expired (or expiring in `inSeconds`). */
+async function expireInDb(s: Stack, inSeconds = -1) {
+  await s.pg.sql`update oauth_connections
+    set expires_at = now() + ${inSeconds} * interval '1 second' where user_id = ${USER}`;
+}
+
+async function clearCooldown(s: Stack) {
+  await s.pg.sql`update oauth_connections
+    set cooldown_until = null, failure_count = 0, status = 'connected', last_error_code = null where user_id = ${USER}`;
+}
+
+const ms = (iso: string | null) => (iso ? Date.parse(iso) : 0);
+
+Deno.test({
+  name: "refresh path",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn(t) {
+    const s = await startStack({ env: { PROVIDER_TIMEOUT_MS: "800" } });
+    try {
+      await s.connect(USER);
+      const first = await s.call("get-token-status", { method: "GET" });
+      const marker0 = first.headers.get("x-token-refreshed-at");
+
+      await t.step(
+        "an expired token is refreshed once; the marker moves forward; status is updated",
+        async () => {
+          await expireInDb(s);
+          const before = await counters(s);
+          const r = await s.call("create-google-meet", { body: meet() });
+          assert.equal(r.status, 201, JSON.stringify(r.json));
+          const after = await counters(s);
+          assert.equal(after.refreshGrants - before.refreshGrants, 1);
+          const marker = r.headers.get("x-token-refreshed-at");
+          assert.ok(ms(marker) > ms(marker0), `${marker} > ${marker0}`);
+          const st = await s.call("get-token-status", { method: "GET" });
+          assert.equal(st.json.status, "connected");
+          assert.ok((st.json.expiresAt as number) > Date.now() + 3000_000);
+          const ev = await s.pg
+            .sql`select kind from oauth_refresh_events where user_id = ${USER} order by id`;
+          assert.deepEqual(ev.map((e) => e.kind), ["stored", "refreshed"]);
+        },
+      );
+
+      await t.step("a token Google already expired: 401, one forced refresh, retried, success", async () => {
+        await control(s, "expire", { email: `${USER}@example.com` });
+        const before = await counters(s);
+        const r = await s.call("create-google-meet", { body: meet() });
+        assert.equal(r.status, 201);
+        const after = await counters(s);
+        assert.equal(after.calendar401 - before.calendar401, 1);
+        assert.equal(after.refreshGrants - before.refreshGrants, 1);
+      });
+
+      await t.step(
+        "429 → RATE_LIMITED with retryAfter, and no provider call during the cooldown",
+        async () => {
+          await expireInDb(s);
+          await control(s, "faults", { kind: "429", count: 1, retryAfter: 120 });
+          const before = await counters(s);
+          const r = await s.call("refresh-google-token", { body: {} });
+          assert.equal(r.status, 429);
+          assert.equal(r.json.code, "RATE_LIMITED");
+          assert.ok(
+            (r.json.retryAfter as number) >= 119 && (r.json.retryAfter as number) <= 120,
+            String(r.json.retryAfter),
+          );
+          assert.equal(r.headers.get("retry-after"), String(r.json.retryAfter));
+          const again = await s.call("create-google-meet", { body: meet() });
+          assert.equal(again.status, 429);
+          assert.equal(again.json.code, "RATE_LIMITED");
+          const after = await counters(s);
+          assert.equal(after.tokenCalls - before.tokenCalls, 1, "one token call, none during the cooldown");
+          await clearCooldown(s);
+        },
+      );
+
+      await t.step("5xx is retried with backoff, then PROVIDER_UNAVAILABLE", async () => {
+        await expireInDb(s);
+        await control(s, "faults", { kind: "503", count: 3 });
+        const before = await counters(s);
+        const r = await s.call("refresh-google-token", { body: {} });
+        assert.equal(r.status, 503);
+        assert.equal(r.json.code, "PROVIDER_UNAVAILABLE");
+        assert.equal(r.json.requiresReauth, false);
+        assert.equal((await counters(s)).tokenCalls - before.tokenCalls, 3);
+        const st = await s.call("get-token-status", { method: "GET" });
+        assert.equal(st.json.status, "token_expired");
+        assert.equal(st.json.lastErrorCode, "PROVIDER_UNAVAILABLE");
+        await clearCooldown(s);
+      });
+
+      await t.step("a provider that hangs past the timeout → TIMEOUT", async () => {
+        await expireInDb(s);
+        await control(s, "faults", { kind: "hang", count: 3, hangMs: 10_000 });
+        const r = await s.call("refresh-google-token", { body: {} });
+        assert.equal(r.status, 504);
+        assert.equal(r.json.code, "TIMEOUT");
+        await clearCooldown(s);
+      });
+
+      await t.step("bad provider answers are classified", async () => {
+        const cases: [string, number, string][] = [
+          ["html", 1, "BAD_PROVIDER_RESPONSE"],
+          ["malformed", 1, "BAD_PROVIDER_RESPONSE"],
+          ["error200", 1, "PROVIDER_REJECTED"],
+          ["reset", 3, "NETWORK"],
+        ];
+        for (const [kind, count, code] of cases) {
+          await expireInDb(s);
+          await control(s, "faults", { kind, count });
+          const r = await s.call("refresh-google-token", { body: {} });
+          assert.equal(r.json.code, code, `${kind}: ${JSON.stringify(r.json)}`);
+          await clearCooldown(s);
+        }
+      });
+
+      await t.step("a failing proactive refresh with a still-valid token: the request succeeds", async () => {
+        await expireInDb(s, 60); // inside the 300 s margin, still valid
+        await control(s, "faults", { kind: "500", count: 3 });
+        const r = await s.call("create-google-meet", { body: meet() });
+        assert.equal(r.status, 201, JSON.stringify(r.json));
+        const st = await s.call("get-token-status", { method: "GET" });
+        assert.equal(st.json.status, "connected");
+        assert.equal(st.json.lastErrorCode, "PROVIDER_UNAVAILABLE");
+        await clearCooldown(s);
+      });
+
+      await t.step(
+        "invalid_grant → needs_reauth with requiresReauth, and no more provider calls",
+        async () => {
+          await control(s, "revoke", { email: `${USER}@example.com` });
+          await expireInDb(s);
+          const r = await s.call("create-google-meet", { body: meet() });
+          assert.equal(r.status, 401);
+          assert.equal(r.json.code, "REAUTH_REQUIRED");
+          assert.equal(r.json.requiresReauth, true);
+          const before = await counters(s);
+          const again = await s.call("refresh-google-token", { body: {} });
+          assert.equal(again.json.code, "REAUTH_REQUIRED");
+          assert.equal((await counters(s)).tokenCalls, before.tokenCalls);
+          const st = await s.call("get-token-status", { method: "GET" });
+          assert.equal(st.json.status, "needs_reauth");
+          assert.equal(st.json.requiresReauth, true);
+          // Reconnecting restores the connection.
+          await s.connect(USER);
+          assert.equal((await s.call("create-google-meet", { body: meet() })).status, 201);
+        },
+      );
+
+      await t.step(
+        "rotation + a failing database write: explicit state and event, then saved, grant intact",
+        async () => {
+          await control(s, "config", { rotation: true });
+          await s.pg.sql.unsafe(`
+          create table if not exists test_faults (fail_token_writes boolean not null);
+          insert into test_faults values (true);
+          create or replace function test_fail_token_writes() returns trigger language plpgsql as $$
+          begin
+            if new.version > old.version and exists (select 1 from test_faults where fail_token_writes) then
+              raise exception 'injected: disk full';
+            end if;
+            return new;
+          end $$;
+          create trigger test_fail_token_writes before update on oauth_connections
+            for each row execute function test_fail_token_writes();`);
+          await expireInDb(s);
+          const r = await s.call("refresh-google-token", { body: {} });
+          assert.equal(r.json.code, "ROTATION_NOT_SAVED", JSON.stringify(r.json));
+          const [row] = await s.pg
+            .sql`select status, last_error_code from oauth_connections where user_id = ${USER}`;
+          assert.deepEqual({ ...row }, { status: "error", last_error_code: "ROTATION_NOT_SAVED" });
+          const ev = await s.pg.sql`select count(*)::int as n from oauth_refresh_events
+          where user_id = ${USER} and kind = 'rotation_not_saved'`;
+          assert.equal(ev[0].n, 1);
+          // The database recovers: the held token is saved on the next call, without a provider call.
+          await s.pg.sql.unsafe("update test_faults set fail_token_writes = false");
+          const before = await counters(s);
+          const ok = await s.call("refresh-google-token", { body: {} });
+          assert.equal(ok.status, 200, JSON.stringify(ok.json));
+          assert.equal((await counters(s)).tokenCalls, before.tokenCalls);
+          // The saved refresh token is the live one: another refresh works and no reuse is detected.
+          const forced = await s.call("refresh-google-token", { body: { force: true } });
+          assert.equal(forced.status, 200, JSON.stringify(forced.json));
+          const c = await counters(s);
+          assert.equal(c.reuseDetected, 0);
+          await s.pg.sql.unsafe("drop trigger test_fail_token_writes on oauth_connections");
+          await control(s, "config", { rotation: false });
+        },
+      );
+
+      await t.step("a database missing a column → SCHEMA_MISMATCH naming it", async () => {
+        await s.pg.sql.unsafe("create database broken");
+        const url = s.pg.url.replace(/\/postgres$/, "/broken");
+        const { default: postgres } = await import("npm:postgres@3.4.9");
+        const b = postgres(url, { max: 1, onnotice: () => {} });
+        const root = new URL("../../", import.meta.url).pathname;
+        await b.unsafe(await Deno.readTextFile(`${root}tests/functions/supabase_bootstrap.sql`));
+        await b.unsafe(
+          await Deno.readTextFile(`${root}supabase/migrations/20261122000000_oauth_connections.sql`),
+        );
+        await b.unsafe("alter table oauth_connections drop column scope");
+        await b.end();
+        const broken = await startFunctions({ ...s.env, DATABASE_URL: url });
+        try {
+          const res = await fetch(`${broken.url}/get-token-status`, {
+            headers: { authorization: `Bearer ${await (await import("./harness.ts")).jwt(USER)}` },
+          });
+          const body = await res.json();
+          assert.equal(res.status, 500);
+          assert.equal(body.code, "SCHEMA_MISMATCH");
+          assert.match(body.error, /oauth_connections\.scope/);
+          assert.match(body.error, /20261122000000_oauth_connections\.sql/);
+        } finally {
+          await broken.stop();
+        }
+      });
+    } finally {
+      await s.stop();
+    }
+  },
+});
+
+Deno.test({
+  name: "a process killed while holding the lease: another completes the refresh once the lease expires",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const env = { PROVIDER_TIMEOUT_MS: "2000", PROVIDER_MAX_ATTEMPTS: "1", REFRESH_LEASE_MS: "3500" };
+    const s = await startStack({ servers: 2, env });
+    try {
+      await s.connect(USER);
+      await expireInDb(s);
+      await control(s, "faults", { kind: "hang", count: 1, hangMs: 30_000 });
+      // Server 0 takes the lease and hangs in the provider call...
+      const doomed = s.call("refresh-google-token", { body: {}, server: 0 }).catch(() => null);
+      for (let i = 0; i < 100; i++) {
+        const [row] = await s.pg.sql`select lease_owner from oauth_connections where user_id = ${USER}`;
+        if (row.lease_owner) break;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      // ...and dies.
+      s.fns[0].child.kill("SIGKILL");
+      await doomed;
+      const started = Date.now();
+      const r = await s.call("refresh-google-token", { body: {}, server: 1 });
+      assert.equal(r.status, 200, JSON.stringify(r.json));
+      assert.ok(Date.now() - started < 10_000);
+      const [row] = await s.pg.sql`select lease_owner, status from oauth_connections where user_id = ${USER}`;
+      assert.equal(row.lease_owner, null);
+      assert.equal(row.status, "connected");
+    } finally {
+      await s.stop();
+    }
+  },
+});
