@@ -10,7 +10,7 @@ export PATH := $(CURDIR)/scripts/deno-bin:$(CARGO_HOME)/bin:$(CURDIR)/node_modul
 PKG_RUSTFLAGS := --remap-path-prefix=$(CURDIR)=. --remap-path-prefix=$(CARGO_HOME)=cargo --remap-path-prefix=$(RUSTUP_HOME)=rustup
 DENO := $(CURDIR)/node_modules/.bin/deno
 
-.PHONY: help setup pkg check-pkg lint test test-native test-wasm test-chrome test-firefox test-node test-deno smoke bench dev
+.PHONY: help setup pkg check-pkg lint test test-native test-wasm test-chrome test-firefox test-node test-deno smoke test-functions bench dev dev-connect
 
 help:
 	@echo "make dev    - local stack (see README)"
@@ -64,16 +64,24 @@ test-deno:
 
 test-wasm: test-chrome test-firefox test-node test-deno
 
+test-functions:
+	@echo "== edge functions over HTTP (Postgres 15, Google emulator)"
+	NO_COLOR=1 $(DENO) test -A tests/functions/
+
 smoke:
 	@echo "== smoke: pkg/ from Deno and Node against a loopback token endpoint"
 	$(DENO) test --allow-read --allow-net=127.0.0.1 tests/smoke/smoke_deno.test.ts
 	node --test tests/smoke/smoke_node.test.mjs
 
-test: setup lint test-native check-pkg test-wasm smoke
-	@echo "== all tests passed"
+test:
+	@bash scripts/test.sh
 
 bench: pkg
 	@bash scripts/bench.sh
 
-dev: pkg
-	@echo "pkg/ is built. The local stack (Postgres, Google emulator, edge functions) arrives with issue 3."
+dev: setup
+	@test -f pkg/oauth_token_manager_bg.wasm || $(MAKE) -s pkg
+	@$(DENO) run -A scripts/dev.ts
+
+dev-connect:
+	@$(DENO) run -A scripts/dev-connect.ts

@@ -41,11 +41,16 @@ if [ "$want" = all ] || [ "$want" = browsers ]; then
   have chromium || pkgs+=(chromium)
   have chromedriver || pkgs+=(chromium-driver)
   have firefox-esr || pkgs+=(firefox-esr)
+  [ -x /usr/lib/postgresql/15/bin/initdb ] || pkgs+=(postgresql-15)
   if [ ${#pkgs[@]} -gt 0 ]; then
     say "installing Debian packages: ${pkgs[*]}"
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq
     apt-get install -y -qq --no-install-recommends "${pkgs[@]}" >/dev/null
+  fi
+  if [ "$(id -u)" = 0 ] && ! id postgres >/dev/null 2>&1; then
+    say "creating the postgres user (the test database refuses to run as root)"
+    useradd --system --home /var/lib/postgresql --shell /bin/bash postgres
   fi
   if ! have geckodriver; then
     say "installing geckodriver (about 2.5 min)"

@@ -1,0 +1,160 @@
+// make dev: the whole stack on loopback, one command.
+//   Postgres  embedded PGlite in .dev/pgdata (or DATABASE_URL if set)
+//   Google    the emulator on :54329
+//   Functions http://127.0.0.1:54321/functions/v1/<name> (the paths `supabase functions serve` uses)
+//   Web       www/ on :54323
+// Ctrl-C stops everything.
+import { SignJWT } from "npm:jose@6.2.17";
+import { startEmulator } from "../emulator/main.ts";
+import { connectPostgres, type Db, fromPglite } from "../supabase/functions/_shared/db.ts";
+import { buildRuntime, setRuntime } from "../supabase/functions/_shared/runtime.ts";
+import { functionsHandler } from "./functions-server.ts";
+
+const ROOT = new URL("../", import.meta.url).pathname;
+const DEV = `${ROOT}.dev`;
+const PORTS = { functions: 54321, web: 54323, emulator: 54329 };
+const DEV_USER = "0000000d-e000-4000-8000-000000000001";
+const DEV_EMAIL = "dev@example.com";
+const say = (s: string) => console.log(`[dev] ${s}`);
+
+await Deno.mkdir(DEV, { recursive: true });
+
+/** Secrets for the dev stack, made once and kept so .dev/pgdata stays readable. */
+async function devSecrets(): Promise<{ jwtSecret: string; key: string }> {
+  const path = `${DEV}/secrets.json`;
+  try {
+    return JSON.parse(await Deno.readTextFile(path));
+  } catch {
+    const rand = (n: number) => btoa(String.fromCharCode(...crypto.getRandomValues(new Uint8Array(n))));
+    const s = { jwtSecret: rand(32), key: rand(32) };
+    await Deno.writeTextFile(path, JSON.stringify(s), { mode: 0o600 });
+    return s;
+  }
+}
+
+async function migrate(exec: (sql: string) => Promise<unknown>) {
+  await exec(await Deno.readTextFile(`${ROOT}tests/functions/supabase_bootstrap.sql`));
+  const files = [...Deno.readDirSync(`${ROOT}supabase/migrations`)].map((f) => f.name).filter((n) =>
+    n.endsWith(".sql")
+  );
+  for (const f of files.sort()) {
+    await exec(await Deno.readTextFile(`${ROOT}supabase/migrations/${f}`));
+    say(`migration applied: ${f}`);
+  }
+}
+
+const secrets = await devSecrets();
+const emulator = startEmulator({ port: PORTS.emulator });
+say(`Google emulator on ${emulator.url}`);
+
+let db: Db;
+let closeDb: () => Promise<void>;
+const url = Deno.env.get("DATABASE_URL");
+if (url) {
+  db = connectPostgres(url);
+  closeDb = () => db.close();
+  await migrate((sql) => db.query(sql));
+  say(`Postgres at DATABASE_URL`);
+} else {
+  say("starting embedded Postgres (PGlite) in .dev/pgdata …");
+  const { PGlite } = await import("npm:@electric-sql/pglite@0.5.16");
+  const pg = new PGlite(`${DEV}/pgdata`);
+  await pg.waitReady;
+  await migrate((sql) => pg.exec(sql));
+  db = fromPglite(pg);
+  closeDb = () => pg.close();
+}
+await db.query(`insert into auth.users (id, email) values ($1::uuid, $2) on conflict do nothing`, [
+  DEV_USER,
+  DEV_EMAIL,
+]);
+
+const env: Record<string, string> = {
+  GOOGLE_CLIENT_ID: emulator.state.config.clientId,
+  GOOGLE_CLIENT_SECRET: emulator.state.config.clientSecret,
+  GOOGLE_TOKEN_URL: `${emulator.url}/token`,
+  GOOGLE_CALENDAR_BASE_URL: `${emulator.url}/calendar/v3`,
+  TOKEN_ENCRYPTION_KEYS: `dev:${secrets.key}`,
+  JWT_SECRET: secrets.jwtSecret,
+  ALLOWED_ORIGINS: `http://127.0.0.1:${PORTS.web},http://localhost:${PORTS.web}`,
+};
+for (const [k, v] of Object.entries(env)) if (!Deno.env.get(k)) Deno.env.set(k, v);
+setRuntime(buildRuntime({ db }));
+
+const functions = Deno.serve(
+  { hostname: "127.0.0.1", port: PORTS.functions, onListen() {} },
+  functionsHandler,
+);
+
+const TYPES: Record<string, string> = {
+  html: "text/html; charset=utf-8",
+  js: "text/javascript",
+  mjs: "text/javascript",
+  css: "text/css",
+  wasm: "application/wasm",
+  json: "application/json",
+  ts: "text/plain",
+  svg: "image/svg+xml",
+  png: "image/png",
+};
+const web = Deno.serve({ hostname: "127.0.0.1", port: PORTS.web, onListen() {} }, async (req) => {
+  let path = decodeURIComponent(new URL(req.url).pathname);
+  if (path.endsWith("/")) path += "index.html";
+  if (path.includes("..")) return new Response("bad path", { status: 400 });
+  // www/ plus the package it imports.
+  const file = path.startsWith("/pkg/") ? `${ROOT}${path.slice(1)}` : `${ROOT}www${path}`;
+  try {
+    const body = await Deno.readFile(file);
+    const type = TYPES[file.split(".").pop() ?? ""] ?? "application/octet-stream";
+    return new Response(body, { headers: { "content-type": type, "cache-control": "no-store" } });
+  } catch {
+    return new Response("not found", { status: 404 });
+  }
+});
+
+const devJwt = await new SignJWT({ role: "authenticated", email: DEV_EMAIL })
+  .setProtectedHeader({ alg: "HS256", typ: "JWT" })
+  .setSubject(DEV_USER)
+  .setAudience("authenticated")
+  .setIssuedAt()
+  .setExpirationTime("7d")
+  .sign(new TextEncoder().encode(secrets.jwtSecret));
+
+const fn = `http://127.0.0.1:${PORTS.functions}/functions/v1`;
+console.log(`
+  oauth-token-manager dev stack is up
+
+  Web client         http://127.0.0.1:${PORTS.web}/
+  Edge functions     ${fn}/<name>
+                     store-google-tokens, get-token-status, refresh-google-token,
+                     create-google-meet, update-google-meet, cancel-google-meet
+  Google emulator    ${emulator.url}   (control API: /control/faults, /control/expire, /control/counters …)
+  Database           ${url ? "DATABASE_URL" : "PGlite in .dev/pgdata"}
+
+  Dev user           ${DEV_USER} (${DEV_EMAIL})
+  Dev JWT (7 days)   ${devJwt}
+
+  Connect the dev user's Google account through the emulator (as Supabase sign-in would):
+
+    make dev-connect
+
+  Then create a Meet:
+
+    curl -s ${fn}/create-google-meet -H "Authorization: Bearer ${devJwt}" \\
+      -H 'content-type: application/json' \\
+      -d '{"requestId":"demo-1","summary":"Demo","start":"2030-01-01T10:00:00Z","end":"2030-01-01T10:30:00Z"}'
+
+  Ctrl-C stops everything.
+`);
+
+let stopping = false;
+async function stop() {
+  if (stopping) return;
+  stopping = true;
+  say("stopping …");
+  await Promise.allSettled([functions.shutdown(), web.shutdown(), emulator.close()]);
+  await closeDb().catch(() => {});
+  Deno.exit(0);
+}
+Deno.addSignalListener("SIGINT", stop);
+Deno.addSignalListener("SIGTERM", stop);
