@@ -30,3 +30,5 @@ echo "== getValidToken for a fresh token from JS (store load + unseal)"
 for round in 1 2 3; do
   echo "  run $round: $($DENO run --allow-read bench/cached_token.ts 20000) ns/op"
 done
+
+$DENO run -A bench/concurrency.ts

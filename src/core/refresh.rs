@@ -23,7 +23,7 @@ use super::token::{freshness, Freshness, TokenSet};
 
 /// First poll delay while another instance refreshes; doubles up to the cap.
 const POLL_BASE_MS: u64 = 25;
-const POLL_CAP_MS: u64 = 500;
+const POLL_CAP_MS: u64 = 200;
 
 fn still_valid(row: &ConnectionRow, now: i64) -> bool {
     row.access_token_sealed.is_some() && freshness(row.expires_at, now, 0) != Freshness::Expired

@@ -1,0 +1,90 @@
+// The concurrency scenario as a benchmark: 4 function-server processes on one
+// Postgres 15, the emulator rotating refresh tokens with a realistic token
+// latency; 500 concurrent requests right after expiry. Prints figures.
+import { control, counters, startStack, USER } from "../tests/functions/harness.ts";
+
+const ROUNDS = Number(Deno.env.get("BENCH_ROUNDS") ?? 5);
+const N = 500;
+const TOKEN_LATENCY_MS = 150;
+
+const pct = (xs: number[], p: number) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))];
+};
+const median = (xs: number[]) => pct(xs, 50);
+const fmt = (x: number) => `${x.toFixed(1)} ms`;
+
+const s = await startStack({ servers: 4 });
+try {
+  await s.connect(USER);
+  await control(s, "config", { rotation: true, tokenLatencyMs: TOKEN_LATENCY_MS });
+  const expire = () => s.pg.sql`update oauth_connections set expires_at = now() - interval '1 second' where user_id = ${USER}`;
+
+  // Warm every server (wasm, pools).
+  for (let i = 0; i < 4; i++) await s.call("get-token-status", { method: "GET", server: i });
+
+  console.log(`== ${N} concurrent requests over 4 processes right after expiry (token endpoint ${TOKEN_LATENCY_MS} ms, ${ROUNDS} rounds)`);
+  const all: number[] = [];
+  for (let r = 0; r < ROUNDS; r++) {
+    await expire();
+    const before = await counters(s);
+    const times = await Promise.all(Array.from({ length: N }, async (_, i) => {
+      const t0 = performance.now();
+      const res = await s.call("refresh-google-token", { body: {}, server: i % 4 });
+      if (res.status !== 200) throw new Error(`request failed: ${JSON.stringify(res.json)}`);
+      return performance.now() - t0;
+    }));
+    const calls = (await counters(s)).tokenCalls - before.tokenCalls;
+    all.push(...times);
+    console.log(`  round ${r + 1}: token calls ${calls}   p50 ${fmt(pct(times, 50))}   p99 ${fmt(pct(times, 99))}   max ${fmt(Math.max(...times))}`);
+  }
+  console.log(`  all rounds: p50 ${fmt(pct(all, 50))}   p99 ${fmt(pct(all, 99))}`);
+  const base: number[] = [];
+  for (let r = 0; r < ROUNDS; r++) {
+    base.push(...await Promise.all(Array.from({ length: N }, async (_, i) => {
+      const t0 = performance.now();
+      await s.call("refresh-google-token", { body: {}, server: i % 4 });
+      return performance.now() - t0;
+    })));
+  }
+  console.log(`  baseline, same load with a fresh token (no refresh): p50 ${fmt(pct(base, 50))}   p99 ${fmt(pct(base, 99))}`);
+
+  console.log("== a lone refresh against the provider call it wraps (20 samples each)");
+  await control(s, "config", { rotation: false });
+  const lone: number[] = [];
+  for (let i = 0; i < 20; i++) {
+    await expire();
+    const t0 = performance.now();
+    await s.call("refresh-google-token", { body: {} });
+    lone.push(performance.now() - t0);
+  }
+  const grant = await (await fetch(`${s.emu.url}/control/grant`, { method: "POST", body: "{}" })).json();
+  const direct: number[] = [];
+  for (let i = 0; i < 20; i++) {
+    const t0 = performance.now();
+    const res = await fetch(`${s.emu.url}/token`, {
+      method: "POST",
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+      body: new URLSearchParams({
+        grant_type: "refresh_token",
+        refresh_token: grant.refresh_token,
+        client_id: s.env.GOOGLE_CLIENT_ID,
+        client_secret: s.env.GOOGLE_CLIENT_SECRET,
+      }),
+    });
+    await res.body?.cancel();
+    direct.push(performance.now() - t0);
+  }
+  const hot: number[] = [];
+  for (let i = 0; i < 50; i++) {
+    const t0 = performance.now();
+    await s.call("refresh-google-token", { body: {} });
+    hot.push(performance.now() - t0);
+  }
+  console.log(`  lone refresh through the function (lease, provider, sealed write): median ${fmt(median(lone))}`);
+  console.log(`  the provider call alone:                                          median ${fmt(median(direct))}`);
+  console.log(`  overhead of lease + store + sealing + function:                   ${fmt(median(lone) - median(direct))}`);
+  console.log(`  a fresh token, no refresh (hot path):                             median ${fmt(median(hot))}`);
+} finally {
+  await s.stop();
+}
