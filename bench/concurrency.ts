@@ -18,12 +18,15 @@ const s = await startStack({ servers: 4 });
 try {
   await s.connect(USER);
   await control(s, "config", { rotation: true, tokenLatencyMs: TOKEN_LATENCY_MS });
-  const expire = () => s.pg.sql`update oauth_connections set expires_at = now() - interval '1 second' where user_id = ${USER}`;
+  const expire = () =>
+    s.pg.sql`update oauth_connections set expires_at = now() - interval '1 second' where user_id = ${USER}`;
 
   // Warm every server (wasm, pools).
   for (let i = 0; i < 4; i++) await s.call("get-token-status", { method: "GET", server: i });
 
-  console.log(`== ${N} concurrent requests over 4 processes right after expiry (token endpoint ${TOKEN_LATENCY_MS} ms, ${ROUNDS} rounds)`);
+  console.log(
+    `== ${N} concurrent requests over 4 processes right after expiry (token endpoint ${TOKEN_LATENCY_MS} ms, ${ROUNDS} rounds)`,
+  );
   const all: number[] = [];
   for (let r = 0; r < ROUNDS; r++) {
     await expire();
@@ -36,18 +39,28 @@ try {
     }));
     const calls = (await counters(s)).tokenCalls - before.tokenCalls;
     all.push(...times);
-    console.log(`  round ${r + 1}: token calls ${calls}   p50 ${fmt(pct(times, 50))}   p99 ${fmt(pct(times, 99))}   max ${fmt(Math.max(...times))}`);
+    console.log(
+      `  round ${r + 1}: token calls ${calls}   p50 ${fmt(pct(times, 50))}   p99 ${
+        fmt(pct(times, 99))
+      }   max ${fmt(Math.max(...times))}`,
+    );
   }
   console.log(`  all rounds: p50 ${fmt(pct(all, 50))}   p99 ${fmt(pct(all, 99))}`);
   const base: number[] = [];
   for (let r = 0; r < ROUNDS; r++) {
-    base.push(...await Promise.all(Array.from({ length: N }, async (_, i) => {
-      const t0 = performance.now();
-      await s.call("refresh-google-token", { body: {}, server: i % 4 });
-      return performance.now() - t0;
-    })));
+    base.push(
+      ...await Promise.all(Array.from({ length: N }, async (_, i) => {
+        const t0 = performance.now();
+        await s.call("refresh-google-token", { body: {}, server: i % 4 });
+        return performance.now() - t0;
+      })),
+    );
   }
-  console.log(`  baseline, same load with a fresh token (no refresh): p50 ${fmt(pct(base, 50))}   p99 ${fmt(pct(base, 99))}`);
+  console.log(
+    `  baseline, same load with a fresh token (no refresh): p50 ${fmt(pct(base, 50))}   p99 ${
+      fmt(pct(base, 99))
+    }`,
+  );
 
   console.log("== a lone refresh against the provider call it wraps (20 samples each)");
   await control(s, "config", { rotation: false });
@@ -81,10 +94,20 @@ try {
     await s.call("refresh-google-token", { body: {} });
     hot.push(performance.now() - t0);
   }
-  console.log(`  lone refresh through the function (lease, provider, sealed write): median ${fmt(median(lone))}`);
-  console.log(`  the provider call alone:                                          median ${fmt(median(direct))}`);
-  console.log(`  overhead of lease + store + sealing + function:                   ${fmt(median(lone) - median(direct))}`);
-  console.log(`  a fresh token, no refresh (hot path):                             median ${fmt(median(hot))}`);
+  console.log(
+    `  lone refresh through the function (lease, provider, sealed write): median ${fmt(median(lone))}`,
+  );
+  console.log(
+    `  the provider call alone:                                          median ${fmt(median(direct))}`,
+  );
+  console.log(
+    `  overhead of lease + store + sealing + function:                   ${
+      fmt(median(lone) - median(direct))
+    }`,
+  );
+  console.log(
+    `  a fresh token, no refresh (hot path):                             median ${fmt(median(hot))}`,
+  );
 } finally {
   await s.stop();
 }

@@ -195,6 +195,74 @@ export interface GetOptions {
 
 
 
+export interface BrowserClientOptions {
+    /** e.g. https://<ref>.supabase.co/functions/v1 */
+    functionsUrl: string;
+    /** The user's Supabase access token, e.g. (await supabase.auth.getSession()).data.session.access_token */
+    getSessionToken: () => string | Promise<string>;
+    /** Refresh this long before expiry (default 60). */
+    refreshMarginSeconds?: number;
+    /** BroadcastChannel name shared by the app's tabs (default "oauth-token-manager"). */
+    channelName?: string;
+    /** Defaults to globalThis.fetch. */
+    fetch?: (input: string, init: RequestInit) => Promise<Response>;
+}
+
+export interface BrowserToken {
+    accessToken: string;
+    expiresAt: number | null;
+    tokenRefreshedAt: string | null;
+    scope: string | null;
+}
+
+/** Change events: never carry the token itself. */
+export type ClientChange =
+| { type: "token"; expiresAt: number | null; tokenRefreshedAt: string | null; fromOtherTab: boolean }
+| { type: "marker"; tokenRefreshedAt: string }
+| { type: "error"; code: ErrorCode; message: string; requiresReauth: boolean; retryAfter?: number };
+
+
+
+/**
+ * The browser's token client.
+ */
+export class BrowserTokenClient {
+    free(): void;
+    [Symbol.dispose](): void;
+    /**
+     * Calls an edge function with the session JWT and JSON; observes its
+     * marker. Rejects with a `TokenManagerError` carrying the server's code.
+     */
+    callFunction(name: string, body: any, method?: string | null): Promise<any>;
+    /**
+     * Stops listening to other tabs.
+     */
+    close(): void;
+    /**
+     * `fetch` for provider APIs (Google Calendar): attaches the bearer token
+     * and retries once with a forced refresh when the provider answers 401.
+     */
+    fetch(input: string, init: RequestInit): Promise<Response>;
+    /**
+     * A valid access token: cached, or one call to `refresh-google-token` shared by all callers.
+     */
+    getAccessToken(options?: { force?: boolean } | null): Promise<BrowserToken>;
+    constructor(options: BrowserClientOptions);
+    /**
+     * Reads `X-Token-Refreshed-At` from any edge-function response.
+     */
+    observeResponse(response: any): void;
+    offChange(listener: Function): void;
+    /**
+     * Listens for token, marker and error changes. Returns nothing; use `offChange` to stop.
+     */
+    onChange(listener: (change: ClientChange) => void): void;
+    /**
+     * What the client holds, without the token: `{ hasToken, expiresAt, tokenRefreshedAt }`.
+     */
+    tokenInfo(): { hasToken: boolean; expiresAt: number | null; tokenRefreshedAt: string | null };
+}
+
 /**
  * The server-side token manager.
  */
@@ -261,7 +329,17 @@ export type InitInput = RequestInfo | URL | Response | BufferSource | WebAssembl
 
 export interface InitOutput {
     readonly memory: WebAssembly.Memory;
+    readonly __wbg_browsertokenclient_free: (a: number, b: number) => void;
     readonly __wbg_tokenmanager_free: (a: number, b: number) => void;
+    readonly browsertokenclient_callFunction: (a: number, b: number, c: number, d: any, e: number, f: number) => any;
+    readonly browsertokenclient_close: (a: number) => void;
+    readonly browsertokenclient_fetch: (a: number, b: number, c: number, d: number) => any;
+    readonly browsertokenclient_getAccessToken: (a: number, b: number) => any;
+    readonly browsertokenclient_new: (a: any) => [number, number, number];
+    readonly browsertokenclient_observeResponse: (a: number, b: any) => void;
+    readonly browsertokenclient_offChange: (a: number, b: any) => void;
+    readonly browsertokenclient_onChange: (a: number, b: any) => void;
+    readonly browsertokenclient_tokenInfo: (a: number) => any;
     readonly errorCodes: () => any;
     readonly formatMarker: (a: number) => [number, number];
     readonly markerHeader: () => [number, number];
@@ -276,6 +354,7 @@ export interface InitOutput {
     readonly tokenmanager_storeTokens: (a: number, b: number, c: number, d: number, e: number, f: any) => any;
     readonly wasm_bindgen__convert__closures_____invoke__h60702a48838d1764: (a: number, b: number, c: any) => [number, number];
     readonly wasm_bindgen__convert__closures_____invoke__hb98d63cc49481475: (a: number, b: number, c: any, d: any) => void;
+    readonly wasm_bindgen__convert__closures_____invoke__h0eb324e6c8b8a4a1: (a: number, b: number, c: any) => void;
     readonly wasm_bindgen__convert__closures_____invoke__hcd2c6a522fec9239: (a: number, b: number) => void;
     readonly __wbindgen_malloc: (a: number, b: number) => number;
     readonly __wbindgen_realloc: (a: number, b: number, c: number, d: number) => number;

@@ -1,6 +1,114 @@
 /* @ts-self-types="./oauth_token_manager.d.ts" */
 
 /**
+ * The browser's token client.
+ */
+export class BrowserTokenClient {
+    __destroy_into_raw() {
+        const ptr = this.__wbg_ptr;
+        this.__wbg_ptr = 0;
+        BrowserTokenClientFinalization.unregister(this);
+        return ptr;
+    }
+    free() {
+        const ptr = this.__destroy_into_raw();
+        wasm.__wbg_browsertokenclient_free(ptr, 0);
+    }
+    /**
+     * Calls an edge function with the session JWT and JSON; observes its
+     * marker. Rejects with a `TokenManagerError` carrying the server's code.
+     * @param {string} name
+     * @param {any} body
+     * @param {string | null} [method]
+     * @returns {Promise<any>}
+     */
+    callFunction(name, body, method) {
+        let ptr0, len0, ptr1, len1;
+        try {
+            ptr0 = passStringToWasm0(name, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
+            len0 = WASM_VECTOR_LEN;
+            ptr1 = isLikeNone(method) ? 0 : passStringToWasm0(method, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
+            len1 = WASM_VECTOR_LEN;
+        } catch (e) {
+            if (ptr1) { wasm.__wbindgen_free(ptr1, len1 * 1, 1); }
+            if (ptr0) { wasm.__wbindgen_free(ptr0, len0 * 1, 1); }
+            throw e;
+        }
+        const ret = wasm.browsertokenclient_callFunction(this.__wbg_ptr, ptr0, len0, body, ptr1, len1);
+        return ret;
+    }
+    /**
+     * Stops listening to other tabs.
+     */
+    close() {
+        wasm.browsertokenclient_close(this.__wbg_ptr);
+    }
+    /**
+     * `fetch` for provider APIs (Google Calendar): attaches the bearer token
+     * and retries once with a forced refresh when the provider answers 401.
+     * @param {string} input
+     * @param {RequestInit} init
+     * @returns {Promise<Response>}
+     */
+    fetch(input, init) {
+        const ptr0 = passStringToWasm0(input, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
+        const len0 = WASM_VECTOR_LEN;
+        const ret = wasm.browsertokenclient_fetch(this.__wbg_ptr, ptr0, len0, isLikeNone(init) ? 0 : addToExternrefTable0(init));
+        return ret;
+    }
+    /**
+     * A valid access token: cached, or one call to `refresh-google-token` shared by all callers.
+     * @param {{ force?: boolean } | null} [options]
+     * @returns {Promise<BrowserToken>}
+     */
+    getAccessToken(options) {
+        const ret = wasm.browsertokenclient_getAccessToken(this.__wbg_ptr, isLikeNone(options) ? 0 : addToExternrefTable0(options));
+        return ret;
+    }
+    /**
+     * @param {BrowserClientOptions} options
+     */
+    constructor(options) {
+        const ret = wasm.browsertokenclient_new(options);
+        if (ret[2]) {
+            throw takeFromExternrefTable0(ret[1]);
+        }
+        this.__wbg_ptr = ret[0];
+        BrowserTokenClientFinalization.register(this, this.__wbg_ptr, this);
+        return this;
+    }
+    /**
+     * Reads `X-Token-Refreshed-At` from any edge-function response.
+     * @param {any} response
+     */
+    observeResponse(response) {
+        wasm.browsertokenclient_observeResponse(this.__wbg_ptr, response);
+    }
+    /**
+     * @param {Function} listener
+     */
+    offChange(listener) {
+        wasm.browsertokenclient_offChange(this.__wbg_ptr, listener);
+    }
+    /**
+     * Listens for token, marker and error changes. Returns nothing; use `offChange` to stop.
+     * @param {(change: ClientChange) => void} listener
+     */
+    onChange(listener) {
+        wasm.browsertokenclient_onChange(this.__wbg_ptr, listener);
+    }
+    /**
+     * What the client holds, without the token: `{ hasToken, expiresAt, tokenRefreshedAt }`.
+     * @returns {{ hasToken: boolean; expiresAt: number | null; tokenRefreshedAt: string | null }}
+     */
+    tokenInfo() {
+        const ret = wasm.browsertokenclient_tokenInfo(this.__wbg_ptr);
+        return ret;
+    }
+}
+if (Symbol.dispose) BrowserTokenClient.prototype[Symbol.dispose] = BrowserTokenClient.prototype.free;
+
+/**
  * The server-side token manager.
  */
 export class TokenManager {
@@ -262,6 +370,10 @@ function __wbg_get_imports() {
         __wbg_abort_67b8e73681ce61b8: function(arg0) {
             arg0.abort();
         },
+        __wbg_assign_6b6bb30388088072: function(arg0, arg1) {
+            const ret = Object.assign(arg0, arg1);
+            return ret;
+        },
         __wbg_call_40b008ba32f73991: function() { return handleError(function (arg0, arg1) {
             const ret = arg0.call(arg1);
             return ret;
@@ -277,6 +389,13 @@ function __wbg_get_imports() {
         __wbg_clearTimeout_c72cd3496197744e: function(arg0) {
             clearTimeout(arg0);
         },
+        __wbg_close_f8e559c3b3a26fa4: function(arg0) {
+            arg0.close();
+        },
+        __wbg_construct_8670bb4c2b062969: function() { return handleError(function (arg0, arg1) {
+            const ret = Reflect.construct(arg0, arg1);
+            return ret;
+        }, arguments); },
         __wbg_getRandomValues_5d8c030b527203a6: function() { return handleError(function (arg0, arg1) {
             globalThis.crypto.getRandomValues(getArrayU8FromWasm0(arg0, arg1));
         }, arguments); },
@@ -292,6 +411,10 @@ function __wbg_get_imports() {
             const ret = Array.isArray(arg0);
             return ret;
         },
+        __wbg_is_2248ff2b575d60c7: function(arg0, arg1) {
+            const ret = Object.is(arg0, arg1);
+            return ret;
+        },
         __wbg_keys_105f5c0857898f84: function(arg0) {
             const ret = Object.keys(arg0);
             return ret;
@@ -300,6 +423,10 @@ function __wbg_get_imports() {
             const ret = arg0.length;
             return ret;
         },
+        __wbg_new_3530ed09f108a34c: function() { return handleError(function (arg0, arg1) {
+            const ret = new BroadcastChannel(getStringFromWasm0(arg0, arg1));
+            return ret;
+        }, arguments); },
         __wbg_new_37eb45aaf5eeb820: function() {
             const ret = new Array();
             return ret;
@@ -356,6 +483,17 @@ function __wbg_get_imports() {
             const ret = Date.now();
             return ret;
         },
+        __wbg_of_027eb15371aac932: function(arg0) {
+            const ret = Array.of(arg0);
+            return ret;
+        },
+        __wbg_parse_c3f72b5a24f83c01: function() { return handleError(function (arg0, arg1) {
+            const ret = JSON.parse(getStringFromWasm0(arg0, arg1));
+            return ret;
+        }, arguments); },
+        __wbg_postMessage_6b0ffde86030593f: function() { return handleError(function (arg0, arg1) {
+            arg0.postMessage(arg1);
+        }, arguments); },
         __wbg_push_c9f4893fc209f768: function(arg0, arg1) {
             const ret = arg0.push(arg1);
             return ret;
@@ -385,6 +523,9 @@ function __wbg_get_imports() {
         }, arguments); },
         __wbg_set_name_822e3903f3184979: function(arg0, arg1, arg2) {
             arg0.name = getStringFromWasm0(arg1, arg2);
+        },
+        __wbg_set_onmessage_ee6a57edace86199: function(arg0, arg1) {
+            arg0.onmessage = arg1;
         },
         __wbg_signal_a44a7306660a0a15: function(arg0) {
             const ret = arg0.signal;
@@ -419,21 +560,26 @@ function __wbg_get_imports() {
             return ret;
         },
         __wbindgen_generic_0000000000000001: function(arg0, arg1) {
-            // Cast intrinsic for `Closure(Closure { owned: true, function: Function { arguments: [Externref], shim_idx: 76, ret: Result(Unit), inner_ret: Some(Result(Unit)) }, mutable: true }) -> Externref`.
+            // Cast intrinsic for `Closure(Closure { owned: true, function: Function { arguments: [Externref], shim_idx: 100, ret: Result(Unit), inner_ret: Some(Result(Unit)) }, mutable: true }) -> Externref`.
             const ret = makeMutClosure(arg0, arg1, wasm_bindgen__convert__closures_____invoke__h60702a48838d1764);
             return ret;
         },
         __wbindgen_generic_0000000000000002: function(arg0, arg1) {
+            // Cast intrinsic for `Closure(Closure { owned: true, function: Function { arguments: [Externref], shim_idx: 6, ret: Unit, inner_ret: Some(Unit) }, mutable: true }) -> Externref`.
+            const ret = makeMutClosure(arg0, arg1, wasm_bindgen__convert__closures_____invoke__h0eb324e6c8b8a4a1);
+            return ret;
+        },
+        __wbindgen_generic_0000000000000003: function(arg0, arg1) {
             // Cast intrinsic for `Closure(Closure { owned: true, function: Function { arguments: [], shim_idx: 5, ret: Unit, inner_ret: Some(Unit) }, mutable: true }) -> Externref`.
             const ret = makeMutClosure(arg0, arg1, wasm_bindgen__convert__closures_____invoke__hcd2c6a522fec9239);
             return ret;
         },
-        __wbindgen_generic_0000000000000003: function(arg0) {
+        __wbindgen_generic_0000000000000004: function(arg0) {
             // Cast intrinsic for `F64 -> Externref`.
             const ret = arg0;
             return ret;
         },
-        __wbindgen_generic_0000000000000004: function(arg0, arg1) {
+        __wbindgen_generic_0000000000000005: function(arg0, arg1) {
             // Cast intrinsic for `Ref(String) -> Externref`.
             const ret = getStringFromWasm0(arg0, arg1);
             return ret;
@@ -457,6 +603,10 @@ function wasm_bindgen__convert__closures_____invoke__hcd2c6a522fec9239(arg0, arg
     wasm.wasm_bindgen__convert__closures_____invoke__hcd2c6a522fec9239(arg0, arg1);
 }
 
+function wasm_bindgen__convert__closures_____invoke__h0eb324e6c8b8a4a1(arg0, arg1, arg2) {
+    wasm.wasm_bindgen__convert__closures_____invoke__h0eb324e6c8b8a4a1(arg0, arg1, arg2);
+}
+
 function wasm_bindgen__convert__closures_____invoke__h60702a48838d1764(arg0, arg1, arg2) {
     const ret = wasm.wasm_bindgen__convert__closures_____invoke__h60702a48838d1764(arg0, arg1, arg2);
     if (ret[1]) {
@@ -468,6 +618,9 @@ function wasm_bindgen__convert__closures_____invoke__hb98d63cc49481475(arg0, arg
     wasm.wasm_bindgen__convert__closures_____invoke__hb98d63cc49481475(arg0, arg1, arg2, arg3);
 }
 
+const BrowserTokenClientFinalization = (typeof FinalizationRegistry === 'undefined')
+    ? { register: () => {}, unregister: () => {} }
+    : new FinalizationRegistry(ptr => wasm.__wbg_browsertokenclient_free(ptr, 1));
 const TokenManagerFinalization = (typeof FinalizationRegistry === 'undefined')
     ? { register: () => {}, unregister: () => {} }
     : new FinalizationRegistry(ptr => wasm.__wbg_tokenmanager_free(ptr, 1));

@@ -1,7 +1,17 @@
 /* tslint:disable */
 /* eslint-disable */
 export const memory: WebAssembly.Memory;
+export const __wbg_browsertokenclient_free: (a: number, b: number) => void;
 export const __wbg_tokenmanager_free: (a: number, b: number) => void;
+export const browsertokenclient_callFunction: (a: number, b: number, c: number, d: any, e: number, f: number) => any;
+export const browsertokenclient_close: (a: number) => void;
+export const browsertokenclient_fetch: (a: number, b: number, c: number, d: number) => any;
+export const browsertokenclient_getAccessToken: (a: number, b: number) => any;
+export const browsertokenclient_new: (a: any) => [number, number, number];
+export const browsertokenclient_observeResponse: (a: number, b: any) => void;
+export const browsertokenclient_offChange: (a: number, b: any) => void;
+export const browsertokenclient_onChange: (a: number, b: any) => void;
+export const browsertokenclient_tokenInfo: (a: number) => any;
 export const errorCodes: () => any;
 export const formatMarker: (a: number) => [number, number];
 export const markerHeader: () => [number, number];
@@ -16,6 +26,7 @@ export const tokenmanager_status: (a: number, b: number, c: number, d: number, e
 export const tokenmanager_storeTokens: (a: number, b: number, c: number, d: number, e: number, f: any) => any;
 export const wasm_bindgen__convert__closures_____invoke__h60702a48838d1764: (a: number, b: number, c: any) => [number, number];
 export const wasm_bindgen__convert__closures_____invoke__hb98d63cc49481475: (a: number, b: number, c: any, d: any) => void;
+export const wasm_bindgen__convert__closures_____invoke__h0eb324e6c8b8a4a1: (a: number, b: number, c: any) => void;
 export const wasm_bindgen__convert__closures_____invoke__hcd2c6a522fec9239: (a: number, b: number) => void;
 export const __wbindgen_malloc: (a: number, b: number) => number;
 export const __wbindgen_realloc: (a: number, b: number, c: number, d: number) => number;

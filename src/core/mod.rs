@@ -2,6 +2,7 @@
 //! clock, no wasm-bindgen: every instant is an argument, every effect goes
 //! through the `Transport`, `Store` and `Runtime` traits.
 
+pub mod client;
 pub mod config;
 pub mod error;
 pub mod fields;
@@ -22,5 +23,7 @@ pub mod store;
 pub mod time;
 pub mod token;
 
+#[cfg(test)]
+mod testkit;
 #[cfg(test)]
 mod tests;

@@ -3,12 +3,7 @@
 
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
-use std::future::Future;
-use std::pin::Pin;
 use std::rc::Rc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
-use std::task::{Context, Poll, Wake, Waker};
 
 use futures_util::future::join_all;
 use serde_json::json;
@@ -20,135 +15,9 @@ use super::manager::{GetOptions, InitialTokens, Manager};
 use super::memory::MemoryStore;
 use super::runtime::Runtime;
 use super::seal::{Field, SealContext};
-use super::store::{RefreshEvent, Store};
-
-const T0: i64 = 1_795_000_000_000;
+use super::store::Store;
+use super::testkit::{Rt, Sleep, YieldNow};
 const KEY: &str = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
-
-struct YieldNow(bool);
-impl Future for YieldNow {
-    type Output = ();
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        if self.0 {
-            Poll::Ready(())
-        } else {
-            self.0 = true;
-            cx.waker().wake_by_ref();
-            Poll::Pending
-        }
-    }
-}
-
-/// Virtual time: sleeps register timers; time jumps to the earliest timer
-/// only when no task can run, so concurrent sleeps overlap as in real time.
-#[derive(Clone)]
-struct Rt {
-    now: Rc<Cell<i64>>,
-    timers: Rc<RefCell<Vec<(i64, Waker)>>>,
-    sleeps: Rc<RefCell<Vec<u64>>>,
-    seq: Rc<Cell<u8>>,
-    events: Rc<RefCell<Vec<RefreshEvent>>>,
-}
-
-struct Sleep {
-    rt: Rt,
-    until: i64,
-}
-
-impl Future for Sleep {
-    type Output = ();
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        if self.rt.now.get() >= self.until {
-            Poll::Ready(())
-        } else {
-            self.rt
-                .timers
-                .borrow_mut()
-                .push((self.until, cx.waker().clone()));
-            Poll::Pending
-        }
-    }
-}
-
-struct Flag(AtomicBool);
-impl Wake for Flag {
-    fn wake(self: Arc<Self>) {
-        self.0.store(true, Ordering::SeqCst);
-    }
-}
-
-impl Rt {
-    fn new() -> Self {
-        Rt {
-            now: Rc::new(Cell::new(T0)),
-            timers: Rc::default(),
-            sleeps: Rc::default(),
-            seq: Rc::default(),
-            events: Rc::default(),
-        }
-    }
-    fn advance(&self, ms: i64) {
-        self.now.set(self.now.get() + ms);
-    }
-    /// Runs `f` to completion on virtual time.
-    fn run<F: Future>(&self, f: F) -> F::Output {
-        let flag = Arc::new(Flag(AtomicBool::new(false)));
-        let waker = Waker::from(flag.clone());
-        let mut cx = Context::from_waker(&waker);
-        let mut f = std::pin::pin!(f);
-        loop {
-            flag.0.store(false, Ordering::SeqCst);
-            if let Poll::Ready(v) = f.as_mut().poll(&mut cx) {
-                return v;
-            }
-            if flag.0.load(Ordering::SeqCst) {
-                continue;
-            }
-            let next = self
-                .timers
-                .borrow()
-                .iter()
-                .map(|(t, _)| *t)
-                .min()
-                .expect("deadlock: nothing runnable and no timer");
-            self.now.set(self.now.get().max(next));
-            let now = self.now.get();
-            let due: Vec<Waker> = {
-                let mut timers = self.timers.borrow_mut();
-                let (due, rest): (Vec<_>, Vec<_>) = timers.drain(..).partition(|(t, _)| *t <= now);
-                *timers = rest;
-                due.into_iter().map(|(_, w)| w).collect()
-            };
-            due.into_iter().for_each(Waker::wake);
-        }
-    }
-}
-
-impl Runtime for Rt {
-    fn now_ms(&self) -> i64 {
-        self.now.get()
-    }
-    async fn sleep_ms(&self, ms: u64) {
-        self.sleeps.borrow_mut().push(ms);
-        Sleep {
-            rt: self.clone(),
-            until: self.now.get() + ms as i64,
-        }
-        .await;
-    }
-    fn random_unit(&self) -> f64 {
-        0.5
-    }
-    fn fill_random(&self, buf: &mut [u8]) {
-        for b in buf.iter_mut() {
-            self.seq.set(self.seq.get().wrapping_add(1));
-            *b = self.seq.get();
-        }
-    }
-    fn emit(&self, event: &RefreshEvent) {
-        self.events.borrow_mut().push(event.clone());
-    }
-}
 
 enum Reply {
     Http(HttpResponse),

@@ -28,7 +28,7 @@ pub struct FetchTransport {
 }
 
 /// Response headers the core reads.
-const HEADERS: [&str; 2] = ["retry-after", "content-type"];
+const HEADERS: [&str; 3] = ["retry-after", "content-type", "x-token-refreshed-at"];
 
 fn describe(e: &JsValue) -> String {
     // Name and message only: fetch errors name the URL at most, never the body.

@@ -1,6 +1,7 @@
 //! The only place that touches wasm-bindgen and js-sys: each export decodes
 //! JS values, calls the core, and encodes the result.
 
+mod client;
 mod convert;
 mod fetch;
 mod manager;
@@ -8,6 +9,7 @@ mod runtime;
 mod store;
 mod util;
 
+pub use client::BrowserTokenClient;
 pub use manager::{
     error_codes, format_marker, marker_header, marker_is_newer, parse_marker, TokenManager,
 };

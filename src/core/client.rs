@@ -1,0 +1,308 @@
+//! The browser side of the one refresh path: a cached access token from the
+//! `refresh-google-token` edge function (the browser never holds a refresh
+//! token), single flight, the `token_refreshed_at` marker, and tokens shared
+//! between tabs. `ClientState` is the pure part; `BrowserClient` runs it over
+//! the same `Transport` and `Runtime` traits as the server.
+
+use std::cell::RefCell;
+
+use serde_json::Value;
+
+use super::error::{Code, Error, Result};
+use super::fields::Fields;
+use super::http::{HttpRequest, Transport};
+use super::marker;
+use super::runtime::Runtime;
+use super::secret::AccessToken;
+use super::singleflight::{Role, SingleFlight};
+use super::token::{freshness, Freshness};
+
+/// Default refresh-ahead margin in the browser: a little under the server's,
+/// so the server usually has a fresh token ready.
+pub const DEFAULT_CLIENT_MARGIN_MS: i64 = 60_000;
+/// Timeout of one call to the edge function.
+pub const FUNCTION_TIMEOUT_MS: u64 = 20_000;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CachedToken {
+    pub access_token: AccessToken,
+    pub expires_at_ms: Option<i64>,
+    /// The server's `token_refreshed_at` for this token.
+    pub refreshed_at_ms: Option<i64>,
+    pub scope: Option<String>,
+}
+
+/// What a client knows: its cached token and the newest marker it has seen.
+#[derive(Clone, Debug, Default)]
+pub struct ClientState {
+    token: Option<CachedToken>,
+    marker_ms: Option<i64>,
+}
+
+impl ClientState {
+    pub fn token(&self) -> Option<&CachedToken> {
+        self.token.as_ref()
+    }
+
+    pub fn marker_ms(&self) -> Option<i64> {
+        self.marker_ms
+    }
+
+    /// The cached token if it is valid beyond `margin_ms` at `now`.
+    pub fn usable(&self, now: i64, margin_ms: i64) -> Option<&CachedToken> {
+        self.token
+            .as_ref()
+            .filter(|t| freshness(t.expires_at_ms, now, margin_ms) == Freshness::Fresh)
+    }
+
+    /// A marker from an edge response or another tab. Drops the cached token
+    /// when the server refreshed after it was issued. True if dropped.
+    pub fn observe_marker(&mut self, marker_ms: i64) -> bool {
+        if self.marker_ms.is_none_or(|m| marker_ms > m) {
+            self.marker_ms = Some(marker_ms);
+        }
+        let stale = self
+            .token
+            .as_ref()
+            .is_some_and(|t| t.refreshed_at_ms.is_none_or(|r| r < marker_ms));
+        if stale {
+            self.token = None;
+        }
+        stale
+    }
+
+    /// A token from the server or another tab. Refused when older than what
+    /// is known (a late message from a slow tab). True if taken.
+    pub fn accept(&mut self, t: CachedToken) -> bool {
+        let r = t.refreshed_at_ms.unwrap_or(i64::MIN);
+        if self.marker_ms.is_some_and(|m| r < m) {
+            return false;
+        }
+        if let Some(cur) = &self.token {
+            let cur_r = cur.refreshed_at_ms.unwrap_or(i64::MIN);
+            if r < cur_r
+                || (r == cur_r
+                    && cur.expires_at_ms >= t.expires_at_ms
+                    && cur.access_token == t.access_token)
+            {
+                return false;
+            }
+        }
+        if let Some(m) = t.refreshed_at_ms {
+            self.marker_ms = Some(self.marker_ms.map_or(m, |k| k.max(m)));
+        }
+        self.token = Some(t);
+        true
+    }
+
+    /// The provider rejected the cached token: forget it.
+    pub fn invalidate(&mut self, token: &AccessToken) {
+        if self
+            .token
+            .as_ref()
+            .is_some_and(|t| &t.access_token == token)
+        {
+            self.token = None;
+        }
+    }
+}
+
+/// What a client tells its tabs and listeners.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ClientEvent {
+    /// A new token (shared with other tabs).
+    Token(CachedToken),
+    /// A newer marker was seen; tabs drop older tokens.
+    Marker(i64),
+    /// Getting a token failed (listeners show it; `requires_reauth` shows "reconnect").
+    Failed(Error),
+}
+
+/// The platform around a browser client.
+#[allow(async_fn_in_trait)] // single-threaded wasm: futures need not be Send
+pub trait ClientHost {
+    /// The user's Supabase access token (the JWT the edge function checks).
+    async fn session_token(&self) -> Result<String>;
+    /// Publish to other tabs and local listeners.
+    fn publish(&self, event: &ClientEvent);
+}
+
+/// Parses the edge function's JSON error body into the shared error type.
+pub fn error_from_body(status: u16, body: &str) -> Error {
+    let parsed: Option<Value> = serde_json::from_str(body).ok();
+    let code = parsed
+        .as_ref()
+        .and_then(|v| v.get("code"))
+        .and_then(Value::as_str)
+        .and_then(Code::parse);
+    let message = parsed
+        .as_ref()
+        .and_then(|v| v.get("error"))
+        .and_then(Value::as_str)
+        .map(|m| m.chars().take(300).collect::<String>());
+    let retry_after = parsed
+        .as_ref()
+        .and_then(|v| v.get("retryAfter"))
+        .and_then(Value::as_u64);
+    let code = code.unwrap_or(match status {
+        401 => Code::Unauthorized,
+        403 => Code::Forbidden,
+        404 => Code::NotFound,
+        429 => Code::RateLimited,
+        400..=499 => Code::BadRequest,
+        _ => Code::ProviderUnavailable,
+    });
+    Error::new(
+        code,
+        message.unwrap_or_else(|| format!("the edge function answered HTTP {status}")),
+    )
+    .with_status(status)
+    .with_retry_after(retry_after)
+}
+
+/// Parses `refresh-google-token`'s answer.
+pub fn token_from_body(body: &str) -> Result<CachedToken> {
+    let bad = |what: &str| {
+        Error::new(
+            Code::BadProviderResponse,
+            format!("refresh-google-token answer: {what}"),
+        )
+    };
+    let v: Value = serde_json::from_str(body).map_err(|_| bad("not JSON"))?;
+    let f = Fields::new(&v, "refresh-google-token answer", Code::BadProviderResponse)?;
+    let access = f.str("accessToken")?;
+    let refreshed = match f.opt_str("tokenRefreshedAt")? {
+        Some(m) => Some(marker::parse(&m).ok_or_else(|| bad("tokenRefreshedAt is not RFC 3339"))?),
+        None => None,
+    };
+    Ok(CachedToken {
+        access_token: AccessToken::new(access),
+        expires_at_ms: f.opt_i64("expiresAt")?,
+        refreshed_at_ms: refreshed,
+        scope: f.opt_str("scope")?,
+    })
+}
+
+pub struct BrowserClient<T: Transport, H: ClientHost, R: Runtime> {
+    functions_url: String,
+    margin_ms: i64,
+    transport: T,
+    host: H,
+    rt: R,
+    state: RefCell<ClientState>,
+    flight: SingleFlight<bool, Result<CachedToken>>,
+}
+
+impl<T: Transport, H: ClientHost, R: Runtime> BrowserClient<T, H, R> {
+    pub fn new(functions_url: &str, margin_ms: Option<i64>, transport: T, host: H, rt: R) -> Self {
+        Self {
+            functions_url: functions_url.trim_end_matches('/').to_string(),
+            margin_ms: margin_ms.unwrap_or(DEFAULT_CLIENT_MARGIN_MS),
+            transport,
+            host,
+            rt,
+            state: RefCell::new(ClientState::default()),
+            flight: SingleFlight::default(),
+        }
+    }
+
+    pub fn state(&self) -> ClientState {
+        self.state.borrow().clone()
+    }
+
+    pub fn host(&self) -> &H {
+        &self.host
+    }
+
+    pub fn functions_url(&self) -> &str {
+        &self.functions_url
+    }
+
+    /// A valid access token: cached if fresh, else one call to the edge
+    /// function however many callers ask at once. `force` after a 401.
+    pub async fn access_token(&self, force: bool) -> Result<CachedToken> {
+        if !force {
+            if let Some(t) = self.state.borrow().usable(self.rt.now_ms(), self.margin_ms) {
+                return Ok(t.clone());
+            }
+        }
+        loop {
+            match self.flight.join(force) {
+                Role::Follower(rx) => match rx.await {
+                    Ok(r) => return r,
+                    Err(_) => continue,
+                },
+                Role::Leader(lead) => {
+                    let r = self.fetch_token(force).await;
+                    lead.finish(&r);
+                    return r;
+                }
+            }
+        }
+    }
+
+    async fn fetch_token(&self, force: bool) -> Result<CachedToken> {
+        let result = self.call_refresh(force).await;
+        match &result {
+            Ok(t) => {
+                let taken = self.state.borrow_mut().accept(t.clone());
+                if taken {
+                    self.host.publish(&ClientEvent::Token(t.clone()));
+                }
+            }
+            Err(e) => self.host.publish(&ClientEvent::Failed(e.clone())),
+        }
+        result
+    }
+
+    async fn call_refresh(&self, force: bool) -> Result<CachedToken> {
+        let jwt = self.host.session_token().await?;
+        let req = HttpRequest {
+            method: "POST",
+            url: format!("{}/refresh-google-token", self.functions_url),
+            headers: vec![
+                ("authorization".into(), format!("Bearer {jwt}")),
+                ("content-type".into(), "application/json".into()),
+            ],
+            body: if force {
+                r#"{"force":true}"#.into()
+            } else {
+                "{}".into()
+            },
+        };
+        let resp = self
+            .transport
+            .send(req, FUNCTION_TIMEOUT_MS)
+            .await
+            .map_err(Error::from)?;
+        if let Some(m) = resp.header(marker::HEADER).and_then(marker::parse) {
+            self.observe_marker(m);
+        }
+        if !(200..300).contains(&resp.status) {
+            return Err(error_from_body(resp.status, &resp.body));
+        }
+        token_from_body(&resp.body)
+    }
+
+    /// A marker from any edge response or another tab.
+    pub fn observe_marker(&self, marker_ms: i64) {
+        let known = self.state.borrow().marker_ms();
+        let dropped = self.state.borrow_mut().observe_marker(marker_ms);
+        if dropped || known.is_none_or(|k| marker_ms > k) {
+            self.host.publish(&ClientEvent::Marker(marker_ms));
+        }
+    }
+
+    /// A token another tab published. True if taken.
+    pub fn accept_shared(&self, t: CachedToken) -> bool {
+        self.state.borrow_mut().accept(t)
+    }
+
+    /// A Calendar call answered 401 with this token.
+    pub fn invalidate(&self, token: &AccessToken) {
+        self.state.borrow_mut().invalidate(token);
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,486 @@
+//! `BrowserTokenClient`: the browser side of the one refresh path. Tokens come
+//! from the `refresh-google-token` edge function; tabs share them over a
+//! BroadcastChannel (no cross-tab lock that could hang: the server lease is
+//! the correctness guarantee, tabs only share results).
+
+use std::cell::{Cell, RefCell};
+use std::rc::{Rc, Weak};
+
+use js_sys::{Function, Promise};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+use wasm_bindgen_futures::{future_to_promise, JsFuture};
+
+use super::convert::{error_from_js, error_to_js, get, n, obj, opt_n, opt_s, s, set, JsFields};
+use super::fetch::FetchTransport;
+use super::runtime::JsRuntime;
+use super::util::settle;
+use crate::core::client::{error_from_body, BrowserClient, CachedToken, ClientEvent, ClientHost};
+use crate::core::error::{Code, Error, Result};
+use crate::core::marker;
+use crate::core::secret::AccessToken;
+
+#[wasm_bindgen]
+extern "C" {
+    type BroadcastChannel;
+    #[wasm_bindgen(constructor, catch)]
+    fn new(name: &str) -> std::result::Result<BroadcastChannel, JsValue>;
+    #[wasm_bindgen(method, catch, js_name = postMessage)]
+    fn post_message(this: &BroadcastChannel, msg: &JsValue) -> std::result::Result<(), JsValue>;
+    #[wasm_bindgen(method, setter)]
+    fn set_onmessage(this: &BroadcastChannel, f: Option<&Function>);
+    #[wasm_bindgen(method)]
+    fn close(this: &BroadcastChannel);
+
+    #[wasm_bindgen(typescript_type = "BrowserClientOptions")]
+    pub type BrowserClientOptionsJs;
+    #[wasm_bindgen(typescript_type = "{ force?: boolean }")]
+    pub type ForceOptionsJs;
+}
+
+#[wasm_bindgen(typescript_custom_section)]
+const TS_CLIENT: &'static str = r#"
+export interface BrowserClientOptions {
+  /** e.g. https://<ref>.supabase.co/functions/v1 */
+  functionsUrl: string;
+  /** The user's Supabase access token, e.g. (await supabase.auth.getSession()).data.session.access_token */
+  getSessionToken: () => string | Promise<string>;
+  /** Refresh this long before expiry (default 60). */
+  refreshMarginSeconds?: number;
+  /** BroadcastChannel name shared by the app's tabs (default "oauth-token-manager"). */
+  channelName?: string;
+  /** Defaults to globalThis.fetch. */
+  fetch?: (input: string, init: RequestInit) => Promise<Response>;
+}
+
+export interface BrowserToken {
+  accessToken: string;
+  expiresAt: number | null;
+  tokenRefreshedAt: string | null;
+  scope: string | null;
+}
+
+/** Change events: never carry the token itself. */
+export type ClientChange =
+  | { type: "token"; expiresAt: number | null; tokenRefreshedAt: string | null; fromOtherTab: boolean }
+  | { type: "marker"; tokenRefreshedAt: string }
+  | { type: "error"; code: ErrorCode; message: string; requiresReauth: boolean; retryAfter?: number };
+"#;
+
+fn token_to_js(t: &CachedToken) -> JsValue {
+    obj(&[
+        ("accessToken", s(t.access_token.expose())),
+        ("expiresAt", opt_n(t.expires_at_ms)),
+        (
+            "tokenRefreshedAt",
+            opt_s(t.refreshed_at_ms.map(marker::format).as_deref()),
+        ),
+        ("scope", opt_s(t.scope.as_deref())),
+    ])
+}
+
+fn token_from_js(v: &JsValue) -> Result<CachedToken> {
+    let f = JsFields::new(v, "token", Code::BadRequest)?;
+    Ok(CachedToken {
+        access_token: AccessToken::new(f.str("accessToken")?),
+        expires_at_ms: f.opt_i64("expiresAt")?,
+        refreshed_at_ms: f
+            .opt_str("tokenRefreshedAt")?
+            .and_then(|m| marker::parse(&m)),
+        scope: f.opt_str("scope")?,
+    })
+}
+
+fn change_for_token(t: &CachedToken, from_other_tab: bool) -> JsValue {
+    obj(&[
+        ("type", s("token")),
+        ("expiresAt", opt_n(t.expires_at_ms)),
+        (
+            "tokenRefreshedAt",
+            opt_s(t.refreshed_at_ms.map(marker::format).as_deref()),
+        ),
+        ("fromOtherTab", JsValue::from_bool(from_other_tab)),
+    ])
+}
+
+struct JsHost {
+    get_session: Function,
+    listeners: RefCell<Vec<Function>>,
+    channel: Option<BroadcastChannel>,
+    /// Set while handling another tab's message: do not echo it back.
+    replaying: Cell<bool>,
+}
+
+impl JsHost {
+    fn notify(&self, change: &JsValue) {
+        let listeners = self.listeners.borrow().clone();
+        for f in listeners {
+            let _ = f.call1(&JsValue::UNDEFINED, change);
+        }
+    }
+
+    fn post(&self, msg: &JsValue) {
+        if self.replaying.get() {
+            return;
+        }
+        if let Some(c) = &self.channel {
+            let _ = c.post_message(msg);
+        }
+    }
+}
+
+impl ClientHost for JsHost {
+    async fn session_token(&self) -> Result<String> {
+        let v = self
+            .get_session
+            .call0(&JsValue::UNDEFINED)
+            .map_err(|e| error_from_js(&e, Code::Unauthorized, "getSessionToken"))?;
+        let v = settle(v)
+            .await
+            .map_err(|e| error_from_js(&e, Code::Unauthorized, "getSessionToken"))?;
+        v.as_string().filter(|t| !t.is_empty()).ok_or_else(|| {
+            Error::new(
+                Code::Unauthorized,
+                "not signed in: getSessionToken returned no token",
+            )
+        })
+    }
+
+    fn publish(&self, event: &ClientEvent) {
+        match event {
+            ClientEvent::Token(t) => {
+                self.post(&obj(&[("type", s("token")), ("token", token_to_js(t))]));
+                self.notify(&change_for_token(t, false));
+            }
+            ClientEvent::Marker(m) => {
+                self.post(&obj(&[
+                    ("type", s("marker")),
+                    ("marker", s(&marker::format(*m))),
+                ]));
+                self.notify(&obj(&[
+                    ("type", s("marker")),
+                    ("tokenRefreshedAt", s(&marker::format(*m))),
+                ]));
+            }
+            ClientEvent::Failed(e) => {
+                let change = obj(&[
+                    ("type", s("error")),
+                    ("code", s(e.code.as_str())),
+                    ("message", s(&e.message)),
+                    ("requiresReauth", JsValue::from_bool(e.requires_reauth())),
+                ]);
+                if let Some(r) = e.retry_after_secs {
+                    set(&change, "retryAfter", &n(r as i64));
+                }
+                self.notify(&change);
+            }
+        }
+    }
+}
+
+type Inner = BrowserClient<FetchTransport, JsHost, JsRuntime>;
+
+/// The browser's token client.
+#[wasm_bindgen]
+pub struct BrowserTokenClient {
+    inner: Rc<Inner>,
+    fetch: Function,
+    _on_message: Option<Closure<dyn FnMut(JsValue)>>,
+}
+
+fn reject(e: Error) -> JsValue {
+    error_to_js(&e)
+}
+
+fn handle_message(weak: &Weak<Inner>, data: JsValue) {
+    let Some(inner) = weak.upgrade() else { return };
+    let host = inner_host(&inner);
+    host.replaying.set(true);
+    match get(&data, "type").as_string().as_deref() {
+        Some("token") => {
+            if let Ok(t) = token_from_js(&get(&data, "token")) {
+                if inner.accept_shared(t.clone()) {
+                    host.notify(&change_for_token(&t, true));
+                }
+            }
+        }
+        Some("marker") => {
+            if let Some(m) = get(&data, "marker")
+                .as_string()
+                .and_then(|m| marker::parse(&m))
+            {
+                inner.observe_marker(m);
+            }
+        }
+        Some("hello") => {
+            // A tab opened later: hand it the current token.
+            host.replaying.set(false);
+            if let Some(t) = inner.state().usable(js_sys::Date::now() as i64, 0) {
+                host.post(&obj(&[("type", s("token")), ("token", token_to_js(t))]));
+            }
+        }
+        _ => {}
+    }
+    host.replaying.set(false);
+}
+
+fn inner_host(inner: &Inner) -> &JsHost {
+    inner.host()
+}
+
+#[wasm_bindgen]
+impl BrowserTokenClient {
+    #[wasm_bindgen(constructor)]
+    pub fn new(
+        options: BrowserClientOptionsJs,
+    ) -> std::result::Result<BrowserTokenClient, JsValue> {
+        Self::build(options.into()).map_err(reject)
+    }
+
+    fn build(options: JsValue) -> Result<BrowserTokenClient> {
+        let f = JsFields::new(&options, "options", Code::Config)?;
+        f.only(&[
+            "functionsUrl",
+            "getSessionToken",
+            "refreshMarginSeconds",
+            "channelName",
+            "fetch",
+        ])?;
+        let url = f.str("functionsUrl")?;
+        if !(url.starts_with("https://") || url.starts_with("http://")) {
+            return Err(Error::config(
+                "options.functionsUrl: must be an http(s) URL",
+            ));
+        }
+        let get_session: Function = get(&options, "getSessionToken")
+            .dyn_into()
+            .map_err(|_| Error::config("options.getSessionToken: must be a function"))?;
+        let fetch: Function = match get(&options, "fetch") {
+            v if v.is_undefined() || v.is_null() => {
+                get(&js_sys::global(), "fetch").dyn_into().map_err(|_| {
+                    Error::config("options.fetch: no global fetch in this runtime; pass one")
+                })?
+            }
+            v => v
+                .dyn_into()
+                .map_err(|_| Error::config("options.fetch: must be a function"))?,
+        };
+        let margin = f
+            .opt_u64("refreshMarginSeconds")?
+            .map(|s| (s as i64) * 1000);
+        let name = f
+            .opt_str("channelName")?
+            .unwrap_or_else(|| "oauth-token-manager".to_string());
+        let channel = BroadcastChannel::new(&name).ok();
+        let host = JsHost {
+            get_session,
+            listeners: RefCell::new(Vec::new()),
+            channel,
+            replaying: Cell::new(false),
+        };
+        let inner = Rc::new(BrowserClient::new(
+            &url,
+            margin,
+            FetchTransport {
+                fetch: fetch.clone(),
+            },
+            host,
+            JsRuntime { on_event: None },
+        ));
+        let mut on_message = None;
+        if let Some(c) = &inner.host().channel {
+            let weak = Rc::downgrade(&inner);
+            let cb = Closure::<dyn FnMut(JsValue)>::new(move |ev: JsValue| {
+                handle_message(&weak, get(&ev, "data"))
+            });
+            c.set_onmessage(Some(cb.as_ref().unchecked_ref()));
+            let _ = c.post_message(&obj(&[("type", s("hello"))]));
+            on_message = Some(cb);
+        }
+        Ok(BrowserTokenClient {
+            inner,
+            fetch,
+            _on_message: on_message,
+        })
+    }
+
+    /// A valid access token: cached, or one call to `refresh-google-token` shared by all callers.
+    #[wasm_bindgen(js_name = getAccessToken, unchecked_return_type = "Promise<BrowserToken>")]
+    pub fn get_access_token(&self, options: Option<ForceOptionsJs>) -> Promise {
+        let inner = self.inner.clone();
+        let options: JsValue = options.map(Into::into).unwrap_or(JsValue::UNDEFINED);
+        future_to_promise(async move {
+            let force = if options.is_object() {
+                get(&options, "force").as_bool().unwrap_or(false)
+            } else {
+                false
+            };
+            let t = inner.access_token(force).await.map_err(reject)?;
+            Ok(token_to_js(&t))
+        })
+    }
+
+    /// `fetch` for provider APIs (Google Calendar): attaches the bearer token
+    /// and retries once with a forced refresh when the provider answers 401.
+    #[wasm_bindgen(unchecked_return_type = "Promise<Response>")]
+    pub fn fetch(
+        &self,
+        input: String,
+        #[wasm_bindgen(unchecked_param_type = "RequestInit")] init: Option<js_sys::Object>,
+    ) -> Promise {
+        let inner = self.inner.clone();
+        let fetch = self.fetch.clone();
+        future_to_promise(async move {
+            let init: JsValue = init
+                .map(Into::into)
+                .unwrap_or_else(|| js_sys::Object::new().into());
+            let send = |token: &str| -> std::result::Result<JsValue, JsValue> {
+                let headers_ctor: Function = get(&js_sys::global(), "Headers").dyn_into()?;
+                let args = js_sys::Array::of1(&get(&init, "headers"));
+                let headers = js_sys::Reflect::construct(&headers_ctor, &args)?;
+                let set_fn: Function = get(&headers, "set").dyn_into()?;
+                set_fn.call2(
+                    &headers,
+                    &s("authorization"),
+                    &s(&format!("Bearer {token}")),
+                )?;
+                let next = js_sys::Object::assign(&js_sys::Object::new(), &init.clone().into());
+                set(&next, "headers", &headers);
+                fetch.call2(&JsValue::UNDEFINED, &s(&input), &next)
+            };
+            let t = inner.access_token(false).await.map_err(reject)?;
+            let resp = JsFuture::from(Promise::resolve(&send(t.access_token.expose())?)).await?;
+            if get(&resp, "status").as_f64() != Some(401.0) {
+                return Ok(resp);
+            }
+            inner.invalidate(&t.access_token);
+            let t = inner.access_token(true).await.map_err(reject)?;
+            JsFuture::from(Promise::resolve(&send(t.access_token.expose())?)).await
+        })
+    }
+
+    /// Calls an edge function with the session JWT and JSON; observes its
+    /// marker. Rejects with a `TokenManagerError` carrying the server's code.
+    #[wasm_bindgen(js_name = callFunction, unchecked_return_type = "Promise<any>")]
+    pub fn call_function(&self, name: String, body: JsValue, method: Option<String>) -> Promise {
+        let inner = self.inner.clone();
+        let fetch = self.fetch.clone();
+        future_to_promise(async move {
+            let jwt = inner.host().session_token().await.map_err(reject)?;
+            let method = method.unwrap_or_else(|| {
+                if body.is_undefined() {
+                    "GET".into()
+                } else {
+                    "POST".into()
+                }
+            });
+            let headers = obj(&[
+                ("authorization", s(&format!("Bearer {jwt}"))),
+                ("content-type", s("application/json")),
+            ]);
+            let init = obj(&[("method", s(&method)), ("headers", headers)]);
+            if !body.is_undefined() {
+                let text = js_sys::JSON::stringify(&body).map_err(|_| {
+                    reject(Error::new(
+                        Code::BadRequest,
+                        "body is not JSON-serialisable",
+                    ))
+                })?;
+                set(&init, "body", &text.into());
+            }
+            let url = format!("{}/{}", inner.functions_url(), name);
+            let resp = fetch
+                .call2(&JsValue::UNDEFINED, &s(&url), &init)
+                .map_err(|e| reject(error_from_js(&e, Code::Network, &name)))?;
+            let resp = JsFuture::from(Promise::resolve(&resp)).await.map_err(|e| {
+                reject(error_from_js(
+                    &e,
+                    Code::Network,
+                    &format!("{name} could not be reached"),
+                ))
+            })?;
+            observe(&inner, &resp);
+            let status = get(&resp, "status").as_f64().unwrap_or(0.0) as u16;
+            let text_fn: Function = get(&resp, "text").dyn_into()?;
+            let text = JsFuture::from(Promise::resolve(&text_fn.call0(&resp)?))
+                .await?
+                .as_string()
+                .unwrap_or_default();
+            if !(200..300).contains(&status) {
+                let e = error_from_body(status, &text);
+                if e.requires_reauth() {
+                    inner.host().publish(&ClientEvent::Failed(e.clone()));
+                }
+                return Err(reject(e));
+            }
+            if text.is_empty() {
+                return Ok(JsValue::NULL);
+            }
+            js_sys::JSON::parse(&text).map_err(|_| {
+                reject(Error::new(
+                    Code::BadProviderResponse,
+                    format!("{name} answered non-JSON"),
+                ))
+            })
+        })
+    }
+
+    /// Reads `X-Token-Refreshed-At` from any edge-function response.
+    #[wasm_bindgen(js_name = observeResponse)]
+    pub fn observe_response(&self, response: &JsValue) {
+        observe(&self.inner, response);
+    }
+
+    /// Listens for token, marker and error changes. Returns nothing; use `offChange` to stop.
+    #[wasm_bindgen(js_name = onChange)]
+    pub fn on_change(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "(change: ClientChange) => void")] listener: Function,
+    ) {
+        self.inner.host().listeners.borrow_mut().push(listener);
+    }
+
+    #[wasm_bindgen(js_name = offChange)]
+    pub fn off_change(&self, listener: &Function) {
+        self.inner
+            .host()
+            .listeners
+            .borrow_mut()
+            .retain(|f| f != listener);
+    }
+
+    /// What the client holds, without the token: `{ hasToken, expiresAt, tokenRefreshedAt }`.
+    #[wasm_bindgen(js_name = tokenInfo, unchecked_return_type = "{ hasToken: boolean; expiresAt: number | null; tokenRefreshedAt: string | null }")]
+    pub fn token_info(&self) -> JsValue {
+        let st = self.inner.state();
+        let t = st.token();
+        obj(&[
+            ("hasToken", JsValue::from_bool(t.is_some())),
+            ("expiresAt", opt_n(t.and_then(|t| t.expires_at_ms))),
+            (
+                "tokenRefreshedAt",
+                opt_s(st.marker_ms().map(marker::format).as_deref()),
+            ),
+        ])
+    }
+
+    /// Stops listening to other tabs.
+    pub fn close(&self) {
+        if let Some(c) = &self.inner.host().channel {
+            c.set_onmessage(None);
+            c.close();
+        }
+    }
+}
+
+fn observe(inner: &Inner, response: &JsValue) {
+    let headers = get(response, "headers");
+    let Ok(get_fn) = get(&headers, "get").dyn_into::<Function>() else {
+        return;
+    };
+    if let Ok(v) = get_fn.call1(&headers, &s(marker::HEADER)) {
+        if let Some(m) = v.as_string().and_then(|m| marker::parse(&m)) {
+            inner.observe_marker(m);
+        }
+    }
+}

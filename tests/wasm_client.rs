@@ -1,0 +1,187 @@
+//! The browser client's wasm tests: token cache and single flight, the 401
+//! retry, the marker, typed errors, and tabs sharing tokens over a
+//! BroadcastChannel. Run in headless Chrome and Firefox (and Node and Deno).
+#![cfg(target_arch = "wasm32")]
+
+use js_sys::{Array, Promise, Reflect};
+use oauth_token_manager::wasm::BrowserTokenClient;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+use wasm_bindgen_futures::JsFuture;
+use wasm_bindgen_test::*;
+
+#[wasm_bindgen(module = "/tests/js/edge-mock.js")]
+extern "C" {
+    #[wasm_bindgen(js_name = edgeMock)]
+    fn edge_mock() -> JsValue;
+    #[wasm_bindgen(js_name = clientOptions)]
+    fn client_options(mock: &JsValue, channel: &str) -> JsValue;
+    #[wasm_bindgen(js_name = refreshCalls)]
+    fn refresh_calls(mock: &JsValue) -> u32;
+    #[wasm_bindgen(js_name = forcedCalls)]
+    fn forced_calls(mock: &JsValue) -> u32;
+    #[wasm_bindgen(js_name = rejectToken)]
+    fn reject_token(mock: &JsValue, token: &str);
+    #[wasm_bindgen(js_name = calendarTokens)]
+    fn calendar_tokens(mock: &JsValue) -> Array;
+    #[wasm_bindgen(js_name = failNextRefresh)]
+    fn fail_next_refresh(mock: &JsValue, status: u16, body: JsValue);
+    #[wasm_bindgen(js_name = markerOnNextCall)]
+    fn marker_on_next_call(mock: &JsValue, marker: &str);
+    fn recorder() -> JsValue;
+    fn changes(rec: &JsValue) -> Array;
+    #[wasm_bindgen(js_name = listenerOf)]
+    fn listener_of(rec: &JsValue) -> js_sys::Function;
+    fn tick(ms: u32) -> Promise;
+    #[wasm_bindgen(js_name = uniqueChannel)]
+    fn unique_channel() -> String;
+}
+
+fn get(o: &JsValue, k: &str) -> JsValue {
+    Reflect::get(o, &JsValue::from_str(k)).unwrap()
+}
+
+fn get_str(o: &JsValue, k: &str) -> String {
+    get(o, k).as_string().unwrap_or_default()
+}
+
+fn client(mock: &JsValue, channel: &str) -> BrowserTokenClient {
+    BrowserTokenClient::new(client_options(mock, channel).unchecked_into()).unwrap()
+}
+
+async fn token(c: &BrowserTokenClient, force: bool) -> Result<JsValue, JsValue> {
+    let opts = js_sys::JSON::parse(if force { r#"{"force":true}"# } else { "{}" }).unwrap();
+    JsFuture::from(c.get_access_token(Some(opts.unchecked_into()))).await
+}
+
+#[wasm_bindgen_test]
+async fn cached_and_single_flight() {
+    let mock = edge_mock();
+    let c = client(&mock, &unique_channel());
+    let all: Array = (0..20).map(|_| c.get_access_token(None)).collect();
+    let results: Array = JsFuture::from(Promise::all(&all)).await.unwrap().into();
+    assert!(results.iter().all(|t| get_str(&t, "accessToken") == "at-1"));
+    assert_eq!(refresh_calls(&mock), 1);
+    assert_eq!(
+        get_str(&token(&c, false).await.unwrap(), "accessToken"),
+        "at-1"
+    );
+    assert_eq!(refresh_calls(&mock), 1);
+    assert!(get_str(&token(&c, false).await.unwrap(), "tokenRefreshedAt").ends_with('Z'));
+    c.close();
+}
+
+#[wasm_bindgen_test]
+async fn a_401_from_the_provider_forces_one_refresh_and_one_retry() {
+    let mock = edge_mock();
+    let c = client(&mock, &unique_channel());
+    token(&c, false).await.unwrap();
+    reject_token(&mock, "at-1");
+    let resp = JsFuture::from(c.fetch("https://calendar.test/events".into(), None))
+        .await
+        .unwrap();
+    assert_eq!(get(&resp, "status").as_f64(), Some(200.0));
+    let used: Vec<String> = calendar_tokens(&mock)
+        .iter()
+        .map(|t| t.as_string().unwrap())
+        .collect();
+    assert_eq!(used, vec!["at-1", "at-2"]);
+    assert_eq!(forced_calls(&mock), 1);
+    c.close();
+}
+
+#[wasm_bindgen_test]
+async fn a_newer_marker_on_an_edge_response_drops_the_cache() {
+    let mock = edge_mock();
+    let c = client(&mock, &unique_channel());
+    token(&c, false).await.unwrap();
+    let rec = recorder();
+    c.on_change(listener_of(&rec));
+    marker_on_next_call(&mock, "2099-01-01T00:00:00.000Z");
+    let body = js_sys::JSON::parse(r#"{"requestId":"r"}"#).unwrap();
+    JsFuture::from(c.call_function("create-google-meet".into(), body, None))
+        .await
+        .unwrap();
+    assert_eq!(get(&c.token_info(), "hasToken").as_bool(), Some(false));
+    assert!(changes(&rec)
+        .iter()
+        .any(|ch| get_str(&ch, "type") == "marker"));
+    token(&c, false).await.unwrap();
+    assert_eq!(
+        refresh_calls(&mock),
+        2,
+        "the next use asks the server again"
+    );
+    c.close();
+}
+
+#[wasm_bindgen_test]
+async fn server_errors_keep_their_codes_and_reach_listeners() {
+    let mock = edge_mock();
+    let c = client(&mock, &unique_channel());
+    let rec = recorder();
+    c.on_change(listener_of(&rec));
+    let body = js_sys::JSON::parse(
+        r#"{"error":"the google connection must be reconnected","code":"REAUTH_REQUIRED","requiresReauth":true}"#,
+    )
+    .unwrap();
+    fail_next_refresh(&mock, 401, body);
+    let e = token(&c, false).await.unwrap_err();
+    assert!(e.is_instance_of::<js_sys::Error>());
+    assert_eq!(get_str(&e, "code"), "REAUTH_REQUIRED");
+    assert_eq!(get(&e, "requiresReauth").as_bool(), Some(true));
+    let ch = changes(&rec);
+    assert!(ch.iter().any(
+        |c| get_str(&c, "type") == "error" && get(&c, "requiresReauth").as_bool() == Some(true)
+    ));
+    c.close();
+}
+
+#[wasm_bindgen_test]
+async fn tabs_share_tokens_and_a_late_tab_gets_the_current_one() {
+    let mock = edge_mock();
+    let channel = unique_channel();
+    let a = client(&mock, &channel);
+    let b = client(&mock, &channel);
+    let rec = recorder();
+    b.on_change(listener_of(&rec));
+    token(&a, false).await.unwrap();
+    JsFuture::from(tick(30)).await.unwrap();
+    assert_eq!(get(&b.token_info(), "hasToken").as_bool(), Some(true));
+    assert!(changes(&rec)
+        .iter()
+        .any(|c| get(&c, "fromOtherTab").as_bool() == Some(true)));
+    assert_eq!(
+        get_str(&token(&b, false).await.unwrap(), "accessToken"),
+        "at-1"
+    );
+    assert_eq!(
+        refresh_calls(&mock),
+        1,
+        "the other tab used the shared token"
+    );
+    let late = client(&mock, &channel);
+    JsFuture::from(tick(30)).await.unwrap();
+    assert_eq!(
+        get_str(&token(&late, false).await.unwrap(), "accessToken"),
+        "at-1"
+    );
+    assert_eq!(refresh_calls(&mock), 1);
+    for c in [a, b, late] {
+        c.close();
+    }
+}
+
+#[wasm_bindgen_test]
+fn bad_options_name_the_field() {
+    let bad = js_sys::JSON::parse(r#"{"functionsUrl":"ftp://x","getSessionToken":null}"#).unwrap();
+    let e = match BrowserTokenClient::new(bad.unchecked_into()) {
+        Ok(_) => panic!("expected CONFIG"),
+        Err(e) => e,
+    };
+    assert_eq!(get_str(&e, "code"), "CONFIG");
+    assert_eq!(
+        get_str(&e, "message"),
+        "options.functionsUrl: must be an http(s) URL"
+    );
+}
