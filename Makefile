@@ -10,7 +10,7 @@ export PATH := $(CURDIR)/scripts/deno-bin:$(CARGO_HOME)/bin:$(CURDIR)/node_modul
 PKG_RUSTFLAGS := --remap-path-prefix=$(CURDIR)=. --remap-path-prefix=$(CARGO_HOME)=cargo --remap-path-prefix=$(RUSTUP_HOME)=rustup
 DENO := $(CURDIR)/node_modules/.bin/deno
 
-.PHONY: help setup pkg check-pkg lint test test-native test-wasm test-chrome test-firefox test-node test-deno smoke test-functions bench dev dev-connect
+.PHONY: help setup pkg check-pkg lint test test-native test-wasm test-chrome test-firefox test-node test-deno smoke test-functions test-e2e bench dev dev-connect
 
 help:
 	@echo "make dev    - local stack (see README)"
@@ -67,6 +67,10 @@ test-wasm: test-chrome test-firefox test-node test-deno
 test-functions:
 	@echo "== edge functions over HTTP (Postgres 15, Google emulator)"
 	NO_COLOR=1 $(DENO) test -A tests/functions/
+
+test-e2e:
+	@echo "== end to end: www/ in Chromium against the make dev stack (screenshots in test-output/e2e/)"
+	node --test tests/e2e/
 
 smoke:
 	@echo "== smoke: pkg/ from Deno and Node against a loopback token endpoint"

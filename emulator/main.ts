@@ -108,7 +108,26 @@ async function control(s: EmulatorState, req: Request, path: string): Promise<Re
   return json(404, { error: "unknown control endpoint" });
 }
 
+/** Google's APIs answer CORS so browsers can call Calendar directly; so does the emulator. */
+const CORS = {
+  "access-control-allow-origin": "*",
+  "access-control-allow-headers": "authorization, content-type",
+  "access-control-allow-methods": "GET, POST, PATCH, DELETE, OPTIONS",
+  "access-control-max-age": "600",
+};
+
 export function emulatorHandler(s: EmulatorState): (req: Request) => Promise<Response> {
+  const inner = route(s);
+  return async (req) => {
+    if (req.method === "OPTIONS") return new Response(null, { status: 204, headers: CORS });
+    const res = await inner(req);
+    const headers = new Headers(res.headers);
+    for (const [k, v] of Object.entries(CORS)) headers.set(k, v);
+    return new Response(res.body, { status: res.status, headers });
+  };
+}
+
+function route(s: EmulatorState): (req: Request) => Promise<Response> {
   return async (req) => {
     const path = new URL(req.url).pathname;
     try {

@@ -11,8 +11,13 @@ import { buildRuntime, setRuntime } from "../supabase/functions/_shared/runtime.
 import { functionsHandler } from "./functions-server.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
-const DEV = `${ROOT}.dev`;
-const PORTS = { functions: 54321, web: 54323, emulator: 54329 };
+const DEV = Deno.env.get("OTM_DEV_DIR") ?? `${ROOT}.dev`;
+const port = (name: string, fallback: number) => Number(Deno.env.get(name) ?? fallback);
+const PORTS = {
+  functions: port("OTM_FUNCTIONS_PORT", 54321),
+  web: port("OTM_WEB_PORT", 54323),
+  emulator: port("OTM_EMULATOR_PORT", 54329),
+};
 const DEV_USER = "0000000d-e000-4000-8000-000000000001";
 const DEV_EMAIL = "dev@example.com";
 const say = (s: string) => console.log(`[dev] ${s}`);
@@ -97,8 +102,27 @@ const TYPES: Record<string, string> = {
   svg: "image/svg+xml",
   png: "image/png",
 };
+const devJwt = await new SignJWT({ role: "authenticated", email: DEV_EMAIL })
+  .setProtectedHeader({ alg: "HS256", typ: "JWT" })
+  .setSubject(DEV_USER)
+  .setAudience("authenticated")
+  .setIssuedAt()
+  .setExpirationTime("7d")
+  .sign(new TextEncoder().encode(secrets.jwtSecret));
+
+const fn = `http://127.0.0.1:${PORTS.functions}/functions/v1`;
+/** What the page needs to find the stack; the dev JWT stands in for Supabase sign-in. */
+const pageConfig = {
+  functionsUrl: fn,
+  calendarBaseUrl: `${emulator.url}/calendar/v3`,
+  emulatorUrl: emulator.url,
+  devJwt,
+  devEmail: DEV_EMAIL,
+};
+
 const web = Deno.serve({ hostname: "127.0.0.1", port: PORTS.web, onListen() {} }, async (req) => {
   let path = decodeURIComponent(new URL(req.url).pathname);
+  if (path === "/config.json") return Response.json(pageConfig, { headers: { "cache-control": "no-store" } });
   if (path.endsWith("/")) path += "index.html";
   if (path.includes("..")) return new Response("bad path", { status: 400 });
   // www/ plus the package it imports.
@@ -112,15 +136,6 @@ const web = Deno.serve({ hostname: "127.0.0.1", port: PORTS.web, onListen() {} }
   }
 });
 
-const devJwt = await new SignJWT({ role: "authenticated", email: DEV_EMAIL })
-  .setProtectedHeader({ alg: "HS256", typ: "JWT" })
-  .setSubject(DEV_USER)
-  .setAudience("authenticated")
-  .setIssuedAt()
-  .setExpirationTime("7d")
-  .sign(new TextEncoder().encode(secrets.jwtSecret));
-
-const fn = `http://127.0.0.1:${PORTS.functions}/functions/v1`;
 console.log(`
   oauth-token-manager dev stack is up
 

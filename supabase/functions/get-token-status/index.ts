@@ -1,10 +1,28 @@
-// The connection's status, expiry, marker, scopes and last error: never a token.
+// The connection's status, expiry, marker, scopes, last error and recent
+// refresh events: never a token.
 import { edgeFunction } from "../_shared/handler.ts";
+
+interface EventRow {
+  kind: string;
+  code: string | null;
+  at: string;
+  attempts: number | null;
+  rotated: boolean | null;
+  durationMs: number | null;
+}
 
 export const handler = edgeFunction("get-token-status", ["GET", "POST"], async ({ caller, rt }) => {
   const report = await rt.manager.status(caller.userId, "google");
+  const events = await rt.db.query<EventRow>(
+    `select kind, code, to_char(at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') as at,
+            attempts, rotated, duration_ms as "durationMs"
+       from public.oauth_refresh_events
+      where user_id = $1::uuid and provider = 'google'
+      order by id desc limit 10`,
+    [caller.userId],
+  );
   const marker = report.tokenRefreshedAt ? new Date(report.tokenRefreshedAt).toISOString() : null;
-  return { body: { ...report, tokenRefreshedAt: marker }, marker };
+  return { body: { ...report, tokenRefreshedAt: marker, recentEvents: events }, marker };
 });
 
 if (import.meta.main) Deno.serve(handler);

@@ -1,0 +1,190 @@
+// End to end: the www/ page in Debian's Chromium (driven by playwright-core)
+// against the whole local stack from `make dev` (PGlite, Google emulator,
+// edge functions). Screenshots of each step go to test-output/e2e/.
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, test } from "node:test";
+import { chromium } from "playwright-core";
+
+const ROOT = new URL("../../", import.meta.url).pathname;
+const SHOTS = join(ROOT, "test-output/e2e");
+mkdirSync(SHOTS, { recursive: true });
+
+const freePort = () =>
+  new Promise((resolve) => {
+    const s = createServer().listen(0, "127.0.0.1", () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+
+let stack, browser, context, web, emulator, dir;
+
+async function emu(path, body) {
+  const res = await fetch(`${emulator}/control/${path}`, {
+    method: body === undefined ? "GET" : "POST",
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  return await res.json();
+}
+
+async function openTab() {
+  const page = await context.newPage();
+  page.on("pageerror", (e) => console.error("page error:", e.message));
+  await page.goto(web);
+  await page.waitForSelector("body[data-ready=true]");
+  return page;
+}
+
+const shot = (page, name) => page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
+
+before(async () => {
+  dir = mkdtempSync(join(tmpdir(), "otm-e2e-"));
+  const [fn, webPort, emuPort] = [await freePort(), await freePort(), await freePort()];
+  web = `http://127.0.0.1:${webPort}/`;
+  emulator = `http://127.0.0.1:${emuPort}`;
+  stack = spawn(join(ROOT, "node_modules/.bin/deno"), ["run", "-A", "scripts/dev.ts"], {
+    cwd: ROOT,
+    env: {
+      ...process.env,
+      NO_COLOR: "1",
+      OTM_DEV_DIR: dir,
+      OTM_FUNCTIONS_PORT: String(fn),
+      OTM_WEB_PORT: String(webPort),
+      OTM_EMULATOR_PORT: String(emuPort),
+    },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let out = "";
+  await new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`dev stack did not start:\n${out}`)), 60_000);
+    const onData = (d) => {
+      out += d;
+      if (out.includes("dev stack is up")) {
+        clearTimeout(timer);
+        resolve();
+      }
+    };
+    stack.stdout.on("data", onData);
+    stack.stderr.on("data", onData);
+    stack.on("exit", (code) => reject(new Error(`dev stack exited ${code}:\n${out}`)));
+  });
+  browser = await chromium.launch({
+    executablePath: "/usr/bin/chromium",
+    args: [
+      "--headless",
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-quic",
+      "--no-first-run",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+    ],
+  });
+  // One context: the tabs share localStorage and BroadcastChannel, like one browser profile.
+  context = await browser.newContext({ viewport: { width: 1100, height: 1200 } });
+});
+
+after(async () => {
+  await browser?.close();
+  stack?.kill("SIGINT");
+  await new Promise((r) => (stack?.exitCode !== null ? r() : stack.on("exit", r)));
+  rmSync(dir, { recursive: true, force: true });
+});
+
+let tabA;
+
+test("sign in, connect Google, and create a Meet from the page", async () => {
+  tabA = await openTab();
+  await tabA.getByTestId("signin-dev").click();
+  await tabA.getByTestId("connect").click();
+  await tabA.waitForSelector("[data-testid=status][data-status=connected]");
+  await tabA.getByTestId("create-submit").click();
+  const link = tabA.getByTestId("meet-link").first();
+  await link.waitFor();
+  assert.match(await link.textContent(), /^meet\.google\.com\/[a-z]{3}-[a-z]{4}-[a-z]{3}$/);
+  assert.match(await tabA.getByTestId("message").textContent(), /Meeting created/);
+  await shot(tabA, "01-meet-created");
+});
+
+test("token expired at Google: the next action succeeds after one refresh and the countdown resets", async () => {
+  const before = await emu("counters");
+  const oldExpiry = Number(await tabA.getByTestId("countdown").getAttribute("data-expires-at"));
+  const oldMarker = await tabA.getByTestId("refreshed-at").getAttribute("data-marker");
+  await emu("expire", { email: "dev@example.com" });
+  await tabA.fill("input[name=summary]", "After expiry");
+  await tabA.getByTestId("create-submit").click();
+  await tabA.getByText("After expiry").first().waitFor();
+  await tabA.waitForFunction(
+    (old) => document.querySelector("[data-testid=refreshed-at]").dataset.marker !== old,
+    oldMarker,
+  );
+  const afterCounters = await emu("counters");
+  assert.equal(afterCounters.refreshGrants - before.refreshGrants, 1, "one refresh");
+  assert.equal(afterCounters.calendar401 - before.calendar401, 1, "only the server's call saw the 401");
+  const newExpiry = Number(await tabA.getByTestId("countdown").getAttribute("data-expires-at"));
+  assert.ok(newExpiry > oldExpiry, "the countdown reset to the new token's expiry");
+  await shot(tabA, "02-after-expiry");
+});
+
+test("two tabs: a server refresh seen in one tab reaches the other without a reload", async () => {
+  const tabB = await openTab();
+  const markerB = await tabB.getByTestId("refreshed-at").getAttribute("data-marker");
+  await emu("expire", { email: "dev@example.com" });
+  await tabA.fill("input[name=summary]", "From tab A");
+  await tabA.getByTestId("create-submit").click();
+  await tabA.getByText("From tab A").first().waitFor();
+  const markerA = await tabA.getByTestId("refreshed-at").getAttribute("data-marker");
+  assert.notEqual(markerA, markerB);
+  await tabB.waitForFunction(
+    (m) => document.querySelector("[data-testid=refreshed-at]").dataset.marker === m,
+    markerA,
+    { timeout: 5000 },
+  );
+  const before = await emu("counters");
+  const tokensBefore = (await emu("calendar-tokens")).tokens.length;
+  await tabB.getByTestId("reload-events").click();
+  await tabB.getByText("From tab A").first().waitFor();
+  const afterCounters = await emu("counters");
+  assert.equal(afterCounters.calendar401, before.calendar401, "tab B's Calendar call had no 401");
+  const used = (await emu("calendar-tokens")).tokens.slice(tokensBefore);
+  const all = (await emu("calendar-tokens")).tokens;
+  assert.ok(used.length >= 1);
+  assert.equal(used.at(-1), all.at(-1), "tab B used the newest token");
+  await shot(tabB, "03-second-tab-in-step");
+  await tabB.close();
+});
+
+test("invalid_grant: the reconnect button appears, and reconnecting restores the connection", async () => {
+  await emu("revoke", { email: "dev@example.com" });
+  await tabA.getByTestId("refresh-now").click();
+  await tabA.getByTestId("reconnect").waitFor({ state: "visible" });
+  assert.match(await tabA.getByTestId("message").textContent(), /Reconnect your Google account/);
+  await tabA.waitForSelector("[data-testid=status][data-status=needs_reauth]");
+  await shot(tabA, "04-reconnect-needed");
+  await tabA.getByTestId("reconnect").click();
+  await tabA.waitForSelector("[data-testid=status][data-status=connected]");
+  assert.equal(await tabA.getByTestId("reconnect").isVisible(), false);
+  await tabA.fill("input[name=summary]", "Back again");
+  await tabA.getByTestId("create-submit").click();
+  await tabA.getByText("Back again").first().waitFor();
+  await shot(tabA, "05-reconnected");
+});
+
+test("update and cancel a Meet from the page", async () => {
+  const item = tabA.locator("li[data-testid=event]", { hasText: "Back again" }).first();
+  await item.getByTestId("edit").click();
+  await item.locator("input[name=summary]").fill("Back again (moved)");
+  await item.getByTestId("save").click();
+  await tabA.getByText("Back again (moved)").first().waitFor();
+  const moved = tabA.locator("li[data-testid=event]", { hasText: "Back again (moved)" }).first();
+  await moved.getByTestId("cancel").click();
+  await tabA.getByText("Meeting cancelled").waitFor();
+  assert.equal(await tabA.getByText("Back again (moved)").count(), 0);
+  await shot(tabA, "06-updated-and-cancelled");
+});

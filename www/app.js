@@ -1,0 +1,310 @@
+// The calendar client: imports the package, gets Google tokens only through
+// the edge functions (never a refresh token), and keeps its tabs in step.
+import init, { BrowserTokenClient } from "/pkg/oauth_token_manager.js";
+
+const $ = (id) => document.getElementById(id);
+const JWT_KEY = "otm.jwt";
+const config = await (await fetch("/config.json")).json();
+await init();
+
+const client = new BrowserTokenClient({
+  functionsUrl: config.functionsUrl,
+  getSessionToken: () => localStorage.getItem(JWT_KEY) ?? "",
+});
+
+// ---- plain words for error codes ------------------------------------------------
+
+const PLAIN = {
+  REAUTH_REQUIRED: () => "Google access has expired or was revoked. Reconnect your Google account.",
+  NOT_CONNECTED: () => "Your Google account is not connected yet.",
+  RATE_LIMITED: (e) => `Google is limiting requests. Try again in ${e.retryAfter ?? "a few"} seconds.`,
+  COOLDOWN: (e) => `Refreshing is paused after a failure. Try again in ${e.retryAfter ?? "a few"} seconds.`,
+  PROVIDER_UNAVAILABLE: () => "Google is not responding right now. Try again shortly.",
+  NETWORK: () => "Could not reach the server. Check your connection.",
+  TIMEOUT: () => "Google took too long to answer. Try again.",
+  UNAUTHORIZED: () => "Your session has ended. Sign in again.",
+  NOT_FOUND: () => "That event no longer exists.",
+  BAD_REQUEST: (e) => `Please check the form: ${e.message}`,
+  LEASE_TIMEOUT: () => "Another refresh is taking long. Try again in a moment.",
+  ROTATION_NOT_SAVED: () => "Google issued new credentials that could not be saved yet. Try again shortly.",
+};
+
+function plain(e) {
+  const f = PLAIN[e?.code];
+  return f ? f(e) : `Something went wrong (${e?.code ?? "error"}): ${e?.message ?? e}`;
+}
+
+function say(text, ok = false) {
+  const m = $("message");
+  m.textContent = text;
+  m.className = ok ? "ok" : "";
+  m.hidden = !text;
+}
+
+async function run(button, work) {
+  if (button) button.disabled = true;
+  try {
+    await work();
+  } catch (e) {
+    say(plain(e));
+    if (e?.requiresReauth) showReconnect(true);
+    // The failure may have moved the connection's status: show the server's word, not a stale one.
+    if (localStorage.getItem(JWT_KEY)) await loadStatus().catch(() => {});
+  } finally {
+    if (button) button.disabled = false;
+  }
+}
+
+// ---- the token dashboard ------------------------------------------------------------
+
+const STATUS_WORDS = {
+  connected: "Connected",
+  token_expired: "Token expired — refresh failing",
+  needs_reauth: "Reconnect needed",
+  error: "Error",
+  disconnected: "Not connected",
+};
+let expiresAt = null;
+
+function showReconnect(needed) {
+  $("reconnect").hidden = !needed;
+}
+
+function showMarker(iso) {
+  if (!iso) return;
+  const el = $("refreshed-at");
+  el.textContent = new Date(iso).toLocaleTimeString();
+  el.dataset.marker = iso;
+}
+
+function tickCountdown() {
+  const el = $("countdown");
+  if (!expiresAt) {
+    el.textContent = "—";
+    return;
+  }
+  const s = Math.round((expiresAt - Date.now()) / 1000);
+  el.dataset.expiresAt = String(expiresAt);
+  el.dataset.seconds = String(s);
+  el.textContent = s <= 0
+    ? "expired"
+    : `in ${Math.floor(s / 60)}:${String(s % 60).padStart(2, "0")} (${
+      new Date(expiresAt).toLocaleTimeString()
+    })`;
+}
+setInterval(tickCountdown, 1000);
+
+async function loadStatus() {
+  const st = await client.callFunction("get-token-status", undefined, "GET");
+  const badge = $("status");
+  badge.textContent = STATUS_WORDS[st.status] ?? st.status;
+  badge.className = `badge ${st.status}`;
+  badge.dataset.status = st.status;
+  // A revoked grant's token is dead whatever its expiry said.
+  expiresAt = st.status === "needs_reauth" || st.status === "disconnected" ? null : st.expiresAt;
+  tickCountdown();
+  if (st.status === "needs_reauth") $("countdown").textContent = "revoked — reconnect to continue";
+  showMarker(st.tokenRefreshedAt);
+  $("scopes").textContent = st.scopes.length ? st.scopes.join(" ") : "—";
+  $("last-error").textContent = st.lastErrorCode
+    ? plain({ code: st.lastErrorCode, message: st.lastErrorMessage })
+    : "none";
+  $("connect").hidden = st.status !== "disconnected";
+  showReconnect(st.requiresReauth);
+  $("events").replaceChildren(
+    ...st.recentEvents.map((e) => {
+      const li = document.createElement("li");
+      li.textContent = `${new Date(e.at).toLocaleTimeString()} — ${e.kind}${e.code ? ` (${e.code})` : ""}${
+        e.rotated ? ", new refresh token" : ""
+      }`;
+      return li;
+    }),
+  );
+  return st;
+}
+
+client.onChange((c) => {
+  if (c.type === "token" || c.type === "marker") {
+    showMarker(c.tokenRefreshedAt);
+    if (c.type === "token" && c.expiresAt) {
+      expiresAt = c.expiresAt;
+      tickCountdown();
+    }
+    loadStatus().catch(() => {});
+  } else if (c.type === "error") {
+    if (c.requiresReauth) showReconnect(true);
+  }
+});
+
+// ---- Google connection (the emulator stands in for Supabase's Google sign-in) --------
+
+async function connectGoogle() {
+  // With Supabase: supabase.auth.signInWithOAuth({ provider: "google", options: { scopes, queryParams:
+  // { access_type: "offline", prompt: "consent" } } }), then post session.provider_token and
+  // session.provider_refresh_token to store-google-tokens once, exactly as here.
+  const g = await (await fetch(`${config.emulatorUrl}/control/grant`, {
+    method: "POST",
+    body: JSON.stringify({ email: config.devEmail }),
+  })).json();
+  await client.callFunction("store-google-tokens", {
+    providerToken: g.access_token,
+    providerRefreshToken: g.refresh_token,
+    expiresIn: g.expires_in,
+    scope: g.scope,
+  });
+  say("Google account connected.", true);
+  await loadStatus();
+  await loadEvents();
+}
+
+// ---- events -----------------------------------------------------------------------------
+
+function fmtRange(ev) {
+  const s = new Date(ev.start.dateTime);
+  const e = new Date(ev.end.dateTime);
+  return `${s.toLocaleString()} – ${e.toLocaleTimeString()}`;
+}
+
+function eventItem(ev) {
+  const li = document.createElement("li");
+  li.dataset.eventId = ev.id;
+  li.dataset.testid = "event";
+  const title = document.createElement("div");
+  title.innerHTML = `<strong></strong><div class="when"></div>`;
+  title.querySelector("strong").textContent = ev.summary ?? "(no title)";
+  title.querySelector(".when").textContent = fmtRange(ev);
+  const meet = ev.hangoutLink;
+  if (meet) {
+    const a = document.createElement("a");
+    a.href = meet;
+    a.textContent = meet.replace("https://", "");
+    a.dataset.testid = "meet-link";
+    title.append(a);
+  }
+  const buttons = document.createElement("div");
+  const edit = document.createElement("button");
+  edit.textContent = "Edit";
+  edit.dataset.testid = "edit";
+  const cancel = document.createElement("button");
+  cancel.textContent = "Cancel meeting";
+  cancel.dataset.testid = "cancel";
+  buttons.append(edit, " ", cancel);
+  const form = document.createElement("form");
+  form.className = "edit";
+  form.hidden = true;
+  form.innerHTML =
+    `<input name="summary" aria-label="Title" /><input name="start" type="datetime-local" aria-label="Starts" />
+    <button type="submit" data-testid="save">Save</button>`;
+  form.summary.value = ev.summary ?? "";
+  form.start.value = toLocalInput(new Date(ev.start.dateTime));
+  edit.onclick = () => (form.hidden = !form.hidden);
+  form.onsubmit = (e) => {
+    e.preventDefault();
+    run(form.querySelector("button"), async () => {
+      const start = new Date(form.start.value);
+      const minutes = (Date.parse(ev.end.dateTime) - Date.parse(ev.start.dateTime)) / 60000;
+      await client.callFunction("update-google-meet", {
+        eventId: ev.id,
+        summary: form.summary.value,
+        start: start.toISOString(),
+        end: new Date(start.getTime() + minutes * 60000).toISOString(),
+      });
+      say("Meeting updated.", true);
+      await loadEvents();
+    });
+  };
+  cancel.onclick = () =>
+    run(cancel, async () => {
+      await client.callFunction("cancel-google-meet", { eventId: ev.id, sendUpdates: "all" });
+      say("Meeting cancelled; guests are notified.", true);
+      await loadEvents();
+    });
+  li.append(title, buttons, form);
+  return li;
+}
+
+async function loadEvents() {
+  const url = new URL(`${config.calendarBaseUrl}/calendars/primary/events`);
+  url.searchParams.set("timeMin", new Date(Date.now() - 3600_000).toISOString());
+  url.searchParams.set("orderBy", "startTime");
+  url.searchParams.set("singleEvents", "true");
+  const res = await client.fetch(url.toString());
+  if (!res.ok) {
+    throw {
+      code: res.status === 401 ? "REAUTH_REQUIRED" : "PROVIDER_UNAVAILABLE",
+      message: `HTTP ${res.status}`,
+    };
+  }
+  const body = await res.json();
+  const list = $("upcoming");
+  list.replaceChildren(...body.items.map(eventItem));
+  if (body.items.length === 0) list.textContent = "No upcoming meetings.";
+}
+
+function toLocalInput(d) {
+  const pad = (n) => String(n).padStart(2, "0");
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${
+    pad(d.getMinutes())
+  }`;
+}
+
+$("create").onsubmit = (e) => {
+  e.preventDefault();
+  const f = e.target;
+  run(f.querySelector("button"), async () => {
+    const start = new Date(f.start.value);
+    const end = new Date(start.getTime() + Number(f.minutes.value) * 60000);
+    const attendees = f.attendees.value.split(",").map((s) => s.trim()).filter(Boolean);
+    const ev = await client.callFunction("create-google-meet", {
+      requestId: crypto.randomUUID(),
+      summary: f.summary.value,
+      start: start.toISOString(),
+      end: end.toISOString(),
+      attendees,
+    });
+    say(`Meeting created: ${ev.meetUrl}`, true);
+    await loadEvents();
+  });
+};
+
+$("refresh-now").onclick = () =>
+  run($("refresh-now"), async () => {
+    const t = await client.getAccessToken({ force: true });
+    showMarker(t.tokenRefreshedAt);
+    say("Access token refreshed.", true);
+    await loadStatus();
+  });
+$("connect").onclick = () => run($("connect"), connectGoogle);
+$("reconnect").onclick = () => run($("reconnect"), connectGoogle);
+$("reload-events").onclick = () => run($("reload-events"), loadEvents);
+
+// ---- session ------------------------------------------------------------------------------
+
+function signedIn(jwt) {
+  localStorage.setItem(JWT_KEY, jwt);
+  start();
+}
+$("signin-dev").onclick = () => signedIn(config.devJwt);
+$("signin-jwt").onclick = () => signedIn($("jwt").value.trim());
+
+async function start() {
+  const jwt = localStorage.getItem(JWT_KEY);
+  $("signin").hidden = !!jwt;
+  $("app").hidden = !jwt;
+  if (!jwt) {
+    $("session").textContent = "Signed out";
+    document.body.dataset.ready = "true";
+    return;
+  }
+  $("session").textContent = "Signed in";
+  const soon = new Date(Date.now() + 3600_000);
+  soon.setMinutes(0, 0, 0);
+  $("create").start.value = toLocalInput(soon);
+  await run(null, async () => {
+    const st = await loadStatus();
+    if (st.status !== "disconnected" && !st.requiresReauth) await loadEvents();
+  });
+  document.body.dataset.ready = "true";
+}
+
+start();
