@@ -32,3 +32,4 @@ for round in 1 2 3; do
 done
 
 $DENO run -A bench/concurrency.ts
+node bench/browser.mjs

@@ -1,0 +1,44 @@
+// The browser's cached getAccessToken() cost, measured in Chromium. Prints ns/op.
+import { readFile } from "node:fs/promises";
+import { createServer } from "node:http";
+import { chromium } from "playwright-core";
+
+const ROOT = new URL("../", import.meta.url).pathname;
+const TYPES = { html: "text/html", js: "text/javascript", wasm: "application/wasm" };
+const server = createServer(async (req, res) => {
+  try {
+    const path = new URL(req.url, "http://x").pathname;
+    const body = await readFile(ROOT + path.slice(1));
+    res.writeHead(200, { "content-type": TYPES[path.split(".").pop()] ?? "application/octet-stream" });
+    res.end(body);
+  } catch {
+    res.writeHead(404).end();
+  }
+});
+await new Promise((r) => server.listen(0, "127.0.0.1", r));
+const browser = await chromium.launch({
+  executablePath: "/usr/bin/chromium",
+  args: [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+  ],
+});
+try {
+  const page = await browser.newPage();
+  await page.goto(`http://127.0.0.1:${server.address().port}/bench/browser.html`);
+  await page.waitForSelector("body[data-ready=true]", { state: "attached" });
+  console.log("== cached getAccessToken() in Chromium (browser client, no network)");
+  for (let round = 1; round <= 3; round++) {
+    const ns = await page.evaluate((n) => window.bench(n), 50_000);
+    console.log(`  run ${round}: ${ns.toFixed(0)} ns/op`);
+  }
+} finally {
+  await browser.close();
+  server.close();
+}
