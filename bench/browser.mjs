@@ -35,7 +35,7 @@ try {
   await page.waitForSelector("body[data-ready=true]", { state: "attached" });
   console.log("== cached getAccessToken() in Chromium (browser client, no network)");
   for (let round = 1; round <= 3; round++) {
-    const ns = await page.evaluate((n) => window.bench(n), 50_000);
+    const ns = await page.evaluate((n) => globalThis.bench(n), 50_000);
     console.log(`  run ${round}: ${ns.toFixed(0)} ns/op`);
   }
 } finally {
