@@ -173,3 +173,51 @@ pub fn error_from_js(v: &JsValue, code: Code, context: &str) -> Error {
     let message: String = message.chars().take(300).collect();
     Error::new(own.unwrap_or(code), format!("{context}: {message}"))
 }
+
+/// A JS value as JSON data, read directly (no stringify/parse round trip).
+/// Functions and symbols are dropped, as JSON.stringify drops them.
+pub fn js_to_json(v: &JsValue, depth: u32) -> Result<serde_json::Value> {
+    use serde_json::Value;
+    if depth > 16 {
+        return Err(Error::config("config: nested too deeply"));
+    }
+    if v.is_null() || v.is_undefined() {
+        return Ok(Value::Null);
+    }
+    if let Some(b) = v.as_bool() {
+        return Ok(Value::Bool(b));
+    }
+    if let Some(f) = v.as_f64() {
+        return Ok(if f.fract() == 0.0 && f.abs() < 9.0e15 {
+            Value::from(f as i64)
+        } else {
+            serde_json::Number::from_f64(f)
+                .map(Value::Number)
+                .unwrap_or(Value::Null)
+        });
+    }
+    if let Some(s) = v.as_string() {
+        return Ok(Value::String(s));
+    }
+    if js_sys::Array::is_array(v) {
+        let arr = js_sys::Array::from(v);
+        return arr
+            .iter()
+            .map(|x| js_to_json(&x, depth + 1))
+            .collect::<Result<Vec<_>>>()
+            .map(Value::Array);
+    }
+    if v.is_object() && !v.is_function() {
+        let mut map = serde_json::Map::new();
+        for k in Object::keys(&Object::from(v.clone())).iter() {
+            let key = k.as_string().unwrap_or_default();
+            let item = get(v, &key);
+            if item.is_function() || item.is_undefined() {
+                continue;
+            }
+            map.insert(key, js_to_json(&item, depth + 1)?);
+        }
+        return Ok(Value::Object(map));
+    }
+    Ok(Value::Null)
+}

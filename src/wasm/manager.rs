@@ -8,7 +8,9 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::future_to_promise;
 
-use super::convert::{error_to_js, get, n, obj, opt_n, opt_s, s, strings, warning_to_js, JsFields};
+use super::convert::{
+    error_to_js, get, js_to_json, n, obj, opt_n, opt_s, s, strings, warning_to_js, JsFields,
+};
 use super::fetch::FetchTransport;
 use super::runtime::JsRuntime;
 use super::store::JsStore;
@@ -350,11 +352,7 @@ impl TokenManager {
         if !config.is_object() {
             return Err(Error::config("config: must be an object"));
         }
-        let json = js_sys::JSON::stringify(&config)
-            .ok()
-            .and_then(|s| s.as_string())
-            .ok_or_else(|| Error::config("config: not JSON-serialisable"))?;
-        let cfg = ManagerConfig::from_json(&json)?;
+        let cfg = ManagerConfig::from_value(&js_to_json(&config, 0)?)?;
         let store = JsStore::new(store)?;
         let fetch = match function_option(&options, "fetch")? {
             Some(f) => f,
