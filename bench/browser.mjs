@@ -1,7 +1,7 @@
 // The browser's cached getAccessToken() cost, measured in Chromium. Prints ns/op.
 import { readFile } from "node:fs/promises";
 import { createServer } from "node:http";
-import { chromium } from "playwright-core";
+import { launchChromium } from "../tests/e2e/chromium.mjs";
 
 const ROOT = new URL("../", import.meta.url).pathname;
 const TYPES = { html: "text/html", js: "text/javascript", wasm: "application/wasm" };
@@ -16,19 +16,7 @@ const server = createServer(async (req, res) => {
   }
 });
 await new Promise((r) => server.listen(0, "127.0.0.1", r));
-const browser = await chromium.launch({
-  executablePath: "/usr/bin/chromium",
-  args: [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-  ],
-});
+const browser = await launchChromium();
 try {
   const page = await browser.newPage();
   await page.goto(`http://127.0.0.1:${server.address().port}/bench/browser.html`);

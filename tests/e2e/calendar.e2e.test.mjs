@@ -8,7 +8,7 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
-import { chromium } from "playwright-core";
+import { launchChromium } from "./chromium.mjs";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 const SHOTS = join(ROOT, "test-output/e2e");
@@ -73,19 +73,7 @@ before(async () => {
     stack.stderr.on("data", onData);
     stack.on("exit", (code) => reject(new Error(`dev stack exited ${code}:\n${out}`)));
   });
-  browser = await chromium.launch({
-    executablePath: "/usr/bin/chromium",
-    args: [
-      "--headless",
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-quic",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-    ],
-  });
+  browser = await launchChromium();
   // One context: the tabs share localStorage and BroadcastChannel, like one browser profile.
   context = await browser.newContext({ viewport: { width: 1100, height: 1200 } });
 });
