@@ -216,11 +216,39 @@ export async function startStack(
     },
     async stop() {
       await Promise.all(fns.map((f) => f.stop()));
-      await emu.close();
-      await pg.stop();
+      try {
+        assertNoLeaks(stack);
+      } finally {
+        await emu.close();
+        await pg.stop();
+      }
     },
   };
   return stack;
+}
+
+/**
+ * Every stack ends with this check: no refresh token, client secret, JWT
+ * secret or encryption key in any log line or response body, and no access
+ * token anywhere but the bodies of refresh-google-token (whose job it is).
+ */
+export function assertNoLeaks(s: Stack): void {
+  const secretList = secrets(s).filter((x) => x && x.length >= 8);
+  const access = accessTokens(s);
+  for (const f of s.fns) {
+    for (const line of f.logs) {
+      for (const x of [...secretList, ...access]) {
+        if (line.includes(x)) throw new Error(`a log line leaks a secret: ${line.slice(0, 24)}…`);
+      }
+    }
+  }
+  for (const b of s.bodies) {
+    for (const x of secretList) if (b.text.includes(x)) throw new Error(`${b.fn} leaks a secret in its body`);
+    if (b.fn === "refresh-google-token") continue;
+    for (const x of access) {
+      if (b.text.includes(x)) throw new Error(`${b.fn} leaks an access token in its body`);
+    }
+  }
 }
 
 export const USER = "11111111-1111-4111-8111-111111111111";
@@ -234,7 +262,7 @@ export function secrets(s: Stack): string[] {
 }
 
 export function accessTokens(s: Stack): string[] {
-  return [...s.emu.state.accessTokens.keys()];
+  return [...s.emu.state.accessTokens.keys(), ...s.emu.state.calendarTokens];
 }
 
 export async function control(s: Stack, path: string, body: unknown = {}): Promise<Record<string, unknown>> {
