@@ -63,7 +63,11 @@ impl<T: Transport, S: Store, R: Runtime> Manager<T, S, R> {
             match outcome {
                 LeaseOutcome::Missing => return Err(super::manager::not_connected(&seen.provider)),
                 LeaseOutcome::Acquired(row) => {
-                    if self.someone_else_acted(seen, &row, now) {
+                    // New tokens that are already expired (a sign-in that stored a stale
+                    // token) are no answer: we hold the lease, so refresh them.
+                    if self.someone_else_acted(seen, &row, now)
+                        && !self.expired_news(seen, &row, now)
+                    {
                         let _ = self
                             .store
                             .release_lease(&row.user_id, &row.provider, &owner)
@@ -73,7 +77,9 @@ impl<T: Transport, S: Store, R: Runtime> Manager<T, S, R> {
                     return self.refresh_with_lease(row, provider, &owner, opts).await;
                 }
                 LeaseOutcome::Busy(row) => {
-                    if self.someone_else_acted(seen, &row, now) {
+                    if self.someone_else_acted(seen, &row, now)
+                        && !self.expired_news(seen, &row, now)
+                    {
                         return self.outcome_of_other(&row, opts);
                     }
                     if now >= deadline {
@@ -101,6 +107,15 @@ impl<T: Transport, S: Store, R: Runtime> Manager<T, S, R> {
         row.version != seen.version
             || row.cooldown_until.is_some_and(|c| c > now)
             || row.status != seen.status
+    }
+
+    /// Only the tokens moved, and the new access token is already expired.
+    fn expired_news(&self, seen: &ConnectionRow, row: &ConnectionRow, now: i64) -> bool {
+        row.version != seen.version
+            && row.status == seen.status
+            && !row.cooldown_until.is_some_and(|c| c > now)
+            && Status::parse(&row.status) == Some(Status::Connected)
+            && !still_valid(row, now)
     }
 
     fn outcome_of_other(&self, row: &ConnectionRow, opts: GetOptions) -> Result<ValidToken> {

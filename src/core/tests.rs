@@ -660,3 +660,40 @@ fn no_token_bytes_in_events_errors_or_status() {
         assert!(!text.contains("csecret"), "{text}");
     }
 }
+
+#[test]
+fn new_tokens_that_are_already_expired_are_refreshed_not_returned() {
+    let w = world("google");
+    w.connect("google", -1, Some("rt-0"));
+    let other: M = Manager::new(
+        config("google", ""),
+        w.p.clone(),
+        w.store.clone(),
+        w.rt.clone(),
+    );
+    // While this caller is on its way to the lease, another instance stores an
+    // already expired token (a stale sign-in).
+    let seen = w.store.row("user-1", "google").unwrap();
+    w.rt.run(other.store_tokens(
+        "user-1",
+        "google",
+        InitialTokens {
+            access_token: "stale".into(),
+            refresh_token: None,
+            expires_at_ms: Some(w.rt.now_ms() - 1000),
+            ..Default::default()
+        },
+    ))
+    .unwrap();
+    assert_ne!(
+        w.store.row("user-1", "google").unwrap().version,
+        seen.version
+    );
+    let provider = w.m.provider("google").unwrap();
+    let t =
+        w.rt.run(w.m.lead_refresh(&seen, provider, GetOptions::default()))
+            .unwrap();
+    assert_eq!(t.access_token.expose(), "at-1");
+    assert!(t.refreshed);
+    assert_eq!(w.p.calls(), 1);
+}
