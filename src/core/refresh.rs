@@ -113,7 +113,7 @@ impl<T: Transport, S: Store, R: Runtime> Manager<T, S, R> {
     fn expired_news(&self, seen: &ConnectionRow, row: &ConnectionRow, now: i64) -> bool {
         row.version != seen.version
             && row.status == seen.status
-            && !row.cooldown_until.is_some_and(|c| c > now)
+            && row.cooldown_until.is_none_or(|c| c <= now)
             && Status::parse(&row.status) == Some(Status::Connected)
             && !still_valid(row, now)
     }
