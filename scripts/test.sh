@@ -12,14 +12,21 @@ count() { # log kind -> "pass fail"
   case "$2" in
     cargo) awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
                 END { print p + 0, f + 0 }' "$1" ;;
-    deno) # "ok | 4 passed (20 steps) | 0 failed": steps are the cases when a test has them
-      sed 's/\x1b\[[0-9;]*m//g' "$1" | awk '/^(ok|FAILED) \|/ {
+    deno) # Deno's own step count, plus the tests that have no steps
+      sed 's/\x1b\[[0-9;]*m//g' "$1" | awk '
+        /^[^ ].* \.\.\.$/ { sub(/ \.\.\.$/, ""); header[$0] = 1; next }
+        /^[^ ].* \.\.\. (ok|FAILED)/ {
+          name = $0; sub(/ \.\.\. (ok|FAILED).*/, "", name)
+          if (!(name in header)) { if ($0 ~ / \.\.\. ok/) sp++; else sf++ }
+        }
+        /^(ok|FAILED) \|/ {
           line = $0
-          if (match(line, /[0-9]+ passed \([0-9]+ steps?\)/)) { split(substr(line, RSTART, RLENGTH), a, "[ (]+"); p += a[3] }
+          if (match(line, /passed \([0-9]+ steps?\)/)) { split(substr(line, RSTART, RLENGTH), a, "[ (]+"); p += a[2]; steps = 1 }
           else if (match(line, /[0-9]+ passed/)) { p += substr(line, RSTART, RLENGTH) + 0 }
-          if (match(line, /[0-9]+ failed \([0-9]+ steps?\)/)) { split(substr(line, RSTART, RLENGTH), b, "[ (]+"); f += b[3] }
-          else if (match(line, /[0-9]+ failed/)) { f += substr(line, RSTART, RLENGTH) + 0 }
-        } END { print p + 0, f + 0 }' ;;
+          if (match(line, /failed \([0-9]+ steps?\)/)) { split(substr(line, RSTART, RLENGTH), b, "[ (]+"); f += b[2] }
+          else if (!steps && match(line, /[0-9]+ failed/)) { f += substr(line, RSTART, RLENGTH) + 0 }
+        }
+        END { if (steps) { p += sp; f += sf }; print p + 0, f + 0 }' ;;
     node) awk '/^# pass / { p += $3 } /^# fail / { f += $3 } END { print p + 0, f + 0 }' "$1" ;;
     none) echo "0 0" ;;
   esac
