@@ -5,6 +5,7 @@
 import { handler as cancelMeet } from "../supabase/functions/cancel-google-meet/index.ts";
 import { handler as createMeet } from "../supabase/functions/create-google-meet/index.ts";
 import { handler as tokenStatus } from "../supabase/functions/get-token-status/index.ts";
+import { handler as refreshExpiring } from "../supabase/functions/refresh-expiring-tokens/index.ts";
 import { handler as refreshToken } from "../supabase/functions/refresh-google-token/index.ts";
 import { handler as storeTokens } from "../supabase/functions/store-google-tokens/index.ts";
 import { handler as updateMeet } from "../supabase/functions/update-google-meet/index.ts";
@@ -16,6 +17,7 @@ export const FUNCTIONS: Record<string, (req: Request) => Promise<Response>> = {
   "create-google-meet": createMeet,
   "update-google-meet": updateMeet,
   "cancel-google-meet": cancelMeet,
+  "refresh-expiring-tokens": refreshExpiring,
 };
 
 export function functionsHandler(req: Request): Promise<Response> {

@@ -19,6 +19,22 @@ export class JwtVerifier {
     this.jwks = !this.secret && cfg.jwksUrl ? createRemoteJWKSet(new URL(cfg.jwksUrl)) : null;
   }
 
+  /** For scheduled jobs: a valid JWT whose role is service_role (the project's service role key). */
+  async verifyServiceRole(req: Request): Promise<void> {
+    const token = /^Bearer\s+(\S+)$/i.exec(req.headers.get("authorization") ?? "")?.[1];
+    if (!token) throw unauthorized("missing Authorization: Bearer <service role key>");
+    let role: unknown;
+    try {
+      const { payload } = this.secret
+        ? await jwtVerify(token, this.secret, { algorithms: ["HS256"] })
+        : await jwtVerify(token, this.jwks!, { algorithms: ["RS256", "ES256", "EdDSA"] });
+      role = payload.role;
+    } catch {
+      throw unauthorized("invalid service role token");
+    }
+    if (role !== "service_role") throw unauthorized("this function needs the service role key");
+  }
+
   async verify(req: Request): Promise<Caller> {
     const header = req.headers.get("authorization") ?? "";
     const match = /^Bearer\s+(\S+)$/i.exec(header);

@@ -31,7 +31,17 @@ function json(status: number, body: unknown, headers: Record<string, string>): R
   });
 }
 
-export function edgeFunction(name: string, methods: string[], work: (ctx: Ctx) => Promise<Reply>): Handler {
+export interface FunctionOptions {
+  /** Callers must present the service role key instead of a user JWT (scheduled jobs). */
+  serviceRole?: boolean;
+}
+
+export function edgeFunction(
+  name: string,
+  methods: string[],
+  work: (ctx: Ctx) => Promise<Reply>,
+  opts: FunctionOptions = {},
+): Handler {
   return async (req: Request): Promise<Response> => {
     const started = performance.now();
     let cors: Record<string, string> = {};
@@ -41,8 +51,14 @@ export function edgeFunction(name: string, methods: string[], work: (ctx: Ctx) =
       if (req.method === "OPTIONS") return new Response(null, { status: 204, headers: cors });
       if (!methods.includes(req.method)) throw methodNotAllowed(req.method, methods);
       const rt = await runtime();
-      const caller = await rt.jwt.verify(req);
-      user = await hashUser(caller.userId);
+      let caller: Caller;
+      if (opts.serviceRole) {
+        await rt.jwt.verifyServiceRole(req);
+        caller = { userId: "service_role", email: null };
+      } else {
+        caller = await rt.jwt.verify(req);
+        user = await hashUser(caller.userId);
+      }
       const reply = await work({ req, caller, rt });
       const headers = { ...cors, ...(reply.marker ? { [MARKER_HEADER]: reply.marker } : {}) };
       log("info", "request", {
