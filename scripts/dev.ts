@@ -142,7 +142,8 @@ console.log(`
   Web client         http://127.0.0.1:${PORTS.web}/
   Edge functions     ${fn}/<name>
                      store-google-tokens, get-token-status, refresh-google-token,
-                     create-google-meet, update-google-meet, cancel-google-meet
+                     create-google-meet, update-google-meet, cancel-google-meet,
+                     refresh-expiring-tokens (service role key only)
   Google emulator    ${emulator.url}   (control API: /control/faults, /control/expire, /control/counters …)
   Database           ${url ? "DATABASE_URL" : "PGlite in .dev/pgdata"}
 
