@@ -24,6 +24,19 @@ const say = (s: string) => console.log(`[dev] ${s}`);
 
 await Deno.mkdir(DEV, { recursive: true });
 
+/** A busy port is a plain message naming the variable that moves it, not a stack trace. */
+function serveOn<T>(what: string, variable: string, port: number, start: () => T): T {
+  try {
+    return start();
+  } catch (e) {
+    if (e instanceof Deno.errors.AddrInUse) {
+      console.error(`[dev] port ${port} (${what}) is in use: stop what holds it, or set ${variable}=<port>`);
+      Deno.exit(1);
+    }
+    throw e;
+  }
+}
+
 /** Secrets for the dev stack, made once and kept so .dev/pgdata stays readable. */
 async function devSecrets(): Promise<{ jwtSecret: string; key: string }> {
   const path = `${DEV}/secrets.json`;
@@ -49,7 +62,12 @@ async function migrate(exec: (sql: string) => Promise<unknown>) {
 }
 
 const secrets = await devSecrets();
-const emulator = startEmulator({ port: PORTS.emulator });
+const emulator = serveOn(
+  "Google emulator",
+  "OTM_EMULATOR_PORT",
+  PORTS.emulator,
+  () => startEmulator({ port: PORTS.emulator }),
+);
 say(`Google emulator on ${emulator.url}`);
 
 let db: Db;
@@ -120,21 +138,29 @@ const pageConfig = {
   devEmail: DEV_EMAIL,
 };
 
-const web = Deno.serve({ hostname: "127.0.0.1", port: PORTS.web, onListen() {} }, async (req) => {
-  let path = decodeURIComponent(new URL(req.url).pathname);
-  if (path === "/config.json") return Response.json(pageConfig, { headers: { "cache-control": "no-store" } });
-  if (path.endsWith("/")) path += "index.html";
-  if (path.includes("..")) return new Response("bad path", { status: 400 });
-  // www/ plus the package it imports.
-  const file = path.startsWith("/pkg/") ? `${ROOT}${path.slice(1)}` : `${ROOT}www${path}`;
-  try {
-    const body = await Deno.readFile(file);
-    const type = TYPES[file.split(".").pop() ?? ""] ?? "application/octet-stream";
-    return new Response(body, { headers: { "content-type": type, "cache-control": "no-store" } });
-  } catch {
-    return new Response("not found", { status: 404 });
-  }
-});
+const web = serveOn(
+  "web",
+  "OTM_WEB_PORT",
+  PORTS.web,
+  () =>
+    Deno.serve({ hostname: "127.0.0.1", port: PORTS.web, onListen() {} }, async (req) => {
+      let path = decodeURIComponent(new URL(req.url).pathname);
+      if (path === "/config.json") {
+        return Response.json(pageConfig, { headers: { "cache-control": "no-store" } });
+      }
+      if (path.endsWith("/")) path += "index.html";
+      if (path.includes("..")) return new Response("bad path", { status: 400 });
+      // www/ plus the package it imports.
+      const file = path.startsWith("/pkg/") ? `${ROOT}${path.slice(1)}` : `${ROOT}www${path}`;
+      try {
+        const body = await Deno.readFile(file);
+        const type = TYPES[file.split(".").pop() ?? ""] ?? "application/octet-stream";
+        return new Response(body, { headers: { "content-type": type, "cache-control": "no-store" } });
+      } catch {
+        return new Response("not found", { status: 404 });
+      }
+    }),
+);
 
 console.log(`
   oauth-token-manager dev stack is up
