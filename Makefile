@@ -10,7 +10,7 @@ export PATH := $(CURDIR)/scripts/deno-bin:$(CARGO_HOME)/bin:$(CURDIR)/node_modul
 PKG_RUSTFLAGS := --remap-path-prefix=$(CURDIR)=. --remap-path-prefix=$(CARGO_HOME)=cargo --remap-path-prefix=$(RUSTUP_HOME)=rustup
 DENO := $(CURDIR)/node_modules/.bin/deno
 
-.PHONY: help setup pkg check-pkg lint test test-native test-wasm test-chrome test-firefox test-node test-deno smoke test-functions test-e2e bench dev dev-connect
+.PHONY: help setup pkg check-pkg lint test test-native test-wasm test-chrome test-firefox test-node test-deno smoke smoke-deno smoke-node test-functions test-e2e bench dev dev-connect
 
 help:
 	@echo "make dev    - local stack (see README)"
@@ -72,9 +72,14 @@ test-e2e:
 	@echo "== end to end: www/ in Chromium against the make dev stack (screenshots in test-output/e2e/)"
 	node --test tests/e2e/
 
-smoke:
-	@echo "== smoke: pkg/ from Deno and Node against a loopback token endpoint"
+smoke: smoke-deno smoke-node
+
+smoke-deno:
+	@echo "== smoke: pkg/ from Deno against a loopback token endpoint"
 	$(DENO) test --allow-read --allow-net=127.0.0.1 tests/smoke/smoke_deno.test.ts
+
+smoke-node:
+	@echo "== smoke: pkg/ from Node against a loopback token endpoint"
 	node --test tests/smoke/smoke_node.test.mjs
 
 test:

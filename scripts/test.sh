@@ -53,10 +53,10 @@ step wasm-chrome cargo make -s test-chrome
 step wasm-firefox cargo make -s test-firefox
 step wasm-node cargo make -s test-node
 step wasm-deno cargo make -s test-deno
-step pkg-smoke-deno deno node_modules/.bin/deno test --allow-read --allow-net=127.0.0.1 tests/smoke/smoke_deno.test.ts
-step pkg-smoke-node node node --test tests/smoke/smoke_node.test.mjs
-step edge-functions deno env NO_COLOR=1 node_modules/.bin/deno test -A tests/functions/
-step e2e-chromium node node --test tests/e2e/
+step pkg-smoke-deno deno make -s smoke-deno
+step pkg-smoke-node node make -s smoke-node
+step edge-functions deno make -s test-functions
+step e2e-chromium node make -s test-e2e
 
 echo
 printf '%-34s %6s %6s %7s\n' "suite" "passed" "failed" "time"

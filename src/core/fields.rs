@@ -92,6 +92,10 @@ impl<'a> Fields<'a> {
         }
     }
 
+    pub fn i64(&self, key: &str) -> Result<i64> {
+        self.opt_i64(key)?.ok_or_else(|| self.err(key, "required"))
+    }
+
     pub fn opt_u64(&self, key: &str) -> Result<Option<u64>> {
         match self.opt_i64(key)? {
             Some(v) if v < 0 => Err(self.err(key, "must not be negative")),
@@ -114,6 +118,8 @@ mod tests {
         assert_eq!(f.str("zz").unwrap_err().message, "cfg.zz: required");
         assert_eq!(f.str("n").unwrap_err().message, "cfg.n: must be a string");
         assert_eq!(f.opt_u64("n").unwrap(), Some(5));
+        assert_eq!(f.i64("n").unwrap(), 5);
+        assert_eq!(f.i64("zz").unwrap_err().message, "cfg.zz: required");
         assert_eq!(
             f.opt_i64("f").unwrap_err().message,
             "cfg.f: must be an integer"

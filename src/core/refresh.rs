@@ -139,14 +139,11 @@ impl<T: Transport, S: Store, R: Runtime> Manager<T, S, R> {
         let now = self.rt.now_ms();
         let until = row.cooldown_until.unwrap_or(now);
         let last = row.last_error_code.as_deref().and_then(Code::parse);
+        // A recorded retryable failure keeps its code (RATE_LIMITED stays
+        // RATE_LIMITED); anything else is reported as COOLDOWN.
         let code = match last {
-            Some(c) if c.retryable() || c == Code::RotationNotSaved => c,
+            Some(c) if c.retryable() => c,
             _ => Code::Cooldown,
-        };
-        let code = if code == Code::RotationNotSaved {
-            Code::Cooldown
-        } else {
-            code
         };
         let err = Error::new(
             code,

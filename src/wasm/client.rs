@@ -11,12 +11,13 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::{future_to_promise, JsFuture};
 
-use super::convert::{error_from_js, error_to_js, get, n, obj, opt_n, opt_s, s, set, JsFields};
+use super::convert::{error_from_js, error_to_js, get, js_to_json, n, obj, opt_n, opt_s, s, set};
 use super::fetch::FetchTransport;
 use super::runtime::JsRuntime;
 use super::util::settle;
 use crate::core::client::{error_from_body, BrowserClient, CachedToken, ClientEvent, ClientHost};
 use crate::core::error::{Code, Error, Result};
+use crate::core::fields::Fields;
 use crate::core::marker;
 use crate::core::secret::AccessToken;
 
@@ -80,7 +81,8 @@ fn token_to_js(t: &CachedToken) -> JsValue {
 }
 
 fn token_from_js(v: &JsValue) -> Result<CachedToken> {
-    let f = JsFields::new(v, "token", Code::BadRequest)?;
+    let json = js_to_json(v, Code::BadRequest)?;
+    let f = Fields::new(&json, "token", Code::BadRequest)?;
     Ok(CachedToken {
         access_token: AccessToken::new(f.str("accessToken")?),
         expires_at_ms: f.opt_i64("expiresAt")?,
@@ -238,7 +240,8 @@ impl BrowserTokenClient {
     }
 
     fn build(options: JsValue) -> Result<BrowserTokenClient> {
-        let f = JsFields::new(&options, "options", Code::Config)?;
+        let json = js_to_json(&options, Code::Config)?;
+        let f = Fields::new(&json, "options", Code::Config)?;
         f.only(&[
             "functionsUrl",
             "getSessionToken",

@@ -45,94 +45,6 @@ pub fn strings(v: &[String]) -> JsValue {
     v.iter().map(|x| s(x)).collect::<js_sys::Array>().into()
 }
 
-/// Reads fields of a JS object; errors name `path.field`.
-pub struct JsFields<'a> {
-    obj: &'a JsValue,
-    path: &'a str,
-    code: Code,
-}
-
-impl<'a> JsFields<'a> {
-    pub fn new(obj: &'a JsValue, path: &'a str, code: Code) -> Result<Self> {
-        if !obj.is_object() {
-            return Err(Error::new(code, format!("{path}: must be an object")));
-        }
-        Ok(Self { obj, path, code })
-    }
-
-    fn err(&self, key: &str, what: &str) -> Error {
-        Error::new(self.code, format!("{}.{key}: {what}", self.path))
-    }
-
-    /// Rejects keys outside `allowed`.
-    pub fn only(&self, allowed: &[&str]) -> Result<()> {
-        let keys = Object::keys(&Object::from(self.obj.clone()));
-        for k in keys.iter() {
-            let k = k.as_string().unwrap_or_default();
-            if !allowed.contains(&k.as_str()) {
-                return Err(self.err(
-                    &k,
-                    &format!("unknown field (expected one of {})", allowed.join(", ")),
-                ));
-            }
-        }
-        Ok(())
-    }
-
-    fn get(&self, key: &str) -> Option<JsValue> {
-        let v = get(self.obj, key);
-        (!v.is_undefined() && !v.is_null()).then_some(v)
-    }
-
-    pub fn opt_str(&self, key: &str) -> Result<Option<String>> {
-        match self.get(key) {
-            None => Ok(None),
-            Some(v) => v
-                .as_string()
-                .map(Some)
-                .ok_or_else(|| self.err(key, "must be a string")),
-        }
-    }
-
-    pub fn str(&self, key: &str) -> Result<String> {
-        self.opt_str(key)?.ok_or_else(|| self.err(key, "required"))
-    }
-
-    pub fn opt_bool(&self, key: &str) -> Result<Option<bool>> {
-        match self.get(key) {
-            None => Ok(None),
-            Some(v) => v
-                .as_bool()
-                .map(Some)
-                .ok_or_else(|| self.err(key, "must be true or false")),
-        }
-    }
-
-    pub fn opt_i64(&self, key: &str) -> Result<Option<i64>> {
-        match self.get(key) {
-            None => Ok(None),
-            Some(v) => match v.as_f64() {
-                Some(f) if f.is_finite() && f.fract() == 0.0 && f.abs() < 9.0e15 => {
-                    Ok(Some(f as i64))
-                }
-                Some(_) => Err(self.err(key, "must be an integer")),
-                None => Err(self.err(key, "must be a number")),
-            },
-        }
-    }
-
-    pub fn i64(&self, key: &str) -> Result<i64> {
-        self.opt_i64(key)?.ok_or_else(|| self.err(key, "required"))
-    }
-
-    pub fn opt_u64(&self, key: &str) -> Result<Option<u64>> {
-        match self.opt_i64(key)? {
-            Some(v) if v < 0 => Err(self.err(key, "must not be negative")),
-            v => Ok(v.map(|v| v as u64)),
-        }
-    }
-}
-
 /// A JS `Error` for a core error.
 pub fn error_to_js(e: &Error) -> JsValue {
     let err = js_sys::Error::new(&e.message);
@@ -174,12 +86,17 @@ pub fn error_from_js(v: &JsValue, code: Code, context: &str) -> Error {
     Error::new(own.unwrap_or(code), format!("{context}: {message}"))
 }
 
-/// A JS value as JSON data, read directly (no stringify/parse round trip).
-/// Functions and symbols are dropped, as JSON.stringify drops them.
-pub fn js_to_json(v: &JsValue, depth: u32) -> Result<serde_json::Value> {
+/// A JS value as JSON data, read directly (no stringify/parse round trip), so
+/// the core's `Fields` reads JS objects with the same rules and messages as
+/// JSON. Functions and symbols are dropped, as JSON.stringify drops them.
+pub fn js_to_json(v: &JsValue, code: Code) -> Result<serde_json::Value> {
+    to_json(v, code, 0)
+}
+
+fn to_json(v: &JsValue, code: Code, depth: u32) -> Result<serde_json::Value> {
     use serde_json::Value;
     if depth > 16 {
-        return Err(Error::config("config: nested too deeply"));
+        return Err(Error::new(code, "value nested too deeply"));
     }
     if v.is_null() || v.is_undefined() {
         return Ok(Value::Null);
@@ -203,7 +120,7 @@ pub fn js_to_json(v: &JsValue, depth: u32) -> Result<serde_json::Value> {
         let arr = js_sys::Array::from(v);
         return arr
             .iter()
-            .map(|x| js_to_json(&x, depth + 1))
+            .map(|x| to_json(&x, code, depth + 1))
             .collect::<Result<Vec<_>>>()
             .map(Value::Array);
     }
@@ -215,7 +132,7 @@ pub fn js_to_json(v: &JsValue, depth: u32) -> Result<serde_json::Value> {
             if item.is_function() || item.is_undefined() {
                 continue;
             }
-            map.insert(key, js_to_json(&item, depth + 1)?);
+            map.insert(key, to_json(&item, code, depth + 1)?);
         }
         return Ok(Value::Object(map));
     }

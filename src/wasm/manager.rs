@@ -9,13 +9,14 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::future_to_promise;
 
 use super::convert::{
-    error_to_js, get, js_to_json, n, obj, opt_n, opt_s, s, strings, warning_to_js, JsFields,
+    error_to_js, get, js_to_json, n, obj, opt_n, opt_s, s, strings, warning_to_js,
 };
 use super::fetch::FetchTransport;
 use super::runtime::JsRuntime;
 use super::store::JsStore;
 use crate::core::config::ManagerConfig;
 use crate::core::error::{Code, Error};
+use crate::core::fields::Fields;
 use crate::core::manager::{
     GetOptions, InitialTokens, Manager, StatusReport, SweepReport, ValidToken,
 };
@@ -236,7 +237,8 @@ fn get_options(v: &JsValue) -> Result<GetOptions, Error> {
     if v.is_undefined() || v.is_null() {
         return Ok(GetOptions::default());
     }
-    let f = JsFields::new(v, "options", Code::BadRequest)?;
+    let json = js_to_json(v, Code::BadRequest)?;
+    let f = Fields::new(&json, "options", Code::BadRequest)?;
     f.only(&["force", "minValiditySeconds"])?;
     Ok(GetOptions {
         force: f.opt_bool("force")?.unwrap_or(false),
@@ -247,7 +249,8 @@ fn get_options(v: &JsValue) -> Result<GetOptions, Error> {
 }
 
 fn initial_tokens(v: &JsValue) -> Result<InitialTokens, Error> {
-    let f = JsFields::new(v, "tokens", Code::BadRequest)?;
+    let json = js_to_json(v, Code::BadRequest)?;
+    let f = Fields::new(&json, "tokens", Code::BadRequest)?;
     f.only(&[
         "accessToken",
         "refreshToken",
@@ -352,7 +355,7 @@ impl TokenManager {
         if !config.is_object() {
             return Err(Error::config("config: must be an object"));
         }
-        let cfg = ManagerConfig::from_value(&js_to_json(&config, 0)?)?;
+        let cfg = ManagerConfig::from_value(&js_to_json(&config, Code::Config)?)?;
         let store = JsStore::new(store)?;
         let fetch = match function_option(&options, "fetch")? {
             Some(f) => f,

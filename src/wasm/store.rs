@@ -5,9 +5,10 @@ use js_sys::Function;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
-use super::convert::{error_from_js, get, n, obj, opt_n, opt_s, s, strings, JsFields};
+use super::convert::{error_from_js, get, js_to_json, n, obj, opt_n, opt_s, s, strings};
 use super::util::settle;
 use crate::core::error::{Code, Error, Result};
+use crate::core::fields::Fields;
 use crate::core::store::{
     ConnectionRow, FailureWrite, LeaseOutcome, RefreshEvent, Store, TokenWrite,
 };
@@ -29,7 +30,8 @@ pub struct JsStore {
 }
 
 fn row_from_js(v: &JsValue, path: &str) -> Result<ConnectionRow> {
-    let f = JsFields::new(v, path, Code::Storage)?;
+    let json = js_to_json(v, Code::Storage)?;
+    let f = Fields::new(&json, path, Code::Storage)?;
     Ok(ConnectionRow {
         user_id: f.str("userId")?,
         provider: f.str("provider")?,
@@ -150,7 +152,8 @@ impl Store for JsStore {
             ("until", n(until_ms)),
         ]);
         let v = self.call("tryLease", arg).await?;
-        let f = JsFields::new(&v, "store.tryLease result", Code::Storage)?;
+        let json = js_to_json(&v, Code::Storage)?;
+        let f = Fields::new(&json, "store.tryLease result", Code::Storage)?;
         match f.str("outcome")?.as_str() {
             "acquired" => Ok(LeaseOutcome::Acquired(row_from_js(
                 &get(&v, "row"),
@@ -242,7 +245,8 @@ impl Store for JsStore {
             .enumerate()
             .map(|(i, item)| {
                 let path = format!("store.listExpiring result[{i}]");
-                let f = JsFields::new(&item, &path, Code::Storage)?;
+                let json = js_to_json(&item, Code::Storage)?;
+                let f = Fields::new(&json, &path, Code::Storage)?;
                 Ok((f.str("userId")?, f.str("provider")?))
             })
             .collect()
