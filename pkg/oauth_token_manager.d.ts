@@ -3,12 +3,13 @@
 
 /** Stable error codes; branch on these, never on messages. */
 export type ErrorCode =
-| "NOT_CONNECTED" | "REAUTH_REQUIRED" | "INVALID_CLIENT" | "PROVIDER_REJECTED"
-| "RATE_LIMITED" | "PROVIDER_UNAVAILABLE" | "NETWORK" | "TIMEOUT"
+| "NOT_CONNECTED" | "REAUTH_REQUIRED" | "INSUFFICIENT_SCOPE" | "INVALID_CLIENT"
+| "PROVIDER_REJECTED" | "RATE_LIMITED" | "PROVIDER_UNAVAILABLE" | "NETWORK" | "TIMEOUT"
 | "BAD_PROVIDER_RESPONSE" | "COOLDOWN" | "LEASE_TIMEOUT" | "CRYPTO_MALFORMED"
-| "CRYPTO_UNKNOWN_KEY" | "CRYPTO_INTEGRITY" | "STORAGE" | "ROTATION_NOT_SAVED"
-| "SCHEMA_MISMATCH" | "UNAUTHORIZED" | "FORBIDDEN" | "NOT_FOUND"
-| "METHOD_NOT_ALLOWED" | "BAD_REQUEST" | "CONFIG" | "INTERNAL";
+| "CRYPTO_UNKNOWN_KEY" | "CRYPTO_INTEGRITY" | "CRYPTO_UNBOUND" | "STORAGE"
+| "ROTATION_NOT_SAVED" | "SCHEMA_MISMATCH" | "UNAUTHORIZED" | "AUTH_UNAVAILABLE"
+| "FORBIDDEN" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "BAD_REQUEST" | "PAYLOAD_TOO_LARGE"
+| "IDEMPOTENCY_CONFLICT" | "CONFIG" | "INTERNAL";
 
 /** Every rejection is an Error with these fields. */
 export interface TokenManagerError extends Error {
@@ -96,12 +97,14 @@ export interface FailureWrite {
     at: number;
     failureCount: number;
     cooldownUntil: number | null;
+    /** The grant is dead: erase the stored refresh token (keep the row and its status). */
+    eraseRefreshToken: boolean;
 }
 
 export interface RefreshEvent {
     userId: string;
     provider: string;
-    kind: "refreshed" | "failed" | "rotation_not_saved" | "rotation_saved_late" | "lease_lost" | "store_failed" | "stored" | "disconnected";
+    kind: "refreshed" | "failed" | "insufficient_scope" | "rotation_not_saved" | "rotation_saved_late" | "lease_lost" | "store_failed" | "stored" | "disconnected";
     code: ErrorCode | null;
     message: string | null;
     at: number;
@@ -125,7 +128,7 @@ export interface TokenStore {
     tryLease(a: { userId: string; provider: string; owner: string; now: number; until: number }): Promise<LeaseOutcome> | LeaseOutcome;
     /** Write only if version === expectedVersion; bump version, set tokenRefreshedAt = write.refreshedAt, status connected, clear error, cooldown and lease. */
     commitRefresh(a: { write: TokenWrite; expectedVersion: number }): Promise<boolean> | boolean;
-    /** Record a failure and release the owner's lease. */
+    /** Record a failure, release the owner's lease, and erase the refresh token when `eraseRefreshToken`. */
     recordFailure(f: FailureWrite): Promise<void> | void;
     releaseLease(a: { userId: string; provider: string; owner: string }): Promise<void> | void;
     /** Upsert tokens from a sign-in, as commitRefresh does but unconditionally. */
@@ -149,7 +152,10 @@ export interface ValidToken {
     tokenRefreshedAt: string | null;
     tokenRefreshedAtMs: number | null;
     scope: string | null;
-    /** This call performed the refresh. */
+    /**
+     * This call's own provider request produced the token. Callers that shared
+     * another caller's refresh (in this instance or another) get `false`.
+     */
     refreshed: boolean;
     /** The token is valid but a refresh failed. */
     warning: { code: ErrorCode; message: string; retryAfter?: number } | null;
@@ -223,6 +229,15 @@ export type ClientChange =
 
 
 
+export interface LegacyImporterConfig {
+    /** The old system's key(s): 32 bytes as 64 hex digits or base64, or a 32-character string. */
+    legacyKeys: string[];
+    /** The keyring the manager uses; the first key seals. */
+    encryptionKeys: { id: string; key: string }[];
+}
+
+
+
 /**
  * The browser's token client.
  */
@@ -263,6 +278,24 @@ export class BrowserTokenClient {
     tokenInfo(): { hasToken: boolean; expiresAt: number | null; tokenRefreshedAt: string | null };
 }
 
+export class LegacyImporter {
+    free(): void;
+    [Symbol.dispose](): void;
+    /**
+     * True when the value is in the legacy format.
+     */
+    static isLegacy(value: string): boolean;
+    /**
+     * Throws `CONFIG` naming the bad field; never echoes key bytes.
+     */
+    constructor(config: LegacyImporterConfig);
+    /**
+     * Opens a legacy value with the legacy key and seals it bound to
+     * (user, provider, field). Throws `CRYPTO_MALFORMED` or `CRYPTO_INTEGRITY`.
+     */
+    reseal(value: string, user_id: string, provider: string, field_name: "access_token" | "refresh_token"): string;
+}
+
 /**
  * The server-side token manager.
  */
@@ -283,6 +316,12 @@ export class TokenManager {
      */
     constructor(config: ManagerConfig, store: TokenStore, options?: ManagerOptions | null);
     /**
+     * The provider refused an API call for lack of a scope: marks the
+     * connection `needs_reauth` / `INSUFFICIENT_SCOPE` (the token keeps
+     * serving the scopes it has) and writes an event.
+     */
+    recordScopeError(user_id: string, provider: string, missing_scopes: string[]): Promise<StatusReport>;
+    /**
      * Background refresher: refreshes connections expiring within `withinSeconds`.
      */
     refreshExpiring(within_seconds: number, limit: number): Promise<SweepReport>;
@@ -298,6 +337,11 @@ export class TokenManager {
      * This instance's id, the prefix of its lease owner ids.
      */
     readonly instanceId: string;
+    /**
+     * The refresh lease in milliseconds, as derived from the timeout and
+     * retry policy (or `leaseMs`): the longest one refresh may hold it.
+     */
+    readonly leaseMs: number;
 }
 
 /**
@@ -330,6 +374,7 @@ export type InitInput = RequestInfo | URL | Response | BufferSource | WebAssembl
 export interface InitOutput {
     readonly memory: WebAssembly.Memory;
     readonly __wbg_browsertokenclient_free: (a: number, b: number) => void;
+    readonly __wbg_legacyimporter_free: (a: number, b: number) => void;
     readonly __wbg_tokenmanager_free: (a: number, b: number) => void;
     readonly browsertokenclient_callFunction: (a: number, b: number, c: number, d: any, e: number, f: number) => any;
     readonly browsertokenclient_close: (a: number) => void;
@@ -342,13 +387,18 @@ export interface InitOutput {
     readonly browsertokenclient_tokenInfo: (a: number) => any;
     readonly errorCodes: () => any;
     readonly formatMarker: (a: number) => [number, number];
+    readonly legacyimporter_isLegacy: (a: number, b: number) => number;
+    readonly legacyimporter_new: (a: any) => [number, number, number];
+    readonly legacyimporter_reseal: (a: number, b: number, c: number, d: number, e: number, f: number, g: number, h: number, i: number) => [number, number, number, number];
     readonly markerHeader: () => [number, number];
     readonly markerIsNewer: (a: number, b: number, c: number, d: number) => number;
     readonly parseMarker: (a: number, b: number) => [number, number];
     readonly tokenmanager_disconnect: (a: number, b: number, c: number, d: number, e: number) => any;
     readonly tokenmanager_getValidToken: (a: number, b: number, c: number, d: number, e: number, f: number) => any;
     readonly tokenmanager_instanceId: (a: number) => [number, number];
+    readonly tokenmanager_leaseMs: (a: number) => number;
     readonly tokenmanager_new: (a: any, b: any, c: number) => [number, number, number];
+    readonly tokenmanager_recordScopeError: (a: number, b: number, c: number, d: number, e: number, f: number, g: number) => any;
     readonly tokenmanager_refreshExpiring: (a: number, b: number, c: number) => any;
     readonly tokenmanager_status: (a: number, b: number, c: number, d: number, e: number) => any;
     readonly tokenmanager_storeTokens: (a: number, b: number, c: number, d: number, e: number, f: any) => any;
@@ -364,6 +414,7 @@ export interface InitOutput {
     readonly __wbindgen_externrefs: WebAssembly.Table;
     readonly __wbindgen_destroy_closure: (a: number, b: number) => void;
     readonly __externref_table_dealloc: (a: number) => void;
+    readonly __externref_drop_slice: (a: number, b: number) => void;
     readonly __wbindgen_start: () => void;
 }
 

@@ -108,6 +108,88 @@ export class BrowserTokenClient {
 }
 if (Symbol.dispose) BrowserTokenClient.prototype[Symbol.dispose] = BrowserTokenClient.prototype.free;
 
+export class LegacyImporter {
+    __destroy_into_raw() {
+        const ptr = this.__wbg_ptr;
+        this.__wbg_ptr = 0;
+        LegacyImporterFinalization.unregister(this);
+        return ptr;
+    }
+    free() {
+        const ptr = this.__destroy_into_raw();
+        wasm.__wbg_legacyimporter_free(ptr, 0);
+    }
+    /**
+     * True when the value is in the legacy format.
+     * @param {string} value
+     * @returns {boolean}
+     */
+    static isLegacy(value) {
+        const ptr0 = passStringToWasm0(value, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
+        const len0 = WASM_VECTOR_LEN;
+        const ret = wasm.legacyimporter_isLegacy(ptr0, len0);
+        return ret !== 0;
+    }
+    /**
+     * Throws `CONFIG` naming the bad field; never echoes key bytes.
+     * @param {LegacyImporterConfig} config
+     */
+    constructor(config) {
+        const ret = wasm.legacyimporter_new(config);
+        if (ret[2]) {
+            throw takeFromExternrefTable0(ret[1]);
+        }
+        this.__wbg_ptr = ret[0];
+        LegacyImporterFinalization.register(this, this.__wbg_ptr, this);
+        return this;
+    }
+    /**
+     * Opens a legacy value with the legacy key and seals it bound to
+     * (user, provider, field). Throws `CRYPTO_MALFORMED` or `CRYPTO_INTEGRITY`.
+     * @param {string} value
+     * @param {string} user_id
+     * @param {string} provider
+     * @param {"access_token" | "refresh_token"} field_name
+     * @returns {string}
+     */
+    reseal(value, user_id, provider, field_name) {
+        let deferred6_0;
+        let deferred6_1;
+        try {
+            let ptr0, len0, ptr1, len1, ptr2, len2, ptr3, len3;
+            try {
+                ptr0 = passStringToWasm0(value, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
+                len0 = WASM_VECTOR_LEN;
+                ptr1 = passStringToWasm0(user_id, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
+                len1 = WASM_VECTOR_LEN;
+                ptr2 = passStringToWasm0(provider, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
+                len2 = WASM_VECTOR_LEN;
+                ptr3 = passStringToWasm0(field_name, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
+                len3 = WASM_VECTOR_LEN;
+            } catch (e) {
+                if (ptr3) { wasm.__wbindgen_free(ptr3, len3 * 1, 1); }
+                if (ptr2) { wasm.__wbindgen_free(ptr2, len2 * 1, 1); }
+                if (ptr1) { wasm.__wbindgen_free(ptr1, len1 * 1, 1); }
+                if (ptr0) { wasm.__wbindgen_free(ptr0, len0 * 1, 1); }
+                throw e;
+            }
+            const ret = wasm.legacyimporter_reseal(this.__wbg_ptr, ptr0, len0, ptr1, len1, ptr2, len2, ptr3, len3);
+            var ptr5 = ret[0];
+            var len5 = ret[1];
+            if (ret[3]) {
+                ptr5 = 0; len5 = 0;
+                throw takeFromExternrefTable0(ret[2]);
+            }
+            deferred6_0 = ptr5;
+            deferred6_1 = len5;
+            return getStringFromWasm0(ptr5, len5);
+        } finally {
+            wasm.__wbindgen_free(deferred6_0, deferred6_1, 1);
+        }
+    }
+}
+if (Symbol.dispose) LegacyImporter.prototype[Symbol.dispose] = LegacyImporter.prototype.free;
+
 /**
  * The server-side token manager.
  */
@@ -182,6 +264,15 @@ export class TokenManager {
         }
     }
     /**
+     * The refresh lease in milliseconds, as derived from the timeout and
+     * retry policy (or `leaseMs`): the longest one refresh may hold it.
+     * @returns {number}
+     */
+    get leaseMs() {
+        const ret = wasm.tokenmanager_leaseMs(this.__wbg_ptr);
+        return ret;
+    }
+    /**
      * Validates the configuration and the store; throws a `TokenManagerError`
      * with code `CONFIG` naming the offending field.
      * @param {ManagerConfig} config
@@ -196,6 +287,33 @@ export class TokenManager {
         this.__wbg_ptr = ret[0];
         TokenManagerFinalization.register(this, this.__wbg_ptr, this);
         return this;
+    }
+    /**
+     * The provider refused an API call for lack of a scope: marks the
+     * connection `needs_reauth` / `INSUFFICIENT_SCOPE` (the token keeps
+     * serving the scopes it has) and writes an event.
+     * @param {string} user_id
+     * @param {string} provider
+     * @param {string[]} missing_scopes
+     * @returns {Promise<StatusReport>}
+     */
+    recordScopeError(user_id, provider, missing_scopes) {
+        let ptr0, len0, ptr1, len1, ptr2, len2;
+        try {
+            ptr0 = passStringToWasm0(user_id, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
+            len0 = WASM_VECTOR_LEN;
+            ptr1 = passStringToWasm0(provider, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
+            len1 = WASM_VECTOR_LEN;
+            ptr2 = passArrayJsValueToWasm0(missing_scopes, wasm.__wbindgen_malloc);
+            len2 = WASM_VECTOR_LEN;
+        } catch (e) {
+            if (ptr2) { wasm.__externref_drop_slice(ptr2, len2); wasm.__wbindgen_free(ptr2, len2 * 4, 4); }
+            if (ptr1) { wasm.__wbindgen_free(ptr1, len1 * 1, 1); }
+            if (ptr0) { wasm.__wbindgen_free(ptr0, len0 * 1, 1); }
+            throw e;
+        }
+        const ret = wasm.tokenmanager_recordScopeError(this.__wbg_ptr, ptr0, len0, ptr1, len1, ptr2, len2);
+        return ret;
     }
     /**
      * Background refresher: refreshes connections expiring within `withinSeconds`.
@@ -564,7 +682,7 @@ function __wbg_get_imports() {
             return ret;
         },
         __wbindgen_generic_0000000000000001: function(arg0, arg1) {
-            // Cast intrinsic for `Closure(Closure { owned: true, function: Function { arguments: [Externref], shim_idx: 100, ret: Result(Unit), inner_ret: Some(Result(Unit)) }, mutable: true }) -> Externref`.
+            // Cast intrinsic for `Closure(Closure { owned: true, function: Function { arguments: [Externref], shim_idx: 105, ret: Result(Unit), inner_ret: Some(Result(Unit)) }, mutable: true }) -> Externref`.
             const ret = makeMutClosure(arg0, arg1, wasm_bindgen__convert__closures_____invoke__h60702a48838d1764);
             return ret;
         },
@@ -625,6 +743,9 @@ function wasm_bindgen__convert__closures_____invoke__hb98d63cc49481475(arg0, arg
 const BrowserTokenClientFinalization = (typeof FinalizationRegistry === 'undefined')
     ? { register: () => {}, unregister: () => {} }
     : new FinalizationRegistry(ptr => wasm.__wbg_browsertokenclient_free(ptr, 1));
+const LegacyImporterFinalization = (typeof FinalizationRegistry === 'undefined')
+    ? { register: () => {}, unregister: () => {} }
+    : new FinalizationRegistry(ptr => wasm.__wbg_legacyimporter_free(ptr, 1));
 const TokenManagerFinalization = (typeof FinalizationRegistry === 'undefined')
     ? { register: () => {}, unregister: () => {} }
     : new FinalizationRegistry(ptr => wasm.__wbg_tokenmanager_free(ptr, 1));
@@ -704,6 +825,16 @@ function makeMutClosure(arg0, arg1, f) {
     };
     CLOSURE_DTORS.register(real, state, state);
     return real;
+}
+
+function passArrayJsValueToWasm0(array, malloc) {
+    const ptr = malloc(array.length * 4, 4) >>> 0;
+    for (let i = 0; i < array.length; i++) {
+        const add = addToExternrefTable0(array[i]);
+        getDataViewMemory0().setUint32(ptr + 4 * i, add, true);
+    }
+    WASM_VECTOR_LEN = array.length;
+    return ptr;
 }
 
 function passStringToWasm0(arg, malloc, realloc) {

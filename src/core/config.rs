@@ -70,25 +70,7 @@ impl ManagerConfig {
             let pc = ProviderConfig::from_json(pv, &format!("providers.{id}"))?;
             providers.insert(id.clone(), Provider::from_config(id, &pc)?);
         }
-        let keys_json = match root.raw("encryptionKeys") {
-            Some(Value::Array(a)) => a,
-            None => return Err(Error::config("encryptionKeys: required")),
-            Some(_) => {
-                return Err(Error::config(
-                    "encryptionKeys: must be an array of { id, key }",
-                ))
-            }
-        };
-        let mut keys = Vec::with_capacity(keys_json.len());
-        for (i, kv) in keys_json.iter().enumerate() {
-            let f = Fields::new(kv, &format!("encryptionKeys[{i}]"), Code::Config)?;
-            f.only(&["id", "key"])?;
-            keys.push(KeyConfig {
-                id: f.str("id")?,
-                key: f.str("key")?,
-            });
-        }
-        let keyring = Keyring::new(&keys)?;
+        let keyring = keyring_from(&root)?;
 
         let mut policy = Policy::default();
         if let Some(m) = root.opt_u64("refreshMarginSeconds")? {
@@ -133,6 +115,29 @@ impl ManagerConfig {
             policy,
         })
     }
+}
+
+/// The `encryptionKeys` field: `[{ id, key }]`, the first seals.
+pub fn keyring_from(root: &Fields<'_>) -> Result<Keyring> {
+    let keys_json = match root.raw("encryptionKeys") {
+        Some(Value::Array(a)) => a,
+        None => return Err(Error::config("encryptionKeys: required")),
+        Some(_) => {
+            return Err(Error::config(
+                "encryptionKeys: must be an array of { id, key }",
+            ))
+        }
+    };
+    let mut keys = Vec::with_capacity(keys_json.len());
+    for (i, kv) in keys_json.iter().enumerate() {
+        let f = Fields::new(kv, &format!("encryptionKeys[{i}]"), Code::Config)?;
+        f.only(&["id", "key"])?;
+        keys.push(KeyConfig {
+            id: f.str("id")?,
+            key: f.str("key")?,
+        });
+    }
+    Keyring::new(&keys)
 }
 
 #[cfg(test)]

@@ -11,6 +11,9 @@ pub enum Code {
     NotConnected,
     /// The grant is dead (`invalid_grant`, revoked, expired refresh token): the user must reconnect.
     ReauthRequired,
+    /// The grant lacks a scope the call needs (RFC 6750 §3.1 `insufficient_scope`, Google's
+    /// `insufficientPermissions`): the user must consent to it by reconnecting.
+    InsufficientScope,
     /// The provider rejected our client credentials (`invalid_client`, `unauthorized_client`).
     InvalidClient,
     /// The provider returned another RFC 6749 §5.2 error (`invalid_request`, `unsupported_grant_type`, ...).
@@ -35,6 +38,9 @@ pub enum Code {
     CryptoUnknownKey,
     /// Authentication failed: tampered, moved to another row/field, or wrong key.
     CryptoIntegrity,
+    /// A format not bound to its row (legacy `iv:authTag:ciphertext`): refused on the
+    /// read path; the operator's legacy import reseals it bound.
+    CryptoUnbound,
     /// The store failed.
     Storage,
     /// The provider rotated the refresh token and it could not be saved.
@@ -43,6 +49,8 @@ pub enum Code {
     SchemaMismatch,
     /// The caller is not authenticated.
     Unauthorized,
+    /// The caller could not be verified now (the JWKS is unreachable): try again.
+    AuthUnavailable,
     /// The caller's origin is not allowed (CORS allowlist).
     Forbidden,
     /// The thing asked for (a calendar event) does not exist for this user.
@@ -51,6 +59,10 @@ pub enum Code {
     MethodNotAllowed,
     /// The caller sent an invalid request.
     BadRequest,
+    /// The request body is larger than the endpoint accepts.
+    PayloadTooLarge,
+    /// An idempotency key (`requestId`) was reused with a different request.
+    IdempotencyConflict,
     /// Invalid or missing configuration.
     Config,
     /// A bug: an invariant was broken.
@@ -58,9 +70,10 @@ pub enum Code {
 }
 
 impl Code {
-    pub const ALL: [Code; 24] = [
+    pub const ALL: [Code; 29] = [
         Code::NotConnected,
         Code::ReauthRequired,
+        Code::InsufficientScope,
         Code::InvalidClient,
         Code::ProviderRejected,
         Code::RateLimited,
@@ -73,14 +86,18 @@ impl Code {
         Code::CryptoMalformed,
         Code::CryptoUnknownKey,
         Code::CryptoIntegrity,
+        Code::CryptoUnbound,
         Code::Storage,
         Code::RotationNotSaved,
         Code::SchemaMismatch,
         Code::Unauthorized,
+        Code::AuthUnavailable,
         Code::Forbidden,
         Code::NotFound,
         Code::MethodNotAllowed,
         Code::BadRequest,
+        Code::PayloadTooLarge,
+        Code::IdempotencyConflict,
         Code::Config,
         Code::Internal,
     ];
@@ -89,6 +106,7 @@ impl Code {
         match self {
             Code::NotConnected => "NOT_CONNECTED",
             Code::ReauthRequired => "REAUTH_REQUIRED",
+            Code::InsufficientScope => "INSUFFICIENT_SCOPE",
             Code::InvalidClient => "INVALID_CLIENT",
             Code::ProviderRejected => "PROVIDER_REJECTED",
             Code::RateLimited => "RATE_LIMITED",
@@ -101,14 +119,18 @@ impl Code {
             Code::CryptoMalformed => "CRYPTO_MALFORMED",
             Code::CryptoUnknownKey => "CRYPTO_UNKNOWN_KEY",
             Code::CryptoIntegrity => "CRYPTO_INTEGRITY",
+            Code::CryptoUnbound => "CRYPTO_UNBOUND",
             Code::Storage => "STORAGE",
             Code::RotationNotSaved => "ROTATION_NOT_SAVED",
             Code::SchemaMismatch => "SCHEMA_MISMATCH",
             Code::Unauthorized => "UNAUTHORIZED",
+            Code::AuthUnavailable => "AUTH_UNAVAILABLE",
             Code::Forbidden => "FORBIDDEN",
             Code::NotFound => "NOT_FOUND",
             Code::MethodNotAllowed => "METHOD_NOT_ALLOWED",
             Code::BadRequest => "BAD_REQUEST",
+            Code::PayloadTooLarge => "PAYLOAD_TOO_LARGE",
+            Code::IdempotencyConflict => "IDEMPOTENCY_CONFLICT",
             Code::Config => "CONFIG",
             Code::Internal => "INTERNAL",
         }
@@ -129,12 +151,24 @@ impl Code {
                 | Code::Cooldown
                 | Code::LeaseTimeout
                 | Code::Storage
+                | Code::AuthUnavailable
         )
     }
 
     /// Only the user reconnecting the account fixes it.
     pub fn requires_reauth(self) -> bool {
-        matches!(self, Code::ReauthRequired)
+        matches!(self, Code::ReauthRequired | Code::InsufficientScope)
+    }
+
+    /// A sealed token could not be opened.
+    pub fn is_crypto(self) -> bool {
+        matches!(
+            self,
+            Code::CryptoMalformed
+                | Code::CryptoUnknownKey
+                | Code::CryptoIntegrity
+                | Code::CryptoUnbound
+        )
     }
 
     /// The HTTP status an edge function answers with for this code.
@@ -143,12 +177,18 @@ impl Code {
             Code::NotConnected => 404,
             Code::ReauthRequired => 401,
             Code::Unauthorized => 401,
-            Code::Forbidden => 403,
+            Code::Forbidden | Code::InsufficientScope => 403,
+            Code::PayloadTooLarge => 413,
+            Code::IdempotencyConflict => 409,
             Code::NotFound => 404,
             Code::MethodNotAllowed => 405,
             Code::BadRequest => 400,
             Code::RateLimited | Code::Cooldown => 429,
-            Code::ProviderUnavailable | Code::Network | Code::LeaseTimeout | Code::Storage => 503,
+            Code::ProviderUnavailable
+            | Code::Network
+            | Code::LeaseTimeout
+            | Code::Storage
+            | Code::AuthUnavailable => 503,
             Code::Timeout => 504,
             Code::InvalidClient
             | Code::ProviderRejected
@@ -157,6 +197,7 @@ impl Code {
             Code::CryptoMalformed
             | Code::CryptoUnknownKey
             | Code::CryptoIntegrity
+            | Code::CryptoUnbound
             | Code::SchemaMismatch
             | Code::Config
             | Code::Internal => 500,
@@ -240,9 +281,12 @@ mod tests {
     }
 
     #[test]
-    fn only_reauth_requires_reauth_and_it_is_not_retryable() {
+    fn only_dead_grants_and_missing_scopes_require_reauth_and_are_not_retryable() {
         for c in Code::ALL {
-            assert_eq!(c.requires_reauth(), c == Code::ReauthRequired);
+            assert_eq!(
+                c.requires_reauth(),
+                matches!(c, Code::ReauthRequired | Code::InsufficientScope)
+            );
             if c.requires_reauth() {
                 assert!(!c.retryable());
             }

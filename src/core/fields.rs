@@ -68,6 +68,22 @@ impl<'a> Fields<'a> {
         self.opt_str(key)?.ok_or_else(|| self.err(key, "required"))
     }
 
+    /// A required array of strings.
+    pub fn str_list(&self, key: &str) -> Result<Vec<String>> {
+        match self.get(key) {
+            None => Err(self.err(key, "required")),
+            Some(Value::Array(a)) => a
+                .iter()
+                .map(|v| {
+                    v.as_str()
+                        .map(str::to_string)
+                        .ok_or_else(|| self.err(key, "must be an array of strings"))
+                })
+                .collect(),
+            Some(_) => Err(self.err(key, "must be an array of strings")),
+        }
+    }
+
     pub fn opt_bool(&self, key: &str) -> Result<Option<bool>> {
         match self.get(key) {
             None => Ok(None),

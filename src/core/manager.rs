@@ -16,7 +16,7 @@ use super::seal::{Field, SealContext};
 use super::secret::{AccessToken, RefreshToken};
 use super::singleflight::{Role, SingleFlight};
 use super::status::Status;
-use super::store::{ConnectionRow, RefreshEvent, Store, TokenWrite};
+use super::store::{ConnectionRow, FailureWrite, RefreshEvent, Store, TokenWrite};
 use super::token::{freshness, normalize_scope, Freshness, TokenSet};
 
 /// A usable access token and what the caller should know about it.
@@ -27,7 +27,9 @@ pub struct ValidToken {
     /// The connection's `token_refreshed_at` marker.
     pub token_refreshed_at_ms: Option<i64>,
     pub scope: Option<String>,
-    /// This call performed the refresh.
+    /// This call's own provider request produced the token. Callers that
+    /// shared another caller's refresh (a single-flight follower, a lease
+    /// waiter, another instance) get `false`.
     pub refreshed: bool,
     /// The token is still valid but a refresh failed (proactive refresh,
     /// cooldown): monitoring material, not an error for the request.
@@ -245,10 +247,61 @@ impl<T: Transport, S: Store, R: Runtime> Manager<T, S, R> {
         })
     }
 
-    /// Errors for rows that cannot yield a token at all.
+    /// The row's access token for the caller. A token that cannot be opened
+    /// (tampered, wrong key, unbound legacy format) is a failure like any
+    /// other: recorded as status `error` with its code and an event, once
+    /// per change, so the status never says `connected` while every call fails.
+    pub(crate) async fn serve(
+        &self,
+        row: &ConnectionRow,
+        warning: Option<Error>,
+    ) -> Result<ValidToken> {
+        let result = self.token_from_row(row, warning);
+        if let Err(e) = &result {
+            if e.code.is_crypto() {
+                self.record_unopenable(row, e).await;
+            }
+        }
+        result
+    }
+
+    pub(crate) async fn record_unopenable(&self, row: &ConnectionRow, e: &Error) {
+        let already = Status::parse(&row.status) == Some(Status::Error)
+            && row.last_error_code.as_deref() == Some(e.code.as_str());
+        if already {
+            return;
+        }
+        let _ = self
+            .store
+            .record_failure(&FailureWrite {
+                user_id: row.user_id.clone(),
+                provider: row.provider.clone(),
+                owner: String::new(),
+                status: Status::Error.as_str().to_string(),
+                code: e.code.as_str().to_string(),
+                message: e.message.clone(),
+                at: self.rt.now_ms(),
+                failure_count: row.failure_count.saturating_add(1),
+                cooldown_until: row.cooldown_until,
+                erase_refresh_token: false,
+            })
+            .await;
+        let mut ev = self.event(row, "failed");
+        ev.code = Some(e.code.as_str().to_string());
+        ev.message = Some(e.message.clone());
+        self.emit(ev).await;
+    }
+
+    /// Errors for rows that cannot yield a token at all. A connection flagged
+    /// for a missing scope still serves its token for the scopes it has.
     pub(crate) fn check_usable(&self, row: &ConnectionRow) -> Result<()> {
         match Status::parse(&row.status) {
             Some(Status::Disconnected) => Err(not_connected(&row.provider)),
+            Some(Status::NeedsReauth)
+                if missing_scope(row) && row.access_token_sealed.is_some() =>
+            {
+                Ok(())
+            }
             Some(Status::NeedsReauth) => Err(Error::new(
                 Code::ReauthRequired,
                 format!(
@@ -314,13 +367,19 @@ impl<T: Transport, S: Store, R: Runtime> Manager<T, S, R> {
                         || freshness(row.expires_at, now, self.margin_ms(provider, &opts))
                             == Freshness::Fresh;
                     if fresh {
-                        return self.token_from_row(&row, None);
+                        return self.serve(&row, None).await;
                     }
                 }
             }
             match self.flights.join(key.clone()) {
                 Role::Follower(rx) => match rx.await {
-                    Ok(result) => return result,
+                    // The leader's provider call, not ours.
+                    Ok(result) => {
+                        return result.map(|t| ValidToken {
+                            refreshed: false,
+                            ..t
+                        })
+                    }
                     Err(_) => continue, // the leader was dropped: try again
                 },
                 Role::Leader(leader) => {
@@ -403,6 +462,59 @@ impl<T: Transport, S: Store, R: Runtime> Manager<T, S, R> {
         ev.rotated = Some(t.refresh_token.is_some());
         self.emit(ev).await;
         Ok(self.report(provider_id, Some(&row)))
+    }
+
+    /// The provider refused a call for a scope this grant lacks: the
+    /// connection is `needs_reauth` with `INSUFFICIENT_SCOPE` until the user
+    /// consents again (a new sign-in or connect); its token keeps serving
+    /// the scopes it has. A refresh cannot add scopes (RFC 6749 §6), so it
+    /// keeps the flag.
+    pub async fn record_scope_error(
+        &self,
+        user_id: &str,
+        provider_id: &str,
+        missing_scopes: &[String],
+    ) -> Result<StatusReport> {
+        self.provider(provider_id)?;
+        check_user(user_id)?;
+        let row = self
+            .store
+            .load(user_id, provider_id)
+            .await?
+            .ok_or_else(|| not_connected(provider_id))?;
+        let scopes: Vec<String> = missing_scopes
+            .iter()
+            .map(|s| clean_scope(s))
+            .filter(|s| !s.is_empty())
+            .take(20)
+            .collect();
+        let message = if scopes.is_empty() {
+            format!("the {provider_id} grant lacks a scope this call needs: reconnect and allow it")
+        } else {
+            format!(
+                "the {provider_id} grant lacks the scope {}: reconnect and allow it",
+                scopes.join(" ")
+            )
+        };
+        self.store
+            .record_failure(&FailureWrite {
+                user_id: row.user_id.clone(),
+                provider: row.provider.clone(),
+                owner: String::new(),
+                status: Status::NeedsReauth.as_str().to_string(),
+                code: Code::InsufficientScope.as_str().to_string(),
+                message: message.clone(),
+                at: self.rt.now_ms(),
+                failure_count: row.failure_count,
+                cooldown_until: row.cooldown_until,
+                erase_refresh_token: false,
+            })
+            .await?;
+        let mut ev = self.event(&row, "insufficient_scope");
+        ev.code = Some(Code::InsufficientScope.as_str().to_string());
+        ev.message = Some(message);
+        self.emit(ev).await;
+        self.status(user_id, provider_id).await
     }
 
     /// The connection's status. Never contains a token.
@@ -512,6 +624,20 @@ impl<T: Transport, S: Store, R: Runtime> Manager<T, S, R> {
         }
         Ok(report)
     }
+}
+
+/// The row is flagged for a missing scope, not a dead grant.
+pub(crate) fn missing_scope(row: &ConnectionRow) -> bool {
+    Status::parse(&row.status) == Some(Status::NeedsReauth)
+        && row.last_error_code.as_deref() == Some(Code::InsufficientScope.as_str())
+}
+
+/// A scope as a provider names it (URLs, `a:b`, `a.b`), nothing else.
+fn clean_scope(s: &str) -> String {
+    s.chars()
+        .filter(|c| c.is_ascii_graphic() && !matches!(c, '"' | '\\' | '<' | '>'))
+        .take(200)
+        .collect()
 }
 
 fn clean(s: &str) -> String {

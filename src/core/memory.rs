@@ -19,6 +19,8 @@ struct Inner {
     fail_failures: Cell<u32>,
     commits: Cell<u32>,
     leases: Cell<u32>,
+    /// Test hook: every expired lease is taken by a new owner that never finishes.
+    ghosts: Cell<u32>,
 }
 
 #[derive(Clone, Default)]
@@ -52,6 +54,11 @@ impl MemoryStore {
     }
     pub fn fail_next_failure_writes(&self, n: u32) {
         self.inner.fail_failures.set(n);
+    }
+    /// Tests: from now on an expired lease is always taken over by another
+    /// (dead) owner before the caller can take it.
+    pub fn keep_leased_by_others(&self) {
+        self.inner.ghosts.set(1);
     }
     pub fn lease_calls(&self) -> u32 {
         self.inner.leases.get()
@@ -106,8 +113,15 @@ impl Store for MemoryStore {
         let Some(row) = rows.get_mut(&key(user_id, provider)) else {
             return Ok(LeaseOutcome::Missing);
         };
-        let free = row.lease_until.is_none_or(|u| u <= now_ms)
-            || row.lease_owner.as_deref() == Some(owner);
+        let expired = row.lease_until.is_none_or(|u| u <= now_ms);
+        let ghost = self.inner.ghosts.get();
+        if ghost > 0 && expired {
+            self.inner.ghosts.set(ghost + 1);
+            row.lease_owner = Some(format!("ghost:{ghost}"));
+            row.lease_until = Some(until_ms);
+            return Ok(LeaseOutcome::Busy(row.clone()));
+        }
+        let free = expired || row.lease_owner.as_deref() == Some(owner);
         if free {
             row.lease_owner = Some(owner.to_string());
             row.lease_until = Some(until_ms);
@@ -148,6 +162,9 @@ impl Store for MemoryStore {
             row.last_error_at = Some(w.at);
             row.failure_count = w.failure_count;
             row.cooldown_until = w.cooldown_until;
+            if w.erase_refresh_token {
+                row.refresh_token_sealed = None;
+            }
             if row.lease_owner.as_deref() == Some(w.owner.as_str()) {
                 row.lease_owner = None;
                 row.lease_until = None;

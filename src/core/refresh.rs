@@ -5,8 +5,10 @@
 //! 2. Winner: if `version` moved since the caller read the row, someone else
 //!    refreshed: return theirs. Otherwise call the provider, then write the
 //!    tokens conditionally on `version`, which bumps it and clears the lease.
-//! 3. Losers poll until `version` moves or a failure is recorded, bounded by
-//!    the lease; a dead owner's lease expires and the next caller takes it.
+//! 3. Losers poll until `version` moves or a failure is recorded. A dead
+//!    owner's lease expires and the next caller takes it; waiters follow the
+//!    lease as it passes to a new owner (each owner gets a full lease to
+//!    finish), within an overall bound of two leases.
 //! 4. A failed proactive refresh returns the still-valid old token.
 
 use super::error::{Code, Error, Result};
@@ -42,11 +44,15 @@ impl<T: Transport, S: Store, R: Runtime> Manager<T, S, R> {
         }
         let now = self.rt.now_ms();
         if seen.cooldown_until.is_some_and(|c| c > now) {
-            return self.during_cooldown(seen, opts);
+            return self.during_cooldown(seen, opts).await;
         }
         let owner = self.next_owner();
         let policy = &self.cfg.policy;
-        let deadline = now + policy.wait_for_other_ms;
+        // Each owner gets a full lease to finish; a takeover after a dead
+        // owner's lease expired needs a second one. Never longer than that.
+        let overall = now + 2 * policy.wait_for_other_ms;
+        let mut deadline = now + policy.wait_for_other_ms;
+        let mut followed: Option<Option<String>> = None;
         let mut polls = 0u32;
         loop {
             let now = self.rt.now_ms();
@@ -72,7 +78,7 @@ impl<T: Transport, S: Store, R: Runtime> Manager<T, S, R> {
                             .store
                             .release_lease(&row.user_id, &row.provider, &owner)
                             .await;
-                        return self.outcome_of_other(&row, opts);
+                        return self.outcome_of_other(&row, opts).await;
                     }
                     return self.refresh_with_lease(row, provider, &owner, opts).await;
                 }
@@ -80,7 +86,14 @@ impl<T: Transport, S: Store, R: Runtime> Manager<T, S, R> {
                     if self.someone_else_acted(seen, &row, now)
                         && !self.expired_news(seen, &row, now)
                     {
-                        return self.outcome_of_other(&row, opts);
+                        return self.outcome_of_other(&row, opts).await;
+                    }
+                    if followed.as_ref() != Some(&row.lease_owner) {
+                        // The lease passed to a new owner: give it its lease.
+                        if followed.is_some() {
+                            deadline = (now + policy.wait_for_other_ms).min(overall);
+                        }
+                        followed = Some(row.lease_owner.clone());
                     }
                     if now >= deadline {
                         let e = Error::new(
@@ -89,7 +102,7 @@ impl<T: Transport, S: Store, R: Runtime> Manager<T, S, R> {
                         )
                         .with_retry_after(Some(1));
                         if still_valid(&row, now) && !opts.force {
-                            return self.token_from_row(&row, Some(e));
+                            return self.serve(&row, Some(e)).await;
                         }
                         return Err(e);
                     }
@@ -118,11 +131,11 @@ impl<T: Transport, S: Store, R: Runtime> Manager<T, S, R> {
             && !still_valid(row, now)
     }
 
-    fn outcome_of_other(&self, row: &ConnectionRow, opts: GetOptions) -> Result<ValidToken> {
+    async fn outcome_of_other(&self, row: &ConnectionRow, opts: GetOptions) -> Result<ValidToken> {
         self.check_usable(row)?;
         let now = self.rt.now_ms();
         if row.cooldown_until.is_some_and(|c| c > now) {
-            return self.during_cooldown(row, opts);
+            return self.during_cooldown(row, opts).await;
         }
         if !still_valid(row, now) {
             return Err(Error::new(
@@ -130,12 +143,12 @@ impl<T: Transport, S: Store, R: Runtime> Manager<T, S, R> {
                 "another instance stored an already expired token",
             ));
         }
-        self.token_from_row(row, None)
+        self.serve(row, None).await
     }
 
     /// A refresh failed recently: no provider call. The old token if it is
     /// still valid, else the recorded failure with the time left.
-    fn during_cooldown(&self, row: &ConnectionRow, opts: GetOptions) -> Result<ValidToken> {
+    async fn during_cooldown(&self, row: &ConnectionRow, opts: GetOptions) -> Result<ValidToken> {
         let now = self.rt.now_ms();
         let until = row.cooldown_until.unwrap_or(now);
         let last = row.last_error_code.as_deref().and_then(Code::parse);
@@ -155,7 +168,7 @@ impl<T: Transport, S: Store, R: Runtime> Manager<T, S, R> {
         )
         .with_retry_after(Some(ms_to_secs_ceil(until - now)));
         if still_valid(row, now) && !opts.force {
-            return self.token_from_row(row, Some(err));
+            return self.serve(row, Some(err)).await;
         }
         Err(err)
     }
@@ -277,6 +290,10 @@ impl<T: Transport, S: Store, R: Runtime> Manager<T, S, R> {
                 Ok(true) => {
                     ev.duration_ms = Some(self.rt.now_ms() - started);
                     self.emit(ev).await;
+                    if super::manager::missing_scope(row) {
+                        // A refresh cannot add scopes: the flag stays.
+                        self.keep_scope_flag(row).await;
+                    }
                     return Ok(token);
                 }
                 Ok(false) => {
@@ -342,6 +359,7 @@ impl<T: Transport, S: Store, R: Runtime> Manager<T, S, R> {
                 at: now,
                 failure_count: row.failure_count + 1,
                 cooldown_until: Some(now + policy.cooldown_cap_ms),
+                erase_refresh_token: false,
             })
             .await;
         ev.kind = "rotation_not_saved".to_string();
@@ -398,6 +416,24 @@ impl<T: Transport, S: Store, R: Runtime> Manager<T, S, R> {
         }
     }
 
+    async fn keep_scope_flag(&self, row: &ConnectionRow) {
+        let _ = self
+            .store
+            .record_failure(&FailureWrite {
+                user_id: row.user_id.clone(),
+                provider: row.provider.clone(),
+                owner: String::new(),
+                status: Status::NeedsReauth.as_str().to_string(),
+                code: Code::InsufficientScope.as_str().to_string(),
+                message: row.last_error_message.clone().unwrap_or_default(),
+                at: row.last_error_at.unwrap_or_else(|| self.rt.now_ms()),
+                failure_count: 0,
+                cooldown_until: None,
+                erase_refresh_token: false,
+            })
+            .await;
+    }
+
     async fn fail(
         &self,
         row: &ConnectionRow,
@@ -433,6 +469,8 @@ impl<T: Transport, S: Store, R: Runtime> Manager<T, S, R> {
                 at: now,
                 failure_count: failures,
                 cooldown_until,
+                // A dead grant's refresh token is useless and still a secret.
+                erase_refresh_token: status == Status::NeedsReauth,
             })
             .await;
         if recorded.is_err() {

@@ -3,9 +3,13 @@
 //! Envelope: `v1.<kid>.<nonce>.<ciphertext+tag>` (base64url, no padding).
 //! The associated data binds a ciphertext to its (user, provider, field), so a
 //! value copied into another row or column fails to open. A keyring seals with
-//! its first key and opens with any key by id, for rotation. Values in the
-//! legacy `iv:authTag:ciphertext` hex format (Node `crypto`, no associated
-//! data) open with any key of the keyring and are resealed on the next write.
+//! its first key and opens with any key by id, for rotation.
+//!
+//! The legacy `iv:authTag:ciphertext` hex format (Node `crypto`, no associated
+//! data) is bound to nothing: a value copied from another user's row would open
+//! as if it were this row's. `Keyring::open` therefore refuses it
+//! (`CRYPTO_UNBOUND`); only `LegacyImporter`, run by an operator, opens it with
+//! the old system's key and reseals it bound to the row it was read from.
 
 use aes_gcm::aead::generic_array::typenum::U16;
 use aes_gcm::aead::{Aead, KeyInit, Payload};
@@ -56,7 +60,6 @@ impl SealContext<'_> {
 struct Key {
     id: String,
     cipher: Aes256Gcm,
-    legacy16: Aes256Gcm16,
 }
 
 /// Key material as configured: `{ id, key }`, key as 32 bytes in base64,
@@ -150,7 +153,6 @@ impl Keyring {
             out.push(Key {
                 id: k.id.clone(),
                 cipher: Aes256Gcm::new(&bytes.into()),
-                legacy16: Aes256Gcm16::new(&bytes.into()),
             });
         }
         Ok(Self { keys: out })
@@ -182,18 +184,21 @@ impl Keyring {
         )
     }
 
-    /// Opens a sealed value bound to `ctx`.
+    /// Opens a sealed value bound to `ctx`. Unbound formats are refused.
     pub fn open(&self, sealed: &str, ctx: &SealContext<'_>) -> Result<String> {
         if let Some(rest) = sealed.strip_prefix("v1.") {
             return self.open_v1(rest, ctx);
         }
-        if sealed.split(':').count() == 3 {
-            return self.open_legacy(sealed);
+        if is_legacy(sealed) {
+            return Err(Error::new(
+                Code::CryptoUnbound,
+                "the stored token is in the legacy unbound format, which is not opened on the read path; an operator imports it with `make import-legacy`",
+            ));
         }
         Err(malformed("not a sealed value"))
     }
 
-    /// True when the value should be resealed: legacy format or an old key.
+    /// True when the value should be resealed with the current key.
     pub fn needs_reseal(&self, sealed: &str) -> bool {
         match sealed.strip_prefix("v1.") {
             Some(rest) => rest.split('.').next() != Some(self.current_kid()),
@@ -242,12 +247,68 @@ impl Keyring {
             .map_err(|_| integrity())?;
         String::from_utf8(pt).map_err(|_| integrity())
     }
+}
 
-    fn open_legacy(&self, sealed: &str) -> Result<String> {
+/// Shaped like the legacy format: three `:`-separated parts.
+pub fn is_legacy(sealed: &str) -> bool {
+    !sealed.starts_with("v1.") && sealed.split(':').count() == 3
+}
+
+/// The operator's import of legacy `iv:authTag:ciphertext` values: opens them
+/// with the old system's key(s) and reseals them bound to the row they were
+/// read from. Never used on the read path.
+pub struct LegacyImporter {
+    legacy: Vec<(Aes256Gcm, Aes256Gcm16)>,
+    keyring: Keyring,
+}
+
+impl std::fmt::Debug for LegacyImporter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "LegacyImporter {{ legacy_keys: {}, keyring: {:?} }}",
+            self.legacy.len(),
+            self.keyring
+        )
+    }
+}
+
+/// A legacy key: 32 bytes as 64 hex digits or base64, or a 32-character
+/// string used as its UTF-8 bytes (as Node apps often did).
+fn decode_legacy_key(s: &str) -> Option<[u8; 32]> {
+    decode_key(s).or_else(|| s.as_bytes().try_into().ok())
+}
+
+impl LegacyImporter {
+    pub fn new(legacy_keys: &[String], keyring: Keyring) -> Result<Self> {
+        if legacy_keys.is_empty() {
+            return Err(Error::config("legacyKeys: at least one key is required"));
+        }
+        let legacy = legacy_keys
+            .iter()
+            .enumerate()
+            .map(|(i, k)| {
+                let bytes = decode_legacy_key(k).ok_or_else(|| {
+                    Error::config(format!(
+                        "legacyKeys[{i}]: must be 32 bytes as 64 hex digits, base64, or a 32-character string (got {} characters)",
+                        k.len()
+                    ))
+                })?;
+                Ok((Aes256Gcm::new(&bytes.into()), Aes256Gcm16::new(&bytes.into())))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Self { legacy, keyring })
+    }
+
+    /// Opens a legacy value with the legacy keys.
+    pub fn open(&self, sealed: &str) -> Result<String> {
         let parts: Vec<&str> = sealed.split(':').collect();
-        let iv = decode_hex(parts[0]).ok_or_else(|| malformed("legacy iv is not hex"))?;
-        let tag = decode_hex(parts[1]).ok_or_else(|| malformed("legacy auth tag is not hex"))?;
-        let ct = decode_hex(parts[2]).ok_or_else(|| malformed("legacy ciphertext is not hex"))?;
+        let [iv, tag, ct] = parts.as_slice() else {
+            return Err(malformed("expected iv:authTag:ciphertext"));
+        };
+        let iv = decode_hex(iv).ok_or_else(|| malformed("legacy iv is not hex"))?;
+        let tag = decode_hex(tag).ok_or_else(|| malformed("legacy auth tag is not hex"))?;
+        let ct = decode_hex(ct).ok_or_else(|| malformed("legacy ciphertext is not hex"))?;
         if tag.len() != 16 {
             return Err(malformed("legacy auth tag must be 16 bytes"));
         }
@@ -256,18 +317,24 @@ impl Keyring {
         }
         let mut msg = ct;
         msg.extend_from_slice(&tag);
-        for key in &self.keys {
+        for (c12, c16) in &self.legacy {
             let pt = if iv.len() == 12 {
-                key.cipher.decrypt(Nonce::from_slice(&iv), msg.as_slice())
+                c12.decrypt(Nonce::from_slice(&iv), msg.as_slice())
             } else {
-                key.legacy16
-                    .decrypt(aes_gcm::Nonce::<U16>::from_slice(&iv), msg.as_slice())
+                c16.decrypt(aes_gcm::Nonce::<U16>::from_slice(&iv), msg.as_slice())
             };
             if let Ok(pt) = pt {
-                return String::from_utf8(pt).map_err(|_| integrity());
+                return String::from_utf8(pt)
+                    .map_err(|_| malformed("legacy plaintext is not UTF-8"));
             }
         }
         Err(integrity())
+    }
+
+    /// Opens a legacy value and seals it bound to `ctx` with the current key.
+    pub fn reseal(&self, sealed: &str, ctx: &SealContext<'_>, nonce: [u8; 12]) -> Result<String> {
+        let plain = self.open(sealed)?;
+        Ok(self.keyring.seal(&plain, ctx, nonce))
     }
 }
 
@@ -381,7 +448,6 @@ mod tests {
             "v1.k1.AAAA",
             "v1.k1.!!!.AAAA",
             "v1.k1.AAAAAAAAAAAAAAAA.AA",
-            "zz:yy:xx",
         ] {
             assert_eq!(
                 r.open(bad, &ctx("u", Field::AccessToken)).unwrap_err().code,
@@ -412,38 +478,81 @@ mod tests {
     const LEGACY_IV16: &str = "000102030405060708090a0b0c0d0e0f:abeec322272293cdcba63729d002fba8:8aa3f5c1ab04f367a5e89ee8cf663dd3a133effd";
     const LEGACY_IV12: &str = "000102030405060708090a0b:0e757eb88476d35314e57130583adbe6:4180dc1dba61ffdecdba03db02a7fc70896366e9";
 
+    fn importer(legacy: &[&str], ring_keys: &[(&str, &str)]) -> LegacyImporter {
+        LegacyImporter::new(
+            &legacy.iter().map(|k| k.to_string()).collect::<Vec<_>>(),
+            ring(ring_keys),
+        )
+        .unwrap()
+    }
+
     #[test]
-    fn legacy_hex_format_opens() {
+    fn legacy_values_are_refused_on_the_read_path() {
+        // Before: a legacy value opened for any row (no associated data).
         let r = ring(&[("k2", K2_HEX), ("k1", K1)]);
         for sealed in [LEGACY_IV16, LEGACY_IV12] {
+            for user in ["owner", "someone-else"] {
+                let e = r.open(sealed, &ctx(user, Field::RefreshToken)).unwrap_err();
+                assert_eq!(e.code, Code::CryptoUnbound, "{user}");
+                assert!(e.message.contains("import-legacy"));
+            }
+            assert!(is_legacy(sealed));
+            assert!(r.needs_reseal(sealed));
+        }
+        assert!(!is_legacy(&r.seal(
+            "x",
+            &ctx("u", Field::AccessToken),
+            [0; 12]
+        )));
+    }
+
+    #[test]
+    fn legacy_import_opens_with_the_legacy_key_and_reseals_bound() {
+        // The legacy key as a 32-character UTF-8 string, as the Node app used it.
+        let imp = importer(&["0123456789abcdef0123456789abcdef"], &[("k2", K2_HEX)]);
+        for sealed in [LEGACY_IV16, LEGACY_IV12] {
+            assert_eq!(imp.open(sealed).unwrap(), "legacy-refresh-token");
+            let bound = imp
+                .reseal(sealed, &ctx("owner", Field::RefreshToken), [9; 12])
+                .unwrap();
+            assert!(bound.starts_with("v1.k2."));
+            let r = ring(&[("k2", K2_HEX)]);
             assert_eq!(
-                r.open(sealed, &ctx("any", Field::RefreshToken)).unwrap(),
+                r.open(&bound, &ctx("owner", Field::RefreshToken)).unwrap(),
                 "legacy-refresh-token"
             );
-            assert!(r.needs_reseal(sealed));
+            // Bound now: another row, or the other column, does not open it.
+            for other in [
+                ctx("someone-else", Field::RefreshToken),
+                ctx("owner", Field::AccessToken),
+            ] {
+                assert_eq!(
+                    r.open(&bound, &other).unwrap_err().code,
+                    Code::CryptoIntegrity
+                );
+            }
             let mut tampered = sealed.to_string();
             tampered.replace_range(tampered.len() - 2.., "00");
-            assert_eq!(
-                r.open(&tampered, &ctx("any", Field::RefreshToken))
-                    .unwrap_err()
-                    .code,
-                Code::CryptoIntegrity
-            );
+            assert_eq!(imp.open(&tampered).unwrap_err().code, Code::CryptoIntegrity);
         }
-        let only_k2 = ring(&[("k2", K2_HEX)]);
+        // The same key given as base64 works too; a wrong key does not.
+        assert!(importer(&[K1], &[("k2", K2_HEX)]).open(LEGACY_IV16).is_ok());
+        let wrong = importer(&[K2_HEX], &[("k2", K2_HEX)]);
         assert_eq!(
-            only_k2
-                .open(LEGACY_IV16, &ctx("a", Field::AccessToken))
-                .unwrap_err()
-                .code,
+            wrong.open(LEGACY_IV16).unwrap_err().code,
             Code::CryptoIntegrity
         );
-        assert_eq!(
-            r.open("0011:22:33", &ctx("a", Field::AccessToken))
-                .unwrap_err()
-                .code,
-            Code::CryptoMalformed
-        );
+        for bad in ["0011:22:33", "zz:yy:xx", "a:b", "v1.k2.x.y"] {
+            assert_eq!(
+                imp.open(bad).unwrap_err().code,
+                Code::CryptoMalformed,
+                "{bad}"
+            );
+        }
+        let e = LegacyImporter::new(&["short".into()], ring(&[("k2", K2_HEX)])).unwrap_err();
+        assert_eq!(e.code, Code::Config);
+        assert!(!e.message.contains("short"));
+        assert!(!format!("{imp:?}").contains(K2_HEX));
     }
 
     #[test]

@@ -52,6 +52,7 @@ pub fn after_failure(code: Code, access_still_valid: bool, exhausted: bool) -> S
         | Code::CryptoIntegrity
         | Code::CryptoMalformed
         | Code::CryptoUnknownKey
+        | Code::CryptoUnbound
         | Code::Config => Status::Error,
         _ if exhausted => Status::Error,
         _ if access_still_valid => Status::Connected,

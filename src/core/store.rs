@@ -72,6 +72,10 @@ pub struct FailureWrite {
     pub at: i64,
     pub failure_count: u32,
     pub cooldown_until: Option<i64>,
+    /// The grant is dead (`invalid_grant`, expired refresh token): erase the
+    /// stored refresh token, keeping the row and its status.
+    #[serde(default)]
+    pub erase_refresh_token: bool,
 }
 
 /// A refresh outcome for monitoring. Carries no token bytes.
@@ -116,7 +120,8 @@ pub trait Store {
     /// error, failure count, cooldown and lease. False when the version moved.
     async fn commit_refresh(&self, write: &TokenWrite, expected_version: i64) -> Result<bool>;
 
-    /// Records a failed refresh and releases `owner`'s lease.
+    /// Records a failed refresh and releases `owner`'s lease; erases the
+    /// refresh token when `erase_refresh_token` is set.
     async fn record_failure(&self, write: &FailureWrite) -> Result<()>;
 
     /// Releases the lease if `owner` still holds it.

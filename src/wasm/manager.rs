@@ -26,12 +26,13 @@ use crate::core::marker;
 const TS_TYPES: &'static str = r#"
 /** Stable error codes; branch on these, never on messages. */
 export type ErrorCode =
-  | "NOT_CONNECTED" | "REAUTH_REQUIRED" | "INVALID_CLIENT" | "PROVIDER_REJECTED"
-  | "RATE_LIMITED" | "PROVIDER_UNAVAILABLE" | "NETWORK" | "TIMEOUT"
+  | "NOT_CONNECTED" | "REAUTH_REQUIRED" | "INSUFFICIENT_SCOPE" | "INVALID_CLIENT"
+  | "PROVIDER_REJECTED" | "RATE_LIMITED" | "PROVIDER_UNAVAILABLE" | "NETWORK" | "TIMEOUT"
   | "BAD_PROVIDER_RESPONSE" | "COOLDOWN" | "LEASE_TIMEOUT" | "CRYPTO_MALFORMED"
-  | "CRYPTO_UNKNOWN_KEY" | "CRYPTO_INTEGRITY" | "STORAGE" | "ROTATION_NOT_SAVED"
-  | "SCHEMA_MISMATCH" | "UNAUTHORIZED" | "FORBIDDEN" | "NOT_FOUND"
-  | "METHOD_NOT_ALLOWED" | "BAD_REQUEST" | "CONFIG" | "INTERNAL";
+  | "CRYPTO_UNKNOWN_KEY" | "CRYPTO_INTEGRITY" | "CRYPTO_UNBOUND" | "STORAGE"
+  | "ROTATION_NOT_SAVED" | "SCHEMA_MISMATCH" | "UNAUTHORIZED" | "AUTH_UNAVAILABLE"
+  | "FORBIDDEN" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "BAD_REQUEST" | "PAYLOAD_TOO_LARGE"
+  | "IDEMPOTENCY_CONFLICT" | "CONFIG" | "INTERNAL";
 
 /** Every rejection is an Error with these fields. */
 export interface TokenManagerError extends Error {
@@ -119,12 +120,14 @@ export interface FailureWrite {
   at: number;
   failureCount: number;
   cooldownUntil: number | null;
+  /** The grant is dead: erase the stored refresh token (keep the row and its status). */
+  eraseRefreshToken: boolean;
 }
 
 export interface RefreshEvent {
   userId: string;
   provider: string;
-  kind: "refreshed" | "failed" | "rotation_not_saved" | "rotation_saved_late" | "lease_lost" | "store_failed" | "stored" | "disconnected";
+  kind: "refreshed" | "failed" | "insufficient_scope" | "rotation_not_saved" | "rotation_saved_late" | "lease_lost" | "store_failed" | "stored" | "disconnected";
   code: ErrorCode | null;
   message: string | null;
   at: number;
@@ -148,7 +151,7 @@ export interface TokenStore {
   tryLease(a: { userId: string; provider: string; owner: string; now: number; until: number }): Promise<LeaseOutcome> | LeaseOutcome;
   /** Write only if version === expectedVersion; bump version, set tokenRefreshedAt = write.refreshedAt, status connected, clear error, cooldown and lease. */
   commitRefresh(a: { write: TokenWrite; expectedVersion: number }): Promise<boolean> | boolean;
-  /** Record a failure and release the owner's lease. */
+  /** Record a failure, release the owner's lease, and erase the refresh token when `eraseRefreshToken`. */
   recordFailure(f: FailureWrite): Promise<void> | void;
   releaseLease(a: { userId: string; provider: string; owner: string }): Promise<void> | void;
   /** Upsert tokens from a sign-in, as commitRefresh does but unconditionally. */
@@ -172,7 +175,10 @@ export interface ValidToken {
   tokenRefreshedAt: string | null;
   tokenRefreshedAtMs: number | null;
   scope: string | null;
-  /** This call performed the refresh. */
+  /**
+   * This call's own provider request produced the token. Callers that shared
+   * another caller's refresh (in this instance or another) get `false`.
+   */
   refreshed: boolean;
   /** The token is valid but a refresh failed. */
   warning: { code: ErrorCode; message: string; retryAfter?: number } | null;
@@ -426,6 +432,33 @@ impl TokenManager {
         let inner = self.inner.clone();
         future_to_promise(async move {
             let r = inner.status(&user_id, &provider).await.map_err(reject)?;
+            Ok(report_to_js(&r))
+        })
+    }
+
+    /// The refresh lease in milliseconds, as derived from the timeout and
+    /// retry policy (or `leaseMs`): the longest one refresh may hold it.
+    #[wasm_bindgen(getter, js_name = leaseMs)]
+    pub fn lease_ms(&self) -> f64 {
+        self.inner.policy().lease_ms as f64
+    }
+
+    /// The provider refused an API call for lack of a scope: marks the
+    /// connection `needs_reauth` / `INSUFFICIENT_SCOPE` (the token keeps
+    /// serving the scopes it has) and writes an event.
+    #[wasm_bindgen(js_name = recordScopeError, unchecked_return_type = "Promise<StatusReport>")]
+    pub fn record_scope_error(
+        &self,
+        user_id: String,
+        provider: String,
+        missing_scopes: Vec<String>,
+    ) -> Promise {
+        let inner = self.inner.clone();
+        future_to_promise(async move {
+            let r = inner
+                .record_scope_error(&user_id, &provider, &missing_scopes)
+                .await
+                .map_err(reject)?;
             Ok(report_to_js(&r))
         })
     }

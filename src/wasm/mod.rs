@@ -4,12 +4,14 @@
 mod client;
 mod convert;
 mod fetch;
+mod legacy;
 mod manager;
 mod runtime;
 mod store;
 mod util;
 
 pub use client::BrowserTokenClient;
+pub use legacy::LegacyImporter;
 pub use manager::{
     error_codes, format_marker, marker_header, marker_is_newer, parse_marker, TokenManager,
 };

@@ -193,6 +193,10 @@ impl Store for JsStore {
             ("at", n(w.at)),
             ("failureCount", n(w.failure_count.into())),
             ("cooldownUntil", opt_n(w.cooldown_until)),
+            (
+                "eraseRefreshToken",
+                JsValue::from_bool(w.erase_refresh_token),
+            ),
         ]);
         self.call("recordFailure", arg).await.map(|_| ())
     }

@@ -79,6 +79,7 @@ export class MemoryStore {
       failureCount: f.failureCount,
       cooldownUntil: f.cooldownUntil,
     });
+    if (f.eraseRefreshToken) r.refreshTokenSealed = null;
     if (r.leaseOwner === f.owner) Object.assign(r, { leaseOwner: null, leaseUntil: null });
   }
   releaseLease({ userId, provider, owner }) {

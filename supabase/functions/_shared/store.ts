@@ -98,11 +98,23 @@ export class PostgresStore implements TokenStore {
       `update ${T}
           set status = $4, last_error_code = $5, last_error_message = $6, last_error_at = ${ts("$7")},
               failure_count = $8::int, cooldown_until = ${ts("$9")},
+              refresh_token_sealed = case when $10::boolean then null else refresh_token_sealed end,
               lease_until = case when lease_owner = $3 then null else lease_until end,
               lease_owner = case when lease_owner = $3 then null else lease_owner end,
               updated_at = now()
         where user_id = $1::uuid and provider = $2`,
-      [f.userId, f.provider, f.owner, f.status, f.code, f.message, f.at, f.failureCount, f.cooldownUntil],
+      [
+        f.userId,
+        f.provider,
+        f.owner,
+        f.status,
+        f.code,
+        f.message,
+        f.at,
+        f.failureCount,
+        f.cooldownUntil,
+        f.eraseRefreshToken === true,
+      ],
     );
   }
 

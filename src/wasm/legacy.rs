@@ -1,0 +1,87 @@
+//! `LegacyImporter`: the operator's import of legacy `iv:authTag:ciphertext`
+//! values (see `core::seal`). Not part of the read path.
+
+use wasm_bindgen::prelude::*;
+
+use super::convert::{error_to_js, js_to_json};
+use crate::core::config::keyring_from;
+use crate::core::error::{Code, Error};
+use crate::core::fields::Fields;
+use crate::core::seal::{is_legacy, Field, LegacyImporter as Importer, SealContext};
+
+#[wasm_bindgen(typescript_custom_section)]
+const TS_LEGACY: &'static str = r#"
+export interface LegacyImporterConfig {
+  /** The old system's key(s): 32 bytes as 64 hex digits or base64, or a 32-character string. */
+  legacyKeys: string[];
+  /** The keyring the manager uses; the first key seals. */
+  encryptionKeys: { id: string; key: string }[];
+}
+"#;
+
+#[wasm_bindgen]
+pub struct LegacyImporter {
+    inner: Importer,
+}
+
+fn field(name: &str) -> Result<Field, Error> {
+    match name {
+        "access_token" => Ok(Field::AccessToken),
+        "refresh_token" => Ok(Field::RefreshToken),
+        _ => Err(Error::new(
+            Code::BadRequest,
+            "field: must be \"access_token\" or \"refresh_token\"",
+        )),
+    }
+}
+
+#[wasm_bindgen]
+impl LegacyImporter {
+    /// Throws `CONFIG` naming the bad field; never echoes key bytes.
+    #[wasm_bindgen(constructor)]
+    pub fn new(
+        #[wasm_bindgen(unchecked_param_type = "LegacyImporterConfig")] config: JsValue,
+    ) -> Result<LegacyImporter, JsValue> {
+        Self::build(&config).map_err(|e| error_to_js(&e))
+    }
+
+    fn build(config: &JsValue) -> Result<LegacyImporter, Error> {
+        let json = js_to_json(config, Code::Config)?;
+        let f = Fields::new(&json, "config", Code::Config)?;
+        f.only(&["legacyKeys", "encryptionKeys"])?;
+        let keys = f.str_list("legacyKeys")?;
+        let inner = Importer::new(&keys, keyring_from(&f)?)?;
+        Ok(LegacyImporter { inner })
+    }
+
+    /// True when the value is in the legacy format.
+    #[wasm_bindgen(js_name = isLegacy)]
+    pub fn is_legacy(value: &str) -> bool {
+        is_legacy(value)
+    }
+
+    /// Opens a legacy value with the legacy key and seals it bound to
+    /// (user, provider, field). Throws `CRYPTO_MALFORMED` or `CRYPTO_INTEGRITY`.
+    pub fn reseal(
+        &self,
+        value: &str,
+        user_id: &str,
+        provider: &str,
+        #[wasm_bindgen(unchecked_param_type = "\"access_token\" | \"refresh_token\"")]
+        field_name: &str,
+    ) -> Result<String, JsValue> {
+        let run = || -> Result<String, Error> {
+            let ctx = SealContext {
+                user_id,
+                provider,
+                field: field(field_name)?,
+            };
+            let mut nonce = [0u8; 12];
+            getrandom::fill(&mut nonce).map_err(|_| {
+                Error::config("crypto.getRandomValues is unavailable in this runtime")
+            })?;
+            self.inner.reseal(value, &ctx, nonce)
+        };
+        run().map_err(|e| error_to_js(&e))
+    }
+}
