@@ -34,11 +34,7 @@ export async function startPostgres(): Promise<Pg> {
   const url = `postgres://postgres@127.0.0.1:${port}/postgres`;
   const sql = postgres(url, { max: 4, onnotice: () => {} });
   await sql.unsafe(await Deno.readTextFile(`${ROOT}tests/functions/supabase_bootstrap.sql`));
-  for await (const f of Deno.readDir(`${ROOT}supabase/migrations`)) {
-    if (f.name.endsWith(".sql")) {
-      await sql.unsafe(await Deno.readTextFile(`${ROOT}supabase/migrations/${f.name}`));
-    }
-  }
+  await applyMigrations(sql);
   return {
     url,
     sql,
@@ -48,6 +44,16 @@ export async function startPostgres(): Promise<Pg> {
       await Deno.remove(dir, { recursive: true }).catch(() => {});
     },
   };
+}
+
+/** Runs every migration in supabase/migrations in name order, as `supabase db push` does. */
+export async function applyMigrations(sql: postgres.Sql): Promise<string[]> {
+  const names = [...Deno.readDirSync(`${ROOT}supabase/migrations`)].map((f) => f.name)
+    .filter((n) => n.endsWith(".sql")).sort();
+  for (const name of names) {
+    await sql.unsafe(await Deno.readTextFile(`${ROOT}supabase/migrations/${name}`));
+  }
+  return names;
 }
 
 export function randomKey(): string {
