@@ -94,3 +94,10 @@ dev: setup
 
 dev-connect:
 	@$(DENO) run -A scripts/dev-connect.ts
+
+# The operator's import of legacy iv:authTag:ciphertext tokens (README: "Importing legacy tokens"),
+# e.g. make import-legacy ARGS="--dry-run" or ARGS="--from-table public.user_oauth_tokens".
+.PHONY: import-legacy
+import-legacy:
+	@test -x $(DENO) || bash scripts/setup.sh node
+	@$(DENO) run -A scripts/import-legacy.ts $(ARGS)
