@@ -1,6 +1,6 @@
 // Google Calendar v3 events (insert, get, list, patch, delete) on the
 // primary calendar, with Meet conference data and Google's error shapes.
-import type { CalendarEvent, EmulatorState } from "./state.ts";
+import type { CalendarEvent, CalendarFault, EmulatorState } from "./state.ts";
 
 function gerror(
   status: number,
@@ -11,9 +11,13 @@ function gerror(
   const statusName: Record<number, string> = {
     400: "INVALID_ARGUMENT",
     401: "UNAUTHENTICATED",
+    403: "PERMISSION_DENIED",
     404: "NOT_FOUND",
     409: "ALREADY_EXISTS",
     410: "NOT_FOUND",
+    429: "RESOURCE_EXHAUSTED",
+    500: "INTERNAL",
+    503: "UNAVAILABLE",
   };
   return new Response(
     JSON.stringify({
@@ -59,12 +63,100 @@ function attendeesOf(v: unknown): { email: string; responseStatus: string }[] | 
   }));
 }
 
+const CALENDAR_SCOPES =
+  "https://www.googleapis.com/auth/calendar https://www.googleapis.com/auth/calendar.events";
+
+/** What Google answers a token without the scope the method needs (Calendar v3, 2025). */
+function insufficientScope(f: CalendarFault): Response {
+  const headers: Record<string, string> = { "content-type": "application/json; charset=UTF-8" };
+  if (f.challenge !== false) {
+    headers["www-authenticate"] =
+      `Bearer realm="https://accounts.google.com/", error="insufficient_scope", ` +
+      `scope="${f.scope ?? CALENDAR_SCOPES}"`;
+  }
+  return new Response(
+    JSON.stringify({
+      error: {
+        code: 403,
+        message: "Request had insufficient authentication scopes.",
+        errors: [{ message: "Insufficient Permission", domain: "global", reason: "insufficientPermissions" }],
+        status: "PERMISSION_DENIED",
+        details: [{
+          "@type": "type.googleapis.com/google.rpc.ErrorInfo",
+          reason: "ACCESS_TOKEN_SCOPE_INSUFFICIENT",
+          domain: "googleapis.com",
+          metadata: { method: "calendar.v3.Events.Insert", service: "calendar-json.googleapis.com" },
+        }],
+      },
+    }),
+    { status: 403, headers },
+  );
+}
+
+async function serveCalendarFault(f: CalendarFault, req: Request): Promise<Response> {
+  switch (f.kind) {
+    case "scope":
+      return insufficientScope(f);
+    case "forbidden":
+      return gerror(403, "forbidden", "Forbidden");
+    case "401":
+      return unauthenticated();
+    case "429": {
+      const r = gerror(429, "rateLimitExceeded", "Rate Limit Exceeded");
+      r.headers.set("retry-after", String(f.retryAfter ?? 30));
+      return r;
+    }
+    case "500":
+      return gerror(500, "backendError", "Backend Error");
+    case "503": {
+      const r = gerror(503, "backendError", "The service is currently unavailable.");
+      if (f.retryAfter) r.headers.set("retry-after", String(f.retryAfter));
+      return r;
+    }
+    case "html":
+      return new Response("<!DOCTYPE html><html><body>Proxy error</body></html>", {
+        status: 200,
+        headers: { "content-type": "text/html" },
+      });
+    case "empty":
+      return new Response(null, { status: 200, headers: { "content-type": "application/json" } });
+    case "reset": {
+      // The status line, headers and a first part of the body, then the connection is dropped.
+      let sent = false;
+      return new Response(
+        new ReadableStream<Uint8Array>({
+          pull(c) {
+            if (!sent) {
+              sent = true;
+              c.enqueue(new TextEncoder().encode('{"kind": "calendar#event", "id": "'));
+              return new Promise((r) => setTimeout(r, 50));
+            }
+            c.error(new Error("connection reset by emulator"));
+          },
+        }),
+        { status: 200, headers: { "content-type": "application/json; charset=UTF-8" } },
+      );
+    }
+    case "hang":
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, f.hangMs ?? 60_000);
+        req.signal.addEventListener("abort", () => {
+          clearTimeout(t);
+          resolve();
+        });
+      });
+      return gerror(503, "backendError", "The service is currently unavailable.");
+  }
+}
+
 export async function calendarEndpoint(s: EmulatorState, req: Request, path: string): Promise<Response> {
   s.counters.calendarCalls++;
   const bearer = /^Bearer (.+)$/.exec(req.headers.get("authorization") ?? "")?.[1];
+  if (bearer) s.calendarTokens.push(bearer);
+  const fault = s.takeCalendarFault();
+  if (fault) return await serveCalendarFault(fault, req);
   const at = bearer ? s.accessTokens.get(bearer) : undefined;
   const grant = at ? s.grants.get(at.grantId) : undefined;
-  if (bearer) s.calendarTokens.push(bearer);
   if (!at || !grant || grant.revoked || at.expiresAt <= Date.now()) {
     s.counters.calendar401++;
     return unauthenticated();

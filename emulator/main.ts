@@ -5,7 +5,7 @@
 //   deno run --allow-net emulator/main.ts [--port 54329]
 import { calendarEndpoint } from "./calendar.ts";
 import { authorizeEndpoint, revokeEndpoint, tokenEndpoint } from "./oauth.ts";
-import { type EmulatorConfig, EmulatorState, type FaultKind } from "./state.ts";
+import { type CalendarFaultKind, type EmulatorConfig, EmulatorState, type FaultKind } from "./state.ts";
 
 const FAULTS: FaultKind[] = [
   "500",
@@ -18,6 +18,19 @@ const FAULTS: FaultKind[] = [
   "error200",
   "malformed",
   "invalid_grant",
+];
+
+const CALENDAR_FAULTS: CalendarFaultKind[] = [
+  "scope",
+  "forbidden",
+  "401",
+  "429",
+  "500",
+  "503",
+  "html",
+  "empty",
+  "reset",
+  "hang",
 ];
 
 const json = (status: number, body: unknown) =>
@@ -59,6 +72,22 @@ async function control(s: EmulatorState, req: Request, path: string): Promise<Re
       });
       return json(200, { queued: s.faults.length });
     }
+    case "/control/calendar-faults": {
+      // Calendar API faults, served in order to the next Calendar calls.
+      const kind = String(b.kind) as CalendarFaultKind;
+      if (!CALENDAR_FAULTS.includes(kind)) {
+        return json(400, { error: `kind must be one of ${CALENDAR_FAULTS.join(", ")}` });
+      }
+      s.calendarFaults.push({
+        kind,
+        remaining: Number(b.count ?? 1),
+        retryAfter: b.retryAfter as number | undefined,
+        hangMs: b.hangMs as number | undefined,
+        scope: b.scope as string | undefined,
+        challenge: b.challenge as boolean | undefined,
+      });
+      return json(200, { queued: s.calendarFaults.length });
+    }
     case "/control/expire": {
       const email = String(b.email ?? "");
       let n = 0;
@@ -89,6 +118,7 @@ async function control(s: EmulatorState, req: Request, path: string): Promise<Re
       return json(200, {
         ...s.counters,
         faultsPending: s.faults.reduce((n, f) => n + f.remaining, 0),
+        calendarFaultsPending: s.calendarFaults.reduce((n, f) => n + f.remaining, 0),
         grants: [...s.grants.values()].map((g) => ({
           email: g.email,
           revoked: g.revoked,
@@ -101,6 +131,7 @@ async function control(s: EmulatorState, req: Request, path: string): Promise<Re
     case "/control/reset": {
       s.counters = EmulatorState.zero();
       s.faults = [];
+      s.calendarFaults = [];
       s.calendarTokens = [];
       return json(200, { reset: true });
     }

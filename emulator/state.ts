@@ -37,6 +37,30 @@ export interface Fault {
   hangMs?: number;
 }
 
+/** Calendar API faults: Google's answers for each, served before the call is looked at. */
+export type CalendarFaultKind =
+  | "scope"
+  | "forbidden"
+  | "401"
+  | "429"
+  | "500"
+  | "503"
+  | "html"
+  | "empty"
+  | "reset"
+  | "hang";
+
+export interface CalendarFault {
+  kind: CalendarFaultKind;
+  remaining: number;
+  retryAfter?: number;
+  hangMs?: number;
+  /** scope: the `scope` of the WWW-Authenticate challenge (default: the Calendar scopes). */
+  scope?: string;
+  /** scope: send the WWW-Authenticate challenge (default true); the body alone says it otherwise. */
+  challenge?: boolean;
+}
+
 export interface CalendarEvent {
   id: string;
   status: string;
@@ -60,6 +84,7 @@ export interface Counters {
   reuseDetected: number;
   calendarCalls: number;
   calendar401: number;
+  calendarFaultsServed: number;
   revocations: number;
 }
 
@@ -80,6 +105,7 @@ export class EmulatorState {
   codes = new Map<string, { email: string; scope: string }>();
   calendars = new Map<string, Map<string, CalendarEvent>>();
   faults: Fault[] = [];
+  calendarFaults: CalendarFault[] = [];
   counters: Counters = EmulatorState.zero();
   /** Access tokens seen on Calendar calls, in order (tests check which token was used). */
   calendarTokens: string[] = [];
@@ -105,6 +131,7 @@ export class EmulatorState {
       reuseDetected: 0,
       calendarCalls: 0,
       calendar401: 0,
+      calendarFaultsServed: 0,
       revocations: 0,
     };
   }
@@ -162,6 +189,15 @@ export class EmulatorState {
     f.remaining--;
     if (f.remaining <= 0) this.faults.shift();
     this.counters.faultsServed++;
+    return f;
+  }
+
+  takeCalendarFault(): CalendarFault | null {
+    const f = this.calendarFaults[0];
+    if (!f) return null;
+    f.remaining--;
+    if (f.remaining <= 0) this.calendarFaults.shift();
+    this.counters.calendarFaultsServed++;
     return f;
   }
 
