@@ -3,6 +3,8 @@
 import { AppError } from "./errors.ts";
 
 export const MARKER_HEADER = "X-Token-Refreshed-At";
+/** Every response names its request; error bodies carry the same id as `requestId`. */
+export const REQUEST_ID_HEADER = "X-Request-Id";
 
 export class Cors {
   constructor(private readonly allowed: string[]) {}
@@ -12,13 +14,13 @@ export class Cors {
     const origin = req.headers.get("origin");
     if (!origin) return {};
     if (!this.allowed.includes(origin) && !this.allowed.includes("*")) {
-      throw new AppError("FORBIDDEN", `origin ${origin.slice(0, 100)} is not allowed`, 403);
+      throw new AppError("FORBIDDEN", `origin ${origin.slice(0, 100)} is not allowed`);
     }
     return {
       "Access-Control-Allow-Origin": origin,
       "Access-Control-Allow-Headers": "authorization, x-client-info, apikey, content-type",
       "Access-Control-Allow-Methods": "GET, POST, PATCH, DELETE, OPTIONS",
-      "Access-Control-Expose-Headers": MARKER_HEADER,
+      "Access-Control-Expose-Headers": `${MARKER_HEADER}, ${REQUEST_ID_HEADER}`,
       "Access-Control-Max-Age": "600",
       "Vary": "Origin",
     };

@@ -1,11 +1,23 @@
 // The database behind the store: a tiny query interface with two adapters,
 // postgres.js (Supabase's SUPABASE_DB_URL, or any DATABASE_URL) and PGlite
 // (embedded, for `make dev`).
+// Every failure of the database (refused connection, timeout, SQL error) is
+// a STORAGE error: retryable, answered 503, its driver text logged only.
 import postgres from "npm:postgres@3.4.9";
+import { AppError, storageError } from "./errors.ts";
 
 export interface Db {
   query<T = Record<string, unknown>>(text: string, params?: unknown[]): Promise<T[]>;
   close(): Promise<void>;
+}
+
+/** A driver error as STORAGE, with the driver's words and SQLSTATE kept for the log. */
+export function asStorageError(e: unknown): AppError {
+  if (e instanceof AppError) return e;
+  const err = e as { message?: unknown; code?: unknown };
+  const message = typeof err?.message === "string" ? err.message : String(e);
+  const code = typeof err?.code === "string" ? ` [${err.code}]` : "";
+  return storageError(`the database failed: ${message.slice(0, 300)}${code}`);
 }
 
 export function connectPostgres(url: string, max = 4): Db {
@@ -18,8 +30,12 @@ export function connectPostgres(url: string, max = 4): Db {
   });
   return {
     async query<T>(text: string, params: unknown[] = []) {
-      const rows = await sql.unsafe(text, params as postgres.ParameterOrJSON<never>[]);
-      return rows as unknown as T[];
+      try {
+        const rows = await sql.unsafe(text, params as postgres.ParameterOrJSON<never>[]);
+        return rows as unknown as T[];
+      } catch (e) {
+        throw asStorageError(e);
+      }
     },
     close: () => sql.end({ timeout: 2 }),
   };
@@ -34,7 +50,9 @@ export function fromPglite(
   let chain: Promise<unknown> = Promise.resolve();
   return {
     query<T>(text: string, params: unknown[] = []) {
-      const run = chain.then(() => pg.query<T>(text, params)).then((r) => r.rows);
+      const run = chain.then(() => pg.query<T>(text, params)).then((r) => r.rows, (e) => {
+        throw asStorageError(e);
+      });
       chain = run.catch(() => {});
       return run;
     },

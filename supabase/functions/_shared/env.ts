@@ -12,6 +12,16 @@ export interface AppConfig {
   databaseUrl: string | null;
   jwtSecret: string | null;
   jwksUrl: string | null;
+  /** An inline key set ({keys: [...]}), as Supabase passes SUPABASE_JWKS to functions. */
+  jwks: { keys: Record<string, unknown>[] } | null;
+  /** The `iss` user JWTs must carry: JWT_ISSUER, or `<SUPABASE_URL>/auth/v1` when SUPABASE_URL is set. */
+  jwtIssuer: string | null;
+  /** How long a fetched JWKS is used before it is fetched again (ms). */
+  jwksCacheMaxAgeMs: number;
+  /** At most one JWKS fetch per this long for an unknown key id (ms). */
+  jwksCooldownMs: number;
+  /** The Calendar API call timeout (ms). */
+  calendarTimeoutMs: number;
   allowedOrigins: string[];
   refreshMarginSeconds: number | null;
   requestTimeoutMs: number | null;
@@ -57,13 +67,33 @@ function encryptionKeys(env: Env): { id: string; key: string }[] {
   });
 }
 
+/** SUPABASE_JWKS: a JSON Web Key Set, `{"keys": [...]}`. */
+function inlineJwks(env: Env): { keys: Record<string, unknown>[] } | null {
+  const raw = env("SUPABASE_JWKS")?.trim();
+  if (!raw) return null;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw);
+  } catch {
+    throw configError('SUPABASE_JWKS is not valid JSON: it must be a key set like {"keys": [...]}');
+  }
+  const keys = (parsed as { keys?: unknown } | null)?.keys;
+  if (!Array.isArray(keys) || keys.some((k) => typeof k !== "object" || k === null)) {
+    throw configError('SUPABASE_JWKS must be a key set like {"keys": [...]}');
+  }
+  return { keys: keys as Record<string, unknown>[] };
+}
+
 export function readConfig(env: Env = (n) => Deno.env.get(n)): AppConfig {
   const jwtSecret = env("JWT_SECRET")?.trim() || env("SUPABASE_JWT_SECRET")?.trim() || null;
-  const supabaseUrl = env("SUPABASE_URL")?.trim().replace(/\/+$/, "");
+  const supabaseUrl = env("SUPABASE_URL")?.trim().replace(/\/+$/, "") || null;
+  const jwks = inlineJwks(env);
   const jwksUrl = env("JWKS_URL")?.trim() ||
     (supabaseUrl ? `${supabaseUrl}/auth/v1/.well-known/jwks.json` : null);
-  if (!jwtSecret && !jwksUrl) {
-    throw configError("JWT_SECRET or JWKS_URL (or SUPABASE_URL) is not set: callers cannot be verified");
+  if (!jwtSecret && !jwksUrl && !jwks) {
+    throw configError(
+      "JWT_SECRET, SUPABASE_JWKS or JWKS_URL (or SUPABASE_URL) is not set: callers cannot be verified",
+    );
   }
   return {
     googleClientId: required(env, "GOOGLE_CLIENT_ID", "the OAuth client id from Google Cloud"),
@@ -73,7 +103,15 @@ export function readConfig(env: Env = (n) => Deno.env.get(n)): AppConfig {
     encryptionKeys: encryptionKeys(env),
     databaseUrl: env("SUPABASE_DB_URL")?.trim() || env("DATABASE_URL")?.trim() || null,
     jwtSecret,
-    jwksUrl: jwtSecret ? null : jwksUrl,
+    // The inline key set is what Supabase hands the function; the URL is for the rest.
+    jwksUrl: jwks ? null : jwksUrl,
+    jwks,
+    // JWT_ISSUER overrides it where the functions see another URL than the browser
+    // (`supabase functions serve` runs them behind http://kong:8000).
+    jwtIssuer: env("JWT_ISSUER")?.trim() || (supabaseUrl ? `${supabaseUrl}/auth/v1` : null),
+    jwksCacheMaxAgeMs: optionalNumber(env, "JWKS_CACHE_MAX_AGE_MS") ?? 600_000,
+    jwksCooldownMs: optionalNumber(env, "JWKS_COOLDOWN_MS") ?? 60_000,
+    calendarTimeoutMs: optionalNumber(env, "CALENDAR_TIMEOUT_MS") ?? 15_000,
     allowedOrigins: (env("ALLOWED_ORIGINS") ?? "").split(",").map((s) => s.trim()).filter(Boolean),
     refreshMarginSeconds: optionalNumber(env, "REFRESH_MARGIN_SECONDS"),
     requestTimeoutMs: optionalNumber(env, "PROVIDER_TIMEOUT_MS"),

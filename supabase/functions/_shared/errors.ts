@@ -1,36 +1,110 @@
-// Error responses: HTTP status + {error, code, requiresReauth, retryAfter?}.
-// Messages are written for people and never carry token bytes. Codes are
-// the package's ErrorCode list: one list for Rust, TypeScript and the README.
+// Error responses: HTTP status + {error, code, requiresReauth, retryable,
+// retryAfter?, missingScopes?, requestId}. The status, requiresReauth and
+// retryable of every code come from one table, the package's errorCodes()
+// (Rust's Code), never from the place that throws. Messages are written for
+// people and never carry token bytes; for the codes whose messages can hold
+// internal details (database driver text, sequence names, configuration) the
+// body carries a fixed sentence and the details go to the log only.
 
-import type { ErrorCode } from "../../../pkg/oauth_token_manager.js";
+import { type ErrorCode, errorCodes } from "../../../pkg/oauth_token_manager.js";
+
+export interface CodeInfo {
+  code: string;
+  status: number;
+  retryable: boolean;
+  requiresReauth: boolean;
+}
+
+let table: Map<string, CodeInfo> | null = null;
+
+/** The one code table. Needs the wasm loaded (see wasm.ts); null until it is. */
+export function codeTable(): Map<string, CodeInfo> | null {
+  if (table) return table;
+  try {
+    table = new Map(
+      errorCodes().map((c) => [
+        c.code,
+        { code: c.code, status: c.httpStatus, retryable: c.retryable, requiresReauth: c.requiresReauth },
+      ]),
+    );
+  } catch {
+    return null; // the wasm is not loaded (yet)
+  }
+  return table;
+}
+
+/** A code's row; a code missing from the table (a bug) answers like INTERNAL. */
+export function codeInfo(code: string): CodeInfo & { known: boolean } {
+  const row = codeTable()?.get(code);
+  if (row) return { ...row, known: true };
+  return { code, status: 500, retryable: false, requiresReauth: false, known: false };
+}
 
 export class AppError extends Error {
+  /** For INSUFFICIENT_SCOPE: the scopes the grant lacks. */
+  readonly missingScopes?: string[];
+
   constructor(
     readonly code: ErrorCode,
     message: string,
-    readonly status: number,
     readonly retryAfter?: number,
+    extra: { missingScopes?: string[] } = {},
   ) {
     super(message);
     this.name = "AppError";
+    if (extra.missingScopes) this.missingScopes = extra.missingScopes;
+  }
+
+  get status(): number {
+    return codeInfo(this.code).status;
+  }
+  get requiresReauth(): boolean {
+    return codeInfo(this.code).requiresReauth;
+  }
+  get retryable(): boolean {
+    return codeInfo(this.code).retryable;
   }
 }
 
-export const badRequest = (message: string) => new AppError("BAD_REQUEST", message, 400);
-export const unauthorized = (message: string) => new AppError("UNAUTHORIZED", message, 401);
-export const configError = (message: string) => new AppError("CONFIG", message, 500);
-export const notFound = (message: string) => new AppError("NOT_FOUND", message, 404);
+export const badRequest = (message: string) => new AppError("BAD_REQUEST", message);
+export const unauthorized = (message: string) => new AppError("UNAUTHORIZED", message);
+export const configError = (message: string) => new AppError("CONFIG", message);
+export const notFound = (message: string) => new AppError("NOT_FOUND", message);
+export const storageError = (message: string) => new AppError("STORAGE", message);
 export const methodNotAllowed = (method: string, allowed: string[]) =>
-  new AppError("METHOD_NOT_ALLOWED", `${method} is not allowed here; use ${allowed.join(" or ")}`, 405);
+  new AppError("METHOD_NOT_ALLOWED", `${method} is not allowed here; use ${allowed.join(" or ")}`);
+
+/**
+ * The sentence a body carries for codes whose messages can hold internal
+ * details; null for the others (their messages are meant for the caller).
+ */
+export function plainSentence(code: string): string | null {
+  switch (code) {
+    case "STORAGE":
+      return "The database is unavailable right now; try again shortly.";
+    case "SCHEMA_MISMATCH":
+      return "The service's database is not set up for this version; an operator must apply the migrations.";
+    case "CONFIG":
+      return "The service is not configured correctly; an operator must fix its settings.";
+    case "INTERNAL":
+      return "Something went wrong on our side.";
+    case "ROTATION_NOT_SAVED":
+      return "A new token from the provider could not be saved yet; this will be retried on the next call.";
+    case "CRYPTO_UNBOUND":
+      return "A stored token is in an old format that is no longer read; an operator must import it.";
+    case "CRYPTO_UNKNOWN_KEY":
+      return "A stored token was sealed with a key this service does not have; an operator must check the keys.";
+  }
+  if (code.startsWith("CRYPTO_")) return "A stored token could not be opened; an operator must check it.";
+  return null;
+}
 
 interface CodedError {
   name: string;
   code: string;
   message: string;
-  httpStatus?: number;
-  status?: number | null;
-  requiresReauth?: boolean;
   retryAfter?: number;
+  missingScopes?: unknown;
 }
 
 function isCoded(e: unknown): e is CodedError {
@@ -38,32 +112,46 @@ function isCoded(e: unknown): e is CodedError {
     typeof (e as CodedError).message === "string";
 }
 
-/** The status, code and body for any thrown value. Unknown errors are 500 INTERNAL with no detail. */
-export function describe(e: unknown): { status: number; body: Record<string, unknown> } {
-  if (e instanceof AppError) {
-    return {
-      status: e.status,
-      body: {
-        error: e.message,
-        code: e.code,
-        requiresReauth: false,
-        ...(e.retryAfter !== undefined ? { retryAfter: e.retryAfter } : {}),
-      },
-    };
+export interface Described {
+  status: number;
+  body: Record<string, unknown>;
+  /** The original message when the body carries a plain sentence instead (for the log only). */
+  detail?: string;
+  /** The code is not in the table: a bug worth logging. */
+  unknownCode?: boolean;
+}
+
+/**
+ * The status, code and body for any thrown value: AppErrors and the package's
+ * TokenManagerErrors by their code's row in the table; anything else is 500
+ * INTERNAL with no detail.
+ */
+export function describe(e: unknown, requestId?: string): Described {
+  let code = "INTERNAL";
+  let message = "";
+  let retryAfter: number | undefined;
+  let missingScopes: string[] | undefined;
+  if (e instanceof AppError || (isCoded(e) && e.name === "TokenManagerError")) {
+    code = e.code;
+    message = e.message;
+    retryAfter = typeof e.retryAfter === "number" ? e.retryAfter : undefined;
+    const ms = (e as CodedError).missingScopes;
+    if (Array.isArray(ms)) missingScopes = ms.filter((s): s is string => typeof s === "string");
   }
-  if (isCoded(e) && e.name === "TokenManagerError") {
-    return {
-      status: e.httpStatus ?? 500,
-      body: {
-        error: e.message,
-        code: e.code,
-        requiresReauth: e.requiresReauth === true,
-        ...(e.retryAfter !== undefined ? { retryAfter: e.retryAfter } : {}),
-      },
-    };
-  }
+  const info = codeInfo(code);
+  const plain = plainSentence(code);
   return {
-    status: 500,
-    body: { error: "internal error", code: "INTERNAL", requiresReauth: false },
+    status: info.status,
+    body: {
+      error: plain ?? message,
+      code,
+      requiresReauth: info.requiresReauth,
+      retryable: info.retryable,
+      ...(retryAfter !== undefined ? { retryAfter } : {}),
+      ...(missingScopes ? { missingScopes } : {}),
+      ...(requestId ? { requestId } : {}),
+    },
+    ...(plain !== null && message ? { detail: message } : {}),
+    ...(info.known ? {} : { unknownCode: true }),
   };
 }

@@ -1,13 +1,15 @@
 // The shape every function shares: CORS → method → caller JWT → runtime →
 // the function's own work → JSON. Errors become {error, code,
-// requiresReauth, retryAfter?} with the right status; every response that
-// used a token carries X-Token-Refreshed-At.
+// requiresReauth, retryable, retryAfter?, requestId} with the status of the
+// code's row in the table; every response carries X-Request-Id, and every
+// response that used a token carries X-Token-Refreshed-At.
 import type { Caller } from "./auth.ts";
-import { Cors, MARKER_HEADER } from "./cors.ts";
+import { Cors, MARKER_HEADER, REQUEST_ID_HEADER } from "./cors.ts";
 import { config } from "./env.ts";
 import { describe, methodNotAllowed } from "./errors.ts";
 import { hashUser, log } from "./log.ts";
 import { type Runtime, runtime } from "./runtime.ts";
+import { loadWasm } from "./wasm.ts";
 
 export interface Ctx {
   req: Request;
@@ -44,10 +46,11 @@ export function edgeFunction(
 ): Handler {
   return async (req: Request): Promise<Response> => {
     const started = performance.now();
-    let cors: Record<string, string> = {};
+    const requestId = crypto.randomUUID();
+    let cors: Record<string, string> = { [REQUEST_ID_HEADER]: requestId };
     let user: string | undefined;
     try {
-      cors = new Cors(config().allowedOrigins).headers(req);
+      cors = { ...cors, ...new Cors(config().allowedOrigins).headers(req) };
       if (req.method === "OPTIONS") return new Response(null, { status: 204, headers: cors });
       if (!methods.includes(req.method)) throw methodNotAllowed(req.method, methods);
       const rt = await runtime();
@@ -63,23 +66,38 @@ export function edgeFunction(
       const headers = { ...cors, ...(reply.marker ? { [MARKER_HEADER]: reply.marker } : {}) };
       log("info", "request", {
         fn: name,
+        requestId,
         user,
         status: reply.status ?? 200,
         ms: Math.round(performance.now() - started),
       });
       return json(reply.status ?? 200, reply.body, headers);
     } catch (e) {
-      const { status, body } = describe(e);
+      // The code table lives in the wasm: an error thrown before the runtime
+      // was built (CORS, method, configuration) still needs it.
+      await loadWasm().catch(() => {});
+      const { status, body, detail, unknownCode } = describe(e, requestId);
       log(status >= 500 ? "error" : "warn", "request failed", {
         fn: name,
+        requestId,
         user,
         status,
         code: String(body.code),
         ms: Math.round(performance.now() - started),
       });
-      if (status === 500 && body.code === "INTERNAL") {
-        // The message may hold anything; log only its kind.
-        log("error", "unexpected error", { fn: name, kind: e instanceof Error ? e.name : typeof e });
+      if (detail !== undefined) {
+        // The body carries a plain sentence; the details (never a secret) are logged.
+        log("error", "error detail", { fn: name, requestId, code: String(body.code), detail });
+      } else if (status === 500 && body.code === "INTERNAL") {
+        // The message of an unexpected error may hold anything; log only its kind.
+        log("error", "unexpected error", {
+          fn: name,
+          requestId,
+          kind: e instanceof Error ? e.name : typeof e,
+        });
+      }
+      if (unknownCode) {
+        log("error", "code missing from the code table", { fn: name, requestId, code: String(body.code) });
       }
       const headers: Record<string, string> = { ...cors };
       if (typeof body.retryAfter === "number") headers["Retry-After"] = String(body.retryAfter);

@@ -1,7 +1,8 @@
 // One runtime per isolate: configuration, the wasm manager, the Postgres
 // store and the schema check, built on first use. A failed start is retried
-// on the next request rather than cached forever.
-import init, { TokenManager } from "../../../pkg/oauth_token_manager.js";
+// on the next request rather than cached forever; a database that cannot be
+// reached at start is STORAGE (503, retryable), like any other store failure.
+import { TokenManager } from "../../../pkg/oauth_token_manager.js";
 import { JwtVerifier } from "./auth.ts";
 import { Cors } from "./cors.ts";
 import { connectPostgres, type Db } from "./db.ts";
@@ -10,6 +11,9 @@ import { configError } from "./errors.ts";
 import { hashUser, log } from "./log.ts";
 import { checkSchema } from "./schema.ts";
 import { PostgresStore } from "./store.ts";
+import { loadWasm } from "./wasm.ts";
+
+export { loadWasm };
 
 export interface Runtime {
   cfg: AppConfig;
@@ -19,21 +23,6 @@ export interface Runtime {
   cors: Cors;
 }
 
-let wasmReady: Promise<unknown> | null = null;
-
-/** Loads the wasm once. OTM_WASM_PATH overrides where it is read from. */
-export function loadWasm(): Promise<unknown> {
-  wasmReady ??= (async () => {
-    const path = Deno.env.get("OTM_WASM_PATH") ??
-      new URL("../../../pkg/oauth_token_manager_bg.wasm", import.meta.url);
-    return await init({ module_or_path: await Deno.readFile(path) });
-  })().catch((e) => {
-    wasmReady = null;
-    throw e;
-  });
-  return wasmReady;
-}
-
 export interface RuntimeOverrides {
   cfg?: AppConfig;
   db?: Db;
@@ -41,11 +30,19 @@ export interface RuntimeOverrides {
 
 export async function buildRuntime(o: RuntimeOverrides = {}): Promise<Runtime> {
   const cfg = o.cfg ?? config();
-  let db = o.db;
-  if (!db) {
-    if (!cfg.databaseUrl) throw configError("SUPABASE_DB_URL or DATABASE_URL is not set");
-    db = connectPostgres(cfg.databaseUrl);
+  if (o.db) return await startOn(cfg, o.db);
+  if (!cfg.databaseUrl) throw configError("SUPABASE_DB_URL or DATABASE_URL is not set");
+  const db = connectPostgres(cfg.databaseUrl);
+  try {
+    return await startOn(cfg, db);
+  } catch (e) {
+    // A failed start is retried on the next request: no pool left behind.
+    await db.close().catch(() => {});
+    throw e;
   }
+}
+
+async function startOn(cfg: AppConfig, db: Db): Promise<Runtime> {
   await checkSchema(db);
   await loadWasm();
   const manager = new TokenManager(

@@ -68,7 +68,6 @@ export async function checkSchema(db: Db): Promise<void> {
     throw new AppError(
       "SCHEMA_MISMATCH",
       `the database is missing ${missing.join(", ")}: apply ${MIGRATION} (supabase db push)`,
-      500,
     );
   }
 }

@@ -1,5 +1,7 @@
 // The connection's status, expiry, marker, scopes, last error and recent
-// refresh events: never a token.
+// refresh events: never a token, and for the codes whose messages can hold
+// internal details (database driver text, configuration) a plain sentence.
+import { plainSentence } from "../_shared/errors.ts";
 import { edgeFunction } from "../_shared/handler.ts";
 
 interface EventRow {
@@ -22,7 +24,9 @@ export const handler = edgeFunction("get-token-status", ["GET", "POST"], async (
     [caller.userId],
   );
   const marker = report.tokenRefreshedAt ? new Date(report.tokenRefreshedAt).toISOString() : null;
-  return { body: { ...report, tokenRefreshedAt: marker, recentEvents: events }, marker };
+  const plain = report.lastErrorCode ? plainSentence(report.lastErrorCode) : null;
+  const lastErrorMessage = plain && report.lastErrorMessage ? plain : report.lastErrorMessage;
+  return { body: { ...report, lastErrorMessage, tokenRefreshedAt: marker, recentEvents: events }, marker };
 });
 
 if (import.meta.main) Deno.serve(handler);
