@@ -1,42 +1,177 @@
-// JWT verification with a JWKS (Supabase's asymmetric signing keys) instead
-// of the HS256 secret: a token signed by the published key passes; one signed
-// by another key, or with HS256, is 401.
+// Caller identity with Supabase's asymmetric signing keys: the JWKS (fetched
+// and cached, refetched for an unknown key id at most once per cooldown, or
+// inline from SUPABASE_JWKS), the `aud` and `iss` claims, and the subject. A
+// key set that cannot be reached is 503 AUTH_UNAVAILABLE (retryable), never a
+// 401 that would sign the user out.
 import assert from "node:assert/strict";
 import { exportJWK, generateKeyPair, SignJWT } from "npm:jose@6.2.17";
-import { startStack, USER } from "./harness.ts";
+import { type CallResult, type Stack, startFunctions, startStack, USER } from "./harness.ts";
+
+function deadPort(): number {
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (l.addr as Deno.NetAddr).port;
+  l.close();
+  return port;
+}
+
+async function extraServer(s: Stack, env: Record<string, string>): Promise<number> {
+  s.fns.push(await startFunctions({ ...s.env, ...env }));
+  return s.fns.length - 1;
+}
+
+function assertCode(r: CallResult, status: number, code: string, what: string) {
+  assert.equal(r.status, status, `${what}: ${JSON.stringify(r.json)}`);
+  assert.equal(r.json.code, code, what);
+}
 
 Deno.test({
-  name: "JWKS verification",
+  name: "caller identity: JWKS cache and outages, SUPABASE_JWKS, aud, iss and subject",
   sanitizeOps: false,
   sanitizeResources: false,
-  async fn() {
+  async fn(t) {
     const { publicKey, privateKey } = await generateKeyPair("ES256");
     const other = await generateKeyPair("ES256");
+    const rotated = await generateKeyPair("ES256");
     const jwk = { ...(await exportJWK(publicKey)), kid: "k-2026", alg: "ES256", use: "sig" };
-    const jwks = Deno.serve(
-      { hostname: "127.0.0.1", port: 0, onListen() {} },
-      () => Response.json({ keys: [jwk] }),
-    );
-    const sign = (key: CryptoKey, kid = "k-2026") =>
-      new SignJWT({ role: "authenticated" })
-        .setProtectedHeader({ alg: "ES256", kid })
-        .setSubject(USER)
-        .setAudience("authenticated")
+    const rotatedJwk = { ...(await exportJWK(rotated.publicKey)), kid: "k-2027", alg: "ES256", use: "sig" };
+    // The project's JWKS endpoint: its keys, a fetch counter and an outage switch.
+    const published = { keys: [jwk] as Record<string, unknown>[], fetches: 0, down: false };
+    const jwks = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, () => {
+      published.fetches++;
+      if (published.down) return new Response("upstream unavailable", { status: 502 });
+      return Response.json({ keys: published.keys });
+    });
+    const base = `http://127.0.0.1:${jwks.addr.port}`;
+    const sign = (
+      key: CryptoKey,
+      o: { kid?: string; sub?: string; aud?: string | null; iss?: string; role?: string } = {},
+    ) => {
+      const b = new SignJWT({ role: o.role ?? "authenticated" })
+        .setProtectedHeader({ alg: "ES256", kid: o.kid ?? "k-2026" })
+        .setSubject(o.sub ?? USER)
         .setIssuedAt()
-        .setExpirationTime("10m")
-        .sign(key);
+        .setExpirationTime("10m");
+      if (o.aud !== null) b.setAudience(o.aud ?? "authenticated");
+      if (o.iss) b.setIssuer(o.iss);
+      return b.sign(key);
+    };
     const s = await startStack({
-      env: { JWT_SECRET: "", JWKS_URL: `http://127.0.0.1:${jwks.addr.port}/auth/v1/.well-known/jwks.json` },
+      env: { JWT_SECRET: "", JWKS_URL: `${base}/auth/v1/.well-known/jwks.json` },
     });
     try {
-      const ok = await s.call("get-token-status", { method: "GET", token: await sign(privateKey) });
-      assert.equal(ok.status, 200, JSON.stringify(ok.json));
-      assert.equal(ok.json.status, "disconnected");
-      const forged = await s.call("get-token-status", { method: "GET", token: await sign(other.privateKey) });
-      assert.equal(forged.status, 401);
-      assert.equal(forged.json.code, "UNAUTHORIZED");
-      const hs = await s.call("get-token-status", { method: "GET" }); // the harness signs HS256
-      assert.equal(hs.status, 401);
+      const [eager, unreachable, stale, inline, project] = await Promise.all([
+        extraServer(s, { JWKS_COOLDOWN_MS: "0" }),
+        extraServer(s, { JWKS_URL: `http://127.0.0.1:${deadPort()}/auth/v1/.well-known/jwks.json` }),
+        extraServer(s, { JWKS_COOLDOWN_MS: "0", JWKS_CACHE_MAX_AGE_MS: "0" }),
+        extraServer(s, { JWKS_URL: "", SUPABASE_JWKS: JSON.stringify({ keys: [jwk] }) }),
+        extraServer(s, { JWKS_URL: "", SUPABASE_URL: base }),
+      ]);
+      const status = (token: string, server = 0) =>
+        s.call("get-token-status", { method: "GET", token, server });
+
+      await t.step("a token signed by the published key passes; another key or HS256 is 401", async () => {
+        const ok = await status(await sign(privateKey));
+        assert.equal(ok.status, 200, JSON.stringify(ok.json));
+        assert.equal(ok.json.status, "disconnected");
+        assertCode(await status(await sign(other.privateKey)), 401, "UNAUTHORIZED", "forged");
+        const hs = await s.call("get-token-status", { method: "GET" }); // the harness signs HS256
+        assertCode(hs, 401, "UNAUTHORIZED", "HS256 without a secret");
+      });
+
+      await t.step("the key set is cached; unknown key ids refetch it at most once a minute", async () => {
+        const before = published.fetches;
+        for (let i = 0; i < 5; i++) {
+          assertCode(
+            await status(await sign(other.privateKey, { kid: `k-unknown-${i}` })),
+            401,
+            "UNAUTHORIZED",
+            "kid",
+          );
+          assert.equal((await status(await sign(privateKey))).status, 200);
+        }
+        assert.equal(published.fetches, before, "no fetch within the minute after the last one");
+      });
+
+      await t.step("after the cooldown an unknown key id refetches the set: rotated keys work", async () => {
+        assert.equal((await status(await sign(privateKey), eager)).status, 200);
+        const before = published.fetches;
+        published.keys = [jwk, rotatedJwk];
+        const r = await status(await sign(rotated.privateKey, { kid: "k-2027" }), eager);
+        assert.equal(r.status, 200, JSON.stringify(r.json));
+        assert.equal(published.fetches, before + 1, "one refetch");
+        assert.equal((await status(await sign(rotated.privateKey, { kid: "k-2027" }), eager)).status, 200);
+        assert.equal(published.fetches, before + 1, "then cached");
+      });
+
+      await t.step("an unreachable key set is 503 AUTH_UNAVAILABLE, retryable, never 401", async () => {
+        const r = await status(await sign(privateKey), unreachable);
+        assertCode(r, 503, "AUTH_UNAVAILABLE", "nothing listening");
+        assert.equal(r.json.retryable, true);
+        assert.equal(r.json.requiresReauth, false);
+        assert.doesNotMatch(JSON.stringify(r.json), /127\.0\.0\.1|jwks\.json|refused/i);
+        // A key set that answers 502, for a server that has no keys yet.
+        published.down = true;
+        try {
+          const fresh = await extraServer(s, {});
+          assertCode(await status(await sign(privateKey), fresh), 503, "AUTH_UNAVAILABLE", "502 answer");
+          // A server that has the keys keeps verifying known ones through the outage...
+          assert.equal((await status(await sign(privateKey), eager)).status, 200);
+          // ...but cannot tell about a key id it has not seen: unavailable, not forged.
+          const unknown = await status(await sign(other.privateKey, { kid: "k-2028" }), eager);
+          assertCode(unknown, 503, "AUTH_UNAVAILABLE", "unknown kid during the outage");
+        } finally {
+          published.down = false;
+        }
+      });
+
+      await t.step("a stale key set whose refetch fails keeps serving its keys", async () => {
+        assert.equal((await status(await sign(privateKey), stale)).status, 200);
+        published.down = true;
+        try {
+          const before = published.fetches;
+          const r = await status(await sign(privateKey), stale);
+          assert.equal(r.status, 200, JSON.stringify(r.json));
+          assert.equal(published.fetches, before + 1, "it did try to refresh the stale set");
+        } finally {
+          published.down = false;
+        }
+      });
+
+      await t.step("SUPABASE_JWKS: the inline key set verifies without any fetch", async () => {
+        const before = published.fetches;
+        assert.equal((await status(await sign(privateKey), inline)).status, 200);
+        assertCode(await status(await sign(other.privateKey), inline), 401, "UNAUTHORIZED", "inline forged");
+        assert.equal(published.fetches, before);
+      });
+
+      await t.step(
+        "aud must be authenticated; iss must be <SUPABASE_URL>/auth/v1 when it is known",
+        async () => {
+          assertCode(await status(await sign(privateKey, { aud: "anon" })), 401, "UNAUTHORIZED", "aud anon");
+          assertCode(await status(await sign(privateKey, { aud: null })), 401, "UNAUTHORIZED", "no aud");
+          const iss = `${base}/auth/v1`;
+          const ok = await status(await sign(privateKey, { iss }), project);
+          assert.equal(ok.status, 200, JSON.stringify(ok.json));
+          for (const bad of [undefined, "https://other.supabase.co/auth/v1", `${base}/auth/v1/`]) {
+            const r = await status(await sign(privateKey, { iss: bad }), project);
+            assertCode(r, 401, "UNAUTHORIZED", `iss ${bad}`);
+          }
+        },
+      );
+
+      await t.step(
+        "a subject that is not a user id is 401 UNAUTHORIZED, without database words",
+        async () => {
+          for (const sub of ["not-a-uuid", "1' or '1'='1", "00000000-0000-0000-0000-00000000000g"]) {
+            for (const fn of ["get-token-status", "refresh-google-token", "create-google-meet"]) {
+              const r = await s.call(fn, { token: await sign(privateKey, { sub }), body: {} });
+              assertCode(r, 401, "UNAUTHORIZED", `${fn} sub ${sub}`);
+              assert.equal(r.json.retryable, false);
+              assert.doesNotMatch(JSON.stringify(r.json), /uuid|syntax|invalid input|22P02/i);
+            }
+          }
+        },
+      );
     } finally {
       await s.stop();
       await jwks.shutdown();

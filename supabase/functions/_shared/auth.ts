@@ -1,22 +1,160 @@
-// The caller's Supabase JWT: HS256 with the project's JWT secret, or the
-// project's JWKS (asymmetric signing keys). `alg: none`, expired, forged and
-// malformed tokens are all 401 UNAUTHORIZED.
-import { createRemoteJWKSet, jwtVerify, type JWTVerifyGetKey } from "npm:jose@6.2.17";
+// The caller's Supabase JWT: HS256 with the project's legacy JWT secret, or
+// an asymmetric signing key from the project's key set (SUPABASE_JWKS inline,
+// or fetched from JWKS_URL / $SUPABASE_URL/auth/v1/.well-known/jwks.json),
+// chosen by the token's `alg`. User tokens must be for `authenticated`, from
+// the project's issuer (when SUPABASE_URL is known) and name a user id (a
+// UUID). `alg: none`, expired, forged and malformed tokens are all 401
+// UNAUTHORIZED; a key set that cannot be fetched is 503 AUTH_UNAVAILABLE
+// (retryable): the caller is not signed out for our outage.
+import {
+  createLocalJWKSet,
+  decodeProtectedHeader,
+  type JWK,
+  type JWTPayload,
+  jwtVerify,
+  type JWTVerifyGetKey,
+} from "npm:jose@6.2.17";
 import type { AppConfig } from "./env.ts";
-import { unauthorized } from "./errors.ts";
+import { AppError, configError, unauthorized } from "./errors.ts";
+import { log } from "./log.ts";
 
 export interface Caller {
   userId: string;
   email: string | null;
 }
 
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const ASYMMETRIC = ["RS256", "ES256", "EdDSA"];
+
+const authUnavailable = () =>
+  new AppError(
+    "AUTH_UNAVAILABLE",
+    "The sign-in service could not be reached to verify the session; try again shortly.",
+  );
+
+function errCode(e: unknown): string {
+  return (e as { code?: unknown })?.code as string ?? "";
+}
+
+/**
+ * A remote key set, fetched once and cached for `maxAgeMs`. A token whose
+ * `kid` is not in the set fetches it again, at most once per `cooldownMs`. A
+ * stale set whose refetch fails keeps being used; with no set at all, an
+ * unreachable endpoint is AUTH_UNAVAILABLE.
+ */
+export class RemoteKeySet {
+  private local: JWTVerifyGetKey | null = null;
+  private fetchedAt = -Infinity;
+  private attemptedAt = -Infinity;
+  private inflight: Promise<void> | null = null;
+
+  constructor(
+    private readonly url: string,
+    private readonly opts: { maxAgeMs: number; cooldownMs: number; timeoutMs?: number },
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  readonly getKey: JWTVerifyGetKey = async (header, token) => {
+    if (!this.local) {
+      await this.reload();
+    } else if (
+      this.now() - this.fetchedAt >= this.opts.maxAgeMs &&
+      this.now() - this.attemptedAt >= this.opts.cooldownMs
+    ) {
+      // Stale: try to refresh it, and keep the keys we have if that fails.
+      await this.reload().catch(() => {});
+    }
+    try {
+      return await this.local!(header, token);
+    } catch (e) {
+      if (errCode(e) !== "ERR_JWKS_NO_MATCHING_KEY") throw e;
+      if (this.now() - this.attemptedAt < this.opts.cooldownMs) throw e;
+      // An unknown key id: the project may have rotated its keys.
+      await this.reload();
+      return await this.local!(header, token);
+    }
+  };
+
+  private reload(): Promise<void> {
+    this.inflight ??= (async () => {
+      this.attemptedAt = this.now();
+      try {
+        const res = await fetch(this.url, {
+          headers: { accept: "application/json" },
+          signal: AbortSignal.timeout(this.opts.timeoutMs ?? 5_000),
+        });
+        if (!res.ok) {
+          await res.body?.cancel();
+          throw new Error(`the key set answered HTTP ${res.status}`);
+        }
+        this.local = createLocalJWKSet(await res.json());
+        this.fetchedAt = this.now();
+      } catch (e) {
+        log("warn", "jwks unavailable", {
+          kind: e instanceof Error ? e.name : typeof e,
+          detail: e instanceof Error ? e.message.slice(0, 200) : undefined,
+        });
+        throw authUnavailable();
+      }
+    })().finally(() => (this.inflight = null));
+    return this.inflight;
+  }
+}
+
+type Claims = { audience?: string; issuer?: string };
+
 export class JwtVerifier {
   private readonly secret: Uint8Array | null;
-  private readonly jwks: JWTVerifyGetKey | null;
+  private readonly keys: JWTVerifyGetKey | null;
+  private readonly issuer: string | null;
 
-  constructor(cfg: Pick<AppConfig, "jwtSecret" | "jwksUrl">) {
+  constructor(
+    cfg: Pick<AppConfig, "jwtSecret" | "jwksUrl"> & Partial<AppConfig>,
+  ) {
     this.secret = cfg.jwtSecret ? new TextEncoder().encode(cfg.jwtSecret) : null;
-    this.jwks = !this.secret && cfg.jwksUrl ? createRemoteJWKSet(new URL(cfg.jwksUrl)) : null;
+    this.issuer = cfg.jwtIssuer ?? null;
+    if (cfg.jwks) {
+      try {
+        this.keys = createLocalJWKSet({ keys: cfg.jwks.keys as JWK[] });
+      } catch {
+        throw configError("SUPABASE_JWKS is not a valid JSON Web Key Set");
+      }
+    } else if (cfg.jwksUrl) {
+      this.keys = new RemoteKeySet(cfg.jwksUrl, {
+        maxAgeMs: cfg.jwksCacheMaxAgeMs ?? 600_000,
+        cooldownMs: cfg.jwksCooldownMs ?? 60_000,
+      }).getKey;
+    } else {
+      this.keys = null;
+    }
+  }
+
+  /** Verifies the signature (HS256 with the secret, others with the key set) and the claims asked for. */
+  private async check(token: string, claims: Claims): Promise<JWTPayload> {
+    let alg: string | undefined;
+    try {
+      alg = decodeProtectedHeader(token).alg;
+    } catch {
+      throw unauthorized("invalid access token");
+    }
+    try {
+      if (alg === "HS256") {
+        if (!this.secret) throw unauthorized("invalid access token");
+        return (await jwtVerify(token, this.secret, { algorithms: ["HS256"], ...claims })).payload;
+      }
+      if (!this.keys || !alg || !ASYMMETRIC.includes(alg)) throw unauthorized("invalid access token");
+      return (await jwtVerify(token, this.keys, { algorithms: ASYMMETRIC, ...claims })).payload;
+    } catch (e) {
+      if (e instanceof AppError) throw e;
+      const code = errCode(e);
+      if (code === "ERR_JWT_EXPIRED") throw unauthorized("the session has expired: sign in again");
+      if (code === "ERR_JWT_CLAIM_VALIDATION_FAILED") {
+        const claim = (e as { claim?: string }).claim;
+        if (claim === "aud") throw unauthorized("the token is not for signed-in users of this project");
+        if (claim === "iss") throw unauthorized("the token was not issued by this project");
+      }
+      throw unauthorized("invalid access token");
+    }
   }
 
   /** For scheduled jobs: a valid JWT whose role is service_role (the project's service role key). */
@@ -25,11 +163,10 @@ export class JwtVerifier {
     if (!token) throw unauthorized("missing Authorization: Bearer <service role key>");
     let role: unknown;
     try {
-      const { payload } = this.secret
-        ? await jwtVerify(token, this.secret, { algorithms: ["HS256"] })
-        : await jwtVerify(token, this.jwks!, { algorithms: ["RS256", "ES256", "EdDSA"] });
-      role = payload.role;
-    } catch {
+      // The legacy service role key has neither `aud` nor this issuer.
+      role = (await this.check(token, {})).role;
+    } catch (e) {
+      if (e instanceof AppError && e.code === "AUTH_UNAVAILABLE") throw e;
       throw unauthorized("invalid service role token");
     }
     if (role !== "service_role") throw unauthorized("this function needs the service role key");
@@ -39,25 +176,21 @@ export class JwtVerifier {
     const header = req.headers.get("authorization") ?? "";
     const match = /^Bearer\s+(\S+)$/i.exec(header);
     if (!match) throw unauthorized("missing Authorization: Bearer <Supabase access token>");
-    const token = match[1];
-    try {
-      const { payload } = this.secret
-        ? await jwtVerify(token, this.secret, { algorithms: ["HS256"] })
-        : await jwtVerify(token, this.jwks!, { algorithms: ["RS256", "ES256", "EdDSA"] });
-      if (typeof payload.sub !== "string" || payload.sub.length === 0) {
-        throw unauthorized("the token has no subject");
-      }
-      if (payload.role !== undefined && payload.role !== "authenticated" && payload.role !== "service_role") {
-        throw unauthorized("the token's role may not call this function");
-      }
-      if (payload.exp === undefined) throw unauthorized("the token has no expiry");
-      return { userId: payload.sub, email: typeof payload.email === "string" ? payload.email : null };
-    } catch (e) {
-      if (e instanceof Error && e.name === "AppError") throw e;
-      const code = (e as { code?: string }).code ?? "";
-      throw unauthorized(
-        code === "ERR_JWT_EXPIRED" ? "the session has expired: sign in again" : "invalid access token",
-      );
+    const payload = await this.check(match[1], {
+      audience: "authenticated",
+      ...(this.issuer ? { issuer: this.issuer } : {}),
+    });
+    if (typeof payload.sub !== "string" || payload.sub.length === 0) {
+      throw unauthorized("the token has no subject");
     }
+    if (!UUID.test(payload.sub)) throw unauthorized("the token's subject is not a user id");
+    if (payload.role !== undefined && payload.role !== "authenticated" && payload.role !== "service_role") {
+      throw unauthorized("the token's role may not call this function");
+    }
+    if (payload.exp === undefined) throw unauthorized("the token has no expiry");
+    return {
+      userId: payload.sub.toLowerCase(),
+      email: typeof payload.email === "string" ? payload.email : null,
+    };
   }
 }
