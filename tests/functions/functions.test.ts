@@ -1,6 +1,16 @@
 // Each edge function over HTTP: happy path, bad input, auth, CORS.
 import assert from "node:assert/strict";
-import { accessTokens, assertNoLeaks, jwt, ORIGIN, OTHER, type Stack, startStack, USER } from "./harness.ts";
+import {
+  accessTokens,
+  assertNoLeaks,
+  counters,
+  jwt,
+  ORIGIN,
+  OTHER,
+  type Stack,
+  startStack,
+  USER,
+} from "./harness.ts";
 
 let stack: Stack;
 
@@ -61,6 +71,43 @@ Deno.test({
         assert.equal(again.json.created, false);
         assert.equal(again.json.eventId, eventId);
         assert.equal(again.json.meetUrl, r.json.meetUrl);
+        // The same request written another way (the same instants in another offset, attendees' case).
+        const same = await stack.call("create-google-meet", {
+          body: {
+            ...body,
+            start: "2026-11-23T11:00:00+01:00",
+            end: "2026-11-23T05:30:00-05:00",
+            attendees: ["Ada@Example.com"],
+          },
+        });
+        assert.equal(same.status, 200, JSON.stringify(same.json));
+        assert.equal(same.json.eventId, eventId);
+      });
+
+      await t.step("the same requestId with a different request is 409 IDEMPOTENCY_CONFLICT", async () => {
+        const body = {
+          requestId: "req-1",
+          summary: "Planning",
+          start: "2026-11-23T10:00:00Z",
+          end: "2026-11-23T10:30:00Z",
+          attendees: ["ada@example.com"],
+        };
+        const changes: Record<string, unknown>[] = [
+          { summary: "Another meeting" },
+          { start: "2026-11-23T10:15:00Z" },
+          { end: "2026-11-23T11:30:00Z" },
+          { attendees: ["ada@example.com", "eve@example.com"] },
+          { attendees: [] },
+          { description: "a different agenda" },
+          { timeZone: "Europe/Berlin" },
+        ];
+        for (const change of changes) {
+          const r = await stack.call("create-google-meet", { body: { ...body, ...change } });
+          assert.equal(r.status, 409, `${JSON.stringify(change)}: ${JSON.stringify(r.json)}`);
+          assert.equal(r.json.code, "IDEMPOTENCY_CONFLICT");
+          assert.equal(r.json.retryable, false);
+          assert.equal(r.json.eventId, undefined, "the other request's event is not handed out");
+        }
       });
 
       await t.step("update-google-meet patches time, title and attendees", async () => {
@@ -99,7 +146,109 @@ Deno.test({
         assert.equal(r.json.cancelled, true);
         const again = await stack.call("cancel-google-meet", { body: { eventId } });
         assert.equal(again.status, 404);
+        // Its requestId, even with the very same request, does not bring the cancelled event back.
+        const reused = await stack.call("create-google-meet", {
+          body: {
+            requestId: "req-1",
+            summary: "Planning",
+            start: "2026-11-23T10:00:00Z",
+            end: "2026-11-23T10:30:00Z",
+            attendees: ["ada@example.com"],
+          },
+        });
+        assert.equal(reused.status, 409, JSON.stringify(reused.json));
+        assert.equal(reused.json.code, "IDEMPOTENCY_CONFLICT");
+        assert.match(reused.json.error as string, /cancelled/);
       });
+
+      await t.step("impossible dates and offsets are 400 and never reach Calendar", async () => {
+        const before = await counters(stack);
+        const impossible = [
+          "2026-02-30T10:00:00Z",
+          "2027-02-29T10:00:00Z",
+          "2026-04-31T10:00:00Z",
+          "2026-13-01T10:00:00Z",
+          "2026-00-10T10:00:00Z",
+          "2026-11-23T24:00:00Z",
+          "2026-11-23T10:60:00Z",
+          "2026-11-23T10:00:60Z",
+          "2026-11-23T10:00:00+24:00",
+          "2026-11-23T10:00:00+05:60",
+        ];
+        for (const start of impossible) {
+          const create = await stack.call("create-google-meet", {
+            body: { requestId: `bad-${start}`, summary: "x", start, end: "2026-12-01T10:00:00Z" },
+          });
+          assert.equal(create.status, 400, `${start}: ${JSON.stringify(create.json)}`);
+          assert.match(create.json.error as string, /start must be an RFC 3339/);
+          const update = await stack.call("update-google-meet", {
+            body: { eventId: "abcdefghij0123", end: start },
+          });
+          assert.equal(update.status, 400, `${start}: ${JSON.stringify(update.json)}`);
+        }
+        assert.equal((await counters(stack)).calendarCalls, before.calendarCalls, "nothing was sent");
+        // Real edge cases pass: a leap day, the last minute of a year, an offset of +14:00.
+        const ok = await stack.call("create-google-meet", {
+          body: {
+            requestId: "leap",
+            summary: "Leap",
+            start: "2028-02-29T23:59:59+14:00",
+            end: "2028-12-31T23:59:00Z",
+          },
+        });
+        assert.equal(ok.status, 201, JSON.stringify(ok.json));
+      });
+
+      await t.step(
+        "bodies over 64 KiB are 413 PAYLOAD_TOO_LARGE, with or without Content-Length",
+        async () => {
+          const big = JSON.stringify({ requestId: "big", summary: "x".repeat(5 * 1024 * 1024) });
+          const sized = await stack.call("create-google-meet", { rawBody: big });
+          assert.equal(sized.status, 413, JSON.stringify(sized.json));
+          assert.equal(sized.json.code, "PAYLOAD_TOO_LARGE");
+          assert.equal(sized.json.retryable, false);
+          // Chunked, no Content-Length, and endless: only a server that stops reading at the limit answers.
+          let sent = 0;
+          const chunk = new TextEncoder().encode("x".repeat(64 * 1024));
+          const endless = new ReadableStream<Uint8Array>({
+            pull(c) {
+              sent += chunk.byteLength;
+              c.enqueue(chunk);
+            },
+          });
+          const abort = new AbortController();
+          const res = await fetch(`${stack.fns[0].url}/create-google-meet`, {
+            method: "POST",
+            headers: { authorization: `Bearer ${await jwt(USER)}`, "content-type": "application/json" },
+            body: endless,
+            signal: abort.signal,
+          });
+          const chunked = await res.json();
+          abort.abort();
+          assert.equal(res.status, 413, JSON.stringify(chunked));
+          assert.equal(chunked.code, "PAYLOAD_TOO_LARGE");
+          assert.ok(sent > 64 * 1024, `${sent} bytes were sent`);
+          // A body just under the limit is read as usual.
+          const under = await stack.call("refresh-google-token", {
+            rawBody: JSON.stringify({ force: false, pad: "x".repeat(60 * 1024) }),
+          });
+          assert.equal(under.status, 200, JSON.stringify(under.json));
+        },
+      );
+
+      await t.step(
+        "every response names its request: X-Request-Id, and requestId in error bodies",
+        async () => {
+          const ok = await stack.call("get-token-status", { method: "GET" });
+          assert.match(ok.headers.get("x-request-id") ?? "", /^[0-9a-f-]{36}$/);
+          assert.match(ok.headers.get("access-control-expose-headers") ?? "", /X-Request-Id/);
+          const bad = await stack.call("create-google-meet", { rawBody: "{" });
+          assert.equal(bad.json.requestId, bad.headers.get("x-request-id"));
+          assert.notEqual(bad.json.requestId, ok.headers.get("x-request-id"));
+          const line = stack.fns[0].logs.find((l) => l.includes(String(bad.json.requestId)));
+          assert.ok(line, "the log carries the request id");
+        },
+      );
 
       await t.step("bad JSON, missing and mistyped fields are 400 BAD_REQUEST naming the field", async () => {
         const cases: [string, { rawBody?: string; body?: unknown }, RegExp][] = [

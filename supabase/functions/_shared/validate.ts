@@ -1,10 +1,54 @@
-// Request bodies: a JSON object, fields checked by name.
-import { badRequest } from "./errors.ts";
+// Request bodies: a JSON object of at most 64 KiB, fields checked by name.
+import { AppError, badRequest } from "./errors.ts";
 
 export type Body = Record<string, unknown>;
 
+/** Every real body is under 10 KB. */
+export const MAX_BODY_BYTES = 64 * 1024;
+
+const tooLarge = () =>
+  new AppError("PAYLOAD_TOO_LARGE", `the body must be at most ${MAX_BODY_BYTES / 1024} KiB`);
+
+/**
+ * The body's text, refused with 413 PAYLOAD_TOO_LARGE before it is read
+ * whole: by its Content-Length when it has one, else by counting the bytes
+ * as they stream in (chunked bodies).
+ */
+export async function readText(req: Request, max = MAX_BODY_BYTES): Promise<string> {
+  const length = req.headers.get("content-length");
+  if (length !== null && !(Number(length) <= max)) {
+    await req.body?.cancel().catch(() => {});
+    throw tooLarge();
+  }
+  if (!req.body) return "";
+  const reader = req.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    total += value.byteLength;
+    if (total > max) {
+      await reader.cancel().catch(() => {});
+      throw tooLarge();
+    }
+    chunks.push(value);
+  }
+  const all = new Uint8Array(total);
+  let at = 0;
+  for (const c of chunks) {
+    all.set(c, at);
+    at += c.byteLength;
+  }
+  try {
+    return new TextDecoder("utf-8", { fatal: true }).decode(all);
+  } catch {
+    throw badRequest("the body is not valid UTF-8");
+  }
+}
+
 export async function readBody(req: Request): Promise<Body> {
-  const text = await req.text();
+  const text = await readText(req);
   if (text.trim() === "") return {};
   let parsed: unknown;
   try {
@@ -48,14 +92,31 @@ export function optNumber(b: Body, key: string): number | undefined {
   return v;
 }
 
+const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?(Z|([+-])(\d{2}):(\d{2}))$/;
+
+/** True when the date-time's components name a real instant (no February 30th, no 25 o'clock). */
+export function isRealDateTime(v: string): boolean {
+  const m = RFC3339.exec(v);
+  if (!m) return false;
+  const [y, mo, d, h, mi] = [m[1], m[2], m[3], m[4], m[5]].map(Number);
+  const sec = m[6] === undefined ? 0 : Number(m[6]);
+  if (y < 1 || mo < 1 || mo > 12 || d < 1 || h > 23 || mi > 59 || sec > 59) return false;
+  // The components round-trip through a calendar date: day 30 of February does not.
+  const date = new Date(Date.UTC(2000, mo - 1, d));
+  date.setUTCFullYear(y);
+  if (date.getUTCMonth() !== mo - 1 || date.getUTCDate() !== d) return false;
+  if (m[8] !== undefined && (Number(m[9]) > 23 || Number(m[10]) > 59)) return false;
+  return !isNaN(Date.parse(v));
+}
+
 /** An RFC 3339 date-time with an offset, as Google Calendar wants. */
 export function optDateTime(b: Body, key: string): string | undefined {
   const v = optString(b, key, 64);
   if (v === undefined) return undefined;
-  if (
-    !/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/.test(v) || isNaN(Date.parse(v))
-  ) {
-    throw badRequest(`${key} must be an RFC 3339 date-time with an offset, like 2026-11-23T10:00:00Z`);
+  if (!isRealDateTime(v)) {
+    throw badRequest(
+      `${key} must be an RFC 3339 date-time with an offset naming a real date and time, like 2026-11-23T10:00:00Z`,
+    );
   }
   return v;
 }

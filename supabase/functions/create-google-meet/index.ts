@@ -1,7 +1,10 @@
 // A Calendar event with a Google Meet (conferenceData.createRequest,
-// conferenceDataVersion=1), idempotent on the caller's requestId.
-import { calendar, eventIdFor, eventView, type GoogleEvent } from "../_shared/calendar.ts";
-import { badRequest } from "../_shared/errors.ts";
+// conferenceDataVersion=1), idempotent on the caller's requestId: the same
+// request again returns the event (200, created: false); the same requestId
+// with another request, or for an event since cancelled, is 409
+// IDEMPOTENCY_CONFLICT.
+import { calendar, eventIdFor, eventView, type GoogleEvent, sameRequest } from "../_shared/calendar.ts";
+import { AppError, badRequest } from "../_shared/errors.ts";
 import { edgeFunction } from "../_shared/handler.ts";
 import { dateTime, optEmails, optOneOf, optString, readBody, string } from "../_shared/validate.ts";
 
@@ -33,17 +36,28 @@ export const handler = edgeFunction("create-google-meet", ["POST"], async ({ req
     allow: [409],
   });
   if (created.status === 409) {
-    // The same requestId was sent before: return that event.
+    // The requestId was used before: the same request gets that event back.
     const existing = await calendar<GoogleEvent>(
       rt,
       caller.userId,
       "GET",
       `/calendars/primary/events/${id}`,
-      {
-        query: { conferenceDataVersion: "1" },
-      },
+      { query: { conferenceDataVersion: "1" } },
     );
-    return { body: { ...eventView(existing.data!), created: false }, marker: existing.marker };
+    const prior = existing.data!;
+    if (prior.status === "cancelled") {
+      throw new AppError(
+        "IDEMPOTENCY_CONFLICT",
+        "this requestId was used for an event that has since been cancelled: use a new requestId",
+      );
+    }
+    if (!sameRequest(prior, event)) {
+      throw new AppError(
+        "IDEMPOTENCY_CONFLICT",
+        "this requestId was used before with a different request: use a new requestId",
+      );
+    }
+    return { body: { ...eventView(prior), created: false }, marker: existing.marker };
   }
   return { status: 201, body: { ...eventView(created.data!), created: true }, marker: created.marker };
 });
