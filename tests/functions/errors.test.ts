@@ -259,6 +259,11 @@ Deno.test({
             "ROTATION_NOT_SAVED",
           );
           assertPlain(r, ["injected", "disk full"]);
+          // The status names the code; its message is the same plain sentence, not the database's words.
+          const st = await s.call("get-token-status", { method: "GET", user: rot });
+          assert.equal(st.json.lastErrorCode, "ROTATION_NOT_SAVED");
+          assert.equal(typeof st.json.lastErrorMessage, "string");
+          assertPlain(st, ["injected", "disk full"]);
         } finally {
           await s.pg.sql.unsafe("drop trigger test_fail_rotation on oauth_connections");
           await control(s, "config", { rotation: false });
