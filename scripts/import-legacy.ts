@@ -277,7 +277,7 @@ function fromJson(line: number, v: unknown): LegacyRow | null {
   const get = (...names: string[]) => names.map((n) => o[n]).find((x) => x !== undefined && x !== null);
   return {
     ref: `line ${line}`,
-    userId: str(get("userId", "user_id")) ?? "",
+    userId: str(get("userId", "user_id"))?.trim() ?? "",
     provider: str(get("provider", "service", "platform")) ?? "",
     tokens: {
       access_token: str(get("accessToken", "access_token")),
@@ -510,6 +510,8 @@ export async function importLegacy(o: ImportOptions): Promise<Report> {
         const given = o.provider ?? row.provider;
         row.provider = o.providerMap?.[given] ?? given;
         if (!UUID.test(row.userId)) throw new RowError("write", "user id is not a UUID");
+        // Bound to the user id as the read path names it: Postgres's (and Supabase's) lower case.
+        row.userId = row.userId.toLowerCase();
         if (!row.provider) throw new RowError("write", "no provider");
         const present = FIELDS.filter((f) => row.tokens[f] !== null);
         if (present.length === 0) {

@@ -47,7 +47,7 @@ const users = {
   f: "f0000000-0000-4000-8000-000000000006", // in the old table, no connection yet
   g: "90000000-0000-4000-8000-000000000007", // in the old table, already reconnected (bound values)
   h: "80000000-0000-4000-8000-000000000008", // in the old table, not a Supabase user
-  j: "70000000-0000-4000-8000-000000000009", // in the JSON-lines file
+  j: "7abcdef0-0000-4000-8000-00000000000f", // in the JSON-lines file
 };
 
 async function snapshot(pg: Pg): Promise<string> {
@@ -88,6 +88,7 @@ Deno.test({
       aRefresh: keep(fakeRefresh()),
       fAccess: keep(fakeAccess()),
       fRefresh: keep(fakeRefresh()),
+      jAccess: keep(fakeAccess()),
       jRefresh: keep(fakeRefresh()),
     };
     const assertNoSecret = (text: string, what: string) => {
@@ -311,10 +312,11 @@ Deno.test({
             path,
             [
               JSON.stringify({
-                user_id: users.j,
+                user_id: users.j.toUpperCase(), // bound to the lower-case id the read path uses
                 platform: "google",
+                access_token: keep(legacySeal(plain.jAccess, LEGACY_KEY, 12)),
                 refresh_token: keep(legacySeal(plain.jRefresh, LEGACY_KEY, 16)),
-                token_expires_at: "2026-12-01T10:00:00Z",
+                token_expires_at: new Date(Date.now() + 3600_000).toISOString(),
               }),
               "{ not json",
               JSON.stringify({
@@ -335,8 +337,9 @@ Deno.test({
           assert.equal(limited.couldNotOpen.malformed, 1);
           assert.equal(limited.failures[0].ref, "line 2");
           const j = await row(users.j);
-          assert.equal(j.access_token_sealed, null);
           assert.match(j.refresh_token_sealed, /^v1\.k1\./);
+          const got = await manager.getValidToken(users.j, "google");
+          assert.ok(got.accessToken === plain.jAccess, "J's access token opens in J's row");
           assert.equal(await row(users.j, "gmail"), undefined, "--limit stopped before line 3");
         } finally {
           await Deno.remove(path);
