@@ -225,6 +225,8 @@ export interface BrowserToken {
 export type ClientChange =
 | { type: "token"; expiresAt: number | null; tokenRefreshedAt: string | null; fromOtherTab: boolean }
 | { type: "marker"; tokenRefreshedAt: string }
+/** The cache was emptied: `"user-changed"` (another user's session), `"sign-out"` (this or another tab of the user called reset()). */
+| { type: "reset"; reason: "user-changed" | "sign-out"; fromOtherTab: boolean }
 | { type: "error"; code: ErrorCode; message: string; requiresReauth: boolean; retryAfter?: number };
 
 
@@ -264,7 +266,8 @@ export class BrowserTokenClient {
     getAccessToken(options?: { force?: boolean } | null): Promise<BrowserToken>;
     constructor(options: BrowserClientOptions);
     /**
-     * Reads `X-Token-Refreshed-At` from any edge-function response.
+     * Reads `X-Token-Refreshed-At` from an edge-function response made
+     * with the current user's session.
      */
     observeResponse(response: any): void;
     offChange(listener: Function): void;
@@ -272,6 +275,11 @@ export class BrowserTokenClient {
      * Listens for token, marker and error changes. Returns nothing; use `offChange` to stop.
      */
     onChange(listener: (change: ClientChange) => void): void;
+    /**
+     * Sign-out: drops this tab's token and tells this user's other tabs to
+     * drop theirs. Call it on Supabase's `SIGNED_OUT`.
+     */
+    reset(): void;
     /**
      * What the client holds, without the token: `{ hasToken, expiresAt, tokenRefreshedAt }`.
      */
@@ -384,6 +392,7 @@ export interface InitOutput {
     readonly browsertokenclient_observeResponse: (a: number, b: any) => void;
     readonly browsertokenclient_offChange: (a: number, b: any) => void;
     readonly browsertokenclient_onChange: (a: number, b: any) => void;
+    readonly browsertokenclient_reset: (a: number) => void;
     readonly browsertokenclient_tokenInfo: (a: number) => any;
     readonly errorCodes: () => any;
     readonly formatMarker: (a: number) => [number, number];

@@ -78,7 +78,8 @@ export class BrowserTokenClient {
         return this;
     }
     /**
-     * Reads `X-Token-Refreshed-At` from any edge-function response.
+     * Reads `X-Token-Refreshed-At` from an edge-function response made
+     * with the current user's session.
      * @param {any} response
      */
     observeResponse(response) {
@@ -96,6 +97,13 @@ export class BrowserTokenClient {
      */
     onChange(listener) {
         wasm.browsertokenclient_onChange(this.__wbg_ptr, listener);
+    }
+    /**
+     * Sign-out: drops this tab's token and tells this user's other tabs to
+     * drop theirs. Call it on Supabase's `SIGNED_OUT`.
+     */
+    reset() {
+        wasm.browsertokenclient_reset(this.__wbg_ptr);
     }
     /**
      * What the client holds, without the token: `{ hasToken, expiresAt, tokenRefreshedAt }`.
@@ -682,7 +690,7 @@ function __wbg_get_imports() {
             return ret;
         },
         __wbindgen_generic_0000000000000001: function(arg0, arg1) {
-            // Cast intrinsic for `Closure(Closure { owned: true, function: Function { arguments: [Externref], shim_idx: 105, ret: Result(Unit), inner_ret: Some(Result(Unit)) }, mutable: true }) -> Externref`.
+            // Cast intrinsic for `Closure(Closure { owned: true, function: Function { arguments: [Externref], shim_idx: 107, ret: Result(Unit), inner_ret: Some(Result(Unit)) }, mutable: true }) -> Externref`.
             const ret = makeMutClosure(arg0, arg1, wasm_bindgen__convert__closures_____invoke__h60702a48838d1764);
             return ret;
         },

@@ -12,6 +12,7 @@ export const browsertokenclient_new: (a: any) => [number, number, number];
 export const browsertokenclient_observeResponse: (a: number, b: any) => void;
 export const browsertokenclient_offChange: (a: number, b: any) => void;
 export const browsertokenclient_onChange: (a: number, b: any) => void;
+export const browsertokenclient_reset: (a: number) => void;
 export const browsertokenclient_tokenInfo: (a: number) => any;
 export const errorCodes: () => any;
 export const formatMarker: (a: number) => [number, number];

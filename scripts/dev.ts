@@ -20,6 +20,9 @@ const PORTS = {
 };
 const DEV_USER = "0000000d-e000-4000-8000-000000000001";
 const DEV_EMAIL = "dev@example.com";
+/** A second user, to try a shared browser: sign out one, sign in the other. */
+const DEV_USER2 = "0000000d-e000-4000-8000-000000000002";
+const DEV_EMAIL2 = "dev2@example.com";
 const say = (s: string) => console.log(`[dev] ${s}`);
 
 await Deno.mkdir(DEV, { recursive: true });
@@ -87,10 +90,9 @@ if (url) {
   db = fromPglite(pg);
   closeDb = () => pg.close();
 }
-await db.query(`insert into auth.users (id, email) values ($1::uuid, $2) on conflict do nothing`, [
-  DEV_USER,
-  DEV_EMAIL,
-]);
+for (const [id, email] of [[DEV_USER, DEV_EMAIL], [DEV_USER2, DEV_EMAIL2]]) {
+  await db.query(`insert into auth.users (id, email) values ($1::uuid, $2) on conflict do nothing`, [id, email]);
+}
 
 const env: Record<string, string> = {
   GOOGLE_CLIENT_ID: emulator.state.config.clientId,
@@ -120,13 +122,16 @@ const TYPES: Record<string, string> = {
   svg: "image/svg+xml",
   png: "image/png",
 };
-const devJwt = await new SignJWT({ role: "authenticated", email: DEV_EMAIL })
-  .setProtectedHeader({ alg: "HS256", typ: "JWT" })
-  .setSubject(DEV_USER)
-  .setAudience("authenticated")
-  .setIssuedAt()
-  .setExpirationTime("7d")
-  .sign(new TextEncoder().encode(secrets.jwtSecret));
+const devJwtFor = (sub: string, email: string) =>
+  new SignJWT({ role: "authenticated", email })
+    .setProtectedHeader({ alg: "HS256", typ: "JWT" })
+    .setSubject(sub)
+    .setAudience("authenticated")
+    .setIssuedAt()
+    .setExpirationTime("7d")
+    .sign(new TextEncoder().encode(secrets.jwtSecret));
+const devJwt = await devJwtFor(DEV_USER, DEV_EMAIL);
+const devJwt2 = await devJwtFor(DEV_USER2, DEV_EMAIL2);
 
 const fn = `http://127.0.0.1:${PORTS.functions}/functions/v1`;
 /** What the page needs to find the stack; the dev JWT stands in for Supabase sign-in. */
@@ -136,6 +141,7 @@ const pageConfig = {
   emulatorUrl: emulator.url,
   devJwt,
   devEmail: DEV_EMAIL,
+  devJwt2,
 };
 
 const web = serveOn(
@@ -173,7 +179,7 @@ console.log(`
   Google emulator    ${emulator.url}   (control API: /control/faults, /control/expire, /control/counters …)
   Database           ${url ? "DATABASE_URL" : "PGlite in .dev/pgdata"}
 
-  Dev user           ${DEV_USER} (${DEV_EMAIL})
+  Dev users          ${DEV_USER} (${DEV_EMAIL}), ${DEV_USER2} (${DEV_EMAIL2})
   Dev JWT (7 days)   ${devJwt}
 
   Connect the dev user's Google account through the emulator (as Supabase sign-in would):

@@ -292,7 +292,7 @@ async fn bad_arguments_reject_with_bad_request() {
 #[wasm_bindgen_test]
 fn helpers_for_browsers() {
     let codes: js_sys::Array = error_codes().into();
-    assert_eq!(codes.length(), 24);
+    assert_eq!(codes.length(), 29);
     let marker = format_marker(1_795_200_239_123.0);
     assert_eq!(marker, "2026-11-20T18:43:59.123Z");
     assert_eq!(parse_marker(&marker), Some(1_795_200_239_123.0));

@@ -1,6 +1,8 @@
 //! The browser client's wasm tests: token cache and single flight, the 401
 //! retry, the marker, typed errors, and tabs sharing tokens over a
-//! BroadcastChannel. Run in headless Chrome and Firefox (and Node and Deno).
+//! BroadcastChannel, per user: a shared browser with two accounts never hands
+//! one user's token to the other. Run in headless Chrome and Firefox (and
+//! Node and Deno).
 #![cfg(target_arch = "wasm32")]
 
 use js_sys::{Array, Promise, Reflect};
@@ -16,6 +18,12 @@ extern "C" {
     fn edge_mock() -> JsValue;
     #[wasm_bindgen(js_name = clientOptions)]
     fn client_options(mock: &JsValue, channel: &str) -> JsValue;
+    #[wasm_bindgen(js_name = clientOptions)]
+    fn client_options_for(mock: &JsValue, channel: &str, sub: &str) -> JsValue;
+    #[wasm_bindgen(js_name = signInAs)]
+    fn sign_in_as(opts: &JsValue, sub: &str);
+    #[wasm_bindgen(js_name = issuedTo)]
+    fn issued_to(mock: &JsValue, token: &str) -> Option<String>;
     #[wasm_bindgen(js_name = refreshCalls)]
     fn refresh_calls(mock: &JsValue) -> u32;
     #[wasm_bindgen(js_name = forcedCalls)]
@@ -184,4 +192,107 @@ fn bad_options_name_the_field() {
         get_str(&e, "message"),
         "options.functionsUrl: must be an http(s) URL"
     );
+}
+
+fn client_as(mock: &JsValue, channel: &str, sub: &str) -> (BrowserTokenClient, JsValue) {
+    let opts = client_options_for(mock, channel, sub);
+    let c = BrowserTokenClient::new(opts.clone().unchecked_into()).unwrap();
+    (c, opts)
+}
+
+async fn access(c: &BrowserTokenClient) -> String {
+    get_str(&token(c, false).await.unwrap(), "accessToken")
+}
+
+#[wasm_bindgen_test]
+async fn a_user_switch_in_the_same_tab_never_returns_the_previous_users_token() {
+    let mock = edge_mock();
+    let (c, opts) = client_as(&mock, &unique_channel(), "user-a");
+    let a = access(&c).await;
+    assert_eq!(issued_to(&mock, &a).as_deref(), Some("user-a"));
+    sign_in_as(&opts, "user-b");
+    let b = access(&c).await;
+    assert_ne!(a, b, "user-b must not get user-a's cached token");
+    assert_eq!(issued_to(&mock, &b).as_deref(), Some("user-b"));
+    assert_eq!(refresh_calls(&mock), 2);
+    // And back: user-a's old token is gone too.
+    sign_in_as(&opts, "user-a");
+    let a2 = access(&c).await;
+    assert_eq!(issued_to(&mock, &a2).as_deref(), Some("user-a"));
+    assert_eq!(refresh_calls(&mock), 3);
+    c.close();
+}
+
+#[wasm_bindgen_test]
+async fn a_tab_of_another_user_never_receives_a_token_over_the_channel() {
+    let mock = edge_mock();
+    let channel = unique_channel();
+    let (a, _) = client_as(&mock, &channel, "user-a");
+    let (b, _) = client_as(&mock, &channel, "user-b");
+    let (a2, _) = client_as(&mock, &channel, "user-a");
+    JsFuture::from(tick(10)).await.unwrap();
+    let rec = recorder();
+    b.on_change(listener_of(&rec));
+    let ta = access(&a).await;
+    JsFuture::from(tick(30)).await.unwrap();
+    assert_eq!(
+        get(&a2.token_info(), "hasToken").as_bool(),
+        Some(true),
+        "same user shares"
+    );
+    assert_eq!(
+        get(&b.token_info(), "hasToken").as_bool(),
+        Some(false),
+        "other user does not"
+    );
+    assert_eq!(changes(&rec).length(), 0, "user-b's tab heard nothing");
+    let tb = access(&b).await;
+    assert_ne!(ta, tb);
+    assert_eq!(issued_to(&mock, &tb).as_deref(), Some("user-b"));
+    // A tab of user-b opened later asks its own user's tabs only.
+    let (late_b, _) = client_as(&mock, &channel, "user-b");
+    JsFuture::from(tick(30)).await.unwrap();
+    assert_eq!(access(&late_b).await, tb);
+    assert_eq!(refresh_calls(&mock), 2);
+    for c in [a, b, a2, late_b] {
+        c.close();
+    }
+}
+
+#[wasm_bindgen_test]
+async fn reset_drops_the_token_in_every_tab_of_that_user_only() {
+    let mock = edge_mock();
+    let channel = unique_channel();
+    let (a1, _) = client_as(&mock, &channel, "user-a");
+    let (a2, _) = client_as(&mock, &channel, "user-a");
+    let (b, _) = client_as(&mock, &channel, "user-b");
+    JsFuture::from(tick(10)).await.unwrap();
+    access(&a1).await;
+    access(&b).await;
+    JsFuture::from(tick(30)).await.unwrap();
+    assert_eq!(get(&a2.token_info(), "hasToken").as_bool(), Some(true));
+    let rec = recorder();
+    a2.on_change(listener_of(&rec));
+    a1.reset();
+    JsFuture::from(tick(30)).await.unwrap();
+    assert_eq!(get(&a1.token_info(), "hasToken").as_bool(), Some(false));
+    assert_eq!(
+        get(&a2.token_info(), "hasToken").as_bool(),
+        Some(false),
+        "the user's other tab dropped it"
+    );
+    assert_eq!(
+        get(&b.token_info(), "hasToken").as_bool(),
+        Some(true),
+        "another user's tab kept its own"
+    );
+    assert!(
+        changes(&rec)
+            .iter()
+            .any(|c| get_str(&c, "type") == "reset"
+                && get(&c, "fromOtherTab").as_bool() == Some(true))
+    );
+    for c in [a1, a2, b] {
+        c.close();
+    }
 }

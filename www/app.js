@@ -138,13 +138,23 @@ client.onChange((c) => {
 
 // ---- Google connection (the emulator stands in for Supabase's Google sign-in) --------
 
+/** The signed-in user's claims, read without verifying (the server verifies). */
+function sessionClaims() {
+  try {
+    const part = (localStorage.getItem(JWT_KEY) ?? "").split(".")[1].replace(/-/g, "+").replace(/_/g, "/");
+    return JSON.parse(atob(part));
+  } catch {
+    return {};
+  }
+}
+
 async function connectGoogle() {
   // With Supabase: supabase.auth.signInWithOAuth({ provider: "google", options: { scopes, queryParams:
   // { access_type: "offline", prompt: "consent" } } }), then post session.provider_token and
   // session.provider_refresh_token to store-google-tokens once, exactly as here.
   const g = await (await fetch(`${config.emulatorUrl}/control/grant`, {
     method: "POST",
-    body: JSON.stringify({ email: config.devEmail }),
+    body: JSON.stringify({ email: sessionClaims().email ?? config.devEmail }),
   })).json();
   await client.callFunction("store-google-tokens", {
     providerToken: g.access_token,
@@ -285,18 +295,32 @@ function signedIn(jwt) {
   start();
 }
 $("signin-dev").onclick = () => signedIn(config.devJwt);
+$("signin-dev2").onclick = () => signedIn(config.devJwt2);
+// Sign-out drops this user's token in this tab and in the user's other tabs.
+$("signout").onclick = () => {
+  client.reset();
+  localStorage.removeItem(JWT_KEY);
+  $("upcoming").replaceChildren();
+  start();
+};
+// Another tab signed in or out (the session is shared, as supabase-js's is).
+addEventListener("storage", (e) => {
+  if (e.key === JWT_KEY) start();
+});
 $("signin-jwt").onclick = () => signedIn($("jwt").value.trim());
 
 async function start() {
   const jwt = localStorage.getItem(JWT_KEY);
   $("signin").hidden = !!jwt;
   $("app").hidden = !jwt;
+  $("signout").hidden = !jwt;
+  $("session").dataset.user = jwt ? sessionClaims().sub ?? "" : "";
   if (!jwt) {
     $("session").textContent = "Signed out";
     document.body.dataset.ready = "true";
     return;
   }
-  $("session").textContent = "Signed in";
+  $("session").textContent = `Signed in as ${sessionClaims().email ?? "a Supabase user"}`;
   const soon = new Date(Date.now() + 3600_000);
   soon.setMinutes(0, 0, 0);
   $("create").start.value = toLocalInput(soon);

@@ -3,9 +3,15 @@
 //! token), single flight, the `token_refreshed_at` marker, and tokens shared
 //! between tabs. `ClientState` is the pure part; `BrowserClient` runs it over
 //! the same `Transport` and `Runtime` traits as the server.
+//!
+//! Everything is per user: the cache belongs to the user of the session JWT
+//! (its `sub`, read without verifying: the server verifies), every call
+//! checks that user first, and every message between tabs names its user, so
+//! a tab never serves or accepts another user's token on a shared computer.
 
 use std::cell::RefCell;
 
+use base64::Engine;
 use serde_json::Value;
 
 use super::error::{Code, Error, Result};
@@ -32,14 +38,52 @@ pub struct CachedToken {
     pub scope: Option<String>,
 }
 
-/// What a client knows: its cached token and the newest marker it has seen.
+/// What a client knows: whose it is, its cached token and the newest marker
+/// it has seen for that user.
 #[derive(Clone, Debug, Default)]
 pub struct ClientState {
+    user: Option<String>,
     token: Option<CachedToken>,
     marker_ms: Option<i64>,
 }
 
 impl ClientState {
+    pub fn user(&self) -> Option<&str> {
+        self.user.as_deref()
+    }
+
+    /// The session is `user`'s now. A different user than before drops
+    /// everything the previous one had. Returns the previous user when it changed.
+    pub fn switch_user(&mut self, user: &str) -> Option<Option<String>> {
+        if self.user.as_deref() == Some(user) {
+            return None;
+        }
+        let previous = self.user.replace(user.to_string());
+        self.token = None;
+        self.marker_ms = None;
+        Some(previous)
+    }
+
+    /// Sign-out: forget the user and everything of theirs.
+    pub fn reset(&mut self) -> Option<String> {
+        self.token = None;
+        self.marker_ms = None;
+        self.user.take()
+    }
+
+    fn is(&self, user: &str) -> bool {
+        self.user.as_deref() == Some(user)
+    }
+
+    /// Another tab of this user signed out: drop the token, keep the user.
+    pub fn drop_token_of(&mut self, user: &str) -> bool {
+        if self.is(user) && self.token.is_some() {
+            self.token = None;
+            return true;
+        }
+        false
+    }
+
     pub fn token(&self) -> Option<&CachedToken> {
         self.token.as_ref()
     }
@@ -55,9 +99,13 @@ impl ClientState {
             .filter(|t| freshness(t.expires_at_ms, now, margin_ms) == Freshness::Fresh)
     }
 
-    /// A marker from an edge response or another tab. Drops the cached token
-    /// when the server refreshed after it was issued. True if dropped.
-    pub fn observe_marker(&mut self, marker_ms: i64) -> bool {
+    /// A marker for `user` from an edge response or another tab. Ignored for
+    /// another user. Drops the cached token when the server refreshed after
+    /// it was issued. True if dropped.
+    pub fn observe_marker(&mut self, user: &str, marker_ms: i64) -> bool {
+        if !self.is(user) {
+            return false;
+        }
         if self.marker_ms.is_none_or(|m| marker_ms > m) {
             self.marker_ms = Some(marker_ms);
         }
@@ -71,9 +119,13 @@ impl ClientState {
         stale
     }
 
-    /// A token from the server or another tab. Refused when older than what
-    /// is known (a late message from a slow tab). True if taken.
-    pub fn accept(&mut self, t: CachedToken) -> bool {
+    /// A token for `user` from the server or another tab. Refused for another
+    /// user, and when older than what is known (a late message from a slow
+    /// tab). True if taken.
+    pub fn accept(&mut self, user: &str, t: CachedToken) -> bool {
+        if !self.is(user) {
+            return false;
+        }
         let r = t.refreshed_at_ms.unwrap_or(i64::MIN);
         if self.marker_ms.is_some_and(|m| r < m) {
             return false;
@@ -107,15 +159,45 @@ impl ClientState {
     }
 }
 
-/// What a client tells its tabs and listeners.
+/// What a client tells its tabs and listeners. Every message to other tabs
+/// names its user; tabs of other users ignore it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ClientEvent {
-    /// A new token (shared with other tabs).
-    Token(CachedToken),
-    /// A newer marker was seen; tabs drop older tokens.
-    Marker(i64),
+    /// A new token for `user` (shared with that user's other tabs).
+    Token { user: String, token: CachedToken },
+    /// A newer marker was seen; that user's tabs drop older tokens.
+    Marker { user: String, marker_ms: i64 },
+    /// This tab's session is `user`'s (first seen, or a switch from
+    /// `previous`): ask that user's tabs for their current token.
+    User {
+        user: String,
+        previous: Option<String>,
+    },
+    /// Sign-out: `user`'s tabs drop their tokens.
+    Reset { user: Option<String> },
     /// Getting a token failed (listeners show it; `requires_reauth` shows "reconnect").
     Failed(Error),
+}
+
+/// The `sub` of a JWT, read without verifying it (the server verifies). Only
+/// to key the cache: a token is never trusted on this basis.
+pub fn jwt_subject(jwt: &str) -> Result<String> {
+    let bad = || {
+        Error::new(
+            Code::Unauthorized,
+            "the session token is not a JWT with a subject",
+        )
+    };
+    let payload = jwt.split('.').nth(1).ok_or_else(bad)?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload.trim_end_matches('='))
+        .map_err(|_| bad())?;
+    let v: Value = serde_json::from_slice(&bytes).map_err(|_| bad())?;
+    v.get("sub")
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty() && s.len() <= 255)
+        .map(str::to_string)
+        .ok_or_else(bad)
 }
 
 /// The platform around a browser client.
@@ -190,7 +272,9 @@ pub struct BrowserClient<T: Transport, H: ClientHost, R: Runtime> {
     host: H,
     rt: R,
     state: RefCell<ClientState>,
-    flight: SingleFlight<bool, Result<CachedToken>>,
+    /// The last session JWT and its subject, so each call decodes it once.
+    session: RefCell<Option<(String, String)>>,
+    flight: SingleFlight<(String, bool), Result<CachedToken>>,
 }
 
 impl<T: Transport, H: ClientHost, R: Runtime> BrowserClient<T, H, R> {
@@ -202,6 +286,7 @@ impl<T: Transport, H: ClientHost, R: Runtime> BrowserClient<T, H, R> {
             host,
             rt,
             state: RefCell::new(ClientState::default()),
+            session: RefCell::new(None),
             flight: SingleFlight::default(),
         }
     }
@@ -218,22 +303,52 @@ impl<T: Transport, H: ClientHost, R: Runtime> BrowserClient<T, H, R> {
         &self.functions_url
     }
 
-    /// A valid access token: cached if fresh, else one call to the edge
-    /// function however many callers ask at once. `force` after a 401.
+    /// The session JWT and its user. A user other than the cache's drops
+    /// the cache first, so a switch is noticed on the very next call.
+    pub async fn session(&self) -> Result<(String, String)> {
+        let jwt = self.host.session_token().await?;
+        let known = self
+            .session
+            .borrow()
+            .as_ref()
+            .filter(|(j, _)| *j == jwt)
+            .map(|(_, sub)| sub.clone());
+        let user = match known {
+            Some(u) => u,
+            None => {
+                let sub = jwt_subject(&jwt)?;
+                *self.session.borrow_mut() = Some((jwt.clone(), sub.clone()));
+                sub
+            }
+        };
+        let switched = self.state.borrow_mut().switch_user(&user);
+        if let Some(previous) = switched {
+            self.host.publish(&ClientEvent::User {
+                user: user.clone(),
+                previous,
+            });
+        }
+        Ok((jwt, user))
+    }
+
+    /// A valid access token for the session's user: cached if fresh, else
+    /// one call to the edge function however many callers ask at once.
+    /// `force` after a 401.
     pub async fn access_token(&self, force: bool) -> Result<CachedToken> {
+        let (jwt, user) = self.session().await?;
         if !force {
             if let Some(t) = self.state.borrow().usable(self.rt.now_ms(), self.margin_ms) {
                 return Ok(t.clone());
             }
         }
         loop {
-            match self.flight.join(force) {
+            match self.flight.join((user.clone(), force)) {
                 Role::Follower(rx) => match rx.await {
                     Ok(r) => return r,
                     Err(_) => continue,
                 },
                 Role::Leader(lead) => {
-                    let r = self.fetch_token(force).await;
+                    let r = self.fetch_token(&jwt, &user, force).await;
                     lead.finish(&r);
                     return r;
                 }
@@ -241,13 +356,17 @@ impl<T: Transport, H: ClientHost, R: Runtime> BrowserClient<T, H, R> {
         }
     }
 
-    async fn fetch_token(&self, force: bool) -> Result<CachedToken> {
-        let result = self.call_refresh(force).await;
+    async fn fetch_token(&self, jwt: &str, user: &str, force: bool) -> Result<CachedToken> {
+        let result = self.call_refresh(jwt, user, force).await;
         match &result {
             Ok(t) => {
-                let taken = self.state.borrow_mut().accept(t.clone());
+                // Taken only if the session is still this user's.
+                let taken = self.state.borrow_mut().accept(user, t.clone());
                 if taken {
-                    self.host.publish(&ClientEvent::Token(t.clone()));
+                    self.host.publish(&ClientEvent::Token {
+                        user: user.to_string(),
+                        token: t.clone(),
+                    });
                 }
             }
             Err(e) => self.host.publish(&ClientEvent::Failed(e.clone())),
@@ -255,8 +374,7 @@ impl<T: Transport, H: ClientHost, R: Runtime> BrowserClient<T, H, R> {
         result
     }
 
-    async fn call_refresh(&self, force: bool) -> Result<CachedToken> {
-        let jwt = self.host.session_token().await?;
+    async fn call_refresh(&self, jwt: &str, user: &str, force: bool) -> Result<CachedToken> {
         let req = HttpRequest {
             method: "POST",
             url: format!("{}/refresh-google-token", self.functions_url),
@@ -276,7 +394,7 @@ impl<T: Transport, H: ClientHost, R: Runtime> BrowserClient<T, H, R> {
             .await
             .map_err(Error::from)?;
         if let Some(m) = resp.header(marker::HEADER).and_then(marker::parse) {
-            self.observe_marker(m);
+            self.observe_marker(user, m);
         }
         if !(200..300).contains(&resp.status) {
             return Err(error_from_body(resp.status, &resp.body));
@@ -284,23 +402,39 @@ impl<T: Transport, H: ClientHost, R: Runtime> BrowserClient<T, H, R> {
         token_from_body(&resp.body)
     }
 
-    /// A marker from any edge response or another tab.
-    pub fn observe_marker(&self, marker_ms: i64) {
+    /// A marker for `user` from any edge response or another tab.
+    pub fn observe_marker(&self, user: &str, marker_ms: i64) {
         let known = self.state.borrow().marker_ms();
-        let dropped = self.state.borrow_mut().observe_marker(marker_ms);
-        if dropped || known.is_none_or(|k| marker_ms > k) {
-            self.host.publish(&ClientEvent::Marker(marker_ms));
+        let dropped = self.state.borrow_mut().observe_marker(user, marker_ms);
+        let is_user = self.state.borrow().user() == Some(user);
+        if is_user && (dropped || known.is_none_or(|k| marker_ms > k)) {
+            self.host.publish(&ClientEvent::Marker {
+                user: user.to_string(),
+                marker_ms,
+            });
         }
     }
 
-    /// A token another tab published. True if taken.
-    pub fn accept_shared(&self, t: CachedToken) -> bool {
-        self.state.borrow_mut().accept(t)
+    /// A token another tab published for `user`. True if taken.
+    pub fn accept_shared(&self, user: &str, t: CachedToken) -> bool {
+        self.state.borrow_mut().accept(user, t)
+    }
+
+    /// Another tab of `user` signed out.
+    pub fn drop_shared(&self, user: &str) -> bool {
+        self.state.borrow_mut().drop_token_of(user)
     }
 
     /// A Calendar call answered 401 with this token.
     pub fn invalidate(&self, token: &AccessToken) {
         self.state.borrow_mut().invalidate(token);
+    }
+
+    /// Sign-out: drops this tab's token and tells the user's other tabs.
+    pub fn reset(&self) {
+        let user = self.state.borrow_mut().reset();
+        *self.session.borrow_mut() = None;
+        self.host.publish(&ClientEvent::Reset { user });
     }
 }
 

@@ -1,7 +1,8 @@
 //! `BrowserTokenClient`: the browser side of the one refresh path. Tokens come
 //! from the `refresh-google-token` edge function; tabs share them over a
 //! BroadcastChannel (no cross-tab lock that could hang: the server lease is
-//! the correctness guarantee, tabs only share results).
+//! the correctness guarantee, tabs only share results). Every message names
+//! its user (the session JWT's `sub`); a tab takes only its own user's.
 
 use std::cell::{Cell, RefCell};
 use std::rc::{Rc, Weak};
@@ -65,6 +66,8 @@ export interface BrowserToken {
 export type ClientChange =
   | { type: "token"; expiresAt: number | null; tokenRefreshedAt: string | null; fromOtherTab: boolean }
   | { type: "marker"; tokenRefreshedAt: string }
+  /** The cache was emptied: `"user-changed"` (another user's session), `"sign-out"` (this or another tab of the user called reset()). */
+  | { type: "reset"; reason: "user-changed" | "sign-out"; fromOtherTab: boolean }
   | { type: "error"; code: ErrorCode; message: string; requiresReauth: boolean; retryAfter?: number };
 "#;
 
@@ -91,6 +94,14 @@ fn token_from_js(v: &JsValue) -> Result<CachedToken> {
             .and_then(|m| marker::parse(&m)),
         scope: f.opt_str("scope")?,
     })
+}
+
+fn reset_change(reason: &str, from_other_tab: bool) -> JsValue {
+    obj(&[
+        ("type", s("reset")),
+        ("reason", s(reason)),
+        ("fromOtherTab", JsValue::from_bool(from_other_tab)),
+    ])
 }
 
 fn change_for_token(t: &CachedToken, from_other_tab: bool) -> JsValue {
@@ -150,19 +161,35 @@ impl ClientHost for JsHost {
 
     fn publish(&self, event: &ClientEvent) {
         match event {
-            ClientEvent::Token(t) => {
-                self.post(&obj(&[("type", s("token")), ("token", token_to_js(t))]));
-                self.notify(&change_for_token(t, false));
+            ClientEvent::Token { user, token } => {
+                self.post(&obj(&[
+                    ("type", s("token")),
+                    ("user", s(user)),
+                    ("token", token_to_js(token)),
+                ]));
+                self.notify(&change_for_token(token, false));
             }
-            ClientEvent::Marker(m) => {
+            ClientEvent::Marker { user, marker_ms } => {
+                let m = marker::format(*marker_ms);
                 self.post(&obj(&[
                     ("type", s("marker")),
-                    ("marker", s(&marker::format(*m))),
+                    ("user", s(user)),
+                    ("marker", s(&m)),
                 ]));
-                self.notify(&obj(&[
-                    ("type", s("marker")),
-                    ("tokenRefreshedAt", s(&marker::format(*m))),
-                ]));
+                self.notify(&obj(&[("type", s("marker")), ("tokenRefreshedAt", s(&m))]));
+            }
+            ClientEvent::User { user, previous } => {
+                // Ask this user's other tabs for their current token.
+                self.post(&obj(&[("type", s("hello")), ("user", s(user))]));
+                if previous.is_some() {
+                    self.notify(&reset_change("user-changed", false));
+                }
+            }
+            ClientEvent::Reset { user } => {
+                if let Some(u) = user {
+                    self.post(&obj(&[("type", s("reset")), ("user", s(u))]));
+                }
+                self.notify(&reset_change("sign-out", false));
             }
             ClientEvent::Failed(e) => {
                 let change = obj(&[
@@ -194,14 +221,19 @@ fn reject(e: Error) -> JsValue {
     error_to_js(&e)
 }
 
+/// A message from another tab. Messages without a user, or for a user other
+/// than this tab's, are ignored.
 fn handle_message(weak: &Weak<Inner>, data: JsValue) {
     let Some(inner) = weak.upgrade() else { return };
+    let Some(user) = get(&data, "user").as_string() else {
+        return;
+    };
     let host = inner_host(&inner);
     host.replaying.set(true);
     match get(&data, "type").as_string().as_deref() {
         Some("token") => {
             if let Ok(t) = token_from_js(&get(&data, "token")) {
-                if inner.accept_shared(t.clone()) {
+                if inner.accept_shared(&user, t.clone()) {
                     host.notify(&change_for_token(&t, true));
                 }
             }
@@ -211,15 +243,25 @@ fn handle_message(weak: &Weak<Inner>, data: JsValue) {
                 .as_string()
                 .and_then(|m| marker::parse(&m))
             {
-                inner.observe_marker(m);
+                inner.observe_marker(&user, m);
             }
         }
         Some("hello") => {
-            // A tab opened later: hand it the current token.
+            // Another tab of this user: hand it the current token.
             host.replaying.set(false);
-            if let Some(t) = inner.state().usable(js_sys::Date::now() as i64, 0) {
-                host.post(&obj(&[("type", s("token")), ("token", token_to_js(t))]));
+            let state = inner.state();
+            if state.user() == Some(user.as_str()) {
+                if let Some(t) = state.usable(js_sys::Date::now() as i64, 0) {
+                    host.post(&obj(&[
+                        ("type", s("token")),
+                        ("user", s(&user)),
+                        ("token", token_to_js(t)),
+                    ]));
+                }
             }
+        }
+        Some("reset") if inner.drop_shared(&user) => {
+            host.notify(&reset_change("sign-out", true));
         }
         _ => {}
     }
@@ -297,8 +339,16 @@ impl BrowserTokenClient {
                 handle_message(&weak, get(&ev, "data"))
             });
             c.set_onmessage(Some(cb.as_ref().unchecked_ref()));
-            let _ = c.post_message(&obj(&[("type", s("hello"))]));
             on_message = Some(cb);
+            // Learn whose session this is now, so this user's other tabs can
+            // hand over their token before the first call (best effort: a
+            // signed-out page simply has no user yet).
+            let weak = Rc::downgrade(&inner);
+            wasm_bindgen_futures::spawn_local(async move {
+                if let Some(inner) = weak.upgrade() {
+                    let _ = inner.session().await;
+                }
+            });
         }
         Ok(BrowserTokenClient {
             inner,
@@ -369,7 +419,7 @@ impl BrowserTokenClient {
         let inner = self.inner.clone();
         let fetch = self.fetch.clone();
         future_to_promise(async move {
-            let jwt = inner.host().session_token().await.map_err(reject)?;
+            let (jwt, user) = inner.session().await.map_err(reject)?;
             let method = method.unwrap_or_else(|| {
                 if body.is_undefined() {
                     "GET".into()
@@ -402,7 +452,7 @@ impl BrowserTokenClient {
                     &format!("{name} could not be reached"),
                 ))
             })?;
-            observe(&inner, &resp);
+            observe(&inner, &user, &resp);
             let status = get(&resp, "status").as_f64().unwrap_or(0.0) as u16;
             let text_fn: Function = get(&resp, "text").dyn_into()?;
             let text = JsFuture::from(Promise::resolve(&text_fn.call0(&resp)?))
@@ -428,10 +478,20 @@ impl BrowserTokenClient {
         })
     }
 
-    /// Reads `X-Token-Refreshed-At` from any edge-function response.
+    /// Reads `X-Token-Refreshed-At` from an edge-function response made
+    /// with the current user's session.
     #[wasm_bindgen(js_name = observeResponse)]
     pub fn observe_response(&self, response: &JsValue) {
-        observe(&self.inner, response);
+        let user = self.inner.state().user().map(str::to_string);
+        if let Some(user) = user {
+            observe(&self.inner, &user, response);
+        }
+    }
+
+    /// Sign-out: drops this tab's token and tells this user's other tabs to
+    /// drop theirs. Call it on Supabase's `SIGNED_OUT`.
+    pub fn reset(&self) {
+        self.inner.reset();
     }
 
     /// Listens for token, marker and error changes. Returns nothing; use `offChange` to stop.
@@ -476,14 +536,14 @@ impl BrowserTokenClient {
     }
 }
 
-fn observe(inner: &Inner, response: &JsValue) {
+fn observe(inner: &Inner, user: &str, response: &JsValue) {
     let headers = get(response, "headers");
     let Ok(get_fn) = get(&headers, "get").dyn_into::<Function>() else {
         return;
     };
     if let Ok(v) = get_fn.call1(&headers, &s(marker::HEADER)) {
         if let Some(m) = v.as_string().and_then(|m| marker::parse(&m)) {
-            inner.observe_marker(m);
+            inner.observe_marker(user, m);
         }
     }
 }

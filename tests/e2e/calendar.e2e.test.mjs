@@ -176,3 +176,41 @@ test("update and cancel a Meet from the page", async () => {
   assert.equal(await tabA.getByText("Back again (moved)").count(), 0);
   await shot(tabA, "06-updated-and-cancelled");
 });
+
+test("a shared browser: after one user signs out and another signs in, no tab uses the first user's token", async () => {
+  await tabA.fill("input[name=summary]", "A's private meeting");
+  await tabA.getByTestId("create-submit").click();
+  await tabA.getByText("A's private meeting").first().waitFor();
+  // A second tab of the same browser: same session (user A), then sign-out.
+  const tabB = await openTab();
+  await tabB.getByTestId("signout").click();
+  await tabB.getByTestId("signin-dev2").waitFor({ state: "visible" });
+  await tabA.waitForSelector("[data-testid=session]:text('Signed out')");
+  // Every token user A's tabs used up to the sign-out.
+  const before = (await emu("calendar-tokens")).tokens;
+  const usedByA = new Set(before);
+  // User B signs in on the shared computer and connects their own Google account.
+  await tabB.getByTestId("signin-dev2").click();
+  await tabB.waitForSelector("[data-testid=status][data-status=disconnected]");
+  await tabB.getByTestId("connect").click();
+  await tabB.waitForSelector("[data-testid=status][data-status=connected]");
+  await tabB.fill("input[name=summary]", "B's meeting");
+  await tabB.getByTestId("create-submit").click();
+  await tabB.getByText("B's meeting").first().waitFor();
+  assert.equal(await tabB.getByText("A's private meeting").count(), 0, "tab B never saw A's calendar");
+  // The first tab, still open, now acts for user B: B's calendar, B's token.
+  const b = await tabB.getByTestId("session").getAttribute("data-user");
+  await tabA.waitForSelector(`[data-testid=session][data-user='${b}']`);
+  await tabA.getByTestId("reload-events").click();
+  await tabA.getByText("B's meeting").first().waitFor();
+  assert.equal(
+    await tabA.getByText("A's private meeting").count(),
+    0,
+    "tab A shows no trace of A's calendar",
+  );
+  const all = (await emu("calendar-tokens")).tokens;
+  const leaked = all.slice(before.length).filter((t) => usedByA.has(t));
+  assert.equal(leaked.length, 0, "no Calendar call after the switch used user A's token");
+  await shot(tabA, "07-shared-browser-second-user");
+  await tabB.close();
+});

@@ -1,6 +1,23 @@
 // A fetch that plays the edge functions and Google Calendar for the browser
-// client's wasm tests. refresh-google-token hands out at-1, at-2, …; the
+// client's wasm tests. refresh-google-token hands out at-1, at-2, … and
+// records which user (the session JWT's sub) each was issued to; the
 // calendar answers 401 to tokens marked rejected.
+
+/** An unsigned JWT-shaped session token for `sub` (the client never verifies). */
+export function jwtFor(sub) {
+  const b64 = (o) => btoa(JSON.stringify(o)).replace(/=+$/, "").replace(/\+/g, "-").replace(/\//g, "_");
+  return `${b64({ alg: "HS256", typ: "JWT" })}.${b64({ sub, role: "authenticated" })}.sig`;
+}
+
+function subOf(authorization) {
+  const jwt = (authorization ?? "").replace(/^Bearer /, "");
+  const payload = jwt.split(".")[1] ?? "";
+  try {
+    return JSON.parse(atob(payload.replace(/-/g, "+").replace(/_/g, "/"))).sub ?? null;
+  } catch {
+    return null;
+  }
+}
 
 export function edgeMock() {
   const state = {
@@ -9,6 +26,8 @@ export function edgeMock() {
     forced: 0,
     rejected: new Set(),
     calendarTokens: [],
+    /** token -> the user it was issued to */
+    issuedTo: new Map(),
     nextError: null,
     /** Marker to put on the next create-google-meet response. */
     markerOnNext: null,
@@ -26,6 +45,7 @@ export function edgeMock() {
       const body = JSON.parse(init.body ?? "{}");
       if (body.force) state.forced++;
       const refreshedAt = new Date(Date.now() + state.refreshCalls).toISOString();
+      state.issuedTo.set(`at-${state.refreshCalls}`, subOf(headers.get("authorization")));
       return new Promise((resolve) =>
         setTimeout(() =>
           resolve(
@@ -64,13 +84,28 @@ export function edgeMock() {
   return { fetch: fetchFn, state };
 }
 
-export function clientOptions(mock, channelName) {
-  return {
+const sessions = new WeakMap();
+
+/** Options for one tab, signed in as `sub` (default "user-a"). */
+export function clientOptions(mock, channelName, sub = "user-a") {
+  const session = { sub };
+  const opts = {
     functionsUrl: "https://project.test/functions/v1",
-    getSessionToken: () => Promise.resolve("session-jwt"),
+    getSessionToken: () => Promise.resolve(jwtFor(session.sub)),
     channelName,
     fetch: mock.fetch,
   };
+  sessions.set(opts, session);
+  return opts;
+}
+
+/** The tab made with `opts` is now signed in as `sub`. */
+export function signInAs(opts, sub) {
+  sessions.get(opts).sub = sub;
+}
+
+export function issuedTo(mock, token) {
+  return mock.state.issuedTo.get(token) ?? null;
 }
 
 export function refreshCalls(mock) {

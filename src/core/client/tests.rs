@@ -7,6 +7,8 @@ use std::rc::Rc;
 use futures_util::future::join_all;
 use serde_json::json;
 
+use base64::Engine;
+
 use super::*;
 use crate::core::http::{HttpResponse, TransportError};
 use crate::core::testkit::{Rt, YieldNow, T0};
@@ -44,10 +46,30 @@ impl Transport for EdgeFn {
     }
 }
 
+/// An unsigned JWT-shaped session token for `sub` (the client never verifies).
+fn jwt_for(sub: &str) -> String {
+    let b64 = |v: &serde_json::Value| {
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string())
+    };
+    format!(
+        "{}.{}.sig",
+        b64(&json!({"alg": "HS256", "typ": "JWT"})),
+        b64(&json!({"sub": sub, "role": "authenticated"}))
+    )
+}
+
 #[derive(Clone, Default)]
 struct Host {
     published: Rc<RefCell<Vec<ClientEvent>>>,
     no_session: Rc<std::cell::Cell<bool>>,
+    /// The signed-in user; "user-a" by default.
+    user: Rc<RefCell<Option<String>>>,
+}
+
+impl Host {
+    fn sign_in(&self, sub: &str) {
+        *self.user.borrow_mut() = Some(sub.to_string());
+    }
 }
 
 impl ClientHost for Host {
@@ -55,7 +77,7 @@ impl ClientHost for Host {
         if self.no_session.get() {
             return Err(Error::new(Code::Unauthorized, "not signed in"));
         }
-        Ok("jwt-1".into())
+        Ok(jwt_for(self.user.borrow().as_deref().unwrap_or("user-a")))
     }
     fn publish(&self, event: &ClientEvent) {
         self.published.borrow_mut().push(event.clone());
@@ -100,7 +122,10 @@ fn cached_until_the_margin_then_one_call() {
         req.url,
         "http://127.0.0.1:54321/functions/v1/refresh-google-token"
     );
-    assert_eq!(req.header("authorization"), Some("Bearer jwt-1"));
+    assert_eq!(
+        req.header("authorization"),
+        Some(format!("Bearer {}", jwt_for("user-a")).as_str())
+    );
     assert_eq!(req.body, "{}");
     rt.advance(3_600_000 - 60_001);
     assert_eq!(
@@ -127,7 +152,7 @@ fn concurrent_callers_share_one_call() {
         .published
         .borrow()
         .iter()
-        .filter(|e| matches!(e, ClientEvent::Token(_)))
+        .filter(|e| matches!(e, ClientEvent::Token { .. }))
         .count();
     assert_eq!(tokens, 1, "other tabs hear about it once");
 }
@@ -147,13 +172,13 @@ fn a_newer_marker_drops_the_cached_token() {
     let (c, f, h, rt) = client();
     let first = rt.run(c.access_token(false)).unwrap();
     // An edge response shows the server refreshed later.
-    c.observe_marker(first.refreshed_at_ms.unwrap() + 5_000);
+    c.observe_marker("user-a", first.refreshed_at_ms.unwrap() + 5_000);
     assert!(c.state().token().is_none());
     assert!(h
         .published
         .borrow()
         .iter()
-        .any(|e| matches!(e, ClientEvent::Marker(_))));
+        .any(|e| matches!(e, ClientEvent::Marker { .. })));
     rt.advance(6_000);
     assert_eq!(
         rt.run(c.access_token(false)).unwrap().access_token.expose(),
@@ -162,34 +187,36 @@ fn a_newer_marker_drops_the_cached_token() {
     assert_eq!(f.calls.borrow().len(), 2);
     // An older or equal marker changes nothing.
     let now_marker = c.state().marker_ms().unwrap();
-    c.observe_marker(now_marker);
-    c.observe_marker(now_marker - 1);
+    c.observe_marker("user-a", now_marker);
+    c.observe_marker("user-a", now_marker - 1);
     assert!(c.state().token().is_some());
 }
 
 #[test]
 fn tabs_share_tokens_but_never_go_back_in_time() {
     let mut s = ClientState::default();
-    assert!(s.accept(tok("a", T0 + 3_600_000, T0)));
+    s.switch_user("u");
+    assert!(s.accept("u", tok("a", T0 + 3_600_000, T0)));
     assert!(
-        !s.accept(tok("old", T0 + 3_000_000, T0 - 1)),
+        !s.accept("u", tok("old", T0 + 3_000_000, T0 - 1)),
         "an older token from a slow tab is refused"
     );
-    assert!(s.accept(tok("b", T0 + 3_700_000, T0 + 100)));
+    assert!(s.accept("u", tok("b", T0 + 3_700_000, T0 + 100)));
     assert_eq!(s.token().unwrap().access_token.expose(), "b");
     assert!(
-        !s.accept(tok("b", T0 + 3_700_000, T0 + 100)),
+        !s.accept("u", tok("b", T0 + 3_700_000, T0 + 100)),
         "the same token twice is not news"
     );
     // A tab opened later, told the current token, uses it without a call.
     let mut late = ClientState::default();
-    assert!(late.accept(s.token().unwrap().clone()));
+    late.switch_user("u");
+    assert!(late.accept("u", s.token().unwrap().clone()));
     assert!(late.usable(T0 + 1000, 60_000).is_some());
     // A marker newer than every token empties the cache.
-    assert!(s.observe_marker(T0 + 200));
+    assert!(s.observe_marker("u", T0 + 200));
     assert!(s.token().is_none());
     assert!(
-        !s.accept(tok("c", T0 + 3_800_000, T0 + 150)),
+        !s.accept("u", tok("c", T0 + 3_800_000, T0 + 150)),
         "issued before the marker"
     );
 }
@@ -197,7 +224,8 @@ fn tabs_share_tokens_but_never_go_back_in_time() {
 #[test]
 fn invalidate_forgets_only_the_rejected_token() {
     let mut s = ClientState::default();
-    s.accept(tok("a", T0 + 3_600_000, T0));
+    s.switch_user("u");
+    s.accept("u", tok("a", T0 + 3_600_000, T0));
     s.invalidate(&AccessToken::new("zzz"));
     assert!(s.token().is_some());
     s.invalidate(&AccessToken::new("a"));
@@ -254,5 +282,116 @@ fn error_bodies_without_codes_fall_back_on_status() {
     assert_eq!(
         error_from_body(400, r#"{"code":"WHAT"}"#).code,
         Code::BadRequest
+    );
+}
+
+#[test]
+fn a_tab_never_holds_or_takes_another_users_token() {
+    let mut s = ClientState::default();
+    assert!(!s.accept("a", tok("x", T0 + 3_600_000, T0)), "no user yet");
+    assert_eq!(s.switch_user("a"), Some(None));
+    assert!(s.accept("a", tok("a-token", T0 + 3_600_000, T0)));
+    assert!(!s.accept("b", tok("b-token", T0 + 3_700_000, T0 + 5)));
+    assert!(!s.observe_marker("b", T0 + 10), "another user's marker");
+    assert_eq!(s.token().unwrap().access_token.expose(), "a-token");
+    assert_eq!(s.switch_user("a"), None, "same user: nothing changes");
+    assert_eq!(s.switch_user("b"), Some(Some("a".into())));
+    assert!(
+        s.token().is_none(),
+        "a switch drops the previous user's token"
+    );
+    assert_eq!(s.marker_ms(), None);
+    assert!(!s.drop_token_of("a"));
+    assert!(s.accept("b", tok("b-token", T0 + 3_700_000, T0 + 5)));
+    assert!(
+        !s.drop_token_of("a"),
+        "a sign-out of another user is not ours"
+    );
+    assert!(s.drop_token_of("b"));
+    assert_eq!(s.reset(), Some("b".into()));
+    assert_eq!(s.user(), None);
+}
+
+#[test]
+fn a_user_switch_in_the_same_tab_is_noticed_on_the_next_call() {
+    let (c, f, h, rt) = client();
+    h.sign_in("user-a");
+    let a = rt.run(c.access_token(false)).unwrap();
+    assert_eq!(a.access_token.expose(), "at-1");
+    h.sign_in("user-b");
+    let b = rt.run(c.access_token(false)).unwrap();
+    assert_eq!(b.access_token.expose(), "at-2", "not user-a's cached token");
+    assert_eq!(f.calls.borrow().len(), 2);
+    assert_eq!(
+        f.calls.borrow()[1].header("authorization"),
+        Some(format!("Bearer {}", jwt_for("user-b")).as_str())
+    );
+    let published = h.published.borrow();
+    assert!(published.iter().any(|e| matches!(e,
+        ClientEvent::User { user, previous: Some(p) } if user == "user-b" && p == "user-a")));
+    assert!(published.iter().any(|e| matches!(e,
+        ClientEvent::Token { user, token } if user == "user-b" && token.access_token.expose() == "at-2")));
+    assert!(!published.iter().any(|e| matches!(e,
+        ClientEvent::Token { user, token } if user == "user-a" && token.access_token.expose() == "at-2")));
+}
+
+#[test]
+fn a_refresh_in_flight_for_one_user_is_not_cached_for_the_next() {
+    let (c, f, h, rt) = client();
+    h.sign_in("user-a");
+    let c = Rc::new(c);
+    let (c1, h1) = (c.clone(), h.clone());
+    // user-a asks; before the answer arrives, user-b signs in and asks.
+    let (ra, rb) = rt.run(futures_util::future::join(
+        c.access_token(false),
+        async move {
+            YieldNow(false).await;
+            h1.sign_in("user-b");
+            c1.access_token(false).await
+        },
+    ));
+    assert_eq!(f.calls.borrow().len(), 2, "one call per user, not shared");
+    let (ta, tb) = (ra.unwrap(), rb.unwrap());
+    assert_ne!(ta.access_token, tb.access_token);
+    assert_eq!(
+        c.state().token().unwrap().access_token,
+        tb.access_token,
+        "the cache holds only user-b's token"
+    );
+}
+
+#[test]
+fn reset_drops_the_token_and_tells_the_users_tabs() {
+    let (c, f, h, rt) = client();
+    h.sign_in("user-a");
+    rt.run(c.access_token(false)).unwrap();
+    c.reset();
+    assert!(c.state().token().is_none());
+    assert_eq!(c.state().user(), None);
+    assert!(h
+        .published
+        .borrow()
+        .iter()
+        .any(|e| matches!(e, ClientEvent::Reset { user: Some(u) } if u == "user-a")));
+    rt.run(c.access_token(false)).unwrap();
+    assert_eq!(
+        f.calls.borrow().len(),
+        2,
+        "after sign-out the token is fetched again"
+    );
+}
+
+#[test]
+fn session_tokens_without_a_subject_are_unauthorized() {
+    for bad in ["", "opaque", "a.b.c", &jwt_for("")] {
+        assert_eq!(
+            jwt_subject(bad).unwrap_err().code,
+            Code::Unauthorized,
+            "{bad}"
+        );
+    }
+    assert_eq!(
+        jwt_subject(&jwt_for("11111111-1111")).unwrap(),
+        "11111111-1111"
     );
 }
