@@ -23,6 +23,8 @@ pub mod store;
 pub mod time;
 pub mod token;
 
+#[cfg(all(test, not(target_arch = "wasm32")))]
+mod proptests;
 #[cfg(test)]
 mod testkit;
 #[cfg(test)]

@@ -36,7 +36,15 @@ fn days_in_month(y: i64, m: u32) -> u32 {
 }
 
 fn to_ms(y: i64, mo: u32, d: u32, h: u32, mi: u32, s: u32, ms: u32) -> Option<i64> {
-    if !(1..=12).contains(&mo) || d == 0 || d > days_in_month(y, mo) || h > 23 || mi > 59 || s > 60
+    // RFC 3339 and HTTP-dates write four-digit years; anything else is
+    // garbage (and would overflow the arithmetic below).
+    if !(0..=9999).contains(&y)
+        || !(1..=12).contains(&mo)
+        || d == 0
+        || d > days_in_month(y, mo)
+        || h > 23
+        || mi > 59
+        || s > 60
     {
         return None;
     }
@@ -222,5 +230,7 @@ mod tests {
         assert_eq!(parse_http_date_ms("Sun, 06 Nov 1994 08:49:37 PST"), None);
         assert_eq!(parse_http_date_ms("120"), None);
         assert_eq!(parse_http_date_ms("Sun, 06 Foo 1994 08:49:37 GMT"), None);
+        // Found by the property tests: a huge year overflowed the arithmetic.
+        assert_eq!(parse_http_date_ms("Sun Nov  6 08:49:37 4294967295"), None);
     }
 }

@@ -1,0 +1,194 @@
+//! Property tests of the parsers that read untrusted input: token responses,
+//! sealed values, the marker and `Retry-After`. Arbitrary bytes never panic,
+//! and what we write, we read back. `PROPTEST_CASES` sets the case count
+//! (256 by default in `make test`).
+
+use proptest::prelude::*;
+use serde_json::{json, Value};
+
+use super::error::Code;
+use super::grant::process_token_response;
+use super::http::HttpResponse;
+use super::marker;
+use super::policy::parse_retry_after_ms;
+use super::seal::{is_legacy, Field, KeyConfig, Keyring, LegacyImporter, SealContext};
+use super::secret::RefreshToken;
+use super::time::parse_http_date_ms;
+
+const KEY: &str = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
+/// Year 0000 to 9999: what RFC 3339 can write.
+const MAX_MS: i64 = 253_402_300_799_999;
+const MIN_MS: i64 = -62_167_219_200_000;
+
+fn ring() -> Keyring {
+    Keyring::new(&[KeyConfig {
+        id: "k1".into(),
+        key: KEY.into(),
+    }])
+    .unwrap()
+}
+
+/// JSON values shaped like token responses: the fields providers send, with
+/// any JSON type in them, plus strays.
+fn token_json() -> impl Strategy<Value = Value> {
+    let leaf = prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::Bool),
+        any::<i64>().prop_map(|n| json!(n)),
+        any::<f64>().prop_map(|f| json!(f)),
+        ".{0,40}".prop_map(Value::String),
+    ];
+    let value = leaf.prop_recursive(2, 8, 4, |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+            prop::collection::btree_map(".{0,8}", inner, 0..4)
+                .prop_map(|m| Value::Object(m.into_iter().collect())),
+        ]
+    });
+    let key = prop_oneof![
+        Just("access_token".to_string()),
+        Just("token_type".to_string()),
+        Just("expires_in".to_string()),
+        Just("refresh_token".to_string()),
+        Just("refresh_token_expires_in".to_string()),
+        Just("scope".to_string()),
+        Just("error".to_string()),
+        Just("error_description".to_string()),
+        "[a-z_]{1,12}",
+    ];
+    prop::collection::btree_map(key, value, 0..8)
+        .prop_map(|m| Value::Object(m.into_iter().collect()))
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig {
+        cases: std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(256),
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    })]
+
+    #[test]
+    fn token_responses_of_any_bytes_never_panic(
+        status in 100u16..600,
+        body in prop::collection::vec(any::<u8>(), 0..300),
+        retry_after in proptest::option::of(".{0,40}"),
+    ) {
+        let mut resp = HttpResponse::new(status, String::from_utf8_lossy(&body).into_owned());
+        if let Some(r) = &retry_after {
+            resp = resp.with_header("retry-after", r);
+        }
+        let _ = process_token_response(&resp, &RefreshToken::new("rt-sent"), 0);
+    }
+
+    #[test]
+    fn token_responses_of_any_json_are_accepted_only_when_valid(
+        status in prop_oneof![Just(200u16), Just(400u16), Just(401u16), 100u16..600],
+        body in token_json(),
+    ) {
+        let resp = HttpResponse::json(status, &body);
+        match process_token_response(&resp, &RefreshToken::new("rt-sent"), 0) {
+            Ok(t) => {
+                prop_assert!((200..300).contains(&status));
+                prop_assert!(body.get("error").is_none_or(Value::is_null));
+                prop_assert_eq!(Some(t.access_token.expose()), body["access_token"].as_str());
+                prop_assert!(!t.access_token.expose().is_empty());
+                prop_assert!(body["token_type"].is_string());
+            }
+            Err(e) => {
+                // Whatever went wrong, the refresh token sent is not in the message.
+                prop_assert!(!e.message.contains("rt-sent"));
+            }
+        }
+    }
+
+    #[test]
+    fn sealed_values_of_any_text_never_panic(s in ".{0,120}", tail in "[A-Za-z0-9_.:-]{0,80}") {
+        let r = ring();
+        let ctx = SealContext { user_id: "u", provider: "google", field: Field::AccessToken };
+        for candidate in [s.clone(), format!("v1.{tail}"), format!("v1.k1.{tail}"), tail.clone()] {
+            let e = r.open(&candidate, &ctx).unwrap_err();
+            prop_assert!(e.code.is_crypto(), "{:?}", e.code);
+            if is_legacy(&candidate) {
+                prop_assert_eq!(e.code, Code::CryptoUnbound);
+            }
+        }
+        let imp = LegacyImporter::new(&[KEY.to_string()], ring()).unwrap();
+        for candidate in [s, tail] {
+            let _ = imp.open(&candidate);
+        }
+    }
+
+    #[test]
+    fn seal_then_open_round_trips_and_binds(
+        plain in ".{0,200}",
+        user in "[a-zA-Z0-9-]{1,40}",
+        provider in "[a-z-]{1,20}",
+        nonce in any::<[u8; 12]>(),
+    ) {
+        let r = ring();
+        let ctx = SealContext { user_id: &user, provider: &provider, field: Field::RefreshToken };
+        let sealed = r.seal(&plain, &ctx, nonce);
+        prop_assert_eq!(r.open(&sealed, &ctx).unwrap(), plain);
+        let moved = SealContext { user_id: "someone-else", ..ctx };
+        prop_assert_eq!(r.open(&sealed, &moved).unwrap_err().code, Code::CryptoIntegrity);
+        let other_field = SealContext { field: Field::AccessToken, ..ctx };
+        prop_assert_eq!(r.open(&sealed, &other_field).unwrap_err().code, Code::CryptoIntegrity);
+    }
+
+    #[test]
+    fn markers_format_then_parse_round_trip(ms in MIN_MS..=MAX_MS) {
+        let m = marker::format(ms);
+        prop_assert_eq!(marker::parse(&m), Some(ms));
+        prop_assert!(!marker::is_newer(&m, Some(ms)));
+        prop_assert!(marker::is_newer(&m, Some(ms - 1)));
+    }
+
+    #[test]
+    fn markers_and_http_dates_of_any_text_never_panic(s in ".{0,64}", digits in "[0-9 :TZ.+-]{0,40}") {
+        for candidate in [&s, &digits] {
+            let _ = marker::parse(candidate);
+            let _ = marker::is_newer(candidate, Some(0));
+            let _ = parse_http_date_ms(candidate);
+            let _ = parse_retry_after_ms(candidate, 0);
+        }
+    }
+
+    #[test]
+    fn http_dates_of_any_numbers_never_panic(
+        wd in "[A-Z][a-z]{2}",
+        mo in "(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec|Foo)",
+        // Mostly plausible fields, so the arithmetic is reached; years up to u32::MAX.
+        d in "[0-9]{1,10}|[12]?[1-9]",
+        y in "[0-9]{1,4}|[1-4][0-9]{8,9}",
+        t in "[0-9]{1,3}:[0-9]{1,3}:[0-9]{1,3}|[01][0-9]:[0-5][0-9]:[0-5][0-9]",
+    ) {
+        for candidate in [
+            format!("{wd}, {d} {mo} {y} {t} GMT"),
+            format!("{wd}day, {d}-{mo}-{y} {t} GMT"),
+            format!("{wd} {mo} {d} {t} {y}"),
+        ] {
+            let _ = parse_http_date_ms(&candidate);
+            let _ = parse_retry_after_ms(&candidate, 0);
+        }
+    }
+
+    #[test]
+    fn retry_after_seconds_round_trip(secs in 0i64..10_000_000_000, now in MIN_MS..=MAX_MS) {
+        prop_assert_eq!(parse_retry_after_ms(&secs.to_string(), now), Some(secs * 1000));
+    }
+
+    #[test]
+    fn retry_after_http_dates_round_trip(at_s in 0i64..=253_402_300_799, now_s in 0i64..=253_402_300_799) {
+        // IMF-fixdate from the RFC 3339 form of the same instant.
+        let iso = marker::format(at_s * 1000);
+        let (y, mo, d, hms) = (&iso[0..4], &iso[5..7], &iso[8..10], &iso[11..19]);
+        let months = ["Jan","Feb","Mar","Apr","May","Jun","Jul","Aug","Sep","Oct","Nov","Dec"];
+        let month = months[mo.parse::<usize>().unwrap() - 1];
+        let date = format!("Mon, {d} {month} {y} {hms} GMT");
+        prop_assert_eq!(parse_http_date_ms(&date), Some(at_s * 1000));
+        prop_assert_eq!(
+            parse_retry_after_ms(&date, now_s * 1000),
+            Some((at_s * 1000 - now_s * 1000).max(0))
+        );
+    }
+}
