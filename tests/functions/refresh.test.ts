@@ -267,3 +267,49 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "a killed lease holder and a slow provider: every caller on the surviving processes succeeds",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    // Waiters used to give up at lease + 2 s, but the takeover starts when the
+    // lease expires and then needs the provider's full 3 s.
+    const env = { PROVIDER_TIMEOUT_MS: "3500", PROVIDER_MAX_ATTEMPTS: "1", REFRESH_LEASE_MS: "4500" };
+    const s = await startStack({ servers: 3, env });
+    try {
+      await s.connect(USER);
+      await expireInDb(s);
+      await control(s, "faults", { kind: "hang", count: 1, hangMs: 30_000 });
+      const doomed = s.call("refresh-google-token", { body: {}, server: 0 }).catch(() => null);
+      for (let i = 0; i < 100; i++) {
+        const [row] = await s.pg.sql`select lease_owner from oauth_connections where user_id = ${USER}`;
+        if (row.lease_owner) break;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      s.fns[0].child.kill("SIGKILL");
+      await doomed;
+      await control(s, "config", { tokenLatencyMs: 3000 });
+      const before = await counters(s);
+      const results = await Promise.all(
+        Array.from(
+          { length: 150 },
+          (_, i) => s.call("refresh-google-token", { body: {}, server: 1 + (i % 2) }),
+        ),
+      );
+      const failed = results.filter((r) => r.status !== 200);
+      assert.equal(failed.length, 0, JSON.stringify(failed.slice(0, 2).map((r) => r.json)));
+      assert.equal(new Set(results.map((r) => r.json.accessToken)).size, 1);
+      const after = await counters(s);
+      assert.equal(after.refreshGrants - before.refreshGrants, 1, "one refresh after the takeover");
+      assert.equal(
+        results.filter((r) => r.json.refreshed === true).length,
+        1,
+        "`refreshed` is true only for the request whose provider call made the token",
+      );
+    } finally {
+      await control(s, "config", { tokenLatencyMs: 0 });
+      await s.stop();
+    }
+  },
+});
