@@ -161,6 +161,21 @@ export async function calendarEndpoint(s: EmulatorState, req: Request, path: str
     s.counters.calendar401++;
     return unauthenticated();
   }
+  // Google checks the token's scopes per method: reads take a read-only scope too.
+  const granted = grant.scope.split(" ");
+  const full = [
+    "https://www.googleapis.com/auth/calendar",
+    "https://www.googleapis.com/auth/calendar.events",
+  ];
+  const readOnly = [
+    "https://www.googleapis.com/auth/calendar.readonly",
+    "https://www.googleapis.com/auth/calendar.events.readonly",
+  ];
+  const allowed = req.method === "GET" ? [...full, ...readOnly] : full;
+  if (!granted.some((g) => allowed.includes(g))) {
+    s.counters.calendarScope403++;
+    return insufficientScope({ kind: "scope" });
+  }
   const m = /^\/calendar\/v3\/calendars\/primary\/events(?:\/([^/]+))?$/.exec(path);
   if (!m) return gerror(404, "notFound", "Not Found");
   const cal = s.calendar(at.email);

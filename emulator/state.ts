@@ -84,6 +84,8 @@ export interface Counters {
   reuseDetected: number;
   calendarCalls: number;
   calendar401: number;
+  /** Calendar calls refused because the token lacks a Calendar scope. */
+  calendarScope403: number;
   calendarFaultsServed: number;
   revocations: number;
 }
@@ -131,6 +133,7 @@ export class EmulatorState {
       reuseDetected: 0,
       calendarCalls: 0,
       calendar401: 0,
+      calendarScope403: 0,
       calendarFaultsServed: 0,
       revocations: 0,
     };

@@ -16,6 +16,15 @@ const client = new BrowserTokenClient({
 
 const PLAIN = {
   REAUTH_REQUIRED: () => "Google access has expired or was revoked. Reconnect your Google account.",
+  INSUFFICIENT_SCOPE: () =>
+    "Google did not grant access to your calendar. Reconnect and allow Google Calendar when Google asks.",
+  AUTH_UNAVAILABLE: () => "Your sign-in could not be checked just now. Try again in a moment.",
+  PAYLOAD_TOO_LARGE: () => "That request is too large.",
+  IDEMPOTENCY_CONFLICT: () =>
+    "That meeting was already created differently (or cancelled). Create a new one.",
+  CRYPTO_UNBOUND: () =>
+    "Your stored Google connection must be migrated by the administrator, or reconnected.",
+  CRYPTO_INTEGRITY: () => "Your stored Google connection cannot be read. Reconnect your Google account.",
   NOT_CONNECTED: () => "Your Google account is not connected yet.",
   RATE_LIMITED: (e) => `Google is limiting requests. Try again in ${e.retryAfter ?? "a few"} seconds.`,
   COOLDOWN: (e) => `Refreshing is paused after a failure. Try again in ${e.retryAfter ?? "a few"} seconds.`,
@@ -47,9 +56,10 @@ async function run(button, work) {
     await work();
   } catch (e) {
     say(plain(e));
-    if (e?.requiresReauth) showReconnect(true);
     // The failure may have moved the connection's status: show the server's word, not a stale one.
     if (localStorage.getItem(JWT_KEY)) await loadStatus().catch(() => {});
+    // A failure seen only here (Calendar called from the browser) still offers the fix.
+    if (e?.requiresReauth) showReconnect(true, e.code);
   } finally {
     if (button) button.disabled = false;
   }
@@ -66,8 +76,12 @@ const STATUS_WORDS = {
 };
 let expiresAt = null;
 
-function showReconnect(needed) {
+function showReconnect(needed, code) {
   $("reconnect").hidden = !needed;
+  // A missing scope is fixed by consenting to it, which reconnecting asks for.
+  $("reconnect").textContent = code === "INSUFFICIENT_SCOPE"
+    ? "Reconnect and allow Google Calendar"
+    : "Reconnect Google";
 }
 
 function showMarker(iso) {
@@ -100,17 +114,20 @@ async function loadStatus() {
   badge.textContent = STATUS_WORDS[st.status] ?? st.status;
   badge.className = `badge ${st.status}`;
   badge.dataset.status = st.status;
-  // A revoked grant's token is dead whatever its expiry said.
-  expiresAt = st.status === "needs_reauth" || st.status === "disconnected" ? null : st.expiresAt;
+  // A revoked grant's token is dead whatever its expiry said; a grant missing
+  // a scope still has a working token for the scopes it has.
+  const dead = st.status === "disconnected" ||
+    (st.status === "needs_reauth" && st.lastErrorCode !== "INSUFFICIENT_SCOPE");
+  expiresAt = dead ? null : st.expiresAt;
   tickCountdown();
-  if (st.status === "needs_reauth") $("countdown").textContent = "revoked — reconnect to continue";
+  if (dead && st.status === "needs_reauth") $("countdown").textContent = "revoked — reconnect to continue";
   showMarker(st.tokenRefreshedAt);
   $("scopes").textContent = st.scopes.length ? st.scopes.join(" ") : "—";
   $("last-error").textContent = st.lastErrorCode
     ? plain({ code: st.lastErrorCode, message: st.lastErrorMessage })
     : "none";
   $("connect").hidden = st.status !== "disconnected";
-  showReconnect(st.requiresReauth);
+  showReconnect(st.requiresReauth, st.lastErrorCode);
   $("events").replaceChildren(
     ...st.recentEvents.map((e) => {
       const li = document.createElement("li");
@@ -132,7 +149,7 @@ client.onChange((c) => {
     }
     loadStatus().catch(() => {});
   } else if (c.type === "error") {
-    if (c.requiresReauth) showReconnect(true);
+    if (c.requiresReauth) showReconnect(true, c.code);
   }
 });
 
@@ -239,6 +256,13 @@ async function loadEvents() {
   url.searchParams.set("orderBy", "startTime");
   url.searchParams.set("singleEvents", "true");
   const res = await client.fetch(url.toString());
+  if (res.status === 403) {
+    // Google's answer to a token without the scope (insufficientPermissions).
+    const reason = (await res.json().catch(() => ({})))?.error?.errors?.[0]?.reason;
+    if (reason === "insufficientPermissions") {
+      throw { code: "INSUFFICIENT_SCOPE", requiresReauth: true, message: "calendar scope missing" };
+    }
+  }
   if (!res.ok) {
     throw {
       code: res.status === 401 ? "REAUTH_REQUIRED" : "PROVIDER_UNAVAILABLE",

@@ -173,6 +173,8 @@ test("update and cancel a Meet from the page", async () => {
   const moved = tabA.locator("li[data-testid=event]", { hasText: "Back again (moved)" }).first();
   await moved.getByTestId("cancel").click();
   await tabA.getByText("Meeting cancelled").waitFor();
+  // The list reloads after the message: wait for the cancelled event to leave it.
+  await tabA.getByText("Back again (moved)").first().waitFor({ state: "detached" });
   assert.equal(await tabA.getByText("Back again (moved)").count(), 0);
   await shot(tabA, "06-updated-and-cancelled");
 });
@@ -213,4 +215,39 @@ test("a shared browser: after one user signs out and another signs in, no tab us
   assert.equal(leaked.length, 0, "no Calendar call after the switch used user A's token");
   await shot(tabA, "07-shared-browser-second-user");
   await tabB.close();
+});
+
+test("a grant without the Calendar scope: the page says so and reconnecting with it works", async () => {
+  // User B (signed in on tabA since the last step) connects with a grant that lacks Calendar.
+  const cfg = await (await fetch(`${web}config.json`)).json();
+  const g = await emu("grant", { email: "dev2@example.com", scope: "openid email" });
+  const stored = await fetch(`${cfg.functionsUrl}/store-google-tokens`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${cfg.devJwt2}`, "content-type": "application/json" },
+    body: JSON.stringify({
+      providerToken: g.access_token,
+      providerRefreshToken: g.refresh_token,
+      expiresIn: g.expires_in,
+      scope: g.scope,
+    }),
+  });
+  assert.equal(stored.status, 200);
+  // The page learns of the new grant (here by refreshing through the functions).
+  await tabA.getByTestId("refresh-now").click();
+  await tabA.getByText("Access token refreshed").waitFor();
+  await tabA.getByTestId("reload-events").click();
+  await tabA.getByTestId("reconnect").waitFor({ state: "visible" });
+  assert.match(await tabA.getByTestId("message").textContent(), /did not grant access to your calendar/);
+  // Creating a meeting through the functions records it on the connection.
+  await tabA.fill("input[name=summary]", "Needs the scope");
+  await tabA.getByTestId("create-submit").click();
+  await tabA.waitForSelector("[data-testid=status][data-status=needs_reauth]");
+  assert.match(await tabA.getByTestId("last-error").textContent(), /did not grant access to your calendar/);
+  assert.equal(await tabA.getByTestId("reconnect").textContent(), "Reconnect and allow Google Calendar");
+  await shot(tabA, "08-calendar-scope-missing");
+  await tabA.getByTestId("reconnect").click();
+  await tabA.waitForSelector("[data-testid=status][data-status=connected]");
+  await tabA.getByTestId("create-submit").click();
+  await tabA.getByText("Needs the scope").first().waitFor();
+  await shot(tabA, "09-calendar-scope-granted");
 });
