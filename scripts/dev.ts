@@ -91,7 +91,10 @@ if (url) {
   closeDb = () => pg.close();
 }
 for (const [id, email] of [[DEV_USER, DEV_EMAIL], [DEV_USER2, DEV_EMAIL2]]) {
-  await db.query(`insert into auth.users (id, email) values ($1::uuid, $2) on conflict do nothing`, [id, email]);
+  await db.query(`insert into auth.users (id, email) values ($1::uuid, $2) on conflict do nothing`, [
+    id,
+    email,
+  ]);
 }
 
 const env: Record<string, string> = {
@@ -104,7 +107,10 @@ const env: Record<string, string> = {
   ALLOWED_ORIGINS: `http://127.0.0.1:${PORTS.web},http://localhost:${PORTS.web}`,
 };
 for (const [k, v] of Object.entries(env)) if (!Deno.env.get(k)) Deno.env.set(k, v);
-setRuntime(buildRuntime({ db }));
+const rt = buildRuntime({ db });
+setRuntime(rt);
+/** The lease the code derives (from the provider timeout, attempts and backoff), not a restated number. */
+const leaseSeconds = (await rt).manager.leaseMs / 1000;
 
 const functions = Deno.serve(
   { hostname: "127.0.0.1", port: PORTS.functions, onListen() {} },
@@ -178,6 +184,7 @@ console.log(`
                      refresh-expiring-tokens (service role key only)
   Google emulator    ${emulator.url}   (control API: /control/faults, /control/expire, /control/counters …)
   Database           ${url ? "DATABASE_URL" : "PGlite in .dev/pgdata"}
+  Refresh lease      ${leaseSeconds} s (derived from PROVIDER_TIMEOUT_MS × PROVIDER_MAX_ATTEMPTS + backoff; REFRESH_LEASE_MS sets it)
 
   Dev users          ${DEV_USER} (${DEV_EMAIL}), ${DEV_USER2} (${DEV_EMAIL2})
   Dev JWT (7 days)   ${devJwt}
