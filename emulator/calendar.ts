@@ -67,7 +67,7 @@ const CALENDAR_SCOPES =
   "https://www.googleapis.com/auth/calendar https://www.googleapis.com/auth/calendar.events";
 
 /** What Google answers a token without the scope the method needs (Calendar v3, 2025). */
-function insufficientScope(f: CalendarFault): Response {
+function insufficientScope(f: Pick<CalendarFault, "scope" | "challenge">): Response {
   const headers: Record<string, string> = { "content-type": "application/json; charset=UTF-8" };
   if (f.challenge !== false) {
     headers["www-authenticate"] =
@@ -174,7 +174,7 @@ export async function calendarEndpoint(s: EmulatorState, req: Request, path: str
   const allowed = req.method === "GET" ? [...full, ...readOnly] : full;
   if (!granted.some((g) => allowed.includes(g))) {
     s.counters.calendarScope403++;
-    return insufficientScope({ kind: "scope" });
+    return insufficientScope({});
   }
   const m = /^\/calendar\/v3\/calendars\/primary\/events(?:\/([^/]+))?$/.exec(path);
   if (!m) return gerror(404, "notFound", "Not Found");

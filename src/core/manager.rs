@@ -273,18 +273,14 @@ impl<T: Transport, S: Store, R: Runtime> Manager<T, S, R> {
         }
         let _ = self
             .store
-            .record_failure(&FailureWrite {
-                user_id: row.user_id.clone(),
-                provider: row.provider.clone(),
-                owner: String::new(),
-                status: Status::Error.as_str().to_string(),
-                code: e.code.as_str().to_string(),
-                message: e.message.clone(),
-                at: self.rt.now_ms(),
-                failure_count: row.failure_count.saturating_add(1),
-                cooldown_until: row.cooldown_until,
-                erase_refresh_token: false,
-            })
+            .record_failure(&flag(
+                row,
+                Status::Error,
+                e.code,
+                e.message.clone(),
+                self.rt.now_ms(),
+                row.failure_count.saturating_add(1),
+            ))
             .await;
         let mut ev = self.event(row, "failed");
         ev.code = Some(e.code.as_str().to_string());
@@ -497,18 +493,14 @@ impl<T: Transport, S: Store, R: Runtime> Manager<T, S, R> {
             )
         };
         self.store
-            .record_failure(&FailureWrite {
-                user_id: row.user_id.clone(),
-                provider: row.provider.clone(),
-                owner: String::new(),
-                status: Status::NeedsReauth.as_str().to_string(),
-                code: Code::InsufficientScope.as_str().to_string(),
-                message: message.clone(),
-                at: self.rt.now_ms(),
-                failure_count: row.failure_count,
-                cooldown_until: row.cooldown_until,
-                erase_refresh_token: false,
-            })
+            .record_failure(&flag(
+                &row,
+                Status::NeedsReauth,
+                Code::InsufficientScope,
+                message.clone(),
+                self.rt.now_ms(),
+                row.failure_count,
+            ))
             .await?;
         let mut ev = self.event(&row, "insufficient_scope");
         ev.code = Some(Code::InsufficientScope.as_str().to_string());
@@ -623,6 +615,30 @@ impl<T: Transport, S: Store, R: Runtime> Manager<T, S, R> {
             }
         }
         Ok(report)
+    }
+}
+
+/// A status change outside a refresh (no lease held, so none released):
+/// keeps the row's cooldown and keeps its refresh token.
+pub(crate) fn flag(
+    row: &ConnectionRow,
+    status: Status,
+    code: Code,
+    message: String,
+    at: i64,
+    failure_count: u32,
+) -> FailureWrite {
+    FailureWrite {
+        user_id: row.user_id.clone(),
+        provider: row.provider.clone(),
+        owner: String::new(),
+        status: status.as_str().to_string(),
+        code: code.as_str().to_string(),
+        message,
+        at,
+        failure_count,
+        cooldown_until: row.cooldown_until,
+        erase_refresh_token: false,
     }
 }
 

@@ -419,18 +419,14 @@ impl<T: Transport, S: Store, R: Runtime> Manager<T, S, R> {
     async fn keep_scope_flag(&self, row: &ConnectionRow) {
         let _ = self
             .store
-            .record_failure(&FailureWrite {
-                user_id: row.user_id.clone(),
-                provider: row.provider.clone(),
-                owner: String::new(),
-                status: Status::NeedsReauth.as_str().to_string(),
-                code: Code::InsufficientScope.as_str().to_string(),
-                message: row.last_error_message.clone().unwrap_or_default(),
-                at: row.last_error_at.unwrap_or_else(|| self.rt.now_ms()),
-                failure_count: 0,
-                cooldown_until: None,
-                erase_refresh_token: false,
-            })
+            .record_failure(&super::manager::flag(
+                row,
+                Status::NeedsReauth,
+                Code::InsufficientScope,
+                row.last_error_message.clone().unwrap_or_default(),
+                row.last_error_at.unwrap_or_else(|| self.rt.now_ms()),
+                0,
+            ))
             .await;
     }
 

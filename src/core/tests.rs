@@ -234,23 +234,21 @@ fn hundred_concurrent_requests_on_one_instance_make_one_provider_call() {
     assert_eq!(w.m.flights.in_flight(), 0);
 }
 
-#[test]
-fn two_instances_sharing_a_store_make_one_provider_call() {
+/// Two instances (managers) on one store, a provider taking `latency_ms`,
+/// and user-1's `provider` connection just expired.
+fn two_instances(provider: &str, latency_ms: i64) -> (Rt, Provider, MemoryStore, M, M) {
     let rt = Rt::new();
     let p = Provider {
         clock: Some(rt.clone()),
         ..Default::default()
     };
-    p.latency_yields.set(20);
-    p.latency_ms.set(300);
-    p.rotate.set(true);
+    p.latency_ms.set(latency_ms);
     let store = MemoryStore::new();
-    let a: M = Manager::new(config("discord", ""), p.clone(), store.clone(), rt.clone());
-    let b: M = Manager::new(config("discord", ""), p.clone(), store.clone(), rt.clone());
-    assert_ne!(a.instance_id(), b.instance_id());
+    let a: M = Manager::new(config(provider, ""), p.clone(), store.clone(), rt.clone());
+    let b: M = Manager::new(config(provider, ""), p.clone(), store.clone(), rt.clone());
     rt.run(a.store_tokens(
         "user-1",
-        "discord",
+        provider,
         InitialTokens {
             access_token: "at-0".into(),
             refresh_token: Some("rt-0".into()),
@@ -260,6 +258,15 @@ fn two_instances_sharing_a_store_make_one_provider_call() {
     ))
     .unwrap();
     rt.advance(1);
+    (rt, p, store, a, b)
+}
+
+#[test]
+fn two_instances_sharing_a_store_make_one_provider_call() {
+    let (rt, p, store, a, b) = two_instances("discord", 300);
+    p.latency_yields.set(20);
+    p.rotate.set(true);
+    assert_ne!(a.instance_id(), b.instance_id());
     let calls = (0..100).map(|i| {
         let m = if i % 2 == 0 { &a } else { &b };
         m.get_valid_token("user-1", "discord", GetOptions::default())
@@ -733,27 +740,7 @@ fn a_missing_scope_needs_reauth_keeps_serving_and_survives_a_refresh() {
 fn waiters_follow_the_lease_to_a_new_owner_when_the_provider_is_slow() {
     // The holder died; its lease expires; one survivor takes it over and the
     // provider takes 3 s. Every caller on the survivors must succeed.
-    let rt = Rt::new();
-    let p = Provider {
-        clock: Some(rt.clone()),
-        ..Default::default()
-    };
-    p.latency_ms.set(3_000);
-    let store = MemoryStore::new();
-    let b: M = Manager::new(config("google", ""), p.clone(), store.clone(), rt.clone());
-    let c: M = Manager::new(config("google", ""), p.clone(), store.clone(), rt.clone());
-    rt.run(b.store_tokens(
-        "user-1",
-        "google",
-        InitialTokens {
-            access_token: "at-0".into(),
-            refresh_token: Some("rt-0".into()),
-            expires_in_secs: Some(0),
-            ..Default::default()
-        },
-    ))
-    .unwrap();
-    rt.advance(1);
+    let (rt, p, store, b, c) = two_instances("google", 3_000);
     let now = rt.now_ms();
     let lease = b.policy().lease_ms;
     rt.run(store.try_lease("user-1", "google", "dead:1", now, now + lease))

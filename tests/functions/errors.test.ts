@@ -14,9 +14,9 @@ import {
   type CallResult,
   control,
   counters,
-  type FunctionServer,
+  extraServer,
+  freePort,
   type Stack,
-  startFunctions,
   startStack,
   USER,
 } from "./harness.ts";
@@ -28,20 +28,6 @@ const user = (n: number) =>
   `${String(n).repeat(8)}-${String(n).repeat(4)}-4${String(n).repeat(3)}-8${String(n).repeat(3)}-${
     String(n).repeat(12)
   }`;
-
-function deadPort(): number {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (l.addr as Deno.NetAddr).port;
-  l.close();
-  return port;
-}
-
-/** Adds a function server with other settings to the stack (stopped and leak-checked with it). */
-async function extraServer(s: Stack, env: Record<string, string>): Promise<number> {
-  const f: FunctionServer = await startFunctions({ ...s.env, ...env });
-  s.fns.push(f);
-  return s.fns.length - 1;
-}
 
 /** Words from database driver errors, SQL and configuration that must not reach a body. */
 function assertPlain(r: CallResult, words: (string | RegExp)[]) {
@@ -86,14 +72,14 @@ Deno.test({
       // Function servers with other settings, on the same database and emulator.
       const emptyDb = s.pg.url.replace(/\/postgres$/, "/unmigrated");
       await s.pg.sql.unsafe("create database unmigrated");
-      const dbPort = deadPort();
+      const dbPort = freePort();
       const [dbDown, unmigrated, noConfig, jwksDown, otherClient] = await Promise.all([
         extraServer(s, { DATABASE_URL: `postgres://postgres@127.0.0.1:${dbPort}/postgres` }),
         extraServer(s, { DATABASE_URL: emptyDb }),
         extraServer(s, { GOOGLE_CLIENT_ID: "" }),
         extraServer(s, {
           JWT_SECRET: "",
-          JWKS_URL: `http://127.0.0.1:${deadPort()}/auth/v1/.well-known/jwks.json`,
+          JWKS_URL: `http://127.0.0.1:${freePort()}/auth/v1/.well-known/jwks.json`,
         }),
         // A client the token endpoint does not know, and a short lease (LEASE_TIMEOUT in ~3 s).
         extraServer(s, {

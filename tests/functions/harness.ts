@@ -9,7 +9,8 @@ const ROOT = new URL("../../", import.meta.url).pathname;
 export const JWT_SECRET = "test-jwt-secret-0123456789abcdef0123456789";
 export const ORIGIN = "http://localhost:5173";
 
-function freePort(): number {
+/** A port nothing listens on (until someone takes it). */
+export function freePort(): number {
   const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const port = (l.addr as Deno.NetAddr).port;
   l.close();
@@ -54,6 +55,12 @@ export async function applyMigrations(sql: postgres.Sql): Promise<string[]> {
     await sql.unsafe(await Deno.readTextFile(`${ROOT}supabase/migrations/${name}`));
   }
   return names;
+}
+
+/** Adds a function server with other settings to the stack (stopped and leak-checked with it); its index. */
+export async function extraServer(s: Stack, env: Record<string, string>): Promise<number> {
+  s.fns.push(await startFunctions({ ...s.env, ...env }));
+  return s.fns.length - 1;
 }
 
 export function randomKey(): string {

@@ -5,19 +5,7 @@
 // 401 that would sign the user out.
 import assert from "node:assert/strict";
 import { exportJWK, generateKeyPair, SignJWT } from "npm:jose@6.2.17";
-import { type CallResult, type Stack, startFunctions, startStack, USER } from "./harness.ts";
-
-function deadPort(): number {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (l.addr as Deno.NetAddr).port;
-  l.close();
-  return port;
-}
-
-async function extraServer(s: Stack, env: Record<string, string>): Promise<number> {
-  s.fns.push(await startFunctions({ ...s.env, ...env }));
-  return s.fns.length - 1;
-}
+import { type CallResult, extraServer, freePort, type Stack, startStack, USER } from "./harness.ts";
 
 function assertCode(r: CallResult, status: number, code: string, what: string) {
   assert.equal(r.status, status, `${what}: ${JSON.stringify(r.json)}`);
@@ -61,7 +49,7 @@ Deno.test({
     try {
       const [eager, unreachable, stale, inline, project] = await Promise.all([
         extraServer(s, { JWKS_COOLDOWN_MS: "0" }),
-        extraServer(s, { JWKS_URL: `http://127.0.0.1:${deadPort()}/auth/v1/.well-known/jwks.json` }),
+        extraServer(s, { JWKS_URL: `http://127.0.0.1:${freePort()}/auth/v1/.well-known/jwks.json` }),
         extraServer(s, { JWKS_COOLDOWN_MS: "0", JWKS_CACHE_MAX_AGE_MS: "0" }),
         extraServer(s, { JWKS_URL: "", SUPABASE_JWKS: JSON.stringify({ keys: [jwk] }) }),
         extraServer(s, { JWKS_URL: "", SUPABASE_URL: base }),

@@ -19,6 +19,21 @@ async function clearCooldown(s: Stack) {
     set cooldown_until = null, failure_count = 0, status = 'connected', last_error_code = null where user_id = ${USER}`;
 }
 
+/** An expired connection whose refresh lease server 0 takes, hanging in the provider call, and then dies. */
+async function killLeaseHolder(s: Stack) {
+  await s.connect(USER);
+  await expireInDb(s);
+  await control(s, "faults", { kind: "hang", count: 1, hangMs: 30_000 });
+  const doomed = s.call("refresh-google-token", { body: {}, server: 0 }).catch(() => null);
+  for (let i = 0; i < 100; i++) {
+    const [row] = await s.pg.sql`select lease_owner from oauth_connections where user_id = ${USER}`;
+    if (row.lease_owner) break;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  s.fns[0].child.kill("SIGKILL");
+  await doomed;
+}
+
 const ms = (iso: string | null) => (iso ? Date.parse(iso) : 0);
 
 Deno.test({
@@ -242,19 +257,7 @@ Deno.test({
     const env = { PROVIDER_TIMEOUT_MS: "2000", PROVIDER_MAX_ATTEMPTS: "1", REFRESH_LEASE_MS: "3500" };
     const s = await startStack({ servers: 2, env });
     try {
-      await s.connect(USER);
-      await expireInDb(s);
-      await control(s, "faults", { kind: "hang", count: 1, hangMs: 30_000 });
-      // Server 0 takes the lease and hangs in the provider call...
-      const doomed = s.call("refresh-google-token", { body: {}, server: 0 }).catch(() => null);
-      for (let i = 0; i < 100; i++) {
-        const [row] = await s.pg.sql`select lease_owner from oauth_connections where user_id = ${USER}`;
-        if (row.lease_owner) break;
-        await new Promise((r) => setTimeout(r, 20));
-      }
-      // ...and dies.
-      s.fns[0].child.kill("SIGKILL");
-      await doomed;
+      await killLeaseHolder(s);
       const started = Date.now();
       const r = await s.call("refresh-google-token", { body: {}, server: 1 });
       assert.equal(r.status, 200, JSON.stringify(r.json));
@@ -278,17 +281,7 @@ Deno.test({
     const env = { PROVIDER_TIMEOUT_MS: "3500", PROVIDER_MAX_ATTEMPTS: "1", REFRESH_LEASE_MS: "4500" };
     const s = await startStack({ servers: 3, env });
     try {
-      await s.connect(USER);
-      await expireInDb(s);
-      await control(s, "faults", { kind: "hang", count: 1, hangMs: 30_000 });
-      const doomed = s.call("refresh-google-token", { body: {}, server: 0 }).catch(() => null);
-      for (let i = 0; i < 100; i++) {
-        const [row] = await s.pg.sql`select lease_owner from oauth_connections where user_id = ${USER}`;
-        if (row.lease_owner) break;
-        await new Promise((r) => setTimeout(r, 20));
-      }
-      s.fns[0].child.kill("SIGKILL");
-      await doomed;
+      await killLeaseHolder(s);
       await control(s, "config", { tokenLatencyMs: 3000 });
       const before = await counters(s);
       const results = await Promise.all(
