@@ -41,6 +41,7 @@ lint: setup
 	cargo clippy --target wasm32-unknown-unknown --all-targets -- -D warnings
 	$(DENO) fmt --check
 	$(DENO) lint
+	$(DENO) check --quiet scripts/*.ts emulator/*.ts supabase/functions/*/index.ts
 
 test-native:
 	@echo "== native tests"

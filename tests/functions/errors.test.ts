@@ -10,16 +10,7 @@ import { errorCodes } from "../../pkg/oauth_token_manager.js";
 import { CALENDAR_EVENTS_SCOPE } from "../../supabase/functions/_shared/calendar.ts";
 import { AppError, describe } from "../../supabase/functions/_shared/errors.ts";
 import { loadWasm } from "../../supabase/functions/_shared/wasm.ts";
-import {
-  type CallResult,
-  control,
-  counters,
-  extraServer,
-  freePort,
-  type Stack,
-  startStack,
-  USER,
-} from "./harness.ts";
+import { type CallResult, control, counters, extraServer, freePort, startStack, USER } from "./harness.ts";
 
 const MEET = { summary: "Sync", start: "2026-11-24T09:00:00Z", end: "2026-11-24T09:30:00Z" };
 let seq = 0;

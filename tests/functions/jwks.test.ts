@@ -5,7 +5,7 @@
 // 401 that would sign the user out.
 import assert from "node:assert/strict";
 import { exportJWK, generateKeyPair, SignJWT } from "npm:jose@6.2.17";
-import { type CallResult, extraServer, freePort, type Stack, startStack, USER } from "./harness.ts";
+import { type CallResult, extraServer, freePort, startStack, USER } from "./harness.ts";
 
 function assertCode(r: CallResult, status: number, code: string, what: string) {
   assert.equal(r.status, status, `${what}: ${JSON.stringify(r.json)}`);
