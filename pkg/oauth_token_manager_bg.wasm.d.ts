@@ -33,8 +33,8 @@ export const tokenmanager_status: (a: number, b: number, c: number, d: number, e
 export const tokenmanager_storeTokens: (a: number, b: number, c: number, d: number, e: number, f: any) => any;
 export const wasm_bindgen__convert__closures_____invoke__h60702a48838d1764: (a: number, b: number, c: any) => [number, number];
 export const wasm_bindgen__convert__closures_____invoke__hb98d63cc49481475: (a: number, b: number, c: any, d: any) => void;
-export const wasm_bindgen__convert__closures_____invoke__h0eb324e6c8b8a4a1: (a: number, b: number, c: any) => void;
-export const wasm_bindgen__convert__closures_____invoke__hcd2c6a522fec9239: (a: number, b: number) => void;
+export const wasm_bindgen__convert__closures_____invoke__h35d7236267349c5e: (a: number, b: number, c: any) => void;
+export const wasm_bindgen__convert__closures_____invoke__h97be66846e39c0df: (a: number, b: number) => void;
 export const __wbindgen_malloc: (a: number, b: number) => number;
 export const __wbindgen_realloc: (a: number, b: number, c: number, d: number) => number;
 export const __wbindgen_free: (a: number, b: number, c: number) => void;

@@ -68,6 +68,32 @@ impl<'a> Fields<'a> {
         self.opt_str(key)?.ok_or_else(|| self.err(key, "required"))
     }
 
+    /// Scopes as an array of strings or one space-separated string.
+    pub fn opt_scopes(&self, key: &str) -> Result<Option<Vec<String>>> {
+        match self.get(key) {
+            None => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s.split_whitespace().map(str::to_string).collect())),
+            Some(Value::Array(_)) => self.str_list(key).map(Some),
+            Some(_) => Err(self.err(key, "must be a string or an array of strings")),
+        }
+    }
+
+    /// An object whose values are strings, in key order.
+    pub fn opt_string_map(&self, key: &str) -> Result<Option<Vec<(String, String)>>> {
+        match self.get(key) {
+            None => Ok(None),
+            Some(Value::Object(m)) => m
+                .iter()
+                .map(|(k, v)| match v {
+                    Value::String(s) => Ok((k.clone(), s.clone())),
+                    _ => Err(self.err(key, "values must be strings")),
+                })
+                .collect::<Result<Vec<_>>>()
+                .map(Some),
+            Some(_) => Err(self.err(key, "must be an object of strings")),
+        }
+    }
+
     /// A required array of strings.
     pub fn str_list(&self, key: &str) -> Result<Vec<String>> {
         match self.get(key) {

@@ -11,8 +11,26 @@ use super::provider::{ClientAuth, Provider};
 use super::secret::{AccessToken, RefreshToken};
 use super::token::{normalize_scope, scope_diff, TokenSet};
 
-/// Builds the refresh request. The body and Authorization header carry secrets.
+/// Builds the refresh request (RFC 6749 §6). The body and Authorization header carry secrets.
 pub fn refresh_request(provider: &Provider, refresh_token: &RefreshToken) -> HttpRequest {
+    token_request(
+        provider,
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", refresh_token.expose()),
+        ],
+    )
+}
+
+/// A token endpoint request with the client authenticated as the provider
+/// wants (RFC 6749 §2.3.1): HTTP Basic, in the body, or a public client.
+pub fn token_request(provider: &Provider, params: &[(&str, &str)]) -> HttpRequest {
+    client_form(provider, &provider.spec.token_url, params)
+}
+
+/// A form POST to `url` with the client authenticated as at the token
+/// endpoint (also RFC 7009 §2.1 revocation requests).
+pub fn client_form(provider: &Provider, url: &str, params: &[(&str, &str)]) -> HttpRequest {
     let mut headers = vec![
         (
             "content-type".to_string(),
@@ -21,25 +39,14 @@ pub fn refresh_request(provider: &Provider, refresh_token: &RefreshToken) -> Htt
         // GitHub answers form-encoded unless asked for JSON.
         ("accept".to_string(), "application/json".to_string()),
     ];
-    let mut pairs: Vec<(&str, &str)> = vec![
-        ("grant_type", "refresh_token"),
-        ("refresh_token", refresh_token.expose()),
-    ];
+    let mut pairs: Vec<(&str, &str)> = params.to_vec();
     let secret = provider
         .client_secret
         .as_ref()
         .map(|s| s.expose())
         .unwrap_or("");
     match provider.spec.client_auth {
-        ClientAuth::Basic => {
-            let raw = format!(
-                "{}:{}",
-                form_urlencode(&provider.client_id),
-                form_urlencode(secret)
-            );
-            let b64 = base64::engine::general_purpose::STANDARD.encode(raw);
-            headers.push(("authorization".to_string(), format!("Basic {b64}")));
-        }
+        ClientAuth::Basic => headers.push(("authorization".to_string(), basic_auth(provider))),
         ClientAuth::Body => {
             pairs.push(("client_id", &provider.client_id));
             pairs.push(("client_secret", secret));
@@ -48,10 +55,28 @@ pub fn refresh_request(provider: &Provider, refresh_token: &RefreshToken) -> Htt
     }
     HttpRequest {
         method: "POST",
-        url: provider.spec.token_url.clone(),
+        url: url.to_string(),
         headers,
         body: form_body(&pairs),
     }
+}
+
+/// `Basic base64(urlencode(id):urlencode(secret))` (RFC 6749 §2.3.1).
+pub fn basic_auth(provider: &Provider) -> String {
+    let secret = provider
+        .client_secret
+        .as_ref()
+        .map(|s| s.expose())
+        .unwrap_or("");
+    let raw = format!(
+        "{}:{}",
+        form_urlencode(&provider.client_id),
+        form_urlencode(secret)
+    );
+    format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(raw)
+    )
 }
 
 /// A successful token response (RFC 6749 §5.1), fields checked.
@@ -90,9 +115,9 @@ pub fn classify_oauth_error(error: &str) -> Code {
 
 /// Keeps a provider's `error_description` only if it is short, printable and
 /// does not echo the secret we sent.
-fn safe_description(v: Option<&Value>, sent: &RefreshToken) -> Option<String> {
+fn safe_description(v: Option<&Value>, sent: &str) -> Option<String> {
     let d = v?.as_str()?;
-    if d.is_empty() || (sent.len() >= 4 && d.contains(sent.expose())) {
+    if d.is_empty() || (sent.len() >= 4 && d.contains(sent)) {
         return None;
     }
     let clean: String = d.chars().filter(|c| !c.is_control()).take(200).collect();
@@ -102,7 +127,7 @@ fn safe_description(v: Option<&Value>, sent: &RefreshToken) -> Option<String> {
 fn oauth_error(
     obj: &Map<String, Value>,
     status: u16,
-    sent: &RefreshToken,
+    sent: &str,
     retry_after: Option<u64>,
 ) -> Option<Error> {
     let code_str = obj.get("error")?.as_str()?;
@@ -159,11 +184,12 @@ fn opt_str<'a>(obj: &'a Map<String, Value>, key: &str, status: u16) -> Result<Op
     }
 }
 
-/// Processes a token endpoint response. `sent` is the refresh token that was
-/// sent, used only to keep it out of error messages.
+/// Processes a token endpoint response (refresh or code exchange). `sent` is
+/// the secret that was sent (refresh token, or code), used only to keep it out
+/// of error messages.
 pub fn process_token_response(
     resp: &HttpResponse,
-    sent: &RefreshToken,
+    sent: &str,
     now_ms: i64,
 ) -> Result<TokenResponse> {
     let status = resp.status;
@@ -372,7 +398,7 @@ mod tests {
     fn strict_success_parsing() {
         let r = process_token_response(
             &ok(json!({"access_token":"at","token_type":"bearer","expires_in":3599,"scope":"b a","refresh_token_expires_in":604800})),
-            &rt(),
+            rt().expose(),
             0,
         )
         .unwrap();
@@ -418,12 +444,13 @@ mod tests {
             ),
         ];
         for (body, want) in cases {
-            let e = process_token_response(&ok(body.clone()), &rt(), 0).unwrap_err();
+            let e = process_token_response(&ok(body.clone()), rt().expose(), 0).unwrap_err();
             assert_eq!(e.code, Code::BadProviderResponse, "{body}");
             assert!(e.message.ends_with(want), "{body}: {}", e.message);
         }
         for body in ["<html>502</html>", "{not json", "[]", ""] {
-            let e = process_token_response(&HttpResponse::new(200, body), &rt(), 0).unwrap_err();
+            let e = process_token_response(&HttpResponse::new(200, body), rt().expose(), 0)
+                .unwrap_err();
             assert_eq!(e.code, Code::BadProviderResponse);
         }
     }
@@ -456,14 +483,14 @@ mod tests {
             (400, json!({"error":"slow_down"}), Code::RateLimited),
         ];
         for (status, body, code) in cases {
-            let e =
-                process_token_response(&HttpResponse::json(status, &body), &rt(), 0).unwrap_err();
+            let e = process_token_response(&HttpResponse::json(status, &body), rt().expose(), 0)
+                .unwrap_err();
             assert_eq!(e.code, code, "{body}");
             assert_eq!(e.status, Some(status));
         }
         let e = process_token_response(
             &HttpResponse::json(400, &json!({"error":"invalid_grant","error_description":"Token has been expired or revoked."})),
-            &rt(),
+            rt().expose(),
             0,
         )
         .unwrap_err();
@@ -477,14 +504,14 @@ mod tests {
     fn status_classes() {
         let e = process_token_response(
             &HttpResponse::new(429, "").with_header("Retry-After", "17"),
-            &rt(),
+            rt().expose(),
             0,
         )
         .unwrap_err();
         assert_eq!((e.code, e.retry_after_secs), (Code::RateLimited, Some(17)));
         let e = process_token_response(
             &HttpResponse::new(503, "<html>down</html>").with_header("retry-after", "2"),
-            &rt(),
+            rt().expose(),
             0,
         )
         .unwrap_err();
@@ -492,9 +519,10 @@ mod tests {
             (e.code, e.retry_after_secs, e.status),
             (Code::ProviderUnavailable, Some(2), Some(503))
         );
-        let e = process_token_response(&HttpResponse::new(401, ""), &rt(), 0).unwrap_err();
+        let e = process_token_response(&HttpResponse::new(401, ""), rt().expose(), 0).unwrap_err();
         assert_eq!(e.code, Code::InvalidClient);
-        let e = process_token_response(&HttpResponse::new(404, "nope"), &rt(), 0).unwrap_err();
+        let e =
+            process_token_response(&HttpResponse::new(404, "nope"), rt().expose(), 0).unwrap_err();
         assert_eq!(e.code, Code::ProviderRejected);
     }
 
@@ -502,7 +530,8 @@ mod tests {
     fn error_messages_never_echo_the_refresh_token() {
         let sent = RefreshToken::new("1//secret-refresh-token");
         let body = json!({"error":"invalid_grant","error_description":"bad token 1//secret-refresh-token"});
-        let e = process_token_response(&HttpResponse::json(400, &body), &sent, 0).unwrap_err();
+        let e =
+            process_token_response(&HttpResponse::json(400, &body), sent.expose(), 0).unwrap_err();
         assert!(!e.message.contains("secret-refresh"), "{}", e.message);
         assert_eq!(e.code, Code::ReauthRequired);
     }
@@ -567,14 +596,28 @@ mod tests {
     }
 
     #[test]
-    fn github_oauth_app_tokens_do_not_expire() {
-        let a = apply_response(
-            &old(),
-            resp(None, Some("repo,user")),
-            &provider("github", "body"),
-            0,
-        );
+    fn github_tokens_expire_only_when_github_says_so() {
+        // An OAuth App without expiring tokens answers no expires_in: never expires.
+        let no_expiry = TokenResponse {
+            expires_in_secs: None,
+            ..resp(None, Some("repo,user"))
+        };
+        let gh = provider("github", "body");
+        let a = apply_response(&old(), no_expiry, &gh, 0);
         assert_eq!(a.tokens.expires_at_ms, None);
         assert_eq!(a.tokens.scope.as_deref(), Some("repo user"));
+        // Expiring user tokens: 8 h, and a refresh token good for ~6 months.
+        let expiring = TokenResponse {
+            expires_in_secs: Some(28_800),
+            refresh_token_expires_in_secs: Some(15_897_600),
+            ..resp(Some("ghr_new"), Some(""))
+        };
+        let a = apply_response(&old(), expiring, &gh, 1_000);
+        assert_eq!(a.tokens.expires_at_ms, Some(1_000 + 28_800_000));
+        assert_eq!(
+            a.tokens.refresh_token_expires_at_ms,
+            Some(1_000 + 15_897_600_000)
+        );
+        assert!(a.rotated);
     }
 }

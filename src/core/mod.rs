@@ -2,18 +2,21 @@
 //! clock, no wasm-bindgen: every instant is an argument, every effect goes
 //! through the `Transport`, `Store` and `Runtime` traits.
 
+pub mod authorize;
 pub mod client;
 pub mod config;
 pub mod error;
 pub mod fields;
 pub mod grant;
 pub mod http;
+pub mod identity;
 pub mod manager;
 pub mod marker;
 pub mod memory;
 pub mod policy;
 pub mod provider;
 mod refresh;
+pub mod revoke;
 pub mod runtime;
 pub mod seal;
 pub mod secret;

@@ -12,7 +12,6 @@ use super::http::HttpResponse;
 use super::marker;
 use super::policy::parse_retry_after_ms;
 use super::seal::{is_legacy, Field, KeyConfig, Keyring, LegacyImporter, SealContext};
-use super::secret::RefreshToken;
 use super::time::parse_http_date_ms;
 
 const KEY: &str = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
@@ -77,7 +76,7 @@ proptest! {
         if let Some(r) = &retry_after {
             resp = resp.with_header("retry-after", r);
         }
-        let _ = process_token_response(&resp, &RefreshToken::new("rt-sent"), 0);
+        let _ = process_token_response(&resp, "rt-sent", 0);
     }
 
     #[test]
@@ -86,7 +85,7 @@ proptest! {
         body in token_json(),
     ) {
         let resp = HttpResponse::json(status, &body);
-        match process_token_response(&resp, &RefreshToken::new("rt-sent"), 0) {
+        match process_token_response(&resp, "rt-sent", 0) {
             Ok(t) => {
                 prop_assert!((200..300).contains(&status));
                 prop_assert!(body.get("error").is_none_or(Value::is_null));

@@ -1,6 +1,7 @@
 //! The provider registry, as data. Adding a provider is configuration: a token
-//! URL, a client authentication method (RFC 6749 §2.3.1) and how it treats
-//! refresh tokens.
+//! URL, a client authentication method (RFC 6749 §2.3.1), how it treats
+//! refresh tokens, and for connecting: its authorization endpoint, default
+//! scopes, revocation (RFC 7009 or the provider's own) and user-info endpoint.
 
 use super::error::{Code, Error, Result};
 use super::fields::Fields;
@@ -38,7 +39,60 @@ pub enum Rotation {
     SingleUse,
 }
 
-/// One provider's token endpoint behaviour.
+/// How a provider revokes a grant, for disconnect.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Revocation {
+    /// No revocation endpoint (Spotify): disconnect erases the tokens here only.
+    None,
+    /// RFC 7009: `POST token=…&token_type_hint=…`, the client authenticated as
+    /// at the token endpoint (Discord's `/oauth2/token/revoke`).
+    Rfc7009 { url: String },
+    /// Google's `POST /revoke` with `token=…` (no client authentication);
+    /// revoking either token revokes the grant.
+    Google { url: String },
+    /// GitHub's "Delete an app authorization": `DELETE
+    /// /applications/{client_id}/grant`, HTTP Basic client credentials, JSON
+    /// `{"access_token": …}`. `url` holds `{client_id}`.
+    GitHubGrant { url: String },
+}
+
+impl Revocation {
+    pub fn url(&self) -> Option<&str> {
+        match self {
+            Revocation::None => None,
+            Revocation::Rfc7009 { url }
+            | Revocation::Google { url }
+            | Revocation::GitHubGrant { url } => Some(url),
+        }
+    }
+}
+
+/// How to read a user-info answer into an account.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IdentityKind {
+    /// OpenID Connect UserInfo (§5.3): `sub`, `email`, `name`.
+    Oidc,
+    /// Spotify `GET /v1/me`: `id`, `email`, `display_name`.
+    Spotify,
+    /// Discord `GET /users/@me`: `id`, `email`, `username`.
+    Discord,
+    /// GitHub `GET /user`: `id` (a number), `email`, `login`.
+    GitHub,
+}
+
+impl IdentityKind {
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "oidc" => Some(Self::Oidc),
+            "spotify" => Some(Self::Spotify),
+            "discord" => Some(Self::Discord),
+            "github" => Some(Self::GitHub),
+            _ => None,
+        }
+    }
+}
+
+/// One provider's endpoints and behaviour.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ProviderSpec {
     pub id: String,
@@ -53,12 +107,26 @@ pub struct ProviderSpec {
     pub scope_separator: char,
     /// Lifetime to assume when a response omits `expires_in` (RFC 6749 §5.1 makes it optional).
     pub default_expires_in_secs: Option<u64>,
+    /// The authorization endpoint (RFC 6749 §3.1); connecting needs it.
+    pub auth_url: Option<String>,
+    pub revocation: Revocation,
+    /// The user-info endpoint and how to read it: who connected.
+    pub userinfo: Option<(String, IdentityKind)>,
+    /// Scopes a connect asks for when the caller names none.
+    pub default_scopes: Vec<String>,
+    /// Extra authorization request parameters (Google: offline access, consent, incremental scopes).
+    pub auth_params: Vec<(String, String)>,
 }
 
 const GOOGLE_TOKEN_URL: &str = "https://oauth2.googleapis.com/token";
+const GOOGLE_AUTH_URL: &str = "https://accounts.google.com/o/oauth2/v2/auth";
+
+fn scopes(s: &str) -> Vec<String> {
+    s.split_whitespace().map(str::to_string).collect()
+}
 
 /// The built-in provider templates. `google-calendar`, `gmail` and `youtube`
-/// are Google connections kept apart so each can hold its own scopes.
+/// are Google connections kept apart so each holds its own scopes and consent.
 pub fn builtin(id: &str) -> Option<ProviderSpec> {
     let spec = |token_url: &str, client_auth, rotation, margin_secs| ProviderSpec {
         id: id.to_string(),
@@ -69,44 +137,86 @@ pub fn builtin(id: &str) -> Option<ProviderSpec> {
         margin_secs,
         scope_separator: ' ',
         default_expires_in_secs: None,
+        auth_url: None,
+        revocation: Revocation::None,
+        userinfo: None,
+        default_scopes: Vec::new(),
+        auth_params: Vec::new(),
+    };
+    let google = |scope: &str| ProviderSpec {
+        auth_url: Some(GOOGLE_AUTH_URL.to_string()),
+        revocation: Revocation::Google {
+            url: "https://oauth2.googleapis.com/revoke".into(),
+        },
+        userinfo: Some((
+            "https://openidconnect.googleapis.com/v1/userinfo".into(),
+            IdentityKind::Oidc,
+        )),
+        default_scopes: scopes(&format!("openid email {scope}")),
+        // A refresh token comes back only for offline access, and again on
+        // reconnect only with prompt=consent; incremental authorization keeps
+        // the scopes granted before (Google's "OAuth 2.0 for web server apps").
+        auth_params: vec![
+            ("access_type".into(), "offline".into()),
+            ("prompt".into(), "consent".into()),
+            ("include_granted_scopes".into(), "true".into()),
+        ],
+        ..spec(GOOGLE_TOKEN_URL, ClientAuth::Body, Rotation::Reusable, 300)
+    };
+    // GitHub: tokens of apps with expiring user tokens last 8 h and their
+    // refresh tokens rotate; a token answered without `expires_in` (an OAuth
+    // App's) never expires and is never refreshed.
+    let github = || ProviderSpec {
+        scope_separator: ',',
+        auth_url: Some("https://github.com/login/oauth/authorize".into()),
+        revocation: Revocation::GitHubGrant {
+            url: "https://api.github.com/applications/{client_id}/grant".into(),
+        },
+        userinfo: Some(("https://api.github.com/user".into(), IdentityKind::GitHub)),
+        default_scopes: scopes("read:user user:email"),
+        ..spec(
+            "https://github.com/login/oauth/access_token",
+            ClientAuth::Body,
+            Rotation::SingleUse,
+            600,
+        )
     };
     Some(match id {
-        "google" | "google-calendar" | "gmail" | "youtube" => {
-            spec(GOOGLE_TOKEN_URL, ClientAuth::Body, Rotation::Reusable, 300)
-        }
-        "spotify" => spec(
-            "https://accounts.spotify.com/api/token",
-            ClientAuth::Basic,
-            Rotation::Reusable,
-            300,
-        ),
-        "discord" => spec(
-            "https://discord.com/api/oauth2/token",
-            ClientAuth::Basic,
-            Rotation::SingleUse,
-            3600,
-        ),
-        // OAuth App tokens never expire; no refresh token is issued.
-        "github" => ProviderSpec {
-            access_tokens_expire: false,
-            scope_separator: ',',
+        "google" | "google-calendar" => google("https://www.googleapis.com/auth/calendar.events"),
+        "gmail" => google("https://www.googleapis.com/auth/gmail.readonly"),
+        "youtube" => google("https://www.googleapis.com/auth/youtube.readonly"),
+        "spotify" => ProviderSpec {
+            auth_url: Some("https://accounts.spotify.com/authorize".into()),
+            userinfo: Some((
+                "https://api.spotify.com/v1/me".into(),
+                IdentityKind::Spotify,
+            )),
+            default_scopes: scopes("user-read-email user-read-private"),
             ..spec(
-                "https://github.com/login/oauth/access_token",
-                ClientAuth::Body,
-                Rotation::SingleUse,
-                600,
+                "https://accounts.spotify.com/api/token",
+                ClientAuth::Basic,
+                Rotation::Reusable,
+                300,
             )
         },
-        // GitHub App user tokens: 8 h, refresh tokens rotate on every use.
-        "github-app" => ProviderSpec {
-            scope_separator: ',',
+        "discord" => ProviderSpec {
+            auth_url: Some("https://discord.com/oauth2/authorize".into()),
+            revocation: Revocation::Rfc7009 {
+                url: "https://discord.com/api/oauth2/token/revoke".into(),
+            },
+            userinfo: Some((
+                "https://discord.com/api/users/@me".into(),
+                IdentityKind::Discord,
+            )),
+            default_scopes: scopes("identify email"),
             ..spec(
-                "https://github.com/login/oauth/access_token",
-                ClientAuth::Body,
+                "https://discord.com/api/oauth2/token",
+                ClientAuth::Basic,
                 Rotation::SingleUse,
-                600,
+                3600,
             )
         },
+        "github" | "github-app" => github(),
         _ => return None,
     })
 }
@@ -147,10 +257,19 @@ pub struct ProviderConfig {
     pub access_tokens_expire: Option<bool>,
     pub refresh_margin_seconds: Option<u64>,
     pub default_expires_in_seconds: Option<u64>,
+    pub auth_url: Option<String>,
+    /// `rfc7009`, `google`, `github-grant` or `none`.
+    pub revocation: Option<String>,
+    pub revocation_url: Option<String>,
+    pub userinfo_url: Option<String>,
+    /// How to read the user-info answer: `oidc`, `spotify`, `discord`, `github`.
+    pub identity: Option<String>,
+    pub scopes: Option<Vec<String>>,
+    pub auth_params: Option<Vec<(String, String)>>,
 }
 
 impl ProviderConfig {
-    pub const FIELDS: [&'static str; 9] = [
+    pub const FIELDS: [&'static str; 16] = [
         "template",
         "clientId",
         "clientSecret",
@@ -160,6 +279,13 @@ impl ProviderConfig {
         "accessTokensExpire",
         "refreshMarginSeconds",
         "defaultExpiresInSeconds",
+        "authUrl",
+        "revocation",
+        "revocationUrl",
+        "userinfoUrl",
+        "identity",
+        "scopes",
+        "authParams",
     ];
 
     /// Reads `providers.<key>` from JSON.
@@ -176,6 +302,13 @@ impl ProviderConfig {
             access_tokens_expire: f.opt_bool("accessTokensExpire")?,
             refresh_margin_seconds: f.opt_u64("refreshMarginSeconds")?,
             default_expires_in_seconds: f.opt_u64("defaultExpiresInSeconds")?,
+            auth_url: f.opt_str("authUrl")?,
+            revocation: f.opt_str("revocation")?,
+            revocation_url: f.opt_str("revocationUrl")?,
+            userinfo_url: f.opt_str("userinfoUrl")?,
+            identity: f.opt_str("identity")?,
+            scopes: f.opt_scopes("scopes")?,
+            auth_params: f.opt_string_map("authParams")?,
         })
     }
 }
@@ -212,6 +345,11 @@ impl Provider {
                 margin_secs: 300,
                 scope_separator: ' ',
                 default_expires_in_secs: None,
+                auth_url: None,
+                revocation: Revocation::None,
+                userinfo: None,
+                default_scopes: Vec::new(),
+                auth_params: Vec::new(),
             },
             None => {
                 return Err(Error::config(format!(
@@ -260,6 +398,7 @@ impl Provider {
         if c.default_expires_in_seconds.is_some() {
             spec.default_expires_in_secs = c.default_expires_in_seconds;
         }
+        apply_connect_config(&mut spec, c, &field)?;
         let client_id = c
             .client_id
             .clone()
@@ -278,6 +417,91 @@ impl Provider {
             client_secret: client_secret.map(ClientSecret::new),
         })
     }
+}
+
+fn url_field(v: &str, field: String) -> Result<String> {
+    if valid_url(v) {
+        Ok(v.to_string())
+    } else {
+        Err(Error::config(format!("{field}: must be an http(s) URL")))
+    }
+}
+
+/// The connect-side configuration: endpoints, scopes and parameters. A
+/// configured URL replaces the template's and keeps its style.
+fn apply_connect_config(
+    spec: &mut ProviderSpec,
+    c: &ProviderConfig,
+    field: &dyn Fn(&str) -> String,
+) -> Result<()> {
+    if let Some(u) = &c.auth_url {
+        spec.auth_url = Some(url_field(u, field("authUrl"))?);
+    }
+    let url = match &c.revocation_url {
+        Some(u) => Some(url_field(u, field("revocationUrl"))?),
+        None => None,
+    };
+    spec.revocation = match c.revocation.as_deref() {
+        Some("none") => Revocation::None,
+        // A URL alone keeps the template's style (RFC 7009 for a generic server).
+        None => match (url, &spec.revocation) {
+            (None, r) => r.clone(),
+            (Some(url), Revocation::Google { .. }) => Revocation::Google { url },
+            (Some(url), Revocation::GitHubGrant { .. }) => Revocation::GitHubGrant { url },
+            (Some(url), _) => Revocation::Rfc7009 { url },
+        },
+        Some(style) => {
+            let url = url
+                .or_else(|| spec.revocation.url().map(str::to_string))
+                .ok_or_else(|| {
+                    Error::config(format!(
+                        "{}: required for revocation '{style}'",
+                        field("revocationUrl")
+                    ))
+                })?;
+            match style {
+                "rfc7009" => Revocation::Rfc7009 { url },
+                "google" => Revocation::Google { url },
+                "github-grant" => Revocation::GitHubGrant { url },
+                other => {
+                    return Err(Error::config(format!(
+                        "{}: '{other}' is not one of rfc7009, google, github-grant, none",
+                        field("revocation")
+                    )))
+                }
+            }
+        }
+    };
+    let kind = match &c.identity {
+        Some(k) => Some(IdentityKind::parse(k).ok_or_else(|| {
+            Error::config(format!(
+                "{}: '{k}' is not one of oidc, spotify, discord, github",
+                field("identity")
+            ))
+        })?),
+        None => None,
+    };
+    match (&c.userinfo_url, &mut spec.userinfo) {
+        (Some(u), Some((url, k))) => {
+            *url = url_field(u, field("userinfoUrl"))?;
+            *k = kind.unwrap_or(*k);
+        }
+        (Some(u), None) => {
+            spec.userinfo = Some((
+                url_field(u, field("userinfoUrl"))?,
+                kind.unwrap_or(IdentityKind::Oidc),
+            ))
+        }
+        (None, Some((_, k))) => *k = kind.unwrap_or(*k),
+        (None, None) => {}
+    }
+    if let Some(s) = &c.scopes {
+        spec.default_scopes = s.clone();
+    }
+    if let Some(p) = &c.auth_params {
+        spec.auth_params = p.clone();
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -299,10 +523,28 @@ mod tests {
         let d = Provider::from_config("discord", &cfg("a", "b")).unwrap();
         assert_eq!(d.spec.rotation, Rotation::SingleUse);
         let gh = Provider::from_config("github", &cfg("a", "b")).unwrap();
-        assert!(!gh.spec.access_tokens_expire);
         assert_eq!(gh.spec.scope_separator, ',');
+        assert_eq!(gh.spec.rotation, Rotation::SingleUse);
+        assert!(matches!(gh.spec.revocation, Revocation::GitHubGrant { .. }));
         let gha = Provider::from_config("github-app", &cfg("a", "b")).unwrap();
-        assert!(gha.spec.access_tokens_expire);
+        assert_eq!(gha.spec.token_url, gh.spec.token_url);
+        let sp = Provider::from_config("spotify", &cfg("a", "b")).unwrap();
+        assert_eq!(
+            sp.spec.revocation,
+            Revocation::None,
+            "Spotify has no revocation endpoint"
+        );
+        assert!(matches!(d.spec.revocation, Revocation::Rfc7009 { .. }));
+        let g = Provider::from_config("google", &cfg("a", "b")).unwrap();
+        assert!(g
+            .spec
+            .auth_params
+            .contains(&("access_type".into(), "offline".into())));
+        assert!(g
+            .spec
+            .default_scopes
+            .iter()
+            .any(|s| s.ends_with("calendar.events")));
         for g in ["google", "gmail", "youtube", "google-calendar"] {
             let p = Provider::from_config(g, &cfg("a", "b")).unwrap();
             assert_eq!(p.spec.token_url, GOOGLE_TOKEN_URL);

@@ -206,7 +206,7 @@ impl<T: Transport, S: Store, R: Runtime> Manager<T, S, R> {
                 .send(request, policy.request_timeout_ms)
                 .await
             {
-                Ok(resp) => process_token_response(&resp, &refresh_token, self.rt.now_ms()),
+                Ok(resp) => process_token_response(&resp, refresh_token.expose(), self.rt.now_ms()),
                 Err(e) => Err(e.into()),
             };
             let err = match result {

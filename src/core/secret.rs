@@ -45,6 +45,14 @@ secret_type!(
     /// An OAuth client secret (RFC 6749 §2.3.1).
     ClientSecret
 );
+secret_type!(
+    /// An authorization code (RFC 6749 §4.1.2).
+    AuthorizationCode
+);
+secret_type!(
+    /// A PKCE code verifier (RFC 7636 §4.1).
+    PkceVerifier
+);
 
 #[cfg(test)]
 mod tests {

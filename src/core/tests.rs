@@ -588,10 +588,22 @@ fn sign_in_without_refresh_token_keeps_the_stored_one() {
 }
 
 #[test]
-fn github_oauth_app_tokens_are_never_refreshed() {
+fn github_tokens_without_an_expiry_are_never_refreshed() {
     let w = world("github");
-    w.connect("github", -100, None);
-    assert_eq!(w.get("github").unwrap().access_token.expose(), "at-initial");
+    w.rt.run(w.m.store_tokens(
+        "user-1",
+        "github",
+        InitialTokens {
+            access_token: "gho_app_token".into(),
+            ..Default::default()
+        },
+    ))
+    .unwrap();
+    w.rt.advance(365 * 86_400_000);
+    assert_eq!(
+        w.get("github").unwrap().access_token.expose(),
+        "gho_app_token"
+    );
     assert_eq!(w.p.calls(), 0);
 }
 

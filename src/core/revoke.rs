@@ -1,0 +1,194 @@
+//! Disconnect: revoking the grant at the provider. RFC 7009 (Discord and
+//! generic servers), Google's revoke endpoint, GitHub's "Delete an app
+//! authorization". Providers without one (Spotify) are erased here only.
+
+use serde_json::json;
+
+use super::error::{Code, Error};
+use super::grant::{basic_auth, client_form};
+use super::http::{form_body, form_urlencode, HttpRequest, HttpResponse};
+use super::provider::{Provider, Revocation};
+use super::token::TokenSet;
+
+/// What happened at the provider.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RevokeOutcome {
+    /// The provider confirmed (or the grant was already gone there).
+    Revoked,
+    /// The provider offers no revocation.
+    NotSupported,
+    /// There was no token to revoke (already erased, or unreadable).
+    NothingToRevoke,
+    /// The provider could not be asked or refused; the tokens are erased here anyway.
+    Failed(Error),
+}
+
+impl RevokeOutcome {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            RevokeOutcome::Revoked => "revoked",
+            RevokeOutcome::NotSupported => "not_supported",
+            RevokeOutcome::NothingToRevoke => "nothing_to_revoke",
+            RevokeOutcome::Failed(_) => "failed",
+        }
+    }
+}
+
+/// The request that revokes the grant. The refresh token is revoked where
+/// there is one (RFC 7009 §2.1: that ends the grant and its access tokens).
+pub fn revocation_request(p: &Provider, t: &TokenSet) -> Option<HttpRequest> {
+    let (token, hint) = match &t.refresh_token {
+        Some(r) => (r.expose(), "refresh_token"),
+        None => (t.access_token.expose(), "access_token"),
+    };
+    match &p.spec.revocation {
+        Revocation::None => None,
+        Revocation::Rfc7009 { url } => Some(client_form(
+            p,
+            url,
+            &[("token", token), ("token_type_hint", hint)],
+        )),
+        Revocation::Google { url } => Some(HttpRequest {
+            method: "POST",
+            url: url.clone(),
+            headers: vec![(
+                "content-type".into(),
+                "application/x-www-form-urlencoded".into(),
+            )],
+            body: form_body(&[("token", token)]),
+        }),
+        Revocation::GitHubGrant { url } => Some(HttpRequest {
+            method: "DELETE",
+            url: url.replace("{client_id}", &form_urlencode(&p.client_id)),
+            headers: vec![
+                ("authorization".into(), basic_auth(p)),
+                ("accept".into(), "application/vnd.github+json".into()),
+                ("content-type".into(), "application/json".into()),
+                ("x-github-api-version".into(), "2022-11-28".into()),
+                ("user-agent".into(), "oauth-token-manager".into()),
+            ],
+            body: json!({ "access_token": t.access_token.expose() }).to_string(),
+        }),
+    }
+}
+
+/// Reads the provider's answer to a revocation request.
+pub fn revocation_outcome(p: &Provider, resp: &HttpResponse) -> RevokeOutcome {
+    let s = resp.status;
+    let already_gone = match &p.spec.revocation {
+        // Google answers 400 invalid_token for a token that is already dead.
+        Revocation::Google { .. } => s == 400 && resp.body.contains("invalid_token"),
+        // GitHub: 404 when the authorization no longer exists.
+        Revocation::GitHubGrant { .. } => s == 404,
+        _ => false,
+    };
+    if (200..300).contains(&s) || already_gone {
+        return RevokeOutcome::Revoked;
+    }
+    let code = match s {
+        429 => Code::RateLimited,
+        500..=599 => Code::ProviderUnavailable,
+        401 | 403 => Code::InvalidClient,
+        _ => Code::ProviderRejected,
+    };
+    RevokeOutcome::Failed(
+        Error::new(
+            code,
+            format!("the provider answered HTTP {s} to the revocation"),
+        )
+        .with_status(s),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::provider::ProviderConfig;
+    use crate::core::secret::{AccessToken, RefreshToken};
+
+    fn p(id: &str) -> Provider {
+        Provider::from_config(
+            id,
+            &ProviderConfig {
+                client_id: Some("Iv1.abc".into()),
+                client_secret: Some("sec".into()),
+                ..Default::default()
+            },
+        )
+        .unwrap()
+    }
+
+    fn tokens(refresh: Option<&str>) -> TokenSet {
+        TokenSet {
+            access_token: AccessToken::new("at-1"),
+            refresh_token: refresh.map(RefreshToken::new),
+            expires_at_ms: None,
+            scope: None,
+            refresh_token_expires_at_ms: None,
+        }
+    }
+
+    #[test]
+    fn each_provider_revokes_its_own_way() {
+        let r = revocation_request(&p("google"), &tokens(Some("rt-1"))).unwrap();
+        assert_eq!(
+            (r.method, r.url.as_str()),
+            ("POST", "https://oauth2.googleapis.com/revoke")
+        );
+        assert_eq!(r.body, "token=rt-1");
+        assert_eq!(r.header("authorization"), None);
+        // Discord: RFC 7009 with the hint, client authenticated (Basic).
+        let r = revocation_request(&p("discord"), &tokens(Some("rt-1"))).unwrap();
+        assert_eq!(r.url, "https://discord.com/api/oauth2/token/revoke");
+        assert_eq!(r.body, "token=rt-1&token_type_hint=refresh_token");
+        assert!(r.header("authorization").unwrap().starts_with("Basic "));
+        let r = revocation_request(&p("discord"), &tokens(None)).unwrap();
+        assert_eq!(r.body, "token=at-1&token_type_hint=access_token");
+        // GitHub: delete the app authorization with the access token.
+        let r = revocation_request(&p("github"), &tokens(Some("ghr"))).unwrap();
+        assert_eq!(
+            (r.method, r.url.as_str()),
+            (
+                "DELETE",
+                "https://api.github.com/applications/Iv1.abc/grant"
+            )
+        );
+        assert_eq!(r.body, r#"{"access_token":"at-1"}"#);
+        assert_eq!(r.header("authorization"), Some("Basic SXYxLmFiYzpzZWM="));
+        // Spotify has none.
+        assert!(revocation_request(&p("spotify"), &tokens(Some("rt"))).is_none());
+    }
+
+    #[test]
+    fn answers_are_read_per_provider() {
+        let ok = HttpResponse::new(200, "{}");
+        assert_eq!(
+            revocation_outcome(&p("google"), &ok),
+            RevokeOutcome::Revoked
+        );
+        let dead = HttpResponse::new(400, r#"{"error":"invalid_token"}"#);
+        assert_eq!(
+            revocation_outcome(&p("google"), &dead),
+            RevokeOutcome::Revoked
+        );
+        assert_eq!(
+            revocation_outcome(&p("github"), &HttpResponse::new(204, "")),
+            RevokeOutcome::Revoked
+        );
+        assert_eq!(
+            revocation_outcome(&p("github"), &HttpResponse::new(404, "")),
+            RevokeOutcome::Revoked
+        );
+        for (status, code) in [
+            (503, Code::ProviderUnavailable),
+            (401, Code::InvalidClient),
+            (429, Code::RateLimited),
+            (422, Code::ProviderRejected),
+        ] {
+            match revocation_outcome(&p("discord"), &HttpResponse::new(status, "")) {
+                RevokeOutcome::Failed(e) => assert_eq!(e.code, code, "{status}"),
+                other => panic!("{status}: {other:?}"),
+            }
+        }
+    }
+}
