@@ -1,12 +1,18 @@
 // Configuration from the environment only, read once. Missing required
 // configuration is a CONFIG error naming the variable: never a silent default.
 import { configError } from "./errors.ts";
+import { type ProviderSettings, readProviders } from "./providers.ts";
 
 export interface AppConfig {
-  googleClientId: string;
-  googleClientSecret: string;
-  googleTokenUrl: string;
+  /** The configured providers by connection id (OAUTH_PROVIDERS, or Google alone). */
+  providers: Record<string, ProviderSettings>;
   calendarBaseUrl: string;
+  /**
+   * The connect flow's callback (the redirect_uri registered at every provider):
+   * OAUTH_REDIRECT_URL, else `<SUPABASE_URL>/functions/v1/connections/callback`;
+   * null: derived from the request (local servers without SUPABASE_URL).
+   */
+  redirectUrl: string | null;
   /** [{id, key}], the first seals. */
   encryptionKeys: { id: string; key: string }[];
   databaseUrl: string | null;
@@ -29,7 +35,6 @@ export interface AppConfig {
   leaseMs: number | null;
 }
 
-export const GOOGLE_TOKEN_URL = "https://oauth2.googleapis.com/token";
 export const CALENDAR_BASE_URL = "https://www.googleapis.com/calendar/v3";
 
 type Env = (name: string) => string | undefined;
@@ -52,6 +57,16 @@ function url(env: Env, name: string, fallback: string): string {
   const v = env(name)?.trim() || fallback;
   if (!/^https?:\/\/[^\s]+$/.test(v)) throw configError(`${name} must be an http(s) URL`);
   return v.replace(/\/+$/, "");
+}
+
+/** OAUTH_REDIRECT_URL exactly as registered at the providers, or the function's URL on Supabase. */
+function redirectUrl(env: Env, supabaseUrl: string | null): string | null {
+  const v = env("OAUTH_REDIRECT_URL")?.trim();
+  if (!v) return supabaseUrl ? `${supabaseUrl}/functions/v1/connections/callback` : null;
+  if (!/^https?:\/\/[^\s#]+$/.test(v)) {
+    throw configError("OAUTH_REDIRECT_URL must be an http(s) URL without a fragment");
+  }
+  return v;
 }
 
 /**
@@ -96,10 +111,9 @@ export function readConfig(env: Env = (n) => Deno.env.get(n)): AppConfig {
     );
   }
   return {
-    googleClientId: required(env, "GOOGLE_CLIENT_ID", "the OAuth client id from Google Cloud"),
-    googleClientSecret: required(env, "GOOGLE_CLIENT_SECRET", "the OAuth client secret from Google Cloud"),
-    googleTokenUrl: url(env, "GOOGLE_TOKEN_URL", GOOGLE_TOKEN_URL),
+    providers: readProviders(env),
     calendarBaseUrl: url(env, "GOOGLE_CALENDAR_BASE_URL", CALENDAR_BASE_URL),
+    redirectUrl: redirectUrl(env, supabaseUrl),
     encryptionKeys: encryptionKeys(env),
     databaseUrl: env("SUPABASE_DB_URL")?.trim() || env("DATABASE_URL")?.trim() || null,
     jwtSecret,

@@ -2,7 +2,7 @@
 // store and the schema check, built on first use. A failed start is retried
 // on the next request rather than cached forever; a database that cannot be
 // reached at start is STORAGE (503, retryable), like any other store failure.
-import { TokenManager } from "../../../pkg/oauth_token_manager.js";
+import { type ManagerConfig, TokenManager } from "../../../pkg/oauth_token_manager.js";
 import { JwtVerifier } from "./auth.ts";
 import { Cors } from "./cors.ts";
 import { connectPostgres, type Db } from "./db.ts";
@@ -47,13 +47,7 @@ async function startOn(cfg: AppConfig, db: Db): Promise<Runtime> {
   await loadWasm();
   const manager = new TokenManager(
     {
-      providers: {
-        google: {
-          clientId: cfg.googleClientId,
-          clientSecret: cfg.googleClientSecret,
-          tokenUrl: cfg.googleTokenUrl,
-        },
-      },
+      providers: cfg.providers as ManagerConfig["providers"],
       encryptionKeys: cfg.encryptionKeys,
       ...(cfg.refreshMarginSeconds !== null ? { refreshMarginSeconds: cfg.refreshMarginSeconds } : {}),
       ...(cfg.requestTimeoutMs !== null ? { requestTimeoutMs: cfg.requestTimeoutMs } : {}),

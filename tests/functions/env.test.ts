@@ -1,0 +1,143 @@
+// readConfig with an environment function: providers by configuration, the
+// Google-only configuration of before, and every mistake named by its variable.
+import assert from "node:assert/strict";
+import { readConfig } from "../../supabase/functions/_shared/env.ts";
+import { AppError } from "../../supabase/functions/_shared/errors.ts";
+
+const BASE: Record<string, string> = {
+  TOKEN_ENCRYPTION_KEYS: "k1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
+  JWT_SECRET: "secret",
+};
+const GOOGLE = { GOOGLE_CLIENT_ID: "g-id", GOOGLE_CLIENT_SECRET: "g-secret" };
+
+const read = (vars: Record<string, string>) => readConfig((n) => ({ ...BASE, ...vars })[n]);
+
+/** readConfig refuses the environment with CONFIG, the message matching `pattern`. */
+function refuses(vars: Record<string, string>, pattern: RegExp) {
+  assert.throws(() => read(vars), (e: unknown) => {
+    assert.ok(e instanceof AppError);
+    assert.equal(e.code, "CONFIG");
+    assert.match(e.message, pattern);
+    return true;
+  });
+}
+
+Deno.test("env: without OAUTH_PROVIDERS, Google alone as before", () => {
+  const cfg = read({ ...GOOGLE, GOOGLE_TOKEN_URL: "http://127.0.0.1:9/token/" });
+  assert.deepEqual(cfg.providers, {
+    google: { clientId: "g-id", clientSecret: "g-secret", tokenUrl: "http://127.0.0.1:9/token" },
+  });
+  assert.equal(cfg.calendarBaseUrl, "https://www.googleapis.com/calendar/v3");
+  assert.equal(read({ ...GOOGLE, GOOGLE_CALENDAR_BASE_URL: "http://e/c/" }).calendarBaseUrl, "http://e/c");
+  refuses({ GOOGLE_CLIENT_SECRET: "s" }, /^GOOGLE_CLIENT_ID is not set/);
+  refuses({ GOOGLE_CLIENT_ID: "i" }, /^GOOGLE_CLIENT_SECRET is not set/);
+  refuses({ ...GOOGLE, GOOGLE_TOKEN_URL: "ftp://x" }, /^GOOGLE_TOKEN_URL must be an http\(s\) URL/);
+});
+
+Deno.test("env: OAUTH_PROVIDERS with per-provider variables", () => {
+  const cfg = read({
+    OAUTH_PROVIDERS: " google, spotify ,github,my-idp,gmail",
+    ...GOOGLE,
+    SPOTIFY_CLIENT_ID: "s-id",
+    SPOTIFY_CLIENT_SECRET: "s-secret",
+    SPOTIFY_SCOPES: "user-read-email  playlist-read-private",
+    GITHUB_CLIENT_ID: "gh-id",
+    GITHUB_CLIENT_SECRET: "gh-secret",
+    GITHUB_REVOCATION_URL: "http://127.0.0.1:1/github/api/applications/{client_id}/grant",
+    GITHUB_TEMPLATE: "github-app",
+    MY_IDP_CLIENT_ID: "m-id",
+    MY_IDP_CLIENT_AUTH: "none",
+    MY_IDP_TOKEN_URL: "https://idp.example/oauth/token",
+    MY_IDP_AUTH_URL: "https://idp.example/oauth/authorize",
+    MY_IDP_USERINFO_URL: "https://idp.example/userinfo",
+    MY_IDP_REVOCATION_URL: "https://idp.example/oauth/revoke",
+    MY_IDP_SCOPES: "openid,email profile",
+    GMAIL_CLIENT_ID: "gm-id",
+    GMAIL_CLIENT_SECRET: "gm-secret",
+  });
+  assert.deepEqual(Object.keys(cfg.providers), ["google", "spotify", "github", "my-idp", "gmail"]);
+  assert.deepEqual(cfg.providers.spotify, {
+    clientId: "s-id",
+    clientSecret: "s-secret",
+    scopes: ["user-read-email", "playlist-read-private"],
+  });
+  assert.deepEqual(cfg.providers.github, {
+    template: "github-app",
+    clientId: "gh-id",
+    clientSecret: "gh-secret",
+    revocationUrl: "http://127.0.0.1:1/github/api/applications/{client_id}/grant",
+  });
+  assert.deepEqual(cfg.providers["my-idp"], {
+    clientId: "m-id",
+    clientAuth: "none",
+    tokenUrl: "https://idp.example/oauth/token",
+    authUrl: "https://idp.example/oauth/authorize",
+    userinfoUrl: "https://idp.example/userinfo",
+    revocationUrl: "https://idp.example/oauth/revoke",
+    scopes: ["openid", "email", "profile"],
+  });
+  assert.deepEqual(cfg.providers.gmail, { clientId: "gm-id", clientSecret: "gm-secret" });
+});
+
+Deno.test("env: every provider mistake names its variable", () => {
+  const spotify = { OAUTH_PROVIDERS: "spotify", SPOTIFY_CLIENT_ID: "i", SPOTIFY_CLIENT_SECRET: "s" };
+  refuses({ ...spotify, SPOTIFY_CLIENT_SECRET: "" }, /^SPOTIFY_CLIENT_SECRET is not set/);
+  refuses({ ...spotify, SPOTIFY_CLIENT_ID: " " }, /^SPOTIFY_CLIENT_ID is not set/);
+  refuses({ ...spotify, SPOTIFY_AUTH_URL: "accounts.spotify.com/authorize" }, /^SPOTIFY_AUTH_URL must be/);
+  refuses({ ...spotify, SPOTIFY_TOKEN_URL: "javascript:alert(1)" }, /^SPOTIFY_TOKEN_URL must be/);
+  refuses({ ...spotify, SPOTIFY_USERINFO_URL: "http://a b" }, /^SPOTIFY_USERINFO_URL must be/);
+  refuses({ ...spotify, SPOTIFY_REVOCATION_URL: "nope" }, /^SPOTIFY_REVOCATION_URL must be/);
+  refuses(
+    { ...spotify, SPOTIFY_CLIENT_AUTH: "jwt" },
+    /^SPOTIFY_CLIENT_AUTH must be one of basic, body, none/,
+  );
+  refuses({ ...spotify, SPOTIFY_TEMPLATE: "myspace" }, /^SPOTIFY_TEMPLATE must be one of google, /);
+  refuses({ ...spotify, SPOTIFY_REVOCATION: "always" }, /^SPOTIFY_REVOCATION must be one of rfc7009/);
+  refuses({ ...spotify, SPOTIFY_IDENTITY: "ldap" }, /^SPOTIFY_IDENTITY must be one of oidc/);
+  // An id that is not a built-in needs a token URL (or a template).
+  refuses(
+    { OAUTH_PROVIDERS: "my-idp", MY_IDP_CLIENT_ID: "i", MY_IDP_CLIENT_SECRET: "s" },
+    /^MY_IDP_TOKEN_URL is not set: 'my-idp' is not a built-in provider/,
+  );
+  refuses(
+    { OAUTH_PROVIDERS: "acme", ACME_TEMPLATE: "rfc6749", ACME_CLIENT_ID: "i", ACME_CLIENT_SECRET: "s" },
+    /^ACME_TOKEN_URL is not set: the rfc6749 template needs it/,
+  );
+  const viaTemplate = read({
+    OAUTH_PROVIDERS: "work-calendar",
+    WORK_CALENDAR_TEMPLATE: "google-calendar",
+    WORK_CALENDAR_CLIENT_ID: "i",
+    WORK_CALENDAR_CLIENT_SECRET: "s",
+  });
+  assert.equal(viaTemplate.providers["work-calendar"].template, "google-calendar");
+  refuses({ OAUTH_PROVIDERS: "Spotify" }, /^OAUTH_PROVIDERS: 'Spotify' must be lower-case/);
+  refuses({ ...spotify, OAUTH_PROVIDERS: "spotify,spotify" }, /^OAUTH_PROVIDERS names 'spotify' twice/);
+  refuses(
+    {
+      OAUTH_PROVIDERS: "my-idp,my_idp",
+      MY_IDP_CLIENT_ID: "i",
+      MY_IDP_CLIENT_SECRET: "s",
+      MY_IDP_TOKEN_URL: "http://x/t",
+    },
+    /'my-idp' and 'my_idp' would both be configured by MY_IDP_\*/,
+  );
+  refuses({ OAUTH_PROVIDERS: " , " }, /^OAUTH_PROVIDERS names no provider/);
+});
+
+Deno.test("env: the connect callback's redirect URI", () => {
+  assert.equal(read(GOOGLE).redirectUrl, null);
+  assert.equal(
+    read({ ...GOOGLE, SUPABASE_URL: "https://ref.supabase.co/" }).redirectUrl,
+    "https://ref.supabase.co/functions/v1/connections/callback",
+  );
+  assert.equal(
+    read({
+      ...GOOGLE,
+      SUPABASE_URL: "https://ref.supabase.co",
+      OAUTH_REDIRECT_URL: "https://app.example/cb/",
+    })
+      .redirectUrl,
+    "https://app.example/cb/",
+  );
+  refuses({ ...GOOGLE, OAUTH_REDIRECT_URL: "https://app.example/cb#x" }, /^OAUTH_REDIRECT_URL must be/);
+});
