@@ -3,7 +3,8 @@
 
 /** Stable error codes; branch on these, never on messages. */
 export type ErrorCode =
-| "NOT_CONNECTED" | "REAUTH_REQUIRED" | "INSUFFICIENT_SCOPE" | "INVALID_CLIENT"
+| "NOT_CONNECTED" | "REAUTH_REQUIRED" | "INSUFFICIENT_SCOPE" | "CONNECT_STATE_INVALID"
+| "CONSENT_DENIED" | "INVALID_CLIENT"
 | "PROVIDER_REJECTED" | "RATE_LIMITED" | "PROVIDER_UNAVAILABLE" | "NETWORK" | "TIMEOUT"
 | "BAD_PROVIDER_RESPONSE" | "COOLDOWN" | "LEASE_TIMEOUT" | "CRYPTO_MALFORMED"
 | "CRYPTO_UNKNOWN_KEY" | "CRYPTO_INTEGRITY" | "CRYPTO_UNBOUND" | "STORAGE"
@@ -30,7 +31,21 @@ export interface ProviderConfig {
     template?: string;
     clientId: string;
     clientSecret?: string;
+    /** Overriding it drops the template's other endpoints unless they are configured too. */
     tokenUrl?: string;
+    /** The authorization endpoint (needed to connect). */
+    authUrl?: string;
+    /** How the provider revokes a grant on disconnect. */
+    revocation?: "rfc7009" | "google" | "github-grant" | "none";
+    /** For github-grant it holds `{client_id}`. */
+    revocationUrl?: string;
+    userinfoUrl?: string;
+    /** How to read the user-info answer. */
+    identity?: "oidc" | "spotify" | "discord" | "github";
+    /** Scopes a connect asks for by default. */
+    scopes?: string[] | string;
+    /** Extra authorization request parameters. */
+    authParams?: Record<string, string>;
     clientAuth?: "basic" | "body" | "none" | "client_secret_basic" | "client_secret_post";
     rotation?: "reusable" | "single-use";
     accessTokensExpire?: boolean;
@@ -74,6 +89,24 @@ export interface ConnectionRow {
     version: number;
     leaseOwner: string | null;
     leaseUntil: number | null;
+    accountId?: string | null;
+    accountEmail?: string | null;
+    accountName?: string | null;
+}
+
+/** A connect in progress; instants are epoch milliseconds. */
+export interface ConnectAttempt {
+    stateHash: string;
+    userId: string;
+    provider: string;
+    verifierSealed: string;
+    redirectUri: string;
+    returnTo: string;
+    scopes: string[];
+    createdAt: number;
+    expiresAt: number;
+    codeSealed: string | null;
+    ticketHash: string | null;
 }
 
 export interface TokenWrite {
@@ -85,6 +118,10 @@ export interface TokenWrite {
     refreshTokenExpiresAt: number | null;
     scope: string | null;
     refreshedAt: number;
+    /** null keeps what is stored; only sign-ins and connects set them. */
+    accountId: string | null;
+    accountEmail: string | null;
+    accountName: string | null;
 }
 
 export interface FailureWrite {
@@ -104,7 +141,7 @@ export interface FailureWrite {
 export interface RefreshEvent {
     userId: string;
     provider: string;
-    kind: "refreshed" | "failed" | "insufficient_scope" | "rotation_not_saved" | "rotation_saved_late" | "lease_lost" | "store_failed" | "stored" | "disconnected";
+    kind: "refreshed" | "failed" | "connected" | "insufficient_scope" | "rotation_not_saved" | "rotation_saved_late" | "lease_lost" | "store_failed" | "stored" | "disconnected";
     code: ErrorCode | null;
     message: string | null;
     at: number;
@@ -136,6 +173,16 @@ export interface TokenStore {
     disconnect(a: { userId: string; provider: string; at: number }): Promise<void> | void;
     appendEvent(e: RefreshEvent): Promise<void> | void;
     listExpiring(a: { before: number; now: number; limit: number }): Promise<{ userId: string; provider: string }[]> | { userId: string; provider: string }[];
+    /** Connect only: record an attempt. */
+    putConnect?(a: ConnectAttempt): Promise<void> | void;
+    /** Connect only, one statement: claim the attempt with this state once, attaching code and ticket. */
+    claimConnect?(a: { stateHash: string; codeSealed: string | null; ticketHash: string | null; now: number }):
+    | Promise<{ outcome: "claimed" | "used"; attempt: ConnectAttempt } | { outcome: "missing" }>
+    | { outcome: "claimed" | "used"; attempt: ConnectAttempt } | { outcome: "missing" };
+    /** Connect only: remove and return the attempt with this ticket. */
+    takeConnect?(a: { ticketHash: string }): Promise<ConnectAttempt | null> | ConnectAttempt | null;
+    /** Every connection of a user. */
+    loadAll?(a: { userId: string }): Promise<ConnectionRow[]> | ConnectionRow[];
 }
 
 export interface ManagerOptions {
@@ -186,6 +233,35 @@ export interface StatusReport {
     lastErrorAt: number | null;
     failureCount: number;
     cooldownUntil: number | null;
+    /** Who connected: the provider account. */
+    accountId: string | null;
+    accountEmail: string | null;
+    accountName: string | null;
+}
+
+export interface ConnectOptions {
+    /** The callback URL registered at the provider. */
+    redirectUri: string;
+    /** The page to come back to (check it against your allowlist). */
+    returnTo: string;
+    scopes?: string[] | string;
+}
+
+export interface ConnectStart { authorizationUrl: string; expiresAt: number }
+
+export interface ConnectCallbackResult {
+    provider: string;
+    returnTo: string;
+    /** Hand it to the page; it completes the connect with the user's session. */
+    ticket: string | null;
+    error: { code: ErrorCode; message: string } | null;
+}
+
+export interface DisconnectReport {
+    provider: string;
+    status: StatusReport;
+    revocation: "revoked" | "not_supported" | "nothing_to_revoke" | "failed";
+    revocationError: { code: ErrorCode; message: string } | null;
 }
 
 export interface SweepReport { checked: number; refreshed: number; failed: number; codes: ErrorCode[] }
@@ -311,9 +387,28 @@ export class TokenManager {
     free(): void;
     [Symbol.dispose](): void;
     /**
-     * Erases the tokens and marks the connection disconnected.
+     * Connect, step 1 (the user's session): the provider's authorization URL
+     * (RFC 6749 §4.1.1 with PKCE S256). Check `returnTo` against your
+     * allowlist first.
      */
-    disconnect(user_id: string, provider: string): Promise<void>;
+    beginConnect(user_id: string, provider: string, options: ConnectOptions): Promise<ConnectStart>;
+    /**
+     * Connect, step 3 (the user's session again): the ticket must be this
+     * user's. Exchanges the code, reads who connected, stores the tokens.
+     */
+    completeConnect(user_id: string, ticket: string): Promise<StatusReport>;
+    /**
+     * Connect, step 2 (the provider's redirect, no session): consumes the
+     * state. Rejects with `CONNECT_STATE_INVALID` for a state it never
+     * issued; otherwise says where to send the browser, with a ticket or an error.
+     */
+    connectCallback(params: { state: string; code?: string | null; error?: string | null }): Promise<ConnectCallbackResult>;
+    /**
+     * Revokes the grant at the provider where it can (RFC 7009, Google,
+     * GitHub), then erases the sealed tokens and marks the connection
+     * disconnected whatever the provider said; the report says what happened there.
+     */
+    disconnect(user_id: string, provider: string): Promise<DisconnectReport>;
     /**
      * A valid access token: cached if fresh, else refreshed once across all callers.
      */
@@ -333,6 +428,10 @@ export class TokenManager {
      * Background refresher: refreshes connections expiring within `withinSeconds`.
      */
     refreshExpiring(within_seconds: number, limit: number): Promise<SweepReport>;
+    /**
+     * Every configured provider's status for the user (`disconnected` where none).
+     */
+    statusAll(user_id: string): Promise<StatusReport[]>;
     /**
      * Status, expiry, marker, scopes and last error. Never a token.
      */
@@ -402,6 +501,9 @@ export interface InitOutput {
     readonly markerHeader: () => [number, number];
     readonly markerIsNewer: (a: number, b: number, c: number, d: number) => number;
     readonly parseMarker: (a: number, b: number) => [number, number];
+    readonly tokenmanager_beginConnect: (a: number, b: number, c: number, d: number, e: number, f: any) => any;
+    readonly tokenmanager_completeConnect: (a: number, b: number, c: number, d: number, e: number) => any;
+    readonly tokenmanager_connectCallback: (a: number, b: any) => any;
     readonly tokenmanager_disconnect: (a: number, b: number, c: number, d: number, e: number) => any;
     readonly tokenmanager_getValidToken: (a: number, b: number, c: number, d: number, e: number, f: number) => any;
     readonly tokenmanager_instanceId: (a: number) => [number, number];
@@ -410,6 +512,7 @@ export interface InitOutput {
     readonly tokenmanager_recordScopeError: (a: number, b: number, c: number, d: number, e: number, f: number, g: number) => any;
     readonly tokenmanager_refreshExpiring: (a: number, b: number, c: number) => any;
     readonly tokenmanager_status: (a: number, b: number, c: number, d: number, e: number) => any;
+    readonly tokenmanager_statusAll: (a: number, b: number, c: number) => any;
     readonly tokenmanager_storeTokens: (a: number, b: number, c: number, d: number, e: number, f: any) => any;
     readonly wasm_bindgen__convert__closures_____invoke__h60702a48838d1764: (a: number, b: number, c: any) => [number, number];
     readonly wasm_bindgen__convert__closures_____invoke__hb98d63cc49481475: (a: number, b: number, c: any, d: any) => void;

@@ -213,10 +213,69 @@ export class TokenManager {
         wasm.__wbg_tokenmanager_free(ptr, 0);
     }
     /**
-     * Erases the tokens and marks the connection disconnected.
+     * Connect, step 1 (the user's session): the provider's authorization URL
+     * (RFC 6749 §4.1.1 with PKCE S256). Check `returnTo` against your
+     * allowlist first.
      * @param {string} user_id
      * @param {string} provider
-     * @returns {Promise<void>}
+     * @param {ConnectOptions} options
+     * @returns {Promise<ConnectStart>}
+     */
+    beginConnect(user_id, provider, options) {
+        let ptr0, len0, ptr1, len1;
+        try {
+            ptr0 = passStringToWasm0(user_id, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
+            len0 = WASM_VECTOR_LEN;
+            ptr1 = passStringToWasm0(provider, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
+            len1 = WASM_VECTOR_LEN;
+        } catch (e) {
+            if (ptr1) { wasm.__wbindgen_free(ptr1, len1 * 1, 1); }
+            if (ptr0) { wasm.__wbindgen_free(ptr0, len0 * 1, 1); }
+            throw e;
+        }
+        const ret = wasm.tokenmanager_beginConnect(this.__wbg_ptr, ptr0, len0, ptr1, len1, options);
+        return ret;
+    }
+    /**
+     * Connect, step 3 (the user's session again): the ticket must be this
+     * user's. Exchanges the code, reads who connected, stores the tokens.
+     * @param {string} user_id
+     * @param {string} ticket
+     * @returns {Promise<StatusReport>}
+     */
+    completeConnect(user_id, ticket) {
+        let ptr0, len0, ptr1, len1;
+        try {
+            ptr0 = passStringToWasm0(user_id, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
+            len0 = WASM_VECTOR_LEN;
+            ptr1 = passStringToWasm0(ticket, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
+            len1 = WASM_VECTOR_LEN;
+        } catch (e) {
+            if (ptr1) { wasm.__wbindgen_free(ptr1, len1 * 1, 1); }
+            if (ptr0) { wasm.__wbindgen_free(ptr0, len0 * 1, 1); }
+            throw e;
+        }
+        const ret = wasm.tokenmanager_completeConnect(this.__wbg_ptr, ptr0, len0, ptr1, len1);
+        return ret;
+    }
+    /**
+     * Connect, step 2 (the provider's redirect, no session): consumes the
+     * state. Rejects with `CONNECT_STATE_INVALID` for a state it never
+     * issued; otherwise says where to send the browser, with a ticket or an error.
+     * @param {{ state: string; code?: string | null; error?: string | null }} params
+     * @returns {Promise<ConnectCallbackResult>}
+     */
+    connectCallback(params) {
+        const ret = wasm.tokenmanager_connectCallback(this.__wbg_ptr, params);
+        return ret;
+    }
+    /**
+     * Revokes the grant at the provider where it can (RFC 7009, Google,
+     * GitHub), then erases the sealed tokens and marks the connection
+     * disconnected whatever the provider said; the report says what happened there.
+     * @param {string} user_id
+     * @param {string} provider
+     * @returns {Promise<DisconnectReport>}
      */
     disconnect(user_id, provider) {
         let ptr0, len0, ptr1, len1;
@@ -331,6 +390,17 @@ export class TokenManager {
      */
     refreshExpiring(within_seconds, limit) {
         const ret = wasm.tokenmanager_refreshExpiring(this.__wbg_ptr, within_seconds, limit);
+        return ret;
+    }
+    /**
+     * Every configured provider's status for the user (`disconnected` where none).
+     * @param {string} user_id
+     * @returns {Promise<StatusReport[]>}
+     */
+    statusAll(user_id) {
+        const ptr0 = passStringToWasm0(user_id, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
+        const len0 = WASM_VECTOR_LEN;
+        const ret = wasm.tokenmanager_statusAll(this.__wbg_ptr, ptr0, len0);
         return ret;
     }
     /**
@@ -690,7 +760,7 @@ function __wbg_get_imports() {
             return ret;
         },
         __wbindgen_generic_0000000000000001: function(arg0, arg1) {
-            // Cast intrinsic for `Closure(Closure { owned: true, function: Function { arguments: [Externref], shim_idx: 107, ret: Result(Unit), inner_ret: Some(Result(Unit)) }, mutable: true }) -> Externref`.
+            // Cast intrinsic for `Closure(Closure { owned: true, function: Function { arguments: [Externref], shim_idx: 134, ret: Result(Unit), inner_ret: Some(Result(Unit)) }, mutable: true }) -> Externref`.
             const ret = makeMutClosure(arg0, arg1, wasm_bindgen__convert__closures_____invoke__h60702a48838d1764);
             return ret;
         },

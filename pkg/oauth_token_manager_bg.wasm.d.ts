@@ -22,6 +22,9 @@ export const legacyimporter_reseal: (a: number, b: number, c: number, d: number,
 export const markerHeader: () => [number, number];
 export const markerIsNewer: (a: number, b: number, c: number, d: number) => number;
 export const parseMarker: (a: number, b: number) => [number, number];
+export const tokenmanager_beginConnect: (a: number, b: number, c: number, d: number, e: number, f: any) => any;
+export const tokenmanager_completeConnect: (a: number, b: number, c: number, d: number, e: number) => any;
+export const tokenmanager_connectCallback: (a: number, b: any) => any;
 export const tokenmanager_disconnect: (a: number, b: number, c: number, d: number, e: number) => any;
 export const tokenmanager_getValidToken: (a: number, b: number, c: number, d: number, e: number, f: number) => any;
 export const tokenmanager_instanceId: (a: number) => [number, number];
@@ -30,6 +33,7 @@ export const tokenmanager_new: (a: any, b: any, c: number) => [number, number, n
 export const tokenmanager_recordScopeError: (a: number, b: number, c: number, d: number, e: number, f: number, g: number) => any;
 export const tokenmanager_refreshExpiring: (a: number, b: number, c: number) => any;
 export const tokenmanager_status: (a: number, b: number, c: number, d: number, e: number) => any;
+export const tokenmanager_statusAll: (a: number, b: number, c: number) => any;
 export const tokenmanager_storeTokens: (a: number, b: number, c: number, d: number, e: number, f: any) => any;
 export const wasm_bindgen__convert__closures_____invoke__h60702a48838d1764: (a: number, b: number, c: any) => [number, number];
 export const wasm_bindgen__convert__closures_____invoke__hb98d63cc49481475: (a: number, b: number, c: any, d: any) => void;

@@ -292,11 +292,103 @@ async fn bad_arguments_reject_with_bad_request() {
 #[wasm_bindgen_test]
 fn helpers_for_browsers() {
     let codes: js_sys::Array = error_codes().into();
-    assert_eq!(codes.length(), 29);
+    assert_eq!(codes.length(), 31);
     let marker = format_marker(1_795_200_239_123.0);
     assert_eq!(marker, "2026-11-20T18:43:59.123Z");
     assert_eq!(parse_marker(&marker), Some(1_795_200_239_123.0));
     assert!(marker_is_newer(&marker, Some(1_795_200_239_122.0)));
     assert!(!marker_is_newer(&marker, Some(1_795_200_239_123.0)));
     assert!(!marker_is_newer("garbage", None));
+}
+
+#[wasm_bindgen_test]
+async fn connect_flow_through_the_js_store_and_fetch() {
+    let s = setup(
+        r#"{"providers":{"spotify":{"clientId":"sid","clientSecret":"ss",
+            "tokenUrl":"http://127.0.0.1:9/api/token","authUrl":"http://127.0.0.1:9/authorize",
+            "userinfoUrl":"http://127.0.0.1:9/v1/me","identity":"spotify"}}}"#,
+        "{}",
+    );
+    let start = settle(s.m.begin_connect(
+        "11111111-1111-4111-8111-111111111111".into(),
+        "spotify".into(),
+        json(r#"{"redirectUri":"http://127.0.0.1:54321/functions/v1/connections/callback","returnTo":"http://localhost:5173/"}"#),
+    ))
+    .await
+    .unwrap();
+    let url = get_str(&start, "authorizationUrl");
+    assert!(url.starts_with("http://127.0.0.1:9/authorize?response_type=code&client_id=sid"));
+    assert!(url.contains("code_challenge_method=S256"));
+    let state = url
+        .split(['?', '&'])
+        .find_map(|p| p.strip_prefix("state="))
+        .unwrap()
+        .to_string();
+    let params = Object::new();
+    Reflect::set(&params, &"state".into(), &state.clone().into()).unwrap();
+    Reflect::set(&params, &"code".into(), &"code-1".into()).unwrap();
+    let cb = settle(s.m.connect_callback(params.clone().into()))
+        .await
+        .unwrap();
+    assert_eq!(get_str(&cb, "returnTo"), "http://localhost:5173/");
+    assert!(get(&cb, "error").is_null());
+    let ticket = get_str(&cb, "ticket");
+    // The exchange answers a token; the user-info endpoint says who it is.
+    push_reply(
+        &s.fetch,
+        json(
+            r#"{"status":200,"body":"{\"access_token\":\"sp-at\",\"token_type\":\"Bearer\",\"expires_in\":3600,\"refresh_token\":\"sp-rt\"}"}"#,
+        ),
+    );
+    push_reply(
+        &s.fetch,
+        json(
+            r#"{"status":200,"body":"{\"id\":\"sp-user\",\"display_name\":\"Ada\",\"email\":\"ada@example.com\"}"}"#,
+        ),
+    );
+    let st = settle(s.m.complete_connect(
+        "11111111-1111-4111-8111-111111111111".into(),
+        ticket.clone(),
+    ))
+    .await
+    .unwrap();
+    assert_eq!(get_str(&st, "status"), "connected");
+    assert_eq!(get_str(&st, "accountId"), "sp-user");
+    assert!(
+        last_body(&s.fetch).is_none_or(|b| b.is_empty()),
+        "the last call was the GET user-info"
+    );
+    // Replays of the state and the ticket are refused; a completed attempt
+    // is gone, so its state is as unknown as a forged one.
+    let replay = settle(s.m.connect_callback(params.into()))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        get_str(&describe_error(&replay), "code"),
+        "CONNECT_STATE_INVALID"
+    );
+    let again = settle(s.m.complete_connect("11111111-1111-4111-8111-111111111111".into(), ticket))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        get_str(&describe_error(&again), "code"),
+        "CONNECT_STATE_INVALID"
+    );
+    let all = settle(s.m.status_all("11111111-1111-4111-8111-111111111111".into()))
+        .await
+        .unwrap();
+    assert_eq!(js_sys::Array::from(&all).length(), 1);
+    let d = settle(s.m.disconnect(
+        "11111111-1111-4111-8111-111111111111".into(),
+        "spotify".into(),
+    ))
+    .await
+    .unwrap();
+    assert_eq!(get_str(&d, "revocation"), "not_supported");
+    assert_eq!(get_str(&get(&d, "status"), "status"), "disconnected");
+    assert!(get(
+        &stored_row(&s.store, "11111111-1111-4111-8111-111111111111", "spotify"),
+        "refreshTokenSealed"
+    )
+    .is_null());
 }

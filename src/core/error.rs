@@ -14,6 +14,10 @@ pub enum Code {
     /// The grant lacks a scope the call needs (RFC 6750 §3.1 `insufficient_scope`, Google's
     /// `insufficientPermissions`): the user must consent to it by reconnecting.
     InsufficientScope,
+    /// A connect's `state` or ticket is unknown, used, expired or another user's: start again.
+    ConnectStateInvalid,
+    /// The user declined at the provider's consent page (`access_denied`, RFC 6749 §4.1.2.1).
+    ConsentDenied,
     /// The provider rejected our client credentials (`invalid_client`, `unauthorized_client`).
     InvalidClient,
     /// The provider returned another RFC 6749 §5.2 error (`invalid_request`, `unsupported_grant_type`, ...).
@@ -70,10 +74,12 @@ pub enum Code {
 }
 
 impl Code {
-    pub const ALL: [Code; 29] = [
+    pub const ALL: [Code; 31] = [
         Code::NotConnected,
         Code::ReauthRequired,
         Code::InsufficientScope,
+        Code::ConnectStateInvalid,
+        Code::ConsentDenied,
         Code::InvalidClient,
         Code::ProviderRejected,
         Code::RateLimited,
@@ -107,6 +113,8 @@ impl Code {
             Code::NotConnected => "NOT_CONNECTED",
             Code::ReauthRequired => "REAUTH_REQUIRED",
             Code::InsufficientScope => "INSUFFICIENT_SCOPE",
+            Code::ConnectStateInvalid => "CONNECT_STATE_INVALID",
+            Code::ConsentDenied => "CONSENT_DENIED",
             Code::InvalidClient => "INVALID_CLIENT",
             Code::ProviderRejected => "PROVIDER_REJECTED",
             Code::RateLimited => "RATE_LIMITED",
@@ -177,12 +185,12 @@ impl Code {
             Code::NotConnected => 404,
             Code::ReauthRequired => 401,
             Code::Unauthorized => 401,
-            Code::Forbidden | Code::InsufficientScope => 403,
+            Code::Forbidden | Code::InsufficientScope | Code::ConsentDenied => 403,
             Code::PayloadTooLarge => 413,
             Code::IdempotencyConflict => 409,
             Code::NotFound => 404,
             Code::MethodNotAllowed => 405,
-            Code::BadRequest => 400,
+            Code::BadRequest | Code::ConnectStateInvalid => 400,
             Code::RateLimited | Code::Cooldown => 429,
             Code::ProviderUnavailable
             | Code::Network
@@ -307,6 +315,27 @@ mod tests {
 #[cfg(test)]
 mod readme {
     use super::Code;
+
+    /// The TypeScript `ErrorCode` union is the same list.
+    #[test]
+    fn the_typescript_union_lists_every_code() {
+        let ts = include_str!("../wasm/manager.rs");
+        let start = ts.find("export type ErrorCode =").expect("ErrorCode union");
+        let end = start + ts[start..].find(';').unwrap();
+        let union = &ts[start..end];
+        let listed = union.matches('"').count() / 2;
+        for c in Code::ALL {
+            assert!(
+                union.contains(&format!("\"{}\"", c.as_str())),
+                "{c} missing from ErrorCode"
+            );
+        }
+        assert_eq!(
+            listed,
+            Code::ALL.len(),
+            "ErrorCode lists codes that do not exist"
+        );
+    }
 
     /// The README's error table is the public contract: it must list every
     /// code with its HTTP status, retryability and re-auth flag.

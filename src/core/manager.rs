@@ -10,6 +10,7 @@ use serde::Serialize;
 use super::config::ManagerConfig;
 use super::error::{Code, Error, Result};
 use super::http::Transport;
+use super::identity::{parse_userinfo, userinfo_request, Account};
 use super::provider::Provider;
 use super::runtime::Runtime;
 use super::seal::{Field, SealContext};
@@ -54,6 +55,10 @@ pub struct InitialTokens {
     pub expires_in_secs: Option<u64>,
     pub expires_at_ms: Option<i64>,
     pub scope: Option<String>,
+    /// Seconds the refresh token lives, when the provider says (GitHub).
+    pub refresh_token_expires_in_secs: Option<u64>,
+    /// Who connected, when already known; else it is looked up.
+    pub account: Option<Account>,
 }
 
 /// A connection's status: never a token.
@@ -74,6 +79,10 @@ pub struct StatusReport {
     pub last_error_at: Option<i64>,
     pub failure_count: u32,
     pub cooldown_until: Option<i64>,
+    /// Who connected (the provider account), when known.
+    pub account_id: Option<String>,
+    pub account_email: Option<String>,
+    pub account_name: Option<String>,
 }
 
 /// Result of one background refresher pass.
@@ -399,6 +408,30 @@ impl<T: Transport, S: Store, R: Runtime> Manager<T, S, R> {
         provider_id: &str,
         t: InitialTokens,
     ) -> Result<StatusReport> {
+        self.save_grant(user_id, provider_id, t, "stored").await
+    }
+
+    /// Who the access token belongs to, from the provider's user-info
+    /// endpoint; `None` when it has none or the lookup fails (it is only
+    /// for display, never a reason to refuse the tokens).
+    pub(crate) async fn identify(&self, provider: &Provider, access: &str) -> Option<Account> {
+        let req = userinfo_request(provider, &AccessToken::new(access))?;
+        let resp = self
+            .transport
+            .send(req, self.cfg.policy.request_timeout_ms)
+            .await
+            .ok()?;
+        parse_userinfo(provider, &resp).ok()
+    }
+
+    /// Saves a grant's tokens (a sign-in's or a connect's), sealed, with the account.
+    pub(crate) async fn save_grant(
+        &self,
+        user_id: &str,
+        provider_id: &str,
+        t: InitialTokens,
+        kind: &str,
+    ) -> Result<StatusReport> {
         let provider = self.provider(provider_id)?;
         check_user(user_id)?;
         if t.access_token.trim().is_empty() {
@@ -410,6 +443,10 @@ impl<T: Transport, S: Store, R: Runtime> Manager<T, S, R> {
                 "refreshToken: must not be empty",
             ));
         }
+        let account = match t.account.clone() {
+            Some(a) => Some(a),
+            None => self.identify(provider, &t.access_token).await,
+        };
         let now = self.rt.now_ms();
         let existing = self.store.load(user_id, provider_id).await?;
         let refresh_sealed = match &t.refresh_token {
@@ -438,10 +475,10 @@ impl<T: Transport, S: Store, R: Runtime> Manager<T, S, R> {
             ),
             refresh_token_sealed: refresh_sealed,
             expires_at,
-            refresh_token_expires_at: if t.refresh_token.is_some() {
-                None
-            } else {
-                existing.as_ref().and_then(|r| r.refresh_token_expires_at)
+            refresh_token_expires_at: match (&t.refresh_token, t.refresh_token_expires_in_secs) {
+                (Some(_), Some(s)) => Some(now + (s as i64).saturating_mul(1000)),
+                (Some(_), None) => None,
+                (None, _) => existing.as_ref().and_then(|r| r.refresh_token_expires_at),
             },
             scope: t
                 .scope
@@ -449,12 +486,15 @@ impl<T: Transport, S: Store, R: Runtime> Manager<T, S, R> {
                 .map(|s| normalize_scope(s, provider.spec.scope_separator))
                 .or_else(|| existing.as_ref().and_then(|r| r.scope.clone())),
             refreshed_at: now,
+            account_id: account.as_ref().map(|a| a.id.clone()),
+            account_email: account.as_ref().and_then(|a| a.email.clone()),
+            account_name: account.as_ref().and_then(|a| a.name.clone()),
         };
         let row = self.store.save_tokens(&write).await?;
         self.pending
             .borrow_mut()
             .remove(&(user_id.to_string(), provider_id.to_string()));
-        let mut ev = self.event(&row, "stored");
+        let mut ev = self.event(&row, kind);
         ev.rotated = Some(t.refresh_token.is_some());
         self.emit(ev).await;
         Ok(self.report(provider_id, Some(&row)))
@@ -534,6 +574,9 @@ impl<T: Transport, S: Store, R: Runtime> Manager<T, S, R> {
                 last_error_at: None,
                 failure_count: 0,
                 cooldown_until: None,
+                account_id: None,
+                account_email: None,
+                account_name: None,
             };
         };
         let status = Status::parse(&row.status).unwrap_or(Status::Error);
@@ -561,23 +604,10 @@ impl<T: Transport, S: Store, R: Runtime> Manager<T, S, R> {
             last_error_at: row.last_error_at,
             failure_count: row.failure_count,
             cooldown_until: row.cooldown_until,
+            account_id: row.account_id.clone(),
+            account_email: row.account_email.clone(),
+            account_name: row.account_name.clone(),
         }
-    }
-
-    /// Erases the tokens and marks the connection disconnected.
-    pub async fn disconnect(&self, user_id: &str, provider_id: &str) -> Result<()> {
-        self.provider(provider_id)?;
-        check_user(user_id)?;
-        let now = self.rt.now_ms();
-        self.store.disconnect(user_id, provider_id, now).await?;
-        self.pending
-            .borrow_mut()
-            .remove(&(user_id.to_string(), provider_id.to_string()));
-        if let Some(row) = self.store.load(user_id, provider_id).await? {
-            let ev = self.event(&row, "disconnected");
-            self.emit(ev).await;
-        }
-        Ok(())
     }
 
     /// Background refresher: refreshes connections whose token expires within
@@ -663,7 +693,7 @@ fn clean(s: &str) -> String {
         .collect()
 }
 
-fn check_user(user_id: &str) -> Result<()> {
+pub(crate) fn check_user(user_id: &str) -> Result<()> {
     if user_id.is_empty() || user_id.len() > 255 {
         return Err(Error::new(
             Code::BadRequest,

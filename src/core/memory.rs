@@ -8,12 +8,17 @@ use std::rc::Rc;
 
 use super::error::{Error, Result};
 use super::status::Status;
-use super::store::{ConnectionRow, FailureWrite, LeaseOutcome, RefreshEvent, Store, TokenWrite};
+use super::store::{
+    ClaimOutcome, ConnectAttempt, ConnectionRow, FailureWrite, LeaseOutcome, RefreshEvent, Store,
+    TokenWrite,
+};
 
 #[derive(Default)]
 struct Inner {
     rows: RefCell<HashMap<(String, String), ConnectionRow>>,
     events: RefCell<Vec<RefreshEvent>>,
+    /// Connect attempts by state hash, and whether the callback claimed them.
+    connects: RefCell<HashMap<String, (ConnectAttempt, bool)>>,
     /// The next N commit_refresh / record_failure calls fail.
     fail_commits: Cell<u32>,
     fail_failures: Cell<u32>,
@@ -47,6 +52,29 @@ impl MemoryStore {
     }
     pub fn events(&self) -> Vec<RefreshEvent> {
         self.inner.events.borrow().clone()
+    }
+    /// Tests: the connect attempt with this state hash.
+    pub fn connect_attempt(&self, state_hash: &str) -> Option<ConnectAttempt> {
+        self.inner
+            .connects
+            .borrow()
+            .get(state_hash)
+            .map(|(a, _)| a.clone())
+    }
+    /// Tests: every connect attempt.
+    pub fn connect_attempts(&self) -> Vec<ConnectAttempt> {
+        self.inner
+            .connects
+            .borrow()
+            .values()
+            .map(|(a, _)| a.clone())
+            .collect()
+    }
+    /// Tests: replaces an attempt (to tamper with it or move its expiry).
+    pub fn put_connect_attempt(&self, a: ConnectAttempt) {
+        let mut c = self.inner.connects.borrow_mut();
+        let claimed = c.get(&a.state_hash).is_some_and(|(_, used)| *used);
+        c.insert(a.state_hash.clone(), (a, claimed));
     }
     /// Makes the next `n` token writes fail with `STORAGE`.
     pub fn fail_next_commits(&self, n: u32) {
@@ -93,6 +121,15 @@ fn apply_write(row: &mut ConnectionRow, w: &TokenWrite) {
     row.version += 1;
     row.lease_owner = None;
     row.lease_until = None;
+    for (to, from) in [
+        (&mut row.account_id, &w.account_id),
+        (&mut row.account_email, &w.account_email),
+        (&mut row.account_name, &w.account_name),
+    ] {
+        if from.is_some() {
+            to.clone_from(from);
+        }
+    }
 }
 
 impl Store for MemoryStore {
@@ -210,6 +247,9 @@ impl Store for MemoryStore {
                 version: 0,
                 lease_owner: None,
                 lease_until: None,
+                account_id: None,
+                account_email: None,
+                account_name: None,
             });
         apply_write(row, w);
         Ok(row.clone())
@@ -236,6 +276,57 @@ impl Store for MemoryStore {
     async fn append_event(&self, event: &RefreshEvent) -> Result<()> {
         self.inner.events.borrow_mut().push(event.clone());
         Ok(())
+    }
+
+    async fn put_connect(&self, a: &ConnectAttempt) -> Result<()> {
+        self.inner
+            .connects
+            .borrow_mut()
+            .insert(a.state_hash.clone(), (a.clone(), false));
+        Ok(())
+    }
+
+    async fn claim_connect(
+        &self,
+        state_hash: &str,
+        code_sealed: Option<&str>,
+        ticket_hash: Option<&str>,
+        _now_ms: i64,
+    ) -> Result<ClaimOutcome> {
+        let mut c = self.inner.connects.borrow_mut();
+        Ok(match c.get_mut(state_hash) {
+            None => ClaimOutcome::Missing,
+            Some((a, true)) => ClaimOutcome::Used(a.clone()),
+            Some((a, claimed)) => {
+                let before = a.clone();
+                a.code_sealed = code_sealed.map(str::to_string);
+                a.ticket_hash = ticket_hash.map(str::to_string);
+                *claimed = true;
+                ClaimOutcome::Claimed(before)
+            }
+        })
+    }
+
+    async fn take_connect(&self, ticket_hash: &str) -> Result<Option<ConnectAttempt>> {
+        let mut c = self.inner.connects.borrow_mut();
+        let key = c
+            .iter()
+            .find(|(_, (a, _))| a.ticket_hash.as_deref() == Some(ticket_hash))
+            .map(|(k, _)| k.clone());
+        Ok(key.and_then(|k| c.remove(&k)).map(|(a, _)| a))
+    }
+
+    async fn load_all(&self, user_id: &str) -> Result<Vec<ConnectionRow>> {
+        let mut rows: Vec<ConnectionRow> = self
+            .inner
+            .rows
+            .borrow()
+            .values()
+            .filter(|r| r.user_id == user_id)
+            .cloned()
+            .collect();
+        rows.sort_by(|a, b| a.provider.cmp(&b.provider));
+        Ok(rows)
     }
 
     async fn list_expiring(

@@ -5,6 +5,7 @@
 pub mod authorize;
 pub mod client;
 pub mod config;
+pub mod connect;
 pub mod error;
 pub mod fields;
 pub mod grant;

@@ -434,6 +434,14 @@ fn apply_connect_config(
     c: &ProviderConfig,
     field: &dyn Fn(&str) -> String,
 ) -> Result<()> {
+    // A token URL pointed elsewhere (an emulator, a proxy) with the template's
+    // other endpoints left as they are would send tokens to the real provider:
+    // those endpoints are dropped unless configured too.
+    if c.token_url.is_some() {
+        spec.auth_url = None;
+        spec.revocation = Revocation::None;
+        spec.userinfo = None;
+    }
     if let Some(u) = &c.auth_url {
         spec.auth_url = Some(url_field(u, field("authUrl"))?);
     }

@@ -257,6 +257,9 @@ impl<T: Transport, S: Store, R: Runtime> Manager<T, S, R> {
             refresh_token_expires_at: t.refresh_token_expires_at_ms,
             scope: t.scope.clone(),
             refreshed_at: now,
+            account_id: None,
+            account_email: None,
+            account_name: None,
         }
     }
 

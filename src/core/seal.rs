@@ -27,6 +27,10 @@ const B64URL: base64::engine::GeneralPurpose = base64::engine::general_purpose::
 pub enum Field {
     AccessToken,
     RefreshToken,
+    /// A connect attempt's PKCE verifier (bound to the attempt's state hash).
+    PkceVerifier,
+    /// A connect attempt's authorization code (bound to the attempt's state hash).
+    AuthorizationCode,
 }
 
 impl Field {
@@ -34,6 +38,8 @@ impl Field {
         match self {
             Field::AccessToken => "access_token",
             Field::RefreshToken => "refresh_token",
+            Field::PkceVerifier => "pkce_verifier",
+            Field::AuthorizationCode => "authorization_code",
         }
     }
 }

@@ -30,6 +30,13 @@ pub struct ConnectionRow {
     pub version: i64,
     pub lease_owner: Option<String>,
     pub lease_until: Option<i64>,
+    /// Who connected: the provider account's id, email and login or name.
+    #[serde(default)]
+    pub account_id: Option<String>,
+    #[serde(default)]
+    pub account_email: Option<String>,
+    #[serde(default)]
+    pub account_name: Option<String>,
 }
 
 /// The outcome of trying to take the refresh lease.
@@ -57,6 +64,44 @@ pub struct TokenWrite {
     pub scope: Option<String>,
     /// Becomes `token_refreshed_at`.
     pub refreshed_at: i64,
+    /// The account, when known; `None` keeps what is stored. Only sign-ins
+    /// and connects set it; a refresh never touches it.
+    #[serde(default)]
+    pub account_id: Option<String>,
+    #[serde(default)]
+    pub account_email: Option<String>,
+    #[serde(default)]
+    pub account_name: Option<String>,
+}
+
+/// A connect in progress (RFC 6749 §4.1 with PKCE), found by the SHA-256 of
+/// its `state`. The verifier and, after the callback, the code are sealed,
+/// bound to the state hash. Instants are epoch milliseconds.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ConnectAttempt {
+    pub state_hash: String,
+    pub user_id: String,
+    pub provider: String,
+    pub verifier_sealed: String,
+    pub redirect_uri: String,
+    pub return_to: String,
+    pub scopes: Vec<String>,
+    pub created_at: i64,
+    pub expires_at: i64,
+    pub code_sealed: Option<String>,
+    /// SHA-256 of the one-time ticket the app completes the connect with.
+    pub ticket_hash: Option<String>,
+}
+
+/// The callback's claim on an attempt.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ClaimOutcome {
+    /// First use of this state: the attempt as it was.
+    Claimed(ConnectAttempt),
+    /// The state was used before (a replay).
+    Used(ConnectAttempt),
+    Missing,
 }
 
 /// A failed refresh, recorded by the lease owner (which then releases the lease).
@@ -135,6 +180,25 @@ pub trait Store {
     async fn disconnect(&self, user_id: &str, provider: &str, at: i64) -> Result<()>;
 
     async fn append_event(&self, event: &RefreshEvent) -> Result<()>;
+
+    /// Records a connect in progress.
+    async fn put_connect(&self, attempt: &ConnectAttempt) -> Result<()>;
+
+    /// The callback, in one step: attaches the code and ticket to the attempt
+    /// with this state if it was never claimed.
+    async fn claim_connect(
+        &self,
+        state_hash: &str,
+        code_sealed: Option<&str>,
+        ticket_hash: Option<&str>,
+        now_ms: i64,
+    ) -> Result<ClaimOutcome>;
+
+    /// Completion: removes and returns the attempt with this ticket (single use).
+    async fn take_connect(&self, ticket_hash: &str) -> Result<Option<ConnectAttempt>>;
+
+    /// Every connection of a user.
+    async fn load_all(&self, user_id: &str) -> Result<Vec<ConnectionRow>>;
 
     /// Connections whose access token expires before `before_ms`, that have a
     /// refresh token, are not `needs_reauth` or `disconnected`, and are not cooling down at `now_ms`.

@@ -36,7 +36,8 @@ pub struct Rt {
     pub now: Rc<Cell<i64>>,
     timers: Rc<RefCell<Vec<(i64, Waker)>>>,
     pub sleeps: Rc<RefCell<Vec<u64>>>,
-    seq: Rc<Cell<u8>>,
+    /// Deterministic randomness: a splitmix64 stream.
+    seq: Rc<Cell<u64>>,
     pub events: Rc<RefCell<Vec<RefreshEvent>>>,
 }
 
@@ -130,9 +131,14 @@ impl Runtime for Rt {
         0.5
     }
     fn fill_random(&self, buf: &mut [u8]) {
-        for b in buf.iter_mut() {
-            self.seq.set(self.seq.get().wrapping_add(1));
-            *b = self.seq.get();
+        for chunk in buf.chunks_mut(8) {
+            let x = self.seq.get().wrapping_add(0x9e37_79b9_7f4a_7c15);
+            self.seq.set(x);
+            let mut z = x;
+            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+            z ^= z >> 31;
+            chunk.copy_from_slice(&z.to_le_bytes()[..chunk.len()]);
         }
     }
     fn emit(&self, event: &RefreshEvent) {

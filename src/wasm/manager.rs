@@ -15,18 +15,21 @@ use super::fetch::FetchTransport;
 use super::runtime::JsRuntime;
 use super::store::JsStore;
 use crate::core::config::ManagerConfig;
+use crate::core::connect::{ConnectOptions, DisconnectReport};
 use crate::core::error::{Code, Error};
 use crate::core::fields::Fields;
 use crate::core::manager::{
     GetOptions, InitialTokens, Manager, StatusReport, SweepReport, ValidToken,
 };
 use crate::core::marker;
+use crate::core::revoke::RevokeOutcome;
 
 #[wasm_bindgen(typescript_custom_section)]
 const TS_TYPES: &'static str = r#"
 /** Stable error codes; branch on these, never on messages. */
 export type ErrorCode =
-  | "NOT_CONNECTED" | "REAUTH_REQUIRED" | "INSUFFICIENT_SCOPE" | "INVALID_CLIENT"
+  | "NOT_CONNECTED" | "REAUTH_REQUIRED" | "INSUFFICIENT_SCOPE" | "CONNECT_STATE_INVALID"
+  | "CONSENT_DENIED" | "INVALID_CLIENT"
   | "PROVIDER_REJECTED" | "RATE_LIMITED" | "PROVIDER_UNAVAILABLE" | "NETWORK" | "TIMEOUT"
   | "BAD_PROVIDER_RESPONSE" | "COOLDOWN" | "LEASE_TIMEOUT" | "CRYPTO_MALFORMED"
   | "CRYPTO_UNKNOWN_KEY" | "CRYPTO_INTEGRITY" | "CRYPTO_UNBOUND" | "STORAGE"
@@ -53,7 +56,21 @@ export interface ProviderConfig {
   template?: string;
   clientId: string;
   clientSecret?: string;
+  /** Overriding it drops the template's other endpoints unless they are configured too. */
   tokenUrl?: string;
+  /** The authorization endpoint (needed to connect). */
+  authUrl?: string;
+  /** How the provider revokes a grant on disconnect. */
+  revocation?: "rfc7009" | "google" | "github-grant" | "none";
+  /** For github-grant it holds `{client_id}`. */
+  revocationUrl?: string;
+  userinfoUrl?: string;
+  /** How to read the user-info answer. */
+  identity?: "oidc" | "spotify" | "discord" | "github";
+  /** Scopes a connect asks for by default. */
+  scopes?: string[] | string;
+  /** Extra authorization request parameters. */
+  authParams?: Record<string, string>;
   clientAuth?: "basic" | "body" | "none" | "client_secret_basic" | "client_secret_post";
   rotation?: "reusable" | "single-use";
   accessTokensExpire?: boolean;
@@ -97,6 +114,24 @@ export interface ConnectionRow {
   version: number;
   leaseOwner: string | null;
   leaseUntil: number | null;
+  accountId?: string | null;
+  accountEmail?: string | null;
+  accountName?: string | null;
+}
+
+/** A connect in progress; instants are epoch milliseconds. */
+export interface ConnectAttempt {
+  stateHash: string;
+  userId: string;
+  provider: string;
+  verifierSealed: string;
+  redirectUri: string;
+  returnTo: string;
+  scopes: string[];
+  createdAt: number;
+  expiresAt: number;
+  codeSealed: string | null;
+  ticketHash: string | null;
 }
 
 export interface TokenWrite {
@@ -108,6 +143,10 @@ export interface TokenWrite {
   refreshTokenExpiresAt: number | null;
   scope: string | null;
   refreshedAt: number;
+  /** null keeps what is stored; only sign-ins and connects set them. */
+  accountId: string | null;
+  accountEmail: string | null;
+  accountName: string | null;
 }
 
 export interface FailureWrite {
@@ -127,7 +166,7 @@ export interface FailureWrite {
 export interface RefreshEvent {
   userId: string;
   provider: string;
-  kind: "refreshed" | "failed" | "insufficient_scope" | "rotation_not_saved" | "rotation_saved_late" | "lease_lost" | "store_failed" | "stored" | "disconnected";
+  kind: "refreshed" | "failed" | "connected" | "insufficient_scope" | "rotation_not_saved" | "rotation_saved_late" | "lease_lost" | "store_failed" | "stored" | "disconnected";
   code: ErrorCode | null;
   message: string | null;
   at: number;
@@ -159,6 +198,16 @@ export interface TokenStore {
   disconnect(a: { userId: string; provider: string; at: number }): Promise<void> | void;
   appendEvent(e: RefreshEvent): Promise<void> | void;
   listExpiring(a: { before: number; now: number; limit: number }): Promise<{ userId: string; provider: string }[]> | { userId: string; provider: string }[];
+  /** Connect only: record an attempt. */
+  putConnect?(a: ConnectAttempt): Promise<void> | void;
+  /** Connect only, one statement: claim the attempt with this state once, attaching code and ticket. */
+  claimConnect?(a: { stateHash: string; codeSealed: string | null; ticketHash: string | null; now: number }):
+    | Promise<{ outcome: "claimed" | "used"; attempt: ConnectAttempt } | { outcome: "missing" }>
+    | { outcome: "claimed" | "used"; attempt: ConnectAttempt } | { outcome: "missing" };
+  /** Connect only: remove and return the attempt with this ticket. */
+  takeConnect?(a: { ticketHash: string }): Promise<ConnectAttempt | null> | ConnectAttempt | null;
+  /** Every connection of a user. */
+  loadAll?(a: { userId: string }): Promise<ConnectionRow[]> | ConnectionRow[];
 }
 
 export interface ManagerOptions {
@@ -209,6 +258,35 @@ export interface StatusReport {
   lastErrorAt: number | null;
   failureCount: number;
   cooldownUntil: number | null;
+  /** Who connected: the provider account. */
+  accountId: string | null;
+  accountEmail: string | null;
+  accountName: string | null;
+}
+
+export interface ConnectOptions {
+  /** The callback URL registered at the provider. */
+  redirectUri: string;
+  /** The page to come back to (check it against your allowlist). */
+  returnTo: string;
+  scopes?: string[] | string;
+}
+
+export interface ConnectStart { authorizationUrl: string; expiresAt: number }
+
+export interface ConnectCallbackResult {
+  provider: string;
+  returnTo: string;
+  /** Hand it to the page; it completes the connect with the user's session. */
+  ticket: string | null;
+  error: { code: ErrorCode; message: string } | null;
+}
+
+export interface DisconnectReport {
+  provider: string;
+  status: StatusReport;
+  revocation: "revoked" | "not_supported" | "nothing_to_revoke" | "failed";
+  revocationError: { code: ErrorCode; message: string } | null;
 }
 
 export interface SweepReport { checked: number; refreshed: number; failed: number; codes: ErrorCode[] }
@@ -270,6 +348,8 @@ fn initial_tokens(v: &JsValue) -> Result<InitialTokens, Error> {
         expires_in_secs: f.opt_u64("expiresIn")?,
         expires_at_ms: f.opt_i64("expiresAt")?,
         scope: f.opt_str("scope")?,
+        refresh_token_expires_in_secs: None,
+        account: None,
     })
 }
 
@@ -289,6 +369,39 @@ fn report_to_js(r: &StatusReport) -> JsValue {
         ("lastErrorAt", opt_n(r.last_error_at)),
         ("failureCount", n(r.failure_count.into())),
         ("cooldownUntil", opt_n(r.cooldown_until)),
+        ("accountId", opt_s(r.account_id.as_deref())),
+        ("accountEmail", opt_s(r.account_email.as_deref())),
+        ("accountName", opt_s(r.account_name.as_deref())),
+    ])
+}
+
+fn error_obj(e: &Error) -> JsValue {
+    obj(&[("code", s(e.code.as_str())), ("message", s(&e.message))])
+}
+
+fn connect_options(v: &JsValue) -> Result<ConnectOptions, Error> {
+    let json = js_to_json(v, Code::BadRequest)?;
+    let f = Fields::new(&json, "options", Code::BadRequest)?;
+    f.only(&["redirectUri", "returnTo", "scopes"])?;
+    Ok(ConnectOptions {
+        redirect_uri: f.str("redirectUri")?,
+        return_to: f.str("returnTo")?,
+        scopes: f.opt_scopes("scopes")?,
+    })
+}
+
+fn disconnect_to_js(r: &DisconnectReport) -> JsValue {
+    obj(&[
+        ("provider", s(&r.status.provider)),
+        ("status", report_to_js(&r.status)),
+        ("revocation", s(r.revocation.as_str())),
+        (
+            "revocationError",
+            match &r.revocation {
+                RevokeOutcome::Failed(e) => error_obj(e),
+                _ => JsValue::NULL,
+            },
+        ),
     ])
 }
 
@@ -463,16 +576,102 @@ impl TokenManager {
         })
     }
 
-    /// Erases the tokens and marks the connection disconnected.
-    #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
+    /// Revokes the grant at the provider where it can (RFC 7009, Google,
+    /// GitHub), then erases the sealed tokens and marks the connection
+    /// disconnected whatever the provider said; the report says what happened there.
+    #[wasm_bindgen(unchecked_return_type = "Promise<DisconnectReport>")]
     pub fn disconnect(&self, user_id: String, provider: String) -> Promise {
         let inner = self.inner.clone();
         future_to_promise(async move {
-            inner
+            let r = inner
                 .disconnect(&user_id, &provider)
                 .await
                 .map_err(reject)?;
-            Ok(JsValue::UNDEFINED)
+            Ok(disconnect_to_js(&r))
+        })
+    }
+
+    /// Every configured provider's status for the user (`disconnected` where none).
+    #[wasm_bindgen(js_name = statusAll, unchecked_return_type = "Promise<StatusReport[]>")]
+    pub fn status_all(&self, user_id: String) -> Promise {
+        let inner = self.inner.clone();
+        future_to_promise(async move {
+            let all = inner.status_all(&user_id).await.map_err(reject)?;
+            Ok(all
+                .iter()
+                .map(report_to_js)
+                .collect::<js_sys::Array>()
+                .into())
+        })
+    }
+
+    /// Connect, step 1 (the user's session): the provider's authorization URL
+    /// (RFC 6749 §4.1.1 with PKCE S256). Check `returnTo` against your
+    /// allowlist first.
+    #[wasm_bindgen(js_name = beginConnect, unchecked_return_type = "Promise<ConnectStart>")]
+    pub fn begin_connect(
+        &self,
+        user_id: String,
+        provider: String,
+        #[wasm_bindgen(unchecked_param_type = "ConnectOptions")] options: JsValue,
+    ) -> Promise {
+        let inner = self.inner.clone();
+        future_to_promise(async move {
+            let opts = connect_options(&options).map_err(reject)?;
+            let r = inner
+                .begin_connect(&user_id, &provider, opts)
+                .await
+                .map_err(reject)?;
+            Ok(obj(&[
+                ("authorizationUrl", s(&r.authorization_url)),
+                ("expiresAt", n(r.expires_at)),
+            ]))
+        })
+    }
+
+    /// Connect, step 2 (the provider's redirect, no session): consumes the
+    /// state. Rejects with `CONNECT_STATE_INVALID` for a state it never
+    /// issued; otherwise says where to send the browser, with a ticket or an error.
+    #[wasm_bindgen(js_name = connectCallback, unchecked_return_type = "Promise<ConnectCallbackResult>")]
+    pub fn connect_callback(
+        &self,
+        #[wasm_bindgen(
+            unchecked_param_type = "{ state: string; code?: string | null; error?: string | null }"
+        )]
+        params: JsValue,
+    ) -> Promise {
+        let inner = self.inner.clone();
+        future_to_promise(async move {
+            let state = get(&params, "state").as_string().unwrap_or_default();
+            let code = get(&params, "code").as_string();
+            let error = get(&params, "error").as_string();
+            let r = inner
+                .connect_callback(&state, code.as_deref(), error.as_deref())
+                .await
+                .map_err(reject)?;
+            Ok(obj(&[
+                ("provider", s(&r.provider)),
+                ("returnTo", s(&r.return_to)),
+                ("ticket", opt_s(r.ticket.as_deref())),
+                (
+                    "error",
+                    r.error.as_ref().map(error_obj).unwrap_or(JsValue::NULL),
+                ),
+            ]))
+        })
+    }
+
+    /// Connect, step 3 (the user's session again): the ticket must be this
+    /// user's. Exchanges the code, reads who connected, stores the tokens.
+    #[wasm_bindgen(js_name = completeConnect, unchecked_return_type = "Promise<StatusReport>")]
+    pub fn complete_connect(&self, user_id: String, ticket: String) -> Promise {
+        let inner = self.inner.clone();
+        future_to_promise(async move {
+            let r = inner
+                .complete_connect(&user_id, &ticket)
+                .await
+                .map_err(reject)?;
+            Ok(report_to_js(&r))
         })
     }
 

@@ -10,9 +10,13 @@ use super::util::settle;
 use crate::core::error::{Code, Error, Result};
 use crate::core::fields::Fields;
 use crate::core::store::{
-    ConnectionRow, FailureWrite, LeaseOutcome, RefreshEvent, Store, TokenWrite,
+    ClaimOutcome, ConnectAttempt, ConnectionRow, FailureWrite, LeaseOutcome, RefreshEvent, Store,
+    TokenWrite,
 };
 
+/// Required of every store. The connect methods (`putConnect`,
+/// `claimConnect`, `takeConnect`, `loadAll`) are needed only to connect
+/// providers and list connections; a missing one is a CONFIG error when used.
 pub const METHODS: [&str; 9] = [
     "load",
     "tryLease",
@@ -50,7 +54,44 @@ fn row_from_js(v: &JsValue, path: &str) -> Result<ConnectionRow> {
         version: f.i64("version")?,
         lease_owner: f.opt_str("leaseOwner")?,
         lease_until: f.opt_i64("leaseUntil")?,
+        account_id: f.opt_str("accountId")?,
+        account_email: f.opt_str("accountEmail")?,
+        account_name: f.opt_str("accountName")?,
     })
+}
+
+fn attempt_from_js(v: &JsValue, path: &str) -> Result<ConnectAttempt> {
+    let json = js_to_json(v, Code::Storage)?;
+    let f = Fields::new(&json, path, Code::Storage)?;
+    Ok(ConnectAttempt {
+        state_hash: f.str("stateHash")?,
+        user_id: f.str("userId")?,
+        provider: f.str("provider")?,
+        verifier_sealed: f.str("verifierSealed")?,
+        redirect_uri: f.str("redirectUri")?,
+        return_to: f.str("returnTo")?,
+        scopes: f.str_list("scopes")?,
+        created_at: f.i64("createdAt")?,
+        expires_at: f.i64("expiresAt")?,
+        code_sealed: f.opt_str("codeSealed")?,
+        ticket_hash: f.opt_str("ticketHash")?,
+    })
+}
+
+fn attempt_to_js(a: &ConnectAttempt) -> JsValue {
+    obj(&[
+        ("stateHash", s(&a.state_hash)),
+        ("userId", s(&a.user_id)),
+        ("provider", s(&a.provider)),
+        ("verifierSealed", s(&a.verifier_sealed)),
+        ("redirectUri", s(&a.redirect_uri)),
+        ("returnTo", s(&a.return_to)),
+        ("scopes", strings(&a.scopes)),
+        ("createdAt", n(a.created_at)),
+        ("expiresAt", n(a.expires_at)),
+        ("codeSealed", opt_s(a.code_sealed.as_deref())),
+        ("ticketHash", opt_s(a.ticket_hash.as_deref())),
+    ])
 }
 
 fn write_to_js(w: &TokenWrite) -> JsValue {
@@ -66,6 +107,9 @@ fn write_to_js(w: &TokenWrite) -> JsValue {
         ("refreshTokenExpiresAt", opt_n(w.refresh_token_expires_at)),
         ("scope", opt_s(w.scope.as_deref())),
         ("refreshedAt", n(w.refreshed_at)),
+        ("accountId", opt_s(w.account_id.as_deref())),
+        ("accountEmail", opt_s(w.account_email.as_deref())),
+        ("accountName", opt_s(w.account_name.as_deref())),
     ])
 }
 
@@ -228,6 +272,63 @@ impl Store for JsStore {
         self.call("appendEvent", event_to_js(event))
             .await
             .map(|_| ())
+    }
+
+    async fn put_connect(&self, a: &ConnectAttempt) -> Result<()> {
+        self.call("putConnect", attempt_to_js(a)).await.map(|_| ())
+    }
+
+    async fn claim_connect(
+        &self,
+        state_hash: &str,
+        code_sealed: Option<&str>,
+        ticket_hash: Option<&str>,
+        now_ms: i64,
+    ) -> Result<ClaimOutcome> {
+        let arg = obj(&[
+            ("stateHash", s(state_hash)),
+            ("codeSealed", opt_s(code_sealed)),
+            ("ticketHash", opt_s(ticket_hash)),
+            ("now", n(now_ms)),
+        ]);
+        let v = self.call("claimConnect", arg).await?;
+        let path = "store.claimConnect result.attempt";
+        match get(&v, "outcome").as_string().as_deref() {
+            Some("claimed") => Ok(ClaimOutcome::Claimed(attempt_from_js(
+                &get(&v, "attempt"),
+                path,
+            )?)),
+            Some("used") => Ok(ClaimOutcome::Used(attempt_from_js(
+                &get(&v, "attempt"),
+                path,
+            )?)),
+            Some("missing") => Ok(ClaimOutcome::Missing),
+            _ => Err(bad_result(
+                "claimConnect",
+                "outcome must be claimed, used or missing",
+            )),
+        }
+    }
+
+    async fn take_connect(&self, ticket_hash: &str) -> Result<Option<ConnectAttempt>> {
+        let v = self
+            .call("takeConnect", obj(&[("ticketHash", s(ticket_hash))]))
+            .await?;
+        if v.is_null() || v.is_undefined() {
+            return Ok(None);
+        }
+        attempt_from_js(&v, "store.takeConnect result").map(Some)
+    }
+
+    async fn load_all(&self, user_id: &str) -> Result<Vec<ConnectionRow>> {
+        let v = self.call("loadAll", obj(&[("userId", s(user_id))])).await?;
+        let arr: js_sys::Array = v
+            .dyn_into()
+            .map_err(|_| bad_result("loadAll", "must be an array of rows"))?;
+        arr.iter()
+            .enumerate()
+            .map(|(i, row)| row_from_js(&row, &format!("store.loadAll result[{i}]")))
+            .collect()
     }
 
     async fn list_expiring(

@@ -13,6 +13,8 @@ export class MemoryStore {
     this.events = [];
     this.leaseCalls = 0;
     this.failCommits = 0;
+    /** Connect attempts by state hash, with whether the callback claimed them. */
+    this.connects = new Map();
   }
   key(userId, provider) {
     return `${userId}\u0000${provider}`;
@@ -56,6 +58,10 @@ export class MemoryStore {
       leaseOwner: null,
       leaseUntil: null,
     });
+    // null keeps the stored account (a refresh never sets one).
+    for (const k of ["accountId", "accountEmail", "accountName"]) {
+      if (w[k] !== null && w[k] !== undefined) r[k] = w[k];
+    }
   }
   /** @returns {Promise<boolean>} */
   commitRefresh({ write, expectedVersion }) {
@@ -120,6 +126,30 @@ export class MemoryStore {
   }
   appendEvent(e) {
     this.events.push(e);
+  }
+  putConnect(a) {
+    this.connects.set(a.stateHash, { attempt: { ...a }, claimed: false });
+  }
+  claimConnect({ stateHash, codeSealed, ticketHash }) {
+    const c = this.connects.get(stateHash);
+    if (!c) return { outcome: "missing" };
+    if (c.claimed) return { outcome: "used", attempt: { ...c.attempt } };
+    const before = { ...c.attempt };
+    Object.assign(c.attempt, { codeSealed, ticketHash });
+    c.claimed = true;
+    return { outcome: "claimed", attempt: before };
+  }
+  takeConnect({ ticketHash }) {
+    for (const [k, c] of this.connects) {
+      if (c.attempt.ticketHash === ticketHash) {
+        this.connects.delete(k);
+        return { ...c.attempt };
+      }
+    }
+    return null;
+  }
+  loadAll({ userId }) {
+    return [...this.rows.values()].filter((r) => r.userId === userId).map((r) => ({ ...r }));
   }
   /** @returns {{ userId: string, provider: string }[]} */
   listExpiring({ before, now, limit }) {

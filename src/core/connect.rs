@@ -1,0 +1,401 @@
+//! Connecting and disconnecting a provider: the authorization code grant
+//! with PKCE (RFC 6749 §4.1, RFC 7636), and revocation at the provider.
+//!
+//! 1. `begin_connect` (the user's JWT): a random single-use `state` and PKCE
+//!    verifier, stored bound to the user, provider, redirect URI and the page
+//!    to return to; the authorization URL.
+//! 2. `connect_callback` (a browser redirect, no JWT): claims the state once,
+//!    keeps the code sealed, hands the browser a one-time ticket.
+//! 3. `complete_connect` (the user's JWT again): the ticket must be this
+//!    user's. Exchanges the code with the verifier, reads who connected,
+//!    stores the tokens sealed.
+//!
+//! Step 3 is what stops login CSRF: a consent link an attacker started, opened
+//! by a victim, ends with a ticket that only the attacker's session could
+//! complete, so the victim's provider account never lands on the attacker's
+//! user.
+
+use super::authorize::{
+    authorization_url, code_request, random_token, sha256_b64url, AuthorizationRequest, Pkce,
+};
+use super::error::{Code, Error, Result};
+use super::grant::process_token_response;
+use super::http::Transport;
+use super::manager::{check_user, not_connected, InitialTokens, Manager, StatusReport};
+use super::revoke::{revocation_outcome, revocation_request, RevokeOutcome};
+use super::runtime::Runtime;
+use super::seal::{Field, SealContext};
+use super::secret::{AuthorizationCode, PkceVerifier};
+use super::store::{ClaimOutcome, ConnectAttempt, Store};
+
+/// How long a connect may take from the authorization URL to completion.
+pub const CONNECT_TTL_MS: i64 = 10 * 60_000;
+/// At most this many scopes, each at most this long.
+const MAX_SCOPES: usize = 50;
+const MAX_SCOPE_LEN: usize = 200;
+
+#[derive(Clone, Debug, Default)]
+pub struct ConnectOptions {
+    /// The callback URL registered at the provider.
+    pub redirect_uri: String,
+    /// The page to return to; the caller checks it against its allowlist.
+    pub return_to: String,
+    /// Scopes to ask for; the provider's defaults when `None`.
+    pub scopes: Option<Vec<String>>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConnectStart {
+    pub authorization_url: String,
+    pub expires_at: i64,
+}
+
+/// Where the callback sends the browser: back to `return_to` with a ticket
+/// to complete, or with an error.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CallbackResult {
+    pub provider: String,
+    pub return_to: String,
+    pub ticket: Option<String>,
+    pub error: Option<Error>,
+}
+
+/// What disconnecting did, here and at the provider.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DisconnectReport {
+    pub status: StatusReport,
+    pub revocation: RevokeOutcome,
+}
+
+fn invalid(message: &str) -> Error {
+    Error::new(Code::ConnectStateInvalid, message)
+}
+
+fn http_url(v: &str, what: &str) -> Result<()> {
+    let ok = (v.starts_with("https://") || v.starts_with("http://"))
+        && v.len() <= 2048
+        && !v.chars().any(|c| c.is_whitespace() || c.is_control());
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::new(
+            Code::BadRequest,
+            format!("{what}: must be an http(s) URL"),
+        ))
+    }
+}
+
+fn check_scopes(scopes: &[String]) -> Result<()> {
+    let ok = scopes.len() <= MAX_SCOPES
+        && scopes.iter().all(|s| {
+            !s.is_empty()
+                && s.len() <= MAX_SCOPE_LEN
+                && s.chars()
+                    .all(|c| c.is_ascii_graphic() && c != '"' && c != '\\')
+        });
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::new(
+            Code::BadRequest,
+            format!("scopes: at most {MAX_SCOPES} scopes of printable characters without spaces"),
+        ))
+    }
+}
+
+/// The verifier and the code are sealed bound to the attempt's state hash:
+/// the callback knows neither user nor provider until its claim succeeds, and
+/// the claim must carry the sealed code to be one statement.
+fn attempt_ctx(state_hash: &str, field: Field) -> SealContext<'_> {
+    SealContext {
+        user_id: state_hash,
+        provider: "connect",
+        field,
+    }
+}
+
+impl<T: Transport, S: Store, R: Runtime> Manager<T, S, R> {
+    fn random32(&self) -> [u8; 32] {
+        let mut b = [0u8; 32];
+        self.rt.fill_random(&mut b);
+        b
+    }
+
+    /// Step 1: the authorization URL for the user's browser.
+    pub async fn begin_connect(
+        &self,
+        user_id: &str,
+        provider_id: &str,
+        opts: ConnectOptions,
+    ) -> Result<ConnectStart> {
+        let provider = self.provider(provider_id)?;
+        check_user(user_id)?;
+        http_url(&opts.redirect_uri, "redirectUri")?;
+        http_url(&opts.return_to, "returnTo")?;
+        let scopes = opts
+            .scopes
+            .unwrap_or_else(|| provider.spec.default_scopes.clone());
+        check_scopes(&scopes)?;
+        let state = random_token(self.random32());
+        let pkce = Pkce::from_random(self.random32());
+        let state_hash = sha256_b64url(&state);
+        let now = self.rt.now_ms();
+        let url = authorization_url(
+            provider,
+            &AuthorizationRequest {
+                redirect_uri: &opts.redirect_uri,
+                scopes: &scopes,
+                state: &state,
+                code_challenge: &pkce.challenge,
+            },
+        )?;
+        let mut nonce = [0u8; 12];
+        self.rt.fill_random(&mut nonce);
+        let verifier_sealed = self.cfg.keyring.seal(
+            pkce.verifier.expose(),
+            &attempt_ctx(&state_hash, Field::PkceVerifier),
+            nonce,
+        );
+        self.store
+            .put_connect(&ConnectAttempt {
+                state_hash,
+                user_id: user_id.to_string(),
+                provider: provider_id.to_string(),
+                verifier_sealed,
+                redirect_uri: opts.redirect_uri,
+                return_to: opts.return_to,
+                scopes,
+                created_at: now,
+                expires_at: now + CONNECT_TTL_MS,
+                code_sealed: None,
+                ticket_hash: None,
+            })
+            .await?;
+        Ok(ConnectStart {
+            authorization_url: url,
+            expires_at: now + CONNECT_TTL_MS,
+        })
+    }
+
+    /// Step 2: the provider redirected the browser back. Consumes the state.
+    /// An unknown state is an error (no page to return to is known); anything
+    /// else returns to the page the connect started from.
+    pub async fn connect_callback(
+        &self,
+        state: &str,
+        code: Option<&str>,
+        provider_error: Option<&str>,
+    ) -> Result<CallbackResult> {
+        if state.is_empty() || state.len() > 512 {
+            return Err(invalid(
+                "this connect link is not valid: start connecting again",
+            ));
+        }
+        let state_hash = sha256_b64url(state);
+        let now = self.rt.now_ms();
+        let code = code.filter(|c| !c.is_empty() && c.len() <= 4096 && provider_error.is_none());
+        let ticket = code.map(|_| random_token(self.random32()));
+        let code_sealed = code.map(|c| {
+            let mut nonce = [0u8; 12];
+            self.rt.fill_random(&mut nonce);
+            self.cfg.keyring.seal(
+                c,
+                &attempt_ctx(&state_hash, Field::AuthorizationCode),
+                nonce,
+            )
+        });
+        let ticket_hash = ticket.as_deref().map(sha256_b64url);
+        // One statement: the state is claimed once, with its code and ticket.
+        let claimed = self
+            .store
+            .claim_connect(
+                &state_hash,
+                code_sealed.as_deref(),
+                ticket_hash.as_deref(),
+                now,
+            )
+            .await?;
+        let attempt = match claimed {
+            ClaimOutcome::Missing => {
+                return Err(invalid(
+                    "this connect link is not valid: start connecting again",
+                ))
+            }
+            ClaimOutcome::Used(a) => {
+                return Ok(CallbackResult {
+                    provider: a.provider,
+                    return_to: a.return_to,
+                    ticket: None,
+                    error: Some(invalid(
+                        "this connect link was already used: start connecting again",
+                    )),
+                })
+            }
+            ClaimOutcome::Claimed(a) => a,
+        };
+        let back = |error: Error| CallbackResult {
+            provider: attempt.provider.clone(),
+            return_to: attempt.return_to.clone(),
+            ticket: None,
+            error: Some(error),
+        };
+        if now >= attempt.expires_at {
+            return Ok(back(invalid(
+                "the connect took too long: start connecting again",
+            )));
+        }
+        if let Some(e) = provider_error {
+            let error = if e == "access_denied" {
+                Error::new(
+                    Code::ConsentDenied,
+                    "access was not granted at the provider",
+                )
+            } else {
+                let shown: String = e
+                    .chars()
+                    .filter(|c| c.is_ascii_graphic())
+                    .take(64)
+                    .collect();
+                Error::new(
+                    Code::ProviderRejected,
+                    format!("the provider answered {shown}"),
+                )
+            };
+            return Ok(back(error));
+        }
+        let Some(ticket) = ticket else {
+            return Ok(back(Error::new(
+                Code::BadProviderResponse,
+                "the provider returned without a code",
+            )));
+        };
+        Ok(CallbackResult {
+            provider: attempt.provider.clone(),
+            return_to: attempt.return_to.clone(),
+            ticket: Some(ticket),
+            error: None,
+        })
+    }
+
+    /// Step 3: the user's session completes the connect with the ticket.
+    pub async fn complete_connect(&self, user_id: &str, ticket: &str) -> Result<StatusReport> {
+        check_user(user_id)?;
+        if ticket.is_empty() || ticket.len() > 512 {
+            return Err(invalid(
+                "this connect ticket is not valid: start connecting again",
+            ));
+        }
+        let attempt = self
+            .store
+            .take_connect(&sha256_b64url(ticket))
+            .await?
+            .ok_or_else(|| {
+                invalid(
+                    "this connect ticket was already used or is unknown: start connecting again",
+                )
+            })?;
+        if attempt.user_id != user_id {
+            return Err(Error::new(
+                Code::Forbidden,
+                "this connect was started by another user: start connecting again",
+            ));
+        }
+        let now = self.rt.now_ms();
+        if now >= attempt.expires_at {
+            return Err(invalid("the connect took too long: start connecting again"));
+        }
+        let provider = self.provider(&attempt.provider)?;
+        let open = |sealed: &str, field| {
+            self.cfg
+                .keyring
+                .open(sealed, &attempt_ctx(&attempt.state_hash, field))
+        };
+        let verifier = PkceVerifier::new(open(&attempt.verifier_sealed, Field::PkceVerifier)?);
+        let code = AuthorizationCode::new(open(
+            attempt
+                .code_sealed
+                .as_deref()
+                .ok_or_else(|| invalid("this connect has no code"))?,
+            Field::AuthorizationCode,
+        )?);
+        let request = code_request(provider, &code, &attempt.redirect_uri, &verifier);
+        let resp = self
+            .transport
+            .send(request, self.cfg.policy.request_timeout_ms)
+            .await
+            .map_err(Error::from)?;
+        let t = process_token_response(&resp, code.expose(), self.rt.now_ms())?;
+        let scope = t.scope.clone().or_else(|| Some(attempt.scopes.join(" ")));
+        self.save_grant(
+            user_id,
+            &attempt.provider,
+            InitialTokens {
+                access_token: t.access_token.expose().to_string(),
+                refresh_token: t.refresh_token.as_ref().map(|r| r.expose().to_string()),
+                expires_in_secs: t.expires_in_secs,
+                expires_at_ms: None,
+                scope,
+                refresh_token_expires_in_secs: t.refresh_token_expires_in_secs,
+                account: None,
+            },
+            "connected",
+        )
+        .await
+    }
+
+    /// Revokes the grant at the provider where it can, then erases the sealed
+    /// tokens and marks the connection disconnected, whatever the provider said.
+    pub async fn disconnect(&self, user_id: &str, provider_id: &str) -> Result<DisconnectReport> {
+        let provider = self.provider(provider_id)?;
+        check_user(user_id)?;
+        let row = self
+            .store
+            .load(user_id, provider_id)
+            .await?
+            .ok_or_else(|| not_connected(provider_id))?;
+        let revocation = match self.open_tokens(&row) {
+            Err(_) => RevokeOutcome::NothingToRevoke,
+            Ok(tokens) => match revocation_request(provider, &tokens) {
+                None => RevokeOutcome::NotSupported,
+                Some(req) => match self
+                    .transport
+                    .send(req, self.cfg.policy.request_timeout_ms)
+                    .await
+                {
+                    Ok(resp) => revocation_outcome(provider, &resp),
+                    Err(e) => RevokeOutcome::Failed(e.into()),
+                },
+            },
+        };
+        let now = self.rt.now_ms();
+        self.store.disconnect(user_id, provider_id, now).await?;
+        self.pending
+            .borrow_mut()
+            .remove(&(user_id.to_string(), provider_id.to_string()));
+        let mut ev = self.event(&row, "disconnected");
+        ev.message = Some(format!("revocation: {}", revocation.as_str()));
+        if let RevokeOutcome::Failed(e) = &revocation {
+            ev.code = Some(e.code.as_str().to_string());
+        }
+        self.emit(ev).await;
+        Ok(DisconnectReport {
+            status: self.status(user_id, provider_id).await?,
+            revocation,
+        })
+    }
+
+    /// Every configured provider's status for the user, in id order.
+    pub async fn status_all(&self, user_id: &str) -> Result<Vec<StatusReport>> {
+        check_user(user_id)?;
+        let rows = self.store.load_all(user_id).await?;
+        let mut ids: Vec<&String> = self.cfg.providers.keys().collect();
+        ids.sort();
+        Ok(ids
+            .into_iter()
+            .map(|id| self.report(id, rows.iter().find(|r| &r.provider == id)))
+            .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests;
