@@ -1,5 +1,6 @@
 // Google Calendar v3 events (insert, get, list, patch, delete) on the
 // primary calendar, with Meet conference data and Google's error shapes.
+import { hang } from "./faults.ts";
 import type { CalendarEvent, CalendarFault, EmulatorState } from "./state.ts";
 
 function gerror(
@@ -138,13 +139,7 @@ async function serveCalendarFault(f: CalendarFault, req: Request): Promise<Respo
       );
     }
     case "hang":
-      await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, f.hangMs ?? 60_000);
-        req.signal.addEventListener("abort", () => {
-          clearTimeout(t);
-          resolve();
-        });
-      });
+      await hang(f, req);
       return gerror(503, "backendError", "The service is currently unavailable.");
   }
 }
@@ -157,7 +152,7 @@ export async function calendarEndpoint(s: EmulatorState, req: Request, path: str
   if (fault) return await serveCalendarFault(fault, req);
   const at = bearer ? s.accessTokens.get(bearer) : undefined;
   const grant = at ? s.grants.get(at.grantId) : undefined;
-  if (!at || !grant || grant.revoked || at.expiresAt <= Date.now()) {
+  if (!at || !grant || grant.provider !== "google" || grant.revoked || at.expiresAt <= Date.now()) {
     s.counters.calendar401++;
     return unauthenticated();
   }

@@ -1,143 +1,39 @@
-// The Google emulator: OAuth token endpoint, revocation, Calendar v3 and a
-// control API, on loopback. Used by `make dev` and the tests; real Google is
-// used by configuration alone.
+// The provider emulator, on loopback: Google (OAuth, OpenID Connect user
+// info, Calendar v3) at the root, Spotify, Discord and GitHub under their own
+// prefix, and a control API. Each path mirrors the real URL's path, so a
+// deployment's base URLs map 1:1. Used by `make dev` and the tests; the real
+// providers are used by configuration alone.
+//
+//   Google   accounts.google.com/o/oauth2/v2/auth   GET  /o/oauth2/v2/auth (consent page, POST decides)
+//            oauth2.googleapis.com/token            POST /token
+//            oauth2.googleapis.com/revoke           POST /revoke
+//            openidconnect.googleapis.com/v1/userinfo  GET /v1/userinfo
+//            www.googleapis.com/calendar/v3/…       /calendar/v3/…
+//   Spotify  accounts.spotify.com/authorize         GET  /spotify/authorize
+//            accounts.spotify.com/api/token         POST /spotify/api/token
+//            api.spotify.com/v1/me                  GET  /spotify/v1/me
+//   Discord  discord.com/oauth2/authorize           GET  /discord/oauth2/authorize
+//            discord.com/api/oauth2/token           POST /discord/api/oauth2/token
+//            discord.com/api/oauth2/token/revoke    POST /discord/api/oauth2/token/revoke
+//            discord.com/api/users/@me              GET  /discord/api/users/@me (also /api/v10/…)
+//   GitHub   github.com/login/oauth/authorize       GET  /github/login/oauth/authorize
+//            github.com/login/oauth/access_token    POST /github/login/oauth/access_token
+//            api.github.com/applications/{id}/grant DELETE /github/api/applications/{client_id}/grant
+//            api.github.com/user                    GET  /github/api/user
+//   Control  /control/* (emulator/control.ts)
 //
 //   deno run --allow-net emulator/main.ts [--port 54329]
+import { authorize } from "./authorize.ts";
 import { calendarEndpoint } from "./calendar.ts";
-import { authorizeEndpoint, revokeEndpoint, tokenEndpoint } from "./oauth.ts";
-import { type CalendarFaultKind, type EmulatorConfig, EmulatorState, type FaultKind } from "./state.ts";
-
-const FAULTS: FaultKind[] = [
-  "500",
-  "502",
-  "503",
-  "429",
-  "hang",
-  "reset",
-  "html",
-  "error200",
-  "malformed",
-  "invalid_grant",
-];
-
-const CALENDAR_FAULTS: CalendarFaultKind[] = [
-  "scope",
-  "forbidden",
-  "401",
-  "429",
-  "500",
-  "503",
-  "html",
-  "empty",
-  "reset",
-  "hang",
-];
+import { control } from "./control.ts";
+import { revokeEndpoint, tokenEndpoint } from "./oauth.ts";
+import { providerRoute } from "./providers/index.ts";
+import { GOOGLE_AUTHORIZE, userinfo } from "./providers/google.ts";
+import type { EmulatorOptions } from "./config.ts";
+import { EmulatorState } from "./state.ts";
 
 const json = (status: number, body: unknown) =>
   new Response(JSON.stringify(body), { status, headers: { "content-type": "application/json" } });
-
-async function body(req: Request): Promise<Record<string, unknown>> {
-  const t = await req.text();
-  return t ? JSON.parse(t) : {};
-}
-
-/** The control API for tests and `make dev`. */
-async function control(s: EmulatorState, req: Request, path: string): Promise<Response> {
-  const b = req.method === "POST" ? await body(req) : {};
-  switch (path) {
-    case "/control/grant": {
-      // What Google hands Supabase at sign-in: a new grant for an account.
-      const email = String(b.email ?? "dev@example.com");
-      const grant = s.createGrant(
-        email,
-        String(b.scope ?? "openid email https://www.googleapis.com/auth/calendar.events"),
-      );
-      const at = s.issueAccessToken(grant, Date.now());
-      return json(200, {
-        access_token: at.token,
-        refresh_token: grant.refreshToken,
-        expires_in: at.expiresIn,
-        scope: grant.scope,
-      });
-    }
-    case "/control/faults": {
-      const kind = String(b.kind) as FaultKind;
-      if (!FAULTS.includes(kind)) return json(400, { error: `kind must be one of ${FAULTS.join(", ")}` });
-      const count = Number(b.count ?? 1);
-      s.faults.push({
-        kind,
-        remaining: count,
-        retryAfter: b.retryAfter as number | undefined,
-        hangMs: b.hangMs as number | undefined,
-      });
-      return json(200, { queued: s.faults.length });
-    }
-    case "/control/calendar-faults": {
-      // Calendar API faults, served in order to the next Calendar calls.
-      const kind = String(b.kind) as CalendarFaultKind;
-      if (!CALENDAR_FAULTS.includes(kind)) {
-        return json(400, { error: `kind must be one of ${CALENDAR_FAULTS.join(", ")}` });
-      }
-      s.calendarFaults.push({
-        kind,
-        remaining: Number(b.count ?? 1),
-        retryAfter: b.retryAfter as number | undefined,
-        hangMs: b.hangMs as number | undefined,
-        scope: b.scope as string | undefined,
-        challenge: b.challenge as boolean | undefined,
-      });
-      return json(200, { queued: s.calendarFaults.length });
-    }
-    case "/control/expire": {
-      const email = String(b.email ?? "");
-      let n = 0;
-      for (const a of s.accessTokens.values()) {
-        if (a.email === email) {
-          a.expiresAt = Date.now() - 1;
-          n++;
-        }
-      }
-      return json(200, { expired: n });
-    }
-    case "/control/revoke": {
-      const grants = s.grantsOf(String(b.email ?? ""));
-      grants.forEach((g) => s.revokeGrant(g));
-      return json(200, { revoked: grants.length });
-    }
-    case "/control/config": {
-      const c: Partial<EmulatorConfig> = {};
-      if (b.accessTokenLifetimeSeconds !== undefined) {
-        c.accessTokenLifetimeSeconds = Number(b.accessTokenLifetimeSeconds);
-      }
-      if (b.rotation !== undefined) c.rotation = Boolean(b.rotation);
-      if (b.tokenLatencyMs !== undefined) c.tokenLatencyMs = Number(b.tokenLatencyMs);
-      Object.assign(s.config, c);
-      return json(200, { config: { ...s.config, clientSecret: undefined } });
-    }
-    case "/control/counters":
-      return json(200, {
-        ...s.counters,
-        faultsPending: s.faults.reduce((n, f) => n + f.remaining, 0),
-        calendarFaultsPending: s.calendarFaults.reduce((n, f) => n + f.remaining, 0),
-        grants: [...s.grants.values()].map((g) => ({
-          email: g.email,
-          revoked: g.revoked,
-          usedRefreshTokens: g.used.size,
-        })),
-        calendarTokens: s.calendarTokens.length,
-      });
-    case "/control/calendar-tokens":
-      return json(200, { tokens: s.calendarTokens });
-    case "/control/reset": {
-      s.counters = EmulatorState.zero();
-      s.faults = [];
-      s.calendarFaults = [];
-      s.calendarTokens = [];
-      return json(200, { reset: true });
-    }
-  }
-  return json(404, { error: "unknown control endpoint" });
-}
 
 /** Google's APIs answer CORS so browsers can call Calendar directly; so does the emulator. */
 const CORS = {
@@ -164,10 +60,11 @@ function route(s: EmulatorState): (req: Request) => Promise<Response> {
     try {
       if (path === "/token") return await tokenEndpoint(s, req);
       if (path === "/revoke") return await revokeEndpoint(s, req);
-      if (path === "/o/oauth2/v2/auth") return authorizeEndpoint(s, req);
+      if (path === "/o/oauth2/v2/auth") return await authorize(s, GOOGLE_AUTHORIZE, req);
+      if (path === "/v1/userinfo") return userinfo(s, req);
       if (path.startsWith("/calendar/v3/")) return await calendarEndpoint(s, req, path);
       if (path.startsWith("/control/")) return await control(s, req, path);
-      return json(404, { error: "not found" });
+      return await providerRoute(s, req, path) ?? json(404, { error: "not found" });
     } catch (e) {
       return json(500, { error: e instanceof Error ? e.message : "emulator error" });
     }
@@ -180,7 +77,7 @@ export interface Emulator {
   close(): Promise<void>;
 }
 
-export function startEmulator(opts: { port?: number; config?: Partial<EmulatorConfig> } = {}): Emulator {
+export function startEmulator(opts: { port?: number; config?: EmulatorOptions } = {}): Emulator {
   const state = new EmulatorState(opts.config);
   const server = Deno.serve(
     { hostname: "127.0.0.1", port: opts.port ?? 0, onListen() {} },

@@ -1,6 +1,8 @@
 // The Google emulator's own contract, so the tests that lean on it lean on
 // something checked: the authorization-code flow, Basic and body client auth,
-// rotation with reuse detection, revocation, and Google's error shapes.
+// rotation with reuse detection, revocation, and Google's error shapes. The
+// other providers and Google's consent, PKCE and user info are in
+// emulator_providers.test.ts.
 import assert from "node:assert/strict";
 import { startEmulator } from "../../emulator/main.ts";
 
@@ -19,28 +21,38 @@ Deno.test("Google emulator", async (t) => {
   try {
     let refresh = "";
     await t.step("authorization code → tokens, with HTTP Basic client auth", async () => {
+      e.state.config.authorize = "approve";
+      const redirect = "http://127.0.0.1:1/callback";
       const auth = new URL(`${e.url}/o/oauth2/v2/auth`);
       auth.search = new URLSearchParams({
+        response_type: "code",
         client_id: clientId,
-        redirect_uri: "http://127.0.0.1:1/callback",
+        redirect_uri: redirect,
         state: "xyz",
         login_hint: "ada@example.com",
+        access_type: "offline",
         scope: "openid https://www.googleapis.com/auth/calendar.events",
       }).toString();
       const res = await fetch(auth, { redirect: "manual" });
       assert.equal(res.status, 302);
       const back = new URL(res.headers.get("location")!);
       assert.equal(back.searchParams.get("state"), "xyz");
-      const r = await token({ grant_type: "authorization_code", code: back.searchParams.get("code")! }, true);
+      const code = back.searchParams.get("code")!;
+      const r = await token({ grant_type: "authorization_code", code, redirect_uri: redirect }, true);
       assert.equal(r.status, 200);
       assert.equal(r.body.token_type, "Bearer");
       assert.equal(r.body.expires_in, 3599);
-      refresh = r.body.refresh_token;
-      const again = await token(
-        { grant_type: "authorization_code", code: back.searchParams.get("code")! },
-        true,
-      );
+      const again = await token({ grant_type: "authorization_code", code, redirect_uri: redirect }, true);
       assert.equal(again.body.error, "invalid_grant", "codes are single-use");
+      const revoked = await token({ grant_type: "refresh_token", refresh_token: r.body.refresh_token }, true);
+      assert.equal(
+        revoked.body.error,
+        "invalid_grant",
+        "a reused code revokes what it issued (RFC 6749 §4.1.2)",
+      );
+      e.state.config.authorize = "page";
+      refresh =
+        (await (await fetch(`${e.url}/control/grant`, { method: "POST", body: "{}" })).json()).refresh_token;
     });
 
     await t.step("refresh with body client auth; a wrong secret is invalid_client", async () => {
