@@ -299,11 +299,11 @@ export interface BrowserToken {
 
 /** Change events: never carry the token itself. */
 export type ClientChange =
-| { type: "token"; expiresAt: number | null; tokenRefreshedAt: string | null; fromOtherTab: boolean }
-| { type: "marker"; tokenRefreshedAt: string }
+| { type: "token"; provider: string; expiresAt: number | null; tokenRefreshedAt: string | null; fromOtherTab: boolean }
+| { type: "marker"; provider: string; tokenRefreshedAt: string }
 /** The cache was emptied: `"user-changed"` (another user's session), `"sign-out"` (this or another tab of the user called reset()). */
 | { type: "reset"; reason: "user-changed" | "sign-out"; fromOtherTab: boolean }
-| { type: "error"; code: ErrorCode; message: string; requiresReauth: boolean; retryAfter?: number };
+| { type: "error"; provider: string; code: ErrorCode; message: string; requiresReauth: boolean; retryAfter?: number };
 
 
 
@@ -332,34 +332,62 @@ export class BrowserTokenClient {
      */
     close(): void;
     /**
-     * `fetch` for provider APIs (Google Calendar): attaches the bearer token
-     * and retries once with a forced refresh when the provider answers 401.
+     * Back from a provider's consent page: completes the connect with this
+     * session (the ticket only this user can use), or reports the error the
+     * callback sent. Reads `otm_connect` / `otm_error` from `url` (default:
+     * this page) and removes them from the address bar. Resolves to `null`
+     * when the page was not a connect's return.
      */
-    fetch(input: string, init: RequestInit): Promise<Response>;
+    completeConnect(url?: string | null): Promise<{ provider: string; status: StatusReport | null; error: { code: ErrorCode; message: string } | null } | null>;
     /**
-     * A valid access token: cached, or one call to `refresh-google-token` shared by all callers.
+     * Connect or reconnect a provider: asks the functions for the
+     * authorization URL (state and PKCE stay on the server) and, in a
+     * browser, goes there. Back on `returnTo` (default: this page), call
+     * `completeConnect()`.
      */
-    getAccessToken(options?: { force?: boolean } | null): Promise<BrowserToken>;
+    connect(provider: string, options: { returnTo?: string; scopes?: string[]; navigate?: boolean }): Promise<{ authorizationUrl: string }>;
+    /**
+     * The status of every connection of the user (`GET connections`): status,
+     * account, scopes, expiry, last error, `requiresReauth`. Never a token.
+     */
+    connections(): Promise<StatusReport[]>;
+    /**
+     * Disconnect a provider: revoked there where it can be, erased here; the
+     * report says what happened at the provider. Drops the cached token.
+     */
+    disconnect(provider: string): Promise<DisconnectReport>;
+    /**
+     * `fetch` for provider APIs (Google Calendar, Spotify, …): attaches the
+     * connection's bearer token and retries once with a forced refresh when
+     * the provider answers 401. `options.provider` names the connection.
+     */
+    fetch(input: string, init: RequestInit, options?: { provider?: string } | null): Promise<Response>;
+    /**
+     * A valid access token for a connection (`provider`, default `google`):
+     * cached, or one call to its token function shared by all callers.
+     */
+    getAccessToken(options?: { force?: boolean; provider?: string } | null): Promise<BrowserToken>;
     constructor(options: BrowserClientOptions);
     /**
-     * Reads `X-Token-Refreshed-At` from an edge-function response made
-     * with the current user's session.
+     * Reads `X-Token-Refreshed-At` (and `X-Token-Connection`) from an
+     * edge-function response made with the current user's session.
      */
     observeResponse(response: any): void;
     offChange(listener: Function): void;
     /**
-     * Listens for token, marker and error changes. Returns nothing; use `offChange` to stop.
+     * Listens for token, marker, reset and error changes. Returns a function
+     * that stops listening.
      */
-    onChange(listener: (change: ClientChange) => void): void;
+    onChange(listener: (change: ClientChange) => void): () => void;
     /**
-     * Sign-out: drops this tab's token and tells this user's other tabs to
+     * Sign-out: drops this tab's tokens and tells this user's other tabs to
      * drop theirs. Call it on Supabase's `SIGNED_OUT`.
      */
     reset(): void;
     /**
-     * What the client holds, without the token: `{ hasToken, expiresAt, tokenRefreshedAt }`.
+     * What the client holds for a connection (default `google`), without the token.
      */
-    tokenInfo(): { hasToken: boolean; expiresAt: number | null; tokenRefreshedAt: string | null };
+    tokenInfo(provider?: string | null): { hasToken: boolean; expiresAt: number | null; tokenRefreshedAt: string | null };
 }
 
 export class LegacyImporter {
@@ -485,14 +513,18 @@ export interface InitOutput {
     readonly __wbg_tokenmanager_free: (a: number, b: number) => void;
     readonly browsertokenclient_callFunction: (a: number, b: number, c: number, d: any, e: number, f: number) => any;
     readonly browsertokenclient_close: (a: number) => void;
-    readonly browsertokenclient_fetch: (a: number, b: number, c: number, d: number) => any;
+    readonly browsertokenclient_completeConnect: (a: number, b: number, c: number) => any;
+    readonly browsertokenclient_connect: (a: number, b: number, c: number, d: any) => any;
+    readonly browsertokenclient_connections: (a: number) => any;
+    readonly browsertokenclient_disconnect: (a: number, b: number, c: number) => any;
+    readonly browsertokenclient_fetch: (a: number, b: number, c: number, d: number, e: number) => any;
     readonly browsertokenclient_getAccessToken: (a: number, b: number) => any;
     readonly browsertokenclient_new: (a: any) => [number, number, number];
     readonly browsertokenclient_observeResponse: (a: number, b: any) => void;
     readonly browsertokenclient_offChange: (a: number, b: any) => void;
-    readonly browsertokenclient_onChange: (a: number, b: any) => void;
+    readonly browsertokenclient_onChange: (a: number, b: any) => any;
     readonly browsertokenclient_reset: (a: number) => void;
-    readonly browsertokenclient_tokenInfo: (a: number) => any;
+    readonly browsertokenclient_tokenInfo: (a: number, b: number, c: number) => any;
     readonly errorCodes: () => any;
     readonly formatMarker: (a: number) => [number, number];
     readonly legacyimporter_isLegacy: (a: number, b: number) => number;

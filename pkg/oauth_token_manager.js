@@ -44,21 +44,75 @@ export class BrowserTokenClient {
         wasm.browsertokenclient_close(this.__wbg_ptr);
     }
     /**
-     * `fetch` for provider APIs (Google Calendar): attaches the bearer token
-     * and retries once with a forced refresh when the provider answers 401.
-     * @param {string} input
-     * @param {RequestInit} init
-     * @returns {Promise<Response>}
+     * Back from a provider's consent page: completes the connect with this
+     * session (the ticket only this user can use), or reports the error the
+     * callback sent. Reads `otm_connect` / `otm_error` from `url` (default:
+     * this page) and removes them from the address bar. Resolves to `null`
+     * when the page was not a connect's return.
+     * @param {string | null} [url]
+     * @returns {Promise<{ provider: string; status: StatusReport | null; error: { code: ErrorCode; message: string } | null } | null>}
      */
-    fetch(input, init) {
-        const ptr0 = passStringToWasm0(input, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
-        const len0 = WASM_VECTOR_LEN;
-        const ret = wasm.browsertokenclient_fetch(this.__wbg_ptr, ptr0, len0, isLikeNone(init) ? 0 : addToExternrefTable0(init));
+    completeConnect(url) {
+        var ptr0 = isLikeNone(url) ? 0 : passStringToWasm0(url, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
+        var len0 = WASM_VECTOR_LEN;
+        const ret = wasm.browsertokenclient_completeConnect(this.__wbg_ptr, ptr0, len0);
         return ret;
     }
     /**
-     * A valid access token: cached, or one call to `refresh-google-token` shared by all callers.
-     * @param {{ force?: boolean } | null} [options]
+     * Connect or reconnect a provider: asks the functions for the
+     * authorization URL (state and PKCE stay on the server) and, in a
+     * browser, goes there. Back on `returnTo` (default: this page), call
+     * `completeConnect()`.
+     * @param {string} provider
+     * @param {{ returnTo?: string; scopes?: string[]; navigate?: boolean }} options
+     * @returns {Promise<{ authorizationUrl: string }>}
+     */
+    connect(provider, options) {
+        const ptr0 = passStringToWasm0(provider, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
+        const len0 = WASM_VECTOR_LEN;
+        const ret = wasm.browsertokenclient_connect(this.__wbg_ptr, ptr0, len0, options);
+        return ret;
+    }
+    /**
+     * The status of every connection of the user (`GET connections`): status,
+     * account, scopes, expiry, last error, `requiresReauth`. Never a token.
+     * @returns {Promise<StatusReport[]>}
+     */
+    connections() {
+        const ret = wasm.browsertokenclient_connections(this.__wbg_ptr);
+        return ret;
+    }
+    /**
+     * Disconnect a provider: revoked there where it can be, erased here; the
+     * report says what happened at the provider. Drops the cached token.
+     * @param {string} provider
+     * @returns {Promise<DisconnectReport>}
+     */
+    disconnect(provider) {
+        const ptr0 = passStringToWasm0(provider, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
+        const len0 = WASM_VECTOR_LEN;
+        const ret = wasm.browsertokenclient_disconnect(this.__wbg_ptr, ptr0, len0);
+        return ret;
+    }
+    /**
+     * `fetch` for provider APIs (Google Calendar, Spotify, …): attaches the
+     * connection's bearer token and retries once with a forced refresh when
+     * the provider answers 401. `options.provider` names the connection.
+     * @param {string} input
+     * @param {RequestInit} init
+     * @param {{ provider?: string } | null} [options]
+     * @returns {Promise<Response>}
+     */
+    fetch(input, init, options) {
+        const ptr0 = passStringToWasm0(input, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
+        const len0 = WASM_VECTOR_LEN;
+        const ret = wasm.browsertokenclient_fetch(this.__wbg_ptr, ptr0, len0, isLikeNone(init) ? 0 : addToExternrefTable0(init), isLikeNone(options) ? 0 : addToExternrefTable0(options));
+        return ret;
+    }
+    /**
+     * A valid access token for a connection (`provider`, default `google`):
+     * cached, or one call to its token function shared by all callers.
+     * @param {{ force?: boolean; provider?: string } | null} [options]
      * @returns {Promise<BrowserToken>}
      */
     getAccessToken(options) {
@@ -78,8 +132,8 @@ export class BrowserTokenClient {
         return this;
     }
     /**
-     * Reads `X-Token-Refreshed-At` from an edge-function response made
-     * with the current user's session.
+     * Reads `X-Token-Refreshed-At` (and `X-Token-Connection`) from an
+     * edge-function response made with the current user's session.
      * @param {any} response
      */
     observeResponse(response) {
@@ -92,25 +146,31 @@ export class BrowserTokenClient {
         wasm.browsertokenclient_offChange(this.__wbg_ptr, listener);
     }
     /**
-     * Listens for token, marker and error changes. Returns nothing; use `offChange` to stop.
+     * Listens for token, marker, reset and error changes. Returns a function
+     * that stops listening.
      * @param {(change: ClientChange) => void} listener
+     * @returns {() => void}
      */
     onChange(listener) {
-        wasm.browsertokenclient_onChange(this.__wbg_ptr, listener);
+        const ret = wasm.browsertokenclient_onChange(this.__wbg_ptr, listener);
+        return ret;
     }
     /**
-     * Sign-out: drops this tab's token and tells this user's other tabs to
+     * Sign-out: drops this tab's tokens and tells this user's other tabs to
      * drop theirs. Call it on Supabase's `SIGNED_OUT`.
      */
     reset() {
         wasm.browsertokenclient_reset(this.__wbg_ptr);
     }
     /**
-     * What the client holds, without the token: `{ hasToken, expiresAt, tokenRefreshedAt }`.
+     * What the client holds for a connection (default `google`), without the token.
+     * @param {string | null} [provider]
      * @returns {{ hasToken: boolean; expiresAt: number | null; tokenRefreshedAt: string | null }}
      */
-    tokenInfo() {
-        const ret = wasm.browsertokenclient_tokenInfo(this.__wbg_ptr);
+    tokenInfo(provider) {
+        var ptr0 = isLikeNone(provider) ? 0 : passStringToWasm0(provider, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
+        var len0 = WASM_VECTOR_LEN;
+        const ret = wasm.browsertokenclient_tokenInfo(this.__wbg_ptr, ptr0, len0);
         return ret;
     }
 }
@@ -570,6 +630,10 @@ function __wbg_get_imports() {
             const ret = Object.assign(arg0, arg1);
             return ret;
         },
+        __wbg_call_275b78b3b6520b92: function() { return handleError(function (arg0, arg1, arg2, arg3, arg4) {
+            const ret = arg0.call(arg1, arg2, arg3, arg4);
+            return ret;
+        }, arguments); },
         __wbg_call_40b008ba32f73991: function() { return handleError(function (arg0, arg1) {
             const ret = arg0.call(arg1);
             return ret;
@@ -760,7 +824,7 @@ function __wbg_get_imports() {
             return ret;
         },
         __wbindgen_generic_0000000000000001: function(arg0, arg1) {
-            // Cast intrinsic for `Closure(Closure { owned: true, function: Function { arguments: [Externref], shim_idx: 134, ret: Result(Unit), inner_ret: Some(Result(Unit)) }, mutable: true }) -> Externref`.
+            // Cast intrinsic for `Closure(Closure { owned: true, function: Function { arguments: [Externref], shim_idx: 159, ret: Result(Unit), inner_ret: Some(Result(Unit)) }, mutable: true }) -> Externref`.
             const ret = makeMutClosure(arg0, arg1, wasm_bindgen__convert__closures_____invoke__h60702a48838d1764);
             return ret;
         },

@@ -24,6 +24,10 @@ extern "C" {
     fn sign_in_as(opts: &JsValue, sub: &str);
     #[wasm_bindgen(js_name = issuedTo)]
     fn issued_to(mock: &JsValue, token: &str) -> Option<String>;
+    #[wasm_bindgen(js_name = issuedFor)]
+    fn issued_for(mock: &JsValue, token: &str) -> Option<String>;
+    #[wasm_bindgen(js_name = completedTickets)]
+    fn completed_tickets(mock: &JsValue) -> Array;
     #[wasm_bindgen(js_name = refreshCalls)]
     fn refresh_calls(mock: &JsValue) -> u32;
     #[wasm_bindgen(js_name = forcedCalls)]
@@ -85,7 +89,7 @@ async fn a_401_from_the_provider_forces_one_refresh_and_one_retry() {
     let c = client(&mock, &unique_channel());
     token(&c, false).await.unwrap();
     reject_token(&mock, "at-1");
-    let resp = JsFuture::from(c.fetch("https://calendar.test/events".into(), None))
+    let resp = JsFuture::from(c.fetch("https://calendar.test/events".into(), None, None))
         .await
         .unwrap();
     assert_eq!(get(&resp, "status").as_f64(), Some(200.0));
@@ -110,7 +114,7 @@ async fn a_newer_marker_on_an_edge_response_drops_the_cache() {
     JsFuture::from(c.call_function("create-google-meet".into(), body, None))
         .await
         .unwrap();
-    assert_eq!(get(&c.token_info(), "hasToken").as_bool(), Some(false));
+    assert_eq!(get(&c.token_info(None), "hasToken").as_bool(), Some(false));
     assert!(changes(&rec)
         .iter()
         .any(|ch| get_str(&ch, "type") == "marker"));
@@ -155,7 +159,7 @@ async fn tabs_share_tokens_and_a_late_tab_gets_the_current_one() {
     b.on_change(listener_of(&rec));
     token(&a, false).await.unwrap();
     JsFuture::from(tick(30)).await.unwrap();
-    assert_eq!(get(&b.token_info(), "hasToken").as_bool(), Some(true));
+    assert_eq!(get(&b.token_info(None), "hasToken").as_bool(), Some(true));
     assert!(changes(&rec)
         .iter()
         .any(|c| get(&c, "fromOtherTab").as_bool() == Some(true)));
@@ -236,12 +240,12 @@ async fn a_tab_of_another_user_never_receives_a_token_over_the_channel() {
     let ta = access(&a).await;
     JsFuture::from(tick(30)).await.unwrap();
     assert_eq!(
-        get(&a2.token_info(), "hasToken").as_bool(),
+        get(&a2.token_info(None), "hasToken").as_bool(),
         Some(true),
         "same user shares"
     );
     assert_eq!(
-        get(&b.token_info(), "hasToken").as_bool(),
+        get(&b.token_info(None), "hasToken").as_bool(),
         Some(false),
         "other user does not"
     );
@@ -270,19 +274,19 @@ async fn reset_drops_the_token_in_every_tab_of_that_user_only() {
     access(&a1).await;
     access(&b).await;
     JsFuture::from(tick(30)).await.unwrap();
-    assert_eq!(get(&a2.token_info(), "hasToken").as_bool(), Some(true));
+    assert_eq!(get(&a2.token_info(None), "hasToken").as_bool(), Some(true));
     let rec = recorder();
     a2.on_change(listener_of(&rec));
     a1.reset();
     JsFuture::from(tick(30)).await.unwrap();
-    assert_eq!(get(&a1.token_info(), "hasToken").as_bool(), Some(false));
+    assert_eq!(get(&a1.token_info(None), "hasToken").as_bool(), Some(false));
     assert_eq!(
-        get(&a2.token_info(), "hasToken").as_bool(),
+        get(&a2.token_info(None), "hasToken").as_bool(),
         Some(false),
         "the user's other tab dropped it"
     );
     assert_eq!(
-        get(&b.token_info(), "hasToken").as_bool(),
+        get(&b.token_info(None), "hasToken").as_bool(),
         Some(true),
         "another user's tab kept its own"
     );
@@ -295,4 +299,91 @@ async fn reset_drops_the_token_in_every_tab_of_that_user_only() {
     for c in [a1, a2, b] {
         c.close();
     }
+}
+
+async fn access_for(c: &BrowserTokenClient, provider: &str) -> String {
+    let opts = js_sys::JSON::parse(&format!(r#"{{"provider":"{provider}"}}"#)).unwrap();
+    let t = JsFuture::from(c.get_access_token(Some(opts.unchecked_into())))
+        .await
+        .unwrap();
+    get_str(&t, "accessToken")
+}
+
+#[wasm_bindgen_test]
+async fn each_connection_has_its_own_token_shared_with_the_users_tabs() {
+    let mock = edge_mock();
+    let channel = unique_channel();
+    let (a, _) = client_as(&mock, &channel, "user-a");
+    let (b, _) = client_as(&mock, &channel, "user-a");
+    JsFuture::from(tick(10)).await.unwrap();
+    let sp = access_for(&a, "spotify").await;
+    let g = access_for(&a, "google").await;
+    assert_eq!(issued_for(&mock, &sp).as_deref(), Some("spotify"));
+    assert_eq!(issued_for(&mock, &g).as_deref(), Some("google"));
+    assert_eq!(access_for(&a, "spotify").await, sp, "cached per connection");
+    JsFuture::from(tick(30)).await.unwrap();
+    assert_eq!(
+        get(&b.token_info(Some("spotify".into())), "hasToken").as_bool(),
+        Some(true)
+    );
+    assert_eq!(
+        access_for(&b, "spotify").await,
+        sp,
+        "the other tab got it over the channel"
+    );
+    assert_eq!(refresh_calls(&mock), 2);
+    // onChange hands back a function that stops listening.
+    let rec = recorder();
+    let stop: js_sys::Function = a.on_change(listener_of(&rec)).unchecked_into();
+    stop.call0(&JsValue::NULL).unwrap();
+    token(&a, true).await.unwrap();
+    assert_eq!(changes(&rec).length(), 0);
+    for c in [a, b] {
+        c.close();
+    }
+}
+
+#[wasm_bindgen_test]
+async fn a_connects_return_completes_with_the_session_or_says_why_not() {
+    let mock = edge_mock();
+    let (c, _) = client_as(&mock, &unique_channel(), "user-a");
+    let done = JsFuture::from(c.complete_connect(Some(
+        "https://app.test/settings?otm_connect=T1&otm_provider=spotify".into(),
+    )))
+    .await
+    .unwrap();
+    assert_eq!(get_str(&get(&done, "status"), "status"), "connected");
+    assert!(get(&done, "error").is_null());
+    assert_eq!(
+        completed_tickets(&mock).get(0).as_string().as_deref(),
+        Some("T1")
+    );
+    let denied = JsFuture::from(c.complete_connect(Some(
+        "https://app.test/?otm_error=CONSENT_DENIED&otm_provider=spotify".into(),
+    )))
+    .await
+    .unwrap();
+    assert_eq!(get_str(&get(&denied, "error"), "code"), "CONSENT_DENIED");
+    assert_eq!(
+        get_str(&get(&denied, "error"), "message"),
+        "Access was not granted at the provider."
+    );
+    assert_eq!(completed_tickets(&mock).length(), 1, "no call for an error");
+    let nothing = JsFuture::from(c.complete_connect(Some("https://app.test/".into())))
+        .await
+        .unwrap();
+    assert!(nothing.is_null());
+    // Disconnect drops the cached token of that connection only.
+    access_for(&c, "spotify").await;
+    access_for(&c, "google").await;
+    let r = JsFuture::from(c.disconnect("spotify".into()))
+        .await
+        .unwrap();
+    assert_eq!(get_str(&r, "revocation"), "revoked");
+    assert_eq!(
+        get(&c.token_info(Some("spotify".into())), "hasToken").as_bool(),
+        Some(false)
+    );
+    assert_eq!(get(&c.token_info(None), "hasToken").as_bool(), Some(true));
+    c.close();
 }

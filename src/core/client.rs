@@ -10,6 +10,7 @@
 //! a tab never serves or accepts another user's token on a shared computer.
 
 use std::cell::RefCell;
+use std::collections::HashMap;
 
 use base64::Engine;
 use serde_json::Value;
@@ -38,74 +39,15 @@ pub struct CachedToken {
     pub scope: Option<String>,
 }
 
-/// What a client knows: whose it is, its cached token and the newest marker
-/// it has seen for that user.
+/// One connection's cache: its token and the newest marker seen for it.
 #[derive(Clone, Debug, Default)]
-pub struct ClientState {
-    user: Option<String>,
+struct Slot {
     token: Option<CachedToken>,
     marker_ms: Option<i64>,
 }
 
-impl ClientState {
-    pub fn user(&self) -> Option<&str> {
-        self.user.as_deref()
-    }
-
-    /// The session is `user`'s now. A different user than before drops
-    /// everything the previous one had. Returns the previous user when it changed.
-    pub fn switch_user(&mut self, user: &str) -> Option<Option<String>> {
-        if self.user.as_deref() == Some(user) {
-            return None;
-        }
-        let previous = self.user.replace(user.to_string());
-        self.token = None;
-        self.marker_ms = None;
-        Some(previous)
-    }
-
-    /// Sign-out: forget the user and everything of theirs.
-    pub fn reset(&mut self) -> Option<String> {
-        self.token = None;
-        self.marker_ms = None;
-        self.user.take()
-    }
-
-    fn is(&self, user: &str) -> bool {
-        self.user.as_deref() == Some(user)
-    }
-
-    /// Another tab of this user signed out: drop the token, keep the user.
-    pub fn drop_token_of(&mut self, user: &str) -> bool {
-        if self.is(user) && self.token.is_some() {
-            self.token = None;
-            return true;
-        }
-        false
-    }
-
-    pub fn token(&self) -> Option<&CachedToken> {
-        self.token.as_ref()
-    }
-
-    pub fn marker_ms(&self) -> Option<i64> {
-        self.marker_ms
-    }
-
-    /// The cached token if it is valid beyond `margin_ms` at `now`.
-    pub fn usable(&self, now: i64, margin_ms: i64) -> Option<&CachedToken> {
-        self.token
-            .as_ref()
-            .filter(|t| freshness(t.expires_at_ms, now, margin_ms) == Freshness::Fresh)
-    }
-
-    /// A marker for `user` from an edge response or another tab. Ignored for
-    /// another user. Drops the cached token when the server refreshed after
-    /// it was issued. True if dropped.
-    pub fn observe_marker(&mut self, user: &str, marker_ms: i64) -> bool {
-        if !self.is(user) {
-            return false;
-        }
+impl Slot {
+    fn observe_marker(&mut self, marker_ms: i64) -> bool {
         if self.marker_ms.is_none_or(|m| marker_ms > m) {
             self.marker_ms = Some(marker_ms);
         }
@@ -119,13 +61,7 @@ impl ClientState {
         stale
     }
 
-    /// A token for `user` from the server or another tab. Refused for another
-    /// user, and when older than what is known (a late message from a slow
-    /// tab). True if taken.
-    pub fn accept(&mut self, user: &str, t: CachedToken) -> bool {
-        if !self.is(user) {
-            return false;
-        }
+    fn accept(&mut self, t: CachedToken) -> bool {
         let r = t.refreshed_at_ms.unwrap_or(i64::MIN);
         if self.marker_ms.is_some_and(|m| r < m) {
             return false;
@@ -146,15 +82,112 @@ impl ClientState {
         self.token = Some(t);
         true
     }
+}
+
+/// What a client knows: whose it is and, per connection (`google`,
+/// `spotify`, …), its cached token and the newest marker seen.
+#[derive(Clone, Debug, Default)]
+pub struct ClientState {
+    user: Option<String>,
+    slots: HashMap<String, Slot>,
+}
+
+impl ClientState {
+    pub fn user(&self) -> Option<&str> {
+        self.user.as_deref()
+    }
+
+    /// The session is `user`'s now. A different user than before drops
+    /// everything the previous one had. Returns the previous user when it changed.
+    pub fn switch_user(&mut self, user: &str) -> Option<Option<String>> {
+        if self.user.as_deref() == Some(user) {
+            return None;
+        }
+        let previous = self.user.replace(user.to_string());
+        self.slots.clear();
+        Some(previous)
+    }
+
+    /// Sign-out: forget the user and everything of theirs.
+    pub fn reset(&mut self) -> Option<String> {
+        self.slots.clear();
+        self.user.take()
+    }
+
+    fn is(&self, user: &str) -> bool {
+        self.user.as_deref() == Some(user)
+    }
+
+    /// Another tab of this user signed out: drop every token, keep the user.
+    pub fn drop_tokens_of(&mut self, user: &str) -> bool {
+        if !self.is(user) {
+            return false;
+        }
+        let mut dropped = false;
+        for slot in self.slots.values_mut() {
+            dropped |= slot.token.take().is_some();
+        }
+        dropped
+    }
+
+    pub fn token(&self, conn: &str) -> Option<&CachedToken> {
+        self.slots.get(conn)?.token.as_ref()
+    }
+
+    pub fn marker_ms(&self, conn: &str) -> Option<i64> {
+        self.slots.get(conn)?.marker_ms
+    }
+
+    /// Every connection's cached token valid beyond `margin_ms` at `now`.
+    pub fn usable_all(&self, now: i64, margin_ms: i64) -> Vec<(&str, &CachedToken)> {
+        let mut out: Vec<(&str, &CachedToken)> = self
+            .slots
+            .keys()
+            .filter_map(|c| Some((c.as_str(), self.usable(c, now, margin_ms)?)))
+            .collect();
+        out.sort_by_key(|(c, _)| *c);
+        out
+    }
+
+    /// The connection's cached token if it is valid beyond `margin_ms` at `now`.
+    pub fn usable(&self, conn: &str, now: i64, margin_ms: i64) -> Option<&CachedToken> {
+        self.token(conn)
+            .filter(|t| freshness(t.expires_at_ms, now, margin_ms) == Freshness::Fresh)
+    }
+
+    /// A marker for `user`'s connection from an edge response or another tab.
+    /// Ignored for another user. Drops the cached token when the server
+    /// refreshed after it was issued. True if dropped.
+    pub fn observe_marker(&mut self, user: &str, conn: &str, marker_ms: i64) -> bool {
+        if !self.is(user) {
+            return false;
+        }
+        self.slots
+            .entry(conn.to_string())
+            .or_default()
+            .observe_marker(marker_ms)
+    }
+
+    /// A token for `user`'s connection from the server or another tab.
+    /// Refused for another user, and when older than what is known (a late
+    /// message from a slow tab). True if taken.
+    pub fn accept(&mut self, user: &str, conn: &str, t: CachedToken) -> bool {
+        if !self.is(user) {
+            return false;
+        }
+        self.slots.entry(conn.to_string()).or_default().accept(t)
+    }
 
     /// The provider rejected the cached token: forget it.
-    pub fn invalidate(&mut self, token: &AccessToken) {
-        if self
-            .token
-            .as_ref()
-            .is_some_and(|t| &t.access_token == token)
-        {
-            self.token = None;
+    pub fn invalidate(&mut self, conn: &str, token: &AccessToken) {
+        if let Some(slot) = self.slots.get_mut(conn) {
+            if slot
+                .token
+                .as_ref()
+                .is_some_and(|t| &t.access_token == token)
+            {
+                slot.token = None;
+            }
         }
     }
 }
@@ -163,10 +196,18 @@ impl ClientState {
 /// names its user; tabs of other users ignore it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ClientEvent {
-    /// A new token for `user` (shared with that user's other tabs).
-    Token { user: String, token: CachedToken },
-    /// A newer marker was seen; that user's tabs drop older tokens.
-    Marker { user: String, marker_ms: i64 },
+    /// A new token for `user`'s connection (shared with that user's other tabs).
+    Token {
+        user: String,
+        conn: String,
+        token: CachedToken,
+    },
+    /// A newer marker was seen for a connection; that user's tabs drop older tokens.
+    Marker {
+        user: String,
+        conn: String,
+        marker_ms: i64,
+    },
     /// This tab's session is `user`'s (first seen, or a switch from
     /// `previous`): ask that user's tabs for their current token.
     User {
@@ -175,8 +216,41 @@ pub enum ClientEvent {
     },
     /// Sign-out: `user`'s tabs drop their tokens.
     Reset { user: Option<String> },
-    /// Getting a token failed (listeners show it; `requires_reauth` shows "reconnect").
-    Failed(Error),
+    /// Getting a connection's token failed (listeners show it; `requires_reauth` shows "reconnect").
+    Failed { conn: String, error: Error },
+}
+
+/// The connection the Google-only functions serve (`refresh-google-token`,
+/// the Meet functions); the marker header names no connection for it.
+pub const DEFAULT_CONNECTION: &str = "google";
+/// The response header naming the connection a marker belongs to.
+pub const CONNECTION_HEADER: &str = "X-Token-Connection";
+
+/// A connection id as the functions accept it.
+pub fn check_connection(conn: &str) -> Result<()> {
+    let ok = !conn.is_empty()
+        && conn.len() <= 64
+        && conn
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::new(
+            Code::BadRequest,
+            "provider: must be 1-64 letters, digits, '-' or '_'",
+        ))
+    }
+}
+
+/// The function that hands out `conn`'s access tokens: Google's own for the
+/// default connection, the routed `connections` function for the others.
+pub fn token_path(conn: &str) -> String {
+    if conn == DEFAULT_CONNECTION {
+        "refresh-google-token".to_string()
+    } else {
+        format!("connections/{conn}/token")
+    }
 }
 
 /// The `sub` of a JWT, read without verifying it (the server verifies). Only
@@ -242,16 +316,16 @@ pub fn error_from_body(status: u16, body: &str) -> Error {
     .with_retry_after(retry_after)
 }
 
-/// Parses `refresh-google-token`'s answer.
+/// Parses a token function's answer (`refresh-google-token`, `connections/<id>/token`).
 pub fn token_from_body(body: &str) -> Result<CachedToken> {
     let bad = |what: &str| {
         Error::new(
             Code::BadProviderResponse,
-            format!("refresh-google-token answer: {what}"),
+            format!("the token function's answer: {what}"),
         )
     };
     let v: Value = serde_json::from_str(body).map_err(|_| bad("not JSON"))?;
-    let f = Fields::new(&v, "refresh-google-token answer", Code::BadProviderResponse)?;
+    let f = Fields::new(&v, "the token function's answer", Code::BadProviderResponse)?;
     let access = f.str("accessToken")?;
     let refreshed = match f.opt_str("tokenRefreshedAt")? {
         Some(m) => Some(marker::parse(&m).ok_or_else(|| bad("tokenRefreshedAt is not RFC 3339"))?),
@@ -274,7 +348,8 @@ pub struct BrowserClient<T: Transport, H: ClientHost, R: Runtime> {
     state: RefCell<ClientState>,
     /// The last session JWT and its subject, so each call decodes it once.
     session: RefCell<Option<(String, String)>>,
-    flight: SingleFlight<(String, bool), Result<CachedToken>>,
+    /// One call in flight per (user, connection, force).
+    flight: SingleFlight<(String, String, bool), Result<CachedToken>>,
 }
 
 impl<T: Transport, H: ClientHost, R: Runtime> BrowserClient<T, H, R> {
@@ -331,24 +406,29 @@ impl<T: Transport, H: ClientHost, R: Runtime> BrowserClient<T, H, R> {
         Ok((jwt, user))
     }
 
-    /// A valid access token for the session's user: cached if fresh, else
-    /// one call to the edge function however many callers ask at once.
-    /// `force` after a 401.
-    pub async fn access_token(&self, force: bool) -> Result<CachedToken> {
+    /// A valid access token for the session's user's connection: cached if
+    /// fresh, else one call to the edge function however many callers ask at
+    /// once. `force` after a 401.
+    pub async fn access_token(&self, conn: &str, force: bool) -> Result<CachedToken> {
+        check_connection(conn)?;
         let (jwt, user) = self.session().await?;
         if !force {
-            if let Some(t) = self.state.borrow().usable(self.rt.now_ms(), self.margin_ms) {
+            if let Some(t) = self
+                .state
+                .borrow()
+                .usable(conn, self.rt.now_ms(), self.margin_ms)
+            {
                 return Ok(t.clone());
             }
         }
         loop {
-            match self.flight.join((user.clone(), force)) {
+            match self.flight.join((user.clone(), conn.to_string(), force)) {
                 Role::Follower(rx) => match rx.await {
                     Ok(r) => return r,
                     Err(_) => continue,
                 },
                 Role::Leader(lead) => {
-                    let r = self.fetch_token(&jwt, &user, force).await;
+                    let r = self.fetch_token(&jwt, &user, conn, force).await;
                     lead.finish(&r);
                     return r;
                 }
@@ -356,28 +436,44 @@ impl<T: Transport, H: ClientHost, R: Runtime> BrowserClient<T, H, R> {
         }
     }
 
-    async fn fetch_token(&self, jwt: &str, user: &str, force: bool) -> Result<CachedToken> {
-        let result = self.call_refresh(jwt, user, force).await;
+    async fn fetch_token(
+        &self,
+        jwt: &str,
+        user: &str,
+        conn: &str,
+        force: bool,
+    ) -> Result<CachedToken> {
+        let result = self.call_refresh(jwt, user, conn, force).await;
         match &result {
             Ok(t) => {
                 // Taken only if the session is still this user's.
-                let taken = self.state.borrow_mut().accept(user, t.clone());
+                let taken = self.state.borrow_mut().accept(user, conn, t.clone());
                 if taken {
                     self.host.publish(&ClientEvent::Token {
                         user: user.to_string(),
+                        conn: conn.to_string(),
                         token: t.clone(),
                     });
                 }
             }
-            Err(e) => self.host.publish(&ClientEvent::Failed(e.clone())),
+            Err(e) => self.host.publish(&ClientEvent::Failed {
+                conn: conn.to_string(),
+                error: e.clone(),
+            }),
         }
         result
     }
 
-    async fn call_refresh(&self, jwt: &str, user: &str, force: bool) -> Result<CachedToken> {
+    async fn call_refresh(
+        &self,
+        jwt: &str,
+        user: &str,
+        conn: &str,
+        force: bool,
+    ) -> Result<CachedToken> {
         let req = HttpRequest {
             method: "POST",
-            url: format!("{}/refresh-google-token", self.functions_url),
+            url: format!("{}/{}", self.functions_url, token_path(conn)),
             headers: vec![
                 ("authorization".into(), format!("Bearer {jwt}")),
                 ("content-type".into(), "application/json".into()),
@@ -394,7 +490,8 @@ impl<T: Transport, H: ClientHost, R: Runtime> BrowserClient<T, H, R> {
             .await
             .map_err(Error::from)?;
         if let Some(m) = resp.header(marker::HEADER).and_then(marker::parse) {
-            self.observe_marker(user, m);
+            let named = resp.header(CONNECTION_HEADER).unwrap_or(conn);
+            self.observe_marker(user, named, m);
         }
         if !(200..300).contains(&resp.status) {
             return Err(error_from_body(resp.status, &resp.body));
@@ -402,32 +499,36 @@ impl<T: Transport, H: ClientHost, R: Runtime> BrowserClient<T, H, R> {
         token_from_body(&resp.body)
     }
 
-    /// A marker for `user` from any edge response or another tab.
-    pub fn observe_marker(&self, user: &str, marker_ms: i64) {
-        let known = self.state.borrow().marker_ms();
-        let dropped = self.state.borrow_mut().observe_marker(user, marker_ms);
+    /// A marker for `user`'s connection from any edge response or another tab.
+    pub fn observe_marker(&self, user: &str, conn: &str, marker_ms: i64) {
+        let known = self.state.borrow().marker_ms(conn);
+        let dropped = self
+            .state
+            .borrow_mut()
+            .observe_marker(user, conn, marker_ms);
         let is_user = self.state.borrow().user() == Some(user);
         if is_user && (dropped || known.is_none_or(|k| marker_ms > k)) {
             self.host.publish(&ClientEvent::Marker {
                 user: user.to_string(),
+                conn: conn.to_string(),
                 marker_ms,
             });
         }
     }
 
-    /// A token another tab published for `user`. True if taken.
-    pub fn accept_shared(&self, user: &str, t: CachedToken) -> bool {
-        self.state.borrow_mut().accept(user, t)
+    /// A token another tab published for `user`'s connection. True if taken.
+    pub fn accept_shared(&self, user: &str, conn: &str, t: CachedToken) -> bool {
+        self.state.borrow_mut().accept(user, conn, t)
     }
 
     /// Another tab of `user` signed out.
     pub fn drop_shared(&self, user: &str) -> bool {
-        self.state.borrow_mut().drop_token_of(user)
+        self.state.borrow_mut().drop_tokens_of(user)
     }
 
-    /// A Calendar call answered 401 with this token.
-    pub fn invalidate(&self, token: &AccessToken) {
-        self.state.borrow_mut().invalidate(token);
+    /// A provider API call answered 401 with this token.
+    pub fn invalidate(&self, conn: &str, token: &AccessToken) {
+        self.state.borrow_mut().invalidate(conn, token);
     }
 
     /// Sign-out: drops this tab's token and tells the user's other tabs.

@@ -16,7 +16,10 @@ use super::convert::{error_from_js, error_to_js, get, js_to_json, n, obj, opt_n,
 use super::fetch::FetchTransport;
 use super::runtime::JsRuntime;
 use super::util::settle;
-use crate::core::client::{error_from_body, BrowserClient, CachedToken, ClientEvent, ClientHost};
+use crate::core::client::{
+    check_connection, error_from_body, BrowserClient, CachedToken, ClientEvent, ClientHost,
+    CONNECTION_HEADER, DEFAULT_CONNECTION,
+};
 use crate::core::error::{Code, Error, Result};
 use crate::core::fields::Fields;
 use crate::core::marker;
@@ -36,8 +39,10 @@ extern "C" {
 
     #[wasm_bindgen(typescript_type = "BrowserClientOptions")]
     pub type BrowserClientOptionsJs;
-    #[wasm_bindgen(typescript_type = "{ force?: boolean }")]
+    #[wasm_bindgen(typescript_type = "{ force?: boolean; provider?: string }")]
     pub type ForceOptionsJs;
+    #[wasm_bindgen(typescript_type = "{ provider?: string }")]
+    pub type ProviderOptionsJs;
 }
 
 #[wasm_bindgen(typescript_custom_section)]
@@ -64,11 +69,11 @@ export interface BrowserToken {
 
 /** Change events: never carry the token itself. */
 export type ClientChange =
-  | { type: "token"; expiresAt: number | null; tokenRefreshedAt: string | null; fromOtherTab: boolean }
-  | { type: "marker"; tokenRefreshedAt: string }
+  | { type: "token"; provider: string; expiresAt: number | null; tokenRefreshedAt: string | null; fromOtherTab: boolean }
+  | { type: "marker"; provider: string; tokenRefreshedAt: string }
   /** The cache was emptied: `"user-changed"` (another user's session), `"sign-out"` (this or another tab of the user called reset()). */
   | { type: "reset"; reason: "user-changed" | "sign-out"; fromOtherTab: boolean }
-  | { type: "error"; code: ErrorCode; message: string; requiresReauth: boolean; retryAfter?: number };
+  | { type: "error"; provider: string; code: ErrorCode; message: string; requiresReauth: boolean; retryAfter?: number };
 "#;
 
 fn token_to_js(t: &CachedToken) -> JsValue {
@@ -104,15 +109,25 @@ fn reset_change(reason: &str, from_other_tab: bool) -> JsValue {
     ])
 }
 
-fn change_for_token(t: &CachedToken, from_other_tab: bool) -> JsValue {
+fn change_for_token(conn: &str, t: &CachedToken, from_other_tab: bool) -> JsValue {
     obj(&[
         ("type", s("token")),
+        ("provider", s(conn)),
         ("expiresAt", opt_n(t.expires_at_ms)),
         (
             "tokenRefreshedAt",
             opt_s(t.refreshed_at_ms.map(marker::format).as_deref()),
         ),
         ("fromOtherTab", JsValue::from_bool(from_other_tab)),
+    ])
+}
+
+fn token_message(user: &str, conn: &str, t: &CachedToken) -> JsValue {
+    obj(&[
+        ("type", s("token")),
+        ("user", s(user)),
+        ("conn", s(conn)),
+        ("token", token_to_js(t)),
     ])
 }
 
@@ -161,22 +176,27 @@ impl ClientHost for JsHost {
 
     fn publish(&self, event: &ClientEvent) {
         match event {
-            ClientEvent::Token { user, token } => {
-                self.post(&obj(&[
-                    ("type", s("token")),
-                    ("user", s(user)),
-                    ("token", token_to_js(token)),
-                ]));
-                self.notify(&change_for_token(token, false));
+            ClientEvent::Token { user, conn, token } => {
+                self.post(&token_message(user, conn, token));
+                self.notify(&change_for_token(conn, token, false));
             }
-            ClientEvent::Marker { user, marker_ms } => {
+            ClientEvent::Marker {
+                user,
+                conn,
+                marker_ms,
+            } => {
                 let m = marker::format(*marker_ms);
                 self.post(&obj(&[
                     ("type", s("marker")),
                     ("user", s(user)),
+                    ("conn", s(conn)),
                     ("marker", s(&m)),
                 ]));
-                self.notify(&obj(&[("type", s("marker")), ("tokenRefreshedAt", s(&m))]));
+                self.notify(&obj(&[
+                    ("type", s("marker")),
+                    ("provider", s(conn)),
+                    ("tokenRefreshedAt", s(&m)),
+                ]));
             }
             ClientEvent::User { user, previous } => {
                 // Ask this user's other tabs for their current token.
@@ -191,9 +211,10 @@ impl ClientHost for JsHost {
                 }
                 self.notify(&reset_change("sign-out", false));
             }
-            ClientEvent::Failed(e) => {
+            ClientEvent::Failed { conn, error: e } => {
                 let change = obj(&[
                     ("type", s("error")),
+                    ("provider", s(conn)),
                     ("code", s(e.code.as_str())),
                     ("message", s(&e.message)),
                     ("requiresReauth", JsValue::from_bool(e.requires_reauth())),
@@ -228,39 +249,38 @@ fn handle_message(weak: &Weak<Inner>, data: JsValue) {
     let Some(user) = get(&data, "user").as_string() else {
         return;
     };
+    let conn = get(&data, "conn")
+        .as_string()
+        .filter(|c| check_connection(c).is_ok());
     let host = inner_host(&inner);
     host.replaying.set(true);
-    match get(&data, "type").as_string().as_deref() {
-        Some("token") => {
+    match (get(&data, "type").as_string().as_deref(), conn) {
+        (Some("token"), Some(conn)) => {
             if let Ok(t) = token_from_js(&get(&data, "token")) {
-                if inner.accept_shared(&user, t.clone()) {
-                    host.notify(&change_for_token(&t, true));
+                if inner.accept_shared(&user, &conn, t.clone()) {
+                    host.notify(&change_for_token(&conn, &t, true));
                 }
             }
         }
-        Some("marker") => {
+        (Some("marker"), Some(conn)) => {
             if let Some(m) = get(&data, "marker")
                 .as_string()
                 .and_then(|m| marker::parse(&m))
             {
-                inner.observe_marker(&user, m);
+                inner.observe_marker(&user, &conn, m);
             }
         }
-        Some("hello") => {
-            // Another tab of this user: hand it the current token.
+        (Some("hello"), _) => {
+            // Another tab of this user: hand it the current tokens.
             host.replaying.set(false);
             let state = inner.state();
             if state.user() == Some(user.as_str()) {
-                if let Some(t) = state.usable(js_sys::Date::now() as i64, 0) {
-                    host.post(&obj(&[
-                        ("type", s("token")),
-                        ("user", s(&user)),
-                        ("token", token_to_js(t)),
-                    ]));
+                for (conn, t) in state.usable_all(js_sys::Date::now() as i64, 0) {
+                    host.post(&token_message(&user, conn, t));
                 }
             }
         }
-        Some("reset") if inner.drop_shared(&user) => {
+        (Some("reset"), _) if inner.drop_shared(&user) => {
             host.notify(&reset_change("sign-out", true));
         }
         _ => {}
@@ -357,32 +377,33 @@ impl BrowserTokenClient {
         })
     }
 
-    /// A valid access token: cached, or one call to `refresh-google-token` shared by all callers.
+    /// A valid access token for a connection (`provider`, default `google`):
+    /// cached, or one call to its token function shared by all callers.
     #[wasm_bindgen(js_name = getAccessToken, unchecked_return_type = "Promise<BrowserToken>")]
     pub fn get_access_token(&self, options: Option<ForceOptionsJs>) -> Promise {
         let inner = self.inner.clone();
         let options: JsValue = options.map(Into::into).unwrap_or(JsValue::UNDEFINED);
         future_to_promise(async move {
-            let force = if options.is_object() {
-                get(&options, "force").as_bool().unwrap_or(false)
-            } else {
-                false
-            };
-            let t = inner.access_token(force).await.map_err(reject)?;
+            let force = get(&options, "force").as_bool().unwrap_or(false);
+            let conn = connection_of(&options);
+            let t = inner.access_token(&conn, force).await.map_err(reject)?;
             Ok(token_to_js(&t))
         })
     }
 
-    /// `fetch` for provider APIs (Google Calendar): attaches the bearer token
-    /// and retries once with a forced refresh when the provider answers 401.
+    /// `fetch` for provider APIs (Google Calendar, Spotify, …): attaches the
+    /// connection's bearer token and retries once with a forced refresh when
+    /// the provider answers 401. `options.provider` names the connection.
     #[wasm_bindgen(unchecked_return_type = "Promise<Response>")]
     pub fn fetch(
         &self,
         input: String,
         #[wasm_bindgen(unchecked_param_type = "RequestInit")] init: Option<js_sys::Object>,
+        options: Option<ProviderOptionsJs>,
     ) -> Promise {
         let inner = self.inner.clone();
         let fetch = self.fetch.clone();
+        let conn = connection_of(&options.map(Into::into).unwrap_or(JsValue::UNDEFINED));
         future_to_promise(async move {
             let init: JsValue = init
                 .map(Into::into)
@@ -401,13 +422,13 @@ impl BrowserTokenClient {
                 set(&next, "headers", &headers);
                 fetch.call2(&JsValue::UNDEFINED, &s(&input), &next)
             };
-            let t = inner.access_token(false).await.map_err(reject)?;
+            let t = inner.access_token(&conn, false).await.map_err(reject)?;
             let resp = JsFuture::from(Promise::resolve(&send(t.access_token.expose())?)).await?;
             if get(&resp, "status").as_f64() != Some(401.0) {
                 return Ok(resp);
             }
-            inner.invalidate(&t.access_token);
-            let t = inner.access_token(true).await.map_err(reject)?;
+            inner.invalidate(&conn, &t.access_token);
+            let t = inner.access_token(&conn, true).await.map_err(reject)?;
             JsFuture::from(Promise::resolve(&send(t.access_token.expose())?)).await
         })
     }
@@ -416,70 +437,154 @@ impl BrowserTokenClient {
     /// marker. Rejects with a `TokenManagerError` carrying the server's code.
     #[wasm_bindgen(js_name = callFunction, unchecked_return_type = "Promise<any>")]
     pub fn call_function(&self, name: String, body: JsValue, method: Option<String>) -> Promise {
-        let inner = self.inner.clone();
-        let fetch = self.fetch.clone();
+        let (inner, fetch) = (self.inner.clone(), self.fetch.clone());
+        future_to_promise(async move { call_json(&inner, &fetch, &name, body, method).await })
+    }
+
+    /// The status of every connection of the user (`GET connections`): status,
+    /// account, scopes, expiry, last error, `requiresReauth`. Never a token.
+    #[wasm_bindgen(unchecked_return_type = "Promise<StatusReport[]>")]
+    pub fn connections(&self) -> Promise {
+        let (inner, fetch) = (self.inner.clone(), self.fetch.clone());
         future_to_promise(async move {
-            let (jwt, user) = inner.session().await.map_err(reject)?;
-            let method = method.unwrap_or_else(|| {
-                if body.is_undefined() {
-                    "GET".into()
-                } else {
-                    "POST".into()
-                }
-            });
-            let headers = obj(&[
-                ("authorization", s(&format!("Bearer {jwt}"))),
-                ("content-type", s("application/json")),
-            ]);
-            let init = obj(&[("method", s(&method)), ("headers", headers)]);
-            if !body.is_undefined() {
-                let text = js_sys::JSON::stringify(&body).map_err(|_| {
-                    reject(Error::new(
-                        Code::BadRequest,
-                        "body is not JSON-serialisable",
-                    ))
-                })?;
-                set(&init, "body", &text.into());
-            }
-            let url = format!("{}/{}", inner.functions_url(), name);
-            let resp = fetch
-                .call2(&JsValue::UNDEFINED, &s(&url), &init)
-                .map_err(|e| reject(error_from_js(&e, Code::Network, &name)))?;
-            let resp = JsFuture::from(Promise::resolve(&resp)).await.map_err(|e| {
-                reject(error_from_js(
-                    &e,
-                    Code::Network,
-                    &format!("{name} could not be reached"),
-                ))
-            })?;
-            observe(&inner, &user, &resp);
-            let status = get(&resp, "status").as_f64().unwrap_or(0.0) as u16;
-            let text_fn: Function = get(&resp, "text").dyn_into()?;
-            let text = JsFuture::from(Promise::resolve(&text_fn.call0(&resp)?))
-                .await?
-                .as_string()
-                .unwrap_or_default();
-            if !(200..300).contains(&status) {
-                let e = error_from_body(status, &text);
-                if e.requires_reauth() {
-                    inner.host().publish(&ClientEvent::Failed(e.clone()));
-                }
-                return Err(reject(e));
-            }
-            if text.is_empty() {
-                return Ok(JsValue::NULL);
-            }
-            js_sys::JSON::parse(&text).map_err(|_| {
-                reject(Error::new(
-                    Code::BadProviderResponse,
-                    format!("{name} answered non-JSON"),
-                ))
-            })
+            call_json(&inner, &fetch, "connections", JsValue::UNDEFINED, None).await
         })
     }
 
-    /// Reads `X-Token-Refreshed-At` from an edge-function response made
-    /// with the current user's session.
+    /// Connect or reconnect a provider: asks the functions for the
+    /// authorization URL (state and PKCE stay on the server) and, in a
+    /// browser, goes there. Back on `returnTo` (default: this page), call
+    /// `completeConnect()`.
+    #[wasm_bindgen(unchecked_return_type = "Promise<{ authorizationUrl: string }>")]
+    pub fn connect(
+        &self,
+        provider: String,
+        #[wasm_bindgen(
+            unchecked_param_type = "{ returnTo?: string; scopes?: string[]; navigate?: boolean }"
+        )]
+        options: JsValue,
+    ) -> Promise {
+        let (inner, fetch) = (self.inner.clone(), self.fetch.clone());
+        future_to_promise(async move {
+            check_connection(&provider).map_err(reject)?;
+            let location = get(&js_sys::global(), "location");
+            let return_to = get(&options, "returnTo")
+                .as_string()
+                .or_else(|| get(&location, "href").as_string())
+                .ok_or_else(|| {
+                    reject(Error::new(
+                        Code::BadRequest,
+                        "returnTo: required outside a browser",
+                    ))
+                })?;
+            let body = obj(&[("returnTo", s(&return_to))]);
+            let scopes = get(&options, "scopes");
+            if !scopes.is_undefined() {
+                set(&body, "scopes", &scopes);
+            }
+            let r = call_json(
+                &inner,
+                &fetch,
+                &format!("connections/{provider}/connect"),
+                body,
+                None,
+            )
+            .await?;
+            let navigate = get(&options, "navigate").as_bool().unwrap_or(true);
+            if navigate {
+                if let Ok(assign) = get(&location, "assign").dyn_into::<Function>() {
+                    assign.call1(&location, &get(&r, "authorizationUrl"))?;
+                }
+            }
+            Ok(r)
+        })
+    }
+
+    /// Back from a provider's consent page: completes the connect with this
+    /// session (the ticket only this user can use), or reports the error the
+    /// callback sent. Reads `otm_connect` / `otm_error` from `url` (default:
+    /// this page) and removes them from the address bar. Resolves to `null`
+    /// when the page was not a connect's return.
+    #[wasm_bindgen(js_name = completeConnect, unchecked_return_type = "Promise<{ provider: string; status: StatusReport | null; error: { code: ErrorCode; message: string } | null } | null>")]
+    pub fn complete_connect(&self, url: Option<String>) -> Promise {
+        let (inner, fetch) = (self.inner.clone(), self.fetch.clone());
+        future_to_promise(async move {
+            let location = get(&js_sys::global(), "location");
+            let Some(url) = url.or_else(|| get(&location, "href").as_string()) else {
+                return Ok(JsValue::NULL);
+            };
+            let params = return_params(&url);
+            let Some(provider) = params.provider else {
+                return Ok(JsValue::NULL);
+            };
+            forget_return_params(&url);
+            let result = match (params.ticket, params.error) {
+                (Some(ticket), _) => {
+                    match call_json(
+                        &inner,
+                        &fetch,
+                        "connections/complete",
+                        obj(&[("ticket", s(&ticket))]),
+                        None,
+                    )
+                    .await
+                    {
+                        Ok(status) => obj(&[
+                            ("provider", s(&provider)),
+                            ("status", status),
+                            ("error", JsValue::NULL),
+                        ]),
+                        Err(e) => obj(&[
+                            ("provider", s(&provider)),
+                            ("status", JsValue::NULL),
+                            (
+                                "error",
+                                obj(&[("code", get(&e, "code")), ("message", get(&e, "message"))]),
+                            ),
+                        ]),
+                    }
+                }
+                (None, Some(code)) => obj(&[
+                    ("provider", s(&provider)),
+                    ("status", JsValue::NULL),
+                    (
+                        "error",
+                        obj(&[
+                            ("code", s(&code)),
+                            ("message", s(&connect_error_sentence(&code))),
+                        ]),
+                    ),
+                ]),
+                (None, None) => return Ok(JsValue::NULL),
+            };
+            Ok(result)
+        })
+    }
+
+    /// Disconnect a provider: revoked there where it can be, erased here; the
+    /// report says what happened at the provider. Drops the cached token.
+    #[wasm_bindgen(unchecked_return_type = "Promise<DisconnectReport>")]
+    pub fn disconnect(&self, provider: String) -> Promise {
+        let (inner, fetch) = (self.inner.clone(), self.fetch.clone());
+        future_to_promise(async move {
+            check_connection(&provider).map_err(reject)?;
+            let r = call_json(
+                &inner,
+                &fetch,
+                &format!("connections/{provider}/disconnect"),
+                obj(&[]),
+                None,
+            )
+            .await?;
+            if let Some(t) = inner.state().token(&provider) {
+                inner.invalidate(&provider, &t.access_token);
+            }
+            Ok(r)
+        })
+    }
+
+    /// Reads `X-Token-Refreshed-At` (and `X-Token-Connection`) from an
+    /// edge-function response made with the current user's session.
     #[wasm_bindgen(js_name = observeResponse)]
     pub fn observe_response(&self, response: &JsValue) {
         let user = self.inner.state().user().map(str::to_string);
@@ -488,19 +593,34 @@ impl BrowserTokenClient {
         }
     }
 
-    /// Sign-out: drops this tab's token and tells this user's other tabs to
+    /// Sign-out: drops this tab's tokens and tells this user's other tabs to
     /// drop theirs. Call it on Supabase's `SIGNED_OUT`.
     pub fn reset(&self) {
         self.inner.reset();
     }
 
-    /// Listens for token, marker and error changes. Returns nothing; use `offChange` to stop.
-    #[wasm_bindgen(js_name = onChange)]
+    /// Listens for token, marker, reset and error changes. Returns a function
+    /// that stops listening.
+    #[wasm_bindgen(js_name = onChange, unchecked_return_type = "() => void")]
     pub fn on_change(
         &self,
         #[wasm_bindgen(unchecked_param_type = "(change: ClientChange) => void")] listener: Function,
-    ) {
-        self.inner.host().listeners.borrow_mut().push(listener);
+    ) -> JsValue {
+        self.inner
+            .host()
+            .listeners
+            .borrow_mut()
+            .push(listener.clone());
+        let weak = Rc::downgrade(&self.inner);
+        Closure::once_into_js(move || {
+            if let Some(inner) = weak.upgrade() {
+                inner
+                    .host()
+                    .listeners
+                    .borrow_mut()
+                    .retain(|f| f != &listener);
+            }
+        })
     }
 
     #[wasm_bindgen(js_name = offChange)]
@@ -512,17 +632,18 @@ impl BrowserTokenClient {
             .retain(|f| f != listener);
     }
 
-    /// What the client holds, without the token: `{ hasToken, expiresAt, tokenRefreshedAt }`.
+    /// What the client holds for a connection (default `google`), without the token.
     #[wasm_bindgen(js_name = tokenInfo, unchecked_return_type = "{ hasToken: boolean; expiresAt: number | null; tokenRefreshedAt: string | null }")]
-    pub fn token_info(&self) -> JsValue {
+    pub fn token_info(&self, provider: Option<String>) -> JsValue {
+        let conn = provider.unwrap_or_else(|| DEFAULT_CONNECTION.to_string());
         let st = self.inner.state();
-        let t = st.token();
+        let t = st.token(&conn);
         obj(&[
             ("hasToken", JsValue::from_bool(t.is_some())),
             ("expiresAt", opt_n(t.and_then(|t| t.expires_at_ms))),
             (
                 "tokenRefreshedAt",
-                opt_s(st.marker_ms().map(marker::format).as_deref()),
+                opt_s(st.marker_ms(&conn).map(marker::format).as_deref()),
             ),
         ])
     }
@@ -536,14 +657,154 @@ impl BrowserTokenClient {
     }
 }
 
-fn observe(inner: &Inner, user: &str, response: &JsValue) {
+/// `options.provider`, default `google`.
+fn connection_of(options: &JsValue) -> String {
+    get(options, "provider")
+        .as_string()
+        .unwrap_or_else(|| DEFAULT_CONNECTION.to_string())
+}
+
+/// An edge function call with the session JWT and a JSON body.
+async fn call_json(
+    inner: &Inner,
+    fetch: &Function,
+    name: &str,
+    body: JsValue,
+    method: Option<String>,
+) -> std::result::Result<JsValue, JsValue> {
+    let (jwt, user) = inner.session().await.map_err(reject)?;
+    let method = method.unwrap_or_else(|| {
+        if body.is_undefined() {
+            "GET".into()
+        } else {
+            "POST".into()
+        }
+    });
+    let headers = obj(&[
+        ("authorization", s(&format!("Bearer {jwt}"))),
+        ("content-type", s("application/json")),
+    ]);
+    let init = obj(&[("method", s(&method)), ("headers", headers)]);
+    if !body.is_undefined() {
+        let text = js_sys::JSON::stringify(&body).map_err(|_| {
+            reject(Error::new(
+                Code::BadRequest,
+                "body is not JSON-serialisable",
+            ))
+        })?;
+        set(&init, "body", &text.into());
+    }
+    let url = format!("{}/{}", inner.functions_url(), name);
+    let resp = fetch
+        .call2(&JsValue::UNDEFINED, &s(&url), &init)
+        .map_err(|e| reject(error_from_js(&e, Code::Network, name)))?;
+    let resp = JsFuture::from(Promise::resolve(&resp)).await.map_err(|e| {
+        reject(error_from_js(
+            &e,
+            Code::Network,
+            &format!("{name} could not be reached"),
+        ))
+    })?;
+    observe(inner, &user, &resp);
+    let status = get(&resp, "status").as_f64().unwrap_or(0.0) as u16;
+    let text_fn: Function = get(&resp, "text").dyn_into()?;
+    let text = JsFuture::from(Promise::resolve(&text_fn.call0(&resp)?))
+        .await?
+        .as_string()
+        .unwrap_or_default();
+    if !(200..300).contains(&status) {
+        let e = error_from_body(status, &text);
+        if e.requires_reauth() {
+            let conn = response_connection(&resp).unwrap_or_else(|| DEFAULT_CONNECTION.to_string());
+            inner.host().publish(&ClientEvent::Failed {
+                conn,
+                error: e.clone(),
+            });
+        }
+        return Err(reject(e));
+    }
+    if text.is_empty() {
+        return Ok(JsValue::NULL);
+    }
+    js_sys::JSON::parse(&text).map_err(|_| {
+        reject(Error::new(
+            Code::BadProviderResponse,
+            format!("{name} answered non-JSON"),
+        ))
+    })
+}
+
+fn header(response: &JsValue, name: &str) -> Option<String> {
     let headers = get(response, "headers");
-    let Ok(get_fn) = get(&headers, "get").dyn_into::<Function>() else {
+    let get_fn = get(&headers, "get").dyn_into::<Function>().ok()?;
+    get_fn.call1(&headers, &s(name)).ok()?.as_string()
+}
+
+fn response_connection(response: &JsValue) -> Option<String> {
+    header(response, CONNECTION_HEADER).filter(|c| check_connection(c).is_ok())
+}
+
+fn observe(inner: &Inner, user: &str, response: &JsValue) {
+    if let Some(m) = header(response, marker::HEADER).and_then(|m| marker::parse(&m)) {
+        let conn = response_connection(response).unwrap_or_else(|| DEFAULT_CONNECTION.to_string());
+        inner.observe_marker(user, &conn, m);
+    }
+}
+
+/// What the connect callback put on the return page's address.
+struct ReturnParams {
+    provider: Option<String>,
+    ticket: Option<String>,
+    error: Option<String>,
+}
+
+fn return_params(url: &str) -> ReturnParams {
+    let params = js_sys::Reflect::construct(
+        &get(&js_sys::global(), "URL").unchecked_into::<Function>(),
+        &js_sys::Array::of1(&s(url)),
+    )
+    .map(|u| get(&u, "searchParams"))
+    .unwrap_or(JsValue::UNDEFINED);
+    let param = |k: &str| -> Option<String> {
+        let f: Function = get(&params, "get").dyn_into().ok()?;
+        f.call1(&params, &s(k)).ok()?.as_string()
+    };
+    ReturnParams {
+        provider: param("otm_provider").filter(|p| check_connection(p).is_ok()),
+        ticket: param("otm_connect"),
+        error: param("otm_error"),
+    }
+}
+
+/// Removes the connect's parameters from the address bar (the ticket is single use).
+fn forget_return_params(url: &str) {
+    let history = get(&js_sys::global(), "history");
+    let Ok(replace) = get(&history, "replaceState").dyn_into::<Function>() else {
         return;
     };
-    if let Ok(v) = get_fn.call1(&headers, &s(marker::HEADER)) {
-        if let Some(m) = v.as_string().and_then(|m| marker::parse(&m)) {
-            inner.observe_marker(user, m);
+    let Ok(u) = js_sys::Reflect::construct(
+        &get(&js_sys::global(), "URL").unchecked_into::<Function>(),
+        &js_sys::Array::of1(&s(url)),
+    ) else {
+        return;
+    };
+    let params = get(&u, "searchParams");
+    if let Ok(delete) = get(&params, "delete").dyn_into::<Function>() {
+        for k in ["otm_connect", "otm_error", "otm_provider"] {
+            let _ = delete.call1(&params, &s(k));
         }
     }
+    let _ = replace.call3(&history, &JsValue::NULL, &s(""), &get(&u, "href"));
+}
+
+/// Plain words for the errors the callback can send back.
+fn connect_error_sentence(code: &str) -> String {
+    match code {
+        "CONSENT_DENIED" => "Access was not granted at the provider.",
+        "CONNECT_STATE_INVALID" => {
+            "That connect link expired or was already used. Start connecting again."
+        }
+        _ => "Connecting did not finish. Start connecting again.",
+    }
+    .to_string()
 }

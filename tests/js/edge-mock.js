@@ -28,6 +28,10 @@ export function edgeMock() {
     calendarTokens: [],
     /** token -> the user it was issued to */
     issuedTo: new Map(),
+    /** token -> the connection it was issued for */
+    issuedFor: new Map(),
+    /** bodies posted to connections/complete */
+    completed: [],
     nextError: null,
     /** Marker to put on the next create-google-meet response. */
     markerOnNext: null,
@@ -35,7 +39,17 @@ export function edgeMock() {
   const fetchFn = (url, init = {}) => {
     const headers = new Headers(init.headers);
     state.calls.push({ url, method: init.method ?? "GET", auth: headers.get("authorization") });
-    if (url.endsWith("/refresh-google-token")) {
+    const route = /\/connections\/([a-z0-9_-]+)\/(token|disconnect)$/.exec(url);
+    if (url.endsWith("/connections/complete")) {
+      state.completed.push(JSON.parse(init.body ?? "{}"));
+      return Promise.resolve(Response.json({ provider: "spotify", status: "connected", accountName: "Ada" }));
+    }
+    if (route?.[2] === "disconnect") {
+      return Promise.resolve(
+        Response.json({ provider: route[1], revocation: "revoked", status: { status: "disconnected" } }),
+      );
+    }
+    if (url.endsWith("/refresh-google-token") || route?.[2] === "token") {
       if (state.nextError) {
         const e = state.nextError;
         state.nextError = null;
@@ -46,6 +60,7 @@ export function edgeMock() {
       if (body.force) state.forced++;
       const refreshedAt = new Date(Date.now() + state.refreshCalls).toISOString();
       state.issuedTo.set(`at-${state.refreshCalls}`, subOf(headers.get("authorization")));
+      state.issuedFor.set(`at-${state.refreshCalls}`, route ? route[1] : "google");
       return new Promise((resolve) =>
         setTimeout(() =>
           resolve(
@@ -56,7 +71,13 @@ export function edgeMock() {
                 tokenRefreshedAt: refreshedAt,
                 scope: "calendar",
               }),
-              { status: 200, headers: { "x-token-refreshed-at": refreshedAt } },
+              {
+                status: 200,
+                headers: {
+                  "x-token-refreshed-at": refreshedAt,
+                  ...(route ? { "x-token-connection": route[1] } : {}),
+                },
+              },
             ),
           ), 5)
       );
@@ -102,6 +123,14 @@ export function clientOptions(mock, channelName, sub = "user-a") {
 /** The tab made with `opts` is now signed in as `sub`. */
 export function signInAs(opts, sub) {
   sessions.get(opts).sub = sub;
+}
+
+export function issuedFor(mock, token) {
+  return mock.state.issuedFor.get(token) ?? null;
+}
+
+export function completedTickets(mock) {
+  return mock.state.completed.map((b) => b.ticket);
 }
 
 export function issuedTo(mock, token) {

@@ -115,7 +115,7 @@ fn tok(access: &str, expires: i64, refreshed: i64) -> CachedToken {
 #[test]
 fn cached_until_the_margin_then_one_call() {
     let (c, f, _, rt) = client();
-    let t = rt.run(c.access_token(false)).unwrap();
+    let t = rt.run(c.access_token("google", false)).unwrap();
     assert_eq!(t.access_token.expose(), "at-1");
     let req = f.calls.borrow()[0].clone();
     assert_eq!(
@@ -129,13 +129,19 @@ fn cached_until_the_margin_then_one_call() {
     assert_eq!(req.body, "{}");
     rt.advance(3_600_000 - 60_001);
     assert_eq!(
-        rt.run(c.access_token(false)).unwrap().access_token.expose(),
+        rt.run(c.access_token("google", false))
+            .unwrap()
+            .access_token
+            .expose(),
         "at-1"
     );
     assert_eq!(f.calls.borrow().len(), 1);
     rt.advance(2);
     assert_eq!(
-        rt.run(c.access_token(false)).unwrap().access_token.expose(),
+        rt.run(c.access_token("google", false))
+            .unwrap()
+            .access_token
+            .expose(),
         "at-2"
     );
 }
@@ -143,7 +149,7 @@ fn cached_until_the_margin_then_one_call() {
 #[test]
 fn concurrent_callers_share_one_call() {
     let (c, f, h, rt) = client();
-    let all = rt.run(join_all((0..50).map(|_| c.access_token(false))));
+    let all = rt.run(join_all((0..50).map(|_| c.access_token("google", false))));
     assert!(all
         .iter()
         .all(|r| r.as_ref().unwrap().access_token.expose() == "at-1"));
@@ -160,9 +166,9 @@ fn concurrent_callers_share_one_call() {
 #[test]
 fn force_asks_the_server_to_refresh() {
     let (c, f, _, rt) = client();
-    rt.run(c.access_token(false)).unwrap();
+    rt.run(c.access_token("google", false)).unwrap();
     rt.advance(10);
-    let t = rt.run(c.access_token(true)).unwrap();
+    let t = rt.run(c.access_token("google", true)).unwrap();
     assert_eq!(t.access_token.expose(), "at-2");
     assert_eq!(f.calls.borrow()[1].body, r#"{"force":true}"#);
 }
@@ -170,10 +176,10 @@ fn force_asks_the_server_to_refresh() {
 #[test]
 fn a_newer_marker_drops_the_cached_token() {
     let (c, f, h, rt) = client();
-    let first = rt.run(c.access_token(false)).unwrap();
+    let first = rt.run(c.access_token("google", false)).unwrap();
     // An edge response shows the server refreshed later.
-    c.observe_marker("user-a", first.refreshed_at_ms.unwrap() + 5_000);
-    assert!(c.state().token().is_none());
+    c.observe_marker("user-a", "google", first.refreshed_at_ms.unwrap() + 5_000);
+    assert!(c.state().token("google").is_none());
     assert!(h
         .published
         .borrow()
@@ -181,42 +187,45 @@ fn a_newer_marker_drops_the_cached_token() {
         .any(|e| matches!(e, ClientEvent::Marker { .. })));
     rt.advance(6_000);
     assert_eq!(
-        rt.run(c.access_token(false)).unwrap().access_token.expose(),
+        rt.run(c.access_token("google", false))
+            .unwrap()
+            .access_token
+            .expose(),
         "at-2"
     );
     assert_eq!(f.calls.borrow().len(), 2);
     // An older or equal marker changes nothing.
-    let now_marker = c.state().marker_ms().unwrap();
-    c.observe_marker("user-a", now_marker);
-    c.observe_marker("user-a", now_marker - 1);
-    assert!(c.state().token().is_some());
+    let now_marker = c.state().marker_ms("google").unwrap();
+    c.observe_marker("user-a", "google", now_marker);
+    c.observe_marker("user-a", "google", now_marker - 1);
+    assert!(c.state().token("google").is_some());
 }
 
 #[test]
 fn tabs_share_tokens_but_never_go_back_in_time() {
     let mut s = ClientState::default();
     s.switch_user("u");
-    assert!(s.accept("u", tok("a", T0 + 3_600_000, T0)));
+    assert!(s.accept("u", "google", tok("a", T0 + 3_600_000, T0)));
     assert!(
-        !s.accept("u", tok("old", T0 + 3_000_000, T0 - 1)),
+        !s.accept("u", "google", tok("old", T0 + 3_000_000, T0 - 1)),
         "an older token from a slow tab is refused"
     );
-    assert!(s.accept("u", tok("b", T0 + 3_700_000, T0 + 100)));
-    assert_eq!(s.token().unwrap().access_token.expose(), "b");
+    assert!(s.accept("u", "google", tok("b", T0 + 3_700_000, T0 + 100)));
+    assert_eq!(s.token("google").unwrap().access_token.expose(), "b");
     assert!(
-        !s.accept("u", tok("b", T0 + 3_700_000, T0 + 100)),
+        !s.accept("u", "google", tok("b", T0 + 3_700_000, T0 + 100)),
         "the same token twice is not news"
     );
     // A tab opened later, told the current token, uses it without a call.
     let mut late = ClientState::default();
     late.switch_user("u");
-    assert!(late.accept("u", s.token().unwrap().clone()));
-    assert!(late.usable(T0 + 1000, 60_000).is_some());
+    assert!(late.accept("u", "google", s.token("google").unwrap().clone()));
+    assert!(late.usable("google", T0 + 1000, 60_000).is_some());
     // A marker newer than every token empties the cache.
-    assert!(s.observe_marker("u", T0 + 200));
-    assert!(s.token().is_none());
+    assert!(s.observe_marker("u", "google", T0 + 200));
+    assert!(s.token("google").is_none());
     assert!(
-        !s.accept("u", tok("c", T0 + 3_800_000, T0 + 150)),
+        !s.accept("u", "google", tok("c", T0 + 3_800_000, T0 + 150)),
         "issued before the marker"
     );
 }
@@ -225,11 +234,11 @@ fn tabs_share_tokens_but_never_go_back_in_time() {
 fn invalidate_forgets_only_the_rejected_token() {
     let mut s = ClientState::default();
     s.switch_user("u");
-    s.accept("u", tok("a", T0 + 3_600_000, T0));
-    s.invalidate(&AccessToken::new("zzz"));
-    assert!(s.token().is_some());
-    s.invalidate(&AccessToken::new("a"));
-    assert!(s.token().is_none());
+    s.accept("u", "google", tok("a", T0 + 3_600_000, T0));
+    s.invalidate("google", &AccessToken::new("zzz"));
+    assert!(s.token("google").is_some());
+    s.invalidate("google", &AccessToken::new("a"));
+    assert!(s.token("google").is_none());
 }
 
 #[test]
@@ -239,37 +248,37 @@ fn errors_keep_the_servers_codes() {
         401,
         &json!({"error": "the google connection must be reconnected", "code": "REAUTH_REQUIRED", "requiresReauth": true}),
     ));
-    let e = rt.run(c.access_token(false)).unwrap_err();
+    let e = rt.run(c.access_token("google", false)).unwrap_err();
     assert_eq!(e.code, Code::ReauthRequired);
     assert!(e.requires_reauth());
     assert!(h
         .published
         .borrow()
         .iter()
-        .any(|ev| matches!(ev, ClientEvent::Failed(e) if e.requires_reauth())));
+        .any(|ev| matches!(ev, ClientEvent::Failed { error: e, .. } if e.requires_reauth())));
     f.script.borrow_mut().push_back(HttpResponse::json(
         429,
         &json!({"error": "slow down", "code": "RATE_LIMITED", "requiresReauth": false, "retryAfter": 42}),
     ));
-    let e = rt.run(c.access_token(false)).unwrap_err();
+    let e = rt.run(c.access_token("google", false)).unwrap_err();
     assert_eq!((e.code, e.retry_after_secs), (Code::RateLimited, Some(42)));
     f.script
         .borrow_mut()
         .push_back(HttpResponse::new(502, "<html>bad gateway</html>"));
     assert_eq!(
-        rt.run(c.access_token(false)).unwrap_err().code,
+        rt.run(c.access_token("google", false)).unwrap_err().code,
         Code::ProviderUnavailable
     );
     f.script
         .borrow_mut()
         .push_back(HttpResponse::json(200, &json!({"expiresAt": 5})));
     assert_eq!(
-        rt.run(c.access_token(false)).unwrap_err().code,
+        rt.run(c.access_token("google", false)).unwrap_err().code,
         Code::BadProviderResponse
     );
     h.no_session.set(true);
     assert_eq!(
-        rt.run(c.access_token(false)).unwrap_err().code,
+        rt.run(c.access_token("google", false)).unwrap_err().code,
         Code::Unauthorized
     );
 }
@@ -288,26 +297,32 @@ fn error_bodies_without_codes_fall_back_on_status() {
 #[test]
 fn a_tab_never_holds_or_takes_another_users_token() {
     let mut s = ClientState::default();
-    assert!(!s.accept("a", tok("x", T0 + 3_600_000, T0)), "no user yet");
+    assert!(
+        !s.accept("a", "google", tok("x", T0 + 3_600_000, T0)),
+        "no user yet"
+    );
     assert_eq!(s.switch_user("a"), Some(None));
-    assert!(s.accept("a", tok("a-token", T0 + 3_600_000, T0)));
-    assert!(!s.accept("b", tok("b-token", T0 + 3_700_000, T0 + 5)));
-    assert!(!s.observe_marker("b", T0 + 10), "another user's marker");
-    assert_eq!(s.token().unwrap().access_token.expose(), "a-token");
+    assert!(s.accept("a", "google", tok("a-token", T0 + 3_600_000, T0)));
+    assert!(!s.accept("b", "google", tok("b-token", T0 + 3_700_000, T0 + 5)));
+    assert!(
+        !s.observe_marker("b", "google", T0 + 10),
+        "another user's marker"
+    );
+    assert_eq!(s.token("google").unwrap().access_token.expose(), "a-token");
     assert_eq!(s.switch_user("a"), None, "same user: nothing changes");
     assert_eq!(s.switch_user("b"), Some(Some("a".into())));
     assert!(
-        s.token().is_none(),
+        s.token("google").is_none(),
         "a switch drops the previous user's token"
     );
-    assert_eq!(s.marker_ms(), None);
-    assert!(!s.drop_token_of("a"));
-    assert!(s.accept("b", tok("b-token", T0 + 3_700_000, T0 + 5)));
+    assert_eq!(s.marker_ms("google"), None);
+    assert!(!s.drop_tokens_of("a"));
+    assert!(s.accept("b", "google", tok("b-token", T0 + 3_700_000, T0 + 5)));
     assert!(
-        !s.drop_token_of("a"),
+        !s.drop_tokens_of("a"),
         "a sign-out of another user is not ours"
     );
-    assert!(s.drop_token_of("b"));
+    assert!(s.drop_tokens_of("b"));
     assert_eq!(s.reset(), Some("b".into()));
     assert_eq!(s.user(), None);
 }
@@ -316,10 +331,10 @@ fn a_tab_never_holds_or_takes_another_users_token() {
 fn a_user_switch_in_the_same_tab_is_noticed_on_the_next_call() {
     let (c, f, h, rt) = client();
     h.sign_in("user-a");
-    let a = rt.run(c.access_token(false)).unwrap();
+    let a = rt.run(c.access_token("google", false)).unwrap();
     assert_eq!(a.access_token.expose(), "at-1");
     h.sign_in("user-b");
-    let b = rt.run(c.access_token(false)).unwrap();
+    let b = rt.run(c.access_token("google", false)).unwrap();
     assert_eq!(b.access_token.expose(), "at-2", "not user-a's cached token");
     assert_eq!(f.calls.borrow().len(), 2);
     assert_eq!(
@@ -330,9 +345,9 @@ fn a_user_switch_in_the_same_tab_is_noticed_on_the_next_call() {
     assert!(published.iter().any(|e| matches!(e,
         ClientEvent::User { user, previous: Some(p) } if user == "user-b" && p == "user-a")));
     assert!(published.iter().any(|e| matches!(e,
-        ClientEvent::Token { user, token } if user == "user-b" && token.access_token.expose() == "at-2")));
+        ClientEvent::Token { user, token, .. } if user == "user-b" && token.access_token.expose() == "at-2")));
     assert!(!published.iter().any(|e| matches!(e,
-        ClientEvent::Token { user, token } if user == "user-a" && token.access_token.expose() == "at-2")));
+        ClientEvent::Token { user, token, .. } if user == "user-a" && token.access_token.expose() == "at-2")));
 }
 
 #[test]
@@ -343,18 +358,18 @@ fn a_refresh_in_flight_for_one_user_is_not_cached_for_the_next() {
     let (c1, h1) = (c.clone(), h.clone());
     // user-a asks; before the answer arrives, user-b signs in and asks.
     let (ra, rb) = rt.run(futures_util::future::join(
-        c.access_token(false),
+        c.access_token("google", false),
         async move {
             YieldNow(false).await;
             h1.sign_in("user-b");
-            c1.access_token(false).await
+            c1.access_token("google", false).await
         },
     ));
     assert_eq!(f.calls.borrow().len(), 2, "one call per user, not shared");
     let (ta, tb) = (ra.unwrap(), rb.unwrap());
     assert_ne!(ta.access_token, tb.access_token);
     assert_eq!(
-        c.state().token().unwrap().access_token,
+        c.state().token("google").unwrap().access_token,
         tb.access_token,
         "the cache holds only user-b's token"
     );
@@ -364,16 +379,16 @@ fn a_refresh_in_flight_for_one_user_is_not_cached_for_the_next() {
 fn reset_drops_the_token_and_tells_the_users_tabs() {
     let (c, f, h, rt) = client();
     h.sign_in("user-a");
-    rt.run(c.access_token(false)).unwrap();
+    rt.run(c.access_token("google", false)).unwrap();
     c.reset();
-    assert!(c.state().token().is_none());
+    assert!(c.state().token("google").is_none());
     assert_eq!(c.state().user(), None);
     assert!(h
         .published
         .borrow()
         .iter()
         .any(|e| matches!(e, ClientEvent::Reset { user: Some(u) } if u == "user-a")));
-    rt.run(c.access_token(false)).unwrap();
+    rt.run(c.access_token("google", false)).unwrap();
     assert_eq!(
         f.calls.borrow().len(),
         2,
@@ -393,5 +408,38 @@ fn session_tokens_without_a_subject_are_unauthorized() {
     assert_eq!(
         jwt_subject(&jwt_for("11111111-1111")).unwrap(),
         "11111111-1111"
+    );
+}
+
+#[test]
+fn each_connection_has_its_own_endpoint_cache_and_marker() {
+    let (c, f, _, rt) = client();
+    let g = rt.run(c.access_token("google", false)).unwrap();
+    let sp = rt.run(c.access_token("spotify", false)).unwrap();
+    assert_ne!(g.access_token, sp.access_token);
+    let urls: Vec<String> = f.calls.borrow().iter().map(|r| r.url.clone()).collect();
+    assert_eq!(
+        urls,
+        [
+            "http://127.0.0.1:54321/functions/v1/refresh-google-token",
+            "http://127.0.0.1:54321/functions/v1/connections/spotify/token"
+        ]
+    );
+    // Both cached.
+    rt.run(c.access_token("google", false)).unwrap();
+    rt.run(c.access_token("spotify", false)).unwrap();
+    assert_eq!(f.calls.borrow().len(), 2);
+    // The server refreshed Spotify: only Spotify's token is dropped.
+    c.observe_marker("user-a", "spotify", sp.refreshed_at_ms.unwrap() + 5_000);
+    assert!(c.state().token("spotify").is_none());
+    assert_eq!(
+        c.state().token("google").unwrap().access_token,
+        g.access_token
+    );
+    assert_eq!(
+        rt.run(c.access_token("no such/id", false))
+            .unwrap_err()
+            .code,
+        Code::BadRequest
     );
 }
