@@ -25,6 +25,9 @@ const STATUS_COLUMNS = [
   "failure_count",
   "cooldown_until",
   "token_refreshed_at",
+  "account_id",
+  "account_email",
+  "account_name",
 ];
 const SECRET_COLUMN = /sealed|secret|verifier|lease_|^version$/;
 
@@ -38,7 +41,7 @@ class Rollback {
 const fakeSealed = () => `v1.k1.${crypto.randomUUID()}.${crypto.randomUUID()}`;
 
 Deno.test({
-  name: "Supabase roles: least privilege on oauth_connections and oauth_refresh_events",
+  name: "Supabase roles: least privilege on oauth_connections, oauth_refresh_events, oauth_connect_attempts",
   sanitizeOps: false,
   sanitizeResources: false,
   async fn(t) {
@@ -204,7 +207,7 @@ Deno.test({
         }
       });
 
-      await t.step("authenticated writes nothing", async () => {
+      await t.step("authenticated writes nothing and reads no connect attempt", async () => {
         for (
           const q of [
             `insert into oauth_connections (user_id, provider) values ('${A}', 'spotify')`,
@@ -216,6 +219,11 @@ Deno.test({
             `update oauth_refresh_events set kind = 'failed' where user_id = '${A}'`,
             `delete from oauth_refresh_events where user_id = '${A}'`,
             "truncate oauth_connections",
+            "select user_id, return_to from oauth_connect_attempts",
+            `insert into oauth_connect_attempts (state_hash, user_id, provider, verifier_sealed, redirect_uri,
+               return_to, scopes, created_at, expires_at)
+             values ('s', '${A}', 'google', 'v', 'http://x/cb', 'http://x/', '{}', now(), now())`,
+            "delete from oauth_connect_attempts",
           ]
         ) {
           await denied("authenticated", user(A), q);
@@ -236,7 +244,13 @@ Deno.test({
       });
 
       await t.step("anon reads nothing; the login role alone reads nothing", async () => {
-        for (const q of ["select id from oauth_connections", "select id from oauth_refresh_events"]) {
+        for (
+          const q of [
+            "select id from oauth_connections",
+            "select id from oauth_refresh_events",
+            "select state_hash from oauth_connect_attempts",
+          ]
+        ) {
           await denied("anon", { role: "anon" }, q);
           await assert.rejects(api.unsafe(q), /permission denied/, `authenticator: ${q}`);
         }
@@ -288,6 +302,9 @@ Deno.test({
                 refreshTokenExpiresAt: null,
                 scope: "openid",
                 refreshedAt: now,
+                accountId: null,
+                accountEmail: null,
+                accountName: null,
               });
               assert.equal(row.provider, provider);
               await store.appendEvent({

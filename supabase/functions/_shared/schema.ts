@@ -1,9 +1,18 @@
 // The schema check at start: names every missing table or column and the
-// migration that adds it, instead of failing later with a raw SQL error.
+// migrations that add them, instead of failing later with a raw SQL error.
 import type { Db } from "./db.ts";
 import { AppError } from "./errors.ts";
 
-export const MIGRATION = "supabase/migrations/20261122000000_oauth_connections.sql";
+const FIRST = "supabase/migrations/20261122000000_oauth_connections.sql";
+const CONNECT = "supabase/migrations/20261124090000_oauth_connect.sql";
+
+/** The migration that adds a table or a column (`table` or `table.column`); FIRST when not listed. */
+export const ADDED_BY: Record<string, string> = {
+  "oauth_connections.account_id": CONNECT,
+  "oauth_connections.account_email": CONNECT,
+  "oauth_connections.account_name": CONNECT,
+  oauth_connect_attempts: CONNECT,
+};
 
 export const EXPECTED: Record<string, string[]> = {
   oauth_connections: [
@@ -25,6 +34,9 @@ export const EXPECTED: Record<string, string[]> = {
     "lease_owner",
     "lease_until",
     "updated_at",
+    "account_id",
+    "account_email",
+    "account_name",
   ],
   oauth_refresh_events: [
     "user_id",
@@ -39,6 +51,20 @@ export const EXPECTED: Record<string, string[]> = {
     "scopes_added",
     "scopes_removed",
     "instance",
+  ],
+  oauth_connect_attempts: [
+    "state_hash",
+    "user_id",
+    "provider",
+    "verifier_sealed",
+    "redirect_uri",
+    "return_to",
+    "scopes",
+    "created_at",
+    "expires_at",
+    "code_sealed",
+    "ticket_hash",
+    "claimed_at",
   ],
 };
 
@@ -67,7 +93,9 @@ export async function checkSchema(db: Db): Promise<void> {
   if (missing.length > 0) {
     throw new AppError(
       "SCHEMA_MISMATCH",
-      `the database is missing ${missing.join(", ")}: apply ${MIGRATION} (supabase db push)`,
+      `the database is missing ${missing.join(", ")}: apply ${
+        [...new Set(missing.map((m) => ADDED_BY[m] ?? FIRST))].join(" and ")
+      } (supabase db push)`,
     );
   }
 }

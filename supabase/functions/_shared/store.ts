@@ -1,7 +1,9 @@
-// The Postgres store: the TokenStore contract in SQL. Each method is one
-// statement. Lease times use the database clock, so instances with skewed
-// clocks agree on when a lease expires.
+// The Postgres store: the TokenStore contract in SQL (connections, their
+// events, and the connect flow's attempts). Each method is one statement.
+// Lease times use the database clock, so instances with skewed clocks agree
+// on when a lease expires.
 import type {
+  ConnectAttempt,
   ConnectionRow,
   FailureWrite,
   LeaseOutcome,
@@ -21,9 +23,17 @@ const COLUMNS = `
   scope, status, last_error_code as "lastErrorCode", last_error_message as "lastErrorMessage",
   ${ms("last_error_at")} as "lastErrorAt", failure_count as "failureCount",
   ${ms("cooldown_until")} as "cooldownUntil", ${ms("token_refreshed_at")} as "tokenRefreshedAt",
-  version::float8 as version, lease_owner as "leaseOwner", ${ms("lease_until")} as "leaseUntil"`;
+  version::float8 as version, lease_owner as "leaseOwner", ${ms("lease_until")} as "leaseUntil",
+  account_id as "accountId", account_email as "accountEmail", account_name as "accountName"`;
 
 const T = "public.oauth_connections";
+const A = "public.oauth_connect_attempts";
+
+const ATTEMPT = `
+  state_hash as "stateHash", user_id::text as "userId", provider, verifier_sealed as "verifierSealed",
+  redirect_uri as "redirectUri", return_to as "returnTo", scopes,
+  ${ms("created_at")} as "createdAt", ${ms("expires_at")} as "expiresAt",
+  code_sealed as "codeSealed", ticket_hash as "ticketHash"`;
 
 /** The token columns a write sets, parameters $3..$8. */
 const TOKEN_SET = `
@@ -126,14 +136,19 @@ export class PostgresStore implements TokenStore {
     );
   }
 
+  /** A sign-in's or a connect's tokens; an account left null keeps the stored one. */
   async saveTokens(w: TokenWrite): Promise<ConnectionRow> {
     const rows = await this.db.query<ConnectionRow>(
       `insert into ${T} as c (user_id, provider, access_token_sealed, refresh_token_sealed, expires_at,
-              refresh_token_expires_at, scope, status, token_refreshed_at, version)
-       values ($1::uuid, $2, $3, $4, ${ts("$5")}, ${ts("$6")}, $7, 'connected', ${ts("$8")}, 1)
-       on conflict (user_id, provider) do update set ${TOKEN_SET}, version = c.version + 1
+              refresh_token_expires_at, scope, status, token_refreshed_at, version,
+              account_id, account_email, account_name)
+       values ($1::uuid, $2, $3, $4, ${ts("$5")}, ${ts("$6")}, $7, 'connected', ${ts("$8")}, 1, $9, $10, $11)
+       on conflict (user_id, provider) do update set ${TOKEN_SET}, version = c.version + 1,
+              account_id = coalesce(excluded.account_id, c.account_id),
+              account_email = coalesce(excluded.account_email, c.account_email),
+              account_name = coalesce(excluded.account_name, c.account_name)
        returning ${COLUMNS}`,
-      writeParams(w),
+      [...writeParams(w), w.accountId ?? null, w.accountEmail ?? null, w.accountName ?? null],
     );
     return rows[0];
   }
@@ -147,6 +162,69 @@ export class PostgresStore implements TokenStore {
         where user_id = $1::uuid and provider = $2`,
       [userId, provider, at],
     );
+  }
+
+  async loadAll({ userId }: { userId: string }): Promise<ConnectionRow[]> {
+    return await this.db.query<ConnectionRow>(
+      `select ${COLUMNS} from ${T} where user_id = $1::uuid order by provider`,
+      [userId],
+    );
+  }
+
+  /** Records a connect in progress, and deletes the attempts expired for more than a day. */
+  async putConnect(a: ConnectAttempt): Promise<void> {
+    await this.db.query(
+      `with purged as (delete from ${A} where expires_at < ${ts("$8")} - interval '1 day')
+       insert into ${A} (state_hash, user_id, provider, verifier_sealed, redirect_uri, return_to, scopes,
+              created_at, expires_at, code_sealed, ticket_hash)
+       values ($1, $2::uuid, $3, $4, $5, $6, $7::text[], ${ts("$8")}, ${ts("$9")}, $10, $11)`,
+      [
+        a.stateHash,
+        a.userId,
+        a.provider,
+        a.verifierSealed,
+        a.redirectUri,
+        a.returnTo,
+        a.scopes,
+        a.createdAt,
+        a.expiresAt,
+        a.codeSealed,
+        a.ticketHash,
+      ],
+    );
+  }
+
+  /**
+   * The callback's claim, in one statement: the first claim of a state sets the
+   * code and ticket ("claimed", with the attempt as it was); a state claimed
+   * before is "used" (a replay).
+   */
+  async claimConnect(
+    c: { stateHash: string; codeSealed: string | null; ticketHash: string | null; now: number },
+  ): Promise<{ outcome: "claimed" | "used"; attempt: ConnectAttempt } | { outcome: "missing" }> {
+    // Both CTEs see the statement's snapshot: `before` is the attempt as it was.
+    const rows = await this.db.query<ConnectAttempt & { claimed: boolean }>(
+      `with before as (select * from ${A} where state_hash = $1),
+       claimed as (
+         update ${A} set code_sealed = $2, ticket_hash = $3, claimed_at = ${ts("$4")}
+          where state_hash = $1 and claimed_at is null
+          returning 1)
+       select exists (select 1 from claimed) as claimed, ${ATTEMPT} from before`,
+      [c.stateHash, c.codeSealed, c.ticketHash, c.now],
+    );
+    const row = rows[0];
+    if (!row) return { outcome: "missing" };
+    const { claimed, ...attempt } = row;
+    return { outcome: claimed ? "claimed" : "used", attempt };
+  }
+
+  /** Completion: removes and returns the attempt holding this ticket (single use). */
+  async takeConnect({ ticketHash }: { ticketHash: string }): Promise<ConnectAttempt | null> {
+    const rows = await this.db.query<ConnectAttempt>(
+      `delete from ${A} where ticket_hash = $1 returning ${ATTEMPT}`,
+      [ticketHash],
+    );
+    return rows[0] ?? null;
   }
 
   async appendEvent(e: RefreshEvent): Promise<void> {
