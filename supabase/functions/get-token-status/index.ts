@@ -1,8 +1,8 @@
 // The connection's status, expiry, marker, scopes, last error and recent
 // refresh events: never a token, and for the codes whose messages can hold
 // internal details (database driver text, configuration) a plain sentence.
-import { plainSentence } from "../_shared/errors.ts";
 import { edgeFunction } from "../_shared/handler.ts";
+import { markerOf, statusView } from "../_shared/replies.ts";
 
 interface EventRow {
   kind: string;
@@ -23,10 +23,7 @@ export const handler = edgeFunction("get-token-status", ["GET", "POST"], async (
       order by id desc limit 10`,
     [caller.userId],
   );
-  const marker = report.tokenRefreshedAt ? new Date(report.tokenRefreshedAt).toISOString() : null;
-  const plain = report.lastErrorCode ? plainSentence(report.lastErrorCode) : null;
-  const lastErrorMessage = plain && report.lastErrorMessage ? plain : report.lastErrorMessage;
-  return { body: { ...report, lastErrorMessage, tokenRefreshedAt: marker, recentEvents: events }, marker };
+  return { body: { ...statusView(report), recentEvents: events }, marker: markerOf(report.tokenRefreshedAt) };
 });
 
 if (import.meta.main) Deno.serve(handler);

@@ -1,30 +1,16 @@
 // Saves the provider tokens Supabase sign-in returns once
-// (session.provider_token / session.provider_refresh_token).
-import { badRequest } from "../_shared/errors.ts";
+// (session.provider_token / session.provider_refresh_token). Google access
+// tokens live an hour; Supabase does not pass the lifetime on.
 import { edgeFunction } from "../_shared/handler.ts";
-import { optNumber, optString, readBody } from "../_shared/validate.ts";
+import { GOOGLE_ACCESS_TOKEN_SECONDS } from "../_shared/providers.ts";
+import { storeReply } from "../_shared/replies.ts";
+import { readBody } from "../_shared/validate.ts";
 
-export const handler = edgeFunction("store-google-tokens", ["POST"], async ({ req, caller, rt }) => {
-  const b = await readBody(req);
-  const accessToken = optString(b, "providerToken", 4096) ?? optString(b, "provider_token", 4096);
-  if (!accessToken) {
-    throw badRequest("providerToken is required (session.provider_token after Google sign-in)");
-  }
-  const refreshToken = optString(b, "providerRefreshToken", 4096) ??
-    optString(b, "provider_refresh_token", 4096);
-  const expiresIn = optNumber(b, "expiresIn");
-  const expiresAt = optNumber(b, "expiresAt");
-  const scope = optString(b, "scope", 4096);
-  const report = await rt.manager.storeTokens(caller.userId, "google", {
-    accessToken,
-    refreshToken: refreshToken ?? null,
-    // Google access tokens live an hour; Supabase does not pass the lifetime on.
-    expiresIn: expiresIn ?? (expiresAt === undefined ? 3599 : null),
-    expiresAt: expiresAt ?? null,
-    scope: scope ?? null,
-  });
-  const marker = report.tokenRefreshedAt ? new Date(report.tokenRefreshedAt).toISOString() : null;
-  return { body: { ...report, tokenRefreshedAt: marker }, marker };
-});
+export const handler = edgeFunction(
+  "store-google-tokens",
+  ["POST"],
+  async ({ req, caller, rt }) =>
+    await storeReply(rt, caller.userId, "google", await readBody(req), GOOGLE_ACCESS_TOKEN_SECONDS),
+);
 
 if (import.meta.main) Deno.serve(handler);

@@ -1,0 +1,86 @@
+// The answers the Google functions and the connections function share: a
+// connection's status (never a token), a valid access token for the browser,
+// and saving the tokens a Supabase sign-in returned.
+import type { StatusReport } from "../../../pkg/oauth_token_manager.js";
+import { badRequest, plainSentence } from "./errors.ts";
+import type { Reply } from "./handler.ts";
+import type { Runtime } from "./runtime.ts";
+import { type Body, optBool, optNumber, optString } from "./validate.ts";
+
+/** The marker as RFC 3339, as X-Token-Refreshed-At carries it. */
+export const markerOf = (ms: number | null | undefined) => (ms ? new Date(ms).toISOString() : null);
+
+/**
+ * A status for a body: the marker as RFC 3339, and for the codes whose
+ * messages can hold internal details (database driver text, configuration)
+ * the plain sentence as the last error message.
+ */
+export function statusView(report: StatusReport): StatusReport & { tokenRefreshedAt: string | null } {
+  const plain = report.lastErrorCode ? plainSentence(report.lastErrorCode) : null;
+  return {
+    ...report,
+    lastErrorMessage: plain && report.lastErrorMessage ? plain : report.lastErrorMessage,
+    tokenRefreshedAt: markerOf(report.tokenRefreshedAt),
+  } as StatusReport & { tokenRefreshedAt: string | null };
+}
+
+/** A status answer with its marker. */
+export function statusReply(report: StatusReport, headers?: Record<string, string>): Reply {
+  return { body: statusView(report), marker: markerOf(report.tokenRefreshedAt), headers };
+}
+
+/** A valid access token for the browser; `force` refreshes now (after a provider 401). */
+export async function tokenReply(
+  rt: Runtime,
+  userId: string,
+  provider: string,
+  b: Body,
+  headers?: Record<string, string>,
+): Promise<Reply> {
+  const force = optBool(b, "force") ?? false;
+  const t = await rt.manager.getValidToken(userId, provider, { force });
+  return {
+    body: {
+      accessToken: t.accessToken,
+      expiresAt: t.expiresAt,
+      tokenRefreshedAt: t.tokenRefreshedAt,
+      scope: t.scope,
+      refreshed: t.refreshed,
+      warning: t.warning,
+    },
+    marker: t.tokenRefreshedAt,
+    headers,
+  };
+}
+
+/**
+ * Saves the tokens a Supabase sign-in (signInWithOAuth, linkIdentity) returned
+ * once: session.provider_token / provider_refresh_token. Supabase does not
+ * pass the lifetime on; `assumedLifetime` (seconds) stands in for it where the
+ * provider's is known (Google: an hour), else the expiry stays unknown.
+ */
+export async function storeReply(
+  rt: Runtime,
+  userId: string,
+  provider: string,
+  b: Body,
+  assumedLifetime: number | null,
+  headers?: Record<string, string>,
+): Promise<Reply> {
+  const accessToken = optString(b, "providerToken", 4096) ?? optString(b, "provider_token", 4096);
+  if (!accessToken) {
+    throw badRequest(`providerToken is required (session.provider_token after signing in with ${provider})`);
+  }
+  const refreshToken = optString(b, "providerRefreshToken", 4096) ??
+    optString(b, "provider_refresh_token", 4096);
+  const expiresIn = optNumber(b, "expiresIn");
+  const expiresAt = optNumber(b, "expiresAt");
+  const report = await rt.manager.storeTokens(userId, provider, {
+    accessToken,
+    refreshToken: refreshToken ?? null,
+    expiresIn: expiresIn ?? (expiresAt === undefined ? assumedLifetime : null),
+    expiresAt: expiresAt ?? null,
+    scope: optString(b, "scope", 4096) ?? null,
+  });
+  return statusReply(report, headers);
+}
