@@ -181,7 +181,8 @@ console.log(`
   Edge functions     ${fn}/<name>
                      store-google-tokens, get-token-status, refresh-google-token,
                      create-google-meet, update-google-meet, cancel-google-meet,
-                     refresh-expiring-tokens (service role key only)
+                     refresh-expiring-tokens (service role key only),
+                     connections[/<provider>/connect|token|store|disconnect, /callback, /complete]
   Google emulator    ${emulator.url}   (control API: /control/faults, /control/expire, /control/counters …)
   Database           ${url ? "DATABASE_URL" : "PGlite in .dev/pgdata"}
   Refresh lease      ${leaseSeconds} s (derived from PROVIDER_TIMEOUT_MS × PROVIDER_MAX_ATTEMPTS + backoff; REFRESH_LEASE_MS sets it)

@@ -3,6 +3,7 @@
 //
 //   deno run -A scripts/functions-server.ts [--port 54321]
 import { handler as cancelMeet } from "../supabase/functions/cancel-google-meet/index.ts";
+import { handler as connections } from "../supabase/functions/connections/index.ts";
 import { handler as createMeet } from "../supabase/functions/create-google-meet/index.ts";
 import { handler as tokenStatus } from "../supabase/functions/get-token-status/index.ts";
 import { handler as refreshExpiring } from "../supabase/functions/refresh-expiring-tokens/index.ts";
@@ -18,11 +19,16 @@ export const FUNCTIONS: Record<string, (req: Request) => Promise<Response>> = {
   "update-google-meet": updateMeet,
   "cancel-google-meet": cancelMeet,
   "refresh-expiring-tokens": refreshExpiring,
+  connections,
 };
 
+/** Functions that route paths below their name (/functions/v1/connections/google/token). */
+const ROUTED = new Set(["connections"]);
+
 export function functionsHandler(req: Request): Promise<Response> {
-  const m = /^\/functions\/v1\/([a-z-]+)\/?$/.exec(new URL(req.url).pathname);
-  const fn = m ? FUNCTIONS[m[1]] : undefined;
+  const m = /^\/functions\/v1\/([a-z-]+)(\/.*)?$/.exec(new URL(req.url).pathname);
+  const sub = m?.[2] && m[2] !== "/";
+  const fn = m && Object.hasOwn(FUNCTIONS, m[1]) && (!sub || ROUTED.has(m[1])) ? FUNCTIONS[m[1]] : undefined;
   if (!fn) {
     return Promise.resolve(
       new Response(JSON.stringify({ error: "no such function", code: "NOT_FOUND", requiresReauth: false }), {

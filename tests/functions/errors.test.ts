@@ -10,7 +10,16 @@ import { errorCodes } from "../../pkg/oauth_token_manager.js";
 import { CALENDAR_EVENTS_SCOPE } from "../../supabase/functions/_shared/calendar.ts";
 import { AppError, describe } from "../../supabase/functions/_shared/errors.ts";
 import { loadWasm } from "../../supabase/functions/_shared/wasm.ts";
-import { type CallResult, control, counters, extraServer, freePort, startStack, USER } from "./harness.ts";
+import {
+  type CallResult,
+  control,
+  counters,
+  extraServer,
+  freePort,
+  ORIGIN,
+  startStack,
+  USER,
+} from "./harness.ts";
 
 const MEET = { summary: "Sync", start: "2026-11-24T09:00:00Z", end: "2026-11-24T09:30:00Z" };
 let seq = 0;
@@ -333,6 +342,30 @@ Deno.test({
         assertPlain(r, ["GOOGLE_CLIENT_ID"]);
         assert.match(logOf(noConfig, r.json.requestId), /GOOGLE_CLIENT_ID/);
       });
+
+      await t.step(
+        "connect codes: CONNECT_STATE_INVALID in a body, CONSENT_DENIED on the way back",
+        async () => {
+          expectCode(
+            "unknown ticket",
+            await s.call("connections/complete", { body: { ticket: "made-up" } }),
+            "CONNECT_STATE_INVALID",
+          );
+          // The provider sends the browser back with access_denied: the code reaches the page in its address.
+          const begin = await s.call("connections/google/connect", { body: { returnTo: `${ORIGIN}/` } });
+          const state = new URL(begin.json.authorizationUrl as string).searchParams.get("state")!;
+          const back = await fetch(
+            `${s.fns[0].url}/connections/callback?state=${encodeURIComponent(state)}&error=access_denied`,
+            { redirect: "manual" },
+          );
+          await back.body?.cancel();
+          assert.equal(back.status, 302);
+          const code = new URL(back.headers.get("location")!).searchParams.get("otm_error")!;
+          assert.equal(code, "CONSENT_DENIED");
+          assert.ok(table.has(code));
+          seen.set(code, { status: back.status, headers: back.headers, json: { code } });
+        },
+      );
 
       await t.step("caller and request codes", async () => {
         expectCode(

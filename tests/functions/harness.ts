@@ -3,7 +3,9 @@
 // separate processes (each its own isolate and manager), logs captured.
 import postgres from "npm:postgres@3.4.9";
 import { SignJWT } from "npm:jose@6.2.17";
+import { type ProviderId, PROVIDERS } from "../../emulator/config.ts";
 import { type Emulator, startEmulator } from "../../emulator/main.ts";
+import { providerEnv, providersEnv } from "../../scripts/emulator-env.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 export const JWT_SECRET = "test-jwt-secret-0123456789abcdef0123456789";
@@ -159,15 +161,20 @@ export interface CallResult {
 }
 
 export async function startStack(
-  o: { servers?: number; env?: Record<string, string>; emulator?: Parameters<typeof startEmulator>[0] } = {},
+  o: {
+    servers?: number;
+    env?: Record<string, string>;
+    emulator?: Parameters<typeof startEmulator>[0];
+    /** OAUTH_PROVIDERS: these emulated providers (default: Google alone, configured as before). */
+    providers?: ProviderId[];
+  } = {},
 ): Promise<Stack> {
   const pg = await startPostgres();
   const emu = startEmulator(o.emulator);
   const key = randomKey();
   const env: Record<string, string> = {
-    GOOGLE_CLIENT_ID: emu.state.config.clientId,
-    GOOGLE_CLIENT_SECRET: emu.state.config.clientSecret,
-    GOOGLE_TOKEN_URL: `${emu.url}/token`,
+    ...providerEnv(emu, "google"),
+    ...(o.providers ? providersEnv(emu, o.providers) : {}),
     GOOGLE_CALENDAR_BASE_URL: `${emu.url}/calendar/v3`,
     TOKEN_ENCRYPTION_KEYS: `k1:${key}`,
     DATABASE_URL: pg.url,
@@ -243,7 +250,8 @@ export async function startStack(
 /**
  * Every stack ends with this check: no refresh token, client secret, JWT
  * secret or encryption key in any log line or response body, and no access
- * token anywhere but the bodies of refresh-google-token (whose job it is).
+ * token anywhere but the bodies of refresh-google-token and
+ * connections/<provider>/token (whose job it is).
  */
 export function assertNoLeaks(s: Stack): void {
   const secretList = secrets(s).filter((x) => x && x.length >= 8);
@@ -257,7 +265,8 @@ export function assertNoLeaks(s: Stack): void {
   }
   for (const b of s.bodies) {
     for (const x of secretList) if (b.text.includes(x)) throw new Error(`${b.fn} leaks a secret in its body`);
-    if (b.fn === "refresh-google-token") continue;
+    // Handing out access tokens is these functions' job.
+    if (b.fn === "refresh-google-token" || /^connections\/[^/]+\/token$/.test(b.fn)) continue;
     for (const x of access) {
       if (b.text.includes(x)) throw new Error(`${b.fn} leaks an access token in its body`);
     }
@@ -269,7 +278,7 @@ export const OTHER = "22222222-2222-4222-8222-222222222222";
 
 /** Every token and secret the stack knows, for the leak check. */
 export function secrets(s: Stack): string[] {
-  const out = [s.env.GOOGLE_CLIENT_SECRET, s.key, JWT_SECRET];
+  const out = [s.key, JWT_SECRET, ...PROVIDERS.map((p) => s.emu.state.provider(p).clientSecret)];
   for (const g of s.emu.state.grants.values()) out.push(g.refreshToken, ...g.used);
   return out;
 }

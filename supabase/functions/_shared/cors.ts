@@ -3,6 +3,8 @@
 import { AppError } from "./errors.ts";
 
 export const MARKER_HEADER = "X-Token-Refreshed-At";
+/** The connection (provider id) a token or status answer is about, so the browser keys its marker. */
+export const CONNECTION_HEADER = "X-Token-Connection";
 /** Every response names its request; error bodies carry the same id as `requestId`. */
 export const REQUEST_ID_HEADER = "X-Request-Id";
 
@@ -20,7 +22,7 @@ export class Cors {
       "Access-Control-Allow-Origin": origin,
       "Access-Control-Allow-Headers": "authorization, x-client-info, apikey, content-type",
       "Access-Control-Allow-Methods": "GET, POST, PATCH, DELETE, OPTIONS",
-      "Access-Control-Expose-Headers": `${MARKER_HEADER}, ${REQUEST_ID_HEADER}`,
+      "Access-Control-Expose-Headers": `${MARKER_HEADER}, ${CONNECTION_HEADER}, ${REQUEST_ID_HEADER}`,
       "Access-Control-Max-Age": "600",
       "Vary": "Origin",
     };

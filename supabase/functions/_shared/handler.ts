@@ -15,6 +15,8 @@ export interface Ctx {
   req: Request;
   caller: Caller;
   rt: Runtime;
+  /** The route's path parameters (routed functions), e.g. {provider}. */
+  params: Record<string, string>;
 }
 
 export interface Reply {
@@ -22,7 +24,10 @@ export interface Reply {
   body: unknown;
   /** The token_refreshed_at marker (RFC 3339) of the token this request used. */
   marker?: string | null;
+  headers?: Record<string, string>;
 }
+
+export type Work = (ctx: Ctx) => Promise<Reply>;
 
 export type Handler = (req: Request) => Promise<Response>;
 
@@ -38,21 +43,43 @@ export interface FunctionOptions {
   serviceRole?: boolean;
 }
 
+/** What a request resolves to before the caller is checked: the work, its options, its path parameters. */
+export interface Resolved {
+  work: Work;
+  opts?: FunctionOptions;
+  params?: Record<string, string>;
+  /** The name logged (a routed function's route). */
+  name?: string;
+}
+
 export function edgeFunction(
   name: string,
   methods: string[],
-  work: (ctx: Ctx) => Promise<Reply>,
+  work: Work,
   opts: FunctionOptions = {},
 ): Handler {
+  return serve(name, (req) => {
+    if (!methods.includes(req.method)) throw methodNotAllowed(req.method, methods);
+    return { work, opts };
+  });
+}
+
+/**
+ * CORS → resolve (method, route) → caller → runtime → work → JSON. Used by
+ * edgeFunction and the routed functions (router.ts).
+ */
+export function serve(fnName: string, resolve: (req: Request) => Resolved): Handler {
   return async (req: Request): Promise<Response> => {
     const started = performance.now();
     const requestId = crypto.randomUUID();
     let cors: Record<string, string> = { [REQUEST_ID_HEADER]: requestId };
     let user: string | undefined;
+    let name = fnName;
     try {
       cors = { ...cors, ...new Cors(config().allowedOrigins).headers(req) };
       if (req.method === "OPTIONS") return new Response(null, { status: 204, headers: cors });
-      if (!methods.includes(req.method)) throw methodNotAllowed(req.method, methods);
+      const { work, opts = {}, params = {}, name: routeName } = resolve(req);
+      name = routeName ?? fnName;
       const rt = await runtime();
       let caller: Caller;
       if (opts.serviceRole) {
@@ -62,8 +89,12 @@ export function edgeFunction(
         caller = await rt.jwt.verify(req);
         user = await hashUser(caller.userId);
       }
-      const reply = await work({ req, caller, rt });
-      const headers = { ...cors, ...(reply.marker ? { [MARKER_HEADER]: reply.marker } : {}) };
+      const reply = await work({ req, caller, rt, params });
+      const headers = {
+        ...cors,
+        ...reply.headers,
+        ...(reply.marker ? { [MARKER_HEADER]: reply.marker } : {}),
+      };
       log("info", "request", {
         fn: name,
         requestId,

@@ -28,6 +28,17 @@ export interface RuntimeOverrides {
   db?: Db;
 }
 
+/**
+ * The manager's fetch. Deno, like browsers, refuses a GET or HEAD with a body,
+ * even an empty one, and the package's transport passes `body: ""` with its
+ * user-info GETs: the empty body is dropped. (Redundant once the package
+ * omits empty bodies.)
+ */
+function managerFetch(input: string, init: RequestInit): Promise<Response> {
+  const bodiless = init.method === "GET" || init.method === "HEAD";
+  return fetch(input, bodiless && init.body === "" ? { ...init, body: undefined } : init);
+}
+
 export async function buildRuntime(o: RuntimeOverrides = {}): Promise<Runtime> {
   const cfg = o.cfg ?? config();
   if (o.db) return await startOn(cfg, o.db);
@@ -56,6 +67,7 @@ async function startOn(cfg: AppConfig, db: Db): Promise<Runtime> {
     },
     new PostgresStore(db),
     {
+      fetch: managerFetch,
       onEvent: (e) => {
         // Events never carry tokens; the user id is hashed before logging.
         void hashUser(e.userId).then((user) =>
