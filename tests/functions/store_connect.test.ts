@@ -1,0 +1,145 @@
+// The Postgres store's connect methods and accounts on a real Postgres 15:
+// one claim per state however many callbacks race, single-use tickets, the
+// purge of old attempts, and accounts that sign-ins set and refreshes keep.
+import assert from "node:assert/strict";
+import type { ConnectAttempt, TokenWrite } from "../../pkg/oauth_token_manager.js";
+import { connectPostgres } from "../../supabase/functions/_shared/db.ts";
+import { PostgresStore } from "../../supabase/functions/_shared/store.ts";
+import { startPostgres, USER } from "./harness.ts";
+
+const DAY = 86_400_000;
+
+function attempt(stateHash: string, createdAt: number, o: Partial<ConnectAttempt> = {}): ConnectAttempt {
+  return {
+    stateHash,
+    userId: USER,
+    provider: "spotify",
+    verifierSealed: `v1.k1.${crypto.randomUUID()}`,
+    redirectUri: "http://127.0.0.1:54321/functions/v1/connections/callback",
+    returnTo: "http://localhost:5173/app?x=1#y",
+    scopes: ["user-read-email", "user-read-private"],
+    createdAt,
+    expiresAt: createdAt + 600_000,
+    codeSealed: null,
+    ticketHash: null,
+    ...o,
+  };
+}
+
+const write = (o: Partial<TokenWrite> = {}): TokenWrite => ({
+  userId: USER,
+  provider: "spotify",
+  accessTokenSealed: `v1.k1.${crypto.randomUUID()}`,
+  refreshTokenSealed: null,
+  expiresAt: Date.now() + 3_600_000,
+  refreshTokenExpiresAt: null,
+  scope: "user-read-email",
+  refreshedAt: Date.now(),
+  accountId: null,
+  accountEmail: null,
+  accountName: null,
+  ...o,
+});
+
+Deno.test({
+  name: "store: connect attempts and accounts in Postgres",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn(t) {
+    const pg = await startPostgres();
+    const db = connectPostgres(pg.url, 8);
+    const store = new PostgresStore(db);
+    try {
+      await pg.sql`insert into auth.users (id) values (${USER})`;
+      const now = Date.now();
+      const s1 = attempt("s1", now);
+
+      await t.step("putConnect round-trips an attempt and purges those a day past expiry", async () => {
+        await store.putConnect(attempt("old", now - 2 * DAY));
+        await store.putConnect(attempt("recent", now - DAY / 2));
+        await store.putConnect(s1);
+        const left = await pg.sql`select state_hash from oauth_connect_attempts order by state_hash`;
+        assert.deepEqual(left.map((r) => r.state_hash), ["recent", "s1"]);
+      });
+
+      await t.step("claimConnect: one claim however many callbacks race; the rest are replays", async () => {
+        const claims = await Promise.all(
+          Array.from(
+            { length: 8 },
+            (_, i) =>
+              store.claimConnect({
+                stateHash: "s1",
+                codeSealed: `code-${i}`,
+                ticketHash: `ticket-${i}`,
+                now,
+              }),
+          ),
+        );
+        const won = claims.filter((c) => c.outcome === "claimed");
+        assert.equal(won.length, 1);
+        assert.equal(claims.filter((c) => c.outcome === "used").length, 7);
+        // The attempt as it was before the claim, every field read back.
+        assert.deepEqual(won[0].outcome === "claimed" && won[0].attempt, s1);
+        const [row] = await pg.sql`select code_sealed, ticket_hash, claimed_at from oauth_connect_attempts
+                                    where state_hash = 's1'`;
+        const i = row.ticket_hash.slice("ticket-".length);
+        assert.equal(row.code_sealed, `code-${i}`);
+        assert.ok(row.claimed_at);
+        assert.deepEqual(
+          await store.claimConnect({ stateHash: "nope", codeSealed: null, ticketHash: null, now }),
+          {
+            outcome: "missing",
+          },
+        );
+      });
+
+      await t.step("takeConnect: the ticket's attempt once, then nothing", async () => {
+        const [row] = await pg.sql`select ticket_hash from oauth_connect_attempts where state_hash = 's1'`;
+        const taken = await store.takeConnect({ ticketHash: row.ticket_hash });
+        assert.equal(taken?.stateHash, "s1");
+        assert.equal(taken?.ticketHash, row.ticket_hash);
+        assert.equal(await store.takeConnect({ ticketHash: row.ticket_hash }), null);
+      });
+
+      await t.step(
+        "accounts: a sign-in sets them, null keeps them, a refresh never touches them",
+        async () => {
+          const first = await store.saveTokens(
+            write({ accountId: "ada", accountEmail: "ada@example.com", accountName: "Ada" }),
+          );
+          assert.deepEqual([first.accountId, first.accountEmail, first.accountName], [
+            "ada",
+            "ada@example.com",
+            "Ada",
+          ]);
+          const kept = await store.saveTokens(write());
+          assert.deepEqual([kept.accountId, kept.accountEmail, kept.accountName], [
+            "ada",
+            "ada@example.com",
+            "Ada",
+          ]);
+          const ok = await store.commitRefresh({
+            write: write({ accountId: "someone-else", accountEmail: "x@example.com", accountName: "X" }),
+            expectedVersion: kept.version,
+          });
+          assert.ok(ok);
+          const row = await store.load({ userId: USER, provider: "spotify" });
+          assert.deepEqual([row?.accountId, row?.accountEmail, row?.accountName], [
+            "ada",
+            "ada@example.com",
+            "Ada",
+          ]);
+          await store.saveTokens(write({ provider: "discord", accountId: "d1" }));
+          const all = await store.loadAll({ userId: USER });
+          assert.deepEqual(all.map((r) => [r.provider, r.accountId]), [["discord", "d1"], [
+            "spotify",
+            "ada",
+          ]]);
+        },
+      );
+    } finally {
+      await db.close();
+      await pg.stop();
+    }
+  },
+});
