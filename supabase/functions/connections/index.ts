@@ -29,7 +29,7 @@ function provider({ rt, params }: Ctx): string {
 
 const SCOPE = /^[\x21\x23-\x5B\x5D-\x7E]{1,256}$/; // RFC 6749 §3.3 scope-token
 
-/** Extra scopes: an array of scope tokens or one space-separated string. */
+/** The scopes to ask for instead of the provider's defaults: an array of scope tokens or one space-separated string. */
 function scopes(b: Body): string[] | undefined {
   const v = b.scopes;
   if (v === undefined || v === null) return undefined;
