@@ -6,6 +6,7 @@
 // Ctrl-C stops everything.
 import { SignJWT } from "npm:jose@6.2.17";
 import { startEmulator } from "../emulator/main.ts";
+import { providersEnv } from "./emulator-env.ts";
 import { connectPostgres, type Db, fromPglite } from "../supabase/functions/_shared/db.ts";
 import { buildRuntime, setRuntime } from "../supabase/functions/_shared/runtime.ts";
 import { functionsHandler } from "./functions-server.ts";
@@ -97,10 +98,10 @@ for (const [id, email] of [[DEV_USER, DEV_EMAIL], [DEV_USER2, DEV_EMAIL2]]) {
   ]);
 }
 
+// Every provider the emulator plays, configured the way a deployment would be.
+const DEV_PROVIDERS = ["google", "spotify", "discord", "github"] as const;
 const env: Record<string, string> = {
-  GOOGLE_CLIENT_ID: emulator.state.config.clientId,
-  GOOGLE_CLIENT_SECRET: emulator.state.config.clientSecret,
-  GOOGLE_TOKEN_URL: `${emulator.url}/token`,
+  ...providersEnv(emulator, [...DEV_PROVIDERS]),
   GOOGLE_CALENDAR_BASE_URL: `${emulator.url}/calendar/v3`,
   TOKEN_ENCRYPTION_KEYS: `dev:${secrets.key}`,
   JWT_SECRET: secrets.jwtSecret,
@@ -148,6 +149,13 @@ const pageConfig = {
   devJwt,
   devEmail: DEV_EMAIL,
   devJwt2,
+  /** Each provider's own "who am I" API, called from the page through the client's fetch. */
+  whoAmI: {
+    google: `${emulator.url}/v1/userinfo`,
+    spotify: `${emulator.url}/spotify/v1/me`,
+    discord: `${emulator.url}/discord/api/users/@me`,
+    github: `${emulator.url}/github/api/user`,
+  },
 };
 
 const web = serveOn(

@@ -4,33 +4,26 @@
 import type { ProviderId } from "../emulator/config.ts";
 import type { Emulator } from "../emulator/main.ts";
 
-/** Each emulated provider's endpoints, as paths under the emulator (emulator/main.ts), and their styles. */
+/** Each emulated provider's endpoints, as paths under the emulator (emulator/main.ts). */
 const ENDPOINTS: Record<ProviderId, Record<string, string>> = {
   google: {
-    IDENTITY: "oidc",
-    REVOCATION: "google",
     AUTH_URL: "/o/oauth2/v2/auth",
     TOKEN_URL: "/token",
     REVOCATION_URL: "/revoke",
     USERINFO_URL: "/v1/userinfo",
   },
   spotify: {
-    IDENTITY: "spotify",
     AUTH_URL: "/spotify/authorize",
     TOKEN_URL: "/spotify/api/token",
     USERINFO_URL: "/spotify/v1/me",
   },
   discord: {
-    IDENTITY: "discord",
-    REVOCATION: "rfc7009",
     AUTH_URL: "/discord/oauth2/authorize",
     TOKEN_URL: "/discord/api/oauth2/token",
     REVOCATION_URL: "/discord/api/oauth2/token/revoke",
     USERINFO_URL: "/discord/api/users/@me",
   },
   github: {
-    IDENTITY: "github",
-    REVOCATION: "github-grant",
     AUTH_URL: "/github/login/oauth/authorize",
     TOKEN_URL: "/github/login/oauth/access_token",
     REVOCATION_URL: "/github/api/applications/{client_id}/grant",
@@ -39,9 +32,9 @@ const ENDPOINTS: Record<ProviderId, Record<string, string>> = {
 };
 
 /**
- * A provider's <ID>_* variables against the emulator: its client, every
- * endpoint, and the revocation and user-info styles (a configured token URL
- * drops the template's other endpoints, and with them their styles).
+ * A provider's <ID>_* variables against the emulator: its client and every
+ * endpoint (a configured token URL drops the template's other endpoints, so
+ * all are set; the template keeps its revocation and user-info styles).
  */
 export function providerEnv(emu: Emulator, p: ProviderId): Record<string, string> {
   const P = p.toUpperCase();
@@ -50,7 +43,7 @@ export function providerEnv(emu: Emulator, p: ProviderId): Record<string, string
     [`${P}_CLIENT_SECRET`]: emu.state.provider(p).clientSecret,
   };
   for (const [k, v] of Object.entries(ENDPOINTS[p])) {
-    env[`${P}_${k}`] = v.startsWith("/") ? `${emu.url}${v}` : v;
+    env[`${P}_${k}`] = `${emu.url}${v}`;
   }
   return env;
 }

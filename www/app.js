@@ -1,6 +1,7 @@
 // The calendar client: imports the package, gets Google tokens only through
 // the edge functions (never a refresh token), and keeps its tabs in step.
 import init, { BrowserTokenClient } from "/pkg/oauth_token_manager.js";
+import { connectionsPanel } from "./connections.js";
 
 const $ = (id) => document.getElementById(id);
 const JWT_KEY = "otm.jwt";
@@ -19,6 +20,8 @@ const PLAIN = {
   INSUFFICIENT_SCOPE: () =>
     "Google did not grant access to your calendar. Reconnect and allow Google Calendar when Google asks.",
   AUTH_UNAVAILABLE: () => "Your sign-in could not be checked just now. Try again in a moment.",
+  CONSENT_DENIED: () => "Access was not granted at the provider.",
+  CONNECT_STATE_INVALID: () => "That connect link expired or was already used. Start connecting again.",
   PAYLOAD_TOO_LARGE: () => "That request is too large.",
   IDEMPOTENCY_CONFLICT: () =>
     "That meeting was already created differently (or cancelled). Create a new one.",
@@ -140,16 +143,23 @@ async function loadStatus() {
   return st;
 }
 
+const connections = connectionsPanel({ client, whoAmI: config.whoAmI ?? {}, plain, say });
+
 client.onChange((c) => {
+  const google = (c.provider ?? "google") === "google";
   if (c.type === "token" || c.type === "marker") {
-    showMarker(c.tokenRefreshedAt);
-    if (c.type === "token" && c.expiresAt) {
-      expiresAt = c.expiresAt;
-      tickCountdown();
+    if (google) {
+      showMarker(c.tokenRefreshedAt);
+      if (c.type === "token" && c.expiresAt) {
+        expiresAt = c.expiresAt;
+        tickCountdown();
+      }
+      loadStatus().catch(() => {});
     }
-    loadStatus().catch(() => {});
+    connections.refresh().catch(() => {});
   } else if (c.type === "error") {
-    if (c.requiresReauth) showReconnect(true, c.code);
+    if (c.requiresReauth && google) showReconnect(true, c.code);
+    connections.refresh().catch(() => {});
   }
 });
 
@@ -349,6 +359,8 @@ async function start() {
   soon.setMinutes(0, 0, 0);
   $("create").start.value = toLocalInput(soon);
   await run(null, async () => {
+    await connections.completeReturn();
+    await connections.refresh();
     const st = await loadStatus();
     if (st.status !== "disconnected" && !st.requiresReauth) await loadEvents();
   });

@@ -264,6 +264,9 @@ impl Store for MemoryStore {
         {
             row.access_token_sealed = None;
             row.refresh_token_sealed = None;
+            row.account_id = None;
+            row.account_email = None;
+            row.account_name = None;
             row.status = Status::Disconnected.as_str().to_string();
             row.version += 1;
             row.token_refreshed_at = Some(at);

@@ -436,7 +436,10 @@ fn apply_connect_config(
 ) -> Result<()> {
     // A token URL pointed elsewhere (an emulator, a proxy) with the template's
     // other endpoints left as they are would send tokens to the real provider:
-    // those endpoints are dropped unless configured too.
+    // those URLs are dropped unless configured too. The template's styles stay
+    // (GitHub's grant deletion, Spotify's user-info shape) for a configured URL.
+    let template_revocation = spec.revocation.clone();
+    let template_identity = spec.userinfo.as_ref().map(|(_, k)| *k);
     if c.token_url.is_some() {
         spec.auth_url = None;
         spec.revocation = Revocation::None;
@@ -452,8 +455,8 @@ fn apply_connect_config(
     spec.revocation = match c.revocation.as_deref() {
         Some("none") => Revocation::None,
         // A URL alone keeps the template's style (RFC 7009 for a generic server).
-        None => match (url, &spec.revocation) {
-            (None, r) => r.clone(),
+        None => match (url, &template_revocation) {
+            (None, _) => spec.revocation.clone(),
             (Some(url), Revocation::Google { .. }) => Revocation::Google { url },
             (Some(url), Revocation::GitHubGrant { .. }) => Revocation::GitHubGrant { url },
             (Some(url), _) => Revocation::Rfc7009 { url },
@@ -497,7 +500,7 @@ fn apply_connect_config(
         (Some(u), None) => {
             spec.userinfo = Some((
                 url_field(u, field("userinfoUrl"))?,
-                kind.unwrap_or(IdentityKind::Oidc),
+                kind.or(template_identity).unwrap_or(IdentityKind::Oidc),
             ))
         }
         (None, Some((_, k))) => *k = kind.unwrap_or(*k),
@@ -588,6 +591,51 @@ mod tests {
             Provider::from_config("google", &c).unwrap().spec.token_url,
             "http://127.0.0.1:8787/token"
         );
+    }
+
+    #[test]
+    fn endpoints_follow_the_token_url_and_keep_the_templates_styles() {
+        let emulated = |extra: ProviderConfig| {
+            Provider::from_config(
+                "github",
+                &ProviderConfig {
+                    token_url: Some("http://127.0.0.1:9/github/login/oauth/access_token".into()),
+                    ..extra
+                },
+            )
+            .unwrap()
+        };
+        // Only the token URL overridden: no call may reach the real GitHub.
+        let p = emulated(cfg("a", "b"));
+        assert_eq!(p.spec.auth_url, None);
+        assert_eq!(p.spec.revocation, Revocation::None);
+        assert_eq!(p.spec.userinfo, None);
+        // URLs configured too: GitHub's own styles, at the configured URLs.
+        let p = emulated(ProviderConfig {
+            revocation_url: Some(
+                "http://127.0.0.1:9/github/api/applications/{client_id}/grant".into(),
+            ),
+            userinfo_url: Some("http://127.0.0.1:9/github/api/user".into()),
+            ..cfg("a", "b")
+        });
+        assert!(
+            matches!(p.spec.revocation, Revocation::GitHubGrant { ref url } if url.starts_with("http://127.0.0.1:9/"))
+        );
+        assert_eq!(
+            p.spec.userinfo,
+            Some((
+                "http://127.0.0.1:9/github/api/user".into(),
+                IdentityKind::GitHub
+            ))
+        );
+        // A template left alone keeps its real endpoints.
+        let real = Provider::from_config("discord", &cfg("a", "b")).unwrap();
+        assert!(real
+            .spec
+            .revocation
+            .url()
+            .unwrap()
+            .starts_with("https://discord.com/"));
     }
 
     #[test]

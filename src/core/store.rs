@@ -176,7 +176,7 @@ pub trait Store {
     /// does but unconditionally. Returns the row written.
     async fn save_tokens(&self, write: &TokenWrite) -> Result<ConnectionRow>;
 
-    /// Marks the connection disconnected and erases its tokens.
+    /// Marks the connection disconnected and erases its tokens and account.
     async fn disconnect(&self, user_id: &str, provider: &str, at: i64) -> Result<()>;
 
     async fn append_event(&self, event: &RefreshEvent) -> Result<()>;

@@ -61,7 +61,10 @@ impl Transport for FetchTransport {
         let init: JsValue = Object::new().into();
         set(&init, "method", &JsValue::from_str(req.method));
         set(&init, "headers", &headers);
-        set(&init, "body", &JsValue::from_str(&req.body));
+        // Fetch refuses any body on GET and HEAD, even an empty one.
+        if !matches!(req.method, "GET" | "HEAD") {
+            set(&init, "body", &JsValue::from_str(&req.body));
+        }
         set(&init, "signal", &controller.signal());
         set(&init, "redirect", &JsValue::from_str("error"));
 

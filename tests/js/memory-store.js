@@ -117,6 +117,9 @@ export class MemoryStore {
     Object.assign(r, {
       accessTokenSealed: null,
       refreshTokenSealed: null,
+      accountId: null,
+      accountEmail: null,
+      accountName: null,
       status: "disconnected",
       version: r.version + 1,
       tokenRefreshedAt: at,

@@ -34,11 +34,6 @@ export interface RuntimeOverrides {
  * user-info GETs: the empty body is dropped. (Redundant once the package
  * omits empty bodies.)
  */
-function managerFetch(input: string, init: RequestInit): Promise<Response> {
-  const bodiless = init.method === "GET" || init.method === "HEAD";
-  return fetch(input, bodiless && init.body === "" ? { ...init, body: undefined } : init);
-}
-
 export async function buildRuntime(o: RuntimeOverrides = {}): Promise<Runtime> {
   const cfg = o.cfg ?? config();
   if (o.db) return await startOn(cfg, o.db);
@@ -67,7 +62,6 @@ async function startOn(cfg: AppConfig, db: Db): Promise<Runtime> {
     },
     new PostgresStore(db),
     {
-      fetch: managerFetch,
       onEvent: (e) => {
         // Events never carry tokens; the user id is hashed before logging.
         void hashUser(e.userId).then((user) =>

@@ -157,6 +157,7 @@ export class PostgresStore implements TokenStore {
     await this.db.query(
       `update ${T}
           set access_token_sealed = null, refresh_token_sealed = null, status = 'disconnected',
+              account_id = null, account_email = null, account_name = null,
               version = version + 1, token_refreshed_at = ${ts("$3")},
               lease_owner = null, lease_until = null, updated_at = now()
         where user_id = $1::uuid and provider = $2`,

@@ -1,0 +1,158 @@
+// The Connections panel: every configured provider with its state, the
+// connected account, scopes, expiry, last error in plain words, and
+// Connect / Reconnect / Disconnect through the package's connect flow.
+// "Who am I?" calls each provider's own API through client.fetch, so the
+// token can be seen to work.
+
+const NAMES = { google: "Google", spotify: "Spotify", discord: "Discord", github: "GitHub" };
+const STATUS_WORDS = {
+  connected: "Connected",
+  token_expired: "Token expired — refresh failing",
+  needs_reauth: "Reconnect needed",
+  error: "Error",
+  disconnected: "Not connected",
+};
+const REVOCATION_WORDS = {
+  revoked: "access was revoked at the provider",
+  not_supported: "the provider offers no revocation, so access ends when its token expires",
+  nothing_to_revoke: "there was nothing left to revoke",
+  failed: "the provider could not be reached to revoke access; remove the app in the provider's settings",
+};
+
+const name = (p) => NAMES[p] ?? p;
+
+function el(tag, attrs = {}, text) {
+  const e = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (k === "testid") e.dataset.testid = v;
+    else e.setAttribute(k, v);
+  }
+  if (text !== undefined) e.textContent = text;
+  return e;
+}
+
+function expiry(at) {
+  if (!at) return "does not expire";
+  const s = Math.round((at - Date.now()) / 1000);
+  if (s <= 0) return "expired";
+  return `in ${Math.floor(s / 60)}:${String(s % 60).padStart(2, "0")}`;
+}
+
+/**
+ * @param {{ client: import("/pkg/oauth_token_manager.js").BrowserTokenClient, whoAmI: Record<string, string>,
+ *   plain: (e: unknown) => string, say: (text: string, ok?: boolean) => void }} deps
+ */
+export function connectionsPanel({ client, whoAmI, plain, say }) {
+  const list = document.getElementById("connections");
+  let reports = [];
+
+  function card(r) {
+    const p = r.provider;
+    const li = el("li", { "data-provider": p, testid: `connection-${p}`, class: "connection" });
+    const head = el("div", { class: "head" });
+    head.append(
+      el("strong", {}, name(p)),
+      " ",
+      el(
+        "span",
+        { class: `badge ${r.status}`, testid: `status-${p}`, "data-status": r.status },
+        STATUS_WORDS[r.status],
+      ),
+    );
+    const who = r.accountName || r.accountEmail
+      ? `Connected as ${[r.accountName, r.accountEmail && `(${r.accountEmail})`].filter(Boolean).join(" ")}`
+      : r.status === "disconnected"
+      ? "No account connected"
+      : "Connected";
+    const dl = el("dl");
+    const row = (dt, dd, testid) => dl.append(el("dt", {}, dt), el("dd", testid ? { testid } : {}, dd));
+    row("Account", who, `account-${p}`);
+    row("Scopes", r.scopes.length ? r.scopes.join(" ") : "—");
+    if (r.status !== "disconnected") {
+      const exp = el(
+        "dd",
+        { testid: `expiry-${p}`, "data-expires-at": String(r.expiresAt ?? "") },
+        expiry(r.expiresAt),
+      );
+      dl.append(el("dt", {}, "Access token"), exp);
+    }
+    row(
+      "Last error",
+      r.lastErrorCode ? plain({ code: r.lastErrorCode, message: r.lastErrorMessage }) : "none",
+    );
+    const buttons = el("div", { class: "actions" });
+    const button = (label, testid, cls, work) => {
+      const b = el("button", { testid, ...(cls ? { class: cls } : {}) }, label);
+      b.onclick = async () => {
+        b.disabled = true;
+        try {
+          await work();
+        } catch (e) {
+          say(plain(e));
+          await refresh().catch(() => {});
+        } finally {
+          b.disabled = false;
+        }
+      };
+      buttons.append(b);
+    };
+    if (r.status === "disconnected") {
+      button(`Connect ${name(p)}`, `connect-${p}`, null, () => client.connect(p));
+    } else {
+      button(
+        `Reconnect ${name(p)}`,
+        `reconnect-${p}`,
+        r.requiresReauth ? "warn" : null,
+        () => client.connect(p),
+      );
+      button("Disconnect", `disconnect-${p}`, null, async () => {
+        const d = await client.disconnect(p);
+        say(`${name(p)} disconnected: ${REVOCATION_WORDS[d.revocation] ?? d.revocation}.`, true);
+        await refresh();
+      });
+      if (whoAmI[p]) {
+        const out = el("span", { testid: `whoami-${p}`, class: "whoami" });
+        button("Who am I?", `whoami-button-${p}`, null, async () => {
+          const res = await client.fetch(whoAmI[p], {}, { provider: p });
+          if (!res.ok) throw { code: res.status === 401 ? "REAUTH_REQUIRED" : "PROVIDER_UNAVAILABLE" };
+          const me = await res.json();
+          out.textContent = `${name(p)} says: ${
+            me.display_name ?? me.name ?? me.login ?? me.username ?? me.id
+          }`;
+        });
+        buttons.append(" ", out);
+      }
+    }
+    li.append(head, dl, buttons);
+    return li;
+  }
+
+  function render() {
+    list.replaceChildren(...reports.map(card));
+  }
+
+  async function refresh() {
+    reports = await client.connections();
+    render();
+  }
+
+  /** Back from a consent page: finish the connect with this session. */
+  async function completeReturn() {
+    const done = await client.completeConnect();
+    if (!done) return;
+    if (done.error) say(`${name(done.provider)}: ${done.error.message}`);
+    else {
+      const who = done.status.accountName ?? done.status.accountEmail;
+      say(`${name(done.provider)} connected${who ? ` as ${who}` : ""}.`, true);
+    }
+  }
+
+  setInterval(() => {
+    for (const dd of list.querySelectorAll("[data-expires-at]")) {
+      const at = Number(dd.dataset.expiresAt);
+      if (at) dd.textContent = expiry(at);
+    }
+  }, 1000);
+
+  return { refresh, completeReturn };
+}
