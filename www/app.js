@@ -15,8 +15,12 @@ const client = new BrowserTokenClient({
 
 // ---- plain words for error codes ------------------------------------------------
 
+const PROVIDER_NAMES = { google: "Google", spotify: "Spotify", discord: "Discord", github: "GitHub" };
+/** The provider an error is about, by name (Google unless it says). */
+const who = (e) => PROVIDER_NAMES[e?.provider ?? "google"] ?? e.provider;
+
 const PLAIN = {
-  REAUTH_REQUIRED: () => "Google access has expired or was revoked. Reconnect your Google account.",
+  REAUTH_REQUIRED: (e) => `${who(e)} access has expired or was revoked. Reconnect your ${who(e)} account.`,
   INSUFFICIENT_SCOPE: () =>
     "Google did not grant access to your calendar. Reconnect and allow Google Calendar when Google asks.",
   AUTH_UNAVAILABLE: () => "Your sign-in could not be checked just now. Try again in a moment.",
@@ -25,20 +29,22 @@ const PLAIN = {
   PAYLOAD_TOO_LARGE: () => "That request is too large.",
   IDEMPOTENCY_CONFLICT: () =>
     "That meeting was already created differently (or cancelled). Create a new one.",
-  CRYPTO_UNBOUND: () =>
-    "Your stored Google connection must be migrated by the administrator, or reconnected.",
-  CRYPTO_INTEGRITY: () => "Your stored Google connection cannot be read. Reconnect your Google account.",
-  NOT_CONNECTED: () => "Your Google account is not connected yet.",
-  RATE_LIMITED: (e) => `Google is limiting requests. Try again in ${e.retryAfter ?? "a few"} seconds.`,
+  CRYPTO_UNBOUND: (e) =>
+    `Your stored ${who(e)} connection must be migrated by the administrator, or reconnected.`,
+  CRYPTO_INTEGRITY: (e) =>
+    `Your stored ${who(e)} connection cannot be read. Reconnect your ${who(e)} account.`,
+  NOT_CONNECTED: (e) => `Your ${who(e)} account is not connected yet.`,
+  RATE_LIMITED: (e) => `${who(e)} is limiting requests. Try again in ${e.retryAfter ?? "a few"} seconds.`,
   COOLDOWN: (e) => `Refreshing is paused after a failure. Try again in ${e.retryAfter ?? "a few"} seconds.`,
-  PROVIDER_UNAVAILABLE: () => "Google is not responding right now. Try again shortly.",
+  PROVIDER_UNAVAILABLE: (e) => `${who(e)} is not responding right now. Try again shortly.`,
   NETWORK: () => "Could not reach the server. Check your connection.",
-  TIMEOUT: () => "Google took too long to answer. Try again.",
+  TIMEOUT: (e) => `${who(e)} took too long to answer. Try again.`,
   UNAUTHORIZED: () => "Your session has ended. Sign in again.",
   NOT_FOUND: () => "That event no longer exists.",
   BAD_REQUEST: (e) => `Please check the form: ${e.message}`,
   LEASE_TIMEOUT: () => "Another refresh is taking long. Try again in a moment.",
-  ROTATION_NOT_SAVED: () => "Google issued new credentials that could not be saved yet. Try again shortly.",
+  ROTATION_NOT_SAVED: (e) =>
+    `${who(e)} issued new credentials that could not be saved yet. Try again shortly.`,
 };
 
 function plain(e) {
@@ -190,6 +196,7 @@ async function connectGoogle() {
     scope: g.scope,
   });
   say("Google account connected.", true);
+  await connections.refresh();
   await loadStatus();
   await loadEvents();
 }

@@ -35,6 +35,8 @@ function expiry(at) {
   if (!at) return "does not expire";
   const s = Math.round((at - Date.now()) / 1000);
   if (s <= 0) return "expired";
+  if (s >= 2 * 86_400) return `in ${Math.round(s / 86_400)} days`;
+  if (s >= 3_600) return `in ${Math.floor(s / 3_600)} h ${Math.floor((s % 3_600) / 60)} min`;
   return `in ${Math.floor(s / 60)}:${String(s % 60).padStart(2, "0")}`;
 }
 
@@ -45,6 +47,8 @@ function expiry(at) {
 export function connectionsPanel({ client, whoAmI, plain, say }) {
   const list = document.getElementById("connections");
   let reports = [];
+  /** The last "Who am I?" answer per provider: kept across re-renders (a token change re-renders). */
+  const whoSaid = {};
 
   function card(r) {
     const p = r.provider;
@@ -67,7 +71,7 @@ export function connectionsPanel({ client, whoAmI, plain, say }) {
     const dl = el("dl");
     const row = (dt, dd, testid) => dl.append(el("dt", {}, dt), el("dd", testid ? { testid } : {}, dd));
     row("Account", who, `account-${p}`);
-    row("Scopes", r.scopes.length ? r.scopes.join(" ") : "—");
+    if (r.status !== "disconnected") row("Scopes", r.scopes.length ? r.scopes.join(" ") : "—");
     if (r.status !== "disconnected") {
       const exp = el(
         "dd",
@@ -78,7 +82,7 @@ export function connectionsPanel({ client, whoAmI, plain, say }) {
     }
     row(
       "Last error",
-      r.lastErrorCode ? plain({ code: r.lastErrorCode, message: r.lastErrorMessage }) : "none",
+      r.lastErrorCode ? plain({ code: r.lastErrorCode, message: r.lastErrorMessage, provider: p }) : "none",
     );
     const buttons = el("div", { class: "actions" });
     const button = (label, testid, cls, work) => {
@@ -88,7 +92,7 @@ export function connectionsPanel({ client, whoAmI, plain, say }) {
         try {
           await work();
         } catch (e) {
-          say(plain(e));
+          say(plain({ code: e?.code, message: e?.message, retryAfter: e?.retryAfter, provider: p }));
           await refresh().catch(() => {});
         } finally {
           b.disabled = false;
@@ -111,14 +115,15 @@ export function connectionsPanel({ client, whoAmI, plain, say }) {
         await refresh();
       });
       if (whoAmI[p]) {
-        const out = el("span", { testid: `whoami-${p}`, class: "whoami" });
+        const out = el("span", { testid: `whoami-${p}`, class: "whoami" }, whoSaid[p] ?? "");
         button("Who am I?", `whoami-button-${p}`, null, async () => {
+          delete whoSaid[p];
+          out.textContent = "";
           const res = await client.fetch(whoAmI[p], {}, { provider: p });
           if (!res.ok) throw { code: res.status === 401 ? "REAUTH_REQUIRED" : "PROVIDER_UNAVAILABLE" };
           const me = await res.json();
-          out.textContent = `${name(p)} says: ${
-            me.display_name ?? me.name ?? me.login ?? me.username ?? me.id
-          }`;
+          whoSaid[p] = `${name(p)} says: ${me.display_name ?? me.name ?? me.login ?? me.username ?? me.id}`;
+          render();
         });
         buttons.append(" ", out);
       }

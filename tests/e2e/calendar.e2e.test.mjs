@@ -1,89 +1,16 @@
 // End to end: the www/ page in Debian's Chromium (driven by playwright-core)
-// against the whole local stack from `make dev` (PGlite, Google emulator,
-// edge functions). Screenshots of each step go to test-output/e2e/.
+// against the whole local stack from `make dev` (PGlite, the provider
+// emulator, edge functions). Screenshots of each step go to test-output/e2e/.
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { after, before, test } from "node:test";
-import { launchChromium } from "./chromium.mjs";
+import { startDevStack } from "./stack.mjs";
 
-const ROOT = new URL("../../", import.meta.url).pathname;
-const SHOTS = join(ROOT, "test-output/e2e");
-mkdirSync(SHOTS, { recursive: true });
-
-const freePort = () =>
-  new Promise((resolve) => {
-    const s = createServer().listen(0, "127.0.0.1", () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-
-let stack, browser, context, web, emulator, dir;
-
-async function emu(path, body) {
-  const res = await fetch(`${emulator}/control/${path}`, {
-    method: body === undefined ? "GET" : "POST",
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  return await res.json();
-}
-
-async function openTab() {
-  const page = await context.newPage();
-  page.on("pageerror", (e) => console.error("page error:", e.message));
-  await page.goto(web);
-  await page.waitForSelector("body[data-ready=true]");
-  return page;
-}
-
-const shot = (page, name) => page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
-
+let dev, emu, openTab, shot, web;
 before(async () => {
-  dir = mkdtempSync(join(tmpdir(), "otm-e2e-"));
-  const [fn, webPort, emuPort] = [await freePort(), await freePort(), await freePort()];
-  web = `http://127.0.0.1:${webPort}/`;
-  emulator = `http://127.0.0.1:${emuPort}`;
-  stack = spawn(join(ROOT, "node_modules/.bin/deno"), ["run", "-A", "scripts/dev.ts"], {
-    cwd: ROOT,
-    env: {
-      ...process.env,
-      NO_COLOR: "1",
-      OTM_DEV_DIR: dir,
-      OTM_FUNCTIONS_PORT: String(fn),
-      OTM_WEB_PORT: String(webPort),
-      OTM_EMULATOR_PORT: String(emuPort),
-    },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let out = "";
-  await new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`dev stack did not start:\n${out}`)), 60_000);
-    const onData = (d) => {
-      out += d;
-      if (out.includes("dev stack is up")) {
-        clearTimeout(timer);
-        resolve();
-      }
-    };
-    stack.stdout.on("data", onData);
-    stack.stderr.on("data", onData);
-    stack.on("exit", (code) => reject(new Error(`dev stack exited ${code}:\n${out}`)));
-  });
-  browser = await launchChromium();
-  // One context: the tabs share localStorage and BroadcastChannel, like one browser profile.
-  context = await browser.newContext({ viewport: { width: 1100, height: 1200 } });
+  dev = await startDevStack();
+  ({ emu, openTab, shot, web } = dev);
 });
-
-after(async () => {
-  await browser?.close();
-  stack?.kill("SIGINT");
-  await new Promise((r) => (stack?.exitCode !== null ? r() : stack.on("exit", r)));
-  rmSync(dir, { recursive: true, force: true });
-});
+after(() => dev?.stop());
 
 let tabA;
 

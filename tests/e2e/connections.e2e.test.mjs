@@ -1,0 +1,88 @@
+// End to end: the Connections panel. Connect Spotify and Discord from the page
+// through the emulator's consent pages, see who is connected, use each
+// provider's own API through the client, survive an expiry, disconnect
+// (revoked where the provider can), and reconnect after invalid_grant.
+import assert from "node:assert/strict";
+import { after, before, test } from "node:test";
+import { startDevStack } from "./stack.mjs";
+
+let dev, tab;
+before(async () => {
+  dev = await startDevStack();
+  tab = await dev.openTab();
+  await tab.getByTestId("signin-dev").click();
+  await tab.waitForSelector("[data-testid=connection-spotify]");
+});
+after(() => dev?.stop());
+
+/** Click Connect/Reconnect, approve as `account` on the provider's consent page, come back. */
+async function consent(p, button, account) {
+  await tab.getByTestId(`${button}-${p}`).click();
+  await tab.waitForSelector("#approve");
+  await tab.fill("#account", account);
+  await dev.shot(tab, `connections-consent-${p}`);
+  await tab.click("#approve");
+  await tab.waitForSelector(`[data-testid=status-${p}][data-status=connected]`);
+}
+
+const counters = async (p) => (await dev.emu("counters")).providers[p];
+
+test("connect Spotify through its consent page: Connected as …, and its API answers", async () => {
+  assert.equal(
+    await tab.getByTestId("status-spotify").getAttribute("data-status"),
+    "disconnected",
+  );
+  await consent("spotify", "connect", "ada.lovelace@example.com");
+  assert.match(await tab.getByTestId("message").textContent(), /Spotify connected as/);
+  assert.match(await tab.getByTestId("account-spotify").textContent(), /Connected as Ada Lovelace/);
+  assert.doesNotMatch(await tab.url(), /otm_connect/, "the ticket left the address bar");
+  await tab.getByTestId("whoami-button-spotify").click();
+  await tab.waitForSelector("[data-testid=whoami-spotify]:has-text('Spotify says')");
+  await dev.shot(tab, "connections-01-spotify-connected");
+});
+
+test("an expired Spotify token: the next call refreshes once and goes through", async () => {
+  const before = await counters("spotify");
+  await dev.emu("expire", { provider: "spotify", email: "ada.lovelace@example.com" });
+  await tab.getByTestId("whoami-button-spotify").click();
+  await tab.waitForSelector("[data-testid=whoami-spotify]:has-text('Spotify says')");
+  const after = await counters("spotify");
+  assert.equal(after.refreshGrants - before.refreshGrants, 1);
+});
+
+test("disconnect Spotify: erased here, and the page says Spotify cannot revoke", async () => {
+  await tab.getByTestId("disconnect-spotify").click();
+  await tab.waitForSelector("[data-testid=status-spotify][data-status=disconnected]");
+  assert.match(await tab.getByTestId("message").textContent(), /offers no revocation/);
+  await dev.shot(tab, "connections-02-spotify-disconnected");
+});
+
+test("Discord: connect, revoked at Discord → Reconnect needed, reconnect works, disconnect revokes", async () => {
+  await consent("discord", "connect", "grace@example.com");
+  assert.match(await tab.getByTestId("account-discord").textContent(), /Connected as grace/);
+  // The user removes the app in Discord's settings: the grant is dead.
+  await dev.emu("revoke", { provider: "discord", email: "grace@example.com" });
+  await dev.emu("expire", { provider: "discord", email: "grace@example.com" });
+  await tab.getByTestId("whoami-button-discord").click();
+  await tab.waitForSelector("[data-testid=status-discord][data-status=needs_reauth]");
+  await dev.shot(tab, "connections-03-discord-reconnect-needed");
+  await consent("discord", "reconnect", "grace@example.com");
+  await tab.getByTestId("whoami-button-discord").click();
+  await tab.waitForSelector("[data-testid=whoami-discord]:has-text('Discord says')");
+  const before = await counters("discord");
+  await tab.getByTestId("disconnect-discord").click();
+  await tab.waitForSelector("[data-testid=status-discord][data-status=disconnected]");
+  assert.match(await tab.getByTestId("message").textContent(), /access was revoked at the provider/);
+  assert.equal((await counters("discord")).revocations - before.revocations, 1);
+  await dev.shot(tab, "connections-04-discord-disconnected");
+});
+
+test("declining at the consent page comes back with a plain sentence", async () => {
+  await tab.getByTestId("connect-github").click();
+  await tab.waitForSelector("#deny");
+  await tab.click("#deny");
+  await tab.waitForSelector("[data-testid=status-github][data-status=disconnected]");
+  assert.match(await tab.getByTestId("message").textContent(), /GitHub: Access was not granted/);
+  const body = await tab.textContent("body");
+  assert.doesNotMatch(body, /"code"|\{"error"/, "no raw JSON on the page");
+});
