@@ -12,7 +12,10 @@ export type ErrorCode =
 | "FORBIDDEN" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "BAD_REQUEST" | "PAYLOAD_TOO_LARGE"
 | "IDEMPOTENCY_CONFLICT" | "CONFIG" | "INTERNAL";
 
-/** Every rejection is an Error with these fields. */
+/**
+ * Every rejection is a TokenManagerError. The package's entry exports the class
+ * (`e instanceof TokenManagerError`); this module describes its shape.
+ */
 export interface TokenManagerError extends Error {
     name: "TokenManagerError";
     code: ErrorCode;

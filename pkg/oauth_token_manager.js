@@ -1,4 +1,6 @@
 /* @ts-self-types="./oauth_token_manager.d.ts" */
+import { TokenManagerError } from './snippets/oauth-token-manager-a038f2a47e732acb/js/errors.js';
+
 
 /**
  * The browser's token client.
@@ -695,10 +697,6 @@ function __wbg_get_imports() {
             const ret = new Array();
             return ret;
         },
-        __wbg_new_787b9fb330d55d78: function(arg0, arg1) {
-            const ret = new Error(getStringFromWasm0(arg0, arg1));
-            return ret;
-        },
         __wbg_new_ba40181b3f24ac80: function(arg0, arg1) {
             try {
                 var state0 = {a: arg0, b: arg1};
@@ -716,6 +714,10 @@ function __wbg_get_imports() {
             } finally {
                 state0.a = 0;
             }
+        },
+        __wbg_new_c328f917da8188a3: function(arg0, arg1, arg2, arg3, arg4, arg5, arg6, arg7, arg8) {
+            const ret = new TokenManagerError(getStringFromWasm0(arg0, arg1), getStringFromWasm0(arg2, arg3), arg4, arg5, arg6 !== 0, arg7 !== 0, arg8);
+            return ret;
         },
         __wbg_new_cd4348290afae586: function() {
             const ret = new Object();
@@ -785,9 +787,6 @@ function __wbg_get_imports() {
             const ret = Reflect.set(arg0, arg1, arg2);
             return ret;
         }, arguments); },
-        __wbg_set_name_822e3903f3184979: function(arg0, arg1, arg2) {
-            arg0.name = getStringFromWasm0(arg1, arg2);
-        },
         __wbg_set_onmessage_ee6a57edace86199: function(arg0, arg1) {
             arg0.onmessage = arg1;
         },

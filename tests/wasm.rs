@@ -392,3 +392,29 @@ async fn connect_flow_through_the_js_store_and_fetch() {
     )
     .is_null());
 }
+
+#[wasm_bindgen(module = "/js/errors.js")]
+extern "C" {
+    #[wasm_bindgen(js_name = TokenManagerError)]
+    type ErrorClass;
+}
+
+#[wasm_bindgen_test]
+async fn rejections_are_instances_of_the_exported_error_class() {
+    let s = setup("{}", "{}");
+    let e = settle(s.m.get_valid_token(
+        "11111111-1111-4111-8111-111111111111".into(),
+        "google".into(),
+        None,
+    ))
+    .await
+    .unwrap_err();
+    assert!(
+        e.is_instance_of::<ErrorClass>(),
+        "instanceof TokenManagerError"
+    );
+    assert!(e.is_instance_of::<js_sys::Error>(), "still an Error");
+    assert_eq!(get_str(&e, "name"), "TokenManagerError");
+    assert_eq!(get_str(&e, "code"), "NOT_CONNECTED");
+    assert_eq!(get(&e, "httpStatus").as_f64(), Some(404.0));
+}

@@ -63,8 +63,11 @@ export function connectionsPanel({ client, whoAmI, plain, say }) {
         STATUS_WORDS[r.status],
       ),
     );
-    const who = r.accountName || r.accountEmail
-      ? `Connected as ${[r.accountName, r.accountEmail && `(${r.accountEmail})`].filter(Boolean).join(" ")}`
+    const account = r.accountName && r.accountEmail
+      ? `${r.accountName} (${r.accountEmail})`
+      : r.accountName ?? r.accountEmail;
+    const who = account
+      ? `Connected as ${account}`
       : r.status === "disconnected"
       ? "No account connected"
       : "Connected";

@@ -45,24 +45,37 @@ pub fn strings(v: &[String]) -> JsValue {
     v.iter().map(|x| s(x)).collect::<js_sys::Array>().into()
 }
 
-/// A JS `Error` for a core error.
+#[wasm_bindgen(module = "/js/errors.js")]
+extern "C" {
+    /// The package's exported error class (js/errors.js).
+    #[wasm_bindgen(js_name = TokenManagerError)]
+    type TokenManagerErrorJs;
+    #[wasm_bindgen(constructor, js_class = "TokenManagerError")]
+    fn new(
+        message: &str,
+        code: &str,
+        http_status: u16,
+        status: JsValue,
+        requires_reauth: bool,
+        retryable: bool,
+        retry_after: JsValue,
+    ) -> TokenManagerErrorJs;
+}
+
+/// A `TokenManagerError` (a real `Error` subclass) for a core error.
 pub fn error_to_js(e: &Error) -> JsValue {
-    let err = js_sys::Error::new(&e.message);
-    err.set_name("TokenManagerError");
-    let v: JsValue = err.into();
-    set(&v, "code", &s(e.code.as_str()));
-    set(&v, "status", &opt_n(e.status.map(i64::from)));
-    set(&v, "httpStatus", &n(e.code.http_status().into()));
-    set(
-        &v,
-        "requiresReauth",
-        &JsValue::from_bool(e.requires_reauth()),
-    );
-    set(&v, "retryable", &JsValue::from_bool(e.retryable()));
-    if let Some(r) = e.retry_after_secs {
-        set(&v, "retryAfter", &n(r as i64));
-    }
-    v
+    TokenManagerErrorJs::new(
+        &e.message,
+        e.code.as_str(),
+        e.code.http_status(),
+        opt_n(e.status.map(i64::from)),
+        e.requires_reauth(),
+        e.retryable(),
+        e.retry_after_secs
+            .map(|r| n(r as i64))
+            .unwrap_or(JsValue::UNDEFINED),
+    )
+    .into()
 }
 
 /// A plain object for a warning carried by a successful result.

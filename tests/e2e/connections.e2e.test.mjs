@@ -86,3 +86,14 @@ test("declining at the consent page comes back with a plain sentence", async () 
   const body = await tab.textContent("body");
   assert.doesNotMatch(body, /"code"|\{"error"/, "no raw JSON on the page");
 });
+
+test("connect Google from the panel: the Calendar panel sees the same connection", async () => {
+  await consent("google", "connect", "dev@example.com");
+  assert.match(await tab.getByTestId("account-google").textContent(), /Connected as dev@example\.com/);
+  await tab.reload();
+  await tab.waitForSelector("body[data-ready=true]");
+  await tab.waitForSelector("[data-testid=status][data-status=connected]");
+  await tab.getByTestId("whoami-button-google").click();
+  await tab.waitForSelector("[data-testid=whoami-google]:has-text('Google says')");
+  await dev.shot(tab, "connections-05-google-connected");
+});

@@ -4,6 +4,7 @@
 
 /** @typedef {import("../../pkg/oauth_token_manager.d.ts").ConnectionRow} ConnectionRow */
 /** @typedef {import("../../pkg/oauth_token_manager.d.ts").LeaseOutcome} LeaseOutcome */
+/** @typedef {import("../../pkg/oauth_token_manager.d.ts").ConnectAttempt} ConnectAttempt */
 
 /** @implements {import("../../pkg/oauth_token_manager.d.ts").TokenStore} */
 export class MemoryStore {
@@ -133,6 +134,7 @@ export class MemoryStore {
   putConnect(a) {
     this.connects.set(a.stateHash, { attempt: { ...a }, claimed: false });
   }
+  /** @returns {{ outcome: "claimed" | "used", attempt: ConnectAttempt } | { outcome: "missing" }} */
   claimConnect({ stateHash, codeSealed, ticketHash }) {
     const c = this.connects.get(stateHash);
     if (!c) return { outcome: "missing" };
@@ -142,6 +144,7 @@ export class MemoryStore {
     c.claimed = true;
     return { outcome: "claimed", attempt: before };
   }
+  /** @returns {ConnectAttempt | null} */
   takeConnect({ ticketHash }) {
     for (const [k, c] of this.connects) {
       if (c.attempt.ticketHash === ticketHash) {

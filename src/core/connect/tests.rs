@@ -332,7 +332,10 @@ fn disconnect_revokes_where_it_can_and_always_erases() {
     assert_eq!(r.status.status, "disconnected");
     let row = store.row("u1", "google").unwrap();
     assert!(row.access_token_sealed.is_none() && row.refresh_token_sealed.is_none());
-    assert_eq!(r.status.account_id, None, "who was connected is forgotten too");
+    assert_eq!(
+        r.status.account_id, None,
+        "who was connected is forgotten too"
+    );
     // Spotify offers no revocation: still disconnected here, and it says so.
     let t = through_callback(&m, &s, &rt, "u1", "spotify");
     rt.run(m.complete_connect("u1", &t)).unwrap();
