@@ -41,8 +41,6 @@ extern "C" {
     pub type BrowserClientOptionsJs;
     #[wasm_bindgen(typescript_type = "{ force?: boolean; provider?: string }")]
     pub type ForceOptionsJs;
-    #[wasm_bindgen(typescript_type = "{ provider?: string }")]
-    pub type ProviderOptionsJs;
 }
 
 #[wasm_bindgen(typescript_custom_section)]
@@ -398,8 +396,10 @@ impl BrowserTokenClient {
     pub fn fetch(
         &self,
         input: String,
-        #[wasm_bindgen(unchecked_param_type = "RequestInit")] init: Option<js_sys::Object>,
-        options: Option<ProviderOptionsJs>,
+        #[wasm_bindgen(unchecked_optional_param_type = "RequestInit")] init: Option<js_sys::Object>,
+        #[wasm_bindgen(unchecked_optional_param_type = "{ provider?: string }")] options: Option<
+            js_sys::Object,
+        >,
     ) -> Promise {
         let inner = self.inner.clone();
         let fetch = self.fetch.clone();
