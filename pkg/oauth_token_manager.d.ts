@@ -364,7 +364,7 @@ export class BrowserTokenClient {
      * connection's bearer token and retries once with a forced refresh when
      * the provider answers 401. `options.provider` names the connection.
      */
-    fetch(input: string, init: RequestInit, options?: { provider?: string } | null): Promise<Response>;
+    fetch(input: string, init?: RequestInit, options?: { provider?: string }): Promise<Response>;
     /**
      * A valid access token for a connection (`provider`, default `google`):
      * cached, or one call to its token function shared by all callers.

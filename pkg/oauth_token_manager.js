@@ -101,8 +101,8 @@ export class BrowserTokenClient {
      * connection's bearer token and retries once with a forced refresh when
      * the provider answers 401. `options.provider` names the connection.
      * @param {string} input
-     * @param {RequestInit} init
-     * @param {{ provider?: string } | null} [options]
+     * @param {RequestInit} [init]
+     * @param {{ provider?: string }} [options]
      * @returns {Promise<Response>}
      */
     fetch(input, init, options) {
