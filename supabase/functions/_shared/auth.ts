@@ -6,6 +6,10 @@
 // UUID). `alg: none`, expired, forged and malformed tokens are all 401
 // UNAUTHORIZED; a key set that cannot be fetched is 503 AUTH_UNAVAILABLE
 // (retryable): the caller is not signed out for our outage.
+//
+// Service callers (the background refresher, admin calls) present one of the
+// project's secret keys (`sb_secret_…`) in `apikey`, or the legacy
+// service-role JWT as `Authorization: Bearer` (verifyService).
 import {
   createLocalJWKSet,
   decodeProtectedHeader,
@@ -16,6 +20,7 @@ import {
 } from "npm:jose@6.2.17";
 import type { AppConfig } from "./env.ts";
 import { AppError, configError, unauthorized } from "./errors.ts";
+import type { SecretKeys } from "./keys.ts";
 import { log } from "./log.ts";
 
 export interface Caller {
@@ -157,10 +162,8 @@ export class JwtVerifier {
     }
   }
 
-  /** For scheduled jobs: a valid JWT whose role is service_role (the project's service role key). */
-  async verifyServiceRole(req: Request): Promise<void> {
-    const token = /^Bearer\s+(\S+)$/i.exec(req.headers.get("authorization") ?? "")?.[1];
-    if (!token) throw unauthorized("missing Authorization: Bearer <service role key>");
+  /** The legacy service role key: a valid JWT whose role is service_role. */
+  async verifyServiceRole(token: string): Promise<void> {
     let role: unknown;
     try {
       // The legacy service role key has neither `aud` nor this issuer.
@@ -169,7 +172,9 @@ export class JwtVerifier {
       if (e instanceof AppError && e.code === "AUTH_UNAVAILABLE") throw e;
       throw unauthorized("invalid service role token");
     }
-    if (role !== "service_role") throw unauthorized("this function needs the service role key");
+    if (role !== "service_role") {
+      throw unauthorized("this function needs a secret key (sb_secret_…) in apikey, or the service role key");
+    }
   }
 
   async verify(req: Request): Promise<Caller> {
@@ -193,4 +198,46 @@ export class JwtVerifier {
       email: typeof payload.email === "string" ? payload.email : null,
     };
   }
+}
+
+/** How a service caller proved itself, for the log: the secret key's name, never its value. */
+export type ServiceCredential = `secret:${string}` | "service_role_jwt";
+
+const bearerOf = (req: Request) => /^Bearer\s+(\S+)$/i.exec(req.headers.get("authorization") ?? "")?.[1];
+
+/**
+ * A service caller: an `sb_secret_…` key in `apikey` that is one of the
+ * project's secret keys (compared in constant time), or else the legacy
+ * service-role JWT as `Authorization: Bearer`. Publishable keys, user JWTs,
+ * unknown keys and an API key sent as a Bearer token are 401 UNAUTHORIZED.
+ */
+export async function verifyService(
+  req: Request,
+  keys: SecretKeys,
+  jwt: JwtVerifier,
+): Promise<ServiceCredential> {
+  const apikey = req.headers.get("apikey")?.trim();
+  if (apikey?.startsWith("sb_secret_")) {
+    const name = await keys.match(apikey);
+    if (name !== null) return `secret:${name}`;
+  }
+  const bearer = bearerOf(req);
+  if (bearer?.startsWith("sb_")) {
+    throw unauthorized("an API key is not a JWT: send the secret key (sb_secret_…) in the apikey header");
+  }
+  if (bearer && !apikey?.startsWith("sb_secret_")) {
+    await jwt.verifyServiceRole(bearer);
+    return "service_role_jwt";
+  }
+  if (apikey?.startsWith("sb_secret_")) {
+    throw unauthorized(
+      keys.size === 0
+        ? "this function has no secret keys configured (SUPABASE_SECRET_KEYS)"
+        : "the apikey is not one of this project's secret keys",
+    );
+  }
+  if (apikey?.startsWith("sb_publishable_")) {
+    throw unauthorized("a publishable key cannot run this function: it needs a secret key (sb_secret_…)");
+  }
+  throw unauthorized("this function needs a secret key (sb_secret_…) in the apikey header");
 }

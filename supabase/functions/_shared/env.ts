@@ -1,6 +1,7 @@
 // Configuration from the environment only, read once. Missing required
 // configuration is a CONFIG error naming the variable: never a silent default.
 import { configError } from "./errors.ts";
+import type { NamedKey } from "./keys.ts";
 import { type ProviderSettings, readProviders } from "./providers.ts";
 
 export interface AppConfig {
@@ -20,6 +21,11 @@ export interface AppConfig {
   jwksUrl: string | null;
   /** An inline key set ({keys: [...]}), as Supabase passes SUPABASE_JWKS to functions. */
   jwks: { keys: Record<string, unknown>[] } | null;
+  /**
+   * The project's secret API keys (SUPABASE_SECRET_KEYS, or SUPABASE_SECRET_KEY):
+   * a service caller presents one in `apikey`.
+   */
+  secretKeys: NamedKey[];
   /** The `iss` user JWTs must carry: JWT_ISSUER, or `<SUPABASE_URL>/auth/v1` when SUPABASE_URL is set. */
   jwtIssuer: string | null;
   /** How long a fetched JWKS is used before it is fetched again (ms). */
@@ -82,7 +88,7 @@ function encryptionKeys(env: Env): { id: string; key: string }[] {
   });
 }
 
-/** SUPABASE_JWKS: a JSON Web Key Set, `{"keys": [...]}`. */
+/** SUPABASE_JWKS: a JSON Web Key Set, `{"keys": [...]}` (or the bare array of keys). */
 function inlineJwks(env: Env): { keys: Record<string, unknown>[] } | null {
   const raw = env("SUPABASE_JWKS")?.trim();
   if (!raw) return null;
@@ -92,18 +98,53 @@ function inlineJwks(env: Env): { keys: Record<string, unknown>[] } | null {
   } catch {
     throw configError('SUPABASE_JWKS is not valid JSON: it must be a key set like {"keys": [...]}');
   }
-  const keys = (parsed as { keys?: unknown } | null)?.keys;
+  const keys = Array.isArray(parsed) ? parsed : (parsed as { keys?: unknown } | null)?.keys;
   if (!Array.isArray(keys) || keys.some((k) => typeof k !== "object" || k === null)) {
     throw configError('SUPABASE_JWKS must be a key set like {"keys": [...]}');
   }
   return { keys: keys as Record<string, unknown>[] };
 }
 
+const SECRET_KEY = /^sb_secret_\S+$/;
+
+/**
+ * SUPABASE_SECRET_KEYS, as Supabase passes it to functions: a JSON dictionary
+ * of named keys, `{"default": "sb_secret_…", "cron": "sb_secret_…"}`; else
+ * SUPABASE_SECRET_KEY, one key (self-hosted). Values are never echoed; a
+ * value that is not an `sb_secret_` key (a publishable key pasted by mistake
+ * would let any browser in) is refused by its name.
+ */
+function secretKeys(env: Env): NamedKey[] {
+  const raw = env("SUPABASE_SECRET_KEYS")?.trim();
+  if (raw) {
+    const shape = 'a JSON dictionary like {"default": "sb_secret_…"}';
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(raw);
+    } catch {
+      throw configError(`SUPABASE_SECRET_KEYS is not valid JSON: it must be ${shape}`);
+    }
+    if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
+      throw configError(`SUPABASE_SECRET_KEYS must be ${shape}`);
+    }
+    return Object.entries(parsed).map(([name, value]) => {
+      if (typeof value !== "string" || !SECRET_KEY.test(value)) {
+        throw configError(`SUPABASE_SECRET_KEYS["${name.slice(0, 64)}"] is not a secret key (sb_secret_…)`);
+      }
+      return { name, value };
+    });
+  }
+  const single = env("SUPABASE_SECRET_KEY")?.trim();
+  if (!single) return [];
+  if (!SECRET_KEY.test(single)) throw configError("SUPABASE_SECRET_KEY is not a secret key (sb_secret_…)");
+  return [{ name: "default", value: single }];
+}
+
 export function readConfig(env: Env = (n) => Deno.env.get(n)): AppConfig {
   const jwtSecret = env("JWT_SECRET")?.trim() || env("SUPABASE_JWT_SECRET")?.trim() || null;
   const supabaseUrl = env("SUPABASE_URL")?.trim().replace(/\/+$/, "") || null;
   const jwks = inlineJwks(env);
-  const jwksUrl = env("JWKS_URL")?.trim() ||
+  const jwksUrl = env("JWKS_URL")?.trim() || env("SUPABASE_JWKS_URL")?.trim() ||
     (supabaseUrl ? `${supabaseUrl}/auth/v1/.well-known/jwks.json` : null);
   if (!jwtSecret && !jwksUrl && !jwks) {
     throw configError(
@@ -120,6 +161,7 @@ export function readConfig(env: Env = (n) => Deno.env.get(n)): AppConfig {
     // The inline key set is what Supabase hands the function; the URL is for the rest.
     jwksUrl: jwks ? null : jwksUrl,
     jwks,
+    secretKeys: secretKeys(env),
     // JWT_ISSUER overrides it where the functions see another URL than the browser
     // (`supabase functions serve` runs them behind http://kong:8000).
     jwtIssuer: env("JWT_ISSUER")?.trim() || (supabaseUrl ? `${supabaseUrl}/auth/v1` : null),

@@ -3,7 +3,7 @@
 // requiresReauth, retryable, retryAfter?, requestId} with the status of the
 // code's row in the table; every response carries X-Request-Id, and every
 // response that used a token carries X-Token-Refreshed-At.
-import type { Caller } from "./auth.ts";
+import { type Caller, verifyService } from "./auth.ts";
 import { Cors, MARKER_HEADER, REQUEST_ID_HEADER } from "./cors.ts";
 import { config } from "./env.ts";
 import { describe, methodNotAllowed } from "./errors.ts";
@@ -39,7 +39,11 @@ function json(status: number, body: unknown, headers: Record<string, string>): R
 }
 
 export interface FunctionOptions {
-  /** Callers must present the service role key instead of a user JWT (scheduled jobs). */
+  /**
+   * Service callers only (scheduled jobs, admin calls): a secret key
+   * (`sb_secret_…`) in `apikey`, or the legacy service role key, instead of a
+   * user JWT.
+   */
   serviceRole?: boolean;
 }
 
@@ -74,6 +78,7 @@ export function serve(fnName: string, resolve: (req: Request) => Resolved): Hand
     const requestId = crypto.randomUUID();
     let cors: Record<string, string> = { [REQUEST_ID_HEADER]: requestId };
     let user: string | undefined;
+    let service: string | undefined;
     let name = fnName;
     try {
       cors = { ...cors, ...new Cors(config().allowedOrigins).headers(req) };
@@ -83,7 +88,7 @@ export function serve(fnName: string, resolve: (req: Request) => Resolved): Hand
       const rt = await runtime();
       let caller: Caller;
       if (opts.serviceRole) {
-        await rt.jwt.verifyServiceRole(req);
+        service = await verifyService(req, rt.secretKeys, rt.jwt);
         caller = { userId: "service_role", email: null };
       } else {
         caller = await rt.jwt.verify(req);
@@ -99,6 +104,7 @@ export function serve(fnName: string, resolve: (req: Request) => Resolved): Hand
         fn: name,
         requestId,
         user,
+        service,
         status: reply.status ?? 200,
         ms: Math.round(performance.now() - started),
       });

@@ -8,6 +8,7 @@ import { Cors } from "./cors.ts";
 import { connectPostgres, type Db } from "./db.ts";
 import { type AppConfig, config } from "./env.ts";
 import { configError } from "./errors.ts";
+import { SecretKeys } from "./keys.ts";
 import { hashUser, log } from "./log.ts";
 import { checkSchema } from "./schema.ts";
 import { PostgresStore } from "./store.ts";
@@ -20,6 +21,8 @@ export interface Runtime {
   db: Db;
   manager: TokenManager;
   jwt: JwtVerifier;
+  /** The project's secret API keys, for service callers. */
+  secretKeys: SecretKeys;
   cors: Cors;
 }
 
@@ -79,7 +82,14 @@ async function startOn(cfg: AppConfig, db: Db): Promise<Runtime> {
       },
     },
   );
-  return { cfg, db, manager, jwt: new JwtVerifier(cfg), cors: new Cors(cfg.allowedOrigins) };
+  return {
+    cfg,
+    db,
+    manager,
+    jwt: new JwtVerifier(cfg),
+    secretKeys: new SecretKeys(cfg.secretKeys),
+    cors: new Cors(cfg.allowedOrigins),
+  };
 }
 
 let current: Promise<Runtime> | null = null;

@@ -1,7 +1,8 @@
 // The background refresher: refreshes connections whose access token expires
 // within `withinSeconds` (default 900), at most `limit` (default 100) per call,
 // one at a time through the same lease as every request. Run it from Supabase
-// Cron (pg_cron + pg_net) with the service role key; see README.
+// Cron (pg_cron + pg_net) with a secret key (`apikey: sb_secret_…`) or the
+// legacy service role key; see README.
 import { badRequest } from "../_shared/errors.ts";
 import { edgeFunction } from "../_shared/handler.ts";
 import { optNumber, readBody } from "../_shared/validate.ts";
