@@ -7,7 +7,8 @@ await init({
   module_or_path: await Deno.readFile(new URL("../pkg/oauth_token_manager_bg.wasm", import.meta.url)),
 });
 const m = new TokenManager({
-  providers: { google: { clientId: "id", clientSecret: "secret" } },
+  // A loopback token URL: no other endpoint (user-info) is configured, so nothing leaves the machine.
+  providers: { google: { clientId: "id", clientSecret: "secret", tokenUrl: "http://127.0.0.1:9/token" } },
   encryptionKeys: [{ id: "k1", key: "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=" }],
 }, new MemoryStore());
 await m.storeTokens("u1", "google", { accessToken: "ya29.bench", refreshToken: "1//rt", expiresIn: 3600 });

@@ -106,6 +106,13 @@ pub(crate) struct Pending {
 
 pub(crate) type Key = (String, String);
 
+/// Opened access tokens by (sealed value, user, provider): every call reads
+/// the store (that is what keeps instances in agreement), but the same sealed
+/// value need not be decrypted again. Keyed by the whole context, so a value
+/// copied to another row still fails to open. Access tokens only; bounded.
+pub(crate) const OPENED_CACHE_MAX: usize = 256;
+type OpenedKey = (String, String, String);
+
 pub struct Manager<T: Transport, S: Store, R: Runtime> {
     pub(crate) cfg: ManagerConfig,
     pub(crate) transport: T,
@@ -114,6 +121,7 @@ pub struct Manager<T: Transport, S: Store, R: Runtime> {
     pub(crate) instance: String,
     pub(crate) flights: SingleFlight<Key, Result<ValidToken>>,
     pub(crate) pending: RefCell<HashMap<Key, Pending>>,
+    opened: RefCell<HashMap<OpenedKey, AccessToken>>,
     seq: Cell<u64>,
 }
 
@@ -137,6 +145,7 @@ impl<T: Transport, S: Store, R: Runtime> Manager<T, S, R> {
             instance,
             flights: SingleFlight::default(),
             pending: RefCell::new(HashMap::new()),
+            opened: RefCell::new(HashMap::new()),
             seq: Cell::new(0),
         }
     }
@@ -211,6 +220,26 @@ impl<T: Transport, S: Store, R: Runtime> Manager<T, S, R> {
         )
     }
 
+    /// Opens an access token, from the cache when this exact sealed value was
+    /// opened for this row before.
+    fn open_access(&self, sealed: &str, user_id: &str, provider: &str) -> Result<AccessToken> {
+        let key = (
+            sealed.to_string(),
+            user_id.to_string(),
+            provider.to_string(),
+        );
+        if let Some(t) = self.opened.borrow().get(&key) {
+            return Ok(t.clone());
+        }
+        let t = AccessToken::new(self.open(sealed, user_id, provider, Field::AccessToken)?);
+        let mut cache = self.opened.borrow_mut();
+        if cache.len() >= OPENED_CACHE_MAX {
+            cache.clear();
+        }
+        cache.insert(key, t.clone());
+        Ok(t)
+    }
+
     /// Opens a row's tokens.
     pub(crate) fn open_tokens(&self, row: &ConnectionRow) -> Result<TokenSet> {
         let access = row
@@ -245,9 +274,8 @@ impl<T: Transport, S: Store, R: Runtime> Manager<T, S, R> {
             .access_token_sealed
             .as_deref()
             .ok_or_else(|| not_connected(&row.provider))?;
-        let access = self.open(sealed, &row.user_id, &row.provider, Field::AccessToken)?;
         Ok(ValidToken {
-            access_token: AccessToken::new(access),
+            access_token: self.open_access(sealed, &row.user_id, &row.provider)?,
             expires_at_ms: row.expires_at,
             token_refreshed_at_ms: row.token_refreshed_at,
             scope: row.scope.clone(),

@@ -859,3 +859,21 @@ fn new_tokens_that_are_already_expired_are_refreshed_not_returned() {
     assert!(t.refreshed);
     assert_eq!(w.p.calls(), 1);
 }
+
+#[test]
+fn the_open_cache_never_serves_a_value_moved_to_another_row() {
+    let w = world("google");
+    w.connect("google", 3600, Some("rt-0"));
+    // Opened (and cached) for user-1.
+    assert_eq!(w.get("google").unwrap().access_token.expose(), "at-initial");
+    // The same sealed value copied into user-2's row must still fail.
+    let mut stolen = w.store.row("user-1", "google").unwrap();
+    stolen.user_id = "user-2".into();
+    w.store.put_row(stolen);
+    let e =
+        w.rt.run(w.m.get_valid_token("user-2", "google", GetOptions::default()))
+            .unwrap_err();
+    assert_eq!(e.code, Code::CryptoIntegrity);
+    // And user-1 keeps getting its own from the cache.
+    assert_eq!(w.get("google").unwrap().access_token.expose(), "at-initial");
+}

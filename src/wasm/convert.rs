@@ -45,6 +45,24 @@ pub fn strings(v: &[String]) -> JsValue {
     v.iter().map(|x| s(x)).collect::<js_sys::Array>().into()
 }
 
+#[wasm_bindgen(module = "/js/boundary.js")]
+extern "C" {
+    /// `{ accessToken, expiresAt, tokenRefreshedAt, tokenRefreshedAtMs, scope, refreshed, warning }` in one call.
+    #[wasm_bindgen(js_name = validToken)]
+    pub fn valid_token_js(
+        access_token: &str,
+        expires_at: JsValue,
+        token_refreshed_at: JsValue,
+        token_refreshed_at_ms: JsValue,
+        scope: JsValue,
+        refreshed: bool,
+        warning: JsValue,
+    ) -> JsValue;
+    /// `{ userId, provider }` in one call.
+    #[wasm_bindgen(js_name = rowKey)]
+    pub fn row_key_js(user_id: &str, provider: &str) -> JsValue;
+}
+
 #[wasm_bindgen(module = "/js/errors.js")]
 extern "C" {
     /// The package's exported error class (js/errors.js).

@@ -9,7 +9,7 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::future_to_promise;
 
 use super::convert::{
-    error_to_js, get, js_to_json, n, obj, opt_n, opt_s, s, strings, warning_to_js,
+    error_to_js, get, js_to_json, n, obj, opt_n, opt_s, s, strings, valid_token_js, warning_to_js,
 };
 use super::fetch::FetchTransport;
 use super::runtime::JsRuntime;
@@ -435,24 +435,18 @@ fn function_option(options: &JsValue, name: &str) -> Result<Option<Function>, Er
 }
 
 fn valid_token_to_js(t: &ValidToken) -> JsValue {
-    obj(&[
-        ("accessToken", s(t.access_token.expose())),
-        ("expiresAt", opt_n(t.expires_at_ms)),
-        (
-            "tokenRefreshedAt",
-            opt_s(t.token_refreshed_at_ms.map(marker::format).as_deref()),
-        ),
-        ("tokenRefreshedAtMs", opt_n(t.token_refreshed_at_ms)),
-        ("scope", opt_s(t.scope.as_deref())),
-        ("refreshed", JsValue::from_bool(t.refreshed)),
-        (
-            "warning",
-            t.warning
-                .as_ref()
-                .map(warning_to_js)
-                .unwrap_or(JsValue::NULL),
-        ),
-    ])
+    valid_token_js(
+        t.access_token.expose(),
+        opt_n(t.expires_at_ms),
+        opt_s(t.token_refreshed_at_ms.map(marker::format).as_deref()),
+        opt_n(t.token_refreshed_at_ms),
+        opt_s(t.scope.as_deref()),
+        t.refreshed,
+        t.warning
+            .as_ref()
+            .map(warning_to_js)
+            .unwrap_or(JsValue::NULL),
+    )
 }
 
 #[wasm_bindgen]
