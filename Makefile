@@ -10,7 +10,7 @@ export PATH := $(CURDIR)/scripts/deno-bin:$(CARGO_HOME)/bin:$(CURDIR)/node_modul
 PKG_RUSTFLAGS := --remap-path-prefix=$(CURDIR)=. --remap-path-prefix=$(CARGO_HOME)=cargo --remap-path-prefix=$(RUSTUP_HOME)=rustup
 DENO := $(CURDIR)/node_modules/.bin/deno
 
-.PHONY: help setup pkg check-pkg lint test test-native test-wasm test-chrome test-firefox test-node test-deno smoke smoke-deno smoke-node test-functions test-e2e bench dev dev-connect
+.PHONY: help setup pkg check-pkg lint test test-native test-wasm test-chrome test-firefox test-node test-deno smoke smoke-deno smoke-node test-package test-functions test-e2e bench dev dev-connect
 
 help:
 	@echo "make dev    - local stack (see README)"
@@ -27,12 +27,13 @@ pkg: setup
 	@test -f pkg/oauth_token_manager_bg.wasm
 	@rm -f pkg/.gitignore
 	@node scripts/finish-pkg.mjs
+	@node scripts/sync-functions-pkg.mjs
 
-# The committed pkg/ must be what the sources build.
+# The committed pkg/ (and the functions' copy of it) must be what the sources build.
 check-pkg: pkg
-	@if ! git diff --quiet -- pkg || [ -n "$$(git ls-files --others --exclude-standard pkg)" ]; then \
-	  echo "pkg/ differs from the committed copy: run 'make pkg' and commit pkg/"; git status --short pkg; exit 1; fi
-	@echo "pkg/ matches the committed copy"
+	@if ! git diff --quiet -- pkg supabase/functions/_shared/pkg || [ -n "$$(git ls-files --others --exclude-standard pkg supabase/functions/_shared/pkg)" ]; then \
+	  echo "pkg/ differs from the committed copy: run 'make pkg' and commit pkg/ and supabase/functions/_shared/pkg/"; git status --short pkg supabase/functions/_shared/pkg; exit 1; fi
+	@echo "pkg/ and supabase/functions/_shared/pkg/ match the committed copies"
 
 lint: setup
 	@echo "== lint"
@@ -42,6 +43,7 @@ lint: setup
 	$(DENO) fmt --check
 	$(DENO) lint
 	$(DENO) check --quiet scripts/*.ts emulator/*.ts supabase/functions/*/index.ts
+	node scripts/sync-functions-pkg.mjs --check
 
 test-native:
 	@echo "== native tests"
@@ -64,6 +66,12 @@ test-deno:
 	WASM_BINDGEN_USE_DENO=1 cargo test --target wasm32-unknown-unknown 2>&1 | grep -vE '^\s+Compiling'
 
 test-wasm: test-chrome test-firefox test-node test-deno
+
+# npm pack pkg/, installed into fresh projects: a Node app, a Deno script, a Vite app in Chromium, a
+# Postgres server; tsc over the READMEs' TypeScript samples.
+test-package:
+	@echo "== the package as users get it (npm pack into fresh Node, Deno and Vite projects)"
+	node --test tests/package/
 
 test-functions:
 	@echo "== edge functions over HTTP (Postgres 15, Google emulator)"

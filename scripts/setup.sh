@@ -28,8 +28,8 @@ if [ "$want" = all ] || [ "$want" = rust ]; then
 fi
 
 if [ "$want" = all ] || [ "$want" = node ]; then
-  if [ ! -x node_modules/.bin/deno ] || [ ! -x node_modules/.bin/wasm-opt ] || [ ! -d node_modules/playwright-core ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-    say "installing npm packages (deno, binaryen, postgres, jose, pglite, playwright-core) from package-lock.json"
+  if [ ! -x node_modules/.bin/deno ] || [ ! -x node_modules/.bin/wasm-opt ] || [ ! -d node_modules/playwright-core ] || [ ! -x node_modules/@supabase/cli-linux-x64/bin/supabase ] || [ ! -d node_modules/@supabase/supabase-js ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+    say "installing npm packages (deno, binaryen, postgres, jose, pglite, playwright-core, supabase-js, the Supabase CLI) from package-lock.json"
     # Not `npm ci`: npm 11 records only this platform's optional packages
     # (deno's binaries) in the lock, and `npm ci` then rejects it as out of sync.
     npm install --no-save --no-audit --no-fund --loglevel=error

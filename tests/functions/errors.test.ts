@@ -6,7 +6,7 @@
 // are checked through describe(). Bodies carry a plain sentence, the code
 // and a requestId; the details go to the log only.
 import assert from "node:assert/strict";
-import { errorCodes } from "../../pkg/oauth_token_manager.js";
+import { errorCodes } from "../../supabase/functions/_shared/pkg/oauth_token_manager.js";
 import { CALENDAR_EVENTS_SCOPE } from "../../supabase/functions/_shared/calendar.ts";
 import { AppError, describe } from "../../supabase/functions/_shared/errors.ts";
 import { loadWasm } from "../../supabase/functions/_shared/wasm.ts";

@@ -6,7 +6,7 @@
 // internal details (database driver text, sequence names, configuration) the
 // body carries a fixed sentence and the details go to the log only.
 
-import { type ErrorCode, errorCodes } from "../../../pkg/oauth_token_manager.js";
+import { type ErrorCode, errorCodes } from "./pkg/oauth_token_manager.js";
 
 export interface CodeInfo {
   code: string;

@@ -1,7 +1,7 @@
 // The answers the Google functions and the connections function share: a
 // connection's status (never a token), a valid access token for the browser,
 // and saving the tokens a Supabase sign-in returned.
-import type { StatusReport } from "../../../pkg/oauth_token_manager.js";
+import type { StatusReport } from "./pkg/oauth_token_manager.js";
 import { badRequest, plainSentence } from "./errors.ts";
 import type { Reply } from "./handler.ts";
 import type { Runtime } from "./runtime.ts";

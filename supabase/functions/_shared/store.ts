@@ -10,7 +10,7 @@ import type {
   RefreshEvent,
   TokenStore,
   TokenWrite,
-} from "../../../pkg/oauth_token_manager.js";
+} from "./pkg/oauth_token_manager.js";
 import type { Db } from "./db.ts";
 
 const ms = (col: string) => `floor(extract(epoch from ${col}) * 1000)::float8`;
