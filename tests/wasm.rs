@@ -28,6 +28,10 @@ extern "C" {
     fn lease_calls(store: &JsValue) -> u32;
     #[wasm_bindgen(js_name = storeWithout)]
     fn store_without(method: &str) -> JsValue;
+    #[wasm_bindgen(js_name = asyncLoadStore)]
+    fn async_load_store() -> JsValue;
+    #[wasm_bindgen(js_name = loadCount)]
+    fn load_count(store: &JsValue) -> u32;
     #[wasm_bindgen(js_name = makeConfig)]
     fn make_config(extra: JsValue) -> JsValue;
     #[wasm_bindgen(js_name = describeError)]
@@ -417,4 +421,53 @@ async fn rejections_are_instances_of_the_exported_error_class() {
     assert_eq!(get_str(&e, "name"), "TokenManagerError");
     assert_eq!(get_str(&e, "code"), "NOT_CONNECTED");
     assert_eq!(get(&e, "httpStatus").as_f64(), Some(404.0));
+}
+
+#[wasm_bindgen_test]
+async fn every_call_reads_the_store_once_sync_or_async() {
+    for store in [new_memory_store(), async_load_store()] {
+        let fetch = scripted_fetch(json("{}"));
+        let options = Object::new();
+        Reflect::set(&options, &"fetch".into(), &get(&fetch, "fetch")).unwrap();
+        let m = TokenManager::new(
+            make_config(json("{}")),
+            store.clone(),
+            Some(options.unchecked_into()),
+        )
+        .unwrap();
+        let user = "11111111-1111-4111-8111-111111111111";
+        settle(m.store_tokens(
+            user.into(),
+            "google".into(),
+            json(r#"{"accessToken":"at-fresh","refreshToken":"rt","expiresIn":3600}"#),
+        ))
+        .await
+        .unwrap();
+        let before = load_count(&store);
+        let t = settle(m.get_valid_token(user.into(), "google".into(), None))
+            .await
+            .unwrap();
+        assert_eq!(get_str(&t, "accessToken"), "at-fresh");
+        assert_eq!(load_count(&store) - before, 1, "a fresh token: one read");
+        // Expired: the full path takes the first read it was handed.
+        settle(m.store_tokens(
+            user.into(),
+            "google".into(),
+            json(r#"{"accessToken":"at-old","refreshToken":"rt","expiresIn":0}"#),
+        ))
+        .await
+        .unwrap();
+        let before = load_count(&store);
+        let t = settle(m.get_valid_token(user.into(), "google".into(), None))
+            .await
+            .unwrap();
+        assert_eq!(get_str(&t, "accessToken"), "at-1");
+        assert_eq!(call_count(&fetch), 1);
+        assert!(get(&t, "refreshed").as_bool().unwrap());
+        assert_eq!(
+            load_count(&store) - before,
+            1,
+            "an expired token: still one read before the lease"
+        );
+    }
 }

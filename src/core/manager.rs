@@ -383,15 +383,64 @@ impl<T: Transport, S: Store, R: Runtime> Manager<T, S, R> {
         provider_id: &str,
         opts: GetOptions,
     ) -> Result<ValidToken> {
+        self.get_valid_token_from(user_id, provider_id, opts, None)
+            .await
+    }
+
+    /// The hot path with the row already read and no I/O: the token when it
+    /// is fresh beyond the margin and nothing else needs doing (no pending
+    /// rotated token, a usable status, a value that opens from the cache or
+    /// at once). `None` means: take the full path.
+    pub fn fresh_token(
+        &self,
+        row: &ConnectionRow,
+        user_id: &str,
+        provider_id: &str,
+        opts: GetOptions,
+    ) -> Option<ValidToken> {
+        if row.user_id != user_id || check_user(user_id).is_err() {
+            return None;
+        }
+        let provider = self.cfg.providers.get(provider_id)?;
+        let pending = self
+            .pending
+            .borrow()
+            .keys()
+            .any(|(u, p)| *u == row.user_id && p == provider_id);
+        if opts.force || pending || row.provider != provider_id || self.check_usable(row).is_err() {
+            return None;
+        }
+        let fresh = !provider.spec.access_tokens_expire
+            || freshness(
+                row.expires_at,
+                self.rt.now_ms(),
+                self.margin_ms(provider, &opts),
+            ) == Freshness::Fresh;
+        if !fresh {
+            return None;
+        }
+        self.token_from_row(row, None).ok()
+    }
+
+    /// `get_valid_token`, with the first read of the row already done by the
+    /// caller (`first`: `Some(None)` when there was no row), so a caller that
+    /// tried the hot path does not read the store twice.
+    pub async fn get_valid_token_from(
+        &self,
+        user_id: &str,
+        provider_id: &str,
+        opts: GetOptions,
+        mut first: Option<Option<ConnectionRow>>,
+    ) -> Result<ValidToken> {
         let provider = self.provider(provider_id)?;
         check_user(user_id)?;
         let key: Key = (user_id.to_string(), provider_id.to_string());
         for _ in 0..4 {
-            let row = self
-                .store
-                .load(user_id, provider_id)
-                .await?
-                .ok_or_else(|| not_connected(provider_id))?;
+            let loaded = match first.take() {
+                Some(row) => row,
+                None => self.store.load(user_id, provider_id).await?,
+            };
+            let row = loaded.ok_or_else(|| not_connected(provider_id))?;
             if self.pending.borrow().get(&key).is_none() {
                 self.check_usable(&row)?;
                 if !opts.force {

@@ -877,3 +877,42 @@ fn the_open_cache_never_serves_a_value_moved_to_another_row() {
     // And user-1 keeps getting its own from the cache.
     assert_eq!(w.get("google").unwrap().access_token.expose(), "at-initial");
 }
+
+#[test]
+fn the_hot_path_answers_only_a_fresh_usable_token_of_that_user() {
+    let w = world("google");
+    w.connect("google", 3600, Some("rt-0"));
+    let row = w.store.row("user-1", "google").unwrap();
+    let fresh = |r: &super::store::ConnectionRow, user: &str, force: bool| {
+        w.m.fresh_token(
+            r,
+            user,
+            "google",
+            GetOptions {
+                force,
+                ..Default::default()
+            },
+        )
+    };
+    assert_eq!(
+        fresh(&row, "user-1", false).unwrap().access_token.expose(),
+        "at-initial"
+    );
+    assert!(
+        fresh(&row, "user-1", true).is_none(),
+        "force takes the full path"
+    );
+    assert!(fresh(&row, "user-2", false).is_none(), "another user's row");
+    let mut expiring = row.clone();
+    expiring.expires_at = Some(w.rt.now_ms() + 60_000); // inside Google's 300 s margin
+    assert!(fresh(&expiring, "user-1", false).is_none());
+    let mut dead = row.clone();
+    dead.status = "needs_reauth".into();
+    assert!(fresh(&dead, "user-1", false).is_none());
+    let mut tampered = row;
+    tampered.access_token_sealed = Some("v1.k1.AAAAAAAAAAAAAAAA.AAAAAAAAAAAAAAAAAAAAAA".into());
+    assert!(
+        fresh(&tampered, "user-1", false).is_none(),
+        "a failure goes to the full path, which records it"
+    );
+}

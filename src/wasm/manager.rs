@@ -13,7 +13,7 @@ use super::convert::{
 };
 use super::fetch::FetchTransport;
 use super::runtime::JsRuntime;
-use super::store::JsStore;
+use super::store::{JsStore, Loading};
 use crate::core::config::ManagerConfig;
 use crate::core::connect::{ConnectOptions, DisconnectReport};
 use crate::core::error::{Code, Error};
@@ -507,10 +507,27 @@ impl TokenManager {
     ) -> Promise {
         let inner = self.inner.clone();
         let options = options.map(JsValue::from).unwrap_or(JsValue::UNDEFINED);
+        let opts = match get_options(&options) {
+            Ok(o) => o,
+            Err(e) => return Promise::reject(&reject(e)),
+        };
+        // The hot path: every call reads the store (that is what keeps
+        // instances in agreement), but a synchronous store and a fresh token
+        // need no future. An async store's read is handed on, not repeated.
+        let first = match inner.store().load_now(&user_id, &provider) {
+            Ok(Loading::Now(Some(row))) => {
+                if let Some(t) = inner.fresh_token(&row, &user_id, &provider, opts) {
+                    return Promise::resolve(&valid_token_to_js(&t));
+                }
+                Loading::Now(Some(row))
+            }
+            Ok(loading) => loading,
+            Err(e) => return Promise::reject(&reject(e)),
+        };
         future_to_promise(async move {
-            let opts = get_options(&options).map_err(reject)?;
+            let row = first.row().await.map_err(reject)?;
             let t = inner
-                .get_valid_token(&user_id, &provider, opts)
+                .get_valid_token_from(&user_id, &provider, opts, Some(row))
                 .await
                 .map_err(reject)?;
             Ok(valid_token_to_js(&t))

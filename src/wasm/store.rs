@@ -163,17 +163,63 @@ impl JsStore {
         Ok(Self { obj })
     }
 
-    async fn call(&self, method: &str, arg: JsValue) -> Result<JsValue> {
+    /// Calls a contract method; its result may still be a promise.
+    fn call_now(&self, method: &str, arg: JsValue) -> Result<JsValue> {
         let f: Function = get(&self.obj, method)
             .dyn_into()
             .map_err(|_| Error::config(format!("store.{method}: must be a function")))?;
-        let r = f
-            .call1(&self.obj, &arg)
-            .map_err(|e| error_from_js(&e, Code::Storage, &format!("store.{method}")))?;
-        settle(r)
-            .await
+        f.call1(&self.obj, &arg)
             .map_err(|e| error_from_js(&e, Code::Storage, &format!("store.{method}")))
     }
+
+    async fn call(&self, method: &str, arg: JsValue) -> Result<JsValue> {
+        let r = self.call_now(method, arg)?;
+        settle_result(method, r).await
+    }
+
+    /// Starts `load`: the row at once when the store answers synchronously
+    /// (an in-memory store), else the promise it returned.
+    pub fn load_now(&self, user_id: &str, provider: &str) -> Result<Loading> {
+        let v = self.call_now("load", row_key_js(user_id, provider))?;
+        if is_thenable(&v) {
+            Ok(Loading::Later(v))
+        } else {
+            parse_loaded(&v).map(|row| Loading::Now(row.map(Box::new)))
+        }
+    }
+}
+
+/// What `load_now` got.
+pub enum Loading {
+    Now(Option<Box<ConnectionRow>>),
+    Later(JsValue),
+}
+
+impl Loading {
+    /// The row, awaiting the store's promise if it gave one.
+    pub async fn row(self) -> Result<Option<ConnectionRow>> {
+        match self {
+            Loading::Now(row) => Ok(row.map(|r| *r)),
+            Loading::Later(p) => parse_loaded(&settle_result("load", p).await?),
+        }
+    }
+}
+
+fn is_thenable(v: &JsValue) -> bool {
+    v.is_object() && get(v, "then").is_function()
+}
+
+async fn settle_result(method: &str, r: JsValue) -> Result<JsValue> {
+    settle(r)
+        .await
+        .map_err(|e| error_from_js(&e, Code::Storage, &format!("store.{method}")))
+}
+
+fn parse_loaded(v: &JsValue) -> Result<Option<ConnectionRow>> {
+    if v.is_null() || v.is_undefined() {
+        return Ok(None);
+    }
+    row_from_js_fast(v, "store.load result").map(Some)
 }
 
 fn bad_result(method: &str, what: &str) -> Error {
@@ -182,11 +228,7 @@ fn bad_result(method: &str, what: &str) -> Error {
 
 impl Store for JsStore {
     async fn load(&self, user_id: &str, provider: &str) -> Result<Option<ConnectionRow>> {
-        let v = self.call("load", row_key_js(user_id, provider)).await?;
-        if v.is_null() || v.is_undefined() {
-            return Ok(None);
-        }
-        row_from_js_fast(&v, "store.load result").map(Some)
+        self.load_now(user_id, provider)?.row().await
     }
 
     async fn try_lease(

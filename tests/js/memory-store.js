@@ -25,9 +25,10 @@ export class MemoryStore {
     const r = this.rows.get(this.key(userId, provider));
     return r ? { ...r } : null;
   }
-  /** @returns {Promise<ConnectionRow | null>} */
+  /** Synchronous, as the contract allows: the manager then answers a fresh token without a promise hop. */
   load({ userId, provider }) {
-    return Promise.resolve(this.row(userId, provider));
+    this.loads = (this.loads ?? 0) + 1;
+    return this.row(userId, provider);
   }
   /** @returns {LeaseOutcome} */
   tryLease({ userId, provider, owner, now, until }) {
@@ -232,6 +233,18 @@ export function storedRow(store, userId, provider) {
 
 export function leaseCalls(store) {
   return store.leaseCalls;
+}
+
+/** The same store answering `load` with a promise, as a database store does. */
+export function asyncLoadStore() {
+  const s = new MemoryStore();
+  const load = s.load.bind(s);
+  s.load = (a) => new Promise((r) => setTimeout(() => r(load(a)), 0));
+  return s;
+}
+
+export function loadCount(store) {
+  return store.loads ?? 0;
 }
 
 export function storeWithout(method) {
