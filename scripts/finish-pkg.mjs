@@ -1,44 +1,172 @@
-// Normalises wasm-pack's pkg/ so it is stable and useful as an npm package:
-// explicit exports, and a README that does not churn with the root one.
-import { readFileSync, writeFileSync } from "node:fs";
+// Turns wasm-pack's pkg/ into the npm package, deterministically (the
+// committed pkg/ must equal what `make pkg` produces):
+// - the entry points from js/ (index.js wraps the glue's init; the stores, the
+//   schema check's bin, the supabase-js adapter), with their imports of
+//   "../pkg/…" rewritten to paths inside the package;
+// - the types of the wasm-bindgen snippets in js/ (js/x.d.ts beside
+//   snippets/…/js/x.js), and `TokenManagerError` (the snippet js/errors.js)
+//   exported from the main entry;
+// - the glue's d.ts without `[Symbol.dispose]` (TypeScript's default libs
+//   before esnext lack it, so it broke `skipLibCheck: false`; `free()` stays);
+// - the SQL migrations, LICENSE, the package README (js/PACKAGE_README.md) and
+//   package.json (exports map, bin, engines, optional peer dependencies).
+// Safe to run again on a finished pkg/: `node scripts/finish-pkg.mjs` after
+// editing js/ refreshes pkg/ without a Rust build.
+import {
+  chmodSync,
+  cpSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
+import { dirname, join, posix } from "node:path";
+import { fileURLToPath } from "node:url";
 
-const path = new URL("../pkg/package.json", import.meta.url);
-const pkg = JSON.parse(readFileSync(path, "utf8"));
+const ROOT = fileURLToPath(new URL("..", import.meta.url));
+const PKG = join(ROOT, "pkg");
+const JS = join(ROOT, "js");
+const GLUE = "oauth_token_manager";
+const BIN_NAME = "oauth-token-manager-schema-check";
+const PLACEHOLDER_HOSTS = /\/\/(?:[^/]*\.)?(?:example\.(?:invalid|com|org|net)|localhost)(?:[:/]|$)/;
+
+/** The package README's source; written as pkg/README.md. */
+const README_SOURCE = "PACKAGE_README.md";
+/** wasm-pack's own output; everything else in pkg/ is this script's and is written afresh. */
+const isWasmPackOutput = (name) => name.startsWith(GLUE) || name === "snippets" || name === "package.json";
+
+const read = (p) => readFileSync(p, "utf8");
+
+/** Every file under `dir`, as sorted paths relative to it. */
+function walk(dir, prefix = "") {
+  const out = [];
+  for (const e of readdirSync(join(dir, prefix), { withFileTypes: true })) {
+    const rel = prefix ? `${prefix}/${e.name}` : e.name;
+    if (e.isDirectory()) out.push(...walk(dir, rel));
+    else out.push(rel);
+  }
+  return out.sort();
+}
+
+/**
+ * A js/ source's text for its place in pkg/: its imports of the repository's
+ * pkg/ ("../pkg/x.js" from js/, "../../pkg/x.js" from js/stores/) become
+ * paths relative to `dest` inside the package.
+ */
+function rewrite(text, srcRel, destRel) {
+  const depth = srcRel.split("/").length - 1;
+  const from = `${"../".repeat(depth + 1)}pkg/`;
+  const up = posix.relative(posix.dirname(destRel), ".");
+  const to = up ? `${up}/` : "./";
+  return text.replaceAll(`"${from}`, `"${to}`).replaceAll(`'${from}`, `'${to}`);
+}
+
+function write(destRel, text, mode) {
+  const dest = join(PKG, destRel);
+  mkdirSync(dirname(dest), { recursive: true });
+  writeFileSync(dest, text);
+  if (mode) chmodSync(dest, mode);
+}
+
+// --- the glue's declarations ---
+const dtsPath = join(PKG, `${GLUE}.d.ts`);
+const dts = read(dtsPath)
+  .split("\n")
+  .filter((line) => line.trim() !== "[Symbol.dispose](): void;")
+  .join("\n");
+writeFileSync(dtsPath, dts);
+
+// --- the entry points ---
+// js/ holds two kinds of modules: the package's entries (copied), and the
+// wasm-bindgen snippets the glue imports (`#[wasm_bindgen(module = "/js/…")]`),
+// which wasm-bindgen already placed under snippets/; their .d.ts go beside them.
+const glue = read(join(PKG, `${GLUE}.js`));
+const snippets = new Map(); // js/ path -> path in pkg/
+for (const m of glue.matchAll(/from ['"]\.\/(snippets\/[^/'"]+\/js\/([^'"]+))['"]/g)) {
+  snippets.set(m[2], m[1]);
+}
+const snippetTypes = new Set([...snippets.keys()].map((f) => f.replace(/\.js$/, ".d.ts")));
+
+for (const name of readdirSync(PKG)) {
+  if (!isWasmPackOutput(name)) rmSync(join(PKG, name), { recursive: true, force: true });
+}
+const sources = walk(JS).filter((f) =>
+  f !== README_SOURCE && !snippets.has(f) && !snippetTypes.has(f) && !/\.test\.[mc]?[jt]s$/.test(f)
+);
+for (const src of sources) {
+  write(src, rewrite(read(join(JS, src)), src, src), src.startsWith("bin/") ? 0o755 : undefined);
+}
+for (const [src, dest] of snippets) {
+  const types = src.replace(/\.js$/, ".d.ts");
+  const typesDest = dest.replace(/\.js$/, ".d.ts");
+  if (existsSync(join(JS, types))) write(typesDest, rewrite(read(join(JS, types)), types, typesDest));
+}
+
+// TokenManagerError: the class the glue constructs is the snippet's; the main entry exports that one.
+const errors = snippets.get("errors.js");
+if (errors) {
+  const line = `\nexport { TokenManagerError } from "./${errors}";\n`;
+  for (const entry of ["index.js", "index.d.ts"]) write(entry, read(join(PKG, entry)) + line);
+}
+
+// --- migrations, license, readme ---
+const migrations = join(ROOT, "supabase", "migrations");
+for (const f of readdirSync(migrations).filter((f) => f.endsWith(".sql")).sort()) {
+  write(`migrations/${f}`, read(join(migrations, f)));
+}
+cpSync(join(ROOT, "LICENSE"), join(PKG, "LICENSE"));
+write("README.md", read(join(JS, README_SOURCE)));
+
+// --- package.json ---
+const meta = JSON.parse(read(join(PKG, "package.json")));
+const has = (rel) => existsSync(join(PKG, rel));
+const entry = (base) => ({ types: `./${base}.d.ts`, default: `./${base}.js` });
+const exports = { ".": entry("index") };
+if (has("supabase.js")) exports["./supabase"] = entry("supabase");
+exports["./stores/postgres"] = entry("stores/postgres");
+exports["./stores/memory"] = entry("stores/memory");
+exports["./migrations/*"] = "./migrations/*";
+exports[`./${GLUE}_bg.wasm`] = `./${GLUE}_bg.wasm`;
+exports["./package.json"] = "./package.json";
+
+const peers = { postgres: "^3.4.0" };
+if (has("supabase.js")) peers["@supabase/supabase-js"] = "^2.0.0";
+const repoUrl = typeof meta.repository === "string" ? meta.repository : meta.repository?.url;
+
+// npm always packs README.md, LICENSE and package.json.
+const files = readdirSync(PKG).filter((f) => !["README.md", "LICENSE", "package.json"].includes(f)).sort();
+
 const out = {
   name: "oauth-token-manager",
-  version: pkg.version,
-  description: pkg.description,
-  license: pkg.license,
-  type: "module",
-  files: [
-    "oauth_token_manager_bg.wasm",
-    "oauth_token_manager.js",
-    "oauth_token_manager.d.ts",
-    "oauth_token_manager_bg.wasm.d.ts",
+  version: meta.version,
+  description: meta.description,
+  keywords: [
+    "oauth",
+    "oauth2",
+    "refresh-token",
+    "token-refresh",
+    "supabase",
+    "edge-functions",
+    "deno",
+    "webassembly",
+    "google",
+    "spotify",
+    "discord",
+    "github",
   ],
-  main: "oauth_token_manager.js",
-  types: "oauth_token_manager.d.ts",
-  exports: {
-    ".": { types: "./oauth_token_manager.d.ts", default: "./oauth_token_manager.js" },
-    "./oauth_token_manager_bg.wasm": "./oauth_token_manager_bg.wasm",
-  },
+  license: meta.license,
+  ...(repoUrl && !PLACEHOLDER_HOSTS.test(repoUrl) ? { repository: meta.repository } : {}),
+  type: "module",
+  engines: { node: ">=20" },
+  files,
+  main: "./index.js",
+  types: "./index.d.ts",
+  exports,
+  bin: { [BIN_NAME]: "./bin/schema-check.js" },
   sideEffects: ["./snippets/*"],
+  peerDependencies: peers,
+  peerDependenciesMeta: Object.fromEntries(Object.keys(peers).map((p) => [p, { optional: true }])),
 };
-writeFileSync(path, JSON.stringify(out, null, 2) + "\n");
-writeFileSync(
-  new URL("../pkg/README.md", import.meta.url),
-  `# oauth-token-manager
-
-OAuth token refresh for Supabase apps: one refresh path in Rust, compiled to
-WebAssembly, for Edge Functions (Deno) and the browser. Built from the
-repository by \`make pkg\`; see the repository README for the API, the store
-contract and the error codes.
-
-\`\`\`ts
-import init, { TokenManager } from "oauth-token-manager";
-await init({ module_or_path: wasmBytesOrUrl });
-const manager = new TokenManager(config, store, { onEvent });
-const { accessToken } = await manager.getValidToken(userId, "google");
-\`\`\`
-`,
-);
+writeFileSync(join(PKG, "package.json"), JSON.stringify(out, null, 2) + "\n");
