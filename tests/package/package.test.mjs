@@ -1,0 +1,589 @@
+// The package as users get it: `npm pack` of pkg/, the tarball installed into
+// fresh projects in temp directories (a Node app, a Deno script, a Vite +
+// TypeScript app), each making real calls against loopback stubs; a real
+// Postgres 15 for the Postgres store and the schema check; and tsc (strict,
+// skipLibCheck false) over the READMEs' TypeScript samples.
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { cp, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { createServer } from "node:http";
+import { createServer as createNetServer } from "node:net";
+import { tmpdir } from "node:os";
+import { extname, join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import { fileURLToPath } from "node:url";
+import { launchChromium } from "../e2e/chromium.mjs";
+
+const ROOT = fileURLToPath(new URL("../../", import.meta.url));
+const HERE = fileURLToPath(new URL(".", import.meta.url));
+const DENO = join(ROOT, "node_modules/.bin/deno");
+const rootPkg = JSON.parse(await readFile(join(ROOT, "package.json"), "utf8"));
+/** What a user's project would install beside the package; the repo's pins where it has them. */
+const VERSIONS = {
+  vite: "7.3.8",
+  typescript: "5.9.3",
+  "@types/node": rootPkg.devDependencies["@types/node"],
+  postgres: rootPkg.devDependencies.postgres,
+  "@supabase/supabase-js": rootPkg.devDependencies["@supabase/supabase-js"] ?? "2.119.1",
+};
+const NPM_INSTALL = ["install", "--no-audit", "--no-fund", "--prefer-offline", "--loglevel=error"];
+
+/** Runs a command; resolves { code, stdout, stderr } without throwing on a non-zero exit. */
+function run(cmd, args, options = {}) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { stdio: ["ignore", "pipe", "pipe"], ...options });
+    let stdout = "", stderr = "";
+    child.stdout.on("data", (d) => (stdout += d));
+    child.stderr.on("data", (d) => (stderr += d));
+    child.on("error", reject);
+    child.on("close", (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+async function mustRun(cmd, args, options) {
+  const r = await run(cmd, args, options);
+  if (r.code !== 0) throw new Error(`${cmd} ${args.join(" ")} exited ${r.code}\n${r.stdout}\n${r.stderr}`);
+  return r;
+}
+
+/** The last line of a child's stdout, as JSON. */
+function lastJson(stdout) {
+  return JSON.parse(stdout.trim().split("\n").at(-1));
+}
+
+function freePort() {
+  return new Promise((resolve) => {
+    const s = createNetServer().listen(0, "127.0.0.1", () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** An http server on a loopback port; `handler(req, body)` → { status, headers?, body? }. */
+async function serve(handler) {
+  const server = createServer((req, res) => {
+    let body = "";
+    req.on("data", (c) => (body += c));
+    req.on("end", async () => {
+      const r = await handler(req, body);
+      res.writeHead(r.status, r.headers ?? {});
+      res.end(r.body ?? "");
+    });
+  });
+  await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return {
+    url: `http://127.0.0.1:${server.address().port}`,
+    close: () => {
+      server.closeAllConnections();
+      return new Promise((resolve) => server.close(resolve));
+    },
+  };
+}
+
+/** A provider's token endpoint: /ok refreshes (served-N), /dead answers invalid_grant. */
+function tokenEndpoint() {
+  const calls = [];
+  return {
+    calls,
+    handler(req, body) {
+      calls.push({ path: req.url, method: req.method, form: Object.fromEntries(new URLSearchParams(body)) });
+      if (req.url === "/dead") {
+        return {
+          status: 400,
+          headers: { "content-type": "application/json" },
+          body: '{"error":"invalid_grant"}',
+        };
+      }
+      const n = calls.filter((c) => c.path === "/ok").length;
+      return {
+        status: 200,
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ access_token: `served-${n}`, token_type: "Bearer", expires_in: 3600 }),
+      };
+    },
+  };
+}
+
+const CORS = {
+  "access-control-allow-origin": "*",
+  "access-control-allow-headers": "authorization, content-type, apikey, x-client-info",
+  "access-control-allow-methods": "GET, POST, OPTIONS",
+  "access-control-expose-headers": "X-Token-Refreshed-At, X-Token-Connection",
+};
+
+/** A stub of the token functions the browser client calls, with CORS, and an API that echoes the bearer. */
+function functionsStub() {
+  const calls = [];
+  return {
+    calls,
+    handler(req) {
+      if (req.method === "OPTIONS") return { status: 204, headers: CORS };
+      calls.push({ path: req.url, method: req.method, authorization: req.headers.authorization ?? null });
+      const json = (status, value, extra = {}) => ({
+        status,
+        headers: { ...CORS, "content-type": "application/json", ...extra },
+        body: JSON.stringify(value),
+      });
+      if (req.url === "/refresh-google-token" && req.method === "POST") {
+        const marker = new Date().toISOString();
+        return json(200, {
+          accessToken: "browser-token-1",
+          expiresAt: Date.now() + 3_600_000,
+          tokenRefreshedAt: marker,
+          scope: "https://www.googleapis.com/auth/calendar.events",
+          refreshed: true,
+        }, { "x-token-refreshed-at": marker });
+      }
+      if (req.url === "/connections/spotify/token" && req.method === "POST") {
+        return json(401, {
+          error: "Reconnect Spotify",
+          code: "REAUTH_REQUIRED",
+          requiresReauth: true,
+          retryable: false,
+          requestId: "req-1",
+        });
+      }
+      if (req.url === "/api/echo") return json(200, { authorization: req.headers.authorization ?? null });
+      return json(404, { error: "not found", code: "NOT_FOUND" });
+    },
+  };
+}
+
+const MIME = {
+  ".html": "text/html",
+  ".js": "text/javascript",
+  ".css": "text/css",
+  ".wasm": "application/wasm",
+  ".svg": "image/svg+xml",
+};
+
+/** A static server for a built site. */
+function staticSite(dir) {
+  return async (req) => {
+    const path = new URL(req.url, "http://x").pathname;
+    const file = join(dir, path === "/" ? "index.html" : path);
+    if (!file.startsWith(dir)) return { status: 403 };
+    try {
+      return {
+        status: 200,
+        headers: { "content-type": MIME[extname(file)] ?? "application/octet-stream" },
+        body: await readFile(file),
+      };
+    } catch {
+      return { status: 404 };
+    }
+  };
+}
+
+/** Every file under dir, relative. */
+async function files(dir, prefix = "") {
+  const out = [];
+  for (const e of await readdir(join(dir, prefix), { withFileTypes: true })) {
+    const rel = prefix ? `${prefix}/${e.name}` : e.name;
+    if (e.isDirectory()) out.push(...await files(dir, rel));
+    else out.push(rel);
+  }
+  return out.sort();
+}
+
+/** The ```ts blocks of a Markdown file: [{ line, code }] with `line` the block's first code line. */
+function tsBlocks(markdown) {
+  const blocks = [];
+  const lines = markdown.split("\n");
+  for (let i = 0; i < lines.length; i++) {
+    if (!/^```(ts|typescript)\s*$/.test(lines[i])) continue;
+    const start = i + 1;
+    let end = start;
+    while (end < lines.length && !lines[end].startsWith("```")) end++;
+    blocks.push({ line: start + 1, code: lines.slice(start, end).join("\n") });
+    i = end;
+  }
+  return blocks;
+}
+
+/** Deno's npm: specifiers, as a Node project resolves them. */
+const fromNpm = (code) => code.replace(/(["'])npm:((?:@[^/"']+\/)?[^@/"']+)(?:@[^/"']*)?/g, "$1$2");
+
+let tmp, tarball, pgDir, pgUrl;
+const projects = {};
+
+before(async () => {
+  tmp = await mkdtemp(join(tmpdir(), "otm-package-"));
+  const packed = await mustRun("npm", ["pack", join(ROOT, "pkg"), "--pack-destination", tmp, "--json"], {
+    cwd: tmp,
+  });
+  tarball = join(tmp, JSON.parse(packed.stdout)[0].filename);
+  const dep = { "oauth-token-manager": `file:${tarball}` };
+
+  const project = async (name, fixture, manifest) => {
+    const dir = join(tmp, name);
+    await mkdir(dir, { recursive: true });
+    if (fixture) await cp(join(HERE, fixture), dir, { recursive: true });
+    await writeFile(
+      join(dir, "package.json"),
+      JSON.stringify({ name, private: true, type: "module", ...manifest }, null, 2),
+    );
+    await mustRun("npm", NPM_INSTALL, { cwd: dir });
+    projects[name] = dir;
+  };
+  const pick = (...names) => Object.fromEntries(names.map((n) => [n, VERSIONS[n]]));
+
+  const startPg = async () => {
+    pgDir = await mkdtemp(join(tmpdir(), "otm-package-pg-"));
+    const port = await freePort();
+    await mustRun("bash", [join(ROOT, "scripts/pg.sh"), "start", pgDir, String(port)]);
+    pgUrl = `postgres://postgres@127.0.0.1:${port}/postgres`;
+  };
+
+  // Each project installs only what its kind of user would: the Node app the
+  // package and postgres.js, the Deno script the package alone, the Vite app
+  // the package with Vite, TypeScript and the types its samples use.
+  await Promise.all([
+    project("node-app", "node-app", { dependencies: { ...dep, ...pick("postgres") } }),
+    project("deno-app", "deno-app", { dependencies: dep }),
+    project("vite-app", "vite-app", {
+      dependencies: dep,
+      devDependencies: pick("vite", "typescript", "@types/node", "postgres", "@supabase/supabase-js"),
+    }),
+    startPg(),
+  ]);
+});
+
+after(async () => {
+  if (pgDir) {
+    await run("bash", [join(ROOT, "scripts/pg.sh"), "stop", pgDir]);
+    await rm(pgDir, { recursive: true, force: true });
+  }
+  if (tmp && !process.env.KEEP_PACKAGE_TMP) await rm(tmp, { recursive: true, force: true });
+});
+
+describe("the packed package", () => {
+  test("holds the license, the README, the entries, the stores, the migrations and the bin, and no placeholder URL", async () => {
+    const installed = join(projects["node-app"], "node_modules/oauth-token-manager");
+    const list = await files(installed);
+    for (
+      const f of [
+        "LICENSE",
+        "README.md",
+        "package.json",
+        "index.js",
+        "index.d.ts",
+        "oauth_token_manager.js",
+        "oauth_token_manager.d.ts",
+        "oauth_token_manager_bg.wasm",
+        "stores/postgres.js",
+        "stores/postgres.d.ts",
+        "stores/memory.js",
+        "stores/memory.d.ts",
+        "bin/schema-check.js",
+        "migrations/20261122000000_oauth_connections.sql",
+      ]
+    ) assert.ok(list.includes(f), `${f} is in the package (got ${list.join(", ")})`);
+    assert.ok(
+      list.some((f) => /^snippets\/.+\/js\/errors\.js$/.test(f)),
+      "the error class ships as a snippet",
+    );
+    const migrations = (await readdir(join(ROOT, "supabase/migrations"))).filter((f) => f.endsWith(".sql"))
+      .sort();
+    assert.deepEqual(
+      list.filter((f) => f.startsWith("migrations/")),
+      migrations.map((f) => `migrations/${f}`),
+    );
+
+    const license = await readFile(join(installed, "LICENSE"), "utf8");
+    assert.match(license, /^MIT License\n\nCopyright \(c\) \d{4} oauth-token-manager contributors\n/);
+    const pkg = JSON.parse(await readFile(join(installed, "package.json"), "utf8"));
+    assert.equal(pkg.license, "MIT");
+    assert.deepEqual(pkg.engines, { node: ">=20" });
+    assert.ok(pkg.keywords.includes("supabase") && pkg.keywords.includes("oauth"));
+    assert.equal(pkg.bin["oauth-token-manager-schema-check"], "./bin/schema-check.js");
+    assert.equal(pkg.peerDependenciesMeta.postgres.optional, true);
+    for (const sub of [".", "./stores/postgres", "./stores/memory", "./migrations/*"]) {
+      assert.ok(pkg.exports[sub], `exports ${sub}`);
+    }
+    for (const f of list.filter((f) => !f.endsWith(".wasm"))) {
+      const text = await readFile(join(installed, f), "utf8");
+      assert.doesNotMatch(
+        text,
+        /\bexample\.(invalid|com|org|net)\b|your-?(user|org|name)\/|TODO/i,
+        `no placeholder in ${f}`,
+      );
+    }
+    const readme = await readFile(join(installed, "README.md"), "utf8");
+    for (
+      const topic of [
+        "## Browser (Vite)",
+        "## Node ≥ 20 server",
+        "## Deno and Supabase Edge Functions",
+        "--allow-read",
+      ]
+    ) {
+      assert.ok(readme.includes(topic), `the README covers ${topic}`);
+    }
+    const dts = await readFile(join(installed, "oauth_token_manager.d.ts"), "utf8");
+    assert.doesNotMatch(dts, /Symbol\.dispose/);
+    assert.match(dts, /fetch\(input: string, init\?: RequestInit/);
+    assert.match(dts, /onChange\(listener: \(change: ClientChange\) => void\): \(\) => void;/);
+  });
+});
+
+describe("a Node ESM app", () => {
+  test("await init() with no argument, one refresh with the package's MemoryStore, a TokenManagerError", async () => {
+    const provider = tokenEndpoint();
+    const server = await serve(provider.handler);
+    try {
+      const r = await mustRun(process.execPath, ["app.mjs", server.url], { cwd: projects["node-app"] });
+      assert.deepEqual(lastJson(r.stdout), {
+        accessToken: "served-1",
+        refreshed: true,
+        events: ["stored", "stored", "refreshed", "failed"],
+        error: {
+          isTokenManagerError: true,
+          isError: true,
+          name: "TokenManagerError",
+          code: "REAUTH_REQUIRED",
+          requiresReauth: true,
+          httpStatus: 401,
+        },
+      });
+      assert.deepEqual(provider.calls.map((c) => [c.path, c.form.grant_type, c.form.refresh_token]), [
+        ["/ok", "refresh_token", "rt-google"],
+        ["/dead", "refresh_token", "rt-spotify"],
+      ]);
+      assert.doesNotMatch(r.stderr, /warn|deprecated/i, "no warning from init()");
+    } finally {
+      await server.close();
+    }
+  });
+});
+
+describe("a Deno script", () => {
+  test("await init() with --allow-read --allow-net=127.0.0.1, one refresh, a TokenManagerError", async () => {
+    const provider = tokenEndpoint();
+    const server = await serve(provider.handler);
+    try {
+      const r = await mustRun(
+        DENO,
+        ["run", "--quiet", "--no-lock", "--allow-read", "--allow-net=127.0.0.1", "main.ts", server.url],
+        { cwd: projects["deno-app"], env: { ...process.env, NO_COLOR: "1" } },
+      );
+      const out = lastJson(r.stdout);
+      assert.equal(out.accessToken, "served-1");
+      assert.equal(out.refreshed, true);
+      assert.deepEqual(out.error, {
+        isTokenManagerError: true,
+        isError: true,
+        name: "TokenManagerError",
+        code: "REAUTH_REQUIRED",
+        requiresReauth: true,
+        httpStatus: 401,
+      });
+      assert.equal(provider.calls.length, 2);
+    } finally {
+      await server.close();
+    }
+  });
+
+  test("without --allow-read, init() fails naming the read permission", async () => {
+    const r = await run(DENO, [
+      "run",
+      "--quiet",
+      "--no-lock",
+      "--allow-net=127.0.0.1",
+      "main.ts",
+      "http://127.0.0.1:9",
+    ], {
+      cwd: projects["deno-app"],
+      env: { ...process.env, NO_COLOR: "1" },
+    });
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, /read access|--allow-read|NotCapable|PermissionDenied/);
+  });
+});
+
+describe("a Node server on Postgres 15", () => {
+  test("the shipped migrations, PostgresStore over postgres.js: one refresh for five callers, the connect methods, STORAGE", async () => {
+    const provider = tokenEndpoint();
+    const server = await serve(provider.handler);
+    try {
+      const r = await mustRun(process.execPath, ["postgres.mjs", pgUrl, server.url], {
+        cwd: projects["node-app"],
+      });
+      const out = lastJson(r.stdout);
+      assert.deepEqual(
+        out.migrations,
+        (await readdir(join(ROOT, "supabase/migrations"))).filter((f) => f.endsWith(".sql")).sort(),
+      );
+      assert.deepEqual(out.tokens, Array(5).fill("served-1"));
+      assert.equal(out.refreshedCount, 1);
+      assert.equal(provider.calls.length, 1, "one provider call for five concurrent callers");
+      assert.equal(out.status, "connected");
+      assert.equal(out.sealed, true, "tokens are sealed in the table");
+      assert.equal(out.version, 2);
+      assert.equal(out.leaseOwner, null);
+      assert.deepEqual(out.events, ["stored", "refreshed"]);
+      assert.deepEqual(out.claims, ["claimed", "used", "missing"]);
+      assert.equal(out.claimedAttempt.codeSealed, null, "the claim returns the attempt as it was");
+      assert.deepEqual(out.claimedAttempt.scopes, ["openid", "email"]);
+      assert.deepEqual(out.taken, {
+        ticketHash: "ticket-1",
+        codeSealed: "sealed-code",
+        scopes: ["openid", "email"],
+      });
+      assert.equal(out.takenAgain, null);
+      assert.deepEqual(out.loadAll, [["google", "connected", "number"]]);
+      assert.equal(out.storageError.code, "STORAGE");
+      assert.match(out.storageError.message, /^the database failed/);
+    } finally {
+      await server.close();
+    }
+  });
+
+  test("npx oauth-token-manager-schema-check: exit 0 when migrated, 1 naming a missing column and its migration, 2 without a URL", async () => {
+    const cwd = projects["node-app"];
+    // The package's migrations (safe to run again), so this test does not depend on the one before.
+    await mustRun(process.execPath, [
+      "--input-type=module",
+      "-e",
+      `import { readdirSync, readFileSync } from "node:fs"; import { createRequire } from "node:module";
+       import { dirname, join } from "node:path"; import postgres from "postgres";
+       const dir = dirname(createRequire(join(process.cwd(), "x.js"))
+         .resolve("oauth-token-manager/migrations/20261122000000_oauth_connections.sql"));
+       const sql = postgres(${JSON.stringify(pgUrl)}, { onnotice: () => {} });
+       for (const f of readdirSync(dir).sort()) await sql.unsafe(readFileSync(join(dir, f), "utf8"));
+       await sql.end();`,
+    ], { cwd });
+    const ok = await run(
+      "npx",
+      ["--no-install", "oauth-token-manager-schema-check", "--database-url", pgUrl],
+      { cwd },
+    );
+    assert.equal(ok.code, 0, ok.stdout + ok.stderr);
+    assert.match(ok.stdout, /^schema ok/);
+
+    await mustRun(process.execPath, [
+      "--input-type=module",
+      "-e",
+      `import postgres from "postgres"; const sql = postgres(${JSON.stringify(pgUrl)});
+       await sql\`alter table public.oauth_connections drop column account_name\`;
+       await sql\`drop table public.oauth_connect_attempts\`; await sql.end();`,
+    ], { cwd });
+    const missing = await run("npx", [
+      "--no-install",
+      "oauth-token-manager-schema-check",
+      `--database-url=${pgUrl}`,
+    ], {
+      cwd,
+    });
+    assert.equal(missing.code, 1, missing.stdout + missing.stderr);
+    assert.match(
+      missing.stdout,
+      /missing column oauth_connections\.account_name: added by 20261124090000_oauth_connect\.sql/,
+    );
+    assert.match(
+      missing.stdout,
+      /missing table oauth_connect_attempts: added by 20261124090000_oauth_connect\.sql/,
+    );
+    assert.match(missing.stdout, /node_modules\/oauth-token-manager\/migrations\//);
+    assert.ok(!missing.stdout.includes(pgUrl) && !missing.stderr.includes(pgUrl), "never prints the URL");
+
+    const env = { ...process.env };
+    delete env.DATABASE_URL;
+    const noUrl = await run("npx", ["--no-install", "oauth-token-manager-schema-check"], { cwd, env });
+    assert.equal(noUrl.code, 2);
+    assert.match(noUrl.stderr, /no database URL/);
+  });
+});
+
+describe("a Vite + TypeScript app", () => {
+  test("tsc (strict, skipLibCheck false, default lib, no Node types) && vite build emits the .wasm; in Chromium the page gets a token, fetches with it, catches a TokenManagerError", async () => {
+    const dir = projects["vite-app"];
+    // As the vanilla-ts template builds: `tsc && vite build`.
+    const tsc = await run(join(dir, "node_modules/.bin/tsc"), ["-p", "."], { cwd: dir });
+    assert.equal(tsc.code, 0, `tsc over the Vite app:\n${tsc.stdout}${tsc.stderr}`);
+    const build = await mustRun(join(dir, "node_modules/.bin/vite"), ["build"], {
+      cwd: dir,
+      env: { ...process.env, NO_COLOR: "1" },
+    });
+    const assets = await readdir(join(dir, "dist/assets"));
+    assert.ok(
+      assets.some((f) => /^oauth_token_manager_bg-.*\.wasm$/.test(f)),
+      `the .wasm is an asset: ${assets}`,
+    );
+    assert.doesNotMatch(build.stdout + build.stderr, /externalized|node:fs|warning/i, "a clean build");
+    const bundle = (await Promise.all(
+      assets.filter((f) => f.endsWith(".js")).map((f) => readFile(join(dir, "dist/assets", f), "utf8")),
+    )).join("\n");
+    assert.ok(!/from\s*["']node:/.test(bundle), "no static node: import in the bundle");
+
+    const functions = functionsStub();
+    const api = await serve(functions.handler);
+    const site = await serve(staticSite(join(dir, "dist")));
+    const browser = await launchChromium();
+    try {
+      const page = await browser.newPage();
+      const problems = [];
+      page.on("pageerror", (e) => problems.push(`pageerror: ${e.message}`));
+      // The 401 of the dead connection is expected; a browser asking for /favicon.ico is not the app.
+      page.on("response", (r) => {
+        const path = new URL(r.url()).pathname;
+        if (
+          r.status() >= 400 && !(r.status() === 401 && path === "/connections/spotify/token") &&
+          path !== "/favicon.ico"
+        ) {
+          problems.push(`${r.status()} ${path}`);
+        }
+      });
+      await page.goto(`${site.url}/?functions=${encodeURIComponent(api.url)}`);
+      await page.waitForSelector("#out[data-done]", { timeout: 20_000 });
+      const out = JSON.parse(await page.textContent("#out"));
+      assert.deepEqual(out, {
+        ok: true,
+        accessToken: "browser-token-1",
+        cached: true,
+        apiAuthorization: "Bearer browser-token-1",
+        error: { isTokenManagerError: true, code: "REAUTH_REQUIRED", requiresReauth: true },
+      });
+      assert.deepEqual(problems, []);
+      const refreshCalls = functions.calls.filter((c) => c.path === "/refresh-google-token");
+      assert.equal(refreshCalls.length, 1, "the second getAccessToken() is served from the cache");
+      assert.match(refreshCalls[0].authorization, /^Bearer ey/, "the session JWT goes to the function");
+    } finally {
+      await browser.close();
+      await site.close();
+      await api.close();
+    }
+  });
+});
+
+describe("the READMEs' TypeScript samples", () => {
+  test("tsc --noEmit (strict, skipLibCheck false, NodeNext) over the ```ts blocks of README.md and the package README", async () => {
+    const dir = projects["vite-app"];
+    const docs = join(dir, "docs");
+    await mkdir(docs, { recursive: true });
+    await cp(join(HERE, "docs-globals.d.ts"), join(docs, "globals.d.ts"));
+    const sources = [
+      ["README.md", await readFile(join(ROOT, "README.md"), "utf8")],
+      ["package README.md", await readFile(join(dir, "node_modules/oauth-token-manager/README.md"), "utf8")],
+    ];
+    const origin = new Map();
+    for (const [label, markdown] of sources) {
+      const blocks = tsBlocks(markdown);
+      assert.ok(blocks.length > 0, `${label} has TypeScript samples`);
+      for (const b of blocks) {
+        const name = `${label.replace(/\W+/g, "-")}-L${b.line}.ts`;
+        // `export {}` keeps each sample a module of its own (top-level await, own scope).
+        await writeFile(join(docs, name), `${fromNpm(b.code)}\nexport {};\n`);
+        origin.set(name, { label, line: b.line });
+      }
+    }
+    const tsc = await run(join(dir, "node_modules/.bin/tsc"), ["-p", "tsconfig.docs.json"], { cwd: dir });
+    // Point each error at the README line it comes from.
+    const mapped = tsc.stdout.replace(/docs\/([^(]+)\((\d+),(\d+)\)/g, (all, file, line, col) => {
+      const o = origin.get(file);
+      return o ? `${o.label}:${o.line + Number(line) - 1}:${col}` : all;
+    });
+    assert.equal(tsc.code, 0, `tsc found errors in the samples:\n${mapped}${tsc.stderr}`);
+  });
+});
