@@ -1,4 +1,5 @@
 /* @ts-self-types="./oauth_token_manager.d.ts" */
+import { rowKey, validToken } from './snippets/oauth-token-manager-a038f2a47e732acb/js/boundary.js';
 import { TokenManagerError } from './snippets/oauth-token-manager-a038f2a47e732acb/js/errors.js';
 
 
@@ -775,8 +776,16 @@ function __wbg_get_imports() {
             const ret = Math.random();
             return ret;
         },
+        __wbg_reject_334b730b3c00849b: function(arg0) {
+            const ret = Promise.reject(arg0);
+            return ret;
+        },
         __wbg_resolve_dbf78ab4942478b0: function(arg0) {
             const ret = Promise.resolve(arg0);
+            return ret;
+        },
+        __wbg_rowKey_953d4967e671d938: function(arg0, arg1, arg2, arg3) {
+            const ret = rowKey(getStringFromWasm0(arg0, arg1), getStringFromWasm0(arg2, arg3));
             return ret;
         },
         __wbg_setTimeout_5b2f7393f5fc0a3c: function(arg0, arg1) {
@@ -822,8 +831,12 @@ function __wbg_get_imports() {
             const ret = arg0.then(arg1);
             return ret;
         },
+        __wbg_validToken_7792974b865db612: function(arg0, arg1, arg2, arg3, arg4, arg5, arg6, arg7) {
+            const ret = validToken(getStringFromWasm0(arg0, arg1), arg2, arg3, arg4, arg5, arg6 !== 0, arg7);
+            return ret;
+        },
         __wbindgen_generic_0000000000000001: function(arg0, arg1) {
-            // Cast intrinsic for `Closure(Closure { owned: true, function: Function { arguments: [Externref], shim_idx: 159, ret: Result(Unit), inner_ret: Some(Result(Unit)) }, mutable: true }) -> Externref`.
+            // Cast intrinsic for `Closure(Closure { owned: true, function: Function { arguments: [Externref], shim_idx: 169, ret: Result(Unit), inner_ret: Some(Result(Unit)) }, mutable: true }) -> Externref`.
             const ret = makeMutClosure(arg0, arg1, wasm_bindgen__convert__closures_____invoke__h60702a48838d1764);
             return ret;
         },
