@@ -496,7 +496,57 @@ describe("a Node server on Postgres 15", () => {
   });
 });
 
+/**
+ * Opens the Vite app at `siteUrl` in Chromium against a fresh functions stub
+ * and checks what the page reports: a token, a fetch with it, a rejection.
+ */
+async function checkPage(browser, siteUrl) {
+  const functions = functionsStub();
+  const api = await serve(functions.handler);
+  const page = await browser.newPage();
+  try {
+    const problems = [];
+    page.on("pageerror", (e) => problems.push(`pageerror: ${e.message}`));
+    page.on("console", (m) => m.type() === "warning" && problems.push(`warning: ${m.text()}`));
+    // The 401 of the dead connection is expected; a browser asking for /favicon.ico is not the app.
+    page.on("response", (r) => {
+      const path = new URL(r.url()).pathname;
+      if (
+        r.status() >= 400 && !(r.status() === 401 && path === "/connections/spotify/token") &&
+        path !== "/favicon.ico"
+      ) {
+        problems.push(`${r.status()} ${path}`);
+      }
+    });
+    await page.goto(`${siteUrl}/?functions=${encodeURIComponent(api.url)}`);
+    await page.waitForSelector("#out[data-done]", { timeout: 20_000 });
+    const out = JSON.parse(await page.textContent("#out"));
+    assert.deepEqual(out, {
+      ok: true,
+      accessToken: "browser-token-1",
+      cached: true,
+      apiAuthorization: "Bearer browser-token-1",
+      error: { isTokenManagerError: true, code: "REAUTH_REQUIRED", requiresReauth: true },
+    });
+    assert.deepEqual(
+      problems,
+      [],
+      "no page error, no failed request, no warning (the .wasm is served as such)",
+    );
+    const refreshCalls = functions.calls.filter((c) => c.path === "/refresh-google-token");
+    assert.equal(refreshCalls.length, 1, "the second getAccessToken() is served from the cache");
+    assert.match(refreshCalls[0].authorization, /^Bearer ey/, "the session JWT goes to the function");
+  } finally {
+    await page.close();
+    await api.close();
+  }
+}
+
 describe("a Vite + TypeScript app", () => {
+  let browser;
+  before(async () => (browser = await launchChromium()));
+  after(() => browser?.close());
+
   test("tsc (strict, skipLibCheck false, default lib, no Node types) && vite build emits the .wasm; in Chromium the page gets a token, fetches with it, catches a TokenManagerError", async () => {
     const dir = projects["vite-app"];
     // As the vanilla-ts template builds: `tsc && vite build`.
@@ -517,42 +567,40 @@ describe("a Vite + TypeScript app", () => {
     )).join("\n");
     assert.ok(!/from\s*["']node:/.test(bundle), "no static node: import in the bundle");
 
-    const functions = functionsStub();
-    const api = await serve(functions.handler);
     const site = await serve(staticSite(join(dir, "dist")));
-    const browser = await launchChromium();
     try {
-      const page = await browser.newPage();
-      const problems = [];
-      page.on("pageerror", (e) => problems.push(`pageerror: ${e.message}`));
-      // The 401 of the dead connection is expected; a browser asking for /favicon.ico is not the app.
-      page.on("response", (r) => {
-        const path = new URL(r.url()).pathname;
-        if (
-          r.status() >= 400 && !(r.status() === 401 && path === "/connections/spotify/token") &&
-          path !== "/favicon.ico"
-        ) {
-          problems.push(`${r.status()} ${path}`);
-        }
-      });
-      await page.goto(`${site.url}/?functions=${encodeURIComponent(api.url)}`);
-      await page.waitForSelector("#out[data-done]", { timeout: 20_000 });
-      const out = JSON.parse(await page.textContent("#out"));
-      assert.deepEqual(out, {
-        ok: true,
-        accessToken: "browser-token-1",
-        cached: true,
-        apiAuthorization: "Bearer browser-token-1",
-        error: { isTokenManagerError: true, code: "REAUTH_REQUIRED", requiresReauth: true },
-      });
-      assert.deepEqual(problems, []);
-      const refreshCalls = functions.calls.filter((c) => c.path === "/refresh-google-token");
-      assert.equal(refreshCalls.length, 1, "the second getAccessToken() is served from the cache");
-      assert.match(refreshCalls[0].authorization, /^Bearer ey/, "the session JWT goes to the function");
+      await checkPage(browser, site.url);
     } finally {
-      await browser.close();
       await site.close();
-      await api.close();
+    }
+  });
+
+  test("vite dev, with the README's optimizeDeps.exclude: the same page works", async () => {
+    const dir = projects["vite-app"];
+    const port = await freePort();
+    const dev = spawn(
+      join(dir, "node_modules/.bin/vite"),
+      ["--host", "127.0.0.1", "--port", String(port), "--strictPort"],
+      { cwd: dir, env: { ...process.env, NO_COLOR: "1" }, stdio: ["ignore", "pipe", "pipe"] },
+    );
+    try {
+      let output = "";
+      await new Promise((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`vite dev did not start:\n${output}`)), 15_000);
+        const seen = (d) => {
+          output += d;
+          if (output.includes(`:${port}`)) {
+            clearTimeout(timer);
+            resolve();
+          }
+        };
+        dev.stdout.on("data", seen);
+        dev.stderr.on("data", seen);
+        dev.on("exit", (code) => reject(new Error(`vite dev exited ${code}:\n${output}`)));
+      });
+      await checkPage(browser, `http://127.0.0.1:${port}`);
+    } finally {
+      dev.kill();
     }
   });
 });
