@@ -324,7 +324,6 @@ export interface LegacyImporterConfig {
  */
 export class BrowserTokenClient {
     free(): void;
-    [Symbol.dispose](): void;
     /**
      * Calls an edge function with the session JWT and JSON; observes its
      * marker. Rejects with a `TokenManagerError` carrying the server's code.
@@ -395,7 +394,6 @@ export class BrowserTokenClient {
 
 export class LegacyImporter {
     free(): void;
-    [Symbol.dispose](): void;
     /**
      * True when the value is in the legacy format.
      */
@@ -416,7 +414,6 @@ export class LegacyImporter {
  */
 export class TokenManager {
     free(): void;
-    [Symbol.dispose](): void;
     /**
      * Connect, step 1 (the user's session): the provider's authorization URL
      * (RFC 6749 §4.1.1 with PKCE S256). Check `returnTo` against your
