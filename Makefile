@@ -10,7 +10,7 @@ export PATH := $(CURDIR)/scripts/deno-bin:$(CARGO_HOME)/bin:$(CURDIR)/node_modul
 PKG_RUSTFLAGS := --remap-path-prefix=$(CURDIR)=. --remap-path-prefix=$(CARGO_HOME)=cargo --remap-path-prefix=$(RUSTUP_HOME)=rustup
 DENO := $(CURDIR)/node_modules/.bin/deno
 
-.PHONY: help setup pkg check-pkg lint test test-native test-wasm test-chrome test-firefox test-node test-deno smoke smoke-deno smoke-node test-package test-functions test-e2e bench dev dev-connect
+.PHONY: help setup pkg check-pkg lint test test-native test-wasm test-chrome test-firefox test-node test-deno smoke smoke-deno smoke-node test-package test-adapter test-functions test-e2e bench dev dev-connect
 
 help:
 	@echo "make dev    - local stack (see README)"
@@ -73,8 +73,13 @@ test-package:
 	@echo "== the package as users get it (npm pack into fresh Node, Deno and Vite projects)"
 	node --test tests/package/
 
+# The supabase-js adapter (js/supabase.js) in Node with a fake supabase-js and browser client.
+test-adapter:
+	@echo "== the supabase-js adapter in Node (fake supabase-js events)"
+	node --test tests/adapter/
+
 test-functions:
-	@echo "== edge functions over HTTP (Postgres 15, Google emulator)"
+	@echo "== edge functions over HTTP (Postgres 15, the provider emulator, the Supabase Auth stand-in, the Supabase CLI)"
 	NO_COLOR=1 $(DENO) test -A tests/functions/
 
 test-e2e:

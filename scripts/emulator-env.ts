@@ -1,8 +1,10 @@
 // The functions' provider configuration (OAUTH_PROVIDERS and <ID>_*) for the
-// emulator: each provider's client, endpoints and styles. Used by the edge
-// tests and the dev stack.
+// emulator: each provider's client, endpoints and styles; and the same
+// providers for the Supabase Auth stand-in. Used by the edge tests and the dev
+// stack.
 import type { ProviderId } from "../emulator/config.ts";
 import type { Emulator } from "../emulator/main.ts";
+import type { AuthProvider } from "../emulator/supabase_auth.ts";
 
 /** Each emulated provider's endpoints, as paths under the emulator (emulator/main.ts). */
 const ENDPOINTS: Record<ProviderId, Record<string, string>> = {
@@ -51,4 +53,27 @@ export function providerEnv(emu: Emulator, p: ProviderId): Record<string, string
 /** OAUTH_PROVIDERS and every <ID>_* variable for these emulated providers. */
 export function providersEnv(emu: Emulator, ids: ProviderId[]): Record<string, string> {
   return Object.assign({ OAUTH_PROVIDERS: ids.join(",") }, ...ids.map((p) => providerEnv(emu, p)));
+}
+
+/** GoTrue's scopes and client authentication for each provider (supabase/auth internal/api/provider/*.go). */
+const AUTH_STYLE: Record<ProviderId, Pick<AuthProvider, "scopes" | "clientAuth" | "identity">> = {
+  google: { scopes: ["email", "profile"], clientAuth: "basic", identity: "oidc" },
+  spotify: { scopes: ["user-read-email"], clientAuth: "basic", identity: "spotify" },
+  discord: { scopes: ["email", "identify"], clientAuth: "basic", identity: "discord" },
+  github: { scopes: ["user:email"], clientAuth: "body", identity: "github" },
+};
+
+/**
+ * The Supabase Auth stand-in's providers against the emulator, with the same
+ * clients as the functions' (a refresh token works only with its client).
+ */
+export function authProviders(emu: Emulator, ids: ProviderId[]): Record<string, AuthProvider> {
+  return Object.fromEntries(ids.map((p) => [p, {
+    authUrl: `${emu.url}${ENDPOINTS[p].AUTH_URL}`,
+    tokenUrl: `${emu.url}${ENDPOINTS[p].TOKEN_URL}`,
+    userinfoUrl: `${emu.url}${ENDPOINTS[p].USERINFO_URL}`,
+    clientId: emu.state.provider(p).clientId,
+    clientSecret: emu.state.provider(p).clientSecret,
+    ...AUTH_STYLE[p],
+  }]));
 }

@@ -56,6 +56,7 @@ step wasm-deno cargo make -s test-deno
 step pkg-smoke-deno deno make -s smoke-deno
 step pkg-smoke-node node make -s smoke-node
 step package-tests node make -s test-package
+step supabase-adapter node make -s test-adapter
 step edge-functions deno make -s test-functions
 step e2e-chromium node make -s test-e2e
 

@@ -1,0 +1,392 @@
+// js/supabase.js in Node with a fake supabase-js (its auth events driven by
+// hand) and a fake browser client (what it was asked to store, how often it
+// was reset): provider tokens stored once per token across events, reloads
+// and tabs; the provider from this tab's connect, else the identity signed in
+// last (not app_metadata.provider, which Supabase keeps at the first
+// identity); sign-out and a user change reset the client; connect picks
+// signInWithOAuth or linkIdentity and passes each provider's parameters; a
+// failed store is reported and tried again on the next event.
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { attachSupabase, browserClientOptions, PROVIDER_DEFAULTS, sessionToken } from "../../js/supabase.js";
+
+function memoryStorage() {
+  const m = new Map();
+  return {
+    getItem: (k) => (m.has(k) ? m.get(k) : null),
+    setItem: (k, v) => void m.set(k, String(v)),
+    removeItem: (k) => void m.delete(k),
+    keys: () => [...m.keys()],
+    dump: () => [...m.values()].join("\n"),
+  };
+}
+
+const identity = (provider, at) => ({
+  provider,
+  id: `${provider}-sub`,
+  last_sign_in_at: at,
+  created_at: at,
+  updated_at: at,
+});
+
+function userOf(id, identities) {
+  const providers = [...new Set(identities.map((i) => i.provider))];
+  return { id, app_metadata: { provider: providers[0], providers }, identities };
+}
+
+/** A supabase-js stand-in: listeners, a session, and the calls connect() makes. */
+function fakeSupabase() {
+  const listeners = new Set();
+  const calls = [];
+  const sb = {
+    session: null,
+    identities: [],
+    calls,
+    emit(event, session) {
+      if (event !== "SIGNED_OUT") sb.session = session;
+      else sb.session = null;
+      for (const l of [...listeners]) l(event, session);
+    },
+    listenerCount: () => listeners.size,
+    auth: {
+      onAuthStateChange(cb) {
+        listeners.add(cb);
+        return { data: { subscription: { unsubscribe: () => listeners.delete(cb) } } };
+      },
+      getSession: () => Promise.resolve({ data: { session: sb.session }, error: null }),
+      getUserIdentities: () => Promise.resolve({ data: { identities: sb.identities }, error: null }),
+      signInWithOAuth: (args) => {
+        calls.push(["signInWithOAuth", args]);
+        return Promise.resolve({
+          data: { provider: args.provider, url: `https://auth.example/authorize?provider=${args.provider}` },
+        });
+      },
+      linkIdentity: (args) => {
+        calls.push(["linkIdentity", args]);
+        return Promise.resolve({
+          data: { provider: args.provider, url: `https://${args.provider}.example/authorize` },
+          error: null,
+        });
+      },
+    },
+  };
+  return sb;
+}
+
+/** The browser client as the adapter sees it: callFunction and reset. */
+function fakeClient({ fail = 0 } = {}) {
+  const c = {
+    stores: [],
+    resets: 0,
+    failuresLeft: fail,
+    async callFunction(name, body, method) {
+      await tick();
+      assert.equal(method, "POST");
+      if (c.failuresLeft > 0) {
+        c.failuresLeft--;
+        throw Object.assign(new Error("network down"), { code: "NETWORK" });
+      }
+      c.stores.push({ name, body });
+      return { provider: name.split("/")[1], status: "connected" };
+    },
+    reset() {
+      c.resets++;
+    },
+  };
+  return c;
+}
+
+const tick = () => new Promise((r) => setTimeout(r, 5));
+
+function setup(opts = {}) {
+  const sb = fakeSupabase();
+  const client = fakeClient(opts.client);
+  const storage = opts.storage ?? memoryStorage();
+  const pendingStorage = opts.pendingStorage ?? memoryStorage();
+  const stored = [];
+  const errors = [];
+  const link = attachSupabase(sb, client, {
+    providers: opts.providers ?? { google: {}, spotify: {} },
+    storage,
+    pendingStorage,
+    onStored: (r) => stored.push(r),
+    onError: (e, about) => errors.push({ e, about }),
+    ...(opts.redirectTo ? { redirectTo: opts.redirectTo } : {}),
+  });
+  return { sb, client, link, storage, pendingStorage, stored, errors };
+}
+
+const A = "aaaaaaaa-0000-4000-8000-000000000001";
+const B = "bbbbbbbb-0000-4000-8000-000000000002";
+
+test("SIGNED_IN with provider tokens stores them once, through connections/<provider>/store", async () => {
+  const { sb, client, link, stored, storage } = setup();
+  const session = {
+    access_token: "jwt-a",
+    provider_token: "ya29.first",
+    provider_refresh_token: "1//refresh",
+    user: userOf(A, [identity("google", "2026-11-23T10:00:00Z")]),
+  };
+  sb.emit("SIGNED_IN", session);
+  assert.equal(client.stores.length, 0, "stored outside supabase-js's callback, not during it");
+  await link.settled();
+  assert.deepEqual(client.stores, [{
+    name: "connections/google/store",
+    body: { providerToken: "ya29.first", providerRefreshToken: "1//refresh" },
+  }]);
+  assert.deepEqual(stored, [{
+    provider: "google",
+    connection: "google",
+    status: { provider: "google", status: "connected" },
+  }]);
+  // supabase-js emits the same session again: INITIAL_SESSION, a reload's SIGNED_IN, TOKEN_REFRESHED before it drops them.
+  for (const event of ["INITIAL_SESSION", "SIGNED_IN", "USER_UPDATED"]) sb.emit(event, session);
+  await link.settled();
+  assert.equal(client.stores.length, 1, "the same tokens are stored once");
+  assert.doesNotMatch(storage.dump(), /ya29|refresh/, "no token in the adapter's storage");
+  // New tokens (signed in again) are stored.
+  sb.emit("SIGNED_IN", { ...session, provider_token: "ya29.second", provider_refresh_token: undefined });
+  await link.settled();
+  assert.deepEqual(client.stores[1], {
+    name: "connections/google/store",
+    body: { providerToken: "ya29.second" },
+  });
+});
+
+test("a session without provider tokens (a refresh, a password sign-in) stores nothing", async () => {
+  const { sb, client, link } = setup();
+  const user = userOf(A, [identity("google", "2026-11-23T10:00:00Z")]);
+  sb.emit("INITIAL_SESSION", null);
+  sb.emit("SIGNED_IN", { access_token: "jwt", user });
+  sb.emit("TOKEN_REFRESHED", { access_token: "jwt2", user });
+  await link.settled();
+  assert.equal(client.stores.length, 0);
+  assert.equal(client.resets, 0);
+});
+
+test("two tabs (one localStorage) get the same SIGNED_IN: one store", async () => {
+  const storage = memoryStorage();
+  const tab1 = setup({ storage });
+  const tab2 = setup({ storage });
+  const session = {
+    provider_token: "ya29.shared",
+    provider_refresh_token: "1//r",
+    user: userOf(A, [identity("google", "2026-11-23T10:00:00Z")]),
+  };
+  // supabase-js calls this tab's listeners, then the other tab's get the broadcast.
+  tab1.sb.emit("SIGNED_IN", session);
+  tab2.sb.emit("SIGNED_IN", session);
+  await Promise.all([tab1.link.settled(), tab2.link.settled()]);
+  assert.equal(tab1.client.stores.length + tab2.client.stores.length, 1);
+  // A reload of either tab later: nothing more.
+  const tab3 = setup({ storage });
+  tab3.sb.emit("SIGNED_IN", session);
+  tab3.sb.emit("INITIAL_SESSION", session);
+  await tab3.link.settled();
+  assert.equal(tab3.client.stores.length, 0);
+});
+
+test("linkIdentity: the tokens belong to the provider this tab went to, not app_metadata.provider", async () => {
+  const { sb, client, link } = setup();
+  const google = identity("google", "2026-11-23T10:00:00Z");
+  sb.session = { access_token: "jwt-a", user: userOf(A, [google]) };
+  sb.identities = [google];
+  const r = await link.connect("spotify", { scopes: "playlist-read-private" });
+  assert.equal(r.method, "linkIdentity");
+  assert.deepEqual(sb.calls.at(-1), ["linkIdentity", {
+    provider: "spotify",
+    options: { scopes: "playlist-read-private" },
+  }]);
+  // Back from Spotify: Supabase keeps app_metadata.provider at "google"; the Spotify identity
+  // was created a moment ago but its clock may be behind Google's last sign-in.
+  const spotify = identity("spotify", "2026-11-23T09:00:00Z");
+  const user = userOf(A, [google, spotify]);
+  assert.equal(user.app_metadata.provider, "google");
+  sb.emit("SIGNED_IN", {
+    access_token: "jwt-a2",
+    provider_token: "BQ.spotify",
+    provider_refresh_token: "AQ.r",
+    user,
+  });
+  await link.settled();
+  assert.deepEqual(client.stores.map((s) => s.name), ["connections/spotify/store"]);
+});
+
+test("without a pending connect (sign-in started elsewhere), the identity used last", async () => {
+  const { sb, client, link } = setup();
+  const user = userOf(A, [
+    identity("google", "2026-11-20T10:00:00Z"),
+    identity("spotify", "2026-11-23T10:00:00Z"),
+  ]);
+  assert.equal(user.app_metadata.provider, "google");
+  sb.emit("SIGNED_IN", { provider_token: "BQ.sp", user });
+  await link.settled();
+  assert.deepEqual(client.stores.map((s) => s.name), ["connections/spotify/store"]);
+});
+
+test("a pending connect older than 15 minutes, or to a provider the user does not have, is ignored", async () => {
+  const { sb, client, link, pendingStorage } = setup();
+  pendingStorage.setItem(
+    "oauth-token-manager.supabase.pending",
+    JSON.stringify({ provider: "spotify", at: Date.now() - 16 * 60_000 }),
+  );
+  sb.emit("SIGNED_IN", {
+    provider_token: "ya29.g1",
+    user: userOf(A, [identity("google", "2026-11-23T10:00:00Z")]),
+  });
+  await link.settled();
+  pendingStorage.setItem(
+    "oauth-token-manager.supabase.pending",
+    JSON.stringify({ provider: "spotify", at: Date.now() }),
+  );
+  sb.emit("SIGNED_IN", {
+    provider_token: "ya29.g2",
+    user: userOf(A, [identity("google", "2026-11-23T11:00:00Z")]),
+  });
+  await link.settled();
+  assert.deepEqual(client.stores.map((s) => s.name), [
+    "connections/google/store",
+    "connections/google/store",
+  ]);
+});
+
+test("providers map to connection ids; a provider not listed (login only) is left alone", async () => {
+  const { sb, client, link } = setup({ providers: { google: { connection: "google-calendar" } } });
+  sb.emit("SIGNED_IN", {
+    provider_token: "gho_x",
+    user: userOf(A, [identity("github", "2026-11-23T10:00:00Z")]),
+  });
+  await link.settled();
+  assert.equal(client.stores.length, 0, "GitHub is used to sign in only");
+  sb.emit("SIGNED_IN", {
+    provider_token: "ya29.c",
+    user: userOf(A, [identity("github", "2026-11-22T10:00:00Z"), identity("google", "2026-11-23T10:00:00Z")]),
+  });
+  await link.settled();
+  assert.deepEqual(client.stores.map((s) => s.name), ["connections/google-calendar/store"]);
+  await assert.rejects(link.connect("github"), /not one of the providers/);
+});
+
+test("SIGNED_OUT resets the client and forgets what was stored; a new user resets it too", async () => {
+  const { sb, client, link, storage } = setup();
+  const session = { provider_token: "ya29.a", user: userOf(A, [identity("google", "2026-11-23T10:00:00Z")]) };
+  sb.emit("SIGNED_IN", session);
+  await link.settled();
+  assert.equal(client.resets, 0);
+  sb.emit("SIGNED_OUT", null);
+  assert.equal(client.resets, 1);
+  assert.equal(storage.keys().length, 0, "nothing of the user is left");
+  // Another user signs in on this browser: not a change from A (A signed out)…
+  sb.emit("SIGNED_IN", {
+    access_token: "jwt-b",
+    user: userOf(B, [identity("google", "2026-11-23T12:00:00Z")]),
+  });
+  assert.equal(client.resets, 1);
+  // …but a switch without a sign-out (another tab signed in as A) is.
+  sb.emit("SIGNED_IN", {
+    access_token: "jwt-a",
+    user: userOf(A, [identity("google", "2026-11-23T12:00:00Z")]),
+  });
+  assert.equal(client.resets, 2);
+  sb.emit("TOKEN_REFRESHED", { access_token: "jwt-a2", user: userOf(A, []) });
+  assert.equal(client.resets, 2, "same user: no reset");
+});
+
+test("connect: signInWithOAuth signed out (with Google's offline parameters) or for a linked provider", async () => {
+  const { sb, link } = setup({
+    providers: {
+      google: {
+        scopes: "https://www.googleapis.com/auth/calendar.events",
+        queryParams: { hd: "example.com" },
+      },
+      spotify: {},
+    },
+    redirectTo: "https://app.example/settings",
+  });
+  const r = await link.connect("google", { scopes: "https://www.googleapis.com/auth/calendar.readonly" });
+  assert.equal(r.method, "signInWithOAuth");
+  assert.equal(r.url, "https://auth.example/authorize?provider=google");
+  assert.deepEqual(sb.calls.at(-1), ["signInWithOAuth", {
+    provider: "google",
+    options: {
+      redirectTo: "https://app.example/settings",
+      scopes:
+        "https://www.googleapis.com/auth/calendar.events https://www.googleapis.com/auth/calendar.readonly",
+      queryParams: {
+        access_type: "offline",
+        prompt: "consent",
+        include_granted_scopes: "true",
+        hd: "example.com",
+      },
+    },
+  }]);
+  assert.deepEqual(PROVIDER_DEFAULTS.google.queryParams, {
+    access_type: "offline",
+    prompt: "consent",
+    include_granted_scopes: "true",
+  });
+  // Signed in, Google linked: a reconnect is a new sign-in with Google (Supabase answers with the same user).
+  const google = identity("google", "2026-11-23T10:00:00Z");
+  sb.session = { access_token: "jwt", user: userOf(A, [google]) };
+  sb.identities = [google];
+  assert.equal((await link.connect("google")).method, "signInWithOAuth");
+  // Spotify not linked yet: linkIdentity, no Google parameters.
+  assert.equal(
+    (await link.connect("spotify", { redirectTo: "https://app.example/back" })).method,
+    "linkIdentity",
+  );
+  assert.deepEqual(sb.calls.at(-1)[1], {
+    provider: "spotify",
+    options: { redirectTo: "https://app.example/back" },
+  });
+});
+
+test("an error from supabase-js rejects connect and clears the pending connect", async () => {
+  const { sb, link, pendingStorage } = setup();
+  sb.auth.signInWithOAuth = () =>
+    Promise.resolve({
+      data: { provider: "google", url: null },
+      error: new Error("provider disabled"),
+    });
+  await assert.rejects(link.connect("google"), /provider disabled/);
+  assert.equal(pendingStorage.keys().length, 0);
+});
+
+test("a failed store is reported and tried again with the next event carrying the tokens", async () => {
+  const { sb, client, link, errors } = setup({ client: { fail: 1 } });
+  const session = { provider_token: "ya29.x", user: userOf(A, [identity("google", "2026-11-23T10:00:00Z")]) };
+  sb.emit("SIGNED_IN", session);
+  await link.settled();
+  assert.equal(errors.length, 1);
+  assert.equal(errors[0].e.code, "NETWORK");
+  assert.deepEqual(errors[0].about, { provider: "google", connection: "google" });
+  assert.equal(client.stores.length, 0);
+  sb.emit("INITIAL_SESSION", session); // the reload
+  await link.settled();
+  assert.equal(client.stores.length, 1);
+});
+
+test("detach stops listening", async () => {
+  const { sb, client, link } = setup();
+  link.detach();
+  assert.equal(sb.listenerCount(), 0);
+  sb.emit("SIGNED_IN", {
+    provider_token: "ya29",
+    user: userOf(A, [identity("google", "2026-11-23T10:00:00Z")]),
+  });
+  sb.emit("SIGNED_OUT", null);
+  await tick();
+  assert.equal(client.stores.length, 0);
+  assert.equal(client.resets, 0);
+});
+
+test("sessionToken and browserClientOptions read the session from supabase-js", async () => {
+  const sb = fakeSupabase();
+  const get = sessionToken(sb);
+  assert.equal(await get(), "");
+  sb.session = { access_token: "jwt-now" };
+  assert.equal(await get(), "jwt-now");
+  const opts = browserClientOptions(sb, { functionsUrl: "https://ref.supabase.co/functions/v1" });
+  assert.equal(opts.functionsUrl, "https://ref.supabase.co/functions/v1");
+  assert.equal(await opts.getSessionToken(), "jwt-now");
+});
