@@ -2,7 +2,15 @@
 // one call each (instead of one boundary crossing per property).
 
 /** The answer of getValidToken. */
-export function validToken(accessToken, expiresAt, tokenRefreshedAt, tokenRefreshedAtMs, scope, refreshed, warning) {
+export function validToken(
+  accessToken,
+  expiresAt,
+  tokenRefreshedAt,
+  tokenRefreshedAtMs,
+  scope,
+  refreshed,
+  warning,
+) {
   return { accessToken, expiresAt, tokenRefreshedAt, tokenRefreshedAtMs, scope, refreshed, warning };
 }
 

@@ -347,7 +347,7 @@ export class BrowserTokenClient {
      * browser, goes there. Back on `returnTo` (default: this page), call
      * `completeConnect()`.
      */
-    connect(provider: string, options: { returnTo?: string; scopes?: string[]; navigate?: boolean }): Promise<{ authorizationUrl: string }>;
+    connect(provider: string, options?: { returnTo?: string; scopes?: string[]; navigate?: boolean }): Promise<{ authorizationUrl: string }>;
     /**
      * The status of every connection of the user (`GET connections`): status,
      * account, scopes, expiry, last error, `requiresReauth`. Never a token.
@@ -514,7 +514,7 @@ export interface InitOutput {
     readonly browsertokenclient_callFunction: (a: number, b: number, c: number, d: any, e: number, f: number) => any;
     readonly browsertokenclient_close: (a: number) => void;
     readonly browsertokenclient_completeConnect: (a: number, b: number, c: number) => any;
-    readonly browsertokenclient_connect: (a: number, b: number, c: number, d: any) => any;
+    readonly browsertokenclient_connect: (a: number, b: number, c: number, d: number) => any;
     readonly browsertokenclient_connections: (a: number) => any;
     readonly browsertokenclient_disconnect: (a: number, b: number, c: number) => any;
     readonly browsertokenclient_fetch: (a: number, b: number, c: number, d: number, e: number) => any;

@@ -460,11 +460,12 @@ impl BrowserTokenClient {
         &self,
         provider: String,
         #[wasm_bindgen(
-            unchecked_param_type = "{ returnTo?: string; scopes?: string[]; navigate?: boolean }"
+            unchecked_optional_param_type = "{ returnTo?: string; scopes?: string[]; navigate?: boolean }"
         )]
-        options: JsValue,
+        options: Option<js_sys::Object>,
     ) -> Promise {
         let (inner, fetch) = (self.inner.clone(), self.fetch.clone());
+        let options: JsValue = options.map(Into::into).unwrap_or(JsValue::UNDEFINED);
         future_to_promise(async move {
             check_connection(&provider).map_err(reject)?;
             let location = get(&js_sys::global(), "location");

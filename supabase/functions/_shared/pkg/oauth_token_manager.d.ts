@@ -324,7 +324,6 @@ export interface LegacyImporterConfig {
  */
 export class BrowserTokenClient {
     free(): void;
-    [Symbol.dispose](): void;
     /**
      * Calls an edge function with the session JWT and JSON; observes its
      * marker. Rejects with a `TokenManagerError` carrying the server's code.
@@ -348,7 +347,7 @@ export class BrowserTokenClient {
      * browser, goes there. Back on `returnTo` (default: this page), call
      * `completeConnect()`.
      */
-    connect(provider: string, options: { returnTo?: string; scopes?: string[]; navigate?: boolean }): Promise<{ authorizationUrl: string }>;
+    connect(provider: string, options?: { returnTo?: string; scopes?: string[]; navigate?: boolean }): Promise<{ authorizationUrl: string }>;
     /**
      * The status of every connection of the user (`GET connections`): status,
      * account, scopes, expiry, last error, `requiresReauth`. Never a token.
@@ -395,7 +394,6 @@ export class BrowserTokenClient {
 
 export class LegacyImporter {
     free(): void;
-    [Symbol.dispose](): void;
     /**
      * True when the value is in the legacy format.
      */
@@ -416,7 +414,6 @@ export class LegacyImporter {
  */
 export class TokenManager {
     free(): void;
-    [Symbol.dispose](): void;
     /**
      * Connect, step 1 (the user's session): the provider's authorization URL
      * (RFC 6749 §4.1.1 with PKCE S256). Check `returnTo` against your
@@ -517,7 +514,7 @@ export interface InitOutput {
     readonly browsertokenclient_callFunction: (a: number, b: number, c: number, d: any, e: number, f: number) => any;
     readonly browsertokenclient_close: (a: number) => void;
     readonly browsertokenclient_completeConnect: (a: number, b: number, c: number) => any;
-    readonly browsertokenclient_connect: (a: number, b: number, c: number, d: any) => any;
+    readonly browsertokenclient_connect: (a: number, b: number, c: number, d: number) => any;
     readonly browsertokenclient_connections: (a: number) => any;
     readonly browsertokenclient_disconnect: (a: number, b: number, c: number) => any;
     readonly browsertokenclient_fetch: (a: number, b: number, c: number, d: number, e: number) => any;

@@ -67,13 +67,13 @@ export class BrowserTokenClient {
      * browser, goes there. Back on `returnTo` (default: this page), call
      * `completeConnect()`.
      * @param {string} provider
-     * @param {{ returnTo?: string; scopes?: string[]; navigate?: boolean }} options
+     * @param {{ returnTo?: string; scopes?: string[]; navigate?: boolean }} [options]
      * @returns {Promise<{ authorizationUrl: string }>}
      */
     connect(provider, options) {
         const ptr0 = passStringToWasm0(provider, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
         const len0 = WASM_VECTOR_LEN;
-        const ret = wasm.browsertokenclient_connect(this.__wbg_ptr, ptr0, len0, options);
+        const ret = wasm.browsertokenclient_connect(this.__wbg_ptr, ptr0, len0, isLikeNone(options) ? 0 : addToExternrefTable0(options));
         return ret;
     }
     /**
