@@ -16,6 +16,7 @@ const jwt = await new SignJWT({ role: "authenticated", email })
   .setProtectedHeader({ alg: "HS256", typ: "JWT" })
   .setSubject(DEV_USER)
   .setAudience("authenticated")
+  .setIssuer("http://127.0.0.1:54321/auth/v1") // the dev stack's Auth (JWT_ISSUER)
   .setIssuedAt()
   .setExpirationTime("1h")
   .sign(new TextEncoder().encode(secrets.jwtSecret));

@@ -1,12 +1,14 @@
 // make dev: the whole stack on loopback, one command.
 //   Postgres  embedded PGlite in .dev/pgdata (or DATABASE_URL if set)
-//   Google    the emulator on :54329
-//   Functions http://127.0.0.1:54321/functions/v1/<name> (the paths `supabase functions serve` uses)
-//   Web       www/ on :54323
+//   Providers the emulator on :54329 (Google, Spotify, Discord, GitHub)
+//   Supabase  http://127.0.0.1:54321: the Auth stand-in at /auth/v1 (emulator/supabase_auth.ts)
+//             and every edge function at /functions/v1/<name> (the paths `supabase functions serve` uses)
+//   Web       www/ on :54323 (the package through an import map, supabase-js's browser build)
 // Ctrl-C stops everything.
 import { SignJWT } from "npm:jose@6.2.17";
 import { startEmulator } from "../emulator/main.ts";
-import { providersEnv } from "./emulator-env.ts";
+import { startAuthStandIn } from "../emulator/supabase_auth.ts";
+import { authProviders, providersEnv } from "./emulator-env.ts";
 import { connectPostgres, type Db, fromPglite } from "../supabase/functions/_shared/db.ts";
 import { buildRuntime, setRuntime } from "../supabase/functions/_shared/runtime.ts";
 import { functionsHandler } from "./functions-server.ts";
@@ -41,17 +43,32 @@ function serveOn<T>(what: string, variable: string, port: number, start: () => T
   }
 }
 
+interface DevSecrets {
+  jwtSecret: string;
+  key: string;
+  /** The project's API keys, in Supabase's new formats. */
+  publishableKey: string;
+  secretKey: string;
+}
+
 /** Secrets for the dev stack, made once and kept so .dev/pgdata stays readable. */
-async function devSecrets(): Promise<{ jwtSecret: string; key: string }> {
+async function devSecrets(): Promise<DevSecrets> {
   const path = `${DEV}/secrets.json`;
+  const rand = (n: number) => btoa(String.fromCharCode(...crypto.getRandomValues(new Uint8Array(n))));
+  const apiKey = (kind: string) => `sb_${kind}_${rand(24).replace(/[^A-Za-z0-9]/g, "").slice(0, 30)}`;
+  let s: Partial<DevSecrets> = {};
   try {
-    return JSON.parse(await Deno.readTextFile(path));
-  } catch {
-    const rand = (n: number) => btoa(String.fromCharCode(...crypto.getRandomValues(new Uint8Array(n))));
-    const s = { jwtSecret: rand(32), key: rand(32) };
-    await Deno.writeTextFile(path, JSON.stringify(s), { mode: 0o600 });
-    return s;
-  }
+    s = JSON.parse(await Deno.readTextFile(path));
+  } catch { /* first start */ }
+  if (s.jwtSecret && s.key && s.publishableKey && s.secretKey) return s as DevSecrets;
+  const made: DevSecrets = {
+    jwtSecret: s.jwtSecret ?? rand(32),
+    key: s.key ?? rand(32),
+    publishableKey: s.publishableKey ?? apiKey("publishable"),
+    secretKey: s.secretKey ?? apiKey("secret"),
+  };
+  await Deno.writeTextFile(path, JSON.stringify(made), { mode: 0o600 });
+  return made;
 }
 
 async function migrate(exec: (sql: string) => Promise<unknown>) {
@@ -100,12 +117,36 @@ for (const [id, email] of [[DEV_USER, DEV_EMAIL], [DEV_USER2, DEV_EMAIL2]]) {
 
 // Every provider the emulator plays, configured the way a deployment would be.
 const DEV_PROVIDERS = ["google", "spotify", "discord", "github"] as const;
+const SUPABASE_URL = `http://127.0.0.1:${PORTS.functions}`;
+const WEB = `http://127.0.0.1:${PORTS.web}`;
+
+// Supabase Auth, stood in for: sign-in and linking with the emulated providers, with the
+// functions' clients (as a project's Auth providers must be), and users in auth.users.
+const auth = startAuthStandIn({
+  url: SUPABASE_URL,
+  jwtSecret: secrets.jwtSecret,
+  apiKeys: [secrets.publishableKey, secrets.secretKey],
+  siteUrl: `${WEB}/`,
+  redirectOrigins: [`http://localhost:${PORTS.web}`],
+  providers: authProviders(emulator, [...DEV_PROVIDERS]),
+  users: [{ id: DEV_USER, email: DEV_EMAIL }, { id: DEV_USER2, email: DEV_EMAIL2 }],
+  onUser: async (u) => {
+    await db.query(`insert into auth.users (id, email) values ($1::uuid, $2) on conflict do nothing`, [
+      u.id,
+      u.email,
+    ]);
+  },
+});
+
 const env: Record<string, string> = {
   ...providersEnv(emulator, [...DEV_PROVIDERS]),
   GOOGLE_CALENDAR_BASE_URL: `${emulator.url}/calendar/v3`,
   TOKEN_ENCRYPTION_KEYS: `dev:${secrets.key}`,
   JWT_SECRET: secrets.jwtSecret,
-  ALLOWED_ORIGINS: `http://127.0.0.1:${PORTS.web},http://localhost:${PORTS.web}`,
+  // As on Supabase: user JWTs come from this project's Auth, service callers bring a secret key.
+  JWT_ISSUER: auth.issuer,
+  SUPABASE_SECRET_KEYS: JSON.stringify({ default: secrets.secretKey }),
+  ALLOWED_ORIGINS: `${WEB},http://localhost:${PORTS.web}`,
 };
 for (const [k, v] of Object.entries(env)) if (!Deno.env.get(k)) Deno.env.set(k, v);
 const rt = buildRuntime({ db });
@@ -113,9 +154,10 @@ setRuntime(rt);
 /** The lease the code derives (from the provider timeout, attempts and backoff), not a restated number. */
 const leaseSeconds = (await rt).manager.leaseMs / 1000;
 
+/** One origin, as a Supabase project has: Auth at /auth/v1, the functions at /functions/v1. */
 const functions = Deno.serve(
   { hostname: "127.0.0.1", port: PORTS.functions, onListen() {} },
-  functionsHandler,
+  (req) => new URL(req.url).pathname.startsWith("/auth/v1/") ? auth.handler(req) : functionsHandler(req),
 );
 
 const TYPES: Record<string, string> = {
@@ -125,6 +167,7 @@ const TYPES: Record<string, string> = {
   css: "text/css",
   wasm: "application/wasm",
   json: "application/json",
+  map: "application/json",
   ts: "text/plain",
   svg: "image/svg+xml",
   png: "image/png",
@@ -134,6 +177,7 @@ const devJwtFor = (sub: string, email: string) =>
     .setProtectedHeader({ alg: "HS256", typ: "JWT" })
     .setSubject(sub)
     .setAudience("authenticated")
+    .setIssuer(auth.issuer)
     .setIssuedAt()
     .setExpirationTime("7d")
     .sign(new TextEncoder().encode(secrets.jwtSecret));
@@ -141,8 +185,10 @@ const devJwt = await devJwtFor(DEV_USER, DEV_EMAIL);
 const devJwt2 = await devJwtFor(DEV_USER2, DEV_EMAIL2);
 
 const fn = `http://127.0.0.1:${PORTS.functions}/functions/v1`;
-/** What the page needs to find the stack; the dev JWT stands in for Supabase sign-in. */
+/** What the page needs to find the stack: the project (supabase-js), its functions, and the dev shortcuts. */
 const pageConfig = {
+  supabaseUrl: SUPABASE_URL,
+  supabasePublishableKey: secrets.publishableKey,
   functionsUrl: fn,
   calendarBaseUrl: `${emulator.url}/calendar/v3`,
   emulatorUrl: emulator.url,
@@ -158,6 +204,13 @@ const pageConfig = {
   },
 };
 
+/** The node_modules files www/index.html names (supabase-js's browser build): served read-only, nothing else. */
+async function namedModules(): Promise<Set<string>> {
+  const html = await Deno.readTextFile(`${ROOT}www/index.html`);
+  return new Set([...html.matchAll(/"(\/node_modules\/[^"?#]+)"/g)].map((m) => m[1]));
+}
+const servedModules = await namedModules();
+
 const web = serveOn(
   "web",
   "OTM_WEB_PORT",
@@ -170,8 +223,9 @@ const web = serveOn(
       }
       if (path.endsWith("/")) path += "index.html";
       if (path.includes("..")) return new Response("bad path", { status: 400 });
-      // www/ plus the package it imports.
-      const file = path.startsWith("/pkg/") ? `${ROOT}${path.slice(1)}` : `${ROOT}www${path}`;
+      // www/, the package it imports, and the npm files it names.
+      const fromRoot = path.startsWith("/pkg/") || servedModules.has(path);
+      const file = fromRoot ? `${ROOT}${path.slice(1)}` : `${ROOT}www${path}`;
       try {
         const body = await Deno.readFile(file);
         const type = TYPES[file.split(".").pop() ?? ""] ?? "application/octet-stream";
@@ -185,22 +239,30 @@ const web = serveOn(
 console.log(`
   oauth-token-manager dev stack is up
 
-  Web client         http://127.0.0.1:${PORTS.web}/
+  Web client         ${WEB}/   (sign in with Google through supabase-js)
+  Supabase Auth      ${auth.issuer}   (a stand-in: sign-in and linking with the emulated providers)
   Edge functions     ${fn}/<name>
                      store-google-tokens, get-token-status, refresh-google-token,
                      create-google-meet, update-google-meet, cancel-google-meet,
-                     refresh-expiring-tokens (service role key only),
+                     refresh-expiring-tokens (a secret key in apikey),
                      connections[/<provider>/connect|token|store|disconnect, /callback, /complete]
-  Google emulator    ${emulator.url}   (control API: /control/faults, /control/expire, /control/counters …)
+  Provider emulator  ${emulator.url}   (control API: /control/faults, /control/expire, /control/counters …)
   Database           ${url ? "DATABASE_URL" : "PGlite in .dev/pgdata"}
   Refresh lease      ${leaseSeconds} s (derived from PROVIDER_TIMEOUT_MS × PROVIDER_MAX_ATTEMPTS + backoff; REFRESH_LEASE_MS sets it)
 
+  API keys           publishable ${secrets.publishableKey}
+                     secret      ${secrets.secretKey}
   Dev users          ${DEV_USER} (${DEV_EMAIL}), ${DEV_USER2} (${DEV_EMAIL2})
   Dev JWT (7 days)   ${devJwt}
 
   Connect the dev user's Google account through the emulator (as Supabase sign-in would):
 
     make dev-connect
+
+  Run the background refresher as Supabase Cron would:
+
+    curl -s -X POST ${fn}/refresh-expiring-tokens -H "apikey: ${secrets.secretKey}" \\
+      -H 'content-type: application/json' -d '{"withinSeconds": 900}'
 
   Then create a Meet:
 

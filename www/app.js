@@ -1,16 +1,43 @@
-// The calendar client: imports the package, gets Google tokens only through
-// the edge functions (never a refresh token), and keeps its tabs in step.
-import init, { BrowserTokenClient } from "/pkg/oauth_token_manager.js";
+// The calendar client: signs in with supabase-js, gets Google tokens only
+// through the edge functions (never a refresh token), and keeps its tabs in
+// step. The package is imported by name, as in an app built with Vite (the
+// import map in index.html says where); supabase-js is its browser build, a
+// script that sets window.supabase (with a bundler:
+// `import { createClient } from "@supabase/supabase-js"`).
+import init, { BrowserTokenClient } from "oauth-token-manager";
+import { attachSupabase, sessionToken } from "oauth-token-manager/supabase";
 import { connectionsPanel } from "./connections.js";
 
 const $ = (id) => document.getElementById(id);
+/** The dev shortcuts' session: a JWT the dev stack signed, instead of a Supabase sign-in. */
 const JWT_KEY = "otm.jwt";
+const CALENDAR_SCOPE = "https://www.googleapis.com/auth/calendar.events";
+const { createClient } = globalThis.supabase;
 const config = await (await fetch("/config.json")).json();
 await init();
 
+// PKCE: Supabase hands the session (and the provider tokens) to supabase-js's
+// code exchange, not through the address bar.
+const supabase = createClient(config.supabaseUrl, config.supabasePublishableKey, {
+  auth: { flowType: "pkce" },
+});
+const supabaseToken = sessionToken(supabase);
+
 const client = new BrowserTokenClient({
   functionsUrl: config.functionsUrl,
-  getSessionToken: () => localStorage.getItem(JWT_KEY) ?? "",
+  getSessionToken: async () => (await supabaseToken()) || (localStorage.getItem(JWT_KEY) ?? ""),
+});
+
+/**
+ * Right after createClient, so it sees the SIGNED_IN that carries the provider
+ * tokens: stores them once, resets the client at sign-out and user changes.
+ */
+const LINKABLE = ["google", "spotify", "discord", "github"];
+const link = attachSupabase(supabase, client, {
+  providers: { google: { scopes: CALENDAR_SCOPE }, spotify: {}, discord: {}, github: {} },
+  onStored: ({ provider }) => say(`${who({ provider })} connected through Supabase.`, true),
+  onError: (e, { provider }) =>
+    say(plain({ code: e?.code, message: e?.message, retryAfter: e?.retryAfter, provider })),
 });
 
 // ---- plain words for error codes ------------------------------------------------
@@ -66,7 +93,7 @@ async function run(button, work) {
   } catch (e) {
     say(plain(e));
     // The failure may have moved the connection's status: show the server's word, not a stale one.
-    if (localStorage.getItem(JWT_KEY)) await loadStatus().catch(() => {});
+    if (await signedInAs()) await loadStatus().catch(() => {});
     // A failure seen only here (Calendar called from the browser) still offers the fix.
     if (e?.requiresReauth) showReconnect(true, e.code);
   } finally {
@@ -149,9 +176,20 @@ async function loadStatus() {
   return st;
 }
 
-const connections = connectionsPanel({ client, whoAmI: config.whoAmI ?? {}, plain, say });
+const connections = connectionsPanel({
+  client,
+  whoAmI: config.whoAmI ?? {},
+  plain,
+  say,
+  // Signed in through Supabase: link a provider to the account (linkIdentity) or sign in with it again.
+  linkVia: {
+    can: (p) => $("session").dataset.via === "supabase" && LINKABLE.includes(p),
+    connect: (p) => link.connect(p),
+  },
+});
 
 client.onChange((c) => {
+  showHeld();
   const google = (c.provider ?? "google") === "google";
   if (c.type === "token" || c.type === "marker") {
     if (google) {
@@ -169,10 +207,10 @@ client.onChange((c) => {
   }
 });
 
-// ---- Google connection (the emulator stands in for Supabase's Google sign-in) --------
+// ---- Google connection ------------------------------------------------------------------
 
-/** The signed-in user's claims, read without verifying (the server verifies). */
-function sessionClaims() {
+/** The dev shortcut JWT's claims, read without verifying (the server verifies). */
+function devClaims() {
   try {
     const part = (localStorage.getItem(JWT_KEY) ?? "").split(".")[1].replace(/-/g, "+").replace(/_/g, "/");
     return JSON.parse(atob(part));
@@ -181,13 +219,25 @@ function sessionClaims() {
   }
 }
 
+/** Who is signed in: the Supabase session's user, else the dev shortcut's; null when signed out. */
+async function signedInAs() {
+  const { data: { session } } = await supabase.auth.getSession();
+  if (session) return { via: "supabase", id: session.user.id, email: session.user.email };
+  const jwt = localStorage.getItem(JWT_KEY);
+  return jwt ? { via: "dev", id: devClaims().sub ?? "", email: devClaims().email } : null;
+}
+
 async function connectGoogle() {
-  // With Supabase: supabase.auth.signInWithOAuth({ provider: "google", options: { scopes, queryParams:
-  // { access_type: "offline", prompt: "consent" } } }), then post session.provider_token and
-  // session.provider_refresh_token to store-google-tokens once, exactly as here.
+  // Signed in through Supabase: sign in with Google again (Calendar scope, offline access, consent);
+  // the page leaves for Google and, back here, the adapter stores the new tokens once.
+  if ((await signedInAs())?.via === "supabase") {
+    await link.connect("google");
+    return;
+  }
+  // Dev shortcut: the emulator grants directly, and the page posts the tokens as the adapter would.
   const g = await (await fetch(`${config.emulatorUrl}/control/grant`, {
     method: "POST",
-    body: JSON.stringify({ email: sessionClaims().email ?? config.devEmail }),
+    body: JSON.stringify({ email: devClaims().email ?? config.devEmail }),
   })).json();
   await client.callFunction("store-google-tokens", {
     providerToken: g.access_token,
@@ -331,47 +381,107 @@ $("reload-events").onclick = () => run($("reload-events"), loadEvents);
 
 // ---- session ------------------------------------------------------------------------------
 
+$("signin-google").onclick = () => run($("signin-google"), () => link.connect("google"));
+
 function signedIn(jwt) {
   localStorage.setItem(JWT_KEY, jwt);
-  start();
+  restart();
 }
 $("signin-dev").onclick = () => signedIn(config.devJwt);
 $("signin-dev2").onclick = () => signedIn(config.devJwt2);
-// Sign-out drops this user's token in this tab and in the user's other tabs.
-$("signout").onclick = () => {
-  client.reset();
-  localStorage.removeItem(JWT_KEY);
-  $("upcoming").replaceChildren();
-  start();
-};
-// Another tab signed in or out (the session is shared, as supabase-js's is).
-addEventListener("storage", (e) => {
-  if (e.key === JWT_KEY) start();
-});
 $("signin-jwt").onclick = () => signedIn($("jwt").value.trim());
 
+// Sign-out drops this user's tokens in this tab and in the user's other tabs: supabase-js tells
+// every tab SIGNED_OUT, and the adapter resets the client there.
+$("signout").onclick = () =>
+  run($("signout"), async () => {
+    localStorage.removeItem(JWT_KEY);
+    const { data: { session } } = await supabase.auth.getSession();
+    if (session) {
+      const { error } = await supabase.auth.signOut({ scope: "local" });
+      if (error) throw error;
+    } else {
+      client.reset();
+    }
+    $("upcoming").replaceChildren();
+    restart();
+  });
+supabase.auth.onAuthStateChange((event) => {
+  // Out of supabase-js's callback: the page reads the session through supabase-js.
+  if (event === "SIGNED_IN" || event === "SIGNED_OUT") setTimeout(restart, 0);
+});
+// A dev shortcut in another tab (its session is shared like supabase-js's).
+addEventListener("storage", (e) => {
+  if (e.key === JWT_KEY) restart();
+});
+
+/** Supabase Auth's error on the way back from a provider (?error=…&error_code=…), taken off the address bar. */
+function authReturnError() {
+  const url = new URL(location.href);
+  const hash = new URLSearchParams(url.hash.slice(1));
+  const get = (k) => url.searchParams.get(k) ?? hash.get(k);
+  const error = get("error");
+  if (!error) return null;
+  const found = { error, code: get("error_code"), description: get("error_description") };
+  for (const k of ["error", "error_code", "error_description"]) url.searchParams.delete(k);
+  url.hash = "";
+  history.replaceState(history.state, "", url);
+  return found;
+}
+
+function showHeld() {
+  const info = client.tokenInfo("google");
+  const el = $("token-held");
+  el.dataset.held = String(info.hasToken);
+  el.textContent = info.hasToken
+    ? `yes, until ${info.expiresAt ? new Date(info.expiresAt).toLocaleTimeString() : "revoked"}`
+    : "none";
+}
+
 async function start() {
-  const jwt = localStorage.getItem(JWT_KEY);
-  $("signin").hidden = !!jwt;
-  $("app").hidden = !jwt;
-  $("signout").hidden = !jwt;
-  $("session").dataset.user = jwt ? sessionClaims().sub ?? "" : "";
-  if (!jwt) {
+  const returned = authReturnError();
+  if (returned) {
+    say(
+      returned.error === "access_denied"
+        ? "Access was not granted at the provider."
+        : returned.code === "identity_already_exists"
+        ? "That account is already linked to another user."
+        : `Sign-in did not complete: ${returned.description ?? returned.error}`,
+    );
+  }
+  const me = await signedInAs();
+  $("signin").hidden = !!me;
+  $("app").hidden = !me;
+  $("signout").hidden = !me;
+  $("session").dataset.user = me?.id ?? "";
+  $("session").dataset.via = me?.via ?? "";
+  showHeld();
+  if (!me) {
     $("session").textContent = "Signed out";
     document.body.dataset.ready = "true";
     return;
   }
-  $("session").textContent = `Signed in as ${sessionClaims().email ?? "a Supabase user"}`;
+  $("session").textContent = `Signed in as ${me.email ?? "a Supabase user"}`;
   const soon = new Date(Date.now() + 3600_000);
   soon.setMinutes(0, 0, 0);
   $("create").start.value = toLocalInput(soon);
   await run(null, async () => {
+    // Provider tokens a sign-in just handed over are stored before the statuses are read.
+    await link.settled();
     await connections.completeReturn();
     await connections.refresh();
     const st = await loadStatus();
     if (st.status !== "disconnected" && !st.requiresReauth) await loadEvents();
   });
+  showHeld();
   document.body.dataset.ready = "true";
 }
 
-start();
+/** One start at a time: sign-in events, storage events and clicks can ask together. */
+let starting = Promise.resolve();
+function restart() {
+  starting = starting.then(start, start);
+  return starting;
+}
+
+restart();

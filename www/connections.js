@@ -41,10 +41,13 @@ function expiry(at) {
 }
 
 /**
- * @param {{ client: import("/pkg/oauth_token_manager.js").BrowserTokenClient, whoAmI: Record<string, string>,
- *   plain: (e: unknown) => string, say: (text: string, ok?: boolean) => void }} deps
+ * @param {{ client: import("oauth-token-manager").BrowserTokenClient, whoAmI: Record<string, string>,
+ *   plain: (e: unknown) => string, say: (text: string, ok?: boolean) => void,
+ *   linkVia?: { can: (provider: string) => boolean, connect: (provider: string) => Promise<unknown> } }} deps
+ *   linkVia: connecting through Supabase Auth (linkIdentity, or a new sign-in with a linked provider),
+ *   beside the functions' own connect flow.
  */
-export function connectionsPanel({ client, whoAmI, plain, say }) {
+export function connectionsPanel({ client, whoAmI, plain, say, linkVia }) {
   const list = document.getElementById("connections");
   let reports = [];
   /** The last "Who am I?" answer per provider: kept across re-renders (a token change re-renders). */
@@ -103,6 +106,14 @@ export function connectionsPanel({ client, whoAmI, plain, say }) {
       };
       buttons.append(b);
     };
+    if (linkVia?.can(p)) {
+      button(
+        r.status === "disconnected" ? "Link through Supabase" : "Reconnect through Supabase",
+        `link-${p}`,
+        null,
+        () => linkVia.connect(p),
+      );
+    }
     if (r.status === "disconnected") {
       button(`Connect ${name(p)}`, `connect-${p}`, null, () => client.connect(p));
     } else {

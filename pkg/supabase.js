@@ -1,0 +1,268 @@
+// oauth-token-manager/supabase: the glue between supabase-js and the
+// browser client. Supabase Auth hands `session.provider_token` and
+// `session.provider_refresh_token` to the page once, right after
+// signInWithOAuth or linkIdentity, and never refreshes them; this stores them
+// once through the functions (`POST connections/<connection>/store`), resets
+// the client at SIGNED_OUT and when the user changes, and connects providers
+// through Supabase Auth with the parameters each one needs to hand out a
+// refresh token.
+//
+// No imports: it works with the client and the supabase-js instance it is
+// given (supabase-js is a peer dependency).
+
+/**
+ * What each provider needs so that Supabase Auth's sign-in returns a refresh
+ * token. Google issues one only with `access_type=offline`, and again for an
+ * account that already consented only with `prompt=consent`;
+ * `include_granted_scopes=true` keeps the scopes granted before
+ * (developers.google.com/identity/protocols/oauth2/web-server: "Offline
+ * access", "Incremental authorization"). Spotify and Discord return a refresh
+ * token with every code exchange; GitHub only for apps with expiring user
+ * tokens turned on.
+ */
+export const PROVIDER_DEFAULTS = Object.freeze({
+  google: Object.freeze({
+    queryParams: Object.freeze({ access_type: "offline", prompt: "consent", include_granted_scopes: "true" }),
+  }),
+});
+
+const PREFIX = "oauth-token-manager.supabase.";
+/** Provider tokens already stored, per user: fingerprints, the newest last. */
+const STORED = `${PREFIX}stored`;
+/** The provider a connect() in this tab went to, read when Supabase comes back with its tokens. */
+const PENDING = `${PREFIX}pending`;
+/** A connect older than this is not the one a session came back from. */
+const PENDING_MAX_AGE_MS = 15 * 60 * 1000;
+const FINGERPRINTS_KEPT = 20;
+
+function memoryStorage() {
+  const m = new Map();
+  return {
+    getItem: (k) => (m.has(k) ? m.get(k) : null),
+    setItem: (k, v) => void m.set(k, String(v)),
+    removeItem: (k) => void m.delete(k),
+  };
+}
+
+function browserStorage(name) {
+  try {
+    const s = globalThis[name];
+    if (s && typeof s.getItem === "function") return s;
+  } catch { /* storage disabled (privacy mode, sandboxed frame) */ }
+  return memoryStorage();
+}
+
+/**
+ * A short, synchronous, one-way fingerprint of a provider token (two 32-bit
+ * FNV-1a hashes): enough to recognise a token already stored, never enough to
+ * recover it. Synchronous so that a tab claims a token before any `await`,
+ * ahead of the other tabs supabase-js broadcasts the same SIGNED_IN to.
+ */
+function fingerprint(token) {
+  let a = 0x811c9dc5;
+  let b = 0x01000193 ^ token.length;
+  for (let i = 0; i < token.length; i++) {
+    const c = token.charCodeAt(i);
+    a = Math.imul(a ^ c, 0x01000193) >>> 0;
+    b = Math.imul(b ^ c ^ (i & 0xff), 0x01000193) >>> 0;
+  }
+  return a.toString(16).padStart(8, "0") + b.toString(16).padStart(8, "0");
+}
+
+function readJson(storage, key) {
+  try {
+    const v = JSON.parse(storage.getItem(key) ?? "null");
+    return v && typeof v === "object" ? v : null;
+  } catch {
+    return null;
+  }
+}
+
+const time = (v) => (typeof v === "string" ? Date.parse(v) || 0 : 0);
+
+/** The provider of the identity this session signed in or linked with last (Supabase's own record). */
+function newestIdentity(user) {
+  const ids = Array.isArray(user?.identities) ? [...user.identities] : [];
+  ids.sort((x, y) =>
+    (time(y.last_sign_in_at) - time(x.last_sign_in_at)) || (time(y.updated_at) - time(x.updated_at)) ||
+    (time(y.created_at) - time(x.created_at))
+  );
+  return ids[0]?.provider ?? null;
+}
+
+function joinScopes(...lists) {
+  const all = lists.flatMap((s) => (typeof s === "string" ? s.split(/\s+/) : Array.isArray(s) ? s : []));
+  const out = [...new Set(all.filter(Boolean))];
+  return out.length ? out.join(" ") : undefined;
+}
+
+/**
+ * The session token for the browser client: the signed-in user's Supabase
+ * access token, or "" when signed out.
+ *
+ *   new BrowserTokenClient({ functionsUrl, getSessionToken: sessionToken(supabase) })
+ */
+export function sessionToken(supabase) {
+  return async () => (await supabase.auth.getSession()).data.session?.access_token ?? "";
+}
+
+/** The browser client's options with `getSessionToken` read from supabase-js. */
+export function browserClientOptions(supabase, options) {
+  return { ...options, getSessionToken: sessionToken(supabase) };
+}
+
+/**
+ * Attaches the browser client to a supabase-js client. Call it right after
+ * createClient, before supabase-js finishes reading the page's URL, so it
+ * sees the SIGNED_IN that carries the provider tokens (a later attach still
+ * catches them from INITIAL_SESSION while the session holds them).
+ */
+export function attachSupabase(supabase, client, options = {}) {
+  const providers = options.providers ?? { google: {} };
+  const storage = options.storage ?? browserStorage("localStorage");
+  const pendingStorage = options.pendingStorage ?? options.storage ?? browserStorage("sessionStorage");
+  const onStored = options.onStored ?? (() => {});
+  const onError = options.onError ??
+    ((e) => console.error("oauth-token-manager: storing provider tokens", e));
+  const jobs = new Set();
+  let lastUser = null;
+  let attached = true;
+
+  const settingsOf = (provider) => {
+    const own = Object.hasOwn(providers, provider) ? providers[provider] : undefined;
+    if (!own) return null;
+    const base = Object.hasOwn(PROVIDER_DEFAULTS, provider) ? PROVIDER_DEFAULTS[provider] : {};
+    return {
+      connection: own.connection ?? provider,
+      scopes: joinScopes(base.scopes, own.scopes),
+      queryParams: { ...base.queryParams, ...own.queryParams },
+    };
+  };
+
+  const storedOf = (user) => {
+    const all = readJson(storage, STORED);
+    return all?.user === user && Array.isArray(all.fingerprints) ? all.fingerprints : [];
+  };
+  const setStored = (user, fingerprints) =>
+    storage.setItem(STORED, JSON.stringify({ user, fingerprints: fingerprints.slice(-FINGERPRINTS_KEPT) }));
+
+  /** The provider these tokens came from: this tab's connect(), else the identity used last. */
+  function providerOf(session) {
+    const pending = readJson(pendingStorage, PENDING);
+    pendingStorage.removeItem(PENDING);
+    const linked = session.user?.app_metadata?.providers;
+    if (
+      pending && typeof pending.provider === "string" &&
+      Date.now() - Number(pending.at) < PENDING_MAX_AGE_MS &&
+      (!Array.isArray(linked) || linked.includes(pending.provider))
+    ) {
+      return pending.provider;
+    }
+    // app_metadata.provider is the user's first identity, not necessarily the one just used.
+    return newestIdentity(session.user) ?? session.user?.app_metadata?.provider ?? null;
+  }
+
+  function capture(session) {
+    const user = session.user?.id;
+    if (!user) return;
+    const fp = fingerprint(session.provider_token);
+    const stored = storedOf(user);
+    if (stored.includes(fp)) return; // stored before: a reload, another tab, INITIAL_SESSION after SIGNED_IN
+    const provider = providerOf(session);
+    const settings = provider ? settingsOf(provider) : null;
+    // A sign-in with a provider used for login only: its tokens are not kept.
+    if (!settings) return;
+    // Claimed before any await: the other tabs get this SIGNED_IN a task later.
+    setStored(user, [...stored, fp]);
+    const body = { providerToken: session.provider_token };
+    if (session.provider_refresh_token) body.providerRefreshToken = session.provider_refresh_token;
+    const about = { provider, connection: settings.connection };
+    const job = (async () => {
+      // Out of supabase-js's callback: the client reads the session through supabase-js.
+      await new Promise((r) => setTimeout(r, 0));
+      try {
+        const status = await client.callFunction(
+          `connections/${encodeURIComponent(settings.connection)}/store`,
+          body,
+          "POST",
+        );
+        onStored({ ...about, status });
+      } catch (error) {
+        // Released, so the next SIGNED_IN with these tokens (a reload) tries again.
+        setStored(user, storedOf(user).filter((x) => x !== fp));
+        onError(error, about);
+      }
+    })();
+    jobs.add(job);
+    job.finally(() => jobs.delete(job));
+  }
+
+  const { data } = supabase.auth.onAuthStateChange((event, session) => {
+    if (!attached) return;
+    if (event === "SIGNED_OUT") {
+      lastUser = null;
+      storage.removeItem(STORED);
+      client.reset();
+      return;
+    }
+    const user = session?.user?.id ?? null;
+    if (!user) return;
+    if (lastUser !== null && lastUser !== user) client.reset();
+    lastUser = user;
+    if (typeof session.provider_token === "string" && session.provider_token) capture(session);
+  });
+
+  return {
+    /**
+     * Connects a provider through Supabase Auth: signed out, signInWithOAuth;
+     * signed in with that provider already linked (a reconnect: new consent,
+     * new tokens), signInWithOAuth, which Supabase answers with the same user;
+     * signed in without it, linkIdentity (Supabase's manual linking must be
+     * enabled). In a browser it leaves the page; back on it, supabase-js
+     * emits SIGNED_IN and the tokens are stored.
+     */
+    async connect(provider, opts = {}) {
+      const settings = settingsOf(provider);
+      if (!settings) {
+        throw new TypeError(`'${provider}' is not one of the providers given to attachSupabase`);
+      }
+      const { data: { session } } = await supabase.auth.getSession();
+      let method = "signInWithOAuth";
+      if (session) {
+        const { data: ids, error } = await supabase.auth.getUserIdentities();
+        const identities = error ? session.user?.identities : ids?.identities;
+        if (!(identities ?? []).some((i) => i.provider === provider)) method = "linkIdentity";
+      }
+      const redirectTo = opts.redirectTo ?? options.redirectTo ??
+        (globalThis.location?.href ? globalThis.location.href.split("#")[0] : undefined);
+      const scopes = joinScopes(settings.scopes, opts.scopes);
+      const queryParams = { ...settings.queryParams, ...opts.queryParams };
+      const oauth = {
+        ...(redirectTo ? { redirectTo } : {}),
+        ...(scopes ? { scopes } : {}),
+        ...(Object.keys(queryParams).length ? { queryParams } : {}),
+        ...(opts.skipBrowserRedirect ? { skipBrowserRedirect: true } : {}),
+      };
+      pendingStorage.setItem(PENDING, JSON.stringify({ provider, at: Date.now() }));
+      const { data, error } = method === "linkIdentity"
+        ? await supabase.auth.linkIdentity({ provider, options: oauth })
+        : await supabase.auth.signInWithOAuth({ provider, options: oauth });
+      if (error) {
+        pendingStorage.removeItem(PENDING);
+        throw error;
+      }
+      return { provider, method, url: data?.url ?? null };
+    },
+
+    /** Resolves when every store started so far has finished (stored or reported to onError). */
+    async settled() {
+      while (jobs.size) await Promise.allSettled([...jobs]);
+    },
+
+    /** Stops listening to supabase-js. */
+    detach() {
+      attached = false;
+      data?.subscription?.unsubscribe();
+    },
+  };
+}
