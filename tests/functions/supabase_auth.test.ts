@@ -323,6 +323,33 @@ Deno.test({
         });
       });
 
+      await t.step(
+        "the implicit flow (supabase-js's default flowType): the session in the fragment",
+        async () => {
+          const start = new URL(`${url}/auth/v1/authorize`);
+          start.searchParams.set("provider", "google");
+          start.searchParams.set("redirect_to", `${SITE}back`);
+          start.searchParams.set("scopes", "https://www.googleapis.com/auth/calendar.events");
+          start.searchParams.set("access_type", "offline");
+          start.searchParams.set("login_hint", "ada@example.com");
+          const back = await follow(start.toString());
+          assert.equal(back.pathname, "/back");
+          const h = new URLSearchParams(back.hash.slice(1));
+          for (const k of ["access_token", "refresh_token", "expires_in", "expires_at", "provider_token"]) {
+            assert.ok(h.get(k), `${k} in the fragment`);
+          }
+          assert.equal(h.get("token_type"), "bearer");
+          assert.ok(h.has("sb"));
+          const user = await fetch(`${url}/auth/v1/user`, {
+            headers: { apikey: PUBLISHABLE, authorization: `Bearer ${h.get("access_token")}` },
+          });
+          assert.equal(user.status, 200);
+          const me = await user.json();
+          assert.equal(me.email, "ada@example.com");
+          assert.deepEqual(me.app_metadata.providers, ["google", "spotify"]);
+        },
+      );
+
       await t.step("the stand-in's gate and errors, in GoTrue's shapes", async () => {
         const noKey = await fetch(`${url}/auth/v1/user`);
         assert.equal(noKey.status, 401);
