@@ -1,9 +1,10 @@
 // Copies what the edge functions need from pkg/ into supabase/functions/_shared/pkg/,
 // so that nothing a function imports or reads lives outside supabase/functions/
 // (`supabase functions deploy` bundles only that folder, with or without
-// --use-api). What is copied: the wasm and its .d.ts, and the JS glue with
-// every module it imports by relative path (wasm-bindgen's snippets), each
-// with its .d.ts. `make pkg` runs it after building pkg/.
+// --use-api). What is copied: the wasm and its .d.ts, the JS glue and the
+// package's Postgres store with every module they import by relative path
+// (wasm-bindgen's snippets, the store's schema), each with its .d.ts. `make
+// pkg` runs it after building pkg/.
 //
 //   node scripts/sync-functions-pkg.mjs          copy (the folder then holds exactly these files)
 //   node scripts/sync-functions-pkg.mjs --check  exit 1 naming each file that differs from pkg/
@@ -16,7 +17,8 @@ const ROOT = new URL("../", import.meta.url).pathname;
 const from = process.argv.indexOf("--from");
 const SRC = from > 0 ? process.argv[from + 1] : join(ROOT, "pkg");
 const DEST = join(ROOT, "supabase/functions/_shared/pkg");
-const ENTRY = "oauth_token_manager.js";
+/** The modules the functions import: the glue, and the package's Postgres store (one copy of the SQL). */
+const ENTRIES = ["oauth_token_manager.js", "stores/postgres.js"];
 const WASM = "oauth_token_manager_bg.wasm";
 const NOTE = "README.md";
 const NOTE_TEXT = `# Generated: do not edit
@@ -41,7 +43,7 @@ function relativeImports(source) {
 /** The files to copy, relative to pkg/: the glue's import closure, their .d.ts, the wasm and its .d.ts. */
 function wanted() {
   const files = new Set([WASM]);
-  const queue = [ENTRY];
+  const queue = [...ENTRIES];
   while (queue.length) {
     const file = queue.shift();
     if (files.has(file)) continue;

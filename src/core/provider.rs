@@ -192,6 +192,9 @@ pub fn builtin(id: &str) -> Option<ProviderSpec> {
                 IdentityKind::Spotify,
             )),
             default_scopes: scopes("user-read-email user-read-private"),
+            // Spotify's access tokens last an hour ("Refreshing tokens"); a
+            // Supabase sign-in hands one over without its lifetime.
+            default_expires_in_secs: Some(3_600),
             ..spec(
                 "https://accounts.spotify.com/api/token",
                 ClientAuth::Basic,
@@ -209,6 +212,8 @@ pub fn builtin(id: &str) -> Option<ProviderSpec> {
                 IdentityKind::Discord,
             )),
             default_scopes: scopes("identify email"),
+            // Discord's access tokens last 7 days (OAuth2 "Access Token Response").
+            default_expires_in_secs: Some(604_800),
             ..spec(
                 "https://discord.com/api/oauth2/token",
                 ClientAuth::Basic,

@@ -27,6 +27,10 @@ create table if not exists public.oauth_connect_attempts (
 );
 
 -- Every new attempt deletes those expired for more than a day.
+-- The foreign key to auth.users cascades on delete: index it.
+create index if not exists oauth_connect_attempts_user_idx
+  on public.oauth_connect_attempts (user_id);
+
 create index if not exists oauth_connect_attempts_expires_idx
   on public.oauth_connect_attempts (expires_at);
 

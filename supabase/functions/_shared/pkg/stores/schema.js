@@ -1,0 +1,103 @@
+// What the Postgres store needs from the database, and which migration adds
+// it: the schema check the edge functions run at start
+// (supabase/functions/_shared/schema.ts), for any server and for CI.
+
+const FIRST = "20261122000000_oauth_connections.sql";
+const CONNECT = "20261124090000_oauth_connect.sql";
+
+/** The migration that adds a table or a column (`table` or `table.column`); the first when not listed. */
+export const ADDED_BY = {
+  "oauth_connections.account_id": CONNECT,
+  "oauth_connections.account_email": CONNECT,
+  "oauth_connections.account_name": CONNECT,
+  oauth_connect_attempts: CONNECT,
+};
+
+/** @type {Record<string, string[]>} */
+export const EXPECTED = {
+  oauth_connections: [
+    "user_id",
+    "provider",
+    "access_token_sealed",
+    "refresh_token_sealed",
+    "expires_at",
+    "refresh_token_expires_at",
+    "scope",
+    "status",
+    "last_error_code",
+    "last_error_message",
+    "last_error_at",
+    "failure_count",
+    "cooldown_until",
+    "token_refreshed_at",
+    "version",
+    "lease_owner",
+    "lease_until",
+    "updated_at",
+    "account_id",
+    "account_email",
+    "account_name",
+  ],
+  oauth_refresh_events: [
+    "user_id",
+    "provider",
+    "kind",
+    "code",
+    "message",
+    "at",
+    "duration_ms",
+    "attempts",
+    "rotated",
+    "scopes_added",
+    "scopes_removed",
+    "instance",
+  ],
+  oauth_connect_attempts: [
+    "state_hash",
+    "user_id",
+    "provider",
+    "verifier_sealed",
+    "redirect_uri",
+    "return_to",
+    "scopes",
+    "created_at",
+    "expires_at",
+    "code_sealed",
+    "ticket_hash",
+    "claimed_at",
+  ],
+};
+
+/**
+ * Lists what is missing from the `public` schema, as `table` or `table.column`.
+ * @param {(text: string, params: unknown[]) => Promise<Record<string, unknown>[]>} query
+ * @returns {Promise<string[]>}
+ */
+export async function missingSchema(query) {
+  const rows = await query(
+    `select table_name::text, column_name::text from information_schema.columns
+      where table_schema = 'public' and table_name = any($1::text[])`,
+    [Object.keys(EXPECTED)],
+  );
+  const have = new Set(rows.map((r) => `${r.table_name}.${r.column_name}`));
+  const tables = new Set(rows.map((r) => r.table_name));
+  /** @type {string[]} */
+  const missing = [];
+  for (const [table, columns] of Object.entries(EXPECTED)) {
+    if (!tables.has(table)) {
+      missing.push(table);
+      continue;
+    }
+    for (const c of columns) if (!have.has(`${table}.${c}`)) missing.push(`${table}.${c}`);
+  }
+  return missing;
+}
+
+/**
+ * The migration file that adds a missing `table` or `table.column`.
+ * @param {string} item
+ * @returns {string}
+ */
+export function migrationFor(item) {
+  return /** @type {Record<string, string>} */ (ADDED_BY)[item] ?? FIRST;
+}
