@@ -6,7 +6,7 @@
 // `import { createClient } from "@supabase/supabase-js"`).
 import init, { BrowserTokenClient } from "oauth-token-manager";
 import { attachSupabase, sessionToken } from "oauth-token-manager/supabase";
-import { connectionsPanel } from "./connections.js";
+import { connectionsPanel, NAMES, STATUS_WORDS } from "./connections.js";
 
 const $ = (id) => document.getElementById(id);
 /** The dev shortcuts' session: a JWT the dev stack signed, instead of a Supabase sign-in. */
@@ -42,9 +42,8 @@ const link = attachSupabase(supabase, client, {
 
 // ---- plain words for error codes ------------------------------------------------
 
-const PROVIDER_NAMES = { google: "Google", spotify: "Spotify", discord: "Discord", github: "GitHub" };
 /** The provider an error is about, by name (Google unless it says). */
-const who = (e) => PROVIDER_NAMES[e?.provider ?? "google"] ?? e.provider;
+const who = (e) => NAMES[e?.provider ?? "google"] ?? e.provider;
 
 const PLAIN = {
   REAUTH_REQUIRED: (e) => `${who(e)} access has expired or was revoked. Reconnect your ${who(e)} account.`,
@@ -103,13 +102,6 @@ async function run(button, work) {
 
 // ---- the token dashboard ------------------------------------------------------------
 
-const STATUS_WORDS = {
-  connected: "Connected",
-  token_expired: "Token expired — refresh failing",
-  needs_reauth: "Reconnect needed",
-  error: "Error",
-  disconnected: "Not connected",
-};
 let expiresAt = null;
 
 function showReconnect(needed, code) {

@@ -4,8 +4,8 @@
 // "Who am I?" calls each provider's own API through client.fetch, so the
 // token can be seen to work.
 
-const NAMES = { google: "Google", spotify: "Spotify", discord: "Discord", github: "GitHub" };
-const STATUS_WORDS = {
+export const NAMES = { google: "Google", spotify: "Spotify", discord: "Discord", github: "GitHub" };
+export const STATUS_WORDS = {
   connected: "Connected",
   token_expired: "Token expired — refresh failing",
   needs_reauth: "Reconnect needed",
