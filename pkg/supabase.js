@@ -166,18 +166,23 @@ export function attachSupabase(supabase, client, options = {}) {
     const user = session.user?.id;
     if (!user) return;
     const fp = fingerprint(session.provider_token);
-    const stored = storedOf(user);
-    if (stored.includes(fp)) return; // stored before: a reload, another tab, INITIAL_SESSION after SIGNED_IN
+    if (storedOf(user).includes(fp)) return; // stored before: a reload, another tab, INITIAL_SESSION after SIGNED_IN
     const provider = providerOf(session);
     const settings = provider ? settingsOf(provider) : null;
     // A sign-in with a provider used for login only: its tokens are not kept.
     if (!settings) return;
-    // Claimed before any await: the other tabs get this SIGNED_IN a task later.
-    setStored(user, [...stored, fp]);
     const body = { providerToken: session.provider_token };
     if (session.provider_refresh_token) body.providerRefreshToken = session.provider_refresh_token;
     const about = { provider, connection: settings.connection };
-    const job = (async () => {
+    // Claims the token, then stores it. Tabs hear the same SIGNED_IN, and
+    // localStorage is not atomic across a browser's processes: where Web Locks
+    // exist, the claim is taken under a lock requested with `ifAvailable`
+    // (never waits, so it cannot hang): the tab holding it stores, the others
+    // skip. Without them, the claim is taken before any await.
+    const claimAndStore = async () => {
+      const stored = storedOf(user);
+      if (stored.includes(fp)) return;
+      setStored(user, [...stored, fp]);
       // Out of supabase-js's callback: the client reads the session through supabase-js.
       await new Promise((r) => setTimeout(r, 0));
       try {
@@ -192,7 +197,15 @@ export function attachSupabase(supabase, client, options = {}) {
         setStored(user, storedOf(user).filter((x) => x !== fp));
         onError(error, about);
       }
-    })();
+    };
+    const locks = globalThis.navigator?.locks;
+    const job = typeof locks?.request === "function"
+      ? locks.request(
+        `oauth-token-manager:store:${user}`,
+        { ifAvailable: true },
+        (lock) => lock ? claimAndStore() : undefined,
+      )
+      : claimAndStore();
     jobs.add(job);
     job.finally(() => jobs.delete(job));
   }
