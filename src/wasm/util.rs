@@ -19,7 +19,15 @@ pub async fn sleep_ms(ms: u64) {
     let _ = JsFuture::from(p).await;
 }
 
-/// Awaits a value that may or may not be a promise.
+/// Awaits a value that may or may not be a promise. A plain value is
+/// returned at once: no promise, no future (the browser client reads the
+/// session on every call, and most stores answer synchronously or not at all).
 pub async fn settle(v: JsValue) -> Result<JsValue, JsValue> {
+    // Primitives first: reading a property of one would throw, and throwing is slow.
+    let thenable = v.is_object()
+        && js_sys::Reflect::get(&v, &JsValue::from_str("then")).is_ok_and(|t| t.is_function());
+    if !thenable {
+        return Ok(v);
+    }
     JsFuture::from(Promise::resolve(&v)).await
 }
