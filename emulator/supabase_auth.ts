@@ -25,165 +25,23 @@
 // is the user's first identity's provider), errors.go (error bodies by X-Supabase-Api-Version);
 // and what supabase-js 2.x (auth-js GoTrueClient) sends and reads.
 import { jwtVerify, SignJWT } from "npm:jose@6.2.17";
+import { cors, errorBody, errorRedirect, json, redirect } from "./supabase_auth_http.ts";
+import { exchange, readUserInfo } from "./supabase_auth_provider.ts";
+import {
+  type AuthCounters,
+  AuthError,
+  type AuthStandInOptions,
+  type Flow,
+  FLOW_SECONDS,
+  now,
+  randomToken,
+  REUSE_INTERVAL_MS,
+  s256,
+  type Session,
+  type User,
+} from "./supabase_auth_types.ts";
 
-export interface AuthProvider {
-  authUrl: string;
-  tokenUrl: string;
-  userinfoUrl: string;
-  clientId: string;
-  clientSecret: string;
-  /** How the token endpoint wants the client: HTTP Basic, or client_id/client_secret in the body (GitHub). */
-  clientAuth: "basic" | "body";
-  /** GoTrue's scopes for the provider, before the ones the app asks for. */
-  scopes: string[];
-  /** How to read the user info. */
-  identity: "oidc" | "spotify" | "discord" | "github";
-}
-
-export interface AuthStandInOptions {
-  /** The project URL the browser sees (`supabaseUrl`); the issuer is `<url>/auth/v1`. */
-  url: string;
-  jwtSecret: string;
-  /** The `apikey` values the API gateway accepts (publishable and secret keys). */
-  apiKeys: string[];
-  /** Where to send the browser when redirect_to is missing or not allowed. */
-  siteUrl: string;
-  /** Origins redirect_to may point at besides the site URL's. */
-  redirectOrigins?: string[];
-  providers: Record<string, AuthProvider>;
-  /** Users that exist already (auth.users rows), found by email. */
-  users?: { id: string; email: string }[];
-  /** Called for every user the stand-in creates (the dev stack adds it to auth.users). */
-  onUser?: (user: { id: string; email: string | null }) => Promise<void> | void;
-  accessTokenSeconds?: number;
-}
-
-interface Identity {
-  identity_id: string;
-  id: string;
-  user_id: string;
-  identity_data: Record<string, unknown>;
-  provider: string;
-  email: string | null;
-  last_sign_in_at: string;
-  created_at: string;
-  updated_at: string;
-}
-
-interface User {
-  id: string;
-  email: string | null;
-  created_at: string;
-  updated_at: string;
-  last_sign_in_at: string | null;
-  user_metadata: Record<string, unknown>;
-  identities: Identity[];
-}
-
-interface Flow {
-  id: string;
-  provider: string;
-  redirectTo: string;
-  challenge: string | null;
-  method: "s256" | "plain" | null;
-  linkUserId: string | null;
-  expiresAt: number;
-  /** Set by the callback (PKCE): the code for /token and what it hands over. */
-  authCode?: string;
-  userId?: string;
-  providerToken?: string;
-  providerRefreshToken?: string;
-}
-
-interface Session {
-  id: string;
-  userId: string;
-  /** The refresh token in use; older ones of the session are revoked. */
-  current: string;
-}
-
-export interface AuthCounters {
-  authorize: number;
-  linkAuthorize: number;
-  callbacks: number;
-  pkceGrants: number;
-  refreshGrants: number;
-  logouts: number;
-  userCalls: number;
-}
-
-const FLOW_SECONDS = 300;
-/** GoTrue lets a just-rotated refresh token be used again this long (tabs refreshing at once). */
-const REUSE_INTERVAL_MS = 10_000;
-
-const now = () => new Date().toISOString();
-const randomToken = (bytes = 24) =>
-  btoa(String.fromCharCode(...crypto.getRandomValues(new Uint8Array(bytes))))
-    .replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
-
-async function s256(verifier: string): Promise<string> {
-  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(verifier)));
-  return btoa(String.fromCharCode(...digest)).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
-}
-
-class AuthError extends Error {
-  constructor(readonly status: number, readonly code: string, message: string) {
-    super(message);
-  }
-}
-
-/** GoTrue's error status → the OAuth error a redirect carries (errors.go oauthErrorMap). */
-const OAUTH_ERROR: Record<number, string> = {
-  400: "invalid_request",
-  401: "unauthorized_client",
-  403: "access_denied",
-  422: "invalid_request",
-  500: "server_error",
-  501: "temporarily_unavailable",
-};
-
-/** The user info of a provider as GoTrue's provider code reads it: subject, emails, metadata. */
-function readUserInfo(kind: AuthProvider["identity"], u: Record<string, unknown>) {
-  const str = (v: unknown) => (typeof v === "string" && v ? v : undefined);
-  switch (kind) {
-    case "oidc":
-      return {
-        sub: String(u.sub),
-        email: str(u.email),
-        verified: u.email_verified === true,
-        name: str(u.name),
-        picture: str(u.picture),
-      };
-    case "spotify": {
-      const images = Array.isArray(u.images) ? u.images as { url?: string }[] : [];
-      return {
-        sub: String(u.id),
-        email: str(u.email),
-        verified: true,
-        name: str(u.display_name),
-        picture: images[0]?.url,
-      };
-    }
-    case "discord":
-      return {
-        sub: String(u.id),
-        email: str(u.email),
-        verified: u.verified === true,
-        name: str(u.global_name) ?? str(u.username),
-        picture: str(u.avatar),
-        userName: str(u.username),
-      };
-    case "github":
-      return {
-        sub: String(u.id),
-        email: str(u.email),
-        verified: true,
-        name: str(u.name) ?? str(u.login),
-        picture: str(u.avatar_url),
-        userName: str(u.login),
-      };
-  }
-}
+export type { AuthCounters, AuthProvider, AuthStandInOptions } from "./supabase_auth_types.ts";
 
 export function startAuthStandIn(o: AuthStandInOptions) {
   const issuer = `${o.url.replace(/\/+$/, "")}/auth/v1`;
@@ -377,44 +235,6 @@ export function startAuthStandIn(o: AuthStandInOptions) {
     return url.toString();
   }
 
-  /** The provider's tokens and who they belong to. */
-  async function exchange(p: AuthProvider, code: string) {
-    const form = new URLSearchParams({ grant_type: "authorization_code", code, redirect_uri: callbackUrl });
-    const headers: Record<string, string> = {
-      "content-type": "application/x-www-form-urlencoded",
-      accept: "application/json",
-    };
-    if (p.clientAuth === "basic") {
-      headers.authorization = `Basic ${
-        btoa(`${encodeURIComponent(p.clientId)}:${encodeURIComponent(p.clientSecret)}`)
-      }`;
-    } else {
-      form.set("client_id", p.clientId);
-      form.set("client_secret", p.clientSecret);
-    }
-    const res = await fetch(p.tokenUrl, { method: "POST", headers, body: form });
-    const body = await res.json().catch(() => ({}));
-    if (!res.ok || typeof body.access_token !== "string") {
-      throw new AuthError(
-        500,
-        "unexpected_failure",
-        `Error exchanging code with provider: ${body.error ?? res.status}`,
-      );
-    }
-    const info = await fetch(p.userinfoUrl, {
-      headers: { authorization: `Bearer ${body.access_token}`, accept: "application/json" },
-    });
-    if (!info.ok) {
-      await info.body?.cancel();
-      throw new AuthError(500, "unexpected_failure", "Error getting user profile from external provider");
-    }
-    return {
-      accessToken: body.access_token as string,
-      refreshToken: typeof body.refresh_token === "string" ? body.refresh_token : "",
-      who: readUserInfo(p.identity, await info.json()),
-    };
-  }
-
   async function newUser(email: string | null, metadata: Record<string, unknown>): Promise<User> {
     const u: User = {
       id: crypto.randomUUID(),
@@ -519,7 +339,7 @@ export function startAuthStandIn(o: AuthStandInOptions) {
           "OAuth callback with missing authorization code missing",
         );
       }
-      const got = await exchange(o.providers[flow.provider], code);
+      const got = await exchange(o.providers[flow.provider], code, callbackUrl);
       const user = await userFor(flow, got.who);
       const to = new URL(flow.redirectTo);
       if (flow.challenge) {
@@ -547,20 +367,6 @@ export function startAuthStandIn(o: AuthStandInOptions) {
       flows.delete(flow.id);
       return errorRedirect(flow.redirectTo, e);
     }
-  }
-
-  function errorRedirect(to: string, e: AuthError & { oauth?: string }): Response {
-    const u = new URL(to);
-    const error = e.oauth ?? OAUTH_ERROR[e.status] ?? "server_error";
-    u.searchParams.set("error", error);
-    if (e.code) u.searchParams.set("error_code", e.code);
-    u.searchParams.set("error_description", e.message);
-    const h = new URLSearchParams({ error });
-    h.set("error_description", e.message);
-    if (e.code) h.set("error_code", e.code);
-    h.set("sb", "");
-    u.hash = h.toString();
-    return redirect(u.toString());
   }
 
   async function token(req: Request, grant: string | null): Promise<Response> {
@@ -614,39 +420,6 @@ export function startAuthStandIn(o: AuthStandInOptions) {
     }
     throw new AuthError(400, "invalid_credentials", "unsupported_grant_type");
   }
-
-  const json = (status: number, body: unknown, headers: Record<string, string> = {}) =>
-    new Response(JSON.stringify(body), {
-      status,
-      headers: { "content-type": "application/json", ...headers },
-    });
-  const redirect = (location: string) =>
-    new Response(null, { status: 302, headers: { location, "cache-control": "no-store" } });
-
-  /** The gateway's CORS: any origin, the headers supabase-js sends. */
-  function cors(req: Request): Record<string, string> {
-    const origin = req.headers.get("origin");
-    if (!origin) return {};
-    return {
-      "access-control-allow-origin": origin,
-      "access-control-allow-headers": req.headers.get("access-control-request-headers") ??
-        "authorization, apikey, content-type, x-client-info, x-supabase-api-version",
-      "access-control-allow-methods": "GET, POST, PUT, DELETE, OPTIONS",
-      "access-control-expose-headers": "x-supabase-api-version",
-      "access-control-max-age": "600",
-      vary: "Origin",
-    };
-  }
-
-  /** An error body as GoTrue writes it: {code, message} for X-Supabase-Api-Version ≥ 2024-01-01, else {code, error_code, msg}. */
-  function errorBody(req: Request, e: AuthError): Response {
-    const version = req.headers.get("x-supabase-api-version") ?? "";
-    if (version >= "2024-01-01") {
-      return json(e.status, { code: e.code, message: e.message }, { "x-supabase-api-version": "2024-01-01" });
-    }
-    return json(e.status, { code: e.status, error_code: e.code, msg: e.message });
-  }
-
   async function route(req: Request, path: string): Promise<Response> {
     const q = new URL(req.url).searchParams;
     // Browser navigations: open routes at the gateway.
