@@ -293,7 +293,7 @@ impl<T: Transport, S: Store, R: Runtime> Manager<T, S, R> {
                 Ok(true) => {
                     ev.duration_ms = Some(self.rt.now_ms() - started);
                     self.emit(ev).await;
-                    if super::manager::missing_scope(row) {
+                    if super::lifecycle::missing_scope(row) {
                         // A refresh cannot add scopes: the flag stays.
                         self.keep_scope_flag(row).await;
                     }
@@ -422,7 +422,7 @@ impl<T: Transport, S: Store, R: Runtime> Manager<T, S, R> {
     async fn keep_scope_flag(&self, row: &ConnectionRow) {
         let _ = self
             .store
-            .record_failure(&super::manager::flag(
+            .record_failure(&super::lifecycle::flag(
                 row,
                 Status::NeedsReauth,
                 Code::InsufficientScope,

@@ -2,6 +2,7 @@
 //! JS values, calls the core, and encodes the result.
 
 mod client;
+mod client_connect;
 mod convert;
 mod fetch;
 mod legacy;

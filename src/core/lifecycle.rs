@@ -1,0 +1,304 @@
+//! The connection lifecycle around the refresh path: saving a grant's tokens
+//! (a sign-in's or a connect's) with who connected, the status report, the
+//! missing-scope flag, and the background refresher's pass.
+
+use super::error::{Code, Error, Result};
+use super::http::Transport;
+use super::identity::{parse_userinfo, userinfo_request, Account};
+use super::manager::{
+    check_user, not_connected, GetOptions, InitialTokens, Manager, StatusReport, SweepReport,
+};
+use super::provider::Provider;
+use super::runtime::Runtime;
+use super::seal::Field;
+use super::secret::AccessToken;
+use super::status::Status;
+use super::store::{ConnectionRow, FailureWrite, Store, TokenWrite};
+use super::token::normalize_scope;
+
+impl<T: Transport, S: Store, R: Runtime> Manager<T, S, R> {
+    /// Saves the tokens a sign-in returned. Without a new refresh token the
+    /// stored one is kept (Google sends one only on first consent).
+    pub async fn store_tokens(
+        &self,
+        user_id: &str,
+        provider_id: &str,
+        t: InitialTokens,
+    ) -> Result<StatusReport> {
+        self.save_grant(user_id, provider_id, t, "stored").await
+    }
+
+    /// Who the access token belongs to, from the provider's user-info
+    /// endpoint; `None` when it has none or the lookup fails (it is only
+    /// for display, never a reason to refuse the tokens).
+    pub(crate) async fn identify(&self, provider: &Provider, access: &str) -> Option<Account> {
+        let req = userinfo_request(provider, &AccessToken::new(access))?;
+        let resp = self
+            .transport
+            .send(req, self.cfg.policy.request_timeout_ms)
+            .await
+            .ok()?;
+        parse_userinfo(provider, &resp).ok()
+    }
+
+    /// Saves a grant's tokens (a sign-in's or a connect's), sealed, with the account.
+    pub(crate) async fn save_grant(
+        &self,
+        user_id: &str,
+        provider_id: &str,
+        t: InitialTokens,
+        kind: &str,
+    ) -> Result<StatusReport> {
+        let provider = self.provider(provider_id)?;
+        check_user(user_id)?;
+        if t.access_token.trim().is_empty() {
+            return Err(Error::new(Code::BadRequest, "accessToken: required"));
+        }
+        if t.refresh_token.as_deref() == Some("") {
+            return Err(Error::new(
+                Code::BadRequest,
+                "refreshToken: must not be empty",
+            ));
+        }
+        let account = match t.account.clone() {
+            Some(a) => Some(a),
+            None => self.identify(provider, &t.access_token).await,
+        };
+        let now = self.rt.now_ms();
+        let existing = self.store.load(user_id, provider_id).await?;
+        let refresh_sealed = match &t.refresh_token {
+            Some(r) => Some(self.seal(r, user_id, provider_id, Field::RefreshToken)),
+            None => existing
+                .as_ref()
+                .and_then(|row| row.refresh_token_sealed.clone()),
+        };
+        let expires_at = if provider.spec.access_tokens_expire {
+            t.expires_at_ms.or_else(|| {
+                t.expires_in_secs
+                    .or(provider.spec.default_expires_in_secs)
+                    .map(|s| now + (s as i64) * 1000)
+            })
+        } else {
+            None
+        };
+        let write = TokenWrite {
+            user_id: user_id.to_string(),
+            provider: provider_id.to_string(),
+            access_token_sealed: self.seal(
+                &t.access_token,
+                user_id,
+                provider_id,
+                Field::AccessToken,
+            ),
+            refresh_token_sealed: refresh_sealed,
+            expires_at,
+            refresh_token_expires_at: match (&t.refresh_token, t.refresh_token_expires_in_secs) {
+                (Some(_), Some(s)) => Some(now + (s as i64).saturating_mul(1000)),
+                (Some(_), None) => None,
+                (None, _) => existing.as_ref().and_then(|r| r.refresh_token_expires_at),
+            },
+            scope: t
+                .scope
+                .as_deref()
+                .map(|s| normalize_scope(s, provider.spec.scope_separator))
+                .or_else(|| existing.as_ref().and_then(|r| r.scope.clone())),
+            refreshed_at: now,
+            account_id: account.as_ref().map(|a| a.id.clone()),
+            account_email: account.as_ref().and_then(|a| a.email.clone()),
+            account_name: account.as_ref().and_then(|a| a.name.clone()),
+        };
+        let row = self.store.save_tokens(&write).await?;
+        self.pending
+            .borrow_mut()
+            .remove(&(user_id.to_string(), provider_id.to_string()));
+        let mut ev = self.event(&row, kind);
+        ev.rotated = Some(t.refresh_token.is_some());
+        self.emit(ev).await;
+        Ok(self.report(provider_id, Some(&row)))
+    }
+
+    /// The provider refused a call for a scope this grant lacks: the
+    /// connection is `needs_reauth` with `INSUFFICIENT_SCOPE` until the user
+    /// consents again (a new sign-in or connect); its token keeps serving
+    /// the scopes it has. A refresh cannot add scopes (RFC 6749 §6), so it
+    /// keeps the flag.
+    pub async fn record_scope_error(
+        &self,
+        user_id: &str,
+        provider_id: &str,
+        missing_scopes: &[String],
+    ) -> Result<StatusReport> {
+        self.provider(provider_id)?;
+        check_user(user_id)?;
+        let row = self
+            .store
+            .load(user_id, provider_id)
+            .await?
+            .ok_or_else(|| not_connected(provider_id))?;
+        let scopes: Vec<String> = missing_scopes
+            .iter()
+            .map(|s| clean_scope(s))
+            .filter(|s| !s.is_empty())
+            .take(20)
+            .collect();
+        let message = if scopes.is_empty() {
+            format!("the {provider_id} grant lacks a scope this call needs: reconnect and allow it")
+        } else {
+            format!(
+                "the {provider_id} grant lacks the scope {}: reconnect and allow it",
+                scopes.join(" ")
+            )
+        };
+        self.store
+            .record_failure(&flag(
+                &row,
+                Status::NeedsReauth,
+                Code::InsufficientScope,
+                message.clone(),
+                self.rt.now_ms(),
+                row.failure_count,
+            ))
+            .await?;
+        let mut ev = self.event(&row, "insufficient_scope");
+        ev.code = Some(Code::InsufficientScope.as_str().to_string());
+        ev.message = Some(message);
+        self.emit(ev).await;
+        self.status(user_id, provider_id).await
+    }
+
+    /// The connection's status. Never contains a token.
+    pub async fn status(&self, user_id: &str, provider_id: &str) -> Result<StatusReport> {
+        self.provider(provider_id)?;
+        check_user(user_id)?;
+        let row = self.store.load(user_id, provider_id).await?;
+        Ok(self.report(provider_id, row.as_ref()))
+    }
+
+    pub(crate) fn report(&self, provider_id: &str, row: Option<&ConnectionRow>) -> StatusReport {
+        let Some(row) = row else {
+            return StatusReport {
+                provider: provider_id.to_string(),
+                status: Status::Disconnected.as_str().to_string(),
+                connected: false,
+                requires_reauth: false,
+                expires_at: None,
+                token_refreshed_at: None,
+                scopes: Vec::new(),
+                has_refresh_token: false,
+                refresh_token_expires_at: None,
+                last_error_code: None,
+                last_error_message: None,
+                last_error_at: None,
+                failure_count: 0,
+                cooldown_until: None,
+                account_id: None,
+                account_email: None,
+                account_name: None,
+            };
+        };
+        let status = Status::parse(&row.status).unwrap_or(Status::Error);
+        StatusReport {
+            provider: provider_id.to_string(),
+            status: status.as_str().to_string(),
+            connected: matches!(status, Status::Connected | Status::TokenExpired),
+            requires_reauth: status == Status::NeedsReauth,
+            expires_at: row.expires_at,
+            token_refreshed_at: row.token_refreshed_at,
+            scopes: row
+                .scope
+                .as_deref()
+                .map(|s| {
+                    s.split(' ')
+                        .filter(|x| !x.is_empty())
+                        .map(str::to_string)
+                        .collect()
+                })
+                .unwrap_or_default(),
+            has_refresh_token: row.refresh_token_sealed.is_some(),
+            refresh_token_expires_at: row.refresh_token_expires_at,
+            last_error_code: row.last_error_code.clone(),
+            last_error_message: row.last_error_message.clone(),
+            last_error_at: row.last_error_at,
+            failure_count: row.failure_count,
+            cooldown_until: row.cooldown_until,
+            account_id: row.account_id.clone(),
+            account_email: row.account_email.clone(),
+            account_name: row.account_name.clone(),
+        }
+    }
+
+    /// Background refresher: refreshes connections whose token expires within
+    /// `within_ms`, at most `limit` of them, one at a time.
+    pub async fn refresh_expiring(&self, within_ms: i64, limit: u32) -> Result<SweepReport> {
+        let now = self.rt.now_ms();
+        let due = self
+            .store
+            .list_expiring(now + within_ms, now, limit)
+            .await?;
+        let mut report = SweepReport::default();
+        for (user, provider) in due {
+            if !self.cfg.providers.contains_key(&provider) {
+                continue;
+            }
+            report.checked += 1;
+            let opts = GetOptions {
+                force: false,
+                min_validity_ms: Some(within_ms),
+            };
+            match self.get_valid_token(&user, &provider, opts).await {
+                Ok(t) if t.warning.is_none() => report.refreshed += u32::from(t.refreshed),
+                Ok(t) => {
+                    report.failed += 1;
+                    report.codes.push(
+                        t.warning
+                            .map(|w| w.code.as_str().to_string())
+                            .unwrap_or_default(),
+                    );
+                }
+                Err(e) => {
+                    report.failed += 1;
+                    report.codes.push(e.code.as_str().to_string());
+                }
+            }
+        }
+        Ok(report)
+    }
+}
+
+/// A status change outside a refresh (no lease held, so none released):
+/// keeps the row's cooldown and keeps its refresh token.
+pub(crate) fn flag(
+    row: &ConnectionRow,
+    status: Status,
+    code: Code,
+    message: String,
+    at: i64,
+    failure_count: u32,
+) -> FailureWrite {
+    FailureWrite {
+        user_id: row.user_id.clone(),
+        provider: row.provider.clone(),
+        owner: String::new(),
+        status: status.as_str().to_string(),
+        code: code.as_str().to_string(),
+        message,
+        at,
+        failure_count,
+        cooldown_until: row.cooldown_until,
+        erase_refresh_token: false,
+    }
+}
+
+/// The row is flagged for a missing scope, not a dead grant.
+pub(crate) fn missing_scope(row: &ConnectionRow) -> bool {
+    Status::parse(&row.status) == Some(Status::NeedsReauth)
+        && row.last_error_code.as_deref() == Some(Code::InsufficientScope.as_str())
+}
+
+/// A scope as a provider names it (URLs, `a:b`, `a.b`), nothing else.
+fn clean_scope(s: &str) -> String {
+    s.chars()
+        .filter(|c| c.is_ascii_graphic() && !matches!(c, '"' | '\\' | '<' | '>'))
+        .take(200)
+        .collect()
+}
