@@ -153,6 +153,9 @@ pub fn builtin(id: &str) -> Option<ProviderSpec> {
             IdentityKind::Oidc,
         )),
         default_scopes: scopes(&format!("openid email {scope}")),
+        // Google's access tokens live an hour (3599 s, as its token endpoint
+        // says); a Supabase sign-in hands one over without its lifetime.
+        default_expires_in_secs: Some(3_599),
         // A refresh token comes back only for offline access, and again on
         // reconnect only with prompt=consent; incremental authorization keeps
         // the scopes granted before (Google's "OAuth 2.0 for web server apps").

@@ -25,7 +25,6 @@ export const TEMPLATES = [
   "github-app",
   "rfc6749",
 ];
-const GOOGLE_TEMPLATES = ["google", "google-calendar", "gmail", "youtube"];
 const CLIENT_AUTH = ["basic", "body", "none", "client_secret_basic", "client_secret_post"];
 const REVOCATION = ["rfc7009", "google", "github-grant", "none"];
 const IDENTITY = ["oidc", "spotify", "discord", "github"];
@@ -48,19 +47,6 @@ export interface ProviderSettings {
 
 /** The environment prefix of a provider id: my-idp → MY_IDP. */
 export const envPrefix = (id: string) => id.toUpperCase().replace(/-/g, "_");
-
-/** The template a provider uses: its <ID>_TEMPLATE, else its id. */
-export const templateOf = (id: string, p: ProviderSettings) => p.template ?? id;
-
-/** Google's access tokens live an hour (3599 s as its token endpoint says). */
-export const GOOGLE_ACCESS_TOKEN_SECONDS = 3599;
-
-/**
- * The lifetime to assume for a sign-in's access token, whose lifetime Supabase
- * does not pass on: Google's hour for Google connections, else unknown (null).
- */
-export const assumedLifetime = (id: string, p: ProviderSettings) =>
-  GOOGLE_TEMPLATES.includes(templateOf(id, p)) ? GOOGLE_ACCESS_TOKEN_SECONDS : null;
 
 function get(env: Env, name: string): string | undefined {
   return env(name)?.trim() || undefined;

@@ -56,15 +56,14 @@ export async function tokenReply(
 /**
  * Saves the tokens a Supabase sign-in (signInWithOAuth, linkIdentity) returned
  * once: session.provider_token / provider_refresh_token. Supabase does not
- * pass the lifetime on; `assumedLifetime` (seconds) stands in for it where the
- * provider's is known (Google: an hour), else the expiry stays unknown.
+ * pass the lifetime on; the provider's documented one (the package's
+ * templates: Google an hour, Spotify an hour, Discord 7 days) stands in.
  */
 export async function storeReply(
   rt: Runtime,
   userId: string,
   provider: string,
   b: Body,
-  assumedLifetime: number | null,
   headers?: Record<string, string>,
 ): Promise<Reply> {
   const accessToken = optString(b, "providerToken", 4096) ?? optString(b, "provider_token", 4096);
@@ -78,7 +77,7 @@ export async function storeReply(
   const report = await rt.manager.storeTokens(userId, provider, {
     accessToken,
     refreshToken: refreshToken ?? null,
-    expiresIn: expiresIn ?? (expiresAt === undefined ? assumedLifetime : null),
+    expiresIn: expiresIn ?? null,
     expiresAt: expiresAt ?? null,
     scope: optString(b, "scope", 4096) ?? null,
   });

@@ -11,7 +11,6 @@ import { callbackPage, checkReturnTo, redirectUri } from "../_shared/connect.ts"
 import { CONNECTION_HEADER } from "../_shared/cors.ts";
 import { badRequest } from "../_shared/errors.ts";
 import type { Ctx } from "../_shared/handler.ts";
-import { assumedLifetime } from "../_shared/providers.ts";
 import { markerOf, statusReply, statusView, storeReply, tokenReply } from "../_shared/replies.ts";
 import { routedFunction } from "../_shared/router.ts";
 import { type Body, readBody, string } from "../_shared/validate.ts";
@@ -84,8 +83,7 @@ export const handler = routedFunction("connections", [
     route: "POST /:provider/store",
     work: async (ctx) => {
       const id = provider(ctx);
-      const lifetime = assumedLifetime(id, ctx.rt.cfg.providers[id]);
-      return await storeReply(ctx.rt, ctx.caller.userId, id, await readBody(ctx.req), lifetime, about(id));
+      return await storeReply(ctx.rt, ctx.caller.userId, id, await readBody(ctx.req), about(id));
     },
   },
   {
