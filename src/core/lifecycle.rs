@@ -6,7 +6,8 @@ use super::error::{Code, Error, Result};
 use super::http::Transport;
 use super::identity::{parse_userinfo, userinfo_request, Account};
 use super::manager::{
-    check_user, not_connected, GetOptions, InitialTokens, Manager, StatusReport, SweepReport,
+    check_user, not_connected, GetOptions, InitialTokens, Manager, StatusReport, StatusWarning,
+    SweepReport, REFRESH_TOKEN_EXPIRING,
 };
 use super::provider::Provider;
 use super::runtime::Runtime;
@@ -194,6 +195,7 @@ impl<T: Transport, S: Store, R: Runtime> Manager<T, S, R> {
                 account_id: None,
                 account_email: None,
                 account_name: None,
+                warning: None,
             };
         };
         let status = Status::parse(&row.status).unwrap_or(Status::Error);
@@ -224,7 +226,35 @@ impl<T: Transport, S: Store, R: Runtime> Manager<T, S, R> {
             account_id: row.account_id.clone(),
             account_email: row.account_email.clone(),
             account_name: row.account_name.clone(),
+            warning: self.expiry_warning(row, status),
         }
+    }
+
+    /// "Reconnect before …" when the refresh token's known end is near and
+    /// the connection still works (a dead grant says so in its status).
+    fn expiry_warning(&self, row: &ConnectionRow, status: Status) -> Option<StatusWarning> {
+        let end = row.refresh_token_expires_at?;
+        let spec = &self.cfg.providers.get(&row.provider)?.spec;
+        let works = matches!(
+            status,
+            Status::Connected | Status::TokenExpired | Status::Error
+        );
+        let notice_ms =
+            i64::try_from(spec.refresh_token_warning_secs.saturating_mul(1000)).unwrap_or(i64::MAX);
+        if !works
+            || row.refresh_token_sealed.is_none()
+            || end.saturating_sub(self.rt.now_ms()) > notice_ms
+        {
+            return None;
+        }
+        Some(StatusWarning {
+            code: REFRESH_TOKEN_EXPIRING,
+            message: format!(
+                "the provider's grant ends at {}: reconnect before then to keep access",
+                super::time::format_rfc3339_ms(end)
+            ),
+            reconnect_before: end,
+        })
     }
 
     /// Background refresher: refreshes connections whose token expires within

@@ -84,6 +84,31 @@ pub struct StatusReport {
     pub account_id: Option<String>,
     pub account_email: Option<String>,
     pub account_name: Option<String>,
+    /// Set when the grant will die soon: its refresh token's known end is
+    /// within the provider's `refreshTokenWarningSeconds`.
+    pub warning: Option<StatusWarning>,
+}
+
+/// A warning on a connection that still works.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StatusWarning {
+    /// `REFRESH_TOKEN_EXPIRING`.
+    pub code: &'static str,
+    pub message: String,
+    /// The refresh token's end: reconnect before it (epoch ms).
+    pub reconnect_before: i64,
+}
+
+pub const REFRESH_TOKEN_EXPIRING: &str = "REFRESH_TOKEN_EXPIRING";
+
+/// One provider's upkeep windows (`Manager::upkeep`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProviderUpkeep {
+    pub provider: String,
+    /// `None`: keep-alive is off.
+    pub keep_alive_secs: Option<u64>,
+    pub refresh_token_warning_secs: u64,
 }
 
 /// Result of one background refresher pass.
@@ -134,6 +159,23 @@ pub(crate) fn not_connected(provider: &str) -> Error {
 }
 
 impl<T: Transport, S: Store, R: Runtime> Manager<T, S, R> {
+    /// What the background refresher needs to know of each configured
+    /// provider, sorted by id: its keep-alive and warning windows.
+    pub fn upkeep(&self) -> Vec<ProviderUpkeep> {
+        let mut all: Vec<ProviderUpkeep> = self
+            .cfg
+            .providers
+            .iter()
+            .map(|(id, p)| ProviderUpkeep {
+                provider: id.clone(),
+                keep_alive_secs: p.spec.keep_alive_secs,
+                refresh_token_warning_secs: p.spec.refresh_token_warning_secs,
+            })
+            .collect();
+        all.sort_by(|a, b| a.provider.cmp(&b.provider));
+        all
+    }
+
     pub fn new(cfg: ManagerConfig, transport: T, store: S, rt: R) -> Self {
         let mut id = [0u8; 6];
         rt.fill_random(&mut id);

@@ -116,7 +116,20 @@ pub struct ProviderSpec {
     pub default_scopes: Vec<String>,
     /// Extra authorization request parameters (Google: offline access, consent, incremental scopes).
     pub auth_params: Vec<(String, String)>,
+    /// Keep-alive: the background refresher refreshes a connection not
+    /// refreshed for this long even while its access token is valid, because
+    /// providers revoke refresh tokens left unused (Google after six months).
+    /// `None`: never.
+    pub keep_alive_secs: Option<u64>,
+    /// How long before a known refresh-token end (`refresh_token_expires_in`)
+    /// the connection's status warns "reconnect before …".
+    pub refresh_token_warning_secs: u64,
 }
+
+/// Thirty days: well inside every provider's idle-revocation window.
+pub const DEFAULT_KEEP_ALIVE_SECS: u64 = 30 * 86_400;
+/// Three days' notice before a refresh token's known end.
+pub const DEFAULT_REFRESH_TOKEN_WARNING_SECS: u64 = 3 * 86_400;
 
 const GOOGLE_TOKEN_URL: &str = "https://oauth2.googleapis.com/token";
 const GOOGLE_AUTH_URL: &str = "https://accounts.google.com/o/oauth2/v2/auth";
@@ -142,6 +155,8 @@ pub fn builtin(id: &str) -> Option<ProviderSpec> {
         userinfo: None,
         default_scopes: Vec::new(),
         auth_params: Vec::new(),
+        keep_alive_secs: Some(DEFAULT_KEEP_ALIVE_SECS),
+        refresh_token_warning_secs: DEFAULT_REFRESH_TOKEN_WARNING_SECS,
     };
     let google = |scope: &str| ProviderSpec {
         auth_url: Some(GOOGLE_AUTH_URL.to_string()),
@@ -274,10 +289,13 @@ pub struct ProviderConfig {
     pub identity: Option<String>,
     pub scopes: Option<Vec<String>>,
     pub auth_params: Option<Vec<(String, String)>>,
+    /// Seconds; 0 turns keep-alive off.
+    pub keep_alive_seconds: Option<u64>,
+    pub refresh_token_warning_seconds: Option<u64>,
 }
 
 impl ProviderConfig {
-    pub const FIELDS: [&'static str; 16] = [
+    pub const FIELDS: [&'static str; 18] = [
         "template",
         "clientId",
         "clientSecret",
@@ -294,6 +312,8 @@ impl ProviderConfig {
         "identity",
         "scopes",
         "authParams",
+        "keepAliveSeconds",
+        "refreshTokenWarningSeconds",
     ];
 
     /// Reads `providers.<key>` from JSON.
@@ -317,6 +337,8 @@ impl ProviderConfig {
             identity: f.opt_str("identity")?,
             scopes: f.opt_scopes("scopes")?,
             auth_params: f.opt_string_map("authParams")?,
+            keep_alive_seconds: f.opt_u64("keepAliveSeconds")?,
+            refresh_token_warning_seconds: f.opt_u64("refreshTokenWarningSeconds")?,
         })
     }
 }
@@ -358,6 +380,8 @@ impl Provider {
                 userinfo: None,
                 default_scopes: Vec::new(),
                 auth_params: Vec::new(),
+                keep_alive_secs: Some(DEFAULT_KEEP_ALIVE_SECS),
+                refresh_token_warning_secs: DEFAULT_REFRESH_TOKEN_WARNING_SECS,
             },
             None => {
                 return Err(Error::config(format!(
@@ -405,6 +429,12 @@ impl Provider {
         }
         if c.default_expires_in_seconds.is_some() {
             spec.default_expires_in_secs = c.default_expires_in_seconds;
+        }
+        if let Some(k) = c.keep_alive_seconds {
+            spec.keep_alive_secs = (k > 0).then_some(k);
+        }
+        if let Some(w) = c.refresh_token_warning_seconds {
+            spec.refresh_token_warning_secs = w;
         }
         apply_connect_config(&mut spec, c, &field)?;
         let client_id = c

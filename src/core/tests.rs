@@ -682,3 +682,74 @@ fn new_tokens_that_are_already_expired_are_refreshed_not_returned() {
 }
 
 mod hardening;
+
+#[test]
+fn a_grant_with_a_known_end_warns_reconnect_before_it_within_the_notice() {
+    let w = world("google");
+    // Google's refresh tokens for apps in testing mode last 7 days.
+    w.rt.run(w.m.store_tokens(
+        "user-1",
+        "google",
+        InitialTokens {
+            access_token: "at".into(),
+            refresh_token: Some("rt".into()),
+            expires_in_secs: Some(3600),
+            refresh_token_expires_in_secs: Some(7 * 86_400),
+            ..Default::default()
+        },
+    ))
+    .unwrap();
+    let end = w.rt.now_ms() + 7 * 86_400_000;
+    let status = || w.rt.run(w.m.status("user-1", "google")).unwrap();
+    assert_eq!(status().warning, None, "four days' notice is not due yet");
+    w.rt.advance(4 * 86_400_000 - 1);
+    assert_eq!(status().warning, None);
+    w.rt.advance(1);
+    let warning = status().warning.expect("three days before the end");
+    assert_eq!(warning.code, "REFRESH_TOKEN_EXPIRING");
+    assert_eq!(warning.reconnect_before, end);
+    assert!(warning
+        .message
+        .contains(&super::time::format_rfc3339_ms(end)));
+    // A dead grant says so in its status, not as a warning.
+    let row = w.store.row("user-1", "google").unwrap();
+    w.rt.run(w.store.record_failure(&super::lifecycle::flag(
+        &row,
+        super::status::Status::NeedsReauth,
+        Code::ReauthRequired,
+        "gone".into(),
+        w.rt.now_ms(),
+        1,
+    )))
+    .unwrap();
+    assert_eq!(status().warning, None);
+}
+
+#[test]
+fn upkeep_windows_default_and_configure_per_provider() {
+    let w = world("google");
+    let u = w.m.upkeep();
+    assert_eq!(u.len(), 1);
+    assert_eq!(
+        (u[0].keep_alive_secs, u[0].refresh_token_warning_secs),
+        (Some(30 * 86_400), 3 * 86_400)
+    );
+    let cfg = ManagerConfig::from_json(&format!(
+        r#"{{"providers":{{"b":{{"clientId":"c","clientSecret":"s","tokenUrl":"http://127.0.0.1:1/t","keepAliveSeconds":0,"refreshTokenWarningSeconds":60}},
+            "a":{{"clientId":"c","clientSecret":"s","tokenUrl":"http://127.0.0.1:1/t","keepAliveSeconds":86400}}}},
+            "encryptionKeys":[{{"id":"k1","key":"{KEY}"}}]}}"#
+    ))
+    .unwrap();
+    let m: M = Manager::new(cfg, w.p.clone(), w.store.clone(), w.rt.clone());
+    let u = m.upkeep();
+    assert_eq!(
+        u.iter()
+            .map(|x| (
+                x.provider.as_str(),
+                x.keep_alive_secs,
+                x.refresh_token_warning_secs
+            ))
+            .collect::<Vec<_>>(),
+        vec![("a", Some(86_400), 3 * 86_400), ("b", None, 60)]
+    );
+}

@@ -79,6 +79,26 @@ export interface ProviderConfig {
   accessTokensExpire?: boolean;
   refreshMarginSeconds?: number;
   defaultExpiresInSeconds?: number;
+  /** The background refresher refreshes a connection idle this long even while its token is valid (providers revoke unused grants); 0 turns it off. Default 30 days. */
+  keepAliveSeconds?: number;
+  /** How long before a known refresh-token end the status warns "reconnect before …". Default 3 days. */
+  refreshTokenWarningSeconds?: number;
+}
+
+/** A provider's upkeep windows, for the background refresher. */
+export interface ProviderUpkeep {
+  provider: string;
+  /** null: keep-alive is off. */
+  keepAliveSeconds: number | null;
+  refreshTokenWarningSeconds: number;
+}
+
+/** A connection that works but will not for long. */
+export interface StatusWarning {
+  code: "REFRESH_TOKEN_EXPIRING";
+  message: string;
+  /** The refresh token's end (epoch ms). */
+  reconnectBefore: number;
 }
 
 export interface ManagerConfig {
@@ -265,6 +285,8 @@ export interface StatusReport {
   accountId: string | null;
   accountEmail: string | null;
   accountName: string | null;
+  /** Set when the grant ends soon (refreshTokenExpiresAt within the provider's refreshTokenWarningSeconds). */
+  warning: StatusWarning | null;
 }
 
 export interface ConnectOptions {
@@ -375,6 +397,16 @@ fn report_to_js(r: &StatusReport) -> JsValue {
         ("accountId", opt_s(r.account_id.as_deref())),
         ("accountEmail", opt_s(r.account_email.as_deref())),
         ("accountName", opt_s(r.account_name.as_deref())),
+        (
+            "warning",
+            r.warning.as_ref().map_or(JsValue::NULL, |w| {
+                obj(&[
+                    ("code", s(w.code)),
+                    ("message", s(&w.message)),
+                    ("reconnectBefore", n(w.reconnect_before)),
+                ])
+            }),
+        ),
     ])
 }
 
@@ -568,6 +600,30 @@ impl TokenManager {
     #[wasm_bindgen(getter, js_name = leaseMs)]
     pub fn lease_ms(&self) -> f64 {
         self.inner.policy().lease_ms as f64
+    }
+
+    /// Each configured provider's keep-alive and warning windows, sorted by
+    /// id: what the background refresher schedules by.
+    #[wasm_bindgen(getter, js_name = providerUpkeep, unchecked_return_type = "ProviderUpkeep[]")]
+    pub fn provider_upkeep(&self) -> js_sys::Array {
+        self.inner
+            .upkeep()
+            .iter()
+            .map(|u| {
+                obj(&[
+                    ("provider", s(&u.provider)),
+                    (
+                        "keepAliveSeconds",
+                        u.keep_alive_secs
+                            .map_or(JsValue::NULL, |k| JsValue::from_f64(k as f64)),
+                    ),
+                    (
+                        "refreshTokenWarningSeconds",
+                        JsValue::from_f64(u.refresh_token_warning_secs as f64),
+                    ),
+                ])
+            })
+            .collect()
     }
 
     /// The provider refused an API call for lack of a scope: marks the

@@ -53,7 +53,7 @@ Deno.test({
           const before = await counters(s);
           const r = await refresher({ apikey: key });
           assert.equal(r.status, 200, JSON.stringify(r.json));
-          assert.deepEqual(r.json, { checked: 1, refreshed: 1, failed: 0, codes: [] });
+          assert.deepEqual([r.json.checked, r.json.refreshed, r.json.failed], [1, 1, 0]);
           assert.equal((await counters(s)).refreshGrants - before.refreshGrants, 1);
         }
         // The log names the key that was used, never its value.

@@ -2,6 +2,8 @@
 // configuration is a CONFIG error naming the variable: never a silent default.
 import { configError } from "./errors.ts";
 import type { NamedKey } from "./keys.ts";
+import { DEFAULT_RETENTION_DAYS } from "./ops/retention.ts";
+import { readWebhookConfig, type WebhookConfig } from "./ops/webhook_config.ts";
 import { type ProviderSettings, readProviders } from "./providers.ts";
 
 export interface AppConfig {
@@ -39,6 +41,10 @@ export interface AppConfig {
   requestTimeoutMs: number | null;
   maxAttempts: number | null;
   leaseMs: number | null;
+  /** Refresh events (and delivered webhooks, refresher runs) older than this are deleted (EVENT_RETENTION_DAYS, 30). */
+  eventRetentionMs: number;
+  /** Standard Webhooks endpoints (WEBHOOK_ENDPOINTS) and their retry schedule. */
+  webhooks: WebhookConfig;
 }
 
 export const CALENDAR_BASE_URL = "https://www.googleapis.com/calendar/v3";
@@ -173,6 +179,8 @@ export function readConfig(env: Env = (n) => Deno.env.get(n)): AppConfig {
     requestTimeoutMs: optionalNumber(env, "PROVIDER_TIMEOUT_MS"),
     maxAttempts: optionalNumber(env, "PROVIDER_MAX_ATTEMPTS"),
     leaseMs: optionalNumber(env, "REFRESH_LEASE_MS"),
+    webhooks: readWebhookConfig(env),
+    eventRetentionMs: (optionalNumber(env, "EVENT_RETENTION_DAYS") ?? DEFAULT_RETENTION_DAYS) * 86_400_000,
   };
 }
 

@@ -3,7 +3,8 @@
 //   OAUTH_PROVIDERS=google,spotify,discord,github,my-idp
 //   <ID>_CLIENT_ID, <ID>_CLIENT_SECRET (not with <ID>_CLIENT_AUTH=none)
 //   optional <ID>_TEMPLATE, <ID>_TOKEN_URL, <ID>_AUTH_URL, <ID>_REVOCATION_URL,
-//   <ID>_REVOCATION, <ID>_USERINFO_URL, <ID>_IDENTITY, <ID>_SCOPES, <ID>_CLIENT_AUTH
+//   <ID>_REVOCATION, <ID>_USERINFO_URL, <ID>_IDENTITY, <ID>_SCOPES, <ID>_CLIENT_AUTH,
+//   <ID>_KEEP_ALIVE_SECONDS (0: off), <ID>_REFRESH_TOKEN_WARNING_SECONDS
 //
 // where <ID> is the id upper-cased with '-' as '_' (my-idp → MY_IDP_CLIENT_ID).
 // Without OAUTH_PROVIDERS the deployment is Google-only, configured as before
@@ -43,6 +44,8 @@ export interface ProviderSettings {
   identity?: string;
   scopes?: string[];
   clientAuth?: string;
+  keepAliveSeconds?: number;
+  refreshTokenWarningSeconds?: number;
 }
 
 /** The environment prefix of a provider id: my-idp → MY_IDP. */
@@ -71,6 +74,14 @@ function httpUrl(env: Env, name: string): string | undefined {
   } catch { /* not a URL */ }
   if (!ok) throw configError(`${name} must be an http(s) URL`);
   return v.replace(/\/+$/, "");
+}
+
+function seconds(env: Env, name: string): number | undefined {
+  const v = get(env, name);
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isSafeInteger(n) || n < 0) throw configError(`${name} must be a whole number of seconds`);
+  return n;
 }
 
 function provider(env: Env, id: string): ProviderSettings {
@@ -109,6 +120,8 @@ function provider(env: Env, id: string): ProviderSettings {
     identity: oneOf(env, `${P}_IDENTITY`, IDENTITY),
     scopes: scopes?.length ? scopes : undefined,
     clientAuth,
+    keepAliveSeconds: seconds(env, `${P}_KEEP_ALIVE_SECONDS`),
+    refreshTokenWarningSeconds: seconds(env, `${P}_REFRESH_TOKEN_WARNING_SECONDS`),
   };
   // Only what is set: the package fills in the rest from the template.
   return Object.fromEntries(Object.entries(settings).filter(([, v]) => v !== undefined)) as ProviderSettings;

@@ -1,27 +1,32 @@
-// The background refresher: refreshes connections whose access token expires
-// within `withinSeconds` (default 900), at most `limit` (default 100) per call,
-// one at a time through the same lease as every request. Run it from Supabase
+// The background refresher. POST runs one pass: grants about to end are
+// warned, connections whose access token expires within `withinSeconds`
+// (default 900) or idle past their provider's keep-alive are claimed and
+// refreshed `concurrency` at a time (default 10) through the same lease as
+// every request, each provider behind a breaker, claiming stops before
+// `budgetSeconds` (default 60), then webhooks are delivered, metrics rolled
+// up and old events deleted; the report says what is left. GET lists the last
+// runs (`?limit=`, default 20). Service callers only: run it from Supabase
 // Cron (pg_cron + pg_net) with a secret key (`apikey: sb_secret_…`) or the
 // legacy service role key; see README.
 import { badRequest } from "../_shared/errors.ts";
 import { edgeFunction } from "../_shared/handler.ts";
-import { optNumber, readBody } from "../_shared/validate.ts";
+import { passSettings, refresherPass } from "../_shared/ops/invoke.ts";
+import { lastRuns } from "../_shared/ops/refresher.ts";
+import { readBody } from "../_shared/validate.ts";
 
 export const handler = edgeFunction(
   "refresh-expiring-tokens",
-  ["POST"],
+  ["POST", "GET"],
   async ({ req, rt }) => {
-    const b = await readBody(req);
-    const within = optNumber(b, "withinSeconds") ?? 900;
-    const limit = optNumber(b, "limit") ?? 100;
-    if (!Number.isInteger(within) || within > 86_400) {
-      throw badRequest("withinSeconds must be an integer up to 86400");
+    if (req.method === "GET") {
+      const raw = new URL(req.url).searchParams.get("limit") ?? "20";
+      const limit = Number(raw);
+      if (!Number.isInteger(limit) || limit < 1 || limit > 500) {
+        throw badRequest("limit must be an integer from 1 to 500");
+      }
+      return { body: { runs: await lastRuns(rt.db, limit) } };
     }
-    if (!Number.isInteger(limit) || limit < 1 || limit > 1000) {
-      throw badRequest("limit must be an integer from 1 to 1000");
-    }
-    const report = await rt.manager.refreshExpiring(within, limit);
-    return { body: report };
+    return { body: await refresherPass(rt, passSettings(await readBody(req))) };
   },
   { serviceRole: true },
 );

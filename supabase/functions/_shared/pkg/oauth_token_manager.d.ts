@@ -54,6 +54,26 @@ export interface ProviderConfig {
     accessTokensExpire?: boolean;
     refreshMarginSeconds?: number;
     defaultExpiresInSeconds?: number;
+    /** The background refresher refreshes a connection idle this long even while its token is valid (providers revoke unused grants); 0 turns it off. Default 30 days. */
+    keepAliveSeconds?: number;
+    /** How long before a known refresh-token end the status warns "reconnect before …". Default 3 days. */
+    refreshTokenWarningSeconds?: number;
+}
+
+/** A provider's upkeep windows, for the background refresher. */
+export interface ProviderUpkeep {
+    provider: string;
+    /** null: keep-alive is off. */
+    keepAliveSeconds: number | null;
+    refreshTokenWarningSeconds: number;
+}
+
+/** A connection that works but will not for long. */
+export interface StatusWarning {
+    code: "REFRESH_TOKEN_EXPIRING";
+    message: string;
+    /** The refresh token's end (epoch ms). */
+    reconnectBefore: number;
 }
 
 export interface ManagerConfig {
@@ -240,6 +260,8 @@ export interface StatusReport {
     accountId: string | null;
     accountEmail: string | null;
     accountName: string | null;
+    /** Set when the grant ends soon (refreshTokenExpiresAt within the provider's refreshTokenWarningSeconds). */
+    warning: StatusWarning | null;
 }
 
 export interface ConnectOptions {
@@ -477,6 +499,11 @@ export class TokenManager {
      * retry policy (or `leaseMs`): the longest one refresh may hold it.
      */
     readonly leaseMs: number;
+    /**
+     * Each configured provider's keep-alive and warning windows, sorted by
+     * id: what the background refresher schedules by.
+     */
+    readonly providerUpkeep: ProviderUpkeep[];
 }
 
 /**
@@ -541,6 +568,7 @@ export interface InitOutput {
     readonly tokenmanager_instanceId: (a: number) => [number, number];
     readonly tokenmanager_leaseMs: (a: number) => number;
     readonly tokenmanager_new: (a: any, b: any, c: number) => [number, number, number];
+    readonly tokenmanager_providerUpkeep: (a: number) => any;
     readonly tokenmanager_recordScopeError: (a: number, b: number, c: number, d: number, e: number, f: number, g: number) => any;
     readonly tokenmanager_refreshExpiring: (a: number, b: number, c: number) => any;
     readonly tokenmanager_status: (a: number, b: number, c: number, d: number, e: number) => any;

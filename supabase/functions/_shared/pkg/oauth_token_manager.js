@@ -419,6 +419,15 @@ export class TokenManager {
         return this;
     }
     /**
+     * Each configured provider's keep-alive and warning windows, sorted by
+     * id: what the background refresher schedules by.
+     * @returns {ProviderUpkeep[]}
+     */
+    get providerUpkeep() {
+        const ret = wasm.tokenmanager_providerUpkeep(this.__wbg_ptr);
+        return ret;
+    }
+    /**
      * The provider refused an API call for lack of a scope: marks the
      * connection `needs_reauth` / `INSUFFICIENT_SCOPE` (the token keeps
      * serving the scopes it has) and writes an event.

@@ -34,6 +34,7 @@ export const tokenmanager_getValidToken: (a: number, b: number, c: number, d: nu
 export const tokenmanager_instanceId: (a: number) => [number, number];
 export const tokenmanager_leaseMs: (a: number) => number;
 export const tokenmanager_new: (a: any, b: any, c: number) => [number, number, number];
+export const tokenmanager_providerUpkeep: (a: number) => any;
 export const tokenmanager_recordScopeError: (a: number, b: number, c: number, d: number, e: number, f: number, g: number) => any;
 export const tokenmanager_refreshExpiring: (a: number, b: number, c: number) => any;
 export const tokenmanager_status: (a: number, b: number, c: number, d: number, e: number) => any;

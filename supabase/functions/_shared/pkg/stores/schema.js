@@ -4,6 +4,7 @@
 
 const FIRST = "20261122000000_oauth_connections.sql";
 const CONNECT = "20261124090000_oauth_connect.sql";
+const OPERATIONS = "20261125090000_oauth_operations.sql";
 
 /** The migration that adds a table or a column (`table` or `table.column`); the first when not listed. */
 export const ADDED_BY = {
@@ -11,6 +12,13 @@ export const ADDED_BY = {
   "oauth_connections.account_email": CONNECT,
   "oauth_connections.account_name": CONNECT,
   oauth_connect_attempts: CONNECT,
+  "oauth_connections.sweep_until": OPERATIONS,
+  "oauth_connections.refresh_expiry_warned_for": OPERATIONS,
+  oauth_refresher_runs: OPERATIONS,
+  oauth_provider_breakers: OPERATIONS,
+  oauth_webhook_outbox: OPERATIONS,
+  oauth_metrics_rollup: OPERATIONS,
+  oauth_metrics_state: OPERATIONS,
 };
 
 /** @type {Record<string, string[]>} */
@@ -37,6 +45,8 @@ export const EXPECTED = {
     "account_id",
     "account_email",
     "account_name",
+    "sweep_until",
+    "refresh_expiry_warned_for",
   ],
   oauth_refresh_events: [
     "user_id",
@@ -66,6 +76,12 @@ export const EXPECTED = {
     "ticket_hash",
     "claimed_at",
   ],
+  // The background refresher, webhooks and metrics (supabase/functions/_shared/ops/).
+  oauth_refresher_runs: ["instance", "started_at", "finished_at", "stopped", "checked", "refreshed", "failed"],
+  oauth_provider_breakers: ["provider", "open_until", "reason", "opened_at"],
+  oauth_webhook_outbox: ["id", "type", "body", "attempts", "next_attempt_at", "delivered_to", "delivered_at"],
+  oauth_metrics_rollup: ["provider", "kind", "code", "bucket", "count", "duration_ms_sum"],
+  oauth_metrics_state: ["rolled_until"],
 };
 
 /**

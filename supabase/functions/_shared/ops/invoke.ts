@@ -1,0 +1,71 @@
+// The refresher function's work, over the isolate's runtime: the request's
+// settings checked, the pass run with the manager's refresh and the upkeep
+// steps, the report returned. The function's handler stays thin.
+import { badRequest } from "../errors.ts";
+import type { Runtime } from "../runtime.ts";
+import { type Body, optNumber } from "../validate.ts";
+import { type PassReport, type PassSettings, runPass, type Step } from "./refresher.ts";
+import { applyRetention, DEFAULT_RETENTION } from "./retention.ts";
+import { deliverWebhooks } from "./webhooks.ts";
+
+/** One instance id per isolate, in the run log. */
+const INSTANCE = `refresher-${crypto.randomUUID().slice(0, 8)}`;
+
+function int(b: Body, key: string, fallback: number, min: number, max: number): number {
+  const v = optNumber(b, key) ?? fallback;
+  if (!Number.isInteger(v) || v < min || v > max) {
+    throw badRequest(`${key} must be an integer from ${min} to ${max}`);
+  }
+  return v;
+}
+
+/** The request's settings: withinSeconds, concurrency, budgetSeconds, limit. */
+export function passSettings(b: Body): PassSettings {
+  return {
+    withinSeconds: int(b, "withinSeconds", 900, 0, 86_400),
+    concurrency: int(b, "concurrency", 10, 1, 100),
+    // Supabase stops a function at its wall-clock limit (150 s on the free plan).
+    budgetMs: int(b, "budgetSeconds", 60, 1, 3_600) * 1000,
+    limit: int(b, "limit", 10_000, 1, 100_000),
+  };
+}
+
+export async function refresherPass(rt: Runtime, settings: PassSettings): Promise<PassReport> {
+  const now = () => Date.now();
+  const steps: Step[] = [
+    // Messages of this pass's status changes go out in this pass; a request
+    // under way may run its timeout past the deadline, so claiming stops before.
+    async (deadline) => {
+      const w = await deliverWebhooks(rt.db, rt.cfg.webhooks, {
+        now,
+        deadline: deadline - rt.cfg.webhooks.timeoutMs,
+      });
+      return {
+        webhooksDelivered: w.delivered,
+        webhooksRetried: w.retried,
+        webhooksFailed: w.failed,
+        webhookBacklog: w.backlog,
+      };
+    },
+    async (deadline) => ({
+      eventsDeleted: await applyRetention(rt.db, {
+        ...DEFAULT_RETENTION,
+        retentionMs: rt.cfg.eventRetentionMs,
+      }, {
+        now,
+        deadline,
+      }),
+    }),
+  ];
+  return await runPass({
+    db: rt.db,
+    now,
+    instance: INSTANCE,
+    upkeep: rt.manager.providerUpkeep,
+    refresh: async (userId, provider, opts) => {
+      const t = await rt.manager.getValidToken(userId, provider, opts);
+      return { refreshed: t.refreshed, warning: t.warning };
+    },
+    steps,
+  }, settings);
+}

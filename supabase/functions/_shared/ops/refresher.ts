@@ -1,0 +1,327 @@
+// One background refresher invocation (a "pass"): warn grants about to end,
+// claim due connections in batches and refresh them through the manager (the
+// one refresh path, with its lease) with bounded concurrency and per-provider
+// breakers, stop claiming before the time budget, then run the upkeep steps
+// (webhook delivery, metric roll-up, retention) in what is left of it, and
+// record the run. Parallel invocations split the work through the claims.
+import type { Db } from "../db.ts";
+import {
+  Breakers,
+  type BreakerSettings,
+  DEFAULT_BREAKER,
+  type OpenBreaker,
+  openBreakers,
+} from "./breaker.ts";
+import {
+  type Claimed,
+  claimExpiring,
+  claimIdle,
+  countDue,
+  releaseClaims,
+  warnExpiringGrants,
+} from "./claims.ts";
+
+export interface Upkeep {
+  provider: string;
+  keepAliveSeconds: number | null;
+  refreshTokenWarningSeconds: number;
+}
+
+/** A refresh through the manager: what it says, never the token. */
+export type RefreshFn = (
+  userId: string,
+  provider: string,
+  opts: { force?: boolean; minValiditySeconds?: number },
+) => Promise<{ refreshed: boolean; warning: { code: string; retryAfter?: number } | null }>;
+
+export interface PassSettings {
+  /** Due: the access token expires within this many seconds. */
+  withinSeconds: number;
+  /** Refreshes in flight at once. */
+  concurrency: number;
+  /** The invocation's time budget, ms: claiming stops before it. */
+  budgetMs: number;
+  /** The most connections one invocation claims. */
+  limit: number;
+}
+
+/** An upkeep step run after the refreshes, with the time left (a deadline, epoch ms). */
+export type Step = (deadline: number) => Promise<Partial<StepTotals>>;
+
+export interface StepTotals {
+  webhooksDelivered: number;
+  webhooksRetried: number;
+  webhooksFailed: number;
+  webhookBacklog: number;
+  eventsDeleted: number;
+}
+
+export interface PassDeps {
+  db: Db;
+  refresh: RefreshFn;
+  upkeep: Upkeep[];
+  now: () => number;
+  instance: string;
+  breaker?: BreakerSettings;
+  /** Upkeep steps in order (webhooks, roll-up, retention), each given the deadline. */
+  steps?: Step[];
+  /** Called when a claim batch is taken (tests and benchmarks watch it). */
+  onClaim?: (batch: Claimed[]) => void;
+}
+
+export interface PassReport extends StepTotals {
+  runId: number;
+  /**
+   * done: nothing due was left; budget: stopped claiming before the budget;
+   * limit: claimed its limit; breaker: what is left belongs to providers whose breaker is open.
+   */
+  stopped: "done" | "budget" | "limit" | "breaker";
+  checked: number;
+  refreshed: number;
+  keptAlive: number;
+  failed: number;
+  failedByCode: Record<string, number>;
+  skippedByBreaker: number;
+  breakers: Record<string, OpenBreaker>;
+  /** Due connections left for the next invocation. */
+  remaining: number;
+  warned: number;
+  elapsedMs: number;
+  budgetMs: number;
+}
+
+/** The part of the budget kept for the upkeep steps after the last claim. */
+export function upkeepReserveMs(budgetMs: number): number {
+  return Math.min(5_000, Math.floor(budgetMs / 5));
+}
+
+/** Claims are taken in batches of this many times the concurrency. */
+const BATCH_FACTOR = 2;
+
+export async function runPass(deps: PassDeps, s: PassSettings): Promise<PassReport> {
+  const { db, now } = deps;
+  const started = now();
+  const claimUntil = started + s.budgetMs;
+  const stopClaimingAt = started + s.budgetMs - upkeepReserveMs(s.budgetMs);
+  const [{ id: runId }] = await db.query<{ id: number }>(
+    `insert into public.oauth_refresher_runs (instance, started_at, budget_ms, concurrency)
+     values ($1, to_timestamp($2::float8 / 1000), $3, $4) returning id::int as id`,
+    [deps.instance, started, s.budgetMs, s.concurrency],
+  );
+  const r: PassReport = {
+    runId,
+    stopped: "done",
+    checked: 0,
+    refreshed: 0,
+    keptAlive: 0,
+    failed: 0,
+    failedByCode: {},
+    skippedByBreaker: 0,
+    breakers: {},
+    remaining: 0,
+    warned: 0,
+    webhooksDelivered: 0,
+    webhooksRetried: 0,
+    webhooksFailed: 0,
+    webhookBacklog: 0,
+    eventsDeleted: 0,
+    elapsedMs: 0,
+    budgetMs: s.budgetMs,
+  };
+  const providers = deps.upkeep.map((u) => u.provider);
+  const breakers = new Breakers(
+    deps.breaker ?? DEFAULT_BREAKER,
+    s.concurrency,
+    await openBreakers(db, started),
+  );
+  try {
+    r.warned = await warnExpiringGrants(db, {
+      notices: deps.upkeep.map((u) => ({
+        provider: u.provider,
+        noticeMs: u.refreshTokenWarningSeconds * 1000,
+      })),
+      now: started,
+      instance: deps.instance,
+      limit: 1000,
+    });
+
+    // The claim queue: one claim at a time, taken when the queue runs dry.
+    const queue: Claimed[] = [];
+    let claimed = 0;
+    let exhausted = false;
+    let claiming: Promise<void> | null = null;
+    const idleDone = new Set<string>();
+    const claimMore = async () => {
+      const t = now();
+      if (t >= stopClaimingAt) {
+        r.stopped = "budget";
+        exhausted = true;
+        return;
+      }
+      if (claimed >= s.limit) {
+        r.stopped = "limit";
+        exhausted = true;
+        return;
+      }
+      const open = providers.filter((p) => !breakers.isOpen(p));
+      const want = Math.min(s.concurrency * BATCH_FACTOR, s.limit - claimed);
+      let batch = await claimExpiring(db, {
+        before: t + s.withinSeconds * 1000,
+        providers: open,
+        now: t,
+        limit: want,
+        until: claimUntil,
+      });
+      // Keep-alive once nothing is about to expire.
+      for (const u of deps.upkeep) {
+        if (batch.length > 0) break;
+        if (u.keepAliveSeconds === null || idleDone.has(u.provider) || breakers.isOpen(u.provider)) continue;
+        batch = await claimIdle(db, {
+          provider: u.provider,
+          idleSince: t - u.keepAliveSeconds * 1000,
+          now: t,
+          limit: want,
+          until: claimUntil,
+        });
+        if (batch.length < want) idleDone.add(u.provider);
+      }
+      if (batch.length === 0) {
+        exhausted = true;
+        return;
+      }
+      claimed += batch.length;
+      deps.onClaim?.(batch);
+      queue.push(...batch);
+    };
+    const next = async (): Promise<Claimed | null> => {
+      while (queue.length === 0 && !exhausted) {
+        claiming ??= claimMore().finally(() => (claiming = null));
+        await claiming;
+      }
+      return queue.shift() ?? null;
+    };
+
+    const skipped: Claimed[] = [];
+    const one = async (c: Claimed) => {
+      if (!(await breakers.acquire(c.provider))) {
+        r.skippedByBreaker++;
+        skipped.push(c);
+        return;
+      }
+      r.checked++;
+      let failure: { code: string; retryAfter?: number } | null = null;
+      try {
+        const t = await deps.refresh(
+          c.userId,
+          c.provider,
+          c.keepAlive ? { force: true } : { minValiditySeconds: s.withinSeconds },
+        );
+        failure = t.warning;
+        if (!failure && t.refreshed) r[c.keepAlive ? "keptAlive" : "refreshed"]++;
+      } catch (e) {
+        const err = e as { code?: unknown; retryAfter?: unknown };
+        failure = {
+          code: typeof err?.code === "string" ? err.code : "INTERNAL",
+          ...(typeof err?.retryAfter === "number" ? { retryAfter: err.retryAfter } : {}),
+        };
+      }
+      if (failure) {
+        r.failed++;
+        r.failedByCode[failure.code] = (r.failedByCode[failure.code] ?? 0) + 1;
+      }
+      breakers.release(c.provider, failure, now());
+    };
+    const worker = async () => {
+      for (let c = await next(); c; c = await next()) await one(c);
+    };
+    await Promise.all(Array.from({ length: s.concurrency }, worker));
+
+    r.breakers = breakers.open();
+    await breakers.persist(db);
+    await releaseClaims(db, skipped);
+    const t = now();
+    r.remaining = await countDue(db, {
+      before: t + s.withinSeconds * 1000,
+      providers,
+      now: t,
+      idle: deps.upkeep.filter((u) => u.keepAliveSeconds !== null).map((u) => ({
+        provider: u.provider,
+        idleSince: t - u.keepAliveSeconds! * 1000,
+      })),
+    });
+    if (r.stopped === "done" && Object.keys(r.breakers).length > 0) r.stopped = "breaker";
+
+    for (const step of deps.steps ?? []) Object.assign(r, await step(started + s.budgetMs));
+    r.elapsedMs = now() - started;
+    await finish(db, r, now());
+    return r;
+  } catch (e) {
+    await db.query(
+      `update public.oauth_refresher_runs set finished_at = to_timestamp($2::float8 / 1000), stopped = 'error'
+        where id = $1`,
+      [runId, now()],
+    ).catch(() => {});
+    throw e;
+  }
+}
+
+async function finish(db: Db, r: PassReport, at: number): Promise<void> {
+  await db.query(
+    `update public.oauth_refresher_runs
+        set finished_at = to_timestamp($2::float8 / 1000), stopped = $3, checked = $4, refreshed = $5,
+            kept_alive = $6, failed = $7, failed_by_code = $8::jsonb, skipped_by_breaker = $9,
+            breakers = $10::jsonb, remaining = $11, warned = $12, webhooks_delivered = $13,
+            webhooks_failed = $14, events_deleted = $15
+      where id = $1`,
+    [
+      r.runId,
+      at,
+      r.stopped,
+      r.checked,
+      r.refreshed,
+      r.keptAlive,
+      r.failed,
+      JSON.stringify(r.failedByCode),
+      r.skippedByBreaker,
+      JSON.stringify(r.breakers),
+      r.remaining,
+      r.warned,
+      r.webhooksDelivered,
+      r.webhooksFailed,
+      r.eventsDeleted,
+    ],
+  );
+}
+
+export interface RunRow {
+  id: number;
+  instance: string;
+  startedAt: string;
+  finishedAt: string | null;
+  stopped: string | null;
+  checked: number;
+  refreshed: number;
+  keptAlive: number;
+  failed: number;
+  failedByCode: Record<string, number>;
+  skippedByBreaker: number;
+  breakers: Record<string, unknown>;
+  remaining: number | null;
+  warned: number;
+  webhooksDelivered: number;
+  webhooksFailed: number;
+  eventsDeleted: number;
+}
+
+/** The last `limit` runs, newest first. */
+export async function lastRuns(db: Db, limit: number): Promise<RunRow[]> {
+  return await db.query<RunRow>(
+    `select id::int as id, instance, started_at as "startedAt", finished_at as "finishedAt", stopped, checked,
+            refreshed, kept_alive as "keptAlive", failed, failed_by_code as "failedByCode",
+            skipped_by_breaker as "skippedByBreaker", breakers, remaining, warned,
+            webhooks_delivered as "webhooksDelivered", webhooks_failed as "webhooksFailed",
+            events_deleted as "eventsDeleted"
+       from public.oauth_refresher_runs order by started_at desc, id desc limit $1`,
+    [limit],
+  );
+}
