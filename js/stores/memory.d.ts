@@ -21,11 +21,13 @@ export declare class MemoryStore implements TokenStore {
   events: RefreshEvent[];
   load(a: { userId: string; provider: string }): ConnectionRow | null;
   tryLease(a: { userId: string; provider: string; owner: string; now: number; until: number }): LeaseOutcome;
-  commitRefresh(a: { write: TokenWrite; expectedVersion: number }): boolean;
+  commitRefresh(a: { write: TokenWrite; expectedVersion: number; event?: RefreshEvent }): boolean;
   recordFailure(f: FailureWrite): void;
   releaseLease(a: { userId: string; provider: string; owner: string }): void;
   saveTokens(w: TokenWrite): ConnectionRow;
   disconnect(a: { userId: string; provider: string; at: number }): void;
+  /** commitRefresh records the event it is given. */
+  readonly commitsEvents: true;
   appendEvent(e: RefreshEvent): void;
   listExpiring(a: { before: number; now: number; limit: number }): { userId: string; provider: string }[];
   putConnect(a: ConnectAttempt): void;

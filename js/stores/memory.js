@@ -87,11 +87,17 @@ export class MemoryStore {
     }
   }
 
-  /** @param {{ write: TokenWrite; expectedVersion: number }} a */
-  commitRefresh({ write, expectedVersion }) {
+  /** @param {{ write: TokenWrite; expectedVersion: number; event?: RefreshEvent }} a */
+  commitRefresh({ write, expectedVersion, event }) {
     const r = this.#rows.get(this.#key(write.userId, write.provider));
     if (!r || r.version !== expectedVersion) return false;
     this.#apply(r, write);
+    if (event) this.appendEvent(event);
+    return true;
+  }
+
+  /** commitRefresh records the event it is given. */
+  get commitsEvents() {
     return true;
   }
 

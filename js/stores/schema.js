@@ -77,7 +77,15 @@ export const EXPECTED = {
     "claimed_at",
   ],
   // The background refresher, webhooks and metrics (supabase/functions/_shared/ops/).
-  oauth_refresher_runs: ["instance", "started_at", "finished_at", "stopped", "checked", "refreshed", "failed"],
+  oauth_refresher_runs: [
+    "instance",
+    "started_at",
+    "finished_at",
+    "stopped",
+    "checked",
+    "refreshed",
+    "failed",
+  ],
   oauth_provider_breakers: ["provider", "open_until", "reason", "opened_at"],
   oauth_webhook_outbox: ["id", "type", "body", "attempts", "next_attempt_at", "delivered_to", "delivered_at"],
   oauth_metrics_rollup: ["provider", "kind", "code", "bucket", "count", "duration_ms_sum"],

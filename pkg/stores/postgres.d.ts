@@ -18,6 +18,13 @@ export type SqlClient =
   | { query(text: string, values?: unknown[]): PromiseLike<{ rows: unknown[] }> };
 
 /**
+ * The ConnectionRow projection of public.oauth_connections the store's
+ * methods return, for queries of your own (e.g. a refresher's claim whose rows
+ * go to TokenManager.getValidTokenFor).
+ */
+export declare const ROW_COLUMNS: string;
+
+/**
  * The store contract in SQL over the tables of the package's migrations
  * (`oauth-token-manager/migrations/*.sql`), one statement per method; the
  * refresh lease is a row lease on the database clock, shared by every process.
@@ -32,11 +39,13 @@ export declare class PostgresStore implements TokenStore {
   tryLease(
     a: { userId: string; provider: string; owner: string; now: number; until: number },
   ): Promise<LeaseOutcome>;
-  commitRefresh(a: { write: TokenWrite; expectedVersion: number }): Promise<boolean>;
+  commitRefresh(a: { write: TokenWrite; expectedVersion: number; event?: RefreshEvent }): Promise<boolean>;
   recordFailure(f: FailureWrite): Promise<void>;
   releaseLease(a: { userId: string; provider: string; owner: string }): Promise<void>;
   saveTokens(w: TokenWrite): Promise<ConnectionRow>;
   disconnect(a: { userId: string; provider: string; at: number }): Promise<void>;
+  /** commitRefresh records the event it is given. */
+  readonly commitsEvents: true;
   appendEvent(e: RefreshEvent): Promise<void>;
   listExpiring(
     a: { before: number; now: number; limit: number },

@@ -168,7 +168,12 @@ impl Store for MemoryStore {
         }
     }
 
-    async fn commit_refresh(&self, w: &TokenWrite, expected_version: i64) -> Result<bool> {
+    async fn commit_refresh(
+        &self,
+        w: &TokenWrite,
+        expected_version: i64,
+        event: Option<&RefreshEvent>,
+    ) -> Result<bool> {
         self.inner.commits.set(self.inner.commits.get() + 1);
         if Self::take_fault(&self.inner.fail_commits) {
             return Err(Error::storage("injected write failure"));
@@ -177,6 +182,9 @@ impl Store for MemoryStore {
         match rows.get_mut(&key(&w.user_id, &w.provider)) {
             Some(row) if row.version == expected_version => {
                 apply_write(row, w);
+                if let Some(e) = event {
+                    self.inner.events.borrow_mut().push(e.clone());
+                }
                 Ok(true)
             }
             _ => Ok(false),
@@ -274,6 +282,10 @@ impl Store for MemoryStore {
             row.lease_until = None;
         }
         Ok(())
+    }
+
+    fn commits_events(&self) -> bool {
+        true
     }
 
     async fn append_event(&self, event: &RefreshEvent) -> Result<()> {

@@ -288,11 +288,21 @@ impl<T: Transport, S: Store, R: Runtime> Manager<T, S, R> {
         ev.scopes_removed = applied.scopes_removed.clone();
         let policy = &self.cfg.policy;
         let mut last_err = None;
+        let with_event = self.store.commits_events();
         for attempt in 1..=policy.store_write_attempts {
-            match self.store.commit_refresh(&write, row.version).await {
+            ev.duration_ms = Some(self.rt.now_ms() - started);
+            match self
+                .store
+                .commit_refresh(&write, row.version, with_event.then_some(&ev))
+                .await
+            {
                 Ok(true) => {
-                    ev.duration_ms = Some(self.rt.now_ms() - started);
-                    self.emit(ev).await;
+                    if with_event {
+                        // Recorded with the tokens; the runtime hook still hears it.
+                        self.rt.emit(&ev);
+                    } else {
+                        self.emit(ev).await;
+                    }
                     if super::lifecycle::missing_scope(row) {
                         // A refresh cannot add scopes: the flag stays.
                         self.keep_scope_flag(row).await;
@@ -387,7 +397,7 @@ impl<T: Transport, S: Store, R: Runtime> Manager<T, S, R> {
         };
         match self
             .store
-            .commit_refresh(&pending.write, pending.expected_version)
+            .commit_refresh(&pending.write, pending.expected_version, None)
             .await
         {
             Ok(true) => {

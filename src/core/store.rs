@@ -163,7 +163,20 @@ pub trait Store {
     /// Writes refreshed tokens only if `version == expected_version`; bumps
     /// `version`, sets `token_refreshed_at`, status `connected`, clears the
     /// error, failure count, cooldown and lease. False when the version moved.
-    async fn commit_refresh(&self, write: &TokenWrite, expected_version: i64) -> Result<bool>;
+    /// With `event` (only when `commits_events()`), the store records it in
+    /// the same write when, and only when, the tokens are written: one round
+    /// trip instead of two.
+    async fn commit_refresh(
+        &self,
+        write: &TokenWrite,
+        expected_version: i64,
+        event: Option<&RefreshEvent>,
+    ) -> Result<bool>;
+
+    /// True when `commit_refresh` records the event it is given.
+    fn commits_events(&self) -> bool {
+        false
+    }
 
     /// Records a failed refresh and releases `owner`'s lease; erases the
     /// refresh token when `erase_refresh_token` is set.

@@ -13,7 +13,7 @@ use super::convert::{
 };
 use super::fetch::FetchTransport;
 use super::runtime::JsRuntime;
-use super::store::{JsStore, Loading};
+use super::store::{row_from_js, JsStore, Loading};
 use crate::core::config::ManagerConfig;
 use crate::core::connect::{ConnectOptions, DisconnectReport};
 use crate::core::error::{Code, Error};
@@ -212,7 +212,13 @@ export interface TokenStore {
   /** Take the lease when free or expired (leaseUntil <= now), in one statement. */
   tryLease(a: { userId: string; provider: string; owner: string; now: number; until: number }): Promise<LeaseOutcome> | LeaseOutcome;
   /** Write only if version === expectedVersion; bump version, set tokenRefreshedAt = write.refreshedAt, status connected, clear error, cooldown and lease. */
-  commitRefresh(a: { write: TokenWrite; expectedVersion: number }): Promise<boolean> | boolean;
+  /**
+   * With `event` (given only when `commitsEvents` is true), record it in the
+   * same write, and only if the tokens were written.
+   */
+  commitRefresh(a: { write: TokenWrite; expectedVersion: number; event?: RefreshEvent }): Promise<boolean> | boolean;
+  /** True: commitRefresh records the event it is given, saving a round trip per refresh. */
+  readonly commitsEvents?: boolean;
   /** Record a failure, release the owner's lease, and erase the refresh token when `eraseRefreshToken`. */
   recordFailure(f: FailureWrite): Promise<void> | void;
   releaseLease(a: { userId: string; provider: string; owner: string }): Promise<void> | void;
@@ -560,6 +566,32 @@ impl TokenManager {
             let row = first.row().await.map_err(reject)?;
             let t = inner
                 .get_valid_token_from(&user_id, &provider, opts, Some(row))
+                .await
+                .map_err(reject)?;
+            Ok(valid_token_to_js(&t))
+        })
+    }
+
+    /// `getValidToken` for a connection row the caller has just read from the
+    /// store (a background refresher's claim returns them): the same refresh,
+    /// lease and checks, without reading the row again.
+    #[wasm_bindgen(js_name = getValidTokenFor, unchecked_return_type = "Promise<ValidToken>")]
+    pub fn get_valid_token_for(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "ConnectionRow")] row: JsValue,
+        options: Option<GetOptionsJs>,
+    ) -> Promise {
+        let inner = self.inner.clone();
+        let options = options.map(JsValue::from).unwrap_or(JsValue::UNDEFINED);
+        let parsed = get_options(&options).and_then(|o| Ok((o, row_from_js(&row, "row")?)));
+        let (opts, row) = match parsed {
+            Ok(x) => x,
+            Err(e) => return Promise::reject(&reject(e)),
+        };
+        future_to_promise(async move {
+            let (user_id, provider) = (row.user_id.clone(), row.provider.clone());
+            let t = inner
+                .get_valid_token_from(&user_id, &provider, opts, Some(Some(row)))
                 .await
                 .map_err(reject)?;
             Ok(valid_token_to_js(&t))

@@ -33,9 +33,11 @@ pub const METHODS: [&str; 9] = [
 
 pub struct JsStore {
     obj: JsValue,
+    /// `store.commitsEvents === true`: `commitRefresh` records the event it is given.
+    commits_events: bool,
 }
 
-fn row_from_js(v: &JsValue, path: &str) -> Result<ConnectionRow> {
+pub(crate) fn row_from_js(v: &JsValue, path: &str) -> Result<ConnectionRow> {
     let json = js_to_json(v, Code::Storage)?;
     let f = Fields::new(&json, path, Code::Storage)?;
     Ok(ConnectionRow {
@@ -160,7 +162,11 @@ impl JsStore {
                 return Err(Error::config(format!("store.{m}: must be a function")));
             }
         }
-        Ok(Self { obj })
+        let commits_events = get(&obj, "commitsEvents").as_bool() == Some(true);
+        Ok(Self {
+            obj,
+            commits_events,
+        })
     }
 
     /// Calls a contract method; its result may still be a promise.
@@ -227,6 +233,10 @@ fn bad_result(method: &str, what: &str) -> Error {
 }
 
 impl Store for JsStore {
+    fn commits_events(&self) -> bool {
+        self.commits_events
+    }
+
     async fn load(&self, user_id: &str, provider: &str) -> Result<Option<ConnectionRow>> {
         self.load_now(user_id, provider)?.row().await
     }
@@ -266,10 +276,16 @@ impl Store for JsStore {
         }
     }
 
-    async fn commit_refresh(&self, write: &TokenWrite, expected_version: i64) -> Result<bool> {
+    async fn commit_refresh(
+        &self,
+        write: &TokenWrite,
+        expected_version: i64,
+        event: Option<&RefreshEvent>,
+    ) -> Result<bool> {
         let arg = obj(&[
             ("write", write_to_js(write)),
             ("expectedVersion", n(expected_version)),
+            ("event", event.map_or(JsValue::UNDEFINED, event_to_js)),
         ]);
         self.call("commitRefresh", arg)
             .await?

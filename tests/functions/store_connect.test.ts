@@ -137,6 +137,55 @@ Deno.test({
           ]]);
         },
       );
+
+      await t.step("commitRefresh records its event in the same statement, only when it writes", async () => {
+        assert.equal(store.commitsEvents, true);
+        const row = await store.saveTokens(write({ provider: "github" }));
+        const event = {
+          userId: USER,
+          provider: "github",
+          kind: "refreshed" as const,
+          code: null,
+          message: null,
+          at: Date.now(),
+          durationMs: 42,
+          attempts: 1,
+          rotated: true,
+          scopesAdded: ["repo"],
+          scopesRemoved: [],
+          instance: "test",
+        };
+        const count = async () =>
+          (await pg.sql`select count(*)::int as n from oauth_refresh_events where provider = 'github'`)[0].n;
+        // A moved version writes nothing, and records nothing.
+        assert.equal(
+          await store.commitRefresh({
+            write: write({ provider: "github" }),
+            expectedVersion: row.version + 7,
+            event,
+          }),
+          false,
+        );
+        assert.equal(await count(), 0);
+        assert.equal(
+          await store.commitRefresh({
+            write: write({ provider: "github" }),
+            expectedVersion: row.version,
+            event,
+          }),
+          true,
+        );
+        const [e] = await pg.sql`select kind, duration_ms, attempts, rotated, scopes_added, instance
+          from oauth_refresh_events where provider = 'github'`;
+        assert.deepEqual({ ...e }, {
+          kind: "refreshed",
+          duration_ms: 42,
+          attempts: 1,
+          rotated: true,
+          scopes_added: ["repo"],
+          instance: "test",
+        });
+      });
     } finally {
       await db.close();
       await pg.stop();

@@ -187,7 +187,13 @@ export interface TokenStore {
     /** Take the lease when free or expired (leaseUntil <= now), in one statement. */
     tryLease(a: { userId: string; provider: string; owner: string; now: number; until: number }): Promise<LeaseOutcome> | LeaseOutcome;
     /** Write only if version === expectedVersion; bump version, set tokenRefreshedAt = write.refreshedAt, status connected, clear error, cooldown and lease. */
-    commitRefresh(a: { write: TokenWrite; expectedVersion: number }): Promise<boolean> | boolean;
+    /**
+     * With `event` (given only when `commitsEvents` is true), record it in the
+     * same write, and only if the tokens were written.
+     */
+    commitRefresh(a: { write: TokenWrite; expectedVersion: number; event?: RefreshEvent }): Promise<boolean> | boolean;
+    /** True: commitRefresh records the event it is given, saving a round trip per refresh. */
+    readonly commitsEvents?: boolean;
     /** Record a failure, release the owner's lease, and erase the refresh token when `eraseRefreshToken`. */
     recordFailure(f: FailureWrite): Promise<void> | void;
     releaseLease(a: { userId: string; provider: string; owner: string }): Promise<void> | void;
@@ -460,6 +466,12 @@ export class TokenManager {
      */
     disconnect(user_id: string, provider: string): Promise<DisconnectReport>;
     /**
+     * `getValidToken` for a connection row the caller has just read from the
+     * store (a background refresher's claim returns them): the same refresh,
+     * lease and checks, without reading the row again.
+     */
+    getValidTokenFor(row: ConnectionRow, options?: GetOptions | null): Promise<ValidToken>;
+    /**
      * A valid access token: cached if fresh, else refreshed once across all callers.
      */
     getValidToken(user_id: string, provider: string, options?: GetOptions | null): Promise<ValidToken>;
@@ -565,6 +577,7 @@ export interface InitOutput {
     readonly tokenmanager_connectCallback: (a: number, b: any) => any;
     readonly tokenmanager_disconnect: (a: number, b: number, c: number, d: number, e: number) => any;
     readonly tokenmanager_getValidToken: (a: number, b: number, c: number, d: number, e: number, f: number) => any;
+    readonly tokenmanager_getValidTokenFor: (a: number, b: any, c: number) => any;
     readonly tokenmanager_instanceId: (a: number) => [number, number];
     readonly tokenmanager_leaseMs: (a: number) => number;
     readonly tokenmanager_new: (a: any, b: any, c: number) => [number, number, number];

@@ -356,6 +356,18 @@ export class TokenManager {
         return ret;
     }
     /**
+     * `getValidToken` for a connection row the caller has just read from the
+     * store (a background refresher's claim returns them): the same refresh,
+     * lease and checks, without reading the row again.
+     * @param {ConnectionRow} row
+     * @param {GetOptions | null} [options]
+     * @returns {Promise<ValidToken>}
+     */
+    getValidTokenFor(row, options) {
+        const ret = wasm.tokenmanager_getValidTokenFor(this.__wbg_ptr, row, isLikeNone(options) ? 0 : addToExternrefTable0(options));
+        return ret;
+    }
+    /**
      * A valid access token: cached if fresh, else refreshed once across all callers.
      * @param {string} user_id
      * @param {string} provider
@@ -845,7 +857,7 @@ function __wbg_get_imports() {
             return ret;
         },
         __wbindgen_generic_0000000000000001: function(arg0, arg1) {
-            // Cast intrinsic for `Closure(Closure { owned: true, function: Function { arguments: [Externref], shim_idx: 169, ret: Result(Unit), inner_ret: Some(Result(Unit)) }, mutable: true }) -> Externref`.
+            // Cast intrinsic for `Closure(Closure { owned: true, function: Function { arguments: [Externref], shim_idx: 174, ret: Result(Unit), inner_ret: Some(Result(Unit)) }, mutable: true }) -> Externref`.
             const ret = makeMutClosure(arg0, arg1, wasm_bindgen__convert__closures_____invoke__h60702a48838d1764);
             return ret;
         },

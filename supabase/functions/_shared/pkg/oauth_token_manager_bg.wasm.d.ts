@@ -31,6 +31,7 @@ export const tokenmanager_completeConnect: (a: number, b: number, c: number, d: 
 export const tokenmanager_connectCallback: (a: number, b: any) => any;
 export const tokenmanager_disconnect: (a: number, b: number, c: number, d: number, e: number) => any;
 export const tokenmanager_getValidToken: (a: number, b: number, c: number, d: number, e: number, f: number) => any;
+export const tokenmanager_getValidTokenFor: (a: number, b: any, c: number) => any;
 export const tokenmanager_instanceId: (a: number) => [number, number];
 export const tokenmanager_leaseMs: (a: number) => number;
 export const tokenmanager_new: (a: any, b: any, c: number) => [number, number, number];

@@ -32,6 +32,13 @@ const COLUMNS = `
   version::float8 as version, lease_owner as "leaseOwner", ${ms("lease_until")} as "leaseUntil",
   account_id as "accountId", account_email as "accountEmail", account_name as "accountName"`;
 
+/**
+ * The row projection every method returns (ConnectionRow), for queries of
+ * your own over public.oauth_connections, e.g. a refresher's claim whose rows
+ * go to TokenManager.getValidTokenFor.
+ */
+export const ROW_COLUMNS = COLUMNS;
+
 const T = "public.oauth_connections";
 const A = "public.oauth_connect_attempts";
 
@@ -40,6 +47,37 @@ const ATTEMPT = `
   redirect_uri as "redirectUri", return_to as "returnTo", scopes,
   ${ms("created_at")} as "createdAt", ${ms("expires_at")} as "expiresAt",
   code_sealed as "codeSealed", ticket_hash as "ticketHash"`;
+
+/**
+ * An event row's columns and values from parameter $first on (12 of them);
+ * `from` makes it an INSERT … SELECT (e.g. only when a CTE wrote a row).
+ */
+function eventValues(first, from = "") {
+  const p = (i) => `$${first + i}`;
+  const values = `${p(0)}::uuid, ${p(1)}, ${p(2)}, ${p(3)}, ${p(4)}, ${ts(p(5))}, ${p(6)}::int, ${p(7)}::int,
+          ${p(8)}::boolean, ${p(9)}::text[], ${p(10)}::text[], ${p(11)}`;
+  return `(user_id, provider, kind, code, message, at, duration_ms, attempts, rotated,
+          scopes_added, scopes_removed, instance)
+       ${from ? `select ${values} ${from}` : `values (${values})`}`;
+}
+
+/** @param {RefreshEvent} e */
+function eventParams(e) {
+  return [
+    e.userId,
+    e.provider,
+    e.kind,
+    e.code,
+    e.message,
+    e.at,
+    e.durationMs,
+    e.attempts,
+    e.rotated,
+    e.scopesAdded ?? [],
+    e.scopesRemoved ?? [],
+    e.instance,
+  ];
+}
 
 /** The token columns a write sets, parameters $3..$8. */
 const TOKEN_SET = `
@@ -160,39 +198,48 @@ export class PostgresStore {
    * @returns {Promise<LeaseOutcome>}
    */
   async tryLease(a) {
-    const rows = await this.#query(
-      `with taken as (
-         update ${T}
-            set lease_owner = $3,
-                lease_until = clock_timestamp() + ($4::float8 * interval '1 millisecond'),
-                updated_at = now()
-          where user_id = $1::uuid and provider = $2
-            and (lease_until is null or lease_until <= clock_timestamp() or lease_owner = $3)
-          returning *)
-       select true as acquired, ${COLUMNS} from taken
-       union all
-       select false as acquired, ${COLUMNS} from ${T}
-        where user_id = $1::uuid and provider = $2 and not exists (select 1 from taken)`,
+    // The common case in one plain UPDATE (cheap to plan: this runs once per
+    // refresh); only when the lease is held or the row is missing, a read.
+    const taken = await this.#query(
+      `update ${T}
+          set lease_owner = $3,
+              lease_until = clock_timestamp() + ($4::float8 * interval '1 millisecond'),
+              updated_at = now()
+        where user_id = $1::uuid and provider = $2
+          and (lease_until is null or lease_until <= clock_timestamp() or lease_owner = $3)
+        returning ${COLUMNS}`,
       [a.userId, a.provider, a.owner, Math.max(0, a.until - a.now)],
     );
-    const row = rows[0];
-    if (!row) return { outcome: "missing" };
-    const { acquired, ...rest } = row;
-    return acquired ? { outcome: "acquired", row: rest } : { outcome: "busy", row: rest };
+    if (taken[0]) return { outcome: "acquired", row: taken[0] };
+    // Held by another owner (it may be released by now: the caller waits and asks again).
+    const row = await this.load(a);
+    return row ? { outcome: "busy", row } : { outcome: "missing" };
   }
 
   /**
    * @param {{ write: TokenWrite; expectedVersion: number }} a
    * @returns {Promise<boolean>}
    */
-  async commitRefresh({ write, expectedVersion }) {
-    const rows = await this.#query(
-      `update ${T} set ${TOKEN_SET}, version = version + 1
+  async commitRefresh({ write, expectedVersion, event }) {
+    const commit = `update ${T} set ${TOKEN_SET}, version = version + 1
         where user_id = $1::uuid and provider = $2 and version = $9::bigint
-        returning 1 as ok`,
-      [...writeParams(write), expectedVersion],
-    );
+        returning 1 as ok`;
+    const params = [...writeParams(write), expectedVersion];
+    // With the event: one statement, the event inserted only if the tokens were written.
+    const rows = event
+      ? await this.#query(
+        `with c as (${commit}),
+              e as (insert into public.oauth_refresh_events ${eventValues(10, "from c")})
+         select ok from c`,
+        [...params, ...eventParams(event)],
+      )
+      : await this.#query(commit, params);
     return rows.length === 1;
+  }
+
+  /** commitRefresh records the event it is given (the manager then skips appendEvent). */
+  get commitsEvents() {
+    return true;
   }
 
   /** @param {FailureWrite} f */
@@ -340,27 +387,7 @@ export class PostgresStore {
 
   /** @param {RefreshEvent} e */
   async appendEvent(e) {
-    await this.#query(
-      `insert into public.oauth_refresh_events
-         (user_id, provider, kind, code, message, at, duration_ms, attempts, rotated,
-          scopes_added, scopes_removed, instance)
-       values ($1::uuid, $2, $3, $4, $5, ${ts("$6")}, $7::int, $8::int, $9::boolean,
-               $10::text[], $11::text[], $12)`,
-      [
-        e.userId,
-        e.provider,
-        e.kind,
-        e.code,
-        e.message,
-        e.at,
-        e.durationMs,
-        e.attempts,
-        e.rotated,
-        e.scopesAdded ?? [],
-        e.scopesRemoved ?? [],
-        e.instance,
-      ],
-    );
+    await this.#query(`insert into public.oauth_refresh_events ${eventValues(1)}`, eventParams(e));
   }
 
   /**
