@@ -32,4 +32,5 @@ for round in 1 2 3; do
 done
 
 $DENO run -A bench/concurrency.ts
+$DENO run -A bench/refresher.ts
 node bench/browser.mjs

@@ -4,6 +4,9 @@
 // refresh-token expiry warnings. Every instant is a parameter (epoch ms) from
 // the pass's clock.
 import type { Db } from "../db.ts";
+import type { ConnectionRow } from "../pkg/oauth_token_manager.js";
+// @ts-types="../pkg/stores/postgres.d.ts"
+import { ROW_COLUMNS } from "../pkg/stores/postgres.js";
 
 /** The connections a refresh can help: a refresh token, a grant not known dead. */
 const ACTIVE = `refresh_token_sealed is not null and status not in ('needs_reauth', 'disconnected')`;
@@ -15,32 +18,39 @@ const FREE = `(sweep_until is null or sweep_until < ${ts("$3")})
 export interface Claimed {
   userId: string;
   provider: string;
+  /** The row as claimed (the store's projection): the refresh starts from it, not from another read. */
+  row: ConnectionRow;
   /** Claimed for keep-alive: its access token is still valid. */
   keepAlive: boolean;
 }
 
 /**
  * Claims up to `limit` connections whose access token expires before
- * `before`, soonest first, among `providers`, until `until`.
+ * `before`, soonest first, among `providers`, until `until`. `from` (epoch
+ * ms) starts the index scan where the previous claim of the same pass ended,
+ * so a pass never walks again over the index entries its own refreshes left
+ * behind (each refresh moves expires_at: the old entry is dead but still
+ * scanned), which made claims grow with the pass.
  */
 export async function claimExpiring(
   db: Db,
-  a: { before: number; providers: string[]; now: number; limit: number; until: number },
+  a: { before: number; providers: string[]; now: number; limit: number; until: number; from?: number },
 ): Promise<Claimed[]> {
   if (a.providers.length === 0 || a.limit <= 0) return [];
-  const rows = await db.query<{ userId: string; provider: string }>(
+  const rows = await db.query<ConnectionRow>(
     `with due as (
        select id from public.oauth_connections
-        where ${ACTIVE} and expires_at < ${ts("$1")} and provider = any($2::text[]) and ${FREE}
+        where ${ACTIVE} and expires_at < ${ts("$1")} and expires_at >= ${ts("$6")}
+          and provider = any($2::text[]) and ${FREE}
         order by expires_at
         limit $4
         for update skip locked)
      update public.oauth_connections c set sweep_until = ${ts("$5")}
        from due where c.id = due.id
-     returning c.user_id::text as "userId", c.provider`,
-    [a.before, a.providers, a.now, a.limit, a.until],
+     returning ${ROW_COLUMNS}`,
+    [a.before, a.providers, a.now, a.limit, a.until, a.from ?? 0],
   );
-  return rows.map((r) => ({ ...r, keepAlive: false }));
+  return rows.map((row) => ({ userId: row.userId, provider: row.provider, row, keepAlive: false }));
 }
 
 /**
@@ -52,7 +62,7 @@ export async function claimIdle(
   a: { provider: string; idleSince: number; now: number; limit: number; until: number },
 ): Promise<Claimed[]> {
   if (a.limit <= 0) return [];
-  const rows = await db.query<{ userId: string; provider: string }>(
+  const rows = await db.query<ConnectionRow>(
     `with due as (
        select id from public.oauth_connections
         where ${ACTIVE} and provider = $2
@@ -62,10 +72,10 @@ export async function claimIdle(
         for update skip locked)
      update public.oauth_connections c set sweep_until = ${ts("$5")}
        from due where c.id = due.id
-     returning c.user_id::text as "userId", c.provider`,
+     returning ${ROW_COLUMNS}`,
     [a.idleSince, a.provider, a.now, a.limit, a.until],
   );
-  return rows.map((r) => ({ ...r, keepAlive: true }));
+  return rows.map((row) => ({ userId: row.userId, provider: row.provider, row, keepAlive: true }));
 }
 
 /** Gives claims back (connections skipped by a breaker) so the next pass may take them. */

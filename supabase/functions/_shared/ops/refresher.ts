@@ -27,10 +27,9 @@ export interface Upkeep {
   refreshTokenWarningSeconds: number;
 }
 
-/** A refresh through the manager: what it says, never the token. */
+/** A refresh through the manager, from the claimed row: what it says, never the token. */
 export type RefreshFn = (
-  userId: string,
-  provider: string,
+  claimed: Claimed,
   opts: { force?: boolean; minValiditySeconds?: number },
 ) => Promise<{ refreshed: boolean; warning: { code: string; retryAfter?: number } | null }>;
 
@@ -150,6 +149,8 @@ export async function runPass(deps: PassDeps, s: PassSettings): Promise<PassRepo
     let claimed = 0;
     let exhausted = false;
     let claiming: Promise<void> | null = null;
+    // Where the last claim's scan ended (the soonest expiry not yet passed).
+    let cursor: number | undefined;
     const idleDone = new Set<string>();
     const claimMore = async () => {
       const t = now();
@@ -171,7 +172,9 @@ export async function runPass(deps: PassDeps, s: PassSettings): Promise<PassRepo
         now: t,
         limit: want,
         until: claimUntil,
+        from: cursor,
       });
+      for (const c of batch) cursor = Math.max(cursor ?? -Infinity, c.row.expiresAt ?? -Infinity);
       // Keep-alive once nothing is about to expire.
       for (const u of deps.upkeep) {
         if (batch.length > 0) break;
@@ -191,29 +194,29 @@ export async function runPass(deps: PassDeps, s: PassSettings): Promise<PassRepo
       }
       claimed += batch.length;
       deps.onClaim?.(batch);
+      taken.push(...batch);
       queue.push(...batch);
     };
+    const claim = () => (claiming ??= claimMore().finally(() => (claiming = null)));
     const next = async (): Promise<Claimed | null> => {
-      while (queue.length === 0 && !exhausted) {
-        claiming ??= claimMore().finally(() => (claiming = null));
-        await claiming;
-      }
+      while (queue.length === 0 && !exhausted) await claim();
+      // Claim the next batch while this one is being worked on.
+      if (queue.length <= s.concurrency && !exhausted) void claim().catch(() => {});
       return queue.shift() ?? null;
     };
 
-    const skipped: Claimed[] = [];
+    // Every claim is given back at the end: the next invocation may take what is due again.
+    const taken: Claimed[] = [];
     const one = async (c: Claimed) => {
       if (!(await breakers.acquire(c.provider))) {
         r.skippedByBreaker++;
-        skipped.push(c);
         return;
       }
       r.checked++;
       let failure: { code: string; retryAfter?: number } | null = null;
       try {
         const t = await deps.refresh(
-          c.userId,
-          c.provider,
+          c,
           c.keepAlive ? { force: true } : { minValiditySeconds: s.withinSeconds },
         );
         failure = t.warning;
@@ -238,7 +241,7 @@ export async function runPass(deps: PassDeps, s: PassSettings): Promise<PassRepo
 
     r.breakers = breakers.open();
     await breakers.persist(db);
-    await releaseClaims(db, skipped);
+    await releaseClaims(db, taken);
     const t = now();
     r.remaining = await countDue(db, {
       before: t + s.withinSeconds * 1000,
@@ -290,38 +293,5 @@ async function finish(db: Db, r: PassReport, at: number): Promise<void> {
       r.webhooksFailed,
       r.eventsDeleted,
     ],
-  );
-}
-
-export interface RunRow {
-  id: number;
-  instance: string;
-  startedAt: string;
-  finishedAt: string | null;
-  stopped: string | null;
-  checked: number;
-  refreshed: number;
-  keptAlive: number;
-  failed: number;
-  failedByCode: Record<string, number>;
-  skippedByBreaker: number;
-  breakers: Record<string, unknown>;
-  remaining: number | null;
-  warned: number;
-  webhooksDelivered: number;
-  webhooksFailed: number;
-  eventsDeleted: number;
-}
-
-/** The last `limit` runs, newest first. */
-export async function lastRuns(db: Db, limit: number): Promise<RunRow[]> {
-  return await db.query<RunRow>(
-    `select id::int as id, instance, started_at as "startedAt", finished_at as "finishedAt", stopped, checked,
-            refreshed, kept_alive as "keptAlive", failed, failed_by_code as "failedByCode",
-            skipped_by_breaker as "skippedByBreaker", breakers, remaining, warned,
-            webhooks_delivered as "webhooksDelivered", webhooks_failed as "webhooksFailed",
-            events_deleted as "eventsDeleted"
-       from public.oauth_refresher_runs order by started_at desc, id desc limit $1`,
-    [limit],
   );
 }
