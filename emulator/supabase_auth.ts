@@ -70,13 +70,14 @@ export function startAuthStandIn(o: AuthStandInOptions) {
       updated_at: now(),
       last_sign_in_at: null,
       user_metadata: {},
+      ...(u.appMetadata ? { app_metadata: structuredClone(u.appMetadata) } : {}),
       identities: [],
     });
   }
 
   const appMetadata = (u: User) => {
     const providers = [...new Set(u.identities.map((i) => i.provider))];
-    return { provider: providers[0] ?? "email", providers };
+    return { ...u.app_metadata, provider: providers[0] ?? "email", providers };
   };
 
   /** models.User as JSON. */

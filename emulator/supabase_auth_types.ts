@@ -26,8 +26,12 @@ export interface AuthStandInOptions {
   /** Origins redirect_to may point at besides the site URL's. */
   redirectOrigins?: string[];
   providers: Record<string, AuthProvider>;
-  /** Users that exist already (auth.users rows), found by email. */
-  users?: { id: string; email: string }[];
+  /**
+   * Users that exist already (auth.users rows), found by email; `appMetadata`
+   * is what an operator set with the admin API (e.g. {role: "admin"}), carried
+   * in the user's access tokens' app_metadata claim as Supabase does.
+   */
+  users?: { id: string; email: string; appMetadata?: Record<string, unknown> }[];
   /** Called for every user the stand-in creates (the dev stack adds it to auth.users). */
   onUser?: (user: { id: string; email: string | null }) => Promise<void> | void;
   accessTokenSeconds?: number;
@@ -52,6 +56,8 @@ export interface User {
   updated_at: string;
   last_sign_in_at: string | null;
   user_metadata: Record<string, unknown>;
+  /** app_metadata set by an operator (beside provider/providers, which Auth keeps). */
+  app_metadata?: Record<string, unknown>;
   identities: Identity[];
 }
 

@@ -26,6 +26,10 @@ const DEV_EMAIL = "dev@example.com";
 /** A second user, to try a shared browser: sign out one, sign in the other. */
 const DEV_USER2 = "0000000d-e000-4000-8000-000000000002";
 const DEV_EMAIL2 = "dev2@example.com";
+/** An administrator (www/admin.html): app_metadata.role = "admin", the claim ADMIN_CLAIM names in dev. */
+const DEV_ADMIN = "0000000d-e000-4000-8000-0000000000ad";
+const DEV_ADMIN_EMAIL = "admin@example.com";
+const ADMIN_METADATA = { role: "admin" };
 const say = (s: string) => console.log(`[dev] ${s}`);
 
 await Deno.mkdir(DEV, { recursive: true });
@@ -108,7 +112,7 @@ if (url) {
   db = fromPglite(pg);
   closeDb = () => pg.close();
 }
-for (const [id, email] of [[DEV_USER, DEV_EMAIL], [DEV_USER2, DEV_EMAIL2]]) {
+for (const [id, email] of [[DEV_USER, DEV_EMAIL], [DEV_USER2, DEV_EMAIL2], [DEV_ADMIN, DEV_ADMIN_EMAIL]]) {
   await db.query(`insert into auth.users (id, email) values ($1::uuid, $2) on conflict do nothing`, [
     id,
     email,
@@ -129,7 +133,11 @@ const auth = startAuthStandIn({
   siteUrl: `${WEB}/`,
   redirectOrigins: [`http://localhost:${PORTS.web}`],
   providers: authProviders(emulator, [...DEV_PROVIDERS]),
-  users: [{ id: DEV_USER, email: DEV_EMAIL }, { id: DEV_USER2, email: DEV_EMAIL2 }],
+  users: [
+    { id: DEV_USER, email: DEV_EMAIL },
+    { id: DEV_USER2, email: DEV_EMAIL2 },
+    { id: DEV_ADMIN, email: DEV_ADMIN_EMAIL, appMetadata: ADMIN_METADATA },
+  ],
   onUser: async (u) => {
     await db.query(`insert into auth.users (id, email) values ($1::uuid, $2) on conflict do nothing`, [
       u.id,
@@ -147,6 +155,8 @@ const env: Record<string, string> = {
   JWT_ISSUER: auth.issuer,
   SUPABASE_SECRET_KEYS: JSON.stringify({ default: secrets.secretKey }),
   ALLOWED_ORIGINS: `${WEB},http://localhost:${PORTS.web}`,
+  // Who may open www/admin.html: the claim Supabase Auth puts in the admin's tokens.
+  ADMIN_CLAIM: "app_metadata.role=admin",
 };
 for (const [k, v] of Object.entries(env)) if (!Deno.env.get(k)) Deno.env.set(k, v);
 const rt = buildRuntime({ db });
@@ -172,8 +182,8 @@ const TYPES: Record<string, string> = {
   svg: "image/svg+xml",
   png: "image/png",
 };
-const devJwtFor = (sub: string, email: string) =>
-  new SignJWT({ role: "authenticated", email })
+const devJwtFor = (sub: string, email: string, claims: Record<string, unknown> = {}) =>
+  new SignJWT({ ...claims, role: "authenticated", email })
     .setProtectedHeader({ alg: "HS256", typ: "JWT" })
     .setSubject(sub)
     .setAudience("authenticated")
@@ -183,8 +193,10 @@ const devJwtFor = (sub: string, email: string) =>
     .sign(new TextEncoder().encode(secrets.jwtSecret));
 const devJwt = await devJwtFor(DEV_USER, DEV_EMAIL);
 const devJwt2 = await devJwtFor(DEV_USER2, DEV_EMAIL2);
+const devAdminJwt = await devJwtFor(DEV_ADMIN, DEV_ADMIN_EMAIL, { app_metadata: ADMIN_METADATA });
 
 const fn = `http://127.0.0.1:${PORTS.functions}/functions/v1`;
+const adminClaim = Deno.env.get("ADMIN_CLAIM");
 /** What the page needs to find the stack: the project (supabase-js), its functions, and the dev shortcuts. */
 const pageConfig = {
   supabaseUrl: SUPABASE_URL,
@@ -195,6 +207,7 @@ const pageConfig = {
   devJwt,
   devEmail: DEV_EMAIL,
   devJwt2,
+  devAdminJwt,
   /** Each provider's own "who am I" API, called from the page through the client's fetch. */
   whoAmI: {
     google: `${emulator.url}/v1/userinfo`,
@@ -240,19 +253,22 @@ console.log(`
   oauth-token-manager dev stack is up
 
   Web client         ${WEB}/   (sign in with Google through supabase-js)
+  Admin health       ${WEB}/admin.html   (sign in as ${DEV_ADMIN_EMAIL}; ADMIN_CLAIM=${adminClaim})
   Supabase Auth      ${auth.issuer}   (a stand-in: sign-in and linking with the emulated providers)
   Edge functions     ${fn}/<name>
                      store-google-tokens, get-token-status, refresh-google-token,
                      create-google-meet, update-google-meet, cancel-google-meet,
                      refresh-expiring-tokens (a secret key in apikey),
-                     connections[/<provider>/connect|token|store|disconnect, /callback, /complete]
+                     connections[/<provider>/connect|token|store|disconnect, /callback, /complete],
+                     metrics (Prometheus, a secret key in apikey), admin-health (the admin claim)
   Provider emulator  ${emulator.url}   (control API: /control/faults, /control/expire, /control/counters …)
   Database           ${url ? "DATABASE_URL" : "PGlite in .dev/pgdata"}
   Refresh lease      ${leaseSeconds} s (derived from PROVIDER_TIMEOUT_MS × PROVIDER_MAX_ATTEMPTS + backoff; REFRESH_LEASE_MS sets it)
 
   API keys           publishable ${secrets.publishableKey}
                      secret      ${secrets.secretKey}
-  Dev users          ${DEV_USER} (${DEV_EMAIL}), ${DEV_USER2} (${DEV_EMAIL2})
+  Dev users          ${DEV_USER} (${DEV_EMAIL}), ${DEV_USER2} (${DEV_EMAIL2}),
+                     ${DEV_ADMIN} (${DEV_ADMIN_EMAIL}, app_metadata.role = admin)
   Dev JWT (7 days)   ${devJwt}
 
   Connect the dev user's Google account through the emulator (as Supabase sign-in would):
@@ -263,6 +279,10 @@ console.log(`
 
     curl -s -X POST ${fn}/refresh-expiring-tokens -H "apikey: ${secrets.secretKey}" \\
       -H 'content-type: application/json' -d '{"withinSeconds": 900}'
+
+  Scrape the metrics as Prometheus would:
+
+    curl -s ${fn}/metrics -H "apikey: ${secrets.secretKey}"
 
   Then create a Meet:
 

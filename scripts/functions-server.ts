@@ -2,10 +2,12 @@
 // `supabase functions serve` uses. One process = one isolate = one manager.
 //
 //   deno run -A scripts/functions-server.ts [--port 54321]
+import { handler as adminHealth } from "../supabase/functions/admin-health/index.ts";
 import { handler as cancelMeet } from "../supabase/functions/cancel-google-meet/index.ts";
 import { handler as connections } from "../supabase/functions/connections/index.ts";
 import { handler as createMeet } from "../supabase/functions/create-google-meet/index.ts";
 import { handler as tokenStatus } from "../supabase/functions/get-token-status/index.ts";
+import { handler as metrics } from "../supabase/functions/metrics/index.ts";
 import { handler as refreshExpiring } from "../supabase/functions/refresh-expiring-tokens/index.ts";
 import { handler as refreshToken } from "../supabase/functions/refresh-google-token/index.ts";
 import { handler as storeTokens } from "../supabase/functions/store-google-tokens/index.ts";
@@ -20,6 +22,8 @@ export const FUNCTIONS: Record<string, (req: Request) => Promise<Response>> = {
   "cancel-google-meet": cancelMeet,
   "refresh-expiring-tokens": refreshExpiring,
   connections,
+  metrics,
+  "admin-health": adminHealth,
 };
 
 /** Functions that route paths below their name (/functions/v1/connections/google/token). */

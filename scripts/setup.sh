@@ -42,6 +42,8 @@ if [ "$want" = all ] || [ "$want" = browsers ]; then
   have chromedriver || pkgs+=(chromium-driver)
   have firefox-esr || pkgs+=(firefox-esr)
   [ -x /usr/lib/postgresql/15/bin/initdb ] || pkgs+=(postgresql-15)
+  # pg_cron for tests/functions/cron.test.ts (the README's Supabase Cron schedule).
+  [ -f /usr/lib/postgresql/15/lib/pg_cron.so ] || pkgs+=(postgresql-15-cron)
   if [ ${#pkgs[@]} -gt 0 ]; then
     say "installing Debian packages: ${pkgs[*]}"
     export DEBIAN_FRONTEND=noninteractive

@@ -20,7 +20,8 @@ const freePort = () =>
     });
   });
 
-export async function startDevStack() {
+/** `env`: more environment for scripts/dev.ts (e.g. DATABASE_URL: a Postgres the test seeds). */
+export async function startDevStack({ env = {} } = {}) {
   mkdirSync(SHOTS, { recursive: true });
   const dir = mkdtempSync(join(tmpdir(), "otm-e2e-"));
   const [fn, webPort, emuPort] = [await freePort(), await freePort(), await freePort()];
@@ -35,6 +36,7 @@ export async function startDevStack() {
       OTM_FUNCTIONS_PORT: String(fn),
       OTM_WEB_PORT: String(webPort),
       OTM_EMULATOR_PORT: String(emuPort),
+      ...env,
     },
     stdio: ["ignore", "pipe", "pipe"],
   });
@@ -64,10 +66,11 @@ export async function startDevStack() {
     return await res.json();
   }
 
-  async function openTab() {
+  /** A new tab on `path` of the web server (default: the app), once the page is ready. */
+  async function openTab(path = "") {
     const page = await context.newPage();
     page.on("pageerror", (e) => console.error("page error:", e.message));
-    await page.goto(web);
+    await page.goto(new URL(path, web).toString());
     await page.waitForSelector("body[data-ready=true]");
     return page;
   }

@@ -19,8 +19,8 @@ export function freePort(): number {
   return port;
 }
 
-async function run(cmd: string, args: string[]): Promise<void> {
-  const out = await new Deno.Command(cmd, { args, stdout: "piped", stderr: "piped" }).output();
+async function run(cmd: string, args: string[], env?: Record<string, string>): Promise<void> {
+  const out = await new Deno.Command(cmd, { args, env, stdout: "piped", stderr: "piped" }).output();
   if (!out.success) throw new Error(`${cmd} ${args.join(" ")}: ${new TextDecoder().decode(out.stderr)}`);
 }
 
@@ -30,12 +30,18 @@ export interface Pg {
   stop(): Promise<void>;
 }
 
-export async function startPostgres(): Promise<Pg> {
+/** `cron`: with pg_cron loaded and `create extension pg_cron` run (scripts/pg.sh, PG_CRON=1). */
+export async function startPostgres(o: { cron?: boolean } = {}): Promise<Pg> {
   const dir = await Deno.makeTempDir({ prefix: "otm-pg-" });
   const port = freePort();
-  await run("bash", [`${ROOT}scripts/pg.sh`, "start", dir, String(port)]);
+  await run(
+    "bash",
+    [`${ROOT}scripts/pg.sh`, "start", dir, String(port)],
+    o.cron ? { PG_CRON: "1" } : undefined,
+  );
   const url = `postgres://postgres@127.0.0.1:${port}/postgres`;
   const sql = postgres(url, { max: 4, onnotice: () => {} });
+  if (o.cron) await sql`create extension pg_cron`;
   await sql.unsafe(await Deno.readTextFile(`${ROOT}tests/functions/supabase_bootstrap.sql`));
   await applyMigrations(sql);
   return {
@@ -167,9 +173,11 @@ export async function startStack(
     emulator?: Parameters<typeof startEmulator>[0];
     /** OAUTH_PROVIDERS: these emulated providers (default: Google alone, configured as before). */
     providers?: ProviderId[];
+    /** A Postgres with pg_cron (see startPostgres). */
+    cron?: boolean;
   } = {},
 ): Promise<Stack> {
-  const pg = await startPostgres();
+  const pg = await startPostgres({ cron: o.cron });
   const emu = startEmulator(o.emulator);
   const key = randomKey();
   const env: Record<string, string> = {

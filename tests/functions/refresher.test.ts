@@ -390,3 +390,43 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "background refresher: events past retention are deleted in batches, once counted by the metrics",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const s = await startStack({ env: { EVENT_RETENTION_DAYS: "30" } });
+    try {
+      await s.connect(USER);
+      await s.pg.sql`delete from oauth_refresh_events`;
+      await s.pg
+        .sql`insert into oauth_refresh_events (user_id, provider, kind, code, at, duration_ms, instance)
+        select ${USER}, 'google', case when g % 2 = 0 then 'refreshed' else 'failed' end,
+               case when g % 2 = 0 then null else 'PROVIDER_UNAVAILABLE' end,
+               now() - interval '40 days' + g * interval '1 second', 120, 'old'
+          from generate_series(1, 12000) g`;
+      await s.pg.sql`insert into oauth_refresh_events (user_id, provider, kind, at, duration_ms, instance)
+        values (${USER}, 'google', 'refreshed', now() - interval '29 days', 80, 'recent')`;
+      const r = await pass(s);
+      assert.equal(r.eventsDeleted, 12000, "every old event, in batches of 5000");
+      const left = await s.pg.sql`select instance from oauth_refresh_events`;
+      assert.deepEqual(left.map((e) => e.instance), ["recent"]);
+      // The deleted events are still counted.
+      const rolled = await s.pg.sql`select kind, code, sum(count)::int as n from oauth_metrics_rollup
+        group by kind, code order by kind`;
+      assert.deepEqual(rolled.map((x) => [x.kind, x.code, x.n]), [
+        ["failed", "PROVIDER_UNAVAILABLE", 6000],
+        ["refreshed", "", 6001],
+      ]);
+      const runs = await s.call("refresh-expiring-tokens", {
+        token: await serviceKey(),
+        origin: null,
+        method: "GET",
+      });
+      assert.equal((runs.json.runs as Record<string, unknown>[])[0].eventsDeleted, 12000);
+    } finally {
+      await s.stop();
+    }
+  },
+});

@@ -26,6 +26,8 @@ import { log } from "./log.ts";
 export interface Caller {
   userId: string;
   email: string | null;
+  /** A user caller's verified token claims (custom claims included), frozen; absent for service callers. */
+  readonly claims?: Readonly<Record<string, unknown>>;
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -196,6 +198,7 @@ export class JwtVerifier {
     return {
       userId: payload.sub.toLowerCase(),
       email: typeof payload.email === "string" ? payload.email : null,
+      claims: Object.freeze({ ...payload }),
     };
   }
 }

@@ -1,6 +1,6 @@
 // The shape every function shares: CORS → method → caller JWT → runtime →
-// the function's own work → JSON. Errors become {error, code,
-// requiresReauth, retryable, retryAfter?, requestId} with the status of the
+// the function's own work → JSON (or the text body it names). Errors become
+// {error, code, requiresReauth, retryable, retryAfter?, requestId} with the status of the
 // code's row in the table; every response carries X-Request-Id, and every
 // response that used a token carries X-Token-Refreshed-At.
 import { type Caller, verifyService } from "./auth.ts";
@@ -21,7 +21,10 @@ export interface Ctx {
 
 export interface Reply {
   status?: number;
-  body: unknown;
+  /** The JSON body (unless `text` is given). */
+  body?: unknown;
+  /** A body that is not JSON, sent as it is with its content type (e.g. Prometheus' text format). */
+  text?: { body: string; contentType: string };
   /** The token_refreshed_at marker (RFC 3339) of the token this request used. */
   marker?: string | null;
   headers?: Record<string, string>;
@@ -108,6 +111,12 @@ export function serve(fnName: string, resolve: (req: Request) => Resolved): Hand
         status: reply.status ?? 200,
         ms: Math.round(performance.now() - started),
       });
+      if (reply.text) {
+        return new Response(reply.text.body, {
+          status: reply.status ?? 200,
+          headers: { "content-type": reply.text.contentType, ...headers },
+        });
+      }
       return json(reply.status ?? 200, reply.body, headers);
     } catch (e) {
       // The code table lives in the wasm: an error thrown before the runtime

@@ -11,7 +11,7 @@
 import { badRequest } from "../_shared/errors.ts";
 import { edgeFunction } from "../_shared/handler.ts";
 import { passSettings, refresherPass } from "../_shared/ops/invoke.ts";
-import { lastRuns } from "../_shared/ops/refresher.ts";
+import { lastRuns } from "../_shared/ops/metrics.ts";
 import { readBody } from "../_shared/validate.ts";
 
 export const handler = edgeFunction(

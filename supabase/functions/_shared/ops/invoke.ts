@@ -5,6 +5,7 @@ import { badRequest } from "../errors.ts";
 import type { Runtime } from "../runtime.ts";
 import { type Body, optNumber } from "../validate.ts";
 import { type PassReport, type PassSettings, runPass, type Step } from "./refresher.ts";
+import { rollUpEvents } from "./metrics.ts";
 import { applyRetention, DEFAULT_RETENTION } from "./retention.ts";
 import { deliverWebhooks } from "./webhooks.ts";
 
@@ -47,6 +48,11 @@ export async function refresherPass(rt: Runtime, settings: PassSettings): Promis
         webhookBacklog: w.backlog,
       };
     },
+    // Counters first: retention deletes only events the roll-up has counted.
+    async () => {
+      await rollUpEvents(rt.db, now());
+      return {};
+    },
     async (deadline) => ({
       eventsDeleted: await applyRetention(rt.db, {
         ...DEFAULT_RETENTION,
@@ -62,8 +68,8 @@ export async function refresherPass(rt: Runtime, settings: PassSettings): Promis
     now,
     instance: INSTANCE,
     upkeep: rt.manager.providerUpkeep,
-    refresh: async (userId, provider, opts) => {
-      const t = await rt.manager.getValidToken(userId, provider, opts);
+    refresh: async ({ row }, opts) => {
+      const t = await rt.manager.getValidTokenFor(row, opts);
       return { refreshed: t.refreshed, warning: t.warning };
     },
     steps,
