@@ -3,25 +3,11 @@
 // calls the admin-health function with it, and draws what it answers: tables
 // and small SVG charts made here (nothing loads from elsewhere). The server
 // decides who is an administrator (ADMIN_CLAIM); anyone else sees why not.
-import init, { BrowserTokenClient } from "oauth-token-manager";
-import { sessionToken } from "oauth-token-manager/supabase";
 import { NAMES, STATUS_WORDS } from "./connections.js";
+import { JWT_KEY, startSession } from "./session.js";
 
 const $ = (id) => document.getElementById(id);
-/** The main page's dev-shortcut session (app.js): a JWT the dev stack signed. */
-const JWT_KEY = "otm.jwt";
-const { createClient } = globalThis.supabase;
-const config = await (await fetch("/config.json")).json();
-await init();
-
-const supabase = createClient(config.supabaseUrl, config.supabasePublishableKey, {
-  auth: { flowType: "pkce" },
-});
-const supabaseToken = sessionToken(supabase);
-const client = new BrowserTokenClient({
-  functionsUrl: config.functionsUrl,
-  getSessionToken: async () => (await supabaseToken()) || (localStorage.getItem(JWT_KEY) ?? ""),
-});
+const { config, supabase, client } = await startSession();
 
 const STATUSES = Object.keys(STATUS_WORDS);
 const STATUS_COLORS = {

@@ -4,40 +4,25 @@
 // import map in index.html says where); supabase-js is its browser build, a
 // script that sets window.supabase (with a bundler:
 // `import { createClient } from "@supabase/supabase-js"`).
-import init, { BrowserTokenClient } from "oauth-token-manager";
-import { attachSupabase, sessionToken } from "oauth-token-manager/supabase";
+import { attachSupabase } from "oauth-token-manager/supabase";
 import { connectionsPanel, NAMES, STATUS_WORDS } from "./connections.js";
+import { JWT_KEY, startSession } from "./session.js";
 
 const $ = (id) => document.getElementById(id);
-/** The dev shortcuts' session: a JWT the dev stack signed, instead of a Supabase sign-in. */
-const JWT_KEY = "otm.jwt";
 const CALENDAR_SCOPE = "https://www.googleapis.com/auth/calendar.events";
-const { createClient } = globalThis.supabase;
-const config = await (await fetch("/config.json")).json();
-await init();
-
-// PKCE: Supabase hands the session (and the provider tokens) to supabase-js's
-// code exchange, not through the address bar.
-const supabase = createClient(config.supabaseUrl, config.supabasePublishableKey, {
-  auth: { flowType: "pkce" },
-});
-const supabaseToken = sessionToken(supabase);
-
-const client = new BrowserTokenClient({
-  functionsUrl: config.functionsUrl,
-  getSessionToken: async () => (await supabaseToken()) || (localStorage.getItem(JWT_KEY) ?? ""),
-});
-
 /**
  * Right after createClient, so it sees the SIGNED_IN that carries the provider
  * tokens: stores them once, resets the client at sign-out and user changes.
  */
 const LINKABLE = ["google", "spotify", "discord", "github"];
-const link = attachSupabase(supabase, client, {
-  providers: { google: { scopes: CALENDAR_SCOPE }, spotify: {}, discord: {}, github: {} },
-  onStored: ({ provider }) => say(`${who({ provider })} connected through Supabase.`, true),
-  onError: (e, { provider }) =>
-    say(plain({ code: e?.code, message: e?.message, retryAfter: e?.retryAfter, provider })),
+const { config, supabase, client, attached: link } = await startSession({
+  attach: (supabase, client) =>
+    attachSupabase(supabase, client, {
+      providers: { google: { scopes: CALENDAR_SCOPE }, spotify: {}, discord: {}, github: {} },
+      onStored: ({ provider }) => say(`${who({ provider })} connected through Supabase.`, true),
+      onError: (e, { provider }) =>
+        say(plain({ code: e?.code, message: e?.message, retryAfter: e?.retryAfter, provider })),
+    }),
 });
 
 // ---- plain words for error codes ------------------------------------------------

@@ -90,6 +90,18 @@ export function connectionsPanel({ client, whoAmI, plain, say, linkVia }) {
       "Last error",
       r.lastErrorCode ? plain({ code: r.lastErrorCode, message: r.lastErrorMessage, provider: p }) : "none",
     );
+    // The grant's refresh token ends soon (REFRESH_TOKEN_EXPIRING): say by when to reconnect.
+    const warning = r.warning?.code === "REFRESH_TOKEN_EXPIRING"
+      ? el(
+        "p",
+        {
+          class: "warning",
+          testid: `warning-${p}`,
+          "data-reconnect-before": String(r.warning.reconnectBefore),
+        },
+        `Reconnect before ${new Date(r.warning.reconnectBefore).toLocaleString()} to keep ${name(p)} access.`,
+      )
+      : null;
     const buttons = el("div", { class: "actions" });
     const button = (label, testid, cls, work) => {
       const b = el("button", { testid, ...(cls ? { class: cls } : {}) }, label);
@@ -120,7 +132,7 @@ export function connectionsPanel({ client, whoAmI, plain, say, linkVia }) {
       button(
         `Reconnect ${name(p)}`,
         `reconnect-${p}`,
-        r.requiresReauth ? "warn" : null,
+        r.requiresReauth || warning ? "warn" : null,
         () => client.connect(p),
       );
       button("Disconnect", `disconnect-${p}`, null, async () => {
@@ -142,7 +154,7 @@ export function connectionsPanel({ client, whoAmI, plain, say, linkVia }) {
         buttons.append(" ", out);
       }
     }
-    li.append(head, dl, buttons);
+    li.append(head, dl, ...(warning ? [warning] : []), buttons);
     return li;
   }
 

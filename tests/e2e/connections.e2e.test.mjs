@@ -87,6 +87,29 @@ test("declining at the consent page comes back with a plain sentence", async () 
   assert.doesNotMatch(body, /"code"|\{"error"/, "no raw JSON on the page");
 });
 
+test("a GitHub grant that ends in 2 days: the page says to reconnect before it", async () => {
+  // GitHub answers refresh_token_expires_in; 2 days is inside the 3-day notice.
+  await dev.emu("config", { provider: "github", refreshTokenLifetimeSeconds: 2 * 86_400 });
+  try {
+    const t0 = Date.now();
+    await consent("github", "connect", "grace.hopper@example.com");
+    const warning = tab.getByTestId("warning-github");
+    await warning.waitFor();
+    assert.match(await warning.textContent(), /^Reconnect before .+ to keep GitHub access\.$/);
+    const before = Number(await warning.getAttribute("data-reconnect-before"));
+    assert.ok(
+      Math.abs(before - (t0 + 2 * 86_400_000)) < 60_000,
+      `reconnect before ${new Date(before).toISOString()}`,
+    );
+    await dev.shot(tab, "connections-github-reconnect-before");
+    await tab.getByTestId("disconnect-github").click();
+    await tab.waitForSelector("[data-testid=status-github][data-status=disconnected]");
+    assert.equal(await tab.getByTestId("warning-github").count(), 0);
+  } finally {
+    await dev.emu("config", { provider: "github", refreshTokenLifetimeSeconds: 15_897_600 });
+  }
+});
+
 test("connect Google from the panel: the Calendar panel sees the same connection", async () => {
   await consent("google", "connect", "dev@example.com");
   assert.match(await tab.getByTestId("account-google").textContent(), /Connected as dev@example\.com/);
