@@ -34,8 +34,9 @@ create table if not exists public.oauth_refresher_runs (
   concurrency integer not null,
   -- done (nothing left), budget (stopped claiming before the time budget),
   -- limit (claimed its limit), breaker (what is left belongs to providers whose
-  -- breaker is open), error (the pass itself failed); null while running.
-  stopped text check (stopped in ('done', 'budget', 'limit', 'breaker', 'error')),
+  -- breaker is open), cpu (stopped claiming at its CPU budget), error (the pass
+  -- itself failed); null while running.
+  stopped text check (stopped in ('done', 'budget', 'limit', 'breaker', 'cpu', 'error')),
   checked integer not null default 0,
   refreshed integer not null default 0,
   kept_alive integer not null default 0,

@@ -48,6 +48,7 @@ async function pass(s: Stack, body: Record<string, unknown> = {}, server = 0) {
     runId: number;
     webhooksDelivered: number;
     webhooksRetried: number;
+    cpuMs: number | null;
   };
 }
 
@@ -258,6 +259,15 @@ Deno.test({
       const rest = await pass(s, { concurrency: 10 });
       assert.equal(rest.refreshed, r.remaining);
       assert.equal(rest.stopped, "done");
+
+      // A CPU budget (Supabase allows 2 s of CPU per request) stops claiming too:
+      // 1 ms is spent by the first batch (at least one batch is always claimed).
+      await s.pg.sql`update oauth_connections set expires_at = now() + interval '5 minutes'`;
+      const cpu = await pass(s, { concurrency: 5, cpuBudgetMs: 1 });
+      assert.equal(cpu.stopped, "cpu");
+      assert.ok(cpu.refreshed >= 10 && cpu.refreshed < ids.length, `refreshed ${cpu.refreshed}`);
+      assert.equal(cpu.remaining, ids.length - cpu.refreshed);
+      assert.ok(typeof cpu.cpuMs === "number" && cpu.cpuMs >= 1, `cpu ${cpu.cpuMs} ms`);
     } finally {
       await s.stop();
     }

@@ -40,6 +40,12 @@ export interface PassSettings {
   concurrency: number;
   /** The invocation's time budget, ms: claiming stops before it. */
   budgetMs: number;
+  /**
+   * The invocation's CPU budget, ms (0: none): claiming stops once the
+   * isolate has used this much CPU since the pass began. Supabase stops a
+   * function at 2 s of CPU per request, whatever its wall-clock budget.
+   */
+  cpuBudgetMs: number;
   /** The most connections one invocation claims. */
   limit: number;
 }
@@ -64,6 +70,8 @@ export interface PassDeps {
   breaker?: BreakerSettings;
   /** Upkeep steps in order (webhooks, roll-up, retention), each given the deadline. */
   steps?: Step[];
+  /** The isolate's CPU time used so far, ms (null where the runtime cannot tell). */
+  cpuMs?: () => number | null;
   /** Called when a claim batch is taken (tests and benchmarks watch it). */
   onClaim?: (batch: Claimed[]) => void;
 }
@@ -72,9 +80,10 @@ export interface PassReport extends StepTotals {
   runId: number;
   /**
    * done: nothing due was left; budget: stopped claiming before the budget;
-   * limit: claimed its limit; breaker: what is left belongs to providers whose breaker is open.
+   * limit: claimed its limit; breaker: what is left belongs to providers whose breaker is open;
+   * cpu: stopped claiming at its CPU budget.
    */
-  stopped: "done" | "budget" | "limit" | "breaker";
+  stopped: "done" | "budget" | "limit" | "breaker" | "cpu";
   checked: number;
   refreshed: number;
   keptAlive: number;
@@ -87,6 +96,8 @@ export interface PassReport extends StepTotals {
   warned: number;
   elapsedMs: number;
   budgetMs: number;
+  /** CPU the isolate used during the pass, ms (null where the runtime cannot tell). */
+  cpuMs: number | null;
 }
 
 /** The part of the budget kept for the upkeep steps after the last claim. */
@@ -102,6 +113,12 @@ export async function runPass(deps: PassDeps, s: PassSettings): Promise<PassRepo
   const started = now();
   const claimUntil = started + s.budgetMs;
   const stopClaimingAt = started + s.budgetMs - upkeepReserveMs(s.budgetMs);
+  const cpu = deps.cpuMs ?? (() => null);
+  const cpuStart = cpu();
+  const cpuUsed = () => {
+    const c = cpu();
+    return c === null || cpuStart === null ? null : c - cpuStart;
+  };
   const [{ id: runId }] = await db.query<{ id: number }>(
     `insert into public.oauth_refresher_runs (instance, started_at, budget_ms, concurrency)
      values ($1, to_timestamp($2::float8 / 1000), $3, $4) returning id::int as id`,
@@ -126,6 +143,7 @@ export async function runPass(deps: PassDeps, s: PassSettings): Promise<PassRepo
     eventsDeleted: 0,
     elapsedMs: 0,
     budgetMs: s.budgetMs,
+    cpuMs: null,
   };
   const providers = deps.upkeep.map((u) => u.provider);
   const breakers = new Breakers(
@@ -156,6 +174,12 @@ export async function runPass(deps: PassDeps, s: PassSettings): Promise<PassRepo
       const t = now();
       if (t >= stopClaimingAt) {
         r.stopped = "budget";
+        exhausted = true;
+        return;
+      }
+      const used = cpuUsed();
+      if (claimed > 0 && s.cpuBudgetMs > 0 && used !== null && used >= s.cpuBudgetMs) {
+        r.stopped = "cpu";
         exhausted = true;
         return;
       }
@@ -252,10 +276,12 @@ export async function runPass(deps: PassDeps, s: PassSettings): Promise<PassRepo
         idleSince: t - u.keepAliveSeconds! * 1000,
       })),
     });
-    if (r.stopped === "done" && Object.keys(r.breakers).length > 0) r.stopped = "breaker";
+    if (r.remaining === 0) r.stopped = "done";
+    else if (r.stopped === "done" && Object.keys(r.breakers).length > 0) r.stopped = "breaker";
 
     for (const step of deps.steps ?? []) Object.assign(r, await step(started + s.budgetMs));
     r.elapsedMs = now() - started;
+    r.cpuMs = cpuUsed();
     await finish(db, r, now());
     return r;
   } catch (e) {
