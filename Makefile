@@ -10,7 +10,7 @@ export PATH := $(CURDIR)/scripts/deno-bin:$(CARGO_HOME)/bin:$(CURDIR)/node_modul
 PKG_RUSTFLAGS := --remap-path-prefix=$(CURDIR)=. --remap-path-prefix=$(CARGO_HOME)=cargo --remap-path-prefix=$(RUSTUP_HOME)=rustup
 DENO := $(CURDIR)/node_modules/.bin/deno
 
-.PHONY: help setup pkg check-pkg lint test test-native test-wasm test-chrome test-firefox test-node test-deno smoke smoke-deno smoke-node test-package test-adapter test-functions test-e2e bench dev dev-connect
+.PHONY: help setup pkg check-pkg lint test test-native test-wasm test-browser-build test-chrome test-firefox test-node test-deno smoke smoke-deno smoke-node test-package test-adapter test-functions test-e2e bench dev dev-connect
 
 help:
 	@echo "make dev    - local stack (see README)"
@@ -25,6 +25,9 @@ pkg: setup
 	@echo "== building pkg/"
 	RUSTFLAGS="$(PKG_RUSTFLAGS)" wasm-pack build --release --target web --out-dir pkg --out-name oauth_token_manager 2>&1 | grep -vE '^\s+Compiling' || true
 	@test -f pkg/oauth_token_manager_bg.wasm
+	@echo "== building pkg/browser/ (the client feature only)"
+	RUSTFLAGS="$(PKG_RUSTFLAGS)" wasm-pack build --release --target web --out-dir pkg/browser --out-name oauth_token_manager_browser -- --no-default-features --features client 2>&1 | grep -vE '^\s+Compiling' || true
+	@test -f pkg/browser/oauth_token_manager_browser_bg.wasm
 	@rm -f pkg/.gitignore
 	@node scripts/finish-pkg.mjs
 	@node scripts/sync-functions-pkg.mjs
@@ -40,6 +43,8 @@ lint: setup
 	cargo fmt --check
 	cargo clippy --all-targets -- -D warnings
 	cargo clippy --target wasm32-unknown-unknown --all-targets -- -D warnings
+	cargo clippy --target wasm32-unknown-unknown --all-targets --no-default-features --features client -- -D warnings
+	cargo clippy --target wasm32-unknown-unknown --lib --no-default-features --features server -- -D warnings
 	$(DENO) fmt --check
 	$(DENO) lint
 	$(DENO) check --quiet scripts/*.ts emulator/*.ts supabase/functions/*/index.ts
@@ -66,6 +71,16 @@ test-deno:
 	WASM_BINDGEN_USE_DENO=1 cargo test --target wasm32-unknown-unknown 2>&1 | grep -vE '^\s+Compiling'
 
 test-wasm: test-chrome test-firefox test-node test-deno
+
+# The browser build (pkg/browser/: the client feature only): the client's wasm
+# tests compiled without the server, in the same four runtimes.
+CLIENT_ONLY := --no-default-features --features client --test wasm_client
+test-browser-build:
+	@echo "== the browser build (client feature only): headless Chrome, headless Firefox, Node, Deno"
+	WASM_BINDGEN_USE_BROWSER=1 wasm-pack test --headless --chrome -- $(CLIENT_ONLY) 2>&1 | grep -vE '^\s+Compiling|^\[INFO\]'
+	WASM_BINDGEN_USE_BROWSER=1 wasm-pack test --headless --firefox -- $(CLIENT_ONLY) 2>&1 | grep -vE '^\s+Compiling|^\[INFO\]'
+	wasm-pack test --node -- $(CLIENT_ONLY) 2>&1 | grep -vE '^\s+Compiling|^\[INFO\]'
+	WASM_BINDGEN_USE_DENO=1 cargo test --target wasm32-unknown-unknown $(CLIENT_ONLY) 2>&1 | grep -vE '^\s+Compiling'
 
 # npm pack pkg/, installed into fresh projects: a Node app, a Deno script, a Vite app in Chromium, a
 # Postgres server; tsc over the READMEs' TypeScript samples.

@@ -862,13 +862,13 @@ function __wbg_get_imports() {
             return ret;
         },
         __wbindgen_generic_0000000000000002: function(arg0, arg1) {
-            // Cast intrinsic for `Closure(Closure { owned: true, function: Function { arguments: [Externref], shim_idx: 6, ret: Unit, inner_ret: Some(Unit) }, mutable: true }) -> Externref`.
-            const ret = makeMutClosure(arg0, arg1, wasm_bindgen__convert__closures_____invoke__h35d7236267349c5e);
+            // Cast intrinsic for `Closure(Closure { owned: true, function: Function { arguments: [Externref], shim_idx: 5, ret: Unit, inner_ret: Some(Unit) }, mutable: true }) -> Externref`.
+            const ret = makeMutClosure(arg0, arg1, wasm_bindgen__convert__closures_____invoke__hbd9eb70a2b39ce78);
             return ret;
         },
         __wbindgen_generic_0000000000000003: function(arg0, arg1) {
-            // Cast intrinsic for `Closure(Closure { owned: true, function: Function { arguments: [], shim_idx: 5, ret: Unit, inner_ret: Some(Unit) }, mutable: true }) -> Externref`.
-            const ret = makeMutClosure(arg0, arg1, wasm_bindgen__convert__closures_____invoke__h97be66846e39c0df);
+            // Cast intrinsic for `Closure(Closure { owned: true, function: Function { arguments: [], shim_idx: 6, ret: Unit, inner_ret: Some(Unit) }, mutable: true }) -> Externref`.
+            const ret = makeMutClosure(arg0, arg1, wasm_bindgen__convert__closures_____invoke__h4c09dbadcdc67977);
             return ret;
         },
         __wbindgen_generic_0000000000000004: function(arg0) {
@@ -896,12 +896,12 @@ function __wbg_get_imports() {
     };
 }
 
-function wasm_bindgen__convert__closures_____invoke__h97be66846e39c0df(arg0, arg1) {
-    wasm.wasm_bindgen__convert__closures_____invoke__h97be66846e39c0df(arg0, arg1);
+function wasm_bindgen__convert__closures_____invoke__h4c09dbadcdc67977(arg0, arg1) {
+    wasm.wasm_bindgen__convert__closures_____invoke__h4c09dbadcdc67977(arg0, arg1);
 }
 
-function wasm_bindgen__convert__closures_____invoke__h35d7236267349c5e(arg0, arg1, arg2) {
-    wasm.wasm_bindgen__convert__closures_____invoke__h35d7236267349c5e(arg0, arg1, arg2);
+function wasm_bindgen__convert__closures_____invoke__hbd9eb70a2b39ce78(arg0, arg1, arg2) {
+    wasm.wasm_bindgen__convert__closures_____invoke__hbd9eb70a2b39ce78(arg0, arg1, arg2);
 }
 
 function wasm_bindgen__convert__closures_____invoke__h60702a48838d1764(arg0, arg1, arg2) {

@@ -29,13 +29,17 @@ const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const PKG = join(ROOT, "pkg");
 const JS = join(ROOT, "js");
 const GLUE = "oauth_token_manager";
+/** The browser build (client feature only): wasm-pack's output in pkg/browser/, glue BROWSER_GLUE. */
+const BROWSER = "browser";
+const BROWSER_GLUE = "oauth_token_manager_browser";
 const BIN_NAME = "oauth-token-manager-schema-check";
 const PLACEHOLDER_HOSTS = /\/\/(?:[^/]*\.)?(?:example\.(?:invalid|com|org|net)|localhost)(?:[:/]|$)/;
 
 /** The package README's source; written as pkg/README.md. */
 const README_SOURCE = "PACKAGE_README.md";
 /** wasm-pack's own output; everything else in pkg/ is this script's and is written afresh. */
-const isWasmPackOutput = (name) => name.startsWith(GLUE) || name === "snippets" || name === "package.json";
+const isWasmPackOutput = (name) =>
+  name.startsWith(GLUE) || name === "snippets" || name === "package.json" || name === BROWSER;
 
 const read = (p) => readFileSync(p, "utf8");
 
@@ -70,23 +74,36 @@ function write(destRel, text, mode) {
   if (mode) chmodSync(dest, mode);
 }
 
-// --- the glue's declarations ---
-const dtsPath = join(PKG, `${GLUE}.d.ts`);
-const dts = read(dtsPath)
-  .split("\n")
-  .filter((line) => line.trim() !== "[Symbol.dispose](): void;")
-  .join("\n");
-writeFileSync(dtsPath, dts);
+// --- the glues' declarations ---
+for (const dtsPath of [join(PKG, `${GLUE}.d.ts`), join(PKG, BROWSER, `${BROWSER_GLUE}.d.ts`)]) {
+  const dts = read(dtsPath)
+    .split("\n")
+    .filter((line) => line.trim() !== "[Symbol.dispose](): void;")
+    .join("\n");
+  writeFileSync(dtsPath, dts);
+}
+// wasm-pack's package files in the browser build's folder: the package is pkg/'s.
+for (const name of readdirSync(join(PKG, BROWSER))) {
+  if (!name.startsWith(BROWSER_GLUE) && name !== "snippets") {
+    rmSync(join(PKG, BROWSER, name), { force: true });
+  }
+}
 
 // --- the entry points ---
 // js/ holds two kinds of modules: the package's entries (copied), and the
 // wasm-bindgen snippets the glue imports (`#[wasm_bindgen(module = "/js/…")]`),
 // which wasm-bindgen already placed under snippets/; their .d.ts go beside them.
-const glue = read(join(PKG, `${GLUE}.js`));
-const snippets = new Map(); // js/ path -> path in pkg/
-for (const m of glue.matchAll(/from ['"]\.\/(snippets\/[^/'"]+\/js\/([^'"]+))['"]/g)) {
-  snippets.set(m[2], m[1]);
+/** The snippets a glue imports: js/ path -> path in pkg/ (the glue in pkg/`dir`). */
+function snippetsOf(dir, glueName) {
+  const out = new Map();
+  const text = read(join(PKG, dir, `${glueName}.js`));
+  for (const m of text.matchAll(/from ['"]\.\/(snippets\/[^/'"]+\/js\/([^'"]+))['"]/g)) {
+    out.set(m[2], dir ? `${dir}/${m[1]}` : m[1]);
+  }
+  return out;
 }
+const snippets = snippetsOf("", GLUE);
+const browserSnippets = snippetsOf(BROWSER, BROWSER_GLUE);
 const snippetTypes = new Set([...snippets.keys()].map((f) => f.replace(/\.js$/, ".d.ts")));
 
 for (const name of readdirSync(PKG)) {
@@ -98,17 +115,18 @@ const sources = walk(JS).filter((f) =>
 for (const src of sources) {
   write(src, rewrite(read(join(JS, src)), src, src), src.startsWith("bin/") ? 0o755 : undefined);
 }
-for (const [src, dest] of snippets) {
+for (const [src, dest] of [...snippets, ...browserSnippets]) {
   const types = src.replace(/\.js$/, ".d.ts");
   const typesDest = dest.replace(/\.js$/, ".d.ts");
   if (existsSync(join(JS, types))) write(typesDest, rewrite(read(join(JS, types)), types, typesDest));
 }
 
-// TokenManagerError: the class the glue constructs is the snippet's; the main entry exports that one.
-const errors = snippets.get("errors.js");
-if (errors) {
+// TokenManagerError: the class a glue constructs is its snippet's; each entry exports its build's.
+for (const [base, map] of [["index", snippets], [BROWSER, browserSnippets]]) {
+  const errors = map.get("errors.js");
+  if (!errors) continue;
   const line = `\nexport { TokenManagerError } from "./${errors}";\n`;
-  for (const entry of ["index.js", "index.d.ts"]) write(entry, read(join(PKG, entry)) + line);
+  for (const entry of [`${base}.js`, `${base}.d.ts`]) write(entry, read(join(PKG, entry)) + line);
 }
 
 // --- migrations, license, readme ---
@@ -123,12 +141,13 @@ write("README.md", read(join(JS, README_SOURCE)));
 const meta = JSON.parse(read(join(PKG, "package.json")));
 const has = (rel) => existsSync(join(PKG, rel));
 const entry = (base) => ({ types: `./${base}.d.ts`, default: `./${base}.js` });
-const exports = { ".": entry("index") };
+const exports = { ".": entry("index"), "./browser": entry(BROWSER) };
 if (has("supabase.js")) exports["./supabase"] = entry("supabase");
 exports["./stores/postgres"] = entry("stores/postgres");
 exports["./stores/memory"] = entry("stores/memory");
 exports["./migrations/*"] = "./migrations/*";
 exports[`./${GLUE}_bg.wasm`] = `./${GLUE}_bg.wasm`;
+exports[`./${BROWSER}/${BROWSER_GLUE}_bg.wasm`] = `./${BROWSER}/${BROWSER_GLUE}_bg.wasm`;
 exports["./package.json"] = "./package.json";
 
 const peers = { postgres: "^3.4.0" };
@@ -165,7 +184,7 @@ const out = {
   types: "./index.d.ts",
   exports,
   bin: { [BIN_NAME]: "./bin/schema-check.js" },
-  sideEffects: ["./snippets/*"],
+  sideEffects: ["./snippets/*", `./${BROWSER}/snippets/*`],
   peerDependencies: peers,
   peerDependenciesMeta: Object.fromEntries(Object.keys(peers).map((p) => [p, { optional: true }])),
 };

@@ -1,6 +1,6 @@
 //! The wasm test suite: the real `TokenManager` over a JS store and a JS
 //! `fetch`, run by `make test` in headless Chrome, headless Firefox, Node and Deno.
-#![cfg(target_arch = "wasm32")]
+#![cfg(all(target_arch = "wasm32", feature = "server"))]
 
 use js_sys::{Object, Promise, Reflect, JSON};
 use oauth_token_manager::wasm::{

@@ -3,7 +3,7 @@
 //! BroadcastChannel, per user: a shared browser with two accounts never hands
 //! one user's token to the other. Run in headless Chrome and Firefox (and
 //! Node and Deno).
-#![cfg(target_arch = "wasm32")]
+#![cfg(all(target_arch = "wasm32", feature = "client"))]
 
 use js_sys::{Array, Promise, Reflect};
 use oauth_token_manager::wasm::BrowserTokenClient;

@@ -319,7 +319,7 @@ mod readme {
     /// The TypeScript `ErrorCode` union is the same list.
     #[test]
     fn the_typescript_union_lists_every_code() {
-        let ts = include_str!("../wasm/manager.rs");
+        let ts = include_str!("../wasm/common.rs");
         let start = ts.find("export type ErrorCode =").expect("ErrorCode union");
         let end = start + ts[start..].find(';').unwrap();
         let union = &ts[start..end];

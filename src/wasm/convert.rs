@@ -7,6 +7,7 @@ use js_sys::{Object, Reflect};
 use wasm_bindgen::prelude::*;
 
 use crate::core::error::{Code, Error, Result};
+use crate::core::store::RefreshEvent;
 
 pub fn set(obj: &JsValue, key: &str, value: &JsValue) {
     let _ = Reflect::set(obj, &JsValue::from_str(key), value);
@@ -173,4 +174,25 @@ fn to_json(v: &JsValue, code: Code, depth: u32) -> Result<serde_json::Value> {
         return Ok(Value::Object(map));
     }
     Ok(Value::Null)
+}
+
+/// A refresh event for JS (the store's `appendEvent`, the `onEvent` hook).
+pub fn event_to_js(e: &RefreshEvent) -> JsValue {
+    obj(&[
+        ("userId", s(&e.user_id)),
+        ("provider", s(&e.provider)),
+        ("kind", s(&e.kind)),
+        ("code", opt_s(e.code.as_deref())),
+        ("message", opt_s(e.message.as_deref())),
+        ("at", n(e.at)),
+        ("durationMs", opt_n(e.duration_ms)),
+        ("attempts", opt_n(e.attempts.map(i64::from))),
+        (
+            "rotated",
+            e.rotated.map(JsValue::from_bool).unwrap_or(JsValue::NULL),
+        ),
+        ("scopesAdded", strings(&e.scopes_added)),
+        ("scopesRemoved", strings(&e.scopes_removed)),
+        ("instance", s(&e.instance)),
+    ])
 }

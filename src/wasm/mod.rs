@@ -1,18 +1,38 @@
 //! The only place that touches wasm-bindgen and js-sys: each export decodes
 //! JS values, calls the core, and encodes the result.
 
+//!
+//! Two builds come from it (cargo features, both by default): `client`, the
+//! browser's `BrowserTokenClient`, and `server`, the `TokenManager` with its
+//! store, sealing and providers. The browser's package entry is the client
+//! build alone.
+
+// A build with one feature leaves some shared helpers unused.
+#![cfg_attr(
+    not(all(feature = "client", feature = "server")),
+    allow(dead_code, unused_imports)
+)]
+
+#[cfg(feature = "client")]
 mod client;
+#[cfg(feature = "client")]
 mod client_connect;
+mod common;
 mod convert;
 mod fetch;
+#[cfg(feature = "server")]
 mod legacy;
+#[cfg(feature = "server")]
 mod manager;
 mod runtime;
+#[cfg(feature = "server")]
 mod store;
 mod util;
 
+#[cfg(feature = "client")]
 pub use client::BrowserTokenClient;
+pub use common::{error_codes, format_marker, marker_header, marker_is_newer, parse_marker};
+#[cfg(feature = "server")]
 pub use legacy::LegacyImporter;
-pub use manager::{
-    error_codes, format_marker, marker_header, marker_is_newer, parse_marker, TokenManager,
-};
+#[cfg(feature = "server")]
+pub use manager::TokenManager;

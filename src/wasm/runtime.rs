@@ -4,7 +4,6 @@
 use js_sys::Function;
 use wasm_bindgen::prelude::*;
 
-use super::store::event_to_js;
 use crate::core::runtime::Runtime;
 use crate::core::store::RefreshEvent;
 
@@ -29,7 +28,7 @@ impl Runtime for JsRuntime {
     fn emit(&self, event: &RefreshEvent) {
         if let Some(f) = &self.on_event {
             // A throwing monitor must not break refreshes.
-            let _ = f.call1(&JsValue::UNDEFINED, &event_to_js(event));
+            let _ = f.call1(&JsValue::UNDEFINED, &super::convert::event_to_js(event));
         }
     }
 }

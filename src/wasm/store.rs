@@ -6,7 +6,7 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
 use super::convert::{
-    error_from_js, get, js_to_json, n, obj, opt_n, opt_s, row_key_js, s, strings,
+    error_from_js, event_to_js, get, js_to_json, n, obj, opt_n, opt_s, row_key_js, s, strings,
 };
 use super::util::settle;
 use crate::core::error::{Code, Error, Result};
@@ -126,26 +126,6 @@ fn write_to_js(w: &TokenWrite) -> JsValue {
         ("accountId", opt_s(w.account_id.as_deref())),
         ("accountEmail", opt_s(w.account_email.as_deref())),
         ("accountName", opt_s(w.account_name.as_deref())),
-    ])
-}
-
-pub fn event_to_js(e: &RefreshEvent) -> JsValue {
-    obj(&[
-        ("userId", s(&e.user_id)),
-        ("provider", s(&e.provider)),
-        ("kind", s(&e.kind)),
-        ("code", opt_s(e.code.as_deref())),
-        ("message", opt_s(e.message.as_deref())),
-        ("at", n(e.at)),
-        ("durationMs", opt_n(e.duration_ms)),
-        ("attempts", opt_n(e.attempts.map(i64::from))),
-        (
-            "rotated",
-            e.rotated.map(JsValue::from_bool).unwrap_or(JsValue::NULL),
-        ),
-        ("scopesAdded", strings(&e.scopes_added)),
-        ("scopesRemoved", strings(&e.scopes_removed)),
-        ("instance", s(&e.instance)),
     ])
 }
 

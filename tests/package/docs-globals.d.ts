@@ -24,5 +24,6 @@ declare global {
     env: { get(name: string): string | undefined };
     readFile(path: string | URL): Promise<Uint8Array<ArrayBuffer>>;
     args: string[];
+    serve(handler: (req: Request) => Response | Promise<Response>): unknown;
   };
 }

@@ -25,6 +25,7 @@ const VERSIONS = {
   "@types/node": rootPkg.devDependencies["@types/node"],
   postgres: rootPkg.devDependencies.postgres,
   "@supabase/supabase-js": rootPkg.devDependencies["@supabase/supabase-js"] ?? "2.119.1",
+  standardwebhooks: rootPkg.devDependencies.standardwebhooks,
 };
 const NPM_INSTALL = ["install", "--no-audit", "--no-fund", "--prefer-offline", "--loglevel=error"];
 
@@ -244,7 +245,15 @@ before(async () => {
     project("deno-app", "deno-app", { dependencies: dep }),
     project("vite-app", "vite-app", {
       dependencies: dep,
-      devDependencies: pick("vite", "typescript", "@types/node", "postgres", "@supabase/supabase-js"),
+      // standardwebhooks: the README's webhook receiver sample.
+      devDependencies: pick(
+        "vite",
+        "typescript",
+        "@types/node",
+        "postgres",
+        "@supabase/supabase-js",
+        "standardwebhooks",
+      ),
     }),
     startPg(),
   ]);
@@ -558,8 +567,12 @@ describe("a Vite + TypeScript app", () => {
     });
     const assets = await readdir(join(dir, "dist/assets"));
     assert.ok(
-      assets.some((f) => /^oauth_token_manager_bg-.*\.wasm$/.test(f)),
-      `the .wasm is an asset: ${assets}`,
+      assets.some((f) => /^oauth_token_manager_browser_bg-.*\.wasm$/.test(f)),
+      `the browser build's .wasm is an asset: ${assets}`,
+    );
+    assert.ok(
+      !assets.some((f) => /^oauth_token_manager_bg-.*\.wasm$/.test(f)),
+      `the server build stays out of the page: ${assets}`,
     );
     assert.doesNotMatch(build.stdout + build.stderr, /externalized|node:fs|warning/i, "a clean build");
     const bundle = (await Promise.all(

@@ -29,6 +29,89 @@ export interface TokenManagerError extends Error {
     retryAfter?: number;
 }
 
+/** A connection that works but will not for long. */
+export interface StatusWarning {
+    code: "REFRESH_TOKEN_EXPIRING";
+    message: string;
+    /** The refresh token's end (epoch ms). */
+    reconnectBefore: number;
+}
+
+export type ConnectionStatus = "connected" | "token_expired" | "needs_reauth" | "error" | "disconnected";
+
+export interface StatusReport {
+    provider: string;
+    status: ConnectionStatus;
+    connected: boolean;
+    requiresReauth: boolean;
+    expiresAt: number | null;
+    tokenRefreshedAt: number | null;
+    scopes: string[];
+    hasRefreshToken: boolean;
+    refreshTokenExpiresAt: number | null;
+    lastErrorCode: ErrorCode | null;
+    lastErrorMessage: string | null;
+    lastErrorAt: number | null;
+    failureCount: number;
+    cooldownUntil: number | null;
+    /** Who connected: the provider account. */
+    accountId: string | null;
+    accountEmail: string | null;
+    accountName: string | null;
+    /** Set when the grant ends soon (refreshTokenExpiresAt within the provider's refreshTokenWarningSeconds). */
+    warning: StatusWarning | null;
+}
+
+export interface DisconnectReport {
+    provider: string;
+    status: StatusReport;
+    revocation: "revoked" | "not_supported" | "nothing_to_revoke" | "failed";
+    revocationError: { code: ErrorCode; message: string } | null;
+}
+
+export interface ErrorCodeInfo { code: ErrorCode; retryable: boolean; requiresReauth: boolean; httpStatus: number }
+
+
+
+export interface BrowserClientOptions {
+    /** e.g. https://<ref>.supabase.co/functions/v1 */
+    functionsUrl: string;
+    /** The user's Supabase access token, e.g. (await supabase.auth.getSession()).data.session.access_token */
+    getSessionToken: () => string | Promise<string>;
+    /** Refresh this long before expiry (default 60). */
+    refreshMarginSeconds?: number;
+    /** BroadcastChannel name shared by the app's tabs (default "oauth-token-manager"). */
+    channelName?: string;
+    /** Defaults to globalThis.fetch. */
+    fetch?: (input: string, init: RequestInit) => Promise<Response>;
+}
+
+export interface BrowserToken {
+    accessToken: string;
+    expiresAt: number | null;
+    tokenRefreshedAt: string | null;
+    scope: string | null;
+}
+
+/** Change events: never carry the token itself. */
+export type ClientChange =
+| { type: "token"; provider: string; expiresAt: number | null; tokenRefreshedAt: string | null; fromOtherTab: boolean }
+| { type: "marker"; provider: string; tokenRefreshedAt: string }
+/** The cache was emptied: `"user-changed"` (another user's session), `"sign-out"` (this or another tab of the user called reset()). */
+| { type: "reset"; reason: "user-changed" | "sign-out"; fromOtherTab: boolean }
+| { type: "error"; provider: string; code: ErrorCode; message: string; requiresReauth: boolean; retryAfter?: number };
+
+
+
+export interface LegacyImporterConfig {
+    /** The old system's key(s): 32 bytes as 64 hex digits or base64, or a 32-character string. */
+    legacyKeys: string[];
+    /** The keyring the manager uses; the first key seals. */
+    encryptionKeys: { id: string; key: string }[];
+}
+
+
+
 export interface ProviderConfig {
     /** Built-in template (google, google-calendar, gmail, youtube, spotify, discord, github, github-app, rfc6749); defaults to the provider's key. */
     template?: string;
@@ -68,14 +151,6 @@ export interface ProviderUpkeep {
     refreshTokenWarningSeconds: number;
 }
 
-/** A connection that works but will not for long. */
-export interface StatusWarning {
-    code: "REFRESH_TOKEN_EXPIRING";
-    message: string;
-    /** The refresh token's end (epoch ms). */
-    reconnectBefore: number;
-}
-
 export interface ManagerConfig {
     providers: Record<string, ProviderConfig>;
     /** AES-256 keys, 32 bytes as base64 or 64 hex digits. The first seals; all open. */
@@ -90,8 +165,6 @@ export interface ManagerConfig {
     exhaustedAfter?: number;
     leaseMs?: number;
 }
-
-export type ConnectionStatus = "connected" | "token_expired" | "needs_reauth" | "error" | "disconnected";
 
 /** A stored connection. Tokens are sealed; instants are epoch milliseconds. */
 export interface ConnectionRow {
@@ -247,29 +320,6 @@ export interface InitialTokens {
     scope?: string | null;
 }
 
-export interface StatusReport {
-    provider: string;
-    status: ConnectionStatus;
-    connected: boolean;
-    requiresReauth: boolean;
-    expiresAt: number | null;
-    tokenRefreshedAt: number | null;
-    scopes: string[];
-    hasRefreshToken: boolean;
-    refreshTokenExpiresAt: number | null;
-    lastErrorCode: ErrorCode | null;
-    lastErrorMessage: string | null;
-    lastErrorAt: number | null;
-    failureCount: number;
-    cooldownUntil: number | null;
-    /** Who connected: the provider account. */
-    accountId: string | null;
-    accountEmail: string | null;
-    accountName: string | null;
-    /** Set when the grant ends soon (refreshTokenExpiresAt within the provider's refreshTokenWarningSeconds). */
-    warning: StatusWarning | null;
-}
-
 export interface ConnectOptions {
     /** The callback URL registered at the provider. */
     redirectUri: string;
@@ -288,61 +338,13 @@ export interface ConnectCallbackResult {
     error: { code: ErrorCode; message: string } | null;
 }
 
-export interface DisconnectReport {
-    provider: string;
-    status: StatusReport;
-    revocation: "revoked" | "not_supported" | "nothing_to_revoke" | "failed";
-    revocationError: { code: ErrorCode; message: string } | null;
-}
-
 export interface SweepReport { checked: number; refreshed: number; failed: number; codes: ErrorCode[] }
-
-export interface ErrorCodeInfo { code: ErrorCode; retryable: boolean; requiresReauth: boolean; httpStatus: number }
 
 export interface GetOptions {
     /** Refresh now even if the token looks fresh (after a provider 401). */
     force?: boolean;
     /** Treat tokens expiring within this many seconds as stale. */
     minValiditySeconds?: number;
-}
-
-
-
-export interface BrowserClientOptions {
-    /** e.g. https://<ref>.supabase.co/functions/v1 */
-    functionsUrl: string;
-    /** The user's Supabase access token, e.g. (await supabase.auth.getSession()).data.session.access_token */
-    getSessionToken: () => string | Promise<string>;
-    /** Refresh this long before expiry (default 60). */
-    refreshMarginSeconds?: number;
-    /** BroadcastChannel name shared by the app's tabs (default "oauth-token-manager"). */
-    channelName?: string;
-    /** Defaults to globalThis.fetch. */
-    fetch?: (input: string, init: RequestInit) => Promise<Response>;
-}
-
-export interface BrowserToken {
-    accessToken: string;
-    expiresAt: number | null;
-    tokenRefreshedAt: string | null;
-    scope: string | null;
-}
-
-/** Change events: never carry the token itself. */
-export type ClientChange =
-| { type: "token"; provider: string; expiresAt: number | null; tokenRefreshedAt: string | null; fromOtherTab: boolean }
-| { type: "marker"; provider: string; tokenRefreshedAt: string }
-/** The cache was emptied: `"user-changed"` (another user's session), `"sign-out"` (this or another tab of the user called reset()). */
-| { type: "reset"; reason: "user-changed" | "sign-out"; fromOtherTab: boolean }
-| { type: "error"; provider: string; code: ErrorCode; message: string; requiresReauth: boolean; retryAfter?: number };
-
-
-
-export interface LegacyImporterConfig {
-    /** The old system's key(s): 32 bytes as 64 hex digits or base64, or a 32-character string. */
-    legacyKeys: string[];
-    /** The keyring the manager uses; the first key seals. */
-    encryptionKeys: { id: string; key: string }[];
 }
 
 
@@ -589,8 +591,8 @@ export interface InitOutput {
     readonly tokenmanager_storeTokens: (a: number, b: number, c: number, d: number, e: number, f: any) => any;
     readonly wasm_bindgen__convert__closures_____invoke__h60702a48838d1764: (a: number, b: number, c: any) => [number, number];
     readonly wasm_bindgen__convert__closures_____invoke__hb98d63cc49481475: (a: number, b: number, c: any, d: any) => void;
-    readonly wasm_bindgen__convert__closures_____invoke__h35d7236267349c5e: (a: number, b: number, c: any) => void;
-    readonly wasm_bindgen__convert__closures_____invoke__h97be66846e39c0df: (a: number, b: number) => void;
+    readonly wasm_bindgen__convert__closures_____invoke__hbd9eb70a2b39ce78: (a: number, b: number, c: any) => void;
+    readonly wasm_bindgen__convert__closures_____invoke__h4c09dbadcdc67977: (a: number, b: number) => void;
     readonly __wbindgen_malloc: (a: number, b: number) => number;
     readonly __wbindgen_realloc: (a: number, b: number, c: number, d: number) => number;
     readonly __wbindgen_free: (a: number, b: number, c: number) => void;

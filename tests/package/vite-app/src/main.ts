@@ -1,8 +1,9 @@
-// A Vite + TypeScript page as a user writes it against the installed package:
+// A Vite + TypeScript page as a user writes it against the installed package
+// (its browser build, oauth-token-manager/browser):
 // init() with no argument (Vite emits the .wasm as an asset), a
 // BrowserTokenClient over the functions URL given as ?functions=, one token,
 // one fetch with the bearer attached, one rejection from a dead connection.
-import init, { BrowserTokenClient, TokenManagerError } from "oauth-token-manager";
+import init, { BrowserTokenClient, TokenManagerError } from "oauth-token-manager/browser";
 
 const out = document.querySelector<HTMLPreElement>("#out")!;
 const functionsUrl = new URLSearchParams(location.search).get("functions") ?? "";

@@ -1,0 +1,36 @@
+/* tslint:disable */
+/* eslint-disable */
+export const memory: WebAssembly.Memory;
+export const __wbg_browsertokenclient_free: (a: number, b: number) => void;
+export const browsertokenclient_callFunction: (a: number, b: number, c: number, d: any, e: number, f: number) => any;
+export const browsertokenclient_close: (a: number) => void;
+export const browsertokenclient_completeConnect: (a: number, b: number, c: number) => any;
+export const browsertokenclient_connect: (a: number, b: number, c: number, d: number) => any;
+export const browsertokenclient_connections: (a: number) => any;
+export const browsertokenclient_disconnect: (a: number, b: number, c: number) => any;
+export const browsertokenclient_fetch: (a: number, b: number, c: number, d: number, e: number) => any;
+export const browsertokenclient_getAccessToken: (a: number, b: number) => any;
+export const browsertokenclient_new: (a: any) => [number, number, number];
+export const browsertokenclient_observeResponse: (a: number, b: any) => void;
+export const browsertokenclient_offChange: (a: number, b: any) => void;
+export const browsertokenclient_onChange: (a: number, b: any) => any;
+export const browsertokenclient_reset: (a: number) => void;
+export const browsertokenclient_tokenInfo: (a: number, b: number, c: number) => any;
+export const errorCodes: () => any;
+export const formatMarker: (a: number) => [number, number];
+export const markerHeader: () => [number, number];
+export const markerIsNewer: (a: number, b: number, c: number, d: number) => number;
+export const parseMarker: (a: number, b: number) => [number, number];
+export const wasm_bindgen__convert__closures_____invoke__h60702a48838d1764: (a: number, b: number, c: any) => [number, number];
+export const wasm_bindgen__convert__closures_____invoke__hb98d63cc49481475: (a: number, b: number, c: any, d: any) => void;
+export const wasm_bindgen__convert__closures_____invoke__h239f26b6994cc790: (a: number, b: number, c: any) => void;
+export const wasm_bindgen__convert__closures_____invoke__h9f73356fcf6d6992: (a: number, b: number) => void;
+export const __wbindgen_malloc: (a: number, b: number) => number;
+export const __wbindgen_realloc: (a: number, b: number, c: number, d: number) => number;
+export const __wbindgen_free: (a: number, b: number, c: number) => void;
+export const __wbindgen_exn_store: (a: number) => void;
+export const __externref_table_alloc: () => number;
+export const __wbindgen_externrefs: WebAssembly.Table;
+export const __wbindgen_destroy_closure: (a: number, b: number) => void;
+export const __externref_table_dealloc: (a: number) => void;
+export const __wbindgen_start: () => void;
