@@ -10,7 +10,7 @@ export PATH := $(CURDIR)/scripts/deno-bin:$(CARGO_HOME)/bin:$(CURDIR)/node_modul
 PKG_RUSTFLAGS := --remap-path-prefix=$(CURDIR)=. --remap-path-prefix=$(CARGO_HOME)=cargo --remap-path-prefix=$(RUSTUP_HOME)=rustup
 DENO := $(CURDIR)/node_modules/.bin/deno
 
-.PHONY: help setup pkg check-pkg lint test test-native test-wasm test-browser-build test-chrome test-firefox test-node test-deno smoke smoke-deno smoke-node test-package test-adapter test-functions test-e2e bench dev dev-connect
+.PHONY: help setup pkg check-pkg lint test test-native test-wasm test-chrome test-firefox test-node test-deno smoke smoke-deno smoke-node test-package test-adapter test-functions test-e2e bench dev dev-connect
 
 help:
 	@echo "make dev    - local stack (see README)"
@@ -22,8 +22,8 @@ setup:
 	@bash scripts/setup.sh all
 
 pkg: setup
-	@echo "== building pkg/"
-	RUSTFLAGS="$(PKG_RUSTFLAGS)" wasm-pack build --release --target web --out-dir pkg --out-name oauth_token_manager 2>&1 | grep -vE '^\s+Compiling' || true
+	@echo "== building pkg/ (the server build: the server feature only)"
+	RUSTFLAGS="$(PKG_RUSTFLAGS)" wasm-pack build --release --target web --out-dir pkg --out-name oauth_token_manager -- --no-default-features --features server 2>&1 | grep -vE '^\s+Compiling' || true
 	@test -f pkg/oauth_token_manager_bg.wasm
 	@echo "== building pkg/browser/ (the client feature only)"
 	RUSTFLAGS="$(PKG_RUSTFLAGS)" wasm-pack build --release --target web --out-dir pkg/browser --out-name oauth_token_manager_browser -- --no-default-features --features client 2>&1 | grep -vE '^\s+Compiling' || true
@@ -54,33 +54,34 @@ test-native:
 	@echo "== native tests"
 	cargo test
 
+# The wasm tests as the package ships the crate: the server build's tests
+# (pkg/: the server feature alone) and the browser build's (pkg/browser/: the
+# client feature alone), each compiled without the other, in every runtime.
+SERVER_ONLY := --no-default-features --features server --test wasm
+CLIENT_ONLY := --no-default-features --features client --test wasm_client
+FILTER_WASM := grep -vE '^\s+Compiling|^\[INFO\]'
+
 test-chrome:
-	@echo "== wasm tests: headless Chrome"
-	WASM_BINDGEN_USE_BROWSER=1 wasm-pack test --headless --chrome 2>&1 | grep -vE '^\s+Compiling|^\[INFO\]'
+	@echo "== wasm tests: headless Chrome (server build, then browser build)"
+	WASM_BINDGEN_USE_BROWSER=1 wasm-pack test --headless --chrome -- $(SERVER_ONLY) 2>&1 | $(FILTER_WASM)
+	WASM_BINDGEN_USE_BROWSER=1 wasm-pack test --headless --chrome -- $(CLIENT_ONLY) 2>&1 | $(FILTER_WASM)
 
 test-firefox:
-	@echo "== wasm tests: headless Firefox"
-	WASM_BINDGEN_USE_BROWSER=1 wasm-pack test --headless --firefox 2>&1 | grep -vE '^\s+Compiling|^\[INFO\]'
+	@echo "== wasm tests: headless Firefox (server build, then browser build)"
+	WASM_BINDGEN_USE_BROWSER=1 wasm-pack test --headless --firefox -- $(SERVER_ONLY) 2>&1 | $(FILTER_WASM)
+	WASM_BINDGEN_USE_BROWSER=1 wasm-pack test --headless --firefox -- $(CLIENT_ONLY) 2>&1 | $(FILTER_WASM)
 
 test-node:
-	@echo "== wasm tests: Node"
-	wasm-pack test --node 2>&1 | grep -vE '^\s+Compiling|^\[INFO\]'
+	@echo "== wasm tests: Node (server build, then browser build)"
+	wasm-pack test --node -- $(SERVER_ONLY) 2>&1 | $(FILTER_WASM)
+	wasm-pack test --node -- $(CLIENT_ONLY) 2>&1 | $(FILTER_WASM)
 
 test-deno:
-	@echo "== wasm tests: Deno"
-	WASM_BINDGEN_USE_DENO=1 cargo test --target wasm32-unknown-unknown 2>&1 | grep -vE '^\s+Compiling'
+	@echo "== wasm tests: Deno (server build, then browser build)"
+	WASM_BINDGEN_USE_DENO=1 cargo test --target wasm32-unknown-unknown $(SERVER_ONLY) 2>&1 | grep -vE '^\s+Compiling'
+	WASM_BINDGEN_USE_DENO=1 cargo test --target wasm32-unknown-unknown $(CLIENT_ONLY) 2>&1 | grep -vE '^\s+Compiling'
 
 test-wasm: test-chrome test-firefox test-node test-deno
-
-# The browser build (pkg/browser/: the client feature only): the client's wasm
-# tests compiled without the server, in the same four runtimes.
-CLIENT_ONLY := --no-default-features --features client --test wasm_client
-test-browser-build:
-	@echo "== the browser build (client feature only): headless Chrome, headless Firefox, Node, Deno"
-	WASM_BINDGEN_USE_BROWSER=1 wasm-pack test --headless --chrome -- $(CLIENT_ONLY) 2>&1 | grep -vE '^\s+Compiling|^\[INFO\]'
-	WASM_BINDGEN_USE_BROWSER=1 wasm-pack test --headless --firefox -- $(CLIENT_ONLY) 2>&1 | grep -vE '^\s+Compiling|^\[INFO\]'
-	wasm-pack test --node -- $(CLIENT_ONLY) 2>&1 | grep -vE '^\s+Compiling|^\[INFO\]'
-	WASM_BINDGEN_USE_DENO=1 cargo test --target wasm32-unknown-unknown $(CLIENT_ONLY) 2>&1 | grep -vE '^\s+Compiling'
 
 # npm pack pkg/, installed into fresh projects: a Node app, a Deno script, a Vite app in Chromium, a
 # Postgres server; tsc over the READMEs' TypeScript samples.

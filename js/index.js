@@ -1,8 +1,8 @@
-// The package's main entry (pkg/index.js): everything the full build's
-// wasm-bindgen glue exports (the server's TokenManager and the browser
-// client), with an `init()` that needs no argument in every runtime. A page
-// that needs only the client imports `oauth-token-manager/browser`, a build
-// without the server manager.
+// The package's main entry (pkg/index.js), the server build: everything its
+// wasm-bindgen glue exports (TokenManager, the legacy importer, the error
+// codes and marker helpers), with an `init()` that needs no argument in every
+// runtime. Pages import the browser client from `oauth-token-manager/browser`,
+// the build with the client alone.
 import initGlue from "../pkg/oauth_token_manager.js";
 import { loader } from "./load.js";
 

@@ -18,7 +18,7 @@ build() { # label wasm glue goal
     "$1" "$(kb "$wg")" "$(kb "$jg")" "$(kb $((wg + jg)))" "$4"
 }
 echo "== package size (gzip -9, wasm + its JS glue)"
-build "full build (server: main entry)" "$wasm" "$js" "80 KB"
+build "server build (main entry)" "$wasm" "$js" "80 KB"
 build "browser build (oauth-token-manager/browser)" pkg/browser/oauth_token_manager_browser_bg.wasm \
   pkg/browser/oauth_token_manager_browser.js "35 KB"
 

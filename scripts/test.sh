@@ -53,7 +53,6 @@ step wasm-chrome cargo make -s test-chrome
 step wasm-firefox cargo make -s test-firefox
 step wasm-node cargo make -s test-node
 step wasm-deno cargo make -s test-deno
-step wasm-browser-build cargo make -s test-browser-build
 step pkg-smoke-deno deno make -s smoke-deno
 step pkg-smoke-node node make -s smoke-node
 step package-tests node make -s test-package

@@ -11,7 +11,7 @@
 // GoTrue's shapes, refresh-token rotation, open and gated routes.
 import assert from "node:assert/strict";
 import { createClient, type SupabaseClient } from "npm:@supabase/supabase-js@2.119.1";
-import init, { BrowserTokenClient } from "../../supabase/functions/_shared/pkg/oauth_token_manager.js";
+import init, { BrowserTokenClient } from "../../pkg/browser/oauth_token_manager_browser.js";
 import { attachSupabase, sessionToken } from "../../js/supabase.js";
 import { startAuthStandIn } from "../../emulator/supabase_auth.ts";
 import { authProviders } from "../../scripts/emulator-env.ts";
@@ -76,7 +76,7 @@ Deno.test({
     }
     await init({
       module_or_path: await Deno.readFile(
-        new URL("../../supabase/functions/_shared/pkg/oauth_token_manager_bg.wasm", import.meta.url),
+        new URL("../../pkg/browser/oauth_token_manager_browser_bg.wasm", import.meta.url),
       ),
     });
 

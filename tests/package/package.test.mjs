@@ -281,6 +281,11 @@ describe("the packed package", () => {
         "oauth_token_manager.js",
         "oauth_token_manager.d.ts",
         "oauth_token_manager_bg.wasm",
+        "browser.js",
+        "browser.d.ts",
+        "browser/oauth_token_manager_browser.js",
+        "browser/oauth_token_manager_browser.d.ts",
+        "browser/oauth_token_manager_browser_bg.wasm",
         "stores/postgres.js",
         "stores/postgres.d.ts",
         "stores/memory.js",
@@ -330,10 +335,16 @@ describe("the packed package", () => {
     ) {
       assert.ok(readme.includes(topic), `the README covers ${topic}`);
     }
+    // Two builds: the server's (the main entry) without the browser client, the browser's without the manager.
     const dts = await readFile(join(installed, "oauth_token_manager.d.ts"), "utf8");
     assert.doesNotMatch(dts, /Symbol\.dispose/);
-    assert.match(dts, /fetch\(input: string, init\?: RequestInit/);
-    assert.match(dts, /onChange\(listener: \(change: ClientChange\) => void\): \(\) => void;/);
+    assert.match(dts, /export class TokenManager/);
+    assert.doesNotMatch(dts, /class BrowserTokenClient/);
+    const browserDts = await readFile(join(installed, "browser/oauth_token_manager_browser.d.ts"), "utf8");
+    assert.doesNotMatch(browserDts, /Symbol\.dispose/);
+    assert.doesNotMatch(browserDts, /class TokenManager\b/);
+    assert.match(browserDts, /fetch\(input: string, init\?: RequestInit/);
+    assert.match(browserDts, /onChange\(listener: \(change: ClientChange\) => void\): \(\) => void;/);
   });
 });
 

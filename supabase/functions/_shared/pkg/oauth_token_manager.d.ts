@@ -73,36 +73,6 @@ export interface ErrorCodeInfo { code: ErrorCode; retryable: boolean; requiresRe
 
 
 
-export interface BrowserClientOptions {
-    /** e.g. https://<ref>.supabase.co/functions/v1 */
-    functionsUrl: string;
-    /** The user's Supabase access token, e.g. (await supabase.auth.getSession()).data.session.access_token */
-    getSessionToken: () => string | Promise<string>;
-    /** Refresh this long before expiry (default 60). */
-    refreshMarginSeconds?: number;
-    /** BroadcastChannel name shared by the app's tabs (default "oauth-token-manager"). */
-    channelName?: string;
-    /** Defaults to globalThis.fetch. */
-    fetch?: (input: string, init: RequestInit) => Promise<Response>;
-}
-
-export interface BrowserToken {
-    accessToken: string;
-    expiresAt: number | null;
-    tokenRefreshedAt: string | null;
-    scope: string | null;
-}
-
-/** Change events: never carry the token itself. */
-export type ClientChange =
-| { type: "token"; provider: string; expiresAt: number | null; tokenRefreshedAt: string | null; fromOtherTab: boolean }
-| { type: "marker"; provider: string; tokenRefreshedAt: string }
-/** The cache was emptied: `"user-changed"` (another user's session), `"sign-out"` (this or another tab of the user called reset()). */
-| { type: "reset"; reason: "user-changed" | "sign-out"; fromOtherTab: boolean }
-| { type: "error"; provider: string; code: ErrorCode; message: string; requiresReauth: boolean; retryAfter?: number };
-
-
-
 export interface LegacyImporterConfig {
     /** The old system's key(s): 32 bytes as 64 hex digits or base64, or a 32-character string. */
     legacyKeys: string[];
@@ -349,79 +319,6 @@ export interface GetOptions {
 
 
 
-/**
- * The browser's token client.
- */
-export class BrowserTokenClient {
-    free(): void;
-    /**
-     * Calls an edge function with the session JWT and JSON; observes its
-     * marker. Rejects with a `TokenManagerError` carrying the server's code.
-     */
-    callFunction(name: string, body: any, method?: string | null): Promise<any>;
-    /**
-     * Stops listening to other tabs.
-     */
-    close(): void;
-    /**
-     * Back from a provider's consent page: completes the connect with this
-     * session (the ticket only this user can use), or reports the error the
-     * callback sent. Reads `otm_connect` / `otm_error` from `url` (default:
-     * this page) and removes them from the address bar. Resolves to `null`
-     * when the page was not a connect's return.
-     */
-    completeConnect(url?: string | null): Promise<{ provider: string; status: StatusReport | null; error: { code: ErrorCode; message: string } | null } | null>;
-    /**
-     * Connect or reconnect a provider: asks the functions for the
-     * authorization URL (state and PKCE stay on the server) and, in a
-     * browser, goes there. Back on `returnTo` (default: this page), call
-     * `completeConnect()`.
-     */
-    connect(provider: string, options?: { returnTo?: string; scopes?: string[]; navigate?: boolean }): Promise<{ authorizationUrl: string }>;
-    /**
-     * The status of every connection of the user (`GET connections`): status,
-     * account, scopes, expiry, last error, `requiresReauth`. Never a token.
-     */
-    connections(): Promise<StatusReport[]>;
-    /**
-     * Disconnect a provider: revoked there where it can be, erased here; the
-     * report says what happened at the provider. Drops the cached token.
-     */
-    disconnect(provider: string): Promise<DisconnectReport>;
-    /**
-     * `fetch` for provider APIs (Google Calendar, Spotify, …): attaches the
-     * connection's bearer token and retries once with a forced refresh when
-     * the provider answers 401. `options.provider` names the connection.
-     */
-    fetch(input: string, init?: RequestInit, options?: { provider?: string }): Promise<Response>;
-    /**
-     * A valid access token for a connection (`provider`, default `google`):
-     * cached, or one call to its token function shared by all callers.
-     */
-    getAccessToken(options?: { force?: boolean; provider?: string } | null): Promise<BrowserToken>;
-    constructor(options: BrowserClientOptions);
-    /**
-     * Reads `X-Token-Refreshed-At` (and `X-Token-Connection`) from an
-     * edge-function response made with the current user's session.
-     */
-    observeResponse(response: any): void;
-    offChange(listener: Function): void;
-    /**
-     * Listens for token, marker, reset and error changes. Returns a function
-     * that stops listening.
-     */
-    onChange(listener: (change: ClientChange) => void): () => void;
-    /**
-     * Sign-out: drops this tab's tokens and tells this user's other tabs to
-     * drop theirs. Call it on Supabase's `SIGNED_OUT`.
-     */
-    reset(): void;
-    /**
-     * What the client holds for a connection (default `google`), without the token.
-     */
-    tokenInfo(provider?: string | null): { hasToken: boolean; expiresAt: number | null; tokenRefreshedAt: string | null };
-}
-
 export class LegacyImporter {
     free(): void;
     /**
@@ -549,23 +446,8 @@ export type InitInput = RequestInfo | URL | Response | BufferSource | WebAssembl
 
 export interface InitOutput {
     readonly memory: WebAssembly.Memory;
-    readonly __wbg_browsertokenclient_free: (a: number, b: number) => void;
     readonly __wbg_legacyimporter_free: (a: number, b: number) => void;
     readonly __wbg_tokenmanager_free: (a: number, b: number) => void;
-    readonly browsertokenclient_callFunction: (a: number, b: number, c: number, d: any, e: number, f: number) => any;
-    readonly browsertokenclient_close: (a: number) => void;
-    readonly browsertokenclient_completeConnect: (a: number, b: number, c: number) => any;
-    readonly browsertokenclient_connect: (a: number, b: number, c: number, d: number) => any;
-    readonly browsertokenclient_connections: (a: number) => any;
-    readonly browsertokenclient_disconnect: (a: number, b: number, c: number) => any;
-    readonly browsertokenclient_fetch: (a: number, b: number, c: number, d: number, e: number) => any;
-    readonly browsertokenclient_getAccessToken: (a: number, b: number) => any;
-    readonly browsertokenclient_new: (a: any) => [number, number, number];
-    readonly browsertokenclient_observeResponse: (a: number, b: any) => void;
-    readonly browsertokenclient_offChange: (a: number, b: any) => void;
-    readonly browsertokenclient_onChange: (a: number, b: any) => any;
-    readonly browsertokenclient_reset: (a: number) => void;
-    readonly browsertokenclient_tokenInfo: (a: number, b: number, c: number) => any;
     readonly errorCodes: () => any;
     readonly formatMarker: (a: number) => [number, number];
     readonly legacyimporter_isLegacy: (a: number, b: number) => number;
@@ -591,8 +473,7 @@ export interface InitOutput {
     readonly tokenmanager_storeTokens: (a: number, b: number, c: number, d: number, e: number, f: any) => any;
     readonly wasm_bindgen__convert__closures_____invoke__h60702a48838d1764: (a: number, b: number, c: any) => [number, number];
     readonly wasm_bindgen__convert__closures_____invoke__hb98d63cc49481475: (a: number, b: number, c: any, d: any) => void;
-    readonly wasm_bindgen__convert__closures_____invoke__hbd9eb70a2b39ce78: (a: number, b: number, c: any) => void;
-    readonly wasm_bindgen__convert__closures_____invoke__h4c09dbadcdc67977: (a: number, b: number) => void;
+    readonly wasm_bindgen__convert__closures_____invoke__h3e5612ab3311ae06: (a: number, b: number) => void;
     readonly __wbindgen_malloc: (a: number, b: number) => number;
     readonly __wbindgen_realloc: (a: number, b: number, c: number, d: number) => number;
     readonly __wbindgen_free: (a: number, b: number, c: number) => void;

@@ -3,182 +3,6 @@ import { rowKey, validToken } from './snippets/oauth-token-manager-a038f2a47e732
 import { TokenManagerError } from './snippets/oauth-token-manager-a038f2a47e732acb/js/errors.js';
 
 
-/**
- * The browser's token client.
- */
-export class BrowserTokenClient {
-    __destroy_into_raw() {
-        const ptr = this.__wbg_ptr;
-        this.__wbg_ptr = 0;
-        BrowserTokenClientFinalization.unregister(this);
-        return ptr;
-    }
-    free() {
-        const ptr = this.__destroy_into_raw();
-        wasm.__wbg_browsertokenclient_free(ptr, 0);
-    }
-    /**
-     * Calls an edge function with the session JWT and JSON; observes its
-     * marker. Rejects with a `TokenManagerError` carrying the server's code.
-     * @param {string} name
-     * @param {any} body
-     * @param {string | null} [method]
-     * @returns {Promise<any>}
-     */
-    callFunction(name, body, method) {
-        let ptr0, len0, ptr1, len1;
-        try {
-            ptr0 = passStringToWasm0(name, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
-            len0 = WASM_VECTOR_LEN;
-            ptr1 = isLikeNone(method) ? 0 : passStringToWasm0(method, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
-            len1 = WASM_VECTOR_LEN;
-        } catch (e) {
-            if (ptr1) { wasm.__wbindgen_free(ptr1, len1 * 1, 1); }
-            if (ptr0) { wasm.__wbindgen_free(ptr0, len0 * 1, 1); }
-            throw e;
-        }
-        const ret = wasm.browsertokenclient_callFunction(this.__wbg_ptr, ptr0, len0, body, ptr1, len1);
-        return ret;
-    }
-    /**
-     * Stops listening to other tabs.
-     */
-    close() {
-        wasm.browsertokenclient_close(this.__wbg_ptr);
-    }
-    /**
-     * Back from a provider's consent page: completes the connect with this
-     * session (the ticket only this user can use), or reports the error the
-     * callback sent. Reads `otm_connect` / `otm_error` from `url` (default:
-     * this page) and removes them from the address bar. Resolves to `null`
-     * when the page was not a connect's return.
-     * @param {string | null} [url]
-     * @returns {Promise<{ provider: string; status: StatusReport | null; error: { code: ErrorCode; message: string } | null } | null>}
-     */
-    completeConnect(url) {
-        var ptr0 = isLikeNone(url) ? 0 : passStringToWasm0(url, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
-        var len0 = WASM_VECTOR_LEN;
-        const ret = wasm.browsertokenclient_completeConnect(this.__wbg_ptr, ptr0, len0);
-        return ret;
-    }
-    /**
-     * Connect or reconnect a provider: asks the functions for the
-     * authorization URL (state and PKCE stay on the server) and, in a
-     * browser, goes there. Back on `returnTo` (default: this page), call
-     * `completeConnect()`.
-     * @param {string} provider
-     * @param {{ returnTo?: string; scopes?: string[]; navigate?: boolean }} [options]
-     * @returns {Promise<{ authorizationUrl: string }>}
-     */
-    connect(provider, options) {
-        const ptr0 = passStringToWasm0(provider, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
-        const len0 = WASM_VECTOR_LEN;
-        const ret = wasm.browsertokenclient_connect(this.__wbg_ptr, ptr0, len0, isLikeNone(options) ? 0 : addToExternrefTable0(options));
-        return ret;
-    }
-    /**
-     * The status of every connection of the user (`GET connections`): status,
-     * account, scopes, expiry, last error, `requiresReauth`. Never a token.
-     * @returns {Promise<StatusReport[]>}
-     */
-    connections() {
-        const ret = wasm.browsertokenclient_connections(this.__wbg_ptr);
-        return ret;
-    }
-    /**
-     * Disconnect a provider: revoked there where it can be, erased here; the
-     * report says what happened at the provider. Drops the cached token.
-     * @param {string} provider
-     * @returns {Promise<DisconnectReport>}
-     */
-    disconnect(provider) {
-        const ptr0 = passStringToWasm0(provider, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
-        const len0 = WASM_VECTOR_LEN;
-        const ret = wasm.browsertokenclient_disconnect(this.__wbg_ptr, ptr0, len0);
-        return ret;
-    }
-    /**
-     * `fetch` for provider APIs (Google Calendar, Spotify, …): attaches the
-     * connection's bearer token and retries once with a forced refresh when
-     * the provider answers 401. `options.provider` names the connection.
-     * @param {string} input
-     * @param {RequestInit} [init]
-     * @param {{ provider?: string }} [options]
-     * @returns {Promise<Response>}
-     */
-    fetch(input, init, options) {
-        const ptr0 = passStringToWasm0(input, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
-        const len0 = WASM_VECTOR_LEN;
-        const ret = wasm.browsertokenclient_fetch(this.__wbg_ptr, ptr0, len0, isLikeNone(init) ? 0 : addToExternrefTable0(init), isLikeNone(options) ? 0 : addToExternrefTable0(options));
-        return ret;
-    }
-    /**
-     * A valid access token for a connection (`provider`, default `google`):
-     * cached, or one call to its token function shared by all callers.
-     * @param {{ force?: boolean; provider?: string } | null} [options]
-     * @returns {Promise<BrowserToken>}
-     */
-    getAccessToken(options) {
-        const ret = wasm.browsertokenclient_getAccessToken(this.__wbg_ptr, isLikeNone(options) ? 0 : addToExternrefTable0(options));
-        return ret;
-    }
-    /**
-     * @param {BrowserClientOptions} options
-     */
-    constructor(options) {
-        const ret = wasm.browsertokenclient_new(options);
-        if (ret[2]) {
-            throw takeFromExternrefTable0(ret[1]);
-        }
-        this.__wbg_ptr = ret[0];
-        BrowserTokenClientFinalization.register(this, this.__wbg_ptr, this);
-        return this;
-    }
-    /**
-     * Reads `X-Token-Refreshed-At` (and `X-Token-Connection`) from an
-     * edge-function response made with the current user's session.
-     * @param {any} response
-     */
-    observeResponse(response) {
-        wasm.browsertokenclient_observeResponse(this.__wbg_ptr, response);
-    }
-    /**
-     * @param {Function} listener
-     */
-    offChange(listener) {
-        wasm.browsertokenclient_offChange(this.__wbg_ptr, listener);
-    }
-    /**
-     * Listens for token, marker, reset and error changes. Returns a function
-     * that stops listening.
-     * @param {(change: ClientChange) => void} listener
-     * @returns {() => void}
-     */
-    onChange(listener) {
-        const ret = wasm.browsertokenclient_onChange(this.__wbg_ptr, listener);
-        return ret;
-    }
-    /**
-     * Sign-out: drops this tab's tokens and tells this user's other tabs to
-     * drop theirs. Call it on Supabase's `SIGNED_OUT`.
-     */
-    reset() {
-        wasm.browsertokenclient_reset(this.__wbg_ptr);
-    }
-    /**
-     * What the client holds for a connection (default `google`), without the token.
-     * @param {string | null} [provider]
-     * @returns {{ hasToken: boolean; expiresAt: number | null; tokenRefreshedAt: string | null }}
-     */
-    tokenInfo(provider) {
-        var ptr0 = isLikeNone(provider) ? 0 : passStringToWasm0(provider, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
-        var len0 = WASM_VECTOR_LEN;
-        const ret = wasm.browsertokenclient_tokenInfo(this.__wbg_ptr, ptr0, len0);
-        return ret;
-    }
-}
-if (Symbol.dispose) BrowserTokenClient.prototype[Symbol.dispose] = BrowserTokenClient.prototype.free;
-
 export class LegacyImporter {
     __destroy_into_raw() {
         const ptr = this.__wbg_ptr;
@@ -650,14 +474,6 @@ function __wbg_get_imports() {
         __wbg_abort_67b8e73681ce61b8: function(arg0) {
             arg0.abort();
         },
-        __wbg_assign_6b6bb30388088072: function(arg0, arg1) {
-            const ret = Object.assign(arg0, arg1);
-            return ret;
-        },
-        __wbg_call_275b78b3b6520b92: function() { return handleError(function (arg0, arg1, arg2, arg3, arg4) {
-            const ret = arg0.call(arg1, arg2, arg3, arg4);
-            return ret;
-        }, arguments); },
         __wbg_call_40b008ba32f73991: function() { return handleError(function (arg0, arg1) {
             const ret = arg0.call(arg1);
             return ret;
@@ -673,13 +489,6 @@ function __wbg_get_imports() {
         __wbg_clearTimeout_c72cd3496197744e: function(arg0) {
             clearTimeout(arg0);
         },
-        __wbg_close_f8e559c3b3a26fa4: function(arg0) {
-            arg0.close();
-        },
-        __wbg_construct_8670bb4c2b062969: function() { return handleError(function (arg0, arg1) {
-            const ret = Reflect.construct(arg0, arg1);
-            return ret;
-        }, arguments); },
         __wbg_from_eac91875c8a5ffa4: function(arg0) {
             const ret = Array.from(arg0);
             return ret;
@@ -699,10 +508,6 @@ function __wbg_get_imports() {
             const ret = Array.isArray(arg0);
             return ret;
         },
-        __wbg_is_2248ff2b575d60c7: function(arg0, arg1) {
-            const ret = Object.is(arg0, arg1);
-            return ret;
-        },
         __wbg_keys_105f5c0857898f84: function(arg0) {
             const ret = Object.keys(arg0);
             return ret;
@@ -711,10 +516,6 @@ function __wbg_get_imports() {
             const ret = arg0.length;
             return ret;
         },
-        __wbg_new_3530ed09f108a34c: function() { return handleError(function (arg0, arg1) {
-            const ret = new BroadcastChannel(getStringFromWasm0(arg0, arg1));
-            return ret;
-        }, arguments); },
         __wbg_new_37eb45aaf5eeb820: function() {
             const ret = new Array();
             return ret;
@@ -771,17 +572,6 @@ function __wbg_get_imports() {
             const ret = Date.now();
             return ret;
         },
-        __wbg_of_027eb15371aac932: function(arg0) {
-            const ret = Array.of(arg0);
-            return ret;
-        },
-        __wbg_parse_c3f72b5a24f83c01: function() { return handleError(function (arg0, arg1) {
-            const ret = JSON.parse(getStringFromWasm0(arg0, arg1));
-            return ret;
-        }, arguments); },
-        __wbg_postMessage_6b0ffde86030593f: function() { return handleError(function (arg0, arg1) {
-            arg0.postMessage(arg1);
-        }, arguments); },
         __wbg_push_c9f4893fc209f768: function(arg0, arg1) {
             const ret = arg0.push(arg1);
             return ret;
@@ -817,9 +607,6 @@ function __wbg_get_imports() {
             const ret = Reflect.set(arg0, arg1, arg2);
             return ret;
         }, arguments); },
-        __wbg_set_onmessage_ee6a57edace86199: function(arg0, arg1) {
-            arg0.onmessage = arg1;
-        },
         __wbg_signal_a44a7306660a0a15: function(arg0) {
             const ret = arg0.signal;
             return ret;
@@ -857,26 +644,21 @@ function __wbg_get_imports() {
             return ret;
         },
         __wbindgen_generic_0000000000000001: function(arg0, arg1) {
-            // Cast intrinsic for `Closure(Closure { owned: true, function: Function { arguments: [Externref], shim_idx: 174, ret: Result(Unit), inner_ret: Some(Result(Unit)) }, mutable: true }) -> Externref`.
+            // Cast intrinsic for `Closure(Closure { owned: true, function: Function { arguments: [Externref], shim_idx: 123, ret: Result(Unit), inner_ret: Some(Result(Unit)) }, mutable: true }) -> Externref`.
             const ret = makeMutClosure(arg0, arg1, wasm_bindgen__convert__closures_____invoke__h60702a48838d1764);
             return ret;
         },
         __wbindgen_generic_0000000000000002: function(arg0, arg1) {
-            // Cast intrinsic for `Closure(Closure { owned: true, function: Function { arguments: [Externref], shim_idx: 5, ret: Unit, inner_ret: Some(Unit) }, mutable: true }) -> Externref`.
-            const ret = makeMutClosure(arg0, arg1, wasm_bindgen__convert__closures_____invoke__hbd9eb70a2b39ce78);
+            // Cast intrinsic for `Closure(Closure { owned: true, function: Function { arguments: [], shim_idx: 5, ret: Unit, inner_ret: Some(Unit) }, mutable: true }) -> Externref`.
+            const ret = makeMutClosure(arg0, arg1, wasm_bindgen__convert__closures_____invoke__h3e5612ab3311ae06);
             return ret;
         },
-        __wbindgen_generic_0000000000000003: function(arg0, arg1) {
-            // Cast intrinsic for `Closure(Closure { owned: true, function: Function { arguments: [], shim_idx: 6, ret: Unit, inner_ret: Some(Unit) }, mutable: true }) -> Externref`.
-            const ret = makeMutClosure(arg0, arg1, wasm_bindgen__convert__closures_____invoke__h4c09dbadcdc67977);
-            return ret;
-        },
-        __wbindgen_generic_0000000000000004: function(arg0) {
+        __wbindgen_generic_0000000000000003: function(arg0) {
             // Cast intrinsic for `F64 -> Externref`.
             const ret = arg0;
             return ret;
         },
-        __wbindgen_generic_0000000000000005: function(arg0, arg1) {
+        __wbindgen_generic_0000000000000004: function(arg0, arg1) {
             // Cast intrinsic for `Ref(String) -> Externref`.
             const ret = getStringFromWasm0(arg0, arg1);
             return ret;
@@ -896,12 +678,8 @@ function __wbg_get_imports() {
     };
 }
 
-function wasm_bindgen__convert__closures_____invoke__h4c09dbadcdc67977(arg0, arg1) {
-    wasm.wasm_bindgen__convert__closures_____invoke__h4c09dbadcdc67977(arg0, arg1);
-}
-
-function wasm_bindgen__convert__closures_____invoke__hbd9eb70a2b39ce78(arg0, arg1, arg2) {
-    wasm.wasm_bindgen__convert__closures_____invoke__hbd9eb70a2b39ce78(arg0, arg1, arg2);
+function wasm_bindgen__convert__closures_____invoke__h3e5612ab3311ae06(arg0, arg1) {
+    wasm.wasm_bindgen__convert__closures_____invoke__h3e5612ab3311ae06(arg0, arg1);
 }
 
 function wasm_bindgen__convert__closures_____invoke__h60702a48838d1764(arg0, arg1, arg2) {
@@ -915,9 +693,6 @@ function wasm_bindgen__convert__closures_____invoke__hb98d63cc49481475(arg0, arg
     wasm.wasm_bindgen__convert__closures_____invoke__hb98d63cc49481475(arg0, arg1, arg2, arg3);
 }
 
-const BrowserTokenClientFinalization = (typeof FinalizationRegistry === 'undefined')
-    ? { register: () => {}, unregister: () => {} }
-    : new FinalizationRegistry(ptr => wasm.__wbg_browsertokenclient_free(ptr, 1));
 const LegacyImporterFinalization = (typeof FinalizationRegistry === 'undefined')
     ? { register: () => {}, unregister: () => {} }
     : new FinalizationRegistry(ptr => wasm.__wbg_legacyimporter_free(ptr, 1));

@@ -1,23 +1,8 @@
 /* tslint:disable */
 /* eslint-disable */
 export const memory: WebAssembly.Memory;
-export const __wbg_browsertokenclient_free: (a: number, b: number) => void;
 export const __wbg_legacyimporter_free: (a: number, b: number) => void;
 export const __wbg_tokenmanager_free: (a: number, b: number) => void;
-export const browsertokenclient_callFunction: (a: number, b: number, c: number, d: any, e: number, f: number) => any;
-export const browsertokenclient_close: (a: number) => void;
-export const browsertokenclient_completeConnect: (a: number, b: number, c: number) => any;
-export const browsertokenclient_connect: (a: number, b: number, c: number, d: number) => any;
-export const browsertokenclient_connections: (a: number) => any;
-export const browsertokenclient_disconnect: (a: number, b: number, c: number) => any;
-export const browsertokenclient_fetch: (a: number, b: number, c: number, d: number, e: number) => any;
-export const browsertokenclient_getAccessToken: (a: number, b: number) => any;
-export const browsertokenclient_new: (a: any) => [number, number, number];
-export const browsertokenclient_observeResponse: (a: number, b: any) => void;
-export const browsertokenclient_offChange: (a: number, b: any) => void;
-export const browsertokenclient_onChange: (a: number, b: any) => any;
-export const browsertokenclient_reset: (a: number) => void;
-export const browsertokenclient_tokenInfo: (a: number, b: number, c: number) => any;
 export const errorCodes: () => any;
 export const formatMarker: (a: number) => [number, number];
 export const legacyimporter_isLegacy: (a: number, b: number) => number;
@@ -43,8 +28,7 @@ export const tokenmanager_statusAll: (a: number, b: number, c: number) => any;
 export const tokenmanager_storeTokens: (a: number, b: number, c: number, d: number, e: number, f: any) => any;
 export const wasm_bindgen__convert__closures_____invoke__h60702a48838d1764: (a: number, b: number, c: any) => [number, number];
 export const wasm_bindgen__convert__closures_____invoke__hb98d63cc49481475: (a: number, b: number, c: any, d: any) => void;
-export const wasm_bindgen__convert__closures_____invoke__hbd9eb70a2b39ce78: (a: number, b: number, c: any) => void;
-export const wasm_bindgen__convert__closures_____invoke__h4c09dbadcdc67977: (a: number, b: number) => void;
+export const wasm_bindgen__convert__closures_____invoke__h3e5612ab3311ae06: (a: number, b: number) => void;
 export const __wbindgen_malloc: (a: number, b: number) => number;
 export const __wbindgen_realloc: (a: number, b: number, c: number, d: number) => number;
 export const __wbindgen_free: (a: number, b: number, c: number) => void;
