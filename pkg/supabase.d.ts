@@ -1,6 +1,10 @@
 // oauth-token-manager/supabase: supabase-js glue for the browser client.
 import type { SupabaseClient } from "@supabase/supabase-js";
-import type { BrowserClientOptions, BrowserTokenClient, StatusReport } from "./browser/oauth_token_manager_browser.js";
+import type {
+  BrowserClientOptions,
+  BrowserTokenClient,
+  StatusReport,
+} from "./browser/oauth_token_manager_browser.js";
 
 /** What the adapter uses of a supabase-js client (any `SupabaseClient` fits). */
 export interface SupabaseAuthClient {
