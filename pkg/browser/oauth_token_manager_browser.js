@@ -292,7 +292,7 @@ function __wbg_get_imports() {
         __wbg__wbg_cb_unref_09736879a3f67559: function(arg0) {
             arg0._wbg_cb_unref();
         },
-        __wbg_abort_67b8e73681ce61b8: function(arg0) {
+        __wbg_abort_f8d1589eb0c65ee2: function(arg0) {
             arg0.abort();
         },
         __wbg_assign_6b6bb30388088072: function(arg0, arg1) {
@@ -318,7 +318,7 @@ function __wbg_get_imports() {
         __wbg_clearTimeout_c72cd3496197744e: function(arg0) {
             clearTimeout(arg0);
         },
-        __wbg_close_f8e559c3b3a26fa4: function(arg0) {
+        __wbg_close_83412466bf4e34fb: function(arg0) {
             arg0.close();
         },
         __wbg_construct_8670bb4c2b062969: function() { return handleError(function (arg0, arg1) {
@@ -353,24 +353,24 @@ function __wbg_get_imports() {
             const ret = arg0.length;
             return ret;
         },
-        __wbg_new_3530ed09f108a34c: function() { return handleError(function (arg0, arg1) {
-            const ret = new BroadcastChannel(getStringFromWasm0(arg0, arg1));
-            return ret;
-        }, arguments); },
         __wbg_new_37eb45aaf5eeb820: function() {
             const ret = new Array();
             return ret;
         },
+        __wbg_new_5f28518387ad0e34: function() { return handleError(function () {
+            const ret = new AbortController();
+            return ret;
+        }, arguments); },
+        __wbg_new_b00e30ff1da50918: function() { return handleError(function (arg0, arg1) {
+            const ret = new BroadcastChannel(getStringFromWasm0(arg0, arg1));
+            return ret;
+        }, arguments); },
         __wbg_new_c328f917da8188a3: function(arg0, arg1, arg2, arg3, arg4, arg5, arg6, arg7, arg8) {
             const ret = new TokenManagerError(getStringFromWasm0(arg0, arg1), getStringFromWasm0(arg2, arg3), arg4, arg5, arg6 !== 0, arg7 !== 0, arg8);
             return ret;
         },
         __wbg_new_cd4348290afae586: function() {
             const ret = new Object();
-            return ret;
-        },
-        __wbg_new_eb595bf7abda364c: function() {
-            const ret = new AbortController();
             return ret;
         },
         __wbg_new_typed_e09da9dae6ee5935: function(arg0, arg1) {
@@ -403,7 +403,7 @@ function __wbg_get_imports() {
             const ret = JSON.parse(getStringFromWasm0(arg0, arg1));
             return ret;
         }, arguments); },
-        __wbg_postMessage_6b0ffde86030593f: function() { return handleError(function (arg0, arg1) {
+        __wbg_postMessage_d9b34e55bfab4bdd: function() { return handleError(function (arg0, arg1) {
             arg0.postMessage(arg1);
         }, arguments); },
         __wbg_push_c9f4893fc209f768: function(arg0, arg1) {
@@ -429,10 +429,10 @@ function __wbg_get_imports() {
             const ret = Reflect.set(arg0, arg1, arg2);
             return ret;
         }, arguments); },
-        __wbg_set_onmessage_ee6a57edace86199: function(arg0, arg1) {
+        __wbg_set_onmessage_62a5679af20d7bf7: function(arg0, arg1) {
             arg0.onmessage = arg1;
         },
-        __wbg_signal_a44a7306660a0a15: function(arg0) {
+        __wbg_signal_fac908876f45725d: function(arg0) {
             const ret = arg0.signal;
             return ret;
         },
@@ -466,7 +466,7 @@ function __wbg_get_imports() {
         },
         __wbindgen_generic_0000000000000001: function(arg0, arg1) {
             // Cast intrinsic for `Closure(Closure { owned: true, function: Function { arguments: [Externref], shim_idx: 3, ret: Unit, inner_ret: Some(Unit) }, mutable: true }) -> Externref`.
-            const ret = makeMutClosure(arg0, arg1, wasm_bindgen__convert__closures_____invoke__h239f26b6994cc790);
+            const ret = makeMutClosure(arg0, arg1, wasm_bindgen__convert__closures_____invoke__he69ba11d1c9c41a3);
             return ret;
         },
         __wbindgen_generic_0000000000000002: function(arg0, arg1) {
@@ -476,7 +476,7 @@ function __wbg_get_imports() {
         },
         __wbindgen_generic_0000000000000003: function(arg0, arg1) {
             // Cast intrinsic for `Closure(Closure { owned: true, function: Function { arguments: [], shim_idx: 4, ret: Unit, inner_ret: Some(Unit) }, mutable: true }) -> Externref`.
-            const ret = makeMutClosure(arg0, arg1, wasm_bindgen__convert__closures_____invoke__h9f73356fcf6d6992);
+            const ret = makeMutClosure(arg0, arg1, wasm_bindgen__convert__closures_____invoke__hb97cc5c6a99a3364);
             return ret;
         },
         __wbindgen_generic_0000000000000004: function(arg0) {
@@ -504,12 +504,12 @@ function __wbg_get_imports() {
     };
 }
 
-function wasm_bindgen__convert__closures_____invoke__h9f73356fcf6d6992(arg0, arg1) {
-    wasm.wasm_bindgen__convert__closures_____invoke__h9f73356fcf6d6992(arg0, arg1);
+function wasm_bindgen__convert__closures_____invoke__hb97cc5c6a99a3364(arg0, arg1) {
+    wasm.wasm_bindgen__convert__closures_____invoke__hb97cc5c6a99a3364(arg0, arg1);
 }
 
-function wasm_bindgen__convert__closures_____invoke__h239f26b6994cc790(arg0, arg1, arg2) {
-    wasm.wasm_bindgen__convert__closures_____invoke__h239f26b6994cc790(arg0, arg1, arg2);
+function wasm_bindgen__convert__closures_____invoke__he69ba11d1c9c41a3(arg0, arg1, arg2) {
+    wasm.wasm_bindgen__convert__closures_____invoke__he69ba11d1c9c41a3(arg0, arg1, arg2);
 }
 
 function wasm_bindgen__convert__closures_____invoke__h60702a48838d1764(arg0, arg1, arg2) {

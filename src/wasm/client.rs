@@ -11,6 +11,7 @@ use js_sys::{Function, Promise};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::{future_to_promise, JsFuture};
+use web_sys::BroadcastChannel;
 
 use super::convert::{error_from_js, error_to_js, get, js_to_json, n, obj, opt_n, opt_s, s, set};
 use super::fetch::FetchTransport;
@@ -27,16 +28,6 @@ use crate::core::secret::AccessToken;
 
 #[wasm_bindgen]
 extern "C" {
-    type BroadcastChannel;
-    #[wasm_bindgen(constructor, catch)]
-    fn new(name: &str) -> std::result::Result<BroadcastChannel, JsValue>;
-    #[wasm_bindgen(method, catch, js_name = postMessage)]
-    fn post_message(this: &BroadcastChannel, msg: &JsValue) -> std::result::Result<(), JsValue>;
-    #[wasm_bindgen(method, setter)]
-    fn set_onmessage(this: &BroadcastChannel, f: Option<&Function>);
-    #[wasm_bindgen(method)]
-    fn close(this: &BroadcastChannel);
-
     #[wasm_bindgen(typescript_type = "BrowserClientOptions")]
     pub type BrowserClientOptionsJs;
     #[wasm_bindgen(typescript_type = "{ force?: boolean; provider?: string }")]

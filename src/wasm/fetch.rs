@@ -7,21 +7,11 @@ use std::rc::Rc;
 use js_sys::{Function, Object};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
+use web_sys::AbortController;
 
 use super::convert::{get, set};
 use super::util::{clear_timeout, set_timeout, settle};
 use crate::core::http::{HttpRequest, HttpResponse, Transport, TransportError};
-
-#[wasm_bindgen]
-extern "C" {
-    type AbortController;
-    #[wasm_bindgen(constructor)]
-    fn new() -> AbortController;
-    #[wasm_bindgen(method, getter)]
-    fn signal(this: &AbortController) -> JsValue;
-    #[wasm_bindgen(method)]
-    fn abort(this: &AbortController);
-}
 
 pub struct FetchTransport {
     pub fetch: Function,
@@ -44,10 +34,12 @@ impl Transport for FetchTransport {
         req: HttpRequest,
         timeout_ms: u64,
     ) -> Result<HttpResponse, TransportError> {
-        let controller = AbortController::new();
+        // Every supported runtime has AbortController; without one the timeout cannot cut the call.
+        let controller = AbortController::new()
+            .map_err(|e| TransportError::Network(format!("AbortController: {}", describe(&e))))?;
         let timed_out = Rc::new(Cell::new(false));
         let flag = timed_out.clone();
-        let ctrl: AbortController = controller.clone().unchecked_into();
+        let ctrl = controller.clone();
         let on_timeout = Closure::once_into_js(move || {
             flag.set(true);
             ctrl.abort();
@@ -65,7 +57,7 @@ impl Transport for FetchTransport {
         if !matches!(req.method, "GET" | "HEAD") {
             set(&init, "body", &JsValue::from_str(&req.body));
         }
-        set(&init, "signal", &controller.signal());
+        set(&init, "signal", controller.signal().as_ref());
         set(&init, "redirect", &JsValue::from_str("error"));
 
         let result = async {

@@ -471,7 +471,7 @@ function __wbg_get_imports() {
         __wbg__wbg_cb_unref_09736879a3f67559: function(arg0) {
             arg0._wbg_cb_unref();
         },
-        __wbg_abort_67b8e73681ce61b8: function(arg0) {
+        __wbg_abort_f8d1589eb0c65ee2: function(arg0) {
             arg0.abort();
         },
         __wbg_call_40b008ba32f73991: function() { return handleError(function (arg0, arg1) {
@@ -520,6 +520,10 @@ function __wbg_get_imports() {
             const ret = new Array();
             return ret;
         },
+        __wbg_new_5f28518387ad0e34: function() { return handleError(function () {
+            const ret = new AbortController();
+            return ret;
+        }, arguments); },
         __wbg_new_ba40181b3f24ac80: function(arg0, arg1) {
             try {
                 var state0 = {a: arg0, b: arg1};
@@ -544,10 +548,6 @@ function __wbg_get_imports() {
         },
         __wbg_new_cd4348290afae586: function() {
             const ret = new Object();
-            return ret;
-        },
-        __wbg_new_eb595bf7abda364c: function() {
-            const ret = new AbortController();
             return ret;
         },
         __wbg_new_typed_e09da9dae6ee5935: function(arg0, arg1) {
@@ -607,7 +607,7 @@ function __wbg_get_imports() {
             const ret = Reflect.set(arg0, arg1, arg2);
             return ret;
         }, arguments); },
-        __wbg_signal_a44a7306660a0a15: function(arg0) {
+        __wbg_signal_fac908876f45725d: function(arg0) {
             const ret = arg0.signal;
             return ret;
         },
@@ -650,7 +650,7 @@ function __wbg_get_imports() {
         },
         __wbindgen_generic_0000000000000002: function(arg0, arg1) {
             // Cast intrinsic for `Closure(Closure { owned: true, function: Function { arguments: [], shim_idx: 5, ret: Unit, inner_ret: Some(Unit) }, mutable: true }) -> Externref`.
-            const ret = makeMutClosure(arg0, arg1, wasm_bindgen__convert__closures_____invoke__h3e5612ab3311ae06);
+            const ret = makeMutClosure(arg0, arg1, wasm_bindgen__convert__closures_____invoke__h767c73d6079200d8);
             return ret;
         },
         __wbindgen_generic_0000000000000003: function(arg0) {
@@ -678,8 +678,8 @@ function __wbg_get_imports() {
     };
 }
 
-function wasm_bindgen__convert__closures_____invoke__h3e5612ab3311ae06(arg0, arg1) {
-    wasm.wasm_bindgen__convert__closures_____invoke__h3e5612ab3311ae06(arg0, arg1);
+function wasm_bindgen__convert__closures_____invoke__h767c73d6079200d8(arg0, arg1) {
+    wasm.wasm_bindgen__convert__closures_____invoke__h767c73d6079200d8(arg0, arg1);
 }
 
 function wasm_bindgen__convert__closures_____invoke__h60702a48838d1764(arg0, arg1, arg2) {
