@@ -4,7 +4,7 @@
 // and small SVG charts made here (nothing loads from elsewhere). The server
 // decides who is an administrator (ADMIN_CLAIM); anyone else sees why not.
 import { NAMES, STATUS_WORDS } from "./connections.js";
-import { JWT_KEY, startSession } from "./session.js";
+import { JWT_KEY, signedInAs, startSession } from "./session.js";
 
 const $ = (id) => document.getElementById(id);
 const { config, supabase, client } = await startSession();
@@ -343,22 +343,6 @@ function show(view) {
   $("health").hidden = view !== "health";
 }
 
-/** The dev shortcut JWT's claims, read without verifying (the server verifies). */
-function devClaims() {
-  try {
-    const part = (localStorage.getItem(JWT_KEY) ?? "").split(".")[1].replace(/-/g, "+").replace(/_/g, "/");
-    return JSON.parse(atob(part));
-  } catch {
-    return {};
-  }
-}
-
-async function signedInAs() {
-  const { data: { session } } = await supabase.auth.getSession();
-  if (session) return { via: "supabase", email: session.user.email };
-  return localStorage.getItem(JWT_KEY) ? { via: "dev", email: devClaims().email } : null;
-}
-
 async function load() {
   say("");
   try {
@@ -379,7 +363,7 @@ async function load() {
 
 async function start() {
   document.body.dataset.ready = "false";
-  const me = await signedInAs();
+  const me = await signedInAs(supabase);
   $("signout").hidden = !me;
   $("reload").hidden = !me;
   $("dev").hidden = !config.devJwt;

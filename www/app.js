@@ -6,7 +6,7 @@
 // `import { createClient } from "@supabase/supabase-js"`).
 import { attachSupabase } from "oauth-token-manager/supabase";
 import { connectionsPanel, NAMES, STATUS_WORDS } from "./connections.js";
-import { JWT_KEY, startSession } from "./session.js";
+import { devClaims, JWT_KEY, signedInAs, startSession } from "./session.js";
 
 const $ = (id) => document.getElementById(id);
 const CALENDAR_SCOPE = "https://www.googleapis.com/auth/calendar.events";
@@ -77,7 +77,7 @@ async function run(button, work) {
   } catch (e) {
     say(plain(e));
     // The failure may have moved the connection's status: show the server's word, not a stale one.
-    if (await signedInAs()) await loadStatus().catch(() => {});
+    if (await signedInAs(supabase)) await loadStatus().catch(() => {});
     // A failure seen only here (Calendar called from the browser) still offers the fix.
     if (e?.requiresReauth) showReconnect(true, e.code);
   } finally {
@@ -186,28 +186,10 @@ client.onChange((c) => {
 
 // ---- Google connection ------------------------------------------------------------------
 
-/** The dev shortcut JWT's claims, read without verifying (the server verifies). */
-function devClaims() {
-  try {
-    const part = (localStorage.getItem(JWT_KEY) ?? "").split(".")[1].replace(/-/g, "+").replace(/_/g, "/");
-    return JSON.parse(atob(part));
-  } catch {
-    return {};
-  }
-}
-
-/** Who is signed in: the Supabase session's user, else the dev shortcut's; null when signed out. */
-async function signedInAs() {
-  const { data: { session } } = await supabase.auth.getSession();
-  if (session) return { via: "supabase", id: session.user.id, email: session.user.email };
-  const jwt = localStorage.getItem(JWT_KEY);
-  return jwt ? { via: "dev", id: devClaims().sub ?? "", email: devClaims().email } : null;
-}
-
 async function connectGoogle() {
   // Signed in through Supabase: sign in with Google again (Calendar scope, offline access, consent);
   // the page leaves for Google and, back here, the adapter stores the new tokens once.
-  if ((await signedInAs())?.via === "supabase") {
+  if ((await signedInAs(supabase))?.via === "supabase") {
     await link.connect("google");
     return;
   }
@@ -426,7 +408,7 @@ async function start() {
         : `Sign-in did not complete: ${returned.description ?? returned.error}`,
     );
   }
-  const me = await signedInAs();
+  const me = await signedInAs(supabase);
   $("signin").hidden = !!me;
   $("app").hidden = !me;
   $("signout").hidden = !me;

@@ -28,3 +28,21 @@ export async function startSession({ attach } = {}) {
   const attached = attach?.(supabase, client);
   return { config, supabase, client, attached };
 }
+
+/** The dev shortcut JWT's claims, read without verifying (the server verifies). */
+export function devClaims() {
+  try {
+    const part = (localStorage.getItem(JWT_KEY) ?? "").split(".")[1].replace(/-/g, "+").replace(/_/g, "/");
+    return JSON.parse(atob(part));
+  } catch {
+    return {};
+  }
+}
+
+/** Who is signed in: the Supabase session's user, else the dev shortcut's; null when signed out. */
+export async function signedInAs(supabase) {
+  const { data: { session } } = await supabase.auth.getSession();
+  if (session) return { via: "supabase", id: session.user.id, email: session.user.email };
+  const jwt = localStorage.getItem(JWT_KEY);
+  return jwt ? { via: "dev", id: devClaims().sub ?? "", email: devClaims().email } : null;
+}
