@@ -24,6 +24,8 @@ mod fetch;
 mod legacy;
 #[cfg(feature = "server")]
 mod manager;
+#[cfg(feature = "server")]
+mod manager_types;
 mod runtime;
 #[cfg(feature = "server")]
 mod store;

@@ -1,0 +1,144 @@
+//! The connection lifecycle (core/lifecycle.rs): sign-ins that keep or lack a
+//! refresh token, disconnect, the background sweep, expiry warnings and the
+//! upkeep windows. The world and doubles are the parent module's.
+
+use super::*;
+
+#[test]
+fn sign_in_without_refresh_token_keeps_the_stored_one() {
+    let w = world("google");
+    w.connect("google", 3600, Some("rt-first-consent"));
+    w.connect("google", 3600, None);
+    assert_eq!(
+        w.stored_refresh_token("google").as_deref(),
+        Some("rt-first-consent")
+    );
+}
+
+#[test]
+fn github_tokens_without_an_expiry_are_never_refreshed() {
+    let w = world("github");
+    w.rt.run(w.m.store_tokens(
+        "user-1",
+        "github",
+        InitialTokens {
+            access_token: "gho_app_token".into(),
+            ..Default::default()
+        },
+    ))
+    .unwrap();
+    w.rt.advance(365 * 86_400_000);
+    assert_eq!(
+        w.get("github").unwrap().access_token.expose(),
+        "gho_app_token"
+    );
+    assert_eq!(w.p.calls(), 0);
+}
+
+#[test]
+fn disconnect_erases_tokens() {
+    let w = world("google");
+    w.connect("google", 3600, Some("rt-0"));
+    w.rt.run(w.m.disconnect("user-1", "google")).unwrap();
+    let row = w.store.row("user-1", "google").unwrap();
+    assert_eq!(
+        (row.access_token_sealed, row.refresh_token_sealed),
+        (None, None)
+    );
+    assert_eq!(w.get("google").unwrap_err().code, Code::NotConnected);
+}
+
+#[test]
+fn background_refresher_refreshes_only_what_is_due() {
+    let w = world("google");
+    w.connect("google", 600, Some("rt-0"));
+    for (user, exp) in [("user-2", 100), ("user-3", 7200)] {
+        w.rt.run(w.m.store_tokens(
+            user,
+            "google",
+            InitialTokens {
+                access_token: "x".into(),
+                refresh_token: Some("r".into()),
+                expires_in_secs: Some(exp),
+                ..Default::default()
+            },
+        ))
+        .unwrap();
+    }
+    let report = w.rt.run(w.m.refresh_expiring(15 * 60_000, 50)).unwrap();
+    assert_eq!((report.checked, report.refreshed, report.failed), (2, 2, 0));
+    assert_eq!(w.p.calls(), 2);
+    let report = w.rt.run(w.m.refresh_expiring(15 * 60_000, 50)).unwrap();
+    assert_eq!(report.checked, 0);
+}
+
+#[test]
+fn a_grant_with_a_known_end_warns_reconnect_before_it_within_the_notice() {
+    let w = world("google");
+    // Google's refresh tokens for apps in testing mode last 7 days.
+    w.rt.run(w.m.store_tokens(
+        "user-1",
+        "google",
+        InitialTokens {
+            access_token: "at".into(),
+            refresh_token: Some("rt".into()),
+            expires_in_secs: Some(3600),
+            refresh_token_expires_in_secs: Some(7 * 86_400),
+            ..Default::default()
+        },
+    ))
+    .unwrap();
+    let end = w.rt.now_ms() + 7 * 86_400_000;
+    let status = || w.rt.run(w.m.status("user-1", "google")).unwrap();
+    assert_eq!(status().warning, None, "four days' notice is not due yet");
+    w.rt.advance(4 * 86_400_000 - 1);
+    assert_eq!(status().warning, None);
+    w.rt.advance(1);
+    let warning = status().warning.expect("three days before the end");
+    assert_eq!(warning.code, "REFRESH_TOKEN_EXPIRING");
+    assert_eq!(warning.reconnect_before, end);
+    assert!(warning
+        .message
+        .contains(&crate::core::time::format_rfc3339_ms(end)));
+    // A dead grant says so in its status, not as a warning.
+    let row = w.store.row("user-1", "google").unwrap();
+    w.rt.run(w.store.record_failure(&crate::core::lifecycle::flag(
+        &row,
+        crate::core::status::Status::NeedsReauth,
+        Code::ReauthRequired,
+        "gone".into(),
+        w.rt.now_ms(),
+        1,
+    )))
+    .unwrap();
+    assert_eq!(status().warning, None);
+}
+
+#[test]
+fn upkeep_windows_default_and_configure_per_provider() {
+    let w = world("google");
+    let u = w.m.upkeep();
+    assert_eq!(u.len(), 1);
+    assert_eq!(
+        (u[0].keep_alive_secs, u[0].refresh_token_warning_secs),
+        (Some(30 * 86_400), 3 * 86_400)
+    );
+    let cfg = ManagerConfig::from_json(&format!(
+        r#"{{"providers":{{"b":{{"clientId":"c","clientSecret":"s","tokenUrl":"http://127.0.0.1:1/t","keepAliveSeconds":0,"refreshTokenWarningSeconds":60}},
+            "a":{{"clientId":"c","clientSecret":"s","tokenUrl":"http://127.0.0.1:1/t","keepAliveSeconds":86400}}}},
+            "encryptionKeys":[{{"id":"k1","key":"{KEY}"}}]}}"#
+    ))
+    .unwrap();
+    let m: M = Manager::new(cfg, w.p.clone(), w.store.clone(), w.rt.clone());
+    let u = m.upkeep();
+    assert_eq!(
+        u.iter()
+            .map(|x| (
+                x.provider.as_str(),
+                x.keep_alive_secs,
+                x.refresh_token_warning_secs
+            ))
+            .collect::<Vec<_>>(),
+        vec![("a", Some(86_400), 3 * 86_400), ("b", None, 60)]
+    );
+}

@@ -1,0 +1,244 @@
+//! The TypeScript declarations of the server build's exports (`TokenManager`,
+//! its configuration, the store contract and what they return), kept apart
+//! from the code that implements them. The types both builds share are in
+//! common.rs.
+
+use wasm_bindgen::prelude::*;
+
+#[wasm_bindgen(typescript_custom_section)]
+const TS_TYPES: &'static str = r#"
+export interface ProviderConfig {
+  /** Built-in template (google, google-calendar, gmail, youtube, spotify, discord, github, github-app, rfc6749); defaults to the provider's key. */
+  template?: string;
+  clientId: string;
+  clientSecret?: string;
+  /** Overriding it drops the template's other endpoints unless they are configured too. */
+  tokenUrl?: string;
+  /** The authorization endpoint (needed to connect). */
+  authUrl?: string;
+  /** How the provider revokes a grant on disconnect. */
+  revocation?: "rfc7009" | "google" | "github-grant" | "none";
+  /** For github-grant it holds `{client_id}`. */
+  revocationUrl?: string;
+  userinfoUrl?: string;
+  /** How to read the user-info answer. */
+  identity?: "oidc" | "spotify" | "discord" | "github";
+  /** Scopes a connect asks for by default. */
+  scopes?: string[] | string;
+  /** Extra authorization request parameters. */
+  authParams?: Record<string, string>;
+  clientAuth?: "basic" | "body" | "none" | "client_secret_basic" | "client_secret_post";
+  rotation?: "reusable" | "single-use";
+  accessTokensExpire?: boolean;
+  refreshMarginSeconds?: number;
+  defaultExpiresInSeconds?: number;
+  /** The background refresher refreshes a connection idle this long even while its token is valid (providers revoke unused grants); 0 turns it off. Default 30 days. */
+  keepAliveSeconds?: number;
+  /** How long before a known refresh-token end the status warns "reconnect before …". Default 3 days. */
+  refreshTokenWarningSeconds?: number;
+}
+
+/** A provider's upkeep windows, for the background refresher. */
+export interface ProviderUpkeep {
+  provider: string;
+  /** null: keep-alive is off. */
+  keepAliveSeconds: number | null;
+  refreshTokenWarningSeconds: number;
+}
+
+export interface ManagerConfig {
+  providers: Record<string, ProviderConfig>;
+  /** AES-256 keys, 32 bytes as base64 or 64 hex digits. The first seals; all open. */
+  encryptionKeys: { id: string; key: string }[];
+  refreshMarginSeconds?: number;
+  requestTimeoutMs?: number;
+  maxAttempts?: number;
+  backoffBaseMs?: number;
+  backoffCapMs?: number;
+  cooldownBaseMs?: number;
+  cooldownCapMs?: number;
+  exhaustedAfter?: number;
+  leaseMs?: number;
+}
+
+/** A stored connection. Tokens are sealed; instants are epoch milliseconds. */
+export interface ConnectionRow {
+  userId: string;
+  provider: string;
+  accessTokenSealed: string | null;
+  refreshTokenSealed: string | null;
+  expiresAt: number | null;
+  refreshTokenExpiresAt: number | null;
+  scope: string | null;
+  status: ConnectionStatus;
+  lastErrorCode: string | null;
+  lastErrorMessage: string | null;
+  lastErrorAt: number | null;
+  failureCount: number;
+  cooldownUntil: number | null;
+  tokenRefreshedAt: number | null;
+  version: number;
+  leaseOwner: string | null;
+  leaseUntil: number | null;
+  accountId?: string | null;
+  accountEmail?: string | null;
+  accountName?: string | null;
+}
+
+/** A connect in progress; instants are epoch milliseconds. */
+export interface ConnectAttempt {
+  stateHash: string;
+  userId: string;
+  provider: string;
+  verifierSealed: string;
+  redirectUri: string;
+  returnTo: string;
+  scopes: string[];
+  createdAt: number;
+  expiresAt: number;
+  codeSealed: string | null;
+  ticketHash: string | null;
+}
+
+export interface TokenWrite {
+  userId: string;
+  provider: string;
+  accessTokenSealed: string;
+  refreshTokenSealed: string | null;
+  expiresAt: number | null;
+  refreshTokenExpiresAt: number | null;
+  scope: string | null;
+  refreshedAt: number;
+  /** null keeps what is stored; only sign-ins and connects set them. */
+  accountId: string | null;
+  accountEmail: string | null;
+  accountName: string | null;
+}
+
+export interface FailureWrite {
+  userId: string;
+  provider: string;
+  owner: string;
+  status: ConnectionStatus;
+  code: ErrorCode;
+  message: string;
+  at: number;
+  failureCount: number;
+  cooldownUntil: number | null;
+  /** The grant is dead: erase the stored refresh token (keep the row and its status). */
+  eraseRefreshToken: boolean;
+}
+
+export interface RefreshEvent {
+  userId: string;
+  provider: string;
+  kind: "refreshed" | "failed" | "connected" | "insufficient_scope" | "rotation_not_saved" | "rotation_saved_late" | "lease_lost" | "store_failed" | "stored" | "disconnected";
+  code: ErrorCode | null;
+  message: string | null;
+  at: number;
+  durationMs: number | null;
+  attempts: number | null;
+  rotated: boolean | null;
+  scopesAdded?: string[];
+  scopesRemoved?: string[];
+  instance: string;
+}
+
+export type LeaseOutcome =
+  | { outcome: "acquired"; row: ConnectionRow }
+  | { outcome: "busy"; row: ConnectionRow }
+  | { outcome: "missing" };
+
+/** The store contract. Each method is one atomic step; it only sees sealed tokens. */
+export interface TokenStore {
+  load(a: { userId: string; provider: string }): Promise<ConnectionRow | null> | ConnectionRow | null;
+  /** Take the lease when free or expired (leaseUntil <= now), in one statement. */
+  tryLease(a: { userId: string; provider: string; owner: string; now: number; until: number }): Promise<LeaseOutcome> | LeaseOutcome;
+  /** Write only if version === expectedVersion; bump version, set tokenRefreshedAt = write.refreshedAt, status connected, clear error, cooldown and lease. */
+  /**
+   * With `event` (given only when `commitsEvents` is true), record it in the
+   * same write, and only if the tokens were written.
+   */
+  commitRefresh(a: { write: TokenWrite; expectedVersion: number; event?: RefreshEvent }): Promise<boolean> | boolean;
+  /** True: commitRefresh records the event it is given, saving a round trip per refresh. */
+  readonly commitsEvents?: boolean;
+  /** Record a failure, release the owner's lease, and erase the refresh token when `eraseRefreshToken`. */
+  recordFailure(f: FailureWrite): Promise<void> | void;
+  releaseLease(a: { userId: string; provider: string; owner: string }): Promise<void> | void;
+  /** Upsert tokens from a sign-in, as commitRefresh does but unconditionally. */
+  saveTokens(w: TokenWrite): Promise<ConnectionRow> | ConnectionRow;
+  disconnect(a: { userId: string; provider: string; at: number }): Promise<void> | void;
+  appendEvent(e: RefreshEvent): Promise<void> | void;
+  listExpiring(a: { before: number; now: number; limit: number }): Promise<{ userId: string; provider: string }[]> | { userId: string; provider: string }[];
+  /** Connect only: record an attempt. */
+  putConnect?(a: ConnectAttempt): Promise<void> | void;
+  /** Connect only, one statement: claim the attempt with this state once, attaching code and ticket. */
+  claimConnect?(a: { stateHash: string; codeSealed: string | null; ticketHash: string | null; now: number }):
+    | Promise<{ outcome: "claimed" | "used"; attempt: ConnectAttempt } | { outcome: "missing" }>
+    | { outcome: "claimed" | "used"; attempt: ConnectAttempt } | { outcome: "missing" };
+  /** Connect only: remove and return the attempt with this ticket. */
+  takeConnect?(a: { ticketHash: string }): Promise<ConnectAttempt | null> | ConnectAttempt | null;
+  /** Every connection of a user. */
+  loadAll?(a: { userId: string }): Promise<ConnectionRow[]> | ConnectionRow[];
+}
+
+export interface ManagerOptions {
+  /** Defaults to globalThis.fetch. */
+  fetch?: (input: string, init: RequestInit) => Promise<Response>;
+  /** Called for every refresh outcome; never receives token bytes. */
+  onEvent?: (event: RefreshEvent) => void;
+}
+
+export interface ValidToken {
+  accessToken: string;
+  expiresAt: number | null;
+  /** The marker as RFC 3339 (the X-Token-Refreshed-At header value). */
+  tokenRefreshedAt: string | null;
+  tokenRefreshedAtMs: number | null;
+  scope: string | null;
+  /**
+   * This call's own provider request produced the token. Callers that shared
+   * another caller's refresh (in this instance or another) get `false`.
+   */
+  refreshed: boolean;
+  /** The token is valid but a refresh failed. */
+  warning: { code: ErrorCode; message: string; retryAfter?: number } | null;
+}
+
+export interface InitialTokens {
+  accessToken: string;
+  refreshToken?: string | null;
+  /** Seconds from now. */
+  expiresIn?: number | null;
+  /** Epoch milliseconds; wins over expiresIn. */
+  expiresAt?: number | null;
+  scope?: string | null;
+}
+
+export interface ConnectOptions {
+  /** The callback URL registered at the provider. */
+  redirectUri: string;
+  /** The page to come back to (check it against your allowlist). */
+  returnTo: string;
+  scopes?: string[] | string;
+}
+
+export interface ConnectStart { authorizationUrl: string; expiresAt: number }
+
+export interface ConnectCallbackResult {
+  provider: string;
+  returnTo: string;
+  /** Hand it to the page; it completes the connect with the user's session. */
+  ticket: string | null;
+  error: { code: ErrorCode; message: string } | null;
+}
+
+export interface SweepReport { checked: number; refreshed: number; failed: number; codes: ErrorCode[] }
+
+export interface GetOptions {
+  /** Refresh now even if the token looks fresh (after a provider 401). */
+  force?: boolean;
+  /** Treat tokens expiring within this many seconds as stale. */
+  minValiditySeconds?: number;
+}
+"#;
