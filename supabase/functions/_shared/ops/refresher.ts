@@ -146,12 +146,12 @@ export async function runPass(deps: PassDeps, s: PassSettings): Promise<PassRepo
     cpuMs: null,
   };
   const providers = deps.upkeep.map((u) => u.provider);
-  const breakers = new Breakers(
-    deps.breaker ?? DEFAULT_BREAKER,
-    s.concurrency,
-    await openBreakers(db, started),
-  );
   try {
+    const breakers = new Breakers(
+      deps.breaker ?? DEFAULT_BREAKER,
+      s.concurrency,
+      await openBreakers(db, started),
+    );
     r.warned = await warnExpiringGrants(db, {
       notices: deps.upkeep.map((u) => ({
         provider: u.provider,
@@ -162,8 +162,11 @@ export async function runPass(deps: PassDeps, s: PassSettings): Promise<PassRepo
       limit: 1000,
     });
 
-    // The claim queue: one claim at a time, taken when the queue runs dry.
+    // The claim queue: one claim in flight at a time; the next batch is
+    // claimed while the last is worked on (see next()).
     const queue: Claimed[] = [];
+    // Every claim is given back at the end: the next invocation may take what is due again.
+    const taken: Claimed[] = [];
     let claimed = 0;
     let exhausted = false;
     let claiming: Promise<void> | null = null;
@@ -229,8 +232,6 @@ export async function runPass(deps: PassDeps, s: PassSettings): Promise<PassRepo
       return queue.shift() ?? null;
     };
 
-    // Every claim is given back at the end: the next invocation may take what is due again.
-    const taken: Claimed[] = [];
     const one = async (c: Claimed) => {
       if (!(await breakers.acquire(c.provider))) {
         r.skippedByBreaker++;
