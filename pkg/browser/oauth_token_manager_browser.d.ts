@@ -151,6 +151,8 @@ export class BrowserTokenClient {
     /**
      * A valid access token for a connection (`provider`, default `google`):
      * cached, or one call to its token function shared by all callers.
+     * `getSessionToken` is asked once per call. While the token is unchanged
+     * the same frozen object is returned.
      */
     getAccessToken(options?: { force?: boolean; provider?: string } | null): Promise<BrowserToken>;
     constructor(options: BrowserClientOptions);
@@ -206,6 +208,9 @@ export type InitInput = RequestInfo | URL | Response | BufferSource | WebAssembl
 export interface InitOutput {
     readonly memory: WebAssembly.Memory;
     readonly __wbg_browsertokenclient_free: (a: number, b: number) => void;
+    readonly browsertokenclient__answer: (a: number, b: any, c: number, d: number, e: number) => any;
+    readonly browsertokenclient__generation: (a: number) => number;
+    readonly browsertokenclient__memo: (a: number, b: any, c: number, d: number) => any;
     readonly browsertokenclient_callFunction: (a: number, b: number, c: number, d: any, e: number, f: number) => any;
     readonly browsertokenclient_close: (a: number) => void;
     readonly browsertokenclient_completeConnect: (a: number, b: number, c: number) => any;

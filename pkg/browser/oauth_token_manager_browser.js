@@ -17,6 +17,45 @@ export class BrowserTokenClient {
         wasm.__wbg_browsertokenclient_free(ptr, 0);
     }
     /**
+     * `getAccessToken` with the value `getSessionToken` returned (the
+     * package's entry asks it once and remembers the last cached answer; see
+     * js/browser.js).
+     * @param {any} session
+     * @param {string} conn
+     * @param {boolean} force
+     * @returns {Promise<any>}
+     */
+    _answer(session, conn, force) {
+        const val2 = +force;
+        const ptr0 = passStringToWasm0(conn, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
+        const len0 = WASM_VECTOR_LEN;
+        const ret = wasm.browsertokenclient__answer(this.__wbg_ptr, session, ptr0, len0, val2);
+        return ret;
+    }
+    /**
+     * Changes whenever the cached answers may have (see `_memo`).
+     * @returns {number}
+     */
+    get _generation() {
+        const ret = wasm.browsertokenclient__generation(this.__wbg_ptr);
+        return ret >>> 0;
+    }
+    /**
+     * The cached answer for this session and connection as
+     * `[session, token, freshUntil, generation]`: the same token object
+     * stays the answer while `generation` is unchanged and `Date.now()` is
+     * before `freshUntil`. `undefined` when the cache cannot answer.
+     * @param {any} session
+     * @param {string} conn
+     * @returns {any}
+     */
+    _memo(session, conn) {
+        const ptr0 = passStringToWasm0(conn, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
+        const len0 = WASM_VECTOR_LEN;
+        const ret = wasm.browsertokenclient__memo(this.__wbg_ptr, session, ptr0, len0);
+        return ret;
+    }
+    /**
      * Calls an edge function with the session JWT and JSON; observes its
      * marker. Rejects with a `TokenManagerError` carrying the server's code.
      * @param {string} name
@@ -114,6 +153,8 @@ export class BrowserTokenClient {
     /**
      * A valid access token for a connection (`provider`, default `google`):
      * cached, or one call to its token function shared by all callers.
+     * `getSessionToken` is asked once per call. While the token is unchanged
+     * the same frozen object is returned.
      * @param {{ force?: boolean; provider?: string } | null} [options]
      * @returns {Promise<BrowserToken>}
      */
@@ -272,6 +313,10 @@ function __wbg_get_imports() {
             const ret = arg0 === undefined;
             return ret;
         },
+        __wbg___wbindgen_jsval_eq_38d7bfbe4cc84039: function(arg0, arg1) {
+            const ret = arg0 === arg1;
+            return ret;
+        },
         __wbg___wbindgen_number_get_934b640d0889af78: function(arg0, arg1) {
             const obj = arg1;
             const ret = typeof(obj) === 'number' ? obj : undefined;
@@ -325,6 +370,10 @@ function __wbg_get_imports() {
             const ret = Reflect.construct(arg0, arg1);
             return ret;
         }, arguments); },
+        __wbg_freeze_4ee197e8446c892f: function(arg0) {
+            const ret = Object.freeze(arg0);
+            return ret;
+        },
         __wbg_from_eac91875c8a5ffa4: function(arg0) {
             const ret = Array.from(arg0);
             return ret;
@@ -399,6 +448,10 @@ function __wbg_get_imports() {
             const ret = Array.of(arg0);
             return ret;
         },
+        __wbg_of_41bbc931cc6fa107: function(arg0, arg1, arg2, arg3) {
+            const ret = Array.of(arg0, arg1, arg2, arg3);
+            return ret;
+        },
         __wbg_parse_c3f72b5a24f83c01: function() { return handleError(function (arg0, arg1) {
             const ret = JSON.parse(getStringFromWasm0(arg0, arg1));
             return ret;
@@ -416,6 +469,10 @@ function __wbg_get_imports() {
         },
         __wbg_queueMicrotask_4a1a4d8dd332373b: function(arg0) {
             queueMicrotask(arg0);
+        },
+        __wbg_reject_334b730b3c00849b: function(arg0) {
+            const ret = Promise.reject(arg0);
+            return ret;
         },
         __wbg_resolve_dbf78ab4942478b0: function(arg0) {
             const ret = Promise.resolve(arg0);
@@ -470,7 +527,7 @@ function __wbg_get_imports() {
             return ret;
         },
         __wbindgen_generic_0000000000000002: function(arg0, arg1) {
-            // Cast intrinsic for `Closure(Closure { owned: true, function: Function { arguments: [Externref], shim_idx: 68, ret: Result(Unit), inner_ret: Some(Result(Unit)) }, mutable: true }) -> Externref`.
+            // Cast intrinsic for `Closure(Closure { owned: true, function: Function { arguments: [Externref], shim_idx: 73, ret: Result(Unit), inner_ret: Some(Result(Unit)) }, mutable: true }) -> Externref`.
             const ret = makeMutClosure(arg0, arg1, wasm_bindgen__convert__closures_____invoke__h60702a48838d1764);
             return ret;
         },

@@ -2,6 +2,9 @@
 /* eslint-disable */
 export const memory: WebAssembly.Memory;
 export const __wbg_browsertokenclient_free: (a: number, b: number) => void;
+export const browsertokenclient__answer: (a: number, b: any, c: number, d: number, e: number) => any;
+export const browsertokenclient__generation: (a: number) => number;
+export const browsertokenclient__memo: (a: number, b: any, c: number, d: number) => any;
 export const browsertokenclient_callFunction: (a: number, b: number, c: number, d: any, e: number, f: number) => any;
 export const browsertokenclient_close: (a: number) => void;
 export const browsertokenclient_completeConnect: (a: number, b: number, c: number) => any;

@@ -9,7 +9,7 @@
 //! checks that user first, and every message between tabs names its user, so
 //! a tab never serves or accepts another user's token on a shared computer.
 
-use std::cell::RefCell;
+use std::cell::{Cell, Ref, RefCell, RefMut};
 use std::collections::HashMap;
 
 use base64::Engine;
@@ -339,13 +339,34 @@ pub fn token_from_body(body: &str) -> Result<CachedToken> {
     })
 }
 
+/// The client's state and a generation that changes with every mutable
+/// borrow of it, so an answer remembered at one generation (the wasm entry's
+/// memo of its last cached answer) is known to be still the answer while the
+/// generation is unchanged: no change can slip past it.
+#[derive(Default)]
+struct Tracked {
+    state: RefCell<ClientState>,
+    generation: Cell<u32>,
+}
+
+impl Tracked {
+    fn borrow(&self) -> Ref<'_, ClientState> {
+        self.state.borrow()
+    }
+
+    fn borrow_mut(&self) -> RefMut<'_, ClientState> {
+        self.generation.set(self.generation.get().wrapping_add(1));
+        self.state.borrow_mut()
+    }
+}
+
 pub struct BrowserClient<T: Transport, H: ClientHost, R: Runtime> {
     functions_url: String,
     margin_ms: i64,
     transport: T,
     host: H,
     rt: R,
-    state: RefCell<ClientState>,
+    state: Tracked,
     /// The last session JWT and its subject, so each call decodes it once.
     session: RefCell<Option<(String, String)>>,
     /// One call in flight per (user, connection, force).
@@ -360,7 +381,7 @@ impl<T: Transport, H: ClientHost, R: Runtime> BrowserClient<T, H, R> {
             transport,
             host,
             rt,
-            state: RefCell::new(ClientState::default()),
+            state: Tracked::default(),
             session: RefCell::new(None),
             flight: SingleFlight::default(),
         }
@@ -368,6 +389,17 @@ impl<T: Transport, H: ClientHost, R: Runtime> BrowserClient<T, H, R> {
 
     pub fn state(&self) -> ClientState {
         self.state.borrow().clone()
+    }
+
+    /// Changes whenever the state may have (see `Tracked`).
+    pub fn generation(&self) -> u32 {
+        self.state.generation.get()
+    }
+
+    /// When a fresh cached token stops being answered from the cache: its
+    /// expiry less the margin (`None`: it does not expire).
+    pub fn fresh_until(&self, t: &CachedToken) -> Option<i64> {
+        t.expires_at_ms.map(|e| e.saturating_sub(self.margin_ms))
     }
 
     pub fn host(&self) -> &H {
@@ -382,6 +414,11 @@ impl<T: Transport, H: ClientHost, R: Runtime> BrowserClient<T, H, R> {
     /// the cache first, so a switch is noticed on the very next call.
     pub async fn session(&self) -> Result<(String, String)> {
         let jwt = self.host.session_token().await?;
+        self.session_of(jwt)
+    }
+
+    /// `session` for a session JWT the caller already has.
+    pub fn session_of(&self, jwt: String) -> Result<(String, String)> {
         let known = self
             .session
             .borrow()
@@ -396,7 +433,12 @@ impl<T: Transport, H: ClientHost, R: Runtime> BrowserClient<T, H, R> {
                 sub
             }
         };
-        let switched = self.state.borrow_mut().switch_user(&user);
+        let same = self.state.borrow().user() == Some(user.as_str());
+        let switched = if same {
+            None
+        } else {
+            self.state.borrow_mut().switch_user(&user)
+        };
         if let Some(previous) = switched {
             self.host.publish(&ClientEvent::User {
                 user: user.clone(),
@@ -411,7 +453,20 @@ impl<T: Transport, H: ClientHost, R: Runtime> BrowserClient<T, H, R> {
     /// once. `force` after a 401.
     pub async fn access_token(&self, conn: &str, force: bool) -> Result<CachedToken> {
         check_connection(conn)?;
-        let (jwt, user) = self.session().await?;
+        let jwt = self.host.session_token().await?;
+        self.access_token_in(jwt, conn, force).await
+    }
+
+    /// `access_token` for a session JWT the caller already has (asked of the
+    /// host once per call).
+    pub async fn access_token_in(
+        &self,
+        jwt: String,
+        conn: &str,
+        force: bool,
+    ) -> Result<CachedToken> {
+        check_connection(conn)?;
+        let (jwt, user) = self.session_of(jwt)?;
         if !force {
             if let Some(t) = self
                 .state
@@ -497,6 +552,22 @@ impl<T: Transport, H: ClientHost, R: Runtime> BrowserClient<T, H, R> {
             return Err(error_from_body(resp.status, &resp.body));
         }
         token_from_body(&resp.body)
+    }
+
+    /// The cached token `access_token` would answer without I/O for `user`
+    /// (the session's, decoded by the caller), handed to `f`: only when the
+    /// cache is that user's and the token is fresh beyond the margin now.
+    pub fn peek_usable<O>(
+        &self,
+        user: &str,
+        conn: &str,
+        f: impl FnOnce(&CachedToken) -> O,
+    ) -> Option<O> {
+        let state = self.state.borrow();
+        if state.user() != Some(user) {
+            return None;
+        }
+        state.usable(conn, self.rt.now_ms(), self.margin_ms).map(f)
     }
 
     /// A marker for `user`'s connection from any edge response or another tab.
