@@ -1,6 +1,6 @@
 // Cost of getValidToken for a fresh token from JS: a store load (the JS
 // memory store) plus opening the sealed token. Prints ns/op.
-import init, { TokenManager } from "../pkg/oauth_token_manager.js";
+import init, { TokenManager } from "../pkg/index.js";
 import { MemoryStore } from "../tests/js/memory-store.js";
 
 await init({

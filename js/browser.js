@@ -1,3 +1,4 @@
+/* @ts-self-types="./browser.d.ts" */
 // The browser build's entry (pkg/browser.js, `oauth-token-manager/browser`):
 // BrowserTokenClient, the error codes and the marker helpers from a wasm
 // build with the client feature only — no TokenManager, sealing, provider

@@ -1,12 +1,91 @@
+/* @ts-self-types="./index.d.ts" */
 // The package's main entry (pkg/index.js), the server build: everything its
 // wasm-bindgen glue exports (TokenManager, the legacy importer, the error
 // codes and marker helpers), with an `init()` that needs no argument in every
 // runtime. Pages import the browser client from `oauth-token-manager/browser`,
 // the build with the client alone.
-import initGlue from "../pkg/oauth_token_manager.js";
+import initGlue, { TokenManager as ModuleManager } from "../pkg/oauth_token_manager.js";
 import { loader } from "./load.js";
 
 export * from "../pkg/oauth_token_manager.js";
+
+/** Memos kept per manager before they are dropped and rebuilt (one per user and provider). */
+const MEMO_LIMIT = 10_000;
+
+/**
+ * The module's manager, with its answer for a fresh token remembered on this
+ * side of the boundary. Every call still reads the store (that is what keeps
+ * isolates in agreement); only the module's answer for that row is reused,
+ * for a row whose every field is the same (`===`) as when the module gave
+ * it, at the same generation of the instance's own state, before the time
+ * the token stops being fresh. Anything else — options, another row, a
+ * stale token, an async store's failure — is the module's full path.
+ */
+export class TokenManager extends ModuleManager {
+  #store;
+  /** provider → userId → [row copy, field count, token, freshUntil, generation] */
+  #memos = new Map();
+  #size = 0;
+
+  constructor(config, store, options) {
+    super(config, store, options);
+    this.#store = store;
+  }
+
+  getValidToken(userId, provider, options) {
+    if (options !== undefined || typeof userId !== "string" || typeof provider !== "string") {
+      return super.getValidToken(userId, provider, options);
+    }
+    let loaded;
+    try {
+      loaded = this.#store.load({ userId, provider });
+    } catch (e) {
+      return super._fromLoaded(userId, provider, Promise.reject(e));
+    }
+    if (loaded !== null && typeof loaded === "object" && typeof loaded.then === "function") {
+      return Promise.resolve(loaded).then(
+        (row) => this.#hit(userId, provider, row) ?? super._fromLoaded(userId, provider, row),
+        (e) => super._fromLoaded(userId, provider, Promise.reject(e)),
+      );
+    }
+    const hit = this.#hit(userId, provider, loaded);
+    return hit === undefined ? super._fromLoaded(userId, provider, loaded) : Promise.resolve(hit);
+  }
+
+  /** The module's answer for this row when it needs no I/O, or undefined. */
+  #hit(userId, provider, row) {
+    if (row === null || typeof row !== "object") return undefined;
+    let users = this.#memos.get(provider);
+    let m = users?.get(userId);
+    if (m !== undefined && m[4] === this._generation && Date.now() < m[3] && sameRow(m[0], m[1], row)) {
+      return m[2];
+    }
+    const answer = super._memo(row, userId, provider);
+    if (answer === undefined) {
+      if (users?.delete(userId)) this.#size--;
+      return undefined;
+    }
+    if (users === undefined) this.#memos.set(provider, users = new Map());
+    if (!users.has(userId) && ++this.#size > MEMO_LIMIT) {
+      this.#memos.clear();
+      this.#memos.set(provider, users = new Map());
+      this.#size = 1;
+    }
+    const copy = { ...row };
+    users.set(userId, [copy, Object.keys(copy).length, answer[0], answer[1], answer[2]]);
+    return answer[0];
+  }
+}
+
+/** Every field of `row` is the same (`===`) as in `copy`, which has `count` fields. */
+function sameRow(copy, count, row) {
+  let n = 0;
+  for (const k in row) {
+    if (copy[k] !== row[k]) return false;
+    n++;
+  }
+  return n === count;
+}
 
 /**
  * Loads the WebAssembly module, once. With no argument it finds the .wasm

@@ -456,6 +456,9 @@ export interface InitOutput {
     readonly markerHeader: () => [number, number];
     readonly markerIsNewer: (a: number, b: number, c: number, d: number) => number;
     readonly parseMarker: (a: number, b: number) => [number, number];
+    readonly tokenmanager__fromLoaded: (a: number, b: number, c: number, d: number, e: number, f: any) => any;
+    readonly tokenmanager__generation: (a: number) => number;
+    readonly tokenmanager__memo: (a: number, b: any, c: number, d: number, e: number, f: number) => any;
     readonly tokenmanager_beginConnect: (a: number, b: number, c: number, d: number, e: number, f: any) => any;
     readonly tokenmanager_completeConnect: (a: number, b: number, c: number, d: number, e: number) => any;
     readonly tokenmanager_connectCallback: (a: number, b: any) => any;

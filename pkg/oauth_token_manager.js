@@ -100,6 +100,64 @@ export class TokenManager {
         wasm.__wbg_tokenmanager_free(ptr, 0);
     }
     /**
+     * `getValidToken` (no options) for what the caller's own `store.load`
+     * returned: a row, `null`, or a promise for either (the package's entry
+     * reads the store itself to check its memo; see js/index.js).
+     * @param {string} user_id
+     * @param {string} provider
+     * @param {any} loaded
+     * @returns {Promise<any>}
+     */
+    _fromLoaded(user_id, provider, loaded) {
+        let ptr0, len0, ptr1, len1;
+        try {
+            ptr0 = passStringToWasm0(user_id, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
+            len0 = WASM_VECTOR_LEN;
+            ptr1 = passStringToWasm0(provider, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
+            len1 = WASM_VECTOR_LEN;
+        } catch (e) {
+            if (ptr1) { wasm.__wbindgen_free(ptr1, len1 * 1, 1); }
+            if (ptr0) { wasm.__wbindgen_free(ptr0, len0 * 1, 1); }
+            throw e;
+        }
+        const ret = wasm.tokenmanager__fromLoaded(this.__wbg_ptr, ptr0, len0, ptr1, len1, loaded);
+        return ret;
+    }
+    /**
+     * Changes whenever `_memo`'s answers may have for reasons other than
+     * the row and the time.
+     * @returns {number}
+     */
+    get _generation() {
+        const ret = wasm.tokenmanager__generation(this.__wbg_ptr);
+        return ret >>> 0;
+    }
+    /**
+     * `getValidToken`'s answer (no options) for this row, when it needs no
+     * I/O, as `[token, freshUntil, generation]`: the same answer for the
+     * same row values at the same `generation` while `Date.now()` is before
+     * `freshUntil`. `undefined` when the full path must run.
+     * @param {any} row
+     * @param {string} user_id
+     * @param {string} provider
+     * @returns {any}
+     */
+    _memo(row, user_id, provider) {
+        let ptr0, len0, ptr1, len1;
+        try {
+            ptr0 = passStringToWasm0(user_id, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
+            len0 = WASM_VECTOR_LEN;
+            ptr1 = passStringToWasm0(provider, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
+            len1 = WASM_VECTOR_LEN;
+        } catch (e) {
+            if (ptr1) { wasm.__wbindgen_free(ptr1, len1 * 1, 1); }
+            if (ptr0) { wasm.__wbindgen_free(ptr0, len0 * 1, 1); }
+            throw e;
+        }
+        const ret = wasm.tokenmanager__memo(this.__wbg_ptr, row, ptr0, len0, ptr1, len1);
+        return ret;
+    }
+    /**
      * Connect, step 1 (the user's session): the provider's authorization URL
      * (RFC 6749 §4.1.1 with PKCE S256). Check `returnTo` against your
      * allowlist first.
@@ -489,6 +547,10 @@ function __wbg_get_imports() {
         __wbg_clearTimeout_c72cd3496197744e: function(arg0) {
             clearTimeout(arg0);
         },
+        __wbg_freeze_4ee197e8446c892f: function(arg0) {
+            const ret = Object.freeze(arg0);
+            return ret;
+        },
         __wbg_from_eac91875c8a5ffa4: function(arg0) {
             const ret = Array.from(arg0);
             return ret;
@@ -572,6 +634,10 @@ function __wbg_get_imports() {
             const ret = Date.now();
             return ret;
         },
+        __wbg_of_4cc373bef1f715a4: function(arg0, arg1, arg2) {
+            const ret = Array.of(arg0, arg1, arg2);
+            return ret;
+        },
         __wbg_push_c9f4893fc209f768: function(arg0, arg1) {
             const ret = arg0.push(arg1);
             return ret;
@@ -644,7 +710,7 @@ function __wbg_get_imports() {
             return ret;
         },
         __wbindgen_generic_0000000000000001: function(arg0, arg1) {
-            // Cast intrinsic for `Closure(Closure { owned: true, function: Function { arguments: [Externref], shim_idx: 123, ret: Result(Unit), inner_ret: Some(Result(Unit)) }, mutable: true }) -> Externref`.
+            // Cast intrinsic for `Closure(Closure { owned: true, function: Function { arguments: [Externref], shim_idx: 128, ret: Result(Unit), inner_ret: Some(Result(Unit)) }, mutable: true }) -> Externref`.
             const ret = makeMutClosure(arg0, arg1, wasm_bindgen__convert__closures_____invoke__h60702a48838d1764);
             return ret;
         },

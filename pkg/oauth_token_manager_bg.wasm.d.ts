@@ -11,6 +11,9 @@ export const legacyimporter_reseal: (a: number, b: number, c: number, d: number,
 export const markerHeader: () => [number, number];
 export const markerIsNewer: (a: number, b: number, c: number, d: number) => number;
 export const parseMarker: (a: number, b: number) => [number, number];
+export const tokenmanager__fromLoaded: (a: number, b: number, c: number, d: number, e: number, f: any) => any;
+export const tokenmanager__generation: (a: number) => number;
+export const tokenmanager__memo: (a: number, b: any, c: number, d: number, e: number, f: number) => any;
 export const tokenmanager_beginConnect: (a: number, b: number, c: number, d: number, e: number, f: any) => any;
 export const tokenmanager_completeConnect: (a: number, b: number, c: number, d: number, e: number) => any;
 export const tokenmanager_connectCallback: (a: number, b: any) => any;

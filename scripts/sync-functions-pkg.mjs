@@ -17,8 +17,8 @@ const ROOT = new URL("../", import.meta.url).pathname;
 const from = process.argv.indexOf("--from");
 const SRC = from > 0 ? process.argv[from + 1] : join(ROOT, "pkg");
 const DEST = join(ROOT, "supabase/functions/_shared/pkg");
-/** The modules the functions import: the glue, and the package's Postgres store (one copy of the SQL). */
-const ENTRIES = ["oauth_token_manager.js", "stores/postgres.js"];
+/** The modules the functions import: the glue, the main entry (its TokenManager remembers fresh answers), and the package's Postgres store (one copy of the SQL). */
+const ENTRIES = ["oauth_token_manager.js", "index.js", "stores/postgres.js"];
 const WASM = "oauth_token_manager_bg.wasm";
 const NOTE = "README.md";
 const NOTE_TEXT = `# Generated: do not edit

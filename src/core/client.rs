@@ -9,7 +9,7 @@
 //! checks that user first, and every message between tabs names its user, so
 //! a tab never serves or accepts another user's token on a shared computer.
 
-use std::cell::{Cell, Ref, RefCell, RefMut};
+use std::cell::RefCell;
 use std::collections::HashMap;
 
 use base64::Engine;
@@ -23,6 +23,7 @@ use super::runtime::Runtime;
 use super::secret::AccessToken;
 use super::singleflight::{Role, SingleFlight};
 use super::token::{freshness, Freshness};
+use super::tracked::Tracked;
 
 /// Default refresh-ahead margin in the browser: a little under the server's,
 /// so the server usually has a fresh token ready.
@@ -339,34 +340,14 @@ pub fn token_from_body(body: &str) -> Result<CachedToken> {
     })
 }
 
-/// The client's state and a generation that changes with every mutable
-/// borrow of it, so an answer remembered at one generation (the wasm entry's
-/// memo of its last cached answer) is known to be still the answer while the
-/// generation is unchanged: no change can slip past it.
-#[derive(Default)]
-struct Tracked {
-    state: RefCell<ClientState>,
-    generation: Cell<u32>,
-}
-
-impl Tracked {
-    fn borrow(&self) -> Ref<'_, ClientState> {
-        self.state.borrow()
-    }
-
-    fn borrow_mut(&self) -> RefMut<'_, ClientState> {
-        self.generation.set(self.generation.get().wrapping_add(1));
-        self.state.borrow_mut()
-    }
-}
-
 pub struct BrowserClient<T: Transport, H: ClientHost, R: Runtime> {
     functions_url: String,
     margin_ms: i64,
     transport: T,
     host: H,
     rt: R,
-    state: Tracked,
+    /// Tracked: the generation is what the JS entry's memo checks.
+    state: Tracked<ClientState>,
     /// The last session JWT and its subject, so each call decodes it once.
     session: RefCell<Option<(String, String)>>,
     /// One call in flight per (user, connection, force).
@@ -393,7 +374,7 @@ impl<T: Transport, H: ClientHost, R: Runtime> BrowserClient<T, H, R> {
 
     /// Changes whenever the state may have (see `Tracked`).
     pub fn generation(&self) -> u32 {
-        self.state.generation.get()
+        self.state.generation()
     }
 
     /// When a fresh cached token stops being answered from the cache: its

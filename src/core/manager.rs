@@ -20,6 +20,7 @@ use super::singleflight::{Role, SingleFlight};
 use super::status::Status;
 use super::store::{ConnectionRow, RefreshEvent, Store, TokenWrite};
 use super::token::{freshness, Freshness, TokenSet};
+use super::tracked::Tracked;
 
 /// A usable access token and what the caller should know about it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -146,7 +147,8 @@ pub struct Manager<T: Transport, S: Store, R: Runtime> {
     pub(crate) rt: R,
     pub(crate) instance: String,
     pub(crate) flights: SingleFlight<Key, Result<ValidToken>>,
-    pub(crate) pending: RefCell<HashMap<Key, Pending>>,
+    /// Tracked: the generation is what the JS entry's memo checks.
+    pub(crate) pending: Tracked<HashMap<Key, Pending>>,
     opened: RefCell<HashMap<OpenedKey, AccessToken>>,
     seq: Cell<u64>,
 }
@@ -187,7 +189,7 @@ impl<T: Transport, S: Store, R: Runtime> Manager<T, S, R> {
             rt,
             instance,
             flights: SingleFlight::default(),
-            pending: RefCell::new(HashMap::new()),
+            pending: Tracked::default(),
             opened: RefCell::new(HashMap::new()),
             seq: Cell::new(0),
         }
@@ -463,6 +465,24 @@ impl<T: Transport, S: Store, R: Runtime> Manager<T, S, R> {
             return None;
         }
         self.token_from_row(row, None).ok()
+    }
+
+    /// Changes whenever this instance's own state that `fresh_token` reads
+    /// may have (the rotated tokens waiting to be saved). With the row and
+    /// the time, it is everything `fresh_token`'s answer depends on.
+    pub fn generation(&self) -> u32 {
+        self.pending.generation()
+    }
+
+    /// When `fresh_token` stops answering for this row (without options):
+    /// its expiry less the margin. `None`: tokens that do not expire.
+    pub fn fresh_until(&self, row: &ConnectionRow) -> Option<i64> {
+        let provider = self.cfg.providers.get(&row.provider)?;
+        if !provider.spec.access_tokens_expire {
+            return None;
+        }
+        let margin = self.margin_ms(provider, &GetOptions::default());
+        row.expires_at.map(|e| e.saturating_sub(margin))
     }
 
     /// `get_valid_token`, with the first read of the row already done by the

@@ -27,6 +27,7 @@ pub mod status;
 pub mod store;
 pub mod time;
 pub mod token;
+pub mod tracked;
 
 #[cfg(all(test, not(target_arch = "wasm32")))]
 mod proptests;

@@ -615,3 +615,31 @@ fn new_tokens_that_are_already_expired_are_refreshed_not_returned() {
 
 mod hardening;
 mod lifecycle;
+
+/// The JS entry reuses `fresh_token`'s answer for an unchanged row at the
+/// same generation before `fresh_until`: that is only sound if the answer
+/// flips exactly at `fresh_until` and the generation moves when the rotated
+/// tokens waiting to be saved (the instance's own state) change.
+#[test]
+fn fresh_token_ends_at_fresh_until_and_pending_tokens_move_the_generation() {
+    let w = world("discord");
+    w.p.rotate.set(true);
+    w.connect("discord", 3600, Some("rt-0"));
+    let row = w.store.row("user-1", "discord").unwrap();
+    let until = w.m.fresh_until(&row).unwrap();
+    let fresh = |w: &World| {
+        w.m.fresh_token(&row, "user-1", "discord", GetOptions::default())
+            .is_some()
+    };
+    w.rt.advance(until - 1 - w.rt.now_ms());
+    assert!(fresh(&w));
+    w.rt.advance(1);
+    assert!(!fresh(&w));
+    let g = w.m.generation();
+    w.store.fail_next_commits(3);
+    w.get("discord").unwrap_err();
+    assert_ne!(w.m.generation(), g, "rotated tokens now wait to be saved");
+    let g = w.m.generation();
+    w.get("discord").unwrap();
+    assert_ne!(w.m.generation(), g, "and were saved");
+}

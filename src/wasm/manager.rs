@@ -13,7 +13,7 @@ use super::convert::{
 };
 use super::fetch::FetchTransport;
 use super::runtime::JsRuntime;
-use super::store::{row_from_js, JsStore, Loading};
+use super::store::{parse_loaded, row_from_js, JsStore, Loading};
 use crate::core::config::ManagerConfig;
 use crate::core::connect::{ConnectOptions, DisconnectReport};
 use crate::core::error::{Code, Error};
@@ -262,6 +262,57 @@ impl TokenManager {
                 .map_err(reject)?;
             Ok(valid_token_to_js(&t))
         })
+    }
+
+    /// `getValidToken` (no options) for what the caller's own `store.load`
+    /// returned: a row, `null`, or a promise for either (the package's entry
+    /// reads the store itself to check its memo; see js/index.js).
+    #[wasm_bindgen(js_name = _fromLoaded, skip_typescript)]
+    pub fn from_loaded(&self, user_id: String, provider: String, loaded: JsValue) -> Promise {
+        let inner = self.inner.clone();
+        let first = match Loading::of(loaded) {
+            Ok(l) => l,
+            Err(e) => return Promise::reject(&reject(e)),
+        };
+        future_to_promise(async move {
+            let row = first.row().await.map_err(reject)?;
+            let t = inner
+                .get_valid_token_from(&user_id, &provider, GetOptions::default(), Some(row))
+                .await
+                .map_err(reject)?;
+            Ok(valid_token_to_js(&t))
+        })
+    }
+
+    /// `getValidToken`'s answer (no options) for this row, when it needs no
+    /// I/O, as `[token, freshUntil, generation]`: the same answer for the
+    /// same row values at the same `generation` while `Date.now()` is before
+    /// `freshUntil`. `undefined` when the full path must run.
+    #[wasm_bindgen(js_name = _memo, skip_typescript)]
+    pub fn memo(&self, row: JsValue, user_id: String, provider: String) -> JsValue {
+        let Ok(Some(row)) = parse_loaded(&row) else {
+            return JsValue::UNDEFINED;
+        };
+        let Some(t) = self
+            .inner
+            .fresh_token(&row, &user_id, &provider, GetOptions::default())
+        else {
+            return JsValue::UNDEFINED;
+        };
+        let token = valid_token_to_js(&t);
+        js_sys::Object::freeze(token.unchecked_ref::<js_sys::Object>());
+        let until = self
+            .inner
+            .fresh_until(&row)
+            .map_or(f64::INFINITY, |u| u as f64);
+        js_sys::Array::of3(&token, &until.into(), &self.inner.generation().into()).into()
+    }
+
+    /// Changes whenever `_memo`'s answers may have for reasons other than
+    /// the row and the time.
+    #[wasm_bindgen(getter, js_name = _generation, skip_typescript)]
+    pub fn generation(&self) -> u32 {
+        self.inner.generation()
     }
 
     /// `getValidToken` for a connection row the caller has just read from the

@@ -166,12 +166,7 @@ impl JsStore {
     /// Starts `load`: the row at once when the store answers synchronously
     /// (an in-memory store), else the promise it returned.
     pub fn load_now(&self, user_id: &str, provider: &str) -> Result<Loading> {
-        let v = self.call_now("load", row_key_js(user_id, provider))?;
-        if is_thenable(&v) {
-            Ok(Loading::Later(v))
-        } else {
-            parse_loaded(&v).map(|row| Loading::Now(row.map(Box::new)))
-        }
+        Loading::of(self.call_now("load", row_key_js(user_id, provider))?)
     }
 }
 
@@ -182,6 +177,15 @@ pub enum Loading {
 }
 
 impl Loading {
+    /// What `store.load` returned: a row, `null`, or a promise for either.
+    pub fn of(v: JsValue) -> Result<Loading> {
+        if is_thenable(&v) {
+            Ok(Loading::Later(v))
+        } else {
+            parse_loaded(&v).map(|row| Loading::Now(row.map(Box::new)))
+        }
+    }
+
     /// The row, awaiting the store's promise if it gave one.
     pub async fn row(self) -> Result<Option<ConnectionRow>> {
         match self {
@@ -201,7 +205,7 @@ async fn settle_result(method: &str, r: JsValue) -> Result<JsValue> {
         .map_err(|e| error_from_js(&e, Code::Storage, &format!("store.{method}")))
 }
 
-fn parse_loaded(v: &JsValue) -> Result<Option<ConnectionRow>> {
+pub(super) fn parse_loaded(v: &JsValue) -> Result<Option<ConnectionRow>> {
     if v.is_null() || v.is_undefined() {
         return Ok(None);
     }

@@ -38,7 +38,8 @@ export async function tokenReply(
   headers?: Record<string, string>,
 ): Promise<Reply> {
   const force = optBool(b, "force") ?? false;
-  const t = await rt.manager.getValidToken(userId, provider, { force });
+  // No options unless forcing: the manager then answers a fresh token from its memo.
+  const t = await rt.manager.getValidToken(userId, provider, force ? { force } : undefined);
   return {
     body: {
       accessToken: t.accessToken,

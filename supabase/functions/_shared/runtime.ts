@@ -2,7 +2,8 @@
 // store and the schema check, built on first use. A failed start is retried
 // on the next request rather than cached forever; a database that cannot be
 // reached at start is STORAGE (503, retryable), like any other store failure.
-import { type ManagerConfig, TokenManager } from "./pkg/oauth_token_manager.js";
+import { TokenManager } from "./pkg/index.js";
+import type { ManagerConfig } from "./pkg/oauth_token_manager.js";
 import { JwtVerifier } from "./auth.ts";
 import { Cors } from "./cors.ts";
 import { connectPostgres, type Db } from "./db.ts";

@@ -1,0 +1,127 @@
+// The package's main entry (pkg/index.js) as the edge functions use it, in
+// Node: TokenManager with the module's answer for a fresh token remembered on
+// the JS side. Every call must still read the store, and anything the answer
+// depends on — the row (another instance refreshed, a status, a disconnect),
+// the time — must reach the module. Date.now is set by the test (the module
+// reads the same clock).
+import assert from "node:assert/strict";
+import { afterEach, beforeEach, test } from "node:test";
+import init, { TokenManager, TokenManagerError } from "../../pkg/index.js";
+import { MemoryStore } from "../js/memory-store.js";
+
+await init();
+
+const realNow = Date.now;
+let now = 1_800_000_000_000;
+beforeEach(() => (Date.now = () => now));
+afterEach(() => (Date.now = realNow));
+
+const CONFIG = {
+  providers: { google: { clientId: "id", clientSecret: "secret", tokenUrl: "https://oauth2.invalid/token" } },
+  encryptionKeys: [{ id: "k1", key: "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=" }],
+};
+
+/** A manager over `store` whose provider hands out fresh-1, fresh-2, … valid for an hour. */
+function manager(store) {
+  const provider = { calls: 0 };
+  const fetch = () => {
+    provider.calls++;
+    const body = { access_token: `fresh-${provider.calls}`, expires_in: 3600, token_type: "Bearer" };
+    return Promise.resolve(
+      new Response(JSON.stringify(body), { headers: { "content-type": "application/json" } }),
+    );
+  };
+  return { m: new TokenManager(CONFIG, store, { fetch }), provider };
+}
+
+async function connected(store = new MemoryStore()) {
+  const { m, provider } = manager(store);
+  await m.storeTokens("u1", "google", { accessToken: "at-0", refreshToken: "rt", expiresIn: 3600 });
+  return { m, provider, store };
+}
+
+test("a fresh token is the same frozen object, and every call reads the store", async () => {
+  const { m, store } = await connected();
+  const first = await m.getValidToken("u1", "google");
+  assert.equal(first.accessToken, "at-0");
+  const loads = store.loads;
+  for (let i = 0; i < 5; i++) assert.equal(await m.getValidToken("u1", "google"), first);
+  assert.ok(Object.isFrozen(first));
+  assert.equal(store.loads, loads + 5);
+});
+
+test("another instance's refresh is served at once", async () => {
+  const { m, store } = await connected();
+  await m.getValidToken("u1", "google");
+  const other = manager(store).m;
+  now += 1000;
+  await other.getValidToken("u1", "google", { force: true });
+  const t = await m.getValidToken("u1", "google");
+  assert.equal(t.accessToken, "fresh-1");
+  assert.equal(t.tokenRefreshedAtMs, now);
+});
+
+test("the memo ends where the margin starts: the module refreshes", async () => {
+  const { m, provider } = await connected();
+  const t = await m.getValidToken("u1", "google");
+  now = t.expiresAt - 300_001;
+  assert.equal(await m.getValidToken("u1", "google"), t);
+  assert.equal(provider.calls, 0);
+  now = t.expiresAt - 300_000;
+  const next = await m.getValidToken("u1", "google");
+  assert.equal(next.accessToken, "fresh-1");
+  assert.ok(next.refreshed);
+  assert.equal(provider.calls, 1);
+});
+
+test("a status or a disconnect written by others is seen on the next call", async () => {
+  const { m, store } = await connected();
+  await m.getValidToken("u1", "google");
+  const row = store.rows.get(store.key("u1", "google"));
+  row.status = "needs_reauth";
+  row.lastErrorCode = "INVALID_GRANT";
+  await assert.rejects(
+    m.getValidToken("u1", "google"),
+    (e) => e instanceof TokenManagerError && e.code === "REAUTH_REQUIRED",
+  );
+  row.status = "connected";
+  assert.equal((await m.getValidToken("u1", "google")).accessToken, "at-0");
+  await m.disconnect("u1", "google");
+  await assert.rejects(m.getValidToken("u1", "google"), (e) => e.code === "NOT_CONNECTED");
+});
+
+test("users and providers are remembered apart", async () => {
+  const { m } = await connected();
+  await m.storeTokens("u2", "google", { accessToken: "at-u2", refreshToken: "rt2", expiresIn: 3600 });
+  assert.equal((await m.getValidToken("u1", "google")).accessToken, "at-0");
+  assert.equal((await m.getValidToken("u2", "google")).accessToken, "at-u2");
+  assert.equal((await m.getValidToken("u1", "google")).accessToken, "at-0");
+  await assert.rejects(m.getValidToken("u3", "google"), (e) => e.code === "NOT_CONNECTED");
+});
+
+test("a row sealed for another user is never served from the memo", async () => {
+  const { m, store } = await connected();
+  await m.storeTokens("u2", "google", { accessToken: "at-u2", refreshToken: "rt2", expiresIn: 3600 });
+  await m.getValidToken("u2", "google");
+  await m.getValidToken("u1", "google");
+  // An attacker with write access copies u2's ciphertext into u1's row.
+  const u1 = store.rows.get(store.key("u1", "google"));
+  u1.accessTokenSealed = store.rows.get(store.key("u2", "google")).accessTokenSealed;
+  await assert.rejects(m.getValidToken("u1", "google"), (e) => e.code.startsWith("CRYPTO"));
+});
+
+test("an async store works the same, and its failure is STORAGE", async () => {
+  const { store } = await connected();
+  let fail = false;
+  const asyncStore = Object.assign(Object.create(store), {
+    load: (key) => (fail ? Promise.reject(new Error("connection reset")) : Promise.resolve(store.load(key))),
+  });
+  const { m } = manager(asyncStore);
+  const t = await m.getValidToken("u1", "google");
+  assert.equal(await m.getValidToken("u1", "google"), t);
+  fail = true;
+  await assert.rejects(
+    m.getValidToken("u1", "google"),
+    (e) => e instanceof TokenManagerError && e.code === "STORAGE",
+  );
+});
