@@ -56,7 +56,7 @@ export class TokenManager extends ModuleManager {
   #hit(userId, provider, row) {
     if (row === null || typeof row !== "object") return undefined;
     let users = this.#memos.get(provider);
-    let m = users?.get(userId);
+    const m = users?.get(userId);
     if (m !== undefined && m[4] === this._generation && Date.now() < m[3] && sameRow(m[0], m[1], row)) {
       return m[2];
     }
