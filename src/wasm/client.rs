@@ -13,13 +13,14 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::{future_to_promise, JsFuture};
 use web_sys::BroadcastChannel;
 
+use super::client_token::{session_failed, session_jwt, Hot};
 use super::convert::{error_from_js, error_to_js, get, js_to_json, n, obj, opt_n, opt_s, s, set};
 use super::fetch::FetchTransport;
 use super::runtime::JsRuntime;
 use super::util::settle;
 use crate::core::client::{
-    check_connection, error_from_body, jwt_subject, BrowserClient, CachedToken, ClientEvent,
-    ClientHost, CONNECTION_HEADER, DEFAULT_CONNECTION,
+    check_connection, error_from_body, BrowserClient, CachedToken, ClientEvent, ClientHost,
+    CONNECTION_HEADER, DEFAULT_CONNECTION,
 };
 use crate::core::error::{Code, Error, Result};
 use crate::core::fields::Fields;
@@ -65,7 +66,7 @@ export type ClientChange =
   | { type: "error"; provider: string; code: ErrorCode; message: string; requiresReauth: boolean; retryAfter?: number };
 "#;
 
-fn token_to_js(t: &CachedToken) -> JsValue {
+pub(super) fn token_to_js(t: &CachedToken) -> JsValue {
     obj(&[
         ("accessToken", s(t.access_token.expose())),
         ("expiresAt", opt_n(t.expires_at_ms)),
@@ -121,7 +122,7 @@ fn token_message(user: &str, conn: &str, t: &CachedToken) -> JsValue {
 }
 
 pub(super) struct JsHost {
-    get_session: Function,
+    pub(super) get_session: Function,
     listeners: RefCell<Vec<Function>>,
     channel: Option<BroadcastChannel>,
     /// Set while handling another tab's message: do not echo it back.
@@ -144,21 +145,6 @@ impl JsHost {
             let _ = c.post_message(msg);
         }
     }
-}
-
-/// What `getSessionToken` threw or rejected with, as the client reports it.
-fn session_failed(e: &JsValue) -> Error {
-    error_from_js(e, Code::Unauthorized, "getSessionToken")
-}
-
-/// The session JWT `getSessionToken` gave (once settled).
-fn session_jwt(v: &JsValue) -> Result<String> {
-    v.as_string().filter(|t| !t.is_empty()).ok_or_else(|| {
-        Error::new(
-            Code::Unauthorized,
-            "not signed in: getSessionToken returned no token",
-        )
-    })
 }
 
 impl ClientHost for JsHost {
@@ -227,87 +213,12 @@ impl ClientHost for JsHost {
 
 pub(super) type Inner = BrowserClient<FetchTransport, JsHost, JsRuntime>;
 
-/// What the synchronous hot path of `getAccessToken` remembers: the last
-/// session value (compared with `===`, so an unchanged session is not copied
-/// into the module on every call) with its subject, and the frozen token
-/// object last handed out per connection with the token it shows. It holds
-/// no authority of its own: every hit is the core's answer
-/// (`peek_usable`: the session user's cache, fresh now), and only the object
-/// it is shown as is reused.
-#[derive(Default)]
-struct Hot {
-    session: JsValue,
-    sub: Option<String>,
-    shown: Vec<(String, CachedToken, JsValue)>,
-}
-
-impl Hot {
-    /// The token object for `conn` and the time it stops being fresh, if the
-    /// core would answer from its cache for this session now, with no I/O.
-    fn hit(&mut self, inner: &Inner, session: &JsValue, conn: &str) -> Option<(JsValue, f64)> {
-        if *session != self.session {
-            let jwt = session.as_string()?;
-            self.sub = jwt_subject(&jwt).ok();
-            self.session = session.clone();
-        }
-        let sub = self.sub.clone()?;
-        inner
-            .peek_usable(&sub, conn, |t| (t.clone(), inner.fresh_until(t)))
-            .map(|(t, until)| {
-                let until = until.map_or(f64::INFINITY, |u| u as f64);
-                (self.show(conn, &t), until)
-            })
-    }
-
-    /// The frozen object showing `t`, kept for the next hit.
-    fn show(&mut self, conn: &str, t: &CachedToken) -> JsValue {
-        if let Some((_, st, o)) = self.shown.iter().find(|(c, _, _)| c == conn) {
-            if st == t {
-                return o.clone();
-            }
-        }
-        let o = token_to_js(t);
-        js_sys::Object::freeze(o.unchecked_ref::<js_sys::Object>());
-        self.shown.retain(|(c, _, _)| c != conn);
-        self.shown.push((conn.to_string(), t.clone(), o.clone()));
-        o
-    }
-}
-
-/// `getAccessToken` once the session value is known: the token object when
-/// the cache answers for this session's user, else a promise for the full
-/// path (which is given the session, so `getSessionToken` is asked once).
-fn answer(
-    inner: &Rc<Inner>,
-    hot: &Rc<RefCell<Hot>>,
-    session: JsValue,
-    conn: String,
-    force: bool,
-) -> JsValue {
-    if !force {
-        if let Some((hit, _)) = hot.borrow_mut().hit(inner, &session, &conn) {
-            return hit;
-        }
-    }
-    let (inner, hot) = (inner.clone(), hot.clone());
-    future_to_promise(async move {
-        let jwt = session_jwt(&session).map_err(reject)?;
-        let t = inner
-            .access_token_in(jwt, &conn, force)
-            .await
-            .map_err(reject)?;
-        let shown = hot.borrow_mut().show(&conn, &t);
-        Ok(shown)
-    })
-    .into()
-}
-
 /// The browser's token client.
 #[wasm_bindgen]
 pub struct BrowserTokenClient {
     pub(super) inner: Rc<Inner>,
     pub(super) fetch: Function,
-    hot: Rc<RefCell<Hot>>,
+    pub(super) hot: Rc<RefCell<Hot>>,
     _on_message: Option<Closure<dyn FnMut(JsValue)>>,
 }
 
@@ -451,66 +362,6 @@ impl BrowserTokenClient {
         })
     }
 
-    /// A valid access token for a connection (`provider`, default `google`):
-    /// cached, or one call to its token function shared by all callers.
-    /// `getSessionToken` is asked once per call. While the token is unchanged
-    /// the same frozen object is returned.
-    #[wasm_bindgen(js_name = getAccessToken, unchecked_return_type = "Promise<BrowserToken>")]
-    pub fn get_access_token(&self, options: Option<ForceOptionsJs>) -> Promise {
-        let options: JsValue = options.map(Into::into).unwrap_or(JsValue::UNDEFINED);
-        let (conn, force) = if options.is_undefined() {
-            (DEFAULT_CONNECTION.to_string(), false)
-        } else {
-            let force = get(&options, "force").as_bool().unwrap_or(false);
-            (connection_of(&options), force)
-        };
-        let session = match self.inner.host().get_session.call0(&JsValue::UNDEFINED) {
-            Ok(v) => v,
-            Err(e) => return Promise::reject(&reject(session_failed(&e))),
-        };
-        self.respond(session, conn, force)
-    }
-
-    /// `getAccessToken` with the value `getSessionToken` returned (the
-    /// package's entry asks it once and remembers the last cached answer; see
-    /// js/browser.js).
-    #[wasm_bindgen(js_name = _answer, skip_typescript)]
-    pub fn respond(&self, session: JsValue, conn: String, force: bool) -> Promise {
-        if !session.is_object() {
-            // A session given at once: answered now from the cache when fresh.
-            return Promise::resolve(&answer(&self.inner, &self.hot, session, conn, force));
-        }
-        let (inner, hot) = (self.inner.clone(), self.hot.clone());
-        future_to_promise(async move {
-            let session = settle(session)
-                .await
-                .map_err(|e| reject(session_failed(&e)))?;
-            JsFuture::from(Promise::resolve(&answer(
-                &inner, &hot, session, conn, force,
-            )))
-            .await
-        })
-    }
-
-    /// The cached answer for this session and connection as
-    /// `[session, token, freshUntil, generation]`: the same token object
-    /// stays the answer while `generation` is unchanged and `Date.now()` is
-    /// before `freshUntil`. `undefined` when the cache cannot answer.
-    #[wasm_bindgen(js_name = _memo, skip_typescript)]
-    pub fn memo(&self, session: JsValue, conn: String) -> JsValue {
-        let Some((token, until)) = self.hot.borrow_mut().hit(&self.inner, &session, &conn) else {
-            return JsValue::UNDEFINED;
-        };
-        let generation = self.inner.generation();
-        js_sys::Array::of4(&session, &token, &until.into(), &generation.into()).into()
-    }
-
-    /// Changes whenever the cached answers may have (see `_memo`).
-    #[wasm_bindgen(getter, js_name = _generation, skip_typescript)]
-    pub fn generation(&self) -> u32 {
-        self.inner.generation()
-    }
-
     /// `fetch` for provider APIs (Google Calendar, Spotify, …): attaches the
     /// connection's bearer token and retries once with a forced refresh when
     /// the provider answers 401. `options.provider` names the connection.
@@ -638,7 +489,7 @@ impl BrowserTokenClient {
 }
 
 /// `options.provider`, default `google`.
-fn connection_of(options: &JsValue) -> String {
+pub(super) fn connection_of(options: &JsValue) -> String {
     get(options, "provider")
         .as_string()
         .unwrap_or_else(|| DEFAULT_CONNECTION.to_string())

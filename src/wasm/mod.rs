@@ -17,6 +17,8 @@
 mod client;
 #[cfg(feature = "client")]
 mod client_connect;
+#[cfg(feature = "client")]
+mod client_token;
 mod common;
 mod convert;
 mod fetch;
