@@ -274,6 +274,46 @@ fn bad_config_fails_at_construction_naming_the_field() {
     assert_eq!(get_str(&e, "message"), "config: must be an object");
 }
 
+/// Values `JSON.stringify` refuses are errors that name the argument and carry
+/// nothing of the value or of what a `toJSON` threw.
+#[wasm_bindgen_test]
+async fn values_that_are_not_json_data_are_refused_by_name() {
+    let config = make_config(json("{}"));
+    Reflect::set(&config, &"self".into(), &config).unwrap();
+    let e = construct_err(config, new_memory_store());
+    assert_eq!(
+        get_str(&e, "message"),
+        "config: must be JSON data (no cycles, BigInts or throwing toJSON)"
+    );
+
+    let config = make_config(json("{}"));
+    let throws = js_sys::Function::new_no_args("throw new Error('sk_live_do_not_echo')");
+    Reflect::set(&get(&config, "providers"), &"toJSON".into(), &throws).unwrap();
+    let e = construct_err(config, new_memory_store());
+    assert!(get_str(&e, "message").starts_with("config: must be JSON data"));
+    assert!(!get_str(&e, "message").contains("sk_live"));
+
+    let s = setup("{}", "{}");
+    let options = Object::new();
+    Reflect::set(
+        &options,
+        &"minValiditySeconds".into(),
+        &js_sys::BigInt::from(60u64).into(),
+    )
+    .unwrap();
+    let e = describe_error(
+        &settle(s.m.get_valid_token(
+            "user-1".into(),
+            "google".into(),
+            Some(options.unchecked_into()),
+        ))
+        .await
+        .unwrap_err(),
+    );
+    assert_eq!(get_str(&e, "code"), "BAD_REQUEST");
+    assert!(get_str(&e, "message").starts_with("options: must be JSON data"));
+}
+
 #[wasm_bindgen_test]
 async fn bad_arguments_reject_with_bad_request() {
     let s = setup("{}", "{}");

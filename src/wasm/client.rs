@@ -79,7 +79,7 @@ pub(super) fn token_to_js(t: &CachedToken) -> JsValue {
 }
 
 fn token_from_js(v: &JsValue) -> Result<CachedToken> {
-    let json = js_to_json(v, Code::BadRequest)?;
+    let json = js_to_json(v, "token", Code::BadRequest)?;
     let f = Fields::new(&json, "token", Code::BadRequest)?;
     Ok(CachedToken {
         access_token: AccessToken::new(f.str("accessToken")?),
@@ -286,7 +286,7 @@ impl BrowserTokenClient {
     }
 
     fn build(options: JsValue) -> Result<BrowserTokenClient> {
-        let json = js_to_json(&options, Code::Config)?;
+        let json = js_to_json(&options, "options", Code::Config)?;
         let f = Fields::new(&json, "options", Code::Config)?;
         f.only(&[
             "functionsUrl",

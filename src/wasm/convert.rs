@@ -1,7 +1,7 @@
-//! Values across the boundary, field by field through `Reflect` (no serde
-//! at the boundary: smaller wasm, and errors that name the field), and
-//! errors as real JS `Error`s carrying `code`, `status`, `requiresReauth`,
-//! `retryable` and `retryAfter`.
+//! Values across the boundary: results built field by field through
+//! `Reflect`, arguments read from one `JSON.stringify` (errors name the
+//! field), and errors as real JS `Error`s carrying `code`, `status`,
+//! `requiresReauth`, `retryable` and `retryAfter`.
 
 use js_sys::{Object, Reflect};
 use wasm_bindgen::prelude::*;
@@ -123,57 +123,26 @@ pub fn error_from_js(v: &JsValue, code: Code, context: &str) -> Error {
     Error::new(own.unwrap_or(code), format!("{context}: {message}"))
 }
 
-/// A JS value as JSON data, read directly (no stringify/parse round trip), so
-/// the core's `Fields` reads JS objects with the same rules and messages as
-/// JSON. Functions and symbols are dropped, as JSON.stringify drops them.
-pub fn js_to_json(v: &JsValue, code: Code) -> Result<serde_json::Value> {
-    to_json(v, code, 0)
-}
-
-fn to_json(v: &JsValue, code: Code, depth: u32) -> Result<serde_json::Value> {
-    use serde_json::Value;
-    if depth > 16 {
-        return Err(Error::new(code, "value nested too deeply"));
+/// A JS value as JSON data: one native `JSON.stringify` and one parse, rather
+/// than a walk across the boundary property by property (which costs a call
+/// per field, and on a cold isolate a wrapper compiled per import). The core's
+/// `Fields` then reads it with the same rules and messages as JSON text.
+/// Functions, symbols and `undefined` are dropped, as `JSON.stringify` drops
+/// them; a value it refuses (a cycle, a BigInt, a throwing `toJSON`) is an
+/// error naming the path and no part of the value or what was thrown.
+pub fn js_to_json(v: &JsValue, path: &str, code: Code) -> Result<serde_json::Value> {
+    let refused = || {
+        Error::new(
+            code,
+            format!("{path}: must be JSON data (no cycles, BigInts or throwing toJSON)"),
+        )
+    };
+    let text = js_sys::JSON::stringify(v).map_err(|_| refused())?;
+    match text.as_string() {
+        // `JSON.stringify(undefined)` and of a function: nothing to read.
+        None => Ok(serde_json::Value::Null),
+        Some(t) => serde_json::from_str(&t).map_err(|_| refused()),
     }
-    if v.is_null() || v.is_undefined() {
-        return Ok(Value::Null);
-    }
-    if let Some(b) = v.as_bool() {
-        return Ok(Value::Bool(b));
-    }
-    if let Some(f) = v.as_f64() {
-        return Ok(if f.fract() == 0.0 && f.abs() < 9.0e15 {
-            Value::from(f as i64)
-        } else {
-            serde_json::Number::from_f64(f)
-                .map(Value::Number)
-                .unwrap_or(Value::Null)
-        });
-    }
-    if let Some(s) = v.as_string() {
-        return Ok(Value::String(s));
-    }
-    if js_sys::Array::is_array(v) {
-        let arr = js_sys::Array::from(v);
-        return arr
-            .iter()
-            .map(|x| to_json(&x, code, depth + 1))
-            .collect::<Result<Vec<_>>>()
-            .map(Value::Array);
-    }
-    if v.is_object() && !v.is_function() {
-        let mut map = serde_json::Map::new();
-        for k in Object::keys(&Object::from(v.clone())).iter() {
-            let key = k.as_string().unwrap_or_default();
-            let item = get(v, &key);
-            if item.is_function() || item.is_undefined() {
-                continue;
-            }
-            map.insert(key, to_json(&item, code, depth + 1)?);
-        }
-        return Ok(Value::Object(map));
-    }
-    Ok(Value::Null)
 }
 
 /// A refresh event for JS (the store's `appendEvent`, the `onEvent` hook).

@@ -46,7 +46,7 @@ impl LegacyImporter {
     }
 
     fn build(config: &JsValue) -> Result<LegacyImporter, Error> {
-        let json = js_to_json(config, Code::Config)?;
+        let json = js_to_json(config, "config", Code::Config)?;
         let f = Fields::new(&json, "config", Code::Config)?;
         f.only(&["legacyKeys", "encryptionKeys"])?;
         let keys = f.str_list("legacyKeys")?;

@@ -44,7 +44,7 @@ fn get_options(v: &JsValue) -> Result<GetOptions, Error> {
     if v.is_undefined() || v.is_null() {
         return Ok(GetOptions::default());
     }
-    let json = js_to_json(v, Code::BadRequest)?;
+    let json = js_to_json(v, "options", Code::BadRequest)?;
     let f = Fields::new(&json, "options", Code::BadRequest)?;
     f.only(&["force", "minValiditySeconds"])?;
     Ok(GetOptions {
@@ -56,7 +56,7 @@ fn get_options(v: &JsValue) -> Result<GetOptions, Error> {
 }
 
 fn initial_tokens(v: &JsValue) -> Result<InitialTokens, Error> {
-    let json = js_to_json(v, Code::BadRequest)?;
+    let json = js_to_json(v, "tokens", Code::BadRequest)?;
     let f = Fields::new(&json, "tokens", Code::BadRequest)?;
     f.only(&[
         "accessToken",
@@ -113,7 +113,7 @@ fn error_obj(e: &Error) -> JsValue {
 }
 
 fn connect_options(v: &JsValue) -> Result<ConnectOptions, Error> {
-    let json = js_to_json(v, Code::BadRequest)?;
+    let json = js_to_json(v, "options", Code::BadRequest)?;
     let f = Fields::new(&json, "options", Code::BadRequest)?;
     f.only(&["redirectUri", "returnTo", "scopes"])?;
     Ok(ConnectOptions {
@@ -201,7 +201,7 @@ impl TokenManager {
         if !config.is_object() {
             return Err(Error::config("config: must be an object"));
         }
-        let cfg = ManagerConfig::from_value(&js_to_json(&config, Code::Config)?)?;
+        let cfg = ManagerConfig::from_value(&js_to_json(&config, "config", Code::Config)?)?;
         let store = JsStore::new(store)?;
         let fetch = match function_option(&options, "fetch")? {
             Some(f) => f,

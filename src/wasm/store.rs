@@ -38,7 +38,7 @@ pub struct JsStore {
 }
 
 pub(crate) fn row_from_js(v: &JsValue, path: &str) -> Result<ConnectionRow> {
-    let json = js_to_json(v, Code::Storage)?;
+    let json = js_to_json(v, path, Code::Storage)?;
     let f = Fields::new(&json, path, Code::Storage)?;
     Ok(ConnectionRow {
         user_id: f.str("userId")?,
@@ -77,7 +77,7 @@ fn row_from_js_fast(v: &JsValue, path: &str) -> Result<ConnectionRow> {
 }
 
 fn attempt_from_js(v: &JsValue, path: &str) -> Result<ConnectAttempt> {
-    let json = js_to_json(v, Code::Storage)?;
+    let json = js_to_json(v, path, Code::Storage)?;
     let f = Fields::new(&json, path, Code::Storage)?;
     Ok(ConnectAttempt {
         state_hash: f.str("stateHash")?,
@@ -241,7 +241,7 @@ impl Store for JsStore {
             ("until", n(until_ms)),
         ]);
         let v = self.call("tryLease", arg).await?;
-        let json = js_to_json(&v, Code::Storage)?;
+        let json = js_to_json(&v, "store.tryLease result", Code::Storage)?;
         let f = Fields::new(&json, "store.tryLease result", Code::Storage)?;
         match f.str("outcome")?.as_str() {
             "acquired" => Ok(LeaseOutcome::Acquired(row_from_js(
@@ -401,7 +401,7 @@ impl Store for JsStore {
             .enumerate()
             .map(|(i, item)| {
                 let path = format!("store.listExpiring result[{i}]");
-                let json = js_to_json(&item, Code::Storage)?;
+                let json = js_to_json(&item, &path, Code::Storage)?;
                 let f = Fields::new(&json, &path, Code::Storage)?;
                 Ok((f.str("userId")?, f.str("provider")?))
             })
