@@ -64,15 +64,16 @@ pub(crate) fn row_from_js(v: &JsValue, path: &str) -> Result<ConnectionRow> {
     })
 }
 
-/// The hot path's row: one `JSON.stringify` (native and fast) and a typed
-/// parse, instead of walking the object field by field across the boundary.
-/// Falls back to the field reader for its precise messages when the typed
-/// parse refuses the row (a wrong type, a missing field).
+/// The hot path's row: read straight into the typed struct by
+/// serde-wasm-bindgen. Measured against `JSON.stringify` plus a typed
+/// serde_json parse (the previous way): the same speed (7-8 µs for a row and
+/// its memo check, both ways) and 1.7 KB smaller gzip, as the row's own JSON
+/// deserializer goes. Falls back to the field reader for its precise messages
+/// when the typed read refuses the row (a wrong type, a missing field).
 fn row_from_js_fast(v: &JsValue, path: &str) -> Result<ConnectionRow> {
-    let text = js_sys::JSON::stringify(v).ok().and_then(|t| t.as_string());
-    match text.map(|t| serde_json::from_str::<ConnectionRow>(&t)) {
-        Some(Ok(row)) => Ok(row),
-        _ => row_from_js(v, path),
+    match serde_wasm_bindgen::from_value::<ConnectionRow>(v.clone()) {
+        Ok(row) => Ok(row),
+        Err(_) => row_from_js(v, path),
     }
 }
 

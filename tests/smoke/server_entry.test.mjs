@@ -125,3 +125,20 @@ test("an async store works the same, and its failure is STORAGE", async () => {
     (e) => e instanceof TokenManagerError && e.code === "STORAGE",
   );
 });
+
+test("a store that returns its numbers as BigInt (int8 columns) is read as it is", async () => {
+  const { store } = await connected();
+  const bigints = {
+    load: async (a) => {
+      const row = await store.load(a);
+      return row && { ...row, version: BigInt(row.version), expiresAt: BigInt(row.expiresAt) };
+    },
+  };
+  const wrapped = new Proxy(store, {
+    get: (t, k) => (k in bigints ? bigints[k] : typeof t[k] === "function" ? t[k].bind(t) : t[k]),
+  });
+  const { m, provider } = manager(wrapped);
+  const t = await m.getValidToken("u1", "google");
+  assert.equal(t.accessToken, "at-0");
+  assert.equal(provider.calls, 0);
+});
