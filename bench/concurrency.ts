@@ -1,11 +1,13 @@
 // The concurrency scenario as a benchmark: 4 function-server processes on one
 // Postgres 15, the emulator rotating refresh tokens with a realistic token
 // latency; 500 concurrent requests right after expiry. Prints figures.
-import { control, counters, startStack, USER } from "../tests/functions/harness.ts";
+import { control, counters, extraServer, startStack, USER } from "../tests/functions/harness.ts";
+import { loneRefreshBreakdown } from "./lone_refresh.ts";
 
 const ROUNDS = Number(Deno.env.get("BENCH_ROUNDS") ?? 5);
 const N = 500;
 const TOKEN_LATENCY_MS = 150;
+const HOT_SAMPLES = 200;
 
 const pct = (xs: number[], p: number) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -88,11 +90,26 @@ try {
     await res.body?.cancel();
     direct.push(performance.now() - t0);
   }
+  // The hot path against the bare function (bench/bare-server.ts: the same
+  // handler and the same one SELECT, no token manager), on one more process,
+  // interleaved so both see the same machine.
+  const bare = await extraServer(s, {}, "bench/bare-server.ts");
+  for (let i = 0; i < 20; i++) {
+    await s.call("refresh-google-token", { body: {}, server: bare });
+    await s.call("bare-select", { body: {}, server: bare });
+  }
   const hot: number[] = [];
-  for (let i = 0; i < 50; i++) {
-    const t0 = performance.now();
-    await s.call("refresh-google-token", { body: {} });
+  const bareTimes: number[] = [];
+  for (let i = 0; i < HOT_SAMPLES; i++) {
+    let t0 = performance.now();
+    const res = await s.call("refresh-google-token", { body: {}, server: bare });
     hot.push(performance.now() - t0);
+    t0 = performance.now();
+    const b = await s.call("bare-select", { body: {}, server: bare });
+    bareTimes.push(performance.now() - t0);
+    if (res.status !== 200 || b.status !== 200 || res.json.refreshed !== false) {
+      throw new Error(`hot path sample failed: ${res.status} ${b.status}`);
+    }
   }
   console.log(
     `  lone refresh through the function (lease, provider, sealed write): median ${fmt(median(lone))}`,
@@ -108,6 +125,12 @@ try {
   console.log(
     `  a fresh token, no refresh (hot path):                             median ${fmt(median(hot))}`,
   );
+  console.log(
+    `  bare function, the same handler and one SELECT (${HOT_SAMPLES} each):      median ${
+      fmt(median(bareTimes))
+    }   hot path / bare: ${(median(hot) / median(bareTimes)).toFixed(2)}x   (goal: <= 1.3x)`,
+  );
+  await loneRefreshBreakdown(s, USER, 30);
 } finally {
   await s.stop();
 }

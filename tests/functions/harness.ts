@@ -66,8 +66,8 @@ export async function applyMigrations(sql: postgres.Sql): Promise<string[]> {
 }
 
 /** Adds a function server with other settings to the stack (stopped and leak-checked with it); its index. */
-export async function extraServer(s: Stack, env: Record<string, string>): Promise<number> {
-  s.fns.push(await startFunctions({ ...s.env, ...env }));
+export async function extraServer(s: Stack, env: Record<string, string>, script?: string): Promise<number> {
+  s.fns.push(await startFunctions({ ...s.env, ...env }, script));
   return s.fns.length - 1;
 }
 
@@ -82,10 +82,14 @@ export interface FunctionServer {
   stop(): Promise<void>;
 }
 
-export async function startFunctions(env: Record<string, string>): Promise<FunctionServer> {
+/** A function server process; `script` serves more than the deployed functions (bench/bare-server.ts). */
+export async function startFunctions(
+  env: Record<string, string>,
+  script = "scripts/functions-server.ts",
+): Promise<FunctionServer> {
   const port = freePort();
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "--quiet", "scripts/functions-server.ts", "--port", String(port)],
+    args: ["run", "-A", "--quiet", script, "--port", String(port)],
     cwd: ROOT,
     env: { ...env, NO_COLOR: "1" },
     stdout: "piped",
