@@ -146,7 +146,7 @@ impl ClientState {
             .keys()
             .filter_map(|c| Some((c.as_str(), self.usable(c, now, margin_ms)?)))
             .collect();
-        out.sort_by_key(|(c, _)| *c);
+        out.sort_unstable_by_key(|(c, _)| *c);
         out
     }
 

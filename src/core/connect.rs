@@ -389,7 +389,7 @@ impl<T: Transport, S: Store, R: Runtime> Manager<T, S, R> {
         check_user(user_id)?;
         let rows = self.store.load_all(user_id).await?;
         let mut ids: Vec<&String> = self.cfg.providers.keys().collect();
-        ids.sort();
+        ids.sort_unstable();
         Ok(ids
             .into_iter()
             .map(|id| self.report(id, rows.iter().find(|r| &r.provider == id)))

@@ -174,7 +174,7 @@ impl<T: Transport, S: Store, R: Runtime> Manager<T, S, R> {
                 refresh_token_warning_secs: p.spec.refresh_token_warning_secs,
             })
             .collect();
-        all.sort_by(|a, b| a.provider.cmp(&b.provider));
+        all.sort_unstable_by(|a, b| a.provider.cmp(&b.provider));
         all
     }
 
