@@ -115,8 +115,9 @@ smoke-node:
 test:
 	@bash scripts/test.sh
 
+# The same RUSTFLAGS as pkg/: the bench's named builds reuse its compiled crates.
 bench: pkg
-	@bash scripts/bench.sh
+	@RUSTFLAGS="$(PKG_RUSTFLAGS)" bash scripts/bench.sh
 
 dev: setup
 	@test -f pkg/oauth_token_manager_bg.wasm || $(MAKE) -s pkg
