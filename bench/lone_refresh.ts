@@ -23,7 +23,8 @@ export async function loneRefreshBreakdown(s: Stack, user: string, samples: numb
     try {
       return await f();
     } finally {
-      times.set(name, [...(times.get(name) ?? []), performance.now() - t0]);
+      const xs = times.get(name) ?? times.set(name, []).get(name)!;
+      xs.push(performance.now() - t0);
     }
   };
   const inner = new PostgresStore(db);

@@ -21,7 +21,6 @@ const names = new Map();
 const bodies = [];
 let imported = 0;
 let dataBytes = 0;
-const sections = {};
 while (p < bytes.length) {
   const id = bytes[p++];
   const len = leb();
@@ -72,9 +71,7 @@ while (p < bytes.length) {
         p = se;
       }
     }
-    sections[`custom "${name}"`] = len;
   }
-  if (id !== 0) sections[id] = len;
   p = end;
 }
 

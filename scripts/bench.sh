@@ -45,15 +45,9 @@ cold() { # label, then deno flags
   for ((i = 0; i < runs; i++)); do
     samples+=("$($DENO run "$@" --allow-read bench/instantiate.ts)")
   done
-  printf '%s\n' "${samples[@]}" | awk -v label="$label" '
-    { for (c = 1; c <= 4; c++) v[c, NR] = $c }
-    function med(c,   i, j, t, a) {
-      for (i = 1; i <= NR; i++) a[i] = v[c, i]
-      for (i = 2; i <= NR; i++) { t = a[i]; for (j = i - 1; j >= 1 && a[j] > t; j--) a[j + 1] = a[j]; a[j + 1] = t }
-      return a[int((NR + 1) / 2)]
-    }
-    END { printf "  %-34s median %6.2f ms   (compile %.2f, instantiate %.2f, first construct %.2f)\n",
-      label, med(1), med(2), med(3), med(4) }'
+  med() { printf '%s\n' "${samples[@]}" | awk -v c="$1" '{ print $c }' | sort -n | sed -n "$(((runs + 1) / 2))p"; }
+  printf "  %-34s median %6.2f ms   (compile %.2f, instantiate %.2f, first construct %.2f)\n" \
+    "$label" "$(med 1)" "$(med 2)" "$(med 3)" "$(med 4)"
 }
 echo "== compile + instantiate + first construct in Deno ($runs fresh processes each, Deno's lazy fetch extension preloaded; goal <= 5 ms)"
 cold "as shipped (V8 compiles lazily)"
