@@ -13,11 +13,11 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 
 use base64::Engine;
-use serde_json::Value;
 
 use super::error::{Code, Error, Result};
 use super::fields::Fields;
 use super::http::{HttpRequest, Transport};
+use super::json::{self, Value};
 use super::marker;
 use super::runtime::Runtime;
 use super::secret::AccessToken;
@@ -267,7 +267,7 @@ pub fn jwt_subject(jwt: &str) -> Result<String> {
     let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(payload.trim_end_matches('='))
         .map_err(|_| bad())?;
-    let v: Value = serde_json::from_slice(&bytes).map_err(|_| bad())?;
+    let v = json::parse_bytes(&bytes).map_err(|_| bad())?;
     v.get("sub")
         .and_then(Value::as_str)
         .filter(|s| !s.is_empty() && s.len() <= 255)
@@ -286,7 +286,7 @@ pub trait ClientHost {
 
 /// Parses the edge function's JSON error body into the shared error type.
 pub fn error_from_body(status: u16, body: &str) -> Error {
-    let parsed: Option<Value> = serde_json::from_str(body).ok();
+    let parsed = json::parse(body).ok();
     let code = parsed
         .as_ref()
         .and_then(|v| v.get("code"))
@@ -325,7 +325,7 @@ pub fn token_from_body(body: &str) -> Result<CachedToken> {
             format!("the token function's answer: {what}"),
         )
     };
-    let v: Value = serde_json::from_str(body).map_err(|_| bad("not JSON"))?;
+    let v = json::parse(body).map_err(|_| bad("not JSON"))?;
     let f = Fields::new(&v, "the token function's answer", Code::BadProviderResponse)?;
     let access = f.str("accessToken")?;
     let refreshed = match f.opt_str("tokenRefreshedAt")? {

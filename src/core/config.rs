@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use serde_json::Value;
+use super::json::{self, Value};
 
 use super::error::{Code, Error, Result};
 use super::fields::Fields;
@@ -44,7 +44,7 @@ fn positive(f: &Fields<'_>, key: &str) -> Result<Option<u64>> {
 impl ManagerConfig {
     pub fn from_json(json: &str) -> Result<Self> {
         let value: Value =
-            serde_json::from_str(json).map_err(|_| Error::config("config: not valid JSON"))?;
+            json::parse(json).map_err(|_| Error::config("config: not valid JSON"))?;
         Self::from_value(&value)
     }
 

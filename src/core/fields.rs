@@ -2,12 +2,12 @@
 //! (`providers.google.clientId: must be a string`). Smaller than derived
 //! deserializers in wasm, and the messages are better.
 
-use serde_json::{Map, Value};
+use super::json::{Map, Value};
 
 use super::error::{Code, Error, Result};
 
 pub struct Fields<'a> {
-    map: &'a Map<String, Value>,
+    map: &'a Map,
     path: String,
     code: Code,
 }
@@ -82,14 +82,20 @@ impl<'a> Fields<'a> {
     pub fn opt_string_map(&self, key: &str) -> Result<Option<Vec<(String, String)>>> {
         match self.get(key) {
             None => Ok(None),
-            Some(Value::Object(m)) => m
-                .iter()
-                .map(|(k, v)| match v {
-                    Value::String(s) => Ok((k.clone(), s.clone())),
-                    _ => Err(self.err(key, "values must be strings")),
-                })
-                .collect::<Result<Vec<_>>>()
-                .map(Some),
+            Some(Value::Object(m)) => {
+                let mut pairs = m
+                    .iter()
+                    .map(|(k, v)| match v {
+                        Value::String(s) => Ok((k.clone(), s.clone())),
+                        _ => Err(self.err(key, "values must be strings")),
+                    })
+                    .collect::<Result<Vec<_>>>()?;
+                // Key order, and the last of a duplicated key (stable sort).
+                pairs.reverse();
+                pairs.sort_by(|a, b| a.0.cmp(&b.0));
+                pairs.dedup_by(|b, a| a.0 == b.0);
+                Ok(Some(pairs))
+            }
             Some(_) => Err(self.err(key, "must be an object of strings")),
         }
     }
@@ -123,11 +129,6 @@ impl<'a> Fields<'a> {
             None => Ok(None),
             Some(Value::Number(n)) => n
                 .as_i64()
-                .or_else(|| {
-                    n.as_f64()
-                        .filter(|f| f.fract() == 0.0 && f.abs() < 9.0e15)
-                        .map(|f| f as i64)
-                })
                 .map(Some)
                 .ok_or_else(|| self.err(key, "must be an integer")),
             Some(_) => Err(self.err(key, "must be a number")),
@@ -153,7 +154,8 @@ mod tests {
 
     #[test]
     fn errors_name_the_path() {
-        let v = json!({"a": "x", "n": 5, "f": 1.5, "neg": -1, "b": true, "nul": null});
+        let v: Value =
+            json!({"a": "x", "n": 5, "f": 1.5, "neg": -1, "b": true, "nul": null}).into();
         let f = Fields::new(&v, "cfg", Code::Config).unwrap();
         assert_eq!(f.str("a").unwrap(), "x");
         assert_eq!(f.opt_str("nul").unwrap(), None);
@@ -181,7 +183,7 @@ mod tests {
         );
         assert!(f.only(&["a", "b", "f", "n", "neg", "nul"]).is_ok());
         assert_eq!(
-            Fields::new(&json!([]), "cfg", Code::Config)
+            Fields::new(&json!([]).into(), "cfg", Code::Config)
                 .err()
                 .unwrap()
                 .message,

@@ -1,8 +1,8 @@
 //! The refresh grant: build the request (RFC 6749 §6 with client
 //! authentication per §2.3.1) and process the response strictly (§5.1, §5.2).
 
+use super::json::{self, Map, Value};
 use base64::Engine;
-use serde_json::{Map, Value};
 
 use super::error::{Code, Error, Result};
 use super::http::{form_body, form_urlencode, HttpRequest, HttpResponse};
@@ -124,12 +124,7 @@ fn safe_description(v: Option<&Value>, sent: &str) -> Option<String> {
     Some(clean)
 }
 
-fn oauth_error(
-    obj: &Map<String, Value>,
-    status: u16,
-    sent: &str,
-    retry_after: Option<u64>,
-) -> Option<Error> {
+fn oauth_error(obj: &Map, status: u16, sent: &str, retry_after: Option<u64>) -> Option<Error> {
     let code_str = obj.get("error")?.as_str()?;
     let code = classify_oauth_error(code_str);
     let safe_code: String = code_str
@@ -157,14 +152,13 @@ fn bad_response(status: u16, what: &str) -> Error {
     .with_status(status)
 }
 
-fn opt_u64(obj: &Map<String, Value>, key: &str, status: u16) -> Result<Option<u64>> {
+fn opt_u64(obj: &Map, key: &str, status: u16) -> Result<Option<u64>> {
     match obj.get(key) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::Number(n)) => {
-            if let Some(u) = n.as_u64() {
+            // `3599.5` is read as 3599 (a float from a lenient server).
+            if let Some(u) = n.trunc_i64().and_then(|t| u64::try_from(t).ok()) {
                 Ok(Some(u))
-            } else if let Some(f) = n.as_f64().filter(|f| *f >= 0.0 && f.is_finite()) {
-                Ok(Some(f as u64))
             } else {
                 Err(bad_response(
                     status,
@@ -176,7 +170,7 @@ fn opt_u64(obj: &Map<String, Value>, key: &str, status: u16) -> Result<Option<u6
     }
 }
 
-fn opt_str<'a>(obj: &'a Map<String, Value>, key: &str, status: u16) -> Result<Option<&'a str>> {
+fn opt_str<'a>(obj: &'a Map, key: &str, status: u16) -> Result<Option<&'a str>> {
     match obj.get(key) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) => Ok(Some(s.as_str())),
@@ -197,7 +191,7 @@ pub fn process_token_response(
         .header("retry-after")
         .and_then(|v| parse_retry_after_ms(v, now_ms));
     let retry_after = retry_after_ms.map(ms_to_secs_ceil);
-    let parsed: Option<Map<String, Value>> = match serde_json::from_str::<Value>(&resp.body) {
+    let parsed: Option<Map> = match json::parse(&resp.body) {
         Ok(Value::Object(m)) => Some(m),
         _ => None,
     };
@@ -390,7 +384,7 @@ mod tests {
         assert!(!req.body.contains("client_secret"));
     }
 
-    fn ok(body: Value) -> HttpResponse {
+    fn ok(body: serde_json::Value) -> HttpResponse {
         HttpResponse::json(200, &body)
     }
 

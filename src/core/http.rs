@@ -33,6 +33,7 @@ impl HttpResponse {
             body: body.into(),
         }
     }
+    #[cfg(test)]
     pub fn json(status: u16, body: &serde_json::Value) -> Self {
         Self::new(status, body.to_string()).with_header("content-type", "application/json")
     }

@@ -1,7 +1,7 @@
 //! Who connected: the provider's user-info endpoint read into an account
 //! (id, email, a display login). Only for showing "Connected as …".
 
-use serde_json::Value;
+use super::json::{self, Value};
 
 use super::error::{Code, Error, Result};
 use super::http::{HttpRequest, HttpResponse};
@@ -60,7 +60,7 @@ pub fn parse_userinfo(p: &Provider, resp: &HttpResponse) -> Result<Account> {
         )
         .with_status(resp.status));
     }
-    let v: Value = serde_json::from_str(&resp.body).map_err(|_| {
+    let v: Value = json::parse(&resp.body).map_err(|_| {
         Error::new(
             Code::BadProviderResponse,
             "the user-info answer is not JSON",

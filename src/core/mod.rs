@@ -11,6 +11,7 @@ pub mod fields;
 pub mod grant;
 pub mod http;
 pub mod identity;
+pub mod json;
 mod lifecycle;
 pub mod manager;
 pub mod marker;

@@ -1,5 +1,5 @@
-//! Property tests of the parsers that read untrusted input: token responses,
-//! sealed values, the marker and `Retry-After`. Arbitrary bytes never panic,
+//! Property tests of the parsers that read untrusted input: JSON (against
+//! serde_json), token responses, sealed values, the marker and `Retry-After`. Arbitrary bytes never panic,
 //! and what we write, we read back. `PROPTEST_CASES` sets the case count
 //! (256 by default in `make test`).
 
@@ -9,6 +9,7 @@ use serde_json::{json, Value};
 use super::error::Code;
 use super::grant::process_token_response;
 use super::http::HttpResponse;
+use super::json;
 use super::marker;
 use super::policy::parse_retry_after_ms;
 use super::seal::{is_legacy, Field, KeyConfig, Keyring, LegacyImporter, SealContext};
@@ -57,6 +58,57 @@ fn token_json() -> impl Strategy<Value = Value> {
     ];
     prop::collection::btree_map(key, value, 0..8)
         .prop_map(|m| Value::Object(m.into_iter().collect()))
+}
+
+/// Any JSON value, strings of any characters (controls and astral ones too).
+fn any_json() -> impl Strategy<Value = Value> {
+    let leaf = prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::Bool),
+        any::<i64>().prop_map(|n| json!(n)),
+        any::<u64>().prop_map(|n| json!(n)),
+        any::<f64>().prop_map(|f| json!(f)),
+        "\\PC{0,12}|[\u{0}-\u{1f}\"\\\\/]{0,6}".prop_map(Value::String),
+    ];
+    leaf.prop_recursive(4, 32, 6, |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
+            prop::collection::btree_map("[a-c]{0,2}|\\PC{0,6}", inner, 0..6)
+                .prop_map(|m| Value::Object(m.into_iter().collect())),
+        ]
+    })
+}
+
+/// Our tree and serde_json's say the same thing.
+fn same(ours: &json::Value, theirs: &Value) -> bool {
+    match (ours, theirs) {
+        (json::Value::Null, Value::Null) => true,
+        (json::Value::Bool(a), Value::Bool(b)) => a == b,
+        (json::Value::String(a), Value::String(b)) => a == b,
+        (json::Value::Number(a), Value::Number(b)) => {
+            // serde_json parses floats to within an ulp by default (exact
+            // only with its `float_roundtrip` feature); Rust's parse is exact.
+            let (x, y) = (a.as_f64().unwrap(), b.as_f64().unwrap());
+            let close = x == y || (x - y).abs() <= 2.0 * f64::EPSILON * x.abs();
+            // Ours reads `5.0` as the whole number 5, serde_json as a float.
+            let whole = match (b.as_i64(), b.as_u64()) {
+                (Some(i), _) => a.as_i64() == Some(i),
+                (None, Some(u)) => a.as_u64() == Some(u),
+                _ => a.as_i64().is_none_or(|i| i as f64 == y),
+            };
+            close && whole
+        }
+        (json::Value::Array(a), Value::Array(b)) => {
+            a.len() == b.len() && a.iter().zip(b).all(|(x, y)| same(x, y))
+        }
+        // serde_json keeps one member per key, sorted; ours keeps them all.
+        (json::Value::Object(a), Value::Object(b)) => {
+            a.keys().all(|k| b.contains_key(k))
+                && b.iter()
+                    .all(|(k, vb)| a.get(k).is_some_and(|va| same(va, vb)))
+        }
+        _ => false,
+    }
 }
 
 proptest! {
@@ -189,5 +241,57 @@ proptest! {
             parse_retry_after_ms(&date, now_s * 1000),
             Some((at_s * 1000 - now_s * 1000).max(0))
         );
+    }
+
+    #[test]
+    fn json_reads_what_serde_json_writes(v in any_json()) {
+        for text in [v.to_string(), serde_json::to_string_pretty(&v).unwrap()] {
+            let ours = json::parse(&text);
+            prop_assert!(ours.as_ref().is_ok_and(|o| same(o, &v)), "{text}");
+        }
+    }
+
+    #[test]
+    fn json_agrees_with_serde_json_on_any_text(
+        text in "[\\[\\]{}\",:0-9eE.+\\-a-z\\\\ \t\u{1}\u{e9}]{0,24}",
+        parts in prop::collection::vec(
+            prop_oneof![
+                Just("{\"a\":"), Just("["), Just("]"), Just("}"), Just(","), Just("\"\\u"),
+                Just("d83d"), Just("\\ude00"), Just("dc00\""), Just("-0.5e+3"), Just("1e400"),
+                Just("null"), Just("tru"), Just("\"x\""), Just(" "), Just("\"a\":"),
+            ],
+            0..10,
+        ),
+    ) {
+        for t in [text, parts.concat()] {
+            let theirs = serde_json::from_str::<Value>(&t);
+            let ours = json::parse(&t);
+            // The one difference: a number beyond a double (`1e400`), which
+            // serde_json refuses and ours reads, as `JSON.parse` does.
+            let out_of_range = theirs.as_ref().is_err_and(|e| e.to_string().contains("out of range"));
+            prop_assert!(
+                ours.is_ok() == theirs.is_ok() || (ours.is_ok() && out_of_range),
+                "{:?}",
+                t
+            );
+            if let (Ok(o), Ok(v)) = (ours, theirs) {
+                prop_assert!(same(&o, &v), "{:?}", t);
+            }
+        }
+    }
+
+    #[test]
+    fn json_duplicate_keys_resolve_as_serde_json_does(
+        members in prop::collection::vec(("[a-c]", any::<i32>()), 0..8),
+    ) {
+        let body: Vec<String> = members.iter().map(|(k, v)| format!("\"{k}\":{v}")).collect();
+        let t = format!("{{{}}}", body.join(","));
+        let theirs = serde_json::from_str::<Value>(&t).unwrap();
+        prop_assert!(json::parse(&t).is_ok_and(|o| same(&o, &theirs)), "{}", t);
+    }
+
+    #[test]
+    fn json_quote_is_what_serde_json_writes(s in "\\PC{0,16}|[\u{0}-\u{1f}\u{7f}\"\\\\/]{0,8}") {
+        prop_assert_eq!(json::quote(&s), Value::String(s.clone()).to_string());
     }
 }

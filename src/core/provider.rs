@@ -317,7 +317,7 @@ impl ProviderConfig {
     ];
 
     /// Reads `providers.<key>` from JSON.
-    pub fn from_json(value: &serde_json::Value, path: &str) -> Result<Self> {
+    pub fn from_json(value: &super::json::Value, path: &str) -> Result<Self> {
         let f = Fields::new(value, path, Code::Config)?;
         f.only(&Self::FIELDS)?;
         Ok(Self {

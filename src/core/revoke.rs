@@ -2,8 +2,6 @@
 //! generic servers), Google's revoke endpoint, GitHub's "Delete an app
 //! authorization". Providers without one (Spotify) are erased here only.
 
-use serde_json::json;
-
 use super::error::{Code, Error};
 use super::grant::{basic_auth, client_form};
 use super::http::{form_body, form_urlencode, HttpRequest, HttpResponse};
@@ -67,7 +65,10 @@ pub fn revocation_request(p: &Provider, t: &TokenSet) -> Option<HttpRequest> {
                 ("x-github-api-version".into(), "2022-11-28".into()),
                 ("user-agent".into(), "oauth-token-manager".into()),
             ],
-            body: json!({ "access_token": t.access_token.expose() }).to_string(),
+            body: format!(
+                "{{\"access_token\":{}}}",
+                super::json::quote(t.access_token.expose())
+            ),
         }),
     }
 }

@@ -7,6 +7,7 @@ use js_sys::{Object, Reflect};
 use wasm_bindgen::prelude::*;
 
 use crate::core::error::{Code, Error, Result};
+use crate::core::json;
 use crate::core::store::RefreshEvent;
 
 pub fn set(obj: &JsValue, key: &str, value: &JsValue) {
@@ -130,7 +131,7 @@ pub fn error_from_js(v: &JsValue, code: Code, context: &str) -> Error {
 /// Functions, symbols and `undefined` are dropped, as `JSON.stringify` drops
 /// them; a value it refuses (a cycle, a BigInt, a throwing `toJSON`) is an
 /// error naming the path and no part of the value or what was thrown.
-pub fn js_to_json(v: &JsValue, path: &str, code: Code) -> Result<serde_json::Value> {
+pub fn js_to_json(v: &JsValue, path: &str, code: Code) -> Result<json::Value> {
     let refused = || {
         Error::new(
             code,
@@ -140,8 +141,8 @@ pub fn js_to_json(v: &JsValue, path: &str, code: Code) -> Result<serde_json::Val
     let text = js_sys::JSON::stringify(v).map_err(|_| refused())?;
     match text.as_string() {
         // `JSON.stringify(undefined)` and of a function: nothing to read.
-        None => Ok(serde_json::Value::Null),
-        Some(t) => serde_json::from_str(&t).map_err(|_| refused()),
+        None => Ok(json::Value::Null),
+        Some(t) => json::parse(&t).map_err(|_| refused()),
     }
 }
 
