@@ -503,17 +503,17 @@ function __wbg_get_imports() {
         },
         __wbindgen_generic_0000000000000001: function(arg0, arg1) {
             // Cast intrinsic for `Closure(Closure { owned: true, function: Function { arguments: [Externref], shim_idx: 3, ret: Unit, inner_ret: Some(Unit) }, mutable: true }) -> Externref`.
-            const ret = makeMutClosure(arg0, arg1, wasm_bindgen__convert__closures_____invoke__h0791a4523ce857cf);
+            const ret = makeMutClosure(arg0, arg1, wasm_bindgen__convert__closures_____invoke__h1552051ae88aac95);
             return ret;
         },
         __wbindgen_generic_0000000000000002: function(arg0, arg1) {
-            // Cast intrinsic for `Closure(Closure { owned: true, function: Function { arguments: [Externref], shim_idx: 73, ret: Result(Unit), inner_ret: Some(Result(Unit)) }, mutable: true }) -> Externref`.
+            // Cast intrinsic for `Closure(Closure { owned: true, function: Function { arguments: [Externref], shim_idx: 66, ret: Result(Unit), inner_ret: Some(Result(Unit)) }, mutable: true }) -> Externref`.
             const ret = makeMutClosure(arg0, arg1, wasm_bindgen__convert__closures_____invoke__h60702a48838d1764);
             return ret;
         },
         __wbindgen_generic_0000000000000003: function(arg0, arg1) {
             // Cast intrinsic for `Closure(Closure { owned: true, function: Function { arguments: [], shim_idx: 4, ret: Unit, inner_ret: Some(Unit) }, mutable: true }) -> Externref`.
-            const ret = makeMutClosure(arg0, arg1, wasm_bindgen__convert__closures_____invoke__hafd9e3619eb7ad8c);
+            const ret = makeMutClosure(arg0, arg1, wasm_bindgen__convert__closures_____invoke__hb17187294ce122db);
             return ret;
         },
         __wbindgen_generic_0000000000000004: function(arg0) {
@@ -541,12 +541,12 @@ function __wbg_get_imports() {
     };
 }
 
-function wasm_bindgen__convert__closures_____invoke__hafd9e3619eb7ad8c(arg0, arg1) {
-    wasm.wasm_bindgen__convert__closures_____invoke__hafd9e3619eb7ad8c(arg0, arg1);
+function wasm_bindgen__convert__closures_____invoke__hb17187294ce122db(arg0, arg1) {
+    wasm.wasm_bindgen__convert__closures_____invoke__hb17187294ce122db(arg0, arg1);
 }
 
-function wasm_bindgen__convert__closures_____invoke__h0791a4523ce857cf(arg0, arg1, arg2) {
-    wasm.wasm_bindgen__convert__closures_____invoke__h0791a4523ce857cf(arg0, arg1, arg2);
+function wasm_bindgen__convert__closures_____invoke__h1552051ae88aac95(arg0, arg1, arg2) {
+    wasm.wasm_bindgen__convert__closures_____invoke__h1552051ae88aac95(arg0, arg1, arg2);
 }
 
 function wasm_bindgen__convert__closures_____invoke__h60702a48838d1764(arg0, arg1, arg2) {

@@ -2,27 +2,24 @@
 //! (RFC 7636, S256). Builds the authorization URL and the code exchange;
 //! the response is processed like a refresh response (§5.1, §5.2).
 
-use base64::Engine;
 use sha2::{Digest, Sha256};
 
+use super::b64;
 use super::error::{Error, Result};
 use super::grant::token_request;
 use super::http::{form_urlencode, HttpRequest};
 use super::provider::Provider;
 use super::secret::{AuthorizationCode, PkceVerifier};
 
-const B64URL: base64::engine::general_purpose::GeneralPurpose =
-    base64::engine::general_purpose::URL_SAFE_NO_PAD;
-
 /// SHA-256 as base64url without padding (RFC 7636 §4.2's encoding).
 pub fn sha256_b64url(input: &str) -> String {
-    B64URL.encode(Sha256::digest(input.as_bytes()))
+    b64::encode(&Sha256::digest(input.as_bytes()), true, false)
 }
 
 /// 32 random bytes as base64url: 43 characters of the unreserved set, the
 /// entropy RFC 7636 §7.1 asks of a verifier and a fine `state` (§10.12).
 pub fn random_token(bytes: [u8; 32]) -> String {
-    B64URL.encode(bytes)
+    b64::encode(&bytes, true, false)
 }
 
 /// A PKCE pair: the verifier stays on the server; the challenge goes in the

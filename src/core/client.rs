@@ -10,9 +10,6 @@
 //! a tab never serves or accepts another user's token on a shared computer.
 
 use std::cell::RefCell;
-use std::collections::HashMap;
-
-use base64::Engine;
 
 use super::error::{Code, Error, Result};
 use super::fields::Fields;
@@ -24,6 +21,7 @@ use super::secret::AccessToken;
 use super::singleflight::{Role, SingleFlight};
 use super::token::{freshness, Freshness};
 use super::tracked::Tracked;
+use super::vecmap::VecMap;
 
 /// Default refresh-ahead margin in the browser: a little under the server's,
 /// so the server usually has a fresh token ready.
@@ -90,7 +88,8 @@ impl Slot {
 #[derive(Clone, Debug, Default)]
 pub struct ClientState {
     user: Option<String>,
-    slots: HashMap<String, Slot>,
+    /// In connection order.
+    slots: VecMap<String, Slot>,
 }
 
 impl ClientState {
@@ -141,13 +140,10 @@ impl ClientState {
 
     /// Every connection's cached token valid beyond `margin_ms` at `now`.
     pub fn usable_all(&self, now: i64, margin_ms: i64) -> Vec<(&str, &CachedToken)> {
-        let mut out: Vec<(&str, &CachedToken)> = self
-            .slots
-            .keys()
-            .filter_map(|c| Some((c.as_str(), self.usable(c, now, margin_ms)?)))
-            .collect();
-        out.sort_unstable_by_key(|(c, _)| *c);
-        out
+        self.slots
+            .iter()
+            .filter_map(|(c, _)| Some((c.as_str(), self.usable(c, now, margin_ms)?)))
+            .collect()
     }
 
     /// The connection's cached token if it is valid beyond `margin_ms` at `now`.
@@ -164,8 +160,7 @@ impl ClientState {
             return false;
         }
         self.slots
-            .entry(conn.to_string())
-            .or_default()
+            .get_or_insert_with(conn.to_string(), Slot::default)
             .observe_marker(marker_ms)
     }
 
@@ -176,7 +171,9 @@ impl ClientState {
         if !self.is(user) {
             return false;
         }
-        self.slots.entry(conn.to_string()).or_default().accept(t)
+        self.slots
+            .get_or_insert_with(conn.to_string(), Slot::default)
+            .accept(t)
     }
 
     /// The provider rejected the cached token: forget it.
@@ -264,9 +261,7 @@ pub fn jwt_subject(jwt: &str) -> Result<String> {
         )
     };
     let payload = jwt.split('.').nth(1).ok_or_else(bad)?;
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(payload.trim_end_matches('='))
-        .map_err(|_| bad())?;
+    let bytes = super::b64::decode(payload.trim_end_matches('='), true, false).ok_or_else(bad)?;
     let v = json::parse_bytes(&bytes).map_err(|_| bad())?;
     v.get("sub")
         .and_then(Value::as_str)

@@ -2,7 +2,6 @@
 //! authentication per §2.3.1) and process the response strictly (§5.1, §5.2).
 
 use super::json::{self, Map, Value};
-use base64::Engine;
 
 use super::error::{Code, Error, Result};
 use super::http::{form_body, form_urlencode, HttpRequest, HttpResponse};
@@ -73,10 +72,7 @@ pub fn basic_auth(provider: &Provider) -> String {
         form_urlencode(&provider.client_id),
         form_urlencode(secret)
     );
-    format!(
-        "Basic {}",
-        base64::engine::general_purpose::STANDARD.encode(raw)
-    )
+    format!("Basic {}", super::b64::encode(raw.as_bytes(), false, true))
 }
 
 /// A successful token response (RFC 6749 §5.1), fields checked.
@@ -311,6 +307,7 @@ pub fn apply_response(
 mod tests {
     use super::*;
     use crate::core::provider::ProviderConfig;
+    use base64::Engine;
     use serde_json::json;
 
     fn provider(id: &str, auth: &str) -> Provider {

@@ -3,6 +3,7 @@
 //! through the `Transport`, `Store` and `Runtime` traits.
 
 pub mod authorize;
+pub mod b64;
 pub mod client;
 pub mod config;
 pub mod connect;
@@ -29,6 +30,7 @@ pub mod store;
 pub mod time;
 pub mod token;
 pub mod tracked;
+pub mod vecmap;
 
 #[cfg(all(test, not(target_arch = "wasm32")))]
 mod proptests;

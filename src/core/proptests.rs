@@ -1,11 +1,12 @@
 //! Property tests of the parsers that read untrusted input: JSON (against
-//! serde_json), token responses, sealed values, the marker and `Retry-After`. Arbitrary bytes never panic,
+//! serde_json), base64 (against the base64 crate), token responses, sealed values, the marker and `Retry-After`. Arbitrary bytes never panic,
 //! and what we write, we read back. `PROPTEST_CASES` sets the case count
 //! (256 by default in `make test`).
 
 use proptest::prelude::*;
 use serde_json::{json, Value};
 
+use super::b64;
 use super::error::Code;
 use super::grant::process_token_response;
 use super::http::HttpResponse;
@@ -293,5 +294,25 @@ proptest! {
     #[test]
     fn json_quote_is_what_serde_json_writes(s in "\\PC{0,16}|[\u{0}-\u{1f}\u{7f}\"\\\\/]{0,8}") {
         prop_assert_eq!(json::quote(&s), Value::String(s.clone()).to_string());
+    }
+
+    #[test]
+    fn base64_is_the_base64_crates(
+        bytes in prop::collection::vec(any::<u8>(), 0..40),
+        text in "[A-Za-z0-9+/_=-]{0,12}",
+    ) {
+        use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
+        use base64::Engine;
+        for (engine, url, pad) in [
+            (STANDARD, false, true),
+            (STANDARD_NO_PAD, false, false),
+            (URL_SAFE, true, true),
+            (URL_SAFE_NO_PAD, true, false),
+        ] {
+            let enc = b64::encode(&bytes, url, pad);
+            prop_assert_eq!(&enc, &engine.encode(&bytes));
+            prop_assert_eq!(b64::decode(&enc, url, pad), Some(bytes.clone()));
+            prop_assert_eq!(b64::decode(&text, url, pad), engine.decode(&text).ok(), "{:?}", text);
+        }
     }
 }

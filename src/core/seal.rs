@@ -14,13 +14,12 @@
 use aes_gcm::aead::generic_array::typenum::U16;
 use aes_gcm::aead::{Aead, KeyInit, Payload};
 use aes_gcm::{Aes256Gcm, AesGcm, Nonce};
-use base64::Engine;
 
 use super::error::{Code, Error, Result};
 
 type Aes256Gcm16 = AesGcm<aes_gcm::aes::Aes256, U16>;
 
-const B64URL: base64::engine::GeneralPurpose = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use super::b64;
 
 /// Which column a sealed value belongs to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -109,14 +108,11 @@ fn decode_key(s: &str) -> Option<[u8; 32]> {
     let bytes = if s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit()) {
         decode_hex(s)?
     } else {
-        let std = base64::engine::general_purpose::STANDARD;
-        let std_np = base64::engine::general_purpose::STANDARD_NO_PAD;
-        let url = base64::engine::general_purpose::URL_SAFE;
-        std.decode(s)
-            .or_else(|_| std_np.decode(s))
-            .or_else(|_| url.decode(s))
-            .or_else(|_| B64URL.decode(s))
-            .ok()?
+        // Base64 or base64url, padded or not.
+        b64::decode(s, false, true)
+            .or_else(|| b64::decode(s, false, false))
+            .or_else(|| b64::decode(s, true, true))
+            .or_else(|| b64::decode(s, true, false))?
     };
     bytes.try_into().ok()
 }
@@ -185,8 +181,8 @@ impl Keyring {
         format!(
             "v1.{}.{}.{}",
             key.id,
-            B64URL.encode(nonce),
-            B64URL.encode(ct)
+            b64::encode(&nonce, true, false),
+            b64::encode(&ct, true, false)
         )
     }
 
@@ -228,15 +224,13 @@ impl Keyring {
                 format!("sealed with key id '{shown}', which is not in the keyring"),
             )
         })?;
-        let nonce = B64URL
-            .decode(nonce_b64)
-            .map_err(|_| malformed("nonce is not base64url"))?;
+        let nonce = b64::decode(nonce_b64, true, false)
+            .ok_or_else(|| malformed("nonce is not base64url"))?;
         if nonce.len() != 12 {
             return Err(malformed("nonce must be 12 bytes"));
         }
-        let ct = B64URL
-            .decode(ct_b64)
-            .map_err(|_| malformed("ciphertext is not base64url"))?;
+        let ct = b64::decode(ct_b64, true, false)
+            .ok_or_else(|| malformed("ciphertext is not base64url"))?;
         if ct.len() < 16 {
             return Err(malformed("ciphertext is shorter than the tag"));
         }

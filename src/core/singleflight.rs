@@ -3,35 +3,35 @@
 //! waiters see the channel close and try again themselves, so nothing hangs.
 
 use std::cell::RefCell;
-use std::collections::HashMap;
-use std::hash::Hash;
 
 use futures_channel::oneshot;
 
+use super::vecmap::VecMap;
+
 pub struct SingleFlight<K, V> {
-    waiters: RefCell<HashMap<K, Vec<oneshot::Sender<V>>>>,
+    waiters: RefCell<VecMap<K, Vec<oneshot::Sender<V>>>>,
 }
 
 impl<K, V> Default for SingleFlight<K, V> {
     fn default() -> Self {
         Self {
-            waiters: RefCell::new(HashMap::new()),
+            waiters: RefCell::new(VecMap::default()),
         }
     }
 }
 
-pub enum Role<'a, K: Eq + Hash + Clone, V: Clone> {
+pub enum Role<'a, K: Ord + Clone, V: Clone> {
     Leader(Leader<'a, K, V>),
     /// Resolves to the leader's result, or `Canceled` if the leader was dropped.
     Follower(oneshot::Receiver<V>),
 }
 
-pub struct Leader<'a, K: Eq + Hash + Clone, V: Clone> {
+pub struct Leader<'a, K: Ord + Clone, V: Clone> {
     flight: &'a SingleFlight<K, V>,
     key: K,
 }
 
-impl<K: Eq + Hash + Clone, V: Clone> SingleFlight<K, V> {
+impl<K: Ord + Clone, V: Clone> SingleFlight<K, V> {
     pub fn join(&self, key: K) -> Role<'_, K, V> {
         let mut map = self.waiters.borrow_mut();
         if let Some(list) = map.get_mut(&key) {
@@ -39,7 +39,7 @@ impl<K: Eq + Hash + Clone, V: Clone> SingleFlight<K, V> {
             list.push(tx);
             Role::Follower(rx)
         } else {
-            map.insert(key.clone(), Vec::new());
+            map.get_or_insert_with(key.clone(), Vec::new);
             Role::Leader(Leader { flight: self, key })
         }
     }
@@ -49,7 +49,7 @@ impl<K: Eq + Hash + Clone, V: Clone> SingleFlight<K, V> {
     }
 }
 
-impl<K: Eq + Hash + Clone, V: Clone> Leader<'_, K, V> {
+impl<K: Ord + Clone, V: Clone> Leader<'_, K, V> {
     /// Hands the result to every follower and ends the flight.
     pub fn finish(self, value: &V) {
         let list = self
@@ -65,7 +65,7 @@ impl<K: Eq + Hash + Clone, V: Clone> Leader<'_, K, V> {
     }
 }
 
-impl<K: Eq + Hash + Clone, V: Clone> Drop for Leader<'_, K, V> {
+impl<K: Ord + Clone, V: Clone> Drop for Leader<'_, K, V> {
     fn drop(&mut self) {
         // Dropping the senders wakes followers with Canceled.
         self.flight.waiters.borrow_mut().remove(&self.key);
