@@ -74,6 +74,11 @@ med=$(printf '%s\n' "${runs_ns[@]}" | median3)
 awk -v m="$med" -v g="$gal" -v b="$bare" 'BEGIN {
   printf "  median %d ns/op: %.0fx google-auth-library, %.0fx the bare Map lookup   (goal: <= 20x google-auth-library)\n", m, m / g, m / b }'
 
+echo "== a row met as a new object, as each request's SELECT returns it (JSON.stringify, core::json, the field reader, the memo check)"
+rows=()
+for round in 1 2 3; do rows+=("$($DENO run --allow-read bench/new_row.ts 20000)"); done
+echo "  median $(printf '%s\n' "${rows[@]}" | median3) ns/op   (3 runs: ${rows[*]})"
+
 $DENO run -A bench/concurrency.ts
 $DENO run -A bench/refresher.ts
 BENCH_ANCHOR_NS=$gal node bench/browser.mjs

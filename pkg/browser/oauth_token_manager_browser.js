@@ -503,7 +503,7 @@ function __wbg_get_imports() {
         },
         __wbindgen_generic_0000000000000001: function(arg0, arg1) {
             // Cast intrinsic for `Closure(Closure { owned: true, function: Function { arguments: [Externref], shim_idx: 3, ret: Unit, inner_ret: Some(Unit) }, mutable: true }) -> Externref`.
-            const ret = makeMutClosure(arg0, arg1, wasm_bindgen__convert__closures_____invoke__h1552051ae88aac95);
+            const ret = makeMutClosure(arg0, arg1, wasm_bindgen__convert__closures_____invoke__hef4160e7b650d91b);
             return ret;
         },
         __wbindgen_generic_0000000000000002: function(arg0, arg1) {
@@ -513,7 +513,7 @@ function __wbg_get_imports() {
         },
         __wbindgen_generic_0000000000000003: function(arg0, arg1) {
             // Cast intrinsic for `Closure(Closure { owned: true, function: Function { arguments: [], shim_idx: 4, ret: Unit, inner_ret: Some(Unit) }, mutable: true }) -> Externref`.
-            const ret = makeMutClosure(arg0, arg1, wasm_bindgen__convert__closures_____invoke__hb17187294ce122db);
+            const ret = makeMutClosure(arg0, arg1, wasm_bindgen__convert__closures_____invoke__h2234b58cc400b040);
             return ret;
         },
         __wbindgen_generic_0000000000000004: function(arg0) {
@@ -541,12 +541,12 @@ function __wbg_get_imports() {
     };
 }
 
-function wasm_bindgen__convert__closures_____invoke__hb17187294ce122db(arg0, arg1) {
-    wasm.wasm_bindgen__convert__closures_____invoke__hb17187294ce122db(arg0, arg1);
+function wasm_bindgen__convert__closures_____invoke__h2234b58cc400b040(arg0, arg1) {
+    wasm.wasm_bindgen__convert__closures_____invoke__h2234b58cc400b040(arg0, arg1);
 }
 
-function wasm_bindgen__convert__closures_____invoke__h1552051ae88aac95(arg0, arg1, arg2) {
-    wasm.wasm_bindgen__convert__closures_____invoke__h1552051ae88aac95(arg0, arg1, arg2);
+function wasm_bindgen__convert__closures_____invoke__hef4160e7b650d91b(arg0, arg1, arg2) {
+    wasm.wasm_bindgen__convert__closures_____invoke__hef4160e7b650d91b(arg0, arg1, arg2);
 }
 
 function wasm_bindgen__convert__closures_____invoke__h60702a48838d1764(arg0, arg1, arg2) {

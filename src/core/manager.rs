@@ -5,8 +5,6 @@
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 
-use serde::Serialize;
-
 use super::config::ManagerConfig;
 use super::error::{Code, Error, Result};
 use super::http::Transport;
@@ -64,8 +62,7 @@ pub struct InitialTokens {
 }
 
 /// A connection's status: never a token.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StatusReport {
     pub provider: String,
     pub status: String,
@@ -91,8 +88,7 @@ pub struct StatusReport {
 }
 
 /// A warning on a connection that still works.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StatusWarning {
     /// `REFRESH_TOKEN_EXPIRING`.
     pub code: &'static str,
@@ -113,8 +109,7 @@ pub struct ProviderUpkeep {
 }
 
 /// Result of one background refresher pass.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct SweepReport {
     pub checked: u32,
     pub refreshed: u32,

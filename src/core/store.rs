@@ -2,13 +2,10 @@
 //! (wasm) and the in-memory store all implement it. It only ever sees sealed
 //! tokens. Instants are epoch milliseconds.
 
-use serde::{Deserialize, Serialize};
-
 use super::error::Result;
 
 /// One connection row: a user's grant at one provider.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ConnectionRow {
     pub user_id: String,
     pub provider: String,
@@ -22,7 +19,6 @@ pub struct ConnectionRow {
     pub last_error_code: Option<String>,
     pub last_error_message: Option<String>,
     pub last_error_at: Option<i64>,
-    #[serde(default)]
     pub failure_count: u32,
     pub cooldown_until: Option<i64>,
     pub token_refreshed_at: Option<i64>,
@@ -31,17 +27,13 @@ pub struct ConnectionRow {
     pub lease_owner: Option<String>,
     pub lease_until: Option<i64>,
     /// Who connected: the provider account's id, email and login or name.
-    #[serde(default)]
     pub account_id: Option<String>,
-    #[serde(default)]
     pub account_email: Option<String>,
-    #[serde(default)]
     pub account_name: Option<String>,
 }
 
 /// The outcome of trying to take the refresh lease.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "outcome", content = "row", rename_all = "camelCase")]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum LeaseOutcome {
     /// We hold the lease; the row as read in the same statement.
     Acquired(ConnectionRow),
@@ -52,8 +44,7 @@ pub enum LeaseOutcome {
 }
 
 /// Tokens written after a successful refresh or a sign-in.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TokenWrite {
     pub user_id: String,
     pub provider: String,
@@ -66,19 +57,15 @@ pub struct TokenWrite {
     pub refreshed_at: i64,
     /// The account, when known; `None` keeps what is stored. Only sign-ins
     /// and connects set it; a refresh never touches it.
-    #[serde(default)]
     pub account_id: Option<String>,
-    #[serde(default)]
     pub account_email: Option<String>,
-    #[serde(default)]
     pub account_name: Option<String>,
 }
 
 /// A connect in progress (RFC 6749 §4.1 with PKCE), found by the SHA-256 of
 /// its `state`. The verifier and, after the callback, the code are sealed,
 /// bound to the state hash. Instants are epoch milliseconds.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ConnectAttempt {
     pub state_hash: String,
     pub user_id: String,
@@ -105,8 +92,7 @@ pub enum ClaimOutcome {
 }
 
 /// A failed refresh, recorded by the lease owner (which then releases the lease).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FailureWrite {
     pub user_id: String,
     pub provider: String,
@@ -119,13 +105,11 @@ pub struct FailureWrite {
     pub cooldown_until: Option<i64>,
     /// The grant is dead (`invalid_grant`, expired refresh token): erase the
     /// stored refresh token, keeping the row and its status.
-    #[serde(default)]
     pub erase_refresh_token: bool,
 }
 
 /// A refresh outcome for monitoring. Carries no token bytes.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RefreshEvent {
     pub user_id: String,
     pub provider: String,
@@ -137,9 +121,7 @@ pub struct RefreshEvent {
     pub duration_ms: Option<i64>,
     pub attempts: Option<u32>,
     pub rotated: Option<bool>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub scopes_added: Vec<String>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub scopes_removed: Vec<String>,
     pub instance: String,
 }

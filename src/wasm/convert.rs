@@ -65,6 +65,9 @@ extern "C" {
         refreshed: bool,
         warning: JsValue,
     ) -> JsValue;
+    /// A store row's `JSON.stringify`, with BigInt numbers read as numbers.
+    #[wasm_bindgen(js_name = rowJson, catch)]
+    fn row_json(row: &JsValue) -> std::result::Result<JsValue, JsValue>;
     /// `{ userId, provider }` in one call.
     #[wasm_bindgen(js_name = rowKey)]
     pub fn row_key_js(user_id: &str, provider: &str) -> JsValue;
@@ -132,14 +135,27 @@ pub fn error_from_js(v: &JsValue, code: Code, context: &str) -> Error {
 /// them; a value it refuses (a cycle, a BigInt, a throwing `toJSON`) is an
 /// error naming the path and no part of the value or what was thrown.
 pub fn js_to_json(v: &JsValue, path: &str, code: Code) -> Result<json::Value> {
+    json_of(js_sys::JSON::stringify(v).map(JsValue::from), path, code)
+}
+
+/// A store row as JSON data: as `js_to_json`, but a row's int8 columns may
+/// come as BigInt (see `rowJson` in js/boundary.js).
+pub fn row_to_json(v: &JsValue, path: &str) -> Result<json::Value> {
+    json_of(row_json(v), path, Code::Storage)
+}
+
+fn json_of(
+    text: std::result::Result<JsValue, JsValue>,
+    path: &str,
+    code: Code,
+) -> Result<json::Value> {
     let refused = || {
         Error::new(
             code,
             format!("{path}: must be JSON data (no cycles, BigInts or throwing toJSON)"),
         )
     };
-    let text = js_sys::JSON::stringify(v).map_err(|_| refused())?;
-    match text.as_string() {
+    match text.map_err(|_| refused())?.as_string() {
         // `JSON.stringify(undefined)` and of a function: nothing to read.
         None => Ok(json::Value::Null),
         Some(t) => json::parse(&t).map_err(|_| refused()),

@@ -231,7 +231,7 @@ fn no_token_bytes_in_events_errors_or_status() {
         json!({"error":"invalid_grant","error_description":"bad rt-SECRET-0"}),
     );
     let e = w.get("google").unwrap_err();
-    let status = serde_json::to_string(&w.rt.run(w.m.status("user-1", "google")).unwrap()).unwrap();
+    let status = format!("{:?}", w.rt.run(w.m.status("user-1", "google")).unwrap());
     let events = format!("{:?} {:?}", w.rt.events.borrow(), w.store.events());
     for text in [format!("{e:?}"), e.to_string(), status, events] {
         assert!(!text.contains("SECRET"), "{text}");
