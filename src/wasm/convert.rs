@@ -138,9 +138,9 @@ pub fn js_to_json(v: &JsValue, path: &str, code: Code) -> Result<json::Value> {
     json_of(js_sys::JSON::stringify(v).map(JsValue::from), path, code)
 }
 
-/// A store row as JSON data: as `js_to_json`, but a row's int8 columns may
-/// come as BigInt (see `rowJson` in js/boundary.js).
-pub fn row_to_json(v: &JsValue, path: &str) -> Result<json::Value> {
+/// What a store returned, as JSON data: as `js_to_json`, but int8 columns
+/// may come as BigInt (see `rowJson` in js/boundary.js).
+pub fn store_json(v: &JsValue, path: &str) -> Result<json::Value> {
     json_of(row_json(v), path, Code::Storage)
 }
 

@@ -6,12 +6,13 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
 use super::convert::{
-    error_from_js, event_to_js, get, js_to_json, n, obj, opt_n, opt_s, row_key_js, row_to_json, s,
+    error_from_js, event_to_js, get, js_to_json, n, obj, opt_n, opt_s, row_key_js, s, store_json,
     strings,
 };
 use super::util::settle;
 use crate::core::error::{Code, Error, Result};
 use crate::core::fields::Fields;
+use crate::core::json;
 use crate::core::store::{
     ClaimOutcome, ConnectAttempt, ConnectionRow, FailureWrite, LeaseOutcome, RefreshEvent, Store,
     TokenWrite,
@@ -39,8 +40,11 @@ pub struct JsStore {
 }
 
 pub(crate) fn row_from_js(v: &JsValue, path: &str) -> Result<ConnectionRow> {
-    let json = row_to_json(v, path)?;
-    let f = Fields::new(&json, path, Code::Storage)?;
+    row_from_json(&store_json(v, path)?, path)
+}
+
+fn row_from_json(json: &json::Value, path: &str) -> Result<ConnectionRow> {
+    let f = Fields::new(json, path, Code::Storage)?;
     Ok(ConnectionRow {
         user_id: f.str("userId")?,
         provider: f.str("provider")?,
@@ -66,7 +70,7 @@ pub(crate) fn row_from_js(v: &JsValue, path: &str) -> Result<ConnectionRow> {
 }
 
 fn attempt_from_js(v: &JsValue, path: &str) -> Result<ConnectAttempt> {
-    let json = js_to_json(v, path, Code::Storage)?;
+    let json = store_json(v, path)?;
     let f = Fields::new(&json, path, Code::Storage)?;
     Ok(ConnectAttempt {
         state_hash: f.str("stateHash")?,
@@ -230,17 +234,15 @@ impl Store for JsStore {
             ("until", n(until_ms)),
         ]);
         let v = self.call("tryLease", arg).await?;
-        let json = js_to_json(&v, "store.tryLease result", Code::Storage)?;
+        let json = store_json(&v, "store.tryLease result")?;
         let f = Fields::new(&json, "store.tryLease result", Code::Storage)?;
+        let row = || {
+            let row = f.raw("row").unwrap_or(&json::Value::Null);
+            row_from_json(row, "store.tryLease result.row")
+        };
         match f.str("outcome")?.as_str() {
-            "acquired" => Ok(LeaseOutcome::Acquired(row_from_js(
-                &get(&v, "row"),
-                "store.tryLease result.row",
-            )?)),
-            "busy" => Ok(LeaseOutcome::Busy(row_from_js(
-                &get(&v, "row"),
-                "store.tryLease result.row",
-            )?)),
+            "acquired" => Ok(LeaseOutcome::Acquired(row()?)),
+            "busy" => Ok(LeaseOutcome::Busy(row()?)),
             "missing" => Ok(LeaseOutcome::Missing),
             _ => Err(bad_result(
                 "tryLease",
@@ -390,7 +392,7 @@ impl Store for JsStore {
             .enumerate()
             .map(|(i, item)| {
                 let path = format!("store.listExpiring result[{i}]");
-                let json = js_to_json(&item, &path, Code::Storage)?;
+                let json = store_json(&item, &path)?;
                 let f = Fields::new(&json, &path, Code::Storage)?;
                 Ok((f.str("userId")?, f.str("provider")?))
             })

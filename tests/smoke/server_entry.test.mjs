@@ -142,3 +142,26 @@ test("a store that returns its numbers as BigInt (int8 columns) is read as it is
   assert.equal(t.accessToken, "at-0");
   assert.equal(provider.calls, 0);
 });
+
+test("a lease result with BigInt numbers is read too (a refresh over int8 columns)", async () => {
+  const { store } = await connected();
+  const big = (row) => row && { ...row, version: BigInt(row.version), expiresAt: BigInt(row.expiresAt ?? 0) };
+  const wrapped = new Proxy(store, {
+    get: (t, k) => {
+      const f = t[k];
+      if (typeof f !== "function") return f;
+      if (k === "load") return async (a) => big(await f.call(t, a));
+      if (k === "tryLease") {
+        return async (...a) => {
+          const r = await f.apply(t, a);
+          return r && r.row ? { ...r, row: big(r.row) } : r;
+        };
+      }
+      return f.bind(t);
+    },
+  });
+  const { m, provider } = manager(wrapped);
+  const t = await m.getValidToken("u1", "google", { force: true });
+  assert.equal(t.accessToken, "fresh-1");
+  assert.equal(provider.calls, 1);
+});
