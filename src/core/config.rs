@@ -1,9 +1,8 @@
 //! Manager configuration as it arrives from JSON (the wasm constructor), with
 //! errors that name the offending field.
 
-use std::collections::HashMap;
-
 use super::json::{self, Value};
+use super::vecmap::VecMap;
 
 use super::error::{Code, Error, Result};
 use super::fields::Fields;
@@ -12,7 +11,8 @@ use super::provider::{Provider, ProviderConfig};
 use super::seal::{KeyConfig, Keyring};
 
 pub struct ManagerConfig {
-    pub providers: HashMap<String, Provider>,
+    /// By id, in id order.
+    pub providers: VecMap<String, Provider>,
     pub keyring: Keyring,
     pub policy: Policy,
 }
@@ -65,7 +65,7 @@ impl ManagerConfig {
                 ))
             }
         };
-        let mut providers = HashMap::new();
+        let mut providers = VecMap::default();
         for (id, pv) in providers_json {
             let pc = ProviderConfig::from_json(pv, &format!("providers.{id}"))?;
             providers.insert(id.clone(), Provider::from_config(id, &pc)?);

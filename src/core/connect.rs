@@ -388,10 +388,10 @@ impl<T: Transport, S: Store, R: Runtime> Manager<T, S, R> {
     pub async fn status_all(&self, user_id: &str) -> Result<Vec<StatusReport>> {
         check_user(user_id)?;
         let rows = self.store.load_all(user_id).await?;
-        let mut ids: Vec<&String> = self.cfg.providers.keys().collect();
-        ids.sort_unstable();
-        Ok(ids
-            .into_iter()
+        Ok(self
+            .cfg
+            .providers
+            .keys()
             .map(|id| self.report(id, rows.iter().find(|r| &r.provider == id)))
             .collect())
     }

@@ -3,6 +3,7 @@
 //! deserializers in wasm, and the messages are better.
 
 use super::json::{Map, Value};
+use super::vecmap::VecMap;
 
 use super::error::{Code, Error, Result};
 
@@ -83,18 +84,15 @@ impl<'a> Fields<'a> {
         match self.get(key) {
             None => Ok(None),
             Some(Value::Object(m)) => {
-                let mut pairs = m
-                    .iter()
-                    .map(|(k, v)| match v {
-                        Value::String(s) => Ok((k.clone(), s.clone())),
-                        _ => Err(self.err(key, "values must be strings")),
-                    })
-                    .collect::<Result<Vec<_>>>()?;
-                // Key order, and the last of a duplicated key (stable sort).
-                pairs.reverse();
-                pairs.sort_by(|a, b| a.0.cmp(&b.0));
-                pairs.dedup_by(|b, a| a.0 == b.0);
-                Ok(Some(pairs))
+                // Key order, and the last of a duplicated key.
+                let mut pairs = VecMap::default();
+                for (k, v) in m {
+                    match v {
+                        Value::String(s) => pairs.insert(k.clone(), s.clone()),
+                        _ => return Err(self.err(key, "values must be strings")),
+                    }
+                }
+                Ok(Some(pairs.into_vec()))
             }
             Some(_) => Err(self.err(key, "must be an object of strings")),
         }

@@ -159,8 +159,7 @@ impl<T: Transport, S: Store, R: Runtime> Manager<T, S, R> {
     /// What the background refresher needs to know of each configured
     /// provider, sorted by id: its keep-alive and warning windows.
     pub fn upkeep(&self) -> Vec<ProviderUpkeep> {
-        let mut all: Vec<ProviderUpkeep> = self
-            .cfg
+        self.cfg
             .providers
             .iter()
             .map(|(id, p)| ProviderUpkeep {
@@ -168,9 +167,7 @@ impl<T: Transport, S: Store, R: Runtime> Manager<T, S, R> {
                 keep_alive_secs: p.spec.keep_alive_secs,
                 refresh_token_warning_secs: p.spec.refresh_token_warning_secs,
             })
-            .collect();
-        all.sort_unstable_by(|a, b| a.provider.cmp(&b.provider));
-        all
+            .collect()
     }
 
     pub fn new(cfg: ManagerConfig, transport: T, store: S, rt: R) -> Self {
@@ -210,8 +207,7 @@ impl<T: Transport, S: Store, R: Runtime> Manager<T, S, R> {
 
     pub(crate) fn provider(&self, id: &str) -> Result<&Provider> {
         self.cfg.providers.get(id).ok_or_else(|| {
-            let mut known: Vec<&str> = self.cfg.providers.keys().map(String::as_str).collect();
-            known.sort_unstable();
+            let known: Vec<&str> = self.cfg.providers.keys().map(String::as_str).collect();
             Error::new(
                 Code::BadRequest,
                 format!(

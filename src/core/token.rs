@@ -36,12 +36,13 @@ pub fn freshness(expires_at_ms: Option<i64>, now_ms: i64, margin_ms: i64) -> Fre
 
 /// Normalises a scope string (RFC 6749 §3.3 is space separated; GitHub uses commas).
 pub fn normalize_scope(raw: &str, separator: char) -> String {
-    let mut parts: Vec<&str> = raw
-        .split(|c: char| c == separator || c.is_whitespace())
-        .filter(|s| !s.is_empty())
-        .collect();
-    parts.sort_unstable();
-    parts.dedup();
+    // Sorted and deduplicated as they are inserted.
+    let mut parts: Vec<&str> = Vec::new();
+    for p in raw.split(|c: char| c == separator || c.is_whitespace()) {
+        if let (false, Err(i)) = (p.is_empty(), parts.binary_search(&p)) {
+            parts.insert(i, p);
+        }
+    }
     parts.join(" ")
 }
 

@@ -1,7 +1,9 @@
-//! A map kept as a sorted `Vec`: for the few keys a client or a flight
-//! table holds (connections, refreshes in flight). Lookups are a binary
-//! search, iteration is in key order, and it costs the wasm far less code
-//! than a hash table (hashbrown was 6 KB of the browser build).
+//! A map kept as a sorted `Vec`: for the few keys a client, a flight table
+//! or a configuration holds (connections, refreshes in flight, providers).
+//! Lookups are a binary search, iteration is in key order (so nothing needs
+//! sorting afterwards), and it costs the wasm far less code than a hash
+//! table and a sort (hashbrown was 6 KB of the browser build, each sort's
+//! instance 2-3 KB of the server's).
 
 use std::borrow::Borrow;
 
@@ -46,6 +48,30 @@ impl<K: Ord, V> VecMap<K, V> {
             }
         };
         &mut self.0[i].1
+    }
+
+    /// Sets `key` to `value`, replacing what it had.
+    pub fn insert(&mut self, key: K, value: V) {
+        match self.find(&key) {
+            Ok(i) => self.0[i].1 = value,
+            Err(i) => self.0.insert(i, (key, value)),
+        }
+    }
+
+    pub fn contains_key<Q: Ord + ?Sized>(&self, key: &Q) -> bool
+    where
+        K: Borrow<Q>,
+    {
+        self.find(key).is_ok()
+    }
+
+    pub fn keys(&self) -> impl Iterator<Item = &K> {
+        self.0.iter().map(|(k, _)| k)
+    }
+
+    /// The entries, in key order.
+    pub fn into_vec(self) -> Vec<(K, V)> {
+        self.0
     }
 
     pub fn remove<Q: Ord + ?Sized>(&mut self, key: &Q) -> Option<V>
@@ -94,6 +120,10 @@ mod tests {
         assert_eq!(m.get("b"), Some(&5));
         assert_eq!(m.get("z"), None);
         *m.get_mut("c").unwrap() = 9;
+        m.insert("d".into(), 1);
+        m.insert("d".into(), 7);
+        assert!(m.contains_key("d") && !m.contains_key("e"));
+        assert_eq!(m.remove("d"), Some(7));
         assert_eq!(m.remove("a"), Some(2));
         assert_eq!(m.remove("a"), None);
         for v in m.values_mut() {
@@ -104,6 +134,11 @@ mod tests {
             [("b", 6), ("c", 10)]
         );
         assert_eq!((m.len(), m.is_empty()), (2, false));
+        assert_eq!(m.keys().collect::<Vec<_>>(), ["b", "c"]);
+        assert_eq!(
+            m.clone().into_vec(),
+            [("b".to_string(), 6), ("c".to_string(), 10)]
+        );
         m.clear();
         assert!(m.is_empty());
     }

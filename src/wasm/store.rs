@@ -6,8 +6,7 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
 use super::convert::{
-    error_from_js, event_to_js, get, js_to_json, n, obj, opt_n, opt_s, row_key_js, s, store_json,
-    strings,
+    error_from_js, event_to_js, get, n, obj, opt_n, opt_s, row_key_js, s, store_json, strings,
 };
 use super::util::settle;
 use crate::core::error::{Code, Error, Result};
