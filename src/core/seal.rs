@@ -11,6 +11,8 @@
 //! (`CRYPTO_UNBOUND`); only `LegacyImporter`, run by an operator, opens it with
 //! the old system's key and reseals it bound to the row it was read from.
 
+use std::cell::OnceCell;
+
 use aes_gcm::aead::generic_array::typenum::U16;
 use aes_gcm::aead::{Aead, KeyInit, Payload};
 use aes_gcm::{Aes256Gcm, AesGcm, Nonce};
@@ -64,7 +66,18 @@ impl SealContext<'_> {
 
 struct Key {
     id: String,
-    cipher: Aes256Gcm,
+    material: [u8; 32],
+    /// Built at the key's first use: an instance that only reads statuses or
+    /// starts a connect never runs (or, on a cold wasm isolate, compiles) the
+    /// AES key schedule.
+    cipher: OnceCell<Aes256Gcm>,
+}
+
+impl Key {
+    fn cipher(&self) -> &Aes256Gcm {
+        self.cipher
+            .get_or_init(|| Aes256Gcm::new(&self.material.into()))
+    }
 }
 
 /// Key material as configured: `{ id, key }`, key as 32 bytes in base64,
@@ -154,7 +167,8 @@ impl Keyring {
             })?;
             out.push(Key {
                 id: k.id.clone(),
-                cipher: Aes256Gcm::new(&bytes.into()),
+                material: bytes,
+                cipher: OnceCell::new(),
             });
         }
         Ok(Self { keys: out })
@@ -169,7 +183,7 @@ impl Keyring {
         let key = &self.keys[0];
         let aad = ctx.aad();
         let ct = key
-            .cipher
+            .cipher()
             .encrypt(
                 Nonce::from_slice(&nonce),
                 Payload {
@@ -236,7 +250,7 @@ impl Keyring {
         }
         let aad = ctx.aad();
         let pt = key
-            .cipher
+            .cipher()
             .decrypt(
                 Nonce::from_slice(&nonce),
                 Payload {
@@ -391,6 +405,25 @@ mod tests {
             "ya29.token"
         );
         assert!(!r.needs_reseal(&s));
+    }
+
+    #[test]
+    fn a_key_schedule_runs_only_when_its_key_is_used() {
+        let r = ring(&[("k1", K1), ("k2", K2_HEX)]);
+        let built = |r: &Keyring| {
+            r.keys
+                .iter()
+                .map(|k| k.cipher.get().is_some())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(built(&r), [false, false]);
+        let s = r.seal("ya29.token", &ctx("u1", Field::AccessToken), [7; 12]);
+        assert_eq!(built(&r), [true, false]);
+        assert_eq!(
+            r.open(&s, &ctx("u1", Field::AccessToken)).unwrap(),
+            "ya29.token"
+        );
+        assert_eq!(built(&r), [true, false]);
     }
 
     #[test]
