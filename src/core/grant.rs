@@ -153,7 +153,11 @@ fn opt_u64(obj: &Map, key: &str, status: u16) -> Result<Option<u64>> {
         None | Some(Value::Null) => Ok(None),
         Some(Value::Number(n)) => {
             // `3599.5` is read as 3599 (a float from a lenient server).
-            if let Some(u) = n.trunc_i64().and_then(|t| u64::try_from(t).ok()) {
+            if let Some(u) = n
+                .trunc_i64()
+                .filter(|_| !n.is_negative())
+                .and_then(|t| u64::try_from(t).ok())
+            {
                 Ok(Some(u))
             } else {
                 Err(bad_response(
@@ -419,6 +423,10 @@ mod tests {
             ),
             (
                 json!({"access_token":"a","token_type":"Bearer","expires_in":-1}),
+                "expires_in must be a non-negative number",
+            ),
+            (
+                json!({"access_token":"a","token_type":"Bearer","expires_in":-0.5}),
                 "expires_in must be a non-negative number",
             ),
             (

@@ -53,6 +53,16 @@ impl Number {
         self.signed(true)
     }
 
+    /// Below zero (`-0` and `-0.0` are not).
+    pub fn is_negative(&self) -> bool {
+        self.0.starts_with('-')
+            && self
+                .0
+                .bytes()
+                .take_while(|b| !matches!(b, b'e' | b'E'))
+                .any(|b| matches!(b, b'1'..=b'9'))
+    }
+
     fn signed(&self, truncate: bool) -> Option<i64> {
         let (negative, m) = self.magnitude(truncate)?;
         if negative {
@@ -564,6 +574,16 @@ mod tests {
             );
         }
         assert_eq!(num("1e400").to_string(), "1e400");
+        for (t, negative) in [
+            ("-0", false),
+            ("-0.0e5", false),
+            ("-0.5", true),
+            ("-1e-9", true),
+            ("0", false),
+            ("3", false),
+        ] {
+            assert_eq!(num(t).is_negative(), negative, "{t}");
+        }
     }
 
     #[test]
