@@ -113,7 +113,7 @@ pub fn classify_oauth_error(error: &str) -> Code {
 /// does not echo the secret we sent.
 fn safe_description(v: Option<&Value>, sent: &str) -> Option<String> {
     let d = v?.as_str()?;
-    if d.is_empty() || (sent.len() >= 4 && d.contains(sent)) {
+    if d.is_empty() || (sent.len() >= 4 && super::text::contains(d, sent)) {
         return None;
     }
     let clean: String = d.chars().filter(|c| !c.is_control()).take(200).collect();

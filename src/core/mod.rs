@@ -27,6 +27,7 @@ pub mod secret;
 pub mod singleflight;
 pub mod status;
 pub mod store;
+pub mod text;
 pub mod time;
 pub mod token;
 pub mod tracked;

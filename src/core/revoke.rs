@@ -6,6 +6,7 @@ use super::error::{Code, Error};
 use super::grant::{basic_auth, client_form};
 use super::http::{form_body, form_urlencode, HttpRequest, HttpResponse};
 use super::provider::{Provider, Revocation};
+use super::text;
 use super::token::TokenSet;
 
 /// What happened at the provider.
@@ -57,7 +58,7 @@ pub fn revocation_request(p: &Provider, t: &TokenSet) -> Option<HttpRequest> {
         }),
         Revocation::GitHubGrant { url } => Some(HttpRequest {
             method: "DELETE",
-            url: url.replace("{client_id}", &form_urlencode(&p.client_id)),
+            url: text::replace(url, "{client_id}", &form_urlencode(&p.client_id)),
             headers: vec![
                 ("authorization".into(), basic_auth(p)),
                 ("accept".into(), "application/vnd.github+json".into()),
@@ -78,7 +79,7 @@ pub fn revocation_outcome(p: &Provider, resp: &HttpResponse) -> RevokeOutcome {
     let s = resp.status;
     let already_gone = match &p.spec.revocation {
         // Google answers 400 invalid_token for a token that is already dead.
-        Revocation::Google { .. } => s == 400 && resp.body.contains("invalid_token"),
+        Revocation::Google { .. } => s == 400 && text::contains(&resp.body, "invalid_token"),
         // GitHub: 404 when the authorization no longer exists.
         Revocation::GitHubGrant { .. } => s == 404,
         _ => false,

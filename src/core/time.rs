@@ -68,66 +68,73 @@ pub fn format_rfc3339_ms(ms: i64) -> String {
 }
 
 fn num(s: &str) -> Option<u32> {
-    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
+    digits(s.as_bytes())
+}
+
+/// ASCII digits as a number; `None` for anything else, or when empty or
+/// beyond u32. Read byte by byte, with no slicing that could panic (a
+/// panicking slice brings `str` and `char` debug formatting into the wasm).
+fn digits(b: &[u8]) -> Option<u32> {
+    if b.is_empty() {
         return None;
     }
-    s.parse().ok()
+    b.iter().try_fold(0u32, |acc, &c| {
+        let d = (c as char).to_digit(10)?;
+        acc.checked_mul(10)?.checked_add(d)
+    })
 }
 
 /// Parses an RFC 3339 timestamp (`Z` or `±hh:mm` offset, optional fraction,
 /// `T` or space separator as Postgres prints) into epoch milliseconds.
 /// Fractions beyond milliseconds are truncated.
 pub fn parse_rfc3339_ms(input: &str) -> Option<i64> {
-    let s = input.trim();
-    if s.len() < 19 || !s.is_ascii() {
+    let b = input.trim().as_bytes();
+    let at = |i: usize, j: usize| b.get(i..j).and_then(digits);
+    if b.get(4) != Some(&b'-')
+        || b.get(7) != Some(&b'-')
+        || !matches!(b.get(10), Some(b'T' | b't' | b' '))
+        || b.get(13) != Some(&b':')
+        || b.get(16) != Some(&b':')
+    {
         return None;
     }
-    let b = s.as_bytes();
-    if b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't' | b' ') || b[13] != b':' {
-        return None;
-    }
-    if b[16] != b':' {
-        return None;
-    }
-    let y = num(&s[0..4])? as i64;
-    let mo = num(&s[5..7])?;
-    let d = num(&s[8..10])?;
-    let h = num(&s[11..13])?;
-    let mi = num(&s[14..16])?;
-    let sec = num(&s[17..19])?;
-    let mut rest = &s[19..];
+    let (y, mo, d) = (at(0, 4)? as i64, at(5, 7)?, at(8, 10)?);
+    let (h, mi, sec) = (at(11, 13)?, at(14, 16)?, at(17, 19)?);
+    let mut rest = b.get(19..)?;
     let mut milli = 0u32;
-    if let Some(frac) = rest.strip_prefix('.') {
-        let digits = frac.bytes().take_while(u8::is_ascii_digit).count();
-        if digits == 0 {
+    if let Some(frac) = rest.strip_prefix(b".") {
+        let n = frac.iter().take_while(|c| c.is_ascii_digit()).count();
+        if n == 0 {
             return None;
         }
-        let f = &frac[..digits];
-        let padded = format!("{:0<3}", &f[..digits.min(3)]);
-        milli = num(&padded)?;
-        rest = &frac[digits..];
+        // The first three digits, as milliseconds (`.5` is 500).
+        for i in 0..3 {
+            milli = milli * 10
+                + frac
+                    .get(i)
+                    .filter(|_| i < n)
+                    .map_or(0, |c| u32::from(c - b'0'));
+        }
+        rest = &frac[n..];
     }
     let offset_min: i64 = match rest {
-        "Z" | "z" => 0,
-        _ if rest.len() == 6 || rest.len() == 3 => {
-            let sign = match rest.as_bytes()[0] {
+        b"Z" | b"z" => 0,
+        [sign, oh @ ..] if rest.len() == 6 || rest.len() == 3 => {
+            let sign = match sign {
                 b'+' => 1,
                 b'-' => -1,
                 _ => return None,
             };
-            let oh = num(&rest[1..3])? as i64;
-            let om = if rest.len() == 6 {
-                if rest.as_bytes()[3] != b':' {
-                    return None;
-                }
-                num(&rest[4..6])? as i64
-            } else {
-                0
+            let hh = digits(oh.get(0..2)?)? as i64;
+            let mm = match oh.get(2..) {
+                Some([]) => 0,
+                Some([b':', m @ ..]) => digits(m)? as i64,
+                _ => return None,
             };
-            if oh > 23 || om > 59 {
+            if hh > 23 || mm > 59 {
                 return None;
             }
-            sign * (oh * 60 + om)
+            sign * (hh * 60 + mm)
         }
         _ => return None,
     };

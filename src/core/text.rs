@@ -1,0 +1,59 @@
+//! Substring search by byte windows. `str::contains(&str)` and
+//! `str::replace` bring core's two-way searcher and, through its char
+//! boundary panic, `str` and `char` debug formatting into the wasm (about
+//! 6 KB); the texts searched here are short (a provider's error text, a URL
+//! template).
+
+/// Where `needle` first occurs in `hay`. An empty needle is at 0.
+pub fn find(hay: &str, needle: &str) -> Option<usize> {
+    hay.as_bytes()
+        .windows(needle.len().max(1))
+        .position(|w| w == needle.as_bytes())
+        .or((needle.is_empty()).then_some(0))
+}
+
+pub fn contains(hay: &str, needle: &str) -> bool {
+    find(hay, needle).is_some()
+}
+
+/// `hay` with every `needle` (not empty) replaced by `with`.
+pub fn replace(hay: &str, needle: &str, with: &str) -> String {
+    let mut out = String::with_capacity(hay.len());
+    let mut rest = hay;
+    while let Some(i) = find(rest, needle).filter(|_| !needle.is_empty()) {
+        // `i` is where a whole `needle` (valid UTF-8) starts, so both are
+        // char boundaries; `get` says so without a panic path.
+        let (Some(head), Some(tail)) = (rest.get(..i), rest.get(i + needle.len()..)) else {
+            break;
+        };
+        out.push_str(head);
+        out.push_str(with);
+        rest = tail;
+    }
+    out.push_str(rest);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_and_replaces_as_str_does() {
+        for (hay, needle) in [
+            ("", ""),
+            ("abc", ""),
+            ("abc", "c"),
+            ("aaa", "aa"),
+            ("é{client_id}é{client_id}", "{client_id}"),
+            ("invalid_grant", "invalid_token"),
+            ("x", "xyz"),
+        ] {
+            assert_eq!(find(hay, needle), hay.find(needle), "{hay} {needle}");
+            assert_eq!(contains(hay, needle), hay.contains(needle));
+            if !needle.is_empty() {
+                assert_eq!(replace(hay, needle, "[é]"), hay.replace(needle, "[é]"));
+            }
+        }
+    }
+}
