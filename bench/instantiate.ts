@@ -1,7 +1,11 @@
 // One measurement per process: wasm compile + instantiate + TokenManager
 // construction, from bytes already in memory. Prints milliseconds:
 // "<total> <compile> <instantiate> <construct>".
-import init, { TokenManager } from "../pkg/oauth_token_manager.js";
+//
+// By default the way the edge functions load it (supabase/functions/_shared/
+// wasm.ts): `new WebAssembly.Module` and `initSync`, in place. With `async`:
+// `WebAssembly.compile` and the glue's async `init`, as a page does.
+import init, { initSync, TokenManager } from "../pkg/oauth_token_manager.js";
 import { MemoryStore } from "../tests/js/memory-store.js";
 
 const bytes = await Deno.readFile(new URL("../pkg/oauth_token_manager_bg.wasm", import.meta.url));
@@ -10,10 +14,12 @@ const store = new MemoryStore();
 // touched, which the glue's init does. An edge function has loaded it before
 // our code runs (Deno.serve hands it a Request), so it is not counted here.
 void (typeof Request === "function" && ({} instanceof Request));
+const inPlace = Deno.args[0] !== "async";
 const t0 = performance.now();
-const module = await WebAssembly.compile(bytes);
+const module = inPlace ? new WebAssembly.Module(bytes) : await WebAssembly.compile(bytes);
 const t1 = performance.now();
-await init({ module_or_path: module });
+if (inPlace) initSync({ module });
+else await init({ module_or_path: module });
 const t2 = performance.now();
 const m = new TokenManager({
   providers: { google: { clientId: "id", clientSecret: "secret" } },
