@@ -173,7 +173,7 @@ impl<T: Transport, S: Store, R: Runtime> Manager<T, S, R> {
     pub fn new(cfg: ManagerConfig, transport: T, store: S, rt: R) -> Self {
         let mut id = [0u8; 6];
         rt.fill_random(&mut id);
-        let instance = id.iter().map(|b| format!("{b:02x}")).collect();
+        let instance = super::seal::encode_hex(&id);
         Self {
             cfg,
             transport,
