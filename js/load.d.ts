@@ -2,4 +2,5 @@
 export declare function loader(
   initGlue: (input?: unknown) => Promise<unknown>,
   wasmUrl: URL,
+  initSync: (input: { module: WebAssembly.Module }) => unknown,
 ): (input?: unknown) => Promise<unknown>;

@@ -3,7 +3,10 @@
 // BrowserTokenClient, the error codes and the marker helpers from a wasm
 // build with the client feature only — no TokenManager, sealing, provider
 // registry or lease protocol to download. The same `init()` as the main entry.
-import initGlue, { BrowserTokenClient as ModuleClient } from "./browser/oauth_token_manager_browser.js";
+import initGlue, {
+  BrowserTokenClient as ModuleClient,
+  initSync,
+} from "./browser/oauth_token_manager_browser.js";
 import { loader } from "./load.js";
 
 export * from "./browser/oauth_token_manager_browser.js";
@@ -62,7 +65,11 @@ export class BrowserTokenClient extends ModuleClient {
 }
 
 /** Loads the browser build's WebAssembly module, once (see the main entry's `init`). */
-const init = loader(initGlue, new URL("browser/oauth_token_manager_browser_bg.wasm", import.meta.url));
+const init = loader(
+  initGlue,
+  new URL("browser/oauth_token_manager_browser_bg.wasm", import.meta.url),
+  initSync,
+);
 export default init;
 
 export { TokenManagerError } from "./browser/snippets/oauth-token-manager-a038f2a47e732acb/js/errors.js";

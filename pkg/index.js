@@ -4,7 +4,7 @@
 // codes and marker helpers), with an `init()` that needs no argument in every
 // runtime. Pages import the browser client from `oauth-token-manager/browser`,
 // the build with the client alone.
-import initGlue, { TokenManager as ModuleManager } from "./oauth_token_manager.js";
+import initGlue, { initSync, TokenManager as ModuleManager } from "./oauth_token_manager.js";
 import { loader } from "./load.js";
 
 export * from "./oauth_token_manager.js";
@@ -92,7 +92,7 @@ function sameRow(copy, count, row) {
  * beside this file; pass `{ module_or_path }` (bytes, a URL, a Response or a
  * compiled module) to load it from elsewhere.
  */
-const init = loader(initGlue, new URL("oauth_token_manager_bg.wasm", import.meta.url));
+const init = loader(initGlue, new URL("oauth_token_manager_bg.wasm", import.meta.url), initSync);
 export default init;
 
 export { TokenManagerError } from "./snippets/oauth-token-manager-a038f2a47e732acb/js/errors.js";
