@@ -56,6 +56,11 @@ cold "asynchronously (compile, init)" async
 # first construction costs what a later one does, and compiling costs more.
 cold "everything compiled up front" "" --v8-flags=--no-wasm-lazy-compilation
 
+node_init=()
+for ((i = 0; i < runs; i++)); do node_init+=("$(node bench/node_init.mjs)"); done
+printf "  %-34s median %6.2f ms\n" "Node: the package's init()" \
+  "$(printf '%s\n' "${node_init[@]}" | sort -n | sed -n "$(((runs + 1) / 2))p")"
+
 median3() { sort -n | sed -n 2p; }
 echo "== anchors in Deno: google-auth-library's OAuth2Client.getAccessToken() (cached token), a bare async Map lookup"
 anchors=()
