@@ -167,7 +167,7 @@ pub fn builtin(id: &str) -> Option<ProviderSpec> {
             "https://openidconnect.googleapis.com/v1/userinfo".into(),
             IdentityKind::Oidc,
         )),
-        default_scopes: scopes(&format!("openid email {scope}")),
+        default_scopes: scopes(&["openid email ", scope].concat()),
         // Google's access tokens live an hour (3599 s, as its token endpoint
         // says); a Supabase sign-in hands one over without its lifetime.
         default_expires_in_secs: Some(3_599),
@@ -473,11 +473,16 @@ impl Provider {
     }
 }
 
-fn url_field(v: &str, field: String) -> Result<String> {
+/// `v` if it is an http(s) URL; the field's name is only written for the
+/// error (a construction that succeeds formats nothing).
+fn url_field(v: &str, field: &dyn Fn(&str) -> String, name: &str) -> Result<String> {
     if valid_url(v) {
         Ok(v.to_string())
     } else {
-        Err(Error::config(format!("{field}: must be an http(s) URL")))
+        Err(Error::config(format!(
+            "{}: must be an http(s) URL",
+            field(name)
+        )))
     }
 }
 
@@ -500,10 +505,10 @@ fn apply_connect_config(
         spec.userinfo = None;
     }
     if let Some(u) = &c.auth_url {
-        spec.auth_url = Some(url_field(u, field("authUrl"))?);
+        spec.auth_url = Some(url_field(u, field, "authUrl")?);
     }
     let url = match &c.revocation_url {
-        Some(u) => Some(url_field(u, field("revocationUrl"))?),
+        Some(u) => Some(url_field(u, field, "revocationUrl")?),
         None => None,
     };
     spec.revocation = match c.revocation.as_deref() {
@@ -548,12 +553,12 @@ fn apply_connect_config(
     };
     match (&c.userinfo_url, &mut spec.userinfo) {
         (Some(u), Some((url, k))) => {
-            *url = url_field(u, field("userinfoUrl"))?;
+            *url = url_field(u, field, "userinfoUrl")?;
             *k = kind.unwrap_or(*k);
         }
         (Some(u), None) => {
             spec.userinfo = Some((
-                url_field(u, field("userinfoUrl"))?,
+                url_field(u, field, "userinfoUrl")?,
                 kind.or(template_identity).unwrap_or(IdentityKind::Oidc),
             ))
         }
