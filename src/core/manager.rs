@@ -2,7 +2,7 @@
 //! once against the `Transport`, `Store` and `Runtime` traits so the edge
 //! functions and the browser run the same refresh path.
 
-use std::cell::{Cell, RefCell};
+use std::cell::{Cell, OnceCell, RefCell};
 use std::collections::HashMap;
 
 use super::config::ManagerConfig;
@@ -140,7 +140,9 @@ pub struct Manager<T: Transport, S: Store, R: Runtime> {
     pub(crate) transport: T,
     pub(crate) store: S,
     pub(crate) rt: R,
-    pub(crate) instance: String,
+    /// Drawn at its first use (a lease, an event): a construction, and a
+    /// cold isolate's hot path, need no randomness.
+    instance: OnceCell<String>,
     pub(crate) flights: SingleFlight<Key, Result<ValidToken>>,
     /// Tracked: the generation is what the JS entry's memo checks.
     pub(crate) pending: Tracked<HashMap<Key, Pending>>,
@@ -171,15 +173,12 @@ impl<T: Transport, S: Store, R: Runtime> Manager<T, S, R> {
     }
 
     pub fn new(cfg: ManagerConfig, transport: T, store: S, rt: R) -> Self {
-        let mut id = [0u8; 6];
-        rt.fill_random(&mut id);
-        let instance = super::seal::encode_hex(&id);
         Self {
             cfg,
             transport,
             store,
             rt,
-            instance,
+            instance: OnceCell::new(),
             flights: SingleFlight::default(),
             pending: Tracked::default(),
             opened: RefCell::new(HashMap::new()),
@@ -188,7 +187,11 @@ impl<T: Transport, S: Store, R: Runtime> Manager<T, S, R> {
     }
 
     pub fn instance_id(&self) -> &str {
-        &self.instance
+        self.instance.get_or_init(|| {
+            let mut id = [0u8; 6];
+            self.rt.fill_random(&mut id);
+            super::seal::encode_hex(&id)
+        })
     }
 
     pub fn store(&self) -> &S {
@@ -202,7 +205,7 @@ impl<T: Transport, S: Store, R: Runtime> Manager<T, S, R> {
     pub(crate) fn next_owner(&self) -> String {
         let n = self.seq.get() + 1;
         self.seq.set(n);
-        format!("{}:{n}", self.instance)
+        format!("{}:{n}", self.instance_id())
     }
 
     pub(crate) fn provider(&self, id: &str) -> Result<&Provider> {
@@ -406,7 +409,7 @@ impl<T: Transport, S: Store, R: Runtime> Manager<T, S, R> {
             rotated: None,
             scopes_added: Vec::new(),
             scopes_removed: Vec::new(),
-            instance: self.instance.clone(),
+            instance: self.instance_id().to_string(),
         }
     }
 

@@ -37,7 +37,7 @@ pub struct Rt {
     timers: Rc<RefCell<Vec<(i64, Waker)>>>,
     pub sleeps: Rc<RefCell<Vec<u64>>>,
     /// Deterministic randomness: a splitmix64 stream.
-    seq: Rc<Cell<u64>>,
+    pub(crate) seq: Rc<Cell<u64>>,
     pub events: Rc<RefCell<Vec<RefreshEvent>>>,
 }
 

@@ -162,6 +162,18 @@ impl World {
 }
 
 #[test]
+fn construction_draws_no_randomness_and_the_instance_id_is_drawn_once() {
+    let w = world("google");
+    assert_eq!(w.rt.seq.get(), 0, "nothing drawn by Manager::new");
+    let id = w.m.instance_id().to_string();
+    assert_eq!(id.len(), 12);
+    let drawn = w.rt.seq.get();
+    assert_ne!(drawn, 0);
+    assert_eq!(w.m.instance_id(), id);
+    assert_eq!(w.rt.seq.get(), drawn, "kept, not drawn again");
+}
+
+#[test]
 fn fresh_token_needs_no_provider_call() {
     let w = world("google");
     w.connect("google", 3600, Some("rt-0"));
