@@ -3,7 +3,8 @@
 //! (required and canonical, or absent), and zero bits after the last byte,
 //! so each byte string has one encoding. Written here because the crate is
 //! 3.5 KB of the browser's wasm for one JWT payload and a few short values;
-//! the property tests hold this to the crate's answers.
+//! the property tests hold this to the crate's answers. Lower-case hex is
+//! here too.
 
 const STANDARD: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
@@ -27,6 +28,17 @@ fn value(c: u8, url: bool) -> Option<u32> {
         _ => return None,
     };
     Some(u32::from(v))
+}
+
+/// Lower-case hex, two digits a byte (without `format!`, which a cold
+/// isolate would otherwise compile for the constructor's instance id).
+pub fn hex(bytes: &[u8]) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    bytes
+        .iter()
+        .flat_map(|b| [HEX[usize::from(b >> 4)], HEX[usize::from(b & 15)]])
+        .map(char::from)
+        .collect()
 }
 
 /// `bytes` in base64 (`url`: base64url), with `=` padding when `pad`.

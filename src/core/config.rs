@@ -158,6 +158,7 @@ pub fn keyring_from(root: &Fields<'_>) -> Result<Keyring> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::core::error::Code;
 
     #[test]
     fn decimal_writes_what_to_string_writes() {
@@ -165,7 +166,6 @@ mod tests {
             assert_eq!(decimal(n), n.to_string());
         }
     }
-    use crate::core::error::Code;
 
     const KEY: &str = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
 

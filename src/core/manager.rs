@@ -190,7 +190,7 @@ impl<T: Transport, S: Store, R: Runtime> Manager<T, S, R> {
         self.instance.get_or_init(|| {
             let mut id = [0u8; 6];
             self.rt.fill_random(&mut id);
-            super::seal::encode_hex(&id)
+            super::b64::hex(&id)
         })
     }
 

@@ -106,17 +106,6 @@ impl std::fmt::Debug for Keyring {
     }
 }
 
-/// Lower-case hex, two digits a byte (without `format!`, which a cold
-/// isolate would otherwise compile for the constructor's instance id).
-pub fn encode_hex(bytes: &[u8]) -> String {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    bytes
-        .iter()
-        .flat_map(|b| [HEX[usize::from(b >> 4)], HEX[usize::from(b & 15)]])
-        .map(char::from)
-        .collect()
-}
-
 pub fn decode_hex(s: &str) -> Option<Vec<u8>> {
     if s.len() % 2 != 0 {
         return None;
@@ -421,7 +410,7 @@ mod tests {
     #[test]
     fn hex_round_trips() {
         let bytes: Vec<u8> = (0..=255).collect();
-        let hex = encode_hex(&bytes);
+        let hex = b64::hex(&bytes);
         assert_eq!(&hex[..8], "00010203");
         assert_eq!(&hex[hex.len() - 4..], "feff");
         assert_eq!(decode_hex(&hex), Some(bytes));

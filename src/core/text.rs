@@ -6,10 +6,12 @@
 
 /// Where `needle` first occurs in `hay`. An empty needle is at 0.
 pub fn find(hay: &str, needle: &str) -> Option<usize> {
+    if needle.is_empty() {
+        return Some(0);
+    }
     hay.as_bytes()
-        .windows(needle.len().max(1))
+        .windows(needle.len())
         .position(|w| w == needle.as_bytes())
-        .or((needle.is_empty()).then_some(0))
 }
 
 pub fn contains(hay: &str, needle: &str) -> bool {
@@ -18,9 +20,12 @@ pub fn contains(hay: &str, needle: &str) -> bool {
 
 /// `hay` with every `needle` (not empty) replaced by `with`.
 pub fn replace(hay: &str, needle: &str, with: &str) -> String {
+    if needle.is_empty() {
+        return hay.to_string();
+    }
     let mut out = String::with_capacity(hay.len());
     let mut rest = hay;
-    while let Some(i) = find(rest, needle).filter(|_| !needle.is_empty()) {
+    while let Some(i) = find(rest, needle) {
         // `i` is where a whole `needle` (valid UTF-8) starts, so both are
         // char boundaries; `get` says so without a panic path.
         let (Some(head), Some(tail)) = (rest.get(..i), rest.get(i + needle.len()..)) else {
