@@ -2,6 +2,7 @@
 //! errors that name the offending field.
 
 use super::json::{self, Value};
+use super::text;
 use super::vecmap::VecMap;
 
 use super::error::{Code, Error, Result};
@@ -33,10 +34,7 @@ const FIELDS: [&str; 11] = [
 
 fn positive(f: &Fields<'_>, key: &str) -> Result<Option<u64>> {
     match f.opt_u64(key)? {
-        Some(0) => Err(Error::config(format!(
-            "{}: must be greater than 0",
-            f.path(key)
-        ))),
+        Some(0) => Err(f.err(key, "must be greater than 0")),
         v => Ok(v),
     }
 }
@@ -67,7 +65,7 @@ impl ManagerConfig {
         };
         let mut providers = VecMap::default();
         for (id, pv) in providers_json {
-            let pc = ProviderConfig::from_json(pv, &["providers.", id].concat())?;
+            let pc = ProviderConfig::from_json(pv, &text::cat(&["providers.", id]))?;
             providers.insert(id.clone(), Provider::from_config(id, &pc)?);
         }
         let keyring = keyring_from(&root)?;
@@ -101,10 +99,7 @@ impl ManagerConfig {
         if let Some(l) = root.opt_u64("leaseMs")? {
             let min = policy.request_timeout_ms + 1000;
             if l < min {
-                return Err(Error::config(format!(
-                    "leaseMs: must outlive one provider call (at least {min} ms with requestTimeoutMs {})",
-                    policy.request_timeout_ms
-                )));
+                return Err(lease_too_short(min, policy.request_timeout_ms));
             }
             policy.lease_ms = l as i64;
             policy.wait_for_other_ms = l as i64 + 2_000;
@@ -115,6 +110,14 @@ impl ManagerConfig {
             policy,
         })
     }
+}
+
+#[cold]
+#[inline(never)]
+fn lease_too_short(min: u64, timeout: u64) -> Error {
+    Error::config(format!(
+        "leaseMs: must outlive one provider call (at least {min} ms with requestTimeoutMs {timeout})"
+    ))
 }
 
 /// `n` in decimal, without the formatting machinery (which a cold isolate
@@ -143,7 +146,7 @@ pub fn keyring_from(root: &Fields<'_>) -> Result<Keyring> {
     for (i, kv) in keys_json.iter().enumerate() {
         let f = Fields::new(
             kv,
-            &["encryptionKeys[", &decimal(i), "]"].concat(),
+            &text::cat(&["encryptionKeys[", &decimal(i), "]"]),
             Code::Config,
         )?;
         f.only(&["id", "key"])?;

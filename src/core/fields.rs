@@ -3,6 +3,7 @@
 //! deserializers in wasm, and the messages are better.
 
 use super::json::{Map, Value};
+use super::text;
 use super::vecmap::VecMap;
 
 use super::error::{Code, Error, Result};
@@ -30,7 +31,11 @@ impl<'a> Fields<'a> {
         format!("{}.{key}", self.path)
     }
 
-    fn err(&self, key: &str, what: &str) -> Error {
+    /// The error for `key`: `<path>.<key>: <what>`. Out of line and cold, so
+    /// that a reading that succeeds compiles no message.
+    #[cold]
+    #[inline(never)]
+    pub fn err(&self, key: &str, what: &str) -> Error {
         Error::new(self.code, format!("{}: {what}", self.path(key)))
     }
 
@@ -73,7 +78,7 @@ impl<'a> Fields<'a> {
     pub fn opt_scopes(&self, key: &str) -> Result<Option<Vec<String>>> {
         match self.get(key) {
             None => Ok(None),
-            Some(Value::String(s)) => Ok(Some(s.split_whitespace().map(str::to_string).collect())),
+            Some(Value::String(s)) => Ok(Some(text::words(s))),
             Some(Value::Array(_)) => self.str_list(key).map(Some),
             Some(_) => Err(self.err(key, "must be a string or an array of strings")),
         }

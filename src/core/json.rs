@@ -211,6 +211,7 @@ impl Value {
 /// what was being read.
 pub fn parse(text: &str) -> Result<Value, Invalid> {
     let mut p = Parser {
+        text,
         s: text.as_bytes(),
         i: 0,
     };
@@ -233,6 +234,10 @@ pub fn parse_bytes(bytes: &[u8]) -> Result<Value, Invalid> {
 pub struct Invalid;
 
 struct Parser<'a> {
+    /// The input, sliced for the parts that are copied out: the stops are
+    /// ASCII bytes, so `get` finds char boundaries there and the copy needs
+    /// no UTF-8 validation (which a cold isolate would otherwise compile).
+    text: &'a str,
     s: &'a [u8],
     i: usize,
 }
@@ -350,8 +355,7 @@ impl Parser<'_> {
                 return Err(Invalid);
             }
         }
-        // Only ASCII was consumed, so this slice is on char boundaries.
-        let text = std::str::from_utf8(&self.s[start..self.i]).map_err(|_| Invalid)?;
+        let text = self.text.get(start..self.i).ok_or(Invalid)?;
         Ok(Value::Number(Number(text.to_string())))
     }
 
@@ -375,8 +379,7 @@ impl Parser<'_> {
                 }
                 self.i += 1;
             }
-            // The input is a `str` and the stops are ASCII: char boundaries.
-            out.push_str(std::str::from_utf8(&self.s[start..self.i]).map_err(|_| Invalid)?);
+            out.push_str(self.text.get(start..self.i).ok_or(Invalid)?);
             match self.peek().ok_or(Invalid)? {
                 b'"' => {
                     self.i += 1;

@@ -6,6 +6,7 @@
 use super::error::{Code, Error, Result};
 use super::fields::Fields;
 use super::secret::ClientSecret;
+use super::text;
 
 /// How the client authenticates at the token endpoint (RFC 6749 §2.3.1).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -135,7 +136,7 @@ const GOOGLE_TOKEN_URL: &str = "https://oauth2.googleapis.com/token";
 const GOOGLE_AUTH_URL: &str = "https://accounts.google.com/o/oauth2/v2/auth";
 
 fn scopes(s: &str) -> Vec<String> {
-    s.split_whitespace().map(str::to_string).collect()
+    text::words(s)
 }
 
 /// The built-in provider templates. `google-calendar`, `gmail` and `youtube`
@@ -167,7 +168,7 @@ pub fn builtin(id: &str) -> Option<ProviderSpec> {
             "https://openidconnect.googleapis.com/v1/userinfo".into(),
             IdentityKind::Oidc,
         )),
-        default_scopes: scopes(&["openid email ", scope].concat()),
+        default_scopes: scopes(&text::cat(&["openid email ", scope])),
         // Google's access tokens live an hour (3599 s, as its token endpoint
         // says); a Supabase sign-in hands one over without its lifetime.
         default_expires_in_secs: Some(3_599),
@@ -362,22 +363,25 @@ impl ProviderConfig {
 fn valid_url(u: &str) -> bool {
     (u.starts_with("https://") || u.starts_with("http://"))
         && u.len() > 8
-        && !u.contains(char::is_whitespace)
+        && !u
+            .bytes()
+            .any(|b| b.is_ascii_whitespace() || b.is_ascii_control())
 }
 
 impl Provider {
     /// Builds a provider from its config. `key` is the provider id used in
     /// connections; errors name the offending field as `providers.<key>.<field>`.
     pub fn from_config(key: &str, c: &ProviderConfig) -> Result<Self> {
-        let field = |f: &str| format!("providers.{key}.{f}");
         if key.is_empty()
             || !key
                 .bytes()
                 .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
         {
-            return Err(Error::config(format!(
-                "providers: provider id '{key}' must be non-empty ASCII letters, digits, '-' or '_'"
-            )));
+            return Err(Error::config(text::cat(&[
+                "providers: provider id '",
+                key,
+                "' must be non-empty ASCII letters, digits, '-' or '_'",
+            ])));
         }
         let template = c.template.as_deref().unwrap_or(key);
         let mut spec = match builtin(template) {
@@ -399,30 +403,22 @@ impl Provider {
                 keep_alive_secs: Some(DEFAULT_KEEP_ALIVE_SECS),
                 refresh_token_warning_secs: DEFAULT_REFRESH_TOKEN_WARNING_SECS,
             },
-            None => {
-                return Err(Error::config(format!(
-                    "{}: unknown provider '{template}'; built-ins are {}, or set tokenUrl for any RFC 6749 server",
-                    if c.template.is_some() { field("template") } else { format!("providers.{key}") },
-                    BUILTIN_IDS.join(", ")
-                )))
-            }
+            None => return Err(unknown_template(key, c.template.is_some(), template)),
         };
         spec.id = key.to_string();
         if let Some(u) = &c.token_url {
             spec.token_url = u.clone();
         }
         if !valid_url(&spec.token_url) {
-            return Err(Error::config(format!(
-                "{}: must be an http(s) URL",
-                field("tokenUrl")
-            )));
+            return Err(refused(key, "tokenUrl", &[URL_REFUSED]));
         }
         if let Some(a) = &c.client_auth {
             spec.client_auth = ClientAuth::parse(a).ok_or_else(|| {
-                Error::config(format!(
-                    "{}: '{a}' is not one of basic, body, none",
-                    field("clientAuth")
-                ))
+                refused(
+                    key,
+                    "clientAuth",
+                    &["'", a, "' is not one of basic, body, none"],
+                )
             })?;
         }
         if let Some(r) = &c.rotation {
@@ -430,10 +426,11 @@ impl Provider {
                 "reusable" => Rotation::Reusable,
                 "single-use" => Rotation::SingleUse,
                 _ => {
-                    return Err(Error::config(format!(
-                        "{}: '{r}' is not one of reusable, single-use",
-                        field("rotation")
-                    )))
+                    return Err(refused(
+                        key,
+                        "rotation",
+                        &["'", r, "' is not one of reusable, single-use"],
+                    ))
                 }
             };
         }
@@ -452,18 +449,19 @@ impl Provider {
         if let Some(w) = c.refresh_token_warning_seconds {
             spec.refresh_token_warning_secs = w;
         }
-        apply_connect_config(&mut spec, c, &field)?;
+        apply_connect_config(&mut spec, c, key)?;
         let client_id = c
             .client_id
             .clone()
-            .filter(|s| !s.trim().is_empty())
-            .ok_or_else(|| Error::config(format!("{}: required", field("clientId"))))?;
+            .filter(|s| !s.trim_ascii().is_empty())
+            .ok_or_else(|| refused(key, "clientId", &["required"]))?;
         let client_secret = c.client_secret.clone().filter(|s| !s.is_empty());
         if spec.client_auth != ClientAuth::None && client_secret.is_none() {
-            return Err(Error::config(format!(
-                "{}: required when clientAuth is not 'none'",
-                field("clientSecret")
-            )));
+            return Err(refused(
+                key,
+                "clientSecret",
+                &["required when clientAuth is not 'none'"],
+            ));
         }
         Ok(Provider {
             spec,
@@ -473,26 +471,47 @@ impl Provider {
     }
 }
 
-/// `v` if it is an http(s) URL; the field's name is only written for the
-/// error (a construction that succeeds formats nothing).
-fn url_field(v: &str, field: &dyn Fn(&str) -> String, name: &str) -> Result<String> {
+const URL_REFUSED: &str = "must be an http(s) URL";
+
+/// A refused provider setting: `providers.<key>.<field>: <what>`. Out of
+/// line and cold: a construction that succeeds compiles none of its
+/// messages (V8 compiles a wasm function whole, at its first call).
+#[cold]
+#[inline(never)]
+fn refused(key: &str, field: &str, what: &[&str]) -> Error {
+    let mut m = text::cat(&["providers.", key, ".", field, ": "]);
+    for w in what {
+        m.push_str(w);
+    }
+    Error::config(m)
+}
+
+#[cold]
+#[inline(never)]
+fn unknown_template(key: &str, named: bool, template: &str) -> Error {
+    let at = if named {
+        text::cat(&["providers.", key, ".template"])
+    } else {
+        text::cat(&["providers.", key])
+    };
+    Error::config(format!(
+        "{at}: unknown provider '{template}'; built-ins are {}, or set tokenUrl for any RFC 6749 server",
+        BUILTIN_IDS.join(", ")
+    ))
+}
+
+/// `v` if it is an http(s) URL.
+fn url_field(v: &str, key: &str, name: &str) -> Result<String> {
     if valid_url(v) {
         Ok(v.to_string())
     } else {
-        Err(Error::config(format!(
-            "{}: must be an http(s) URL",
-            field(name)
-        )))
+        Err(refused(key, name, &[URL_REFUSED]))
     }
 }
 
 /// The connect-side configuration: endpoints, scopes and parameters. A
 /// configured URL replaces the template's and keeps its style.
-fn apply_connect_config(
-    spec: &mut ProviderSpec,
-    c: &ProviderConfig,
-    field: &dyn Fn(&str) -> String,
-) -> Result<()> {
+fn apply_connect_config(spec: &mut ProviderSpec, c: &ProviderConfig, key: &str) -> Result<()> {
     // A token URL pointed elsewhere (an emulator, a proxy) with the template's
     // other endpoints left as they are would send tokens to the real provider:
     // those URLs are dropped unless configured too. The template's styles stay
@@ -505,10 +524,10 @@ fn apply_connect_config(
         spec.userinfo = None;
     }
     if let Some(u) = &c.auth_url {
-        spec.auth_url = Some(url_field(u, field, "authUrl")?);
+        spec.auth_url = Some(url_field(u, key, "authUrl")?);
     }
     let url = match &c.revocation_url {
-        Some(u) => Some(url_field(u, field, "revocationUrl")?),
+        Some(u) => Some(url_field(u, key, "revocationUrl")?),
         None => None,
     };
     spec.revocation = match c.revocation.as_deref() {
@@ -524,41 +543,48 @@ fn apply_connect_config(
             let url = url
                 .or_else(|| spec.revocation.url().map(str::to_string))
                 .ok_or_else(|| {
-                    Error::config(format!(
-                        "{}: required for revocation '{style}'",
-                        field("revocationUrl")
-                    ))
+                    refused(
+                        key,
+                        "revocationUrl",
+                        &["required for revocation '", style, "'"],
+                    )
                 })?;
             match style {
                 "rfc7009" => Revocation::Rfc7009 { url },
                 "google" => Revocation::Google { url },
                 "github-grant" => Revocation::GitHubGrant { url },
                 other => {
-                    return Err(Error::config(format!(
-                        "{}: '{other}' is not one of rfc7009, google, github-grant, none",
-                        field("revocation")
-                    )))
+                    return Err(refused(
+                        key,
+                        "revocation",
+                        &[
+                            "'",
+                            other,
+                            "' is not one of rfc7009, google, github-grant, none",
+                        ],
+                    ))
                 }
             }
         }
     };
     let kind = match &c.identity {
         Some(k) => Some(IdentityKind::parse(k).ok_or_else(|| {
-            Error::config(format!(
-                "{}: '{k}' is not one of oidc, spotify, discord, github",
-                field("identity")
-            ))
+            refused(
+                key,
+                "identity",
+                &["'", k, "' is not one of oidc, spotify, discord, github"],
+            )
         })?),
         None => None,
     };
     match (&c.userinfo_url, &mut spec.userinfo) {
         (Some(u), Some((url, k))) => {
-            *url = url_field(u, field, "userinfoUrl")?;
+            *url = url_field(u, key, "userinfoUrl")?;
             *k = kind.unwrap_or(*k);
         }
         (Some(u), None) => {
             spec.userinfo = Some((
-                url_field(u, field, "userinfoUrl")?,
+                url_field(u, key, "userinfoUrl")?,
                 kind.or(template_identity).unwrap_or(IdentityKind::Oidc),
             ))
         }

@@ -117,7 +117,7 @@ pub fn decode_hex(s: &str) -> Option<Vec<u8>> {
 }
 
 fn decode_key(s: &str) -> Option<[u8; 32]> {
-    let s = s.trim();
+    let s = s.trim_ascii();
     let bytes = if s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit()) {
         decode_hex(s)?
     } else {
@@ -138,6 +138,29 @@ fn valid_kid(id: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
+enum KeyFault {
+    Id,
+    Duplicate,
+    Material,
+}
+
+/// The error for `encryptionKeys[i]`; it never echoes key bytes. Out of line
+/// and cold: a construction that succeeds compiles no message.
+#[cold]
+#[inline(never)]
+fn key_refused(i: usize, k: &KeyConfig, fault: KeyFault) -> Error {
+    Error::config(match fault {
+        KeyFault::Id => format!(
+            "encryptionKeys[{i}].id: must be 1-32 characters of A-Z, a-z, 0-9, '-' or '_'"
+        ),
+        KeyFault::Duplicate => format!("encryptionKeys[{i}].id: duplicate key id '{}'", k.id),
+        KeyFault::Material => format!(
+            "encryptionKeys[{i}].key: must be 32 bytes as base64 or 64 hex digits (got {} characters)",
+            k.key.trim_ascii().len()
+        ),
+    })
+}
+
 impl Keyring {
     /// Builds a keyring. Errors name the field (`encryptionKeys[i].key`) and never echo key bytes.
     pub fn new(keys: &[KeyConfig]) -> Result<Self> {
@@ -149,22 +172,12 @@ impl Keyring {
         let mut out: Vec<Key> = Vec::with_capacity(keys.len());
         for (i, k) in keys.iter().enumerate() {
             if !valid_kid(&k.id) {
-                return Err(Error::config(format!(
-                    "encryptionKeys[{i}].id: must be 1-32 characters of A-Z, a-z, 0-9, '-' or '_'"
-                )));
+                return Err(key_refused(i, k, KeyFault::Id));
             }
             if out.iter().any(|o| o.id == k.id) {
-                return Err(Error::config(format!(
-                    "encryptionKeys[{i}].id: duplicate key id '{}'",
-                    k.id
-                )));
+                return Err(key_refused(i, k, KeyFault::Duplicate));
             }
-            let bytes = decode_key(&k.key).ok_or_else(|| {
-                Error::config(format!(
-                    "encryptionKeys[{i}].key: must be 32 bytes as base64 or 64 hex digits (got {} characters)",
-                    k.key.trim().len()
-                ))
-            })?;
+            let bytes = decode_key(&k.key).ok_or_else(|| key_refused(i, k, KeyFault::Material))?;
             out.push(Key {
                 id: k.id.clone(),
                 material: bytes,

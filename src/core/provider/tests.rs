@@ -170,3 +170,27 @@ fn bad_config_names_the_field() {
         .client_secret
         .is_none());
 }
+
+#[test]
+fn urls_with_whitespace_or_control_characters_are_refused() {
+    for url in ["https://idp.example/token", "http://127.0.0.1:9/token"] {
+        assert!(valid_url(url), "{url}");
+    }
+    for url in [
+        "https://",
+        "ftp://idp.example/token",
+        "https://idp.example/to ken",
+        "https://idp.example/token\n",
+        "https://idp.example/\ttoken",
+        "https://idp.example/tok\u{7f}en",
+        "https://idp.example/tok\u{0}en",
+    ] {
+        assert!(!valid_url(url), "{url:?}");
+    }
+    let mut c = cfg("a", "b");
+    c.token_url = Some("https://idp.example/t\u{1b}oken".into());
+    assert_eq!(
+        Provider::from_config("idp", &c).unwrap_err().message,
+        "providers.idp.tokenUrl: must be an http(s) URL"
+    );
+}
