@@ -141,3 +141,11 @@ Deno.test("env: the connect callback's redirect URI", () => {
   );
   refuses({ ...GOOGLE, OAUTH_REDIRECT_URL: "https://app.example/cb#x" }, /^OAUTH_REDIRECT_URL must be/);
 });
+
+Deno.test("env: DATABASE_PREPARE is true, false or unset (decided by the URL)", () => {
+  assert.equal(read(GOOGLE).databasePrepare, null);
+  assert.equal(read({ ...GOOGLE, DATABASE_PREPARE: "false" }).databasePrepare, false);
+  assert.equal(read({ ...GOOGLE, DATABASE_PREPARE: " TRUE " }).databasePrepare, true);
+  assert.equal(read({ ...GOOGLE, DATABASE_PREPARE: "0" }).databasePrepare, false);
+  refuses({ ...GOOGLE, DATABASE_PREPARE: "sometimes" }, /^DATABASE_PREPARE must be true or false/);
+});

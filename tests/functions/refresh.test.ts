@@ -214,6 +214,29 @@ Deno.test({
         },
       );
 
+      await t.step(
+        "through a transaction pooler's settings (DATABASE_PREPARE=false): the same one refresh",
+        async () => {
+          const unprepared = await startFunctions({ ...s.env, DATABASE_PREPARE: "false" });
+          try {
+            await clearCooldown(s);
+            await expireInDb(s);
+            const before = await counters(s);
+            const res = await fetch(`${unprepared.url}/refresh-google-token`, {
+              method: "POST",
+              headers: { authorization: `Bearer ${await (await import("./harness.ts")).jwt(USER)}` },
+              body: "{}",
+            });
+            const body = await res.json();
+            assert.equal(res.status, 200, JSON.stringify(body));
+            assert.equal(body.refreshed, true);
+            assert.equal((await counters(s)).refreshGrants - before.refreshGrants, 1);
+          } finally {
+            await unprepared.stop();
+          }
+        },
+      );
+
       await t.step("a database missing a column → SCHEMA_MISMATCH, the log naming it", async () => {
         await s.pg.sql.unsafe("create database broken");
         const url = s.pg.url.replace(/\/postgres$/, "/broken");

@@ -20,18 +20,44 @@ export function asStorageError(e: unknown): AppError {
   return storageError(`the database failed: ${message.slice(0, 300)}${code}`);
 }
 
-export function connectPostgres(url: string, max = 4): Db {
+/**
+ * Whether statements are prepared on `url`'s connections. A prepared
+ * statement is parsed and planned once per connection and then runs in one
+ * round trip; an unnamed one takes two, because postgres.js asks the server
+ * to describe its parameters before it binds them (half of each statement's
+ * time on loopback: `make bench`, the lone refresh).
+ *
+ * A transaction pooler hands each transaction another server connection,
+ * where a statement prepared on the last one does not exist ("prepared
+ * statement does not exist"): Supabase's transaction pooler (port 6543), and
+ * any URL marked `pgbouncer=true`, run unprepared. SUPABASE_DB_URL, the
+ * connection Supabase hands every function, is a direct one.
+ * DATABASE_PREPARE=true or false decides instead.
+ */
+export function preparesStatements(url: string, setting: boolean | null = null): boolean {
+  if (setting !== null) return setting;
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    return false;
+  }
+  return u.port !== "6543" && u.searchParams.get("pgbouncer") !== "true";
+}
+
+export function connectPostgres(url: string, max = 4, prepare = preparesStatements(url)): Db {
   const sql = postgres(url, {
     max,
-    // Supabase's pooler (transaction mode) does not support prepared statements.
-    prepare: false,
+    prepare,
     onnotice: () => {},
     connect_timeout: 10,
   });
+  // `unsafe` (our statements are fixed text with parameters) prepares only when asked.
+  const options = { prepare };
   return {
     async query<T>(text: string, params: unknown[] = []) {
       try {
-        const rows = await sql.unsafe(text, params as postgres.ParameterOrJSON<never>[]);
+        const rows = await sql.unsafe(text, params as postgres.ParameterOrJSON<never>[], options);
         return rows as unknown as T[];
       } catch (e) {
         throw asStorageError(e);

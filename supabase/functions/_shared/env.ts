@@ -19,6 +19,8 @@ export interface AppConfig {
   /** [{id, key}], the first seals. */
   encryptionKeys: { id: string; key: string }[];
   databaseUrl: string | null;
+  /** DATABASE_PREPARE: prepared statements on or off; null: decided by the URL (db.ts). */
+  databasePrepare: boolean | null;
   jwtSecret: string | null;
   jwksUrl: string | null;
   /** An inline key set ({keys: [...]}), as Supabase passes SUPABASE_JWKS to functions. */
@@ -63,6 +65,14 @@ function optionalNumber(env: Env, name: string): number | null {
   const n = Number(v);
   if (!Number.isInteger(n) || n < 0) throw configError(`${name} must be a non-negative integer`);
   return n;
+}
+
+function optionalBoolean(env: Env, name: string): boolean | null {
+  const v = env(name)?.trim().toLowerCase();
+  if (!v) return null;
+  if (v === "true" || v === "1") return true;
+  if (v === "false" || v === "0") return false;
+  throw configError(`${name} must be true or false`);
 }
 
 function url(env: Env, name: string, fallback: string): string {
@@ -163,6 +173,7 @@ export function readConfig(env: Env = (n) => Deno.env.get(n)): AppConfig {
     redirectUrl: redirectUrl(env, supabaseUrl),
     encryptionKeys: encryptionKeys(env),
     databaseUrl: env("SUPABASE_DB_URL")?.trim() || env("DATABASE_URL")?.trim() || null,
+    databasePrepare: optionalBoolean(env, "DATABASE_PREPARE"),
     jwtSecret,
     // The inline key set is what Supabase hands the function; the URL is for the rest.
     jwksUrl: jwks ? null : jwksUrl,
