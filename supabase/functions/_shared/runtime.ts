@@ -53,9 +53,34 @@ export async function buildRuntime(o: RuntimeOverrides = {}): Promise<Runtime> {
 }
 
 async function startOn(cfg: AppConfig, db: Db): Promise<Runtime> {
-  await checkSchema(db);
-  await loadWasm();
-  const manager = new TokenManager(
+  // The schema check's statement opens the first connection: a TCP (and TLS)
+  // handshake, Postgres starting a backend and authenticating, most of it
+  // waiting. The wasm is loaded and the manager built meanwhile, off the
+  // request's critical path. A schema problem is still the one reported when
+  // both fail (awaited first in either case).
+  const schema = checkSchema(db);
+  schema.catch(() => {}); // awaited below; not an unhandled rejection while the wasm loads
+  let manager: TokenManager;
+  try {
+    await loadWasm();
+    manager = buildManager(cfg, db);
+  } catch (e) {
+    await schema;
+    throw e;
+  }
+  await schema;
+  return {
+    cfg,
+    db,
+    manager,
+    jwt: new JwtVerifier(cfg),
+    secretKeys: new SecretKeys(cfg.secretKeys),
+    cors: new Cors(cfg.allowedOrigins),
+  };
+}
+
+function buildManager(cfg: AppConfig, db: Db): TokenManager {
+  return new TokenManager(
     {
       providers: cfg.providers as ManagerConfig["providers"],
       encryptionKeys: cfg.encryptionKeys,
@@ -83,14 +108,6 @@ async function startOn(cfg: AppConfig, db: Db): Promise<Runtime> {
       },
     },
   );
-  return {
-    cfg,
-    db,
-    manager,
-    jwt: new JwtVerifier(cfg),
-    secretKeys: new SecretKeys(cfg.secretKeys),
-    cors: new Cors(cfg.allowedOrigins),
-  };
 }
 
 let current: Promise<Runtime> | null = null;
