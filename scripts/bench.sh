@@ -56,6 +56,13 @@ cold "asynchronously (compile, init)" async
 # first construction costs what a later one does, and compiling costs more.
 cold "everything compiled up front" "" --v8-flags=--no-wasm-lazy-compilation
 
+# Not a timing: what V8's baseline compiler compiles, lazily, for the first
+# construction (the same count on every run, whatever the machine is doing).
+$DENO run --allow-read --v8-flags=--trace-wasm-compilation-times bench/instantiate.ts marks 2>&1 |
+  awk '/MARK construct/ { on = 1; next } /MARK end/ { on = 0 }
+    on && /Compiled function/ { n++; for (i = 1; i <= NF; i++) if ($i == "bodysize") b += $(i + 1) }
+    END { printf "  %-34s %d functions, %.1f KB of function bodies compiled on first call\n", "the first construct compiles", n, b / 1024 }'
+
 node_init=()
 for ((i = 0; i < runs; i++)); do node_init+=("$(node bench/node_init.mjs)"); done
 printf "  %-34s median %6.2f ms\n" "Node: the package's init()" \
@@ -86,5 +93,8 @@ for round in 1 2 3; do rows+=("$($DENO run --allow-read bench/new_row.ts 20000)"
 echo "  median $(printf '%s\n' "${rows[@]}" | median3) ns/op   (3 runs: ${rows[*]})"
 
 $DENO run -A bench/concurrency.ts
+echo "== a fresh function process's first request (get-token-status: verify, connect and check the schema with the wasm loaded meanwhile, read)"
+first=$($DENO run -A bench/first_request.ts 15)
+echo "  median ${first%% *} ms over 15 fresh processes   (each: ${first#* })"
 $DENO run -A bench/refresher.ts
 BENCH_ANCHOR_NS=$gal node bench/browser.mjs
