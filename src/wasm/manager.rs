@@ -212,9 +212,15 @@ impl TokenManager {
                 })?,
         };
         let on_event = function_option(&options, "onEvent")?;
-        let mut probe = [0u8; 1];
-        getrandom::fill(&mut probe)
-            .map_err(|_| Error::config("crypto.getRandomValues is unavailable in this runtime"))?;
+        // Lease owner ids and nonces are drawn from Web Crypto (getrandom's
+        // wasm_js backend): a runtime without it is refused here, not at its
+        // first draw. Looked up, not called: a cold isolate compiles the draw
+        // when it first needs one.
+        if !get(&get(&js_sys::global(), "crypto"), "getRandomValues").is_function() {
+            return Err(Error::config(
+                "crypto.getRandomValues is unavailable in this runtime",
+            ));
+        }
         let inner = Manager::new(cfg, FetchTransport { fetch }, store, JsRuntime { on_event });
         Ok(TokenManager {
             inner: Rc::new(inner),

@@ -165,3 +165,19 @@ test("a lease result with BigInt numbers is read too (a refresh over int8 column
   assert.equal(t.accessToken, "fresh-1");
   assert.equal(provider.calls, 1);
 });
+
+test("a runtime without crypto.getRandomValues is refused at construction (CONFIG)", () => {
+  const real = Object.getOwnPropertyDescriptor(globalThis, "crypto");
+  for (const crypto of [undefined, {}, { getRandomValues: "not a function" }]) {
+    Object.defineProperty(globalThis, "crypto", { value: crypto, configurable: true, writable: true });
+    try {
+      assert.throws(
+        () => new TokenManager(CONFIG, new MemoryStore()),
+        (e) => e instanceof TokenManagerError && e.code === "CONFIG" && /getRandomValues/.test(e.message),
+      );
+    } finally {
+      Object.defineProperty(globalThis, "crypto", real);
+    }
+  }
+  assert.ok(new TokenManager(CONFIG, new MemoryStore()).instanceId);
+});
