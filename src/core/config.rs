@@ -122,7 +122,17 @@ fn lease_too_short(min: u64, timeout: u64) -> Error {
 
 /// `n` in decimal, without the formatting machinery (which a cold isolate
 /// would otherwise compile for a construction that succeeds).
-fn decimal(mut n: usize) -> String {
+fn decimal(n: usize) -> String {
+    const DIGITS: [&str; 10] = ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"];
+    match DIGITS.get(n) {
+        Some(d) => (*d).to_string(),
+        None => decimal_long(n),
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn decimal_long(mut n: usize) -> String {
     let mut digits = vec![b'0' + (n % 10) as u8];
     while n >= 10 {
         n /= 10;

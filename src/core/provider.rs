@@ -386,23 +386,7 @@ impl Provider {
         let template = c.template.as_deref().unwrap_or(key);
         let mut spec = match builtin(template) {
             Some(s) => s,
-            None if template == "rfc6749" || c.token_url.is_some() => ProviderSpec {
-                id: key.to_string(),
-                token_url: String::new(),
-                client_auth: ClientAuth::Basic,
-                rotation: Rotation::Reusable,
-                access_tokens_expire: true,
-                margin_secs: 300,
-                scope_separator: ' ',
-                default_expires_in_secs: None,
-                auth_url: None,
-                revocation: Revocation::None,
-                userinfo: None,
-                default_scopes: Vec::new(),
-                auth_params: Vec::new(),
-                keep_alive_secs: Some(DEFAULT_KEEP_ALIVE_SECS),
-                refresh_token_warning_secs: DEFAULT_REFRESH_TOKEN_WARNING_SECS,
-            },
+            None if template == "rfc6749" || c.token_url.is_some() => generic_spec(),
             None => return Err(unknown_template(key, c.template.is_some(), template)),
         };
         spec.id = key.to_string();
@@ -468,6 +452,29 @@ impl Provider {
             client_id,
             client_secret: client_secret.map(ClientSecret::new),
         })
+    }
+}
+
+/// Any RFC 6749 server's defaults, before its configuration. Out of line: a
+/// construction of built-in providers does not compile it.
+#[inline(never)]
+fn generic_spec() -> ProviderSpec {
+    ProviderSpec {
+        id: String::new(),
+        token_url: String::new(),
+        client_auth: ClientAuth::Basic,
+        rotation: Rotation::Reusable,
+        access_tokens_expire: true,
+        margin_secs: 300,
+        scope_separator: ' ',
+        default_expires_in_secs: None,
+        auth_url: None,
+        revocation: Revocation::None,
+        userinfo: None,
+        default_scopes: Vec::new(),
+        auth_params: Vec::new(),
+        keep_alive_secs: Some(DEFAULT_KEEP_ALIVE_SECS),
+        refresh_token_warning_secs: DEFAULT_REFRESH_TOKEN_WARNING_SECS,
     }
 }
 
