@@ -44,7 +44,7 @@ const A = "public.oauth_connect_attempts";
 
 const ATTEMPT = `
   state_hash as "stateHash", user_id::text as "userId", provider, verifier_sealed as "verifierSealed",
-  redirect_uri as "redirectUri", return_to as "returnTo", scopes,
+  redirect_uri as "redirectUri", return_to as "returnTo", to_json(scopes) as scopes,
   ${ms("created_at")} as "createdAt", ${ms("expires_at")} as "expiresAt",
   code_sealed as "codeSealed", ticket_hash as "ticketHash"`;
 

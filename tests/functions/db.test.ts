@@ -1,7 +1,7 @@
 // The Postgres connection: prepared statements where the connection keeps
 // them (one round trip a statement), none through a transaction pooler.
 import assert from "node:assert/strict";
-import { connectPostgres, preparesStatements } from "../../supabase/functions/_shared/db.ts";
+import { connectPostgres, parseArray, preparesStatements } from "../../supabase/functions/_shared/db.ts";
 import { startPostgres } from "./harness.ts";
 
 Deno.test("db: statements are prepared unless the URL is a transaction pooler's or the setting says no", () => {
@@ -52,4 +52,71 @@ Deno.test({
       await pg.stop();
     }
   },
+});
+
+Deno.test({
+  name: "db: array parameters are bound as the statements' types, whatever their text",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const pg = await startPostgres();
+    try {
+      for (const prepare of [true, false]) {
+        const db = connectPostgres(pg.url, 1, prepare);
+        try {
+          const texts = [
+            "a",
+            "",
+            "two words",
+            'quote " inside',
+            "back\\slash",
+            "a,b",
+            "{braces}",
+            "NULL",
+            "é 🙂",
+            " ",
+          ];
+          const uuids = ["00000000-0000-4000-8000-000000000001", "00000000-0000-4000-8000-000000000002"];
+          const floats = [0, 1.5, -2, 1_800_000_000_000.25];
+          const [row] = await db.query<{ t: string[]; u: string[]; f: number[]; n: number; e: string[] }>(
+            `select to_json($1::text[]) as t, to_json($2::uuid[]) as u, to_json($3::float8[]) as f,
+                    cardinality($4::text[]) as n, to_json($5::text[]) as e`,
+            [texts, uuids, floats, [], [null, "x"]],
+          );
+          assert.deepEqual(row.t, texts, `prepare: ${prepare}`);
+          assert.deepEqual(row.u, uuids);
+          assert.deepEqual(row.f, floats);
+          assert.equal(row.n, 0);
+          assert.deepEqual(row.e, [null, "x"]);
+          // And read back as Postgres writes them, without to_json.
+          const [back] = await db.query<{ t: unknown; u: unknown; f: unknown; n: unknown; e: unknown }>(
+            "select $1::text[] as t, $2::uuid[] as u, $3::float8[] as f, $4::text[] as n, $5::text[] as e",
+            [texts, uuids, floats, [], [null, "x"]],
+          );
+          assert.deepEqual(back, { t: texts, u: uuids, f: floats, n: [], e: [null, "x"] });
+        } finally {
+          await db.close();
+        }
+      }
+    } finally {
+      await pg.stop();
+    }
+  },
+});
+
+Deno.test("db: parseArray reads one dimension as Postgres writes it, and leaves anything else as text", () => {
+  assert.deepEqual(parseArray("{}"), []);
+  assert.deepEqual(parseArray('{a,"b c",NULL,"NULL","q\\"x","s\\\\t",""}'), [
+    "a",
+    "b c",
+    null,
+    "NULL",
+    'q"x',
+    "s\\t",
+    "",
+  ]);
+  assert.deepEqual(parseArray("{1.5,-2,NULL}", Number), [1.5, -2, null]);
+  for (const other of ["{{a,b},{c,d}}", "[0:1]={a,b}", "{a,b", "plain", "", "{"]) {
+    assert.equal(parseArray(other), other);
+  }
 });
