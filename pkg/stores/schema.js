@@ -93,16 +93,29 @@ export const EXPECTED = {
 };
 
 /**
+ * The columns of the named tables in `public` that the current role can see:
+ * what `information_schema.columns` answers (the same kinds of relation, the
+ * same privilege test), read from `pg_catalog` directly. The view costs a new
+ * backend 11-14 ms against 4-6 ms for this, and it is a cold isolate's first
+ * statement.
+ */
+export const COLUMNS_SQL = `
+  select c.relname::text as table_name, a.attname::text as column_name
+    from pg_catalog.pg_class c
+    join pg_catalog.pg_namespace n on n.oid = c.relnamespace
+    join pg_catalog.pg_attribute a on a.attrelid = c.oid
+   where n.nspname = 'public' and c.relname = any($1::text[]) and c.relkind in ('r', 'v', 'f', 'p')
+     and a.attnum > 0 and not a.attisdropped
+     and (pg_catalog.pg_has_role(c.relowner, 'USAGE')
+          or pg_catalog.has_column_privilege(c.oid, a.attnum, 'SELECT, INSERT, UPDATE, REFERENCES'))`;
+
+/**
  * Lists what is missing from the `public` schema, as `table` or `table.column`.
  * @param {(text: string, params: unknown[]) => Promise<Record<string, unknown>[]>} query
  * @returns {Promise<string[]>}
  */
 export async function missingSchema(query) {
-  const rows = await query(
-    `select table_name::text, column_name::text from information_schema.columns
-      where table_schema = 'public' and table_name = any($1::text[])`,
-    [Object.keys(EXPECTED)],
-  );
+  const rows = await query(COLUMNS_SQL, [Object.keys(EXPECTED)]);
   const have = new Set(rows.map((r) => `${r.table_name}.${r.column_name}`));
   const tables = new Set(rows.map((r) => r.table_name));
   /** @type {string[]} */

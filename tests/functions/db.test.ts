@@ -2,6 +2,7 @@
 // them (one round trip a statement), none through a transaction pooler.
 import assert from "node:assert/strict";
 import { connectPostgres, parseArray, preparesStatements } from "../../supabase/functions/_shared/db.ts";
+import { COLUMNS_SQL, EXPECTED } from "../../supabase/functions/_shared/pkg/stores/schema.js";
 import { startPostgres } from "./harness.ts";
 
 Deno.test("db: statements are prepared unless the URL is a transaction pooler's or the setting says no", () => {
@@ -119,4 +120,44 @@ Deno.test("db: parseArray reads one dimension as Postgres writes it, and leaves 
   for (const other of ["{{a,b},{c,d}}", "[0:1]={a,b}", "{a,b", "plain", "", "{"]) {
     assert.equal(parseArray(other), other);
   }
+});
+
+Deno.test({
+  name: "db: the schema check's catalog query sees what information_schema.columns shows, role by role",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const pg = await startPostgres();
+    const db = connectPostgres(pg.url, 1);
+    try {
+      const tables = Object.keys(EXPECTED);
+      const key = (rows: Record<string, unknown>[]) =>
+        rows.map((r) => `${r.table_name}.${r.column_name}`).sort();
+      // authenticated has column grants on oauth_connections only; anon has nothing.
+      for (const role of ["postgres", "service_role", "authenticated", "anon"]) {
+        await db.query("select set_config('role', $1, false)", [role]);
+        const catalog = key(await db.query(COLUMNS_SQL, [tables]));
+        const view = key(
+          await db.query(
+            `select table_name::text, column_name::text from information_schema.columns
+              where table_schema = 'public' and table_name = any($1::text[])`,
+            [tables],
+          ),
+        );
+        assert.deepEqual(catalog, view, role);
+        if (role === "anon") assert.equal(catalog.length, 0);
+        if (role === "authenticated") {
+          assert.ok(catalog.includes("oauth_connections.status"));
+          assert.ok(
+            !catalog.includes("oauth_connections.refresh_token_sealed"),
+            "column grants are honoured",
+          );
+        }
+        if (role === "postgres") assert.ok(catalog.includes("oauth_connections.refresh_token_sealed"));
+      }
+    } finally {
+      await db.close();
+      await pg.stop();
+    }
+  },
 });
