@@ -4,7 +4,7 @@
 // provider call timed at the manager's fetch. What is left over is the module
 // itself (policy, unsealing, sealing the new tokens, the event) and the awaits
 // between the parts.
-import { connectPostgres, preparesStatements } from "../supabase/functions/_shared/db.ts";
+import { connectPostgres } from "../supabase/functions/_shared/db.ts";
 import { readConfig } from "../supabase/functions/_shared/env.ts";
 import { PostgresStore } from "../supabase/functions/_shared/store.ts";
 import { loadWasm } from "../supabase/functions/_shared/wasm.ts";
@@ -16,7 +16,7 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 export async function loneRefreshBreakdown(s: Stack, user: string, samples: number): Promise<void> {
   const cfg = readConfig((name) => s.env[name]);
   await loadWasm();
-  const db = connectPostgres(cfg.databaseUrl!, 4, preparesStatements(cfg.databaseUrl!, cfg.databasePrepare));
+  const db = connectPostgres(cfg.databaseUrl!, 4, cfg.databasePrepare);
   const times = new Map<string, number[]>();
   const timed = async <T>(name: string, f: () => Promise<T>): Promise<T> => {
     const t0 = performance.now();

@@ -135,15 +135,17 @@ pub const DEFAULT_REFRESH_TOKEN_WARNING_SECS: u64 = 3 * 86_400;
 const GOOGLE_TOKEN_URL: &str = "https://oauth2.googleapis.com/token";
 const GOOGLE_AUTH_URL: &str = "https://accounts.google.com/o/oauth2/v2/auth";
 
-fn scopes(s: &str) -> Vec<String> {
-    text::words(s)
-}
-
-/// The built-in provider templates. `google-calendar`, `gmail` and `youtube`
-/// are Google connections kept apart so each holds its own scopes and consent.
-pub fn builtin(id: &str) -> Option<ProviderSpec> {
-    let spec = |token_url: &str, client_auth, rotation, margin_secs| ProviderSpec {
-        id: id.to_string(),
+/// A template's defaults: what every provider starts from before its own
+/// endpoints, scopes and settings (its id is set by `Provider::from_config`).
+#[inline(never)]
+fn base_spec(
+    token_url: &str,
+    client_auth: ClientAuth,
+    rotation: Rotation,
+    margin_secs: u64,
+) -> ProviderSpec {
+    ProviderSpec {
+        id: String::new(),
         token_url: token_url.to_string(),
         client_auth,
         rotation,
@@ -158,7 +160,12 @@ pub fn builtin(id: &str) -> Option<ProviderSpec> {
         auth_params: Vec::new(),
         keep_alive_secs: Some(DEFAULT_KEEP_ALIVE_SECS),
         refresh_token_warning_secs: DEFAULT_REFRESH_TOKEN_WARNING_SECS,
-    };
+    }
+}
+
+/// The built-in provider templates. `google-calendar`, `gmail` and `youtube`
+/// are Google connections kept apart so each holds its own scopes and consent.
+pub fn builtin(id: &str) -> Option<ProviderSpec> {
     let google = |scope: &str| ProviderSpec {
         auth_url: Some(GOOGLE_AUTH_URL.to_string()),
         revocation: Revocation::Google {
@@ -168,7 +175,7 @@ pub fn builtin(id: &str) -> Option<ProviderSpec> {
             "https://openidconnect.googleapis.com/v1/userinfo".into(),
             IdentityKind::Oidc,
         )),
-        default_scopes: scopes(&text::cat(&["openid email ", scope])),
+        default_scopes: text::words(&text::cat(&["openid email ", scope])),
         // Google's access tokens live an hour (3599 s, as its token endpoint
         // says); a Supabase sign-in hands one over without its lifetime.
         default_expires_in_secs: Some(3_599),
@@ -180,7 +187,7 @@ pub fn builtin(id: &str) -> Option<ProviderSpec> {
             ("prompt".into(), "consent".into()),
             ("include_granted_scopes".into(), "true".into()),
         ],
-        ..spec(GOOGLE_TOKEN_URL, ClientAuth::Body, Rotation::Reusable, 300)
+        ..base_spec(GOOGLE_TOKEN_URL, ClientAuth::Body, Rotation::Reusable, 300)
     };
     // GitHub: tokens of apps with expiring user tokens last 8 h and their
     // refresh tokens rotate; a token answered without `expires_in` (an OAuth
@@ -192,8 +199,8 @@ pub fn builtin(id: &str) -> Option<ProviderSpec> {
             url: "https://api.github.com/applications/{client_id}/grant".into(),
         },
         userinfo: Some(("https://api.github.com/user".into(), IdentityKind::GitHub)),
-        default_scopes: scopes("read:user user:email"),
-        ..spec(
+        default_scopes: text::words("read:user user:email"),
+        ..base_spec(
             "https://github.com/login/oauth/access_token",
             ClientAuth::Body,
             Rotation::SingleUse,
@@ -210,11 +217,11 @@ pub fn builtin(id: &str) -> Option<ProviderSpec> {
                 "https://api.spotify.com/v1/me".into(),
                 IdentityKind::Spotify,
             )),
-            default_scopes: scopes("user-read-email user-read-private"),
+            default_scopes: text::words("user-read-email user-read-private"),
             // Spotify's access tokens last an hour ("Refreshing tokens"); a
             // Supabase sign-in hands one over without its lifetime.
             default_expires_in_secs: Some(3_600),
-            ..spec(
+            ..base_spec(
                 "https://accounts.spotify.com/api/token",
                 ClientAuth::Basic,
                 Rotation::Reusable,
@@ -230,10 +237,10 @@ pub fn builtin(id: &str) -> Option<ProviderSpec> {
                 "https://discord.com/api/users/@me".into(),
                 IdentityKind::Discord,
             )),
-            default_scopes: scopes("identify email"),
+            default_scopes: text::words("identify email"),
             // Discord's access tokens last 7 days (OAuth2 "Access Token Response").
             default_expires_in_secs: Some(604_800),
-            ..spec(
+            ..base_spec(
                 "https://discord.com/api/oauth2/token",
                 ClientAuth::Basic,
                 Rotation::SingleUse,
@@ -386,7 +393,9 @@ impl Provider {
         let template = c.template.as_deref().unwrap_or(key);
         let mut spec = match builtin(template) {
             Some(s) => s,
-            None if template == "rfc6749" || c.token_url.is_some() => generic_spec(),
+            None if template == "rfc6749" || c.token_url.is_some() => {
+                base_spec("", ClientAuth::Basic, Rotation::Reusable, 300)
+            }
             None => return Err(unknown_template(key, c.template.is_some(), template)),
         };
         spec.id = key.to_string();
@@ -452,29 +461,6 @@ impl Provider {
             client_id,
             client_secret: client_secret.map(ClientSecret::new),
         })
-    }
-}
-
-/// Any RFC 6749 server's defaults, before its configuration. Out of line: a
-/// construction of built-in providers does not compile it.
-#[inline(never)]
-fn generic_spec() -> ProviderSpec {
-    ProviderSpec {
-        id: String::new(),
-        token_url: String::new(),
-        client_auth: ClientAuth::Basic,
-        rotation: Rotation::Reusable,
-        access_tokens_expire: true,
-        margin_secs: 300,
-        scope_separator: ' ',
-        default_expires_in_secs: None,
-        auth_url: None,
-        revocation: Revocation::None,
-        userinfo: None,
-        default_scopes: Vec::new(),
-        auth_params: Vec::new(),
-        keep_alive_secs: Some(DEFAULT_KEEP_ALIVE_SECS),
-        refresh_token_warning_secs: DEFAULT_REFRESH_TOKEN_WARNING_SECS,
     }
 }
 

@@ -104,7 +104,9 @@ const ARRAY_TYPES = {
   numbers: { to: 1022, from: [1022], serialize: arrayLiteral, parse: (x: string) => parseArray(x, Number) },
 };
 
-export function connectPostgres(url: string, max = 4, prepare = preparesStatements(url)): Db {
+/** `prepare`: DATABASE_PREPARE's setting; null decides by the URL (preparesStatements). */
+export function connectPostgres(url: string, max = 4, setting: boolean | null = null): Db {
+  const prepare = preparesStatements(url, setting);
   const sql = postgres(url, {
     max,
     prepare,

@@ -6,7 +6,7 @@ import { TokenManager } from "./pkg/index.js";
 import type { ManagerConfig } from "./pkg/oauth_token_manager.js";
 import { JwtVerifier } from "./auth.ts";
 import { Cors } from "./cors.ts";
-import { connectPostgres, type Db, preparesStatements } from "./db.ts";
+import { connectPostgres, type Db } from "./db.ts";
 import { type AppConfig, config } from "./env.ts";
 import { configError } from "./errors.ts";
 import { SecretKeys } from "./keys.ts";
@@ -42,7 +42,7 @@ export async function buildRuntime(o: RuntimeOverrides = {}): Promise<Runtime> {
   const cfg = o.cfg ?? config();
   if (o.db) return await startOn(cfg, o.db);
   if (!cfg.databaseUrl) throw configError("SUPABASE_DB_URL or DATABASE_URL is not set");
-  const db = connectPostgres(cfg.databaseUrl, 4, preparesStatements(cfg.databaseUrl, cfg.databasePrepare));
+  const db = connectPostgres(cfg.databaseUrl, 4, cfg.databasePrepare);
   try {
     return await startOn(cfg, db);
   } catch (e) {
