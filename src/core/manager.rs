@@ -3,7 +3,6 @@
 //! functions and the browser run the same refresh path.
 
 use std::cell::{Cell, OnceCell, RefCell};
-use std::collections::HashMap;
 
 use super::config::ManagerConfig;
 use super::error::{Code, Error, Result};
@@ -19,6 +18,7 @@ use super::status::Status;
 use super::store::{ConnectionRow, RefreshEvent, Store, TokenWrite};
 use super::token::{freshness, Freshness, TokenSet};
 use super::tracked::Tracked;
+use super::vecmap::VecMap;
 
 /// A usable access token and what the caller should know about it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -145,8 +145,11 @@ pub struct Manager<T: Transport, S: Store, R: Runtime> {
     instance: OnceCell<String>,
     pub(crate) flights: SingleFlight<Key, Result<ValidToken>>,
     /// Tracked: the generation is what the JS entry's memo checks.
-    pub(crate) pending: Tracked<HashMap<Key, Pending>>,
-    opened: RefCell<HashMap<OpenedKey, AccessToken>>,
+    /// Usually empty: rotated tokens a commit could not save yet.
+    pub(crate) pending: Tracked<VecMap<Key, Pending>>,
+    /// Access tokens opened before, by (sealed value, user, provider): at
+    /// most OPENED_CACHE_MAX, searched without building a key.
+    opened: RefCell<VecMap<OpenedKey, AccessToken>>,
     seq: Cell<u64>,
 }
 
@@ -181,7 +184,7 @@ impl<T: Transport, S: Store, R: Runtime> Manager<T, S, R> {
             instance: OnceCell::new(),
             flights: SingleFlight::default(),
             pending: Tracked::default(),
-            opened: RefCell::new(HashMap::new()),
+            opened: RefCell::default(),
             seq: Cell::new(0),
         }
     }
@@ -259,15 +262,18 @@ impl<T: Transport, S: Store, R: Runtime> Manager<T, S, R> {
         )
     }
 
+    /// How many opened access tokens the cache holds.
+    #[cfg(test)]
+    pub(crate) fn opened_len(&self) -> usize {
+        self.opened.borrow().len()
+    }
+
     /// Opens an access token, from the cache when this exact sealed value was
     /// opened for this row before.
     fn open_access(&self, sealed: &str, user_id: &str, provider: &str) -> Result<AccessToken> {
-        let key = (
-            sealed.to_string(),
-            user_id.to_string(),
-            provider.to_string(),
-        );
-        if let Some(t) = self.opened.borrow().get(&key) {
+        let wanted = (sealed, user_id, provider);
+        let order = |(s, u, p): &OpenedKey| (s.as_str(), u.as_str(), p.as_str()).cmp(&wanted);
+        if let Some(t) = self.opened.borrow().get_by(order) {
             return Ok(t.clone());
         }
         let t = AccessToken::new(self.open(sealed, user_id, provider, Field::AccessToken)?);
@@ -275,6 +281,11 @@ impl<T: Transport, S: Store, R: Runtime> Manager<T, S, R> {
         if cache.len() >= OPENED_CACHE_MAX {
             cache.clear();
         }
+        let key = (
+            sealed.to_string(),
+            user_id.to_string(),
+            provider.to_string(),
+        );
         cache.insert(key, t.clone());
         Ok(t)
     }

@@ -6,6 +6,7 @@
 //! instance 2-3 KB of the server's).
 
 use std::borrow::Borrow;
+use std::cmp::Ordering;
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct VecMap<K, V>(Vec<(K, V)>);
@@ -29,6 +30,13 @@ impl<K: Ord, V> VecMap<K, V> {
         K: Borrow<Q>,
     {
         self.find(key).ok().map(|i| &self.0[i].1)
+    }
+
+    /// The value whose key `order` finds equal: `order(k)` says how `k`
+    /// compares with the key sought (so a caller need not build one).
+    pub fn get_by(&self, mut order: impl FnMut(&K) -> Ordering) -> Option<&V> {
+        let i = self.0.binary_search_by(|(k, _)| order(k)).ok()?;
+        Some(&self.0[i].1)
     }
 
     pub fn get_mut<Q: Ord + ?Sized>(&mut self, key: &Q) -> Option<&mut V>
@@ -139,6 +147,8 @@ mod tests {
             m.clone().into_vec(),
             [("b".to_string(), 6), ("c".to_string(), 10)]
         );
+        assert_eq!(m.get_by(|k| k.as_str().cmp("c")), Some(&10));
+        assert_eq!(m.get_by(|k| k.as_str().cmp("bb")), None);
         m.clear();
         assert!(m.is_empty());
     }

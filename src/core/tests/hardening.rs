@@ -174,6 +174,43 @@ fn the_open_cache_never_serves_a_value_moved_to_another_row() {
 }
 
 #[test]
+fn the_open_cache_answers_each_row_its_own_token_and_stays_bounded() {
+    let w = world("google");
+    let user = |i: usize| format!("user-{i}");
+    let n = super::super::manager::OPENED_CACHE_MAX + 3;
+    // Stored in an order unlike the cache's key order.
+    for i in (0..n).rev() {
+        w.rt.run(w.m.store_tokens(
+            &user(i),
+            "google",
+            InitialTokens {
+                access_token: format!("at-{i}"),
+                expires_at_ms: Some(w.rt.now_ms() + 3_600_000),
+                ..Default::default()
+            },
+        ))
+        .unwrap();
+    }
+    let get = |i: usize| {
+        w.rt.run(w.m.get_valid_token(&user(i), "google", GetOptions::default()))
+            .unwrap()
+            .access_token
+            .expose()
+            .to_string()
+    };
+    assert_eq!(get(7), "at-7");
+    assert_eq!(get(7), "at-7");
+    assert_eq!(w.m.opened_len(), 1, "one entry per row");
+    for round in 0..2 {
+        for i in 0..n {
+            assert_eq!(get(i), format!("at-{i}"), "round {round}");
+            assert!(w.m.opened_len() <= super::super::manager::OPENED_CACHE_MAX);
+        }
+    }
+    assert_eq!(w.p.calls(), 0);
+}
+
+#[test]
 fn the_hot_path_answers_only_a_fresh_usable_token_of_that_user() {
     let w = world("google");
     w.connect("google", 3600, Some("rt-0"));
