@@ -22,8 +22,13 @@ impl Runtime for JsRuntime {
         js_sys::Math::random()
     }
     fn fill_random(&self, buf: &mut [u8]) {
-        // Web Crypto is present in every supported runtime; without it sealing is unsafe.
-        getrandom::fill(buf).expect("crypto.getRandomValues is unavailable");
+        // Web Crypto is present in every supported runtime (the constructor
+        // checks); without it sealing is unsafe. A plain message: `expect`
+        // would format getrandom's error with Debug, whose escaping and
+        // Unicode tables cost the module 3 KB.
+        if getrandom::fill(buf).is_err() {
+            panic!("crypto.getRandomValues is unavailable");
+        }
     }
     fn emit(&self, event: &RefreshEvent) {
         if let Some(f) = &self.on_event {
