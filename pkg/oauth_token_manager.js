@@ -14,21 +14,12 @@ export class LegacyImporter {
         const ptr = this.__destroy_into_raw();
         wasm.__wbg_legacyimporter_free(ptr, 0);
     }
-    /**
-     * True when the value is in the legacy format.
-     * @param {string} value
-     * @returns {boolean}
-     */
     static isLegacy(value) {
         const ptr0 = passStringToWasm0(value, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
         const len0 = WASM_VECTOR_LEN;
         const ret = wasm.legacyimporter_isLegacy(ptr0, len0);
         return ret !== 0;
     }
-    /**
-     * Throws `CONFIG` naming the bad field; never echoes key bytes.
-     * @param {LegacyImporterConfig} config
-     */
     constructor(config) {
         const ret = wasm.legacyimporter_new(config);
         if (ret[2]) {
@@ -38,15 +29,6 @@ export class LegacyImporter {
         LegacyImporterFinalization.register(this, this.__wbg_ptr, this);
         return this;
     }
-    /**
-     * Opens a legacy value with the legacy key and seals it bound to
-     * (user, provider, field). Throws `CRYPTO_MALFORMED` or `CRYPTO_INTEGRITY`.
-     * @param {string} value
-     * @param {string} user_id
-     * @param {string} provider
-     * @param {"access_token" | "refresh_token"} field_name
-     * @returns {string}
-     */
     reseal(value, user_id, provider, field_name) {
         let deferred6_0;
         let deferred6_1;
@@ -85,9 +67,6 @@ export class LegacyImporter {
 }
 if (Symbol.dispose) LegacyImporter.prototype[Symbol.dispose] = LegacyImporter.prototype.free;
 
-/**
- * The server-side token manager.
- */
 export class TokenManager {
     __destroy_into_raw() {
         const ptr = this.__wbg_ptr;
@@ -99,15 +78,6 @@ export class TokenManager {
         const ptr = this.__destroy_into_raw();
         wasm.__wbg_tokenmanager_free(ptr, 0);
     }
-    /**
-     * `getValidToken` (no options) for what the caller's own `store.load`
-     * returned: a row, `null`, or a promise for either (the package's entry
-     * reads the store itself to check its memo; see js/index.js).
-     * @param {string} user_id
-     * @param {string} provider
-     * @param {any} loaded
-     * @returns {Promise<any>}
-     */
     _fromLoaded(user_id, provider, loaded) {
         let ptr0, len0, ptr1, len1;
         try {
@@ -123,25 +93,10 @@ export class TokenManager {
         const ret = wasm.tokenmanager__fromLoaded(this.__wbg_ptr, ptr0, len0, ptr1, len1, loaded);
         return ret;
     }
-    /**
-     * Changes whenever `_memo`'s answers may have for reasons other than
-     * the row and the time.
-     * @returns {number}
-     */
     get _generation() {
         const ret = wasm.tokenmanager__generation(this.__wbg_ptr);
         return ret >>> 0;
     }
-    /**
-     * `getValidToken`'s answer (no options) for this row, when it needs no
-     * I/O, as `[token, freshUntil, generation]`: the same answer for the
-     * same row values at the same `generation` while `Date.now()` is before
-     * `freshUntil`. `undefined` when the full path must run.
-     * @param {any} row
-     * @param {string} user_id
-     * @param {string} provider
-     * @returns {any}
-     */
     _memo(row, user_id, provider) {
         let ptr0, len0, ptr1, len1;
         try {
@@ -157,15 +112,6 @@ export class TokenManager {
         const ret = wasm.tokenmanager__memo(this.__wbg_ptr, row, ptr0, len0, ptr1, len1);
         return ret;
     }
-    /**
-     * Connect, step 1 (the user's session): the provider's authorization URL
-     * (RFC 6749 §4.1.1 with PKCE S256). Check `returnTo` against your
-     * allowlist first.
-     * @param {string} user_id
-     * @param {string} provider
-     * @param {ConnectOptions} options
-     * @returns {Promise<ConnectStart>}
-     */
     beginConnect(user_id, provider, options) {
         let ptr0, len0, ptr1, len1;
         try {
@@ -181,13 +127,6 @@ export class TokenManager {
         const ret = wasm.tokenmanager_beginConnect(this.__wbg_ptr, ptr0, len0, ptr1, len1, options);
         return ret;
     }
-    /**
-     * Connect, step 3 (the user's session again): the ticket must be this
-     * user's. Exchanges the code, reads who connected, stores the tokens.
-     * @param {string} user_id
-     * @param {string} ticket
-     * @returns {Promise<StatusReport>}
-     */
     completeConnect(user_id, ticket) {
         let ptr0, len0, ptr1, len1;
         try {
@@ -203,25 +142,10 @@ export class TokenManager {
         const ret = wasm.tokenmanager_completeConnect(this.__wbg_ptr, ptr0, len0, ptr1, len1);
         return ret;
     }
-    /**
-     * Connect, step 2 (the provider's redirect, no session): consumes the
-     * state. Rejects with `CONNECT_STATE_INVALID` for a state it never
-     * issued; otherwise says where to send the browser, with a ticket or an error.
-     * @param {{ state: string; code?: string | null; error?: string | null }} params
-     * @returns {Promise<ConnectCallbackResult>}
-     */
     connectCallback(params) {
         const ret = wasm.tokenmanager_connectCallback(this.__wbg_ptr, params);
         return ret;
     }
-    /**
-     * Revokes the grant at the provider where it can (RFC 7009, Google,
-     * GitHub), then erases the sealed tokens and marks the connection
-     * disconnected whatever the provider said; the report says what happened there.
-     * @param {string} user_id
-     * @param {string} provider
-     * @returns {Promise<DisconnectReport>}
-     */
     disconnect(user_id, provider) {
         let ptr0, len0, ptr1, len1;
         try {
@@ -237,25 +161,10 @@ export class TokenManager {
         const ret = wasm.tokenmanager_disconnect(this.__wbg_ptr, ptr0, len0, ptr1, len1);
         return ret;
     }
-    /**
-     * `getValidToken` for a connection row the caller has just read from the
-     * store (a background refresher's claim returns them): the same refresh,
-     * lease and checks, without reading the row again.
-     * @param {ConnectionRow} row
-     * @param {GetOptions | null} [options]
-     * @returns {Promise<ValidToken>}
-     */
     getValidTokenFor(row, options) {
         const ret = wasm.tokenmanager_getValidTokenFor(this.__wbg_ptr, row, isLikeNone(options) ? 0 : addToExternrefTable0(options));
         return ret;
     }
-    /**
-     * A valid access token: cached if fresh, else refreshed once across all callers.
-     * @param {string} user_id
-     * @param {string} provider
-     * @param {GetOptions | null} [options]
-     * @returns {Promise<ValidToken>}
-     */
     getValidToken(user_id, provider, options) {
         let ptr0, len0, ptr1, len1;
         try {
@@ -271,10 +180,6 @@ export class TokenManager {
         const ret = wasm.tokenmanager_getValidToken(this.__wbg_ptr, ptr0, len0, ptr1, len1, isLikeNone(options) ? 0 : addToExternrefTable0(options));
         return ret;
     }
-    /**
-     * This instance's id, the prefix of its lease owner ids.
-     * @returns {string}
-     */
     get instanceId() {
         let deferred1_0;
         let deferred1_1;
@@ -287,22 +192,10 @@ export class TokenManager {
             wasm.__wbindgen_free(deferred1_0, deferred1_1, 1);
         }
     }
-    /**
-     * The refresh lease in milliseconds, as derived from the timeout and
-     * retry policy (or `leaseMs`): the longest one refresh may hold it.
-     * @returns {number}
-     */
     get leaseMs() {
         const ret = wasm.tokenmanager_leaseMs(this.__wbg_ptr);
         return ret;
     }
-    /**
-     * Validates the configuration and the store; throws a `TokenManagerError`
-     * with code `CONFIG` naming the offending field.
-     * @param {ManagerConfig} config
-     * @param {TokenStore} store
-     * @param {ManagerOptions | null} [options]
-     */
     constructor(config, store, options) {
         const ret = wasm.tokenmanager_new(config, store, isLikeNone(options) ? 0 : addToExternrefTable0(options));
         if (ret[2]) {
@@ -312,24 +205,10 @@ export class TokenManager {
         TokenManagerFinalization.register(this, this.__wbg_ptr, this);
         return this;
     }
-    /**
-     * Each configured provider's keep-alive and warning windows, sorted by
-     * id: what the background refresher schedules by.
-     * @returns {ProviderUpkeep[]}
-     */
     get providerUpkeep() {
         const ret = wasm.tokenmanager_providerUpkeep(this.__wbg_ptr);
         return ret;
     }
-    /**
-     * The provider refused an API call for lack of a scope: marks the
-     * connection `needs_reauth` / `INSUFFICIENT_SCOPE` (the token keeps
-     * serving the scopes it has) and writes an event.
-     * @param {string} user_id
-     * @param {string} provider
-     * @param {string[]} missing_scopes
-     * @returns {Promise<StatusReport>}
-     */
     recordScopeError(user_id, provider, missing_scopes) {
         let ptr0, len0, ptr1, len1, ptr2, len2;
         try {
@@ -348,33 +227,16 @@ export class TokenManager {
         const ret = wasm.tokenmanager_recordScopeError(this.__wbg_ptr, ptr0, len0, ptr1, len1, ptr2, len2);
         return ret;
     }
-    /**
-     * Background refresher: refreshes connections expiring within `withinSeconds`.
-     * @param {number} within_seconds
-     * @param {number} limit
-     * @returns {Promise<SweepReport>}
-     */
     refreshExpiring(within_seconds, limit) {
         const ret = wasm.tokenmanager_refreshExpiring(this.__wbg_ptr, within_seconds, limit);
         return ret;
     }
-    /**
-     * Every configured provider's status for the user (`disconnected` where none).
-     * @param {string} user_id
-     * @returns {Promise<StatusReport[]>}
-     */
     statusAll(user_id) {
         const ptr0 = passStringToWasm0(user_id, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
         const len0 = WASM_VECTOR_LEN;
         const ret = wasm.tokenmanager_statusAll(this.__wbg_ptr, ptr0, len0);
         return ret;
     }
-    /**
-     * Status, expiry, marker, scopes and last error. Never a token.
-     * @param {string} user_id
-     * @param {string} provider
-     * @returns {Promise<StatusReport>}
-     */
     status(user_id, provider) {
         let ptr0, len0, ptr1, len1;
         try {
@@ -390,13 +252,6 @@ export class TokenManager {
         const ret = wasm.tokenmanager_status(this.__wbg_ptr, ptr0, len0, ptr1, len1);
         return ret;
     }
-    /**
-     * Saves the tokens a sign-in returned (Supabase `provider_token` / `provider_refresh_token`).
-     * @param {string} user_id
-     * @param {string} provider
-     * @param {InitialTokens} tokens
-     * @returns {Promise<StatusReport>}
-     */
     storeTokens(user_id, provider, tokens) {
         let ptr0, len0, ptr1, len1;
         try {
@@ -415,20 +270,11 @@ export class TokenManager {
 }
 if (Symbol.dispose) TokenManager.prototype[Symbol.dispose] = TokenManager.prototype.free;
 
-/**
- * Every error code with its properties.
- * @returns {ErrorCodeInfo[]}
- */
 export function errorCodes() {
     const ret = wasm.errorCodes();
     return ret;
 }
 
-/**
- * Formats epoch milliseconds as a marker.
- * @param {number} ms
- * @returns {string}
- */
 export function formatMarker(ms) {
     let deferred1_0;
     let deferred1_1;
@@ -442,10 +288,6 @@ export function formatMarker(ms) {
     }
 }
 
-/**
- * The header that carries the marker.
- * @returns {string}
- */
 export function markerHeader() {
     let deferred1_0;
     let deferred1_1;
@@ -459,12 +301,6 @@ export function markerHeader() {
     }
 }
 
-/**
- * True when the marker `seen` (RFC 3339) is newer than `knownMs`.
- * @param {string} seen
- * @param {number | null} [known_ms]
- * @returns {boolean}
- */
 export function markerIsNewer(seen, known_ms) {
     const val2 = +(isLikeNone(known_ms) ? 0 : known_ms);
     const ptr0 = passStringToWasm0(seen, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
@@ -473,11 +309,6 @@ export function markerIsNewer(seen, known_ms) {
     return ret !== 0;
 }
 
-/**
- * Parses a marker to epoch milliseconds; `undefined` if it is not RFC 3339.
- * @param {string} marker
- * @returns {number | undefined}
- */
 export function parseMarker(marker) {
     const ptr0 = passStringToWasm0(marker, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
     const len0 = WASM_VECTOR_LEN;
@@ -706,22 +537,18 @@ function __wbg_get_imports() {
             return ret;
         },
         __wbindgen_generic_0000000000000001: function(arg0, arg1) {
-            // Cast intrinsic for `Closure(Closure { owned: true, function: Function { arguments: [Externref], shim_idx: 92, ret: Result(Unit), inner_ret: Some(Result(Unit)) }, mutable: true }) -> Externref`.
             const ret = makeMutClosure(arg0, arg1, wasm_bindgen__convert__closures_____invoke__h60702a48838d1764);
             return ret;
         },
         __wbindgen_generic_0000000000000002: function(arg0, arg1) {
-            // Cast intrinsic for `Closure(Closure { owned: true, function: Function { arguments: [], shim_idx: 4, ret: Unit, inner_ret: Some(Unit) }, mutable: true }) -> Externref`.
             const ret = makeMutClosure(arg0, arg1, wasm_bindgen__convert__closures_____invoke__h66ea1e978c550aa7);
             return ret;
         },
         __wbindgen_generic_0000000000000003: function(arg0) {
-            // Cast intrinsic for `F64 -> Externref`.
             const ret = arg0;
             return ret;
         },
         __wbindgen_generic_0000000000000004: function(arg0, arg1) {
-            // Cast intrinsic for `Ref(String) -> Externref`.
             const ret = getStringFromWasm0(arg0, arg1);
             return ret;
         },
@@ -815,9 +642,6 @@ function makeMutClosure(arg0, arg1, f) {
     const state = { a: arg0, b: arg1, cnt: 1 };
     const real = (...args) => {
 
-        // First up with a closure we increment the internal reference
-        // count. This ensures that the Rust closure environment won't
-        // be deallocated while we're invoking it.
         state.cnt++;
         const a = state.a;
         state.a = 0;

@@ -82,6 +82,17 @@ for (const dtsPath of [join(PKG, `${GLUE}.d.ts`), join(PKG, BROWSER, `${BROWSER_
     .join("\n");
   writeFileSync(dtsPath, dts);
 }
+// --- the glues' code without its comments ---
+// wasm-bindgen copies every doc comment into the glue's JavaScript as JSDoc;
+// the same text ships in the d.ts beside it, which is what editors and
+// TypeScript read. Dropping the whole-line comments from the .js (code and
+// layout untouched) takes 2 KB gzip off what a page or a function downloads.
+// Only comments that fill their lines are removed, so no string can be cut.
+const JSDOC_BLOCK = /^[ \t]*\/\*\*(?:[^*]|\*(?!\/))*\*\/[ \t]*\n/gm;
+const LINE_COMMENT = /^[ \t]*\/\/[^\n]*\n/gm;
+for (const gluePath of [join(PKG, `${GLUE}.js`), join(PKG, BROWSER, `${BROWSER_GLUE}.js`)]) {
+  writeFileSync(gluePath, read(gluePath).replace(JSDOC_BLOCK, "").replace(LINE_COMMENT, ""));
+}
 // wasm-pack's package files in the browser build's folder: the package is pkg/'s.
 for (const name of readdirSync(join(PKG, BROWSER))) {
   if (!name.startsWith(BROWSER_GLUE) && name !== "snippets") {

@@ -2,9 +2,6 @@
 import { TokenManagerError } from './snippets/oauth-token-manager-a038f2a47e732acb/js/errors.js';
 
 
-/**
- * The browser's token client.
- */
 export class BrowserTokenClient {
     __destroy_into_raw() {
         const ptr = this.__wbg_ptr;
@@ -16,15 +13,6 @@ export class BrowserTokenClient {
         const ptr = this.__destroy_into_raw();
         wasm.__wbg_browsertokenclient_free(ptr, 0);
     }
-    /**
-     * `getAccessToken` with the value `getSessionToken` returned (the
-     * package's entry asks it once and remembers the last cached answer; see
-     * js/browser.js).
-     * @param {any} session
-     * @param {string} conn
-     * @param {boolean} force
-     * @returns {Promise<any>}
-     */
     _answer(session, conn, force) {
         const val2 = +force;
         const ptr0 = passStringToWasm0(conn, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
@@ -32,37 +20,16 @@ export class BrowserTokenClient {
         const ret = wasm.browsertokenclient__answer(this.__wbg_ptr, session, ptr0, len0, val2);
         return ret;
     }
-    /**
-     * Changes whenever the cached answers may have (see `_memo`).
-     * @returns {number}
-     */
     get _generation() {
         const ret = wasm.browsertokenclient__generation(this.__wbg_ptr);
         return ret >>> 0;
     }
-    /**
-     * The cached answer for this session and connection as
-     * `[session, token, freshUntil, generation]`: the same token object
-     * stays the answer while `generation` is unchanged and `Date.now()` is
-     * before `freshUntil`. `undefined` when the cache cannot answer.
-     * @param {any} session
-     * @param {string} conn
-     * @returns {any}
-     */
     _memo(session, conn) {
         const ptr0 = passStringToWasm0(conn, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
         const len0 = WASM_VECTOR_LEN;
         const ret = wasm.browsertokenclient__memo(this.__wbg_ptr, session, ptr0, len0);
         return ret;
     }
-    /**
-     * Calls an edge function with the session JWT and JSON; observes its
-     * marker. Rejects with a `TokenManagerError` carrying the server's code.
-     * @param {string} name
-     * @param {any} body
-     * @param {string | null} [method]
-     * @returns {Promise<any>}
-     */
     callFunction(name, body, method) {
         let ptr0, len0, ptr1, len1;
         try {
@@ -78,93 +45,41 @@ export class BrowserTokenClient {
         const ret = wasm.browsertokenclient_callFunction(this.__wbg_ptr, ptr0, len0, body, ptr1, len1);
         return ret;
     }
-    /**
-     * Stops listening to other tabs.
-     */
     close() {
         wasm.browsertokenclient_close(this.__wbg_ptr);
     }
-    /**
-     * Back from a provider's consent page: completes the connect with this
-     * session (the ticket only this user can use), or reports the error the
-     * callback sent. Reads `otm_connect` / `otm_error` from `url` (default:
-     * this page) and removes them from the address bar. Resolves to `null`
-     * when the page was not a connect's return.
-     * @param {string | null} [url]
-     * @returns {Promise<{ provider: string; status: StatusReport | null; error: { code: ErrorCode; message: string } | null } | null>}
-     */
     completeConnect(url) {
         var ptr0 = isLikeNone(url) ? 0 : passStringToWasm0(url, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
         var len0 = WASM_VECTOR_LEN;
         const ret = wasm.browsertokenclient_completeConnect(this.__wbg_ptr, ptr0, len0);
         return ret;
     }
-    /**
-     * Connect or reconnect a provider: asks the functions for the
-     * authorization URL (state and PKCE stay on the server) and, in a
-     * browser, goes there. Back on `returnTo` (default: this page), call
-     * `completeConnect()`.
-     * @param {string} provider
-     * @param {{ returnTo?: string; scopes?: string[]; navigate?: boolean }} [options]
-     * @returns {Promise<{ authorizationUrl: string }>}
-     */
     connect(provider, options) {
         const ptr0 = passStringToWasm0(provider, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
         const len0 = WASM_VECTOR_LEN;
         const ret = wasm.browsertokenclient_connect(this.__wbg_ptr, ptr0, len0, isLikeNone(options) ? 0 : addToExternrefTable0(options));
         return ret;
     }
-    /**
-     * The status of every connection of the user (`GET connections`): status,
-     * account, scopes, expiry, last error, `requiresReauth`. Never a token.
-     * @returns {Promise<StatusReport[]>}
-     */
     connections() {
         const ret = wasm.browsertokenclient_connections(this.__wbg_ptr);
         return ret;
     }
-    /**
-     * Disconnect a provider: revoked there where it can be, erased here; the
-     * report says what happened at the provider. Drops the cached token.
-     * @param {string} provider
-     * @returns {Promise<DisconnectReport>}
-     */
     disconnect(provider) {
         const ptr0 = passStringToWasm0(provider, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
         const len0 = WASM_VECTOR_LEN;
         const ret = wasm.browsertokenclient_disconnect(this.__wbg_ptr, ptr0, len0);
         return ret;
     }
-    /**
-     * `fetch` for provider APIs (Google Calendar, Spotify, …): attaches the
-     * connection's bearer token and retries once with a forced refresh when
-     * the provider answers 401. `options.provider` names the connection.
-     * @param {string} input
-     * @param {RequestInit} [init]
-     * @param {{ provider?: string }} [options]
-     * @returns {Promise<Response>}
-     */
     fetch(input, init, options) {
         const ptr0 = passStringToWasm0(input, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
         const len0 = WASM_VECTOR_LEN;
         const ret = wasm.browsertokenclient_fetch(this.__wbg_ptr, ptr0, len0, isLikeNone(init) ? 0 : addToExternrefTable0(init), isLikeNone(options) ? 0 : addToExternrefTable0(options));
         return ret;
     }
-    /**
-     * A valid access token for a connection (`provider`, default `google`):
-     * cached, or one call to its token function shared by all callers.
-     * `getSessionToken` is asked once per call. While the token is unchanged
-     * the same frozen object is returned.
-     * @param {{ force?: boolean; provider?: string } | null} [options]
-     * @returns {Promise<BrowserToken>}
-     */
     getAccessToken(options) {
         const ret = wasm.browsertokenclient_getAccessToken(this.__wbg_ptr, isLikeNone(options) ? 0 : addToExternrefTable0(options));
         return ret;
     }
-    /**
-     * @param {BrowserClientOptions} options
-     */
     constructor(options) {
         const ret = wasm.browsertokenclient_new(options);
         if (ret[2]) {
@@ -174,42 +89,19 @@ export class BrowserTokenClient {
         BrowserTokenClientFinalization.register(this, this.__wbg_ptr, this);
         return this;
     }
-    /**
-     * Reads `X-Token-Refreshed-At` (and `X-Token-Connection`) from an
-     * edge-function response made with the current user's session.
-     * @param {any} response
-     */
     observeResponse(response) {
         wasm.browsertokenclient_observeResponse(this.__wbg_ptr, response);
     }
-    /**
-     * @param {Function} listener
-     */
     offChange(listener) {
         wasm.browsertokenclient_offChange(this.__wbg_ptr, listener);
     }
-    /**
-     * Listens for token, marker, reset and error changes. Returns a function
-     * that stops listening.
-     * @param {(change: ClientChange) => void} listener
-     * @returns {() => void}
-     */
     onChange(listener) {
         const ret = wasm.browsertokenclient_onChange(this.__wbg_ptr, listener);
         return ret;
     }
-    /**
-     * Sign-out: drops this tab's tokens and tells this user's other tabs to
-     * drop theirs. Call it on Supabase's `SIGNED_OUT`.
-     */
     reset() {
         wasm.browsertokenclient_reset(this.__wbg_ptr);
     }
-    /**
-     * What the client holds for a connection (default `google`), without the token.
-     * @param {string | null} [provider]
-     * @returns {{ hasToken: boolean; expiresAt: number | null; tokenRefreshedAt: string | null }}
-     */
     tokenInfo(provider) {
         var ptr0 = isLikeNone(provider) ? 0 : passStringToWasm0(provider, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
         var len0 = WASM_VECTOR_LEN;
@@ -219,20 +111,11 @@ export class BrowserTokenClient {
 }
 if (Symbol.dispose) BrowserTokenClient.prototype[Symbol.dispose] = BrowserTokenClient.prototype.free;
 
-/**
- * Every error code with its properties.
- * @returns {ErrorCodeInfo[]}
- */
 export function errorCodes() {
     const ret = wasm.errorCodes();
     return ret;
 }
 
-/**
- * Formats epoch milliseconds as a marker.
- * @param {number} ms
- * @returns {string}
- */
 export function formatMarker(ms) {
     let deferred1_0;
     let deferred1_1;
@@ -246,10 +129,6 @@ export function formatMarker(ms) {
     }
 }
 
-/**
- * The header that carries the marker.
- * @returns {string}
- */
 export function markerHeader() {
     let deferred1_0;
     let deferred1_1;
@@ -263,12 +142,6 @@ export function markerHeader() {
     }
 }
 
-/**
- * True when the marker `seen` (RFC 3339) is newer than `knownMs`.
- * @param {string} seen
- * @param {number | null} [known_ms]
- * @returns {boolean}
- */
 export function markerIsNewer(seen, known_ms) {
     const val2 = +(isLikeNone(known_ms) ? 0 : known_ms);
     const ptr0 = passStringToWasm0(seen, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
@@ -277,11 +150,6 @@ export function markerIsNewer(seen, known_ms) {
     return ret !== 0;
 }
 
-/**
- * Parses a marker to epoch milliseconds; `undefined` if it is not RFC 3339.
- * @param {string} marker
- * @returns {number | undefined}
- */
 export function parseMarker(marker) {
     const ptr0 = passStringToWasm0(marker, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
     const len0 = WASM_VECTOR_LEN;
@@ -502,27 +370,22 @@ function __wbg_get_imports() {
             return ret;
         },
         __wbindgen_generic_0000000000000001: function(arg0, arg1) {
-            // Cast intrinsic for `Closure(Closure { owned: true, function: Function { arguments: [Externref], shim_idx: 3, ret: Unit, inner_ret: Some(Unit) }, mutable: true }) -> Externref`.
             const ret = makeMutClosure(arg0, arg1, wasm_bindgen__convert__closures_____invoke__hef4160e7b650d91b);
             return ret;
         },
         __wbindgen_generic_0000000000000002: function(arg0, arg1) {
-            // Cast intrinsic for `Closure(Closure { owned: true, function: Function { arguments: [Externref], shim_idx: 66, ret: Result(Unit), inner_ret: Some(Result(Unit)) }, mutable: true }) -> Externref`.
             const ret = makeMutClosure(arg0, arg1, wasm_bindgen__convert__closures_____invoke__h60702a48838d1764);
             return ret;
         },
         __wbindgen_generic_0000000000000003: function(arg0, arg1) {
-            // Cast intrinsic for `Closure(Closure { owned: true, function: Function { arguments: [], shim_idx: 4, ret: Unit, inner_ret: Some(Unit) }, mutable: true }) -> Externref`.
             const ret = makeMutClosure(arg0, arg1, wasm_bindgen__convert__closures_____invoke__h2234b58cc400b040);
             return ret;
         },
         __wbindgen_generic_0000000000000004: function(arg0) {
-            // Cast intrinsic for `F64 -> Externref`.
             const ret = arg0;
             return ret;
         },
         __wbindgen_generic_0000000000000005: function(arg0, arg1) {
-            // Cast intrinsic for `Ref(String) -> Externref`.
             const ret = getStringFromWasm0(arg0, arg1);
             return ret;
         },
@@ -612,9 +475,6 @@ function makeMutClosure(arg0, arg1, f) {
     const state = { a: arg0, b: arg1, cnt: 1 };
     const real = (...args) => {
 
-        // First up with a closure we increment the internal reference
-        // count. This ensures that the Rust closure environment won't
-        // be deallocated while we're invoking it.
         state.cnt++;
         const a = state.a;
         state.a = 0;

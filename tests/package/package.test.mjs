@@ -345,6 +345,18 @@ describe("the packed package", () => {
     assert.doesNotMatch(browserDts, /class TokenManager\b/);
     assert.match(browserDts, /fetch\(input: string, init\?: RequestInit/);
     assert.match(browserDts, /onChange\(listener: \(change: ClientChange\) => void\): \(\) => void;/);
+    // The documentation ships once, in the d.ts; the glue's code carries no copy of it.
+    for (
+      const [glue, types] of [
+        ["oauth_token_manager.js", dts],
+        ["browser/oauth_token_manager_browser.js", browserDts],
+      ]
+    ) {
+      const code = await readFile(join(installed, glue), "utf8");
+      assert.doesNotMatch(code, /^\s*(\/\*\*|\/\/)/m, `${glue} has no comment lines`);
+      assert.match(code, /^\/\* @ts-self-types="\.\/[a-z_]+\.d\.ts" \*\/$/m, `${glue} still names its types`);
+      assert.match(types, /A valid access token/, `${glue}'s d.ts keeps the docs`);
+    }
   });
 });
 
