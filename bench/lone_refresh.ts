@@ -13,7 +13,12 @@ import type { Stack } from "../tests/functions/harness.ts";
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
-export async function loneRefreshBreakdown(s: Stack, user: string, samples: number): Promise<void> {
+export async function loneRefreshBreakdown(
+  s: Stack,
+  user: string,
+  samples: number,
+  label = "",
+): Promise<void> {
   const cfg = readConfig((name) => s.env[name]);
   await loadWasm();
   const db = connectPostgres(cfg.databaseUrl!, 4, cfg.databasePrepare);
@@ -63,7 +68,7 @@ export async function loneRefreshBreakdown(s: Stack, user: string, samples: numb
   const total = median(times.get("total")!);
   let parts = 0;
   console.log(
-    `== where a lone refresh's time goes (in one process, no function around it; median of ${samples})`,
+    `== where a lone refresh's time goes (in one process, no function around it; median of ${samples})${label}`,
   );
   for (const [name, xs] of times) {
     if (name === "total") continue;
