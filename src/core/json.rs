@@ -368,18 +368,34 @@ impl Parser<'_> {
         })
     }
 
+    /// The index of the first `"`, `\\` or control byte from `from` on
+    /// (the end of the text if none), scanned over a local copy of the index.
+    fn plain_run(&self, from: usize) -> usize {
+        let s = self.s;
+        let mut j = from;
+        while j < s.len() {
+            let c = s[j];
+            if c == b'"' || c == b'\\' || c < 0x20 {
+                break;
+            }
+            j += 1;
+        }
+        j
+    }
+
     fn string(&mut self) -> Result<String, Invalid> {
         self.i += 1; // the opening quote
         let mut out = String::new();
         loop {
             let start = self.i;
-            while let Some(c) = self.peek() {
-                if c == b'"' || c == b'\\' || c < 0x20 {
-                    break;
-                }
+            self.i = self.plain_run(start);
+            let run = self.text.get(start..self.i).ok_or(Invalid)?;
+            if out.is_empty() && self.peek() == Some(b'"') {
+                // The usual string, with no escape: one exact allocation.
                 self.i += 1;
+                return Ok(run.to_string());
             }
-            out.push_str(self.text.get(start..self.i).ok_or(Invalid)?);
+            out.push_str(run);
             match self.peek().ok_or(Invalid)? {
                 b'"' => {
                     self.i += 1;

@@ -64,7 +64,48 @@ pub fn format_rfc3339_ms(ms: i64) -> String {
     let (h, rem) = (rem / 3_600_000, rem % 3_600_000);
     let (mi, rem) = (rem / 60_000, rem % 60_000);
     let (s, milli) = (rem / 1000, rem % 1000);
-    format!("{y:04}-{m:02}-{d:02}T{h:02}:{mi:02}:{s:02}.{milli:03}Z")
+    // Written digit by digit: a marker is formatted on every answer that
+    // carries one, and `format!` with widths was the costliest step there.
+    let mut out = String::with_capacity(24);
+    zero_padded(&mut out, y, 4);
+    for (sep, v, width) in [
+        ('-', i64::from(m), 2),
+        ('-', i64::from(d), 2),
+        ('T', h, 2),
+        (':', mi, 2),
+        (':', s, 2),
+        ('.', milli, 3),
+    ] {
+        out.push(sep);
+        zero_padded(&mut out, v, width);
+    }
+    out.push('Z');
+    out
+}
+
+/// `v` as `format!("{v:0width$}")` writes it: a minus sign counts toward
+/// the width, zeros go after it.
+fn zero_padded(out: &mut String, v: i64, width: usize) {
+    let mut digits = [0u8; 20];
+    let mut n = v.unsigned_abs();
+    let mut len = 0;
+    loop {
+        digits[len] = b'0' + (n % 10) as u8;
+        len += 1;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    if v < 0 {
+        out.push('-');
+    }
+    for _ in len + usize::from(v < 0)..width {
+        out.push('0');
+    }
+    for &c in digits[..len].iter().rev() {
+        out.push(char::from(c));
+    }
 }
 
 fn num(s: &str) -> Option<u32> {
@@ -226,6 +267,31 @@ mod tests {
             assert_eq!(parse_rfc3339_ms(bad), None, "{bad}");
         }
         assert!(parse_rfc3339_ms("2024-02-29T00:00:00Z").is_some());
+    }
+
+    #[test]
+    fn rfc3339_is_written_as_format_would() {
+        for ms in [
+            0,
+            -1,
+            1_795_200_239_123,
+            253_402_300_799_999,  // 9999-12-31T23:59:59.999Z
+            253_402_300_800_000,  // year 10000
+            -62_135_596_800_000,  // 0001-01-01
+            -62_167_219_200_001,  // the last millisecond of year -1
+            -377_705_116_800_000, // year -10000
+            i64::MAX / 4,
+            i64::MIN / 4,
+        ] {
+            let days = ms.div_euclid(86_400_000);
+            let rem = ms.rem_euclid(86_400_000);
+            let (y, m, d) = civil_from_days(days);
+            let (h, rem) = (rem / 3_600_000, rem % 3_600_000);
+            let (mi, rem) = (rem / 60_000, rem % 60_000);
+            let (s, milli) = (rem / 1000, rem % 1000);
+            let want = format!("{y:04}-{m:02}-{d:02}T{h:02}:{mi:02}:{s:02}.{milli:03}Z");
+            assert_eq!(format_rfc3339_ms(ms), want, "{ms}");
+        }
     }
 
     #[test]
