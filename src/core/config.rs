@@ -132,13 +132,10 @@ fn decimal(n: usize) -> String {
 
 #[cold]
 #[inline(never)]
-fn decimal_long(mut n: usize) -> String {
-    let mut digits = vec![b'0' + (n % 10) as u8];
-    while n >= 10 {
-        n /= 10;
-        digits.push(b'0' + (n % 10) as u8);
-    }
-    digits.iter().rev().map(|&d| char::from(d)).collect()
+fn decimal_long(n: usize) -> String {
+    let mut out = String::new();
+    text::push_decimal(&mut out, n as u64, 0);
+    out
 }
 
 /// The `encryptionKeys` field: `[{ id, key }]`, the first seals.

@@ -22,6 +22,27 @@ pub fn words(s: &str) -> Vec<String> {
     s.split_ascii_whitespace().map(str::to_string).collect()
 }
 
+/// `n` in decimal, zero-padded to `width` digits, as `format!("{n:0width$}")`
+/// writes it but without the formatting machinery.
+pub fn push_decimal(out: &mut String, mut n: u64, width: usize) {
+    let mut digits = [0u8; 20];
+    let mut len = 0;
+    loop {
+        digits[len] = b'0' + (n % 10) as u8;
+        len += 1;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    for _ in len..width {
+        out.push('0');
+    }
+    for &c in digits[..len].iter().rev() {
+        out.push(char::from(c));
+    }
+}
+
 /// Where `needle` first occurs in `hay`. An empty needle is at 0.
 pub fn find(hay: &str, needle: &str) -> Option<usize> {
     if needle.is_empty() {
@@ -70,6 +91,23 @@ mod tests {
             &["a", "", "é", "[", "0", "]"],
         ] {
             assert_eq!(cat(parts), parts.concat());
+        }
+    }
+
+    #[test]
+    fn push_decimal_writes_what_format_writes() {
+        for (n, width) in [
+            (0, 0),
+            (0, 3),
+            (7, 2),
+            (42, 2),
+            (999, 2),
+            (12_345, 4),
+            (u64::MAX, 0),
+        ] {
+            let mut out = String::from(">");
+            push_decimal(&mut out, n, width);
+            assert_eq!(out, format!(">{n:0width$}"));
         }
     }
 

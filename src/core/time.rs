@@ -2,6 +2,8 @@
 //! `token_refreshed_at` marker and HTTP-dates for `Retry-After`
 //! (RFC 9110 §5.6.7). All instants are Unix epoch milliseconds.
 
+use super::text;
+
 /// Days since 1970-01-01 for a proleptic Gregorian date (H. Hinnant's algorithm).
 fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
     let y = if m <= 2 { y - 1 } else { y };
@@ -56,56 +58,41 @@ fn to_ms(y: i64, mo: u32, d: u32, h: u32, mi: u32, s: u32, ms: u32) -> Option<i6
     )
 }
 
-/// Formats epoch milliseconds as RFC 3339 UTC with milliseconds: `2026-11-22T18:43:59.123Z`.
-pub fn format_rfc3339_ms(ms: i64) -> String {
+/// Epoch milliseconds as UTC (year, month, day, hour, minute, second, millisecond).
+fn utc_fields(ms: i64) -> (i64, u32, u32, i64, i64, i64, i64) {
     let days = ms.div_euclid(86_400_000);
     let rem = ms.rem_euclid(86_400_000);
     let (y, m, d) = civil_from_days(days);
     let (h, rem) = (rem / 3_600_000, rem % 3_600_000);
     let (mi, rem) = (rem / 60_000, rem % 60_000);
     let (s, milli) = (rem / 1000, rem % 1000);
+    (y, m, d, h, mi, s, milli)
+}
+
+/// Formats epoch milliseconds as RFC 3339 UTC with milliseconds: `2026-11-22T18:43:59.123Z`.
+pub fn format_rfc3339_ms(ms: i64) -> String {
+    let (y, m, d, h, mi, s, milli) = utc_fields(ms);
     // Written digit by digit: a marker is formatted on every answer that
     // carries one, and `format!` with widths was the costliest step there.
+    // The year as `{y:04}` writes it: a minus sign counts toward the width.
     let mut out = String::with_capacity(24);
-    zero_padded(&mut out, y, 4);
+    if y < 0 {
+        out.push('-');
+    }
+    text::push_decimal(&mut out, y.unsigned_abs(), if y < 0 { 3 } else { 4 });
     for (sep, v, width) in [
-        ('-', i64::from(m), 2),
-        ('-', i64::from(d), 2),
-        ('T', h, 2),
-        (':', mi, 2),
-        (':', s, 2),
-        ('.', milli, 3),
+        ('-', u64::from(m), 2),
+        ('-', u64::from(d), 2),
+        ('T', h as u64, 2),
+        (':', mi as u64, 2),
+        (':', s as u64, 2),
+        ('.', milli as u64, 3),
     ] {
         out.push(sep);
-        zero_padded(&mut out, v, width);
+        text::push_decimal(&mut out, v, width);
     }
     out.push('Z');
     out
-}
-
-/// `v` as `format!("{v:0width$}")` writes it: a minus sign counts toward
-/// the width, zeros go after it.
-fn zero_padded(out: &mut String, v: i64, width: usize) {
-    let mut digits = [0u8; 20];
-    let mut n = v.unsigned_abs();
-    let mut len = 0;
-    loop {
-        digits[len] = b'0' + (n % 10) as u8;
-        len += 1;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    if v < 0 {
-        out.push('-');
-    }
-    for _ in len + usize::from(v < 0)..width {
-        out.push('0');
-    }
-    for &c in digits[..len].iter().rev() {
-        out.push(char::from(c));
-    }
 }
 
 fn num(s: &str) -> Option<u32> {
@@ -283,12 +270,7 @@ mod tests {
             i64::MAX / 4,
             i64::MIN / 4,
         ] {
-            let days = ms.div_euclid(86_400_000);
-            let rem = ms.rem_euclid(86_400_000);
-            let (y, m, d) = civil_from_days(days);
-            let (h, rem) = (rem / 3_600_000, rem % 3_600_000);
-            let (mi, rem) = (rem / 60_000, rem % 60_000);
-            let (s, milli) = (rem / 1000, rem % 1000);
+            let (y, m, d, h, mi, s, milli) = utc_fields(ms);
             let want = format!("{y:04}-{m:02}-{d:02}T{h:02}:{mi:02}:{s:02}.{milli:03}Z");
             assert_eq!(format_rfc3339_ms(ms), want, "{ms}");
         }
