@@ -28,6 +28,9 @@ pkg: setup
 	@echo "== building pkg/browser/ (the client feature only)"
 	RUSTFLAGS="$(PKG_RUSTFLAGS)" wasm-pack build --release --target web --out-dir pkg/browser --out-name oauth_token_manager_browser -- --no-default-features --features client 2>&1 | grep -vE '^\s+Compiling' || true
 	@test -f pkg/browser/oauth_token_manager_browser_bg.wasm
+	@echo "== building pkg/legacy/ (the legacy feature only: the operator's import)"
+	RUSTFLAGS="$(PKG_RUSTFLAGS)" wasm-pack build --release --target web --out-dir pkg/legacy --out-name oauth_token_manager_legacy -- --no-default-features --features legacy 2>&1 | grep -vE '^\s+Compiling' || true
+	@test -f pkg/legacy/oauth_token_manager_legacy_bg.wasm
 	@rm -f pkg/.gitignore
 	@node scripts/finish-pkg.mjs
 	@node scripts/sync-functions-pkg.mjs
@@ -45,6 +48,7 @@ lint: setup
 	cargo clippy --target wasm32-unknown-unknown --all-targets -- -D warnings
 	cargo clippy --target wasm32-unknown-unknown --all-targets --no-default-features --features client -- -D warnings
 	cargo clippy --target wasm32-unknown-unknown --lib --no-default-features --features server -- -D warnings
+	cargo clippy --target wasm32-unknown-unknown --lib --no-default-features --features legacy -- -D warnings
 	$(DENO) fmt --check
 	$(DENO) lint
 	$(DENO) check --quiet scripts/*.ts emulator/*.ts supabase/functions/*/index.ts

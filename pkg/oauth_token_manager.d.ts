@@ -73,15 +73,6 @@ export interface ErrorCodeInfo { code: ErrorCode; retryable: boolean; requiresRe
 
 
 
-export interface LegacyImporterConfig {
-    /** The old system's key(s): 32 bytes as 64 hex digits or base64, or a 32-character string. */
-    legacyKeys: string[];
-    /** The keyring the manager uses; the first key seals. */
-    encryptionKeys: { id: string; key: string }[];
-}
-
-
-
 export interface ProviderConfig {
     /** Built-in template (google, google-calendar, gmail, youtube, spotify, discord, github, github-app, rfc6749); defaults to the provider's key. */
     template?: string;
@@ -319,23 +310,6 @@ export interface GetOptions {
 
 
 
-export class LegacyImporter {
-    free(): void;
-    /**
-     * True when the value is in the legacy format.
-     */
-    static isLegacy(value: string): boolean;
-    /**
-     * Throws `CONFIG` naming the bad field; never echoes key bytes.
-     */
-    constructor(config: LegacyImporterConfig);
-    /**
-     * Opens a legacy value with the legacy key and seals it bound to
-     * (user, provider, field). Throws `CRYPTO_MALFORMED` or `CRYPTO_INTEGRITY`.
-     */
-    reseal(value: string, user_id: string, provider: string, field_name: "access_token" | "refresh_token"): string;
-}
-
 /**
  * The server-side token manager.
  */
@@ -446,13 +420,9 @@ export type InitInput = RequestInfo | URL | Response | BufferSource | WebAssembl
 
 export interface InitOutput {
     readonly memory: WebAssembly.Memory;
-    readonly __wbg_legacyimporter_free: (a: number, b: number) => void;
     readonly __wbg_tokenmanager_free: (a: number, b: number) => void;
     readonly errorCodes: () => any;
     readonly formatMarker: (a: number) => [number, number];
-    readonly legacyimporter_isLegacy: (a: number, b: number) => number;
-    readonly legacyimporter_new: (a: any) => [number, number, number];
-    readonly legacyimporter_reseal: (a: number, b: number, c: number, d: number, e: number, f: number, g: number, h: number, i: number) => [number, number, number, number];
     readonly markerHeader: () => [number, number];
     readonly markerIsNewer: (a: number, b: number, c: number, d: number) => number;
     readonly parseMarker: (a: number, b: number) => [number, number];

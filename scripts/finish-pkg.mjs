@@ -32,6 +32,11 @@ const GLUE = "oauth_token_manager";
 /** The browser build (client feature only): wasm-pack's output in pkg/browser/, glue BROWSER_GLUE. */
 const BROWSER = "browser";
 const BROWSER_GLUE = "oauth_token_manager_browser";
+/** The legacy importer's build (legacy feature only): pkg/legacy/, glue LEGACY_GLUE. */
+const LEGACY = "legacy";
+const LEGACY_GLUE = "oauth_token_manager_legacy";
+/** The builds wasm-pack writes into folders of pkg/: [folder, glue]. */
+const SUB_BUILDS = [[BROWSER, BROWSER_GLUE], [LEGACY, LEGACY_GLUE]];
 const BIN_NAME = "oauth-token-manager-schema-check";
 const PLACEHOLDER_HOSTS = /\/\/(?:[^/]*\.)?(?:example\.(?:invalid|com|org|net)|localhost)(?:[:/]|$)/;
 
@@ -39,7 +44,8 @@ const PLACEHOLDER_HOSTS = /\/\/(?:[^/]*\.)?(?:example\.(?:invalid|com|org|net)|l
 const README_SOURCE = "PACKAGE_README.md";
 /** wasm-pack's own output; everything else in pkg/ is this script's and is written afresh. */
 const isWasmPackOutput = (name) =>
-  name.startsWith(GLUE) || name === "snippets" || name === "package.json" || name === BROWSER;
+  name.startsWith(GLUE) || name === "snippets" || name === "package.json" ||
+  SUB_BUILDS.some(([dir]) => name === dir);
 
 const read = (p) => readFileSync(p, "utf8");
 
@@ -75,7 +81,8 @@ function write(destRel, text, mode) {
 }
 
 // --- the glues' declarations ---
-for (const dtsPath of [join(PKG, `${GLUE}.d.ts`), join(PKG, BROWSER, `${BROWSER_GLUE}.d.ts`)]) {
+const glues = [join(PKG, GLUE), ...SUB_BUILDS.map(([dir, glue]) => join(PKG, dir, glue))];
+for (const dtsPath of glues.map((g) => `${g}.d.ts`)) {
   const dts = read(dtsPath)
     .split("\n")
     .filter((line) => line.trim() !== "[Symbol.dispose](): void;")
@@ -90,13 +97,13 @@ for (const dtsPath of [join(PKG, `${GLUE}.d.ts`), join(PKG, BROWSER, `${BROWSER_
 // Only comments that fill their lines are removed, so no string can be cut.
 const JSDOC_BLOCK = /^[ \t]*\/\*\*(?:[^*]|\*(?!\/))*\*\/[ \t]*\n/gm;
 const LINE_COMMENT = /^[ \t]*\/\/[^\n]*\n/gm;
-for (const gluePath of [join(PKG, `${GLUE}.js`), join(PKG, BROWSER, `${BROWSER_GLUE}.js`)]) {
+for (const gluePath of glues.map((g) => `${g}.js`)) {
   writeFileSync(gluePath, read(gluePath).replace(JSDOC_BLOCK, "").replace(LINE_COMMENT, ""));
 }
-// wasm-pack's package files in the browser build's folder: the package is pkg/'s.
-for (const name of readdirSync(join(PKG, BROWSER))) {
-  if (!name.startsWith(BROWSER_GLUE) && name !== "snippets") {
-    rmSync(join(PKG, BROWSER, name), { force: true });
+// wasm-pack's package files in the other builds' folders: the package is pkg/'s.
+for (const [dir, glue] of SUB_BUILDS) {
+  for (const name of readdirSync(join(PKG, dir))) {
+    if (!name.startsWith(glue) && name !== "snippets") rmSync(join(PKG, dir, name), { force: true });
   }
 }
 
@@ -114,7 +121,7 @@ function snippetsOf(dir, glueName) {
   return out;
 }
 const snippets = snippetsOf("", GLUE);
-const browserSnippets = snippetsOf(BROWSER, BROWSER_GLUE);
+const subSnippets = SUB_BUILDS.map(([dir, glue]) => [dir, snippetsOf(dir, glue)]);
 const snippetTypes = new Set([...snippets.keys()].map((f) => f.replace(/\.js$/, ".d.ts")));
 
 for (const name of readdirSync(PKG)) {
@@ -126,14 +133,14 @@ const sources = walk(JS).filter((f) =>
 for (const src of sources) {
   write(src, rewrite(read(join(JS, src)), src, src), src.startsWith("bin/") ? 0o755 : undefined);
 }
-for (const [src, dest] of [...snippets, ...browserSnippets]) {
+for (const [src, dest] of [snippets, ...subSnippets.map(([, map]) => map)].flatMap((m) => [...m])) {
   const types = src.replace(/\.js$/, ".d.ts");
   const typesDest = dest.replace(/\.js$/, ".d.ts");
   if (existsSync(join(JS, types))) write(typesDest, rewrite(read(join(JS, types)), types, typesDest));
 }
 
 // TokenManagerError: the class a glue constructs is its snippet's; each entry exports its build's.
-for (const [base, map] of [["index", snippets], [BROWSER, browserSnippets]]) {
+for (const [base, map] of [["index", snippets], ...subSnippets]) {
   const errors = map.get("errors.js");
   if (!errors) continue;
   const line = `\nexport { TokenManagerError } from "./${errors}";\n`;
@@ -152,13 +159,13 @@ write("README.md", read(join(JS, README_SOURCE)));
 const meta = JSON.parse(read(join(PKG, "package.json")));
 const has = (rel) => existsSync(join(PKG, rel));
 const entry = (base) => ({ types: `./${base}.d.ts`, default: `./${base}.js` });
-const exports = { ".": entry("index"), "./browser": entry(BROWSER) };
+const exports = { ".": entry("index"), "./browser": entry(BROWSER), "./legacy": entry(LEGACY) };
 if (has("supabase.js")) exports["./supabase"] = entry("supabase");
 exports["./stores/postgres"] = entry("stores/postgres");
 exports["./stores/memory"] = entry("stores/memory");
 exports["./migrations/*"] = "./migrations/*";
 exports[`./${GLUE}_bg.wasm`] = `./${GLUE}_bg.wasm`;
-exports[`./${BROWSER}/${BROWSER_GLUE}_bg.wasm`] = `./${BROWSER}/${BROWSER_GLUE}_bg.wasm`;
+for (const [dir, glue] of SUB_BUILDS) exports[`./${dir}/${glue}_bg.wasm`] = `./${dir}/${glue}_bg.wasm`;
 exports["./package.json"] = "./package.json";
 
 const peers = { postgres: "^3.4.0" };
@@ -195,7 +202,7 @@ const out = {
   types: "./index.d.ts",
   exports,
   bin: { [BIN_NAME]: "./bin/schema-check.js" },
-  sideEffects: ["./snippets/*", `./${BROWSER}/snippets/*`],
+  sideEffects: ["./snippets/*", ...SUB_BUILDS.map(([dir]) => `./${dir}/snippets/*`)],
   peerDependencies: peers,
   peerDependenciesMeta: Object.fromEntries(Object.keys(peers).map((p) => [p, { optional: true }])),
 };

@@ -11,7 +11,7 @@
 // named by a hash of the user id (as the functions' logs do) and the provider.
 import { parseArgs } from "node:util";
 import postgres from "npm:postgres@3.4.9";
-import init, { LegacyImporter } from "../pkg/oauth_token_manager.js";
+import init, { LegacyImporter } from "../pkg/legacy/oauth_token_manager_legacy.js";
 import { hashUser } from "../supabase/functions/_shared/log.ts";
 import { failedCount, formatReport, type OpenFailure, type Report } from "./import_legacy/report.ts";
 import { type Field, type LegacyRow, rowsOf, type Source } from "./import_legacy/sources.ts";
@@ -61,7 +61,7 @@ const COLUMN: Record<Field, "access_token_sealed" | "refresh_token_sealed"> = {
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const bound = (v: string) => v.startsWith("v1.");
 
-/** What opens and reseals: pkg/'s `LegacyImporter`. */
+/** What opens and reseals: the legacy build's `LegacyImporter`. */
 export interface Resealer {
   reseal(value: string, userId: string, provider: string, field: Field): string;
 }
@@ -354,13 +354,16 @@ function count(name: string, raw: string | undefined): number | null {
   return n;
 }
 
-/** The pkg/ wasm's LegacyImporter, built from the environment's keys (throws CONFIG naming a bad one). */
+/**
+ * The LegacyImporter of pkg/'s legacy build (the package's
+ * `oauth-token-manager/legacy`), built from the environment's keys (throws
+ * CONFIG naming a bad one).
+ */
 export async function loadResealer(
   legacyKey: string,
   encryptionKeys: { id: string; key: string }[],
 ): Promise<Resealer> {
-  const path = Deno.env.get("OTM_WASM_PATH") ??
-    new URL("../pkg/oauth_token_manager_bg.wasm", import.meta.url);
+  const path = new URL("../pkg/legacy/oauth_token_manager_legacy_bg.wasm", import.meta.url);
   await init({ module_or_path: await Deno.readFile(path) });
   return new LegacyImporter({ legacyKeys: [legacyKey], encryptionKeys });
 }

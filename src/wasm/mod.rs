@@ -2,14 +2,14 @@
 //! JS values, calls the core, and encodes the result.
 
 //!
-//! Two builds come from it (cargo features, both by default): `client`, the
-//! browser's `BrowserTokenClient`, and `server`, the `TokenManager` with its
-//! store, sealing and providers. The browser's package entry is the client
-//! build alone.
+//! Three builds come from it (cargo features, all by default): `client`, the
+//! browser's `BrowserTokenClient`; `server`, the `TokenManager` with its
+//! store, sealing and providers; and `legacy`, the operator's
+//! `LegacyImporter`. Each package entry loads one build alone.
 
 // A build with one feature leaves some shared helpers unused.
 #![cfg_attr(
-    not(all(feature = "client", feature = "server")),
+    not(all(feature = "client", feature = "server", feature = "legacy")),
     allow(dead_code, unused_imports)
 )]
 
@@ -22,7 +22,7 @@ mod client_token;
 mod common;
 mod convert;
 mod fetch;
-#[cfg(feature = "server")]
+#[cfg(feature = "legacy")]
 mod legacy;
 #[cfg(feature = "server")]
 mod manager;
@@ -36,7 +36,7 @@ mod util;
 #[cfg(feature = "client")]
 pub use client::BrowserTokenClient;
 pub use common::{error_codes, format_marker, marker_header, marker_is_newer, parse_marker};
-#[cfg(feature = "server")]
+#[cfg(feature = "legacy")]
 pub use legacy::LegacyImporter;
 #[cfg(feature = "server")]
 pub use manager::TokenManager;

@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
 import { createCipheriv, randomBytes } from "node:crypto";
-import { TokenManager } from "../../pkg/oauth_token_manager.js";
+import initManager, { TokenManager } from "../../pkg/oauth_token_manager.js";
 import { connectPostgres } from "../../supabase/functions/_shared/db.ts";
 import { hashUser } from "../../supabase/functions/_shared/log.ts";
 import { PostgresStore } from "../../supabase/functions/_shared/store.ts";
@@ -102,6 +102,10 @@ Deno.test({
       TOKEN_ENCRYPTION_KEYS: KEYRING.map((k) => `${k.id}:${k.key}`).join(","),
     };
     const resealer = await loadResealer(env.LEGACY_ENCRYPTION_KEY, KEYRING);
+    // The importer is its own build (pkg/legacy/); the manager that reads the result is the server's.
+    await initManager({
+      module_or_path: await Deno.readFile(new URL("pkg/oauth_token_manager_bg.wasm", `file://${ROOT}`)),
+    });
     const manager = new TokenManager(
       {
         providers: {

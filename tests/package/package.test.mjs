@@ -286,6 +286,11 @@ describe("the packed package", () => {
         "browser/oauth_token_manager_browser.js",
         "browser/oauth_token_manager_browser.d.ts",
         "browser/oauth_token_manager_browser_bg.wasm",
+        "legacy.js",
+        "legacy.d.ts",
+        "legacy/oauth_token_manager_legacy.js",
+        "legacy/oauth_token_manager_legacy.d.ts",
+        "legacy/oauth_token_manager_legacy_bg.wasm",
         "stores/postgres.js",
         "stores/postgres.d.ts",
         "stores/memory.js",
@@ -313,7 +318,9 @@ describe("the packed package", () => {
     assert.ok(pkg.keywords.includes("supabase") && pkg.keywords.includes("oauth"));
     assert.equal(pkg.bin["oauth-token-manager-schema-check"], "./bin/schema-check.js");
     assert.equal(pkg.peerDependenciesMeta.postgres.optional, true);
-    for (const sub of [".", "./stores/postgres", "./stores/memory", "./migrations/*"]) {
+    for (
+      const sub of [".", "./browser", "./legacy", "./stores/postgres", "./stores/memory", "./migrations/*"]
+    ) {
       assert.ok(pkg.exports[sub], `exports ${sub}`);
     }
     for (const f of list.filter((f) => !f.endsWith(".wasm"))) {
@@ -335,32 +342,50 @@ describe("the packed package", () => {
     ) {
       assert.ok(readme.includes(topic), `the README covers ${topic}`);
     }
-    // Two builds: the server's (the main entry) without the browser client, the browser's without the manager.
+    // Three builds: the server's (the main entry) without the browser client or the legacy importer,
+    // the browser's without the manager, the legacy importer's alone.
     const dts = await readFile(join(installed, "oauth_token_manager.d.ts"), "utf8");
     assert.doesNotMatch(dts, /Symbol\.dispose/);
     assert.match(dts, /export class TokenManager/);
     assert.doesNotMatch(dts, /class BrowserTokenClient/);
+    assert.doesNotMatch(dts, /class LegacyImporter/);
     const browserDts = await readFile(join(installed, "browser/oauth_token_manager_browser.d.ts"), "utf8");
     assert.doesNotMatch(browserDts, /Symbol\.dispose/);
     assert.doesNotMatch(browserDts, /class TokenManager\b/);
     assert.match(browserDts, /fetch\(input: string, init\?: RequestInit/);
     assert.match(browserDts, /onChange\(listener: \(change: ClientChange\) => void\): \(\) => void;/);
+    const legacyDts = await readFile(join(installed, "legacy/oauth_token_manager_legacy.d.ts"), "utf8");
+    assert.match(legacyDts, /export class LegacyImporter/);
+    assert.doesNotMatch(legacyDts, /class (TokenManager|BrowserTokenClient)\b|Symbol\.dispose/);
     // The documentation ships once, in the d.ts; the glue's code carries no copy of it.
     for (
-      const [glue, types] of [
-        ["oauth_token_manager.js", dts],
-        ["browser/oauth_token_manager_browser.js", browserDts],
+      const [glue, types, doc] of [
+        ["oauth_token_manager.js", dts, /A valid access token/],
+        ["browser/oauth_token_manager_browser.js", browserDts, /A valid access token/],
+        ["legacy/oauth_token_manager_legacy.js", legacyDts, /Opens a legacy value/],
       ]
     ) {
       const code = await readFile(join(installed, glue), "utf8");
       assert.doesNotMatch(code, /^\s*(\/\*\*|\/\/)/m, `${glue} has no comment lines`);
       assert.match(code, /^\/\* @ts-self-types="\.\/[a-z_]+\.d\.ts" \*\/$/m, `${glue} still names its types`);
-      assert.match(types, /A valid access token/, `${glue}'s d.ts keeps the docs`);
+      assert.match(types, doc, `${glue}'s d.ts keeps the docs`);
     }
   });
 });
 
 describe("a Node ESM app", () => {
+  test("oauth-token-manager/legacy: legacy values resealed bound to their row, read by the main entry, refused in another row", async () => {
+    const r = await mustRun(process.execPath, ["legacy.mjs"], { cwd: projects["node-app"] });
+    assert.deepEqual(lastJson(r.stdout), {
+      isLegacy: true,
+      boundFormat: true,
+      accessToken: "legacy-access",
+      refreshed: false,
+      moved: { isTokenManagerError: true, code: "CRYPTO_INTEGRITY" },
+      mainEntryHasImporter: false,
+    });
+  });
+
   test("await init() with no argument, one refresh with the package's MemoryStore, a TokenManagerError", async () => {
     const provider = tokenEndpoint();
     const server = await serve(provider.handler);

@@ -3,70 +3,6 @@ import { rowJson, rowKey, validToken } from './snippets/oauth-token-manager-a038
 import { TokenManagerError } from './snippets/oauth-token-manager-a038f2a47e732acb/js/errors.js';
 
 
-export class LegacyImporter {
-    __destroy_into_raw() {
-        const ptr = this.__wbg_ptr;
-        this.__wbg_ptr = 0;
-        LegacyImporterFinalization.unregister(this);
-        return ptr;
-    }
-    free() {
-        const ptr = this.__destroy_into_raw();
-        wasm.__wbg_legacyimporter_free(ptr, 0);
-    }
-    static isLegacy(value) {
-        const ptr0 = passStringToWasm0(value, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
-        const len0 = WASM_VECTOR_LEN;
-        const ret = wasm.legacyimporter_isLegacy(ptr0, len0);
-        return ret !== 0;
-    }
-    constructor(config) {
-        const ret = wasm.legacyimporter_new(config);
-        if (ret[2]) {
-            throw takeFromExternrefTable0(ret[1]);
-        }
-        this.__wbg_ptr = ret[0];
-        LegacyImporterFinalization.register(this, this.__wbg_ptr, this);
-        return this;
-    }
-    reseal(value, user_id, provider, field_name) {
-        let deferred6_0;
-        let deferred6_1;
-        try {
-            let ptr0, len0, ptr1, len1, ptr2, len2, ptr3, len3;
-            try {
-                ptr0 = passStringToWasm0(value, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
-                len0 = WASM_VECTOR_LEN;
-                ptr1 = passStringToWasm0(user_id, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
-                len1 = WASM_VECTOR_LEN;
-                ptr2 = passStringToWasm0(provider, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
-                len2 = WASM_VECTOR_LEN;
-                ptr3 = passStringToWasm0(field_name, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
-                len3 = WASM_VECTOR_LEN;
-            } catch (e) {
-                if (ptr3) { wasm.__wbindgen_free(ptr3, len3 * 1, 1); }
-                if (ptr2) { wasm.__wbindgen_free(ptr2, len2 * 1, 1); }
-                if (ptr1) { wasm.__wbindgen_free(ptr1, len1 * 1, 1); }
-                if (ptr0) { wasm.__wbindgen_free(ptr0, len0 * 1, 1); }
-                throw e;
-            }
-            const ret = wasm.legacyimporter_reseal(this.__wbg_ptr, ptr0, len0, ptr1, len1, ptr2, len2, ptr3, len3);
-            var ptr5 = ret[0];
-            var len5 = ret[1];
-            if (ret[3]) {
-                ptr5 = 0; len5 = 0;
-                throw takeFromExternrefTable0(ret[2]);
-            }
-            deferred6_0 = ptr5;
-            deferred6_1 = len5;
-            return getStringFromWasm0(ptr5, len5);
-        } finally {
-            wasm.__wbindgen_free(deferred6_0, deferred6_1, 1);
-        }
-    }
-}
-if (Symbol.dispose) LegacyImporter.prototype[Symbol.dispose] = LegacyImporter.prototype.free;
-
 export class TokenManager {
     __destroy_into_raw() {
         const ptr = this.__wbg_ptr;
@@ -582,9 +518,6 @@ function wasm_bindgen__convert__closures_____invoke__hb98d63cc49481475(arg0, arg
     wasm.wasm_bindgen__convert__closures_____invoke__hb98d63cc49481475(arg0, arg1, arg2, arg3);
 }
 
-const LegacyImporterFinalization = (typeof FinalizationRegistry === 'undefined')
-    ? { register: () => {}, unregister: () => {} }
-    : new FinalizationRegistry(ptr => wasm.__wbg_legacyimporter_free(ptr, 1));
 const TokenManagerFinalization = (typeof FinalizationRegistry === 'undefined')
     ? { register: () => {}, unregister: () => {} }
     : new FinalizationRegistry(ptr => wasm.__wbg_tokenmanager_free(ptr, 1));

@@ -1,0 +1,10 @@
+// Types of the legacy importer's entry (pkg/legacy.js, `oauth-token-manager/legacy`):
+// the legacy build's glue declarations, and an `init` whose argument is optional.
+import type { InitInput, InitOutput } from "../pkg/legacy/oauth_token_manager_legacy.js";
+
+export * from "../pkg/legacy/oauth_token_manager_legacy.js";
+
+/** Loads the legacy build's WebAssembly module, once (see the main entry's `init`). */
+export default function init(
+  input?: { module_or_path: InitInput | Promise<InitInput> } | InitInput | Promise<InitInput>,
+): Promise<InitOutput>;
