@@ -6,8 +6,11 @@ SHELL := /bin/bash
 CARGO_HOME ?= $(HOME)/.cargo
 RUSTUP_HOME ?= $(HOME)/.rustup
 export PATH := $(CURDIR)/scripts/deno-bin:$(CARGO_HOME)/bin:$(CURDIR)/node_modules/.bin:$(PATH)
-# Reproducible pkg/: no absolute paths in panic locations.
-PKG_RUSTFLAGS := --remap-path-prefix=$(CURDIR)=. --remap-path-prefix=$(CARGO_HOME)=cargo --remap-path-prefix=$(RUSTUP_HOME)=rustup
+# Reproducible pkg/: no absolute paths in panic locations, and the crates'
+# folder (cargo/registry/src/index.crates.io-<hash>, whose name changes with
+# cargo versions) as just `crates` (the last matching prefix wins). Expanded
+# when used, after `setup` has fetched the crates.
+PKG_RUSTFLAGS = --remap-path-prefix=$(CURDIR)=. --remap-path-prefix=$(CARGO_HOME)=cargo --remap-path-prefix=$(RUSTUP_HOME)=rustup $(foreach d,$(wildcard $(CARGO_HOME)/registry/src/*),--remap-path-prefix=$(d)=crates)
 DENO := $(CURDIR)/node_modules/.bin/deno
 
 .PHONY: help setup pkg check-pkg lint test test-native test-wasm test-chrome test-firefox test-node test-deno smoke smoke-deno smoke-node test-package test-adapter test-functions test-e2e bench dev dev-connect

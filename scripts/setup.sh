@@ -25,6 +25,9 @@ if [ "$want" = all ] || [ "$want" = rust ]; then
     say "installing wasm-pack (about 2 min)"
     cargo install wasm-pack --locked
   fi
+  # The crates' sources, so that pkg/'s remapping of their folder (Makefile,
+  # PKG_RUSTFLAGS) finds it before the first build. Quiet when present.
+  cargo fetch --quiet
 fi
 
 if [ "$want" = all ] || [ "$want" = node ]; then
