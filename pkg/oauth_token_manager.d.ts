@@ -91,7 +91,7 @@ export interface ProviderConfig {
     identity?: "oidc" | "spotify" | "discord" | "github";
     /** Scopes a connect asks for by default. */
     scopes?: string[] | string;
-    /** Extra authorization request parameters. */
+    /** Extra authorization request parameters, over the template's own (Google's access_type=offline, prompt=consent): a key given here replaces the template's value; "" removes it. */
     authParams?: Record<string, string>;
     clientAuth?: "basic" | "body" | "none" | "client_secret_basic" | "client_secret_post";
     rotation?: "reusable" | "single-use";

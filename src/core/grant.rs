@@ -8,7 +8,7 @@ use super::http::{form_body, form_urlencode, HttpRequest, HttpResponse};
 use super::policy::{ms_to_secs_ceil, parse_retry_after_ms};
 use super::provider::{ClientAuth, Provider};
 use super::secret::{AccessToken, RefreshToken};
-use super::token::{normalize_scope, scope_diff, TokenSet};
+use super::token::{after_secs, normalize_scope, scope_diff, TokenSet};
 
 /// Builds the refresh request (RFC 6749 §6). The body and Authorization header carry secrets.
 pub fn refresh_request(provider: &Provider, refresh_token: &RefreshToken) -> HttpRequest {
@@ -239,10 +239,8 @@ pub fn process_token_response(
     if !token_type.eq_ignore_ascii_case("bearer") {
         return Err(bad_response(status, "token_type is not Bearer"));
     }
-    let refresh = opt_str(&obj, "refresh_token", status)?;
-    if refresh == Some("") {
-        return Err(bad_response(status, "refresh_token is empty"));
-    }
+    // An empty refresh_token is no new token: the stored one stays (§6).
+    let refresh = opt_str(&obj, "refresh_token", status)?.filter(|s| !s.is_empty());
     Ok(TokenResponse {
         access_token: AccessToken::new(access),
         token_type: "Bearer".to_string(),
@@ -277,7 +275,7 @@ pub fn apply_response(
         .expires_in_secs
         .or(provider.spec.default_expires_in_secs);
     let expires_at_ms = if provider.spec.access_tokens_expire {
-        expires_in.map(|s| now_ms + (s as i64).saturating_mul(1000))
+        expires_in.map(|s| after_secs(now_ms, s))
     } else {
         None
     };
@@ -289,7 +287,7 @@ pub fn apply_response(
         _ => (Vec::new(), Vec::new()),
     };
     let refresh_token_expires_at_ms = match resp.refresh_token_expires_in_secs {
-        Some(s) => Some(now_ms + (s as i64).saturating_mul(1000)),
+        Some(s) => Some(after_secs(now_ms, s)),
         None if rotated => None,
         None => old.refresh_token_expires_at_ms,
     };
@@ -434,10 +432,6 @@ mod tests {
                 "refresh_token must be a string",
             ),
             (
-                json!({"access_token":"a","token_type":"Bearer","refresh_token":""}),
-                "refresh_token is empty",
-            ),
-            (
                 json!({"access_token":"a","token_type":"Bearer","scope":["x"]}),
                 "scope must be a string",
             ),
@@ -447,6 +441,14 @@ mod tests {
             assert_eq!(e.code, Code::BadProviderResponse, "{body}");
             assert!(e.message.ends_with(want), "{body}: {}", e.message);
         }
+        // An empty refresh_token is none: the stored one is kept, the refresh stands.
+        let r = process_token_response(
+            &ok(json!({"access_token":"a","token_type":"Bearer","refresh_token":""})),
+            rt().expose(),
+            0,
+        )
+        .unwrap();
+        assert_eq!(r.refresh_token, None);
         for body in ["<html>502</html>", "{not json", "[]", ""] {
             let e = process_token_response(&HttpResponse::new(200, body), rt().expose(), 0)
                 .unwrap_err();
@@ -569,6 +571,27 @@ mod tests {
         assert_eq!(a.tokens.expires_at_ms, Some(10_000 + 3_600_000));
         assert_eq!(a.tokens.scope.as_deref(), Some("a b"));
         assert_eq!(a.tokens.refresh_token_expires_at_ms, Some(99_000));
+    }
+
+    #[test]
+    fn a_lifetime_of_forever_is_capped_not_wrapped() {
+        // "Never" as the largest number a server can write: 100 years, not a
+        // wrapped negative time (always expired) or one Postgres cannot store.
+        let now = 1_795_000_000_000;
+        let hundred_years = 100 * 365 * 86_400_000;
+        for huge in [u64::MAX, i64::MAX as u64, 1 << 60] {
+            let r = TokenResponse {
+                expires_in_secs: Some(huge),
+                refresh_token_expires_in_secs: Some(huge),
+                ..resp(Some("new-rt"), None)
+            };
+            let a = apply_response(&old(), r, &provider("google", "body"), now);
+            assert_eq!(a.tokens.expires_at_ms, Some(now + hundred_years), "{huge}");
+            assert_eq!(
+                a.tokens.refresh_token_expires_at_ms,
+                Some(now + hundred_years)
+            );
+        }
     }
 
     #[test]

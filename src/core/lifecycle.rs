@@ -15,6 +15,7 @@ use super::seal::Field;
 use super::secret::AccessToken;
 use super::status::Status;
 use super::store::{ConnectionRow, FailureWrite, Store, TokenWrite};
+use super::token::after_secs;
 use super::token::normalize_scope;
 
 impl<T: Transport, S: Store, R: Runtime> Manager<T, S, R> {
@@ -77,7 +78,7 @@ impl<T: Transport, S: Store, R: Runtime> Manager<T, S, R> {
             t.expires_at_ms.or_else(|| {
                 t.expires_in_secs
                     .or(provider.spec.default_expires_in_secs)
-                    .map(|s| now + (s as i64) * 1000)
+                    .map(|s| after_secs(now, s))
             })
         } else {
             None
@@ -94,7 +95,7 @@ impl<T: Transport, S: Store, R: Runtime> Manager<T, S, R> {
             refresh_token_sealed: refresh_sealed,
             expires_at,
             refresh_token_expires_at: match (&t.refresh_token, t.refresh_token_expires_in_secs) {
-                (Some(_), Some(s)) => Some(now + (s as i64).saturating_mul(1000)),
+                (Some(_), Some(s)) => Some(after_secs(now, s)),
                 (Some(_), None) => None,
                 (None, _) => existing.as_ref().and_then(|r| r.refresh_token_expires_at),
             },

@@ -587,8 +587,15 @@ fn apply_connect_config(spec: &mut ProviderSpec, c: &ProviderConfig, key: &str) 
     if let Some(s) = &c.scopes {
         spec.default_scopes = s.clone();
     }
+    // Over the template's own (Google's offline access and consent): a key
+    // given here replaces the template's value, and "" removes it.
     if let Some(p) = &c.auth_params {
-        spec.auth_params = p.clone();
+        for (k, v) in p {
+            spec.auth_params.retain(|(key, _)| key != k);
+            if !v.is_empty() {
+                spec.auth_params.push((k.clone(), v.clone()));
+            }
+        }
     }
     Ok(())
 }

@@ -213,10 +213,13 @@ impl<T: Transport, S: Store, R: Runtime> Manager<T, S, R> {
                 Ok(r) => break Ok(r),
                 Err(e) => e,
             };
-            // A timed-out request may have been served: with single-use refresh
-            // tokens, sending the old one again would count as reuse.
-            let ambiguous =
-                err.code == Code::Timeout && provider.spec.rotation == Rotation::SingleUse;
+            // A request that timed out, lost its connection or met a gateway
+            // error (502, 504) may have been served: with single-use refresh
+            // tokens, sending the old one again would count as reuse, which
+            // servers with reuse detection punish by revoking the grant.
+            let ambiguous = provider.spec.rotation == Rotation::SingleUse
+                && (matches!(err.code, Code::Timeout | Code::Network)
+                    || matches!(err.status, Some(502 | 504)));
             let wait_hint = err.retry_after_secs.map(|s| s.saturating_mul(1000));
             let retry = err.retryable()
                 && err.code != Code::RateLimited

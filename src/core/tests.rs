@@ -19,6 +19,7 @@ use super::store::Store;
 use super::testkit::{Rt, Sleep, YieldNow};
 const KEY: &str = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
 
+#[derive(Clone, Debug)]
 enum Reply {
     Http(HttpResponse),
     Timeout,
@@ -468,6 +469,34 @@ fn timeouts_are_not_retried_for_single_use_refresh_tokens() {
     w.connect("google", -1, Some("rt-0"));
     w.p.push(Reply::Timeout);
     assert!(w.get("google").is_ok());
+    assert_eq!(w.p.calls(), 2);
+}
+
+#[test]
+fn lost_connections_and_gateway_errors_are_not_retried_for_single_use_refresh_tokens() {
+    // The server may have rotated before the answer was lost: the old token
+    // sent again is reuse. Reusable tokens are retried as before.
+    for reply in [
+        Reply::Network,
+        Reply::Http(HttpResponse::new(502, "bad gateway")),
+        Reply::Http(HttpResponse::new(504, "gateway timeout")),
+    ] {
+        let w = world("discord");
+        w.connect("discord", -1, Some("rt-0"));
+        w.p.push(reply.clone());
+        assert!(w.get("discord").is_err());
+        assert_eq!(w.p.calls(), 1, "{reply:?}");
+        let w = world("google");
+        w.connect("google", -1, Some("rt-0"));
+        w.p.push(reply.clone());
+        assert!(w.get("google").is_ok());
+        assert_eq!(w.p.calls(), 2, "{reply:?}");
+    }
+    // A 503 says the request was not served: retried for single-use tokens too.
+    let w = world("discord");
+    w.connect("discord", -1, Some("rt-0"));
+    w.p.push(Reply::Http(HttpResponse::new(503, "unavailable")));
+    assert!(w.get("discord").is_ok());
     assert_eq!(w.p.calls(), 2);
 }
 

@@ -14,6 +14,18 @@ pub struct TokenSet {
     pub refresh_token_expires_at_ms: Option<i64>,
 }
 
+/// The longest lifetime a provider's `expires_in` (or `refresh_token_expires_in`)
+/// is taken at: 100 years. Some servers say "never" with a huge number; taken
+/// as given it would overflow, or be a time Postgres cannot store.
+pub const MAX_LIFETIME_SECS: u64 = 100 * 365 * 86_400;
+
+/// The time `secs` seconds after `now_ms` (epoch ms), the lifetime capped at
+/// `MAX_LIFETIME_SECS`.
+pub fn after_secs(now_ms: i64, secs: u64) -> i64 {
+    // The cap keeps the product far inside i64.
+    now_ms.saturating_add(secs.min(MAX_LIFETIME_SECS) as i64 * 1000)
+}
+
 /// Where an access token stands relative to `now` and the refresh-ahead margin.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Freshness {
@@ -66,6 +78,16 @@ pub fn scope_diff(old: &str, new: &str) -> (Vec<String>, Vec<String>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn after_secs_caps_the_lifetime_and_never_wraps() {
+        assert_eq!(after_secs(1_000, 3_600), 3_601_000);
+        let cap = MAX_LIFETIME_SECS as i64 * 1000;
+        for huge in [MAX_LIFETIME_SECS + 1, i64::MAX as u64, u64::MAX] {
+            assert_eq!(after_secs(1_000, huge), 1_000 + cap);
+        }
+        assert_eq!(after_secs(i64::MAX - 5, 10), i64::MAX);
+    }
 
     #[test]
     fn freshness_uses_the_margin() {

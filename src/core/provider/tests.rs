@@ -48,6 +48,40 @@ fn builtins_have_their_quirks() {
 }
 
 #[test]
+fn auth_params_go_over_the_templates_own() {
+    let with = |params: &[(&str, &str)]| {
+        let c = ProviderConfig {
+            auth_params: Some(
+                params
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect(),
+            ),
+            ..cfg("a", "b")
+        };
+        Provider::from_config("google", &c)
+            .unwrap()
+            .spec
+            .auth_params
+    };
+    let has = |p: &[(String, String)], k: &str, v: &str| p.iter().any(|(a, b)| a == k && b == v);
+    // An extra parameter keeps Google's offline access: without it no refresh token comes back.
+    let p = with(&[("hd", "example.com")]);
+    assert!(has(&p, "hd", "example.com"));
+    assert!(has(&p, "access_type", "offline"));
+    assert!(has(&p, "prompt", "consent"));
+    // A template key given again is replaced, not doubled; "" removes it.
+    let p = with(&[
+        ("prompt", "select_account consent"),
+        ("include_granted_scopes", ""),
+    ]);
+    assert!(has(&p, "prompt", "select_account consent"));
+    assert_eq!(p.iter().filter(|(k, _)| k == "prompt").count(), 1);
+    assert!(!p.iter().any(|(k, _)| k == "include_granted_scopes"));
+    assert!(has(&p, "access_type", "offline"));
+}
+
+#[test]
 fn generic_provider_is_configuration() {
     let c = ProviderConfig {
         template: Some("rfc6749".into()),
