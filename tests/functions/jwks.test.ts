@@ -32,9 +32,17 @@ Deno.test({
     const base = `http://127.0.0.1:${jwks.addr.port}`;
     const sign = (
       key: CryptoKey,
-      o: { kid?: string; sub?: string; aud?: string | null; iss?: string; role?: string } = {},
+      o: {
+        kid?: string;
+        sub?: string;
+        aud?: string | null;
+        iss?: string;
+        role?: string | null;
+        claims?: Record<string, unknown>;
+      } = {},
     ) => {
-      const b = new SignJWT({ role: o.role ?? "authenticated" })
+      const role = o.role === null ? {} : { role: o.role ?? "authenticated" };
+      const b = new SignJWT({ ...role, ...o.claims })
         .setProtectedHeader({ alg: "ES256", kid: o.kid ?? "k-2026" })
         .setSubject(o.sub ?? USER)
         .setIssuedAt()
@@ -47,12 +55,13 @@ Deno.test({
       env: { JWT_SECRET: "", JWKS_URL: `${base}/auth/v1/.well-known/jwks.json` },
     });
     try {
-      const [eager, unreachable, stale, inline, project] = await Promise.all([
+      const [eager, unreachable, stale, inline, project, oauthApps] = await Promise.all([
         extraServer(s, { JWKS_COOLDOWN_MS: "0" }),
         extraServer(s, { JWKS_URL: `http://127.0.0.1:${freePort()}/auth/v1/.well-known/jwks.json` }),
         extraServer(s, { JWKS_COOLDOWN_MS: "0", JWKS_CACHE_MAX_AGE_MS: "0" }),
         extraServer(s, { JWKS_URL: "", SUPABASE_JWKS: JSON.stringify({ keys: [jwk] }) }),
         extraServer(s, { JWKS_URL: "", SUPABASE_URL: base }),
+        extraServer(s, { OAUTH_CLIENT_IDS: "first-party-app" }),
       ]);
       const status = (token: string, server = 0) =>
         s.call("get-token-status", { method: "GET", token, server });
@@ -101,7 +110,13 @@ Deno.test({
         published.down = true;
         try {
           const fresh = await extraServer(s, {});
+          const before = published.fetches;
           assertCode(await status(await sign(privateKey), fresh), 503, "AUTH_UNAVAILABLE", "502 answer");
+          // Without any key set yet, a stream of tokens does not become a stream of fetches.
+          for (let i = 0; i < 3; i++) {
+            assertCode(await status(await sign(privateKey), fresh), 503, "AUTH_UNAVAILABLE", "again");
+          }
+          assert.equal(published.fetches, before + 1, "one fetch, then a pause");
           // A server that has the keys keeps verifying known ones through the outage...
           assert.equal((await status(await sign(privateKey), eager)).status, 200);
           // ...but cannot tell about a key id it has not seen: unavailable, not forged.
@@ -144,6 +159,26 @@ Deno.test({
             const r = await status(await sign(privateKey, { iss: bad }), project);
             assertCode(r, 401, "UNAUTHORIZED", `iss ${bad}`);
           }
+        },
+      );
+
+      await t.step(
+        "only a signed-in user's session: role authenticated, no OAuth 2.1 client's token unless allowed",
+        async () => {
+          for (const role of ["anon", "service_role", null]) {
+            const r = await status(await sign(privateKey, { role }));
+            assertCode(r, 401, "UNAUTHORIZED", `role ${role}`);
+          }
+          // Supabase's OAuth 2.1 server issues tokens with the same aud and role, plus the app's client_id.
+          const app = (client_id: string) => sign(privateKey, { claims: { client_id } });
+          for (const fn of ["get-token-status", "refresh-google-token"]) {
+            const r = await s.call(fn, { token: await app("mcp-agent"), body: {} });
+            assertCode(r, 401, "UNAUTHORIZED", `${fn} with a third-party app's token`);
+            assert.match(String(r.json.error), /OAuth client/);
+            assert.doesNotMatch(JSON.stringify(r.json), /mcp-agent/);
+          }
+          assert.equal((await status(await app("first-party-app"), oauthApps)).status, 200, "allowed");
+          assertCode(await status(await app("mcp-agent"), oauthApps), 401, "UNAUTHORIZED", "not listed");
         },
       );
 

@@ -616,6 +616,10 @@ Deno.test({
         for (const bad of ["app_metadata..role=admin", ".role=admin", "role=", "=admin", "a b=c"]) {
           assert.throws(() => readAdminClaim(env(bad)), /ADMIN_CLAIM must be/, bad);
         }
+        // A claim every user can set on themselves (auth.updateUser({ data: { role: "admin" } })).
+        for (const editable of ["user_metadata.role=admin", "user_metadata.admin"]) {
+          assert.throws(() => readAdminClaim(env(editable)), /may not name user_metadata/, editable);
+        }
       });
     } finally {
       await db.close();

@@ -47,8 +47,12 @@ function errCode(e: unknown): string {
  * A remote key set, fetched once and cached for `maxAgeMs`. A token whose
  * `kid` is not in the set fetches it again, at most once per `cooldownMs`. A
  * stale set whose refetch fails keeps being used; with no set at all, an
- * unreachable endpoint is AUTH_UNAVAILABLE.
+ * unreachable endpoint is AUTH_UNAVAILABLE, and is tried again at most once
+ * per NO_KEYS_RETRY_MS (or the cooldown, if shorter).
  */
+/** With no key set at all, how often a failing endpoint is tried again (ms). */
+const NO_KEYS_RETRY_MS = 1_000;
+
 export class RemoteKeySet {
   private local: JWTVerifyGetKey | null = null;
   private fetchedAt = -Infinity;
@@ -63,6 +67,11 @@ export class RemoteKeySet {
 
   readonly getKey: JWTVerifyGetKey = async (header, token) => {
     if (!this.local) {
+      // Never loaded: while the endpoint is failing, one attempt per pause,
+      // not one per request (tokens are free to make up).
+      if (this.now() - this.attemptedAt < Math.min(this.opts.cooldownMs, NO_KEYS_RETRY_MS)) {
+        throw authUnavailable();
+      }
       await this.reload();
     } else if (
       this.now() - this.fetchedAt >= this.opts.maxAgeMs &&
@@ -114,12 +123,14 @@ export class JwtVerifier {
   private readonly secret: Uint8Array | null;
   private readonly keys: JWTVerifyGetKey | null;
   private readonly issuer: string | null;
+  private readonly oauthClients: ReadonlySet<string>;
 
   constructor(
     cfg: Pick<AppConfig, "jwtSecret" | "jwksUrl"> & Partial<AppConfig>,
   ) {
     this.secret = cfg.jwtSecret ? new TextEncoder().encode(cfg.jwtSecret) : null;
     this.issuer = cfg.jwtIssuer ?? null;
+    this.oauthClients = new Set(cfg.oauthClientIds ?? []);
     if (cfg.jwks) {
       try {
         this.keys = createLocalJWKSet({ keys: cfg.jwks.keys as JWK[] });
@@ -191,8 +202,13 @@ export class JwtVerifier {
       throw unauthorized("the token has no subject");
     }
     if (!UUID.test(payload.sub)) throw unauthorized("the token's subject is not a user id");
-    if (payload.role !== undefined && payload.role !== "authenticated" && payload.role !== "service_role") {
-      throw unauthorized("the token's role may not call this function");
+    // Supabase Auth sets `role` in every token; only a signed-in user's session passes.
+    if (payload.role !== "authenticated") throw unauthorized("the token's role may not call this function");
+    // An access token from Supabase's OAuth 2.1 server carries the same aud and
+    // role, plus the `client_id` of the app it was issued to: that app acts for
+    // the user, and its scopes do not limit what these functions hand out.
+    if (payload.client_id !== undefined && !this.oauthClients.has(String(payload.client_id))) {
+      throw unauthorized("the token was issued to an OAuth client that may not call this function");
     }
     if (payload.exp === undefined) throw unauthorized("the token has no expiry");
     return {

@@ -32,6 +32,12 @@ export interface AppConfig {
   secretKeys: NamedKey[];
   /** The `iss` user JWTs must carry: JWT_ISSUER, or `<SUPABASE_URL>/auth/v1` when SUPABASE_URL is set. */
   jwtIssuer: string | null;
+  /**
+   * OAUTH_CLIENT_IDS: the clients of Supabase's OAuth 2.1 server whose access
+   * tokens (they carry `client_id`) may call the functions as their user. Empty:
+   * none; such a token is a third-party app's, not the user's own session.
+   */
+  oauthClientIds: string[];
   /** How long a fetched JWKS is used before it is fetched again (ms). */
   jwksCacheMaxAgeMs: number;
   /** At most one JWKS fetch per this long for an unknown key id (ms). */
@@ -182,6 +188,7 @@ export function readConfig(env: Env = (n) => Deno.env.get(n)): AppConfig {
     // JWT_ISSUER overrides it where the functions see another URL than the browser
     // (`supabase functions serve` runs them behind http://kong:8000).
     jwtIssuer: env("JWT_ISSUER")?.trim() || (supabaseUrl ? `${supabaseUrl}/auth/v1` : null),
+    oauthClientIds: (env("OAUTH_CLIENT_IDS") ?? "").split(",").map((s) => s.trim()).filter(Boolean),
     jwksCacheMaxAgeMs: optionalNumber(env, "JWKS_CACHE_MAX_AGE_MS") ?? 600_000,
     jwksCooldownMs: optionalNumber(env, "JWKS_COOLDOWN_MS") ?? 60_000,
     calendarTimeoutMs: optionalNumber(env, "CALENDAR_TIMEOUT_MS") ?? 15_000,

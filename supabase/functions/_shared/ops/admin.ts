@@ -9,6 +9,7 @@
 //
 // The path is dot-separated; a value is compared as a string (numbers and
 // booleans by their JSON text) and, for an array claim, with each element.
+// user_metadata is refused: users write it themselves.
 // Without ADMIN_CLAIM no one is an administrator.
 import type { Caller } from "../auth.ts";
 import { AppError, configError } from "../errors.ts";
@@ -35,6 +36,13 @@ export function readAdminClaim(env: Env = (n) => Deno.env.get(n)): AdminRule | n
   const path = pathText.split(".");
   if (!path.every((s) => SEGMENT.test(s)) || value === "") {
     throw configError(`ADMIN_CLAIM must be ${SHAPE}`);
+  }
+  // Every user can write their own user_metadata (supabase.auth.updateUser({ data })),
+  // and Supabase copies it into their access token: it proves nothing.
+  if (path[0] === "user_metadata") {
+    throw configError(
+      "ADMIN_CLAIM may not name user_metadata, which users edit themselves: use app_metadata",
+    );
   }
   return { path, value };
 }
