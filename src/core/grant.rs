@@ -251,6 +251,26 @@ pub fn process_token_response(
     })
 }
 
+/// The refresh token in a success answer that the strict checks refused
+/// (`process_token_response` failed on it), when there is one: a server that
+/// rotates has spent the token it was sent, so the new one must be kept even
+/// though the answer is not used. Not for error answers (an `error` member).
+pub fn refresh_token_in_refused(resp: &HttpResponse) -> Option<RefreshToken> {
+    if !(200..300).contains(&resp.status) {
+        return None;
+    }
+    let Ok(Value::Object(obj)) = json::parse(&resp.body) else {
+        return None;
+    };
+    if obj.get("error").is_some() {
+        return None;
+    }
+    match obj.get("refresh_token") {
+        Some(Value::String(s)) if !s.is_empty() => Some(RefreshToken::new(s.as_str())),
+        _ => None,
+    }
+}
+
 /// The result of applying a refresh response to the stored token set.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Applied {

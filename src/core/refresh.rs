@@ -12,13 +12,16 @@
 //! 4. A failed proactive refresh returns the still-valid old token.
 
 use super::error::{Code, Error, Result};
-use super::grant::{apply_response, process_token_response, refresh_request, Applied};
+use super::grant::{
+    apply_response, process_token_response, refresh_request, refresh_token_in_refused, Applied,
+};
 use super::http::Transport;
 use super::manager::{GetOptions, Manager, Pending, ValidToken};
 use super::policy::ms_to_secs_ceil;
 use super::provider::{Provider, Rotation};
 use super::runtime::Runtime;
 use super::seal::Field;
+use super::secret::RefreshToken;
 use super::status::{after_failure, Status};
 use super::store::{ConnectionRow, FailureWrite, LeaseOutcome, Store, TokenWrite};
 use super::token::{freshness, Freshness, TokenSet};
@@ -198,6 +201,8 @@ impl<T: Transport, S: Store, R: Runtime> Manager<T, S, R> {
         }
         let policy = &self.cfg.policy;
         let mut attempts = 0;
+        // A new refresh token in an answer the strict checks refused.
+        let mut refused_rotation = None;
         let result = loop {
             attempts += 1;
             let request = refresh_request(provider, &refresh_token);
@@ -206,7 +211,14 @@ impl<T: Transport, S: Store, R: Runtime> Manager<T, S, R> {
                 .send(request, policy.request_timeout_ms)
                 .await
             {
-                Ok(resp) => process_token_response(&resp, refresh_token.expose(), self.rt.now_ms()),
+                Ok(resp) => {
+                    let r = process_token_response(&resp, refresh_token.expose(), self.rt.now_ms());
+                    if r.is_err() {
+                        refused_rotation =
+                            refresh_token_in_refused(&resp).filter(|n| *n != refresh_token);
+                    }
+                    r
+                }
                 Err(e) => Err(e.into()),
             };
             let err = match result {
@@ -225,6 +237,7 @@ impl<T: Transport, S: Store, R: Runtime> Manager<T, S, R> {
                 && err.code != Code::RateLimited
                 && attempts < policy.max_attempts
                 && !ambiguous
+                && refused_rotation.is_none()
                 && wait_hint.is_none_or(|w| w <= policy.backoff_cap_ms);
             if !retry {
                 break Err(err);
@@ -238,8 +251,39 @@ impl<T: Transport, S: Store, R: Runtime> Manager<T, S, R> {
                 self.save_refreshed(&row, applied, owner, attempts, started)
                     .await
             }
-            Err(e) => self.fail(&row, owner, e, opts, attempts, started).await,
+            Err(e) => {
+                if let Some(new) = refused_rotation {
+                    self.keep_refused_rotation(&row, &old, new).await;
+                }
+                self.fail(&row, owner, e, opts, attempts, started).await
+            }
         }
+    }
+
+    /// An answer refused by the strict checks still carried a new refresh
+    /// token: the server has rotated and the one it was sent may be dead.
+    /// Stores the new one beside the access token the row already has (its
+    /// marker unchanged: the access token is the same); the refusal is then
+    /// recorded as any failure. If the store fails here too, the failure's
+    /// cooldown keeps this instance from sending the old token again soon.
+    async fn keep_refused_rotation(&self, row: &ConnectionRow, old: &TokenSet, new: RefreshToken) {
+        let now = self.rt.now_ms();
+        let tokens = TokenSet {
+            refresh_token: Some(new),
+            // The refused answer's lifetime for the new token is not trusted.
+            refresh_token_expires_at_ms: None,
+            ..old.clone()
+        };
+        let mut write = self.sealed_write(row, &tokens, now);
+        write.refreshed_at = row.token_refreshed_at.unwrap_or(now);
+        let saved = self.store.commit_refresh(&write, row.version, None).await;
+        let mut ev = self.event(row, "rotation_kept");
+        ev.rotated = Some(true);
+        if !matches!(saved, Ok(true)) {
+            ev.kind = "rotation_not_saved".to_string();
+            ev.code = Some(Code::RotationNotSaved.as_str().to_string());
+        }
+        self.emit(ev).await;
     }
 
     fn sealed_write(&self, row: &ConnectionRow, t: &TokenSet, now: i64) -> TokenWrite {

@@ -113,7 +113,8 @@ pub struct FailureWrite {
 pub struct RefreshEvent {
     pub user_id: String,
     pub provider: String,
-    /// `refreshed`, `failed`, `rotation_not_saved`, `rotation_saved_late`, `lease_lost`, `stored`, `disconnected`.
+    /// `refreshed`, `failed`, `rotation_not_saved`, `rotation_saved_late`, `rotation_kept`
+    /// (a refused answer's new refresh token, stored), `lease_lost`, `stored`, `disconnected`.
     pub kind: String,
     pub code: Option<String>,
     pub message: Option<String>,

@@ -314,6 +314,50 @@ fn rotated_refresh_token_is_persisted_and_used_next_time() {
 }
 
 #[test]
+fn a_refused_answer_keeps_the_new_refresh_token_it_carried() {
+    // Strictly refused (expires_in must be a number), but the server rotated:
+    // the token it was sent is spent, so the new one is stored, not lost.
+    let w = world("discord");
+    w.connect("discord", -1, Some("rt-0"));
+    w.p.push(Reply::Http(HttpResponse::json(
+        200,
+        &json!({"access_token":"at-x","token_type":"Bearer","expires_in":"3600","refresh_token":"rt-new"}),
+    )));
+    let e = w.get("discord").unwrap_err();
+    assert_eq!(e.code, Code::BadProviderResponse);
+    assert_eq!(w.p.calls(), 1, "not sent again with the spent token");
+    assert_eq!(w.stored_refresh_token("discord").as_deref(), Some("rt-new"));
+    let row = w.store.row("user-1", "discord").unwrap();
+    assert_eq!(
+        row.last_error_code.as_deref(),
+        Some("BAD_PROVIDER_RESPONSE")
+    );
+    assert!(w
+        .rt
+        .events
+        .borrow()
+        .iter()
+        .any(|e| e.kind == "rotation_kept"));
+    // After the cooldown the next refresh sends the new token.
+    w.rt.advance(row.cooldown_until.unwrap() - w.rt.now_ms());
+    assert!(w.get("discord").is_ok());
+    assert!(w.p.last_body().contains("refresh_token=rt-new"));
+    // An error answer's refresh_token, or the same token echoed back, is not a rotation.
+    let w = world("discord");
+    w.connect("discord", -1, Some("rt-0"));
+    w.p.push(Reply::Http(HttpResponse::json(
+        200,
+        &json!({"error":"invalid_grant","refresh_token":"rt-new"}),
+    )));
+    assert!(w.get("discord").is_err());
+    assert_eq!(
+        w.stored_refresh_token("discord"),
+        None,
+        "a dead grant's token is erased"
+    );
+}
+
+#[test]
 fn store_write_failing_after_rotation_is_retried() {
     let w = world("discord");
     w.p.rotate.set(true);
