@@ -125,6 +125,33 @@ async fn expired_token_refreshes_through_fetch_and_the_js_store() {
 }
 
 #[wasm_bindgen_test]
+async fn provider_calls_leave_nothing_behind_in_the_js_heap() {
+    // Each call arms a timeout; a call that beats it must free the timer's
+    // closure and the AbortController it holds, not leave them to JS for good.
+    let s = setup("{}", "{}");
+    s.connect("google", 0, "rt-0").await;
+    let force: JsValue = json(r#"{"force":true}"#);
+    let refresh = || {
+        settle(s.m.get_valid_token(
+            "user-1".into(),
+            "google".into(),
+            Some(force.clone().unchecked_into()),
+        ))
+    };
+    refresh().await.unwrap();
+    let before = wasm_bindgen::externref_heap_live_count();
+    for _ in 0..20 {
+        refresh().await.unwrap();
+    }
+    let after = wasm_bindgen::externref_heap_live_count();
+    assert_eq!(call_count(&s.fetch), 21);
+    assert!(
+        after <= before + 2,
+        "{before} live JS references before 20 calls, {after} after"
+    );
+}
+
+#[wasm_bindgen_test]
 async fn concurrent_calls_make_one_provider_call() {
     let s = setup("{}", r#"{"delayMs":20}"#);
     s.connect("google", 0, "rt-0").await;

@@ -90,11 +90,19 @@ pub struct ClientState {
     user: Option<String>,
     /// In connection order.
     slots: VecMap<String, Slot>,
+    /// Moves at every sign-out, user switch or sign-out in another tab: an
+    /// answer to a call made before it is no longer this session's.
+    sessions: u32,
 }
 
 impl ClientState {
     pub fn user(&self) -> Option<&str> {
         self.user.as_deref()
+    }
+
+    /// See `sessions`.
+    pub fn session_epoch(&self) -> u32 {
+        self.sessions
     }
 
     /// The session is `user`'s now. A different user than before drops
@@ -105,12 +113,14 @@ impl ClientState {
         }
         let previous = self.user.replace(user.to_string());
         self.slots.clear();
+        self.sessions = self.sessions.wrapping_add(1);
         Some(previous)
     }
 
     /// Sign-out: forget the user and everything of theirs.
     pub fn reset(&mut self) -> Option<String> {
         self.slots.clear();
+        self.sessions = self.sessions.wrapping_add(1);
         self.user.take()
     }
 
@@ -123,6 +133,7 @@ impl ClientState {
         if !self.is(user) {
             return false;
         }
+        self.sessions = self.sessions.wrapping_add(1);
         let mut dropped = false;
         for slot in self.slots.values_mut() {
             dropped |= slot.token.take().is_some();
@@ -474,7 +485,16 @@ impl<T: Transport, H: ClientHost, R: Runtime> BrowserClient<T, H, R> {
         conn: &str,
         force: bool,
     ) -> Result<CachedToken> {
+        let epoch = self.state.borrow().session_epoch();
         let result = self.call_refresh(jwt, user, conn, force).await;
+        if self.state.borrow().session_epoch() != epoch {
+            // Signed out, or another user signed in, while the answer was on
+            // its way: it is not this session's to use, keep or show.
+            return Err(Error::new(
+                Code::Unauthorized,
+                "the session changed while the token was fetched: ask again",
+            ));
+        }
         match &result {
             Ok(t) => {
                 // Taken only if the session is still this user's.

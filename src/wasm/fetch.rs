@@ -40,11 +40,14 @@ impl Transport for FetchTransport {
         let timed_out = Rc::new(Cell::new(false));
         let flag = timed_out.clone();
         let ctrl = controller.clone();
-        let on_timeout = Closure::once_into_js(move || {
+        // Kept here and dropped after the timer is cleared: a closure handed
+        // to JS for good (`once_into_js`) is freed only if it runs, so every
+        // call that beat its timeout leaked it and the controller it holds.
+        let on_timeout: Closure<dyn FnMut()> = Closure::once(move || {
             flag.set(true);
             ctrl.abort();
         });
-        let timer = set_timeout(on_timeout.unchecked_ref(), timeout_ms as f64);
+        let timer = set_timeout(on_timeout.as_ref().unchecked_ref(), timeout_ms as f64);
 
         let headers: JsValue = Object::new().into();
         for (k, v) in &req.headers {
@@ -109,6 +112,7 @@ impl Transport for FetchTransport {
         }
         .await;
         clear_timeout(&timer);
+        drop(on_timeout);
         result
     }
 }

@@ -366,13 +366,55 @@ fn a_refresh_in_flight_for_one_user_is_not_cached_for_the_next() {
         },
     ));
     assert_eq!(f.calls.borrow().len(), 2, "one call per user, not shared");
-    let (ta, tb) = (ra.unwrap(), rb.unwrap());
-    assert_ne!(ta.access_token, tb.access_token);
+    // user-a's answer came after the switch: not handed to the tab that is user-b's now.
+    assert_eq!(ra.unwrap_err().code, Code::Unauthorized);
+    let tb = rb.unwrap();
     assert_eq!(
         c.state().token("google").unwrap().access_token,
         tb.access_token,
         "the cache holds only user-b's token"
     );
+    assert!(
+        !h.published
+            .borrow()
+            .iter()
+            .any(|e| matches!(e, ClientEvent::Failed { .. })),
+        "user-a's outcome is not shown to user-b"
+    );
+}
+
+#[test]
+fn an_answer_that_arrives_after_a_sign_out_is_not_kept_shared_or_returned() {
+    // Here (reset) or in another tab of the user (its reset message).
+    for other_tab in [false, true] {
+        let (c, f, h, rt) = client();
+        h.sign_in("user-a");
+        let c = Rc::new(c);
+        let c1 = c.clone();
+        let (r, ()) = rt.run(futures_util::future::join(
+            c.access_token("google", false),
+            async move {
+                YieldNow(false).await;
+                if other_tab {
+                    c1.drop_shared("user-a");
+                } else {
+                    c1.reset();
+                }
+            },
+        ));
+        assert_eq!(f.calls.borrow().len(), 1);
+        assert_eq!(
+            r.unwrap_err().code,
+            Code::Unauthorized,
+            "other tab: {other_tab}"
+        );
+        assert!(c.state().token("google").is_none());
+        assert!(!h
+            .published
+            .borrow()
+            .iter()
+            .any(|e| matches!(e, ClientEvent::Token { .. })));
+    }
 }
 
 #[test]
