@@ -34,6 +34,8 @@ extern "C" {
     fn forced_calls(mock: &JsValue) -> u32;
     #[wasm_bindgen(js_name = rejectToken)]
     fn reject_token(mock: &JsValue, token: &str);
+    #[wasm_bindgen(js_name = delayCalendar)]
+    fn delay_calendar(mock: &JsValue, delays: Vec<u32>);
     #[wasm_bindgen(js_name = calendarTokens)]
     fn calendar_tokens(mock: &JsValue) -> Array;
     #[wasm_bindgen(js_name = failNextRefresh)]
@@ -99,6 +101,29 @@ async fn a_401_from_the_provider_forces_one_refresh_and_one_retry() {
         .collect();
     assert_eq!(used, vec!["at-1", "at-2"]);
     assert_eq!(forced_calls(&mock), 1);
+    c.close();
+}
+
+#[wasm_bindgen_test]
+async fn a_401_that_arrives_after_the_refresh_uses_the_new_token_without_forcing_again() {
+    let mock = edge_mock();
+    let c = client(&mock, &unique_channel());
+    token(&c, false).await.unwrap();
+    reject_token(&mock, "at-1");
+    // Two requests with at-1: the first 401 comes at once, the second 40 ms later,
+    // after the first has forced a refresh and retried with at-2.
+    delay_calendar(&mock, vec![0, 40]);
+    let call = || JsFuture::from(c.fetch("https://calendar.test/events".into(), None, None));
+    let (a, b) = futures_util::future::join(call(), call()).await;
+    for r in [a, b] {
+        assert_eq!(get(&r.unwrap(), "status").as_f64(), Some(200.0));
+    }
+    let used: Vec<String> = calendar_tokens(&mock)
+        .iter()
+        .map(|t| t.as_string().unwrap())
+        .collect();
+    assert_eq!(used, vec!["at-1", "at-1", "at-2", "at-2"]);
+    assert_eq!(forced_calls(&mock), 1, "one forced refresh for both 401s");
     c.close();
 }
 

@@ -144,8 +144,9 @@ export class BrowserTokenClient {
     disconnect(provider: string): Promise<DisconnectReport>;
     /**
      * `fetch` for provider APIs (Google Calendar, Spotify, …): attaches the
-     * connection's bearer token and retries once with a forced refresh when
-     * the provider answers 401. `options.provider` names the connection.
+     * connection's bearer token and retries once when the provider answers
+     * 401, with a forced refresh unless a newer token came meanwhile.
+     * `options.provider` names the connection.
      */
     fetch(input: string, init?: RequestInit, options?: { provider?: string }): Promise<Response>;
     /**

@@ -363,8 +363,9 @@ impl BrowserTokenClient {
     }
 
     /// `fetch` for provider APIs (Google Calendar, Spotify, …): attaches the
-    /// connection's bearer token and retries once with a forced refresh when
-    /// the provider answers 401. `options.provider` names the connection.
+    /// connection's bearer token and retries once when the provider answers
+    /// 401, with a forced refresh unless a newer token came meanwhile.
+    /// `options.provider` names the connection.
     #[wasm_bindgen(unchecked_return_type = "Promise<Response>")]
     pub fn fetch(
         &self,
@@ -401,7 +402,11 @@ impl BrowserTokenClient {
                 return Ok(resp);
             }
             inner.invalidate(&conn, &t.access_token);
-            let t = inner.access_token(&conn, true).await.map_err(reject)?;
+            // Another request that met the same 401 may have refreshed already:
+            // then the cache holds a newer token, and forcing again would
+            // cost the provider one more refresh (and rotation) for nothing.
+            let newer = inner.state().token(&conn).is_some();
+            let t = inner.access_token(&conn, !newer).await.map_err(reject)?;
             JsFuture::from(Promise::resolve(&send(t.access_token.expose())?)).await
         })
     }

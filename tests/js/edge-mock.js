@@ -35,6 +35,8 @@ export function edgeMock() {
     nextError: null,
     /** Marker to put on the next create-google-meet response. */
     markerOnNext: null,
+    /** How long each next calendar request takes to answer (ms), in order; then 0. */
+    calendarDelays: [],
   };
   const fetchFn = (url, init = {}) => {
     const headers = new Headers(init.headers);
@@ -95,10 +97,13 @@ export function edgeMock() {
     if (url.startsWith("https://calendar.test/")) {
       const token = (headers.get("authorization") ?? "").replace(/^Bearer /, "");
       state.calendarTokens.push(token);
-      if (state.rejected.has(token)) {
-        return Promise.resolve(new Response('{"error":{"code":401}}', { status: 401 }));
-      }
-      return Promise.resolve(new Response('{"items":[]}', { status: 200 }));
+      const answer = state.rejected.has(token)
+        ? new Response('{"error":{"code":401}}', { status: 401 })
+        : new Response('{"items":[]}', { status: 200 });
+      const delay = state.calendarDelays.shift() ?? 0;
+      return delay
+        ? new Promise((resolve) => setTimeout(() => resolve(answer), delay))
+        : Promise.resolve(answer);
     }
     return Promise.resolve(new Response("{}", { status: 404 }));
   };
@@ -143,6 +148,10 @@ export function refreshCalls(mock) {
 
 export function forcedCalls(mock) {
   return mock.state.forced;
+}
+
+export function delayCalendar(mock, delays) {
+  mock.state.calendarDelays.push(...delays);
 }
 
 export function rejectToken(mock, token) {
