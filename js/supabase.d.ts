@@ -81,7 +81,11 @@ export interface SupabaseConnections {
 /** Google's parameters for a refresh token; other providers need none. */
 export const PROVIDER_DEFAULTS: Readonly<Record<string, Readonly<SupabaseProviderOptions>>>;
 
-/** The signed-in user's Supabase access token, or "" when signed out: the browser client's `getSessionToken`. */
+/**
+ * The signed-in user's Supabase access token, or "" when signed out: the browser client's `getSessionToken`.
+ * When supabase-js could not reach Supabase Auth to refresh the session it throws an error with
+ * `code: "AUTH_UNAVAILABLE"`, which the client reports as that retryable code, not as a sign-out.
+ */
 export function sessionToken(
   supabase: { auth: Pick<SupabaseClient["auth"], "getSession"> },
 ): () => Promise<string>;

@@ -103,7 +103,20 @@ function joinScopes(...lists) {
  *   new BrowserTokenClient({ functionsUrl, getSessionToken: sessionToken(supabase) })
  */
 export function sessionToken(supabase) {
-  return async () => (await supabase.auth.getSession()).data.session?.access_token ?? "";
+  return async () => {
+    const { data, error } = await supabase.auth.getSession();
+    const token = data?.session?.access_token;
+    if (token) return token;
+    // auth-js answers a session refresh that could not reach Supabase Auth
+    // (offline, a 5xx) with an error and no session: "try again", not
+    // "signed out". The client reports it as AUTH_UNAVAILABLE, retryable.
+    if (error && (error.name === "AuthRetryableFetchError" || error.status === 0 || error.status >= 500)) {
+      throw Object.assign(new Error("Supabase Auth could not be reached to refresh the session: try again"), {
+        code: "AUTH_UNAVAILABLE",
+      });
+    }
+    return "";
+  };
 }
 
 /** The browser client's options with `getSessionToken` read from supabase-js. */

@@ -390,3 +390,21 @@ test("sessionToken and browserClientOptions read the session from supabase-js", 
   assert.equal(opts.functionsUrl, "https://ref.supabase.co/functions/v1");
   assert.equal(await opts.getSessionToken(), "jwt-now");
 });
+
+test("sessionToken: a session refresh that could not reach Supabase Auth is AUTH_UNAVAILABLE, not a sign-out", async () => {
+  const sb = fakeSupabase();
+  const answer = (error) => (sb.auth.getSession = () => Promise.resolve({ data: { session: null }, error }));
+  const get = sessionToken(sb);
+  // auth-js: a refresh that failed on the network (AuthRetryableFetchError, status 0) or a 5xx.
+  for (
+    const error of [{ name: "AuthRetryableFetchError", message: "Failed to fetch", status: 0 }, {
+      status: 503,
+    }]
+  ) {
+    answer(error);
+    await assert.rejects(get(), (e) => e.code === "AUTH_UNAVAILABLE" && !/fetch/i.test(e.message));
+  }
+  // A refresh token the server refused: signed out.
+  answer({ name: "AuthApiError", message: "Invalid Refresh Token: Refresh Token Not Found", status: 400 });
+  assert.equal(await get(), "");
+});
