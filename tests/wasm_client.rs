@@ -369,6 +369,52 @@ async fn each_connection_has_its_own_token_shared_with_the_users_tabs() {
 }
 
 #[wasm_bindgen_test]
+async fn a_disconnect_drops_the_token_in_every_tab_of_that_user() {
+    let mock = edge_mock();
+    let channel = unique_channel();
+    let (a1, _) = client_as(&mock, &channel, "user-a");
+    let (a2, _) = client_as(&mock, &channel, "user-a");
+    JsFuture::from(tick(10)).await.unwrap();
+    let sp = access_for(&a1, "spotify").await;
+    access_for(&a1, "google").await;
+    JsFuture::from(tick(30)).await.unwrap();
+    assert_eq!(access_for(&a2, "spotify").await, sp, "shared");
+    let rec = recorder();
+    a2.on_change(listener_of(&rec));
+    JsFuture::from(a1.disconnect("spotify".into()))
+        .await
+        .unwrap();
+    JsFuture::from(tick(30)).await.unwrap();
+    for c in [&a1, &a2] {
+        assert_eq!(
+            get(&c.token_info(Some("spotify".into())), "hasToken").as_bool(),
+            Some(false),
+            "the disconnected connection's token is gone in both tabs"
+        );
+        assert_eq!(
+            get(&c.token_info(None), "hasToken").as_bool(),
+            Some(true),
+            "google stays"
+        );
+    }
+    assert!(changes(&rec)
+        .iter()
+        .any(|c| get_str(&c, "type") == "disconnected"
+            && get_str(&c, "provider") == "spotify"
+            && get(&c, "fromOtherTab").as_bool() == Some(true)));
+    let calls = refresh_calls(&mock);
+    assert_ne!(
+        access_for(&a2, "spotify").await,
+        sp,
+        "asked the server again"
+    );
+    assert_eq!(refresh_calls(&mock), calls + 1);
+    for c in [a1, a2] {
+        c.close();
+    }
+}
+
+#[wasm_bindgen_test]
 async fn a_connects_return_completes_with_the_session_or_says_why_not() {
     let mock = edge_mock();
     let (c, _) = client_as(&mock, &unique_channel(), "user-a");

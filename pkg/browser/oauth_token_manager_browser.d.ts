@@ -97,6 +97,8 @@ export interface BrowserToken {
 export type ClientChange =
 | { type: "token"; provider: string; expiresAt: number | null; tokenRefreshedAt: string | null; fromOtherTab: boolean }
 | { type: "marker"; provider: string; tokenRefreshedAt: string }
+/** The user disconnected the provider (here or in another tab): its token is gone from the cache. */
+| { type: "disconnected"; provider: string; fromOtherTab: boolean }
 /** The cache was emptied: `"user-changed"` (another user's session), `"sign-out"` (this or another tab of the user called reset()). */
 | { type: "reset"; reason: "user-changed" | "sign-out"; fromOtherTab: boolean }
 | { type: "error"; provider: string; code: ErrorCode; message: string; requiresReauth: boolean; retryAfter?: number };
@@ -139,7 +141,8 @@ export class BrowserTokenClient {
     connections(): Promise<StatusReport[]>;
     /**
      * Disconnect a provider: revoked there where it can be, erased here; the
-     * report says what happened at the provider. Drops the cached token.
+     * report says what happened at the provider. Drops the cached token,
+     * here and in the user's other tabs.
      */
     disconnect(provider: string): Promise<DisconnectReport>;
     /**

@@ -141,6 +141,16 @@ impl ClientState {
         dropped
     }
 
+    /// `user` disconnected `conn` (here or in another tab): its token goes.
+    pub fn drop_connection_of(&mut self, user: &str, conn: &str) -> bool {
+        if !self.is(user) {
+            return false;
+        }
+        self.slots
+            .get_mut(conn)
+            .is_some_and(|slot| slot.token.take().is_some())
+    }
+
     pub fn token(&self, conn: &str) -> Option<&CachedToken> {
         self.slots.get(conn)?.token.as_ref()
     }
@@ -225,6 +235,8 @@ pub enum ClientEvent {
     },
     /// Sign-out: `user`'s tabs drop their tokens.
     Reset { user: Option<String> },
+    /// `user` disconnected `conn`: their tabs drop its token.
+    Disconnected { user: String, conn: String },
     /// Getting a connection's token failed (listeners show it; `requires_reauth` shows "reconnect").
     Failed { conn: String, error: Error },
 }
@@ -591,6 +603,24 @@ impl<T: Transport, H: ClientHost, R: Runtime> BrowserClient<T, H, R> {
     /// Another tab of `user` signed out.
     pub fn drop_shared(&self, user: &str) -> bool {
         self.state.borrow_mut().drop_tokens_of(user)
+    }
+
+    /// This tab's user disconnected `conn`: its token goes here and in the
+    /// user's other tabs, which would otherwise serve it until it expires.
+    pub fn disconnected(&self, conn: &str) {
+        let Some(user) = self.state.borrow().user().map(str::to_string) else {
+            return;
+        };
+        self.state.borrow_mut().drop_connection_of(&user, conn);
+        self.host.publish(&ClientEvent::Disconnected {
+            user,
+            conn: conn.to_string(),
+        });
+    }
+
+    /// Another tab of `user` disconnected `conn`.
+    pub fn disconnected_shared(&self, user: &str, conn: &str) -> bool {
+        self.state.borrow_mut().drop_connection_of(user, conn)
     }
 
     /// A provider API call answered 401 with this token.

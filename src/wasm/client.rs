@@ -61,6 +61,8 @@ export interface BrowserToken {
 export type ClientChange =
   | { type: "token"; provider: string; expiresAt: number | null; tokenRefreshedAt: string | null; fromOtherTab: boolean }
   | { type: "marker"; provider: string; tokenRefreshedAt: string }
+  /** The user disconnected the provider (here or in another tab): its token is gone from the cache. */
+  | { type: "disconnected"; provider: string; fromOtherTab: boolean }
   /** The cache was emptied: `"user-changed"` (another user's session), `"sign-out"` (this or another tab of the user called reset()). */
   | { type: "reset"; reason: "user-changed" | "sign-out"; fromOtherTab: boolean }
   | { type: "error"; provider: string; code: ErrorCode; message: string; requiresReauth: boolean; retryAfter?: number };
@@ -95,6 +97,14 @@ fn reset_change(reason: &str, from_other_tab: bool) -> JsValue {
     obj(&[
         ("type", s("reset")),
         ("reason", s(reason)),
+        ("fromOtherTab", JsValue::from_bool(from_other_tab)),
+    ])
+}
+
+fn disconnected_change(conn: &str, from_other_tab: bool) -> JsValue {
+    obj(&[
+        ("type", s("disconnected")),
+        ("provider", s(conn)),
         ("fromOtherTab", JsValue::from_bool(from_other_tab)),
     ])
 }
@@ -194,6 +204,14 @@ impl ClientHost for JsHost {
                 }
                 self.notify(&reset_change("sign-out", false));
             }
+            ClientEvent::Disconnected { user, conn } => {
+                self.post(&obj(&[
+                    ("type", s("disconnect")),
+                    ("user", s(user)),
+                    ("conn", s(conn)),
+                ]));
+                self.notify(&disconnected_change(conn, false));
+            }
             ClientEvent::Failed { conn, error: e } => {
                 let change = obj(&[
                     ("type", s("error")),
@@ -263,6 +281,9 @@ fn handle_message(weak: &Weak<Inner>, data: JsValue) {
                     host.post(&token_message(&user, conn, t));
                 }
             }
+        }
+        (Some("disconnect"), Some(conn)) if inner.disconnected_shared(&user, &conn) => {
+            host.notify(&disconnected_change(&conn, true));
         }
         (Some("reset"), _) if inner.drop_shared(&user) => {
             host.notify(&reset_change("sign-out", true));

@@ -136,7 +136,8 @@ impl BrowserTokenClient {
     }
 
     /// Disconnect a provider: revoked there where it can be, erased here; the
-    /// report says what happened at the provider. Drops the cached token.
+    /// report says what happened at the provider. Drops the cached token,
+    /// here and in the user's other tabs.
     #[wasm_bindgen(unchecked_return_type = "Promise<DisconnectReport>")]
     pub fn disconnect(&self, provider: String) -> Promise {
         let (inner, fetch) = (self.inner.clone(), self.fetch.clone());
@@ -150,9 +151,7 @@ impl BrowserTokenClient {
                 None,
             )
             .await?;
-            if let Some(t) = inner.state().token(&provider) {
-                inner.invalidate(&provider, &t.access_token);
-            }
+            inner.disconnected(&provider);
             Ok(r)
         })
     }
