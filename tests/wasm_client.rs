@@ -415,6 +415,22 @@ async fn a_disconnect_drops_the_token_in_every_tab_of_that_user() {
 }
 
 #[wasm_bindgen_test]
+async fn a_client_freed_without_close_stops_listening() {
+    let mock = edge_mock();
+    let channel = unique_channel();
+    let (a1, _) = client_as(&mock, &channel, "user-a");
+    let (a2, _) = client_as(&mock, &channel, "user-a");
+    JsFuture::from(tick(10)).await.unwrap();
+    // free() from JS; before, its channel kept calling a dropped handler,
+    // which throws at every message (an uncaught error in the page).
+    drop(a2);
+    access(&a1).await;
+    JsFuture::from(tick(30)).await.unwrap();
+    assert_eq!(get(&a1.token_info(None), "hasToken").as_bool(), Some(true));
+    a1.close();
+}
+
+#[wasm_bindgen_test]
 async fn a_connects_return_completes_with_the_session_or_says_why_not() {
     let mock = edge_mock();
     let (c, _) = client_as(&mock, &unique_channel(), "user-a");

@@ -514,6 +514,14 @@ impl BrowserTokenClient {
     }
 }
 
+/// Freed (`free()`, or collected) without `close()`: the channel would keep
+/// calling a handler that no longer exists, an error at every message.
+impl Drop for BrowserTokenClient {
+    fn drop(&mut self) {
+        self.close();
+    }
+}
+
 /// `options.provider`, default `google`.
 pub(super) fn connection_of(options: &JsValue) -> String {
     get(options, "provider")
