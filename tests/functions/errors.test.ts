@@ -101,10 +101,14 @@ Deno.test({
           ["forbidden", {}, "PROVIDER_REJECTED"],
           ["401", { count: 2 }, "PROVIDER_REJECTED"],
         ];
+        const marker = (await s.call("refresh-google-token", { body: {} })).json.tokenRefreshedAt;
         for (const [kind, extra, code] of cases) {
           await control(s, "calendar-faults", { kind, ...extra });
           const r = await s.call("create-google-meet", { body: meet() });
           expectCode(`calendar ${kind}`, r, code);
+          // A token was used: the error carries its marker, as a success would.
+          const used = r.headers.get("x-token-refreshed-at");
+          assert.ok(used && (kind === "401" || used === marker), `calendar ${kind}: marker ${used}`);
           if (kind === "429") {
             assert.equal(r.json.retryAfter, 7);
             assert.equal(r.headers.get("retry-after"), "7");

@@ -3,7 +3,7 @@
 // scope is INSUFFICIENT_SCOPE, recorded on the connection), and every way an
 // answer can be broken (reset mid-body, empty or non-JSON 200, no answer in
 // time) given its own code.
-import { AppError, notFound } from "./errors.ts";
+import { AppError, notFound, withMarker } from "./errors.ts";
 import { log } from "./log.ts";
 import type { Runtime } from "./runtime.ts";
 
@@ -139,59 +139,71 @@ export async function calendar<T>(
   };
 
   let token = await rt.manager.getValidToken(userId, "google");
-  let res = await send(token.accessToken);
-  if (res.status === 401) {
-    await res.body?.cancel().catch(() => {});
-    token = await rt.manager.getValidToken(userId, "google", { force: true });
-    res = await send(token.accessToken);
+  try {
+    return await exchange();
+  } catch (e) {
+    // A failure after a token was used still tells the browser which token that was.
+    throw withMarker(e, token.tokenRefreshedAt);
+  }
+
+  async function exchange(): Promise<CalendarResult<T>> {
+    let res = await send(token.accessToken);
     if (res.status === 401) {
       await res.body?.cancel().catch(() => {});
-      throw new AppError("PROVIDER_REJECTED", "Google Calendar rejected a freshly refreshed token");
-    }
-  }
-  let text: string;
-  try {
-    text = await res.text();
-  } catch (e) {
-    throw transportError(e, true);
-  }
-  let data: unknown = undefined;
-  if (text.trim()) {
-    try {
-      data = JSON.parse(text);
-    } catch {
-      data = undefined;
-    }
-  }
-  const allowed = (opts.allow ?? []).includes(res.status);
-  if (!res.ok && !allowed) {
-    const body = (typeof data === "object" && data !== null ? data : {}) as GoogleError;
-    const scopes = missingScopes(
-      res.status,
-      body,
-      res.headers.get("www-authenticate"),
-      opts.scope ?? CALENDAR_EVENTS_SCOPE,
-    );
-    if (scopes) {
-      const message = `Google Calendar needs consent to ${scopes.join(" ")}: reconnect Google and grant it`;
-      try {
-        // The connection shows needs_reauth with the code; the token keeps being served.
-        await rt.manager.recordScopeError(userId, "google", scopes);
-      } catch (e) {
-        log("warn", "could not record the missing scope", { code: (e as { code?: string })?.code ?? null });
+      token = await rt.manager.getValidToken(userId, "google", { force: true });
+      res = await send(token.accessToken);
+      if (res.status === 401) {
+        await res.body?.cancel().catch(() => {});
+        throw new AppError("PROVIDER_REJECTED", "Google Calendar rejected a freshly refreshed token");
       }
-      throw new AppError("INSUFFICIENT_SCOPE", message, undefined, { missingScopes: scopes });
     }
-    throw googleError(res.status, body, res.headers.get("retry-after"));
-  }
-  // A success must carry a JSON object, except a DELETE (204, no content).
-  if (res.ok && res.status !== 204 && method !== "DELETE") {
-    if (typeof data !== "object" || data === null || Array.isArray(data)) {
-      const what = text.trim() === "" ? "an empty body" : "a body that is not JSON";
-      throw new AppError("BAD_PROVIDER_RESPONSE", `Google Calendar answered HTTP ${res.status} with ${what}`);
+    let text: string;
+    try {
+      text = await res.text();
+    } catch (e) {
+      throw transportError(e, true);
     }
+    let data: unknown = undefined;
+    if (text.trim()) {
+      try {
+        data = JSON.parse(text);
+      } catch {
+        data = undefined;
+      }
+    }
+    const allowed = (opts.allow ?? []).includes(res.status);
+    if (!res.ok && !allowed) {
+      const body = (typeof data === "object" && data !== null ? data : {}) as GoogleError;
+      const scopes = missingScopes(
+        res.status,
+        body,
+        res.headers.get("www-authenticate"),
+        opts.scope ?? CALENDAR_EVENTS_SCOPE,
+      );
+      if (scopes) {
+        const message = `Google Calendar needs consent to ${scopes.join(" ")}: reconnect Google and grant it`;
+        try {
+          // The connection shows needs_reauth with the code; the token keeps being served.
+          await rt.manager.recordScopeError(userId, "google", scopes);
+        } catch (e) {
+          log("warn", "could not record the missing scope", { code: (e as { code?: string })?.code ?? null });
+        }
+        throw new AppError("INSUFFICIENT_SCOPE", message, undefined, { missingScopes: scopes });
+      }
+      throw googleError(res.status, body, res.headers.get("retry-after"));
+    }
+    // A success must carry a JSON object, except a DELETE (204, no content).
+    if (res.ok && res.status !== 204 && method !== "DELETE") {
+      if (typeof data !== "object" || data === null || Array.isArray(data)) {
+        const what = text.trim() === "" ? "an empty body" : "a body that is not JSON";
+        throw new AppError(
+          "BAD_PROVIDER_RESPONSE",
+          `Google Calendar answered HTTP ${res.status} with ${what}`,
+        );
+      }
+    }
+    return { status: res.status, data: (data ?? null) as T | null, marker: token.tokenRefreshedAt };
   }
-  return { status: res.status, data: (data ?? null) as T | null, marker: token.tokenRefreshedAt };
 }
 
 export interface GoogleEvent {

@@ -66,6 +66,27 @@ export class AppError extends Error {
   }
 }
 
+/** The marker of the token a failed request had used (see `withMarker`). */
+const USED_MARKER = Symbol("usedMarker");
+
+/**
+ * Remembers on a thrown error the token_refreshed_at marker of the token the
+ * request used, so the error response carries X-Token-Refreshed-At as a
+ * success would: after a forced refresh followed by a failure, the browser
+ * still learns that the token it holds is old. Never part of the body.
+ */
+export function withMarker(e: unknown, marker: string | null | undefined): unknown {
+  if (marker && typeof e === "object" && e !== null && Object.isExtensible(e)) {
+    (e as { [USED_MARKER]?: string })[USED_MARKER] = marker;
+  }
+  return e;
+}
+
+/** The marker `withMarker` put on an error. */
+export function markerOf(e: unknown): string | undefined {
+  return typeof e === "object" && e !== null ? (e as { [USED_MARKER]?: string })[USED_MARKER] : undefined;
+}
+
 export const badRequest = (message: string) => new AppError("BAD_REQUEST", message);
 export const unauthorized = (message: string) => new AppError("UNAUTHORIZED", message);
 export const configError = (message: string) => new AppError("CONFIG", message);

@@ -6,7 +6,7 @@
 import { type Caller, verifyService } from "./auth.ts";
 import { Cors, MARKER_HEADER, REQUEST_ID_HEADER } from "./cors.ts";
 import { config } from "./env.ts";
-import { describe, methodNotAllowed } from "./errors.ts";
+import { describe, markerOf, methodNotAllowed } from "./errors.ts";
 import { hashUser, log } from "./log.ts";
 import { type Runtime, runtime } from "./runtime.ts";
 import { loadWasm } from "./wasm.ts";
@@ -147,6 +147,8 @@ export function serve(fnName: string, resolve: (req: Request) => Resolved): Hand
       }
       const headers: Record<string, string> = { ...cors };
       if (typeof body.retryAfter === "number") headers["Retry-After"] = String(body.retryAfter);
+      const marker = markerOf(e);
+      if (marker) headers[MARKER_HEADER] = marker;
       return json(status, body, headers);
     }
   };

@@ -9,10 +9,17 @@ export const handler = edgeFunction("cancel-google-meet", ["POST", "DELETE"], as
   const b = await readBody(req);
   const id = eventId(b);
   const sendUpdates = optOneOf(b, "sendUpdates", SEND_UPDATES) ?? "all";
+  // Google answers 410 Gone for an event deleted before: a retried cancel
+  // (the first answer lost) has its result, not "not found".
   const r = await calendar(rt, caller.userId, "DELETE", `/calendars/primary/events/${id}`, {
     query: { sendUpdates },
+    allow: [410],
   });
-  return { body: { eventId: id, cancelled: true }, marker: r.marker };
+  const already = r.status === 410;
+  return {
+    body: { eventId: id, cancelled: true, ...(already ? { alreadyCancelled: true } : {}) },
+    marker: r.marker,
+  };
 });
 
 if (import.meta.main) Deno.serve(handler);

@@ -18,6 +18,9 @@ export const handler = edgeFunction("update-google-meet", ["POST", "PATCH"], asy
   const start = optDateTime(b, "start");
   const end = optDateTime(b, "end");
   if (start && end && Date.parse(end) <= Date.parse(start)) throw badRequest("end must be after start");
+  if (timeZone !== undefined && !start && !end) {
+    throw badRequest("timeZone applies to start and end: give them with it");
+  }
   if (start) patch.start = { dateTime: start, ...(timeZone ? { timeZone } : {}) };
   if (end) patch.end = { dateTime: end, ...(timeZone ? { timeZone } : {}) };
   const attendees = optEmails(b, "attendees");
