@@ -78,14 +78,18 @@ export async function claimIdle(
   return rows.map((row) => ({ userId: row.userId, provider: row.provider, row, keepAlive: true }));
 }
 
-/** Gives claims back (connections skipped by a breaker) so the next pass may take them. */
-export async function releaseClaims(db: Db, claims: Claimed[]): Promise<void> {
+/**
+ * Gives claims back (connections skipped by a breaker) so the next pass may
+ * take them: only those still this pass's (claimed `until` it), not one
+ * another pass claimed after this one's lapsed.
+ */
+export async function releaseClaims(db: Db, claims: Claimed[], until: number): Promise<void> {
   if (claims.length === 0) return;
   await db.query(
     `update public.oauth_connections c set sweep_until = null
        from unnest($1::uuid[], $2::text[]) as r(user_id, provider)
-      where c.user_id = r.user_id and c.provider = r.provider`,
-    [claims.map((c) => c.userId), claims.map((c) => c.provider)],
+      where c.user_id = r.user_id and c.provider = r.provider and c.sweep_until = ${ts("$3")}`,
+    [claims.map((c) => c.userId), claims.map((c) => c.provider), until],
   );
 }
 

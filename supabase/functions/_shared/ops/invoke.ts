@@ -31,13 +31,18 @@ function cpuMs(): number | null {
   }
 }
 
+/** The longest time budget a pass takes, s: under Supabase's 150 s request idle timeout. */
+export const MAX_BUDGET_SECONDS = 140;
+
 /** The request's settings: withinSeconds, concurrency, budgetSeconds, cpuBudgetMs, limit. */
 export function passSettings(b: Body): PassSettings {
   return {
     withinSeconds: int(b, "withinSeconds", 900, 0, 86_400),
     concurrency: int(b, "concurrency", 10, 1, 100),
-    // Supabase stops a function at its wall-clock limit (150 s on the free plan).
-    budgetMs: int(b, "budgetSeconds", 60, 1, 3_600) * 1000,
+    // Supabase answers 504 to a request idle for 150 s and stops a function at
+    // its wall-clock limit (150 s on the free plan): a pass past that is killed
+    // mid-way, its claims held until their budget runs out.
+    budgetMs: int(b, "budgetSeconds", 60, 1, MAX_BUDGET_SECONDS) * 1000,
     // Supabase's limit is 2 s of CPU per request: keep a margin for the upkeep steps.
     cpuBudgetMs: int(b, "cpuBudgetMs", 1_500, 0, 3_600_000),
     limit: int(b, "limit", 10_000, 1, 100_000),
@@ -87,5 +92,8 @@ export async function refresherPass(rt: Runtime, settings: PassSettings): Promis
       return { refreshed: t.refreshed, warning: t.warning };
     },
     steps,
+    // A webhook request may run its whole timeout: claiming stops early enough
+    // for this pass's messages to go out in it.
+    stepsReserveMs: rt.cfg.webhooks.endpoints.length > 0 ? rt.cfg.webhooks.timeoutMs : 0,
   }, settings);
 }

@@ -70,6 +70,8 @@ export interface PassDeps {
   breaker?: BreakerSettings;
   /** Upkeep steps in order (webhooks, roll-up, retention), each given the deadline. */
   steps?: Step[];
+  /** Time the steps need before their deadline (ms), kept free of claims: see upkeepReserveMs. */
+  stepsReserveMs?: number;
   /** The isolate's CPU time used so far, ms (null where the runtime cannot tell). */
   cpuMs?: () => number | null;
   /** Called when a claim batch is taken (tests and benchmarks watch it). */
@@ -100,9 +102,14 @@ export interface PassReport extends StepTotals {
   cpuMs: number | null;
 }
 
-/** The part of the budget kept for the upkeep steps after the last claim. */
-export function upkeepReserveMs(budgetMs: number): number {
-  return Math.min(5_000, Math.floor(budgetMs / 5));
+/**
+ * The part of the budget kept after the last claim: the upkeep steps' own
+ * share (a fifth, at most 5 s) plus `stepsMs`, what a step needs before its
+ * deadline (webhook delivery stops starting requests one request timeout
+ * before the end), never more than half the budget.
+ */
+export function upkeepReserveMs(budgetMs: number, stepsMs = 0): number {
+  return Math.min(Math.floor(budgetMs / 2), Math.min(5_000, Math.floor(budgetMs / 5)) + stepsMs);
 }
 
 /** Claims are taken in batches of this many times the concurrency. */
@@ -112,7 +119,7 @@ export async function runPass(deps: PassDeps, s: PassSettings): Promise<PassRepo
   const { db, now } = deps;
   const started = now();
   const claimUntil = started + s.budgetMs;
-  const stopClaimingAt = started + s.budgetMs - upkeepReserveMs(s.budgetMs);
+  const stopClaimingAt = started + s.budgetMs - upkeepReserveMs(s.budgetMs, deps.stepsReserveMs);
   const cpu = deps.cpuMs ?? (() => null);
   const cpuStart = cpu();
   const cpuUsed = () => {
@@ -266,7 +273,7 @@ export async function runPass(deps: PassDeps, s: PassSettings): Promise<PassRepo
 
     r.breakers = breakers.open();
     await breakers.persist(db);
-    await releaseClaims(db, taken);
+    await releaseClaims(db, taken, claimUntil);
     const t = now();
     r.remaining = await countDue(db, {
       before: t + s.withinSeconds * 1000,

@@ -1,0 +1,122 @@
+// The background refresher's time budget, with an injected clock: a pass that
+// could claim until the end still leaves its webhook step time to send, and a
+// pass gives back only the claims that are still its own.
+import assert from "node:assert/strict";
+import { connectPostgres } from "../../supabase/functions/_shared/db.ts";
+import { releaseClaims } from "../../supabase/functions/_shared/ops/claims.ts";
+import { MAX_BUDGET_SECONDS, passSettings } from "../../supabase/functions/_shared/ops/invoke.ts";
+import { runPass, upkeepReserveMs } from "../../supabase/functions/_shared/ops/refresher.ts";
+import { startPostgres } from "./harness.ts";
+
+const uuid = (i: number) => `00000000-0000-4000-8000-${String(i).padStart(12, "0")}`;
+
+Deno.test("refresher budget: the reserve after the last claim covers a webhook request's timeout", () => {
+  // Without webhook endpoints: a fifth of the budget, at most 5 s, as before.
+  assert.equal(upkeepReserveMs(60_000), 5_000);
+  assert.equal(upkeepReserveMs(10_000), 2_000);
+  for (const budget of [20_000, 60_000, MAX_BUDGET_SECONDS * 1000]) {
+    for (const timeout of [1_000, 5_000, 10_000]) {
+      if (budget < 3 * timeout) continue;
+      const stopClaiming = budget - upkeepReserveMs(budget, timeout);
+      const webhookDeadline = budget - timeout;
+      assert.ok(
+        webhookDeadline - stopClaiming >= Math.min(5_000, budget / 5),
+        `budget ${budget}, timeout ${timeout}: claiming stops at ${stopClaiming}, webhooks until ${webhookDeadline}`,
+      );
+    }
+  }
+  // Never more than half the budget, whatever the timeout.
+  assert.equal(upkeepReserveMs(10_000, 120_000), 5_000);
+  // A budget past Supabase's 150 s request idle timeout is refused.
+  assert.throws(() => passSettings({ budgetSeconds: 300 }), /budgetSeconds/);
+  assert.equal(passSettings({ budgetSeconds: MAX_BUDGET_SECONDS }).budgetMs, MAX_BUDGET_SECONDS * 1000);
+});
+
+Deno.test({
+  name: "refresher budget: a pass that claims until its budget still runs its webhook step in time",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const pg = await startPostgres();
+    const db = connectPostgres(pg.url, 4);
+    try {
+      const users = Array.from({ length: 200 }, (_, i) => uuid(i + 1));
+      await db.query(`insert into auth.users (id) select unnest($1::uuid[])`, [users]);
+      await db.query(
+        `insert into public.oauth_connections
+           (user_id, provider, access_token_sealed, refresh_token_sealed, expires_at, status)
+         select u, 'google', 'v1.k1.a.b', 'v1.k1.c.d', now() + interval '1 minute', 'connected'
+           from unnest($1::uuid[]) as u`,
+        [users],
+      );
+      // Each refresh takes 1 s of the injected clock: 200 of them would take the whole 60 s.
+      let clock = Date.now();
+      const budgetMs = 60_000;
+      const webhookTimeoutMs = 10_000;
+      let stepAt = 0;
+      let stepDeadline = 0;
+      const r = await runPass({
+        db,
+        now: () => clock,
+        instance: "test",
+        upkeep: [{ provider: "google", keepAliveSeconds: null, refreshTokenWarningSeconds: 0 }],
+        refresh: () => {
+          clock += 1_000;
+          return Promise.resolve({ refreshed: true, warning: null });
+        },
+        steps: [(deadline) => {
+          stepAt = clock;
+          stepDeadline = deadline - webhookTimeoutMs; // what the webhook step is given
+          return Promise.resolve({});
+        }],
+        stepsReserveMs: webhookTimeoutMs,
+      }, { withinSeconds: 900, concurrency: 1, budgetMs, cpuBudgetMs: 0, limit: 10_000 });
+      assert.equal(r.stopped, "budget");
+      assert.ok(r.refreshed > 0 && r.refreshed < users.length, `refreshed ${r.refreshed}`);
+      assert.ok(
+        stepAt < stepDeadline,
+        `the webhook step ran at +${stepAt - (clock - r.elapsedMs)} ms, its deadline +${
+          stepDeadline - (clock - r.elapsedMs)
+        } ms`,
+      );
+    } finally {
+      await db.close();
+      await pg.stop();
+    }
+  },
+});
+
+Deno.test({
+  name: "refresher budget: a pass gives back only the claims still its own",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const pg = await startPostgres();
+    const db = connectPostgres(pg.url, 2);
+    try {
+      const [mine, theirs] = [uuid(1), uuid(2)];
+      await db.query(`insert into auth.users (id) values ($1), ($2)`, [mine, theirs]);
+      const t = Date.now();
+      const [ours, later] = [t + 60_000, t + 120_000];
+      for (const [u, until] of [[mine, ours], [theirs, later]] as const) {
+        await db.query(
+          `insert into public.oauth_connections
+             (user_id, provider, access_token_sealed, refresh_token_sealed, expires_at, status, sweep_until)
+           values ($1, 'google', 'v1.k1.a.b', 'v1.k1.c.d', now(), 'connected', to_timestamp($2::float8 / 1000))`,
+          [u, until],
+        );
+      }
+      // This pass had claimed both; the second one's claim lapsed and another pass took it.
+      const claimed = [mine, theirs].map((userId) => ({ userId, provider: "google" }));
+      await releaseClaims(db, claimed as Parameters<typeof releaseClaims>[1], ours);
+      const rows = await db.query<{ userId: string; held: boolean }>(
+        `select user_id::text as "userId", sweep_until is not null as held
+           from public.oauth_connections order by user_id`,
+      );
+      assert.deepEqual([...rows], [{ userId: mine, held: false }, { userId: theirs, held: true }]);
+    } finally {
+      await db.close();
+      await pg.stop();
+    }
+  },
+});
