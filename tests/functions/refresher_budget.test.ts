@@ -1,6 +1,7 @@
 // The background refresher's time budget, with an injected clock: a pass that
-// could claim until the end still leaves its webhook step time to send, and a
-// pass gives back only the claims that are still its own.
+// could claim until the end still leaves its webhook step time to send, a run
+// the platform killed is closed, and a pass gives back only the claims that
+// are still its own.
 import assert from "node:assert/strict";
 import { connectPostgres } from "../../supabase/functions/_shared/db.ts";
 import { releaseClaims } from "../../supabase/functions/_shared/ops/claims.ts";
@@ -49,6 +50,11 @@ Deno.test({
            from unnest($1::uuid[]) as u`,
         [users],
       );
+      // A run the platform killed 10 minutes ago (it never recorded its end), and one under way.
+      await db.query(
+        `insert into public.oauth_refresher_runs (instance, started_at, budget_ms, concurrency)
+         values ('killed', now() - interval '10 minutes', 60000, 10), ('running', now() - interval '5 seconds', 60000, 10)`,
+      );
       // Each refresh takes 1 s of the injected clock: 200 of them would take the whole 60 s.
       let clock = Date.now();
       const budgetMs = 60_000;
@@ -73,6 +79,14 @@ Deno.test({
       }, { withinSeconds: 900, concurrency: 1, budgetMs, cpuBudgetMs: 0, limit: 10_000 });
       assert.equal(r.stopped, "budget");
       assert.ok(r.refreshed > 0 && r.refreshed < users.length, `refreshed ${r.refreshed}`);
+      const runs = await db.query<{ instance: string; stopped: string | null; closed: boolean }>(
+        `select instance, stopped, finished_at is not null as closed from public.oauth_refresher_runs
+          where instance in ('killed', 'running') order by instance`,
+      );
+      assert.deepEqual([...runs], [
+        { instance: "killed", stopped: "error", closed: true },
+        { instance: "running", stopped: null, closed: false },
+      ]);
       assert.ok(
         stepAt < stepDeadline,
         `the webhook step ran at +${stepAt - (clock - r.elapsedMs)} ms, its deadline +${

@@ -126,6 +126,14 @@ export async function runPass(deps: PassDeps, s: PassSettings): Promise<PassRepo
     const c = cpu();
     return c === null || cpuStart === null ? null : c - cpuStart;
   };
+  // A run the platform killed (wall clock, CPU) never recorded its end: past
+  // its budget and a minute, it is closed as an error rather than shown running.
+  await db.query(
+    `update public.oauth_refresher_runs set finished_at = to_timestamp($1::float8 / 1000), stopped = 'error'
+      where finished_at is null
+        and started_at < to_timestamp($1::float8 / 1000) - make_interval(secs => (budget_ms + 60000) / 1000.0)`,
+    [started],
+  );
   const [{ id: runId }] = await db.query<{ id: number }>(
     `insert into public.oauth_refresher_runs (instance, started_at, budget_ms, concurrency)
      values ($1, to_timestamp($2::float8 / 1000), $3, $4) returning id::int as id`,
