@@ -21,7 +21,8 @@ use super::authorize::{
 use super::error::{Code, Error, Result};
 use super::grant::process_token_response;
 use super::http::Transport;
-use super::manager::{check_user, not_connected, InitialTokens, Manager, StatusReport};
+use super::manager::{check_user, not_connected, GetOptions, InitialTokens, Manager, StatusReport};
+use super::provider::{Provider, Revocation};
 use super::revoke::{revocation_outcome, revocation_request, RevokeOutcome};
 use super::runtime::Runtime;
 use super::seal::{Field, SealContext};
@@ -355,17 +356,35 @@ impl<T: Transport, S: Store, R: Runtime> Manager<T, S, R> {
             .ok_or_else(|| not_connected(provider_id))?;
         let revocation = match self.open_tokens(&row) {
             Err(_) => RevokeOutcome::NothingToRevoke,
-            Ok(tokens) => match revocation_request(provider, &tokens) {
-                None => RevokeOutcome::NotSupported,
-                Some(req) => match self
-                    .transport
-                    .send(req, self.cfg.policy.request_timeout_ms)
-                    .await
+            Ok(mut tokens) => {
+                if revokes_with_access_token(provider)
+                    && tokens.refresh_token.is_some()
+                    && tokens.expires_at_ms.is_some_and(|e| e <= self.rt.now_ms())
                 {
-                    Ok(resp) => revocation_outcome(provider, &resp),
-                    Err(e) => RevokeOutcome::Failed(e.into()),
-                },
-            },
+                    // GitHub deletes a grant by one of its access tokens, and
+                    // an expired one (GitHub App tokens live 8 hours) finds no
+                    // grant: refresh first, through the lease like any call.
+                    // If that fails, the stale token is still tried.
+                    let first = Some(Some(row.clone()));
+                    if let Ok(t) = self
+                        .get_valid_token_from(user_id, provider_id, GetOptions::default(), first)
+                        .await
+                    {
+                        tokens.access_token = t.access_token;
+                    }
+                }
+                match revocation_request(provider, &tokens) {
+                    None => RevokeOutcome::NotSupported,
+                    Some(req) => match self
+                        .transport
+                        .send(req, self.cfg.policy.request_timeout_ms)
+                        .await
+                    {
+                        Ok(resp) => revocation_outcome(provider, &resp),
+                        Err(e) => RevokeOutcome::Failed(e.into()),
+                    },
+                }
+            }
         };
         let now = self.rt.now_ms();
         self.store.disconnect(user_id, provider_id, now).await?;
@@ -395,6 +414,12 @@ impl<T: Transport, S: Store, R: Runtime> Manager<T, S, R> {
             .map(|id| self.report(id, rows.iter().find(|r| &r.provider == id)))
             .collect())
     }
+}
+
+/// Whether the provider revokes a grant by an access token (GitHub's "Delete
+/// an app authorization"), which must then be a live one.
+fn revokes_with_access_token(p: &Provider) -> bool {
+    matches!(p.spec.revocation, Revocation::GitHubGrant { .. })
 }
 
 #[cfg(test)]

@@ -92,7 +92,13 @@ impl Transport for Server {
         _timeout_ms: u64,
     ) -> std::result::Result<HttpResponse, TransportError> {
         self.requests.borrow_mut().push(req.clone());
-        if req.url.contains("userinfo") || req.url.ends_with("/v1/me") {
+        if req.method == "DELETE" && req.url.ends_with("/grant") {
+            // GitHub's "Delete an app authorization": 204, or 404 for a token it does not know.
+            let live = req.body.contains("at-refreshed") || req.body.contains("at-new");
+            return Ok(HttpResponse::new(if live { 204 } else { 404 }, ""));
+        }
+        if req.url.contains("userinfo") || req.url.ends_with("/v1/me") || req.url.ends_with("/user")
+        {
             return Ok(HttpResponse::json(
                 200,
                 &json!({"sub": "g-42", "id": "sp-42", "email": "ada@example.com", "name": "Ada", "display_name": "Ada L"}),
@@ -102,6 +108,12 @@ impl Transport for Server {
             return Ok(HttpResponse::new(*self.revoke_status.borrow(), "{}"));
         }
         let f = form(&req.body);
+        if f.get("grant_type").map(String::as_str) == Some("refresh_token") {
+            return Ok(HttpResponse::json(
+                200,
+                &json!({"access_token": "at-refreshed", "refresh_token": "rt-2", "token_type": "Bearer", "expires_in": 28800}),
+            ));
+        }
         if f.get("grant_type").map(String::as_str) != Some("authorization_code") {
             return Ok(HttpResponse::json(
                 400,
@@ -131,7 +143,8 @@ fn world() -> (M, Server, MemoryStore, Rt) {
     let cfg = ManagerConfig::from_json(&format!(
         r#"{{"providers":{{
             "google":{{"clientId":"cid","clientSecret":"cs"}},
-            "spotify":{{"clientId":"sid","clientSecret":"ss"}}}},
+            "spotify":{{"clientId":"sid","clientSecret":"ss"}},
+            "github-app":{{"clientId":"ghid","clientSecret":"ghs"}}}},
           "encryptionKeys":[{{"id":"k1","key":"{KEY}"}}]}}"#
     ))
     .unwrap();
@@ -360,6 +373,38 @@ fn disconnect_revokes_where_it_can_and_always_erases() {
 }
 
 #[test]
+fn an_expired_github_token_is_refreshed_before_the_grant_is_deleted() {
+    // GitHub deletes a grant by one of its access tokens; an expired one finds
+    // nothing (404, read as "already gone") and the app stays authorized.
+    let (m, s, _, rt) = world();
+    let t = through_callback(&m, &s, &rt, "u1", "github-app");
+    rt.run(m.complete_connect("u1", &t)).unwrap();
+    rt.advance(9 * 3_600_000); // GitHub App user tokens live 8 hours
+    let r = rt.run(m.disconnect("u1", "github-app")).unwrap();
+    assert_eq!(r.revocation, RevokeOutcome::Revoked);
+    let refresh = s.last("/access_token").unwrap();
+    assert!(
+        refresh.body.contains("grant_type=refresh_token"),
+        "{}",
+        refresh.body
+    );
+    let delete = s.last("/grant").unwrap();
+    assert!(delete.body.contains("at-refreshed"), "{}", delete.body);
+    assert_eq!(r.status.status, "disconnected");
+    // A live token is used as it is: no refresh.
+    let (m, s, _, rt) = world();
+    let t = through_callback(&m, &s, &rt, "u1", "github-app");
+    rt.run(m.complete_connect("u1", &t)).unwrap();
+    let r = rt.run(m.disconnect("u1", "github-app")).unwrap();
+    assert_eq!(r.revocation, RevokeOutcome::Revoked);
+    assert!(!s
+        .requests
+        .borrow()
+        .iter()
+        .any(|q| q.body.contains("grant_type=refresh_token")));
+}
+
+#[test]
 fn status_for_all_providers_at_once() {
     let (m, s, _, rt) = world();
     let t = through_callback(&m, &s, &rt, "u1", "spotify");
@@ -369,6 +414,13 @@ fn status_for_all_providers_at_once() {
         .iter()
         .map(|r| (r.provider.as_str(), r.status.as_str()))
         .collect();
-    assert_eq!(by, [("google", "disconnected"), ("spotify", "connected")]);
-    assert_eq!(all[1].account_name.as_deref(), Some("Ada L"));
+    assert_eq!(
+        by,
+        [
+            ("github-app", "disconnected"),
+            ("google", "disconnected"),
+            ("spotify", "connected")
+        ]
+    );
+    assert_eq!(all[2].account_name.as_deref(), Some("Ada L"));
 }
