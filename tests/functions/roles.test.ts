@@ -277,6 +277,26 @@ Deno.test({
       });
 
       await t.step(
+        "Supabase Auth deletes a user (as supabase_auth_admin): their connections go, and the webhook says so",
+        async () => {
+          // The cascade's row triggers fire as the deleting role, which has no grant on our tables.
+          const D = crypto.randomUUID();
+          await pg.sql`insert into auth.users (id) values (${D})`;
+          await pg
+            .sql`insert into oauth_connections (user_id, provider, access_token_sealed, refresh_token_sealed)
+                       values (${D}, 'google', ${fakeSealed()}, ${fakeSealed()})`;
+          await pg.sql.begin(async (tx) => {
+            await tx`set local role supabase_auth_admin`;
+            await tx`delete from auth.users where id = ${D}`;
+          });
+          assert.equal((await pg.sql`select 1 from oauth_connections where user_id = ${D}`).length, 0);
+          const sent = await pg
+            .sql`select type from oauth_webhook_outbox where body::jsonb -> 'data' ->> 'userId' = ${D}`;
+          assert.deepEqual(sent.map((r) => r.type), ["connection.connected", "connection.disconnected"]);
+        },
+      );
+
+      await t.step(
         "after a signed-in user's setval attack, the owner's token writes still work",
         async () => {
           for (const seq of SEQUENCES) {

@@ -3,6 +3,7 @@
 -- the migrations on the privileges they meet in production:
 --   * the API roles anon, authenticated and service_role (bypasses RLS), and
 --     authenticator, the login role PostgREST uses and switches from;
+--   * supabase_auth_admin, Supabase Auth's role, owning auth.users;
 --   * the auth schema: auth.users, auth.uid() / auth.role() / auth.jwt()
 --     reading the claims PostgREST sets (request.jwt.claims, JSON; the legacy
 --     request.jwt.claim.<name> settings as a fallback);
@@ -23,6 +24,10 @@ do $$ begin
   if not exists (select 1 from pg_roles where rolname = 'authenticator') then
     create role authenticator login noinherit;
   end if;
+  -- Supabase Auth's own role: it owns auth.users and deletes users as itself.
+  if not exists (select 1 from pg_roles where rolname = 'supabase_auth_admin') then
+    create role supabase_auth_admin nologin noinherit;
+  end if;
 end $$;
 -- Older bootstraps created the roles with other attributes (.dev/ keeps them).
 alter role anon nologin noinherit;
@@ -32,6 +37,8 @@ grant anon, authenticated, service_role to authenticator;
 
 create schema if not exists auth;
 create table if not exists auth.users (id uuid primary key, email text);
+grant usage on schema auth to supabase_auth_admin;
+alter table auth.users owner to supabase_auth_admin;
 
 create or replace function auth.jwt() returns jsonb language sql stable as $$
   select coalesce(
