@@ -104,7 +104,8 @@ export class MemoryStore {
   /** @param {FailureWrite} f */
   recordFailure(f) {
     const r = this.#rows.get(this.#key(f.userId, f.provider));
-    if (!r) return;
+    // Not over tokens saved since the failed refresh began.
+    if (!r || (f.expectedVersion != null && r.version !== f.expectedVersion)) return;
     Object.assign(r, {
       status: f.status,
       lastErrorCode: f.code,

@@ -317,6 +317,7 @@ pub(crate) fn flag(
         failure_count,
         cooldown_until: row.cooldown_until,
         erase_refresh_token: false,
+        expected_version: None,
     }
 }
 

@@ -200,6 +200,7 @@ impl Store for MemoryStore {
             .rows
             .borrow_mut()
             .get_mut(&key(&w.user_id, &w.provider))
+            .filter(|row| w.expected_version.is_none_or(|v| v == row.version))
         {
             row.status = w.status.clone();
             row.last_error_code = Some(w.code.clone());

@@ -252,8 +252,12 @@ impl<T: Transport, S: Store, R: Runtime> Manager<T, S, R> {
                     .await
             }
             Err(e) => {
+                let mut row = row;
                 if let Some(new) = refused_rotation {
-                    self.keep_refused_rotation(&row, &old, new).await;
+                    if self.keep_refused_rotation(&row, &old, new).await {
+                        // The failure is recorded on the row just written.
+                        row.version += 1;
+                    }
                 }
                 self.fail(&row, owner, e, opts, attempts, started).await
             }
@@ -266,7 +270,12 @@ impl<T: Transport, S: Store, R: Runtime> Manager<T, S, R> {
     /// marker unchanged: the access token is the same); the refusal is then
     /// recorded as any failure. If the store fails here too, the failure's
     /// cooldown keeps this instance from sending the old token again soon.
-    async fn keep_refused_rotation(&self, row: &ConnectionRow, old: &TokenSet, new: RefreshToken) {
+    async fn keep_refused_rotation(
+        &self,
+        row: &ConnectionRow,
+        old: &TokenSet,
+        new: RefreshToken,
+    ) -> bool {
         let now = self.rt.now_ms();
         let tokens = TokenSet {
             refresh_token: Some(new),
@@ -276,14 +285,18 @@ impl<T: Transport, S: Store, R: Runtime> Manager<T, S, R> {
         };
         let mut write = self.sealed_write(row, &tokens, now);
         write.refreshed_at = row.token_refreshed_at.unwrap_or(now);
-        let saved = self.store.commit_refresh(&write, row.version, None).await;
+        let saved = matches!(
+            self.store.commit_refresh(&write, row.version, None).await,
+            Ok(true)
+        );
         let mut ev = self.event(row, "rotation_kept");
         ev.rotated = Some(true);
-        if !matches!(saved, Ok(true)) {
+        if !saved {
             ev.kind = "rotation_not_saved".to_string();
             ev.code = Some(Code::RotationNotSaved.as_str().to_string());
         }
         self.emit(ev).await;
+        saved
     }
 
     fn sealed_write(&self, row: &ConnectionRow, t: &TokenSet, now: i64) -> TokenWrite {
@@ -420,6 +433,7 @@ impl<T: Transport, S: Store, R: Runtime> Manager<T, S, R> {
                 failure_count: row.failure_count + 1,
                 cooldown_until: Some(now + policy.cooldown_cap_ms),
                 erase_refresh_token: false,
+                expected_version: Some(row.version),
             })
             .await;
         ev.kind = "rotation_not_saved".to_string();
@@ -527,6 +541,9 @@ impl<T: Transport, S: Store, R: Runtime> Manager<T, S, R> {
                 cooldown_until,
                 // A dead grant's refresh token is useless and still a secret.
                 erase_refresh_token: status == Status::NeedsReauth,
+                // Not over tokens saved since this refresh began (a reconnect):
+                // they are not the ones that failed.
+                expected_version: Some(row.version),
             })
             .await;
         if recorded.is_err() {

@@ -106,6 +106,10 @@ pub struct FailureWrite {
     /// The grant is dead (`invalid_grant`, expired refresh token): erase the
     /// stored refresh token, keeping the row and its status.
     pub erase_refresh_token: bool,
+    /// Written only while the row's `version` is still this one: a refresh's
+    /// failure must not land on tokens saved since (a reconnect, another
+    /// instance's refresh), nor erase their refresh token. `None`: always.
+    pub expected_version: Option<i64>,
 }
 
 /// A refresh outcome for monitoring. Carries no token bytes.

@@ -624,6 +624,48 @@ fn waiting_for_a_live_holder_returns_its_result() {
 }
 
 #[test]
+fn a_failed_refresh_does_not_land_on_tokens_saved_meanwhile() {
+    // The provider says invalid_grant for rt-0 while the user reconnects: the
+    // failure is rt-0's, not the new grant's, whose refresh token must stay.
+    let w = world("google");
+    w.connect("google", -1, Some("rt-0"));
+    w.p.latency_yields.set(20);
+    w.p.push(Reply::Http(HttpResponse::json(
+        400,
+        &json!({"error": "invalid_grant"}),
+    )));
+    let (failed, ()) = w.rt.run(futures_util::future::join(
+        w.m.get_valid_token("user-1", "google", GetOptions::default()),
+        async {
+            for _ in 0..5 {
+                YieldNow(false).await;
+            }
+            w.m.store_tokens(
+                "user-1",
+                "google",
+                InitialTokens {
+                    access_token: "at-reconnected".into(),
+                    refresh_token: Some("rt-new".into()),
+                    expires_at_ms: Some(w.rt.now_ms() + 3_600_000),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        },
+    ));
+    assert_eq!(failed.unwrap_err().code, Code::ReauthRequired);
+    assert_eq!(w.stored_refresh_token("google").as_deref(), Some("rt-new"));
+    let row = w.store.row("user-1", "google").unwrap();
+    assert_eq!(row.status, "connected");
+    assert_eq!(row.last_error_code, None);
+    assert_eq!(
+        w.get("google").unwrap().access_token.expose(),
+        "at-reconnected"
+    );
+}
+
+#[test]
 fn force_refreshes_a_fresh_token_once_for_concurrent_callers() {
     let w = world("google");
     w.connect("google", 3600, Some("rt-0"));

@@ -127,6 +127,11 @@ export interface FailureWrite {
   cooldownUntil: number | null;
   /** The grant is dead: erase the stored refresh token (keep the row and its status). */
   eraseRefreshToken: boolean;
+  /**
+   * Write only while the row's version is still this one (a refresh's failure must not land on tokens saved
+   * since it began); null: always. A store that ignores it behaves as before this field existed.
+   */
+  expectedVersion?: number | null;
 }
 
 export interface RefreshEvent {

@@ -282,6 +282,7 @@ impl Store for JsStore {
                 "eraseRefreshToken",
                 JsValue::from_bool(w.erase_refresh_token),
             ),
+            ("expectedVersion", opt_n(w.expected_version)),
         ]);
         self.call("recordFailure", arg).await.map(|_| ())
     }

@@ -138,6 +138,39 @@ Deno.test({
         },
       );
 
+      await t.step(
+        "recordFailure writes only on the version it was given (or any, without one)",
+        async () => {
+          const withRefresh = () =>
+            write({ provider: "spotify", refreshTokenSealed: `v1.k1.${crypto.randomUUID()}` });
+          const row = await store.saveTokens(withRefresh());
+          const failure = (expectedVersion: number | null) => ({
+            userId: USER,
+            provider: "spotify",
+            owner: "",
+            status: "needs_reauth" as const,
+            code: "REAUTH_REQUIRED" as const,
+            message: "the refresh token was refused",
+            at: Date.now(),
+            failureCount: 1,
+            cooldownUntil: null,
+            eraseRefreshToken: true,
+            expectedVersion,
+          });
+          const state = async () =>
+            (await pg.sql`select status, refresh_token_sealed is not null as has_refresh
+                          from oauth_connections where provider = 'spotify'`)[0];
+          // Tokens saved since the refresh began: its failure lands nowhere.
+          await store.recordFailure(failure(row.version - 1));
+          assert.deepEqual({ ...(await state()) }, { status: "connected", has_refresh: true });
+          await store.recordFailure(failure(row.version));
+          assert.deepEqual({ ...(await state()) }, { status: "needs_reauth", has_refresh: false });
+          await store.saveTokens(withRefresh());
+          await store.recordFailure(failure(null));
+          assert.equal((await state()).status, "needs_reauth");
+        },
+      );
+
       await t.step("commitRefresh records its event in the same statement, only when it writes", async () => {
         assert.equal(store.commitsEvents, true);
         const row = await store.saveTokens(write({ provider: "github" }));

@@ -78,7 +78,7 @@ export class MemoryStore {
   }
   recordFailure(f) {
     const r = this.rows.get(this.key(f.userId, f.provider));
-    if (!r) return;
+    if (!r || (f.expectedVersion != null && r.version !== f.expectedVersion)) return;
     Object.assign(r, {
       status: f.status,
       lastErrorCode: f.code,

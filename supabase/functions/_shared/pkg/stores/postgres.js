@@ -252,7 +252,8 @@ export class PostgresStore {
               lease_until = case when lease_owner = $3 then null else lease_until end,
               lease_owner = case when lease_owner = $3 then null else lease_owner end,
               updated_at = now()
-        where user_id = $1::uuid and provider = $2`,
+        where user_id = $1::uuid and provider = $2
+          and ($11::bigint is null or version = $11::bigint)`,
       [
         f.userId,
         f.provider,
@@ -264,6 +265,7 @@ export class PostgresStore {
         f.failureCount,
         f.cooldownUntil,
         f.eraseRefreshToken === true,
+        f.expectedVersion ?? null,
       ],
     );
   }
