@@ -43,6 +43,9 @@ function errCode(e: unknown): string {
   return (e as { code?: unknown })?.code as string ?? "";
 }
 
+/** With no key set at all, how often a failing endpoint is tried again (ms). */
+const NO_KEYS_RETRY_MS = 1_000;
+
 /**
  * A remote key set, fetched once and cached for `maxAgeMs`. A token whose
  * `kid` is not in the set fetches it again, at most once per `cooldownMs`. A
@@ -50,9 +53,6 @@ function errCode(e: unknown): string {
  * unreachable endpoint is AUTH_UNAVAILABLE, and is tried again at most once
  * per NO_KEYS_RETRY_MS (or the cooldown, if shorter).
  */
-/** With no key set at all, how often a failing endpoint is tried again (ms). */
-const NO_KEYS_RETRY_MS = 1_000;
-
 export class RemoteKeySet {
   private local: JWTVerifyGetKey | null = null;
   private fetchedAt = -Infinity;

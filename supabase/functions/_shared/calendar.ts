@@ -140,13 +140,6 @@ export async function calendar<T>(
 
   let token = await rt.manager.getValidToken(userId, "google");
   try {
-    return await exchange();
-  } catch (e) {
-    // A failure after a token was used still tells the browser which token that was.
-    throw withMarker(e, token.tokenRefreshedAt);
-  }
-
-  async function exchange(): Promise<CalendarResult<T>> {
     let res = await send(token.accessToken);
     if (res.status === 401) {
       await res.body?.cancel().catch(() => {});
@@ -203,6 +196,9 @@ export async function calendar<T>(
       }
     }
     return { status: res.status, data: (data ?? null) as T | null, marker: token.tokenRefreshedAt };
+  } catch (e) {
+    // A failure after a token was used still tells the browser which token that was.
+    throw withMarker(e, token.tokenRefreshedAt);
   }
 }
 
