@@ -320,6 +320,11 @@ function render(report) {
   set("webhooks-pending", num(report.webhooks.pending));
   set("webhooks-failed", num(report.webhooks.failed));
   set("webhooks-oldest", report.webhooks.oldestPendingAt ? when(report.webhooks.oldestPendingAt) : "—");
+  const disabled = report.webhooks.disabledEndpoints ?? [];
+  set(
+    "webhooks-disabled",
+    disabled.length === 0 ? "none" : disabled.map((d) => `${d.id} (since ${when(d.disabledAt)})`).join(", "),
+  );
   connectionsChart(report.connections);
   refreshesChart(report.refreshes);
   codesChart(report.refreshes);

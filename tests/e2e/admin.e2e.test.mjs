@@ -122,6 +122,9 @@ function seedSql(t0, conns, events) {
     union all
     select 'msg_d' || i, 'connection.connected', '{}', ${ts(t0)} - interval '1 hour', ${ts(t0)}, null
       from generate_series(1, 3) i;
+    delete from public.oauth_webhook_endpoints_disabled;
+    insert into public.oauth_webhook_endpoints_disabled (endpoint_id, disabled_at, reason)
+    values ('0123456789abcdef', ${ts(t0)} - interval '2 hours', '410');
     insert into public.oauth_refresher_runs
       (instance, started_at, finished_at, budget_ms, concurrency, stopped, checked, refreshed, failed, failed_by_code)
     values ${
@@ -242,6 +245,7 @@ test("the administrator signs in with Google through Supabase Auth and sees the 
   assert.equal(await n("webhook-backlog"), 4);
   assert.equal(await n("webhook-failed"), 2);
   assert.equal(await n("webhooks-pending"), 4);
+  assert.match(await tab.getByTestId("webhooks-disabled").textContent(), /^0123456789abcdef \(since .+\)$/);
   const runs = tab.getByTestId("run");
   assert.equal(await runs.count(), RUNS.length);
   const newest = RUNS.at(-1);

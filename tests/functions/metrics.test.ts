@@ -128,6 +128,9 @@ function seedSql(t0: number): string {
       ('msg_f1', 'connection.connected', '{}', ${ts(t0 - 5 * HOUR)}, null, ${ts(t0 - 4 * HOUR)}),
       ('msg_f2', 'connection.recovered', '{}', ${ts(t0 - 3 * HOUR)}, null, ${ts(t0 - 2 * HOUR)}),
       ('msg_d1', 'connection.connected', '{}', ${ts(t0 - 2 * HOUR)}, ${ts(t0 - 2 * HOUR + 1000)}, null);
+    delete from public.oauth_webhook_endpoints_disabled;
+    insert into public.oauth_webhook_endpoints_disabled (endpoint_id, disabled_at, reason) values
+      ('00000000000000aa', ${ts(t0 - HOUR)}, '410'), ('00000000000000bb', ${ts(t0 - 2 * HOUR)}, '410');
     insert into public.oauth_refresher_runs
       (instance, started_at, finished_at, budget_ms, concurrency, stopped, checked, refreshed, kept_alive, failed,
        failed_by_code, remaining, warned, webhooks_delivered, webhooks_failed, events_deleted) values
@@ -299,6 +302,7 @@ Deno.test({
         assert.equal(sample(fams, "oauth_connections_expiring_within_hour", { provider: "google" }), 4);
         assert.equal(sample(fams, "oauth_webhook_backlog"), 3);
         assert.equal(sample(fams, "oauth_webhook_failed"), 2);
+        assert.equal(sample(fams, "oauth_webhook_endpoints_disabled"), 2);
         // The last finished run (not the one still running).
         assert.equal(
           sample(fams, "oauth_refresher_last_run_timestamp_seconds"),
@@ -527,7 +531,15 @@ Deno.test({
             { provider: "google", count: 1 },
             { provider: "spotify", count: 1 },
           ]);
-          assert.deepEqual(r.webhooks, { pending: 3, failed: 2, oldestPendingAt: t1 - 30 * MIN });
+          assert.deepEqual(r.webhooks, {
+            pending: 3,
+            failed: 2,
+            oldestPendingAt: t1 - 30 * MIN,
+            disabledEndpoints: [
+              { id: "00000000000000bb", disabledAt: t1 - 2 * HOUR },
+              { id: "00000000000000aa", disabledAt: t1 - HOUR },
+            ],
+          });
           assert.equal(r.runs.length, 3);
           assert.equal(r.runs[0].stopped, null, "the running one first");
           assert.deepEqual(r.runs[1].failedByCode, { REAUTH_REQUIRED: 2 });

@@ -5,7 +5,11 @@
 import assert from "node:assert/strict";
 import { connectPostgres } from "../../supabase/functions/_shared/db.ts";
 import { releaseClaims } from "../../supabase/functions/_shared/ops/claims.ts";
-import { MAX_BUDGET_SECONDS, passSettings } from "../../supabase/functions/_shared/ops/invoke.ts";
+import {
+  MAX_BUDGET_SECONDS,
+  passSettings,
+  passWebhookTimeoutMs,
+} from "../../supabase/functions/_shared/ops/invoke.ts";
 import { runPass, upkeepReserveMs } from "../../supabase/functions/_shared/ops/refresher.ts";
 import { startPostgres } from "./harness.ts";
 
@@ -28,6 +32,26 @@ Deno.test("refresher budget: the reserve after the last claim covers a webhook r
   }
   // Never more than half the budget, whatever the timeout.
   assert.equal(upkeepReserveMs(10_000, 120_000), 5_000);
+  // Every budget a request may ask for, with every timeout WEBHOOK_TIMEOUT_MS
+  // accepts (up to 120 s): the pass's request timeout is cut to a quarter of
+  // the budget, so webhooks are claimed for a while after the last refresh
+  // claim. Before, a 60 s timeout in the default 60 s pass claimed no webhook
+  // ever, nor did the default 10 s timeout in a 10 s pass.
+  for (let budgetS = 1; budgetS <= MAX_BUDGET_SECONDS; budgetS++) {
+    const budget = budgetS * 1000;
+    for (const configured of [1_000, 10_000, 15_000, 30_000, 60_000, 120_000]) {
+      const timeout = passWebhookTimeoutMs(configured, budget);
+      assert.ok(timeout <= configured && timeout <= budget / 4);
+      const stopClaiming = budget - upkeepReserveMs(budget, timeout);
+      const webhookDeadline = budget - timeout;
+      assert.ok(
+        webhookDeadline - stopClaiming >= Math.min(5_000, budget / 5),
+        `budget ${budget}, WEBHOOK_TIMEOUT_MS ${configured}: claiming stops at ${stopClaiming}, webhooks until ${webhookDeadline}`,
+      );
+    }
+  }
+  assert.equal(passWebhookTimeoutMs(10_000, 60_000), 10_000, "the configured timeout when it fits");
+  assert.equal(passWebhookTimeoutMs(60_000, 60_000), 15_000);
   // A budget past Supabase's 150 s request idle timeout is refused.
   assert.throws(() => passSettings({ budgetSeconds: 300 }), /budgetSeconds/);
   assert.equal(passSettings({ budgetSeconds: MAX_BUDGET_SECONDS }).budgetMs, MAX_BUDGET_SECONDS * 1000);

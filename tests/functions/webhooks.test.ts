@@ -20,6 +20,7 @@ import {
   deliverWebhooks,
   signWebhook,
 } from "../../supabase/functions/_shared/ops/webhooks.ts";
+import { webhookBacklog } from "../../supabase/functions/_shared/ops/metrics.ts";
 import { freePort, OTHER, startPostgres, USER } from "./harness.ts";
 
 const newSecret = (bytes = 32) =>
@@ -137,10 +138,14 @@ Deno.test("webhooks: configuration", async () => {
   const none = config({});
   assert.deepEqual(none, {
     endpoints: [],
-    retrySeconds: [5, 300, 1800, 7200, 18000, 36000, 36000],
+    retrySeconds: [5, 300, 1800, 7200, 18000, 36000, 50400, 72000, 86400],
     timeoutMs: 10000,
   });
   assert.deepEqual(DEFAULT_RETRY_SECONDS, none.retrySeconds);
+  // Standard Webhooks: "a retry schedule spanning multiple days" (its example
+  // ends 75 h 35 min after the first attempt); a receiver down from Friday
+  // evening to Monday morning still gets its messages.
+  assert.equal(DEFAULT_RETRY_SECONDS.reduce((a, b) => a + b), 272_105);
 
   const a = newSecret();
   const b = newSecret(24);
@@ -326,7 +331,14 @@ Deno.test({
 
         const t0 = Date.now();
         const res = await deliverWebhooks(db, cfg, { now: () => t0, random: NO_JITTER });
-        assert.deepEqual(res, { delivered: 5, retried: 0, failed: 0, skipped: 0, backlog: 0 });
+        assert.deepEqual(res, {
+          delivered: 5,
+          retried: 0,
+          failed: 0,
+          skipped: 0,
+          backlog: 0,
+          endpointsDisabled: 0,
+        });
 
         const ids = rows.map((r) => r.id).sort();
         const reauth = rows.find((r) => r.type === "connection.needs_reauth")!;
@@ -402,7 +414,14 @@ Deno.test({
 
         // Nothing is due any more: a second pass sends nothing.
         const again = await deliverWebhooks(db, cfg, { now: () => t0 + 60_000, random: NO_JITTER });
-        assert.deepEqual(again, { delivered: 0, retried: 0, failed: 0, skipped: 0, backlog: 0 });
+        assert.deepEqual(again, {
+          delivered: 0,
+          retried: 0,
+          failed: 0,
+          skipped: 0,
+          backlog: 0,
+          endpointsDisabled: 0,
+        });
         assert.equal(A.got.length + B.got.length + C.got.length, 11);
 
         await st.step("a tampered request does not verify", () => {
@@ -453,6 +472,7 @@ Deno.test({
           failed: 0,
           skipped: 0,
           backlog: 0,
+          endpointsDisabled: 0,
         });
         let [row] = await outbox(db);
         assert.equal(row.attempts, 1);
@@ -467,6 +487,7 @@ Deno.test({
           failed: 0,
           skipped: 0,
           backlog: 0,
+          endpointsDisabled: 0,
         });
         assert.equal(FLAKY.got.length, 1, "not before it is due");
 
@@ -486,6 +507,7 @@ Deno.test({
           failed: 0,
           skipped: 0,
           backlog: 0,
+          endpointsDisabled: 0,
         });
         [row] = await outbox(db);
         assert.equal(row.attempts, 3);
@@ -536,6 +558,7 @@ Deno.test({
           failed: 1,
           skipped: 0,
           backlog: 0,
+          endpointsDisabled: 0,
         });
         [row] = await outbox(db);
         assert.equal(row.id, id);
@@ -614,6 +637,7 @@ Deno.test({
           failed: 0,
           skipped: 0,
           backlog: 3,
+          endpointsDisabled: 0,
         });
         assert.deepEqual(await deliverWebhooks(db, cfg, { now: () => now, deadline: now }), {
           delivered: 0,
@@ -621,6 +645,7 @@ Deno.test({
           failed: 0,
           skipped: 0,
           backlog: 3,
+          endpointsDisabled: 0,
         });
         assert.equal(
           (await deliverWebhooks(db, cfg, { now: () => now, deadline: now + 60_000 })).delivered,
@@ -639,7 +664,14 @@ Deno.test({
           [late, new Date(now + 60_000).toISOString()],
         );
         const res = await deliverWebhooks(db, config({}), { now: () => now });
-        assert.deepEqual(res, { delivered: 0, retried: 0, failed: 0, skipped: 3, backlog: 0 });
+        assert.deepEqual(res, {
+          delivered: 0,
+          retried: 0,
+          failed: 0,
+          skipped: 3,
+          backlog: 0,
+          endpointsDisabled: 0,
+        });
         const rows = await outbox(db);
         assert.equal(
           rows.filter((r) => r.delivered_at?.getTime() === now && r.delivered_to.length === 0).length,
@@ -667,9 +699,92 @@ Deno.test({
           failed: 0,
           skipped: 2,
           backlog: 0,
+          endpointsDisabled: 0,
         });
         assert.equal(R.got.length, 0);
         assert.ok((await outbox(db)).every((r) => r.delivered_at?.getTime() === now));
+      });
+
+      await t.step("an endpoint answering 410 Gone is disabled and sent nothing more", async () => {
+        await reset();
+        const GONE = recv(() => new Response("unsubscribed", { status: 410 }));
+        const OK = recv();
+        const cfg = config({
+          WEBHOOK_ENDPOINTS: endpointsVar([
+            { url: GONE.url, secret: newSecret() },
+            { url: OK.url, secret: newSecret() },
+          ]),
+          WEBHOOK_RETRY_SECONDS: "0,0,0",
+        });
+        const [eGone] = cfg.endpoints;
+        await enqueue(db, 1);
+        let clock = Date.now();
+        const opts: DeliverOptions = { now: () => clock, random: NO_JITTER, concurrency: 1 };
+        const first = await deliverWebhooks(db, cfg, opts);
+        assert.equal(first.endpointsDisabled, 1);
+        assert.equal(
+          first.delivered,
+          1,
+          "delivered: the other endpoint took it and the gone one counts no more",
+        );
+        assert.equal(GONE.got.length, 1);
+        assert.equal(OK.got.length, 1);
+        const disabled = await db.query<{ endpoint_id: string; reason: string; disabled_at: Date }>(
+          "select endpoint_id, reason, disabled_at from public.oauth_webhook_endpoints_disabled",
+        );
+        assert.deepEqual(disabled.map((d) => [d.endpoint_id, d.reason]), [[eGone.id, "410"]]);
+        assert.equal(disabled[0].disabled_at.getTime(), clock);
+        assert.deepEqual((await webhookBacklog(db)).disabledEndpoints, [{ id: eGone.id, disabledAt: clock }]);
+
+        // Later messages, in later passes: not one more request to it.
+        await enqueue(db, 2);
+        for (let i = 0; i < 3; i++) {
+          clock += 1000;
+          await deliverWebhooks(db, cfg, opts);
+        }
+        assert.equal(GONE.got.length, 1, "Standard Webhooks: stop sending it messages");
+        assert.equal(OK.got.length, 3);
+        assert.ok((await outbox(db)).every((r) => r.delivered_at !== null));
+
+        // Every endpoint gone: messages are done unsent, as with none configured.
+        const alone = config({ WEBHOOK_ENDPOINTS: endpointsVar([{ url: GONE.url, secret: newSecret() }]) });
+        await enqueue(db, 1);
+        clock += 1000;
+        assert.equal((await deliverWebhooks(db, alone, opts)).skipped, 1);
+        assert.equal(GONE.got.length, 1);
+
+        // An operator deletes its row: it is sent messages again.
+        await db.query("delete from public.oauth_webhook_endpoints_disabled");
+        await enqueue(db, 1);
+        clock += 1000;
+        await deliverWebhooks(db, alone, opts);
+        assert.equal(GONE.got.length, 2);
+      });
+
+      await t.step("webhook-timestamp is each request's own time", async () => {
+        await reset();
+        let clock = Date.now();
+        // The first endpoint takes 5 s of the injected clock to answer.
+        const SLOW = recv(() => {
+          clock += 5_000;
+          return new Response("ok");
+        });
+        const NEXT = recv();
+        const cfg = config({
+          WEBHOOK_ENDPOINTS: endpointsVar([
+            { url: SLOW.url, secret: newSecret() },
+            { url: NEXT.url, secret: newSecret() },
+          ]),
+        });
+        await enqueue(db, 1);
+        const t0 = clock;
+        await deliverWebhooks(db, cfg, { now: () => clock, endpointConcurrency: 1 });
+        assert.equal(Number(SLOW.got[0].timestamp), Math.floor(t0 / 1000));
+        assert.equal(
+          Number(NEXT.got[0].timestamp),
+          Math.floor((t0 + 5_000) / 1000),
+          "the second request is stamped when it is sent, not when the message was claimed",
+        );
       });
     } finally {
       await Promise.all(receivers.map((r) => r.stop()));

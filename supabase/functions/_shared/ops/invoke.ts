@@ -49,21 +49,33 @@ export function passSettings(b: Body): PassSettings {
   };
 }
 
+/**
+ * One webhook request's timeout in a pass: WEBHOOK_TIMEOUT_MS, or a quarter of
+ * the pass's budget when that is shorter, so a long timeout (or a short
+ * budget) still leaves the pass time to send its messages.
+ */
+export function passWebhookTimeoutMs(configuredMs: number, budgetMs: number): number {
+  return Math.max(1, Math.min(configuredMs, Math.floor(budgetMs / 4)));
+}
+
 export async function refresherPass(rt: Runtime, settings: PassSettings): Promise<PassReport> {
   const now = () => Date.now();
+  const webhookTimeoutMs = passWebhookTimeoutMs(rt.cfg.webhooks.timeoutMs, settings.budgetMs);
   const steps: Step[] = [
     // Messages of this pass's status changes go out in this pass; a request
     // under way may run its timeout past the deadline, so claiming stops before.
     async (deadline) => {
       const w = await deliverWebhooks(rt.db, rt.cfg.webhooks, {
         now,
-        deadline: deadline - rt.cfg.webhooks.timeoutMs,
+        deadline: deadline - webhookTimeoutMs,
+        timeoutMs: webhookTimeoutMs,
       });
       return {
         webhooksDelivered: w.delivered,
         webhooksRetried: w.retried,
         webhooksFailed: w.failed,
         webhookBacklog: w.backlog,
+        webhookEndpointsDisabled: w.endpointsDisabled,
       };
     },
     // Counters first: retention deletes only events the roll-up has counted.
@@ -94,6 +106,6 @@ export async function refresherPass(rt: Runtime, settings: PassSettings): Promis
     steps,
     // A webhook request may run its whole timeout: claiming stops early enough
     // for this pass's messages to go out in it.
-    stepsReserveMs: rt.cfg.webhooks.endpoints.length > 0 ? rt.cfg.webhooks.timeoutMs : 0,
+    stepsReserveMs: rt.cfg.webhooks.endpoints.length > 0 ? webhookTimeoutMs : 0,
   }, settings);
 }

@@ -265,9 +265,11 @@ export interface WebhookBacklog {
   failed: number;
   /** The oldest pending message's creation (epoch ms); null with none. */
   oldestPendingAt: number | null;
+  /** Endpoints disabled after answering 410 Gone: their ids (SHA-256 of the URL, 16 hex digits), oldest first. */
+  disabledEndpoints: { id: string; disabledAt: number }[];
 }
 
-/** The webhook outbox: pending (its partial index) and failed messages. */
+/** The webhook outbox: pending (its partial index) and failed messages; disabled endpoints. */
 export async function webhookBacklog(db: Db): Promise<WebhookBacklog> {
   const [row] = await db.query<Record<string, unknown>>(
     `select
@@ -277,7 +279,16 @@ export async function webhookBacklog(db: Db): Promise<WebhookBacklog> {
        (select (extract(epoch from min(created_at)) * 1000)::float8 from public.oauth_webhook_outbox
          where delivered_at is null and failed_at is null) as oldest`,
   );
-  return { pending: Number(row.pending), failed: Number(row.failed), oldestPendingAt: ms(row.oldest) };
+  const disabled = await db.query<Record<string, unknown>>(
+    `select endpoint_id, (extract(epoch from disabled_at) * 1000)::float8 as at
+       from public.oauth_webhook_endpoints_disabled order by disabled_at, endpoint_id limit 100`,
+  );
+  return {
+    pending: Number(row.pending),
+    failed: Number(row.failed),
+    oldestPendingAt: ms(row.oldest),
+    disabledEndpoints: disabled.map((d) => ({ id: String(d.endpoint_id), disabledAt: Number(d.at) })),
+  };
 }
 
 export interface RefresherRun {
@@ -487,6 +498,12 @@ export async function renderMetrics(db: Db, now: number): Promise<string> {
     backlog.pending,
   ]]);
   x.family("oauth_webhook_failed", "gauge", "Webhook messages given up on.", [["", {}, backlog.failed]]);
+  x.family(
+    "oauth_webhook_endpoints_disabled",
+    "gauge",
+    "Webhook endpoints disabled after answering 410 Gone.",
+    [["", {}, backlog.disabledEndpoints.length]],
+  );
 
   const last = (name: string, help: string, value: (r: RefresherRun) => number) =>
     x.family(name, "gauge", help, run ? [["", {}, value(run)]] : []);

@@ -58,6 +58,8 @@ export interface StepTotals {
   webhooksRetried: number;
   webhooksFailed: number;
   webhookBacklog: number;
+  /** Endpoints disabled in this pass (they answered 410 Gone). */
+  webhookEndpointsDisabled: number;
   eventsDeleted: number;
 }
 
@@ -155,6 +157,7 @@ export async function runPass(deps: PassDeps, s: PassSettings): Promise<PassRepo
     webhooksRetried: 0,
     webhooksFailed: 0,
     webhookBacklog: 0,
+    webhookEndpointsDisabled: 0,
     eventsDeleted: 0,
     elapsedMs: 0,
     budgetMs: s.budgetMs,

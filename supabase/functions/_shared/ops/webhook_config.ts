@@ -11,7 +11,9 @@
 //   WEBHOOK_RETRY_SECONDS  comma-separated delays between attempts, after the
 //                          first one; a message still undelivered when they are
 //                          used up is marked failed. Default: 5,300,1800,7200,
-//                          18000,36000,36000 (Standard Webhooks' schedule).
+//                          18000,36000,50400,72000,86400 (Standard Webhooks'
+//                          example schedule: 5 s to 24 h, about 75 hours in
+//                          all, so a receiver down over a weekend loses nothing).
 //   WEBHOOK_TIMEOUT_MS     one request's timeout (default 10000).
 import { createHash } from "node:crypto";
 import { configError } from "../errors.ts";
@@ -27,8 +29,22 @@ export const WEBHOOK_TYPES = [
 
 export type WebhookType = (typeof WEBHOOK_TYPES)[number];
 
-/** Seconds between attempts after the first (Standard Webhooks' recommended start of a schedule). */
-export const DEFAULT_RETRY_SECONDS: readonly number[] = [5, 300, 1800, 7200, 18000, 36000, 36000];
+/**
+ * Seconds between attempts after the first: Standard Webhooks' example
+ * schedule ("spanning multiple days"), 75.6 hours from the first attempt to
+ * the last.
+ */
+export const DEFAULT_RETRY_SECONDS: readonly number[] = [
+  5,
+  300,
+  1800,
+  7200,
+  18000,
+  36000,
+  50400,
+  72000,
+  86400,
+];
 export const DEFAULT_WEBHOOK_TIMEOUT_MS = 10_000;
 
 export interface WebhookEndpoint {

@@ -14,11 +14,16 @@
 // the next attempt per the schedule (±10 % jitter), or failed once the
 // schedule is used up. Every time written comes from opts.now.
 //
-// With no endpoint configured, due messages are marked delivered with an
-// empty delivered_to, so the outbox does not grow without bound while
-// webhooks are off (they are not sent later when endpoints are added). A
-// message no endpoint subscribes to (types filters) is marked delivered the
-// same way. Both are counted as skipped.
+// An endpoint that answers 410 Gone is disabled (Standard Webhooks: stop
+// sending it messages): recorded in public.oauth_webhook_endpoints_disabled,
+// it counts for no message from then on, this one included, until an
+// operator deletes its row.
+//
+// With no endpoint configured (or every one disabled), due messages are
+// marked delivered with an empty delivered_to, so the outbox does not grow
+// without bound while webhooks are off (they are not sent later when
+// endpoints are added). A message no endpoint subscribes to (types filters)
+// is marked delivered the same way. Both are counted as skipped.
 import type { Db } from "../db.ts";
 import { secretKeyBytes, type WebhookConfig, type WebhookEndpoint } from "./webhook_config.ts";
 
@@ -36,6 +41,8 @@ export interface DeliverOptions {
   concurrency?: number;
   /** Requests in flight at once for one message (default 4). */
   endpointConcurrency?: number;
+  /** One request's timeout, ms (default: the configuration's). */
+  timeoutMs?: number;
 }
 
 export interface DeliverResult {
@@ -49,6 +56,8 @@ export interface DeliverResult {
   skipped: number;
   /** Messages due at the end of the pass and not claimed (limit or deadline reached). */
   backlog: number;
+  /** Endpoints this pass disabled: they answered 410 Gone. */
+  endpointsDisabled: number;
 }
 
 /** Added to the longest time a message's requests can take, for its claim. */
@@ -191,6 +200,7 @@ async function post(
 }
 
 const PENDING = "delivered_at is null and failed_at is null";
+const DISABLED = "public.oauth_webhook_endpoints_disabled";
 
 /**
  * One delivery pass over the outbox. Throws (STORAGE) only when the database
@@ -207,10 +217,29 @@ export async function deliverWebhooks(
   const limit = Math.max(0, opts.limit ?? 200);
   const concurrency = Math.max(1, opts.concurrency ?? 8);
   const endpointConcurrency = Math.max(1, opts.endpointConcurrency ?? 4);
-  const result: DeliverResult = { delivered: 0, retried: 0, failed: 0, skipped: 0, backlog: 0 };
+  const timeoutMs = opts.timeoutMs ?? cfg.timeoutMs;
+  const result: DeliverResult = {
+    delivered: 0,
+    retried: 0,
+    failed: 0,
+    skipped: 0,
+    backlog: 0,
+    endpointsDisabled: 0,
+  };
   const pastDeadline = () => opts.deadline !== undefined && now() >= opts.deadline;
 
-  if (cfg.endpoints.length === 0) {
+  // Endpoints that answered 410 Gone, in an earlier pass or (added below) in this one.
+  const gone = new Set<string>();
+  if (cfg.endpoints.length > 0) {
+    const rows = await db.query<{ endpoint_id: string }>(
+      `select endpoint_id from ${DISABLED} where endpoint_id = any($1::text[])`,
+      [textArray(cfg.endpoints.map((e) => e.id))],
+    );
+    for (const r of rows) gone.add(r.endpoint_id);
+  }
+  const endpoints = cfg.endpoints.filter((e) => !gone.has(e.id));
+
+  if (endpoints.length === 0) {
     let left = limit;
     while (left > 0 && !pastDeadline()) {
       const batch = Math.min(left, DRAIN_BATCH);
@@ -234,7 +263,7 @@ export async function deliverWebhooks(
     return result;
   }
 
-  const slowest = Math.ceil(cfg.endpoints.length / endpointConcurrency) * cfg.timeoutMs;
+  const slowest = Math.ceil(endpoints.length / endpointConcurrency) * timeoutMs;
   const leaseMs = slowest + CLAIM_MARGIN_MS;
   let claimed = 0;
   let exhausted = false;
@@ -252,8 +281,21 @@ export async function deliverWebhooks(
     return rows[0] ?? null;
   };
 
-  const finish = async (msg: Claimed, outcomes: Map<string, Outcome>, applicable: WebhookEndpoint[]) => {
+  const disable = async (ep: WebhookEndpoint) => {
+    if (gone.has(ep.id)) return;
+    gone.add(ep.id);
+    const rows = await db.query(
+      `insert into ${DISABLED} (endpoint_id, disabled_at, reason) values ($1, $2::timestamptz, '410')
+       on conflict (endpoint_id) do nothing returning 1`,
+      [ep.id, iso(now())],
+    );
+    if (rows.length > 0) result.endpointsDisabled++;
+  };
+
+  const finish = async (msg: Claimed, outcomes: Map<string, Outcome>, all: WebhookEndpoint[]) => {
     const t = now();
+    // An endpoint gone meanwhile (410, here or in a parallel message) counts no more.
+    const applicable = all.filter((e) => !gone.has(e.id));
     // In the configuration's order (requests finish in any order).
     const tried = applicable.flatMap((e) => {
       const o = outcomes.get(e.id);
@@ -312,14 +354,15 @@ export async function deliverWebhooks(
 
   const handle = async (msg: Claimed) => {
     const done = new Set(asList(msg.delivered_to));
-    const applicable = cfg.endpoints.filter((e) =>
-      !e.types || (e.types as readonly string[]).includes(msg.type)
-    );
+    const applicable = endpoints.filter((e) => !e.types || (e.types as readonly string[]).includes(msg.type));
     const due = applicable.filter((e) => !done.has(e.id));
     const outcomes = new Map<string, Outcome>();
-    const t = now();
     await eachBounded(due, endpointConcurrency, async (ep) => {
-      outcomes.set(ep.id, await post(doFetch, ep, msg, t, cfg.timeoutMs));
+      if (gone.has(ep.id)) return;
+      // webhook-timestamp is this attempt's time, taken as its request starts.
+      const outcome = await post(doFetch, ep, msg, now(), timeoutMs);
+      if (!outcome.ok && outcome.error === "410") await disable(ep);
+      else outcomes.set(ep.id, outcome);
     });
     await finish(msg, outcomes, applicable);
   };

@@ -5,6 +5,7 @@
 const FIRST = "20261122000000_oauth_connections.sql";
 const CONNECT = "20261124090000_oauth_connect.sql";
 const OPERATIONS = "20261125090000_oauth_operations.sql";
+const ENDPOINTS_DISABLED = "20261127090000_oauth_webhook_endpoints_disabled.sql";
 
 /** The migration that adds a table or a column (`table` or `table.column`); the first when not listed. */
 export const ADDED_BY = {
@@ -19,6 +20,7 @@ export const ADDED_BY = {
   oauth_webhook_outbox: OPERATIONS,
   oauth_metrics_rollup: OPERATIONS,
   oauth_metrics_state: OPERATIONS,
+  oauth_webhook_endpoints_disabled: ENDPOINTS_DISABLED,
 };
 
 /** @type {Record<string, string[]>} */
@@ -90,6 +92,7 @@ export const EXPECTED = {
   oauth_webhook_outbox: ["id", "type", "body", "attempts", "next_attempt_at", "delivered_to", "delivered_at"],
   oauth_metrics_rollup: ["provider", "kind", "code", "bucket", "count", "duration_ms_sum"],
   oauth_metrics_state: ["rolled_until"],
+  oauth_webhook_endpoints_disabled: ["endpoint_id", "disabled_at", "reason"],
 };
 
 /**
