@@ -28,6 +28,12 @@ export interface AuthorizeSpec {
   badRedirect: [number, string];
   /** Extra parameters of an access_denied redirect (GitHub adds error_description and error_uri). */
   denied?: Record<string, string>;
+  /**
+   * RFC 9207: every authorization response carries `iss`, the server's issuer
+   * identifier (Google's is https://accounts.google.com, the origin of its
+   * endpoint; here the emulator's origin).
+   */
+  issuer?: boolean;
 }
 
 const redirectTo = (base: URL, q: Record<string, string | null>) => {
@@ -57,8 +63,9 @@ export async function authorize(s: EmulatorState, spec: AuthorizeSpec, req: Requ
   const redirect = httpUrl(q.get("redirect_uri"));
   if (!redirect) return errorPage(spec.badRedirect[0], spec.title, spec.badRedirect[1]);
   const state = q.get("state");
+  const iss = spec.issuer ? new URL(req.url).origin : null;
   const fail = (error: string, description: string) =>
-    redirectTo(redirect, { error, error_description: description, state });
+    redirectTo(redirect, { error, error_description: description, state, iss });
 
   const responseType = q.get("response_type");
   if (responseType !== "code" && !(responseType === null && spec.responseTypeOptional)) {
@@ -94,7 +101,9 @@ export async function authorize(s: EmulatorState, spec: AuthorizeSpec, req: Requ
     });
   }
   // §4.1.2.1: the resource owner denied the request.
-  if (decision === "deny") return redirectTo(redirect, { error: "access_denied", ...spec.denied, state });
+  if (decision === "deny") {
+    return redirectTo(redirect, { error: "access_denied", ...spec.denied, state, iss });
+  }
   const params: Record<string, string> = {};
   for (const k of spec.keep ?? []) if (q.get(k) !== null) params[k] = q.get(k)!;
   const code = s.newCode({
@@ -109,5 +118,5 @@ export async function authorize(s: EmulatorState, spec: AuthorizeSpec, req: Requ
     params,
   });
   // §4.1.2: the code and the state, exactly as the client sent it.
-  return redirectTo(redirect, { code, state });
+  return redirectTo(redirect, { code, state, iss });
 }

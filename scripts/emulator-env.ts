@@ -47,6 +47,8 @@ export function providerEnv(emu: Emulator, p: ProviderId): Record<string, string
   for (const [k, v] of Object.entries(ENDPOINTS[p])) {
     env[`${P}_${k}`] = `${emu.url}${v}`;
   }
+  // The emulated Google answers with iss (RFC 9207), as Google does: its origin.
+  if (p === "google") env.GOOGLE_ISSUER = emu.url;
   return env;
 }
 

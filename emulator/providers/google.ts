@@ -27,6 +27,8 @@ export const GOOGLE_AUTHORIZE: AuthorizeSpec = {
     400,
     "Error 400: redirect_uri_mismatch. The redirect URI in the request is missing or invalid.",
   ],
+  // Google's redirects carry iss=https://accounts.google.com (RFC 9207).
+  issuer: true,
 };
 
 /** The OIDC claims the grant's scopes release (OIDC Core §5.4: email → email, email_verified; profile → name, picture). */

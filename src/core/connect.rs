@@ -180,12 +180,14 @@ impl<T: Transport, S: Store, R: Runtime> Manager<T, S, R> {
 
     /// Step 2: the provider redirected the browser back. Consumes the state.
     /// An unknown state is an error (no page to return to is known); anything
-    /// else returns to the page the connect started from.
+    /// else returns to the page the connect started from. `issuer` is the
+    /// response's `iss` (RFC 9207), when it has one.
     pub async fn connect_callback(
         &self,
         state: &str,
         code: Option<&str>,
         provider_error: Option<&str>,
+        issuer: Option<&str>,
     ) -> Result<CallbackResult> {
         if state.is_empty() || state.len() > 512 {
             return Err(invalid(
@@ -245,6 +247,15 @@ impl<T: Transport, S: Store, R: Runtime> Manager<T, S, R> {
                 "the connect took too long: start connecting again",
             )));
         }
+        if let Some(iss) = issuer {
+            if self.mixed_up(&attempt.provider, iss) {
+                // The code (if any) stays sealed in the attempt; without the
+                // ticket nobody can complete it, and it expires with it.
+                return Ok(back(invalid(
+                    "the answer came from another authorization server than this connect went to: start connecting again",
+                )));
+            }
+        }
         if let Some(e) = provider_error {
             let error = if e == "access_denied" {
                 Error::new(
@@ -276,6 +287,28 @@ impl<T: Transport, S: Store, R: Runtime> Manager<T, S, R> {
             ticket: Some(ticket),
             error: None,
         })
+    }
+
+    /// A mix-up (RFC 9700 §4.4, RFC 9207 §2.4): the response's `iss` is not
+    /// the issuer of the provider this connect went to, or, for a provider
+    /// whose issuer is not known, it is another configured provider's. All
+    /// providers share the one callback, so without this a malicious or
+    /// compromised server could have a victim's code for another provider
+    /// sent to it.
+    fn mixed_up(&self, provider_id: &str, iss: &str) -> bool {
+        match self
+            .cfg
+            .providers
+            .get(provider_id)
+            .and_then(|p| p.spec.issuer.as_deref())
+        {
+            Some(expected) => iss != expected,
+            None => self
+                .cfg
+                .providers
+                .iter()
+                .any(|(_, p)| p.spec.issuer.as_deref() == Some(iss)),
+        }
     }
 
     /// Step 3: the user's session completes the connect with the ticket.
@@ -325,7 +358,16 @@ impl<T: Transport, S: Store, R: Runtime> Manager<T, S, R> {
             .send(request, self.cfg.policy.request_timeout_ms)
             .await
             .map_err(Error::from)?;
-        let t = process_token_response(&resp, code.expose(), self.rt.now_ms())?;
+        let t = process_token_response(&resp, code.expose(), self.rt.now_ms()).map_err(|e| {
+            // invalid_grant for a code is a code that expired or was used
+            // (RFC 6749 §5.2), not a dead grant: nothing to reconnect, only
+            // this connect to start again.
+            if e.code == Code::ReauthRequired {
+                invalid("the provider refused the code (expired or already used): start connecting again")
+            } else {
+                e
+            }
+        })?;
         let scope = t.scope.clone().or_else(|| Some(attempt.scopes.join(" ")));
         self.save_grant(
             user_id,
@@ -371,8 +413,17 @@ impl<T: Transport, S: Store, R: Runtime> Manager<T, S, R> {
                         .await
                     {
                         tokens.access_token = t.access_token;
+                        tokens.expires_at_ms = t.expires_at_ms;
                     }
                 }
+                // Revoking by an access token that has expired proves
+                // nothing: the provider no longer knows it (GitHub's 404,
+                // Google's invalid_token, RFC 7009's 200 for any invalid
+                // token), while the grant may still stand.
+                let by_access_token =
+                    revokes_with_access_token(provider) || tokens.refresh_token.is_none();
+                let stale =
+                    by_access_token && tokens.expires_at_ms.is_some_and(|e| e <= self.rt.now_ms());
                 match revocation_request(provider, &tokens) {
                     None => RevokeOutcome::NotSupported,
                     Some(req) => match self
@@ -380,7 +431,13 @@ impl<T: Transport, S: Store, R: Runtime> Manager<T, S, R> {
                         .send(req, self.cfg.policy.request_timeout_ms)
                         .await
                     {
-                        Ok(resp) => revocation_outcome(provider, &resp),
+                        Ok(resp) => match revocation_outcome(provider, &resp) {
+                            RevokeOutcome::Revoked if stale => RevokeOutcome::Failed(Error::new(
+                                Code::ProviderRejected,
+                                "only an expired access token was left to revoke the grant with: it may still be authorized at the provider",
+                            )),
+                            outcome => outcome,
+                        },
                         Err(e) => RevokeOutcome::Failed(e.into()),
                     },
                 }

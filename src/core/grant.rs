@@ -92,6 +92,8 @@ pub fn classify_oauth_error(error: &str) -> Code {
     match error {
         "invalid_grant"
         | "bad_refresh_token"
+        // GitHub's for a code that is wrong, expired or used (a connect's exchange).
+        | "bad_verification_code"
         | "invalid_token"
         | "expired_token"
         | "access_denied"

@@ -67,7 +67,16 @@ impl<T: Transport, S: Store, R: Runtime> Manager<T, S, R> {
             None => self.identify(provider, &t.access_token).await,
         };
         let now = self.rt.now_ms();
-        let existing = self.store.load(user_id, provider_id).await?;
+        let loaded = self.store.load(user_id, provider_id).await?;
+        // Tokens without a refresh token keep the stored one (a provider
+        // sends it on first consent only), but not another account's: a
+        // refresh token belongs to the grant it came with (RFC 6749 §6), and
+        // the next refresh would switch the connection back to that account.
+        let other_account = matches!(
+            (&account, loaded.as_ref().and_then(|r| r.account_id.as_deref())),
+            (Some(a), Some(stored)) if a.id != stored
+        );
+        let existing = loaded.filter(|_| !other_account);
         let refresh_sealed = match &t.refresh_token {
             Some(r) => Some(self.seal(r, user_id, provider_id, Field::RefreshToken)),
             None => existing
@@ -109,13 +118,42 @@ impl<T: Transport, S: Store, R: Runtime> Manager<T, S, R> {
             account_email: account.as_ref().and_then(|a| a.email.clone()),
             account_name: account.as_ref().and_then(|a| a.name.clone()),
         };
-        let row = self.store.save_tokens(&write).await?;
+        // A grant flagged for a missing scope whose new consent says it still
+        // lacks it (Google's granular consent lets the user untick it) stays
+        // flagged: the next call needing it would fail again. Tokens that do
+        // not say what they grant clear the flag, as before.
+        let still_missing = existing
+            .as_ref()
+            .filter(|r| t.scope.is_some() && missing_scope(r))
+            .and_then(|r| r.last_error_message.clone())
+            .filter(|m| {
+                let granted = write.scope.as_deref().unwrap_or("");
+                flagged_scopes(m)
+                    .iter()
+                    .any(|s| !granted.split(' ').any(|g| g == *s))
+            });
+        let mut row = self.store.save_tokens(&write).await?;
         self.pending
             .borrow_mut()
             .remove(&(user_id.to_string(), provider_id.to_string()));
         let mut ev = self.event(&row, kind);
         ev.rotated = Some(t.refresh_token.is_some());
         self.emit(ev).await;
+        if let Some(message) = still_missing {
+            let f = flag(
+                &row,
+                Status::NeedsReauth,
+                Code::InsufficientScope,
+                message,
+                now,
+                0,
+            );
+            self.store.record_failure(&f).await?;
+            row.status = f.status;
+            row.last_error_code = Some(f.code);
+            row.last_error_message = Some(f.message);
+            row.last_error_at = Some(now);
+        }
         Ok(self.report(provider_id, Some(&row)))
     }
 
@@ -319,6 +357,16 @@ pub(crate) fn flag(
         erase_refresh_token: false,
         expected_version: None,
     }
+}
+
+/// The scopes a missing-scope flag's message names (`record_scope_error`'s
+/// "… lacks the scope a b: reconnect …"); none when it named none.
+fn flagged_scopes(message: &str) -> Vec<&str> {
+    message
+        .split_once(" lacks the scope ")
+        .and_then(|(_, rest)| rest.split_once(": reconnect"))
+        .map(|(scopes, _)| scopes.split(' ').filter(|s| !s.is_empty()).collect())
+        .unwrap_or_default()
 }
 
 /// The row is flagged for a missing scope, not a dead grant.

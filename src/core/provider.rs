@@ -110,6 +110,10 @@ pub struct ProviderSpec {
     pub default_expires_in_secs: Option<u64>,
     /// The authorization endpoint (RFC 6749 §3.1); connecting needs it.
     pub auth_url: Option<String>,
+    /// The authorization server's issuer identifier (RFC 9207): what its
+    /// authorization responses carry as `iss`, compared at the callback
+    /// against mix-up attacks (RFC 9700 §4.4). `None`: not known.
+    pub issuer: Option<String>,
     pub revocation: Revocation,
     /// The user-info endpoint and how to read it: who connected.
     pub userinfo: Option<(String, IdentityKind)>,
@@ -154,6 +158,7 @@ fn base_spec(
         scope_separator: ' ',
         default_expires_in_secs: None,
         auth_url: None,
+        issuer: None,
         revocation: Revocation::None,
         userinfo: None,
         default_scopes: Vec::new(),
@@ -168,6 +173,8 @@ fn base_spec(
 pub fn builtin(id: &str) -> Option<ProviderSpec> {
     let google = |scope: &str| ProviderSpec {
         auth_url: Some(GOOGLE_AUTH_URL.to_string()),
+        // Google's authorization responses carry iss (RFC 9207).
+        issuer: Some("https://accounts.google.com".into()),
         revocation: Revocation::Google {
             url: "https://oauth2.googleapis.com/revoke".into(),
         },
@@ -289,6 +296,8 @@ pub struct ProviderConfig {
     pub refresh_margin_seconds: Option<u64>,
     pub default_expires_in_seconds: Option<u64>,
     pub auth_url: Option<String>,
+    /// The issuer identifier its authorization responses carry as `iss` (RFC 9207); `""`: none.
+    pub issuer: Option<String>,
     /// `rfc7009`, `google`, `github-grant` or `none`.
     pub revocation: Option<String>,
     pub revocation_url: Option<String>,
@@ -303,7 +312,7 @@ pub struct ProviderConfig {
 }
 
 impl ProviderConfig {
-    pub const FIELDS: [&'static str; 18] = [
+    pub const FIELDS: [&'static str; 19] = [
         "template",
         "clientId",
         "clientSecret",
@@ -314,6 +323,7 @@ impl ProviderConfig {
         "refreshMarginSeconds",
         "defaultExpiresInSeconds",
         "authUrl",
+        "issuer",
         "revocation",
         "revocationUrl",
         "userinfoUrl",
@@ -342,6 +352,7 @@ impl ProviderConfig {
             ("clientAuth", &mut c.client_auth),
             ("rotation", &mut c.rotation),
             ("authUrl", &mut c.auth_url),
+            ("issuer", &mut c.issuer),
             ("revocation", &mut c.revocation),
             ("revocationUrl", &mut c.revocation_url),
             ("userinfoUrl", &mut c.userinfo_url),
@@ -513,11 +524,18 @@ fn apply_connect_config(spec: &mut ProviderSpec, c: &ProviderConfig, key: &str) 
     let template_identity = spec.userinfo.as_ref().map(|(_, k)| *k);
     if c.token_url.is_some() {
         spec.auth_url = None;
+        spec.issuer = None;
         spec.revocation = Revocation::None;
         spec.userinfo = None;
     }
     if let Some(u) = &c.auth_url {
         spec.auth_url = Some(url_field(u, key, "authUrl")?);
+    }
+    match c.issuer.as_deref() {
+        None => {}
+        Some("") => spec.issuer = None,
+        // RFC 9207 §2: an https URL (a plain http one for local servers).
+        Some(i) => spec.issuer = Some(url_field(i, key, "issuer")?),
     }
     let url = match &c.revocation_url {
         Some(u) => Some(url_field(u, key, "revocationUrl")?),

@@ -487,7 +487,7 @@ impl TokenManager {
     pub fn connect_callback(
         &self,
         #[wasm_bindgen(
-            unchecked_param_type = "{ state: string; code?: string | null; error?: string | null }"
+            unchecked_param_type = "{ state: string; code?: string | null; error?: string | null; iss?: string | null }"
         )]
         params: JsValue,
     ) -> Promise {
@@ -496,8 +496,9 @@ impl TokenManager {
             let state = get(&params, "state").as_string().unwrap_or_default();
             let code = get(&params, "code").as_string();
             let error = get(&params, "error").as_string();
+            let iss = get(&params, "iss").as_string();
             let r = inner
-                .connect_callback(&state, code.as_deref(), error.as_deref())
+                .connect_callback(&state, code.as_deref(), error.as_deref(), iss.as_deref())
                 .await
                 .map_err(reject)?;
             Ok(obj(&[

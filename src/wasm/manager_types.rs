@@ -16,6 +16,8 @@ export interface ProviderConfig {
   tokenUrl?: string;
   /** The authorization endpoint (needed to connect). */
   authUrl?: string;
+  /** The issuer its authorization responses carry as `iss` (RFC 9207), checked at the callback against mix-ups; Google's is built in; "" for none. */
+  issuer?: string;
   /** How the provider revokes a grant on disconnect. */
   revocation?: "rfc7009" | "google" | "github-grant" | "none";
   /** For github-grant it holds `{client_id}`. */

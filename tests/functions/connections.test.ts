@@ -309,6 +309,42 @@ Deno.test({
         },
       );
 
+      await t.step(
+        "a mix-up: another server's answer to a connect's state is refused, its code sent nowhere",
+        async () => {
+          // RFC 9700 §4.4. The victim starts a Spotify connect; a malicious
+          // server in its place sends the victim's browser to Google with the
+          // attacker's Google request and the victim's state. Google (which
+          // sends iss, RFC 9207) answers the one callback all providers share.
+          const victim = await s.call("connections/spotify/connect", { user: C, body: { returnTo: APP } });
+          assert.equal(victim.status, 200, JSON.stringify(victim.json));
+          const victimState = new URL(victim.json.authorizationUrl as string).searchParams.get("state")!;
+          flowSecrets.push(victimState);
+          const attacker = await s.call("connections/google/connect", { user: B, body: { returnTo: APP } });
+          const forged = new URL(attacker.json.authorizationUrl as string);
+          flowSecrets.push(forged.searchParams.get("state")!);
+          forged.searchParams.set("state", victimState);
+          const page = await browse(s, forged);
+          assert.equal(page.status, 302, page.text);
+          const cb = page.location!;
+          assert.equal(cb.searchParams.get("iss"), s.emu.url, "the emulated Google names itself");
+          flowSecrets.push(cb.searchParams.get("code")!);
+          const [spotifyBefore, googleBefore] = [pc(s, "spotify"), pc(s, "google")];
+          const back = await callback(s, cb);
+          assert.equal(back.searchParams.get("otm_error"), "CONNECT_STATE_INVALID");
+          assert.equal(back.searchParams.get("otm_provider"), "spotify");
+          assert.equal(back.searchParams.get("otm_connect"), null, "no ticket: nothing to complete");
+          assert.equal(
+            pc(s, "spotify").codeGrants,
+            spotifyBefore.codeGrants,
+            "Google's code never went to Spotify",
+          );
+          assert.equal(pc(s, "google").codeGrants, googleBefore.codeGrants);
+          // Google's own answers still pass: B's connect, with its state, completes.
+          await connect(s, B, "google", "bea@example.com");
+        },
+      );
+
       await t.step("another user's ticket: 403 FORBIDDEN, and the ticket is burned", async () => {
         const back = await callback(s, await toCallback(s, B, "google", { account: "bea@example.com" }));
         const ticket = back.searchParams.get("otm_connect");
@@ -347,8 +383,9 @@ Deno.test({
           const cb = await toCallback(s, C, "github", { account: "cy-gh" });
           s.emu.state.codes.get(cb.searchParams.get("code")!)!.challenge = "A".repeat(43);
           const r = await complete(s, C, (await callback(s, cb)).searchParams.get("otm_connect"));
-          // GitHub answers bad_verification_code (with HTTP 200): the provider refused the exchange.
-          expectError(r, 502, "PROVIDER_REJECTED");
+          // GitHub answers bad_verification_code (with HTTP 200): the code is refused,
+          // and this connect is to start again (no grant died: not REAUTH_REQUIRED).
+          expectError(r, 400, "CONNECT_STATE_INVALID");
           // A verifier sealed for another state does not open for this one.
           const cb2 = await toCallback(s, C, "github", { account: "cy-gh" });
           const cb3 = await toCallback(s, C, "github", { account: "cy-gh" });

@@ -63,6 +63,14 @@ struct Server {
     /// code -> (challenge, redirect_uri)
     codes: Rc<RefCell<HashMap<String, (String, String)>>>,
     revoke_status: Rc<RefCell<u16>>,
+    /// The token endpoint's status for refresh_token grants (0: 200 with tokens).
+    refresh_status: Rc<RefCell<u16>>,
+    /// The account user-info names (default g-42), and whether a code
+    /// exchange leaves out the refresh token (a consent given before).
+    account: Rc<RefCell<Option<String>>>,
+    no_refresh_on_code: Rc<RefCell<bool>>,
+    /// The scope a code exchange grants (default "openid email calendar").
+    code_scope: Rc<RefCell<Option<String>>>,
 }
 
 impl Server {
@@ -99,16 +107,31 @@ impl Transport for Server {
         }
         if req.url.contains("userinfo") || req.url.ends_with("/v1/me") || req.url.ends_with("/user")
         {
+            let sub = self.account.borrow().clone().unwrap_or("g-42".into());
             return Ok(HttpResponse::json(
                 200,
-                &json!({"sub": "g-42", "id": "sp-42", "email": "ada@example.com", "name": "Ada", "display_name": "Ada L"}),
+                &json!({"sub": sub, "id": "sp-42", "email": "ada@example.com", "name": "Ada", "display_name": "Ada L"}),
             ));
         }
         if req.url.contains("revoke") {
-            return Ok(HttpResponse::new(*self.revoke_status.borrow(), "{}"));
+            let status = *self.revoke_status.borrow();
+            // Google's answer for a token it no longer knows.
+            let body = if status == 400 {
+                r#"{"error":"invalid_token"}"#
+            } else {
+                "{}"
+            };
+            return Ok(HttpResponse::new(status, body));
         }
         let f = form(&req.body);
         if f.get("grant_type").map(String::as_str) == Some("refresh_token") {
+            let status = *self.refresh_status.borrow();
+            if status != 0 {
+                return Ok(HttpResponse::json(
+                    status,
+                    &json!({"error": "temporarily_unavailable"}),
+                ));
+            }
             return Ok(HttpResponse::json(
                 200,
                 &json!({"access_token": "at-refreshed", "refresh_token": "rt-2", "token_type": "Bearer", "expires_in": 28800}),
@@ -130,9 +153,20 @@ impl Transport for Server {
                 &json!({"error": "invalid_grant", "error_description": "Bad code or verifier"}),
             ));
         }
+        if *self.no_refresh_on_code.borrow() {
+            return Ok(HttpResponse::json(
+                200,
+                &json!({"access_token": "at-again", "token_type": "Bearer", "expires_in": 3600, "scope": "openid email"}),
+            ));
+        }
+        let scope = self
+            .code_scope
+            .borrow()
+            .clone()
+            .unwrap_or("openid email calendar".into());
         Ok(HttpResponse::json(
             200,
-            &json!({"access_token": "at-new", "refresh_token": "rt-new", "token_type": "Bearer", "expires_in": 3600, "scope": "openid email calendar"}),
+            &json!({"access_token": "at-new", "refresh_token": "rt-new", "token_type": "Bearer", "expires_in": 3600, "scope": scope}),
         ))
     }
 }
@@ -167,7 +201,7 @@ fn through_callback(m: &M, s: &Server, rt: &Rt, user: &str, provider: &str) -> S
     let start = rt.run(m.begin_connect(user, provider, opts())).unwrap();
     let state = s.approve(&start.authorization_url, "code-1");
     let cb = rt
-        .run(m.connect_callback(&state, Some("code-1"), None))
+        .run(m.connect_callback(&state, Some("code-1"), None, None))
         .unwrap();
     assert_eq!((cb.return_to.as_str(), cb.error.as_ref()), (RETURN, None));
     cb.ticket.unwrap()
@@ -189,7 +223,7 @@ fn connect_with_pkce_stores_sealed_tokens_and_the_account() {
     assert!(attempt.verifier_sealed.starts_with("v1.k1."));
     let state = s.approve(&start.authorization_url, "code-1");
     let cb = rt
-        .run(m.connect_callback(&state, Some("code-1"), None))
+        .run(m.connect_callback(&state, Some("code-1"), None, None))
         .unwrap();
     let st = rt
         .run(m.complete_connect("u1", &cb.ticket.unwrap()))
@@ -221,10 +255,10 @@ fn states_and_tickets_are_single_use() {
     let start = rt.run(m.begin_connect("u1", "google", opts())).unwrap();
     let state = s.approve(&start.authorization_url, "code-1");
     let first = rt
-        .run(m.connect_callback(&state, Some("code-1"), None))
+        .run(m.connect_callback(&state, Some("code-1"), None, None))
         .unwrap();
     let replay = rt
-        .run(m.connect_callback(&state, Some("code-1"), None))
+        .run(m.connect_callback(&state, Some("code-1"), None, None))
         .unwrap();
     assert_eq!(replay.ticket, None);
     assert_eq!(replay.error.unwrap().code, Code::ConnectStateInvalid);
@@ -235,7 +269,7 @@ fn states_and_tickets_are_single_use() {
     assert_eq!(again.code, Code::ConnectStateInvalid);
     // A state nobody issued has no page to return to.
     let forged = rt
-        .run(m.connect_callback("forged-state", Some("c"), None))
+        .run(m.connect_callback("forged-state", Some("c"), None, None))
         .unwrap_err();
     assert_eq!(forged.code, Code::ConnectStateInvalid);
 }
@@ -264,14 +298,14 @@ fn expired_denied_and_wrong_verifier_end_in_plain_errors() {
     let state = s.approve(&start.authorization_url, "code-1");
     rt.advance(CONNECT_TTL_MS + 1);
     let cb = rt
-        .run(m.connect_callback(&state, Some("code-1"), None))
+        .run(m.connect_callback(&state, Some("code-1"), None, None))
         .unwrap();
     assert_eq!(cb.error.unwrap().code, Code::ConnectStateInvalid);
     // The user said no at the provider (RFC 6749 §4.1.2.1).
     let start = rt.run(m.begin_connect("u1", "google", opts())).unwrap();
     let state = query(&start.authorization_url)["state"].clone();
     let cb = rt
-        .run(m.connect_callback(&state, None, Some("access_denied")))
+        .run(m.connect_callback(&state, None, Some("access_denied"), None))
         .unwrap();
     assert_eq!(
         (cb.ticket, cb.error.unwrap().code),
@@ -292,7 +326,10 @@ fn expired_denied_and_wrong_verifier_end_in_plain_errors() {
     );
     store.put_connect_attempt(a);
     let e = rt.run(m.complete_connect("u1", &ticket)).unwrap_err();
-    assert_eq!(e.code, Code::ReauthRequired);
+    // invalid_grant for a code: this connect failed, no grant died (not
+    // REAUTH_REQUIRED, which pages read as "reconnect <provider>").
+    assert_eq!(e.code, Code::ConnectStateInvalid);
+    assert!(e.message.contains("refused the code"), "{}", e.message);
     assert!(store.row("u1", "google").is_none());
     // A ticket completed after the attempt expired.
     let ticket = through_callback(&m, &s, &rt, "u1", "google");
@@ -405,6 +442,65 @@ fn an_expired_github_token_is_refreshed_before_the_grant_is_deleted() {
 }
 
 #[test]
+fn a_grant_revoked_by_an_expired_token_is_not_reported_revoked() {
+    // The refresh before the deletion fails (GitHub down): the expired token
+    // is still sent, GitHub answers 404, and the app stays authorized there.
+    let (m, s, store, rt) = world();
+    let t = through_callback(&m, &s, &rt, "u1", "github-app");
+    rt.run(m.complete_connect("u1", &t)).unwrap();
+    rt.advance(9 * 3_600_000);
+    *s.refresh_status.borrow_mut() = 503;
+    let r = rt.run(m.disconnect("u1", "github-app")).unwrap();
+    assert!(
+        s.last("/grant").unwrap().body.contains("at-new"),
+        "the stale token was tried"
+    );
+    match &r.revocation {
+        RevokeOutcome::Failed(e) => {
+            assert_eq!(e.code, Code::ProviderRejected);
+            assert!(
+                e.message.contains("may still be authorized"),
+                "{}",
+                e.message
+            );
+        }
+        other => panic!("not revoked: {other:?}"),
+    }
+    assert_eq!(r.status.status, "disconnected", "erased here all the same");
+    assert!(store
+        .row("u1", "github-app")
+        .unwrap()
+        .access_token_sealed
+        .is_none());
+    // Google with no refresh token stored and its access token expired: the
+    // same (Google answers invalid_token for a dead token, the grant stands).
+    let (m, s, store, rt) = world();
+    let t = through_callback(&m, &s, &rt, "u1", "google");
+    rt.run(m.complete_connect("u1", &t)).unwrap();
+    let mut row = store.row("u1", "google").unwrap();
+    row.refresh_token_sealed = None;
+    store.put_row(row);
+    rt.advance(2 * 3_600_000);
+    *s.revoke_status.borrow_mut() = 400;
+    let r = rt.run(m.disconnect("u1", "google")).unwrap();
+    assert!(
+        matches!(r.revocation, RevokeOutcome::Failed(_)),
+        "{:?}",
+        r.revocation
+    );
+    // With a live access token, Google's invalid_token still means already gone.
+    let (m, s, store, rt) = world();
+    let t = through_callback(&m, &s, &rt, "u1", "google");
+    rt.run(m.complete_connect("u1", &t)).unwrap();
+    let mut row = store.row("u1", "google").unwrap();
+    row.refresh_token_sealed = None;
+    store.put_row(row);
+    *s.revoke_status.borrow_mut() = 400;
+    let r = rt.run(m.disconnect("u1", "google")).unwrap();
+    assert_eq!(r.revocation, RevokeOutcome::Revoked);
+}
+
+#[test]
 fn status_for_all_providers_at_once() {
     let (m, s, _, rt) = world();
     let t = through_callback(&m, &s, &rt, "u1", "spotify");
@@ -423,4 +519,196 @@ fn status_for_all_providers_at_once() {
         ]
     );
     assert_eq!(all[2].account_name.as_deref(), Some("Ada L"));
+}
+
+/// A world with a provider whose issuer is known (Google's, built in), one
+/// configured with its own (`my-idp`), and one without (`spotify`).
+fn issuer_world() -> (M, Server, MemoryStore, Rt) {
+    let cfg = ManagerConfig::from_json(&format!(
+        r#"{{"providers":{{
+            "google":{{"clientId":"cid","clientSecret":"cs"}},
+            "spotify":{{"clientId":"sid","clientSecret":"ss"}},
+            "my-idp":{{"clientId":"mid","clientSecret":"ms","tokenUrl":"https://idp.example/token",
+                       "authUrl":"https://idp.example/authorize","issuer":"https://idp.example"}}}},
+          "encryptionKeys":[{{"id":"k1","key":"{KEY}"}}]}}"#
+    ))
+    .unwrap();
+    let (rt, server, store) = (Rt::new(), Server::default(), MemoryStore::new());
+    let m = Manager::new(cfg, server.clone(), store.clone(), rt.clone());
+    (m, server, store, rt)
+}
+
+/// Begin a connect to `provider` and come back with `iss`: the ticket, or the error.
+fn callback_with_iss(provider: &str, iss: Option<&str>) -> std::result::Result<String, Error> {
+    let (m, s, _, rt) = issuer_world();
+    let start = rt.run(m.begin_connect("u1", provider, opts())).unwrap();
+    let state = s.approve(&start.authorization_url, "code-1");
+    let cb = rt
+        .run(m.connect_callback(&state, Some("code-1"), None, iss))
+        .unwrap();
+    assert_eq!(cb.return_to, RETURN);
+    match (cb.ticket, cb.error) {
+        (Some(t), None) => Ok(t),
+        (None, Some(e)) => Err(e),
+        other => panic!("a ticket or an error: {other:?}"),
+    }
+}
+
+#[test]
+fn an_answer_from_another_authorization_server_is_refused_at_the_callback() {
+    // RFC 9207 §2.4: the iss of the server this connect went to, or none.
+    assert!(callback_with_iss("google", Some("https://accounts.google.com")).is_ok());
+    assert!(callback_with_iss("google", None).is_ok(), "iss is optional");
+    assert!(callback_with_iss("my-idp", Some("https://idp.example")).is_ok());
+    // The mix-up (RFC 9700 §4.4): a Spotify connect whose state came back
+    // from Google (a malicious server sent the victim there with it) would
+    // send Google's code to Spotify; and an answer naming another server.
+    for (provider, iss) in [
+        ("spotify", "https://accounts.google.com"),
+        ("spotify", "https://idp.example"),
+        ("google", "https://idp.example"),
+        ("my-idp", "https://accounts.google.com"),
+        ("google", "https://accounts.google.com/"),
+        (
+            "google",
+            "https://accounts.google.com https://accounts.google.com",
+        ),
+    ] {
+        let e = callback_with_iss(provider, Some(iss)).unwrap_err();
+        assert_eq!(
+            e.code,
+            Code::ConnectStateInvalid,
+            "{provider} answered by {iss}"
+        );
+        assert!(e.message.contains("another authorization server"));
+    }
+    // A provider whose issuer is not known: an unknown iss is no evidence.
+    assert!(callback_with_iss("spotify", Some("https://accounts.spotify.com")).is_ok());
+}
+
+#[test]
+fn a_refused_callback_leaves_nothing_to_complete() {
+    let (m, s, store, rt) = issuer_world();
+    let start = rt.run(m.begin_connect("u1", "spotify", opts())).unwrap();
+    let state = s.approve(&start.authorization_url, "code-1");
+    let cb = rt
+        .run(m.connect_callback(
+            &state,
+            Some("code-1"),
+            None,
+            Some("https://accounts.google.com"),
+        ))
+        .unwrap();
+    assert_eq!(cb.ticket, None);
+    // The state is spent: the attacker's replay of it is refused too.
+    let replay = rt
+        .run(m.connect_callback(&state, Some("code-1"), None, None))
+        .unwrap();
+    assert_eq!(replay.ticket, None);
+    assert!(store.row("u1", "spotify").is_none());
+    assert!(
+        s.last("/token").is_none(),
+        "no code went to any token endpoint"
+    );
+}
+
+#[test]
+fn issuers_come_from_the_template_or_the_configuration() {
+    let (m, ..) = issuer_world();
+    let issuer = |id: &str| m.provider(id).unwrap().spec.issuer.clone();
+    assert_eq!(
+        issuer("google").as_deref(),
+        Some("https://accounts.google.com")
+    );
+    assert_eq!(issuer("my-idp").as_deref(), Some("https://idp.example"));
+    assert_eq!(issuer("spotify"), None);
+    let bad = ManagerConfig::from_json(&format!(
+        r#"{{"providers":{{"my-idp":{{"clientId":"m","clientSecret":"s","tokenUrl":"https://idp.example/token","issuer":"idp.example"}}}},
+          "encryptionKeys":[{{"id":"k1","key":"{KEY}"}}]}}"#
+    ))
+    .err()
+    .unwrap();
+    assert!(
+        bad.message.contains("providers.my-idp.issuer"),
+        "{}",
+        bad.message
+    );
+    // A Google token URL pointed elsewhere (an emulator) drops Google's
+    // issuer with its other endpoints, unless configured.
+    let emulated = ManagerConfig::from_json(&format!(
+        r#"{{"providers":{{"google":{{"clientId":"c","clientSecret":"s","tokenUrl":"http://127.0.0.1:9/token"}},
+                         "gmail":{{"clientId":"c","clientSecret":"s","tokenUrl":"http://127.0.0.1:9/token","issuer":"http://127.0.0.1:9"}}}},
+          "encryptionKeys":[{{"id":"k1","key":"{KEY}"}}]}}"#
+    ))
+    .unwrap();
+    assert_eq!(emulated.providers.get("google").unwrap().spec.issuer, None);
+    assert_eq!(
+        emulated
+            .providers
+            .get("gmail")
+            .unwrap()
+            .spec
+            .issuer
+            .as_deref(),
+        Some("http://127.0.0.1:9")
+    );
+}
+
+#[test]
+fn a_reconnect_without_a_refresh_token_keeps_the_stored_one_only_for_the_same_account() {
+    // Same account, no refresh token this time (consent given before): the
+    // stored one still belongs to this grant and is kept.
+    let (m, s, store, rt) = world();
+    let t = through_callback(&m, &s, &rt, "u1", "google");
+    rt.run(m.complete_connect("u1", &t)).unwrap();
+    let first = store.row("u1", "google").unwrap().refresh_token_sealed;
+    *s.no_refresh_on_code.borrow_mut() = true;
+    let t = through_callback(&m, &s, &rt, "u1", "google");
+    rt.run(m.complete_connect("u1", &t)).unwrap();
+    let row = store.row("u1", "google").unwrap();
+    assert_eq!(row.refresh_token_sealed, first);
+    assert_eq!(row.account_id.as_deref(), Some("g-42"));
+    // Another account: account A's refresh token must not stay beside B's
+    // access token (the next refresh would switch back to A), nor A's scope.
+    *s.account.borrow_mut() = Some("g-77".into());
+    let t = through_callback(&m, &s, &rt, "u1", "google");
+    let st = rt.run(m.complete_connect("u1", &t)).unwrap();
+    let row = store.row("u1", "google").unwrap();
+    assert_eq!(row.refresh_token_sealed, None);
+    assert_eq!(row.account_id.as_deref(), Some("g-77"));
+    assert_eq!(row.scope.as_deref(), Some("email openid"));
+    assert!(!st.has_refresh_token);
+}
+
+#[test]
+fn a_reconnect_that_still_lacks_the_flagged_scope_stays_flagged() {
+    const EVENTS: &str = "https://www.googleapis.com/auth/calendar.events";
+    let (m, s, _, rt) = world();
+    let t = through_callback(&m, &s, &rt, "u1", "google");
+    rt.run(m.complete_connect("u1", &t)).unwrap();
+    let st = rt
+        .run(m.record_scope_error("u1", "google", &[EVENTS.to_string()]))
+        .unwrap();
+    assert_eq!(st.last_error_code.as_deref(), Some("INSUFFICIENT_SCOPE"));
+    // The user unticks the calendar on the consent page again.
+    let t = through_callback(&m, &s, &rt, "u1", "google");
+    let st = rt.run(m.complete_connect("u1", &t)).unwrap();
+    assert_eq!(
+        (
+            st.status.as_str(),
+            st.last_error_code.as_deref(),
+            st.requires_reauth
+        ),
+        ("needs_reauth", Some("INSUFFICIENT_SCOPE"), true)
+    );
+    let status = rt.run(m.status("u1", "google")).unwrap();
+    assert_eq!(status.status, "needs_reauth", "stored, not only reported");
+    // This time it is granted: connected, the flag gone.
+    *s.code_scope.borrow_mut() = Some(format!("openid email {EVENTS}"));
+    let t = through_callback(&m, &s, &rt, "u1", "google");
+    let st = rt.run(m.complete_connect("u1", &t)).unwrap();
+    assert_eq!(
+        (st.status.as_str(), st.last_error_code),
+        ("connected", None)
+    );
 }

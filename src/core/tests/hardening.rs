@@ -101,8 +101,23 @@ fn a_missing_scope_needs_reauth_keeps_serving_and_survives_a_refresh() {
     let st = w.rt.run(w.m.status("user-1", "google")).unwrap();
     assert_eq!(st.status, "needs_reauth");
     assert_eq!(st.last_error_code.as_deref(), Some("INSUFFICIENT_SCOPE"));
-    // New consent clears it.
+    // New consent that still lacks it (the sign-in's scope says so) keeps it.
     w.connect("google", 3600, Some("rt-1"));
+    let st = w.rt.run(w.m.status("user-1", "google")).unwrap();
+    assert_eq!(st.status, "needs_reauth");
+    // New consent that grants it clears it.
+    w.rt.run(w.m.store_tokens(
+        "user-1",
+        "google",
+        InitialTokens {
+            access_token: "at-granted".into(),
+            refresh_token: Some("rt-2".into()),
+            expires_in_secs: Some(3600),
+            scope: Some(format!("calendar {scope}")),
+            ..Default::default()
+        },
+    ))
+    .unwrap();
     let st = w.rt.run(w.m.status("user-1", "google")).unwrap();
     assert_eq!(st.status, "connected");
     assert_eq!(st.last_error_code, None);

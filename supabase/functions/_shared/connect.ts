@@ -110,6 +110,9 @@ export async function callbackPage(req: Request): Promise<Response> {
       state,
       code: param(q, "code", 4096),
       error: param(q, "error", 256),
+      // RFC 9207: the issuer of the server that answered (Google sends it),
+      // against mix-ups. Two of them, or one too long, match no issuer.
+      iss: q.has("iss") ? q.getAll("iss").join(" ").slice(0, 2049) : undefined,
     });
     // Checked again: ALLOWED_ORIGINS may have changed since the connect began.
     checkReturnTo(r.returnTo, config().allowedOrigins);

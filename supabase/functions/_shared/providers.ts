@@ -4,7 +4,8 @@
 //   <ID>_CLIENT_ID, <ID>_CLIENT_SECRET (not with <ID>_CLIENT_AUTH=none)
 //   optional <ID>_TEMPLATE, <ID>_TOKEN_URL, <ID>_AUTH_URL, <ID>_REVOCATION_URL,
 //   <ID>_REVOCATION, <ID>_USERINFO_URL, <ID>_IDENTITY, <ID>_SCOPES, <ID>_CLIENT_AUTH,
-//   <ID>_KEEP_ALIVE_SECONDS (0: off), <ID>_REFRESH_TOKEN_WARNING_SECONDS
+//   <ID>_KEEP_ALIVE_SECONDS (0: off), <ID>_REFRESH_TOKEN_WARNING_SECONDS,
+//   <ID>_ISSUER (RFC 9207: the `iss` its authorization responses carry)
 //
 // where <ID> is the id upper-cased with '-' as '_' (my-idp → MY_IDP_CLIENT_ID).
 // Without OAUTH_PROVIDERS the deployment is Google-only, configured as before
@@ -38,6 +39,7 @@ export interface ProviderSettings {
   clientSecret?: string;
   tokenUrl?: string;
   authUrl?: string;
+  issuer?: string;
   revocation?: string;
   revocationUrl?: string;
   userinfoUrl?: string;
@@ -65,6 +67,11 @@ function oneOf(env: Env, name: string, allowed: string[]): string | undefined {
 
 /** An http(s) URL, kept as written (GitHub's revocation URL holds `{client_id}`). */
 function httpUrl(env: Env, name: string): string | undefined {
+  return exactUrl(env, name)?.replace(/\/+$/, "");
+}
+
+/** An http(s) URL exactly as written (an issuer is compared as a string, RFC 9207 §2.4). */
+function exactUrl(env: Env, name: string): string | undefined {
   const v = get(env, name);
   if (v === undefined) return undefined;
   let ok = false;
@@ -73,7 +80,7 @@ function httpUrl(env: Env, name: string): string | undefined {
     ok = (u.protocol === "http:" || u.protocol === "https:") && !/\s/.test(v);
   } catch { /* not a URL */ }
   if (!ok) throw configError(`${name} must be an http(s) URL`);
-  return v.replace(/\/+$/, "");
+  return v;
 }
 
 function seconds(env: Env, name: string): number | undefined {
@@ -114,6 +121,7 @@ function provider(env: Env, id: string): ProviderSettings {
     clientSecret,
     tokenUrl,
     authUrl: httpUrl(env, `${P}_AUTH_URL`),
+    issuer: exactUrl(env, `${P}_ISSUER`),
     revocation: oneOf(env, `${P}_REVOCATION`, REVOCATION),
     revocationUrl: httpUrl(env, `${P}_REVOCATION_URL`),
     userinfoUrl: httpUrl(env, `${P}_USERINFO_URL`),

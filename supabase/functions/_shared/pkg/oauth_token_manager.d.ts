@@ -82,6 +82,8 @@ export interface ProviderConfig {
     tokenUrl?: string;
     /** The authorization endpoint (needed to connect). */
     authUrl?: string;
+    /** The issuer its authorization responses carry as `iss` (RFC 9207), checked at the callback against mix-ups; Google's is built in; "" for none. */
+    issuer?: string;
     /** How the provider revokes a grant on disconnect. */
     revocation?: "rfc7009" | "google" | "github-grant" | "none";
     /** For github-grant it holds `{client_id}`. */
@@ -336,7 +338,7 @@ export class TokenManager {
      * state. Rejects with `CONNECT_STATE_INVALID` for a state it never
      * issued; otherwise says where to send the browser, with a ticket or an error.
      */
-    connectCallback(params: { state: string; code?: string | null; error?: string | null }): Promise<ConnectCallbackResult>;
+    connectCallback(params: { state: string; code?: string | null; error?: string | null; iss?: string | null }): Promise<ConnectCallbackResult>;
     /**
      * Revokes the grant at the provider where it can (RFC 7009, Google,
      * GitHub), then erases the sealed tokens and marks the connection
