@@ -54,12 +54,26 @@ create index if not exists oauth_refresh_events_user_idx
   on public.oauth_refresh_events (user_id, provider, at desc);
 
 -- Connections die with their user on Supabase (auth.users exists there).
+-- Added NOT VALID, then validated: a table that already held rows for users
+-- deleted since (an earlier system's) would otherwise fail the whole push.
+-- Such rows are left for the operator, named in a notice; new rows are
+-- checked either way.
 do $$
+declare
+  orphans bigint;
 begin
   if to_regclass('auth.users') is not null
      and not exists (select 1 from pg_constraint where conname = 'oauth_connections_user_fk') then
     alter table public.oauth_connections
-      add constraint oauth_connections_user_fk foreign key (user_id) references auth.users (id) on delete cascade;
+      add constraint oauth_connections_user_fk foreign key (user_id) references auth.users (id)
+      on delete cascade not valid;
+    select count(*) into orphans from public.oauth_connections c
+     where not exists (select 1 from auth.users u where u.id = c.user_id);
+    if orphans = 0 then
+      alter table public.oauth_connections validate constraint oauth_connections_user_fk;
+    else
+      raise notice 'oauth_connections has % row(s) of users that no longer exist: delete them (delete from public.oauth_connections c where not exists (select 1 from auth.users u where u.id = c.user_id)), then: alter table public.oauth_connections validate constraint oauth_connections_user_fk', orphans;
+    end if;
   end if;
 end
 $$;

@@ -103,6 +103,30 @@ Deno.test({
         for (const r of rls) assert.ok(r.relrowsecurity, `row-level security on ${r.relname}`);
       });
 
+      await t.step("a table holding rows of deleted users: the migrations still apply", async () => {
+        // An earlier system's oauth_connections, without the foreign key,
+        // with a row whose user was deleted since.
+        const ghost = "99999999-9999-4999-8999-999999999999";
+        await pg.sql`alter table oauth_connections drop constraint oauth_connections_user_fk`;
+        await pg
+          .sql`insert into oauth_connections (user_id, provider, status) values (${ghost}, 'google', 'connected')`;
+        await applyMigrations(pg.sql);
+        const fk = async () =>
+          (await pg.sql<{ convalidated: boolean }[]>`
+            select convalidated from pg_constraint where conname = 'oauth_connections_user_fk'`)[0];
+        assert.equal((await fk())?.convalidated, false, "added, not yet validated");
+        await assert.rejects(
+          pg.sql`insert into oauth_connections (user_id, provider) values (${ghost}, 'gmail')`,
+          /foreign key/,
+          "new rows are checked",
+        );
+        // The operator removes the rows the notice names, and validates.
+        await pg.sql`delete from oauth_connections where user_id = ${ghost}`;
+        await pg.sql`alter table oauth_connections validate constraint oauth_connections_user_fk`;
+        assert.equal((await fk())?.convalidated, true);
+        // A fresh database validates it at once (the first step's apply).
+      });
+
       await t.step(
         "the catalog: anon holds nothing, authenticated only SELECT of status columns",
         async () => {
