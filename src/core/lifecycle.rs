@@ -128,9 +128,8 @@ impl<T: Transport, S: Store, R: Runtime> Manager<T, S, R> {
             .and_then(|r| r.last_error_message.clone())
             .filter(|m| {
                 let granted = write.scope.as_deref().unwrap_or("");
-                flagged_scopes(m)
-                    .iter()
-                    .any(|s| !granted.split(' ').any(|g| g == *s))
+                let granted = super::text::words(granted);
+                flagged_scopes(m).iter().any(|s| !granted.contains(s))
             });
         let mut row = self.store.save_tokens(&write).await?;
         self.pending
@@ -361,12 +360,20 @@ pub(crate) fn flag(
 
 /// The scopes a missing-scope flag's message names (`record_scope_error`'s
 /// "… lacks the scope a b: reconnect …"); none when it named none.
-fn flagged_scopes(message: &str) -> Vec<&str> {
-    message
-        .split_once(" lacks the scope ")
-        .and_then(|(_, rest)| rest.split_once(": reconnect"))
-        .map(|(scopes, _)| scopes.split(' ').filter(|s| !s.is_empty()).collect())
-        .unwrap_or_default()
+fn flagged_scopes(message: &str) -> Vec<String> {
+    // super::text's search: str::split_once(&str) brings core's two-way
+    // searcher into the wasm (6 KB gzip).
+    const FROM: &str = " lacks the scope ";
+    let Some(start) = super::text::find(message, FROM).map(|i| i + FROM.len()) else {
+        return Vec::new();
+    };
+    // `get`, not indexing: a slice that can panic brings str's and char's
+    // debug formatting into the wasm (4 KB).
+    let rest = message.get(start..).unwrap_or("");
+    match super::text::find(rest, ": reconnect").and_then(|end| rest.get(..end)) {
+        Some(scopes) => super::text::words(scopes),
+        None => Vec::new(),
+    }
 }
 
 /// The row is flagged for a missing scope, not a dead grant.
