@@ -139,3 +139,11 @@ dev-connect:
 import-legacy:
 	@test -x $(DENO) || bash scripts/setup.sh node
 	@$(DENO) run -A scripts/import-legacy.ts $(ARGS)
+
+# A key rotation's second half (README: "Key rotation"): reseals every value
+# still sealed with an older key of TOKEN_ENCRYPTION_KEYS with the first one,
+# e.g. make rekey ARGS="--dry-run".
+.PHONY: rekey
+rekey:
+	@test -x $(DENO) || bash scripts/setup.sh node
+	@$(DENO) run -A scripts/rekey.ts $(ARGS)

@@ -328,7 +328,7 @@ export async function importLegacy(o: ImportOptions): Promise<Report> {
 
 // ---------------------------------------------------------------- the command
 
-function parseKeyring(raw: string | undefined): { id: string; key: string }[] {
+export function parseKeyring(raw: string | undefined): { id: string; key: string }[] {
   if (!raw?.trim()) throw new Error("TOKEN_ENCRYPTION_KEYS is not set (id:key,id:key; the first key seals)");
   return raw.split(",").map((pair, i) => {
     const at = pair.indexOf(":");
@@ -347,7 +347,7 @@ function parseMap(raw: string | undefined): Record<string, string> {
   return out;
 }
 
-function count(name: string, raw: string | undefined): number | null {
+export function count(name: string, raw: string | undefined): number | null {
   if (raw === undefined) return null;
   const n = Number(raw);
   if (!Number.isInteger(n) || n < 1) throw new Error(`--${name}: expected a positive integer, got "${raw}"`);

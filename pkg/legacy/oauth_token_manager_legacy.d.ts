@@ -80,7 +80,40 @@ export interface LegacyImporterConfig {
     encryptionKeys: { id: string; key: string }[];
 }
 
+export interface KeyRotationConfig {
+    /** The keyring the manager uses (TOKEN_ENCRYPTION_KEYS): the first key seals, every key opens. */
+    encryptionKeys: { id: string; key: string }[];
+}
 
+
+
+/**
+ * A key rotation's second half (`make rekey`): a value sealed with an older
+ * key of the ring, opened and sealed again with the current one, bound to
+ * the same row and column, so the older key can leave the ring.
+ */
+export class KeyRotation {
+    free(): void;
+    /**
+     * The key id of a `v1.<kid>.…` value; `null` for any other format.
+     */
+    static keyIdOf(value: string): string | undefined;
+    /**
+     * Throws `CONFIG` naming the bad field; never echoes key bytes.
+     */
+    constructor(config: KeyRotationConfig);
+    /**
+     * The value sealed with the current key, bound to (user, provider,
+     * field) as before; `null` when it already is. Throws
+     * `CRYPTO_UNKNOWN_KEY` (its key is not in the ring), `CRYPTO_INTEGRITY`
+     * (not this row's or column's), `CRYPTO_MALFORMED`, `CRYPTO_UNBOUND`.
+     */
+    rekey(value: string, user_id: string, provider: string, field_name: "access_token" | "refresh_token"): string | undefined;
+    /**
+     * The key that seals: the ring's first.
+     */
+    readonly currentKeyId: string;
+}
 
 export class LegacyImporter {
     free(): void;
@@ -128,9 +161,14 @@ export type InitInput = RequestInfo | URL | Response | BufferSource | WebAssembl
 
 export interface InitOutput {
     readonly memory: WebAssembly.Memory;
+    readonly __wbg_keyrotation_free: (a: number, b: number) => void;
     readonly __wbg_legacyimporter_free: (a: number, b: number) => void;
     readonly errorCodes: () => any;
     readonly formatMarker: (a: number) => [number, number];
+    readonly keyrotation_currentKeyId: (a: number) => [number, number];
+    readonly keyrotation_keyIdOf: (a: number, b: number) => [number, number];
+    readonly keyrotation_new: (a: any) => [number, number, number];
+    readonly keyrotation_rekey: (a: number, b: number, c: number, d: number, e: number, f: number, g: number, h: number, i: number) => [number, number, number, number];
     readonly legacyimporter_isLegacy: (a: number, b: number) => number;
     readonly legacyimporter_new: (a: any) => [number, number, number];
     readonly legacyimporter_reseal: (a: number, b: number, c: number, d: number, e: number, f: number, g: number, h: number, i: number) => [number, number, number, number];

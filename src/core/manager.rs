@@ -560,5 +560,23 @@ pub(crate) fn check_user(user_id: &str) -> Result<()> {
             "userId: must be 1-255 characters",
         ));
     }
+    // Tokens are sealed bound to the user id as given, and opened with the
+    // id the store returns: Postgres returns a uuid in lower case, so a
+    // token stored for "A0EE…" would never open again.
+    if is_uuid(user_id) && user_id.bytes().any(|b| b.is_ascii_uppercase()) {
+        return Err(Error::new(
+            Code::BadRequest,
+            "userId: a UUID must be in lower case, as Postgres and Supabase Auth write it",
+        ));
+    }
     Ok(())
+}
+
+/// 8-4-4-4-12 hexadecimal digits.
+fn is_uuid(s: &str) -> bool {
+    s.len() == 36
+        && s.bytes().enumerate().all(|(i, b)| match i {
+            8 | 13 | 18 | 23 => b == b'-',
+            _ => b.is_ascii_hexdigit(),
+        })
 }

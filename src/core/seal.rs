@@ -161,6 +161,14 @@ fn key_refused(i: usize, k: &KeyConfig, fault: KeyFault) -> Error {
     })
 }
 
+/// The key id of a `v1.<kid>.<nonce>.<ciphertext>` value, `None` for any
+/// other format.
+pub fn key_id_of(sealed: &str) -> Option<&str> {
+    let rest = sealed.strip_prefix("v1.")?;
+    let kid = rest.split('.').next()?;
+    (!kid.is_empty() && rest.len() > kid.len()).then_some(kid)
+}
+
 impl Keyring {
     /// Builds a keyring. Errors name the field (`encryptionKeys[i].key`) and never echo key bytes.
     pub fn new(keys: &[KeyConfig]) -> Result<Self> {
@@ -229,10 +237,27 @@ impl Keyring {
 
     /// True when the value should be resealed with the current key.
     pub fn needs_reseal(&self, sealed: &str) -> bool {
-        match sealed.strip_prefix("v1.") {
-            Some(rest) => rest.split('.').next() != Some(self.current_kid()),
-            None => true,
+        key_id_of(sealed) != Some(self.current_kid())
+    }
+
+    /// A key rotation's step for one value: opened with whichever key of the
+    /// ring sealed it and sealed again, bound to the same `ctx`, with the
+    /// current key. `None` when it is sealed with the current key already.
+    /// The errors are `open`'s (a key no longer in the ring is
+    /// `CRYPTO_UNKNOWN_KEY`, a legacy value `CRYPTO_UNBOUND`).
+    pub fn rekey(
+        &self,
+        sealed: &str,
+        ctx: &SealContext<'_>,
+        nonce: [u8; 12],
+    ) -> Result<Option<String>> {
+        if !self.needs_reseal(sealed) && sealed.starts_with("v1.") {
+            // Opened all the same: a value that does not open is reported, not skipped.
+            self.open(sealed, ctx)?;
+            return Ok(None);
         }
+        let plain = self.open(sealed, ctx)?;
+        Ok(Some(self.seal(&plain, ctx, nonce)))
     }
 
     fn open_v1(&self, rest: &str, ctx: &SealContext<'_>) -> Result<String> {
@@ -525,6 +550,52 @@ mod tests {
         );
         let resealed = rotated.seal("tok", &ctx("u", Field::RefreshToken), [4; 12]);
         assert!(resealed.starts_with("v1.k2."));
+    }
+
+    #[test]
+    fn rekey_moves_a_value_to_the_current_key_bound_as_before() {
+        let old = ring(&[("k1", K1)]);
+        let c = ctx("u", Field::RefreshToken);
+        let s = old.seal("tok", &c, [3; 12]);
+        assert_eq!(key_id_of(&s), Some("k1"));
+        let rotated = ring(&[("k2", K2_HEX), ("k1", K1)]);
+        let moved = rotated.rekey(&s, &c, [5; 12]).unwrap().unwrap();
+        assert_eq!(key_id_of(&moved), Some("k2"));
+        // The old key can go: the value opens with the new key alone, and
+        // only for its own row and column.
+        let only_new = ring(&[("k2", K2_HEX)]);
+        assert_eq!(only_new.open(&moved, &c).unwrap(), "tok");
+        assert_eq!(
+            only_new
+                .open(&moved, &ctx("u", Field::AccessToken))
+                .unwrap_err()
+                .code,
+            Code::CryptoIntegrity
+        );
+        // Already under the current key: nothing to do.
+        assert_eq!(rotated.rekey(&moved, &c, [6; 12]).unwrap(), None);
+        // A key no longer in the ring, a value moved to another row, a legacy value: errors.
+        assert_eq!(
+            only_new.rekey(&s, &c, [7; 12]).unwrap_err().code,
+            Code::CryptoUnknownKey
+        );
+        assert_eq!(
+            rotated
+                .rekey(&s, &ctx("someone-else", Field::RefreshToken), [7; 12])
+                .unwrap_err()
+                .code,
+            Code::CryptoIntegrity
+        );
+        assert_eq!(
+            rotated
+                .rekey(&moved.replace("v1.k2.", "v1.k2.A"), &c, [7; 12])
+                .unwrap_err()
+                .code,
+            Code::CryptoMalformed
+        );
+        assert_eq!(key_id_of("aa:bb:cc"), None);
+        assert_eq!(key_id_of("v1."), None);
+        assert_eq!(key_id_of("v1.k1"), None);
     }
 
     /// Fixtures made with Node: `crypto.createCipheriv('aes-256-gcm',

@@ -1,5 +1,6 @@
-//! `LegacyImporter`: the operator's import of legacy `iv:authTag:ciphertext`
-//! values (see `core::seal`). Not part of the read path.
+//! The operator's tools over sealed values, not part of the read path:
+//! `LegacyImporter` imports legacy `iv:authTag:ciphertext` values (see
+//! `core::seal`); `KeyRotation` moves values to the current key.
 
 use wasm_bindgen::prelude::*;
 
@@ -7,7 +8,9 @@ use super::convert::{error_to_js, js_to_json};
 use crate::core::config::keyring_from;
 use crate::core::error::{Code, Error};
 use crate::core::fields::Fields;
-use crate::core::seal::{is_legacy, Field, LegacyImporter as Importer, SealContext};
+use crate::core::seal::{
+    is_legacy, key_id_of, Field, Keyring, LegacyImporter as Importer, SealContext,
+};
 
 #[wasm_bindgen(typescript_custom_section)]
 const TS_LEGACY: &'static str = r#"
@@ -15,6 +18,11 @@ export interface LegacyImporterConfig {
   /** The old system's key(s): 32 bytes as 64 hex digits or base64, or a 32-character string. */
   legacyKeys: string[];
   /** The keyring the manager uses; the first key seals. */
+  encryptionKeys: { id: string; key: string }[];
+}
+
+export interface KeyRotationConfig {
+  /** The keyring the manager uses (TOKEN_ENCRYPTION_KEYS): the first key seals, every key opens. */
   encryptionKeys: { id: string; key: string }[];
 }
 "#;
@@ -81,6 +89,72 @@ impl LegacyImporter {
                 Error::config("crypto.getRandomValues is unavailable in this runtime")
             })?;
             self.inner.reseal(value, &ctx, nonce)
+        };
+        run().map_err(|e| error_to_js(&e))
+    }
+}
+
+/// A key rotation's second half (`make rekey`): a value sealed with an older
+/// key of the ring, opened and sealed again with the current one, bound to
+/// the same row and column, so the older key can leave the ring.
+#[wasm_bindgen]
+pub struct KeyRotation {
+    keyring: Keyring,
+}
+
+#[wasm_bindgen]
+impl KeyRotation {
+    /// Throws `CONFIG` naming the bad field; never echoes key bytes.
+    #[wasm_bindgen(constructor)]
+    pub fn new(
+        #[wasm_bindgen(unchecked_param_type = "KeyRotationConfig")] config: JsValue,
+    ) -> Result<KeyRotation, JsValue> {
+        let build = || -> Result<KeyRotation, Error> {
+            let json = js_to_json(&config, "config", Code::Config)?;
+            let f = Fields::new(&json, "config", Code::Config)?;
+            f.only(&["encryptionKeys"])?;
+            Ok(KeyRotation {
+                keyring: keyring_from(&f)?,
+            })
+        };
+        build().map_err(|e| error_to_js(&e))
+    }
+
+    /// The key that seals: the ring's first.
+    #[wasm_bindgen(getter, js_name = currentKeyId)]
+    pub fn current_key_id(&self) -> String {
+        self.keyring.current_kid().to_string()
+    }
+
+    /// The key id of a `v1.<kid>.…` value; `null` for any other format.
+    #[wasm_bindgen(js_name = keyIdOf)]
+    pub fn key_id(value: &str) -> Option<String> {
+        key_id_of(value).map(str::to_string)
+    }
+
+    /// The value sealed with the current key, bound to (user, provider,
+    /// field) as before; `null` when it already is. Throws
+    /// `CRYPTO_UNKNOWN_KEY` (its key is not in the ring), `CRYPTO_INTEGRITY`
+    /// (not this row's or column's), `CRYPTO_MALFORMED`, `CRYPTO_UNBOUND`.
+    pub fn rekey(
+        &self,
+        value: &str,
+        user_id: &str,
+        provider: &str,
+        #[wasm_bindgen(unchecked_param_type = "\"access_token\" | \"refresh_token\"")]
+        field_name: &str,
+    ) -> Result<Option<String>, JsValue> {
+        let run = || -> Result<Option<String>, Error> {
+            let ctx = SealContext {
+                user_id,
+                provider,
+                field: field(field_name)?,
+            };
+            let mut nonce = [0u8; 12];
+            getrandom::fill(&mut nonce).map_err(|_| {
+                Error::config("crypto.getRandomValues is unavailable in this runtime")
+            })?;
+            self.keyring.rekey(value, &ctx, nonce)
         };
         run().map_err(|e| error_to_js(&e))
     }

@@ -303,6 +303,11 @@ Deno.test({
         assert.equal(sample(fams, "oauth_webhook_backlog"), 3);
         assert.equal(sample(fams, "oauth_webhook_failed"), 2);
         assert.equal(sample(fams, "oauth_webhook_endpoints_disabled"), 2);
+        // Every access token and each held refresh token, by the key that sealed it.
+        assert.equal(
+          sample(fams, "oauth_sealed_values", { key_id: "seed" }),
+          CONNECTIONS.length + CONNECTIONS.filter((c) => c.sealed).length,
+        );
         // The last finished run (not the one still running).
         assert.equal(
           sample(fams, "oauth_refresher_last_run_timestamp_seconds"),

@@ -291,3 +291,50 @@ fn no_token_bytes_in_events_errors_or_status() {
         assert!(!text.contains("csecret"), "{text}");
     }
 }
+
+#[test]
+fn a_uuid_user_id_in_upper_case_is_refused_before_anything_is_sealed() {
+    // Postgres returns a uuid in lower case: tokens sealed for the upper-case
+    // id would never open again (CRYPTO_INTEGRITY, the refresh token lost).
+    let w = world("google");
+    let upper = "A0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A11";
+    let e =
+        w.rt.run(w.m.store_tokens(
+            upper,
+            "google",
+            InitialTokens {
+                access_token: "at".into(),
+                refresh_token: Some("rt".into()),
+                ..Default::default()
+            },
+        ))
+        .unwrap_err();
+    assert_eq!(e.code, Code::BadRequest);
+    assert!(e.message.contains("lower case"), "{}", e.message);
+    assert!(w.store.row(upper, "google").is_none());
+    let e =
+        w.rt.run(w.m.get_valid_token(upper, "google", GetOptions::default()))
+            .unwrap_err();
+    assert_eq!(e.code, Code::BadRequest);
+    // The same id in lower case, and ids that are not UUIDs, as before.
+    for id in [
+        upper.to_ascii_lowercase().as_str(),
+        "User-ABC",
+        "github|12345",
+    ] {
+        w.rt.run(w.m.store_tokens(
+            id,
+            "google",
+            InitialTokens {
+                access_token: "at".into(),
+                expires_in_secs: Some(3600),
+                ..Default::default()
+            },
+        ))
+        .unwrap();
+        let t =
+            w.rt.run(w.m.get_valid_token(id, "google", GetOptions::default()))
+                .unwrap();
+        assert_eq!(t.access_token.expose(), "at");
+    }
+}

@@ -414,14 +414,31 @@ class Exposition {
 /** `le` of a bound in seconds, as Prometheus clients write it. */
 const le = (boundMs: number) => String(boundMs / 1000);
 
+/**
+ * Sealed token values per key id (`v1.<kid>.…`; `legacy` for values in the
+ * unbound legacy format): a key can leave TOKEN_ENCRYPTION_KEYS once no value
+ * needs it (`make rekey` moves them to the current key).
+ */
+export async function sealedByKey(db: Db): Promise<{ keyId: string; count: number }[]> {
+  const rows = await db.query<{ kid: string; n: number }>(
+    `select case when v like 'v1.%' then split_part(v, '.', 2) else 'legacy' end as kid, count(*)::float8 as n
+       from (select access_token_sealed as v from public.oauth_connections
+             union all select refresh_token_sealed from public.oauth_connections) s
+      where v is not null
+      group by 1 order by 1`,
+  );
+  return rows.map((r) => ({ keyId: String(r.kid), count: Number(r.n) }));
+}
+
 /** Everything, in the text exposition format 0.0.4. `now` (epoch ms) is "now" for the expiry gauge. */
 export async function renderMetrics(db: Db, now: number): Promise<string> {
-  const [outcomes, connections, expiringSoon, backlog, [run]] = await Promise.all([
+  const [outcomes, connections, expiringSoon, backlog, [run], keys] = await Promise.all([
     refreshOutcomes(db),
     connectionsByStatus(db),
     expiringByProvider(db, "access", now + 3_600_000),
     webhookBacklog(db),
     lastRuns(db, 1, { finished: true }),
+    sealedByKey(db),
   ]);
   const x = new Exposition();
 
@@ -498,6 +515,12 @@ export async function renderMetrics(db: Db, now: number): Promise<string> {
     backlog.pending,
   ]]);
   x.family("oauth_webhook_failed", "gauge", "Webhook messages given up on.", [["", {}, backlog.failed]]);
+  x.family(
+    "oauth_sealed_values",
+    "gauge",
+    "Sealed token values by the key id that sealed them (legacy: the unbound legacy format).",
+    keys.map((k) => ["", { key_id: k.keyId }, k.count]),
+  );
   x.family(
     "oauth_webhook_endpoints_disabled",
     "gauge",
