@@ -128,8 +128,12 @@ impl<T: Transport, S: Store, R: Runtime> Manager<T, S, R> {
             .and_then(|r| r.last_error_message.clone())
             .filter(|m| {
                 let granted = write.scope.as_deref().unwrap_or("");
+                // The scopes a provider names are the ones that would do
+                // (Google's challenge lists calendar and calendar.events):
+                // still missing when none of them is granted.
                 let granted = super::text::words(granted);
-                flagged_scopes(m).iter().any(|s| !granted.contains(s))
+                let flagged = flagged_scopes(m);
+                !flagged.is_empty() && flagged.iter().all(|s| !granted.contains(s))
             });
         let mut row = self.store.save_tokens(&write).await?;
         self.pending

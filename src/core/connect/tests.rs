@@ -703,7 +703,17 @@ fn a_reconnect_that_still_lacks_the_flagged_scope_stays_flagged() {
     );
     let status = rt.run(m.status("u1", "google")).unwrap();
     assert_eq!(status.status, "needs_reauth", "stored, not only reported");
-    // This time it is granted: connected, the flag gone.
+    // A provider that names several scopes names the ones that would do
+    // (Google: calendar or calendar.events): one of them granted is enough.
+    rt.run(m.record_scope_error(
+        "u1",
+        "google",
+        &[
+            "https://www.googleapis.com/auth/calendar".to_string(),
+            EVENTS.to_string(),
+        ],
+    ))
+    .unwrap();
     *s.code_scope.borrow_mut() = Some(format!("openid email {EVENTS}"));
     let t = through_callback(&m, &s, &rt, "u1", "google");
     let st = rt.run(m.complete_connect("u1", &t)).unwrap();
