@@ -293,8 +293,10 @@ export function startAuthStandIn(o: AuthStandInOptions) {
     }
     const existing = user.identities.find((i) => i.provider === flow.provider && i.id === who.sub);
     if (existing) {
+      // As Supabase Auth does (internal/api/external.go, an existing account):
+      // the identity's data and updated_at move; last_sign_in_at stays the
+      // time the identity was created.
       existing.identity_data = data;
-      existing.last_sign_in_at = now();
       existing.updated_at = now();
     } else {
       user.identities.push({

@@ -80,14 +80,32 @@ function readJson(storage, key) {
 
 const time = (v) => (typeof v === "string" ? Date.parse(v) || 0 : 0);
 
-/** The provider of the identity this session signed in or linked with last (Supabase's own record). */
+/**
+ * The provider of the identity this session signed in or linked with last.
+ * Supabase Auth moves an identity's `updated_at` at each sign-in with it and
+ * keeps `last_sign_in_at` at the identity's creation (internal/api/external.go,
+ * an existing account), so `updated_at` decides.
+ */
 function newestIdentity(user) {
   const ids = Array.isArray(user?.identities) ? [...user.identities] : [];
   ids.sort((x, y) =>
-    (time(y.last_sign_in_at) - time(x.last_sign_in_at)) || (time(y.updated_at) - time(x.updated_at)) ||
+    (time(y.updated_at) - time(x.updated_at)) || (time(y.last_sign_in_at) - time(x.last_sign_in_at)) ||
     (time(y.created_at) - time(x.created_at))
   );
   return ids[0]?.provider ?? null;
+}
+
+/** The page was opened by an OAuth error redirect (access_denied …): the connect it came back from failed. */
+function returnedWithError() {
+  const href = globalThis.location?.href;
+  if (typeof href !== "string") return false;
+  try {
+    const u = new URL(href);
+    const hash = new URLSearchParams(u.hash.slice(1));
+    return u.searchParams.has("error") || hash.has("error");
+  } catch {
+    return false;
+  }
 }
 
 function joinScopes(...lists) {
@@ -159,7 +177,16 @@ export function attachSupabase(supabase, client, options = {}) {
   const setStored = (user, fingerprints) =>
     storage.setItem(STORED, JSON.stringify({ user, fingerprints: fingerprints.slice(-FINGERPRINTS_KEPT) }));
 
-  /** The provider these tokens came from: this tab's connect(), else the identity used last. */
+  // A connect that came back with an error (consent denied) left its note:
+  // it must not claim the next sign-in.
+  if (returnedWithError()) pendingStorage.removeItem(PENDING);
+
+  /**
+   * The provider these tokens came from: this tab's connect(), else the
+   * identity used last. `null`: a connect started by another user than the
+   * one signed in now (a reconnect that picked another account landed in
+   * another Supabase user): not stored, reported.
+   */
   function providerOf(session) {
     const pending = readJson(pendingStorage, PENDING);
     pendingStorage.removeItem(PENDING);
@@ -169,6 +196,22 @@ export function attachSupabase(supabase, client, options = {}) {
       Date.now() - Number(pending.at) < PENDING_MAX_AGE_MS &&
       (!Array.isArray(linked) || linked.includes(pending.provider))
     ) {
+      if (typeof pending.user === "string" && pending.user !== session.user?.id) {
+        onError(
+          Object.assign(
+            new Error(
+              `the ${pending.provider} connect was started by another user than the one signed in now: ` +
+                "its tokens are not stored",
+            ),
+            { code: "UNAUTHORIZED" },
+          ),
+          {
+            provider: pending.provider,
+            connection: settingsOf(pending.provider)?.connection ?? pending.provider,
+          },
+        );
+        return null;
+      }
       return pending.provider;
     }
     // app_metadata.provider is the user's first identity, not necessarily the one just used.
@@ -228,6 +271,8 @@ export function attachSupabase(supabase, client, options = {}) {
     if (event === "SIGNED_OUT") {
       lastUser = null;
       storage.removeItem(STORED);
+      // A connect started before the sign-out belongs to the user who left.
+      pendingStorage.removeItem(PENDING);
       client.reset();
       return;
     }
@@ -269,7 +314,11 @@ export function attachSupabase(supabase, client, options = {}) {
         ...(Object.keys(queryParams).length ? { queryParams } : {}),
         ...(opts.skipBrowserRedirect ? { skipBrowserRedirect: true } : {}),
       };
-      pendingStorage.setItem(PENDING, JSON.stringify({ provider, at: Date.now() }));
+      // Who started it: signed in, the tokens that come back must be this user's.
+      pendingStorage.setItem(
+        PENDING,
+        JSON.stringify({ provider, at: Date.now(), user: session?.user?.id ?? null }),
+      );
       const { data, error } = method === "linkIdentity"
         ? await supabase.auth.linkIdentity({ provider, options: oauth })
         : await supabase.auth.signInWithOAuth({ provider, options: oauth });

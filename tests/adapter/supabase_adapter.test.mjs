@@ -1,7 +1,8 @@
 // js/supabase.js in Node with a fake supabase-js (its auth events driven by
 // hand) and a fake browser client (what it was asked to store, how often it
 // was reset): provider tokens stored once per token across events, reloads
-// and tabs; the provider from this tab's connect, else the identity signed in
+// and tabs; the provider from this tab's connect (dropped at sign-out, after
+// an error redirect, and refused for another user), else the identity updated
 // last (not app_metadata.provider, which Supabase keeps at the first
 // identity); sign-out and a user change reset the client; connect picks
 // signInWithOAuth or linkIdentity and passes each provider's parameters; a
@@ -407,4 +408,82 @@ test("sessionToken: a session refresh that could not reach Supabase Auth is AUTH
   // A refresh token the server refused: signed out.
   answer({ name: "AuthApiError", message: "Invalid Refresh Token: Refresh Token Not Found", status: 400 });
   assert.equal(await get(), "");
+});
+
+test("the identity used last is the one Supabase Auth updated last, not the one with the newest last_sign_in_at", async () => {
+  // As Supabase Auth writes identities: last_sign_in_at is set when the
+  // identity is created and kept; updated_at moves at each sign-in with it.
+  const { sb, client, link } = setup();
+  const google = {
+    provider: "google",
+    created_at: "2026-11-01T10:00:00Z",
+    last_sign_in_at: "2026-11-01T10:00:00Z",
+    updated_at: "2026-11-23T12:00:00Z",
+  };
+  const spotify = {
+    provider: "spotify",
+    created_at: "2026-11-10T10:00:00Z",
+    last_sign_in_at: "2026-11-10T10:00:00Z",
+    updated_at: "2026-11-10T10:00:00Z",
+  };
+  sb.emit("SIGNED_IN", {
+    provider_token: "ya29.google",
+    provider_refresh_token: "1//g",
+    user: userOf(A, [google, spotify]),
+  });
+  await link.settled();
+  assert.deepEqual(client.stores.map((s) => s.name), ["connections/google/store"]);
+});
+
+test("an abandoned connect does not claim a later sign-in: cleared at sign-out and by an error redirect", async () => {
+  const pendingStorage = memoryStorage();
+  const { sb, client, link } = setup({ pendingStorage });
+  const google = identity("google", "2026-11-23T10:00:00Z");
+  const spotify = identity("spotify", "2026-11-20T10:00:00Z");
+  sb.session = { access_token: "jwt-a", user: userOf(A, [google, spotify]) };
+  sb.identities = [google, spotify];
+  await link.connect("spotify"); // the user cancels at Spotify
+  sb.emit("SIGNED_OUT", null);
+  sb.emit("SIGNED_IN", { provider_token: "ya29.g", user: userOf(A, [google, spotify]) });
+  await link.settled();
+  assert.deepEqual(client.stores.map((s) => s.name), ["connections/google/store"]);
+
+  // Back on the page from a denied consent: the note is dropped when the adapter attaches.
+  pendingStorage.setItem(
+    "oauth-token-manager.supabase.pending",
+    JSON.stringify({ provider: "spotify", at: Date.now(), user: A }),
+  );
+  const saved = globalThis.location;
+  globalThis.location = {
+    href: "https://app.example/settings?error=access_denied&error_code=provider_error",
+  };
+  try {
+    const again = setup({ pendingStorage });
+    assert.equal(pendingStorage.getItem("oauth-token-manager.supabase.pending"), null);
+    again.sb.emit("SIGNED_IN", { provider_token: "ya29.g2", user: userOf(A, [google, spotify]) });
+    await again.link.settled();
+    assert.deepEqual(again.client.stores.map((s) => s.name), ["connections/google/store"]);
+  } finally {
+    globalThis.location = saved;
+  }
+});
+
+test("a connect started by one user whose sign-in lands as another stores nothing and says so", async () => {
+  // A reconnect where the user picked another Google account: Supabase signs
+  // in whoever owns that identity.
+  const { sb, client, link, errors } = setup();
+  const google = identity("google", "2026-11-23T10:00:00Z");
+  sb.session = { access_token: "jwt-a", user: userOf(A, [google]) };
+  sb.identities = [google];
+  await link.connect("google");
+  sb.emit("SIGNED_IN", {
+    provider_token: "ya29.other",
+    user: userOf(B, [identity("google", "2026-11-23T11:00:00Z")]),
+  });
+  await link.settled();
+  assert.equal(client.stores.length, 0);
+  assert.equal(errors.length, 1);
+  assert.equal(errors[0].e.code, "UNAUTHORIZED");
+  assert.match(errors[0].e.message, /another user/);
+  assert.deepEqual(errors[0].about, { provider: "google", connection: "google" });
 });
