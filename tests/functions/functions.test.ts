@@ -342,6 +342,12 @@ Deno.test({
         assert.equal(pre.status, 204);
         assert.equal(pre.headers.get("access-control-allow-origin"), ORIGIN);
         assert.match(pre.headers.get("access-control-allow-headers") ?? "", /authorization/);
+        // Every header supabase-js may send, trace propagation included.
+        const { corsHeaders } = await import("npm:@supabase/supabase-js@2.119.1/cors");
+        const allowed = new Set((pre.headers.get("access-control-allow-headers") ?? "").split(/,\s*/));
+        for (const h of corsHeaders["Access-Control-Allow-Headers"].split(/,\s*/)) {
+          assert.ok(allowed.has(h), `preflight allows ${h}`);
+        }
         const bad = await stack.call("get-token-status", { method: "GET", origin: "https://evil.example" });
         assert.equal(bad.status, 403);
         assert.equal(bad.json.code, "FORBIDDEN");

@@ -201,3 +201,48 @@ Deno.test({
     }
   },
 });
+
+Deno.test("caller identity under `supabase start`: HS256 sessions verified with SUPABASE_JWKS's oct key, behind kong", async () => {
+  const { JwtVerifier } = await import("../../supabase/functions/_shared/auth.ts");
+  const { readConfig } = await import("../../supabase/functions/_shared/env.ts");
+  const { TOKEN_ENCRYPTION_KEYS } = { TOKEN_ENCRYPTION_KEYS: `k1:${btoa("0".repeat(32))}` };
+  // What the CLI gives its functions: SUPABASE_URL is its gateway inside
+  // Docker, the legacy HS256 secret only as an oct key of SUPABASE_JWKS,
+  // next to an asymmetric key; sessions name the address the browser uses.
+  const secret = crypto.getRandomValues(new Uint8Array(32));
+  const k = btoa(String.fromCharCode(...secret)).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+  const ec = await generateKeyPair("ES256");
+  const env: Record<string, string> = {
+    SUPABASE_URL: "http://kong:8000",
+    SUPABASE_JWKS: JSON.stringify({
+      keys: [{ kty: "oct", k, alg: "HS256" }, {
+        ...(await exportJWK(ec.publicKey)),
+        kid: "ec-1",
+        alg: "ES256",
+      }],
+    }),
+    TOKEN_ENCRYPTION_KEYS,
+    GOOGLE_CLIENT_ID: "id",
+    GOOGLE_CLIENT_SECRET: "secret",
+  };
+  const verifier = new JwtVerifier(readConfig((n) => env[n]));
+  const session = (key: CryptoKey | Uint8Array, alg: string, claims: Record<string, unknown> = {}) =>
+    new SignJWT({ role: "authenticated", ...claims })
+      .setProtectedHeader({ alg, typ: "JWT", ...(alg === "ES256" ? { kid: "ec-1" } : {}) })
+      .setSubject(USER)
+      .setAudience("authenticated")
+      .setIssuer("http://127.0.0.1:54321/auth/v1")
+      .setIssuedAt()
+      .setExpirationTime("1h")
+      .sign(key);
+  const req = (token: string) =>
+    new Request("http://kong:8000/functions/v1/x", { headers: { authorization: `Bearer ${token}` } });
+  assert.equal((await verifier.verify(req(await session(secret, "HS256")))).userId, USER);
+  assert.equal((await verifier.verify(req(await session(ec.privateKey, "ES256")))).userId, USER);
+  // Another secret's signature is refused, as before.
+  const wrong = crypto.getRandomValues(new Uint8Array(32));
+  await assert.rejects(verifier.verify(req(await session(wrong, "HS256"))), /invalid access token/);
+  // On a hosted project the issuer is still checked.
+  const hosted = new JwtVerifier(readConfig((n) => ({ ...env, SUPABASE_URL: "https://ref.supabase.co" })[n]));
+  await assert.rejects(hosted.verify(req(await session(secret, "HS256"))), /not issued by this project/);
+});

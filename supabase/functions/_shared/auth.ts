@@ -119,6 +119,16 @@ export class RemoteKeySet {
 
 type Claims = { audience?: string; issuer?: string };
 
+/** The bytes of an unpadded base64url string (a JWK's `k`); an invalid one is a CONFIG error. */
+function base64urlBytes(v: string): Uint8Array {
+  try {
+    const b64 = v.replace(/-/g, "+").replace(/_/g, "/");
+    return Uint8Array.from(atob(b64 + "=".repeat((4 - (b64.length % 4)) % 4)), (c) => c.charCodeAt(0));
+  } catch {
+    throw configError("SUPABASE_JWKS has an oct key whose k is not base64url");
+  }
+}
+
 export class JwtVerifier {
   private readonly secret: Uint8Array | null;
   private readonly keys: JWTVerifyGetKey | null;
@@ -128,15 +138,25 @@ export class JwtVerifier {
   constructor(
     cfg: Pick<AppConfig, "jwtSecret" | "jwksUrl"> & Partial<AppConfig>,
   ) {
-    this.secret = cfg.jwtSecret ? new TextEncoder().encode(cfg.jwtSecret) : null;
+    // `supabase start` without signing keys signs sessions with HS256 and
+    // hands the functions its secret only as an `oct` key in SUPABASE_JWKS.
+    const oct = (cfg.jwks?.keys ?? []).find((k) => k.kty === "oct" && typeof k.k === "string");
+    this.secret = cfg.jwtSecret
+      ? new TextEncoder().encode(cfg.jwtSecret)
+      : oct
+      ? base64urlBytes(String(oct.k))
+      : null;
     this.issuer = cfg.jwtIssuer ?? null;
     this.oauthClients = new Set(cfg.oauthClientIds ?? []);
-    if (cfg.jwks) {
+    const asymmetric = (cfg.jwks?.keys ?? []).filter((k) => k.kty !== "oct");
+    if (cfg.jwks && asymmetric.length > 0) {
       try {
-        this.keys = createLocalJWKSet({ keys: cfg.jwks.keys as JWK[] });
+        this.keys = createLocalJWKSet({ keys: asymmetric as JWK[] });
       } catch {
         throw configError("SUPABASE_JWKS is not a valid JSON Web Key Set");
       }
+    } else if (cfg.jwks) {
+      this.keys = null;
     } else if (cfg.jwksUrl) {
       this.keys = new RemoteKeySet(cfg.jwksUrl, {
         maxAgeMs: cfg.jwksCacheMaxAgeMs ?? 600_000,

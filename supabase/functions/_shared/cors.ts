@@ -5,6 +5,8 @@ import { AppError } from "./errors.ts";
 export const MARKER_HEADER = "X-Token-Refreshed-At";
 /** The connection (provider id) a token or status answer is about, so the browser keys its marker. */
 export const CONNECTION_HEADER = "X-Token-Connection";
+const SUPABASE_HEADERS =
+  "authorization, x-client-info, apikey, content-type, x-retry-count, traceparent, tracestate, baggage";
 /** Every response names its request; error bodies carry the same id as `requestId`. */
 export const REQUEST_ID_HEADER = "X-Request-Id";
 
@@ -20,7 +22,9 @@ export class Cors {
     }
     return {
       "Access-Control-Allow-Origin": origin,
-      "Access-Control-Allow-Headers": "authorization, x-client-info, apikey, content-type",
+      // Every header supabase-js sends (its own `corsHeaders`, @supabase/supabase-js/cors):
+      // functions.invoke() with trace propagation sends traceparent, tracestate and baggage.
+      "Access-Control-Allow-Headers": SUPABASE_HEADERS,
       "Access-Control-Allow-Methods": "GET, POST, PATCH, DELETE, OPTIONS",
       "Access-Control-Expose-Headers": `${MARKER_HEADER}, ${CONNECTION_HEADER}, ${REQUEST_ID_HEADER}`,
       "Access-Control-Max-Age": "600",

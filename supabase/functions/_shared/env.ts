@@ -110,6 +110,9 @@ function encryptionKeys(env: Env): { id: string; key: string }[] {
   });
 }
 
+/** The URL `supabase start` gives its functions (its API gateway, inside Docker). */
+const CLI_INTERNAL_URL = /^http:\/\/kong:8000$/;
+
 /** SUPABASE_JWKS: a JSON Web Key Set, `{"keys": [...]}` (or the bare array of keys). */
 function inlineJwks(env: Env): { keys: Record<string, unknown>[] } | null {
   const raw = env("SUPABASE_JWKS")?.trim();
@@ -185,9 +188,12 @@ export function readConfig(env: Env = (n) => Deno.env.get(n)): AppConfig {
     jwksUrl: jwks ? null : jwksUrl,
     jwks,
     secretKeys: secretKeys(env),
-    // JWT_ISSUER overrides it where the functions see another URL than the browser
-    // (`supabase functions serve` runs them behind http://kong:8000).
-    jwtIssuer: env("JWT_ISSUER")?.trim() || (supabaseUrl ? `${supabaseUrl}/auth/v1` : null),
+    // JWT_ISSUER overrides it where the functions see another URL than the
+    // browser. `supabase start` runs them behind http://kong:8000 while its
+    // sessions name http://127.0.0.1:54321: there, without JWT_ISSUER, `iss`
+    // is not checked (the signature still is, with the project's own keys).
+    jwtIssuer: env("JWT_ISSUER")?.trim() ||
+      (supabaseUrl && !CLI_INTERNAL_URL.test(supabaseUrl) ? `${supabaseUrl}/auth/v1` : null),
     oauthClientIds: (env("OAUTH_CLIENT_IDS") ?? "").split(",").map((s) => s.trim()).filter(Boolean),
     jwksCacheMaxAgeMs: optionalNumber(env, "JWKS_CACHE_MAX_AGE_MS") ?? 600_000,
     jwksCooldownMs: optionalNumber(env, "JWKS_COOLDOWN_MS") ?? 60_000,
