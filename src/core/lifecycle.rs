@@ -77,6 +77,19 @@ impl<T: Transport, S: Store, R: Runtime> Manager<T, S, R> {
             (Some(a), Some(stored)) if a.id != stored
         );
         let existing = loaded.filter(|_| !other_account);
+        // A sign-in's access token alone (no refresh token, no scope) does
+        // not replace a working grant of the same account: the sign-in may
+        // have asked for less (an app's own sign-in without the Calendar
+        // scope), and it brings nothing a refresh of that grant cannot.
+        if kind == "stored" && t.refresh_token.is_none() && t.scope.is_none() {
+            if let Some(row) = existing.as_ref().filter(|r| {
+                r.refresh_token_sealed.is_some()
+                    && r.access_token_sealed.is_some()
+                    && Status::parse(&r.status) == Some(Status::Connected)
+            }) {
+                return Ok(self.report(provider_id, Some(row)));
+            }
+        }
         let refresh_sealed = match &t.refresh_token {
             Some(r) => Some(self.seal(r, user_id, provider_id, Field::RefreshToken)),
             None => existing

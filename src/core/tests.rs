@@ -391,6 +391,8 @@ fn new_tokens_that_are_already_expired_are_refreshed_not_returned() {
             access_token: "stale".into(),
             refresh_token: None,
             expires_at_ms: Some(w.rt.now_ms() - 1000),
+            // Saying what it grants: a token alone would not replace the grant.
+            scope: Some("calendar".into()),
             ..Default::default()
         },
     ))

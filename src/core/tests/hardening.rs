@@ -338,3 +338,62 @@ fn a_uuid_user_id_in_upper_case_is_refused_before_anything_is_sealed() {
         assert_eq!(t.access_token.expose(), "at");
     }
 }
+
+#[test]
+fn a_sign_in_token_alone_does_not_replace_a_working_grant() {
+    // Connected with a refresh token and the Calendar scope; then the user
+    // signs in with Google on a page that asks for less (no offline access):
+    // Supabase hands over an access token only, its scope unknown.
+    let w = world("google");
+    w.connect("google", 3600, Some("rt-0"));
+    let before = w.store.row("user-1", "google").unwrap();
+    let st =
+        w.rt.run(w.m.store_tokens(
+            "user-1",
+            "google",
+            InitialTokens {
+                access_token: "at-login-only".into(),
+                expires_in_secs: Some(3600),
+                ..Default::default()
+            },
+        ))
+        .unwrap();
+    assert_eq!(st.status, "connected");
+    let after = w.store.row("user-1", "google").unwrap();
+    assert_eq!(after.access_token_sealed, before.access_token_sealed);
+    assert_eq!(after.version, before.version, "nothing written");
+    assert_eq!(w.get("google").unwrap().access_token.expose(), "at-initial");
+    // With a refresh token (a new consent), or a scope saying what it
+    // grants, the sign-in's tokens are the grant.
+    w.rt.run(w.m.store_tokens(
+        "user-1",
+        "google",
+        InitialTokens {
+            access_token: "at-with-scope".into(),
+            expires_in_secs: Some(3600),
+            scope: Some("calendar".into()),
+            ..Default::default()
+        },
+    ))
+    .unwrap();
+    assert_eq!(
+        w.get("google").unwrap().access_token.expose(),
+        "at-with-scope"
+    );
+    // A grant that does not work (needs_reauth) is replaced by any sign-in.
+    let mut row = w.store.row("user-1", "google").unwrap();
+    row.status = "needs_reauth".into();
+    row.last_error_code = Some("REAUTH_REQUIRED".into());
+    w.store.put_row(row);
+    w.rt.run(w.m.store_tokens(
+        "user-1",
+        "google",
+        InitialTokens {
+            access_token: "at-again".into(),
+            expires_in_secs: Some(3600),
+            ..Default::default()
+        },
+    ))
+    .unwrap();
+    assert_eq!(w.get("google").unwrap().access_token.expose(), "at-again");
+}
