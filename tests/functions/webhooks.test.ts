@@ -761,6 +761,58 @@ Deno.test({
         assert.equal(GONE.got.length, 2);
       });
 
+      await t.step("an endpoint that asks to slow down is sent nothing more in the pass", async () => {
+        await reset();
+        let busy = true;
+        const BUSY = recv(() =>
+          busy
+            ? new Response("slow down", { status: 429, headers: { "retry-after": "60" } })
+            : new Response("ok")
+        );
+        const OK = recv();
+        const cfg = config({
+          WEBHOOK_ENDPOINTS: endpointsVar([
+            { url: BUSY.url, secret: newSecret() },
+            { url: OK.url, secret: newSecret() },
+          ]),
+        });
+        const [eBusy] = cfg.endpoints;
+        await enqueue(db, 5);
+        const t0 = Date.now();
+        const r = await deliverWebhooks(db, cfg, { now: () => t0, random: NO_JITTER, concurrency: 1 });
+        assert.equal(BUSY.got.length, 1, "one request, then throttled (Standard Webhooks on 429)");
+        assert.equal(OK.got.length, 5, "the other endpoint is not held back");
+        assert.equal(r.retried, 5);
+        const rows = await outbox(db);
+        for (const row of rows) {
+          assert.equal(row.next_attempt_at.getTime(), t0 + 60_000, "due again when it said");
+          assert.deepEqual(row.delivered_to, [cfg.endpoints[1].id]);
+        }
+        assert.equal(rows[0].last_error, `${eBusy.id}=429`);
+        // A minute later it takes them: each message reaches it once more, and is delivered.
+        busy = false;
+        const later = await deliverWebhooks(db, cfg, { now: () => t0 + 60_000, random: NO_JITTER });
+        assert.equal(later.delivered, 5);
+        assert.equal(BUSY.got.length, 6);
+        assert.equal(OK.got.length, 5, "not sent again to the endpoint that had it");
+
+        // Alone, it spends no attempt of the messages it was not sent.
+        await reset();
+        busy = true;
+        const solo = config({ WEBHOOK_ENDPOINTS: endpointsVar([{ url: BUSY.url, secret: newSecret() }]) });
+        await enqueue(db, 3);
+        const before = BUSY.got.length;
+        await deliverWebhooks(db, solo, { now: () => t0, random: NO_JITTER, concurrency: 1 });
+        assert.equal(BUSY.got.length, before + 1);
+        const alone = await outbox(db);
+        assert.deepEqual(
+          alone.map((x) => x.attempts),
+          [1, 0, 0],
+          "no attempt spent on the messages not sent",
+        );
+        assert.ok(alone.every((x) => x.next_attempt_at.getTime() === t0 + 60_000 && x.failed_at === null));
+      });
+
       await t.step("webhook-timestamp is each request's own time", async () => {
         await reset();
         let clock = Date.now();

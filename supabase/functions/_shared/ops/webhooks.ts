@@ -292,7 +292,19 @@ export async function deliverWebhooks(
     if (rows.length > 0) result.endpointsDisabled++;
   };
 
-  const finish = async (msg: Claimed, outcomes: Map<string, Outcome>, all: WebhookEndpoint[]) => {
+  // Endpoints that asked to slow down (429, 502, 503, 504) or did not answer
+  // (timeout, refused): sent nothing more in this pass (Standard Webhooks:
+  // throttle), their messages kept for the next attempt. The value: until
+  // when (Retry-After), or null for the rest of the pass.
+  const paused = new Map<string, number | null>();
+  const THROTTLING = new Set(["429", "502", "503", "504", "timeout", "network"]);
+
+  const finish = async (
+    msg: Claimed,
+    outcomes: Map<string, Outcome>,
+    all: WebhookEndpoint[],
+    deferred: number[],
+  ) => {
     const t = now();
     // An endpoint gone meanwhile (410, here or in a parallel message) counts no more.
     const applicable = all.filter((e) => !gone.has(e.id));
@@ -304,13 +316,20 @@ export async function deliverWebhooks(
     const ok = tried.filter(([, o]) => o.ok).map(([id]) => id);
     const failures = tried.filter((e): e is readonly [string, Outcome & { ok: false }] => !e[1].ok);
     const attempts = msg.attempts + 1;
-    const exhaustedSchedule = attempts > cfg.retrySeconds.length;
+    // Nothing sent (every endpoint it still needs is paused): no attempt spent,
+    // tried again when they are due, at the soonest the schedule's next delay.
+    const unsent = outcomes.size === 0 && deferred.length > 0;
+    const exhaustedSchedule = !unsent && attempts > cfg.retrySeconds.length;
     let next = t;
-    if (!exhaustedSchedule) {
+    if (unsent) {
+      const delay = cfg.retrySeconds[Math.min(msg.attempts, cfg.retrySeconds.length - 1)] ?? 0;
+      next = Math.max(t + Math.round(delay * 1000), ...deferred);
+    } else if (!exhaustedSchedule) {
       let delayS = cfg.retrySeconds[attempts - 1] * (1 + (random() * 2 - 1) * JITTER);
       const retryAfter = Math.max(-1, ...failures.map(([, f]) => f.retryAfterS ?? -1));
       if (retryAfter > delayS) delayS = Math.min(retryAfter, MAX_RETRY_AFTER_S);
-      next = t + Math.round(delayS * 1000);
+      // Not before the paused endpoints it still needs are due again.
+      next = Math.max(t + Math.round(delayS * 1000), ...deferred);
     }
     const lastError = failures.length === 0
       ? null
@@ -329,7 +348,7 @@ export async function deliverWebhooks(
          next_attempt_at = case when $3::text[] <@ (delivered_to || $2::text[]) or $5::boolean
                                 then $4::timestamptz
                                 else $6::timestamptz end,
-         last_error = case when $3::text[] <@ (delivered_to || $2::text[]) then last_error else $7 end
+         last_error = case when $3::text[] <@ (delivered_to || $2::text[]) then last_error else coalesce($7, last_error) end
        where id = $1 and ${PENDING}
        returning delivered_at is not null as delivered, failed_at is not null as failed`,
       [
@@ -357,14 +376,26 @@ export async function deliverWebhooks(
     const applicable = endpoints.filter((e) => !e.types || (e.types as readonly string[]).includes(msg.type));
     const due = applicable.filter((e) => !done.has(e.id));
     const outcomes = new Map<string, Outcome>();
+    const deferred: number[] = [];
     await eachBounded(due, endpointConcurrency, async (ep) => {
       if (gone.has(ep.id)) return;
+      const t = now();
+      if (paused.has(ep.id)) {
+        const until = paused.get(ep.id)!;
+        if (until === null || until > t) {
+          deferred.push(until ?? t);
+          return;
+        }
+      }
       // webhook-timestamp is this attempt's time, taken as its request starts.
-      const outcome = await post(doFetch, ep, msg, now(), timeoutMs);
+      const outcome = await post(doFetch, ep, msg, t, timeoutMs);
       if (!outcome.ok && outcome.error === "410") await disable(ep);
       else outcomes.set(ep.id, outcome);
+      if (!outcome.ok && THROTTLING.has(outcome.error)) {
+        paused.set(ep.id, outcome.retryAfterS === null ? null : now() + outcome.retryAfterS * 1000);
+      }
     });
-    await finish(msg, outcomes, applicable);
+    await finish(msg, outcomes, applicable, deferred);
   };
 
   const worker = async () => {
