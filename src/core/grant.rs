@@ -112,14 +112,33 @@ pub fn classify_oauth_error(error: &str) -> Code {
 }
 
 /// Keeps a provider's `error_description` only if it is short, printable and
-/// does not echo the secret we sent.
+/// does not echo the secret we sent: whole, URL-encoded, or any 12 of its
+/// characters in a row, in any case.
 fn safe_description(v: Option<&Value>, sent: &str) -> Option<String> {
     let d = v?.as_str()?;
-    if d.is_empty() || (sent.len() >= 4 && super::text::contains(d, sent)) {
+    if d.is_empty() || echoes(d, sent) {
         return None;
     }
     let clean: String = d.chars().filter(|c| !c.is_control()).take(200).collect();
     Some(clean)
+}
+
+/// `text` holds `secret`, its URL encoding, or a 12-byte run of it (ASCII case ignored).
+fn echoes(text: &str, secret: &str) -> bool {
+    const RUN: usize = 12;
+    if secret.len() < 4 {
+        return false;
+    }
+    let lower = |s: &str| s.to_ascii_lowercase();
+    let (t, s) = (lower(text), lower(secret));
+    let encoded = lower(&super::http::form_urlencode(secret));
+    if super::text::contains(&t, &s) || super::text::contains(&t, &encoded) {
+        return true;
+    }
+    s.len() >= RUN
+        && s.as_bytes()
+            .windows(RUN)
+            .any(|w| t.as_bytes().windows(RUN).any(|x| x == w))
 }
 
 fn oauth_error(obj: &Map, status: u16, sent: &str, retry_after: Option<u64>) -> Option<Error> {
@@ -131,7 +150,14 @@ fn oauth_error(obj: &Map, status: u16, sent: &str, retry_after: Option<u64>) -> 
         .take(64)
         .collect();
     let mut message = format!("the provider answered {safe_code}");
-    if let Some(d) = safe_description(obj.get("error_description"), sent) {
+    // A client-authentication failure's description may quote the client
+    // secret, which is not at hand here: not kept.
+    let described = if code == Code::InvalidClient {
+        None
+    } else {
+        safe_description(obj.get("error_description"), sent)
+    };
+    if let Some(d) = described {
         message.push_str(": ");
         message.push_str(&d);
     }

@@ -100,6 +100,10 @@ impl<T: Transport, S: Store, R: Runtime> Manager<T, S, R> {
             t.expires_at_ms.or_else(|| {
                 t.expires_in_secs
                     .or(provider.spec.default_expires_in_secs)
+                    .or(provider
+                        .spec
+                        .refreshable_expires_in_secs
+                        .filter(|_| refresh_sealed.is_some()))
                     .map(|s| after_secs(now, s))
             })
         } else {
@@ -253,7 +257,19 @@ impl<T: Transport, S: Store, R: Runtime> Manager<T, S, R> {
                 warning: None,
             };
         };
-        let status = Status::parse(&row.status).unwrap_or(Status::Error);
+        let stored = Status::parse(&row.status).unwrap_or(Status::Error);
+        // `connected` was written while the old token was still valid; a
+        // failed refresh's cooldown that outlasts it means every call fails
+        // now: the status says so without waiting for the next attempt.
+        let now = self.rt.now_ms();
+        let status = if stored == Status::Connected
+            && row.expires_at.is_some_and(|e| e <= now)
+            && row.cooldown_until.is_some_and(|c| c > now)
+        {
+            Status::TokenExpired
+        } else {
+            stored
+        };
         StatusReport {
             provider: provider_id.to_string(),
             status: status.as_str().to_string(),

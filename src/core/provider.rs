@@ -108,6 +108,10 @@ pub struct ProviderSpec {
     pub scope_separator: char,
     /// Lifetime to assume when a response omits `expires_in` (RFC 6749 §5.1 makes it optional).
     pub default_expires_in_secs: Option<u64>,
+    /// The same for tokens that come with a refresh token (GitHub: an OAuth
+    /// App's tokens never expire, a GitHub App's expiring user tokens live 8
+    /// hours; a Supabase sign-in hands either over without its lifetime).
+    pub refreshable_expires_in_secs: Option<u64>,
     /// The authorization endpoint (RFC 6749 §3.1); connecting needs it.
     pub auth_url: Option<String>,
     /// The authorization server's issuer identifier (RFC 9207): what its
@@ -157,6 +161,7 @@ fn base_spec(
         margin_secs,
         scope_separator: ' ',
         default_expires_in_secs: None,
+        refreshable_expires_in_secs: None,
         auth_url: None,
         issuer: None,
         revocation: Revocation::None,
@@ -207,6 +212,8 @@ pub fn builtin(id: &str) -> Option<ProviderSpec> {
         },
         userinfo: Some(("https://api.github.com/user".into(), IdentityKind::GitHub)),
         default_scopes: text::words("read:user user:email"),
+        // "Refreshing user access tokens": expires_in "will always be 28800".
+        refreshable_expires_in_secs: Some(28_800),
         ..base_spec(
             "https://github.com/login/oauth/access_token",
             ClientAuth::Body,
@@ -228,10 +235,13 @@ pub fn builtin(id: &str) -> Option<ProviderSpec> {
             // Spotify's access tokens last an hour ("Refreshing tokens"); a
             // Supabase sign-in hands one over without its lifetime.
             default_expires_in_secs: Some(3_600),
+            // Its answer may carry a new refresh token, and with PKCE (every
+            // connect here uses it) a refresh token refreshes once: a request
+            // whose answer was lost is not sent again with it.
             ..base_spec(
                 "https://accounts.spotify.com/api/token",
                 ClientAuth::Basic,
-                Rotation::Reusable,
+                Rotation::SingleUse,
                 300,
             )
         },

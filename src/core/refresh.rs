@@ -157,19 +157,30 @@ impl<T: Transport, S: Store, R: Runtime> Manager<T, S, R> {
         let last = row.last_error_code.as_deref().and_then(Code::parse);
         // A recorded retryable failure keeps its code (RATE_LIMITED stays
         // RATE_LIMITED); anything else is reported as COOLDOWN.
+        // A permanent failure (a misconfigured client, a token that cannot be
+        // opened) keeps its code: no retry fixes it.
         let code = match last {
             Some(c) if c.retryable() => c,
+            Some(c)
+                if Status::parse(&row.status) == Some(Status::Error) && !c.requires_reauth() =>
+            {
+                c
+            }
             _ => Code::Cooldown,
         };
+        let last_code = row.last_error_code.as_deref().unwrap_or("unknown");
         let err = Error::new(
             code,
-            format!(
-                "refreshing is paused after a failed attempt ({}); retry in {}s",
-                row.last_error_code.as_deref().unwrap_or("unknown"),
-                ms_to_secs_ceil(until - now)
-            ),
+            if code.retryable() || code == Code::Cooldown {
+                format!(
+                    "refreshing is paused after a failed attempt ({last_code}); retry in {}s",
+                    ms_to_secs_ceil(until - now)
+                )
+            } else {
+                format!("refreshing failed ({last_code}): its cause must be fixed first")
+            },
         )
-        .with_retry_after(Some(ms_to_secs_ceil(until - now)));
+        .with_retry_after(code.retryable().then(|| ms_to_secs_ceil(until - now)));
         if still_valid(row, now) && !opts.force {
             return self.serve(row, Some(err)).await;
         }
@@ -518,6 +529,9 @@ impl<T: Transport, S: Store, R: Runtime> Manager<T, S, R> {
         let failures = row.failure_count.saturating_add(1);
         let old_valid = still_valid(row, now);
         let status = after_failure(e.code, old_valid, policy.is_exhausted(failures));
+        // A grant flagged for a missing scope stays flagged through a
+        // failure that is not its death: only a new consent clears it.
+        let keep_scope_flag = super::lifecycle::missing_scope(row) && status != Status::NeedsReauth;
         let cooldown_until = match status {
             Status::NeedsReauth => None,
             _ => Some(
@@ -533,9 +547,21 @@ impl<T: Transport, S: Store, R: Runtime> Manager<T, S, R> {
                 user_id: row.user_id.clone(),
                 provider: row.provider.clone(),
                 owner: owner.to_string(),
-                status: status.as_str().to_string(),
-                code: e.code.as_str().to_string(),
-                message: e.message.clone(),
+                status: if keep_scope_flag {
+                    Status::NeedsReauth.as_str().to_string()
+                } else {
+                    status.as_str().to_string()
+                },
+                code: if keep_scope_flag {
+                    Code::InsufficientScope.as_str().to_string()
+                } else {
+                    e.code.as_str().to_string()
+                },
+                message: if keep_scope_flag {
+                    row.last_error_message.clone().unwrap_or_default()
+                } else {
+                    e.message.clone()
+                },
                 at: now,
                 failure_count: failures,
                 cooldown_until,
@@ -558,17 +584,22 @@ impl<T: Transport, S: Store, R: Runtime> Manager<T, S, R> {
         ev.attempts = Some(attempts);
         ev.duration_ms = Some(now - started);
         self.emit(ev).await;
-        let e = match (e.code, cooldown_until) {
-            (Code::RateLimited, Some(c)) => {
+        // Retry when this instance will try again: the recorded cooldown (at
+        // least the provider's Retry-After), for every retryable failure.
+        let e = match cooldown_until {
+            Some(c) if e.retryable() => {
                 let secs = ms_to_secs_ceil(c - now);
                 Error {
-                    retry_after_secs: Some(secs),
+                    retry_after_secs: Some(secs.max(e.retry_after_secs.unwrap_or(0))),
                     ..e
                 }
             }
             _ => e,
         };
-        if old_valid && !opts.force && status != Status::NeedsReauth && status != Status::Error {
+        // A failed refresh while the old token is still valid returns the old
+        // token with the failure as a warning, as the next call during the
+        // cooldown does (a permanent failure's status says `error`).
+        if old_valid && !opts.force && status != Status::NeedsReauth {
             return self.token_from_row(row, Some(e));
         }
         Err(e)

@@ -50,6 +50,7 @@ Deno.test("env: OAUTH_PROVIDERS with per-provider variables", () => {
     MY_IDP_TOKEN_URL: "https://idp.example/oauth/token",
     MY_IDP_AUTH_URL: "https://idp.example/oauth/authorize",
     MY_IDP_ISSUER: "https://idp.example/",
+    MY_IDP_ROTATION: "single-use",
     MY_IDP_USERINFO_URL: "https://idp.example/userinfo",
     MY_IDP_REVOCATION_URL: "https://idp.example/oauth/revoke",
     MY_IDP_SCOPES: "openid,email profile",
@@ -75,6 +76,7 @@ Deno.test("env: OAUTH_PROVIDERS with per-provider variables", () => {
     authUrl: "https://idp.example/oauth/authorize",
     // As written: an issuer is compared as a string (RFC 9207), its slash included.
     issuer: "https://idp.example/",
+    rotation: "single-use",
     userinfoUrl: "https://idp.example/userinfo",
     revocationUrl: "https://idp.example/oauth/revoke",
     scopes: ["openid", "email", "profile"],
@@ -91,6 +93,10 @@ Deno.test("env: every provider mistake names its variable", () => {
   refuses({ ...spotify, SPOTIFY_USERINFO_URL: "http://a b" }, /^SPOTIFY_USERINFO_URL must be/);
   refuses({ ...spotify, SPOTIFY_REVOCATION_URL: "nope" }, /^SPOTIFY_REVOCATION_URL must be/);
   refuses({ ...spotify, SPOTIFY_ISSUER: "accounts.spotify.com" }, /^SPOTIFY_ISSUER must be/);
+  refuses(
+    { ...spotify, SPOTIFY_ROTATION: "sometimes" },
+    /^SPOTIFY_ROTATION must be one of reusable, single-use/,
+  );
   refuses(
     { ...spotify, SPOTIFY_CLIENT_AUTH: "jwt" },
     /^SPOTIFY_CLIENT_AUTH must be one of basic, body, none/,

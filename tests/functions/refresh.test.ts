@@ -209,8 +209,20 @@ Deno.test({
           assert.equal(forced.status, 200, JSON.stringify(forced.json));
           const c = await counters(s);
           assert.equal(c.reuseDetected, 0);
-          await s.pg.sql.unsafe("drop trigger test_fail_token_writes on oauth_connections");
           await control(s, "config", { rotation: false });
+          // Without rotation the token is handed out with a STORAGE warning:
+          // its message is the plain sentence, never the database's words.
+          await s.pg.sql.unsafe("update test_faults set fail_token_writes = true");
+          await clearCooldown(s);
+          await expireInDb(s);
+          const warned = await s.call("refresh-google-token", { body: {} });
+          assert.equal(warned.status, 200, JSON.stringify(warned.json));
+          const warning = warned.json.warning as { code: string; message: string };
+          assert.equal(warning.code, "STORAGE");
+          assert.doesNotMatch(JSON.stringify(warned.json), /disk full|injected|database failed/);
+          assert.equal(warning.message, "The database is unavailable right now; try again shortly.");
+          await s.pg.sql.unsafe("update test_faults set fail_token_writes = false");
+          await s.pg.sql.unsafe("drop trigger test_fail_token_writes on oauth_connections");
         },
       );
 

@@ -15,6 +15,8 @@ fn cfg(id: &str, secret: &str) -> ProviderConfig {
 fn builtins_have_their_quirks() {
     let sp = Provider::from_config("spotify", &cfg("a", "b")).unwrap();
     assert_eq!(sp.spec.client_auth, ClientAuth::Basic);
+    // With PKCE a Spotify refresh token refreshes once: no blind resend.
+    assert_eq!(sp.spec.rotation, Rotation::SingleUse);
     let d = Provider::from_config("discord", &cfg("a", "b")).unwrap();
     assert_eq!(d.spec.rotation, Rotation::SingleUse);
     let gh = Provider::from_config("github", &cfg("a", "b")).unwrap();

@@ -173,3 +173,128 @@ fn repeated_failures_exhaust_the_connection() {
         w.rt.advance(row.cooldown_until.unwrap() - w.rt.now_ms());
     }
 }
+
+#[test]
+fn every_retryable_failure_says_when_this_instance_tries_again() {
+    // A 503 asking for 5 s: the cooldown recorded is longer (policy), and
+    // retrying at 5 s would only meet "retry in …": the answer says the cooldown.
+    let w = world("google");
+    w.connect("google", -1, Some("rt-0"));
+    for _ in 0..3 {
+        w.p.push(Reply::Http(
+            HttpResponse::new(503, "").with_header("Retry-After", "5"),
+        ));
+    }
+    let e = w.get("google").unwrap_err();
+    assert_eq!(e.code, Code::ProviderUnavailable);
+    let row = w.store.row("user-1", "google").unwrap();
+    let cooldown =
+        crate::core::policy::ms_to_secs_ceil(row.cooldown_until.unwrap() - w.rt.now_ms());
+    assert!(cooldown > 5);
+    assert_eq!(e.retry_after_secs, Some(cooldown));
+    // A timeout too (it had none).
+    let w = world("google");
+    w.connect("google", -1, Some("rt-0"));
+    for _ in 0..3 {
+        w.p.push(Reply::Timeout);
+    }
+    let e = w.get("google").unwrap_err();
+    assert_eq!(e.code, Code::Timeout);
+    assert!(e.retry_after_secs.is_some_and(|s| s > 0));
+}
+
+#[test]
+fn a_permanent_failure_serves_the_old_token_and_keeps_its_code_through_the_cooldown() {
+    // invalid_client while the old token is still valid: the old token, with
+    // the failure as a warning, on the first call as on the next.
+    let w = world("google");
+    w.connect("google", 10, Some("rt-0"));
+    w.p.push_json(401, json!({"error": "invalid_client"}));
+    let t = w.get("google").unwrap();
+    assert_eq!(t.access_token.expose(), "at-initial");
+    assert_eq!(t.warning.as_ref().unwrap().code, Code::InvalidClient);
+    assert_eq!(w.store.row("user-1", "google").unwrap().status, "error");
+    // Once it has expired: the failure's own code (not retryable, no
+    // Retry-After), not a retryable COOLDOWN.
+    w.rt.advance(11_000);
+    let row = w.store.row("user-1", "google").unwrap();
+    assert!(
+        row.cooldown_until.unwrap() > w.rt.now_ms(),
+        "still cooling down"
+    );
+    let e = w.get("google").unwrap_err();
+    assert_eq!(e.code, Code::InvalidClient);
+    assert!(!e.retryable());
+    assert_eq!(e.retry_after_secs, None);
+    assert_eq!(w.p.calls(), 1);
+}
+
+#[test]
+fn a_transient_failure_keeps_a_missing_scope_flag() {
+    let w = world("google");
+    w.connect("google", 120, Some("rt-0"));
+    let scope = "https://www.googleapis.com/auth/calendar.events".to_string();
+    w.rt.run(w.m.record_scope_error("user-1", "google", std::slice::from_ref(&scope)))
+        .unwrap();
+    for _ in 0..3 {
+        w.p.push_json(503, json!({"error": "temporarily_unavailable"}));
+    }
+    let t = w.get("google").unwrap();
+    assert!(t.warning.is_some());
+    let st = w.rt.run(w.m.status("user-1", "google")).unwrap();
+    assert_eq!(
+        (st.status.as_str(), st.last_error_code.as_deref()),
+        ("needs_reauth", Some("INSUFFICIENT_SCOPE"))
+    );
+    assert!(st.last_error_message.unwrap().contains(&scope));
+}
+
+#[test]
+fn a_provider_description_that_echoes_the_refresh_token_in_any_form_is_dropped() {
+    let w = world("google");
+    w.connect("google", -1, Some("1//0gRefreshTokenValue-abc_DEF.xyz"));
+    for echoed in [
+        "bad token 1%2F%2F0gRefreshTokenValue-abc_DEF.xyz",
+        "token starting 1//0gRefreshTok… is unknown",
+        "TOKEN 1//0GREFRESHTOKENVALUE-ABC_DEF.XYZ revoked",
+    ] {
+        w.p.push_json(
+            400,
+            json!({"error": "invalid_request", "error_description": echoed}),
+        );
+        let e = w.get("google").unwrap_err();
+        assert_eq!(
+            e.message, "the provider answered invalid_request",
+            "{echoed}"
+        );
+        w.rt.advance(3_600_000);
+    }
+    // A client-authentication failure's description may quote the secret: dropped.
+    w.p.push_json(401, json!({"error": "invalid_client", "error_description": "client_secret 's3cr3t' does not match"}));
+    let e = w.get("google").unwrap_err();
+    assert_eq!(e.message, "the provider answered invalid_client");
+}
+
+#[test]
+fn a_status_written_while_the_old_token_was_valid_turns_token_expired_when_it_expires_in_the_cooldown(
+) {
+    // 240 s left, and the provider asks for an hour: the old token is served,
+    // the status is connected; five minutes on, every call fails until the
+    // cooldown ends and the status says so at once.
+    let w = world("google");
+    w.connect("google", 240, Some("rt-0"));
+    w.p.push(Reply::Http(
+        HttpResponse::new(429, "").with_header("Retry-After", "3600"),
+    ));
+    assert!(w.get("google").unwrap().warning.is_some());
+    let st = w.rt.run(w.m.status("user-1", "google")).unwrap();
+    assert_eq!(st.status, "connected");
+    w.rt.advance(300_000);
+    assert_eq!(w.get("google").unwrap_err().code, Code::RateLimited);
+    let st = w.rt.run(w.m.status("user-1", "google")).unwrap();
+    assert_eq!(st.status, "token_expired");
+    assert!(
+        st.connected,
+        "the grant is not dead: connected, its token expired"
+    );
+}

@@ -36,6 +36,34 @@ fn github_tokens_without_an_expiry_are_never_refreshed() {
 }
 
 #[test]
+fn github_app_tokens_from_a_sign_in_expire_in_eight_hours_and_are_refreshed() {
+    // A Supabase sign-in with a GitHub App hands over its user token and
+    // refresh token without their lifetimes; GitHub's user tokens with a
+    // refresh token live 8 hours ("Refreshing user access tokens").
+    let w = world("github");
+    w.rt.run(w.m.store_tokens(
+        "user-1",
+        "github",
+        InitialTokens {
+            access_token: "ghu_user_token".into(),
+            refresh_token: Some("ghr_refresh".into()),
+            ..Default::default()
+        },
+    ))
+    .unwrap();
+    let row = w.store.row("user-1", "github").unwrap();
+    assert_eq!(row.expires_at, Some(w.rt.now_ms() + 28_800_000));
+    assert_eq!(
+        w.get("github").unwrap().access_token.expose(),
+        "ghu_user_token"
+    );
+    w.rt.advance(8 * 3_600_000);
+    let t = w.get("github").unwrap();
+    assert!(t.refreshed);
+    assert_eq!(w.p.calls(), 1);
+}
+
+#[test]
 fn disconnect_erases_tokens() {
     let w = world("google");
     w.connect("google", 3600, Some("rt-0"));

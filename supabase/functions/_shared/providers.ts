@@ -5,7 +5,8 @@
 //   optional <ID>_TEMPLATE, <ID>_TOKEN_URL, <ID>_AUTH_URL, <ID>_REVOCATION_URL,
 //   <ID>_REVOCATION, <ID>_USERINFO_URL, <ID>_IDENTITY, <ID>_SCOPES, <ID>_CLIENT_AUTH,
 //   <ID>_KEEP_ALIVE_SECONDS (0: off), <ID>_REFRESH_TOKEN_WARNING_SECONDS,
-//   <ID>_ISSUER (RFC 9207: the `iss` its authorization responses carry)
+//   <ID>_ISSUER (RFC 9207: the `iss` its authorization responses carry),
+//   <ID>_ROTATION (reusable | single-use: whether a refresh token may be sent twice)
 //
 // where <ID> is the id upper-cased with '-' as '_' (my-idp → MY_IDP_CLIENT_ID).
 // Without OAUTH_PROVIDERS the deployment is Google-only, configured as before
@@ -30,6 +31,7 @@ export const TEMPLATES = [
 const CLIENT_AUTH = ["basic", "body", "none", "client_secret_basic", "client_secret_post"];
 const REVOCATION = ["rfc7009", "google", "github-grant", "none"];
 const IDENTITY = ["oidc", "spotify", "discord", "github"];
+const ROTATION = ["reusable", "single-use"];
 const ID = /^[a-z0-9][a-z0-9_-]{0,62}$/;
 
 /** One provider's entry of the manager's configuration (only what is set). */
@@ -40,6 +42,7 @@ export interface ProviderSettings {
   tokenUrl?: string;
   authUrl?: string;
   issuer?: string;
+  rotation?: string;
   revocation?: string;
   revocationUrl?: string;
   userinfoUrl?: string;
@@ -122,6 +125,7 @@ function provider(env: Env, id: string): ProviderSettings {
     tokenUrl,
     authUrl: httpUrl(env, `${P}_AUTH_URL`),
     issuer: exactUrl(env, `${P}_ISSUER`),
+    rotation: oneOf(env, `${P}_ROTATION`, ROTATION),
     revocation: oneOf(env, `${P}_REVOCATION`, REVOCATION),
     revocationUrl: httpUrl(env, `${P}_REVOCATION_URL`),
     userinfoUrl: httpUrl(env, `${P}_USERINFO_URL`),

@@ -47,7 +47,11 @@ export async function tokenReply(
       tokenRefreshedAt: t.tokenRefreshedAt,
       scope: t.scope,
       refreshed: t.refreshed,
-      warning: t.warning,
+      // A warning's message can carry a database driver's words ("refreshed
+      // but could not save: …"): for those codes, the plain sentence.
+      warning: t.warning
+        ? { ...t.warning, message: plainSentence(t.warning.code) ?? t.warning.message }
+        : t.warning,
     },
     marker: t.tokenRefreshedAt,
     headers,
