@@ -15,7 +15,7 @@ use super::seal::{Field, SealContext};
 use super::secret::{AccessToken, RefreshToken};
 use super::singleflight::{Role, SingleFlight};
 use super::status::Status;
-use super::store::{ConnectionRow, RefreshEvent, Store, TokenWrite};
+use super::store::{ConnectionRow, LeaseOutcome, RefreshEvent, Store, TokenWrite};
 use super::token::{freshness, Freshness, TokenSet};
 use super::tracked::Tracked;
 use super::vecmap::VecMap;
@@ -344,12 +344,55 @@ impl<T: Transport, S: Store, R: Runtime> Manager<T, S, R> {
         warning: Option<Error>,
     ) -> Result<ValidToken> {
         let result = self.token_from_row(row, warning);
-        if let Err(e) = &result {
-            if e.code.is_crypto() {
-                self.record_unopenable(row, e).await;
-            }
+        match &result {
+            Err(e) if e.code.is_crypto() => self.record_unopenable(row, e).await,
+            Ok(_) if crypto_flagged(row) => self.heal(row).await,
+            _ => {}
         }
         result
+    }
+
+    /// The row was flagged because a token could not be opened (another
+    /// instance without this key, during a key rotation) and it opens here:
+    /// its tokens are written back as they are, sealed with the current key,
+    /// under the lease (so no refresh under way loses what it saves), which
+    /// clears the error. Its marker stays: the tokens did not change.
+    async fn heal(&self, row: &ConnectionRow) {
+        let Ok(tokens) = self.open_tokens(row) else {
+            return;
+        };
+        let now = self.rt.now_ms();
+        let owner = self.next_owner();
+        let lease = self
+            .store
+            .try_lease(
+                &row.user_id,
+                &row.provider,
+                &owner,
+                now,
+                now + self.cfg.policy.lease_ms,
+            )
+            .await;
+        let Ok(LeaseOutcome::Acquired(current)) = lease else {
+            return;
+        };
+        let mut write = self.sealed_write(&current, &tokens, now);
+        write.refreshed_at = current.token_refreshed_at.unwrap_or(now);
+        let healed = current.version == row.version
+            && matches!(
+                self.store
+                    .commit_refresh(&write, current.version, None)
+                    .await,
+                Ok(true)
+            );
+        if healed {
+            self.emit(self.event(&current, "recovered")).await;
+        } else {
+            let _ = self
+                .store
+                .release_lease(&row.user_id, &row.provider, &owner)
+                .await;
+        }
     }
 
     pub(crate) async fn record_unopenable(&self, row: &ConnectionRow, e: &Error) {
@@ -448,7 +491,9 @@ impl<T: Transport, S: Store, R: Runtime> Manager<T, S, R> {
         provider_id: &str,
         opts: GetOptions,
     ) -> Option<ValidToken> {
-        if row.user_id != user_id || check_user(user_id).is_err() {
+        // A row flagged for a token that could not be opened takes the full
+        // path, which clears the flag when it opens here.
+        if row.user_id != user_id || check_user(user_id).is_err() || crypto_flagged(row) {
             return None;
         }
         let provider = self.cfg.providers.get(provider_id)?;
@@ -551,6 +596,16 @@ fn clean(s: &str) -> String {
         .filter(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
         .take(64)
         .collect()
+}
+
+/// Flagged `error` because a stored token could not be opened.
+fn crypto_flagged(row: &ConnectionRow) -> bool {
+    Status::parse(&row.status) == Some(Status::Error)
+        && row
+            .last_error_code
+            .as_deref()
+            .and_then(Code::parse)
+            .is_some_and(|c| c.is_crypto())
 }
 
 pub(crate) fn check_user(user_id: &str) -> Result<()> {

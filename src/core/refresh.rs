@@ -310,7 +310,7 @@ impl<T: Transport, S: Store, R: Runtime> Manager<T, S, R> {
         saved
     }
 
-    fn sealed_write(&self, row: &ConnectionRow, t: &TokenSet, now: i64) -> TokenWrite {
+    pub(crate) fn sealed_write(&self, row: &ConnectionRow, t: &TokenSet, now: i64) -> TokenWrite {
         TokenWrite {
             user_id: row.user_id.clone(),
             provider: row.provider.clone(),

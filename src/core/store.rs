@@ -118,7 +118,8 @@ pub struct RefreshEvent {
     pub user_id: String,
     pub provider: String,
     /// `refreshed`, `failed`, `rotation_not_saved`, `rotation_saved_late`, `rotation_kept`
-    /// (a refused answer's new refresh token, stored), `lease_lost`, `stored`, `disconnected`.
+    /// (a refused answer's new refresh token, stored), `lease_lost`, `stored`, `disconnected`,
+    /// `recovered` (a token flagged unopenable opened, and was written back).
     pub kind: String,
     pub code: Option<String>,
     pub message: Option<String>,

@@ -397,3 +397,76 @@ fn a_sign_in_token_alone_does_not_replace_a_working_grant() {
     .unwrap();
     assert_eq!(w.get("google").unwrap().access_token.expose(), "at-again");
 }
+
+#[test]
+fn a_row_flagged_by_an_instance_without_the_key_is_healed_where_it_opens() {
+    // A key rotation under way: instance A seals with k2 (its ring k2, k1),
+    // instance B still runs with k1 alone and flags the row `error`.
+    const K2: &str = "MTIzNDU2Nzg5MGFiY2RlZjEyMzQ1Njc4OTBhYmNkZWY=";
+    let rt = Rt::new();
+    let p = Provider {
+        clock: Some(rt.clone()),
+        ..Default::default()
+    };
+    let store = MemoryStore::new();
+    let ring = |keys: &str| {
+        ManagerConfig::from_json(&format!(
+            r#"{{"providers":{{"google":{{"clientId":"cid","clientSecret":"cs","tokenUrl":"http://127.0.0.1:1/token"}}}},
+                "encryptionKeys":[{keys}]}}"#
+        ))
+        .unwrap()
+    };
+    let a: M = Manager::new(
+        ring(&format!(
+            r#"{{"id":"k2","key":"{K2}"}},{{"id":"k1","key":"{KEY}"}}"#
+        )),
+        p.clone(),
+        store.clone(),
+        rt.clone(),
+    );
+    let b: M = Manager::new(
+        ring(&format!(r#"{{"id":"k1","key":"{KEY}"}}"#)),
+        p.clone(),
+        store.clone(),
+        rt.clone(),
+    );
+    rt.run(a.store_tokens(
+        "user-1",
+        "google",
+        InitialTokens {
+            access_token: "at-k2".into(),
+            refresh_token: Some("rt-k2".into()),
+            expires_in_secs: Some(3600),
+            ..Default::default()
+        },
+    ))
+    .unwrap();
+    let marker = store.row("user-1", "google").unwrap().token_refreshed_at;
+    assert_eq!(
+        rt.run(b.get_valid_token("user-1", "google", GetOptions::default()))
+            .unwrap_err()
+            .code,
+        Code::CryptoUnknownKey
+    );
+    assert_eq!(
+        rt.run(a.status("user-1", "google")).unwrap().status,
+        "error"
+    );
+    // A serves it: the flag goes, the tokens stay as they were (the marker
+    // too), no provider call, and nothing of the lease is left behind.
+    let t = rt
+        .run(a.get_valid_token("user-1", "google", GetOptions::default()))
+        .unwrap();
+    assert_eq!(t.access_token.expose(), "at-k2");
+    let st = rt.run(a.status("user-1", "google")).unwrap();
+    assert_eq!(
+        (st.status.as_str(), st.last_error_code),
+        ("connected", None)
+    );
+    let row = store.row("user-1", "google").unwrap();
+    assert_eq!(row.token_refreshed_at, marker);
+    assert_eq!((row.lease_owner, row.lease_until), (None, None));
+    assert!(row.refresh_token_sealed.unwrap().starts_with("v1.k2."));
+    assert!(store.events().iter().any(|e| e.kind == "recovered"));
+    assert_eq!(p.calls(), 0);
+}

@@ -205,7 +205,7 @@ export interface FailureWrite {
 export interface RefreshEvent {
     userId: string;
     provider: string;
-    kind: "refreshed" | "failed" | "connected" | "insufficient_scope" | "rotation_not_saved" | "rotation_saved_late" | "rotation_kept" | "lease_lost" | "store_failed" | "stored" | "disconnected";
+    kind: "refreshed" | "failed" | "connected" | "insufficient_scope" | "rotation_not_saved" | "rotation_saved_late" | "rotation_kept" | "lease_lost" | "store_failed" | "stored" | "disconnected" | "recovered";
     code: ErrorCode | null;
     message: string | null;
     at: number;
