@@ -249,6 +249,8 @@ pub fn process_token_response(
     }
     if !(200..300).contains(&status) {
         let code = match status {
+            // GitHub's secondary rate limits answer 403 with Retry-After.
+            403 if retry_after.is_some() => Code::RateLimited,
             401 | 403 => Code::InvalidClient,
             _ => Code::ProviderRejected,
         };
@@ -256,7 +258,8 @@ pub fn process_token_response(
             code,
             format!("the provider answered HTTP {status} without an OAuth error body"),
         )
-        .with_status(status));
+        .with_status(status)
+        .with_retry_after(retry_after.filter(|_| code == Code::RateLimited)));
     }
     let obj = parsed.ok_or_else(|| bad_response(status, "body is not a JSON object"))?;
     let access = opt_str(&obj, "access_token", status)?

@@ -112,6 +112,10 @@ pub struct ProviderSpec {
     /// App's tokens never expire, a GitHub App's expiring user tokens live 8
     /// hours; a Supabase sign-in hands either over without its lifetime).
     pub refreshable_expires_in_secs: Option<u64>,
+    /// A refresh ends the access token it replaces (GitHub: "that refresh
+    /// token and the old user access token will no longer work"): while
+    /// another instance refreshes, the old token is not handed out.
+    pub refresh_ends_access_token: bool,
     /// The authorization endpoint (RFC 6749 §3.1); connecting needs it.
     pub auth_url: Option<String>,
     /// The authorization server's issuer identifier (RFC 9207): what its
@@ -162,6 +166,7 @@ fn base_spec(
         scope_separator: ' ',
         default_expires_in_secs: None,
         refreshable_expires_in_secs: None,
+        refresh_ends_access_token: false,
         auth_url: None,
         issuer: None,
         revocation: Revocation::None,
@@ -212,8 +217,10 @@ pub fn builtin(id: &str) -> Option<ProviderSpec> {
         },
         userinfo: Some(("https://api.github.com/user".into(), IdentityKind::GitHub)),
         default_scopes: text::words("read:user user:email"),
-        // "Refreshing user access tokens": expires_in "will always be 28800".
+        // "Refreshing user access tokens": expires_in "will always be 28800",
+        // and the old token stops working once its refresh token is used.
         refreshable_expires_in_secs: Some(28_800),
+        refresh_ends_access_token: true,
         ..base_spec(
             "https://github.com/login/oauth/access_token",
             ClientAuth::Body,

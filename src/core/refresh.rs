@@ -104,7 +104,11 @@ impl<T: Transport, S: Store, R: Runtime> Manager<T, S, R> {
                             "another instance is refreshing this connection and has not finished",
                         )
                         .with_retry_after(Some(1));
-                        if still_valid(&row, now) && !opts.force {
+                        // Still valid, unless the refresh under way ends it.
+                        if still_valid(&row, now)
+                            && !opts.force
+                            && !provider.spec.refresh_ends_access_token
+                        {
                             return self.serve(&row, Some(e)).await;
                         }
                         return Err(e);

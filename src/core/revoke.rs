@@ -89,6 +89,8 @@ pub fn revocation_outcome(p: &Provider, resp: &HttpResponse) -> RevokeOutcome {
     }
     let code = match s {
         429 => Code::RateLimited,
+        // GitHub's secondary rate limits: 403 with Retry-After.
+        403 if resp.header("retry-after").is_some() => Code::RateLimited,
         500..=599 => Code::ProviderUnavailable,
         401 | 403 => Code::InvalidClient,
         _ => Code::ProviderRejected,
@@ -181,6 +183,14 @@ mod tests {
             revocation_outcome(&p("github"), &HttpResponse::new(404, "")),
             RevokeOutcome::Revoked
         );
+        // GitHub's secondary rate limit: 403 with Retry-After, not a client problem.
+        match revocation_outcome(
+            &p("github"),
+            &HttpResponse::new(403, "").with_header("Retry-After", "60"),
+        ) {
+            RevokeOutcome::Failed(e) => assert_eq!(e.code, Code::RateLimited),
+            other => panic!("{other:?}"),
+        }
         for (status, code) in [
             (503, Code::ProviderUnavailable),
             (401, Code::InvalidClient),

@@ -298,3 +298,22 @@ fn a_status_written_while_the_old_token_was_valid_turns_token_expired_when_it_ex
         "the grant is not dead: connected, its token expired"
     );
 }
+
+#[test]
+fn a_403_with_retry_after_is_a_rate_limit_not_a_misconfigured_client() {
+    // GitHub's secondary rate limits answer 403 with Retry-After.
+    let w = world("github");
+    w.connect("github", -1, Some("ghr_0"));
+    w.p.push(Reply::Http(
+        HttpResponse::new(403, "").with_header("Retry-After", "60"),
+    ));
+    let e = w.get("github").unwrap_err();
+    assert_eq!(e.code, Code::RateLimited);
+    assert!(e.retry_after_secs.is_some_and(|s| s >= 60));
+    assert_ne!(w.store.row("user-1", "github").unwrap().status, "error");
+    // Without it, a 403 is still the client's problem.
+    let w = world("github");
+    w.connect("github", -1, Some("ghr_0"));
+    w.p.push(Reply::Http(HttpResponse::new(403, "")));
+    assert_eq!(w.get("github").unwrap_err().code, Code::InvalidClient);
+}

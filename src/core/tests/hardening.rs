@@ -470,3 +470,26 @@ fn a_row_flagged_by_an_instance_without_the_key_is_healed_where_it_opens() {
     assert!(store.events().iter().any(|e| e.kind == "recovered"));
     assert_eq!(p.calls(), 0);
 }
+
+#[test]
+fn while_another_instance_refreshes_a_github_token_the_old_one_is_not_handed_out() {
+    // Google keeps an old access token alive after a refresh: a caller that
+    // waited out the lease gets it. GitHub ends it the moment its refresh
+    // token is used: the caller gets LEASE_TIMEOUT (retry in 1 s) instead.
+    for (provider, serves_old) in [("google", true), ("github", false)] {
+        let w = world(provider);
+        w.connect(provider, 290, Some("rt-0")); // inside the refresh margin, valid past the wait
+        w.store.keep_leased_by_others();
+        let r = w.get(provider);
+        if serves_old {
+            let t = r.unwrap();
+            assert_eq!(t.access_token.expose(), "at-initial");
+            assert_eq!(t.warning.unwrap().code, Code::LeaseTimeout);
+        } else {
+            let e = r.unwrap_err();
+            assert_eq!(e.code, Code::LeaseTimeout);
+            assert_eq!(e.retry_after_secs, Some(1));
+        }
+        assert_eq!(w.p.calls(), 0);
+    }
+}
