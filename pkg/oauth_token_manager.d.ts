@@ -181,6 +181,13 @@ export interface TokenWrite {
     accountId: string | null;
     accountEmail: string | null;
     accountName: string | null;
+    /**
+     * saveTokens only (a sign-in without a refresh token): keep the refresh
+     * token the row holds when the write lands, and its end, over
+     * `refreshTokenSealed` (the one read before: a refresh may have rotated it
+     * since). A store that ignores it writes the copy, as before.
+     */
+    keepStoredRefreshToken?: boolean;
 }
 
 export interface FailureWrite {

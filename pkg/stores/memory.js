@@ -146,7 +146,12 @@ export class MemoryStore {
       });
       this.#rows.set(k, r);
     }
+    const kept = [r.refreshTokenSealed ?? null, r.refreshTokenExpiresAt ?? null];
     this.#apply(r, w);
+    // A refresh token rotated since the caller read the row stays (see TokenWrite).
+    if (w.keepStoredRefreshToken && kept[0] !== null) {
+      [r.refreshTokenSealed, r.refreshTokenExpiresAt] = kept;
+    }
     return { ...r };
   }
 

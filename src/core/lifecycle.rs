@@ -134,6 +134,7 @@ impl<T: Transport, S: Store, R: Runtime> Manager<T, S, R> {
             account_id: account.as_ref().map(|a| a.id.clone()),
             account_email: account.as_ref().and_then(|a| a.email.clone()),
             account_name: account.as_ref().and_then(|a| a.name.clone()),
+            keep_stored_refresh_token: t.refresh_token.is_none() && existing.is_some(),
         };
         // A grant flagged for a missing scope whose new consent says it still
         // lacks it (Google's granular consent lets the user untick it) stays

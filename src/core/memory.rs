@@ -26,6 +26,8 @@ struct Inner {
     leases: Cell<u32>,
     /// Test hook: every expired lease is taken by a new owner that never finishes.
     ghosts: Cell<u32>,
+    #[allow(clippy::type_complexity)]
+    before_next_save: RefCell<Option<Box<dyn FnOnce(&mut ConnectionRow)>>>,
 }
 
 #[derive(Clone, Default)]
@@ -85,6 +87,11 @@ impl MemoryStore {
     }
     /// Tests: from now on an expired lease is always taken over by another
     /// (dead) owner before the caller can take it.
+    /// Tests: `meanwhile` changes the stored row just before the next
+    /// `save_tokens` applies its write (another writer in between).
+    pub fn before_next_save(&self, meanwhile: impl FnOnce(&mut ConnectionRow) + 'static) {
+        *self.inner.before_next_save.borrow_mut() = Some(Box::new(meanwhile));
+    }
     pub fn keep_leased_by_others(&self) {
         self.inner.ghosts.set(1);
     }
@@ -260,7 +267,18 @@ impl Store for MemoryStore {
                 account_email: None,
                 account_name: None,
             });
+        // Tests: another writer lands between the caller's read and this write.
+        if let Some(meanwhile) = self.inner.before_next_save.borrow_mut().take() {
+            meanwhile(row);
+        }
+        let kept = (
+            row.refresh_token_sealed.clone(),
+            row.refresh_token_expires_at,
+        );
         apply_write(row, w);
+        if w.keep_stored_refresh_token && kept.0.is_some() {
+            (row.refresh_token_sealed, row.refresh_token_expires_at) = kept;
+        }
         Ok(row.clone())
     }
 

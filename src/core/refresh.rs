@@ -335,6 +335,7 @@ impl<T: Transport, S: Store, R: Runtime> Manager<T, S, R> {
             account_id: None,
             account_email: None,
             account_name: None,
+            keep_stored_refresh_token: false,
         }
     }
 

@@ -60,6 +60,11 @@ pub struct TokenWrite {
     pub account_id: Option<String>,
     pub account_email: Option<String>,
     pub account_name: Option<String>,
+    /// Sign-ins without a refresh token: keep the refresh token the row holds
+    /// when the write lands (and its end), not the one read before (the
+    /// copy in `refresh_token_sealed`, for stores that ignore this): a
+    /// refresh that rotated it meanwhile must not be undone.
+    pub keep_stored_refresh_token: bool,
 }
 
 /// A connect in progress (RFC 6749 §4.1 with PKCE), found by the SHA-256 of

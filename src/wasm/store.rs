@@ -118,6 +118,10 @@ fn write_to_js(w: &TokenWrite) -> JsValue {
         ("accountId", opt_s(w.account_id.as_deref())),
         ("accountEmail", opt_s(w.account_email.as_deref())),
         ("accountName", opt_s(w.account_name.as_deref())),
+        (
+            "keepStoredRefreshToken",
+            JsValue::from_bool(w.keep_stored_refresh_token),
+        ),
     ])
 }
 

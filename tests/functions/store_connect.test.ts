@@ -171,6 +171,51 @@ Deno.test({
         },
       );
 
+      await t.step(
+        "saveTokens with keepStoredRefreshToken keeps the refresh token the row holds when it lands",
+        async () => {
+          const base = await store.saveTokens(
+            write({
+              provider: "discord",
+              refreshTokenSealed: "v1.k1.read-before",
+              refreshTokenExpiresAt: 1_900_000_000_000,
+            }),
+          );
+          // A refresh rotates it between the sign-in's read and its write.
+          await pg.sql`update oauth_connections set refresh_token_sealed = 'v1.k1.rotated',
+                         refresh_token_expires_at = to_timestamp(1950000000)
+                       where user_id = ${USER} and provider = 'discord'`;
+          const saved = await store.saveTokens(
+            write({
+              provider: "discord",
+              refreshTokenSealed: "v1.k1.read-before",
+              refreshTokenExpiresAt: 1_900_000_000_000,
+              keepStoredRefreshToken: true,
+            }),
+          );
+          assert.equal(saved.refreshTokenSealed, "v1.k1.rotated");
+          assert.equal(saved.refreshTokenExpiresAt, 1_950_000_000_000);
+          assert.equal(saved.version, base.version + 1);
+          // Without the flag (a grant's own refresh token, another account's), the write's.
+          const replaced = await store.saveTokens(
+            write({
+              provider: "discord",
+              refreshTokenSealed: "v1.k1.new-grant",
+              refreshTokenExpiresAt: null,
+            }),
+          );
+          assert.equal(replaced.refreshTokenSealed, "v1.k1.new-grant");
+          assert.equal(replaced.refreshTokenExpiresAt, null);
+          // With it and nothing stored: the copy.
+          await pg
+            .sql`update oauth_connections set refresh_token_sealed = null where user_id = ${USER} and provider = 'discord'`;
+          const copied = await store.saveTokens(
+            write({ provider: "discord", refreshTokenSealed: "v1.k1.copy", keepStoredRefreshToken: true }),
+          );
+          assert.equal(copied.refreshTokenSealed, "v1.k1.copy");
+        },
+      );
+
       await t.step("commitRefresh records its event in the same statement, only when it writes", async () => {
         assert.equal(store.commitsEvents, true);
         const row = await store.saveTokens(write({ provider: "github" }));

@@ -110,7 +110,11 @@ export class MemoryStore {
       });
       this.rows.set(k, r);
     }
+    const kept = [r.refreshTokenSealed ?? null, r.refreshTokenExpiresAt ?? null];
     this.apply(r, w);
+    if (w.keepStoredRefreshToken && kept[0] !== null) {
+      [r.refreshTokenSealed, r.refreshTokenExpiresAt] = kept;
+    }
     return { ...r };
   }
   disconnect({ userId, provider, at }) {

@@ -170,3 +170,36 @@ fn upkeep_windows_default_and_configure_per_provider() {
         vec![("a", Some(86_400), 3 * 86_400), ("b", None, 60)]
     );
 }
+
+#[test]
+fn a_sign_in_without_a_refresh_token_keeps_one_rotated_while_it_was_saved() {
+    // A sign-in with a scope but no refresh token reads the row, then saves;
+    // a refresh that rotates the refresh token lands in between: the rotated
+    // one must stay (the one read is spent at a rotating provider).
+    let w = world("google");
+    w.connect("google", 3600, Some("rt-rotated"));
+    let rotated = w
+        .store
+        .row("user-1", "google")
+        .unwrap()
+        .refresh_token_sealed;
+    w.connect("google", 3600, Some("rt-0"));
+    w.store
+        .before_next_save(move |row| row.refresh_token_sealed = rotated);
+    w.rt.run(w.m.store_tokens(
+        "user-1",
+        "google",
+        InitialTokens {
+            access_token: "at-sign-in".into(),
+            expires_in_secs: Some(3600),
+            scope: Some("calendar".into()),
+            ..Default::default()
+        },
+    ))
+    .unwrap();
+    assert_eq!(
+        w.stored_refresh_token("google").as_deref(),
+        Some("rt-rotated")
+    );
+    assert_eq!(w.get("google").unwrap().access_token.expose(), "at-sign-in");
+}

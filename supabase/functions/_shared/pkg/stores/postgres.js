@@ -87,6 +87,25 @@ const TOKEN_SET = `
   failure_count = 0, cooldown_until = null, token_refreshed_at = ${ts("$8")},
   lease_owner = null, lease_until = null, updated_at = now()`;
 
+/**
+ * saveTokens' columns: TOKEN_SET, where $12 (keepStoredRefreshToken) keeps the
+ * refresh token the row holds at this moment, and its end, over $4 and $6
+ * (the copy read before: a refresh may have rotated it since).
+ */
+const SAVE_SET = TOKEN_SET
+  .replace(
+    "refresh_token_sealed = $4,",
+    () =>
+      "refresh_token_sealed = case when $12::boolean then coalesce(c.refresh_token_sealed, $4) else $4 end,",
+  )
+  .replace(
+    `refresh_token_expires_at = ${ts("$6")},`,
+    () =>
+      `refresh_token_expires_at = case when $12::boolean and c.refresh_token_sealed is not null
+       then c.refresh_token_expires_at else ${ts("$6")} end,`,
+  );
+if (!SAVE_SET.includes("$12::boolean and")) throw new Error("postgres store: SAVE_SET did not apply");
+
 /** @param {TokenWrite} w */
 function writeParams(w) {
   return [
@@ -290,12 +309,18 @@ export class PostgresStore {
               refresh_token_expires_at, scope, status, token_refreshed_at, version,
               account_id, account_email, account_name)
        values ($1::uuid, $2, $3, $4, ${ts("$5")}, ${ts("$6")}, $7, 'connected', ${ts("$8")}, 1, $9, $10, $11)
-       on conflict (user_id, provider) do update set ${TOKEN_SET}, version = c.version + 1,
+       on conflict (user_id, provider) do update set ${SAVE_SET}, version = c.version + 1,
               account_id = coalesce(excluded.account_id, c.account_id),
               account_email = coalesce(excluded.account_email, c.account_email),
               account_name = coalesce(excluded.account_name, c.account_name)
        returning ${COLUMNS}`,
-      [...writeParams(w), w.accountId ?? null, w.accountEmail ?? null, w.accountName ?? null],
+      [
+        ...writeParams(w),
+        w.accountId ?? null,
+        w.accountEmail ?? null,
+        w.accountName ?? null,
+        w.keepStoredRefreshToken === true,
+      ],
     );
     return rows[0];
   }
