@@ -242,7 +242,16 @@ const web = serveOn(
       try {
         const body = await Deno.readFile(file);
         const type = TYPES[file.split(".").pop() ?? ""] ?? "application/octet-stream";
-        return new Response(body, { headers: { "content-type": type, "cache-control": "no-store" } });
+        // Not to be framed by another page (clickjacking the connect,
+        // disconnect and cancel buttons): deploy the pages with the same headers.
+        return new Response(body, {
+          headers: {
+            "content-type": type,
+            "cache-control": "no-store",
+            "x-frame-options": "DENY",
+            "content-security-policy": "frame-ancestors 'none'",
+          },
+        });
       } catch {
         return new Response("not found", { status: 404 });
       }

@@ -226,10 +226,13 @@ function eventItem(ev) {
   title.innerHTML = `<strong></strong><div class="when"></div>`;
   title.querySelector("strong").textContent = ev.summary ?? "(no title)";
   title.querySelector(".when").textContent = fmtRange(ev);
-  const meet = ev.hangoutLink;
+  // Only a Google Meet address becomes a link: a javascript: or any other URL
+  // in the event would run or lead anywhere from this page.
+  const meet = meetUrl(ev.hangoutLink);
   if (meet) {
     const a = document.createElement("a");
     a.href = meet;
+    a.rel = "noopener noreferrer";
     a.textContent = meet.replace("https://", "");
     a.dataset.testid = "meet-link";
     title.append(a);
@@ -397,6 +400,17 @@ function showHeld() {
     : "none";
 }
 
+/** An https://meet.google.com/ address, or null. */
+function meetUrl(v) {
+  if (typeof v !== "string") return null;
+  try {
+    const u = new URL(v);
+    return u.protocol === "https:" && u.hostname === "meet.google.com" ? u.href : null;
+  } catch {
+    return null;
+  }
+}
+
 async function start() {
   const returned = authReturnError();
   if (returned) {
@@ -405,11 +419,14 @@ async function start() {
         ? "Access was not granted at the provider."
         : returned.code === "identity_already_exists"
         ? "That account is already linked to another user."
-        : `Sign-in did not complete: ${returned.description ?? returned.error}`,
+        // The code only: the description is whatever the link that opened the page says.
+        : `Sign-in did not complete (${String(returned.error).replace(/[^a-z_]/gi, "").slice(0, 40)}).`,
     );
   }
   const me = await signedInAs(supabase);
   $("signin").hidden = !!me;
+  // The dev shortcuts exist only where the dev stack signs JWTs (config.json's devJwt).
+  $("dev-shortcuts").hidden = !config.devJwt;
   $("app").hidden = !me;
   $("signout").hidden = !me;
   $("session").dataset.user = me?.id ?? "";

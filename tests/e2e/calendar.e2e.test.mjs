@@ -178,3 +178,47 @@ test("a grant without the Calendar scope: the page says so and reconnecting with
   await tabA.getByText("Needs the scope").first().waitFor();
   await shot(tabA, "09-calendar-scope-granted");
 });
+
+test("the page under attack: a non-Meet link in an event, framing, a crafted error return, a production config", async () => {
+  // An event list whose hangoutLink is a javascript: URL (a hostile or
+  // proxied Calendar endpoint): no link is made of it.
+  await tabA.route((u) => new URL(u).pathname.endsWith("/calendars/primary/events"), async (r) => {
+    if (r.request().method() !== "GET") return r.continue();
+    const res = await r.fetch();
+    const body = await res.json();
+    for (const item of body.items ?? []) item.hangoutLink = "javascript:document.body.dataset.pwned='1'";
+    await r.fulfill({ response: res, json: body });
+  });
+  await tabA.getByTestId("reload-events").click();
+  await tabA.getByTestId("event").first().waitFor();
+  assert.equal(await tabA.getByTestId("meet-link").count(), 0);
+  assert.equal(await tabA.evaluate(() => document.body.dataset.pwned), undefined);
+  await tabA.unroute((u) => new URL(u).pathname.endsWith("/calendars/primary/events"));
+  // The pages may not be framed.
+  const page = await fetch(web);
+  assert.equal(page.headers.get("x-frame-options"), "DENY");
+  assert.match(page.headers.get("content-security-policy") ?? "", /frame-ancestors 'none'/);
+  // A link that opens the page with an error and words of its own: only the code is shown.
+  const crafted = await openTab("?error=server_error&error_description=Call%20555-0100%20to%20unlock");
+  assert.match(await crafted.getByTestId("message").textContent(), /server_error/);
+  assert.doesNotMatch(await crafted.getByTestId("message").textContent(), /555-0100/);
+  await crafted.close();
+  // Without the dev stack's JWTs (a deployment's config.json), no dev shortcut.
+  // A fresh browser context: signed out, as a visitor of a deployment is.
+  const fresh = await tabA.context().browser().newContext();
+  try {
+    await fresh.route((u) => new URL(u).pathname === "/config.json", async (r) => {
+      const res = await r.fetch();
+      const cfg = await res.json();
+      for (const k of ["devJwt", "devJwt2", "devAdminJwt", "emulatorUrl"]) delete cfg[k];
+      await r.fulfill({ response: res, json: cfg });
+    });
+    const prod = await fresh.newPage();
+    await prod.goto(web);
+    await prod.waitForSelector("body[data-ready=true]");
+    await prod.getByTestId("signin-google").waitFor({ state: "visible" });
+    assert.equal(await prod.getByTestId("signin-dev").isVisible(), false);
+  } finally {
+    await fresh.close();
+  }
+});
