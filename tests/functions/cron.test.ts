@@ -132,7 +132,11 @@ Deno.test({
           assert.equal(r.url, fnUrl);
           assert.deepEqual(r.body, { withinSeconds: 900 });
           assert.deepEqual(r.params, {});
-          assert.equal(r.timeout_milliseconds, 5000, "pg_net's default timeout");
+          assert.equal(
+            r.timeout_milliseconds,
+            150_000,
+            "longer than a pass's budget, not pg_net's default 5 s",
+          );
           assert.ok((r.at as Date) >= (run.start_time as Date), "recorded by the cron run");
         }
       });

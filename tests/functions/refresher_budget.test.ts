@@ -158,3 +158,44 @@ Deno.test({
     }
   },
 });
+
+Deno.test("refresher budget: where the runtime reports no CPU (Supabase's cpuUsage() is zeros), refreshes stand in for it", async () => {
+  const { cpuMs } = await import("../../supabase/functions/_shared/ops/invoke.ts");
+  const { CPU_PER_REFRESH_MS } = await import("../../supabase/functions/_shared/ops/refresher.ts");
+  assert.equal(cpuMs(() => ({ user: 0, system: 0 })), null, "Supabase's stub: unknown, not 0 ms");
+  assert.equal(cpuMs(() => ({ user: 1500, system: 500 })), 2);
+  assert.equal(
+    cpuMs(() => {
+      throw new Error("not implemented");
+    }),
+    null,
+  );
+  const pg = await startPostgres();
+  const db = connectPostgres(pg.url, 4);
+  try {
+    const users = Array.from({ length: 100 }, (_, i) => uuid(i + 1));
+    await db.query(`insert into auth.users (id) select unnest($1::uuid[])`, [users]);
+    await db.query(
+      `insert into public.oauth_connections
+         (user_id, provider, access_token_sealed, refresh_token_sealed, expires_at, status)
+       select u, 'google', 'v1.k1.a.b', 'v1.k1.c.d', now() + interval '1 minute', 'connected'
+         from unnest($1::uuid[]) as u`,
+      [users],
+    );
+    const cpuBudgetMs = 20 * CPU_PER_REFRESH_MS;
+    const r = await runPass({
+      db,
+      now: () => Date.now(),
+      instance: "test",
+      cpuMs: () => null,
+      upkeep: [{ provider: "google", keepAliveSeconds: null, refreshTokenWarningSeconds: 0 }],
+      refresh: () => Promise.resolve({ refreshed: true, warning: null }),
+    }, { withinSeconds: 900, concurrency: 5, budgetMs: 60_000, cpuBudgetMs, limit: 10_000 });
+    assert.equal(r.stopped, "cpu");
+    assert.equal(r.refreshed, 20, "claimed in batches of 10 until 20 refreshes' worth of CPU");
+    assert.ok(r.remaining > 0, "the rest is left for the next invocation");
+  } finally {
+    await db.close();
+    await pg.stop();
+  }
+});

@@ -21,11 +21,18 @@ function int(b: Body, key: string, fallback: number, min: number, max: number): 
   return v;
 }
 
-/** The isolate's CPU time, ms, where the runtime reports it (Deno does, through node:process). */
-function cpuMs(): number | null {
+/**
+ * The isolate's CPU time, ms, where the runtime reports it (Deno does, through
+ * node:process); null where it does not. Supabase's edge runtime answers
+ * process.cpuUsage() with zeros: a process that is running has used some.
+ */
+export function cpuMs(
+  usage: () => { user: number; system: number } = () => process.cpuUsage(),
+): number | null {
   try {
-    const u = process.cpuUsage();
-    return (u.user + u.system) / 1000;
+    const u = usage();
+    const ms = (u.user + u.system) / 1000;
+    return ms > 0 ? ms : null;
   } catch {
     return null;
   }
@@ -97,7 +104,7 @@ export async function refresherPass(rt: Runtime, settings: PassSettings): Promis
     db: rt.db,
     now,
     instance: INSTANCE,
-    cpuMs,
+    cpuMs: () => cpuMs(),
     upkeep: rt.manager.providerUpkeep,
     refresh: async ({ row }, opts) => {
       const t = await rt.manager.getValidTokenFor(row, opts);
