@@ -27,6 +27,8 @@ export interface TokenManagerError extends Error {
     retryable: boolean;
     /** Seconds to wait before trying again. */
     retryAfter?: number;
+    /** The provider's own Retry-After, seconds, when it sent one (retryAfter may be longer: the grant's cooldown). */
+    providerRetryAfter?: number;
 }
 
 /** A connection that works but will not for long. */
@@ -282,7 +284,7 @@ export interface ValidToken {
      */
     refreshed: boolean;
     /** The token is valid but a refresh failed. */
-    warning: { code: ErrorCode; message: string; retryAfter?: number } | null;
+    warning: { code: ErrorCode; message: string; retryAfter?: number; providerRetryAfter?: number } | null;
 }
 
 export interface InitialTokens {

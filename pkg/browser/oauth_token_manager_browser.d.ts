@@ -27,6 +27,8 @@ export interface TokenManagerError extends Error {
     retryable: boolean;
     /** Seconds to wait before trying again. */
     retryAfter?: number;
+    /** The provider's own Retry-After, seconds, when it sent one (retryAfter may be longer: the grant's cooldown). */
+    providerRetryAfter?: number;
 }
 
 /** A connection that works but will not for long. */

@@ -227,6 +227,10 @@ pub struct Error {
     pub message: String,
     pub status: Option<u16>,
     pub retry_after_secs: Option<u64>,
+    /// The provider's own Retry-After, when it sent one: what says the
+    /// provider is busy, apart from this grant's cooldown (`retry_after_secs`
+    /// says when this instance tries this grant again).
+    pub provider_retry_after_secs: Option<u64>,
 }
 
 impl Error {
@@ -236,6 +240,7 @@ impl Error {
             message: message.into(),
             status: None,
             retry_after_secs: None,
+            provider_retry_after_secs: None,
         }
     }
     pub fn with_status(mut self, status: u16) -> Self {

@@ -596,6 +596,7 @@ impl<T: Transport, S: Store, R: Runtime> Manager<T, S, R> {
                 let secs = ms_to_secs_ceil(c - now);
                 Error {
                     retry_after_secs: Some(secs.max(e.retry_after_secs.unwrap_or(0))),
+                    provider_retry_after_secs: e.retry_after_secs,
                     ..e
                 }
             }

@@ -92,7 +92,7 @@ extern "C" {
 
 /// A `TokenManagerError` (a real `Error` subclass) for a core error.
 pub fn error_to_js(e: &Error) -> JsValue {
-    TokenManagerErrorJs::new(
+    let js: JsValue = TokenManagerErrorJs::new(
         &e.message,
         e.code.as_str(),
         e.code.http_status(),
@@ -103,7 +103,11 @@ pub fn error_to_js(e: &Error) -> JsValue {
             .map(|r| n(r as i64))
             .unwrap_or(JsValue::UNDEFINED),
     )
-    .into()
+    .into();
+    if let Some(r) = e.provider_retry_after_secs {
+        set(&js, "providerRetryAfter", &n(r as i64));
+    }
+    js
 }
 
 /// A plain object for a warning carried by a successful result.
@@ -111,6 +115,9 @@ pub fn warning_to_js(e: &Error) -> JsValue {
     let o = obj(&[("code", s(e.code.as_str())), ("message", s(&e.message))]);
     if let Some(r) = e.retry_after_secs {
         set(&o, "retryAfter", &n(r as i64));
+    }
+    if let Some(r) = e.provider_retry_after_secs {
+        set(&o, "providerRetryAfter", &n(r as i64));
     }
     o
 }

@@ -216,7 +216,7 @@ export interface ValidToken {
    */
   refreshed: boolean;
   /** The token is valid but a refresh failed. */
-  warning: { code: ErrorCode; message: string; retryAfter?: number } | null;
+  warning: { code: ErrorCode; message: string; retryAfter?: number; providerRetryAfter?: number } | null;
 }
 
 export interface InitialTokens {

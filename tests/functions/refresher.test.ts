@@ -179,12 +179,34 @@ Deno.test({
     try {
       await t429(s);
       await clean(s);
+      await t429Backoff(s);
+      await clean(s);
       await t5xx(s);
     } finally {
       await s.stop();
     }
   },
 });
+
+/** A grant's own backoff does not hold the provider's breaker: the provider's Retry-After (or a minute) does. */
+async function t429Backoff(s: Stack) {
+  await seedDue(s, 1);
+  // This grant failed four times before (its cooldown is over: it is claimed).
+  await s.pg.sql`update oauth_connections set failure_count = 4`;
+  await control(s, "faults", { kind: "429", count: 1, retryAfter: 1 });
+  const t0 = Date.now();
+  const r = await pass(s, { concurrency: 1 });
+  assert.equal(r.failedByCode.RATE_LIMITED, 1);
+  assert.ok(r.breakers.google.until - t0 < 10_000, `open until +${r.breakers.google.until - t0} ms`);
+  await clean(s);
+  // The provider's 30 s (the emulator's default Retry-After), not the grant's 8 minutes.
+  await seedDue(s, 1);
+  await s.pg.sql`update oauth_connections set failure_count = 4`;
+  await control(s, "faults", { kind: "429", count: 1 });
+  const t1 = Date.now();
+  const r2 = await pass(s, { concurrency: 1 });
+  assert.ok(Math.abs(r2.breakers.google.until - (t1 + 30_000)) < 10_000, JSON.stringify(r2.breakers));
+}
 
 async function t429(s: Stack) {
   const ids = await seedDue(s, 30);

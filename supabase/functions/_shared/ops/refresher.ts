@@ -31,7 +31,9 @@ export interface Upkeep {
 export type RefreshFn = (
   claimed: Claimed,
   opts: { force?: boolean; minValiditySeconds?: number },
-) => Promise<{ refreshed: boolean; warning: { code: string; retryAfter?: number } | null }>;
+) => Promise<
+  { refreshed: boolean; warning: { code: string; retryAfter?: number; providerRetryAfter?: number } | null }
+>;
 
 export interface PassSettings {
   /** Due: the access token expires within this many seconds. */
@@ -112,6 +114,20 @@ export interface PassReport extends StepTotals {
  */
 export function upkeepReserveMs(budgetMs: number, stepsMs = 0): number {
   return Math.min(Math.floor(budgetMs / 2), Math.min(5_000, Math.floor(budgetMs / 5)) + stepsMs);
+}
+
+/**
+ * A refresh's failure as the breaker reads it: its code and the provider's
+ * own Retry-After (not `retryAfter`, which is this grant's cooldown: a grant
+ * that failed four times before would hold the provider closed for every
+ * user for eight minutes after a Retry-After of 1 s).
+ */
+function breakerFailure(e: unknown): { code: string; retryAfter?: number } {
+  const err = e as { code?: unknown; providerRetryAfter?: unknown };
+  return {
+    code: typeof err?.code === "string" ? err.code : "INTERNAL",
+    ...(typeof err?.providerRetryAfter === "number" ? { retryAfter: err.providerRetryAfter } : {}),
+  };
 }
 
 /** The CPU one refresh costs the function, ms, where the runtime cannot measure it (rounded up from `make bench`). */
@@ -271,14 +287,10 @@ export async function runPass(deps: PassDeps, s: PassSettings): Promise<PassRepo
           c,
           c.keepAlive ? { force: true } : { minValiditySeconds: s.withinSeconds },
         );
-        failure = t.warning;
+        failure = t.warning ? breakerFailure(t.warning) : null;
         if (!failure && t.refreshed) r[c.keepAlive ? "keptAlive" : "refreshed"]++;
       } catch (e) {
-        const err = e as { code?: unknown; retryAfter?: unknown };
-        failure = {
-          code: typeof err?.code === "string" ? err.code : "INTERNAL",
-          ...(typeof err?.retryAfter === "number" ? { retryAfter: err.retryAfter } : {}),
-        };
+        failure = breakerFailure(e);
       }
       if (failure) {
         r.failed++;
