@@ -199,3 +199,51 @@ Deno.test("refresher budget: where the runtime reports no CPU (Supabase's cpuUsa
     await pg.stop();
   }
 });
+
+Deno.test({
+  name: "refresher budget: no refresh starts after claiming stops; the rows still queued are given back",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const pg = await startPostgres();
+    const db = connectPostgres(pg.url, 4);
+    try {
+      const users = Array.from({ length: 40 }, (_, i) => uuid(i + 1));
+      await db.query(`insert into auth.users (id) select unnest($1::uuid[])`, [users]);
+      await db.query(
+        `insert into public.oauth_connections
+           (user_id, provider, access_token_sealed, refresh_token_sealed, expires_at, status)
+         select u, 'google', 'v1.k1.a.b', 'v1.k1.c.d', now() + interval '1 minute', 'connected'
+           from unnest($1::uuid[]) as u`,
+        [users],
+      );
+      // A slow provider: each refresh takes 3 s of the injected clock.
+      let clock = Date.now();
+      const t0 = clock;
+      const budgetMs = 20_000;
+      const starts: number[] = [];
+      const r = await runPass({
+        db,
+        now: () => clock,
+        instance: "test",
+        upkeep: [{ provider: "google", keepAliveSeconds: null, refreshTokenWarningSeconds: 0 }],
+        refresh: () => {
+          starts.push(clock - t0);
+          clock += 3_000;
+          return Promise.resolve({ refreshed: true, warning: null });
+        },
+      }, { withinSeconds: 900, concurrency: 5, budgetMs, cpuBudgetMs: 0, limit: 10_000 });
+      const stopClaiming = budgetMs - upkeepReserveMs(budgetMs);
+      assert.equal(r.stopped, "budget");
+      assert.ok(starts.every((t) => t < stopClaiming), `refreshes started at +${starts.join(", +")} ms`);
+      // What was claimed and not refreshed is free for the next invocation.
+      const [{ held }] = await db.query<{ held: number }>(
+        `select count(*)::int as held from public.oauth_connections where sweep_until > now()`,
+      );
+      assert.equal(held, 0);
+    } finally {
+      await db.close();
+      await pg.stop();
+    }
+  },
+});

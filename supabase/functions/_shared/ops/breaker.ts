@@ -84,6 +84,13 @@ export class Breakers {
     return true;
   }
 
+  /** A slot acquired and not used (the pass ran out of time): no outcome. */
+  cancel(provider: string): void {
+    const s = this.#state(provider);
+    s.inFlight--;
+    for (const w of s.waiting.splice(0)) w();
+  }
+
   /** The call's outcome: null on success, else its code (and Retry-After, seconds). */
   release(provider: string, failure: { code: string; retryAfter?: number } | null, now: number): void {
     const s = this.#state(provider);

@@ -269,6 +269,15 @@ export async function runPass(deps: PassDeps, s: PassSettings): Promise<PassRepo
     };
     const claim = () => (claiming ??= claimMore().finally(() => (claiming = null)));
     const next = async (): Promise<Claimed | null> => {
+      // Past the point where claiming stops, no refresh starts either: what
+      // is still queued is given back (each could take its timeouts, past the
+      // budget the upkeep steps and Supabase's request limit need).
+      if (queue.length > 0 && now() >= stopClaimingAt) {
+        r.stopped = "budget";
+        exhausted = true;
+        queue.length = 0;
+        return null;
+      }
       while (queue.length === 0 && !exhausted) await claim();
       // Claim the next batch while this one is being worked on.
       if (queue.length <= s.concurrency && !exhausted) void claim().catch(() => {});
@@ -278,6 +287,14 @@ export async function runPass(deps: PassDeps, s: PassSettings): Promise<PassRepo
     const one = async (c: Claimed) => {
       if (!(await breakers.acquire(c.provider))) {
         r.skippedByBreaker++;
+        return;
+      }
+      // Waiting for a slot may have taken it past the point where claiming stops.
+      if (now() >= stopClaimingAt) {
+        breakers.cancel(c.provider);
+        r.stopped = "budget";
+        exhausted = true;
+        queue.length = 0;
         return;
       }
       r.checked++;
@@ -302,6 +319,8 @@ export async function runPass(deps: PassDeps, s: PassSettings): Promise<PassRepo
       for (let c = await next(); c; c = await next()) await one(c);
     };
     await Promise.all(Array.from({ length: s.concurrency }, worker));
+    // A claim started ahead (the next batch) lands before its rows are given back.
+    if (claiming) await (claiming as Promise<void>).catch(() => {});
 
     r.breakers = breakers.open();
     await breakers.persist(db);
