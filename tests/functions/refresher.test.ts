@@ -369,6 +369,11 @@ Deno.test({
       assert.equal(og.warning, null);
 
       assert.equal((await pass(s)).warned, 0, "once per grant end");
+      // A refresh that reports the same end counted down (a few seconds off): the same end.
+      await s.pg
+        .sql`update oauth_connections set refresh_token_expires_at = refresh_token_expires_at + interval '40 seconds'
+        where user_id = ${USER}`;
+      assert.equal((await pass(s)).warned, 0, "the same end, a refresh's seconds later");
       // A new grant with a new end re-arms the warning.
       await s.pg.sql`update oauth_connections set refresh_token_expires_at = now() + interval '1 day'
         where user_id = ${USER}`;

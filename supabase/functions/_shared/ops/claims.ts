@@ -128,7 +128,10 @@ export async function warnExpiringGrants(
         where c.refresh_token_expires_at is not null and c.refresh_token_sealed is not null
           and c.status in ('connected', 'token_expired', 'error')
           and c.refresh_token_expires_at < ${ts("$3")} + make_interval(secs => n.notice_ms / 1000)
-          and c.refresh_expiry_warned_for is distinct from c.refresh_token_expires_at
+          -- Once per grant end: an end that moved by an hour or less is the same end
+          -- (a provider that counts refresh_token_expires_in down gives one each refresh).
+          and (c.refresh_expiry_warned_for is null
+            or abs(extract(epoch from c.refresh_token_expires_at - c.refresh_expiry_warned_for)) > 3600)
         limit $5
         for update skip locked),
      warned as (
