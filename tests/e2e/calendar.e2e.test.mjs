@@ -189,8 +189,15 @@ test("the page under attack: a non-Meet link in an event, framing, a crafted err
     for (const item of body.items ?? []) item.hangoutLink = "javascript:document.body.dataset.pwned='1'";
     await r.fulfill({ response: res, json: body });
   });
+  // The list as it is now is marked, so the test waits for the reloaded one.
+  await tabA.evaluate(() => {
+    for (const li of document.querySelectorAll("[data-testid=event]")) li.dataset.stale = "1";
+  });
   await tabA.getByTestId("reload-events").click();
-  await tabA.getByTestId("event").first().waitFor();
+  await tabA.waitForFunction(() =>
+    document.querySelectorAll("[data-testid=event]").length > 0 &&
+    document.querySelectorAll("[data-testid=event][data-stale]").length === 0
+  );
   assert.equal(await tabA.getByTestId("meet-link").count(), 0);
   assert.equal(await tabA.evaluate(() => document.body.dataset.pwned), undefined);
   await tabA.unroute((u) => new URL(u).pathname.endsWith("/calendars/primary/events"));
