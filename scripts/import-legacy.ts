@@ -431,17 +431,23 @@ export async function main(args: string[]): Promise<number> {
   return failedCount(report) > 0 ? 1 : 0;
 }
 
-if (import.meta.main) {
+/**
+ * Runs an operator command's `main` and exits with its status; a thrown
+ * error (configuration, database: each names what is wrong and none carries
+ * a key or token) is printed and exits 2.
+ */
+export async function runCommand(name: string, run: (args: string[]) => Promise<number>): Promise<never> {
   let code: number;
   try {
-    code = await main(Deno.args);
+    code = await run(Deno.args);
   } catch (e) {
-    // Configuration and database errors name what is wrong; none carries a key or token.
     const err = e as { code?: unknown; message?: unknown };
-    const code_ = typeof err?.code === "string" ? ` [${err.code}]` : "";
-    console.error(`import-legacy: ${String(err?.message ?? e)}${code_}`);
+    const tag = typeof err?.code === "string" ? ` [${err.code}]` : "";
+    console.error(`${name}: ${String(err?.message ?? e)}${tag}`);
     console.error("run with --help for usage");
     code = 2;
   }
   Deno.exit(code);
 }
+
+if (import.meta.main) await runCommand("import-legacy", main);

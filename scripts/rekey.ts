@@ -16,7 +16,7 @@ import { parseArgs } from "node:util";
 import postgres from "npm:postgres@3.4.9";
 import init, { KeyRotation } from "../pkg/legacy/oauth_token_manager_legacy.js";
 import { hashUser } from "../supabase/functions/_shared/log.ts";
-import { count, parseKeyring } from "./import-legacy.ts";
+import { count, parseKeyring, runCommand } from "./import-legacy.ts";
 
 const USAGE = `Usage: make rekey ARGS="[options]"
        deno run -A scripts/rekey.ts [options]
@@ -225,17 +225,4 @@ export async function main(args: string[]): Promise<number> {
   }
 }
 
-if (import.meta.main) {
-  let code: number;
-  try {
-    code = await main(Deno.args);
-  } catch (e) {
-    // Configuration and database errors name what is wrong; none carries a key or token.
-    const err = e as { code?: unknown; message?: unknown };
-    const tag = typeof err?.code === "string" ? ` [${err.code}]` : "";
-    console.error(`rekey: ${String(err?.message ?? e)}${tag}`);
-    console.error("run with --help for usage");
-    code = 2;
-  }
-  Deno.exit(code);
-}
+if (import.meta.main) await runCommand("rekey", main);

@@ -27,6 +27,15 @@ export interface KeyRotationConfig {
 }
 "#;
 
+/// The column named and a fresh nonce: what each reseal needs.
+fn field_and_nonce(field_name: &str) -> Result<(Field, [u8; 12]), Error> {
+    let field = field(field_name)?;
+    let mut nonce = [0u8; 12];
+    getrandom::fill(&mut nonce)
+        .map_err(|_| Error::config("crypto.getRandomValues is unavailable in this runtime"))?;
+    Ok((field, nonce))
+}
+
 #[wasm_bindgen]
 pub struct LegacyImporter {
     inner: Importer,
@@ -79,15 +88,12 @@ impl LegacyImporter {
         field_name: &str,
     ) -> Result<String, JsValue> {
         let run = || -> Result<String, Error> {
+            let (field, nonce) = field_and_nonce(field_name)?;
             let ctx = SealContext {
                 user_id,
                 provider,
-                field: field(field_name)?,
+                field,
             };
-            let mut nonce = [0u8; 12];
-            getrandom::fill(&mut nonce).map_err(|_| {
-                Error::config("crypto.getRandomValues is unavailable in this runtime")
-            })?;
             self.inner.reseal(value, &ctx, nonce)
         };
         run().map_err(|e| error_to_js(&e))
@@ -145,15 +151,12 @@ impl KeyRotation {
         field_name: &str,
     ) -> Result<Option<String>, JsValue> {
         let run = || -> Result<Option<String>, Error> {
+            let (field, nonce) = field_and_nonce(field_name)?;
             let ctx = SealContext {
                 user_id,
                 provider,
-                field: field(field_name)?,
+                field,
             };
-            let mut nonce = [0u8; 12];
-            getrandom::fill(&mut nonce).map_err(|_| {
-                Error::config("crypto.getRandomValues is unavailable in this runtime")
-            })?;
             self.keyring.rekey(value, &ctx, nonce)
         };
         run().map_err(|e| error_to_js(&e))

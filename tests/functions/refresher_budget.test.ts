@@ -3,7 +3,7 @@
 // the platform killed is closed, and a pass gives back only the claims that
 // are still its own.
 import assert from "node:assert/strict";
-import { connectPostgres } from "../../supabase/functions/_shared/db.ts";
+import { connectPostgres, type Db } from "../../supabase/functions/_shared/db.ts";
 import { releaseClaims } from "../../supabase/functions/_shared/ops/claims.ts";
 import {
   MAX_BUDGET_SECONDS,
@@ -14,6 +14,20 @@ import { runPass, upkeepReserveMs } from "../../supabase/functions/_shared/ops/r
 import { startPostgres } from "./harness.ts";
 
 const uuid = (i: number) => `00000000-0000-4000-8000-${String(i).padStart(12, "0")}`;
+
+/** `n` users, each with a Google connection due within a minute; their ids. */
+async function seedDue(db: Db, n: number): Promise<string[]> {
+  const users = Array.from({ length: n }, (_, i) => uuid(i + 1));
+  await db.query(`insert into auth.users (id) select unnest($1::uuid[])`, [users]);
+  await db.query(
+    `insert into public.oauth_connections
+       (user_id, provider, access_token_sealed, refresh_token_sealed, expires_at, status)
+     select u, 'google', 'v1.k1.a.b', 'v1.k1.c.d', now() + interval '1 minute', 'connected'
+       from unnest($1::uuid[]) as u`,
+    [users],
+  );
+  return users;
+}
 
 Deno.test("refresher budget: the reserve after the last claim covers a webhook request's timeout", () => {
   // Without webhook endpoints: a fifth of the budget, at most 5 s, as before.
@@ -65,15 +79,7 @@ Deno.test({
     const pg = await startPostgres();
     const db = connectPostgres(pg.url, 4);
     try {
-      const users = Array.from({ length: 200 }, (_, i) => uuid(i + 1));
-      await db.query(`insert into auth.users (id) select unnest($1::uuid[])`, [users]);
-      await db.query(
-        `insert into public.oauth_connections
-           (user_id, provider, access_token_sealed, refresh_token_sealed, expires_at, status)
-         select u, 'google', 'v1.k1.a.b', 'v1.k1.c.d', now() + interval '1 minute', 'connected'
-           from unnest($1::uuid[]) as u`,
-        [users],
-      );
+      const users = await seedDue(db, 200);
       // A run the platform killed 10 minutes ago (it never recorded its end), and one under way.
       await db.query(
         `insert into public.oauth_refresher_runs (instance, started_at, budget_ms, concurrency)
@@ -173,15 +179,7 @@ Deno.test("refresher budget: where the runtime reports no CPU (Supabase's cpuUsa
   const pg = await startPostgres();
   const db = connectPostgres(pg.url, 4);
   try {
-    const users = Array.from({ length: 100 }, (_, i) => uuid(i + 1));
-    await db.query(`insert into auth.users (id) select unnest($1::uuid[])`, [users]);
-    await db.query(
-      `insert into public.oauth_connections
-         (user_id, provider, access_token_sealed, refresh_token_sealed, expires_at, status)
-       select u, 'google', 'v1.k1.a.b', 'v1.k1.c.d', now() + interval '1 minute', 'connected'
-         from unnest($1::uuid[]) as u`,
-      [users],
-    );
+    await seedDue(db, 100);
     const cpuBudgetMs = 20 * CPU_PER_REFRESH_MS;
     const r = await runPass({
       db,
@@ -208,15 +206,7 @@ Deno.test({
     const pg = await startPostgres();
     const db = connectPostgres(pg.url, 4);
     try {
-      const users = Array.from({ length: 40 }, (_, i) => uuid(i + 1));
-      await db.query(`insert into auth.users (id) select unnest($1::uuid[])`, [users]);
-      await db.query(
-        `insert into public.oauth_connections
-           (user_id, provider, access_token_sealed, refresh_token_sealed, expires_at, status)
-         select u, 'google', 'v1.k1.a.b', 'v1.k1.c.d', now() + interval '1 minute', 'connected'
-           from unnest($1::uuid[]) as u`,
-        [users],
-      );
+      await seedDue(db, 40);
       // A slow provider: each refresh takes 3 s of the injected clock.
       let clock = Date.now();
       const t0 = clock;

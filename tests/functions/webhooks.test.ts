@@ -3,36 +3,33 @@
 // messages in their own transaction, every endpoint gets each message once
 // with the same webhook-id and a signature of its own secret, failures are
 // retried on the schedule with a fresh timestamp and signature and never
-// resent to an endpoint that took them, exhausted messages fail, parallel
-// passes never send a message twice, and the configuration refuses mistakes
-// without echoing secrets.
+// resent to an endpoint that took them, exhausted messages fail, and parallel
+// passes never send a message twice. The configuration: webhook_config.test.ts.
 import assert from "node:assert/strict";
-import { createHash } from "node:crypto";
 import { Webhook } from "npm:standardwebhooks@1.1";
 import { connectPostgres, type Db } from "../../supabase/functions/_shared/db.ts";
-import { AppError } from "../../supabase/functions/_shared/errors.ts";
-import {
-  DEFAULT_RETRY_SECONDS,
-  readWebhookConfig,
-} from "../../supabase/functions/_shared/ops/webhook_config.ts";
 import {
   type DeliverOptions,
+  type DeliverResult,
   deliverWebhooks,
-  signWebhook,
 } from "../../supabase/functions/_shared/ops/webhooks.ts";
 import { webhookBacklog } from "../../supabase/functions/_shared/ops/metrics.ts";
 import { freePort, OTHER, startPostgres, USER } from "./harness.ts";
-
-const newSecret = (bytes = 32) =>
-  "whsec_" + btoa(String.fromCharCode(...crypto.getRandomValues(new Uint8Array(bytes))));
-
-const config = (vars: Record<string, string | undefined>) => readWebhookConfig((n) => vars[n]);
-
-const endpointsVar = (list: { url: string; secret: string | string[]; types?: string[] }[]) =>
-  JSON.stringify(list);
+import { config, endpointsVar, newSecret } from "./webhook_helpers.ts";
 
 /** Zero jitter: the schedule exactly. */
 const NO_JITTER = () => 0.5;
+
+/** A pass's result: these counts, every other 0. */
+const passResult = (o: Partial<DeliverResult> = {}): DeliverResult => ({
+  delivered: 0,
+  retried: 0,
+  failed: 0,
+  skipped: 0,
+  backlog: 0,
+  endpointsDisabled: 0,
+  ...o,
+});
 
 interface Received {
   id: string;
@@ -122,150 +119,6 @@ async function enqueue(db: Db, n: number, type = "connection.needs_reauth"): Pro
   return ids;
 }
 
-Deno.test("webhooks: configuration", async () => {
-  const refuses = (vars: Record<string, string>, pattern: RegExp, secrets: string[] = []) =>
-    assert.throws(() => config(vars), (e: unknown) => {
-      assert.ok(e instanceof AppError);
-      assert.equal(e.code, "CONFIG");
-      assert.match(e.message, pattern);
-      for (const s of secrets) {
-        assert.ok(!e.message.includes(s), "the message does not echo the secret");
-        assert.ok(!e.message.includes(s.slice(6, 20)), "nor a part of it");
-      }
-      return true;
-    });
-
-  const none = config({});
-  assert.deepEqual(none, {
-    endpoints: [],
-    retrySeconds: [5, 300, 1800, 7200, 18000, 36000, 50400, 72000, 86400],
-    timeoutMs: 10000,
-  });
-  assert.deepEqual(DEFAULT_RETRY_SECONDS, none.retrySeconds);
-  // Standard Webhooks: "a retry schedule spanning multiple days" (its example
-  // ends 75 h 35 min after the first attempt); a receiver down from Friday
-  // evening to Monday morning still gets its messages.
-  assert.equal(DEFAULT_RETRY_SECONDS.reduce((a, b) => a + b), 272_105);
-
-  const a = newSecret();
-  const b = newSecret(24);
-  const old = newSecret(64);
-  const cfg = config({
-    WEBHOOK_ENDPOINTS: endpointsVar([
-      { url: "https://hooks.example.com/oauth", secret: a },
-      {
-        url: " http://127.0.0.1:9/x ",
-        secret: [b, old],
-        types: ["connection.needs_reauth", "connection.recovered"],
-      },
-    ]),
-    WEBHOOK_RETRY_SECONDS: " 1, 2.5 ,0,60",
-    WEBHOOK_TIMEOUT_MS: "2500",
-  });
-  assert.equal(cfg.endpoints.length, 2);
-  const [e0, e1] = cfg.endpoints;
-  assert.equal(e0.url, "https://hooks.example.com/oauth");
-  assert.equal(
-    e0.id,
-    createHash("sha256").update("https://hooks.example.com/oauth").digest("hex").slice(0, 16),
-  );
-  assert.match(e0.id, /^[0-9a-f]{16}$/);
-  assert.equal(e0.types, null);
-  assert.deepEqual(e0.secrets, [a]);
-  assert.equal(e1.url, "http://127.0.0.1:9/x");
-  assert.deepEqual(e1.types, ["connection.needs_reauth", "connection.recovered"]);
-  assert.deepEqual(e1.secrets, [b, old]);
-  assert.deepEqual(cfg.retrySeconds, [1, 2.5, 0, 60]);
-  assert.equal(cfg.timeoutMs, 2500);
-  // The id is the URL's: the same configuration read again gives the same ids.
-  assert.equal(
-    config({ WEBHOOK_ENDPOINTS: endpointsVar([{ url: "https://hooks.example.com/oauth", secret: b }]) })
-      .endpoints[0].id,
-    e0.id,
-  );
-  // Serialising or printing the configuration does not show the secrets.
-  for (const shown of [JSON.stringify(cfg), Deno.inspect(cfg, { depth: 10 })]) {
-    for (const s of [a, b, old]) assert.ok(!shown.includes(s.slice(6)), "secrets stay out of logs");
-  }
-
-  const good = { url: "https://h.example.com/", secret: a };
-  const bad = newSecret(16);
-  refuses(
-    { WEBHOOK_ENDPOINTS: `[{"url": "https://x", "secret": "${a}"` },
-    /^WEBHOOK_ENDPOINTS is not valid JSON/,
-    [a],
-  );
-  refuses({ WEBHOOK_ENDPOINTS: JSON.stringify(good) }, /^WEBHOOK_ENDPOINTS must be a list/, [a]);
-  refuses(
-    { WEBHOOK_ENDPOINTS: endpointsVar([good, { url: "https://b.example.com", secret: bad }]) },
-    /^WEBHOOK_ENDPOINTS\[1\]\.secret must be whsec_ followed by the base64 of at least 24/,
-    [bad],
-  );
-  refuses(
-    { WEBHOOK_ENDPOINTS: endpointsVar([{ url: "https://b.example.com", secret: a.slice(6) }]) },
-    /^WEBHOOK_ENDPOINTS\[0\]\.secret must be whsec_/,
-    [a],
-  );
-  refuses(
-    { WEBHOOK_ENDPOINTS: endpointsVar([{ url: "https://b.example.com", secret: a + "!" }]) },
-    /^WEBHOOK_ENDPOINTS\[0\]\.secret must be whsec_/,
-    [a],
-  );
-  refuses(
-    { WEBHOOK_ENDPOINTS: endpointsVar([{ url: "https://b.example.com", secret: [a, bad] }]) },
-    /^WEBHOOK_ENDPOINTS\[0\]\.secret\[1\] must be whsec_/,
-    [a, bad],
-  );
-  refuses(
-    { WEBHOOK_ENDPOINTS: endpointsVar([{ url: "ftp://b.example.com", secret: a }]) },
-    /^WEBHOOK_ENDPOINTS\[0\]\.url must be an http\(s\) URL/,
-    [a],
-  );
-  refuses(
-    { WEBHOOK_ENDPOINTS: endpointsVar([good, { url: "not a url", secret: a }]) },
-    /^WEBHOOK_ENDPOINTS\[1\]\.url must be an http\(s\) URL/,
-    [a],
-  );
-  refuses(
-    { WEBHOOK_ENDPOINTS: endpointsVar([good, { ...good }]) },
-    /^WEBHOOK_ENDPOINTS\[1\]\.url is the URL of an earlier entry/,
-    [a],
-  );
-  refuses(
-    {
-      WEBHOOK_ENDPOINTS: endpointsVar([{
-        ...good,
-        types: ["connection.needs_reauth", "connection.created"],
-      }]),
-    },
-    /^WEBHOOK_ENDPOINTS\[0\]\.types\[1\] is not one of connection\.connected, /,
-    [a],
-  );
-  refuses(
-    { WEBHOOK_ENDPOINTS: endpointsVar([{ ...good, types: [] }]) },
-    /^WEBHOOK_ENDPOINTS\[0\]\.types must be a non-empty list/,
-    [a],
-  );
-  refuses(
-    { WEBHOOK_ENDPOINTS: JSON.stringify([{ ...good, type: ["connection.connected"] }]) },
-    /^WEBHOOK_ENDPOINTS\[0\] has a key other than url, secret and types/,
-    [a],
-  );
-  refuses({ WEBHOOK_ENDPOINTS: JSON.stringify([a]) }, /^WEBHOOK_ENDPOINTS\[0\] must be an object/, [a]);
-  refuses({ WEBHOOK_RETRY_SECONDS: "5,,10" }, /^WEBHOOK_RETRY_SECONDS entry 2 must be a number of seconds/);
-  refuses({ WEBHOOK_RETRY_SECONDS: "5,-1" }, /^WEBHOOK_RETRY_SECONDS entry 2 must be/);
-  refuses({ WEBHOOK_RETRY_SECONDS: "5m" }, /^WEBHOOK_RETRY_SECONDS entry 1 must be/);
-  refuses({ WEBHOOK_TIMEOUT_MS: "0" }, /^WEBHOOK_TIMEOUT_MS must be an integer/);
-  refuses({ WEBHOOK_TIMEOUT_MS: "1.5" }, /^WEBHOOK_TIMEOUT_MS must be an integer/);
-
-  // signWebhook agrees with the library's signer.
-  const body = '{"type":"connection.connected","data":{"x":"ü"}}';
-  assert.equal(
-    await signWebhook(a, "msg_1", 1_700_000_000, body),
-    new Webhook(a).sign("msg_1", new Date(1_700_000_000_000), body),
-  );
-});
-
 Deno.test({
   name: "webhooks: the outbox delivered per Standard Webhooks",
   sanitizeOps: false,
@@ -331,14 +184,7 @@ Deno.test({
 
         const t0 = Date.now();
         const res = await deliverWebhooks(db, cfg, { now: () => t0, random: NO_JITTER });
-        assert.deepEqual(res, {
-          delivered: 5,
-          retried: 0,
-          failed: 0,
-          skipped: 0,
-          backlog: 0,
-          endpointsDisabled: 0,
-        });
+        assert.deepEqual(res, passResult({ delivered: 5 }));
 
         const ids = rows.map((r) => r.id).sort();
         const reauth = rows.find((r) => r.type === "connection.needs_reauth")!;
@@ -414,14 +260,7 @@ Deno.test({
 
         // Nothing is due any more: a second pass sends nothing.
         const again = await deliverWebhooks(db, cfg, { now: () => t0 + 60_000, random: NO_JITTER });
-        assert.deepEqual(again, {
-          delivered: 0,
-          retried: 0,
-          failed: 0,
-          skipped: 0,
-          backlog: 0,
-          endpointsDisabled: 0,
-        });
+        assert.deepEqual(again, passResult());
         assert.equal(A.got.length + B.got.length + C.got.length, 11);
 
         await st.step("a tampered request does not verify", () => {
@@ -466,14 +305,7 @@ Deno.test({
         const t0 = clock;
         const opts: DeliverOptions = { now: () => clock, random: NO_JITTER };
 
-        assert.deepEqual(await deliverWebhooks(db, cfg, opts), {
-          delivered: 0,
-          retried: 1,
-          failed: 0,
-          skipped: 0,
-          backlog: 0,
-          endpointsDisabled: 0,
-        });
+        assert.deepEqual(await deliverWebhooks(db, cfg, opts), passResult({ retried: 1 }));
         let [row] = await outbox(db);
         assert.equal(row.attempts, 1);
         assert.deepEqual(row.delivered_to, [eOk.id]);
@@ -481,14 +313,7 @@ Deno.test({
         assert.equal(row.last_error, `${eFlaky.id}=500`, "the status only: no body, no host");
 
         clock = t0 + 9_999;
-        assert.deepEqual(await deliverWebhooks(db, cfg, opts), {
-          delivered: 0,
-          retried: 0,
-          failed: 0,
-          skipped: 0,
-          backlog: 0,
-          endpointsDisabled: 0,
-        });
+        assert.deepEqual(await deliverWebhooks(db, cfg, opts), passResult());
         assert.equal(FLAKY.got.length, 1, "not before it is due");
 
         clock = t0 + 10_000;
@@ -501,14 +326,7 @@ Deno.test({
         assert.equal(row.next_attempt_at.getTime(), t0 + 10_000 + 60_000, "the second delay");
 
         clock = t0 + 70_000;
-        assert.deepEqual(await deliverWebhooks(db, cfg, opts), {
-          delivered: 1,
-          retried: 0,
-          failed: 0,
-          skipped: 0,
-          backlog: 0,
-          endpointsDisabled: 0,
-        });
+        assert.deepEqual(await deliverWebhooks(db, cfg, opts), passResult({ delivered: 1 }));
         [row] = await outbox(db);
         assert.equal(row.attempts, 3);
         assert.equal(row.delivered_at?.getTime(), t0 + 70_000);
@@ -552,14 +370,7 @@ Deno.test({
         [row] = await outbox(db);
         assert.equal(row.next_attempt_at.getTime(), t0 + 900 + 1800);
         clock = t0 + 2700;
-        assert.deepEqual(await deliverWebhooks(db, cfg, opts), {
-          delivered: 0,
-          retried: 0,
-          failed: 1,
-          skipped: 0,
-          backlog: 0,
-          endpointsDisabled: 0,
-        });
+        assert.deepEqual(await deliverWebhooks(db, cfg, opts), passResult({ failed: 1 }));
         [row] = await outbox(db);
         assert.equal(row.id, id);
         assert.equal(row.attempts, 3);
@@ -631,22 +442,14 @@ Deno.test({
         const cfg = config({ WEBHOOK_ENDPOINTS: endpointsVar([{ url: R.url, secret: newSecret() }]) });
         await enqueue(db, 5);
         const now = Date.now();
-        assert.deepEqual(await deliverWebhooks(db, cfg, { now: () => now, limit: 2 }), {
-          delivered: 2,
-          retried: 0,
-          failed: 0,
-          skipped: 0,
-          backlog: 3,
-          endpointsDisabled: 0,
-        });
-        assert.deepEqual(await deliverWebhooks(db, cfg, { now: () => now, deadline: now }), {
-          delivered: 0,
-          retried: 0,
-          failed: 0,
-          skipped: 0,
-          backlog: 3,
-          endpointsDisabled: 0,
-        });
+        assert.deepEqual(
+          await deliverWebhooks(db, cfg, { now: () => now, limit: 2 }),
+          passResult({ delivered: 2, backlog: 3 }),
+        );
+        assert.deepEqual(
+          await deliverWebhooks(db, cfg, { now: () => now, deadline: now }),
+          passResult({ backlog: 3 }),
+        );
         assert.equal(
           (await deliverWebhooks(db, cfg, { now: () => now, deadline: now + 60_000 })).delivered,
           3,
@@ -664,14 +467,7 @@ Deno.test({
           [late, new Date(now + 60_000).toISOString()],
         );
         const res = await deliverWebhooks(db, config({}), { now: () => now });
-        assert.deepEqual(res, {
-          delivered: 0,
-          retried: 0,
-          failed: 0,
-          skipped: 3,
-          backlog: 0,
-          endpointsDisabled: 0,
-        });
+        assert.deepEqual(res, passResult({ skipped: 3 }));
         const rows = await outbox(db);
         assert.equal(
           rows.filter((r) => r.delivered_at?.getTime() === now && r.delivered_to.length === 0).length,
@@ -693,14 +489,7 @@ Deno.test({
         });
         await enqueue(db, 2, "connection.connected");
         const now = Date.now();
-        assert.deepEqual(await deliverWebhooks(db, cfg, { now: () => now }), {
-          delivered: 0,
-          retried: 0,
-          failed: 0,
-          skipped: 2,
-          backlog: 0,
-          endpointsDisabled: 0,
-        });
+        assert.deepEqual(await deliverWebhooks(db, cfg, { now: () => now }), passResult({ skipped: 2 }));
         assert.equal(R.got.length, 0);
         assert.ok((await outbox(db)).every((r) => r.delivered_at?.getTime() === now));
       });
