@@ -1,10 +1,7 @@
 // oauth-token-manager/supabase: supabase-js glue for the browser client.
 import type { SupabaseClient } from "@supabase/supabase-js";
-import type {
-  BrowserClientOptions,
-  BrowserTokenClient,
-  StatusReport,
-} from "../pkg/browser/oauth_token_manager_browser.js";
+import type { BrowserClientOptions, StatusReport } from "../pkg/browser/oauth_token_manager_browser.js";
+import type { BrowserTokenClient } from "./client.js";
 
 /** What the adapter uses of a supabase-js client (any `SupabaseClient` fits). */
 export interface SupabaseAuthClient {

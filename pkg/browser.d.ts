@@ -3,6 +3,7 @@
 import type { InitInput, InitOutput } from "./browser/oauth_token_manager_browser.js";
 
 export * from "./browser/oauth_token_manager_browser.js";
+export { BrowserTokenClient } from "./client.js";
 
 /** Loads the browser build's WebAssembly module, once (see the main entry's `init`). */
 export default function init(

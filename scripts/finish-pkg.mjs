@@ -130,8 +130,13 @@ for (const name of readdirSync(PKG)) {
 const sources = walk(JS).filter((f) =>
   f !== README_SOURCE && !snippets.has(f) && !snippetTypes.has(f) && !/\.test\.[mc]?[jt]s$/.test(f)
 );
+// The browser client (js/client.js) documents itself in client.d.ts, as the
+// glues do: its code ships without the whole-line comments.
+const DOCUMENTED_IN_TYPES = new Set(["client.js"]);
 for (const src of sources) {
-  write(src, rewrite(read(join(JS, src)), src, src), src.startsWith("bin/") ? 0o755 : undefined);
+  let text = rewrite(read(join(JS, src)), src, src);
+  if (DOCUMENTED_IN_TYPES.has(src)) text = text.replace(JSDOC_BLOCK, "").replace(LINE_COMMENT, "");
+  write(src, text, src.startsWith("bin/") ? 0o755 : undefined);
 }
 for (const [src, dest] of [snippets, ...subSnippets.map(([, map]) => map)].flatMap((m) => [...m])) {
   const types = src.replace(/\.js$/, ".d.ts");

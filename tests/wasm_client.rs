@@ -5,12 +5,61 @@
 //! Node and Deno).
 #![cfg(all(target_arch = "wasm32", feature = "client"))]
 
-use js_sys::{Array, Promise, Reflect};
-use oauth_token_manager::wasm::BrowserTokenClient;
+use js_sys::{Array, Function, Promise, Reflect};
+use oauth_token_manager::wasm::ClientCore;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 use wasm_bindgen_test::*;
+
+// The package's client (js/client.js) over this build's ClientCore.
+#[wasm_bindgen(module = "/js/client.js")]
+extern "C" {
+    type BrowserTokenClient;
+    #[wasm_bindgen(js_name = useCore)]
+    fn use_core(core: &JsValue);
+    #[wasm_bindgen(constructor, catch)]
+    fn new(options: &JsValue) -> Result<BrowserTokenClient, JsValue>;
+    #[wasm_bindgen(method, js_name = getAccessToken)]
+    fn get_access_token(this: &BrowserTokenClient, options: Option<JsValue>) -> Promise;
+    #[wasm_bindgen(method)]
+    fn fetch(
+        this: &BrowserTokenClient,
+        input: String,
+        init: Option<JsValue>,
+        options: Option<JsValue>,
+    ) -> Promise;
+    #[wasm_bindgen(method, js_name = callFunction)]
+    fn call_function(
+        this: &BrowserTokenClient,
+        name: String,
+        body: JsValue,
+        method: Option<String>,
+    ) -> Promise;
+    #[wasm_bindgen(method, js_name = observeResponse)]
+    fn observe_response(this: &BrowserTokenClient, response: &JsValue);
+    #[wasm_bindgen(method, js_name = completeConnect)]
+    fn complete_connect(this: &BrowserTokenClient, url: Option<String>) -> Promise;
+    #[wasm_bindgen(method)]
+    fn disconnect(this: &BrowserTokenClient, provider: String) -> Promise;
+    #[wasm_bindgen(method)]
+    fn reset(this: &BrowserTokenClient);
+    #[wasm_bindgen(method, js_name = onChange)]
+    fn on_change(this: &BrowserTokenClient, listener: Function) -> JsValue;
+    #[wasm_bindgen(method, js_name = tokenInfo)]
+    fn token_info(this: &BrowserTokenClient, provider: Option<String>) -> JsValue;
+    #[wasm_bindgen(method)]
+    fn close(this: &BrowserTokenClient);
+    #[wasm_bindgen(method)]
+    fn free(this: &BrowserTokenClient);
+}
+
+/// The client class over this build's core (js/browser.js does the same in the package).
+fn make(options: &JsValue) -> Result<BrowserTokenClient, JsValue> {
+    let core: JsValue = ClientCore::new(options.clone())?.into();
+    use_core(&get(&core, "constructor"));
+    BrowserTokenClient::new(options)
+}
 
 #[wasm_bindgen(module = "/tests/js/edge-mock.js")]
 extern "C" {
@@ -60,12 +109,12 @@ fn get_str(o: &JsValue, k: &str) -> String {
 }
 
 fn client(mock: &JsValue, channel: &str) -> BrowserTokenClient {
-    BrowserTokenClient::new(client_options(mock, channel).unchecked_into()).unwrap()
+    make(&client_options(mock, channel)).unwrap()
 }
 
 async fn token(c: &BrowserTokenClient, force: bool) -> Result<JsValue, JsValue> {
     let opts = js_sys::JSON::parse(if force { r#"{"force":true}"# } else { "{}" }).unwrap();
-    JsFuture::from(c.get_access_token(Some(opts.unchecked_into()))).await
+    JsFuture::from(c.get_access_token(Some(opts))).await
 }
 
 #[wasm_bindgen_test]
@@ -212,7 +261,7 @@ async fn tabs_share_tokens_and_a_late_tab_gets_the_current_one() {
 #[wasm_bindgen_test]
 fn bad_options_name_the_field() {
     let bad = js_sys::JSON::parse(r#"{"functionsUrl":"ftp://x","getSessionToken":null}"#).unwrap();
-    let e = match BrowserTokenClient::new(bad.unchecked_into()) {
+    let e = match ClientCore::new(bad.clone()).and_then(|_| make(&bad)) {
         Ok(_) => panic!("expected CONFIG"),
         Err(e) => e,
     };
@@ -225,7 +274,7 @@ fn bad_options_name_the_field() {
 
 fn client_as(mock: &JsValue, channel: &str, sub: &str) -> (BrowserTokenClient, JsValue) {
     let opts = client_options_for(mock, channel, sub);
-    let c = BrowserTokenClient::new(opts.clone().unchecked_into()).unwrap();
+    let c = make(&opts).unwrap();
     (c, opts)
 }
 
@@ -328,7 +377,7 @@ async fn reset_drops_the_token_in_every_tab_of_that_user_only() {
 
 async fn access_for(c: &BrowserTokenClient, provider: &str) -> String {
     let opts = js_sys::JSON::parse(&format!(r#"{{"provider":"{provider}"}}"#)).unwrap();
-    let t = JsFuture::from(c.get_access_token(Some(opts.unchecked_into())))
+    let t = JsFuture::from(c.get_access_token(Some(opts)))
         .await
         .unwrap();
     get_str(&t, "accessToken")
@@ -421,9 +470,9 @@ async fn a_client_freed_without_close_stops_listening() {
     let (a1, _) = client_as(&mock, &channel, "user-a");
     let (a2, _) = client_as(&mock, &channel, "user-a");
     JsFuture::from(tick(10)).await.unwrap();
-    // free() from JS; before, its channel kept calling a dropped handler,
-    // which throws at every message (an uncaught error in the page).
-    drop(a2);
+    // free() without close(): its channel must stop calling a freed core,
+    // which would throw at every message (an uncaught error in the page).
+    a2.free();
     access(&a1).await;
     JsFuture::from(tick(30)).await.unwrap();
     assert_eq!(get(&a1.token_info(None), "hasToken").as_bool(), Some(true));

@@ -108,83 +108,6 @@ export type ClientChange =
 
 
 /**
- * The browser's token client.
- */
-export class BrowserTokenClient {
-    free(): void;
-    /**
-     * Calls an edge function with the session JWT and JSON; observes its
-     * marker. Rejects with a `TokenManagerError` carrying the server's code.
-     */
-    callFunction(name: string, body: any, method?: string | null): Promise<any>;
-    /**
-     * Stops listening to other tabs.
-     */
-    close(): void;
-    /**
-     * Back from a provider's consent page: completes the connect with this
-     * session (the ticket only this user can use), or reports the error the
-     * callback sent. Reads `otm_connect` / `otm_error` from `url` (default:
-     * this page) and removes them from the address bar. Resolves to `null`
-     * when the page was not a connect's return.
-     */
-    completeConnect(url?: string | null): Promise<{ provider: string; status: StatusReport | null; error: { code: ErrorCode; message: string } | null } | null>;
-    /**
-     * Connect or reconnect a provider: asks the functions for the
-     * authorization URL (state and PKCE stay on the server) and, in a
-     * browser, goes there. Back on `returnTo` (default: this page), call
-     * `completeConnect()`.
-     */
-    connect(provider: string, options?: { returnTo?: string; scopes?: string[]; navigate?: boolean }): Promise<{ authorizationUrl: string }>;
-    /**
-     * The status of every connection of the user (`GET connections`): status,
-     * account, scopes, expiry, last error, `requiresReauth`. Never a token.
-     */
-    connections(): Promise<StatusReport[]>;
-    /**
-     * Disconnect a provider: revoked there where it can be, erased here; the
-     * report says what happened at the provider. Drops the cached token,
-     * here and in the user's other tabs.
-     */
-    disconnect(provider: string): Promise<DisconnectReport>;
-    /**
-     * `fetch` for provider APIs (Google Calendar, Spotify, …): attaches the
-     * connection's bearer token and retries once when the provider answers
-     * 401, with a forced refresh unless a newer token came meanwhile.
-     * `options.provider` names the connection.
-     */
-    fetch(input: string, init?: RequestInit, options?: { provider?: string }): Promise<Response>;
-    /**
-     * A valid access token for a connection (`provider`, default `google`):
-     * cached, or one call to its token function shared by all callers.
-     * `getSessionToken` is asked once per call. While the token is unchanged
-     * the same frozen object is returned.
-     */
-    getAccessToken(options?: { force?: boolean; provider?: string } | null): Promise<BrowserToken>;
-    constructor(options: BrowserClientOptions);
-    /**
-     * Reads `X-Token-Refreshed-At` (and `X-Token-Connection`) from an
-     * edge-function response made with the current user's session.
-     */
-    observeResponse(response: any): void;
-    offChange(listener: Function): void;
-    /**
-     * Listens for token, marker, reset and error changes. Returns a function
-     * that stops listening.
-     */
-    onChange(listener: (change: ClientChange) => void): () => void;
-    /**
-     * Sign-out: drops this tab's tokens and tells this user's other tabs to
-     * drop theirs. Call it on Supabase's `SIGNED_OUT`.
-     */
-    reset(): void;
-    /**
-     * What the client holds for a connection (default `google`), without the token.
-     */
-    tokenInfo(provider?: string | null): { hasToken: boolean; expiresAt: number | null; tokenRefreshedAt: string | null };
-}
-
-/**
  * Every error code with its properties.
  */
 export function errorCodes(): ErrorCodeInfo[];
@@ -213,40 +136,39 @@ export type InitInput = RequestInfo | URL | Response | BufferSource | WebAssembl
 
 export interface InitOutput {
     readonly memory: WebAssembly.Memory;
-    readonly __wbg_browsertokenclient_free: (a: number, b: number) => void;
-    readonly browsertokenclient__answer: (a: number, b: any, c: number, d: number, e: number) => any;
-    readonly browsertokenclient__generation: (a: number) => number;
-    readonly browsertokenclient__memo: (a: number, b: any, c: number, d: number) => any;
-    readonly browsertokenclient_callFunction: (a: number, b: number, c: number, d: any, e: number, f: number) => any;
-    readonly browsertokenclient_close: (a: number) => void;
-    readonly browsertokenclient_completeConnect: (a: number, b: number, c: number) => any;
-    readonly browsertokenclient_connect: (a: number, b: number, c: number, d: number) => any;
-    readonly browsertokenclient_connections: (a: number) => any;
-    readonly browsertokenclient_disconnect: (a: number, b: number, c: number) => any;
-    readonly browsertokenclient_fetch: (a: number, b: number, c: number, d: number, e: number) => any;
-    readonly browsertokenclient_getAccessToken: (a: number, b: number) => any;
-    readonly browsertokenclient_new: (a: any) => [number, number, number];
-    readonly browsertokenclient_observeResponse: (a: number, b: any) => void;
-    readonly browsertokenclient_offChange: (a: number, b: any) => void;
-    readonly browsertokenclient_onChange: (a: number, b: any) => any;
-    readonly browsertokenclient_reset: (a: number) => void;
-    readonly browsertokenclient_tokenInfo: (a: number, b: number, c: number) => any;
+    readonly __wbg_clientcore_free: (a: number, b: number) => void;
+    readonly clientcore_begin: (a: number, b: any, c: number, d: number, e: number) => [number, number, number];
+    readonly clientcore_channelName: (a: number) => [number, number];
+    readonly clientcore_checkConnection: (a: number, b: any) => [number, number];
+    readonly clientcore_disconnected: (a: number, b: number, c: number) => void;
+    readonly clientcore_effects: (a: number) => [number, number];
+    readonly clientcore_error: (a: number, b: number, c: number, d: number, e: number, f: any) => any;
+    readonly clientcore_fail: (a: number, b: number, c: any, d: number) => any;
+    readonly clientcore_finish: (a: number, b: number, c: number, d: number, e: number, f: number, g: number, h: number, i: number, j: number, k: number) => [number, number, number];
+    readonly clientcore_functionError: (a: number, b: number, c: number, d: number, e: number, f: number) => any;
+    readonly clientcore_functionsUrl: (a: number) => [number, number];
+    readonly clientcore_generation: (a: number) => number;
+    readonly clientcore_memo: (a: number, b: any, c: number, d: number) => any;
+    readonly clientcore_message: (a: number, b: any) => void;
+    readonly clientcore_new: (a: any) => [number, number, number];
+    readonly clientcore_observe: (a: number, b: number, c: number, d: number, e: number, f: number, g: number) => void;
+    readonly clientcore_rejected: (a: number, b: number, c: number, d: number, e: number) => number;
+    readonly clientcore_reset: (a: number) => void;
+    readonly clientcore_session: (a: number, b: any) => [number, number, number, number];
+    readonly clientcore_timeoutMs: (a: number) => number;
+    readonly clientcore_tokenInfo: (a: number, b: number, c: number) => any;
+    readonly clientcore_user: (a: number) => [number, number];
     readonly errorCodes: () => any;
     readonly formatMarker: (a: number) => [number, number];
     readonly markerHeader: () => [number, number];
     readonly markerIsNewer: (a: number, b: number, c: number, d: number) => number;
     readonly parseMarker: (a: number, b: number) => [number, number];
-    readonly wasm_bindgen__convert__closures_____invoke__h60702a48838d1764: (a: number, b: number, c: any) => [number, number];
-    readonly wasm_bindgen__convert__closures_____invoke__hb98d63cc49481475: (a: number, b: number, c: any, d: any) => void;
-    readonly wasm_bindgen__convert__closures_____invoke__hef4160e7b650d91b: (a: number, b: number, c: any) => void;
-    readonly wasm_bindgen__convert__closures_____invoke__h2234b58cc400b040: (a: number, b: number) => void;
     readonly __wbindgen_malloc: (a: number, b: number) => number;
     readonly __wbindgen_realloc: (a: number, b: number, c: number, d: number) => number;
     readonly __wbindgen_free: (a: number, b: number, c: number) => void;
     readonly __wbindgen_exn_store: (a: number) => void;
     readonly __externref_table_alloc: () => number;
     readonly __wbindgen_externrefs: WebAssembly.Table;
-    readonly __wbindgen_destroy_closure: (a: number, b: number) => void;
     readonly __externref_table_dealloc: (a: number) => void;
     readonly __wbindgen_start: () => void;
 }

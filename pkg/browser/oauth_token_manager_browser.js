@@ -2,114 +2,228 @@
 import { TokenManagerError } from './snippets/oauth-token-manager-a038f2a47e732acb/js/errors.js';
 
 
-export class BrowserTokenClient {
+export class ClientCore {
     __destroy_into_raw() {
         const ptr = this.__wbg_ptr;
         this.__wbg_ptr = 0;
-        BrowserTokenClientFinalization.unregister(this);
+        ClientCoreFinalization.unregister(this);
         return ptr;
     }
     free() {
         const ptr = this.__destroy_into_raw();
-        wasm.__wbg_browsertokenclient_free(ptr, 0);
+        wasm.__wbg_clientcore_free(ptr, 0);
     }
-    _answer(session, conn, force) {
+    begin(session, conn, force) {
         const val2 = +force;
         const ptr0 = passStringToWasm0(conn, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
         const len0 = WASM_VECTOR_LEN;
-        const ret = wasm.browsertokenclient__answer(this.__wbg_ptr, session, ptr0, len0, val2);
-        return ret;
+        const ret = wasm.clientcore_begin(this.__wbg_ptr, session, ptr0, len0, val2);
+        if (ret[2]) {
+            throw takeFromExternrefTable0(ret[1]);
+        }
+        return takeFromExternrefTable0(ret[0]);
     }
-    get _generation() {
-        const ret = wasm.browsertokenclient__generation(this.__wbg_ptr);
-        return ret >>> 0;
+    get channelName() {
+        let deferred1_0;
+        let deferred1_1;
+        try {
+            const ret = wasm.clientcore_channelName(this.__wbg_ptr);
+            deferred1_0 = ret[0];
+            deferred1_1 = ret[1];
+            return getStringFromWasm0(ret[0], ret[1]);
+        } finally {
+            wasm.__wbindgen_free(deferred1_0, deferred1_1, 1);
+        }
     }
-    _memo(session, conn) {
+    checkConnection(conn) {
+        const ret = wasm.clientcore_checkConnection(this.__wbg_ptr, conn);
+        if (ret[1]) {
+            throw takeFromExternrefTable0(ret[0]);
+        }
+    }
+    disconnected(conn) {
         const ptr0 = passStringToWasm0(conn, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
         const len0 = WASM_VECTOR_LEN;
-        const ret = wasm.browsertokenclient__memo(this.__wbg_ptr, session, ptr0, len0);
-        return ret;
+        wasm.clientcore_disconnected(this.__wbg_ptr, ptr0, len0);
     }
-    callFunction(name, body, method) {
+    effects() {
+        const ret = wasm.clientcore_effects(this.__wbg_ptr);
+        let v1;
+        if (ret[0] !== 0) {
+            v1 = getStringFromWasm0(ret[0], ret[1]);
+            wasm.__wbindgen_free(ret[0], ret[1] * 1, 1);
+        }
+        return v1;
+    }
+    error(code, context, cause) {
         let ptr0, len0, ptr1, len1;
         try {
-            ptr0 = passStringToWasm0(name, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
+            ptr0 = passStringToWasm0(code, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
             len0 = WASM_VECTOR_LEN;
-            ptr1 = isLikeNone(method) ? 0 : passStringToWasm0(method, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
+            ptr1 = passStringToWasm0(context, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
             len1 = WASM_VECTOR_LEN;
         } catch (e) {
             if (ptr1) { wasm.__wbindgen_free(ptr1, len1 * 1, 1); }
             if (ptr0) { wasm.__wbindgen_free(ptr0, len0 * 1, 1); }
             throw e;
         }
-        const ret = wasm.browsertokenclient_callFunction(this.__wbg_ptr, ptr0, len0, body, ptr1, len1);
+        const ret = wasm.clientcore_error(this.__wbg_ptr, ptr0, len0, ptr1, len1, cause);
         return ret;
     }
-    close() {
-        wasm.browsertokenclient_close(this.__wbg_ptr);
-    }
-    completeConnect(url) {
-        var ptr0 = isLikeNone(url) ? 0 : passStringToWasm0(url, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
-        var len0 = WASM_VECTOR_LEN;
-        const ret = wasm.browsertokenclient_completeConnect(this.__wbg_ptr, ptr0, len0);
+    fail(id, cause, timed_out) {
+        const ret = wasm.clientcore_fail(this.__wbg_ptr, id, cause, timed_out);
         return ret;
     }
-    connect(provider, options) {
-        const ptr0 = passStringToWasm0(provider, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
+    finish(id, conn, status, marker, connection, body) {
+        const val5 = +id;
+        const val6 = +status;
+        let ptr0, len0, ptr1, len1, ptr2, len2, ptr3, len3;
+        try {
+            ptr0 = passStringToWasm0(conn, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
+            len0 = WASM_VECTOR_LEN;
+            ptr1 = isLikeNone(marker) ? 0 : passStringToWasm0(marker, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
+            len1 = WASM_VECTOR_LEN;
+            ptr2 = isLikeNone(connection) ? 0 : passStringToWasm0(connection, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
+            len2 = WASM_VECTOR_LEN;
+            ptr3 = passStringToWasm0(body, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
+            len3 = WASM_VECTOR_LEN;
+        } catch (e) {
+            if (ptr3) { wasm.__wbindgen_free(ptr3, len3 * 1, 1); }
+            if (ptr2) { wasm.__wbindgen_free(ptr2, len2 * 1, 1); }
+            if (ptr1) { wasm.__wbindgen_free(ptr1, len1 * 1, 1); }
+            if (ptr0) { wasm.__wbindgen_free(ptr0, len0 * 1, 1); }
+            throw e;
+        }
+        const ret = wasm.clientcore_finish(this.__wbg_ptr, val5, ptr0, len0, val6, ptr1, len1, ptr2, len2, ptr3, len3);
+        if (ret[2]) {
+            throw takeFromExternrefTable0(ret[1]);
+        }
+        return takeFromExternrefTable0(ret[0]);
+    }
+    functionError(status, body, connection) {
+        const val3 = +status;
+        let ptr0, len0, ptr1, len1;
+        try {
+            ptr0 = passStringToWasm0(body, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
+            len0 = WASM_VECTOR_LEN;
+            ptr1 = isLikeNone(connection) ? 0 : passStringToWasm0(connection, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
+            len1 = WASM_VECTOR_LEN;
+        } catch (e) {
+            if (ptr1) { wasm.__wbindgen_free(ptr1, len1 * 1, 1); }
+            if (ptr0) { wasm.__wbindgen_free(ptr0, len0 * 1, 1); }
+            throw e;
+        }
+        const ret = wasm.clientcore_functionError(this.__wbg_ptr, val3, ptr0, len0, ptr1, len1);
+        return ret;
+    }
+    get functionsUrl() {
+        let deferred1_0;
+        let deferred1_1;
+        try {
+            const ret = wasm.clientcore_functionsUrl(this.__wbg_ptr);
+            deferred1_0 = ret[0];
+            deferred1_1 = ret[1];
+            return getStringFromWasm0(ret[0], ret[1]);
+        } finally {
+            wasm.__wbindgen_free(deferred1_0, deferred1_1, 1);
+        }
+    }
+    get generation() {
+        const ret = wasm.clientcore_generation(this.__wbg_ptr);
+        return ret >>> 0;
+    }
+    memo(session, conn) {
+        const ptr0 = passStringToWasm0(conn, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
         const len0 = WASM_VECTOR_LEN;
-        const ret = wasm.browsertokenclient_connect(this.__wbg_ptr, ptr0, len0, isLikeNone(options) ? 0 : addToExternrefTable0(options));
+        const ret = wasm.clientcore_memo(this.__wbg_ptr, session, ptr0, len0);
         return ret;
     }
-    connections() {
-        const ret = wasm.browsertokenclient_connections(this.__wbg_ptr);
-        return ret;
-    }
-    disconnect(provider) {
-        const ptr0 = passStringToWasm0(provider, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
-        const len0 = WASM_VECTOR_LEN;
-        const ret = wasm.browsertokenclient_disconnect(this.__wbg_ptr, ptr0, len0);
-        return ret;
-    }
-    fetch(input, init, options) {
-        const ptr0 = passStringToWasm0(input, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
-        const len0 = WASM_VECTOR_LEN;
-        const ret = wasm.browsertokenclient_fetch(this.__wbg_ptr, ptr0, len0, isLikeNone(init) ? 0 : addToExternrefTable0(init), isLikeNone(options) ? 0 : addToExternrefTable0(options));
-        return ret;
-    }
-    getAccessToken(options) {
-        const ret = wasm.browsertokenclient_getAccessToken(this.__wbg_ptr, isLikeNone(options) ? 0 : addToExternrefTable0(options));
-        return ret;
+    message(data) {
+        wasm.clientcore_message(this.__wbg_ptr, data);
     }
     constructor(options) {
-        const ret = wasm.browsertokenclient_new(options);
+        const ret = wasm.clientcore_new(options);
         if (ret[2]) {
             throw takeFromExternrefTable0(ret[1]);
         }
         this.__wbg_ptr = ret[0];
-        BrowserTokenClientFinalization.register(this, this.__wbg_ptr, this);
+        ClientCoreFinalization.register(this, this.__wbg_ptr, this);
         return this;
     }
-    observeResponse(response) {
-        wasm.browsertokenclient_observeResponse(this.__wbg_ptr, response);
+    observe(user, marker, connection) {
+        let ptr0, len0, ptr1, len1, ptr2, len2;
+        try {
+            ptr0 = passStringToWasm0(user, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
+            len0 = WASM_VECTOR_LEN;
+            ptr1 = passStringToWasm0(marker, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
+            len1 = WASM_VECTOR_LEN;
+            ptr2 = isLikeNone(connection) ? 0 : passStringToWasm0(connection, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
+            len2 = WASM_VECTOR_LEN;
+        } catch (e) {
+            if (ptr2) { wasm.__wbindgen_free(ptr2, len2 * 1, 1); }
+            if (ptr1) { wasm.__wbindgen_free(ptr1, len1 * 1, 1); }
+            if (ptr0) { wasm.__wbindgen_free(ptr0, len0 * 1, 1); }
+            throw e;
+        }
+        wasm.clientcore_observe(this.__wbg_ptr, ptr0, len0, ptr1, len1, ptr2, len2);
     }
-    offChange(listener) {
-        wasm.browsertokenclient_offChange(this.__wbg_ptr, listener);
-    }
-    onChange(listener) {
-        const ret = wasm.browsertokenclient_onChange(this.__wbg_ptr, listener);
-        return ret;
+    rejected(conn, token) {
+        let ptr0, len0, ptr1, len1;
+        try {
+            ptr0 = passStringToWasm0(conn, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
+            len0 = WASM_VECTOR_LEN;
+            ptr1 = passStringToWasm0(token, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
+            len1 = WASM_VECTOR_LEN;
+        } catch (e) {
+            if (ptr1) { wasm.__wbindgen_free(ptr1, len1 * 1, 1); }
+            if (ptr0) { wasm.__wbindgen_free(ptr0, len0 * 1, 1); }
+            throw e;
+        }
+        const ret = wasm.clientcore_rejected(this.__wbg_ptr, ptr0, len0, ptr1, len1);
+        return ret !== 0;
     }
     reset() {
-        wasm.browsertokenclient_reset(this.__wbg_ptr);
+        wasm.clientcore_reset(this.__wbg_ptr);
     }
-    tokenInfo(provider) {
-        var ptr0 = isLikeNone(provider) ? 0 : passStringToWasm0(provider, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
-        var len0 = WASM_VECTOR_LEN;
-        const ret = wasm.browsertokenclient_tokenInfo(this.__wbg_ptr, ptr0, len0);
+    session(session) {
+        let deferred2_0;
+        let deferred2_1;
+        try {
+            const ret = wasm.clientcore_session(this.__wbg_ptr, session);
+            var ptr1 = ret[0];
+            var len1 = ret[1];
+            if (ret[3]) {
+                ptr1 = 0; len1 = 0;
+                throw takeFromExternrefTable0(ret[2]);
+            }
+            deferred2_0 = ptr1;
+            deferred2_1 = len1;
+            return getStringFromWasm0(ptr1, len1);
+        } finally {
+            wasm.__wbindgen_free(deferred2_0, deferred2_1, 1);
+        }
+    }
+    get timeoutMs() {
+        const ret = wasm.clientcore_timeoutMs(this.__wbg_ptr);
         return ret;
     }
+    tokenInfo(conn) {
+        const ptr0 = passStringToWasm0(conn, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
+        const len0 = WASM_VECTOR_LEN;
+        const ret = wasm.clientcore_tokenInfo(this.__wbg_ptr, ptr0, len0);
+        return ret;
+    }
+    get user() {
+        const ret = wasm.clientcore_user(this.__wbg_ptr);
+        let v1;
+        if (ret[0] !== 0) {
+            v1 = getStringFromWasm0(ret[0], ret[1]);
+            wasm.__wbindgen_free(ret[0], ret[1] * 1, 1);
+        }
+        return v1;
+    }
 }
-if (Symbol.dispose) BrowserTokenClient.prototype[Symbol.dispose] = BrowserTokenClient.prototype.free;
+if (Symbol.dispose) ClientCore.prototype[Symbol.dispose] = ClientCore.prototype.free;
 
 export function errorCodes() {
     const ret = wasm.errorCodes();
@@ -159,11 +273,6 @@ export function parseMarker(marker) {
 function __wbg_get_imports() {
     const import0 = {
         __proto__: null,
-        __wbg___wbindgen_boolean_get_4f1baf9a00be3c74: function(arg0) {
-            const v = arg0;
-            const ret = typeof(v) === 'boolean' ? v : undefined;
-            return isLikeNone(ret) ? 0xFFFFFF : ret ? 1 : 0;
-        },
         __wbg___wbindgen_is_function_741ff2bb612836f5: function(arg0) {
             const ret = typeof(arg0) === 'function';
             return ret;
@@ -181,16 +290,6 @@ function __wbg_get_imports() {
             const ret = arg0 === undefined;
             return ret;
         },
-        __wbg___wbindgen_jsval_eq_38d7bfbe4cc84039: function(arg0, arg1) {
-            const ret = arg0 === arg1;
-            return ret;
-        },
-        __wbg___wbindgen_number_get_934b640d0889af78: function(arg0, arg1) {
-            const obj = arg1;
-            const ret = typeof(obj) === 'number' ? obj : undefined;
-            getDataViewMemory0().setFloat64((arg0 >>> 0) + 8 * 1, isLikeNone(ret) ? 0 : ret, true);
-            getDataViewMemory0().setInt32((arg0 >>> 0) + 4 * 0, !isLikeNone(ret), true);
-        },
         __wbg___wbindgen_string_get_7ce8eee7fd327545: function(arg0, arg1) {
             const obj = arg1;
             const ret = typeof(obj) === 'string' ? obj : undefined;
@@ -202,42 +301,6 @@ function __wbg_get_imports() {
         __wbg___wbindgen_throw_4c88d8bf264fd984: function(arg0, arg1) {
             throw new Error(getStringFromWasm0(arg0, arg1));
         },
-        __wbg__wbg_cb_unref_09736879a3f67559: function(arg0) {
-            arg0._wbg_cb_unref();
-        },
-        __wbg_abort_f8d1589eb0c65ee2: function(arg0) {
-            arg0.abort();
-        },
-        __wbg_assign_6b6bb30388088072: function(arg0, arg1) {
-            const ret = Object.assign(arg0, arg1);
-            return ret;
-        },
-        __wbg_call_275b78b3b6520b92: function() { return handleError(function (arg0, arg1, arg2, arg3, arg4) {
-            const ret = arg0.call(arg1, arg2, arg3, arg4);
-            return ret;
-        }, arguments); },
-        __wbg_call_40b008ba32f73991: function() { return handleError(function (arg0, arg1) {
-            const ret = arg0.call(arg1);
-            return ret;
-        }, arguments); },
-        __wbg_call_a410eb4b59ed5965: function() { return handleError(function (arg0, arg1, arg2) {
-            const ret = arg0.call(arg1, arg2);
-            return ret;
-        }, arguments); },
-        __wbg_call_fc92fee6137d452d: function() { return handleError(function (arg0, arg1, arg2, arg3) {
-            const ret = arg0.call(arg1, arg2, arg3);
-            return ret;
-        }, arguments); },
-        __wbg_clearTimeout_c72cd3496197744e: function(arg0) {
-            clearTimeout(arg0);
-        },
-        __wbg_close_83412466bf4e34fb: function(arg0) {
-            arg0.close();
-        },
-        __wbg_construct_8670bb4c2b062969: function() { return handleError(function (arg0, arg1) {
-            const ret = Reflect.construct(arg0, arg1);
-            return ret;
-        }, arguments); },
         __wbg_freeze_4ee197e8446c892f: function(arg0) {
             const ret = Object.freeze(arg0);
             return ret;
@@ -246,22 +309,10 @@ function __wbg_get_imports() {
             const ret = Reflect.get(arg0, arg1);
             return ret;
         }, arguments); },
-        __wbg_is_2248ff2b575d60c7: function(arg0, arg1) {
-            const ret = Object.is(arg0, arg1);
-            return ret;
-        },
         __wbg_new_37eb45aaf5eeb820: function() {
             const ret = new Array();
             return ret;
         },
-        __wbg_new_5f28518387ad0e34: function() { return handleError(function () {
-            const ret = new AbortController();
-            return ret;
-        }, arguments); },
-        __wbg_new_b00e30ff1da50918: function() { return handleError(function (arg0, arg1) {
-            const ret = new BroadcastChannel(getStringFromWasm0(arg0, arg1));
-            return ret;
-        }, arguments); },
         __wbg_new_c328f917da8188a3: function(arg0, arg1, arg2, arg3, arg4, arg5, arg6, arg7, arg8) {
             const ret = new TokenManagerError(getStringFromWasm0(arg0, arg1), getStringFromWasm0(arg2, arg3), arg4, arg5, arg6 !== 0, arg7 !== 0, arg8);
             return ret;
@@ -270,77 +321,26 @@ function __wbg_get_imports() {
             const ret = new Object();
             return ret;
         },
-        __wbg_new_typed_e09da9dae6ee5935: function(arg0, arg1) {
-            try {
-                var state0 = {a: arg0, b: arg1};
-                var cb0 = (arg0, arg1) => {
-                    const a = state0.a;
-                    state0.a = 0;
-                    try {
-                        return wasm_bindgen__convert__closures_____invoke__hb98d63cc49481475(a, state0.b, arg0, arg1);
-                    } finally {
-                        state0.a = a;
-                    }
-                };
-                const ret = new Promise(cb0);
-                return ret;
-            } finally {
-                state0.a = 0;
-            }
-        },
         __wbg_now_463ac581d2fc7ea3: function() {
             const ret = Date.now();
-            return ret;
-        },
-        __wbg_of_027eb15371aac932: function(arg0) {
-            const ret = Array.of(arg0);
             return ret;
         },
         __wbg_of_41bbc931cc6fa107: function(arg0, arg1, arg2, arg3) {
             const ret = Array.of(arg0, arg1, arg2, arg3);
             return ret;
         },
-        __wbg_parse_c3f72b5a24f83c01: function() { return handleError(function (arg0, arg1) {
-            const ret = JSON.parse(getStringFromWasm0(arg0, arg1));
+        __wbg_of_4cc373bef1f715a4: function(arg0, arg1, arg2) {
+            const ret = Array.of(arg0, arg1, arg2);
             return ret;
-        }, arguments); },
-        __wbg_postMessage_d9b34e55bfab4bdd: function() { return handleError(function (arg0, arg1) {
-            arg0.postMessage(arg1);
-        }, arguments); },
+        },
         __wbg_push_c9f4893fc209f768: function(arg0, arg1) {
             const ret = arg0.push(arg1);
-            return ret;
-        },
-        __wbg_queueMicrotask_1e8503a8a690f0a3: function(arg0) {
-            const ret = arg0.queueMicrotask;
-            return ret;
-        },
-        __wbg_queueMicrotask_4a1a4d8dd332373b: function(arg0) {
-            queueMicrotask(arg0);
-        },
-        __wbg_reject_334b730b3c00849b: function(arg0) {
-            const ret = Promise.reject(arg0);
-            return ret;
-        },
-        __wbg_resolve_dbf78ab4942478b0: function(arg0) {
-            const ret = Promise.resolve(arg0);
-            return ret;
-        },
-        __wbg_setTimeout_5b2f7393f5fc0a3c: function(arg0, arg1) {
-            const ret = setTimeout(arg0, arg1);
             return ret;
         },
         __wbg_set_2793479888329cb6: function() { return handleError(function (arg0, arg1, arg2) {
             const ret = Reflect.set(arg0, arg1, arg2);
             return ret;
         }, arguments); },
-        __wbg_set_onmessage_62a5679af20d7bf7: function(arg0, arg1) {
-            arg0.onmessage = arg1;
-        },
-        __wbg_signal_fac908876f45725d: function(arg0) {
-            const ret = arg0.signal;
-            return ret;
-        },
         __wbg_static_accessor_GLOBAL_THIS_003ee833af9699fc: function() {
             const ret = typeof globalThis === 'undefined' ? undefined : globalThis;
             return isLikeNone(ret) ? 0 : addToExternrefTable0(ret);
@@ -361,31 +361,11 @@ function __wbg_get_imports() {
             const ret = JSON.stringify(arg0);
             return ret;
         }, arguments); },
-        __wbg_then_656f253a5dd7d8ea: function(arg0, arg1, arg2) {
-            const ret = arg0.then(arg1, arg2);
-            return ret;
-        },
-        __wbg_then_e3f7f2d365708be8: function(arg0, arg1) {
-            const ret = arg0.then(arg1);
-            return ret;
-        },
-        __wbindgen_generic_0000000000000001: function(arg0, arg1) {
-            const ret = makeMutClosure(arg0, arg1, wasm_bindgen__convert__closures_____invoke__hef4160e7b650d91b);
-            return ret;
-        },
-        __wbindgen_generic_0000000000000002: function(arg0, arg1) {
-            const ret = makeMutClosure(arg0, arg1, wasm_bindgen__convert__closures_____invoke__h60702a48838d1764);
-            return ret;
-        },
-        __wbindgen_generic_0000000000000003: function(arg0, arg1) {
-            const ret = makeMutClosure(arg0, arg1, wasm_bindgen__convert__closures_____invoke__h2234b58cc400b040);
-            return ret;
-        },
-        __wbindgen_generic_0000000000000004: function(arg0) {
+        __wbindgen_generic_0000000000000001: function(arg0) {
             const ret = arg0;
             return ret;
         },
-        __wbindgen_generic_0000000000000005: function(arg0, arg1) {
+        __wbindgen_generic_0000000000000002: function(arg0, arg1) {
             const ret = getStringFromWasm0(arg0, arg1);
             return ret;
         },
@@ -404,38 +384,15 @@ function __wbg_get_imports() {
     };
 }
 
-function wasm_bindgen__convert__closures_____invoke__h2234b58cc400b040(arg0, arg1) {
-    wasm.wasm_bindgen__convert__closures_____invoke__h2234b58cc400b040(arg0, arg1);
-}
-
-function wasm_bindgen__convert__closures_____invoke__hef4160e7b650d91b(arg0, arg1, arg2) {
-    wasm.wasm_bindgen__convert__closures_____invoke__hef4160e7b650d91b(arg0, arg1, arg2);
-}
-
-function wasm_bindgen__convert__closures_____invoke__h60702a48838d1764(arg0, arg1, arg2) {
-    const ret = wasm.wasm_bindgen__convert__closures_____invoke__h60702a48838d1764(arg0, arg1, arg2);
-    if (ret[1]) {
-        throw takeFromExternrefTable0(ret[0]);
-    }
-}
-
-function wasm_bindgen__convert__closures_____invoke__hb98d63cc49481475(arg0, arg1, arg2, arg3) {
-    wasm.wasm_bindgen__convert__closures_____invoke__hb98d63cc49481475(arg0, arg1, arg2, arg3);
-}
-
-const BrowserTokenClientFinalization = (typeof FinalizationRegistry === 'undefined')
+const ClientCoreFinalization = (typeof FinalizationRegistry === 'undefined')
     ? { register: () => {}, unregister: () => {} }
-    : new FinalizationRegistry(ptr => wasm.__wbg_browsertokenclient_free(ptr, 1));
+    : new FinalizationRegistry(ptr => wasm.__wbg_clientcore_free(ptr, 1));
 
 function addToExternrefTable0(obj) {
     const idx = wasm.__externref_table_alloc();
     wasm.__wbindgen_externrefs.set(idx, obj);
     return idx;
 }
-
-const CLOSURE_DTORS = (typeof FinalizationRegistry === 'undefined')
-    ? { register: () => {}, unregister: () => {} }
-    : new FinalizationRegistry(state => wasm.__wbindgen_destroy_closure(state.a, state.b));
 
 let cachedDataViewMemory0 = null;
 function getDataViewMemory0() {
@@ -469,31 +426,6 @@ function handleError(f, args) {
 
 function isLikeNone(x) {
     return x === undefined || x === null;
-}
-
-function makeMutClosure(arg0, arg1, f) {
-    const state = { a: arg0, b: arg1, cnt: 1 };
-    const real = (...args) => {
-
-        state.cnt++;
-        const a = state.a;
-        state.a = 0;
-        try {
-            return f(a, state.b, ...args);
-        } finally {
-            state.a = a;
-            real._wbg_cb_unref();
-        }
-    };
-    real._wbg_cb_unref = () => {
-        if (--state.cnt === 0) {
-            wasm.__wbindgen_destroy_closure(state.a, state.b);
-            state.a = 0;
-            CLOSURE_DTORS.unregister(state);
-        }
-    };
-    CLOSURE_DTORS.register(real, state, state);
-    return real;
 }
 
 function passStringToWasm0(arg, malloc, realloc) {

@@ -9,16 +9,14 @@
 //! checks that user first, and every message between tabs names its user, so
 //! a tab never serves or accepts another user's token on a shared computer.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 
 use super::error::{Code, Error, Result};
 use super::fields::Fields;
-use super::http::{HttpRequest, Transport};
+use super::http::{HttpRequest, HttpResponse, TransportError};
 use super::json::{self, Value};
 use super::marker;
-use super::runtime::Runtime;
 use super::secret::AccessToken;
-use super::singleflight::{Role, SingleFlight};
 use super::token::{freshness, Freshness};
 use super::tracked::Tracked;
 use super::vecmap::VecMap;
@@ -293,15 +291,6 @@ pub fn jwt_subject(jwt: &str) -> Result<String> {
         .ok_or_else(bad)
 }
 
-/// The platform around a browser client.
-#[allow(async_fn_in_trait)] // single-threaded wasm: futures need not be Send
-pub trait ClientHost {
-    /// The user's Supabase access token (the JWT the edge function checks).
-    async fn session_token(&self) -> Result<String>;
-    /// Publish to other tabs and local listeners.
-    fn publish(&self, event: &ClientEvent);
-}
-
 /// Parses the edge function's JSON error body into the shared error type.
 pub fn error_from_body(status: u16, body: &str) -> Error {
     let parsed = json::parse(body).ok();
@@ -358,31 +347,59 @@ pub fn token_from_body(body: &str) -> Result<CachedToken> {
     })
 }
 
-pub struct BrowserClient<T: Transport, H: ClientHost, R: Runtime> {
+/// What `begin` decided for one call of `access_token`.
+#[derive(Debug)]
+pub enum Begin {
+    /// The cache answers: a fresh token of the session's user.
+    Cached(CachedToken),
+    /// This call leads: send `request`, then hand its outcome to `finish(id, …)`.
+    Lead { id: u32, request: HttpRequest },
+    /// A call for the same user, connection and `force` is on its way: wait
+    /// for flight `id`'s outcome.
+    Follow(u32),
+}
+
+/// One call to a token function on its way.
+#[derive(Debug)]
+struct Flight {
+    id: u32,
+    user: String,
+    conn: String,
+    force: bool,
+    /// The session epoch it started in.
+    epoch: u32,
+}
+
+/// The browser client's decisions, sans I/O: the cache per user and
+/// connection, single flight, the marker, what an answer means and what to
+/// tell the user's other tabs. The caller (src/wasm and js/client.js in the
+/// package) does the I/O: it sends the requests `begin` hands out, gives
+/// `finish` their outcome, and delivers `take_events` to tabs and listeners.
+/// Every method returns at once; none reads a clock (`now` is passed in).
+pub struct BrowserClient {
     functions_url: String,
     margin_ms: i64,
-    transport: T,
-    host: H,
-    rt: R,
     /// Tracked: the generation is what the JS entry's memo checks.
     state: Tracked<ClientState>,
     /// The last session JWT and its subject, so each call decodes it once.
     session: RefCell<Option<(String, String)>>,
     /// One call in flight per (user, connection, force).
-    flight: SingleFlight<(String, String, bool), Result<CachedToken>>,
+    flights: RefCell<Vec<Flight>>,
+    next_flight: Cell<u32>,
+    /// What to tell tabs and listeners, in order, until taken.
+    events: RefCell<Vec<Delivery>>,
 }
 
-impl<T: Transport, H: ClientHost, R: Runtime> BrowserClient<T, H, R> {
-    pub fn new(functions_url: &str, margin_ms: Option<i64>, transport: T, host: H, rt: R) -> Self {
+impl BrowserClient {
+    pub fn new(functions_url: &str, margin_ms: Option<i64>) -> Self {
         Self {
             functions_url: functions_url.trim_end_matches('/').to_string(),
             margin_ms: margin_ms.unwrap_or(DEFAULT_CLIENT_MARGIN_MS),
-            transport,
-            host,
-            rt,
             state: Tracked::default(),
             session: RefCell::new(None),
-            flight: SingleFlight::default(),
+            flights: RefCell::new(Vec::new()),
+            next_flight: Cell::new(0),
+            events: RefCell::new(Vec::new()),
         }
     }
 
@@ -401,22 +418,43 @@ impl<T: Transport, H: ClientHost, R: Runtime> BrowserClient<T, H, R> {
         t.expires_at_ms.map(|e| e.saturating_sub(self.margin_ms))
     }
 
-    pub fn host(&self) -> &H {
-        &self.host
-    }
-
     pub fn functions_url(&self) -> &str {
         &self.functions_url
     }
 
-    /// The session JWT and its user. A user other than the cache's drops
-    /// the cache first, so a switch is noticed on the very next call.
-    pub async fn session(&self) -> Result<(String, String)> {
-        let jwt = self.host.session_token().await?;
-        self.session_of(jwt)
+    fn publish(&self, event: ClientEvent) {
+        self.deliver(Delivery {
+            event,
+            from_other_tab: false,
+            post_only: false,
+        });
     }
 
-    /// `session` for a session JWT the caller already has.
+    fn deliver(&self, d: Delivery) {
+        self.events.borrow_mut().push(d);
+    }
+
+    /// Everything to tell tabs and listeners since the last call, in order.
+    pub fn take_deliveries(&self) -> Vec<Delivery> {
+        std::mem::take(&mut *self.events.borrow_mut())
+    }
+
+    /// `take_deliveries`, as JSON (see `wire::effects_json`); `None` when empty.
+    pub fn take_effects_json(&self) -> Option<String> {
+        let d = self.take_deliveries();
+        (!d.is_empty()).then(|| wire::effects_json(&d))
+    }
+
+    /// The events of `take_deliveries`.
+    pub fn take_events(&self) -> Vec<ClientEvent> {
+        self.take_deliveries()
+            .into_iter()
+            .map(|d| d.event)
+            .collect()
+    }
+
+    /// The session JWT's user. A user other than the cache's drops the cache
+    /// first, so a switch is noticed on the very next call.
     pub fn session_of(&self, jwt: String) -> Result<(String, String)> {
         let known = self
             .session
@@ -439,7 +477,7 @@ impl<T: Transport, H: ClientHost, R: Runtime> BrowserClient<T, H, R> {
             self.state.borrow_mut().switch_user(&user)
         };
         if let Some(previous) = switched {
-            self.host.publish(&ClientEvent::User {
+            self.publish(ClientEvent::User {
                 user: user.clone(),
                 previous,
             });
@@ -447,94 +485,41 @@ impl<T: Transport, H: ClientHost, R: Runtime> BrowserClient<T, H, R> {
         Ok((jwt, user))
     }
 
-    /// A valid access token for the session's user's connection: cached if
-    /// fresh, else one call to the edge function however many callers ask at
-    /// once. `force` after a 401.
-    pub async fn access_token(&self, conn: &str, force: bool) -> Result<CachedToken> {
-        check_connection(conn)?;
-        let jwt = self.host.session_token().await?;
-        self.access_token_in(jwt, conn, force).await
-    }
-
-    /// `access_token` for a session JWT the caller already has (asked of the
-    /// host once per call).
-    pub async fn access_token_in(
-        &self,
-        jwt: String,
-        conn: &str,
-        force: bool,
-    ) -> Result<CachedToken> {
+    /// One call for a valid access token of the session's user's connection:
+    /// the cached one if fresh at `now`, else one call to the edge function
+    /// however many callers ask at once. `force` after a 401.
+    pub fn begin(&self, jwt: String, conn: &str, force: bool, now: i64) -> Result<Begin> {
         check_connection(conn)?;
         let (jwt, user) = self.session_of(jwt)?;
         if !force {
-            if let Some(t) = self
-                .state
-                .borrow()
-                .usable(conn, self.rt.now_ms(), self.margin_ms)
-            {
-                return Ok(t.clone());
+            if let Some(t) = self.state.borrow().usable(conn, now, self.margin_ms) {
+                return Ok(Begin::Cached(t.clone()));
             }
         }
-        loop {
-            match self.flight.join((user.clone(), conn.to_string(), force)) {
-                Role::Follower(rx) => match rx.await {
-                    Ok(r) => return r,
-                    Err(_) => continue,
-                },
-                Role::Leader(lead) => {
-                    let r = self.fetch_token(&jwt, &user, conn, force).await;
-                    lead.finish(&r);
-                    return r;
-                }
-            }
+        let mut flights = self.flights.borrow_mut();
+        if let Some(f) = flights
+            .iter()
+            .find(|f| f.user == user && f.conn == conn && f.force == force)
+        {
+            return Ok(Begin::Follow(f.id));
         }
+        let id = self.next_flight.get().wrapping_add(1);
+        self.next_flight.set(id);
+        flights.push(Flight {
+            id,
+            user,
+            conn: conn.to_string(),
+            force,
+            epoch: self.state.borrow().session_epoch(),
+        });
+        Ok(Begin::Lead {
+            id,
+            request: self.token_request(&jwt, conn, force),
+        })
     }
 
-    async fn fetch_token(
-        &self,
-        jwt: &str,
-        user: &str,
-        conn: &str,
-        force: bool,
-    ) -> Result<CachedToken> {
-        let epoch = self.state.borrow().session_epoch();
-        let result = self.call_refresh(jwt, user, conn, force).await;
-        if self.state.borrow().session_epoch() != epoch {
-            // Signed out, or another user signed in, while the answer was on
-            // its way: it is not this session's to use, keep or show.
-            return Err(Error::new(
-                Code::Unauthorized,
-                "the session changed while the token was fetched: ask again",
-            ));
-        }
-        match &result {
-            Ok(t) => {
-                // Taken only if the session is still this user's.
-                let taken = self.state.borrow_mut().accept(user, conn, t.clone());
-                if taken {
-                    self.host.publish(&ClientEvent::Token {
-                        user: user.to_string(),
-                        conn: conn.to_string(),
-                        token: t.clone(),
-                    });
-                }
-            }
-            Err(e) => self.host.publish(&ClientEvent::Failed {
-                conn: conn.to_string(),
-                error: e.clone(),
-            }),
-        }
-        result
-    }
-
-    async fn call_refresh(
-        &self,
-        jwt: &str,
-        user: &str,
-        conn: &str,
-        force: bool,
-    ) -> Result<CachedToken> {
-        let req = HttpRequest {
+    fn token_request(&self, jwt: &str, conn: &str, force: bool) -> HttpRequest {
+        HttpRequest {
             method: "POST",
             url: format!("{}/{}", self.functions_url, token_path(conn)),
             headers: vec![
@@ -546,40 +531,97 @@ impl<T: Transport, H: ClientHost, R: Runtime> BrowserClient<T, H, R> {
             } else {
                 "{}".into()
             },
-        };
-        let resp = self
-            .transport
-            .send(req, FUNCTION_TIMEOUT_MS)
-            .await
-            .map_err(Error::from)?;
-        if let Some(m) = resp.header(marker::HEADER).and_then(marker::parse) {
-            let named = resp.header(CONNECTION_HEADER).unwrap_or(conn);
-            self.observe_marker(user, named, m);
         }
-        if !(200..300).contains(&resp.status) {
-            return Err(error_from_body(resp.status, &resp.body));
-        }
-        token_from_body(&resp.body)
     }
 
-    /// The cached token `access_token` would answer without I/O for `user`
-    /// (the session's, decoded by the caller), handed to `f`: only when the
-    /// cache is that user's and the token is fresh beyond the margin now.
+    /// The outcome of flight `id`'s request: the token every caller of the
+    /// flight gets, or the error.
+    pub fn finish(
+        &self,
+        id: u32,
+        outcome: std::result::Result<HttpResponse, TransportError>,
+    ) -> Result<CachedToken> {
+        let flight = {
+            let mut flights = self.flights.borrow_mut();
+            let i = flights.iter().position(|f| f.id == id).ok_or_else(|| {
+                Error::new(
+                    Code::BadRequest,
+                    "no call for a token is on its way by that id",
+                )
+            })?;
+            flights.remove(i)
+        };
+        let Flight {
+            user, conn, epoch, ..
+        } = flight;
+        let result = outcome.map_err(Error::from).and_then(|resp| {
+            if let Some(m) = resp.header(marker::HEADER).and_then(marker::parse) {
+                let named = resp
+                    .header(CONNECTION_HEADER)
+                    .filter(|c| check_connection(c).is_ok())
+                    .unwrap_or(&conn);
+                self.observe_marker(&user, named, m);
+            }
+            if !(200..300).contains(&resp.status) {
+                return Err(error_from_body(resp.status, &resp.body));
+            }
+            token_from_body(&resp.body)
+        });
+        if self.state.borrow().session_epoch() != epoch {
+            // Signed out, or another user signed in, while the answer was on
+            // its way: it is not this session's to use, keep or show.
+            return Err(Error::new(
+                Code::Unauthorized,
+                "the session changed while the token was fetched: ask again",
+            ));
+        }
+        match &result {
+            Ok(t) => {
+                // Taken only if the session is still this user's.
+                if self.state.borrow_mut().accept(&user, &conn, t.clone()) {
+                    self.publish(ClientEvent::Token {
+                        user,
+                        conn,
+                        token: t.clone(),
+                    });
+                }
+            }
+            Err(e) => self.publish(ClientEvent::Failed {
+                conn,
+                error: e.clone(),
+            }),
+        }
+        result
+    }
+
+    /// The number of calls on their way.
+    pub fn in_flight(&self) -> usize {
+        self.flights.borrow().len()
+    }
+
+    /// The cached token `begin` would answer for `user` (the session's,
+    /// decoded by the caller), handed to `f`: only when the cache is that
+    /// user's and the token is fresh beyond the margin at `now`.
     pub fn peek_usable<O>(
         &self,
         user: &str,
         conn: &str,
+        now: i64,
         f: impl FnOnce(&CachedToken) -> O,
     ) -> Option<O> {
         let state = self.state.borrow();
         if state.user() != Some(user) {
             return None;
         }
-        state.usable(conn, self.rt.now_ms(), self.margin_ms).map(f)
+        state.usable(conn, now, self.margin_ms).map(f)
     }
 
-    /// A marker for `user`'s connection from any edge response or another tab.
+    /// A marker for `user`'s connection from any edge response.
     pub fn observe_marker(&self, user: &str, conn: &str, marker_ms: i64) {
+        self.observe_marker_from(user, conn, marker_ms, false);
+    }
+
+    fn observe_marker_from(&self, user: &str, conn: &str, marker_ms: i64, from_other_tab: bool) {
         let known = self.state.borrow().marker_ms(conn);
         let dropped = self
             .state
@@ -587,12 +629,32 @@ impl<T: Transport, H: ClientHost, R: Runtime> BrowserClient<T, H, R> {
             .observe_marker(user, conn, marker_ms);
         let is_user = self.state.borrow().user() == Some(user);
         if is_user && (dropped || known.is_none_or(|k| marker_ms > k)) {
-            self.host.publish(&ClientEvent::Marker {
-                user: user.to_string(),
-                conn: conn.to_string(),
-                marker_ms,
+            self.deliver(Delivery {
+                event: ClientEvent::Marker {
+                    user: user.to_string(),
+                    conn: conn.to_string(),
+                    marker_ms,
+                },
+                from_other_tab,
+                post_only: false,
             });
         }
+    }
+
+    /// An edge function's error answer (`callFunction` and the connection
+    /// helpers): its error, reported to listeners when only a reconnect fixes it.
+    pub fn function_error(&self, status: u16, body: &str, conn: Option<&str>) -> Error {
+        let e = error_from_body(status, body);
+        if e.requires_reauth() {
+            let conn = conn
+                .filter(|c| check_connection(c).is_ok())
+                .unwrap_or(DEFAULT_CONNECTION);
+            self.publish(ClientEvent::Failed {
+                conn: conn.to_string(),
+                error: e.clone(),
+            });
+        }
+        e
     }
 
     /// A token another tab published for `user`'s connection. True if taken.
@@ -612,7 +674,7 @@ impl<T: Transport, H: ClientHost, R: Runtime> BrowserClient<T, H, R> {
             return;
         };
         self.state.borrow_mut().drop_connection_of(&user, conn);
-        self.host.publish(&ClientEvent::Disconnected {
+        self.publish(ClientEvent::Disconnected {
             user,
             conn: conn.to_string(),
         });
@@ -623,18 +685,25 @@ impl<T: Transport, H: ClientHost, R: Runtime> BrowserClient<T, H, R> {
         self.state.borrow_mut().drop_connection_of(user, conn)
     }
 
-    /// A provider API call answered 401 with this token.
-    pub fn invalidate(&self, conn: &str, token: &AccessToken) {
+    /// A provider API call answered 401 with this token: it is forgotten.
+    /// True when the retry must force a refresh; false when another call
+    /// already brought a newer token (forcing again would cost the provider
+    /// one more refresh, and rotation, for nothing).
+    pub fn rejected(&self, conn: &str, token: &AccessToken) -> bool {
         self.state.borrow_mut().invalidate(conn, token);
+        self.state.borrow().token(conn).is_none()
     }
 
     /// Sign-out: drops this tab's token and tells the user's other tabs.
     pub fn reset(&self) {
         let user = self.state.borrow_mut().reset();
         *self.session.borrow_mut() = None;
-        self.host.publish(&ClientEvent::Reset { user });
+        self.publish(ClientEvent::Reset { user });
     }
 }
 
 #[cfg(test)]
 mod tests;
+mod wire;
+
+pub use wire::Delivery;

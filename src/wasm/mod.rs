@@ -3,7 +3,7 @@
 
 //!
 //! Three builds come from it (cargo features, all by default): `client`, the
-//! browser's `BrowserTokenClient`; `server`, the `TokenManager` with its
+//! browser's `ClientCore` (driven by js/client.js); `server`, the `TokenManager` with its
 //! store, sealing and providers; and `legacy`, the operator's
 //! `LegacyImporter`. Each package entry loads one build alone.
 
@@ -15,10 +15,6 @@
 
 #[cfg(feature = "client")]
 mod client;
-#[cfg(feature = "client")]
-mod client_connect;
-#[cfg(feature = "client")]
-mod client_token;
 mod common;
 mod convert;
 mod fetch;
@@ -34,7 +30,7 @@ mod store;
 mod util;
 
 #[cfg(feature = "client")]
-pub use client::BrowserTokenClient;
+pub use client::ClientCore;
 pub use common::{error_codes, format_marker, marker_header, marker_is_newer, parse_marker};
 #[cfg(feature = "legacy")]
 pub use legacy::LegacyImporter;

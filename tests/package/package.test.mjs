@@ -283,6 +283,8 @@ describe("the packed package", () => {
         "oauth_token_manager_bg.wasm",
         "browser.js",
         "browser.d.ts",
+        "client.js",
+        "client.d.ts",
         "browser/oauth_token_manager_browser.js",
         "browser/oauth_token_manager_browser.d.ts",
         "browser/oauth_token_manager_browser_bg.wasm",
@@ -352,8 +354,15 @@ describe("the packed package", () => {
     const browserDts = await readFile(join(installed, "browser/oauth_token_manager_browser.d.ts"), "utf8");
     assert.doesNotMatch(browserDts, /Symbol\.dispose/);
     assert.doesNotMatch(browserDts, /class TokenManager\b/);
-    assert.match(browserDts, /fetch\(input: string, init\?: RequestInit/);
-    assert.match(browserDts, /onChange\(listener: \(change: ClientChange\) => void\): \(\) => void;/);
+    assert.doesNotMatch(
+      browserDts,
+      /class (BrowserTokenClient|ClientCore)\b/,
+      "the module's core is not API",
+    );
+    // The browser client is js/client.js over the browser build's ClientCore.
+    const clientDts = await readFile(join(installed, "client.d.ts"), "utf8");
+    assert.match(clientDts, /fetch\(input: string, init\?: RequestInit/);
+    assert.match(clientDts, /onChange\(listener: \(change: ClientChange\) => void\): \(\) => void;/);
     const legacyDts = await readFile(join(installed, "legacy/oauth_token_manager_legacy.d.ts"), "utf8");
     assert.match(legacyDts, /export class LegacyImporter/);
     assert.doesNotMatch(legacyDts, /class (TokenManager|BrowserTokenClient)\b|Symbol\.dispose/);
@@ -361,7 +370,7 @@ describe("the packed package", () => {
     for (
       const [glue, types, doc] of [
         ["oauth_token_manager.js", dts, /A valid access token/],
-        ["browser/oauth_token_manager_browser.js", browserDts, /A valid access token/],
+        ["client.js", clientDts, /A valid access token/],
         ["legacy/oauth_token_manager_legacy.js", legacyDts, /Opens a legacy value/],
       ]
     ) {

@@ -1,7 +1,10 @@
-//! Browser client tests on virtual time, with a scripted edge function.
+//! Browser client tests on virtual time, with a scripted edge function. The
+//! core does no I/O: `Driver` below does what js/client.js does in the
+//! package (sends what `begin` hands out, waits for a flight, delivers the
+//! events), on the virtual runtime.
 
 use std::cell::RefCell;
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::rc::Rc;
 
 use futures_util::future::join_all;
@@ -10,7 +13,8 @@ use serde_json::json;
 use base64::Engine;
 
 use super::*;
-use crate::core::http::{HttpResponse, TransportError};
+use crate::core::http::{HttpResponse, Transport, TransportError};
+use crate::core::runtime::Runtime;
 use crate::core::testkit::{Rt, YieldNow, T0};
 
 /// The `refresh-google-token` function: scripted answers, else a new token
@@ -58,6 +62,7 @@ fn jwt_for(sub: &str) -> String {
     )
 }
 
+/// The page around the client: its session and what reached tabs and listeners.
 #[derive(Clone, Default)]
 struct Host {
     published: Rc<RefCell<Vec<ClientEvent>>>,
@@ -70,21 +75,94 @@ impl Host {
     fn sign_in(&self, sub: &str) {
         *self.user.borrow_mut() = Some(sub.to_string());
     }
-}
 
-impl ClientHost for Host {
-    async fn session_token(&self) -> Result<String> {
+    fn session_token(&self) -> Result<String> {
         if self.no_session.get() {
             return Err(Error::new(Code::Unauthorized, "not signed in"));
         }
         Ok(jwt_for(self.user.borrow().as_deref().unwrap_or("user-a")))
     }
-    fn publish(&self, event: &ClientEvent) {
-        self.published.borrow_mut().push(event.clone());
-    }
 }
 
-type C = BrowserClient<EdgeFn, Host, Rt>;
+/// What js/client.js does around the core, on virtual time.
+struct Driver {
+    core: BrowserClient,
+    edge: EdgeFn,
+    host: Host,
+    rt: Rt,
+    /// Each flight's outcome, for the callers that follow it.
+    outcomes: RefCell<HashMap<u32, Result<CachedToken>>>,
+}
+
+type C = Driver;
+
+impl Driver {
+    fn flush(&self) {
+        let events = self.core.take_events();
+        self.host.published.borrow_mut().extend(events);
+    }
+
+    async fn access_token(&self, conn: &str, force: bool) -> Result<CachedToken> {
+        let jwt = self.host.session_token()?;
+        self.access_token_in(jwt, conn, force).await
+    }
+
+    async fn access_token_in(&self, jwt: String, conn: &str, force: bool) -> Result<CachedToken> {
+        let begun = self.core.begin(jwt, conn, force, self.rt.now_ms());
+        self.flush();
+        match begun? {
+            Begin::Cached(t) => Ok(t),
+            Begin::Lead { id, request } => {
+                let outcome = self.edge.send(request, FUNCTION_TIMEOUT_MS).await;
+                let r = self.core.finish(id, outcome);
+                self.flush();
+                self.outcomes.borrow_mut().insert(id, r.clone());
+                r
+            }
+            Begin::Follow(id) => loop {
+                if let Some(r) = self.outcomes.borrow().get(&id) {
+                    return r.clone();
+                }
+                YieldNow(false).await;
+            },
+        }
+    }
+
+    fn state(&self) -> ClientState {
+        self.core.state()
+    }
+    fn generation(&self) -> u32 {
+        self.core.generation()
+    }
+    fn fresh_until(&self, t: &CachedToken) -> Option<i64> {
+        self.core.fresh_until(t)
+    }
+    fn peek_usable<O>(
+        &self,
+        user: &str,
+        conn: &str,
+        f: impl FnOnce(&CachedToken) -> O,
+    ) -> Option<O> {
+        self.core.peek_usable(user, conn, self.rt.now_ms(), f)
+    }
+    fn observe_marker(&self, user: &str, conn: &str, marker_ms: i64) {
+        self.core.observe_marker(user, conn, marker_ms);
+        self.flush();
+    }
+    fn accept_shared(&self, user: &str, conn: &str, t: CachedToken) -> bool {
+        self.core.accept_shared(user, conn, t)
+    }
+    fn drop_shared(&self, user: &str) -> bool {
+        self.core.drop_shared(user)
+    }
+    fn invalidate(&self, conn: &str, token: &AccessToken) -> bool {
+        self.core.rejected(conn, token)
+    }
+    fn reset(&self) {
+        self.core.reset();
+        self.flush();
+    }
+}
 
 fn client() -> (C, EdgeFn, Host, Rt) {
     let rt = Rt::new();
@@ -93,13 +171,13 @@ fn client() -> (C, EdgeFn, Host, Rt) {
         ..Default::default()
     };
     let h = Host::default();
-    let c = BrowserClient::new(
-        "http://127.0.0.1:54321/functions/v1/",
-        None,
-        f.clone(),
-        h.clone(),
-        rt.clone(),
-    );
+    let c = Driver {
+        core: BrowserClient::new("http://127.0.0.1:54321/functions/v1/", None),
+        edge: f.clone(),
+        host: h.clone(),
+        rt: rt.clone(),
+        outcomes: RefCell::default(),
+    };
     (c, f, h, rt)
 }
 
@@ -566,4 +644,226 @@ fn generation_moves_with_every_change_and_fresh_until_matches_the_margin() {
     changed(&c, "another user");
     c.reset();
     changed(&c, "sign-out");
+}
+
+/// What the driver is told: lead once, follow that flight, and a flight's
+/// outcome is handed over once.
+#[test]
+fn begin_leads_one_flight_per_user_connection_and_force() {
+    let c = BrowserClient::new("https://x.supabase.co/functions/v1", None);
+    let jwt = jwt_for("user-a");
+    let Begin::Lead { id, request } = c.begin(jwt.clone(), "google", false, T0).unwrap() else {
+        panic!("the first call leads")
+    };
+    assert!(request.url.ends_with("/refresh-google-token"));
+    assert!(
+        matches!(c.begin(jwt.clone(), "google", false, T0).unwrap(), Begin::Follow(f) if f == id)
+    );
+    let Begin::Lead {
+        id: forced,
+        request,
+    } = c.begin(jwt.clone(), "google", true, T0).unwrap()
+    else {
+        panic!("a forced call is a flight of its own")
+    };
+    assert_ne!(forced, id);
+    assert_eq!(request.body, r#"{"force":true}"#);
+    assert!(
+        matches!(c.begin(jwt.clone(), "spotify", false, T0).unwrap(), Begin::Lead { request, .. }
+        if request.url.ends_with("/connections/spotify/token"))
+    );
+    assert_eq!(c.in_flight(), 3);
+    let body = json!({"accessToken": "at-1", "expiresAt": T0 + 3_600_000}).to_string();
+    let t = c.finish(id, Ok(HttpResponse::new(200, &body))).unwrap();
+    assert_eq!(t.access_token.expose(), "at-1");
+    assert_eq!(
+        c.finish(id, Ok(HttpResponse::new(200, &body)))
+            .unwrap_err()
+            .code,
+        Code::BadRequest,
+        "a flight ends once"
+    );
+    assert!(
+        matches!(c.begin(jwt, "google", false, T0).unwrap(), Begin::Cached(t) if t.access_token.expose() == "at-1")
+    );
+    assert!(matches!(
+        c.take_events().as_slice(),
+        [ClientEvent::User { .. }, ClientEvent::Token { .. }]
+    ));
+}
+
+/// No response at all: the flight's callers get NETWORK or TIMEOUT, and
+/// listeners hear of it.
+#[test]
+fn a_flight_without_a_response_fails_with_the_transport_error() {
+    let c = BrowserClient::new("https://x.supabase.co/functions/v1", None);
+    for (outcome, code) in [
+        (TransportError::Timeout, Code::Timeout),
+        (
+            TransportError::Network("TypeError: failed".into()),
+            Code::Network,
+        ),
+    ] {
+        let Begin::Lead { id, .. } = c.begin(jwt_for("user-a"), "google", false, T0).unwrap()
+        else {
+            panic!()
+        };
+        assert_eq!(c.finish(id, Err(outcome)).unwrap_err().code, code);
+        assert!(
+            matches!(c.take_events().last(), Some(ClientEvent::Failed { error, .. }) if error.code == code)
+        );
+    }
+    assert_eq!(c.in_flight(), 0);
+}
+
+/// After a provider's 401 the retry forces a refresh, unless another call
+/// brought a newer token meanwhile.
+#[test]
+fn a_rejected_token_forces_the_retry_only_when_nothing_newer_came() {
+    let (c, _, _, rt) = client();
+    let t1 = rt.run(c.access_token("google", false)).unwrap();
+    assert!(
+        c.invalidate("google", &t1.access_token),
+        "nothing newer: force"
+    );
+    rt.advance(10);
+    let t2 = rt.run(c.access_token("google", true)).unwrap();
+    assert_ne!(t1.access_token, t2.access_token);
+    assert!(
+        !c.invalidate("google", &t1.access_token),
+        "a late 401 of the old token: the new one is used, no second refresh"
+    );
+}
+
+/// An edge function's error tells listeners only when a reconnect is needed,
+/// for the connection the response names.
+#[test]
+fn function_errors_reach_listeners_only_when_a_reconnect_is_needed() {
+    let c = BrowserClient::new("https://x.supabase.co/functions/v1", None);
+    let reauth = r#"{"error":"reconnect","code":"REAUTH_REQUIRED"}"#;
+    assert_eq!(
+        c.function_error(401, reauth, Some("spotify")).code,
+        Code::ReauthRequired
+    );
+    assert!(
+        matches!(c.take_events().as_slice(), [ClientEvent::Failed { conn, .. }] if conn == "spotify")
+    );
+    c.function_error(401, reauth, Some("bad name!"));
+    assert!(
+        matches!(c.take_events().as_slice(), [ClientEvent::Failed { conn, .. }] if conn == "google")
+    );
+    assert_eq!(
+        c.function_error(503, "", None).code,
+        Code::ProviderUnavailable
+    );
+    assert!(c.take_events().is_empty());
+}
+
+fn effects(c: &BrowserClient) -> serde_json::Value {
+    serde_json::from_str(&c.take_effects_json().unwrap_or_else(|| "[]".into())).unwrap()
+}
+
+/// What tabs and listeners are told, as the package delivers it: a token to
+/// the user's other tabs with its user, to listeners without the token.
+#[test]
+fn effects_name_their_user_for_tabs_and_never_show_listeners_a_token() {
+    let c = BrowserClient::new("https://x.supabase.co/functions/v1", None);
+    let Begin::Lead { id, .. } = c.begin(jwt_for("user-a"), "spotify", false, T0).unwrap() else {
+        panic!()
+    };
+    let body = json!({"accessToken": "at-\"1\"", "expiresAt": T0 + 3_600_000, "tokenRefreshedAt": marker::format(T0), "scope": null});
+    c.finish(id, Ok(HttpResponse::new(200, body.to_string())))
+        .unwrap();
+    let fx = effects(&c);
+    assert_eq!(fx[0], json!([{"type": "hello", "user": "user-a"}, null]));
+    assert_eq!(
+        fx[1],
+        json!([
+            {"type": "token", "user": "user-a", "conn": "spotify", "token":
+                {"accessToken": "at-\"1\"", "expiresAt": T0 + 3_600_000, "tokenRefreshedAt": marker::format(T0), "scope": null}},
+            {"type": "token", "provider": "spotify", "expiresAt": T0 + 3_600_000, "tokenRefreshedAt": marker::format(T0), "fromOtherTab": false}
+        ])
+    );
+    assert!(
+        !fx[1][1].to_string().contains("at-"),
+        "listeners never see the token"
+    );
+    c.disconnected("spotify");
+    c.reset();
+    assert_eq!(
+        effects(&c),
+        json!([
+            [{"type": "disconnect", "user": "user-a", "conn": "spotify"},
+             {"type": "disconnected", "provider": "spotify", "fromOtherTab": false}],
+            [{"type": "reset", "user": "user-a"}, {"type": "reset", "reason": "sign-out", "fromOtherTab": false}]
+        ])
+    );
+    assert_eq!(c.take_effects_json(), None, "taken once");
+}
+
+/// Messages from other tabs: only this tab's user's are taken; what they
+/// change is shown to listeners as from another tab and never sent back; a
+/// new tab's hello is answered with the fresh tokens.
+#[test]
+fn messages_from_other_tabs_are_taken_only_for_this_tabs_user() {
+    let c = BrowserClient::new("https://x.supabase.co/functions/v1", None);
+    c.session_of(jwt_for("user-a")).unwrap();
+    c.take_deliveries();
+    let msg = |v: serde_json::Value| -> Value { v.into() };
+    let token = json!({"accessToken": "at-9", "expiresAt": T0 + 3_600_000, "tokenRefreshedAt": marker::format(T0), "scope": "s"});
+    c.receive(
+        &msg(json!({"type": "token", "user": "user-b", "conn": "google", "token": token})),
+        T0,
+    );
+    assert!(c.state().token("google").is_none(), "another user's token");
+    c.receive(
+        &msg(json!({"type": "token", "user": "user-a", "conn": "bad name", "token": token})),
+        T0,
+    );
+    c.receive(
+        &msg(
+            json!({"type": "token", "user": "user-a", "conn": "google", "token": {"expiresAt": 1}}),
+        ),
+        T0,
+    );
+    assert_eq!(effects(&c), json!([]));
+    c.receive(
+        &msg(json!({"type": "token", "user": "user-a", "conn": "google", "token": token})),
+        T0,
+    );
+    assert_eq!(
+        c.state().token("google").unwrap().access_token.expose(),
+        "at-9"
+    );
+    assert_eq!(
+        effects(&c),
+        json!([[null, {"type": "token", "provider": "google", "expiresAt": T0 + 3_600_000, "tokenRefreshedAt": marker::format(T0), "fromOtherTab": true}]])
+    );
+    c.receive(&msg(json!({"type": "hello", "user": "user-a"})), T0);
+    let fx = effects(&c);
+    assert_eq!(fx[0][0]["token"]["accessToken"], "at-9");
+    assert_eq!(
+        fx[0][1],
+        serde_json::Value::Null,
+        "a hello is answered, not shown"
+    );
+    c.receive(&msg(json!({"type": "hello", "user": "user-b"})), T0);
+    assert_eq!(effects(&c), json!([]), "never handed to another user's tab");
+    c.receive(&msg(json!({"type": "marker", "user": "user-a", "conn": "google", "marker": marker::format(T0 + 5)})), T0);
+    assert!(c.state().token("google").is_none());
+    assert_eq!(
+        effects(&c),
+        json!([[null, {"type": "marker", "provider": "google", "tokenRefreshedAt": marker::format(T0 + 5)}]])
+    );
+    c.receive(&msg(json!({"type": "reset", "user": "user-b"})), T0);
+    assert_eq!(effects(&c), json!([]));
+    c.receive(&msg(json!({"type": "token", "user": "user-a", "conn": "google", "token":
+        {"accessToken": "at-10", "expiresAt": T0 + 3_600_000, "tokenRefreshedAt": marker::format(T0 + 6)}})), T0);
+    c.take_deliveries();
+    c.receive(&msg(json!({"type": "reset", "user": "user-a"})), T0);
+    assert_eq!(
+        effects(&c),
+        json!([[null, {"type": "reset", "reason": "sign-out", "fromOtherTab": true}]])
+    );
+    assert!(c.state().token("google").is_none());
 }

@@ -1,0 +1,102 @@
+// Types of js/client.js: the browser's token client, the I/O around the
+// browser build's ClientCore.
+import type {
+  BrowserClientOptions,
+  BrowserToken,
+  ClientChange,
+  DisconnectReport,
+  ErrorCode,
+  StatusReport,
+} from "../pkg/browser/oauth_token_manager_browser.js";
+
+/** Hands the client the ClientCore class of a loaded browser build (js/browser.js does). */
+export function useCore(core: new (options: BrowserClientOptions) => unknown): void;
+
+export class BrowserTokenClient {
+  /** Closes the client and frees its module memory. */
+  free(): void;
+  /**
+   * Calls an edge function with the session JWT and JSON; observes its
+   * marker. Rejects with a `TokenManagerError` carrying the server's code.
+   */
+  callFunction(name: string, body?: unknown, method?: string | null): Promise<unknown>;
+  /**
+   * Stops listening to other tabs.
+   */
+  close(): void;
+  /**
+   * Back from a provider's consent page: completes the connect with this
+   * session (the ticket only this user can use), or reports the error the
+   * callback sent. Reads `otm_connect` / `otm_error` from `url` (default:
+   * this page) and removes them from the address bar. Resolves to `null`
+   * when the page was not a connect's return.
+   */
+  completeConnect(
+    url?: string | null,
+  ): Promise<
+    | { provider: string; status: StatusReport | null; error: { code: ErrorCode; message: string } | null }
+    | null
+  >;
+  /**
+   * Connect or reconnect a provider: asks the functions for the
+   * authorization URL (state and PKCE stay on the server) and, in a
+   * browser, goes there. Back on `returnTo` (default: this page), call
+   * `completeConnect()`.
+   */
+  connect(
+    provider: string,
+    options?: { returnTo?: string; scopes?: string[]; navigate?: boolean },
+  ): Promise<{ authorizationUrl: string }>;
+  /**
+   * The status of every connection of the user (`GET connections`): status,
+   * account, scopes, expiry, last error, `requiresReauth`. Never a token.
+   */
+  connections(): Promise<StatusReport[]>;
+  /**
+   * Disconnect a provider: revoked there where it can be, erased here; the
+   * report says what happened at the provider. Drops the cached token,
+   * here and in the user's other tabs.
+   */
+  disconnect(provider: string): Promise<DisconnectReport>;
+  /**
+   * `fetch` for provider APIs (Google Calendar, Spotify, …): attaches the
+   * connection's bearer token and retries once when the provider answers
+   * 401, with a forced refresh unless a newer token came meanwhile.
+   * `options.provider` names the connection.
+   */
+  fetch(input: string, init?: RequestInit, options?: { provider?: string }): Promise<Response>;
+  /**
+   * A valid access token for a connection (`provider`, default `google`):
+   * cached, or one call to its token function shared by all callers.
+   * `getSessionToken` is asked once per call. While the token is unchanged
+   * the same frozen object is returned.
+   */
+  getAccessToken(options?: { force?: boolean; provider?: string } | null): Promise<BrowserToken>;
+  constructor(options: BrowserClientOptions);
+  /**
+   * Reads `X-Token-Refreshed-At` (and `X-Token-Connection`) from an
+   * edge-function response made with the current user's session.
+   */
+  observeResponse(response: Response): void;
+  offChange(listener: (change: ClientChange) => void): void;
+  /**
+   * Listens for token, marker, reset and error changes. Returns a function
+   * that stops listening.
+   */
+  onChange(listener: (change: ClientChange) => void): () => void;
+  /**
+   * Sign-out: drops this tab's tokens and tells this user's other tabs to
+   * drop theirs. Call it on Supabase's `SIGNED_OUT`.
+   */
+  reset(): void;
+  /**
+   * What the client holds for a connection (default `google`), without the token.
+   */
+  tokenInfo(
+    provider?: string | null,
+  ): { hasToken: boolean; expiresAt: number | null; tokenRefreshedAt: string | null };
+}
+
+/**
+ * Every error code with its properties.
+ */

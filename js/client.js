@@ -1,0 +1,415 @@
+/* @ts-self-types="./client.d.ts" */
+// The browser's token client: BrowserTokenClient, the I/O around the wasm
+// module's ClientCore. The core decides everything (the cache per user and
+// connection, single flight, the marker, what an answer means, what the
+// user's other tabs are told); this side only sends the requests it hands
+// out, waits, and delivers its effects to the BroadcastChannel and listeners.
+// Tokens come from the edge functions: the browser never holds a refresh token.
+
+/** The wasm module's ClientCore class (js/browser.js sets it). */
+let Core;
+/** @param {Function} core the ClientCore class of a loaded browser build */
+export function useCore(core) {
+  Core = core;
+}
+
+const MARKER = "x-token-refreshed-at";
+const CONNECTION = "x-token-connection";
+const RETURN_PARAMS = ["otm_connect", "otm_error", "otm_provider"];
+
+/** Tabs' channels of clients collected without close(): closed with them. */
+const channels = new FinalizationRegistry((channel) => channel.close());
+
+const header = (response, name) => {
+  const h = response?.headers;
+  return typeof h?.get === "function" ? h.get(name) ?? undefined : undefined;
+};
+
+/** Plain words for the errors a connect's callback can send back. */
+function connectErrorSentence(code) {
+  if (code === "CONSENT_DENIED") return "Access was not granted at the provider.";
+  if (code === "CONNECT_STATE_INVALID") {
+    return "That connect link expired or was already used. Start connecting again.";
+  }
+  return "Connecting did not finish. Start connecting again.";
+}
+
+export class BrowserTokenClient {
+  #core;
+  #getSession;
+  #fetch;
+  #channel;
+  #listeners = [];
+  /** flight id → the promise of its answer */
+  #flights = new Map();
+  /** connection → [session, token, freshUntil, generation] (see `#hit`) */
+  #memos = new Map();
+
+  /** @param {import("./client.d.ts").BrowserClientOptions} options */
+  constructor(options) {
+    if (Core === undefined) throw new Error("oauth-token-manager/browser: call init() first");
+    const core = new Core(options);
+    this.#core = core;
+    this.#getSession = options.getSessionToken;
+    this.#fetch = options.fetch ?? globalThis.fetch;
+    let channel;
+    try {
+      channel = typeof BroadcastChannel === "function" ? new BroadcastChannel(core.channelName) : undefined;
+    } catch {
+      channel = undefined;
+    }
+    if (channel === undefined) return;
+    this.#channel = channel;
+    const self = new WeakRef(this);
+    channel.onmessage = (ev) => self.deref()?.#message(ev.data);
+    channels.register(this, channel, this);
+    // Learn whose session this is now, so this user's other tabs can hand
+    // over their token before the first call (best effort: a signed-out
+    // page simply has no user yet).
+    Promise.resolve()
+      .then(() => this.#getSession.call(undefined))
+      .then((session) => {
+        this.#core.session(session);
+        this.#flush();
+      })
+      .catch(() => this.#flush());
+  }
+
+  #message(data) {
+    this.#core.message(data);
+    this.#flush();
+  }
+
+  /** Delivers the core's effects: messages to the user's other tabs, changes to listeners. */
+  #flush() {
+    const fx = this.#core.effects();
+    if (fx === undefined) return;
+    for (const [message, change] of JSON.parse(fx)) {
+      if (message !== null) this.#post(message);
+      if (change === null) continue;
+      for (const f of [...this.#listeners]) {
+        try {
+          f.call(undefined, change);
+        } catch {
+          // A listener's failure is its own.
+        }
+      }
+    }
+  }
+
+  /** Best effort: a channel that cannot send (closed, or a runtime's own limits) only costs sharing. */
+  #post(message) {
+    try {
+      this.#channel?.postMessage(message);
+    } catch {
+      // The other tabs ask again on their next call.
+    }
+  }
+
+  /** The core's answer, its effects delivered even when it throws. */
+  #step(f) {
+    try {
+      return f(this.#core);
+    } finally {
+      this.#flush();
+    }
+  }
+
+  /**
+   * A valid access token for a connection (`provider`, default `google`):
+   * cached, or one call to its token function shared by all callers.
+   * `getSessionToken` is asked once per call. While the token is unchanged
+   * the same frozen object is returned.
+   */
+  getAccessToken(options) {
+    const conn = typeof options?.provider === "string" ? options.provider : "google";
+    const force = options?.force === true;
+    let session;
+    try {
+      session = this.#getSession.call(undefined);
+    } catch (e) {
+      return Promise.reject(this.#sessionFailed(e));
+    }
+    if (typeof session === "string" && !force) {
+      const hit = this.#hit(session, conn);
+      if (hit !== undefined) return Promise.resolve(hit);
+    }
+    return this.#token(session, conn, force);
+  }
+
+  #sessionFailed(e) {
+    return this.#core.error("UNAUTHORIZED", "getSessionToken", e);
+  }
+
+  /**
+   * The core's cached answer for this session and connection, or undefined:
+   * reused only for the same session value (`===`), at the same generation
+   * (any change to the cache, the user, a marker, another tab's message or
+   * a sign-out moves it), before the time the token stops being fresh.
+   */
+  #hit(session, conn) {
+    let m = this.#memos.get(conn);
+    if (m === undefined || m[0] !== session || m[3] !== this.#core.generation || Date.now() >= m[2]) {
+      m = this.#core.memo(session, conn);
+      if (m === undefined) {
+        this.#memos.delete(conn);
+        return undefined;
+      }
+      this.#memos.set(conn, m);
+    }
+    return m[1];
+  }
+
+  async #token(session, conn, force) {
+    try {
+      session = await session;
+    } catch (e) {
+      throw this.#sessionFailed(e);
+    }
+    const r = this.#step((core) => core.begin(session, conn, force));
+    if (typeof r === "number") {
+      return this.#flights.get(r) ?? Promise.reject(this.#core.error("INTERNAL", "a token call was lost"));
+    }
+    if (!Array.isArray(r)) return r;
+    const [id, url, body] = r;
+    const flight = this.#lead(id, conn, url, body, session);
+    this.#flights.set(id, flight);
+    try {
+      return await flight;
+    } finally {
+      this.#flights.delete(id);
+    }
+  }
+
+  /** Flight `id`: the one call to the token function, cut at the core's timeout. */
+  async #lead(id, conn, url, body, session) {
+    const controller = new AbortController();
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      controller.abort();
+    }, this.#core.timeoutMs);
+    let response, text;
+    try {
+      response = await this.#fetch.call(undefined, url, {
+        method: "POST",
+        headers: { authorization: `Bearer ${session}`, "content-type": "application/json" },
+        body,
+        signal: controller.signal,
+        redirect: "error",
+      });
+      text = await response.text();
+    } catch (e) {
+      throw this.#step((core) => core.fail(id, e, timedOut));
+    } finally {
+      clearTimeout(timer);
+    }
+    return this.#step((core) =>
+      core.finish(id, conn, response.status, header(response, MARKER), header(response, CONNECTION), text)
+    );
+  }
+
+  /**
+   * `fetch` for provider APIs (Google Calendar, Spotify, …): attaches the
+   * connection's bearer token and retries once when the provider answers
+   * 401, with a forced refresh unless a newer token came meanwhile.
+   * `options.provider` names the connection.
+   */
+  async fetch(input, init, options) {
+    const provider = typeof options?.provider === "string" ? options.provider : "google";
+    init ??= {};
+    const send = (token) => {
+      const headers = new Headers(init.headers);
+      headers.set("authorization", `Bearer ${token}`);
+      return this.#fetch.call(undefined, input, { ...init, headers });
+    };
+    const t = await this.getAccessToken({ provider });
+    const response = await send(t.accessToken);
+    if (response.status !== 401) return response;
+    const force = this.#core.rejected(provider, t.accessToken);
+    return send((await this.getAccessToken({ provider, force })).accessToken);
+  }
+
+  /**
+   * Calls an edge function with the session JWT and JSON; observes its
+   * marker. Rejects with a `TokenManagerError` carrying the server's code.
+   */
+  callFunction(name, body, method) {
+    return this.#call(name, body, method);
+  }
+
+  async #call(name, body, method) {
+    let session;
+    try {
+      session = await this.#getSession.call(undefined);
+    } catch (e) {
+      throw this.#sessionFailed(e);
+    }
+    const user = this.#step((core) => core.session(session));
+    const init = {
+      method: method ?? (body === undefined ? "GET" : "POST"),
+      headers: { authorization: `Bearer ${session}`, "content-type": "application/json" },
+    };
+    if (body !== undefined) {
+      try {
+        init.body = JSON.stringify(body);
+      } catch {
+        throw this.#core.error("BAD_REQUEST", "body is not JSON-serialisable");
+      }
+    }
+    let response;
+    try {
+      response = await this.#fetch.call(undefined, `${this.#core.functionsUrl}/${name}`, init);
+    } catch (e) {
+      throw this.#core.error("NETWORK", `${name} could not be reached`, e);
+    }
+    this.#observe(user, response);
+    const text = await response.text();
+    if (response.status < 200 || response.status > 299) {
+      throw this.#step((core) => core.functionError(response.status, text, header(response, CONNECTION)));
+    }
+    if (text === "") return null;
+    try {
+      return JSON.parse(text);
+    } catch {
+      throw this.#core.error("BAD_PROVIDER_RESPONSE", `${name} answered non-JSON`);
+    }
+  }
+
+  #observe(user, response) {
+    const marker = header(response, MARKER);
+    if (marker !== undefined) this.#step((core) => core.observe(user, marker, header(response, CONNECTION)));
+  }
+
+  /**
+   * Reads `X-Token-Refreshed-At` (and `X-Token-Connection`) from an
+   * edge-function response made with the current user's session.
+   */
+  observeResponse(response) {
+    const user = this.#core.user;
+    if (user !== undefined) this.#observe(user, response);
+  }
+
+  /** The status of every connection of the user (`GET connections`). Never a token. */
+  connections() {
+    return this.#call("connections");
+  }
+
+  /**
+   * Connect or reconnect a provider: asks the functions for the
+   * authorization URL (state and PKCE stay on the server) and, in a
+   * browser, goes there. Back on `returnTo` (default: this page), call
+   * `completeConnect()`.
+   */
+  async connect(provider, options) {
+    this.#core.checkConnection(provider);
+    const location = globalThis.location;
+    const returnTo = typeof options?.returnTo === "string" ? options.returnTo : location?.href;
+    if (typeof returnTo !== "string") {
+      throw this.#core.error("BAD_REQUEST", "returnTo: required outside a browser");
+    }
+    const body = { returnTo };
+    if (options?.scopes !== undefined) body.scopes = options.scopes;
+    const r = await this.#call(`connections/${provider}/connect`, body);
+    if (options?.navigate !== false && typeof location?.assign === "function") {
+      location.assign(r?.authorizationUrl);
+    }
+    return r;
+  }
+
+  /**
+   * Back from a provider's consent page: completes the connect with this
+   * session (the ticket only this user can use), or reports the error the
+   * callback sent. Reads `otm_connect` / `otm_error` from `url` (default:
+   * this page) and removes them from the address bar. Resolves to `null`
+   * when the page was not a connect's return.
+   */
+  async completeConnect(url) {
+    url ??= globalThis.location?.href;
+    if (typeof url !== "string") return null;
+    let u;
+    try {
+      u = new URL(url);
+    } catch {
+      return null;
+    }
+    const params = u.searchParams;
+    const provider = params.get("otm_provider");
+    const ticket = params.get("otm_connect");
+    const code = params.get("otm_error");
+    if (provider === null || !/^[A-Za-z0-9_-]{1,64}$/.test(provider)) return null;
+    // The ticket is single use: off the address bar.
+    const history = globalThis.history;
+    if (typeof history?.replaceState === "function") {
+      for (const k of RETURN_PARAMS) params.delete(k);
+      try {
+        history.replaceState(null, "", u.href);
+      } catch {
+        // Another origin's address (a `url` given for another page): nothing to clean here.
+      }
+    }
+    if (ticket !== null) {
+      try {
+        const status = await this.#call("connections/complete", { ticket });
+        return { provider, status, error: null };
+      } catch (e) {
+        return { provider, status: null, error: { code: e?.code, message: e?.message } };
+      }
+    }
+    if (code !== null) {
+      return { provider, status: null, error: { code, message: connectErrorSentence(code) } };
+    }
+    return null;
+  }
+
+  /**
+   * Disconnect a provider: revoked there where it can be, erased here; the
+   * report says what happened at the provider. Drops the cached token, here
+   * and in the user's other tabs.
+   */
+  async disconnect(provider) {
+    this.#core.checkConnection(provider);
+    const r = await this.#call(`connections/${provider}/disconnect`, {});
+    this.#step((core) => core.disconnected(provider));
+    return r;
+  }
+
+  /**
+   * Sign-out: drops this tab's tokens and tells this user's other tabs to
+   * drop theirs. Call it on Supabase's `SIGNED_OUT`.
+   */
+  reset() {
+    this.#step((core) => core.reset());
+  }
+
+  /** Listens for token, marker, reset and error changes. Returns a function that stops listening. */
+  onChange(listener) {
+    this.#listeners.push(listener);
+    return () => this.offChange(listener);
+  }
+
+  offChange(listener) {
+    this.#listeners = this.#listeners.filter((f) => f !== listener);
+  }
+
+  /** What the client holds for a connection (default `google`), without the token. */
+  tokenInfo(provider) {
+    return this.#core.tokenInfo(typeof provider === "string" ? provider : "google");
+  }
+
+  /** Stops listening to other tabs. */
+  close() {
+    const channel = this.#channel;
+    if (channel === undefined) return;
+    this.#channel = undefined;
+    channels.unregister(this);
+    channel.onmessage = null;
+    channel.close();
+  }
+
+  /** Closes the client and frees its module memory. */
+  free() {
+    this.close();
+    this.#core.free();
+  }
+}
