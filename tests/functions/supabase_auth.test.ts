@@ -11,7 +11,7 @@
 // GoTrue's shapes, refresh-token rotation, open and gated routes.
 import assert from "node:assert/strict";
 import { createClient, type SupabaseClient } from "npm:@supabase/supabase-js@2.119.1";
-import init, { BrowserTokenClient } from "../../pkg/browser/oauth_token_manager_browser.js";
+import init, { BrowserTokenClient } from "../../pkg/browser.js";
 import { attachSupabase, sessionToken } from "../../js/supabase.js";
 import { startAuthStandIn } from "../../emulator/supabase_auth.ts";
 import { authProviders } from "../../scripts/emulator-env.ts";
