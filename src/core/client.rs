@@ -17,6 +17,7 @@ use super::http::{HttpRequest, HttpResponse, TransportError};
 use super::json::{self, Value};
 use super::marker;
 use super::secret::AccessToken;
+use super::text::{cat, decimal};
 use super::token::{freshness, Freshness};
 use super::tracked::Tracked;
 use super::vecmap::VecMap;
@@ -268,7 +269,7 @@ pub fn token_path(conn: &str) -> String {
     if conn == DEFAULT_CONNECTION {
         "refresh-google-token".to_string()
     } else {
-        format!("connections/{conn}/token")
+        cat(&["connections/", conn, "/token"])
     }
 }
 
@@ -318,7 +319,12 @@ pub fn error_from_body(status: u16, body: &str) -> Error {
     });
     Error::new(
         code,
-        message.unwrap_or_else(|| format!("the edge function answered HTTP {status}")),
+        message.unwrap_or_else(|| {
+            cat(&[
+                "the edge function answered HTTP ",
+                &decimal(i64::from(status)),
+            ])
+        }),
     )
     .with_status(status)
     .with_retry_after(retry_after)
@@ -329,7 +335,7 @@ pub fn token_from_body(body: &str) -> Result<CachedToken> {
     let bad = |what: &str| {
         Error::new(
             Code::BadProviderResponse,
-            format!("the token function's answer: {what}"),
+            cat(&["the token function's answer: ", what]),
         )
     };
     let v = json::parse(body).map_err(|_| bad("not JSON"))?;
@@ -521,9 +527,9 @@ impl BrowserClient {
     fn token_request(&self, jwt: &str, conn: &str, force: bool) -> HttpRequest {
         HttpRequest {
             method: "POST",
-            url: format!("{}/{}", self.functions_url, token_path(conn)),
+            url: cat(&[&self.functions_url, "/", &token_path(conn)]),
             headers: vec![
-                ("authorization".into(), format!("Bearer {jwt}")),
+                ("authorization".into(), cat(&["Bearer ", jwt])),
                 ("content-type".into(), "application/json".into()),
             ],
             body: if force {

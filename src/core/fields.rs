@@ -3,7 +3,7 @@
 //! deserializers in wasm, and the messages are better.
 
 use super::json::{Map, Value};
-use super::text;
+use super::text::{self, cat};
 use super::vecmap::VecMap;
 
 use super::error::{Code, Error, Result};
@@ -23,12 +23,12 @@ impl<'a> Fields<'a> {
                 path: path.to_string(),
                 code,
             }),
-            _ => Err(Error::new(code, format!("{path}: must be an object"))),
+            _ => Err(Error::new(code, cat(&[path, ": must be an object"]))),
         }
     }
 
     pub fn path(&self, key: &str) -> String {
-        format!("{}.{key}", self.path)
+        cat(&[&self.path, ".", key])
     }
 
     /// The error for `key`: `<path>.<key>: <what>`. Out of line and cold, so
@@ -36,7 +36,7 @@ impl<'a> Fields<'a> {
     #[cold]
     #[inline(never)]
     pub fn err(&self, key: &str, what: &str) -> Error {
-        Error::new(self.code, format!("{}: {what}", self.path(key)))
+        Error::new(self.code, cat(&[&self.path(key), ": ", what]))
     }
 
     /// Rejects keys outside `allowed`, naming the first unknown one.
@@ -44,11 +44,12 @@ impl<'a> Fields<'a> {
         match self.map.keys().find(|k| !allowed.contains(&k.as_str())) {
             Some(k) => Err(Error::new(
                 self.code,
-                format!(
-                    "{}: unknown field (expected one of {})",
-                    self.path(k),
-                    allowed.join(", ")
-                ),
+                cat(&[
+                    &self.path(k),
+                    ": unknown field (expected one of ",
+                    &allowed.join(", "),
+                    ")",
+                ]),
             )),
             None => Ok(()),
         }

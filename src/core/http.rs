@@ -70,7 +70,7 @@ impl From<TransportError> for Error {
             }
             TransportError::Network(d) => Error::new(
                 Code::Network,
-                format!("network error reaching the provider: {d}"),
+                super::text::cat(&["network error reaching the provider: ", &d]),
             ),
         }
     }

@@ -43,6 +43,16 @@ pub fn push_decimal(out: &mut String, mut n: u64, width: usize) {
     }
 }
 
+/// `n` in decimal, as `n.to_string()` writes it.
+pub fn decimal(n: i64) -> String {
+    let mut out = String::new();
+    if n < 0 {
+        out.push('-');
+    }
+    push_decimal(&mut out, n.unsigned_abs(), 0);
+    out
+}
+
 /// Where `needle` first occurs in `hay`. An empty needle is at 0.
 pub fn find(hay: &str, needle: &str) -> Option<usize> {
     if needle.is_empty() {

@@ -21,6 +21,7 @@ use crate::core::fields::Fields;
 use crate::core::http::{HttpResponse, TransportError};
 use crate::core::marker;
 use crate::core::secret::AccessToken;
+use crate::core::text::cat;
 
 #[wasm_bindgen(typescript_custom_section)]
 const TS_CLIENT: &'static str = r#"
@@ -264,7 +265,7 @@ impl ClientCore {
                 .as_string()
                 .unwrap_or_else(|| "Error".into());
             let msg = get(&cause, "message").as_string().unwrap_or_default();
-            TransportError::Network(format!("{name}: {msg}").chars().take(200).collect())
+            TransportError::Network(cat(&[&name, ": ", &msg]).chars().take(200).collect())
         };
         let e = self
             .core

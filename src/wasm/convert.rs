@@ -9,6 +9,7 @@ use wasm_bindgen::prelude::*;
 use crate::core::error::{Code, Error, Result};
 use crate::core::json;
 use crate::core::store::RefreshEvent;
+use crate::core::text::cat;
 
 pub fn set(obj: &JsValue, key: &str, value: &JsValue) {
     let _ = Reflect::set(obj, &JsValue::from_str(key), value);
@@ -131,7 +132,7 @@ pub fn error_from_js(v: &JsValue, code: Code, context: &str) -> Error {
         .or_else(|| v.as_string())
         .unwrap_or_else(|| "unknown error".to_string());
     let message: String = message.chars().take(300).collect();
-    Error::new(own.unwrap_or(code), format!("{context}: {message}"))
+    Error::new(own.unwrap_or(code), cat(&[context, ": ", &message]))
 }
 
 /// A JS value as JSON data: one native `JSON.stringify` and one parse, rather
@@ -159,7 +160,10 @@ fn json_of(
     let refused = || {
         Error::new(
             code,
-            format!("{path}: must be JSON data (no cycles, BigInts or throwing toJSON)"),
+            cat(&[
+                path,
+                ": must be JSON data (no cycles, BigInts or throwing toJSON)",
+            ]),
         )
     };
     match text.map_err(|_| refused())?.as_string() {

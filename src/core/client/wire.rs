@@ -10,6 +10,7 @@ use crate::core::fields::Fields;
 use crate::core::json::{quote, Value};
 use crate::core::marker;
 use crate::core::secret::AccessToken;
+use crate::core::text::decimal;
 
 /// One event, and where it goes.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -49,7 +50,7 @@ impl Obj {
     }
     fn opt_i64(self, key: &str, value: Option<i64>) -> Obj {
         match value {
-            Some(v) => self.raw(key, &v.to_string()),
+            Some(v) => self.raw(key, &decimal(v)),
             None => self.raw(key, "null"),
         }
     }
@@ -161,7 +162,7 @@ pub fn effect(d: &Delivery) -> (Option<String>, Option<String>) {
                 .str("message", &e.message)
                 .bool("requiresReauth", e.requires_reauth());
             if let Some(r) = e.retry_after_secs {
-                change = change.raw("retryAfter", &r.to_string());
+                change = change.raw("retryAfter", &decimal(r as i64));
             }
             (None, Some(change.end()))
         }
