@@ -38,11 +38,18 @@ export class BrowserTokenClient {
   #core;
   #getSession;
   #fetch;
+  #functionsUrl;
   #channel;
   #listeners = [];
   /** flight id → the promise of its answer */
   #flights = new Map();
-  /** connection → [session, token, freshUntil, generation] (see `#hit`) */
+  /**
+   * connection → [session, token, freshUntil, generation]: the core's last
+   * answer, given again without asking it only for the same session value
+   * (`===`), at the same generation (any change to the cache, the user, a
+   * marker, another tab's message or a sign-out moves it), before the time
+   * the token stops being fresh.
+   */
   #memos = new Map();
 
   /** @param {import("./client.d.ts").BrowserClientOptions} options */
@@ -52,9 +59,11 @@ export class BrowserTokenClient {
     this.#core = core;
     this.#getSession = options.getSessionToken;
     this.#fetch = options.fetch ?? globalThis.fetch;
+    const [channelName, functionsUrl] = core.config();
+    this.#functionsUrl = functionsUrl;
     let channel;
     try {
-      channel = typeof BroadcastChannel === "function" ? new BroadcastChannel(core.channelName) : undefined;
+      channel = typeof BroadcastChannel === "function" ? new BroadcastChannel(channelName) : undefined;
     } catch {
       channel = undefined;
     }
@@ -130,34 +139,17 @@ export class BrowserTokenClient {
     } catch (e) {
       return Promise.reject(this.#sessionFailed(e));
     }
-    if (typeof session === "string" && !force) {
-      const hit = this.#hit(session, conn);
-      if (hit !== undefined) return Promise.resolve(hit);
+    if (!force) {
+      const m = this.#memos.get(conn);
+      if (m !== undefined && m[0] === session && m[3] === this.#core.generation && Date.now() < m[2]) {
+        return Promise.resolve(m[1]);
+      }
     }
     return this.#token(session, conn, force);
   }
 
   #sessionFailed(e) {
     return this.#core.error("UNAUTHORIZED", "getSessionToken", e);
-  }
-
-  /**
-   * The core's cached answer for this session and connection, or undefined:
-   * reused only for the same session value (`===`), at the same generation
-   * (any change to the cache, the user, a marker, another tab's message or
-   * a sign-out moves it), before the time the token stops being fresh.
-   */
-  #hit(session, conn) {
-    let m = this.#memos.get(conn);
-    if (m === undefined || m[0] !== session || m[3] !== this.#core.generation || Date.now() >= m[2]) {
-      m = this.#core.memo(session, conn);
-      if (m === undefined) {
-        this.#memos.delete(conn);
-        return undefined;
-      }
-      this.#memos.set(conn, m);
-    }
-    return m[1];
   }
 
   async #token(session, conn, force) {
@@ -170,9 +162,9 @@ export class BrowserTokenClient {
     if (typeof r === "number") {
       return this.#flights.get(r) ?? Promise.reject(this.#core.error("INTERNAL", "a token call was lost"));
     }
-    if (!Array.isArray(r)) return r;
-    const [id, url, body] = r;
-    const flight = this.#lead(id, conn, url, body, session);
+    if (r.length === 2) return this.#remember(session, conn, r);
+    const [id, url, body, timeoutMs] = r;
+    const flight = this.#lead(id, conn, url, body, timeoutMs, session);
     this.#flights.set(id, flight);
     try {
       return await flight;
@@ -181,14 +173,28 @@ export class BrowserTokenClient {
     }
   }
 
+  /**
+   * The core's answer `[token, freshUntil]`, remembered for this session (see
+   * `#memos`). A token unchanged since the last answer is the same frozen object.
+   */
+  #remember(session, conn, [token, freshUntil]) {
+    const last = this.#memos.get(conn)?.[1];
+    const same = last !== undefined && last.accessToken === token.accessToken &&
+      last.expiresAt === token.expiresAt && last.tokenRefreshedAt === token.tokenRefreshedAt &&
+      last.scope === token.scope;
+    const shown = same ? last : Object.freeze(token);
+    this.#memos.set(conn, [session, shown, freshUntil, this.#core.generation]);
+    return shown;
+  }
+
   /** Flight `id`: the one call to the token function, cut at the core's timeout. */
-  async #lead(id, conn, url, body, session) {
+  async #lead(id, conn, url, body, timeoutMs, session) {
     const controller = new AbortController();
     let timedOut = false;
     const timer = setTimeout(() => {
       timedOut = true;
       controller.abort();
-    }, this.#core.timeoutMs);
+    }, timeoutMs);
     let response, text;
     try {
       response = await this.#fetch.call(undefined, url, {
@@ -204,9 +210,10 @@ export class BrowserTokenClient {
     } finally {
       clearTimeout(timer);
     }
-    return this.#step((core) =>
-      core.finish(id, conn, response.status, header(response, MARKER), header(response, CONNECTION), text)
+    const answer = this.#step((core) =>
+      core.finish(id, response.status, header(response, MARKER), header(response, CONNECTION), text)
     );
+    return this.#remember(session, conn, answer);
   }
 
   /**
@@ -259,7 +266,7 @@ export class BrowserTokenClient {
     }
     let response;
     try {
-      response = await this.#fetch.call(undefined, `${this.#core.functionsUrl}/${name}`, init);
+      response = await this.#fetch.call(undefined, `${this.#functionsUrl}/${name}`, init);
     } catch (e) {
       throw this.#core.error("NETWORK", `${name} could not be reached`, e);
     }

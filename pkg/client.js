@@ -28,6 +28,7 @@ export class BrowserTokenClient {
   #core;
   #getSession;
   #fetch;
+  #functionsUrl;
   #channel;
   #listeners = [];
   #flights = new Map();
@@ -39,9 +40,11 @@ export class BrowserTokenClient {
     this.#core = core;
     this.#getSession = options.getSessionToken;
     this.#fetch = options.fetch ?? globalThis.fetch;
+    const [channelName, functionsUrl] = core.config();
+    this.#functionsUrl = functionsUrl;
     let channel;
     try {
-      channel = typeof BroadcastChannel === "function" ? new BroadcastChannel(core.channelName) : undefined;
+      channel = typeof BroadcastChannel === "function" ? new BroadcastChannel(channelName) : undefined;
     } catch {
       channel = undefined;
     }
@@ -103,28 +106,17 @@ export class BrowserTokenClient {
     } catch (e) {
       return Promise.reject(this.#sessionFailed(e));
     }
-    if (typeof session === "string" && !force) {
-      const hit = this.#hit(session, conn);
-      if (hit !== undefined) return Promise.resolve(hit);
+    if (!force) {
+      const m = this.#memos.get(conn);
+      if (m !== undefined && m[0] === session && m[3] === this.#core.generation && Date.now() < m[2]) {
+        return Promise.resolve(m[1]);
+      }
     }
     return this.#token(session, conn, force);
   }
 
   #sessionFailed(e) {
     return this.#core.error("UNAUTHORIZED", "getSessionToken", e);
-  }
-
-  #hit(session, conn) {
-    let m = this.#memos.get(conn);
-    if (m === undefined || m[0] !== session || m[3] !== this.#core.generation || Date.now() >= m[2]) {
-      m = this.#core.memo(session, conn);
-      if (m === undefined) {
-        this.#memos.delete(conn);
-        return undefined;
-      }
-      this.#memos.set(conn, m);
-    }
-    return m[1];
   }
 
   async #token(session, conn, force) {
@@ -137,9 +129,9 @@ export class BrowserTokenClient {
     if (typeof r === "number") {
       return this.#flights.get(r) ?? Promise.reject(this.#core.error("INTERNAL", "a token call was lost"));
     }
-    if (!Array.isArray(r)) return r;
-    const [id, url, body] = r;
-    const flight = this.#lead(id, conn, url, body, session);
+    if (r.length === 2) return this.#remember(session, conn, r);
+    const [id, url, body, timeoutMs] = r;
+    const flight = this.#lead(id, conn, url, body, timeoutMs, session);
     this.#flights.set(id, flight);
     try {
       return await flight;
@@ -148,13 +140,23 @@ export class BrowserTokenClient {
     }
   }
 
-  async #lead(id, conn, url, body, session) {
+  #remember(session, conn, [token, freshUntil]) {
+    const last = this.#memos.get(conn)?.[1];
+    const same = last !== undefined && last.accessToken === token.accessToken &&
+      last.expiresAt === token.expiresAt && last.tokenRefreshedAt === token.tokenRefreshedAt &&
+      last.scope === token.scope;
+    const shown = same ? last : Object.freeze(token);
+    this.#memos.set(conn, [session, shown, freshUntil, this.#core.generation]);
+    return shown;
+  }
+
+  async #lead(id, conn, url, body, timeoutMs, session) {
     const controller = new AbortController();
     let timedOut = false;
     const timer = setTimeout(() => {
       timedOut = true;
       controller.abort();
-    }, this.#core.timeoutMs);
+    }, timeoutMs);
     let response, text;
     try {
       response = await this.#fetch.call(undefined, url, {
@@ -170,9 +172,10 @@ export class BrowserTokenClient {
     } finally {
       clearTimeout(timer);
     }
-    return this.#step((core) =>
-      core.finish(id, conn, response.status, header(response, MARKER), header(response, CONNECTION), text)
+    const answer = this.#step((core) =>
+      core.finish(id, response.status, header(response, MARKER), header(response, CONNECTION), text)
     );
+    return this.#remember(session, conn, answer);
   }
 
   async fetch(input, init, options) {
@@ -215,7 +218,7 @@ export class BrowserTokenClient {
     }
     let response;
     try {
-      response = await this.#fetch.call(undefined, `${this.#core.functionsUrl}/${name}`, init);
+      response = await this.#fetch.call(undefined, `${this.#functionsUrl}/${name}`, init);
     } catch (e) {
       throw this.#core.error("NETWORK", `${name} could not be reached`, e);
     }

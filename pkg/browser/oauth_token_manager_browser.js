@@ -23,23 +23,15 @@ export class ClientCore {
         }
         return takeFromExternrefTable0(ret[0]);
     }
-    get channelName() {
-        let deferred1_0;
-        let deferred1_1;
-        try {
-            const ret = wasm.clientcore_channelName(this.__wbg_ptr);
-            deferred1_0 = ret[0];
-            deferred1_1 = ret[1];
-            return getStringFromWasm0(ret[0], ret[1]);
-        } finally {
-            wasm.__wbindgen_free(deferred1_0, deferred1_1, 1);
-        }
-    }
     checkConnection(conn) {
         const ret = wasm.clientcore_checkConnection(this.__wbg_ptr, conn);
         if (ret[1]) {
             throw takeFromExternrefTable0(ret[0]);
         }
+    }
+    config() {
+        const ret = wasm.clientcore_config(this.__wbg_ptr);
+        return ret;
     }
     disconnected(conn) {
         const ptr0 = passStringToWasm0(conn, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
@@ -74,27 +66,24 @@ export class ClientCore {
         const ret = wasm.clientcore_fail(this.__wbg_ptr, id, cause, timed_out);
         return ret;
     }
-    finish(id, conn, status, marker, connection, body) {
-        const val5 = +id;
-        const val6 = +status;
-        let ptr0, len0, ptr1, len1, ptr2, len2, ptr3, len3;
+    finish(id, status, marker, connection, body) {
+        const val4 = +id;
+        const val5 = +status;
+        let ptr0, len0, ptr1, len1, ptr2, len2;
         try {
-            ptr0 = passStringToWasm0(conn, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
+            ptr0 = isLikeNone(marker) ? 0 : passStringToWasm0(marker, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
             len0 = WASM_VECTOR_LEN;
-            ptr1 = isLikeNone(marker) ? 0 : passStringToWasm0(marker, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
+            ptr1 = isLikeNone(connection) ? 0 : passStringToWasm0(connection, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
             len1 = WASM_VECTOR_LEN;
-            ptr2 = isLikeNone(connection) ? 0 : passStringToWasm0(connection, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
+            ptr2 = passStringToWasm0(body, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
             len2 = WASM_VECTOR_LEN;
-            ptr3 = passStringToWasm0(body, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
-            len3 = WASM_VECTOR_LEN;
         } catch (e) {
-            if (ptr3) { wasm.__wbindgen_free(ptr3, len3 * 1, 1); }
             if (ptr2) { wasm.__wbindgen_free(ptr2, len2 * 1, 1); }
             if (ptr1) { wasm.__wbindgen_free(ptr1, len1 * 1, 1); }
             if (ptr0) { wasm.__wbindgen_free(ptr0, len0 * 1, 1); }
             throw e;
         }
-        const ret = wasm.clientcore_finish(this.__wbg_ptr, val5, ptr0, len0, val6, ptr1, len1, ptr2, len2, ptr3, len3);
+        const ret = wasm.clientcore_finish(this.__wbg_ptr, val4, val5, ptr0, len0, ptr1, len1, ptr2, len2);
         if (ret[2]) {
             throw takeFromExternrefTable0(ret[1]);
         }
@@ -116,27 +105,9 @@ export class ClientCore {
         const ret = wasm.clientcore_functionError(this.__wbg_ptr, val3, ptr0, len0, ptr1, len1);
         return ret;
     }
-    get functionsUrl() {
-        let deferred1_0;
-        let deferred1_1;
-        try {
-            const ret = wasm.clientcore_functionsUrl(this.__wbg_ptr);
-            deferred1_0 = ret[0];
-            deferred1_1 = ret[1];
-            return getStringFromWasm0(ret[0], ret[1]);
-        } finally {
-            wasm.__wbindgen_free(deferred1_0, deferred1_1, 1);
-        }
-    }
     get generation() {
         const ret = wasm.clientcore_generation(this.__wbg_ptr);
         return ret >>> 0;
-    }
-    memo(session, conn) {
-        const ptr0 = passStringToWasm0(conn, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
-        const len0 = WASM_VECTOR_LEN;
-        const ret = wasm.clientcore_memo(this.__wbg_ptr, session, ptr0, len0);
-        return ret;
     }
     message(data) {
         wasm.clientcore_message(this.__wbg_ptr, data);
@@ -202,10 +173,6 @@ export class ClientCore {
         } finally {
             wasm.__wbindgen_free(deferred2_0, deferred2_1, 1);
         }
-    }
-    get timeoutMs() {
-        const ret = wasm.clientcore_timeoutMs(this.__wbg_ptr);
-        return ret;
     }
     tokenInfo(conn) {
         const ptr0 = passStringToWasm0(conn, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
@@ -301,10 +268,6 @@ function __wbg_get_imports() {
         __wbg___wbindgen_throw_4c88d8bf264fd984: function(arg0, arg1) {
             throw new Error(getStringFromWasm0(arg0, arg1));
         },
-        __wbg_freeze_4ee197e8446c892f: function(arg0) {
-            const ret = Object.freeze(arg0);
-            return ret;
-        },
         __wbg_get_2080c49015e35254: function() { return handleError(function (arg0, arg1) {
             const ret = Reflect.get(arg0, arg1);
             return ret;
@@ -329,8 +292,8 @@ function __wbg_get_imports() {
             const ret = Array.of(arg0, arg1, arg2, arg3);
             return ret;
         },
-        __wbg_of_4cc373bef1f715a4: function(arg0, arg1, arg2) {
-            const ret = Array.of(arg0, arg1, arg2);
+        __wbg_of_e7ea0fcd535c1444: function(arg0, arg1) {
+            const ret = Array.of(arg0, arg1);
             return ret;
         },
         __wbg_push_c9f4893fc209f768: function(arg0, arg1) {

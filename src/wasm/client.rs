@@ -6,15 +6,11 @@
 //! Every message names its user (the session JWT's `sub`); a tab takes only
 //! its own user's.
 
-use std::cell::RefCell;
-
 use wasm_bindgen::prelude::*;
-use wasm_bindgen::JsCast;
 
 use super::convert::{error_from_js, error_to_js, get, js_to_json, obj, opt_n, opt_s, s};
 use crate::core::client::{
-    check_connection, jwt_subject, Begin, BrowserClient, CachedToken, DEFAULT_CONNECTION,
-    FUNCTION_TIMEOUT_MS,
+    check_connection, Begin, BrowserClient, CachedToken, DEFAULT_CONNECTION, FUNCTION_TIMEOUT_MS,
 };
 use crate::core::error::{Code, Error, Result};
 use crate::core::fields::Fields;
@@ -88,29 +84,9 @@ fn session_jwt(v: &JsValue) -> Result<String> {
 pub struct ClientCore {
     core: BrowserClient,
     channel_name: String,
-    /// The last session value with its subject, and the frozen token object
-    /// last handed out per connection with the token it shows, so an
-    /// unchanged token is the same object (see `memo`).
-    session: RefCell<(String, Option<String>)>,
-    shown: RefCell<Vec<(String, CachedToken, JsValue)>>,
 }
 
 impl ClientCore {
-    /// The frozen object showing `t`, kept for the next hit.
-    fn show(&self, conn: &str, t: &CachedToken) -> JsValue {
-        let mut shown = self.shown.borrow_mut();
-        if let Some((_, st, o)) = shown.iter().find(|(c, _, _)| c == conn) {
-            if st == t {
-                return o.clone();
-            }
-        }
-        let o = token_to_js(t);
-        js_sys::Object::freeze(o.unchecked_ref::<js_sys::Object>());
-        shown.retain(|(c, _, _)| c != conn);
-        shown.push((conn.to_string(), t.clone(), o.clone()));
-        o
-    }
-
     fn build(options: &JsValue) -> Result<ClientCore> {
         let json = js_to_json(options, "options", Code::Config)?;
         let f = Fields::new(&json, "options", Code::Config)?;
@@ -149,30 +125,14 @@ impl ClientCore {
         Ok(ClientCore {
             core: BrowserClient::new(&url, margin),
             channel_name,
-            session: RefCell::default(),
-            shown: RefCell::default(),
         })
     }
 
-    /// The cached token object for this session and connection, and when it
-    /// stops being fresh, if the core would answer from its cache now.
-    fn hit(&self, session: &JsValue, conn: &str) -> Option<(JsValue, f64)> {
-        let jwt = session.as_string()?;
-        let sub = {
-            let mut known = self.session.borrow_mut();
-            if known.0 != jwt || known.1.is_none() {
-                *known = (jwt.clone(), jwt_subject(&jwt).ok());
-            }
-            known.1.clone()?
-        };
-        let now = js_sys::Date::now() as i64;
-        let (t, until) = self
-            .core
-            .peek_usable(&sub, conn, now, |t| (t.clone(), self.core.fresh_until(t)))?;
-        Some((
-            self.show(conn, &t),
-            until.map_or(f64::INFINITY, |u| u as f64),
-        ))
+    /// `[token, freshUntil]`: the token as the page sees it, and when the
+    /// cache stops answering with it (`Infinity`: it does not expire).
+    fn answer(&self, t: &CachedToken) -> JsValue {
+        let until = self.core.fresh_until(t).map_or(f64::INFINITY, |u| u as f64);
+        js_sys::Array::of2(&token_to_js(t), &until.into()).into()
     }
 }
 
@@ -183,20 +143,9 @@ impl ClientCore {
         Self::build(&options).map_err(reject)
     }
 
-    #[wasm_bindgen(getter, js_name = channelName)]
-    pub fn channel_name(&self) -> String {
-        self.channel_name.clone()
-    }
-
-    #[wasm_bindgen(getter, js_name = functionsUrl)]
-    pub fn functions_url(&self) -> String {
-        self.core.functions_url().to_string()
-    }
-
-    /// How long one call to an edge function may take, in milliseconds.
-    #[wasm_bindgen(getter, js_name = timeoutMs)]
-    pub fn timeout_ms(&self) -> f64 {
-        FUNCTION_TIMEOUT_MS as f64
+    /// `[channelName, functionsUrl]`.
+    pub fn config(&self) -> js_sys::Array {
+        js_sys::Array::of2(&s(&self.channel_name), &s(self.core.functions_url()))
     }
 
     /// The session's user, if one was seen.
@@ -211,9 +160,10 @@ impl ClientCore {
         self.core.take_effects_json()
     }
 
-    /// One `getAccessToken` with the settled session value: the frozen token
-    /// object when the cache answers, the flight to wait for (its id), or
-    /// `[id, url, body]` for the call this one leads (then `finish` or `fail`).
+    /// One `getAccessToken` with the settled session value: `[token,
+    /// freshUntil]` when the cache answers, the flight to wait for (its id),
+    /// or `[id, url, body, timeoutMs]` for the call this one leads (then
+    /// `finish` or `fail`).
     pub fn begin(
         &self,
         session: JsValue,
@@ -225,19 +175,19 @@ impl ClientCore {
             .core
             .begin(jwt, &conn, force, js_sys::Date::now() as i64);
         Ok(match begun.map_err(reject)? {
-            Begin::Cached(t) => self.show(&conn, &t),
+            Begin::Cached(t) => self.answer(&t),
             Begin::Follow(id) => id.into(),
             Begin::Lead { id, request } => {
-                js_sys::Array::of3(&id.into(), &s(&request.url), &s(&request.body)).into()
+                let timeout = (FUNCTION_TIMEOUT_MS as f64).into();
+                js_sys::Array::of4(&id.into(), &s(&request.url), &s(&request.body), &timeout).into()
             }
         })
     }
 
-    /// The answer to flight `id` (for `conn`): its token object, or the error.
+    /// The answer to flight `id`: `[token, freshUntil]`, or the error.
     pub fn finish(
         &self,
         id: u32,
-        conn: String,
         status: u16,
         marker: Option<String>,
         connection: Option<String>,
@@ -251,7 +201,7 @@ impl ClientCore {
             resp = resp.with_header(crate::core::client::CONNECTION_HEADER, &c);
         }
         let r = self.core.finish(id, Ok(resp));
-        r.map(|t| self.show(&conn, &t)).map_err(reject)
+        r.map(|t| self.answer(&t)).map_err(reject)
     }
 
     /// Flight `id` got no response (`fetch` or reading the body threw, or
@@ -275,18 +225,8 @@ impl ClientCore {
         reject(e)
     }
 
-    /// `[session, token, freshUntil, generation]`: the same token object
-    /// stays the answer while `generation` is unchanged and `Date.now()` is
-    /// before `freshUntil`. `undefined` when the cache cannot answer.
-    pub fn memo(&self, session: JsValue, conn: String) -> JsValue {
-        let Some((token, until)) = self.hit(&session, &conn) else {
-            return JsValue::UNDEFINED;
-        };
-        let generation = self.core.generation();
-        js_sys::Array::of4(&session, &token, &until.into(), &generation.into()).into()
-    }
-
-    /// Changes whenever the cached answers may have (see `memo`).
+    /// Changes whenever the cached answers may have: an answer of `begin`
+    /// stays the answer while it is unchanged, until its `freshUntil`.
     #[wasm_bindgen(getter)]
     pub fn generation(&self) -> u32 {
         self.core.generation()
