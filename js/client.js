@@ -139,25 +139,31 @@ export class BrowserTokenClient {
     } catch (e) {
       return Promise.reject(this.#sessionFailed(e));
     }
-    if (!force) {
-      const m = this.#memos.get(conn);
-      if (m !== undefined && m[0] === session && m[3] === this.#core.generation && Date.now() < m[2]) {
-        return Promise.resolve(m[1]);
-      }
+    if (typeof session === "string") {
+      const hit = force ? undefined : this.#hit(session, conn);
+      return hit === undefined ? this.#token(session, conn, force) : Promise.resolve(hit);
     }
-    return this.#token(session, conn, force);
+    return Promise.resolve(session).then(
+      (s) => (force ? undefined : this.#hit(s, conn)) ?? this.#token(s, conn, force),
+      (e) => Promise.reject(this.#sessionFailed(e)),
+    );
+  }
+
+  /** The remembered answer for this session value and connection, while it still holds (see `#memos`). */
+  #hit(session, conn) {
+    const m = this.#memos.get(conn);
+    if (m !== undefined && m[0] === session && m[3] === this.#core.generation && Date.now() < m[2]) {
+      return m[1];
+    }
+    return undefined;
   }
 
   #sessionFailed(e) {
     return this.#core.error("UNAUTHORIZED", "getSessionToken", e);
   }
 
+  /** `getAccessToken` past the memo, with the settled session value. */
   async #token(session, conn, force) {
-    try {
-      session = await session;
-    } catch (e) {
-      throw this.#sessionFailed(e);
-    }
     const r = this.#step((core) => core.begin(session, conn, force));
     if (typeof r === "number") {
       return this.#flights.get(r) ?? Promise.reject(this.#core.error("INTERNAL", "a token call was lost"));
