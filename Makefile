@@ -117,7 +117,7 @@ smoke-deno:
 
 smoke-node:
 	@echo "== smoke: pkg/ from Node against a loopback token endpoint"
-	node --test tests/smoke/smoke_node.test.mjs tests/smoke/browser_entry.test.mjs tests/smoke/server_entry.test.mjs
+	node --test tests/smoke/smoke_node.test.mjs tests/smoke/browser_entry.test.mjs tests/smoke/browser_driver.test.mjs tests/smoke/server_entry.test.mjs
 
 test:
 	@bash scripts/test.sh

@@ -19,7 +19,8 @@ export class BrowserTokenClient {
    * Calls an edge function with the session JWT and JSON; observes its
    * marker. Rejects with a `TokenManagerError` carrying the server's code.
    */
-  callFunction(name: string, body?: unknown, method?: string | null): Promise<unknown>;
+  // deno-lint-ignore no-explicit-any
+  callFunction(name: string, body?: any, method?: string | null): Promise<any>;
   /**
    * Stops listening to other tabs.
    */
@@ -77,7 +78,7 @@ export class BrowserTokenClient {
    * Reads `X-Token-Refreshed-At` (and `X-Token-Connection`) from an
    * edge-function response made with the current user's session.
    */
-  observeResponse(response: Response): void;
+  observeResponse(response: Response | { headers: { get(name: string): string | null } }): void;
   offChange(listener: (change: ClientChange) => void): void;
   /**
    * Listens for token, marker, reset and error changes. Returns a function

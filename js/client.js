@@ -20,10 +20,15 @@ const RETURN_PARAMS = ["otm_connect", "otm_error", "otm_provider"];
 /** Tabs' channels of clients collected without close(): closed with them. */
 const channels = new FinalizationRegistry((channel) => channel.close());
 
-const header = (response, name) => {
-  const h = response?.headers;
-  return typeof h?.get === "function" ? h.get(name) ?? undefined : undefined;
-};
+/** A response header, or undefined (also for a response without a usable `headers`). */
+function header(response, name) {
+  try {
+    const v = response?.headers?.get(name);
+    return typeof v === "string" ? v : undefined;
+  } catch {
+    return undefined;
+  }
+}
 
 /** Plain words for the errors a connect's callback can send back. */
 function connectErrorSentence(code) {
@@ -41,6 +46,11 @@ export class BrowserTokenClient {
   #functionsUrl;
   #channel;
   #listeners = [];
+  /** Effects taken from the core, delivered in its order even when a listener calls back in. */
+  #queue = [];
+  #delivering = false;
+  /** `free()` was called: the core goes when the last flight has settled. */
+  #freed = false;
   /** flight id → the promise of its answer */
   #flights = new Map();
   /**
@@ -54,7 +64,6 @@ export class BrowserTokenClient {
 
   /** @param {import("./client.d.ts").BrowserClientOptions} options */
   constructor(options) {
-    if (Core === undefined) throw new Error("oauth-token-manager/browser: call init() first");
     const core = new Core(options);
     this.#core = core;
     this.#getSession = options.getSessionToken;
@@ -69,40 +78,59 @@ export class BrowserTokenClient {
     }
     if (channel === undefined) return;
     this.#channel = channel;
-    const self = new WeakRef(this);
-    channel.onmessage = (ev) => self.deref()?.#message(ev.data);
+    BrowserTokenClient.#listen(channel, new WeakRef(this));
     channels.register(this, channel, this);
-    // Learn whose session this is now, so this user's other tabs can hand
-    // over their token before the first call (best effort: a signed-out
-    // page simply has no user yet).
-    Promise.resolve()
-      .then(() => this.#getSession.call(undefined))
-      .then((session) => {
-        this.#core.session(session);
-        this.#flush();
-      })
-      .catch(() => this.#flush());
+    this.#introduce();
+  }
+
+  /**
+   * The channel's handler holds the client weakly: a client dropped without
+   * `close()` is collected, and its channel closed with it. (Made here, not
+   * in the constructor, so that no closure there keeps `this`.)
+   */
+  static #listen(channel, client) {
+    channel.onmessage = (ev) => client.deref()?.#message(ev.data);
+  }
+
+  /**
+   * Learns whose session this is now, so this user's other tabs can hand
+   * over their token before the first call (best effort: a signed-out page
+   * simply has no user yet).
+   */
+  async #introduce() {
+    try {
+      const session = await this.#getSession.call(undefined);
+      if (!this.#freed) this.#step((core) => core.session(session));
+    } catch {
+      // Not signed in yet.
+    }
   }
 
   #message(data) {
-    this.#core.message(data);
-    this.#flush();
+    if (!this.#freed) this.#step((core) => core.message(data));
   }
 
   /** Delivers the core's effects: messages to the user's other tabs, changes to listeners. */
   #flush() {
-    const fx = this.#core.effects();
-    if (fx === undefined) return;
-    for (const [message, change] of JSON.parse(fx)) {
-      if (message !== null) this.#post(message);
-      if (change === null) continue;
-      for (const f of [...this.#listeners]) {
-        try {
-          f.call(undefined, change);
-        } catch {
-          // A listener's failure is its own.
+    const fx = this.#freed && this.#flights.size === 0 ? undefined : this.#core.effects();
+    if (fx !== undefined) this.#queue.push(...JSON.parse(fx));
+    if (this.#delivering) return;
+    this.#delivering = true;
+    try {
+      while (this.#queue.length > 0) {
+        const [message, change] = this.#queue.shift();
+        if (message !== null) this.#post(message);
+        if (change === null) continue;
+        for (const f of [...this.#listeners]) {
+          try {
+            f.call(undefined, change);
+          } catch {
+            // A listener's failure is its own.
+          }
         }
       }
+    } finally {
+      this.#delivering = false;
     }
   }
 
@@ -159,7 +187,7 @@ export class BrowserTokenClient {
   }
 
   #sessionFailed(e) {
-    return this.#core.error("UNAUTHORIZED", "getSessionToken", e);
+    return this.#core.error("UNAUTHORIZED", "getSessionToken", [e]);
   }
 
   /** `getAccessToken` past the memo, with the settled session value. */
@@ -168,7 +196,7 @@ export class BrowserTokenClient {
     if (typeof r === "number") {
       return this.#flights.get(r) ?? Promise.reject(this.#core.error("INTERNAL", "a token call was lost"));
     }
-    if (r.length === 2) return this.#remember(session, conn, r);
+    if (r.length === 3) return this.#remember(session, conn, r);
     const [id, url, body, timeoutMs] = r;
     const flight = this.#lead(id, conn, url, body, timeoutMs, session);
     this.#flights.set(id, flight);
@@ -176,50 +204,63 @@ export class BrowserTokenClient {
       return await flight;
     } finally {
       this.#flights.delete(id);
+      if (this.#freed && this.#flights.size === 0) this.#core.free();
     }
   }
 
   /**
-   * The core's answer `[token, freshUntil]`, remembered for this session (see
-   * `#memos`). A token unchanged since the last answer is the same frozen object.
+   * The core's answer `[token, freshUntil, generation]`, remembered for this
+   * session (see `#memos`) when it is the cache's (`generation` not null). A
+   * token unchanged since the last answer is the same frozen object.
    */
-  #remember(session, conn, [token, freshUntil]) {
+  #remember(session, conn, [token, freshUntil, generation]) {
     const last = this.#memos.get(conn)?.[1];
     const same = last !== undefined && last.accessToken === token.accessToken &&
       last.expiresAt === token.expiresAt && last.tokenRefreshedAt === token.tokenRefreshedAt &&
       last.scope === token.scope;
     const shown = same ? last : Object.freeze(token);
-    this.#memos.set(conn, [session, shown, freshUntil, this.#core.generation]);
+    if (generation !== null) this.#memos.set(conn, [session, shown, freshUntil, generation]);
     return shown;
   }
 
-  /** Flight `id`: the one call to the token function, cut at the core's timeout. */
+  /**
+   * Flight `id`: the one call to the token function, cut at the core's
+   * timeout. Whatever happens, the core hears how it ended (`finish` or
+   * `fail`), so no flight is left for later calls to wait on.
+   */
   async #lead(id, conn, url, body, timeoutMs, session) {
-    const controller = new AbortController();
+    // The flight is registered before `fetch` runs (a custom fetch may ask for a token).
+    await undefined;
+    let timer, status, marker, connection, text;
     let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      controller.abort();
-    }, timeoutMs);
-    let response, text;
     try {
-      response = await this.#fetch.call(undefined, url, {
+      const controller = new AbortController();
+      timer = setTimeout(() => {
+        timedOut = true;
+        controller.abort();
+      }, timeoutMs);
+      const response = await this.#fetch.call(undefined, url, {
         method: "POST",
         headers: { authorization: `Bearer ${session}`, "content-type": "application/json" },
         body,
         signal: controller.signal,
         redirect: "error",
       });
-      text = await response.text();
+      const read = await response.text();
+      text = typeof read === "string" ? read : "";
+      status = typeof response.status === "number" ? response.status : 0;
+      marker = header(response, MARKER);
+      connection = header(response, CONNECTION);
     } catch (e) {
       throw this.#step((core) => core.fail(id, e, timedOut));
     } finally {
       clearTimeout(timer);
     }
-    const answer = this.#step((core) =>
-      core.finish(id, response.status, header(response, MARKER), header(response, CONNECTION), text)
+    return this.#remember(
+      session,
+      conn,
+      this.#step((core) => core.finish(id, status, marker, connection, text)),
     );
-    return this.#remember(session, conn, answer);
   }
 
   /**
@@ -274,12 +315,15 @@ export class BrowserTokenClient {
     try {
       response = await this.#fetch.call(undefined, `${this.#functionsUrl}/${name}`, init);
     } catch (e) {
-      throw this.#core.error("NETWORK", `${name} could not be reached`, e);
+      throw this.#core.error("NETWORK", `${name} could not be reached`, [e]);
     }
     this.#observe(user, response);
-    const text = await response.text();
-    if (response.status < 200 || response.status > 299) {
-      throw this.#step((core) => core.functionError(response.status, text, header(response, CONNECTION)));
+    const read = await response.text();
+    const text = typeof read === "string" ? read : "";
+    const status = response.status;
+    if (!(typeof status === "number" && status >= 200 && status <= 299)) {
+      const code = typeof status === "number" ? status : 0;
+      throw this.#step((core) => core.functionError(code, text, header(response, CONNECTION)));
     }
     if (text === "") return null;
     try {
@@ -420,9 +464,25 @@ export class BrowserTokenClient {
     channel.close();
   }
 
-  /** Closes the client and frees its module memory. */
+  /**
+   * Closes the client and frees its module memory: at once, or when the
+   * calls for a token under way have settled (they still answer).
+   */
   free() {
+    if (this.#freed) return;
     this.close();
-    this.#core.free();
+    this.#freed = true;
+    if (this.#flights.size === 0) this.#core.free();
   }
+}
+
+// `using client = new BrowserTokenClient(…)` frees it at the end of the block.
+if (typeof Symbol.dispose === "symbol") {
+  Object.defineProperty(BrowserTokenClient.prototype, Symbol.dispose, {
+    value() {
+      this.free();
+    },
+    writable: true,
+    configurable: true,
+  });
 }

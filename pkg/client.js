@@ -11,10 +11,14 @@ const RETURN_PARAMS = ["otm_connect", "otm_error", "otm_provider"];
 
 const channels = new FinalizationRegistry((channel) => channel.close());
 
-const header = (response, name) => {
-  const h = response?.headers;
-  return typeof h?.get === "function" ? h.get(name) ?? undefined : undefined;
-};
+function header(response, name) {
+  try {
+    const v = response?.headers?.get(name);
+    return typeof v === "string" ? v : undefined;
+  } catch {
+    return undefined;
+  }
+}
 
 function connectErrorSentence(code) {
   if (code === "CONSENT_DENIED") return "Access was not granted at the provider.";
@@ -31,11 +35,13 @@ export class BrowserTokenClient {
   #functionsUrl;
   #channel;
   #listeners = [];
+  #queue = [];
+  #delivering = false;
+  #freed = false;
   #flights = new Map();
   #memos = new Map();
 
   constructor(options) {
-    if (Core === undefined) throw new Error("oauth-token-manager/browser: call init() first");
     const core = new Core(options);
     this.#core = core;
     this.#getSession = options.getSessionToken;
@@ -50,35 +56,46 @@ export class BrowserTokenClient {
     }
     if (channel === undefined) return;
     this.#channel = channel;
-    const self = new WeakRef(this);
-    channel.onmessage = (ev) => self.deref()?.#message(ev.data);
+    BrowserTokenClient.#listen(channel, new WeakRef(this));
     channels.register(this, channel, this);
-    Promise.resolve()
-      .then(() => this.#getSession.call(undefined))
-      .then((session) => {
-        this.#core.session(session);
-        this.#flush();
-      })
-      .catch(() => this.#flush());
+    this.#introduce();
+  }
+
+  static #listen(channel, client) {
+    channel.onmessage = (ev) => client.deref()?.#message(ev.data);
+  }
+
+  async #introduce() {
+    try {
+      const session = await this.#getSession.call(undefined);
+      if (!this.#freed) this.#step((core) => core.session(session));
+    } catch {
+    }
   }
 
   #message(data) {
-    this.#core.message(data);
-    this.#flush();
+    if (!this.#freed) this.#step((core) => core.message(data));
   }
 
   #flush() {
-    const fx = this.#core.effects();
-    if (fx === undefined) return;
-    for (const [message, change] of JSON.parse(fx)) {
-      if (message !== null) this.#post(message);
-      if (change === null) continue;
-      for (const f of [...this.#listeners]) {
-        try {
-          f.call(undefined, change);
-        } catch {
+    const fx = this.#freed && this.#flights.size === 0 ? undefined : this.#core.effects();
+    if (fx !== undefined) this.#queue.push(...JSON.parse(fx));
+    if (this.#delivering) return;
+    this.#delivering = true;
+    try {
+      while (this.#queue.length > 0) {
+        const [message, change] = this.#queue.shift();
+        if (message !== null) this.#post(message);
+        if (change === null) continue;
+        for (const f of [...this.#listeners]) {
+          try {
+            f.call(undefined, change);
+          } catch {
+          }
         }
       }
+    } finally {
+      this.#delivering = false;
     }
   }
 
@@ -125,7 +142,7 @@ export class BrowserTokenClient {
   }
 
   #sessionFailed(e) {
-    return this.#core.error("UNAUTHORIZED", "getSessionToken", e);
+    return this.#core.error("UNAUTHORIZED", "getSessionToken", [e]);
   }
 
   async #token(session, conn, force) {
@@ -133,7 +150,7 @@ export class BrowserTokenClient {
     if (typeof r === "number") {
       return this.#flights.get(r) ?? Promise.reject(this.#core.error("INTERNAL", "a token call was lost"));
     }
-    if (r.length === 2) return this.#remember(session, conn, r);
+    if (r.length === 3) return this.#remember(session, conn, r);
     const [id, url, body, timeoutMs] = r;
     const flight = this.#lead(id, conn, url, body, timeoutMs, session);
     this.#flights.set(id, flight);
@@ -141,45 +158,52 @@ export class BrowserTokenClient {
       return await flight;
     } finally {
       this.#flights.delete(id);
+      if (this.#freed && this.#flights.size === 0) this.#core.free();
     }
   }
 
-  #remember(session, conn, [token, freshUntil]) {
+  #remember(session, conn, [token, freshUntil, generation]) {
     const last = this.#memos.get(conn)?.[1];
     const same = last !== undefined && last.accessToken === token.accessToken &&
       last.expiresAt === token.expiresAt && last.tokenRefreshedAt === token.tokenRefreshedAt &&
       last.scope === token.scope;
     const shown = same ? last : Object.freeze(token);
-    this.#memos.set(conn, [session, shown, freshUntil, this.#core.generation]);
+    if (generation !== null) this.#memos.set(conn, [session, shown, freshUntil, generation]);
     return shown;
   }
 
   async #lead(id, conn, url, body, timeoutMs, session) {
-    const controller = new AbortController();
+    await undefined;
+    let timer, status, marker, connection, text;
     let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      controller.abort();
-    }, timeoutMs);
-    let response, text;
     try {
-      response = await this.#fetch.call(undefined, url, {
+      const controller = new AbortController();
+      timer = setTimeout(() => {
+        timedOut = true;
+        controller.abort();
+      }, timeoutMs);
+      const response = await this.#fetch.call(undefined, url, {
         method: "POST",
         headers: { authorization: `Bearer ${session}`, "content-type": "application/json" },
         body,
         signal: controller.signal,
         redirect: "error",
       });
-      text = await response.text();
+      const read = await response.text();
+      text = typeof read === "string" ? read : "";
+      status = typeof response.status === "number" ? response.status : 0;
+      marker = header(response, MARKER);
+      connection = header(response, CONNECTION);
     } catch (e) {
       throw this.#step((core) => core.fail(id, e, timedOut));
     } finally {
       clearTimeout(timer);
     }
-    const answer = this.#step((core) =>
-      core.finish(id, response.status, header(response, MARKER), header(response, CONNECTION), text)
+    return this.#remember(
+      session,
+      conn,
+      this.#step((core) => core.finish(id, status, marker, connection, text)),
     );
-    return this.#remember(session, conn, answer);
   }
 
   async fetch(input, init, options) {
@@ -224,12 +248,15 @@ export class BrowserTokenClient {
     try {
       response = await this.#fetch.call(undefined, `${this.#functionsUrl}/${name}`, init);
     } catch (e) {
-      throw this.#core.error("NETWORK", `${name} could not be reached`, e);
+      throw this.#core.error("NETWORK", `${name} could not be reached`, [e]);
     }
     this.#observe(user, response);
-    const text = await response.text();
-    if (response.status < 200 || response.status > 299) {
-      throw this.#step((core) => core.functionError(response.status, text, header(response, CONNECTION)));
+    const read = await response.text();
+    const text = typeof read === "string" ? read : "";
+    const status = response.status;
+    if (!(typeof status === "number" && status >= 200 && status <= 299)) {
+      const code = typeof status === "number" ? status : 0;
+      throw this.#step((core) => core.functionError(code, text, header(response, CONNECTION)));
     }
     if (text === "") return null;
     try {
@@ -339,7 +366,19 @@ export class BrowserTokenClient {
   }
 
   free() {
+    if (this.#freed) return;
     this.close();
-    this.#core.free();
+    this.#freed = true;
+    if (this.#flights.size === 0) this.#core.free();
   }
+}
+
+if (typeof Symbol.dispose === "symbol") {
+  Object.defineProperty(BrowserTokenClient.prototype, Symbol.dispose, {
+    value() {
+      this.free();
+    },
+    writable: true,
+    configurable: true,
+  });
 }

@@ -142,7 +142,7 @@ export interface InitOutput {
     readonly clientcore_config: (a: number) => any;
     readonly clientcore_disconnected: (a: number, b: number, c: number) => void;
     readonly clientcore_effects: (a: number) => [number, number];
-    readonly clientcore_error: (a: number, b: number, c: number, d: number, e: number, f: any) => any;
+    readonly clientcore_error: (a: number, b: number, c: number, d: number, e: number, f: number) => any;
     readonly clientcore_fail: (a: number, b: number, c: any, d: number) => any;
     readonly clientcore_finish: (a: number, b: number, c: number, d: number, e: number, f: number, g: number, h: number, i: number) => [number, number, number];
     readonly clientcore_functionError: (a: number, b: number, c: number, d: number, e: number, f: number) => any;

@@ -59,7 +59,7 @@ export class ClientCore {
             if (ptr0) { wasm.__wbindgen_free(ptr0, len0 * 1, 1); }
             throw e;
         }
-        const ret = wasm.clientcore_error(this.__wbg_ptr, ptr0, len0, ptr1, len1, cause);
+        const ret = wasm.clientcore_error(this.__wbg_ptr, ptr0, len0, ptr1, len1, isLikeNone(cause) ? 0 : addToExternrefTable0(cause));
         return ret;
     }
     fail(id, cause, timed_out) {
@@ -272,6 +272,10 @@ function __wbg_get_imports() {
             const ret = Reflect.get(arg0, arg1);
             return ret;
         }, arguments); },
+        __wbg_get_d7176cfb76d71114: function(arg0, arg1) {
+            const ret = arg0[arg1 >>> 0];
+            return ret;
+        },
         __wbg_new_37eb45aaf5eeb820: function() {
             const ret = new Array();
             return ret;
@@ -290,6 +294,10 @@ function __wbg_get_imports() {
         },
         __wbg_of_41bbc931cc6fa107: function(arg0, arg1, arg2, arg3) {
             const ret = Array.of(arg0, arg1, arg2, arg3);
+            return ret;
+        },
+        __wbg_of_4cc373bef1f715a4: function(arg0, arg1, arg2) {
+            const ret = Array.of(arg0, arg1, arg2);
             return ret;
         },
         __wbg_of_e7ea0fcd535c1444: function(arg0, arg1) {

@@ -547,6 +547,18 @@ impl BrowserClient {
         id: u32,
         outcome: std::result::Result<HttpResponse, TransportError>,
     ) -> Result<CachedToken> {
+        self.settle(id, outcome).map(|(t, _)| t)
+    }
+
+    /// `finish`, and whether the cache took the token: not when it is older
+    /// than what the cache knows (a marker, or a newer token another call
+    /// brought meanwhile). The flight's callers get it either way; only a
+    /// token the cache took may be answered again without asking.
+    pub fn settle(
+        &self,
+        id: u32,
+        outcome: std::result::Result<HttpResponse, TransportError>,
+    ) -> Result<(CachedToken, bool)> {
         let flight = {
             let mut flights = self.flights.borrow_mut();
             let i = flights.iter().position(|f| f.id == id).ok_or_else(|| {
@@ -581,23 +593,27 @@ impl BrowserClient {
                 "the session changed while the token was fetched: ask again",
             ));
         }
-        match &result {
+        match result {
             Ok(t) => {
                 // Taken only if the session is still this user's.
-                if self.state.borrow_mut().accept(&user, &conn, t.clone()) {
+                let taken = self.state.borrow_mut().accept(&user, &conn, t.clone());
+                if taken {
                     self.publish(ClientEvent::Token {
                         user,
                         conn,
                         token: t.clone(),
                     });
                 }
+                Ok((t, taken))
             }
-            Err(e) => self.publish(ClientEvent::Failed {
-                conn,
-                error: e.clone(),
-            }),
+            Err(e) => {
+                self.publish(ClientEvent::Failed {
+                    conn,
+                    error: e.clone(),
+                });
+                Err(e)
+            }
         }
-        result
     }
 
     /// The number of calls on their way.

@@ -128,11 +128,18 @@ impl ClientCore {
         })
     }
 
-    /// `[token, freshUntil]`: the token as the page sees it, and when the
-    /// cache stops answering with it (`Infinity`: it does not expire).
-    fn answer(&self, t: &CachedToken) -> JsValue {
+    /// `[token, freshUntil, generation]`: the token as the page sees it,
+    /// when the cache stops answering with it (`Infinity`: it does not
+    /// expire), and the state's generation it is the cache's answer at
+    /// (`null`: the cache did not take it, so it is this answer only).
+    fn answer(&self, t: &CachedToken, cached: bool) -> JsValue {
         let until = self.core.fresh_until(t).map_or(f64::INFINITY, |u| u as f64);
-        js_sys::Array::of2(&token_to_js(t), &until.into()).into()
+        let generation = if cached {
+            self.core.generation().into()
+        } else {
+            JsValue::NULL
+        };
+        js_sys::Array::of3(&token_to_js(t), &until.into(), &generation).into()
     }
 }
 
@@ -161,7 +168,7 @@ impl ClientCore {
     }
 
     /// One `getAccessToken` with the settled session value: `[token,
-    /// freshUntil]` when the cache answers, the flight to wait for (its id),
+    /// freshUntil, generation]` when the cache answers, the flight to wait for (its id),
     /// or `[id, url, body, timeoutMs]` for the call this one leads (then
     /// `finish` or `fail`).
     pub fn begin(
@@ -175,7 +182,7 @@ impl ClientCore {
             .core
             .begin(jwt, &conn, force, js_sys::Date::now() as i64);
         Ok(match begun.map_err(reject)? {
-            Begin::Cached(t) => self.answer(&t),
+            Begin::Cached(t) => self.answer(&t, true),
             Begin::Follow(id) => id.into(),
             Begin::Lead { id, request } => {
                 let timeout = (FUNCTION_TIMEOUT_MS as f64).into();
@@ -184,7 +191,8 @@ impl ClientCore {
         })
     }
 
-    /// The answer to flight `id`: `[token, freshUntil]`, or the error.
+    /// The answer to flight `id`: `[token, freshUntil, generation]` (see
+    /// `answer`), or the error.
     pub fn finish(
         &self,
         id: u32,
@@ -200,8 +208,8 @@ impl ClientCore {
         if let Some(c) = connection {
             resp = resp.with_header(crate::core::client::CONNECTION_HEADER, &c);
         }
-        let r = self.core.finish(id, Ok(resp));
-        r.map(|t| self.answer(&t)).map_err(reject)
+        let r = self.core.settle(id, Ok(resp));
+        r.map(|(t, cached)| self.answer(&t, cached)).map_err(reject)
     }
 
     /// Flight `id` got no response (`fetch` or reading the body threw, or
@@ -259,13 +267,13 @@ impl ClientCore {
     }
 
     /// A `TokenManagerError` with `code`: `context: <what was thrown>` when
-    /// `cause` is given (its own code kept when it has one), else `context`.
-    pub fn error(&self, code: String, context: String, cause: JsValue) -> JsValue {
+    /// `cause` (`[thrown]`, so that a thrown `undefined` is still a cause) is
+    /// given, its own code kept when it has one; else `context`.
+    pub fn error(&self, code: String, context: String, cause: Option<js_sys::Array>) -> JsValue {
         let code = Code::parse(&code).unwrap_or(Code::Internal);
-        reject(if cause.is_undefined() {
-            Error::new(code, context)
-        } else {
-            error_from_js(&cause, code, &context)
+        reject(match cause {
+            Some(c) => error_from_js(&c.get(0), code, &context),
+            None => Error::new(code, context),
         })
     }
 

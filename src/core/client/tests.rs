@@ -867,3 +867,35 @@ fn messages_from_other_tabs_are_taken_only_for_this_tabs_user() {
     );
     assert!(c.state().token("google").is_none());
 }
+
+/// A flight's answer older than what the cache knows by then is its callers'
+/// only: `settle` says the cache did not take it (the package's driver then
+/// does not remember it as the cache's answer).
+#[test]
+fn an_answer_older_than_the_cache_is_settled_but_not_taken() {
+    let c = BrowserClient::new("https://x.supabase.co/functions/v1", None);
+    let jwt = jwt_for("user-a");
+    let Begin::Lead { id: slow, .. } = c.begin(jwt.clone(), "google", false, T0).unwrap() else {
+        panic!()
+    };
+    let Begin::Lead { id: forced, .. } = c.begin(jwt.clone(), "google", true, T0).unwrap() else {
+        panic!()
+    };
+    let body = |at: &str, refreshed: i64| {
+        json!({"accessToken": at, "expiresAt": T0 + 3_600_000, "tokenRefreshedAt": marker::format(refreshed)})
+            .to_string()
+    };
+    let (t, taken) = c
+        .settle(forced, Ok(HttpResponse::new(200, body("at-new", T0 + 2))))
+        .unwrap();
+    assert!(taken);
+    assert_eq!(t.access_token.expose(), "at-new");
+    let (t, taken) = c
+        .settle(slow, Ok(HttpResponse::new(200, body("at-old", T0 + 1))))
+        .unwrap();
+    assert_eq!(t.access_token.expose(), "at-old", "its callers get it");
+    assert!(!taken, "the cache keeps the newer token");
+    assert!(
+        matches!(c.begin(jwt, "google", false, T0).unwrap(), Begin::Cached(t) if t.access_token.expose() == "at-new")
+    );
+}

@@ -1,0 +1,225 @@
+// The browser client's I/O side (js/client.js over the browser build's
+// ClientCore), in Node through the package's browser entry: what a page's
+// own fetch, listeners and lifecycle can do to it. Each case is a way the
+// driver could go wrong while the core's decisions stay right: a remembered
+// answer the cache refused, a flight left open, a client that is never
+// collected, a freed client still working.
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import v8 from "node:v8";
+import vm from "node:vm";
+import init, { BrowserTokenClient, TokenManagerError } from "../../pkg/browser.js";
+
+await init();
+v8.setFlagsFromString("--expose-gc");
+const gc = vm.runInNewContext("gc");
+
+const jwtFor = (sub) => `${btoa('{"alg":"none"}')}.${btoa(JSON.stringify({ sub }))}.sig`;
+let channel = 0;
+const options = (fetch, extra = {}) => ({
+  functionsUrl: "https://project.invalid/functions/v1",
+  channelName: `browser-driver-${++channel}`,
+  getSessionToken: () => jwtFor("user-a"),
+  fetch,
+  ...extra,
+});
+const tokenBody = (accessToken, refreshedAtMs) =>
+  JSON.stringify({
+    accessToken,
+    expiresAt: Date.now() + 3_600_000,
+    tokenRefreshedAt: new Date(refreshedAtMs).toISOString(),
+  });
+/** A promise and the function that settles it. */
+function deferred() {
+  let resolve;
+  const promise = new Promise((r) => (resolve = r));
+  return { promise, resolve };
+}
+
+test(
+  "a token the cache refused is returned to its caller but never remembered",
+  { timeout: 10_000 },
+  async () => {
+    // A normal call and a forced one are both on their way; the forced one
+    // brings a newer token first, so the normal one's older answer is refused.
+    const t0 = Date.now();
+    const slow = deferred();
+    const c = new BrowserTokenClient(options((_url, init) => {
+      if (init.body === '{"force":true}') {
+        return Promise.resolve(new Response(tokenBody("at-new", t0 + 2000)));
+      }
+      return slow.promise.then(() => new Response(tokenBody("at-old", t0 + 1000)));
+    }));
+    const normal = c.getAccessToken();
+    const forced = await c.getAccessToken({ force: true });
+    assert.equal(forced.accessToken, "at-new");
+    slow.resolve();
+    assert.equal((await normal).accessToken, "at-old", "its own caller gets what it asked for");
+    assert.equal((await c.getAccessToken()).accessToken, "at-new", "later calls get the cache's token");
+    assert.equal(c.tokenInfo().hasToken, true);
+    c.close();
+  },
+);
+
+test(
+  "a flight whose response cannot be read ends, and the next call asks again",
+  { timeout: 10_000 },
+  async () => {
+    let calls = 0;
+    const c = new BrowserTokenClient(options(() => {
+      calls++;
+      if (calls === 1) {
+        return Promise.resolve({
+          status: 200,
+          headers: null,
+          text: () => Promise.resolve(null),
+        });
+      }
+      if (calls === 2) {
+        return Promise.resolve({
+          status: 200,
+          headers: {
+            get: () => {
+              throw new Error("x");
+            },
+          },
+          text: null,
+        });
+      }
+      return Promise.resolve(new Response(tokenBody("at-3", Date.now())));
+    }));
+    await assert.rejects(
+      c.getAccessToken(),
+      (e) => e instanceof TokenManagerError && e.code === "BAD_PROVIDER_RESPONSE",
+    );
+    await assert.rejects(c.getAccessToken(), (e) => e instanceof TokenManagerError && e.code === "NETWORK");
+    assert.equal((await c.getAccessToken()).accessToken, "at-3");
+    c.close();
+  },
+);
+
+test(
+  "a fetch that asks for a token while it is called joins the flight it serves",
+  { timeout: 10_000 },
+  async () => {
+    let inner;
+    let calls = 0;
+    const c = new BrowserTokenClient(options(() => {
+      calls++;
+      inner ??= c.getAccessToken();
+      return Promise.resolve(new Response(tokenBody("at-1", Date.now())));
+    }));
+    const outer = await c.getAccessToken();
+    assert.equal(outer.accessToken, "at-1");
+    assert.equal(await inner, outer);
+    assert.equal(calls, 1);
+    c.close();
+  },
+);
+
+test(
+  "effects reach other tabs in the core's order when a listener signs out",
+  { timeout: 10_000 },
+  async () => {
+    const name = `browser-driver-order-${++channel}`;
+    const fetch = () =>
+      Promise.resolve(
+        new Response(tokenBody("at-1", Date.now()), {
+          headers: { "x-token-refreshed-at": new Date(Date.now()).toISOString() },
+        }),
+      );
+    const a = new BrowserTokenClient(options(fetch, { channelName: name }));
+    const b = new BrowserTokenClient(options(fetch, { channelName: name }));
+    await b.getAccessToken({ provider: "spotify" }); // b knows its user
+    const seen = [];
+    const listen = new BroadcastChannel(name);
+    const both = new Promise((resolve) => {
+      listen.onmessage = (ev) => {
+        seen.push(ev.data.type);
+        if (seen.includes("token") && seen.includes("reset")) resolve();
+      };
+    });
+    const bReset = new Promise((resolve) =>
+      b.onChange((ch) => ch.type === "reset" && ch.fromOtherTab && resolve())
+    );
+    a.onChange((change) => {
+      if (change.type === "marker") a.reset();
+    });
+    await a.getAccessToken();
+    await both;
+    await bReset;
+    listen.close();
+    assert.equal(seen.at(-1), "reset", `the sign-out is the last word: ${seen.join(", ")}`);
+    assert.equal(b.tokenInfo().hasToken, false, "the other tab holds no token after the sign-out");
+    a.close();
+    b.close();
+  },
+);
+
+test(
+  "a client dropped without close() is collected, and its channel closed",
+  { timeout: 10_000 },
+  async () => {
+    let ref;
+    (() => {
+      const c = new BrowserTokenClient(options(() => Promise.reject(new Error("unused"))));
+      ref = new WeakRef(c);
+    })();
+    for (let i = 0; i < 50 && ref.deref() !== undefined; i++) {
+      await new Promise((resolve) => setImmediate(resolve));
+      gc();
+    }
+    assert.equal(ref.deref(), undefined, "the client was collected");
+  },
+);
+
+test("free() at once or during a call: the call still answers, nothing rejects unhandled", {
+  timeout: 10_000,
+}, async () => {
+  const unhandled = [];
+  const onUnhandled = (e) => unhandled.push(e);
+  process.on("unhandledRejection", onUnhandled);
+  try {
+    new BrowserTokenClient(options(() => Promise.reject(new Error("unused")))).free();
+    const gate = deferred();
+    const c = new BrowserTokenClient(
+      options(() => gate.promise.then(() => new Response(tokenBody("at-1", Date.now())))),
+    );
+    const pending = c.getAccessToken();
+    await new Promise((resolve) => setImmediate(resolve));
+    c.free();
+    c.free();
+    gate.resolve();
+    assert.equal((await pending).accessToken, "at-1");
+    for (let i = 0; i < 3; i++) await new Promise((resolve) => setImmediate(resolve));
+    assert.deepEqual(unhandled, []);
+    if (typeof Symbol.dispose === "symbol") {
+      const d = new BrowserTokenClient(options(() => Promise.reject(new Error("unused"))));
+      d[Symbol.dispose]();
+    }
+  } finally {
+    process.off("unhandledRejection", onUnhandled);
+  }
+});
+
+test("callFunction refuses a response without a numeric status, and names what getSessionToken threw", {
+  timeout: 10_000,
+}, async () => {
+  const c = new BrowserTokenClient(
+    options(() =>
+      Promise.resolve({ status: undefined, headers: new Headers(), text: () => Promise.resolve("{}") })
+    ),
+  );
+  await assert.rejects(c.callFunction("get-token-status"), (e) => e instanceof TokenManagerError);
+  c.close();
+  const d = new BrowserTokenClient(
+    options(() => Promise.reject(new Error("unused")), { getSessionToken: () => Promise.reject(undefined) }),
+  );
+  await assert.rejects(
+    d.getAccessToken(),
+    (e) =>
+      e instanceof TokenManagerError && e.code === "UNAUTHORIZED" &&
+      e.message === "getSessionToken: unknown error",
+  );
+  d.close();
+});
