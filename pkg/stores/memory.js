@@ -9,6 +9,8 @@
 /** @typedef {import("../oauth_token_manager.js").RefreshEvent} RefreshEvent */
 /** @typedef {import("../oauth_token_manager.js").LeaseOutcome} LeaseOutcome */
 
+import { MAX_CONNECTS_PER_USER } from "./schema.js";
+
 const DAY_MS = 24 * 60 * 60 * 1000;
 const ACCOUNT_FIELDS = /** @type {const} */ (["accountId", "accountEmail", "accountName"]);
 
@@ -180,13 +182,18 @@ export class MemoryStore {
   }
 
   /**
-   * Records a connect in progress, and forgets the attempts expired for more than a day.
+   * Records a connect in progress, and forgets the attempts expired for more
+   * than a day and the user's oldest beyond the newest MAX_CONNECTS_PER_USER
+   * (as the Postgres store does).
    * @param {ConnectAttempt} a
    */
   putConnect(a) {
     for (const [k, c] of this.#connects) {
       if (c.attempt.expiresAt < a.createdAt - DAY_MS) this.#connects.delete(k);
     }
+    const mine = [...this.#connects.values()].map((c) => c.attempt).filter((c) => c.userId === a.userId)
+      .sort((x, y) => y.createdAt - x.createdAt || (x.stateHash < y.stateHash ? -1 : 1));
+    for (const old of mine.slice(MAX_CONNECTS_PER_USER - 1)) this.#connects.delete(old.stateHash);
     this.#connects.set(a.stateHash, { attempt: { ...a }, claimed: false });
   }
 

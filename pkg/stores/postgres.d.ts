@@ -63,3 +63,5 @@ export declare function missingSchema(sql: SqlClient): Promise<string[]>;
 
 /** The migration file (in `oauth-token-manager/migrations/`) that adds a `table` or `table.column`. */
 export declare function migrationFor(item: string): string;
+/** Connects in progress kept per user; one more forgets the oldest. */
+export declare const MAX_CONNECTS_PER_USER: number;

@@ -7,6 +7,13 @@ const CONNECT = "20261124090000_oauth_connect.sql";
 const OPERATIONS = "20261125090000_oauth_operations.sql";
 const ENDPOINTS_DISABLED = "20261127090000_oauth_webhook_endpoints_disabled.sql";
 
+/**
+ * Connects in progress kept per user: a user (or a script with their
+ * session) starting connects without end cannot grow the table without end.
+ * Starting one more forgets the oldest, whose return is then refused as unknown.
+ */
+export const MAX_CONNECTS_PER_USER = 20;
+
 /** The migration that adds a table or a column (`table` or `table.column`); the first when not listed. */
 export const ADDED_BY = {
   "oauth_connections.account_id": CONNECT,

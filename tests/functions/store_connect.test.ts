@@ -6,6 +6,7 @@ import type { ConnectAttempt, TokenWrite } from "../../pkg/oauth_token_manager.j
 import { connectPostgres } from "../../supabase/functions/_shared/db.ts";
 import { PostgresStore } from "../../supabase/functions/_shared/store.ts";
 import { startPostgres, USER } from "./harness.ts";
+import { MAX_CONNECTS_PER_USER } from "../../js/stores/schema.js";
 
 const DAY = 86_400_000;
 
@@ -61,6 +62,25 @@ Deno.test({
         const left = await pg.sql`select state_hash from oauth_connect_attempts order by state_hash`;
         assert.deepEqual(left.map((r) => r.state_hash), ["recent", "s1"]);
       });
+
+      await t.step(
+        "putConnect keeps a user's newest connects only: one more forgets the oldest",
+        async () => {
+          const other = crypto.randomUUID();
+          await pg.sql`insert into auth.users (id) values (${other})`;
+          for (let i = 0; i < MAX_CONNECTS_PER_USER + 5; i++) {
+            await store.putConnect(attempt(`cap-${String(i).padStart(2, "0")}`, now + i, { userId: other }));
+          }
+          const kept = await pg.sql`select state_hash from oauth_connect_attempts where user_id = ${other}
+          order by state_hash`;
+          assert.equal(kept.length, MAX_CONNECTS_PER_USER);
+          assert.equal(kept[0].state_hash, "cap-05", "the five oldest went");
+          assert.equal(kept[kept.length - 1].state_hash, `cap-${MAX_CONNECTS_PER_USER + 4}`);
+          const mine = await pg.sql`select state_hash from oauth_connect_attempts where user_id = ${USER}`;
+          assert.equal(mine.length, 2, "another user's connects are untouched");
+          await pg.sql`delete from oauth_connect_attempts where user_id = ${other}`;
+        },
+      );
 
       await t.step("claimConnect: one claim however many callbacks race; the rest are replays", async () => {
         const claims = await Promise.all(

@@ -181,3 +181,30 @@ test("a runtime without crypto.getRandomValues is refused at construction (CONFI
   }
   assert.ok(new TokenManager(CONFIG, new MemoryStore()).instanceId);
 });
+
+test("the package's MemoryStore keeps a user's newest connects only, as the Postgres store does", async () => {
+  const { MemoryStore: PackageMemoryStore } = await import("../../pkg/stores/memory.js");
+  const { MAX_CONNECTS_PER_USER } = await import("../../pkg/stores/postgres.js");
+  const store = new PackageMemoryStore();
+  const attempt = (stateHash, userId, createdAt) => ({
+    stateHash,
+    userId,
+    provider: "spotify",
+    verifierSealed: "v1.k1.x",
+    redirectUri: "https://x.invalid/cb",
+    returnTo: "https://app.invalid/",
+    scopes: [],
+    createdAt,
+    expiresAt: createdAt + 600_000,
+    codeSealed: null,
+    ticketHash: null,
+  });
+  store.putConnect(attempt("b-0", "user-b", now));
+  for (let i = 0; i < MAX_CONNECTS_PER_USER + 3; i++) store.putConnect(attempt(`a-${i}`, "user-a", now + i));
+  const claim = (stateHash) =>
+    store.claimConnect({ stateHash, codeSealed: "c", ticketHash: null, now }).outcome;
+  for (let i = 0; i < 3; i++) assert.equal(claim(`a-${i}`), "missing", `a-${i} was the oldest`);
+  assert.equal(claim(`a-3`), "claimed");
+  assert.equal(claim(`a-${MAX_CONNECTS_PER_USER + 2}`), "claimed");
+  assert.equal(claim("b-0"), "claimed", "another user's connect is kept");
+});

@@ -5,9 +5,9 @@
 //
 // Ported from the edge functions' store (supabase/functions/_shared/store.ts);
 // the SQL is the same.
-import { migrationFor, missingSchema as missingWith } from "./schema.js";
+import { MAX_CONNECTS_PER_USER, migrationFor, missingSchema as missingWith } from "./schema.js";
 
-export { migrationFor };
+export { MAX_CONNECTS_PER_USER, migrationFor };
 
 /** @typedef {import("../oauth_token_manager.js").ConnectAttempt} ConnectAttempt */
 /** @typedef {import("../oauth_token_manager.js").ConnectionRow} ConnectionRow */
@@ -350,12 +350,16 @@ export class PostgresStore {
   }
 
   /**
-   * Records a connect in progress, and deletes the attempts expired for more than a day.
+   * Records a connect in progress, and deletes the attempts expired for more
+   * than a day and the user's oldest beyond the newest MAX_CONNECTS_PER_USER.
    * @param {ConnectAttempt} a
    */
   async putConnect(a) {
     await this.#query(
-      `with purged as (delete from ${A} where expires_at < ${ts("$8")} - interval '1 day')
+      `with purged as (delete from ${A} where expires_at < ${ts("$8")} - interval '1 day'),
+       capped as (delete from ${A} where state_hash in (
+         select state_hash from ${A} where user_id = $2::uuid
+          order by created_at desc, state_hash offset ${MAX_CONNECTS_PER_USER - 1}))
        insert into ${A} (state_hash, user_id, provider, verifier_sealed, redirect_uri, return_to, scopes,
               created_at, expires_at, code_sealed, ticket_hash)
        values ($1, $2::uuid, $3, $4, $5, $6, $7::text[], ${ts("$8")}, ${ts("$9")}, $10, $11)`,
