@@ -31,6 +31,7 @@ import { providerRoute } from "./providers/index.ts";
 import { GOOGLE_AUTHORIZE, userinfo } from "./providers/google.ts";
 import type { EmulatorOptions } from "./config.ts";
 import { EmulatorState } from "./state.ts";
+import { loopbackHost, loopbackOrigin } from "./loopback.ts";
 
 const json = (status: number, body: unknown) =>
   new Response(JSON.stringify(body), { status, headers: { "content-type": "application/json" } });
@@ -46,6 +47,12 @@ const CORS = {
 export function emulatorHandler(s: EmulatorState): (req: Request) => Promise<Response> {
   const inner = route(s);
   return async (req) => {
+    if (!loopbackHost(req)) return json(421, { error: "the emulator answers loopback names only" });
+    // The control API changes what the providers answer: never for another site's page.
+    const controlCall = new URL(req.url).pathname.startsWith("/control/");
+    if (controlCall && !loopbackOrigin(req)) {
+      return json(403, { error: "control calls come from loopback pages only" });
+    }
     if (req.method === "OPTIONS") return new Response(null, { status: 204, headers: CORS });
     const res = await inner(req);
     const headers = new Headers(res.headers);

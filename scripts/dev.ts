@@ -8,6 +8,7 @@
 import { SignJWT } from "npm:jose@6.2.17";
 import { startEmulator } from "../emulator/main.ts";
 import { startAuthStandIn } from "../emulator/supabase_auth.ts";
+import { loopbackOnly } from "../emulator/loopback.ts";
 import { authProviders, providersEnv } from "./emulator-env.ts";
 import { connectPostgres, type Db, fromPglite } from "../supabase/functions/_shared/db.ts";
 import { buildRuntime, setRuntime } from "../supabase/functions/_shared/runtime.ts";
@@ -167,7 +168,9 @@ const leaseSeconds = (await rt).manager.leaseMs / 1000;
 /** One origin, as a Supabase project has: Auth at /auth/v1, the functions at /functions/v1. */
 const functions = Deno.serve(
   { hostname: "127.0.0.1", port: PORTS.functions, onListen() {} },
-  (req) => new URL(req.url).pathname.startsWith("/auth/v1/") ? auth.handler(req) : functionsHandler(req),
+  loopbackOnly((req) =>
+    new URL(req.url).pathname.startsWith("/auth/v1/") ? auth.handler(req) : functionsHandler(req)
+  ),
 );
 
 const TYPES: Record<string, string> = {
@@ -229,33 +232,36 @@ const web = serveOn(
   "OTM_WEB_PORT",
   PORTS.web,
   () =>
-    Deno.serve({ hostname: "127.0.0.1", port: PORTS.web, onListen() {} }, async (req) => {
-      let path = decodeURIComponent(new URL(req.url).pathname);
-      if (path === "/config.json") {
-        return Response.json(pageConfig, { headers: { "cache-control": "no-store" } });
-      }
-      if (path.endsWith("/")) path += "index.html";
-      if (path.includes("..")) return new Response("bad path", { status: 400 });
-      // www/, the package it imports, and the npm files it names.
-      const fromRoot = path.startsWith("/pkg/") || servedModules.has(path);
-      const file = fromRoot ? `${ROOT}${path.slice(1)}` : `${ROOT}www${path}`;
-      try {
-        const body = await Deno.readFile(file);
-        const type = TYPES[file.split(".").pop() ?? ""] ?? "application/octet-stream";
-        // Not to be framed by another page (clickjacking the connect,
-        // disconnect and cancel buttons): deploy the pages with the same headers.
-        return new Response(body, {
-          headers: {
-            "content-type": type,
-            "cache-control": "no-store",
-            "x-frame-options": "DENY",
-            "content-security-policy": "frame-ancestors 'none'",
-          },
-        });
-      } catch {
-        return new Response("not found", { status: 404 });
-      }
-    }),
+    Deno.serve(
+      { hostname: "127.0.0.1", port: PORTS.web, onListen() {} },
+      loopbackOnly(async (req) => {
+        let path = decodeURIComponent(new URL(req.url).pathname);
+        if (path === "/config.json") {
+          return Response.json(pageConfig, { headers: { "cache-control": "no-store" } });
+        }
+        if (path.endsWith("/")) path += "index.html";
+        if (path.includes("..")) return new Response("bad path", { status: 400 });
+        // www/, the package it imports, and the npm files it names.
+        const fromRoot = path.startsWith("/pkg/") || servedModules.has(path);
+        const file = fromRoot ? `${ROOT}${path.slice(1)}` : `${ROOT}www${path}`;
+        try {
+          const body = await Deno.readFile(file);
+          const type = TYPES[file.split(".").pop() ?? ""] ?? "application/octet-stream";
+          // Not to be framed by another page (clickjacking the connect,
+          // disconnect and cancel buttons): deploy the pages with the same headers.
+          return new Response(body, {
+            headers: {
+              "content-type": type,
+              "cache-control": "no-store",
+              "x-frame-options": "DENY",
+              "content-security-policy": "frame-ancestors 'none'",
+            },
+          });
+        } catch {
+          return new Response("not found", { status: 404 });
+        }
+      }),
+    ),
 );
 
 console.log(`

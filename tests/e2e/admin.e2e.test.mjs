@@ -10,6 +10,7 @@ import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
+import { request } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
@@ -268,4 +269,34 @@ test("a user without the admin claim is told they are not an administrator", asy
   assert.match(await text("refused-detail"), /not an administrator/);
   assert.ok(await tab.getByTestId("health").isHidden());
   await dev.shot(tab, "admin-health-refused");
+});
+
+/** GET `url` with `host` as the Host header (what a page on a rebound name sends). */
+function getAs(url, host) {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { headers: { host } }, (res) => {
+      let body = "";
+      res.on("data", (d) => (body += d));
+      res.on("end", () => resolve({ status: res.statusCode, body }));
+    });
+    req.on("error", reject);
+    req.end();
+  });
+}
+
+test("the dev servers answer loopback names only: a rebound name gets no config, JWTs or functions", async () => {
+  const config = new URL("config.json", dev.web);
+  const mine = await getAs(config, config.host);
+  assert.equal(mine.status, 200);
+  const { supabaseUrl, devJwt } = JSON.parse(mine.body);
+  assert.ok(devJwt);
+  const port = config.port;
+  for (const host of [`attacker.example:${port}`, "attacker.example", `127.0.0.1.attacker.example:${port}`]) {
+    const rebound = await getAs(config, host);
+    assert.equal(rebound.status, 421, host);
+    assert.doesNotMatch(rebound.body, /devJwt|eyJ/);
+  }
+  assert.equal((await getAs(config, `localhost:${port}`)).status, 200);
+  const health = new URL(`${supabaseUrl}/auth/v1/health`);
+  assert.equal((await getAs(health, `attacker.example:${health.port}`)).status, 421);
 });

@@ -4,7 +4,7 @@
 // other providers and Google's consent, PKCE and user info are in
 // emulator_providers.test.ts.
 import assert from "node:assert/strict";
-import { startEmulator } from "../../emulator/main.ts";
+import { emulatorHandler, startEmulator } from "../../emulator/main.ts";
 
 Deno.test("Google emulator", async (t) => {
   const e = startEmulator();
@@ -128,6 +128,29 @@ Deno.test("Google emulator", async (t) => {
       assert.equal(bad.status, 400);
       await bad.body?.cancel();
     });
+
+    await t.step(
+      "another site's page gets nothing: a rebound Host is 421, a foreign Origin's control call 403",
+      async () => {
+        const handler = emulatorHandler(e.state);
+        const call = (path: string, headers: Record<string, string>, method = "GET") =>
+          handler(new Request(`${e.url}${path}`, { method, headers }));
+        const rebound = await call("/control/counters", { host: "attacker.example:8080" });
+        assert.equal(rebound.status, 421);
+        const foreign = await call("/control/grant", { origin: "https://attacker.example" }, "POST");
+        assert.equal(foreign.status, 403);
+        const rebinding = await call("/control/reset", { origin: "http://attacker.example:54329" }, "POST");
+        assert.equal(rebinding.status, 403);
+        // The dev page (a loopback origin) and tests (no Origin) still drive it.
+        const page = await call("/control/counters", {
+          host: "127.0.0.1:1",
+          origin: "http://127.0.0.1:5173",
+        });
+        assert.equal(page.status, 200);
+        await page.body?.cancel();
+        assert.equal((await call("/v1/userinfo", { host: "localhost:1" })).status, 401);
+      },
+    );
   } finally {
     await e.close();
   }
