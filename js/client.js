@@ -49,8 +49,6 @@ export class BrowserTokenClient {
   /** Effects taken from the core, delivered in its order even when a listener calls back in. */
   #queue = [];
   #delivering = false;
-  /** `free()` was called: the core goes when the last flight has settled. */
-  #freed = false;
   /** flight id → the promise of its answer */
   #flights = new Map();
   /**
@@ -61,6 +59,14 @@ export class BrowserTokenClient {
    * the token stops being fresh.
    */
   #memos = new Map();
+  /** Moves at every `reset()`: a session read before a sign-out is not used after it. */
+  #signOuts = 0;
+  /** Calls that will still ask the core when they resume (`free()` waits for them). */
+  #pending = 0;
+  /** After `free()`: what every later call rejects (or throws) with. */
+  #freed;
+  /** The core's memory was given back. */
+  #gone = false;
 
   /** @param {import("./client.d.ts").BrowserClientOptions} options */
   constructor(options) {
@@ -98,21 +104,47 @@ export class BrowserTokenClient {
    * simply has no user yet).
    */
   async #introduce() {
+    const signOuts = this.#signOuts;
     try {
       const session = await this.#getSession.call(undefined);
-      if (!this.#freed) this.#step((core) => core.session(session));
+      if (this.#freed === undefined && this.#signOuts === signOuts) {
+        this.#step((core) => core.session(session));
+      }
     } catch {
       // Not signed in yet.
     }
   }
 
   #message(data) {
-    if (!this.#freed) this.#step((core) => core.message(data));
+    if (this.#freed === undefined) this.#step((core) => core.message(data));
+  }
+
+  /** Throws once `free()` was called. */
+  #live() {
+    if (this.#freed !== undefined) throw this.#freed;
+  }
+
+  /** A call that will ask the core again when it resumes: `free()` keeps the core until it ends. */
+  async #hold(work) {
+    this.#pending++;
+    try {
+      return await work();
+    } finally {
+      this.#pending--;
+      this.#release();
+    }
+  }
+
+  #release() {
+    if (this.#freed !== undefined && this.#pending === 0 && !this.#gone) {
+      this.#gone = true;
+      this.#core.free();
+    }
   }
 
   /** Delivers the core's effects: messages to the user's other tabs, changes to listeners. */
   #flush() {
-    const fx = this.#freed && this.#flights.size === 0 ? undefined : this.#core.effects();
+    const fx = this.#gone ? undefined : this.#core.effects();
     if (fx !== undefined) this.#queue.push(...JSON.parse(fx));
     if (this.#delivering) return;
     this.#delivering = true;
@@ -124,8 +156,9 @@ export class BrowserTokenClient {
         for (const f of [...this.#listeners]) {
           try {
             f.call(undefined, change);
-          } catch {
-            // A listener's failure is its own.
+          } catch (e) {
+            // A listener's failure is its own: reported as the page's, not the call's.
+            globalThis.reportError?.(e);
           }
         }
       }
@@ -159,6 +192,7 @@ export class BrowserTokenClient {
    * the same frozen object is returned.
    */
   getAccessToken(options) {
+    if (this.#freed !== undefined) return Promise.reject(this.#freed);
     const conn = typeof options?.provider === "string" ? options.provider : "google";
     const force = options?.force === true;
     let session;
@@ -171,9 +205,14 @@ export class BrowserTokenClient {
       const hit = force ? undefined : this.#hit(session, conn);
       return hit === undefined ? this.#token(session, conn, force) : Promise.resolve(hit);
     }
+    const signOuts = this.#signOuts;
     return Promise.resolve(session).then(
-      (s) => (force ? undefined : this.#hit(s, conn)) ?? this.#token(s, conn, force),
-      (e) => Promise.reject(this.#sessionFailed(e)),
+      (s) => {
+        this.#live();
+        this.#unchanged(signOuts);
+        return (force ? undefined : this.#hit(s, conn)) ?? this.#token(s, conn, force);
+      },
+      (e) => Promise.reject(this.#freed ?? this.#sessionFailed(e)),
     );
   }
 
@@ -190,22 +229,34 @@ export class BrowserTokenClient {
     return this.#core.error("UNAUTHORIZED", "getSessionToken", [e]);
   }
 
+  /** Throws UNAUTHORIZED when `reset()` was called since `signOuts` was read. */
+  #unchanged(signOuts) {
+    if (this.#signOuts !== signOuts) {
+      throw this.#core.error("UNAUTHORIZED", "signed out while the session was read: ask again");
+    }
+  }
+
   /** `getAccessToken` past the memo, with the settled session value. */
-  async #token(session, conn, force) {
-    const r = this.#step((core) => core.begin(session, conn, force));
-    if (typeof r === "number") {
-      return this.#flights.get(r) ?? Promise.reject(this.#core.error("INTERNAL", "a token call was lost"));
-    }
-    if (r.length === 3) return this.#remember(session, conn, r);
-    const [id, url, body, timeoutMs] = r;
-    const flight = this.#lead(id, conn, url, body, timeoutMs, session);
-    this.#flights.set(id, flight);
+  #token(session, conn, force) {
+    let r;
     try {
-      return await flight;
+      r = this.#core.begin(session, conn, force);
+      // A flight this call leads is known before any listener hears of it
+      // (one may ask for a token), so whoever follows it finds it.
+      if (typeof r === "object" && r.length === 4) {
+        const [id, url, body, timeoutMs] = r;
+        this.#flights.set(id, this.#lead(id, conn, url, body, timeoutMs, session));
+      }
+    } catch (e) {
+      return Promise.reject(e);
     } finally {
-      this.#flights.delete(id);
-      if (this.#freed && this.#flights.size === 0) this.#core.free();
+      this.#flush();
     }
+    if (typeof r === "number" || r.length === 4) {
+      const id = typeof r === "number" ? r : r[0];
+      return this.#flights.get(id) ?? Promise.reject(this.#core.error("INTERNAL", "a token call was lost"));
+    }
+    return Promise.resolve(this.#remember(session, conn, r));
   }
 
   /**
@@ -225,51 +276,64 @@ export class BrowserTokenClient {
 
   /**
    * Flight `id`: the one call to the token function, cut at the core's
-   * timeout. Whatever happens, the core hears how it ended (`finish` or
-   * `fail`), so no flight is left for later calls to wait on.
+   * timeout (whether or not `fetch` honours the abort). Whatever happens, the
+   * core hears how it ended (`finish` or `fail`), so no flight is left for
+   * later calls to wait on.
    */
-  async #lead(id, conn, url, body, timeoutMs, session) {
-    // The flight is registered before `fetch` runs (a custom fetch may ask for a token).
-    await undefined;
-    let timer, status, marker, connection, text;
-    let timedOut = false;
-    try {
-      const controller = new AbortController();
-      timer = setTimeout(() => {
-        timedOut = true;
-        controller.abort();
-      }, timeoutMs);
-      const response = await this.#fetch.call(undefined, url, {
-        method: "POST",
-        headers: { authorization: `Bearer ${session}`, "content-type": "application/json" },
-        body,
-        signal: controller.signal,
-        redirect: "error",
-      });
-      const read = await response.text();
-      text = typeof read === "string" ? read : "";
-      status = typeof response.status === "number" ? response.status : 0;
-      marker = header(response, MARKER);
-      connection = header(response, CONNECTION);
-    } catch (e) {
-      throw this.#step((core) => core.fail(id, e, timedOut));
-    } finally {
-      clearTimeout(timer);
-    }
-    return this.#remember(
-      session,
-      conn,
-      this.#step((core) => core.finish(id, status, marker, connection, text)),
-    );
+  #lead(id, conn, url, body, timeoutMs, session) {
+    return this.#hold(async () => {
+      // `fetch` runs once the flight is registered (a custom fetch may ask for a token).
+      await undefined;
+      let timer, status, marker, connection, text;
+      let timedOut = false;
+      try {
+        const controller = new AbortController();
+        const timeout = new Promise((_, reject) => {
+          timer = setTimeout(() => {
+            timedOut = true;
+            controller.abort();
+            reject(new Error("timeout"));
+          }, timeoutMs);
+        });
+        const response = await Promise.race([
+          this.#fetch.call(undefined, url, {
+            method: "POST",
+            headers: { authorization: `Bearer ${session}`, "content-type": "application/json" },
+            body,
+            signal: controller.signal,
+            redirect: "error",
+          }),
+          timeout,
+        ]);
+        const read = await Promise.race([response.text(), timeout]);
+        text = typeof read === "string" ? read : "";
+        status = typeof response.status === "number" ? response.status : 0;
+        marker = header(response, MARKER);
+        connection = header(response, CONNECTION);
+      } catch (e) {
+        throw this.#step((core) => core.fail(id, e, timedOut));
+      } finally {
+        clearTimeout(timer);
+        this.#flights.delete(id);
+      }
+      return this.#remember(
+        session,
+        conn,
+        this.#step((core) => core.finish(id, status, marker, connection, text)),
+      );
+    });
   }
 
   /**
    * `fetch` for provider APIs (Google Calendar, Spotify, …): attaches the
    * connection's bearer token and retries once when the provider answers
-   * 401, with a forced refresh unless a newer token came meanwhile.
+   * 401, with a forced refresh unless a newer token came meanwhile. The
+   * retry is the same user's: after a sign-out or another user's sign-in
+   * meanwhile, the 401 is the answer.
    * `options.provider` names the connection.
    */
   async fetch(input, init, options) {
+    this.#live();
     const provider = typeof options?.provider === "string" ? options.provider : "google";
     init ??= {};
     const send = (token) => {
@@ -278,27 +342,40 @@ export class BrowserTokenClient {
       return this.#fetch.call(undefined, input, { ...init, headers });
     };
     const t = await this.getAccessToken({ provider });
+    this.#live();
+    const user = this.#core.user;
+    const signOuts = this.#signOuts;
     const response = await send(t.accessToken);
-    if (response.status !== 401) return response;
+    if (response.status !== 401 || this.#freed !== undefined) return response;
+    if (this.#signOuts !== signOuts || this.#core.user !== user) return response;
     const force = this.#core.rejected(provider, t.accessToken);
-    return send((await this.getAccessToken({ provider, force })).accessToken);
+    const again = await this.getAccessToken({ provider, force });
+    // The session may have turned out to be another user's when it was asked again.
+    if (this.#signOuts !== signOuts || this.#core.user !== user) return response;
+    return send(again.accessToken);
   }
 
   /**
    * Calls an edge function with the session JWT and JSON; observes its
    * marker. Rejects with a `TokenManagerError` carrying the server's code.
    */
-  callFunction(name, body, method) {
-    return this.#call(name, body, method);
+  async callFunction(name, body, method) {
+    return (await this.#call(name, body, method))[1];
   }
 
+  /** An edge function call: `[the session's user, the answer]`. */
   async #call(name, body, method) {
+    this.#live();
+    const signOuts = this.#signOuts;
     let session;
     try {
       session = await this.#getSession.call(undefined);
     } catch (e) {
+      this.#live();
       throw this.#sessionFailed(e);
     }
+    this.#live();
+    this.#unchanged(signOuts);
     const user = this.#step((core) => core.session(session));
     const init = {
       method: method ?? (body === undefined ? "GET" : "POST"),
@@ -311,26 +388,28 @@ export class BrowserTokenClient {
         throw this.#core.error("BAD_REQUEST", "body is not JSON-serialisable");
       }
     }
-    let response;
-    try {
-      response = await this.#fetch.call(undefined, `${this.#functionsUrl}/${name}`, init);
-    } catch (e) {
-      throw this.#core.error("NETWORK", `${name} could not be reached`, [e]);
-    }
-    this.#observe(user, response);
-    const read = await response.text();
-    const text = typeof read === "string" ? read : "";
-    const status = response.status;
-    if (!(typeof status === "number" && status >= 200 && status <= 299)) {
-      const code = typeof status === "number" ? status : 0;
-      throw this.#step((core) => core.functionError(code, text, header(response, CONNECTION)));
-    }
-    if (text === "") return null;
-    try {
-      return JSON.parse(text);
-    } catch {
-      throw this.#core.error("BAD_PROVIDER_RESPONSE", `${name} answered non-JSON`);
-    }
+    return await this.#hold(async () => {
+      let response, text;
+      try {
+        response = await this.#fetch.call(undefined, `${this.#functionsUrl}/${name}`, init);
+        const read = await response.text();
+        text = typeof read === "string" ? read : "";
+      } catch (e) {
+        throw this.#core.error("NETWORK", `${name} could not be reached`, [e]);
+      }
+      this.#observe(user, response);
+      const status = response.status;
+      if (!(typeof status === "number" && status >= 200 && status <= 299)) {
+        const code = typeof status === "number" ? status : 0;
+        throw this.#step((core) => core.functionError(code, text, header(response, CONNECTION)));
+      }
+      if (text === "") return [user, null];
+      try {
+        return [user, JSON.parse(text)];
+      } catch {
+        throw this.#core.error("BAD_PROVIDER_RESPONSE", `${name} answered non-JSON`);
+      }
+    });
   }
 
   #observe(user, response) {
@@ -343,13 +422,14 @@ export class BrowserTokenClient {
    * edge-function response made with the current user's session.
    */
   observeResponse(response) {
+    this.#live();
     const user = this.#core.user;
     if (user !== undefined) this.#observe(user, response);
   }
 
   /** The status of every connection of the user (`GET connections`). Never a token. */
-  connections() {
-    return this.#call("connections");
+  async connections() {
+    return (await this.#call("connections"))[1];
   }
 
   /**
@@ -359,6 +439,7 @@ export class BrowserTokenClient {
    * `completeConnect()`.
    */
   async connect(provider, options) {
+    this.#live();
     this.#core.checkConnection(provider);
     const location = globalThis.location;
     const returnTo = typeof options?.returnTo === "string" ? options.returnTo : location?.href;
@@ -367,9 +448,14 @@ export class BrowserTokenClient {
     }
     const body = { returnTo };
     if (options?.scopes !== undefined) body.scopes = options.scopes;
-    const r = await this.#call(`connections/${provider}/connect`, body);
-    if (options?.navigate !== false && typeof location?.assign === "function") {
-      location.assign(r?.authorizationUrl);
+    const [, r] = await this.#call(`connections/${provider}/connect`, body);
+    const to = r?.authorizationUrl;
+    // Only to an http(s) address: never a `javascript:` URL, whatever answered.
+    if (
+      options?.navigate !== false && typeof location?.assign === "function" && typeof to === "string" &&
+      /^https?:\/\//i.test(to)
+    ) {
+      location.assign(to);
     }
     return r;
   }
@@ -382,7 +468,9 @@ export class BrowserTokenClient {
    * when the page was not a connect's return.
    */
   async completeConnect(url) {
-    url ??= globalThis.location?.href;
+    this.#live();
+    const here = globalThis.location?.href;
+    url ??= here;
     if (typeof url !== "string") return null;
     let u;
     try {
@@ -395,26 +483,28 @@ export class BrowserTokenClient {
     const ticket = params.get("otm_connect");
     const code = params.get("otm_error");
     if (provider === null || !/^[A-Za-z0-9_-]{1,64}$/.test(provider)) return null;
-    // The ticket is single use: off the address bar.
+    // The ticket is single use: off this page's address bar (the router's state kept).
     const history = globalThis.history;
-    if (typeof history?.replaceState === "function") {
+    if (url === here && typeof history?.replaceState === "function") {
       for (const k of RETURN_PARAMS) params.delete(k);
       try {
-        history.replaceState(null, "", u.href);
+        history.replaceState(history.state, "", u.href);
       } catch {
-        // Another origin's address (a `url` given for another page): nothing to clean here.
+        // A document that cannot change its address: nothing to clean.
       }
     }
     if (ticket !== null) {
       try {
-        const status = await this.#call("connections/complete", { ticket });
+        const [, status] = await this.#call("connections/complete", { ticket });
         return { provider, status, error: null };
       } catch (e) {
         return { provider, status: null, error: { code: e?.code, message: e?.message } };
       }
     }
     if (code !== null) {
-      return { provider, status: null, error: { code, message: connectErrorSentence(code) } };
+      // Anyone can craft the link: only a known code is passed on.
+      const known = this.#core.error(code, "").code === code ? code : "BAD_REQUEST";
+      return { provider, status: null, error: { code: known, message: connectErrorSentence(known) } };
     }
     return null;
   }
@@ -425,10 +515,13 @@ export class BrowserTokenClient {
    * and in the user's other tabs.
    */
   async disconnect(provider) {
+    this.#live();
     this.#core.checkConnection(provider);
-    const r = await this.#call(`connections/${provider}/disconnect`, {});
-    this.#step((core) => core.disconnected(provider));
-    return r;
+    return await this.#hold(async () => {
+      const [user, r] = await this.#call(`connections/${provider}/disconnect`, {});
+      this.#step((core) => core.disconnected(user, provider));
+      return r;
+    });
   }
 
   /**
@@ -436,11 +529,15 @@ export class BrowserTokenClient {
    * drop theirs. Call it on Supabase's `SIGNED_OUT`.
    */
   reset() {
+    this.#live();
+    this.#signOuts++;
+    this.#memos.clear();
     this.#step((core) => core.reset());
   }
 
   /** Listens for token, marker, reset and error changes. Returns a function that stops listening. */
   onChange(listener) {
+    this.#live();
     this.#listeners.push(listener);
     return () => this.offChange(listener);
   }
@@ -451,6 +548,7 @@ export class BrowserTokenClient {
 
   /** What the client holds for a connection (default `google`), without the token. */
   tokenInfo(provider) {
+    this.#live();
     return this.#core.tokenInfo(typeof provider === "string" ? provider : "google");
   }
 
@@ -466,13 +564,15 @@ export class BrowserTokenClient {
 
   /**
    * Closes the client and frees its module memory: at once, or when the
-   * calls for a token under way have settled (they still answer).
+   * calls under way have settled (they still answer). Every later call
+   * fails with CONFIG.
    */
   free() {
-    if (this.#freed) return;
+    if (this.#freed !== undefined) return;
     this.close();
-    this.#freed = true;
-    if (this.#flights.size === 0) this.#core.free();
+    this.#freed = this.#core.error("CONFIG", "this BrowserTokenClient was freed: make a new one");
+    this.#memos.clear();
+    this.#release();
   }
 }
 

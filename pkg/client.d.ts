@@ -13,7 +13,11 @@ import type {
 export function useCore(core: new (options: BrowserClientOptions) => unknown): void;
 
 export class BrowserTokenClient {
-  /** Closes the client and frees its module memory. */
+  /**
+   * Closes the client and frees its module memory: at once, or when the
+   * calls under way have settled (they still answer). Every later call fails
+   * with CONFIG.
+   */
   free(): void;
   /**
    * Calls an edge function with the session JWT and JSON; observes its
@@ -62,8 +66,9 @@ export class BrowserTokenClient {
   /**
    * `fetch` for provider APIs (Google Calendar, Spotify, …): attaches the
    * connection's bearer token and retries once when the provider answers
-   * 401, with a forced refresh unless a newer token came meanwhile.
-   * `options.provider` names the connection.
+   * 401, with a forced refresh unless a newer token came meanwhile. The
+   * retry is the same user's: after a sign-out or another user's sign-in
+   * meanwhile, the 401 is the answer. `options.provider` names the connection.
    */
   fetch(input: string, init?: RequestInit, options?: { provider?: string }): Promise<Response>;
   /**

@@ -37,9 +37,12 @@ export class BrowserTokenClient {
   #listeners = [];
   #queue = [];
   #delivering = false;
-  #freed = false;
   #flights = new Map();
   #memos = new Map();
+  #signOuts = 0;
+  #pending = 0;
+  #freed;
+  #gone = false;
 
   constructor(options) {
     const core = new Core(options);
@@ -66,19 +69,43 @@ export class BrowserTokenClient {
   }
 
   async #introduce() {
+    const signOuts = this.#signOuts;
     try {
       const session = await this.#getSession.call(undefined);
-      if (!this.#freed) this.#step((core) => core.session(session));
+      if (this.#freed === undefined && this.#signOuts === signOuts) {
+        this.#step((core) => core.session(session));
+      }
     } catch {
     }
   }
 
   #message(data) {
-    if (!this.#freed) this.#step((core) => core.message(data));
+    if (this.#freed === undefined) this.#step((core) => core.message(data));
+  }
+
+  #live() {
+    if (this.#freed !== undefined) throw this.#freed;
+  }
+
+  async #hold(work) {
+    this.#pending++;
+    try {
+      return await work();
+    } finally {
+      this.#pending--;
+      this.#release();
+    }
+  }
+
+  #release() {
+    if (this.#freed !== undefined && this.#pending === 0 && !this.#gone) {
+      this.#gone = true;
+      this.#core.free();
+    }
   }
 
   #flush() {
-    const fx = this.#freed && this.#flights.size === 0 ? undefined : this.#core.effects();
+    const fx = this.#gone ? undefined : this.#core.effects();
     if (fx !== undefined) this.#queue.push(...JSON.parse(fx));
     if (this.#delivering) return;
     this.#delivering = true;
@@ -90,7 +117,8 @@ export class BrowserTokenClient {
         for (const f of [...this.#listeners]) {
           try {
             f.call(undefined, change);
-          } catch {
+          } catch (e) {
+            globalThis.reportError?.(e);
           }
         }
       }
@@ -115,6 +143,7 @@ export class BrowserTokenClient {
   }
 
   getAccessToken(options) {
+    if (this.#freed !== undefined) return Promise.reject(this.#freed);
     const conn = typeof options?.provider === "string" ? options.provider : "google";
     const force = options?.force === true;
     let session;
@@ -127,9 +156,14 @@ export class BrowserTokenClient {
       const hit = force ? undefined : this.#hit(session, conn);
       return hit === undefined ? this.#token(session, conn, force) : Promise.resolve(hit);
     }
+    const signOuts = this.#signOuts;
     return Promise.resolve(session).then(
-      (s) => (force ? undefined : this.#hit(s, conn)) ?? this.#token(s, conn, force),
-      (e) => Promise.reject(this.#sessionFailed(e)),
+      (s) => {
+        this.#live();
+        this.#unchanged(signOuts);
+        return (force ? undefined : this.#hit(s, conn)) ?? this.#token(s, conn, force);
+      },
+      (e) => Promise.reject(this.#freed ?? this.#sessionFailed(e)),
     );
   }
 
@@ -145,21 +179,30 @@ export class BrowserTokenClient {
     return this.#core.error("UNAUTHORIZED", "getSessionToken", [e]);
   }
 
-  async #token(session, conn, force) {
-    const r = this.#step((core) => core.begin(session, conn, force));
-    if (typeof r === "number") {
-      return this.#flights.get(r) ?? Promise.reject(this.#core.error("INTERNAL", "a token call was lost"));
+  #unchanged(signOuts) {
+    if (this.#signOuts !== signOuts) {
+      throw this.#core.error("UNAUTHORIZED", "signed out while the session was read: ask again");
     }
-    if (r.length === 3) return this.#remember(session, conn, r);
-    const [id, url, body, timeoutMs] = r;
-    const flight = this.#lead(id, conn, url, body, timeoutMs, session);
-    this.#flights.set(id, flight);
+  }
+
+  #token(session, conn, force) {
+    let r;
     try {
-      return await flight;
+      r = this.#core.begin(session, conn, force);
+      if (typeof r === "object" && r.length === 4) {
+        const [id, url, body, timeoutMs] = r;
+        this.#flights.set(id, this.#lead(id, conn, url, body, timeoutMs, session));
+      }
+    } catch (e) {
+      return Promise.reject(e);
     } finally {
-      this.#flights.delete(id);
-      if (this.#freed && this.#flights.size === 0) this.#core.free();
+      this.#flush();
     }
+    if (typeof r === "number" || r.length === 4) {
+      const id = typeof r === "number" ? r : r[0];
+      return this.#flights.get(id) ?? Promise.reject(this.#core.error("INTERNAL", "a token call was lost"));
+    }
+    return Promise.resolve(this.#remember(session, conn, r));
   }
 
   #remember(session, conn, [token, freshUntil, generation]) {
@@ -172,41 +215,51 @@ export class BrowserTokenClient {
     return shown;
   }
 
-  async #lead(id, conn, url, body, timeoutMs, session) {
-    await undefined;
-    let timer, status, marker, connection, text;
-    let timedOut = false;
-    try {
-      const controller = new AbortController();
-      timer = setTimeout(() => {
-        timedOut = true;
-        controller.abort();
-      }, timeoutMs);
-      const response = await this.#fetch.call(undefined, url, {
-        method: "POST",
-        headers: { authorization: `Bearer ${session}`, "content-type": "application/json" },
-        body,
-        signal: controller.signal,
-        redirect: "error",
-      });
-      const read = await response.text();
-      text = typeof read === "string" ? read : "";
-      status = typeof response.status === "number" ? response.status : 0;
-      marker = header(response, MARKER);
-      connection = header(response, CONNECTION);
-    } catch (e) {
-      throw this.#step((core) => core.fail(id, e, timedOut));
-    } finally {
-      clearTimeout(timer);
-    }
-    return this.#remember(
-      session,
-      conn,
-      this.#step((core) => core.finish(id, status, marker, connection, text)),
-    );
+  #lead(id, conn, url, body, timeoutMs, session) {
+    return this.#hold(async () => {
+      await undefined;
+      let timer, status, marker, connection, text;
+      let timedOut = false;
+      try {
+        const controller = new AbortController();
+        const timeout = new Promise((_, reject) => {
+          timer = setTimeout(() => {
+            timedOut = true;
+            controller.abort();
+            reject(new Error("timeout"));
+          }, timeoutMs);
+        });
+        const response = await Promise.race([
+          this.#fetch.call(undefined, url, {
+            method: "POST",
+            headers: { authorization: `Bearer ${session}`, "content-type": "application/json" },
+            body,
+            signal: controller.signal,
+            redirect: "error",
+          }),
+          timeout,
+        ]);
+        const read = await Promise.race([response.text(), timeout]);
+        text = typeof read === "string" ? read : "";
+        status = typeof response.status === "number" ? response.status : 0;
+        marker = header(response, MARKER);
+        connection = header(response, CONNECTION);
+      } catch (e) {
+        throw this.#step((core) => core.fail(id, e, timedOut));
+      } finally {
+        clearTimeout(timer);
+        this.#flights.delete(id);
+      }
+      return this.#remember(
+        session,
+        conn,
+        this.#step((core) => core.finish(id, status, marker, connection, text)),
+      );
+    });
   }
 
   async fetch(input, init, options) {
+    this.#live();
     const provider = typeof options?.provider === "string" ? options.provider : "google";
     init ??= {};
     const send = (token) => {
@@ -215,23 +268,34 @@ export class BrowserTokenClient {
       return this.#fetch.call(undefined, input, { ...init, headers });
     };
     const t = await this.getAccessToken({ provider });
+    this.#live();
+    const user = this.#core.user;
+    const signOuts = this.#signOuts;
     const response = await send(t.accessToken);
-    if (response.status !== 401) return response;
+    if (response.status !== 401 || this.#freed !== undefined) return response;
+    if (this.#signOuts !== signOuts || this.#core.user !== user) return response;
     const force = this.#core.rejected(provider, t.accessToken);
-    return send((await this.getAccessToken({ provider, force })).accessToken);
+    const again = await this.getAccessToken({ provider, force });
+    if (this.#signOuts !== signOuts || this.#core.user !== user) return response;
+    return send(again.accessToken);
   }
 
-  callFunction(name, body, method) {
-    return this.#call(name, body, method);
+  async callFunction(name, body, method) {
+    return (await this.#call(name, body, method))[1];
   }
 
   async #call(name, body, method) {
+    this.#live();
+    const signOuts = this.#signOuts;
     let session;
     try {
       session = await this.#getSession.call(undefined);
     } catch (e) {
+      this.#live();
       throw this.#sessionFailed(e);
     }
+    this.#live();
+    this.#unchanged(signOuts);
     const user = this.#step((core) => core.session(session));
     const init = {
       method: method ?? (body === undefined ? "GET" : "POST"),
@@ -244,26 +308,28 @@ export class BrowserTokenClient {
         throw this.#core.error("BAD_REQUEST", "body is not JSON-serialisable");
       }
     }
-    let response;
-    try {
-      response = await this.#fetch.call(undefined, `${this.#functionsUrl}/${name}`, init);
-    } catch (e) {
-      throw this.#core.error("NETWORK", `${name} could not be reached`, [e]);
-    }
-    this.#observe(user, response);
-    const read = await response.text();
-    const text = typeof read === "string" ? read : "";
-    const status = response.status;
-    if (!(typeof status === "number" && status >= 200 && status <= 299)) {
-      const code = typeof status === "number" ? status : 0;
-      throw this.#step((core) => core.functionError(code, text, header(response, CONNECTION)));
-    }
-    if (text === "") return null;
-    try {
-      return JSON.parse(text);
-    } catch {
-      throw this.#core.error("BAD_PROVIDER_RESPONSE", `${name} answered non-JSON`);
-    }
+    return await this.#hold(async () => {
+      let response, text;
+      try {
+        response = await this.#fetch.call(undefined, `${this.#functionsUrl}/${name}`, init);
+        const read = await response.text();
+        text = typeof read === "string" ? read : "";
+      } catch (e) {
+        throw this.#core.error("NETWORK", `${name} could not be reached`, [e]);
+      }
+      this.#observe(user, response);
+      const status = response.status;
+      if (!(typeof status === "number" && status >= 200 && status <= 299)) {
+        const code = typeof status === "number" ? status : 0;
+        throw this.#step((core) => core.functionError(code, text, header(response, CONNECTION)));
+      }
+      if (text === "") return [user, null];
+      try {
+        return [user, JSON.parse(text)];
+      } catch {
+        throw this.#core.error("BAD_PROVIDER_RESPONSE", `${name} answered non-JSON`);
+      }
+    });
   }
 
   #observe(user, response) {
@@ -272,15 +338,17 @@ export class BrowserTokenClient {
   }
 
   observeResponse(response) {
+    this.#live();
     const user = this.#core.user;
     if (user !== undefined) this.#observe(user, response);
   }
 
-  connections() {
-    return this.#call("connections");
+  async connections() {
+    return (await this.#call("connections"))[1];
   }
 
   async connect(provider, options) {
+    this.#live();
     this.#core.checkConnection(provider);
     const location = globalThis.location;
     const returnTo = typeof options?.returnTo === "string" ? options.returnTo : location?.href;
@@ -289,15 +357,21 @@ export class BrowserTokenClient {
     }
     const body = { returnTo };
     if (options?.scopes !== undefined) body.scopes = options.scopes;
-    const r = await this.#call(`connections/${provider}/connect`, body);
-    if (options?.navigate !== false && typeof location?.assign === "function") {
-      location.assign(r?.authorizationUrl);
+    const [, r] = await this.#call(`connections/${provider}/connect`, body);
+    const to = r?.authorizationUrl;
+    if (
+      options?.navigate !== false && typeof location?.assign === "function" && typeof to === "string" &&
+      /^https?:\/\//i.test(to)
+    ) {
+      location.assign(to);
     }
     return r;
   }
 
   async completeConnect(url) {
-    url ??= globalThis.location?.href;
+    this.#live();
+    const here = globalThis.location?.href;
+    url ??= here;
     if (typeof url !== "string") return null;
     let u;
     try {
@@ -311,39 +385,47 @@ export class BrowserTokenClient {
     const code = params.get("otm_error");
     if (provider === null || !/^[A-Za-z0-9_-]{1,64}$/.test(provider)) return null;
     const history = globalThis.history;
-    if (typeof history?.replaceState === "function") {
+    if (url === here && typeof history?.replaceState === "function") {
       for (const k of RETURN_PARAMS) params.delete(k);
       try {
-        history.replaceState(null, "", u.href);
+        history.replaceState(history.state, "", u.href);
       } catch {
       }
     }
     if (ticket !== null) {
       try {
-        const status = await this.#call("connections/complete", { ticket });
+        const [, status] = await this.#call("connections/complete", { ticket });
         return { provider, status, error: null };
       } catch (e) {
         return { provider, status: null, error: { code: e?.code, message: e?.message } };
       }
     }
     if (code !== null) {
-      return { provider, status: null, error: { code, message: connectErrorSentence(code) } };
+      const known = this.#core.error(code, "").code === code ? code : "BAD_REQUEST";
+      return { provider, status: null, error: { code: known, message: connectErrorSentence(known) } };
     }
     return null;
   }
 
   async disconnect(provider) {
+    this.#live();
     this.#core.checkConnection(provider);
-    const r = await this.#call(`connections/${provider}/disconnect`, {});
-    this.#step((core) => core.disconnected(provider));
-    return r;
+    return await this.#hold(async () => {
+      const [user, r] = await this.#call(`connections/${provider}/disconnect`, {});
+      this.#step((core) => core.disconnected(user, provider));
+      return r;
+    });
   }
 
   reset() {
+    this.#live();
+    this.#signOuts++;
+    this.#memos.clear();
     this.#step((core) => core.reset());
   }
 
   onChange(listener) {
+    this.#live();
     this.#listeners.push(listener);
     return () => this.offChange(listener);
   }
@@ -353,6 +435,7 @@ export class BrowserTokenClient {
   }
 
   tokenInfo(provider) {
+    this.#live();
     return this.#core.tokenInfo(typeof provider === "string" ? provider : "google");
   }
 
@@ -366,10 +449,11 @@ export class BrowserTokenClient {
   }
 
   free() {
-    if (this.#freed) return;
+    if (this.#freed !== undefined) return;
     this.close();
-    this.#freed = true;
-    if (this.#flights.size === 0) this.#core.free();
+    this.#freed = this.#core.error("CONFIG", "this BrowserTokenClient was freed: make a new one");
+    this.#memos.clear();
+    this.#release();
   }
 }
 

@@ -140,7 +140,7 @@ export interface InitOutput {
     readonly clientcore_begin: (a: number, b: any, c: number, d: number, e: number) => [number, number, number];
     readonly clientcore_checkConnection: (a: number, b: any) => [number, number];
     readonly clientcore_config: (a: number) => any;
-    readonly clientcore_disconnected: (a: number, b: number, c: number) => void;
+    readonly clientcore_disconnected: (a: number, b: number, c: number, d: number, e: number) => void;
     readonly clientcore_effects: (a: number) => [number, number];
     readonly clientcore_error: (a: number, b: number, c: number, d: number, e: number, f: number) => any;
     readonly clientcore_fail: (a: number, b: number, c: any, d: number) => any;

@@ -33,10 +33,19 @@ export class ClientCore {
         const ret = wasm.clientcore_config(this.__wbg_ptr);
         return ret;
     }
-    disconnected(conn) {
-        const ptr0 = passStringToWasm0(conn, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
-        const len0 = WASM_VECTOR_LEN;
-        wasm.clientcore_disconnected(this.__wbg_ptr, ptr0, len0);
+    disconnected(user, conn) {
+        let ptr0, len0, ptr1, len1;
+        try {
+            ptr0 = passStringToWasm0(user, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
+            len0 = WASM_VECTOR_LEN;
+            ptr1 = passStringToWasm0(conn, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
+            len1 = WASM_VECTOR_LEN;
+        } catch (e) {
+            if (ptr1) { wasm.__wbindgen_free(ptr1, len1 * 1, 1); }
+            if (ptr0) { wasm.__wbindgen_free(ptr0, len0 * 1, 1); }
+            throw e;
+        }
+        wasm.clientcore_disconnected(this.__wbg_ptr, ptr0, len0, ptr1, len1);
     }
     effects() {
         const ret = wasm.clientcore_effects(this.__wbg_ptr);

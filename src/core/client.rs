@@ -374,6 +374,9 @@ struct Flight {
     force: bool,
     /// The session epoch it started in.
     epoch: u32,
+    /// The connection was disconnected while it was on its way: its answer
+    /// goes to its callers only, not into the cache or to other tabs.
+    dropped: bool,
 }
 
 /// The browser client's decisions, sans I/O: the cache per user and
@@ -503,9 +506,12 @@ impl BrowserClient {
             }
         }
         let mut flights = self.flights.borrow_mut();
+        // A flight of an earlier session (signed out and in again meanwhile)
+        // is bound to fail: it is not joined.
+        let epoch = self.state.borrow().session_epoch();
         if let Some(f) = flights
             .iter()
-            .find(|f| f.user == user && f.conn == conn && f.force == force)
+            .find(|f| f.user == user && f.conn == conn && f.force == force && f.epoch == epoch)
         {
             return Ok(Begin::Follow(f.id));
         }
@@ -516,7 +522,8 @@ impl BrowserClient {
             user,
             conn: conn.to_string(),
             force,
-            epoch: self.state.borrow().session_epoch(),
+            epoch,
+            dropped: false,
         });
         Ok(Begin::Lead {
             id,
@@ -570,7 +577,11 @@ impl BrowserClient {
             flights.remove(i)
         };
         let Flight {
-            user, conn, epoch, ..
+            user,
+            conn,
+            epoch,
+            dropped,
+            ..
         } = flight;
         let result = outcome.map_err(Error::from).and_then(|resp| {
             if let Some(m) = resp.header(marker::HEADER).and_then(marker::parse) {
@@ -595,8 +606,9 @@ impl BrowserClient {
         }
         match result {
             Ok(t) => {
-                // Taken only if the session is still this user's.
-                let taken = self.state.borrow_mut().accept(&user, &conn, t.clone());
+                // Taken only if the session is still this user's, and the
+                // connection was not disconnected meanwhile.
+                let taken = !dropped && self.state.borrow_mut().accept(&user, &conn, t.clone());
                 if taken {
                     self.publish(ClientEvent::Token {
                         user,
@@ -691,20 +703,31 @@ impl BrowserClient {
 
     /// This tab's user disconnected `conn`: its token goes here and in the
     /// user's other tabs, which would otherwise serve it until it expires.
-    pub fn disconnected(&self, conn: &str) {
-        let Some(user) = self.state.borrow().user().map(str::to_string) else {
-            return;
-        };
-        self.state.borrow_mut().drop_connection_of(&user, conn);
+    /// `user` (the session's when the disconnect was asked) disconnected
+    /// `conn` here: tells that user's other tabs, and drops the token when
+    /// the cache is still that user's.
+    pub fn disconnected(&self, user: &str, conn: &str) {
+        self.drop_flights_of(user, conn);
+        self.state.borrow_mut().drop_connection_of(user, conn);
         self.publish(ClientEvent::Disconnected {
-            user,
+            user: user.to_string(),
             conn: conn.to_string(),
         });
     }
 
     /// Another tab of `user` disconnected `conn`.
     pub fn disconnected_shared(&self, user: &str, conn: &str) -> bool {
+        self.drop_flights_of(user, conn);
         self.state.borrow_mut().drop_connection_of(user, conn)
+    }
+
+    /// The answers on their way for `user`'s `conn` are not to be kept.
+    fn drop_flights_of(&self, user: &str, conn: &str) {
+        for f in self.flights.borrow_mut().iter_mut() {
+            if f.user == user && f.conn == conn {
+                f.dropped = true;
+            }
+        }
     }
 
     /// A provider API call answered 401 with this token: it is forgotten.

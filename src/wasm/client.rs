@@ -290,9 +290,9 @@ impl ClientCore {
         self.core.rejected(&conn, &AccessToken::new(token))
     }
 
-    /// This tab's user disconnected `conn`.
-    pub fn disconnected(&self, conn: String) {
-        self.core.disconnected(&conn);
+    /// `user` (the session's when it was asked) disconnected `conn` here.
+    pub fn disconnected(&self, user: String, conn: String) {
+        self.core.disconnected(&user, &conn);
     }
 
     /// Sign-out.

@@ -223,3 +223,161 @@ test("callFunction refuses a response without a numeric status, and names what g
   );
   d.close();
 });
+
+test(
+  "a listener that asks for a token when the user changes joins the new user's call",
+  { timeout: 10_000 },
+  async () => {
+    let user = "user-a";
+    const c = new BrowserTokenClient(options(
+      (_url, init) => {
+        const sub = JSON.parse(atob(new Headers(init.headers).get("authorization").split(".")[1])).sub;
+        return Promise.resolve(new Response(tokenBody(`at-${sub}`, Date.now())));
+      },
+      { getSessionToken: () => jwtFor(user) },
+    ));
+    await c.getAccessToken();
+    let fromListener;
+    c.onChange((change) => {
+      if (change.type === "reset" && change.reason === "user-changed") fromListener = c.getAccessToken();
+    });
+    user = "user-b";
+    const t = await c.getAccessToken();
+    assert.equal(t.accessToken, "at-user-b");
+    assert.equal((await fromListener).accessToken, "at-user-b");
+    c.close();
+  },
+);
+
+test("a session read before a sign-out is not used after it", { timeout: 10_000 }, async () => {
+  const session = deferred();
+  let calls = 0;
+  const c = new BrowserTokenClient(options(
+    () => (calls++, Promise.resolve(new Response(tokenBody("at-1", Date.now())))),
+    { getSessionToken: () => session.promise },
+  ));
+  const pending = c.getAccessToken();
+  const call = c.callFunction("get-token-status");
+  c.reset();
+  session.resolve(jwtFor("user-a"));
+  await assert.rejects(pending, (e) => e instanceof TokenManagerError && e.code === "UNAUTHORIZED");
+  await assert.rejects(call, (e) => e instanceof TokenManagerError && e.code === "UNAUTHORIZED");
+  assert.equal(calls, 0, "nothing was asked with the signed-out session");
+  assert.equal(c.tokenInfo().hasToken, false);
+  c.close();
+});
+
+test(
+  "the token call is cut at its timeout even when fetch ignores the abort",
+  { timeout: 10_000 },
+  async (t) => {
+    t.mock.timers.enable({ apis: ["setTimeout"] });
+    const c = new BrowserTokenClient(options(() => new Promise(() => {})));
+    const pending = c.getAccessToken();
+    const late = c.getAccessToken();
+    await new Promise((resolve) => setImmediate(resolve));
+    t.mock.timers.tick(20_000);
+    await assert.rejects(pending, (e) => e instanceof TokenManagerError && e.code === "TIMEOUT");
+    await assert.rejects(late, (e) => e instanceof TokenManagerError && e.code === "TIMEOUT");
+    c.close();
+  },
+);
+
+test("a provider's 401 is not retried with another user's token", { timeout: 10_000 }, async () => {
+  let user = "user-a";
+  const api = [];
+  const c = new BrowserTokenClient(options(
+    (url, init) => {
+      const auth = new Headers(init.headers).get("authorization");
+      if (url.startsWith("https://api.invalid/")) {
+        api.push(auth);
+        user = "user-b"; // another user signs in while the request is on its way
+        return Promise.resolve(new Response("", { status: 401 }));
+      }
+      const sub = JSON.parse(atob(auth.split(".")[1])).sub;
+      return Promise.resolve(new Response(tokenBody(`at-${sub}`, Date.now())));
+    },
+    { getSessionToken: () => jwtFor(user) },
+  ));
+  await c.getAccessToken(); // user-a is known
+  const r = await c.fetch("https://api.invalid/calendar", { method: "POST", body: "{}" });
+  assert.equal(r.status, 401);
+  assert.deepEqual(api, ["Bearer at-user-a"], "no retry as user-b");
+  c.close();
+});
+
+test(
+  "a disconnect answered after the user changed leaves the new user's token alone",
+  { timeout: 10_000 },
+  async () => {
+    let user = "user-a";
+    const answer = deferred();
+    const c = new BrowserTokenClient(options(
+      (url, init) => {
+        if (url.endsWith("/disconnect")) {
+          return answer.promise.then(() => Response.json({ revocation: "revoked" }));
+        }
+        const sub = JSON.parse(atob(new Headers(init.headers).get("authorization").split(".")[1])).sub;
+        return Promise.resolve(new Response(tokenBody(`at-${sub}`, Date.now())));
+      },
+      { getSessionToken: () => jwtFor(user) },
+    ));
+    await c.getAccessToken();
+    const gone = c.disconnect("google");
+    await new Promise((resolve) => setImmediate(resolve));
+    user = "user-b";
+    assert.equal((await c.getAccessToken()).accessToken, "at-user-b");
+    answer.resolve();
+    await gone;
+    assert.equal(c.tokenInfo().hasToken, true, "user-b's token stays");
+    c.close();
+  },
+);
+
+test(
+  "edge function failures are TokenManagerErrors, and a freed client says so",
+  { timeout: 10_000 },
+  async () => {
+    const c = new BrowserTokenClient(options(() =>
+      Promise.resolve({
+        status: 200,
+        headers: new Headers(),
+        text: () => Promise.reject(new TypeError("reset")),
+      })
+    ));
+    await assert.rejects(
+      c.callFunction("get-token-status"),
+      (e) => e instanceof TokenManagerError && e.code === "NETWORK",
+    );
+    c.free();
+    await assert.rejects(c.getAccessToken(), (e) => e instanceof TokenManagerError && e.code === "CONFIG");
+    await assert.rejects(
+      c.callFunction("connections"),
+      (e) => e instanceof TokenManagerError && e.code === "CONFIG",
+    );
+    assert.throws(() => c.tokenInfo(), (e) => e instanceof TokenManagerError && e.code === "CONFIG");
+  },
+);
+
+test("a crafted connect return shows only a known code, and connect goes only to an http(s) address", {
+  timeout: 10_000,
+}, async () => {
+  const c = new BrowserTokenClient(
+    options(() => Promise.resolve(Response.json({ authorizationUrl: "javascript:alert(1)" }))),
+  );
+  const done = await c.completeConnect("https://app.invalid/?otm_error=YOU_HAVE_WON&otm_provider=spotify");
+  assert.equal(done.error.code, "BAD_REQUEST");
+  const denied = await c.completeConnect(
+    "https://app.invalid/?otm_error=CONSENT_DENIED&otm_provider=spotify",
+  );
+  assert.equal(denied.error.code, "CONSENT_DENIED");
+  const assigned = [];
+  globalThis.location = { href: "https://app.invalid/", assign: (u) => assigned.push(u) };
+  try {
+    await c.connect("spotify");
+  } finally {
+    delete globalThis.location;
+  }
+  assert.deepEqual(assigned, []);
+  c.close();
+});

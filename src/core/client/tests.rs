@@ -788,7 +788,7 @@ fn effects_name_their_user_for_tabs_and_never_show_listeners_a_token() {
         !fx[1][1].to_string().contains("at-"),
         "listeners never see the token"
     );
-    c.disconnected("spotify");
+    c.disconnected("user-a", "spotify");
     c.reset();
     assert_eq!(
         effects(&c),
@@ -897,5 +897,73 @@ fn an_answer_older_than_the_cache_is_settled_but_not_taken() {
     assert!(!taken, "the cache keeps the newer token");
     assert!(
         matches!(c.begin(jwt, "google", false, T0).unwrap(), Begin::Cached(t) if t.access_token.expose() == "at-new")
+    );
+}
+
+/// A sign-out and a sign-in again while a call is on its way: a new call
+/// does not join the old flight, which is bound to fail with UNAUTHORIZED.
+#[test]
+fn a_flight_of_an_earlier_session_is_not_joined() {
+    let c = BrowserClient::new("https://x.supabase.co/functions/v1", None);
+    let jwt = jwt_for("user-a");
+    let Begin::Lead { id: old, .. } = c.begin(jwt.clone(), "google", false, T0).unwrap() else {
+        panic!()
+    };
+    c.reset();
+    let Begin::Lead { id: new, .. } = c.begin(jwt.clone(), "google", false, T0).unwrap() else {
+        panic!("a new session leads its own call")
+    };
+    assert_ne!(old, new);
+    assert!(matches!(c.begin(jwt, "google", false, T0).unwrap(), Begin::Follow(f) if f == new));
+    let body = json!({"accessToken": "at-1", "expiresAt": T0 + 3_600_000}).to_string();
+    assert_eq!(
+        c.finish(old, Ok(HttpResponse::new(200, body.clone())))
+            .unwrap_err()
+            .code,
+        Code::Unauthorized
+    );
+    assert!(c.finish(new, Ok(HttpResponse::new(200, body))).is_ok());
+}
+
+/// A disconnect while a refresh is on its way: the refresh's answer goes to
+/// its callers only; it does not put the token back or go to other tabs.
+/// A disconnect asked by a user who is no longer the tab's leaves the new
+/// user's cache alone and tells the asking user's tabs.
+#[test]
+fn a_refresh_that_lands_after_a_disconnect_is_not_kept() {
+    for here in [true, false] {
+        let c = BrowserClient::new("https://x.supabase.co/functions/v1", None);
+        let Begin::Lead { id, .. } = c.begin(jwt_for("user-a"), "spotify", false, T0).unwrap()
+        else {
+            panic!()
+        };
+        if here {
+            c.disconnected("user-a", "spotify");
+        } else {
+            c.receive(
+                &json!({"type": "disconnect", "user": "user-a", "conn": "spotify"}).into(),
+                T0,
+            );
+        }
+        c.take_deliveries();
+        let body = json!({"accessToken": "at-1", "expiresAt": T0 + 3_600_000}).to_string();
+        let (t, taken) = c.settle(id, Ok(HttpResponse::new(200, body))).unwrap();
+        assert_eq!(
+            t.access_token.expose(),
+            "at-1",
+            "its caller gets its answer"
+        );
+        assert!(!taken, "here: {here}");
+        assert!(c.state().token("spotify").is_none());
+        assert!(c.take_events().is_empty(), "nothing told to other tabs");
+    }
+    let c = BrowserClient::new("https://x.supabase.co/functions/v1", None);
+    c.session_of(jwt_for("user-b")).unwrap();
+    c.accept_shared("user-b", "spotify", tok("at-b", T0 + 3_600_000, T0));
+    c.take_deliveries();
+    c.disconnected("user-a", "spotify");
+    assert!(c.state().token("spotify").is_some(), "user-b's token stays");
+    assert!(
+        matches!(c.take_events().as_slice(), [ClientEvent::Disconnected { user, .. }] if user == "user-a")
     );
 }
