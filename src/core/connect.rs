@@ -21,12 +21,15 @@ use super::authorize::{
 use super::error::{Code, Error, Result};
 use super::grant::process_token_response;
 use super::http::Transport;
+use super::identity::userinfo_request;
 use super::manager::{check_user, not_connected, GetOptions, InitialTokens, Manager, StatusReport};
 use super::provider::{Provider, Revocation};
-use super::revoke::{revocation_outcome, revocation_request, RevokeOutcome};
+use super::revoke::{
+    ambiguous_gone, confirm_gone, revocation_outcome, revocation_request, RevokeOutcome,
+};
 use super::runtime::Runtime;
 use super::seal::{Field, SealContext};
-use super::secret::{AuthorizationCode, PkceVerifier};
+use super::secret::{AccessToken, AuthorizationCode, PkceVerifier};
 use super::store::{ClaimOutcome, ConnectAttempt, Store};
 
 /// How long a connect may take from the authorization URL to completion.
@@ -386,6 +389,22 @@ impl<T: Transport, S: Store, R: Runtime> Manager<T, S, R> {
         .await
     }
 
+    /// After an ambiguous "already gone" (`revoke::ambiguous_gone`): tries the
+    /// access token on the provider's user-info endpoint. A token that still
+    /// works means the grant stands; no answer keeps "revoked", as before.
+    async fn probe_token(&self, provider: &Provider, access: &AccessToken) -> RevokeOutcome {
+        let Some(req) = userinfo_request(provider, access) else {
+            return RevokeOutcome::Revoked;
+        };
+        let status = self
+            .transport
+            .send(req, self.cfg.policy.request_timeout_ms)
+            .await
+            .ok()
+            .map(|r| r.status);
+        confirm_gone(status)
+    }
+
     /// Revokes the grant at the provider where it can, then erases the sealed
     /// tokens and marks the connection disconnected, whatever the provider said.
     pub async fn disconnect(&self, user_id: &str, provider_id: &str) -> Result<DisconnectReport> {
@@ -436,6 +455,9 @@ impl<T: Transport, S: Store, R: Runtime> Manager<T, S, R> {
                                 Code::ProviderRejected,
                                 "only an expired access token was left to revoke the grant with: it may still be authorized at the provider",
                             )),
+                            RevokeOutcome::Revoked if ambiguous_gone(provider, &resp) => {
+                                self.probe_token(provider, &tokens.access_token).await
+                            }
                             outcome => outcome,
                         },
                         Err(e) => RevokeOutcome::Failed(e.into()),

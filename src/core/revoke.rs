@@ -74,6 +74,32 @@ pub fn revocation_request(p: &Provider, t: &TokenSet) -> Option<HttpRequest> {
     }
 }
 
+/// An answer that says "already gone" but that the provider also gives for
+/// an app whose credentials it refused: GitHub's 404, which its grant
+/// deletion answers both for a token it no longer knows and for a client id
+/// or secret that is not the app's (its documented answers are 204 and 422).
+/// The token itself tells them apart: a token that still works means the
+/// grant stands.
+pub fn ambiguous_gone(p: &Provider, resp: &HttpResponse) -> bool {
+    matches!(p.spec.revocation, Revocation::GitHubGrant { .. }) && resp.status == 404
+}
+
+/// The outcome once the token was tried after an ambiguous "already gone"
+/// (`ambiguous_gone`): a token that still works (`probe` 2xx) means the grant
+/// stands and the deletion was refused.
+pub fn confirm_gone(probe_status: Option<u16>) -> RevokeOutcome {
+    match probe_status {
+        Some(s) if (200..300).contains(&s) => RevokeOutcome::Failed(
+            Error::new(
+                Code::InvalidClient,
+                "GitHub answered 404 to the grant deletion while the access token still works: the grant stands; check the app's client id and secret",
+            )
+            .with_status(404),
+        ),
+        _ => RevokeOutcome::Revoked,
+    }
+}
+
 /// Reads the provider's answer to a revocation request.
 pub fn revocation_outcome(p: &Provider, resp: &HttpResponse) -> RevokeOutcome {
     let s = resp.status;

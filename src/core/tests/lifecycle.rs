@@ -3,6 +3,7 @@
 //! upkeep windows. The world and doubles are the parent module's.
 
 use super::*;
+use crate::core::revoke::RevokeOutcome;
 
 #[test]
 fn sign_in_without_refresh_token_keeps_the_stored_one() {
@@ -202,4 +203,61 @@ fn a_sign_in_without_a_refresh_token_keeps_one_rotated_while_it_was_saved() {
         Some("rt-rotated")
     );
     assert_eq!(w.get("google").unwrap().access_token.expose(), "at-sign-in");
+}
+
+/// GitHub answers its grant deletion with 404 both for a token it no longer
+/// knows and for an app whose client id or secret it refused. The token
+/// tells them apart: one that still works means the grant stands.
+#[test]
+fn a_github_404_is_revoked_only_when_the_token_no_longer_works() {
+    for (probe, revoked) in [(200, false), (401, true)] {
+        // GitHub's own endpoints (the transport is scripted).
+        let w = world("github");
+        let cfg = ManagerConfig::from_json(&format!(
+            r#"{{"providers":{{"github":{{"clientId":"cid","clientSecret":"csecret"}}}},
+                "encryptionKeys":[{{"id":"k1","key":"{KEY}"}}]}}"#
+        ))
+        .unwrap();
+        let w = World {
+            m: Manager::new(cfg, w.p.clone(), w.store.clone(), w.rt.clone()),
+            ..w
+        };
+        w.rt.run(w.m.store_tokens(
+            "user-1",
+            "github",
+            InitialTokens {
+                access_token: "gho_app_token".into(),
+                ..Default::default()
+            },
+        ))
+        .unwrap();
+        w.p.push(Reply::Http(HttpResponse::json(
+            404,
+            &serde_json::json!({"message": "Not Found"}),
+        )));
+        w.p.push(Reply::Http(HttpResponse::json(
+            probe,
+            &serde_json::json!({"id": 1, "login": "octo"}),
+        )));
+        let report = w.rt.run(w.m.disconnect("user-1", "github")).unwrap();
+        let probe_req = w.p.requests.borrow().last().unwrap().clone();
+        assert_eq!(probe_req.url, "https://api.github.com/user");
+        assert_eq!(
+            probe_req.header("authorization"),
+            Some("Bearer gho_app_token")
+        );
+        match (&report.revocation, revoked) {
+            (RevokeOutcome::Revoked, true) => {}
+            (RevokeOutcome::Failed(e), false) => {
+                assert_eq!(e.code, Code::InvalidClient);
+                assert!(!e.message.contains("gho_"), "no token in the message");
+            }
+            (other, _) => panic!("probe {probe}: {other:?}"),
+        }
+        assert_eq!(
+            w.get("github").unwrap_err().code,
+            Code::NotConnected,
+            "erased either way"
+        );
+    }
 }
