@@ -18,7 +18,7 @@ use super::json::{self, Value};
 use super::marker;
 use super::secret::AccessToken;
 use super::text::{cat, decimal};
-use super::token::{freshness, Freshness};
+use super::token::{effective_margin, freshness, Freshness};
 use super::tracked::Tracked;
 use super::vecmap::VecMap;
 
@@ -168,8 +168,10 @@ impl ClientState {
 
     /// The connection's cached token if it is valid beyond `margin_ms` at `now`.
     pub fn usable(&self, conn: &str, now: i64, margin_ms: i64) -> Option<&CachedToken> {
-        self.token(conn)
-            .filter(|t| freshness(t.expires_at_ms, now, margin_ms) == Freshness::Fresh)
+        self.token(conn).filter(|t| {
+            let margin = effective_margin(margin_ms, t.refreshed_at_ms, t.expires_at_ms);
+            freshness(t.expires_at_ms, now, margin) == Freshness::Fresh
+        })
     }
 
     /// A marker for `user`'s connection from an edge response or another tab.
@@ -424,7 +426,8 @@ impl BrowserClient {
     /// When a fresh cached token stops being answered from the cache: its
     /// expiry less the margin (`None`: it does not expire).
     pub fn fresh_until(&self, t: &CachedToken) -> Option<i64> {
-        t.expires_at_ms.map(|e| e.saturating_sub(self.margin_ms))
+        let margin = effective_margin(self.margin_ms, t.refreshed_at_ms, t.expires_at_ms);
+        t.expires_at_ms.map(|e| e.saturating_sub(margin))
     }
 
     pub fn functions_url(&self) -> &str {

@@ -16,7 +16,7 @@ use super::secret::{AccessToken, RefreshToken};
 use super::singleflight::{Role, SingleFlight};
 use super::status::Status;
 use super::store::{ConnectionRow, LeaseOutcome, RefreshEvent, Store, TokenWrite};
-use super::token::{freshness, Freshness, TokenSet};
+use super::token::{effective_margin, freshness, Freshness, TokenSet};
 use super::tracked::Tracked;
 use super::vecmap::VecMap;
 
@@ -229,6 +229,22 @@ impl<T: Transport, S: Store, R: Runtime> Manager<T, S, R> {
         opts.min_validity_ms
             .or(self.cfg.policy.margin_ms)
             .unwrap_or((p.spec.margin_secs as i64) * 1000)
+    }
+
+    /// `margin_ms` for this row's token: the configured margin at most half
+    /// the token's lifetime (`token::effective_margin`). A validity the caller
+    /// asked for (`minValiditySeconds`) is kept as asked.
+    pub(crate) fn row_margin_ms(
+        &self,
+        p: &Provider,
+        opts: &GetOptions,
+        row: &ConnectionRow,
+    ) -> i64 {
+        let margin = self.margin_ms(p, opts);
+        if opts.min_validity_ms.is_some() {
+            return margin;
+        }
+        effective_margin(margin, row.token_refreshed_at, row.expires_at)
     }
 
     pub(crate) fn seal(&self, value: &str, user_id: &str, provider: &str, field: Field) -> String {
@@ -509,7 +525,7 @@ impl<T: Transport, S: Store, R: Runtime> Manager<T, S, R> {
             || freshness(
                 row.expires_at,
                 self.rt.now_ms(),
-                self.margin_ms(provider, &opts),
+                self.row_margin_ms(provider, &opts, row),
             ) == Freshness::Fresh;
         if !fresh {
             return None;
@@ -531,7 +547,7 @@ impl<T: Transport, S: Store, R: Runtime> Manager<T, S, R> {
         if !provider.spec.access_tokens_expire {
             return None;
         }
-        let margin = self.margin_ms(provider, &GetOptions::default());
+        let margin = self.row_margin_ms(provider, &GetOptions::default(), row);
         row.expires_at.map(|e| e.saturating_sub(margin))
     }
 
@@ -559,8 +575,11 @@ impl<T: Transport, S: Store, R: Runtime> Manager<T, S, R> {
                 if !opts.force {
                     let now = self.rt.now_ms();
                     let fresh = !provider.spec.access_tokens_expire
-                        || freshness(row.expires_at, now, self.margin_ms(provider, &opts))
-                            == Freshness::Fresh;
+                        || freshness(
+                            row.expires_at,
+                            now,
+                            self.row_margin_ms(provider, &opts, &row),
+                        ) == Freshness::Fresh;
                     if fresh {
                         return self.serve(&row, None).await;
                     }

@@ -37,6 +37,23 @@ pub enum Freshness {
     Expired,
 }
 
+/// The refresh-ahead margin for a token issued at `issued_at_ms` that
+/// expires at `expires_at_ms`: the configured margin, but at most half the
+/// token's lifetime. A token that lives shorter than the margin (a server
+/// that issues two-minute tokens, against a five-minute margin) would
+/// otherwise be "expiring" from the moment it is issued, and every call
+/// would refresh it: one provider call per call, not per expiry.
+pub fn effective_margin(
+    margin_ms: i64,
+    issued_at_ms: Option<i64>,
+    expires_at_ms: Option<i64>,
+) -> i64 {
+    match (issued_at_ms, expires_at_ms) {
+        (Some(i), Some(e)) if e > i => margin_ms.min((e - i) / 2),
+        _ => margin_ms,
+    }
+}
+
 pub fn freshness(expires_at_ms: Option<i64>, now_ms: i64, margin_ms: i64) -> Freshness {
     match expires_at_ms {
         None => Freshness::Fresh,

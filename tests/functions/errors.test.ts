@@ -62,9 +62,12 @@ Deno.test({
       seen.set(code, r);
       return r;
     };
+    // An hour-long token near its end (issued an hour before it expires).
     const expireInDb = (u: string, inSeconds = -1) =>
       s.pg.sql`update oauth_connections
-        set expires_at = now() + ${inSeconds} * interval '1 second' where user_id = ${u}`;
+        set expires_at = now() + ${inSeconds} * interval '1 second',
+            token_refreshed_at = least(token_refreshed_at, now() + ${inSeconds} * interval '1 second' - interval '1 hour')
+        where user_id = ${u}`;
     const logOf = (server: number, requestId: unknown) =>
       s.fns[server].logs.filter((l) => l.includes(String(requestId))).join("\n");
 

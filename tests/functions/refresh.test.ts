@@ -9,9 +9,12 @@ let seq = 0;
 const meet = () => ({ ...MEET, requestId: `r-${++seq}` });
 
 /** Makes the stored token look expired (or expiring in `inSeconds`). */
+/** The token ends in `inSeconds`: an hour-long token near its end (issued an hour before it expires). */
 async function expireInDb(s: Stack, inSeconds = -1) {
   await s.pg.sql`update oauth_connections
-    set expires_at = now() + ${inSeconds} * interval '1 second' where user_id = ${USER}`;
+    set expires_at = now() + ${inSeconds} * interval '1 second',
+        token_refreshed_at = least(token_refreshed_at, now() + ${inSeconds} * interval '1 second' - interval '1 hour')
+    where user_id = ${USER}`;
 }
 
 async function clearCooldown(s: Stack) {

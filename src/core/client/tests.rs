@@ -967,3 +967,31 @@ fn a_refresh_that_lands_after_a_disconnect_is_not_kept() {
         matches!(c.take_events().as_slice(), [ClientEvent::Disconnected { user, .. }] if user == "user-a")
     );
 }
+
+/// A token that lives shorter than the client's margin (one minute, against
+/// 60 s) is still answered from the cache for half its life, not fetched
+/// again at every call.
+#[test]
+fn a_token_shorter_lived_than_the_margin_is_cached_for_half_its_life() {
+    let (c, f, _, rt) = client();
+    let now = rt.now_ms();
+    f.script.borrow_mut().push_back(HttpResponse::json(
+        200,
+        &json!({"accessToken": "at-short", "expiresAt": now + 60_000, "tokenRefreshedAt": marker::format(now)}),
+    ));
+    for _ in 0..3 {
+        assert_eq!(
+            rt.run(c.access_token("google", false))
+                .unwrap()
+                .access_token
+                .expose(),
+            "at-short"
+        );
+    }
+    assert_eq!(f.calls.borrow().len(), 1);
+    let t = c.state().token("google").unwrap().clone();
+    assert_eq!(c.fresh_until(&t), Some(now + 30_000));
+    rt.advance(30_000);
+    rt.run(c.access_token("google", false)).unwrap();
+    assert_eq!(f.calls.borrow().len(), 2, "asked again at half its life");
+}

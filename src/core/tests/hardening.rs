@@ -252,6 +252,7 @@ fn the_hot_path_answers_only_a_fresh_usable_token_of_that_user() {
     assert!(fresh(&row, "user-2", false).is_none(), "another user's row");
     let mut expiring = row.clone();
     expiring.expires_at = Some(w.rt.now_ms() + 60_000); // inside Google's 300 s margin
+    expiring.token_refreshed_at = Some(w.rt.now_ms() + 60_000 - 3_600_000); // an hour-long token
     assert!(fresh(&expiring, "user-1", false).is_none());
     let mut dead = row.clone();
     dead.status = "needs_reauth".into();

@@ -261,3 +261,49 @@ fn a_github_404_is_revoked_only_when_the_token_no_longer_works() {
         );
     }
 }
+
+/// A server that issues tokens shorter-lived than the margin (two minutes,
+/// against Google's five): each token is used for half its life and
+/// refreshed once per expiry, not at every call. A validity the caller asks
+/// for is kept as asked.
+#[test]
+fn tokens_shorter_lived_than_the_margin_are_refreshed_once_per_expiry() {
+    let w = world("google");
+    w.rt.run(w.m.store_tokens(
+        "user-1",
+        "google",
+        InitialTokens {
+            access_token: "at-short".into(),
+            refresh_token: Some("rt-0".into()),
+            expires_at_ms: Some(w.rt.now_ms() + 120_000),
+            ..Default::default()
+        },
+    ))
+    .unwrap();
+    for _ in 0..5 {
+        assert_eq!(w.get("google").unwrap().access_token.expose(), "at-short");
+    }
+    assert_eq!(w.p.calls(), 0, "a fresh two-minute token is used");
+    w.rt.advance(60_000);
+    w.p.push(Reply::Http(HttpResponse::json(
+        200,
+        &serde_json::json!({"access_token": "at-next", "expires_in": 120, "token_type": "Bearer"}),
+    )));
+    assert_eq!(w.get("google").unwrap().access_token.expose(), "at-next");
+    for _ in 0..5 {
+        assert_eq!(w.get("google").unwrap().access_token.expose(), "at-next");
+    }
+    assert_eq!(w.p.calls(), 1, "one refresh for that expiry");
+    let asked = w.rt.run(w.m.get_valid_token(
+        "user-1",
+        "google",
+        GetOptions {
+            min_validity_ms: Some(300_000),
+            ..Default::default()
+        },
+    ));
+    assert!(
+        asked.unwrap().refreshed,
+        "five minutes asked of a two-minute token: a refresh"
+    );
+}
