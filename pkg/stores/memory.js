@@ -183,17 +183,22 @@ export class MemoryStore {
 
   /**
    * Records a connect in progress, and forgets the attempts expired for more
-   * than a day and the user's oldest beyond the newest MAX_CONNECTS_PER_USER
-   * (as the Postgres store does).
+   * than a day and, beyond the user's MAX_CONNECTS_PER_USER, the ones expired
+   * first, then the oldest not yet back from the provider (as the Postgres
+   * store does).
    * @param {ConnectAttempt} a
    */
   putConnect(a) {
     for (const [k, c] of this.#connects) {
       if (c.attempt.expiresAt < a.createdAt - DAY_MS) this.#connects.delete(k);
     }
-    const mine = [...this.#connects.values()].map((c) => c.attempt).filter((c) => c.userId === a.userId)
-      .sort((x, y) => y.createdAt - x.createdAt || (x.stateHash < y.stateHash ? -1 : 1));
-    for (const old of mine.slice(MAX_CONNECTS_PER_USER - 1)) this.#connects.delete(old.stateHash);
+    const live = (c) => c.attempt.expiresAt > a.createdAt;
+    const mine = [...this.#connects.values()].filter((c) => c.attempt.userId === a.userId)
+      .sort((x, y) =>
+        Number(live(y)) - Number(live(x)) || Number(y.claimed) - Number(x.claimed) ||
+        y.attempt.createdAt - x.attempt.createdAt || (x.attempt.stateHash < y.attempt.stateHash ? -1 : 1)
+      );
+    for (const old of mine.slice(MAX_CONNECTS_PER_USER - 1)) this.#connects.delete(old.attempt.stateHash);
     this.#connects.set(a.stateHash, { attempt: { ...a }, claimed: false });
   }
 

@@ -85,10 +85,12 @@ pub fn ambiguous_gone(p: &Provider, resp: &HttpResponse) -> bool {
 }
 
 /// The outcome once the token was tried after an ambiguous "already gone"
-/// (`ambiguous_gone`): a token that still works (`probe` 2xx) means the grant
-/// stands and the deletion was refused.
+/// (`ambiguous_gone`): only a token refused as unknown (401) shows the grant
+/// is gone. One that still works (2xx) means the grant stands and the
+/// deletion was refused; any other answer, or none, proves nothing.
 pub fn confirm_gone(probe_status: Option<u16>) -> RevokeOutcome {
     match probe_status {
+        Some(401) => RevokeOutcome::Revoked,
         Some(s) if (200..300).contains(&s) => RevokeOutcome::Failed(
             Error::new(
                 Code::InvalidClient,
@@ -96,7 +98,13 @@ pub fn confirm_gone(probe_status: Option<u16>) -> RevokeOutcome {
             )
             .with_status(404),
         ),
-        _ => RevokeOutcome::Revoked,
+        _ => RevokeOutcome::Failed(
+            Error::new(
+                Code::ProviderUnavailable,
+                "GitHub answered 404 to the grant deletion and the access token could not be checked: the grant may still stand",
+            )
+            .with_status(404),
+        ),
     }
 }
 

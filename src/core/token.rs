@@ -42,17 +42,24 @@ pub enum Freshness {
 /// token's lifetime. A token that lives shorter than the margin (a server
 /// that issues two-minute tokens, against a five-minute margin) would
 /// otherwise be "expiring" from the moment it is issued, and every call
-/// would refresh it: one provider call per call, not per expiry.
+/// would refresh it: one provider call per call, not per expiry. Never
+/// below `MIN_MARGIN_MS` (nor above the configured margin): a token stored
+/// near its end (an import, a sign-in handing over an old token) looks
+/// short-lived, and is still not served in its last seconds.
 pub fn effective_margin(
     margin_ms: i64,
     issued_at_ms: Option<i64>,
     expires_at_ms: Option<i64>,
 ) -> i64 {
     match (issued_at_ms, expires_at_ms) {
-        (Some(i), Some(e)) if e > i => margin_ms.min((e - i) / 2),
+        (Some(i), Some(e)) if e > i => margin_ms.min(((e - i) / 2).max(MIN_MARGIN_MS)),
         _ => margin_ms,
     }
 }
+
+/// The least refresh-ahead margin `effective_margin` leaves (or the
+/// configured margin, when that is less).
+pub const MIN_MARGIN_MS: i64 = 30_000;
 
 pub fn freshness(expires_at_ms: Option<i64>, now_ms: i64, margin_ms: i64) -> Freshness {
     match expires_at_ms {
@@ -95,6 +102,23 @@ pub fn scope_diff(old: &str, new: &str) -> (Vec<String>, Vec<String>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_margin_is_at_most_half_the_lifetime_and_never_below_thirty_seconds() {
+        let m = 300_000;
+        // An hour-long token: the configured margin.
+        assert_eq!(effective_margin(m, Some(0), Some(3_600_000)), m);
+        // Two-minute tokens: half their life.
+        assert_eq!(effective_margin(m, Some(0), Some(120_000)), 60_000);
+        // A token stored 40 s before its end: still 30 s ahead, not 20.
+        assert_eq!(effective_margin(m, Some(0), Some(40_000)), MIN_MARGIN_MS);
+        // A configured margin under the floor stays as configured.
+        assert_eq!(effective_margin(10_000, Some(0), Some(40_000)), 10_000);
+        // Without an issue time, or with one after the expiry: as configured.
+        assert_eq!(effective_margin(m, None, Some(40_000)), m);
+        assert_eq!(effective_margin(m, Some(50_000), Some(40_000)), m);
+        assert_eq!(effective_margin(m, Some(0), None), m);
+    }
 
     #[test]
     fn after_secs_caps_the_lifetime_and_never_wraps() {

@@ -68,14 +68,23 @@ Deno.test({
         async () => {
           const other = crypto.randomUUID();
           await pg.sql`insert into auth.users (id) values (${other})`;
+          // The oldest is back from the provider (claimed), waiting for its completion: it stays.
+          await store.putConnect(attempt("cap-back", now - 1, { userId: other }));
+          await store.claimConnect({
+            stateHash: "cap-back",
+            codeSealed: "v1.k1.c",
+            ticketHash: "t-back",
+            now,
+          });
           for (let i = 0; i < MAX_CONNECTS_PER_USER + 5; i++) {
             await store.putConnect(attempt(`cap-${String(i).padStart(2, "0")}`, now + i, { userId: other }));
           }
           const kept = await pg.sql`select state_hash from oauth_connect_attempts where user_id = ${other}
           order by state_hash`;
           assert.equal(kept.length, MAX_CONNECTS_PER_USER);
-          assert.equal(kept[0].state_hash, "cap-05", "the five oldest went");
-          assert.equal(kept[kept.length - 1].state_hash, `cap-${MAX_CONNECTS_PER_USER + 4}`);
+          assert.equal(kept[0].state_hash, "cap-06", "the six oldest not back from the provider went");
+          assert.equal(kept[kept.length - 2].state_hash, `cap-${MAX_CONNECTS_PER_USER + 4}`);
+          assert.equal(kept[kept.length - 1].state_hash, "cap-back", "the one back from the provider stays");
           const mine = await pg.sql`select state_hash from oauth_connect_attempts where user_id = ${USER}`;
           assert.equal(mine.length, 2, "another user's connects are untouched");
           await pg.sql`delete from oauth_connect_attempts where user_id = ${other}`;

@@ -200,11 +200,15 @@ test("the package's MemoryStore keeps a user's newest connects only, as the Post
     ticketHash: null,
   });
   store.putConnect(attempt("b-0", "user-b", now));
-  for (let i = 0; i < MAX_CONNECTS_PER_USER + 3; i++) store.putConnect(attempt(`a-${i}`, "user-a", now + i));
   const claim = (stateHash) =>
     store.claimConnect({ stateHash, codeSealed: "c", ticketHash: null, now }).outcome;
-  for (let i = 0; i < 3; i++) assert.equal(claim(`a-${i}`), "missing", `a-${i} was the oldest`);
-  assert.equal(claim(`a-3`), "claimed");
+  // The oldest is back from the provider (claimed), waiting for its completion: it stays.
+  store.putConnect(attempt("a-back", "user-a", now - 1));
+  assert.equal(claim("a-back"), "claimed");
+  for (let i = 0; i < MAX_CONNECTS_PER_USER + 3; i++) store.putConnect(attempt(`a-${i}`, "user-a", now + i));
+  for (let i = 0; i < 4; i++) assert.equal(claim(`a-${i}`), "missing", `a-${i} was among the oldest`);
+  assert.equal(claim("a-back"), "used", "kept, and already claimed");
+  assert.equal(claim(`a-4`), "claimed");
   assert.equal(claim(`a-${MAX_CONNECTS_PER_USER + 2}`), "claimed");
   assert.equal(claim("b-0"), "claimed", "another user's connect is kept");
 });

@@ -210,7 +210,7 @@ fn a_sign_in_without_a_refresh_token_keeps_one_rotated_while_it_was_saved() {
 /// tells them apart: one that still works means the grant stands.
 #[test]
 fn a_github_404_is_revoked_only_when_the_token_no_longer_works() {
-    for (probe, revoked) in [(200, false), (401, true)] {
+    for (probe, revoked) in [(200, false), (401, true), (503, false)] {
         // GitHub's own endpoints (the transport is scripted).
         let w = world("github");
         let cfg = ManagerConfig::from_json(&format!(
@@ -249,7 +249,12 @@ fn a_github_404_is_revoked_only_when_the_token_no_longer_works() {
         match (&report.revocation, revoked) {
             (RevokeOutcome::Revoked, true) => {}
             (RevokeOutcome::Failed(e), false) => {
-                assert_eq!(e.code, Code::InvalidClient);
+                let want = if probe == 200 {
+                    Code::InvalidClient
+                } else {
+                    Code::ProviderUnavailable
+                };
+                assert_eq!(e.code, want, "probe {probe}");
                 assert!(!e.message.contains("gho_"), "no token in the message");
             }
             (other, _) => panic!("probe {probe}: {other:?}"),

@@ -351,7 +351,10 @@ export class PostgresStore {
 
   /**
    * Records a connect in progress, and deletes the attempts expired for more
-   * than a day and the user's oldest beyond the newest MAX_CONNECTS_PER_USER.
+   * than a day and, beyond the user's MAX_CONNECTS_PER_USER, the ones
+   * expired first, then the oldest not yet back from the provider: a connect
+   * the provider already sent back (claimed, waiting for its completion) is
+   * kept over newer ones.
    * @param {ConnectAttempt} a
    */
   async putConnect(a) {
@@ -359,7 +362,10 @@ export class PostgresStore {
       `with purged as (delete from ${A} where expires_at < ${ts("$8")} - interval '1 day'),
        capped as (delete from ${A} where state_hash in (
          select state_hash from ${A} where user_id = $2::uuid
-          order by created_at desc, state_hash offset ${MAX_CONNECTS_PER_USER - 1}))
+          order by expires_at > ${
+        ts("$8")
+      } desc, claimed_at is not null desc, created_at desc, state_hash collate "C"
+          offset ${MAX_CONNECTS_PER_USER - 1}))
        insert into ${A} (state_hash, user_id, provider, verifier_sealed, redirect_uri, return_to, scopes,
               created_at, expires_at, code_sealed, ticket_hash)
        values ($1, $2::uuid, $3, $4, $5, $6, $7::text[], ${ts("$8")}, ${ts("$9")}, $10, $11)`,
