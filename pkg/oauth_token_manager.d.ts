@@ -252,7 +252,11 @@ export interface TokenStore {
     disconnect(a: { userId: string; provider: string; at: number }): Promise<void> | void;
     appendEvent(e: RefreshEvent): Promise<void> | void;
     listExpiring(a: { before: number; now: number; limit: number }): Promise<{ userId: string; provider: string }[]> | { userId: string; provider: string }[];
-    /** Connect only: record an attempt. */
+    /**
+     * Connect only: record an attempt. Bound what one user can hold: the
+     * package's stores keep a user's 20 newest (MAX_CONNECTS_PER_USER),
+     * evicting expired ones first, then the oldest not yet claimed.
+     */
     putConnect?(a: ConnectAttempt): Promise<void> | void;
     /** Connect only, one statement: claim the attempt with this state once, attaching code and ticket. */
     claimConnect?(a: { stateHash: string; codeSealed: string | null; ticketHash: string | null; now: number }):
