@@ -30,6 +30,12 @@ function header(response, name) {
   }
 }
 
+/** A response's status, 0 when it has none that is a number (not an HTTP answer). */
+const statusOf = (response) => (typeof response.status === "number" ? response.status : 0);
+
+/** A body read, as text ("" for anything else a custom fetch resolves it to). */
+const asText = (read) => (typeof read === "string" ? read : "");
+
 /** Plain words for the errors a connect's callback can send back. */
 function connectErrorSentence(code) {
   if (code === "CONSENT_DENIED") return "Access was not granted at the provider.";
@@ -117,6 +123,16 @@ export class BrowserTokenClient {
 
   #message(data) {
     if (this.#freed === undefined) this.#step((core) => core.message(data));
+  }
+
+  /** Whether `conn` is a connection id (the core's rule). */
+  #isConnection(conn) {
+    try {
+      this.#core.checkConnection(conn);
+      return true;
+    } catch {
+      return false;
+    }
   }
 
   /** Throws once `free()` was called. */
@@ -305,9 +321,8 @@ export class BrowserTokenClient {
           }),
           timeout,
         ]);
-        const read = await Promise.race([response.text(), timeout]);
-        text = typeof read === "string" ? read : "";
-        status = typeof response.status === "number" ? response.status : 0;
+        text = asText(await Promise.race([response.text(), timeout]));
+        status = statusOf(response);
         marker = header(response, MARKER);
         connection = header(response, CONNECTION);
       } catch (e) {
@@ -392,16 +407,14 @@ export class BrowserTokenClient {
       let response, text;
       try {
         response = await this.#fetch.call(undefined, `${this.#functionsUrl}/${name}`, init);
-        const read = await response.text();
-        text = typeof read === "string" ? read : "";
+        text = asText(await response.text());
       } catch (e) {
         throw this.#core.error("NETWORK", `${name} could not be reached`, [e]);
       }
       this.#observe(user, response);
-      const status = response.status;
-      if (!(typeof status === "number" && status >= 200 && status <= 299)) {
-        const code = typeof status === "number" ? status : 0;
-        throw this.#step((core) => core.functionError(code, text, header(response, CONNECTION)));
+      const status = statusOf(response);
+      if (status < 200 || status > 299) {
+        throw this.#step((core) => core.functionError(status, text, header(response, CONNECTION)));
       }
       if (text === "") return [user, null];
       try {
@@ -482,7 +495,7 @@ export class BrowserTokenClient {
     const provider = params.get("otm_provider");
     const ticket = params.get("otm_connect");
     const code = params.get("otm_error");
-    if (provider === null || !/^[A-Za-z0-9_-]{1,64}$/.test(provider)) return null;
+    if (provider === null || !this.#isConnection(provider)) return null;
     // The ticket is single use: off this page's address bar (the router's state kept).
     const history = globalThis.history;
     if (url === here && typeof history?.replaceState === "function") {

@@ -20,6 +20,10 @@ function header(response, name) {
   }
 }
 
+const statusOf = (response) => (typeof response.status === "number" ? response.status : 0);
+
+const asText = (read) => (typeof read === "string" ? read : "");
+
 function connectErrorSentence(code) {
   if (code === "CONSENT_DENIED") return "Access was not granted at the provider.";
   if (code === "CONNECT_STATE_INVALID") {
@@ -81,6 +85,15 @@ export class BrowserTokenClient {
 
   #message(data) {
     if (this.#freed === undefined) this.#step((core) => core.message(data));
+  }
+
+  #isConnection(conn) {
+    try {
+      this.#core.checkConnection(conn);
+      return true;
+    } catch {
+      return false;
+    }
   }
 
   #live() {
@@ -239,9 +252,8 @@ export class BrowserTokenClient {
           }),
           timeout,
         ]);
-        const read = await Promise.race([response.text(), timeout]);
-        text = typeof read === "string" ? read : "";
-        status = typeof response.status === "number" ? response.status : 0;
+        text = asText(await Promise.race([response.text(), timeout]));
+        status = statusOf(response);
         marker = header(response, MARKER);
         connection = header(response, CONNECTION);
       } catch (e) {
@@ -312,16 +324,14 @@ export class BrowserTokenClient {
       let response, text;
       try {
         response = await this.#fetch.call(undefined, `${this.#functionsUrl}/${name}`, init);
-        const read = await response.text();
-        text = typeof read === "string" ? read : "";
+        text = asText(await response.text());
       } catch (e) {
         throw this.#core.error("NETWORK", `${name} could not be reached`, [e]);
       }
       this.#observe(user, response);
-      const status = response.status;
-      if (!(typeof status === "number" && status >= 200 && status <= 299)) {
-        const code = typeof status === "number" ? status : 0;
-        throw this.#step((core) => core.functionError(code, text, header(response, CONNECTION)));
+      const status = statusOf(response);
+      if (status < 200 || status > 299) {
+        throw this.#step((core) => core.functionError(status, text, header(response, CONNECTION)));
       }
       if (text === "") return [user, null];
       try {
@@ -383,7 +393,7 @@ export class BrowserTokenClient {
     const provider = params.get("otm_provider");
     const ticket = params.get("otm_connect");
     const code = params.get("otm_error");
-    if (provider === null || !/^[A-Za-z0-9_-]{1,64}$/.test(provider)) return null;
+    if (provider === null || !this.#isConnection(provider)) return null;
     const history = globalThis.history;
     if (url === here && typeof history?.replaceState === "function") {
       for (const k of RETURN_PARAMS) params.delete(k);

@@ -1,8 +1,10 @@
 //! The browser side of the one refresh path: a cached access token from the
 //! `refresh-google-token` edge function (the browser never holds a refresh
 //! token), single flight, the `token_refreshed_at` marker, and tokens shared
-//! between tabs. `ClientState` is the pure part; `BrowserClient` runs it over
-//! the same `Transport` and `Runtime` traits as the server.
+//! between tabs. Sans I/O: `BrowserClient` decides in calls that return at
+//! once and js/client.js (through src/wasm/client.rs) does the I/O.
+//! `ClientState` (client/state.rs) is what a tab knows; `wire` is what it
+//! tells other tabs and listeners.
 //!
 //! Everything is per user: the cache belongs to the user of the session JWT
 //! (its `sub`, read without verifying: the server verifies), every call
@@ -18,9 +20,8 @@ use super::json::{self, Value};
 use super::marker;
 use super::secret::AccessToken;
 use super::text::{cat, decimal};
-use super::token::{effective_margin, freshness, Freshness};
+use super::token::effective_margin;
 use super::tracked::Tracked;
-use super::vecmap::VecMap;
 
 /// Default refresh-ahead margin in the browser: a little under the server's,
 /// so the server usually has a fresh token ready.
@@ -35,181 +36,6 @@ pub struct CachedToken {
     /// The server's `token_refreshed_at` for this token.
     pub refreshed_at_ms: Option<i64>,
     pub scope: Option<String>,
-}
-
-/// One connection's cache: its token and the newest marker seen for it.
-#[derive(Clone, Debug, Default)]
-struct Slot {
-    token: Option<CachedToken>,
-    marker_ms: Option<i64>,
-}
-
-impl Slot {
-    fn observe_marker(&mut self, marker_ms: i64) -> bool {
-        if self.marker_ms.is_none_or(|m| marker_ms > m) {
-            self.marker_ms = Some(marker_ms);
-        }
-        let stale = self
-            .token
-            .as_ref()
-            .is_some_and(|t| t.refreshed_at_ms.is_none_or(|r| r < marker_ms));
-        if stale {
-            self.token = None;
-        }
-        stale
-    }
-
-    fn accept(&mut self, t: CachedToken) -> bool {
-        let r = t.refreshed_at_ms.unwrap_or(i64::MIN);
-        if self.marker_ms.is_some_and(|m| r < m) {
-            return false;
-        }
-        if let Some(cur) = &self.token {
-            let cur_r = cur.refreshed_at_ms.unwrap_or(i64::MIN);
-            if r < cur_r
-                || (r == cur_r
-                    && cur.expires_at_ms >= t.expires_at_ms
-                    && cur.access_token == t.access_token)
-            {
-                return false;
-            }
-        }
-        if let Some(m) = t.refreshed_at_ms {
-            self.marker_ms = Some(self.marker_ms.map_or(m, |k| k.max(m)));
-        }
-        self.token = Some(t);
-        true
-    }
-}
-
-/// What a client knows: whose it is and, per connection (`google`,
-/// `spotify`, …), its cached token and the newest marker seen.
-#[derive(Clone, Debug, Default)]
-pub struct ClientState {
-    user: Option<String>,
-    /// In connection order.
-    slots: VecMap<String, Slot>,
-    /// Moves at every sign-out, user switch or sign-out in another tab: an
-    /// answer to a call made before it is no longer this session's.
-    sessions: u32,
-}
-
-impl ClientState {
-    pub fn user(&self) -> Option<&str> {
-        self.user.as_deref()
-    }
-
-    /// See `sessions`.
-    pub fn session_epoch(&self) -> u32 {
-        self.sessions
-    }
-
-    /// The session is `user`'s now. A different user than before drops
-    /// everything the previous one had. Returns the previous user when it changed.
-    pub fn switch_user(&mut self, user: &str) -> Option<Option<String>> {
-        if self.user.as_deref() == Some(user) {
-            return None;
-        }
-        let previous = self.user.replace(user.to_string());
-        self.slots.clear();
-        self.sessions = self.sessions.wrapping_add(1);
-        Some(previous)
-    }
-
-    /// Sign-out: forget the user and everything of theirs.
-    pub fn reset(&mut self) -> Option<String> {
-        self.slots.clear();
-        self.sessions = self.sessions.wrapping_add(1);
-        self.user.take()
-    }
-
-    fn is(&self, user: &str) -> bool {
-        self.user.as_deref() == Some(user)
-    }
-
-    /// Another tab of this user signed out: drop every token, keep the user.
-    pub fn drop_tokens_of(&mut self, user: &str) -> bool {
-        if !self.is(user) {
-            return false;
-        }
-        self.sessions = self.sessions.wrapping_add(1);
-        let mut dropped = false;
-        for slot in self.slots.values_mut() {
-            dropped |= slot.token.take().is_some();
-        }
-        dropped
-    }
-
-    /// `user` disconnected `conn` (here or in another tab): its token goes.
-    pub fn drop_connection_of(&mut self, user: &str, conn: &str) -> bool {
-        if !self.is(user) {
-            return false;
-        }
-        self.slots
-            .get_mut(conn)
-            .is_some_and(|slot| slot.token.take().is_some())
-    }
-
-    pub fn token(&self, conn: &str) -> Option<&CachedToken> {
-        self.slots.get(conn)?.token.as_ref()
-    }
-
-    pub fn marker_ms(&self, conn: &str) -> Option<i64> {
-        self.slots.get(conn)?.marker_ms
-    }
-
-    /// Every connection's cached token valid beyond `margin_ms` at `now`.
-    pub fn usable_all(&self, now: i64, margin_ms: i64) -> Vec<(&str, &CachedToken)> {
-        self.slots
-            .iter()
-            .filter_map(|(c, _)| Some((c.as_str(), self.usable(c, now, margin_ms)?)))
-            .collect()
-    }
-
-    /// The connection's cached token if it is valid beyond `margin_ms` at `now`.
-    pub fn usable(&self, conn: &str, now: i64, margin_ms: i64) -> Option<&CachedToken> {
-        self.token(conn).filter(|t| {
-            let margin = effective_margin(margin_ms, t.refreshed_at_ms, t.expires_at_ms);
-            freshness(t.expires_at_ms, now, margin) == Freshness::Fresh
-        })
-    }
-
-    /// A marker for `user`'s connection from an edge response or another tab.
-    /// Ignored for another user. Drops the cached token when the server
-    /// refreshed after it was issued. True if dropped.
-    pub fn observe_marker(&mut self, user: &str, conn: &str, marker_ms: i64) -> bool {
-        if !self.is(user) {
-            return false;
-        }
-        self.slots
-            .get_or_insert_with(conn.to_string(), Slot::default)
-            .observe_marker(marker_ms)
-    }
-
-    /// A token for `user`'s connection from the server or another tab.
-    /// Refused for another user, and when older than what is known (a late
-    /// message from a slow tab). True if taken.
-    pub fn accept(&mut self, user: &str, conn: &str, t: CachedToken) -> bool {
-        if !self.is(user) {
-            return false;
-        }
-        self.slots
-            .get_or_insert_with(conn.to_string(), Slot::default)
-            .accept(t)
-    }
-
-    /// The provider rejected the cached token: forget it.
-    pub fn invalidate(&mut self, conn: &str, token: &AccessToken) {
-        if let Some(slot) = self.slots.get_mut(conn) {
-            if slot
-                .token
-                .as_ref()
-                .is_some_and(|t| &t.access_token == token)
-            {
-                slot.token = None;
-            }
-        }
-    }
 }
 
 /// What a client tells its tabs and listeners. Every message to other tabs
@@ -416,6 +242,11 @@ impl BrowserClient {
 
     pub fn state(&self) -> ClientState {
         self.state.borrow().clone()
+    }
+
+    /// The session's user, if one was seen (without copying the state).
+    pub fn user(&self) -> Option<String> {
+        self.state.borrow().user().map(str::to_string)
     }
 
     /// Changes whenever the state may have (see `Tracked`).
@@ -750,8 +581,10 @@ impl BrowserClient {
     }
 }
 
+mod state;
 #[cfg(test)]
 mod tests;
 mod wire;
 
+pub use state::ClientState;
 pub use wire::Delivery;

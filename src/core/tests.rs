@@ -123,23 +123,26 @@ impl World {
     /// seconds: an hour-long token issued earlier (so the margin is the
     /// configured one, not capped by a short lifetime).
     fn connect(&self, provider: &str, expires_in: i64, refresh: Option<&str>) {
-        self.rt
-            .run(self.m.store_tokens(
-                "user-1",
-                provider,
-                InitialTokens {
-                    access_token: "at-initial".into(),
-                    refresh_token: refresh.map(str::to_string),
-                    expires_at_ms: Some(self.rt.now_ms() + expires_in * 1000),
-                    scope: Some("calendar".into()),
-                    ..Default::default()
-                },
-            ))
-            .unwrap();
+        self.sign_in(
+            provider,
+            InitialTokens {
+                access_token: "at-initial".into(),
+                refresh_token: refresh.map(str::to_string),
+                expires_at_ms: Some(self.rt.now_ms() + expires_in * 1000),
+                scope: Some("calendar".into()),
+                ..Default::default()
+            },
+        );
         if let Some(mut row) = self.store.row("user-1", provider) {
             row.token_refreshed_at = row.expires_at.map(|e| e - 3_600_000);
             self.store.put_row(row);
         }
+    }
+    /// Stores `user-1`'s tokens for `provider`, as a sign-in hands them over.
+    fn sign_in(&self, provider: &str, tokens: InitialTokens) -> super::manager::StatusReport {
+        self.rt
+            .run(self.m.store_tokens("user-1", provider, tokens))
+            .unwrap()
     }
     fn get(&self, provider: &str) -> super::error::Result<super::manager::ValidToken> {
         self.rt.run(

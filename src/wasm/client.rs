@@ -9,6 +9,7 @@
 use wasm_bindgen::prelude::*;
 
 use super::convert::{error_from_js, error_to_js, get, js_to_json, obj, opt_n, opt_s, s};
+use super::fetch::describe;
 use crate::core::client::{
     check_connection, Begin, BrowserClient, CachedToken, DEFAULT_CONNECTION, FUNCTION_TIMEOUT_MS,
 };
@@ -17,7 +18,6 @@ use crate::core::fields::Fields;
 use crate::core::http::{HttpResponse, TransportError};
 use crate::core::marker;
 use crate::core::secret::AccessToken;
-use crate::core::text::cat;
 
 #[wasm_bindgen(typescript_custom_section)]
 const TS_CLIENT: &'static str = r#"
@@ -158,7 +158,7 @@ impl ClientCore {
     /// The session's user, if one was seen.
     #[wasm_bindgen(getter)]
     pub fn user(&self) -> Option<String> {
-        self.core.state().user().map(str::to_string)
+        self.core.user()
     }
 
     /// What to tell the user's other tabs and listeners since the last
@@ -218,12 +218,7 @@ impl ClientCore {
         let outcome = if timed_out {
             TransportError::Timeout
         } else {
-            // Name and message only: fetch errors name the URL at most, never the body.
-            let name = get(&cause, "name")
-                .as_string()
-                .unwrap_or_else(|| "Error".into());
-            let msg = get(&cause, "message").as_string().unwrap_or_default();
-            TransportError::Network(cat(&[&name, ": ", &msg]).chars().take(200).collect())
+            TransportError::Network(describe(&cause))
         };
         let e = self
             .core

@@ -12,6 +12,7 @@ use web_sys::AbortController;
 use super::convert::{get, set};
 use super::util::{clear_timeout, set_timeout, settle};
 use crate::core::http::{HttpRequest, HttpResponse, Transport, TransportError};
+use crate::core::text::cat;
 
 pub struct FetchTransport {
     pub fetch: Function,
@@ -20,12 +21,13 @@ pub struct FetchTransport {
 /// Response headers the core reads.
 const HEADERS: [&str; 3] = ["retry-after", "content-type", "x-token-refreshed-at"];
 
-fn describe(e: &JsValue) -> String {
+/// What a failed fetch threw, as a transport error's detail (the browser
+/// client's driver reports its own the same way).
+pub(super) fn describe(e: &JsValue) -> String {
     // Name and message only: fetch errors name the URL at most, never the body.
     let name = get(e, "name").as_string().unwrap_or_else(|| "Error".into());
     let msg = get(e, "message").as_string().unwrap_or_default();
-    let s = format!("{name}: {msg}");
-    s.chars().take(200).collect()
+    cat(&[&name, ": ", &msg]).chars().take(200).collect()
 }
 
 impl Transport for FetchTransport {

@@ -14,6 +14,8 @@ await init();
 v8.setFlagsFromString("--expose-gc");
 const gc = vm.runInNewContext("gc");
 
+/** The user a stand-in function sees: the session JWT's `sub` in an `authorization` header. */
+const subOf = (authorization) => JSON.parse(atob(authorization.split(".")[1])).sub;
 const jwtFor = (sub) => `${btoa('{"alg":"none"}')}.${btoa(JSON.stringify({ sub }))}.sig`;
 let channel = 0;
 const options = (fetch, extra = {}) => ({
@@ -196,6 +198,7 @@ test("free() at once or during a call: the call still answers, nothing rejects u
     if (typeof Symbol.dispose === "symbol") {
       const d = new BrowserTokenClient(options(() => Promise.reject(new Error("unused"))));
       d[Symbol.dispose]();
+      await assert.rejects(d.getAccessToken(), (e) => e instanceof TokenManagerError && e.code === "CONFIG");
     }
   } finally {
     process.off("unhandledRejection", onUnhandled);
@@ -231,7 +234,7 @@ test(
     let user = "user-a";
     const c = new BrowserTokenClient(options(
       (_url, init) => {
-        const sub = JSON.parse(atob(new Headers(init.headers).get("authorization").split(".")[1])).sub;
+        const sub = subOf(new Headers(init.headers).get("authorization"));
         return Promise.resolve(new Response(tokenBody(`at-${sub}`, Date.now())));
       },
       { getSessionToken: () => jwtFor(user) },
@@ -294,7 +297,7 @@ test("a provider's 401 is not retried with another user's token", { timeout: 10_
         user = "user-b"; // another user signs in while the request is on its way
         return Promise.resolve(new Response("", { status: 401 }));
       }
-      const sub = JSON.parse(atob(auth.split(".")[1])).sub;
+      const sub = subOf(auth);
       return Promise.resolve(new Response(tokenBody(`at-${sub}`, Date.now())));
     },
     { getSessionToken: () => jwtFor(user) },
@@ -317,7 +320,7 @@ test(
         if (url.endsWith("/disconnect")) {
           return answer.promise.then(() => Response.json({ revocation: "revoked" }));
         }
-        const sub = JSON.parse(atob(new Headers(init.headers).get("authorization").split(".")[1])).sub;
+        const sub = subOf(new Headers(init.headers).get("authorization"));
         return Promise.resolve(new Response(tokenBody(`at-${sub}`, Date.now())));
       },
       { getSessionToken: () => jwtFor(user) },

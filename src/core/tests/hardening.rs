@@ -106,8 +106,7 @@ fn a_missing_scope_needs_reauth_keeps_serving_and_survives_a_refresh() {
     let st = w.rt.run(w.m.status("user-1", "google")).unwrap();
     assert_eq!(st.status, "needs_reauth");
     // New consent that grants it clears it.
-    w.rt.run(w.m.store_tokens(
-        "user-1",
+    w.sign_in(
         "google",
         InitialTokens {
             access_token: "at-granted".into(),
@@ -116,8 +115,7 @@ fn a_missing_scope_needs_reauth_keeps_serving_and_survives_a_refresh() {
             scope: Some(format!("calendar {scope}")),
             ..Default::default()
         },
-    ))
-    .unwrap();
+    );
     let st = w.rt.run(w.m.status("user-1", "google")).unwrap();
     assert_eq!(st.status, "connected");
     assert_eq!(st.last_error_code, None);
@@ -348,17 +346,14 @@ fn a_sign_in_token_alone_does_not_replace_a_working_grant() {
     let w = world("google");
     w.connect("google", 3600, Some("rt-0"));
     let before = w.store.row("user-1", "google").unwrap();
-    let st =
-        w.rt.run(w.m.store_tokens(
-            "user-1",
-            "google",
-            InitialTokens {
-                access_token: "at-login-only".into(),
-                expires_in_secs: Some(3600),
-                ..Default::default()
-            },
-        ))
-        .unwrap();
+    let st = w.sign_in(
+        "google",
+        InitialTokens {
+            access_token: "at-login-only".into(),
+            expires_in_secs: Some(3600),
+            ..Default::default()
+        },
+    );
     assert_eq!(st.status, "connected");
     let after = w.store.row("user-1", "google").unwrap();
     assert_eq!(after.access_token_sealed, before.access_token_sealed);
@@ -366,8 +361,7 @@ fn a_sign_in_token_alone_does_not_replace_a_working_grant() {
     assert_eq!(w.get("google").unwrap().access_token.expose(), "at-initial");
     // With a refresh token (a new consent), or a scope saying what it
     // grants, the sign-in's tokens are the grant.
-    w.rt.run(w.m.store_tokens(
-        "user-1",
+    w.sign_in(
         "google",
         InitialTokens {
             access_token: "at-with-scope".into(),
@@ -375,8 +369,7 @@ fn a_sign_in_token_alone_does_not_replace_a_working_grant() {
             scope: Some("calendar".into()),
             ..Default::default()
         },
-    ))
-    .unwrap();
+    );
     assert_eq!(
         w.get("google").unwrap().access_token.expose(),
         "at-with-scope"
@@ -386,16 +379,14 @@ fn a_sign_in_token_alone_does_not_replace_a_working_grant() {
     row.status = "needs_reauth".into();
     row.last_error_code = Some("REAUTH_REQUIRED".into());
     w.store.put_row(row);
-    w.rt.run(w.m.store_tokens(
-        "user-1",
+    w.sign_in(
         "google",
         InitialTokens {
             access_token: "at-again".into(),
             expires_in_secs: Some(3600),
             ..Default::default()
         },
-    ))
-    .unwrap();
+    );
     assert_eq!(w.get("google").unwrap().access_token.expose(), "at-again");
 }
 

@@ -19,15 +19,13 @@ fn sign_in_without_refresh_token_keeps_the_stored_one() {
 #[test]
 fn github_tokens_without_an_expiry_are_never_refreshed() {
     let w = world("github");
-    w.rt.run(w.m.store_tokens(
-        "user-1",
+    w.sign_in(
         "github",
         InitialTokens {
             access_token: "gho_app_token".into(),
             ..Default::default()
         },
-    ))
-    .unwrap();
+    );
     w.rt.advance(365 * 86_400_000);
     assert_eq!(
         w.get("github").unwrap().access_token.expose(),
@@ -42,16 +40,14 @@ fn github_app_tokens_from_a_sign_in_expire_in_eight_hours_and_are_refreshed() {
     // refresh token without their lifetimes; GitHub's user tokens with a
     // refresh token live 8 hours ("Refreshing user access tokens").
     let w = world("github");
-    w.rt.run(w.m.store_tokens(
-        "user-1",
+    w.sign_in(
         "github",
         InitialTokens {
             access_token: "ghu_user_token".into(),
             refresh_token: Some("ghr_refresh".into()),
             ..Default::default()
         },
-    ))
-    .unwrap();
+    );
     let row = w.store.row("user-1", "github").unwrap();
     assert_eq!(row.expires_at, Some(w.rt.now_ms() + 28_800_000));
     assert_eq!(
@@ -105,8 +101,7 @@ fn background_refresher_refreshes_only_what_is_due() {
 fn a_grant_with_a_known_end_warns_reconnect_before_it_within_the_notice() {
     let w = world("google");
     // Google's refresh tokens for apps in testing mode last 7 days.
-    w.rt.run(w.m.store_tokens(
-        "user-1",
+    w.sign_in(
         "google",
         InitialTokens {
             access_token: "at".into(),
@@ -115,8 +110,7 @@ fn a_grant_with_a_known_end_warns_reconnect_before_it_within_the_notice() {
             refresh_token_expires_in_secs: Some(7 * 86_400),
             ..Default::default()
         },
-    ))
-    .unwrap();
+    );
     let end = w.rt.now_ms() + 7 * 86_400_000;
     let status = || w.rt.run(w.m.status("user-1", "google")).unwrap();
     assert_eq!(status().warning, None, "four days' notice is not due yet");
@@ -187,8 +181,7 @@ fn a_sign_in_without_a_refresh_token_keeps_one_rotated_while_it_was_saved() {
     w.connect("google", 3600, Some("rt-0"));
     w.store
         .before_next_save(move |row| row.refresh_token_sealed = rotated);
-    w.rt.run(w.m.store_tokens(
-        "user-1",
+    w.sign_in(
         "google",
         InitialTokens {
             access_token: "at-sign-in".into(),
@@ -196,8 +189,7 @@ fn a_sign_in_without_a_refresh_token_keeps_one_rotated_while_it_was_saved() {
             scope: Some("calendar".into()),
             ..Default::default()
         },
-    ))
-    .unwrap();
+    );
     assert_eq!(
         w.stored_refresh_token("google").as_deref(),
         Some("rt-rotated")
@@ -222,15 +214,13 @@ fn a_github_404_is_revoked_only_when_the_token_no_longer_works() {
             m: Manager::new(cfg, w.p.clone(), w.store.clone(), w.rt.clone()),
             ..w
         };
-        w.rt.run(w.m.store_tokens(
-            "user-1",
+        w.sign_in(
             "github",
             InitialTokens {
                 access_token: "gho_app_token".into(),
                 ..Default::default()
             },
-        ))
-        .unwrap();
+        );
         w.p.push(Reply::Http(HttpResponse::json(
             404,
             &serde_json::json!({"message": "Not Found"}),
@@ -274,8 +264,7 @@ fn a_github_404_is_revoked_only_when_the_token_no_longer_works() {
 #[test]
 fn tokens_shorter_lived_than_the_margin_are_refreshed_once_per_expiry() {
     let w = world("google");
-    w.rt.run(w.m.store_tokens(
-        "user-1",
+    w.sign_in(
         "google",
         InitialTokens {
             access_token: "at-short".into(),
@@ -283,8 +272,7 @@ fn tokens_shorter_lived_than_the_margin_are_refreshed_once_per_expiry() {
             expires_at_ms: Some(w.rt.now_ms() + 120_000),
             ..Default::default()
         },
-    ))
-    .unwrap();
+    );
     for _ in 0..5 {
         assert_eq!(w.get("google").unwrap().access_token.expose(), "at-short");
     }
