@@ -43,6 +43,11 @@ for feature in server client; do
   node bench/wasm-sizes.mjs "$named/$feature.wasm" 16
 done
 
+# How far the server build could fall: the same sources with the orchestration
+# synchronous (no futures: a bound on what a sans-IO server manager saves), and
+# without the orchestration at all (what it weighs before any).
+node bench/size-bounds.mjs
+
 runs=${BENCH_RUNS:-31}
 cold() { # label, bench/instantiate.ts's mode ("" or async), then deno flags
   local label=$1 mode=$2 samples=()
