@@ -69,8 +69,14 @@ export class BrowserTokenClient {
    * 401, with a forced refresh unless a newer token came meanwhile. The
    * retry is the same user's: after a sign-out or another user's sign-in
    * meanwhile, the 401 is the answer. `options.provider` names the connection.
+   * A `Request` keeps its own headers beside `init`'s, and the retry resends
+   * its body, or a stream body, from a copy taken before the first send.
    */
-  fetch(input: string, init?: RequestInit, options?: { provider?: string }): Promise<Response>;
+  fetch(
+    input: string | URL | Request,
+    init?: RequestInit,
+    options?: { provider?: string },
+  ): Promise<Response>;
   /**
    * A valid access token for a connection (`provider`, default `google`):
    * cached, or one call to its token function shared by all callers.

@@ -351,23 +351,41 @@ export class BrowserTokenClient {
     this.#live();
     const provider = typeof options?.provider === "string" ? options.provider : "google";
     init ??= {};
-    const send = (token) => {
-      const headers = new Headers(init.headers);
+    // A Request's body, and a stream, can be read once: the retry sends a
+    // copy taken before the first send (dropped when no retry is needed).
+    const bodies = [init.body, init.body];
+    if (init.body instanceof ReadableStream) {
+      bodies.splice(0, 2, ...init.body.tee());
+    }
+    const inputs = [input, input instanceof Request ? input.clone() : input];
+    const send = (token, i) => {
+      // The init's headers replace a Request's own in fetch: keep both.
+      const headers = new Headers(inputs[i]?.headers);
+      new Headers(init.headers).forEach((v, k) => headers.set(k, v));
       headers.set("authorization", `Bearer ${token}`);
-      return this.#fetch.call(undefined, input, { ...init, headers });
+      const sent = { ...init, headers };
+      if ("body" in init) sent.body = bodies[i];
+      return this.#fetch.call(undefined, inputs[i], sent);
+    };
+    const spare = () => {
+      for (const b of [bodies[1], inputs[1]?.body]) {
+        if (b instanceof ReadableStream && !b.locked) b.cancel().catch(() => {});
+      }
     };
     const t = await this.getAccessToken({ provider });
     this.#live();
     const user = this.#core.user;
     const signOuts = this.#signOuts;
-    const response = await send(t.accessToken);
-    if (response.status !== 401 || this.#freed !== undefined) return response;
-    if (this.#signOuts !== signOuts || this.#core.user !== user) return response;
+    const response = await send(t.accessToken, 0);
+    if (
+      response.status !== 401 || this.#freed !== undefined ||
+      this.#signOuts !== signOuts || this.#core.user !== user
+    ) return (spare(), response);
     const force = this.#core.rejected(provider, t.accessToken);
     const again = await this.getAccessToken({ provider, force });
     // The session may have turned out to be another user's when it was asked again.
-    if (this.#signOuts !== signOuts || this.#core.user !== user) return response;
-    return send(again.accessToken);
+    if (this.#signOuts !== signOuts || this.#core.user !== user) return (spare(), response);
+    return send(again.accessToken, 1);
   }
 
   /**

@@ -384,3 +384,51 @@ test("a crafted connect return shows only a known code, and connect goes only to
   assert.deepEqual(assigned, []);
   c.close();
 });
+
+test(
+  "the 401 retry resends a Request's headers and body, and a stream body",
+  { timeout: 10_000 },
+  async () => {
+    let issued = 0;
+    const api = [];
+    const c = new BrowserTokenClient(options(async (input, init) => {
+      if (typeof input === "string" && input.startsWith("https://project.invalid/")) {
+        issued++;
+        return new Response(tokenBody(`at-${issued}`, Date.now() + issued));
+      }
+      // What a real fetch would send: the init's headers replace a Request's own.
+      const sent = new Request(input, init);
+      api.push([sent.headers.get("authorization"), sent.headers.get("content-type"), await sent.text()]);
+      return new Response("", { status: api.length === 1 ? 401 : 200 });
+    }));
+    const request = new Request("https://api.invalid/events", {
+      method: "POST",
+      body: "payload",
+      headers: { "content-type": "application/json" },
+    });
+    assert.equal((await c.fetch(request)).status, 200);
+    assert.deepEqual(api, [
+      ["Bearer at-1", "application/json", "payload"],
+      ["Bearer at-2", "application/json", "payload"],
+    ]);
+    api.length = 0;
+    const body = new ReadableStream({
+      start(controller) {
+        controller.enqueue(new TextEncoder().encode("streamed"));
+        controller.close();
+      },
+    });
+    const r = await c.fetch("https://api.invalid/events", {
+      method: "POST",
+      body,
+      duplex: "half",
+      headers: { "content-type": "text/plain" },
+    });
+    assert.equal(r.status, 200);
+    assert.deepEqual(api, [
+      ["Bearer at-2", "text/plain", "streamed"],
+      ["Bearer at-3", "text/plain", "streamed"],
+    ]);
+    c.close();
+  },
+);
