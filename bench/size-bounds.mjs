@@ -75,7 +75,8 @@ const ASYNC_FILES = [
   "wasm/runtime.rs",
   "wasm/util.rs",
 ];
-const OPEN_FUTURE = "future_to_promise(async move {";
+// Every async export goes through `promise(async move { … })` (src/wasm/manager.rs).
+const OPEN_FUTURE = "promise(async move {";
 
 function synchronous(dir) {
   for (const f of ASYNC_FILES) {
