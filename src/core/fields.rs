@@ -8,6 +8,20 @@ use super::vecmap::VecMap;
 
 use super::error::{Code, Error, Result};
 
+/// Where `Fields::fill` puts one field's value.
+pub enum Slot<'s> {
+    /// A required string.
+    Str(&'s mut String),
+    OptStr(&'s mut Option<String>),
+    /// A required integer.
+    Int(&'s mut i64),
+    OptInt(&'s mut Option<i64>),
+    /// A count: a non-negative integer, 0 when absent, at most `u32::MAX`.
+    Count(&'s mut u32),
+    /// A required array of strings.
+    List(&'s mut Vec<String>),
+}
+
 pub struct Fields<'a> {
     map: &'a Map,
     path: String,
@@ -120,6 +134,23 @@ impl<'a> Fields<'a> {
         }
     }
 
+    /// Reads each field into its slot, in order, stopping at the first error.
+    /// One loop for a whole record: a struct literal of a `?` per field
+    /// compiles a partial drop for each (a row's reader was 4.4 KB of wasm).
+    pub fn fill(&self, slots: &mut [(&str, Slot<'_>)]) -> Result<()> {
+        for (key, slot) in slots {
+            match slot {
+                Slot::Str(s) => **s = self.str(key)?,
+                Slot::OptStr(s) => **s = self.opt_str(key)?,
+                Slot::Int(n) => **n = self.i64(key)?,
+                Slot::OptInt(n) => **n = self.opt_i64(key)?,
+                Slot::Count(n) => **n = self.opt_u64(key)?.unwrap_or(0).min(u32::MAX as u64) as u32,
+                Slot::List(l) => **l = self.str_list(key)?,
+            }
+        }
+        Ok(())
+    }
+
     pub fn opt_bool(&self, key: &str) -> Result<Option<bool>> {
         match self.get(key) {
             None => Ok(None),
@@ -193,5 +224,43 @@ mod tests {
                 .message,
             "cfg: must be an object"
         );
+    }
+
+    #[test]
+    fn fill_reads_each_slot_and_stops_at_the_first_error_in_order() {
+        let v: Value = json!({"s": "x", "n": 7, "c": 5_000_000_000u64, "l": ["a", "b"]}).into();
+        let f = Fields::new(&v, "row", Code::Storage).unwrap();
+        let (mut s, mut o, mut n, mut on, mut c, mut l) =
+            (String::new(), None, 0, Some(1), 9, Vec::new());
+        f.fill(&mut [
+            ("s", Slot::Str(&mut s)),
+            ("absent", Slot::OptStr(&mut o)),
+            ("n", Slot::Int(&mut n)),
+            ("absent", Slot::OptInt(&mut on)),
+            ("c", Slot::Count(&mut c)),
+            ("l", Slot::List(&mut l)),
+        ])
+        .unwrap();
+        assert_eq!((s.as_str(), o, n, on, c), ("x", None, 7, None, u32::MAX));
+        assert_eq!(l, ["a", "b"]);
+
+        let bad: Value = json!({"n": "7", "c": -1}).into();
+        let f = Fields::new(&bad, "row", Code::Storage).unwrap();
+        let (mut n, mut c, mut s) = (0, 0, String::new());
+        let e = f
+            .fill(&mut [
+                ("c", Slot::Count(&mut c)),
+                ("n", Slot::Int(&mut n)),
+                ("s", Slot::Str(&mut s)),
+            ])
+            .unwrap_err();
+        assert_eq!(
+            (e.code, e.message.as_str()),
+            (Code::Storage, "row.c: must not be negative")
+        );
+        let e = f
+            .fill(&mut [("s", Slot::Str(&mut s)), ("n", Slot::Int(&mut n))])
+            .unwrap_err();
+        assert_eq!(e.message, "row.s: required");
     }
 }

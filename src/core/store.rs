@@ -5,7 +5,7 @@
 use super::error::Result;
 
 /// One connection row: a user's grant at one provider.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ConnectionRow {
     pub user_id: String,
     pub provider: String,
@@ -70,7 +70,7 @@ pub struct TokenWrite {
 /// A connect in progress (RFC 6749 §4.1 with PKCE), found by the SHA-256 of
 /// its `state`. The verifier and, after the callback, the code are sealed,
 /// bound to the state hash. Instants are epoch milliseconds.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ConnectAttempt {
     pub state_hash: String,
     pub user_id: String,

@@ -10,7 +10,7 @@ use super::convert::{
 };
 use super::util::settle;
 use crate::core::error::{Code, Error, Result};
-use crate::core::fields::Fields;
+use crate::core::fields::{Fields, Slot};
 use crate::core::json;
 use crate::core::store::{
     ClaimOutcome, ConnectAttempt, ConnectionRow, FailureWrite, LeaseOutcome, RefreshEvent, Store,
@@ -44,46 +44,59 @@ pub(crate) fn row_from_js(v: &JsValue, path: &str) -> Result<ConnectionRow> {
 
 fn row_from_json(json: &json::Value, path: &str) -> Result<ConnectionRow> {
     let f = Fields::new(json, path, Code::Storage)?;
-    Ok(ConnectionRow {
-        user_id: f.str("userId")?,
-        provider: f.str("provider")?,
-        access_token_sealed: f.opt_str("accessTokenSealed")?,
-        refresh_token_sealed: f.opt_str("refreshTokenSealed")?,
-        expires_at: f.opt_i64("expiresAt")?,
-        refresh_token_expires_at: f.opt_i64("refreshTokenExpiresAt")?,
-        scope: f.opt_str("scope")?,
-        status: f.str("status")?,
-        last_error_code: f.opt_str("lastErrorCode")?,
-        last_error_message: f.opt_str("lastErrorMessage")?,
-        last_error_at: f.opt_i64("lastErrorAt")?,
-        failure_count: f.opt_u64("failureCount")?.unwrap_or(0).min(u32::MAX as u64) as u32,
-        cooldown_until: f.opt_i64("cooldownUntil")?,
-        token_refreshed_at: f.opt_i64("tokenRefreshedAt")?,
-        version: f.i64("version")?,
-        lease_owner: f.opt_str("leaseOwner")?,
-        lease_until: f.opt_i64("leaseUntil")?,
-        account_id: f.opt_str("accountId")?,
-        account_email: f.opt_str("accountEmail")?,
-        account_name: f.opt_str("accountName")?,
-    })
+    let mut r = ConnectionRow::default();
+    f.fill(&mut [
+        ("userId", Slot::Str(&mut r.user_id)),
+        ("provider", Slot::Str(&mut r.provider)),
+        (
+            "accessTokenSealed",
+            Slot::OptStr(&mut r.access_token_sealed),
+        ),
+        (
+            "refreshTokenSealed",
+            Slot::OptStr(&mut r.refresh_token_sealed),
+        ),
+        ("expiresAt", Slot::OptInt(&mut r.expires_at)),
+        (
+            "refreshTokenExpiresAt",
+            Slot::OptInt(&mut r.refresh_token_expires_at),
+        ),
+        ("scope", Slot::OptStr(&mut r.scope)),
+        ("status", Slot::Str(&mut r.status)),
+        ("lastErrorCode", Slot::OptStr(&mut r.last_error_code)),
+        ("lastErrorMessage", Slot::OptStr(&mut r.last_error_message)),
+        ("lastErrorAt", Slot::OptInt(&mut r.last_error_at)),
+        ("failureCount", Slot::Count(&mut r.failure_count)),
+        ("cooldownUntil", Slot::OptInt(&mut r.cooldown_until)),
+        ("tokenRefreshedAt", Slot::OptInt(&mut r.token_refreshed_at)),
+        ("version", Slot::Int(&mut r.version)),
+        ("leaseOwner", Slot::OptStr(&mut r.lease_owner)),
+        ("leaseUntil", Slot::OptInt(&mut r.lease_until)),
+        ("accountId", Slot::OptStr(&mut r.account_id)),
+        ("accountEmail", Slot::OptStr(&mut r.account_email)),
+        ("accountName", Slot::OptStr(&mut r.account_name)),
+    ])?;
+    Ok(r)
 }
 
 fn attempt_from_js(v: &JsValue, path: &str) -> Result<ConnectAttempt> {
     let json = store_json(v, path)?;
     let f = Fields::new(&json, path, Code::Storage)?;
-    Ok(ConnectAttempt {
-        state_hash: f.str("stateHash")?,
-        user_id: f.str("userId")?,
-        provider: f.str("provider")?,
-        verifier_sealed: f.str("verifierSealed")?,
-        redirect_uri: f.str("redirectUri")?,
-        return_to: f.str("returnTo")?,
-        scopes: f.str_list("scopes")?,
-        created_at: f.i64("createdAt")?,
-        expires_at: f.i64("expiresAt")?,
-        code_sealed: f.opt_str("codeSealed")?,
-        ticket_hash: f.opt_str("ticketHash")?,
-    })
+    let mut a = ConnectAttempt::default();
+    f.fill(&mut [
+        ("stateHash", Slot::Str(&mut a.state_hash)),
+        ("userId", Slot::Str(&mut a.user_id)),
+        ("provider", Slot::Str(&mut a.provider)),
+        ("verifierSealed", Slot::Str(&mut a.verifier_sealed)),
+        ("redirectUri", Slot::Str(&mut a.redirect_uri)),
+        ("returnTo", Slot::Str(&mut a.return_to)),
+        ("scopes", Slot::List(&mut a.scopes)),
+        ("createdAt", Slot::Int(&mut a.created_at)),
+        ("expiresAt", Slot::Int(&mut a.expires_at)),
+        ("codeSealed", Slot::OptStr(&mut a.code_sealed)),
+        ("ticketHash", Slot::OptStr(&mut a.ticket_hash)),
+    ])?;
+    Ok(a)
 }
 
 fn attempt_to_js(a: &ConnectAttempt) -> JsValue {
