@@ -65,7 +65,8 @@ async function seed(s: Stack, n: number): Promise<void> {
     await s.pg
       .sql`insert into oauth_connections (user_id, provider, access_token_sealed, refresh_token_sealed,
         expires_at, scope, status, token_refreshed_at, version)
-      select u, 'google', a, r, now() + interval '4 minutes' + i * interval '10 ms', sc, 'connected', now(), 1
+      select u, 'google', a, r, now() + interval '4 minutes' + i * interval '10 ms', sc, 'connected',
+             now() - interval '56 minutes', 1
         from unnest(${b.map((r) => r.userId)}::uuid[], ${b.map((r) => r.accessTokenSealed)}::text[],
                     ${b.map((r) => r.refreshTokenSealed)}::text[], ${b.map((r) => r.scope)}::text[])
              with ordinality as t(u, a, r, sc, i)`;
@@ -108,7 +109,7 @@ try {
   // Due again, expiries spread as real ones are (not one instant for all).
   await s.pg
     .sql`update oauth_connections set expires_at = now() + interval '4 minutes' + id * interval '10 ms',
-    sweep_until = null`;
+    token_refreshed_at = now() - interval '56 minutes', sweep_until = null`;
   before = await counters(s);
   const t1 = performance.now();
   const [a, b] = await Promise.all([
@@ -131,7 +132,7 @@ try {
   // Due again, expiries spread as real ones are (not one instant for all).
   await s.pg
     .sql`update oauth_connections set expires_at = now() + interval '4 minutes' + id * interval '10 ms',
-    sweep_until = null`;
+    token_refreshed_at = now() - interval '56 minutes', sweep_until = null`;
   await control(s, "reset");
   await control(s, "faults", { kind: "429", count: 100_000, retryAfter: 60 });
   const pending = (await counters(s)).faultsPending as number;
@@ -152,7 +153,8 @@ try {
   await s.pg.sql`insert into oauth_connections (user_id, provider, access_token_sealed, refresh_token_sealed,
       expires_at, status, token_refreshed_at, created_at)
     select ('00000000-0000-4000-9000-' || lpad(g::text, 12, '0'))::uuid, 'google', 'v1.x', 'v1.y',
-           now() + (g % 86400) * interval '1 second', 'connected', now(), now()
+           now() + (g % 86400) * interval '1 second', 'connected',
+           now() + (g % 86400) * interval '1 second' - interval '1 hour', now()
       from generate_series(1, ${BIG - N}) g`;
   await s.pg.sql`analyze oauth_connections`;
   const [{ total }] = await s.pg.sql`select count(*)::int as total from oauth_connections`;

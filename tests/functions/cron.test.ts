@@ -162,7 +162,8 @@ Deno.test({
 
       await t.step("replayed, the request runs the refresher; with a wrong key it is 401", async () => {
         await s.connect(USER);
-        await sql`update oauth_connections set expires_at = now() + interval '5 minutes' where user_id = ${USER}`;
+        await sql`update oauth_connections set expires_at = now() + interval '5 minutes', token_refreshed_at = now() - interval '55 minutes'
+          where user_id = ${USER}`;
 
         const before = await counters(s);
         const wrong = await replay(wrongKey);

@@ -54,11 +54,12 @@ async function pass(s: Stack, body: Record<string, unknown> = {}, server = 0) {
 
 const uuid = (i: number) => `00000000-0000-4000-8000-${String(i).padStart(12, "0")}`;
 
-/** n connected users (ids from `from`), every access token expiring in 5 minutes. */
+/** n connected users (ids from `from`), every access token an hour-long one expiring in 5 minutes. */
 async function seedDue(s: Stack, n: number, from = 1000): Promise<string[]> {
   const ids = Array.from({ length: n }, (_, i) => uuid(from + i));
   for (const id of ids) await s.connect(id);
-  await s.pg.sql`update oauth_connections set expires_at = now() + interval '5 minutes'
+  await s.pg
+    .sql`update oauth_connections set expires_at = now() + interval '5 minutes', token_refreshed_at = now() - interval '55 minutes'
     where user_id = any(${ids}::uuid[])`;
   return ids;
 }
@@ -79,9 +80,10 @@ Deno.test({
     try {
       const THIRD = "33333333-3333-4333-8333-333333333333";
       for (const u of [USER, OTHER, THIRD]) await s.connect(u);
-      // USER expires in 5 minutes, OTHER in 2 hours, THIRD's grant is dead.
+      // USER's hour-long token expires in 5 minutes, OTHER's in 2 hours, THIRD's grant is dead.
       await s.pg
-        .sql`update oauth_connections set expires_at = now() + interval '5 minutes' where user_id = ${USER}`;
+        .sql`update oauth_connections set expires_at = now() + interval '5 minutes', token_refreshed_at = now() - interval '55 minutes'
+        where user_id = ${USER}`;
       await s.pg
         .sql`update oauth_connections set expires_at = now() + interval '2 hours' where user_id = ${OTHER}`;
       await s.pg
@@ -132,6 +134,23 @@ Deno.test({
         [1, 1, 0, "done", 0],
       );
       assert.ok(list[1].finishedAt, "finished");
+
+      // A token shorter-lived than the window (a server's five-minute tokens)
+      // is due once past half its lifetime, as the manager's margin is: not
+      // from the moment it is issued, at every pass.
+      const fiveMinuteToken = (ageSeconds: number) =>
+        s.pg.sql`update oauth_connections
+          set expires_at = now() + (300 - ${ageSeconds}) * interval '1 second',
+              token_refreshed_at = now() - ${ageSeconds} * interval '1 second'
+          where user_id = ${USER}`;
+      await fiveMinuteToken(60);
+      const calls = (await counters(s)).refreshGrants;
+      const young = await pass(s, { withinSeconds: 900 });
+      assert.deepEqual([young.checked, young.remaining], [0, 0], "four minutes left of five: not due");
+      await fiveMinuteToken(200);
+      const old = await pass(s, { withinSeconds: 900 });
+      assert.deepEqual([old.checked, old.refreshed, old.remaining], [1, 1, 0], "past half its life: due");
+      assert.equal((await counters(s)).refreshGrants - calls, 1, "one provider call for the two passes");
     } finally {
       await s.stop();
     }
@@ -284,7 +303,8 @@ Deno.test({
 
       // A CPU budget (Supabase allows 2 s of CPU per request) stops claiming too:
       // 1 ms is spent by the first batch (at least one batch is always claimed).
-      await s.pg.sql`update oauth_connections set expires_at = now() + interval '5 minutes'`;
+      await s.pg
+        .sql`update oauth_connections set expires_at = now() + interval '5 minutes', token_refreshed_at = now() - interval '55 minutes'`;
       const cpu = await pass(s, { concurrency: 5, cpuBudgetMs: 1 });
       assert.equal(cpu.stopped, "cpu");
       assert.ok(cpu.refreshed >= 10 && cpu.refreshed < ids.length, `refreshed ${cpu.refreshed}`);

@@ -36,7 +36,8 @@ Deno.test({
       await s.connect(USER);
       const due = () =>
         s.pg
-          .sql`update oauth_connections set expires_at = now() + interval '5 minutes' where user_id = ${USER}`;
+          .sql`update oauth_connections set expires_at = now() + interval '5 minutes', token_refreshed_at = now() - interval '55 minutes'
+            where user_id = ${USER}`;
       /** The refresher as Supabase Cron calls it: no browser origin, no user. */
       const refresher = (headers: Record<string, string>, token: string | null = null, server = 0) =>
         s.call("refresh-expiring-tokens", {
