@@ -134,23 +134,6 @@ Deno.test({
         [1, 1, 0, "done", 0],
       );
       assert.ok(list[1].finishedAt, "finished");
-
-      // A token shorter-lived than the window (a server's five-minute tokens)
-      // is due once past half its lifetime, as the manager's margin is: not
-      // from the moment it is issued, at every pass.
-      const fiveMinuteToken = (ageSeconds: number) =>
-        s.pg.sql`update oauth_connections
-          set expires_at = now() + (300 - ${ageSeconds}) * interval '1 second',
-              token_refreshed_at = now() - ${ageSeconds} * interval '1 second'
-          where user_id = ${USER}`;
-      await fiveMinuteToken(60);
-      const calls = (await counters(s)).refreshGrants;
-      const young = await pass(s, { withinSeconds: 900 });
-      assert.deepEqual([young.checked, young.remaining], [0, 0], "four minutes left of five: not due");
-      await fiveMinuteToken(200);
-      const old = await pass(s, { withinSeconds: 900 });
-      assert.deepEqual([old.checked, old.refreshed, old.remaining], [1, 1, 0], "past half its life: due");
-      assert.equal((await counters(s)).refreshGrants - calls, 1, "one provider call for the two passes");
     } finally {
       await s.stop();
     }

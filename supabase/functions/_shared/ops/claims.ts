@@ -11,19 +11,6 @@ import { ROW_COLUMNS } from "../pkg/stores/postgres.js";
 /** The connections a refresh can help: a refresh token, a grant not known dead. */
 const ACTIVE = `refresh_token_sealed is not null and status not in ('needs_reauth', 'disconnected')`;
 const ts = (p: string) => `to_timestamp(${p}::float8 / 1000)`;
-/**
- * Due for a refresh ahead of need ($1: now + the pass's window, $3: now, epoch
- * ms): the access token ends within the window and, when its lifetime is known
- * (issued at token_refreshed_at), within half of that lifetime (at least 30 s):
- * the manager's own refresh-ahead rule (token::effective_margin), with the
- * window as the margin. A token living shorter than the window (a server's
- * five-minute tokens against a fifteen-minute window) was otherwise due from
- * the moment it was issued, and refreshed at every pass. A row this claims is
- * also due by the refresh's own test (the window as `minValiditySeconds`).
- */
-const DUE = `expires_at < ${ts("$1")} and (token_refreshed_at is null or expires_at <= token_refreshed_at
-  or expires_at < ${ts("$3")} + greatest(interval '30 seconds', (expires_at - token_refreshed_at) / 2))`;
-
 /** Not claimed by a running invocation, not cooling down after a failure. */
 const FREE = `(sweep_until is null or sweep_until < ${ts("$3")})
   and (cooldown_until is null or cooldown_until <= ${ts("$3")})`;
@@ -38,8 +25,8 @@ export interface Claimed {
 }
 
 /**
- * Claims up to `limit` connections due (`DUE`: the access token expires
- * before `before`, and past half its lifetime), soonest first, among `providers`, until `until`. `from` (epoch
+ * Claims up to `limit` connections whose access token expires before
+ * `before`, soonest first, among `providers`, until `until`. `from` (epoch
  * ms) starts the index scan where the previous claim of the same pass ended,
  * so a pass never walks again over the index entries its own refreshes left
  * behind (each refresh moves expires_at: the old entry is dead but still
@@ -53,7 +40,7 @@ export async function claimExpiring(
   const rows = await db.query<ConnectionRow>(
     `with due as (
        select id from public.oauth_connections
-        where ${ACTIVE} and ${DUE} and expires_at >= ${ts("$6")}
+        where ${ACTIVE} and expires_at < ${ts("$1")} and expires_at >= ${ts("$6")}
           and provider = any($2::text[]) and ${FREE}
         order by expires_at
         limit $4
@@ -116,7 +103,7 @@ export async function countDue(
     `select count(*)::int as n from public.oauth_connections
        left join unnest($4::text[], $5::float8[]) as idle(provider, since_ms) using (provider)
       where ${ACTIVE} and provider = any($2::text[]) and ${FREE}
-        and ((${DUE}) or coalesce(token_refreshed_at, created_at) < ${ts("idle.since_ms")})`,
+        and (expires_at < ${ts("$1")} or coalesce(token_refreshed_at, created_at) < ${ts("idle.since_ms")})`,
     [a.before, a.providers, a.now, a.idle.map((i) => i.provider), a.idle.map((i) => i.idleSince)],
   );
   return row?.n ?? 0;
