@@ -69,8 +69,9 @@ export class BrowserTokenClient {
    * 401, with a forced refresh unless a newer token came meanwhile. The
    * retry is the same user's: after a sign-out or another user's sign-in
    * meanwhile, the 401 is the answer. `options.provider` names the connection.
-   * A `Request` keeps its own headers beside `init`'s, and the retry resends
-   * its body, or a stream body, from a copy taken before the first send.
+   * A `Request` keeps its own headers unless `init` gives headers (which
+   * replace them, as in `fetch`), and the retry resends its body from a copy.
+   * A stream given as `init.body` is sent once: a 401 on it is the answer.
    */
   fetch(
     input: string | URL | Request,

@@ -351,41 +351,47 @@ export class BrowserTokenClient {
     this.#live();
     const provider = typeof options?.provider === "string" ? options.provider : "google";
     init ??= {};
-    // A Request's body, and a stream, can be read once: the retry sends a
-    // copy taken before the first send (dropped when no retry is needed).
-    const bodies = [init.body, init.body];
-    if (init.body instanceof ReadableStream) {
-      bodies.splice(0, 2, ...init.body.tee());
-    }
-    const inputs = [input, input instanceof Request ? input.clone() : input];
-    const send = (token, i) => {
-      // The init's headers replace a Request's own in fetch: keep both.
-      const headers = new Headers(inputs[i]?.headers);
-      new Headers(init.headers).forEach((v, k) => headers.set(k, v));
-      headers.set("authorization", `Bearer ${token}`);
-      const sent = { ...init, headers };
-      if ("body" in init) sent.body = bodies[i];
-      return this.#fetch.call(undefined, inputs[i], sent);
-    };
-    const spare = () => {
-      for (const b of [bodies[1], inputs[1]?.body]) {
-        if (b instanceof ReadableStream && !b.locked) b.cancel().catch(() => {});
-      }
-    };
     const t = await this.getAccessToken({ provider });
     this.#live();
     const user = this.#core.user;
     const signOuts = this.#signOuts;
-    const response = await send(t.accessToken, 0);
+    // The retry needs the body again. A Request's own body can be read once:
+    // the retry sends a copy taken now. A stream given as init.body is not
+    // copied (it would hold the whole upload): a 401 on it is the answer.
+    const own = input instanceof Request && init.body === undefined && input.body !== null;
+    const retry = own ? input.clone() : input;
+    const resendable = !(init.body instanceof ReadableStream);
+    const send = (token, request) => {
+      // fetch's own rule: init's headers, when given, replace a Request's.
+      const headers = new Headers(init.headers ?? (request instanceof Request ? request.headers : undefined));
+      headers.set("authorization", `Bearer ${token}`);
+      return this.#fetch.call(undefined, request, { ...init, headers });
+    };
+    const drop = () => {
+      if (own && !retry.bodyUsed) retry.body.cancel().catch(() => {});
+    };
+    let response;
+    try {
+      response = await send(t.accessToken, input);
+    } catch (e) {
+      drop();
+      throw e;
+    }
     if (
-      response.status !== 401 || this.#freed !== undefined ||
+      response.status !== 401 || !resendable || this.#freed !== undefined ||
       this.#signOuts !== signOuts || this.#core.user !== user
-    ) return (spare(), response);
+    ) return (drop(), response);
     const force = this.#core.rejected(provider, t.accessToken);
-    const again = await this.getAccessToken({ provider, force });
+    let again;
+    try {
+      again = await this.getAccessToken({ provider, force });
+    } catch (e) {
+      drop();
+      throw e;
+    }
     // The session may have turned out to be another user's when it was asked again.
-    if (this.#signOuts !== signOuts || this.#core.user !== user) return (spare(), response);
-    return send(again.accessToken, 1);
+    if (this.#signOuts !== signOuts || this.#core.user !== user) return (drop(), response);
+    return send(again.accessToken, retry);
   }
 
   /**

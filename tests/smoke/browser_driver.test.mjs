@@ -386,7 +386,7 @@ test("a crafted connect return shows only a known code, and connect goes only to
 });
 
 test(
-  "the 401 retry resends a Request's headers and body, and a stream body",
+  "the 401 retry resends a Request's headers and body; a stream body is not held for it",
   { timeout: 10_000 },
   async () => {
     let issued = 0;
@@ -396,10 +396,9 @@ test(
         issued++;
         return new Response(tokenBody(`at-${issued}`, Date.now() + issued));
       }
-      // What a real fetch would send: the init's headers replace a Request's own.
-      const sent = new Request(input, init);
+      const sent = new Request(input, init); // what a real fetch sends
       api.push([sent.headers.get("authorization"), sent.headers.get("content-type"), await sent.text()]);
-      return new Response("", { status: api.length === 1 ? 401 : 200 });
+      return new Response("", { status: api.length % 2 === 1 ? 401 : 200 });
     }));
     const request = new Request("https://api.invalid/events", {
       method: "POST",
@@ -411,6 +410,19 @@ test(
       ["Bearer at-1", "application/json", "payload"],
       ["Bearer at-2", "application/json", "payload"],
     ]);
+
+    // A Request whose body was read, with a body in init (which replaces it, as in fetch).
+    api.length = 0;
+    assert.equal(
+      (await c.fetch(request, { body: "again", headers: { "content-type": "text/plain" } })).status,
+      200,
+    );
+    assert.deepEqual(api, [
+      ["Bearer at-2", "text/plain", "again"],
+      ["Bearer at-3", "text/plain", "again"],
+    ]);
+
+    // A stream is sent once: a 401 on it is the answer (no copy of the upload is kept).
     api.length = 0;
     const body = new ReadableStream({
       start(controller) {
@@ -418,17 +430,9 @@ test(
         controller.close();
       },
     });
-    const r = await c.fetch("https://api.invalid/events", {
-      method: "POST",
-      body,
-      duplex: "half",
-      headers: { "content-type": "text/plain" },
-    });
-    assert.equal(r.status, 200);
-    assert.deepEqual(api, [
-      ["Bearer at-2", "text/plain", "streamed"],
-      ["Bearer at-3", "text/plain", "streamed"],
-    ]);
+    const r = await c.fetch("https://api.invalid/events", { method: "POST", body, duplex: "half" });
+    assert.equal(r.status, 401);
+    assert.deepEqual(api, [["Bearer at-3", null, "streamed"]]);
     c.close();
   },
 );
