@@ -197,7 +197,7 @@ describe("the packed package", () => {
     );
     // The browser client is js/client.js over the browser build's ClientCore.
     const clientDts = await readFile(join(installed, "client.d.ts"), "utf8");
-    assert.match(clientDts, /fetch\(input: string, init\?: RequestInit/);
+    assert.match(clientDts, /fetch\(\s*input: string \| URL \| Request,\s*init\?: RequestInit/);
     assert.match(clientDts, /onChange\(listener: \(change: ClientChange\) => void\): \(\) => void;/);
     const legacyDts = await readFile(join(installed, "legacy/oauth_token_manager_legacy.d.ts"), "utf8");
     assert.match(legacyDts, /export class LegacyImporter/);
