@@ -398,8 +398,15 @@ test(
       }
       const sent = new Request(input, init); // what a real fetch sends
       api.push([sent.headers.get("authorization"), sent.headers.get("content-type"), await sent.text()]);
-      return new Response("", { status: api.length % 2 === 1 ? 401 : 200 });
+      if (api.length % 2 === 0) return new Response("", { status: 200 });
+      const n = api.length;
+      const body = new ReadableStream({
+        pull: (c) => (c.enqueue(new TextEncoder().encode("denied")), c.close()),
+        cancel: () => void unread.push(n),
+      }, { highWaterMark: 0 });
+      return new Response(body, { status: 401 });
     }));
+    const unread = []; // the 401s whose body the client let go
     const request = new Request("https://api.invalid/events", {
       method: "POST",
       body: "payload",
@@ -410,6 +417,7 @@ test(
       ["Bearer at-1", "application/json", "payload"],
       ["Bearer at-2", "application/json", "payload"],
     ]);
+    assert.deepEqual(unread, [1], "the retried 401's body is cancelled, not left open");
 
     // A Request whose body was read, with a body in init (which replaces it, as in fetch).
     api.length = 0;
@@ -433,6 +441,7 @@ test(
     const r = await c.fetch("https://api.invalid/events", { method: "POST", body, duplex: "half" });
     assert.equal(r.status, 401);
     assert.deepEqual(api, [["Bearer at-3", null, "streamed"]]);
+    assert.equal(await r.text(), "denied", "the 401 it returns is whole");
     c.close();
   },
 );
