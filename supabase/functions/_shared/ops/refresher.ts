@@ -85,7 +85,8 @@ export interface PassDeps {
 export interface PassReport extends StepTotals {
   runId: number;
   /**
-   * done: nothing due was left; budget: stopped claiming before the budget;
+   * done: it claimed all that was due while it ran (`remaining` then counts
+   * only what fell due after its last claim); budget: stopped claiming before the budget;
    * limit: claimed its limit; breaker: what is left belongs to providers whose breaker is open;
    * cpu: stopped claiming at its CPU budget.
    */
