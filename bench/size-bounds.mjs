@@ -9,10 +9,11 @@
 // - synchronous: the same orchestration with every `async fn` made a plain
 //   function and every `.await` dropped (the store and fetch called as if
 //   they answered at once), so no future, executor or promise binding is
-//   left. It is what the orchestration costs as straight-line code: a bound
-//   on what making the server manager sans-IO (its decisions in step
-//   functions, the I/O in a JavaScript driver, as the browser build is) can
-//   save, since a real step machine adds its own states and resume code;
+//   left. It is what the orchestration costs as straight-line code: about
+//   what making the server manager sans-IO (its decisions in step functions,
+//   the I/O in a JavaScript driver, as the browser build is) can save; a real
+//   step machine adds its own states and resume code, and moves the fetch and
+//   store-call plumbing out to the driver;
 // - no orchestration: every async export answers at once without calling the
 //   manager, and one added export calls each synchronous piece the
 //   orchestration uses (the row, attempt and write conversions, status,

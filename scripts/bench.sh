@@ -44,7 +44,7 @@ for feature in server client; do
 done
 
 # How far the server build could fall: the same sources with the orchestration
-# synchronous (no futures: a bound on what a sans-IO server manager saves), and
+# synchronous (no futures: about what a sans-IO server manager saves), and
 # without the orchestration at all (what it weighs before any).
 node bench/size-bounds.mjs
 
