@@ -23,7 +23,7 @@ const ENDPOINTS: Record<ProviderId, Record<string, string>> = {
     AUTH_URL: "/discord/oauth2/authorize",
     TOKEN_URL: "/discord/api/oauth2/token",
     REVOCATION_URL: "/discord/api/oauth2/token/revoke",
-    USERINFO_URL: "/discord/api/users/@me",
+    USERINFO_URL: "/discord/api/v10/users/@me",
   },
   github: {
     AUTH_URL: "/github/login/oauth/authorize",

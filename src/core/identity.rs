@@ -140,6 +140,9 @@ mod tests {
         let r = userinfo_request(&p("github"), &AccessToken::new("gho_x")).unwrap();
         assert_eq!(r.url, "https://api.github.com/user");
         assert_eq!(r.header("authorization"), Some("Bearer gho_x"));
+        // Discord's API at a version it supports, not its deprecated default (v6).
+        let r = userinfo_request(&p("discord"), &AccessToken::new("d")).unwrap();
+        assert_eq!(r.url, "https://discord.com/api/v10/users/@me");
         assert!(r.header("user-agent").is_some());
         for resp in [
             HttpResponse::new(401, "{}"),

@@ -257,8 +257,10 @@ pub fn builtin(id: &str) -> Option<ProviderSpec> {
             revocation: Revocation::Rfc7009 {
                 url: "https://discord.com/api/oauth2/token/revoke".into(),
             },
+            // Versioned: an unversioned path goes to Discord's default API
+            // version, v6, which is deprecated (API Reference, "API Versioning").
             userinfo: Some((
-                "https://discord.com/api/users/@me".into(),
+                "https://discord.com/api/v10/users/@me".into(),
                 IdentityKind::Discord,
             )),
             default_scopes: text::words("identify email"),

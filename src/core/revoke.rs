@@ -123,8 +123,14 @@ pub fn revocation_outcome(p: &Provider, resp: &HttpResponse) -> RevokeOutcome {
     }
     let code = match s {
         429 => Code::RateLimited,
-        // GitHub's secondary rate limits: 403 with Retry-After.
-        403 if resp.header("retry-after").is_some() => Code::RateLimited,
+        // GitHub's secondary rate limits: 403 with Retry-After; its primary
+        // limit: 403 with x-ratelimit-remaining 0, often without Retry-After
+        // ("Rate limits for the REST API").
+        403 if resp.header("retry-after").is_some()
+            || resp.header("x-ratelimit-remaining") == Some("0") =>
+        {
+            Code::RateLimited
+        }
         500..=599 => Code::ProviderUnavailable,
         401 | 403 => Code::InvalidClient,
         _ => Code::ProviderRejected,
@@ -217,12 +223,22 @@ mod tests {
             revocation_outcome(&p("github"), &HttpResponse::new(404, "")),
             RevokeOutcome::Revoked
         );
-        // GitHub's secondary rate limit: 403 with Retry-After, not a client problem.
+        // GitHub's rate limits answer 403, not a client problem: the secondary
+        // with Retry-After, the primary with x-ratelimit-remaining 0.
+        for (header, value) in [("Retry-After", "60"), ("x-ratelimit-remaining", "0")] {
+            match revocation_outcome(
+                &p("github"),
+                &HttpResponse::new(403, "").with_header(header, value),
+            ) {
+                RevokeOutcome::Failed(e) => assert_eq!(e.code, Code::RateLimited, "{header}"),
+                other => panic!("{other:?}"),
+            }
+        }
         match revocation_outcome(
             &p("github"),
-            &HttpResponse::new(403, "").with_header("Retry-After", "60"),
+            &HttpResponse::new(403, "").with_header("x-ratelimit-remaining", "4999"),
         ) {
-            RevokeOutcome::Failed(e) => assert_eq!(e.code, Code::RateLimited),
+            RevokeOutcome::Failed(e) => assert_eq!(e.code, Code::InvalidClient),
             other => panic!("{other:?}"),
         }
         for (status, code) in [

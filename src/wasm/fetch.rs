@@ -19,7 +19,12 @@ pub struct FetchTransport {
 }
 
 /// Response headers the core reads.
-const HEADERS: [&str; 3] = ["retry-after", "content-type", "x-token-refreshed-at"];
+const HEADERS: [&str; 4] = [
+    "retry-after",
+    "content-type",
+    "x-token-refreshed-at",
+    "x-ratelimit-remaining",
+];
 
 /// What a failed fetch threw, as a transport error's detail (the browser
 /// client's driver reports its own the same way).
