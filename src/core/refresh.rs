@@ -26,6 +26,9 @@ use super::status::{after_failure, Status};
 use super::store::{ConnectionRow, FailureWrite, LeaseOutcome, Store, TokenWrite};
 use super::token::{freshness, Freshness, TokenSet};
 
+/// What an event says of a failed store write, rather than the store's words.
+const STORE_FAILED: &str = "the refreshed tokens could not be saved";
+
 /// First poll delay while another instance refreshes; doubles up to the cap.
 const POLL_BASE_MS: u64 = 25;
 const POLL_CAP_MS: u64 = 200;
@@ -412,7 +415,9 @@ impl<T: Transport, S: Store, R: Runtime> Manager<T, S, R> {
                 .await;
             ev.kind = "store_failed".to_string();
             ev.code = Some(Code::Storage.as_str().to_string());
-            ev.message = Some(cause.clone());
+            // Not the store's own words: they can name the database's host,
+            // and events are the user's to read (the caller's warning has them).
+            ev.message = Some(STORE_FAILED.to_string());
             self.emit(ev).await;
             return Ok(ValidToken {
                 warning: Some(Error::storage(format!(
@@ -434,7 +439,9 @@ impl<T: Transport, S: Store, R: Runtime> Manager<T, S, R> {
         );
         let err = Error::new(
             Code::RotationNotSaved,
-            format!("the provider issued a new refresh token that could not be saved ({cause}); this instance holds it and retries the save on the next call"),
+            // Recorded on the row and in an event, which the user may read:
+            // the store's own words (`cause`) stay out, as above.
+            "the provider issued a new refresh token that could not be saved; this instance holds it and retries the save on the next call",
         );
         let _ = self
             .store

@@ -252,6 +252,18 @@ Deno.test({
         },
       );
 
+      await t.step("no answer is cached (tokens: RFC 6749 §5.1), and each varies with Origin", async () => {
+        await stack.connect(USER);
+        const token = await stack.call("refresh-google-token", { body: {} });
+        assert.equal(token.status, 200, JSON.stringify(token.json));
+        const bad = await stack.call("create-google-meet", { rawBody: "{" });
+        const server = await stack.call("get-token-status", { method: "GET", origin: null });
+        for (const [what, r] of [["token", token], ["error", bad], ["no Origin", server]] as const) {
+          assert.equal(r.headers.get("cache-control"), "no-store", what);
+          assert.equal(r.headers.get("vary"), "Origin", what);
+        }
+      });
+
       await t.step("bad JSON, missing and mistyped fields are 400 BAD_REQUEST naming the field", async () => {
         const cases: [string, { rawBody?: string; body?: unknown }, RegExp][] = [
           ["create-google-meet", { rawBody: "{not json" }, /not valid JSON/],

@@ -94,6 +94,15 @@ fn store_write_failing_for_good_after_rotation_is_never_silent() {
     let row = w.store.row("user-1", "discord").unwrap();
     assert_eq!(row.status, "error");
     assert_eq!(row.last_error_code.as_deref(), Some("ROTATION_NOT_SAVED"));
+    // The store's own words (a driver's message can name its host) stay out of
+    // what is recorded on the row and in events, which the user can read.
+    let driver = "injected write failure";
+    assert!(!row.last_error_message.unwrap().contains(driver));
+    assert!(w
+        .store
+        .events()
+        .iter()
+        .all(|e| !e.message.as_deref().unwrap_or("").contains(driver)));
     assert!(
         row.cooldown_until.unwrap() > w.rt.now_ms(),
         "other instances must not refresh with the dead token"
@@ -165,5 +174,24 @@ fn a_failed_refresh_does_not_land_on_tokens_saved_meanwhile() {
     assert_eq!(
         w.get("google").unwrap().access_token.expose(),
         "at-reconnected"
+    );
+}
+
+#[test]
+fn a_store_failing_without_rotation_is_recorded_without_the_stores_words() {
+    let w = world("discord");
+    w.connect("discord", -1, Some("rt-0"));
+    w.store.fail_next_commits(3);
+    let t = w.get("discord").unwrap();
+    assert_eq!(
+        t.warning.map(|e| e.code),
+        Some(Code::Storage),
+        "the caller is told"
+    );
+    let events = w.store.events();
+    let failed = events.iter().find(|e| e.kind == "store_failed").unwrap();
+    assert_eq!(
+        failed.message.as_deref(),
+        Some("the refreshed tokens could not be saved")
     );
 }

@@ -79,7 +79,14 @@ export function serve(fnName: string, resolve: (req: Request) => Resolved): Hand
   return async (req: Request): Promise<Response> => {
     const started = performance.now();
     const requestId = crypto.randomUUID();
-    let cors: Record<string, string> = { [REQUEST_ID_HEADER]: requestId };
+    // Every answer is this caller's and may carry a token (RFC 6749 §5.1:
+    // no-store), and depends on Origin even when the request had none (the
+    // Fetch standard's "CORS protocol and HTTP caches").
+    let cors: Record<string, string> = {
+      [REQUEST_ID_HEADER]: requestId,
+      "cache-control": "no-store",
+      "Vary": "Origin",
+    };
     let user: string | undefined;
     let service: string | undefined;
     let name = fnName;
