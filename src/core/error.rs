@@ -14,7 +14,7 @@ pub enum Code {
     /// The grant lacks a scope the call needs (RFC 6750 §3.1 `insufficient_scope`, Google's
     /// `insufficientPermissions`): the user must consent to it by reconnecting.
     InsufficientScope,
-    /// A connect's `state` or ticket is unknown, used, expired or another user's: start again.
+    /// A connect's `state` or ticket is unknown, used or expired: start again.
     ConnectStateInvalid,
     /// The user declined at the provider's consent page (`access_denied`, RFC 6749 §4.1.2.1).
     ConsentDenied,
@@ -55,7 +55,7 @@ pub enum Code {
     Unauthorized,
     /// The caller could not be verified now (the JWKS is unreachable): try again.
     AuthUnavailable,
-    /// The caller's origin is not allowed (CORS allowlist).
+    /// The caller's origin is not allowed (CORS allowlist), or a connect's ticket is another user's.
     Forbidden,
     /// The thing asked for (a calendar event) does not exist for this user.
     NotFound,
