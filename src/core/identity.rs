@@ -36,6 +36,34 @@ pub fn userinfo_request(p: &Provider, access: &AccessToken) -> Option<HttpReques
     })
 }
 
+/// GitHub's `GET /user` names only the account's public email, which most
+/// accounts leave unset; with `user:email` (a default scope) the primary
+/// address is at `GET /user/emails` ("List email addresses for the
+/// authenticated user"). `None` for other providers.
+pub fn emails_request(p: &Provider, access: &AccessToken) -> Option<HttpRequest> {
+    if !matches!(p.spec.userinfo, Some((_, IdentityKind::GitHub))) {
+        return None;
+    }
+    let mut r = userinfo_request(p, access)?;
+    r.url.push_str("/emails");
+    Some(r)
+}
+
+/// The primary, verified address in a `/user/emails` answer.
+pub fn primary_email(resp: &HttpResponse) -> Option<String> {
+    if !(200..300).contains(&resp.status) {
+        return None;
+    }
+    let Ok(Value::Array(items)) = json::parse(&resp.body) else {
+        return None;
+    };
+    let yes = |e: &Value, k: &str| matches!(e.get(k), Some(Value::Bool(true)));
+    items
+        .iter()
+        .find(|e| yes(e, "primary") && yes(e, "verified"))
+        .and_then(|e| text(e.get("email")))
+}
+
 fn text(v: Option<&Value>) -> Option<String> {
     let s = match v? {
         Value::String(s) => s.clone(),
@@ -140,6 +168,28 @@ mod tests {
         let r = userinfo_request(&p("github"), &AccessToken::new("gho_x")).unwrap();
         assert_eq!(r.url, "https://api.github.com/user");
         assert_eq!(r.header("authorization"), Some("Bearer gho_x"));
+        // GitHub's private primary address, beside /user.
+        let r = emails_request(&p("github"), &AccessToken::new("gho_x")).unwrap();
+        assert_eq!(r.url, "https://api.github.com/user/emails");
+        assert_eq!(r.header("authorization"), Some("Bearer gho_x"));
+        assert!(emails_request(&p("google"), &AccessToken::new("x")).is_none());
+        let emails =
+            |status, body: serde_json::Value| primary_email(&HttpResponse::json(status, &body));
+        let listed = json!([
+            {"email": "old@example.com", "primary": false, "verified": true},
+            {"email": "unverified@example.com", "primary": true, "verified": false},
+            {"email": "mona@example.com", "primary": true, "verified": true, "visibility": "private"},
+        ]);
+        assert_eq!(
+            emails(200, listed.clone()).as_deref(),
+            Some("mona@example.com")
+        );
+        assert_eq!(emails(404, listed), None, "no user:email scope");
+        assert_eq!(
+            emails(200, json!([{"email": "x@example.com", "primary": true}])),
+            None
+        );
+        assert_eq!(emails(200, json!({"message": "Not Found"})), None);
         // Discord's API at a version it supports, not its deprecated default (v6).
         let r = userinfo_request(&p("discord"), &AccessToken::new("d")).unwrap();
         assert_eq!(r.url, "https://discord.com/api/v10/users/@me");

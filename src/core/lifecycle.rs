@@ -4,7 +4,7 @@
 
 use super::error::{Code, Error, Result};
 use super::http::Transport;
-use super::identity::{parse_userinfo, userinfo_request, Account};
+use super::identity::{emails_request, parse_userinfo, primary_email, userinfo_request, Account};
 use super::manager::{
     check_user, not_connected, GetOptions, InitialTokens, Manager, StatusReport, StatusWarning,
     SweepReport, REFRESH_TOKEN_EXPIRING,
@@ -34,13 +34,22 @@ impl<T: Transport, S: Store, R: Runtime> Manager<T, S, R> {
     /// endpoint; `None` when it has none or the lookup fails (it is only
     /// for display, never a reason to refuse the tokens).
     pub(crate) async fn identify(&self, provider: &Provider, access: &str) -> Option<Account> {
-        let req = userinfo_request(provider, &AccessToken::new(access))?;
+        let access = AccessToken::new(access);
+        let timeout = self.cfg.policy.request_timeout_ms;
         let resp = self
             .transport
-            .send(req, self.cfg.policy.request_timeout_ms)
+            .send(userinfo_request(provider, &access)?, timeout)
             .await
             .ok()?;
-        parse_userinfo(provider, &resp).ok()
+        let mut account = parse_userinfo(provider, &resp).ok()?;
+        if account.email.is_none() {
+            if let Some(req) = emails_request(provider, &access) {
+                if let Ok(resp) = self.transport.send(req, timeout).await {
+                    account.email = primary_email(&resp);
+                }
+            }
+        }
+        Some(account)
     }
 
     /// Saves a grant's tokens (a sign-in's or a connect's), sealed, with the account.

@@ -105,6 +105,20 @@ impl Transport for Server {
             let live = req.body.contains("at-refreshed") || req.body.contains("at-new");
             return Ok(HttpResponse::new(if live { 204 } else { 404 }, ""));
         }
+        // GitHub: /user names only a public email, which this account keeps
+        // private; /user/emails lists it (the token has user:email).
+        if req.url.ends_with("/user/emails") {
+            return Ok(HttpResponse::json(
+                200,
+                &json!([{"email": "ada@example.com", "primary": true, "verified": true, "visibility": "private"}]),
+            ));
+        }
+        if req.url.ends_with("api.github.com/user") {
+            return Ok(HttpResponse::json(
+                200,
+                &json!({"id": 42, "login": "ada", "name": "Ada", "email": null}),
+            ));
+        }
         if req.url.contains("userinfo") || req.url.ends_with("/v1/me") || req.url.ends_with("/user")
         {
             let sub = self.account.borrow().clone().unwrap_or("g-42".into());
@@ -591,3 +605,18 @@ fn a_reconnect_that_still_lacks_the_flagged_scope_stays_flagged() {
 }
 
 mod issuer;
+
+#[test]
+fn a_github_account_with_a_private_email_is_shown_with_its_primary_address() {
+    let (m, s, _, rt) = world();
+    let t = through_callback(&m, &s, &rt, "u1", "github-app");
+    let st = rt.run(m.complete_connect("u1", &t)).unwrap();
+    assert_eq!(st.account_id.as_deref(), Some("42"));
+    assert_eq!(st.account_name.as_deref(), Some("ada"));
+    assert_eq!(
+        st.account_email.as_deref(),
+        Some("ada@example.com"),
+        "from /user/emails: /user had none"
+    );
+    assert!(s.last("/user/emails").is_some());
+}
