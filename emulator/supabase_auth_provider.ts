@@ -76,9 +76,20 @@ export async function exchange(p: AuthProvider, code: string, callbackUrl: strin
     await info.body?.cancel();
     throw new AuthError(500, "unexpected_failure", "Error getting user profile from external provider");
   }
+  const who = readUserInfo(p.identity, await info.json());
+  // Supabase Auth's GitHub provider reads the primary verified address from
+  // /user/emails, as /user names only a public one.
+  if (p.identity === "github") {
+    const list = await fetch(`${p.userinfoUrl}/emails`, {
+      headers: { authorization: `Bearer ${body.access_token}`, accept: "application/json" },
+    });
+    const all = list.ok ? await list.json() : (await list.body?.cancel(), []);
+    const primary = Array.isArray(all) ? all.find((e) => e?.primary && e?.verified) : undefined;
+    if (typeof primary?.email === "string") who.email = primary.email;
+  }
   return {
     accessToken: body.access_token as string,
     refreshToken: typeof body.refresh_token === "string" ? body.refresh_token : "",
-    who: readUserInfo(p.identity, await info.json()),
+    who,
   };
 }

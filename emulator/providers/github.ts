@@ -1,5 +1,5 @@
 // GitHub under /github: github.com/login/oauth/authorize and /access_token,
-// and api.github.com (/github/api): GET /user, DELETE
+// and api.github.com (/github/api): GET /user and /user/emails, DELETE
 // /applications/{client_id}/grant. Sources (docs.github.com):
 //  - "Generating a user access token for a GitHub App", web application flow: authorize with client_id,
 //    redirect_uri, state, login, code_challenge (S256 only); exchange with client_id, client_secret, code,
@@ -19,7 +19,10 @@
 //    {access_token}; 204, 422 on validation failure; deleting the grant deletes all the user's tokens for
 //    the app. Invalid tokens are 404, as the endpoints of that page answer for them.
 //  - REST "Users", "Get the authenticated user": "Authorization: Bearer" (or the older "token" scheme);
-//    401 "Bad credentials" otherwise.
+//    401 "Bad credentials" otherwise; `email` is the public email, null when the account has none.
+//  - REST "Emails", "List email addresses for the authenticated user" (GET /user/emails): needs user:email
+//    (an OAuth app) or the "Email addresses" permission (a GitHub App); entries email, primary, verified,
+//    visibility.
 import { identity } from "../accounts.ts";
 import { authorize, type AuthorizeSpec } from "../authorize.ts";
 import { authenticate, clientAuth, json, redeemCode, useRefreshToken } from "../grants.ts";
@@ -184,14 +187,35 @@ function user(s: EmulatorState, req: Request): Response {
     type: "User",
     site_admin: false,
     name: id.name,
-    email: id.email,
+    // The public email, which the emulator's accounts (as most) leave unset.
+    email: null,
   });
+}
+
+/**
+ * The account's addresses: an OAuth app's token needs user:email (or user); a
+ * GitHub App's, the "Email addresses" permission, which the emulated app has.
+ * Without it, 404 "Not Found", as GitHub answers for what a token cannot see.
+ */
+function emails(s: EmulatorState, req: Request): Response {
+  const auth = authenticate(s, "github", req, ["Bearer", "token"]);
+  if (!auth) return restError(401, "Bad credentials");
+  const scopes = auth.grant.scope.split(/[ ,]+/);
+  const app = s.provider("github").expiringUserTokens;
+  if (!app && !scopes.includes("user:email") && !scopes.includes("user")) return restError(404, "Not Found");
+  return json(200, [{
+    email: identity(auth.grant.email).email,
+    primary: true,
+    verified: true,
+    visibility: "private",
+  }]);
 }
 
 export async function github(s: EmulatorState, req: Request, path: string): Promise<Response | null> {
   if (path === "/github/login/oauth/authorize") return await authorize(s, GITHUB_AUTHORIZE, req);
   if (path === "/github/login/oauth/access_token") return await accessToken(s, req);
   if (path === "/github/api/user") return user(s, req);
+  if (path === "/github/api/user/emails") return emails(s, req);
   const m = /^\/github\/api\/applications\/([^/]+)\/grant$/.exec(path);
   if (m && req.method === "DELETE") return await deleteGrant(s, req, decodeURIComponent(m[1]));
   return null;

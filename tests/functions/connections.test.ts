@@ -241,6 +241,11 @@ Deno.test({
         const by = Object.fromEntries(all.map((c) => [c.provider, c]));
         assert.equal(by.github.lastErrorCode, "REAUTH_REQUIRED");
         assert.equal(by.github.accountName, "bea-gh");
+        assert.equal(
+          by.github.accountEmail,
+          "bea-gh@example.com",
+          "from /user/emails: /user has no public email",
+        );
         assert.equal(by.google.accountEmail, "bea@example.com");
         assert.equal(by.spotify.accountEmail, "bea@example.com");
         assert.deepEqual(by.spotify.scopes, ["user-read-email", "user-read-private"]);

@@ -424,7 +424,12 @@ Deno.test("provider emulator", async (t) => {
         const user = await api(`${e.url}/github/api/user`, r1.body.access_token, "token");
         assert.equal(user.body.login, "octo-cat");
         assert.equal(typeof user.body.id, "number");
-        assert.ok(user.body.name && user.body.email);
+        assert.ok(user.body.name);
+        assert.equal(user.body.email, null, "the public email, which the account leaves unset");
+        const emails = await api(`${e.url}/github/api/user/emails`, r1.body.access_token);
+        assert.deepEqual(emails.body, [
+          { email: "octo-cat@example.com", primary: true, verified: true, visibility: "private" },
+        ]);
         await control(e.url, "expire", { provider: "github", account: "octo-cat", refresh: true });
         assert.equal(
           (await refresh(r1.body.refresh_token)).body.error,
