@@ -35,7 +35,10 @@ export interface AttachOptions {
    * `{ google: {} }`. Sign-ins with other providers are left alone.
    */
   providers?: Record<string, SupabaseProviderOptions>;
-  /** Where connect() returns to (default: this page without its fragment; Supabase falls back to the Site URL). */
+  /**
+   * Where connect() returns to (default: this page without its fragment and without an earlier return's
+   * `error`, `code` and `sb` parameters; Supabase falls back to the Site URL).
+   */
   redirectTo?: string;
   /** Default: localStorage (shared by the tabs), else memory. */
   storage?: AdapterStorage;

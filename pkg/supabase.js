@@ -34,6 +34,8 @@ const PENDING = `${PREFIX}pending`;
 /** A connect older than this is not the one a session came back from. */
 const PENDING_MAX_AGE_MS = 15 * 60 * 1000;
 const FINGERPRINTS_KEPT = 20;
+/** providerOf's answer for tokens a connect started by another user brought back. */
+const DECLINED = Symbol("declined");
 
 function memoryStorage() {
   const m = new Map();
@@ -49,7 +51,12 @@ function browserStorage(name) {
     const s = globalThis[name];
     if (s && typeof s.getItem === "function") return s;
   } catch { /* storage disabled (privacy mode, sandboxed frame) */ }
-  return memoryStorage();
+  return null;
+}
+
+/** sessionStorage, else the storage given, else memory. */
+function sessionStorageOr(given) {
+  return browserStorage("sessionStorage") ?? given ?? memoryStorage();
 }
 
 /**
@@ -95,17 +102,47 @@ function newestIdentity(user) {
   return ids[0]?.provider ?? null;
 }
 
-/** The page was opened by an OAuth error redirect (access_denied …): the connect it came back from failed. */
-function returnedWithError() {
+/** What Supabase Auth's redirect adds to a page's URL: a PKCE code, implicit tokens, or an error. */
+const RETURN_QUERY = ["code", "error", "error_code", "error_description", "sb"];
+const RETURN_HASH = ["access_token", "provider_token", "error"];
+
+/** This page's URL and its fragment's parameters; null outside a browser. */
+function here() {
   const href = globalThis.location?.href;
-  if (typeof href !== "string") return false;
+  if (typeof href !== "string") return null;
   try {
-    const u = new URL(href);
-    const hash = new URLSearchParams(u.hash.slice(1));
-    return u.searchParams.has("error") || hash.has("error");
+    const url = new URL(href);
+    return { url, hash: new URLSearchParams(url.hash.slice(1)) };
   } catch {
-    return false;
+    return null;
   }
+}
+
+/**
+ * Whether a connect's note may be the one this page came back with: not on an
+ * error redirect (access_denied …: that connect failed), and only on a page
+ * Supabase Auth sent back (a code or tokens in its URL). A note met anywhere
+ * else is from a connect abandoned at the provider (the user went back), and
+ * must not claim a later sign-in. Outside a browser, nothing to tell.
+ */
+function noteMayApply() {
+  const h = here();
+  if (!h) return true;
+  if (h.url.searchParams.has("error") || h.hash.has("error")) return false;
+  return h.url.searchParams.has("code") || RETURN_HASH.some((k) => h.hash.has(k));
+}
+
+/**
+ * This page as the place to come back to: without what an earlier return
+ * added (auth-js reads any `error` in the URL as the new return's, and would
+ * drop its code) and without its fragment.
+ */
+function returnAddress() {
+  const h = here();
+  if (!h) return undefined;
+  for (const k of RETURN_QUERY) h.url.searchParams.delete(k);
+  h.url.hash = "";
+  return h.url.href;
 }
 
 function joinScopes(...lists) {
@@ -150,8 +187,9 @@ export function browserClientOptions(supabase, options) {
  */
 export function attachSupabase(supabase, client, options = {}) {
   const providers = options.providers ?? { google: {} };
-  const storage = options.storage ?? browserStorage("localStorage");
-  const pendingStorage = options.pendingStorage ?? options.storage ?? browserStorage("sessionStorage");
+  const storage = options.storage ?? browserStorage("localStorage") ?? memoryStorage();
+  // Per tab: a connect is this tab's; another tab's must not claim its tokens.
+  const pendingStorage = options.pendingStorage ?? sessionStorageOr(options.storage);
   const onStored = options.onStored ?? (() => {});
   const onError = options.onError ??
     ((e) => console.error("oauth-token-manager: storing provider tokens", e));
@@ -177,14 +215,14 @@ export function attachSupabase(supabase, client, options = {}) {
   const setStored = (user, fingerprints) =>
     storage.setItem(STORED, JSON.stringify({ user, fingerprints: fingerprints.slice(-FINGERPRINTS_KEPT) }));
 
-  // A connect that came back with an error (consent denied) left its note:
-  // it must not claim the next sign-in.
-  if (returnedWithError()) pendingStorage.removeItem(PENDING);
+  // A connect that came back with an error (consent denied), or never came
+  // back, left its note: it must not claim the next sign-in.
+  if (!noteMayApply()) pendingStorage.removeItem(PENDING);
 
   /**
    * The provider these tokens came from: this tab's connect(), else the
-   * identity used last. `null`: a connect started by another user than the
-   * one signed in now (a reconnect that picked another account landed in
+   * identity used last. `DECLINED`: a connect started by another user than
+   * the one signed in now (a reconnect that picked another account landed in
    * another Supabase user): not stored, reported.
    */
   function providerOf(session) {
@@ -210,7 +248,7 @@ export function attachSupabase(supabase, client, options = {}) {
             connection: settingsOf(pending.provider)?.connection ?? pending.provider,
           },
         );
-        return null;
+        return DECLINED;
       }
       return pending.provider;
     }
@@ -224,6 +262,13 @@ export function attachSupabase(supabase, client, options = {}) {
     const fp = fingerprint(session.provider_token);
     if (storedOf(user).includes(fp)) return; // stored before: a reload, another tab, INITIAL_SESSION after SIGNED_IN
     const provider = providerOf(session);
+    if (provider === DECLINED) {
+      // Remembered as handled, here and in every tab: the events that follow
+      // (SIGNED_IN after INITIAL_SESSION, other tabs, reloads) carry the same
+      // tokens and no note, and would store them under the identity used last.
+      setStored(user, [...storedOf(user), fp]);
+      return;
+    }
     const settings = provider ? settingsOf(provider) : null;
     // A sign-in with a provider used for login only: its tokens are not kept.
     if (!settings) return;
@@ -241,17 +286,26 @@ export function attachSupabase(supabase, client, options = {}) {
       setStored(user, [...stored, fp]);
       // Out of supabase-js's callback: the client reads the session through supabase-js.
       await new Promise((r) => setTimeout(r, 0));
+      let status;
       try {
-        const status = await client.callFunction(
+        status = await client.callFunction(
           `connections/${encodeURIComponent(settings.connection)}/store`,
           body,
           "POST",
         );
-        onStored({ ...about, status });
       } catch (error) {
         // Released, so the next SIGNED_IN with these tokens (a reload) tries again.
         setStored(user, storedOf(user).filter((x) => x !== fp));
         onError(error, about);
+        return;
+      }
+      // Stored: whatever the app's callback does, not to be stored again (a
+      // single-use refresh token the server has since rotated would overwrite
+      // the live one).
+      try {
+        onStored({ ...about, status });
+      } catch (e) {
+        (globalThis.reportError ?? console.error)(e);
       }
     };
     const locks = globalThis.navigator?.locks;
@@ -304,8 +358,7 @@ export function attachSupabase(supabase, client, options = {}) {
         const identities = error ? session.user?.identities : ids?.identities;
         if (!(identities ?? []).some((i) => i.provider === provider)) method = "linkIdentity";
       }
-      const redirectTo = opts.redirectTo ?? options.redirectTo ??
-        (globalThis.location?.href ? globalThis.location.href.split("#")[0] : undefined);
+      const redirectTo = opts.redirectTo ?? options.redirectTo ?? returnAddress();
       const scopes = joinScopes(settings.scopes, opts.scopes);
       const queryParams = { ...settings.queryParams, ...opts.queryParams };
       const oauth = {

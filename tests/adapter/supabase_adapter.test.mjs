@@ -487,3 +487,100 @@ test("a connect started by one user whose sign-in lands as another stores nothin
   assert.match(errors[0].e.message, /another user/);
   assert.deepEqual(errors[0].about, { provider: "google", connection: "google" });
 });
+
+/** Runs `f` with globalThis.location at `href`. */
+async function at(href, f) {
+  const saved = globalThis.location;
+  globalThis.location = { href };
+  try {
+    return await f();
+  } finally {
+    globalThis.location = saved;
+  }
+}
+
+test("connect comes back to this page without an earlier return's error, code or fragment", async () => {
+  // auth-js reads any `error` in the URL as the return's, and would drop the new code.
+  await at(
+    "https://app.example/settings?tab=2&error=access_denied&error_code=provider_error&error_description=x&code=old&sb=#error=access_denied&sb=",
+    async () => {
+      const { sb, link } = setup();
+      await link.connect("google");
+      assert.equal(sb.calls.at(-1)[1].options.redirectTo, "https://app.example/settings?tab=2");
+    },
+  );
+});
+
+test("a connect's note is honoured only on the page Supabase Auth sent back", async () => {
+  const note = JSON.stringify({ provider: "spotify", at: Date.now(), user: A });
+  const google = identity("google", "2026-11-23T10:00:00Z");
+  const spotify = identity("spotify", "2026-11-20T10:00:00Z");
+  for (
+    const [href, kept, stored] of [
+      // The user went back from Spotify's consent page: a later sign-in is Google's.
+      ["https://app.example/settings", false, "connections/google/store"],
+      ["https://app.example/settings?code=4f2a", true, "connections/spotify/store"],
+      ["https://app.example/settings#access_token=x&provider_token=y", true, "connections/spotify/store"],
+    ]
+  ) {
+    const pendingStorage = memoryStorage();
+    pendingStorage.setItem("oauth-token-manager.supabase.pending", note);
+    await at(href, async () => {
+      const { sb, client, link } = setup({ pendingStorage });
+      assert.equal(pendingStorage.getItem("oauth-token-manager.supabase.pending") !== null, kept, href);
+      sb.emit("SIGNED_IN", { provider_token: `t-${href}`, user: userOf(A, [google, spotify]) });
+      await link.settled();
+      assert.deepEqual(client.stores.map((s) => s.name), [stored], href);
+    });
+  }
+});
+
+test("another user's connect: its tokens stay unstored through the events and tabs that follow", async () => {
+  const storage = memoryStorage(); // localStorage, shared by the tabs
+  const { sb, client, link, errors } = setup({ storage });
+  const google = identity("google", "2026-11-23T10:00:00Z");
+  sb.session = { access_token: "jwt-a", user: userOf(A, [google]) };
+  sb.identities = [google];
+  await link.connect("google");
+  const asB = { provider_token: "ya29.other", user: userOf(B, [identity("google", "2026-11-23T11:00:00Z")]) };
+  // auth-js: INITIAL_SESSION, then the SIGNED_IN it scheduled, then a reload.
+  sb.emit("INITIAL_SESSION", asB);
+  sb.emit("SIGNED_IN", asB);
+  await link.settled();
+  const tab = setup({ storage }); // another tab hears the SIGNED_IN, without this tab's note
+  tab.sb.emit("SIGNED_IN", asB);
+  await tab.link.settled();
+  assert.equal(client.stores.length + tab.client.stores.length, 0);
+  assert.equal(errors.length, 1, "reported once");
+});
+
+test("an onStored that throws does not undo the store", async () => {
+  const sb = fakeSupabase();
+  const client = fakeClient();
+  const reported = [];
+  const saved = globalThis.reportError;
+  globalThis.reportError = (e) => reported.push(e);
+  try {
+    const link = attachSupabase(sb, client, {
+      providers: { google: {} },
+      storage: memoryStorage(),
+      pendingStorage: memoryStorage(),
+      onStored: () => {
+        throw new Error("the app's own bug");
+      },
+      onError: (e) => assert.fail(`reported as a failed store: ${e.message}`),
+    });
+    const session = {
+      provider_token: "ya29.once",
+      user: userOf(A, [identity("google", "2026-11-23T10:00:00Z")]),
+    };
+    sb.emit("SIGNED_IN", session);
+    await link.settled();
+    sb.emit("TOKEN_REFRESHED", session);
+    await link.settled();
+    assert.equal(client.stores.length, 1, "stored once");
+    assert.deepEqual(reported.map((e) => e.message), ["the app's own bug"]);
+  } finally {
+    globalThis.reportError = saved;
+  }
+});
