@@ -210,7 +210,9 @@ Deno.test("caller identity under `supabase start`: HS256 sessions verified with 
   // Docker, the legacy HS256 secret only as an oct key of SUPABASE_JWKS,
   // next to an asymmetric key; sessions name the address the browser uses.
   const secret = crypto.getRandomValues(new Uint8Array(32));
-  const k = btoa(String.fromCharCode(...secret)).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+  const b64url = (b: Uint8Array) =>
+    btoa(String.fromCharCode(...b)).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+  const k = b64url(secret);
   const ec = await generateKeyPair("ES256");
   const env: Record<string, string> = {
     SUPABASE_URL: "http://kong:8000",
@@ -245,4 +247,39 @@ Deno.test("caller identity under `supabase start`: HS256 sessions verified with 
   // On a hosted project the issuer is still checked.
   const hosted = new JwtVerifier(readConfig((n) => ({ ...env, SUPABASE_URL: "https://ref.supabase.co" })[n]));
   await assert.rejects(hosted.verify(req(await session(secret, "HS256"))), /not issued by this project/);
+
+  // A key set with two shared secrets: the one a token names by kid, else each
+  // in turn (not only the first).
+  const second = crypto.getRandomValues(new Uint8Array(32));
+  const two = new JwtVerifier(readConfig((n) =>
+    ({
+      ...env,
+      SUPABASE_JWKS: JSON.stringify({
+        keys: [{ kty: "oct", k, alg: "HS256", kid: "legacy" }, {
+          kty: "oct",
+          k: b64url(second),
+          alg: "HS256",
+          kid: "shared-2",
+        }],
+      }),
+    })[n]
+  ));
+  const hs = (key: Uint8Array, kid?: string) =>
+    new SignJWT({ role: "authenticated" })
+      .setProtectedHeader({ alg: "HS256", typ: "JWT", ...(kid ? { kid } : {}) })
+      .setSubject(USER)
+      .setAudience("authenticated")
+      .setIssuer("http://127.0.0.1:54321/auth/v1")
+      .setIssuedAt()
+      .setExpirationTime("1h")
+      .sign(key);
+  assert.equal((await two.verify(req(await hs(second, "shared-2")))).userId, USER);
+  assert.equal((await two.verify(req(await hs(second)))).userId, USER, "no kid: each secret in turn");
+  assert.equal((await two.verify(req(await hs(secret)))).userId, USER);
+  await assert.rejects(
+    two.verify(req(await hs(secret, "shared-2"))),
+    /invalid access token/,
+    "the named one only",
+  );
+  await assert.rejects(two.verify(req(await hs(wrong))), /invalid access token/);
 });

@@ -130,7 +130,8 @@ function base64urlBytes(v: string): Uint8Array {
 }
 
 export class JwtVerifier {
-  private readonly secret: Uint8Array | null;
+  /** HS256 secrets: JWT_SECRET first, then SUPABASE_JWKS's oct keys (by kid where they have one). */
+  private readonly secrets: { kid: string | null; key: Uint8Array }[];
   private readonly keys: JWTVerifyGetKey | null;
   private readonly issuer: string | null;
   private readonly oauthClients: ReadonlySet<string>;
@@ -139,13 +140,16 @@ export class JwtVerifier {
     cfg: Pick<AppConfig, "jwtSecret" | "jwksUrl"> & Partial<AppConfig>,
   ) {
     // `supabase start` without signing keys signs sessions with HS256 and
-    // hands the functions its secret only as an `oct` key in SUPABASE_JWKS.
-    const oct = (cfg.jwks?.keys ?? []).find((k) => k.kty === "oct" && typeof k.k === "string");
-    this.secret = cfg.jwtSecret
-      ? new TextEncoder().encode(cfg.jwtSecret)
-      : oct
-      ? base64urlBytes(String(oct.k))
-      : null;
+    // hands the functions its secret only as an `oct` key in SUPABASE_JWKS;
+    // a key set may hold more than one (a shared secret beside the legacy one).
+    const oct = (cfg.jwks?.keys ?? []).filter((k) => k.kty === "oct" && typeof k.k === "string");
+    this.secrets = [
+      ...(cfg.jwtSecret ? [{ kid: null, key: new TextEncoder().encode(cfg.jwtSecret) }] : []),
+      ...oct.map((k) => ({
+        kid: typeof k.kid === "string" ? k.kid : null,
+        key: base64urlBytes(String(k.k)),
+      })),
+    ];
     this.issuer = cfg.jwtIssuer ?? null;
     this.oauthClients = new Set(cfg.oauthClientIds ?? []);
     const asymmetric = (cfg.jwks?.keys ?? []).filter((k) => k.kty !== "oct");
@@ -170,15 +174,25 @@ export class JwtVerifier {
   /** Verifies the signature (HS256 with the secret, others with the key set) and the claims asked for. */
   private async check(token: string, claims: Claims): Promise<JWTPayload> {
     let alg: string | undefined;
+    let kid: string | undefined;
     try {
-      alg = decodeProtectedHeader(token).alg;
+      ({ alg, kid } = decodeProtectedHeader(token));
     } catch {
       throw unauthorized("invalid access token");
     }
     try {
       if (alg === "HS256") {
-        if (!this.secret) throw unauthorized("invalid access token");
-        return (await jwtVerify(token, this.secret, { algorithms: ["HS256"], ...claims })).payload;
+        // The secret the token names, else each in turn (a legacy token names none).
+        const named = this.secrets.filter((s) => kid !== undefined && s.kid === kid);
+        const tried = named.length > 0 ? named : this.secrets;
+        if (tried.length === 0) throw unauthorized("invalid access token");
+        for (const [i, s] of tried.entries()) {
+          try {
+            return (await jwtVerify(token, s.key, { algorithms: ["HS256"], ...claims })).payload;
+          } catch (e) {
+            if (errCode(e) !== "ERR_JWS_SIGNATURE_VERIFICATION_FAILED" || i === tried.length - 1) throw e;
+          }
+        }
       }
       if (!this.keys || !alg || !ASYMMETRIC.includes(alg)) throw unauthorized("invalid access token");
       return (await jwtVerify(token, this.keys, { algorithms: ASYMMETRIC, ...claims })).payload;
