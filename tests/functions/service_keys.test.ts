@@ -5,7 +5,7 @@
 // key sent as a Bearer token and no credential at all are 401. Keys never
 // reach a log line or a body.
 import assert from "node:assert/strict";
-import { SignJWT } from "npm:jose@6.2.17";
+import { exportJWK, generateKeyPair, SignJWT } from "npm:jose@6.2.17";
 import { type CallResult, counters, extraServer, JWT_SECRET, startStack, USER } from "./harness.ts";
 
 const DEFAULT_KEY = "sb_secret_dEfAuLt0123456789abcdefghijklmn";
@@ -74,6 +74,30 @@ Deno.test({
         // supabase-js and pg_net callers on legacy keys also send the anon key in apikey.
         assert.equal((await refresher({ apikey: PUBLISHABLE }, legacy)).status, 200);
       });
+
+      await t.step(
+        "without the legacy JWT secret (asymmetric signing keys), the project's own service role key still runs it",
+        async () => {
+          // Supabase hands every function SUPABASE_SERVICE_ROLE_KEY; a project
+          // signing with asymmetric keys has no secret to verify it with.
+          const key = await new SignJWT({ role: "service_role", iss: "supabase" })
+            .setProtectedHeader({ alg: "HS256", typ: "JWT" })
+            .setIssuedAt()
+            .sign(crypto.getRandomValues(new Uint8Array(32)));
+          const { publicKey } = await generateKeyPair("ES256");
+          const jwks = JSON.stringify({
+            keys: [{ ...(await exportJWK(publicKey)), kid: "ec-1", alg: "ES256" }],
+          });
+          const asymmetric = await extraServer(s, {
+            JWT_SECRET: "",
+            SUPABASE_JWKS: jwks,
+            SUPABASE_SERVICE_ROLE_KEY: key,
+          });
+          const ok = await refresher({}, key, asymmetric);
+          assert.equal(ok.status, 200, JSON.stringify(ok.json));
+          assert401(await refresher({}, `${key}x`, asymmetric), "another token");
+        },
+      );
 
       await t.step("a wrong secret key, a publishable key, a user JWT: 401", async () => {
         const before = await counters(s);

@@ -20,7 +20,7 @@ import {
 } from "npm:jose@6.2.17";
 import type { AppConfig } from "./env.ts";
 import { AppError, configError, unauthorized } from "./errors.ts";
-import type { SecretKeys } from "./keys.ts";
+import { constantTimeEqual, type SecretKeys } from "./keys.ts";
 import { log } from "./log.ts";
 
 export interface Caller {
@@ -135,6 +135,7 @@ export class JwtVerifier {
   private readonly keys: JWTVerifyGetKey | null;
   private readonly issuer: string | null;
   private readonly oauthClients: ReadonlySet<string>;
+  private readonly serviceRoleKey: string | null;
 
   constructor(
     cfg: Pick<AppConfig, "jwtSecret" | "jwksUrl"> & Partial<AppConfig>,
@@ -152,6 +153,7 @@ export class JwtVerifier {
     ];
     this.issuer = cfg.jwtIssuer ?? null;
     this.oauthClients = new Set(cfg.oauthClientIds ?? []);
+    this.serviceRoleKey = cfg.serviceRoleKey ?? null;
     const asymmetric = (cfg.jwks?.keys ?? []).filter((k) => k.kty !== "oct");
     if (cfg.jwks && asymmetric.length > 0) {
       try {
@@ -209,8 +211,12 @@ export class JwtVerifier {
     }
   }
 
-  /** The legacy service role key: a valid JWT whose role is service_role. */
+  /**
+   * The legacy service role key: the project's own (SUPABASE_SERVICE_ROLE_KEY),
+   * or a valid JWT whose role is service_role.
+   */
   async verifyServiceRole(token: string): Promise<void> {
+    if (this.serviceRoleKey && await constantTimeEqual(token, this.serviceRoleKey)) return;
     let role: unknown;
     try {
       // The legacy service role key has neither `aud` nor this issuer.

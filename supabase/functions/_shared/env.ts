@@ -22,6 +22,12 @@ export interface AppConfig {
   /** DATABASE_PREPARE: prepared statements on or off; null: decided by the URL (db.ts). */
   databasePrepare: boolean | null;
   jwtSecret: string | null;
+  /**
+   * SUPABASE_SERVICE_ROLE_KEY, which Supabase hands every function: the legacy
+   * service role key, accepted as itself (compared in constant time) even
+   * where no secret verifies it (a project signing with asymmetric keys).
+   */
+  serviceRoleKey: string | null;
   jwksUrl: string | null;
   /** An inline key set ({keys: [...]}), as Supabase passes SUPABASE_JWKS to functions. */
   jwks: { keys: Record<string, unknown>[] } | null;
@@ -184,6 +190,7 @@ export function readConfig(env: Env = (n) => Deno.env.get(n)): AppConfig {
     databaseUrl: env("SUPABASE_DB_URL")?.trim() || env("DATABASE_URL")?.trim() || null,
     databasePrepare: optionalBoolean(env, "DATABASE_PREPARE"),
     jwtSecret,
+    serviceRoleKey: env("SUPABASE_SERVICE_ROLE_KEY")?.trim() || null,
     // The inline key set is what Supabase hands the function; the URL is for the rest.
     jwksUrl: jwks ? null : jwksUrl,
     jwks,
