@@ -392,7 +392,8 @@ export class BrowserTokenClient {
     // The session may have turned out to be another user's when it was asked again.
     if (this.#signOuts !== signOuts || this.#core.user !== user) return (drop(), response);
     // The first answer is not the caller's: its connection is freed now.
-    response.body?.cancel().catch(() => {});
+    // (A custom fetch may answer with a plain object: nothing to cancel.)
+    Promise.resolve().then(() => response.body?.cancel?.()).catch(() => {});
     return send(again.accessToken, retry);
   }
 

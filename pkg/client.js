@@ -309,7 +309,7 @@ export class BrowserTokenClient {
       throw e;
     }
     if (this.#signOuts !== signOuts || this.#core.user !== user) return (drop(), response);
-    response.body?.cancel().catch(() => {});
+    Promise.resolve().then(() => response.body?.cancel?.()).catch(() => {});
     return send(again.accessToken, retry);
   }
 
