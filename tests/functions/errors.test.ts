@@ -7,7 +7,7 @@
 // and a requestId; the details go to the log only.
 import assert from "node:assert/strict";
 import { errorCodes } from "../../supabase/functions/_shared/pkg/oauth_token_manager.js";
-import { CALENDAR_EVENTS_SCOPE } from "../../supabase/functions/_shared/calendar.ts";
+import { CALENDAR_EVENTS_SCOPE, googleError } from "../../supabase/functions/_shared/calendar.ts";
 import { AppError, describe } from "../../supabase/functions/_shared/errors.ts";
 import { loadWasm } from "../../supabase/functions/_shared/wasm.ts";
 import {
@@ -458,4 +458,23 @@ Deno.test({
       await s.stop();
     }
   },
+});
+
+Deno.test("Google Calendar's limits: a rate limit is a short wait, a spent usage limit an hour's", () => {
+  const answer = (reason: string) => ({ error: { message: "limit", errors: [{ reason }] } });
+  for (const reason of ["rateLimitExceeded", "userRateLimitExceeded"]) {
+    const e = googleError(403, answer(reason), null);
+    assert.deepEqual([e.code, e.retryAfter], ["RATE_LIMITED", 30], reason);
+  }
+  // "Handle API errors": the user's calendar limits, and the project's daily courtesy limit, last hours.
+  for (const reason of ["quotaExceeded", "dailyLimitExceeded"]) {
+    const e = googleError(403, answer(reason), null);
+    assert.deepEqual([e.code, e.retryAfter], ["RATE_LIMITED", 3600], reason);
+    assert.match(e.message, /usage limit/);
+  }
+  assert.equal(
+    googleError(403, answer("quotaExceeded"), "120").retryAfter,
+    120,
+    "a Retry-After given stands",
+  );
 });

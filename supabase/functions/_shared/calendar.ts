@@ -62,7 +62,14 @@ export function missingScopes(
   return named.length > 0 ? named : [needed];
 }
 
-const RATE_REASONS = ["rateLimitExceeded", "userRateLimitExceeded", "quotaExceeded", "dailyLimitExceeded"];
+/** Rate limits: back off and retry (Calendar API "Handle API errors"). */
+const RATE_REASONS = ["rateLimitExceeded", "userRateLimitExceeded"];
+/**
+ * Usage limits: the user's calendar (quotaExceeded) or the project's daily
+ * courtesy limit (dailyLimitExceeded) is spent, for hours: not a 30-second wait.
+ */
+const USAGE_REASONS = ["quotaExceeded", "dailyLimitExceeded"];
+const USAGE_RETRY_SECONDS = 3600;
 
 function retryAfterSeconds(header: string | null): number | undefined {
   if (!header) return undefined;
@@ -77,6 +84,13 @@ export function googleError(status: number, body: GoogleError, retryAfter: strin
   const reasons = (body.error?.errors ?? []).map((e) => e?.reason ?? "");
   const message = String(body.error?.message ?? `Google Calendar answered HTTP ${status}`).slice(0, 300);
   if (status === 404 || status === 410) return notFound(`event not found (${message})`);
+  if (reasons.some((r) => USAGE_REASONS.includes(r))) {
+    return new AppError(
+      "RATE_LIMITED",
+      `Google Calendar's usage limit is reached, for some hours: ${message}`,
+      retryAfterSeconds(retryAfter) ?? USAGE_RETRY_SECONDS,
+    );
+  }
   if (status === 429 || reasons.some((r) => RATE_REASONS.includes(r))) {
     return new AppError(
       "RATE_LIMITED",
