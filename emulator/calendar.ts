@@ -3,6 +3,20 @@
 import { hang } from "./faults.ts";
 import type { CalendarEvent, CalendarFault, EmulatorState } from "./state.ts";
 
+/** When an event's start or end is: its dateTime, or an all-day event's date (midnight UTC). */
+const instant = (t: Record<string, string> | undefined) => Date.parse(t?.dateTime ?? t?.date ?? "");
+
+/**
+ * A start or end is a dateTime (timed) or a date (all-day), not both and not
+ * neither (Events resource: "start.date", "start.dateTime"); Google answers
+ * 400 otherwise.
+ */
+function timeError(t: Record<string, string> | undefined): Response | null {
+  if (!t || (!t.dateTime && !t.date)) return gerror(400, "required", "Missing end time.");
+  if (t.dateTime && t.date) return gerror(400, "invalid", "Invalid start time.");
+  return null;
+}
+
 function gerror(
   status: number,
   reason: string,
@@ -183,8 +197,8 @@ export async function calendarEndpoint(s: EmulatorState, req: Request, path: str
     const timeMin = url.searchParams.get("timeMin");
     const items = [...cal.values()]
       .filter((e) => e.status !== "cancelled")
-      .filter((e) => !timeMin || Date.parse(e.end?.dateTime ?? "") >= Date.parse(timeMin))
-      .sort((a, b) => Date.parse(a.start?.dateTime ?? "") - Date.parse(b.start?.dateTime ?? ""));
+      .filter((e) => !timeMin || instant(e.end) >= Date.parse(timeMin))
+      .sort((a, b) => instant(a.start) - instant(b.start));
     return ok(200, { kind: "calendar#events", items });
   }
   if (!id && req.method === "POST") {
@@ -199,8 +213,9 @@ export async function calendarEndpoint(s: EmulatorState, req: Request, path: str
     if (cal.has(newId)) return gerror(409, "duplicate", "The requested identifier already exists.");
     const start = body.start as Record<string, string> | undefined;
     const end = body.end as Record<string, string> | undefined;
-    if (!start?.dateTime || !end?.dateTime) return gerror(400, "required", "Missing end time.");
-    if (Date.parse(end.dateTime) < Date.parse(start.dateTime)) {
+    const bad = timeError(start) ?? timeError(end);
+    if (bad) return bad;
+    if (instant(end) < instant(start)) {
       return gerror(400, "timeRangeEmpty", "The specified time range is empty.");
     }
     const event: CalendarEvent = {
@@ -248,9 +263,29 @@ export async function calendarEndpoint(s: EmulatorState, req: Request, path: str
     } catch {
       return gerror(400, "parseError", "Parse Error");
     }
-    for (const k of ["summary", "description", "start", "end"] as const) {
+    for (const k of ["summary", "description"] as const) {
       if (body[k] !== undefined) (existing as unknown as Record<string, unknown>)[k] = body[k];
     }
+    // Patch semantics ("Events: patch"): the fields given replace, the others
+    // stay, and null clears one, inside start and end too. An all-day event
+    // given a dateTime keeps its date unless the patch clears it: 400.
+    const merged: Record<string, Record<string, string>> = {};
+    for (const k of ["start", "end"] as const) {
+      const given = body[k] as Record<string, string | null> | undefined;
+      const next: Record<string, string> = { ...existing[k] };
+      for (const [f, v] of Object.entries(given ?? {})) {
+        if (v === null) delete next[f];
+        else next[f] = v;
+      }
+      const bad = timeError(next);
+      if (bad) return bad;
+      merged[k] = next;
+    }
+    if (instant(merged.end) < instant(merged.start)) {
+      return gerror(400, "timeRangeEmpty", "The specified time range is empty.");
+    }
+    existing.start = merged.start;
+    existing.end = merged.end;
     if (body.attendees !== undefined) existing.attendees = attendeesOf(body.attendees);
     existing.updated = now;
     return ok(200, existing);

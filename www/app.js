@@ -213,6 +213,11 @@ async function connectGoogle() {
 // ---- events -----------------------------------------------------------------------------
 
 function fmtRange(ev) {
+  // An all-day event has dates, its end the day after it ends (Events resource: start.date, end.date).
+  if (!ev.start.dateTime) {
+    const last = new Date(Date.parse(ev.end.date) - 86_400_000).toISOString().slice(0, 10);
+    return last === ev.start.date ? `${ev.start.date}, all day` : `${ev.start.date} – ${last}, all day`;
+  }
   const s = new Date(ev.start.dateTime);
   const e = new Date(ev.end.dateTime);
   return `${s.toLocaleString()} – ${e.toLocaleTimeString()}`;
@@ -252,7 +257,9 @@ function eventItem(ev) {
     `<input name="summary" aria-label="Title" /><input name="start" type="datetime-local" aria-label="Starts" />
     <button type="submit" data-testid="save">Save</button>`;
   form.summary.value = ev.summary ?? "";
-  form.start.value = toLocalInput(new Date(ev.start.dateTime));
+  // An all-day event is edited in Google Calendar: the form moves timed meetings.
+  if (!ev.start.dateTime) edit.hidden = true;
+  else form.start.value = toLocalInput(new Date(ev.start.dateTime));
   edit.onclick = () => (form.hidden = !form.hidden);
   form.onsubmit = (e) => {
     e.preventDefault();

@@ -5,10 +5,10 @@ import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { startDevStack } from "./stack.mjs";
 
-let dev, emu, openTab, shot, web;
+let dev, emu, emulator, openTab, shot, web;
 before(async () => {
   dev = await startDevStack();
-  ({ emu, openTab, shot, web } = dev);
+  ({ emu, emulator, openTab, shot, web } = dev);
 });
 after(() => dev?.stop());
 
@@ -104,6 +104,26 @@ test("update and cancel a Meet from the page", async () => {
   await tabA.getByText("Back again (moved)").first().waitFor({ state: "detached" });
   assert.equal(await tabA.getByText("Back again (moved)").count(), 0);
   await shot(tabA, "06-updated-and-cancelled");
+});
+
+test("an all-day event made in Google Calendar is listed with its dates, and not offered to the time form", async () => {
+  // The access token the page's last Calendar call used, to make the event as Google Calendar's own UI would.
+  const { tokens } = await emu("calendar-tokens");
+  const made = await fetch(`${emulator}/calendar/v3/calendars/primary/events`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${tokens.at(-1)}`, "content-type": "application/json" },
+    body: JSON.stringify({
+      summary: "Offsite day",
+      start: { date: "2026-12-01" },
+      end: { date: "2026-12-02" },
+    }),
+  });
+  assert.equal(made.status, 200, await made.clone().text());
+  await tabA.reload();
+  const item = tabA.locator("li[data-testid=event]", { hasText: "Offsite day" }).first();
+  await item.waitFor();
+  assert.match(await item.locator(".when").textContent(), /^2026-12-01, all day$/);
+  assert.equal(await item.getByTestId("edit").isVisible(), false);
 });
 
 test("a shared browser: after one user signs out and another signs in, no tab uses the first user's token", async () => {

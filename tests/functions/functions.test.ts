@@ -126,6 +126,27 @@ Deno.test({
         assert.deepEqual((r.json.attendees as { email: string }[]).map((a) => a.email), ["bob@example.com"]);
       });
 
+      await t.step("update-google-meet moves an all-day event to a time", async () => {
+        // Made in Google Calendar itself: start and end are dates.
+        const token = await stack.call("refresh-google-token", { body: {} });
+        const made = await fetch(`${stack.env.GOOGLE_CALENDAR_BASE_URL}/calendars/primary/events`, {
+          method: "POST",
+          headers: { authorization: `Bearer ${token.json.accessToken}`, "content-type": "application/json" },
+          body: JSON.stringify({
+            summary: "Offsite",
+            start: { date: "2026-12-01" },
+            end: { date: "2026-12-02" },
+          }),
+        });
+        const allDay = await made.json();
+        assert.equal(made.status, 200, JSON.stringify(allDay));
+        const r = await stack.call("update-google-meet", {
+          body: { eventId: allDay.id, start: "2026-12-01T09:00:00Z", end: "2026-12-01T10:00:00Z" },
+        });
+        assert.equal(r.status, 200, JSON.stringify(r.json));
+        assert.equal(r.json.start, "2026-12-01T09:00:00Z");
+      });
+
       await t.step("unknown and other users' event ids are 404", async () => {
         await stack.connect(OTHER);
         const other = await stack.call("update-google-meet", {

@@ -21,8 +21,10 @@ export const handler = edgeFunction("update-google-meet", ["POST", "PATCH"], asy
   if (timeZone !== undefined && !start && !end) {
     throw badRequest("timeZone applies to start and end: give them with it");
   }
-  if (start) patch.start = { dateTime: start, ...(timeZone ? { timeZone } : {}) };
-  if (end) patch.end = { dateTime: end, ...(timeZone ? { timeZone } : {}) };
+  // `date: null`: a patch keeps the fields it does not name ("Events: patch"),
+  // and an all-day event's date beside a new dateTime is refused.
+  if (start) patch.start = { date: null, dateTime: start, ...(timeZone ? { timeZone } : {}) };
+  if (end) patch.end = { date: null, dateTime: end, ...(timeZone ? { timeZone } : {}) };
   const attendees = optEmails(b, "attendees");
   if (attendees) patch.attendees = attendees.map((email) => ({ email }));
   if (Object.keys(patch).length === 0) {
