@@ -3,6 +3,18 @@
 import { hang } from "./faults.ts";
 import type { CalendarEvent, CalendarFault, EmulatorState } from "./state.ts";
 
+/** A Meet on the event: its link and entry point (ConferenceData). */
+function addMeet(event: CalendarEvent): void {
+  const code = meetCode();
+  event.hangoutLink = `https://meet.google.com/${code}`;
+  event.conferenceData = {
+    ...event.conferenceData,
+    entryPoints: [{ entryPointType: "video", uri: event.hangoutLink, label: `meet.google.com/${code}` }],
+    conferenceSolution: { key: { type: "hangoutsMeet" }, name: "Google Meet" },
+    conferenceId: code,
+  };
+}
+
 /** When an event's start or end is: its dateTime, or an all-day event's date (midnight UTC). */
 const instant = (t: Record<string, string> | undefined) => Date.parse(t?.dateTime ?? t?.date ?? "");
 
@@ -233,18 +245,15 @@ export async function calendarEndpoint(s: EmulatorState, req: Request, path: str
     const createRequest = (body.conferenceData as { createRequest?: { requestId?: string } } | undefined)
       ?.createRequest;
     if (withMeet && createRequest?.requestId) {
-      const code = meetCode();
-      event.hangoutLink = `https://meet.google.com/${code}`;
+      const status = s.config.meetStatus ?? "success";
       event.conferenceData = {
         createRequest: {
           requestId: createRequest.requestId,
           conferenceSolutionKey: { type: "hangoutsMeet" },
-          status: { statusCode: "success" },
+          status: { statusCode: status },
         },
-        entryPoints: [{ entryPointType: "video", uri: event.hangoutLink, label: `meet.google.com/${code}` }],
-        conferenceSolution: { key: { type: "hangoutsMeet" }, name: "Google Meet" },
-        conferenceId: code,
       };
+      if (status === "success") addMeet(event);
     }
     cal.set(newId, event);
     return ok(200, event);
@@ -255,7 +264,17 @@ export async function calendarEndpoint(s: EmulatorState, req: Request, path: str
   if (existing.status === "cancelled") {
     return req.method === "GET" ? ok(200, existing) : gerror(410, "deleted", "Resource has been deleted");
   }
-  if (req.method === "GET") return ok(200, existing);
+  if (req.method === "GET") {
+    // A Meet made asynchronously is there by the event's next read.
+    const request = existing.conferenceData?.createRequest as
+      | { status?: { statusCode?: string } }
+      | undefined;
+    if (request?.status?.statusCode === "pending") {
+      request.status.statusCode = "success";
+      addMeet(existing);
+    }
+    return ok(200, existing);
+  }
   if (req.method === "PATCH") {
     let body: Record<string, unknown>;
     try {

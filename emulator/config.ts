@@ -33,6 +33,12 @@ export interface EmulatorConfig extends ProviderConfig {
   tokenLatencyMs: number;
   /** Authorization codes expire this long after they are issued (RFC 6749 §4.1.2: 10 minutes at most). */
   codeLifetimeSeconds: number;
+  /**
+   * The status a new event's Meet gets (ConferenceRequestStatus): `success`,
+   * or `pending` (made asynchronously: the event's next read has it), or
+   * `failure` (no Meet for that request).
+   */
+  meetStatus?: "success" | "pending" | "failure";
   providers: Record<OtherProvider, ProviderConfig>;
 }
 

@@ -157,6 +157,12 @@ function handle(s: EmulatorState, path: string, b: Record<string, unknown>): Res
         configure(s.config, google);
         if (b.tokenLatencyMs !== undefined) s.config.tokenLatencyMs = Number(b.tokenLatencyMs);
         if (b.codeLifetimeSeconds !== undefined) s.config.codeLifetimeSeconds = Number(b.codeLifetimeSeconds);
+        if (b.meetStatus !== undefined) {
+          if (!["success", "pending", "failure"].includes(String(b.meetStatus))) {
+            return json(400, { error: "meetStatus must be success, pending or failure" });
+          }
+          s.config.meetStatus = b.meetStatus as "success" | "pending" | "failure";
+        }
         if (authorize !== undefined) {
           for (const p of PROVIDERS) s.provider(p).authorize = authorizeMode(authorize);
         }

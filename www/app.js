@@ -332,7 +332,15 @@ $("create").onsubmit = (e) => {
       end: end.toISOString(),
       attendees,
     });
-    say(`Meeting created: ${ev.meetUrl}`, true);
+    // Google makes the Meet asynchronously: it may not be there yet, or may have failed.
+    say(
+      ev.meetUrl
+        ? `Meeting created: ${ev.meetUrl}`
+        : ev.conferenceStatus === "failure"
+        ? "Meeting created, but Google could not add a Meet to it."
+        : "Meeting created; Google is still adding its Meet (refresh the list in a moment).",
+      true,
+    );
     await loadEvents();
   });
 };

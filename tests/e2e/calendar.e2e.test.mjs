@@ -106,6 +106,18 @@ test("update and cancel a Meet from the page", async () => {
   await shot(tabA, "06-updated-and-cancelled");
 });
 
+test("a Meet Google is still making: the page says so rather than 'null'", async () => {
+  await emu("config", { meetStatus: "pending" });
+  try {
+    await tabA.fill("input[name=summary]", "Meet on its way");
+    await tabA.getByTestId("create-submit").click();
+    await tabA.getByText("Meet on its way").first().waitFor();
+    assert.match(await tabA.getByTestId("message").textContent(), /still adding its Meet/);
+  } finally {
+    await emu("config", { meetStatus: "success" });
+  }
+});
+
 test("an all-day event made in Google Calendar is listed with its dates, and not offered to the time form", async () => {
   // The access token the page's last Calendar call used, to make the event as Google Calendar's own UI would.
   const { tokens } = await emu("calendar-tokens");

@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import {
   accessTokens,
   assertNoLeaks,
+  control,
   counters,
   jwt,
   ORIGIN,
@@ -125,6 +126,39 @@ Deno.test({
         assert.equal(r.json.start, "2026-11-23T11:00:00Z");
         assert.deepEqual((r.json.attendees as { email: string }[]).map((a) => a.email), ["bob@example.com"]);
       });
+
+      await t.step(
+        "a Meet Google makes asynchronously: pending, then the same request reads it",
+        async () => {
+          const body = {
+            requestId: "pending-meet",
+            summary: "Later Meet",
+            start: "2026-11-24T10:00:00Z",
+            end: "2026-11-24T10:30:00Z",
+          };
+          try {
+            await control(stack, "config", { meetStatus: "pending" });
+            const r = await stack.call("create-google-meet", { body });
+            assert.equal(r.status, 201, JSON.stringify(r.json));
+            assert.deepEqual([r.json.conferenceStatus, r.json.meetUrl], ["pending", null]);
+            const again = await stack.call("create-google-meet", { body });
+            assert.equal(again.json.created, false);
+            assert.equal(again.json.conferenceStatus, "success");
+            assert.match(again.json.meetUrl as string, /^https:\/\/meet\.google\.com\//);
+            await control(stack, "config", { meetStatus: "failure" });
+            const failed = await stack.call("create-google-meet", {
+              body: { ...body, requestId: "failed-meet" },
+            });
+            assert.deepEqual([failed.status, failed.json.conferenceStatus, failed.json.meetUrl], [
+              201,
+              "failure",
+              null,
+            ]);
+          } finally {
+            await control(stack, "config", { meetStatus: "success" });
+          }
+        },
+      );
 
       await t.step("update-google-meet moves an all-day event to a time", async () => {
         // Made in Google Calendar itself: start and end are dates.
