@@ -407,6 +407,23 @@ Deno.test({
         assert.equal(MOVED.got.length, 1);
       });
 
+      await t.step("a receiver's Retry-After holds its messages a day at most", async () => {
+        for (const value of ["86400000", "Sat, 01 Jan 300000 00:00:00 GMT"]) {
+          await reset();
+          const HUGE = recv(() => new Response("later", { status: 429, headers: { "retry-after": value } }));
+          const cfg = config({ WEBHOOK_ENDPOINTS: endpointsVar([{ url: HUGE.url, secret: newSecret() }]) });
+          await enqueue(db, 2);
+          const t0 = Date.now();
+          // One at a time: the second message meets the endpoint's pause.
+          await deliverWebhooks(db, cfg, { now: () => t0, random: NO_JITTER, concurrency: 1 });
+          const rows = await outbox(db);
+          assert.equal(rows.length, 2);
+          for (const row of rows) {
+            assert.ok(row.next_attempt_at.getTime() <= t0 + 86_400_000, `${value}: ${row.next_attempt_at}`);
+          }
+        }
+      });
+
       await t.step("parallel passes send each message once", async () => {
         await reset();
         const seen = new Map<string, number>();

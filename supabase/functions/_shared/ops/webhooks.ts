@@ -127,13 +127,16 @@ function asList(v: string[] | string | null): string[] {
   return [];
 }
 
-/** Seconds from a Retry-After header (delta-seconds or an HTTP date), or null. */
+/**
+ * Seconds from a Retry-After header (delta-seconds or an HTTP date), or null;
+ * at most a day, whatever the receiver says (a value meant in milliseconds, or
+ * a date past what a Date holds, would park its messages for years or throw).
+ */
 function retryAfterSeconds(value: string | null, nowMs: number): number | null {
   if (!value) return null;
   const v = value.trim();
-  if (/^\d+$/.test(v)) return Number(v);
-  const at = Date.parse(v);
-  return Number.isNaN(at) ? null : Math.max(0, Math.ceil((at - nowMs) / 1000));
+  const s = /^\d+$/.test(v) ? Number(v) : Math.ceil((Date.parse(v) - nowMs) / 1000);
+  return Number.isNaN(s) ? null : Math.min(Math.max(0, s), MAX_RETRY_AFTER_S);
 }
 
 /** Runs fn over items with at most `bound` at once; every item is run, the first error is rethrown. */
