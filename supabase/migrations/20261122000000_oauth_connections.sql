@@ -95,6 +95,13 @@ begin
       last_error_code, last_error_message, last_error_at, failure_count, cooldown_until,
       token_refreshed_at, created_at, updated_at) on public.oauth_connections to authenticated';
     execute 'grant select on public.oauth_refresh_events to authenticated';
+    -- Run again after 20261124090000_oauth_connect.sql: its account columns too.
+    if exists (select 1 from information_schema.columns
+                where table_schema = 'public' and table_name = 'oauth_connections'
+                  and column_name = 'account_id') then
+      execute 'grant select (account_id, account_email, account_name) on public.oauth_connections
+        to authenticated';
+    end if;
     execute 'drop policy if exists oauth_connections_own_status on public.oauth_connections';
     execute 'create policy oauth_connections_own_status on public.oauth_connections
       for select to authenticated using (user_id = auth.uid())';

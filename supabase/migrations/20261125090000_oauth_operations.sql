@@ -112,8 +112,11 @@ insert into public.oauth_metrics_state default values on conflict do nothing;
 -- The message a status change sends, in the transaction that makes it. The
 -- trigger fires only on statements that set status or the warning (not on the
 -- refresher's claims, which set sweep_until alone).
+-- security definer here too (see 20261126090000): `create or replace` resets
+-- what it does not state, so running this file again would otherwise undo it.
 create or replace function public.oauth_connection_webhook() returns trigger
 language plpgsql
+security definer
 set search_path = ''
 as $$
 declare

@@ -101,6 +101,31 @@ Deno.test({
           select relname, relrowsecurity from pg_class
            where relnamespace = 'public'::regnamespace and relkind = 'r' order by relname`;
         for (const r of rls) assert.ok(r.relrowsecurity, `row-level security on ${r.relname}`);
+        // Each file alone, as an operator repairing one would run it: nothing a later one set is undone.
+        for (
+          const name of [
+            "20261122000000_oauth_connections.sql",
+            "20261123090000_oauth_roles_least_privilege.sql",
+          ]
+        ) {
+          await pg.sql.unsafe(
+            await Deno.readTextFile(new URL(`../../supabase/migrations/${name}`, import.meta.url)),
+          );
+          const [{ ok }] = await pg.sql<{ ok: boolean }[]>`
+            select has_column_privilege('authenticated', 'public.oauth_connections', 'account_email', 'select') as ok`;
+          assert.ok(ok, `${name} again: authenticated still reads the account columns`);
+        }
+        await pg.sql.unsafe(
+          await Deno.readTextFile(
+            new URL("../../supabase/migrations/20261125090000_oauth_operations.sql", import.meta.url),
+          ),
+        );
+        const [{ definer }] = await pg.sql<{ definer: boolean }[]>`
+          select prosecdef as definer from pg_proc where oid = 'public.oauth_connection_webhook()'::regprocedure`;
+        assert.ok(
+          definer,
+          "20261125 again: the webhook trigger stays security definer (user deletions need it)",
+        );
       });
 
       await t.step("a table holding rows of deleted users: the migrations still apply", async () => {
