@@ -159,3 +159,8 @@ Deno.test("env: DATABASE_PREPARE is true, false or unset (decided by the URL)", 
   assert.equal(read({ ...GOOGLE, DATABASE_PREPARE: "0" }).databasePrepare, false);
   refuses({ ...GOOGLE, DATABASE_PREPARE: "sometimes" }, /^DATABASE_PREPARE must be true or false/);
 });
+
+Deno.test("EVENT_RETENTION_DAYS: at least a day (0 would delete every counted event at each pass)", () => {
+  refuses({ ...GOOGLE, EVENT_RETENTION_DAYS: "0" }, /^EVENT_RETENTION_DAYS must be at least 1/);
+  assert.equal(read({ ...GOOGLE, EVENT_RETENTION_DAYS: "1" }).eventRetentionMs, 86_400_000);
+});

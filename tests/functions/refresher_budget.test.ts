@@ -4,6 +4,7 @@
 // are still its own.
 import assert from "node:assert/strict";
 import { connectPostgres, type Db } from "../../supabase/functions/_shared/db.ts";
+import { Breakers, DEFAULT_BREAKER } from "../../supabase/functions/_shared/ops/breaker.ts";
 import { releaseClaims } from "../../supabase/functions/_shared/ops/claims.ts";
 import {
   MAX_BUDGET_SECONDS,
@@ -236,4 +237,13 @@ Deno.test({
       await pg.stop();
     }
   },
+});
+
+Deno.test("a provider's Retry-After keeps its breaker open an hour at most", () => {
+  const b = new Breakers(DEFAULT_BREAKER, 10, new Map());
+  const now = 1_700_000_000_000;
+  b.release("google", { code: "RATE_LIMITED", retryAfter: 7 * 86_400 }, now);
+  assert.deepEqual(b.open(), { google: { reason: "RATE_LIMITED", until: now + 3_600_000 } });
+  b.release("spotify", { code: "RATE_LIMITED", retryAfter: 120 }, now);
+  assert.equal(b.open().spotify.until, now + 120_000, "a shorter one stands");
 });

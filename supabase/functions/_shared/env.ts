@@ -79,6 +79,16 @@ function optionalNumber(env: Env, name: string): number | null {
   return n;
 }
 
+/**
+ * EVENT_RETENTION_DAYS: at least 1. Zero would delete every counted event at
+ * each pass: the users' event history and admin-health's last day with it.
+ */
+function retentionDays(env: Env): number {
+  const days = optionalNumber(env, "EVENT_RETENTION_DAYS") ?? DEFAULT_RETENTION_DAYS;
+  if (days < 1) throw configError("EVENT_RETENTION_DAYS must be at least 1");
+  return days;
+}
+
 function optionalBoolean(env: Env, name: string): boolean | null {
   const v = env(name)?.trim().toLowerCase();
   if (!v) return null;
@@ -211,7 +221,7 @@ export function readConfig(env: Env = (n) => Deno.env.get(n)): AppConfig {
     maxAttempts: optionalNumber(env, "PROVIDER_MAX_ATTEMPTS"),
     leaseMs: optionalNumber(env, "REFRESH_LEASE_MS"),
     webhooks: readWebhookConfig(env),
-    eventRetentionMs: (optionalNumber(env, "EVENT_RETENTION_DAYS") ?? DEFAULT_RETENTION_DAYS) * 86_400_000,
+    eventRetentionMs: retentionDays(env) * 86_400_000,
   };
 }
 

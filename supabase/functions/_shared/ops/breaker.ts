@@ -19,6 +19,8 @@ export interface BreakerSettings {
 }
 
 export const DEFAULT_BREAKER: BreakerSettings = { failureRun: 3, openMs: 60_000, initialInFlight: 4 };
+/** The longest a provider's Retry-After keeps its breaker open. */
+const MAX_OPEN_MS = 3_600_000;
 
 /** Failures that say the provider, not the grant, is in trouble. */
 const PROVIDER_FAILURES = new Set(["PROVIDER_UNAVAILABLE", "TIMEOUT", "NETWORK", "BAD_PROVIDER_RESPONSE"]);
@@ -99,7 +101,11 @@ export class Breakers {
       s.run = 0;
       s.successes++;
     } else if (failure.code === "RATE_LIMITED") {
-      const wait = failure.retryAfter !== undefined ? failure.retryAfter * 1000 : this.settings.openMs;
+      // At most an hour, as the grant's own cooldown caps it (Policy::retry_after_cap_ms):
+      // a provider's Retry-After of a week would otherwise shut it out of every pass for a week.
+      const wait = failure.retryAfter !== undefined
+        ? Math.min(failure.retryAfter * 1000, MAX_OPEN_MS)
+        : this.settings.openMs;
       this.#trip(provider, s, { reason: "RATE_LIMITED", until: now + wait }, now);
     } else if (PROVIDER_FAILURES.has(failure.code)) {
       s.run++;
