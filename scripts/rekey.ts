@@ -36,8 +36,9 @@ Options:
   --json               print the report as JSON
   --help
 
-Exit status: 0 when every value is sealed with the current key, 1 when some could not be moved (named by
-hashed user id, provider and column), 2 when the command could not run (configuration, database).`;
+Exit status: 0 when every value is sealed with the current key; 1 when some could not be moved (named by
+hashed user id, provider and column), or some are still sealed with another ring key after the run (a
+writer still on the old keyring); 2 when the command could not run (configuration, database).`;
 
 export type Field = "access_token" | "refresh_token";
 const COLUMNS: [Field, "access_token_sealed" | "refresh_token_sealed"][] = [
@@ -163,7 +164,7 @@ export async function rekeyAll(o: {
 export function formatRekeyReport(r: RekeyReport): string {
   const counts = (c: Record<string, number>) =>
     Object.keys(c).length === 0 ? "none" : Object.entries(c).map(([k, n]) => `${k}: ${n}`).join(", ");
-  const older = Object.keys(r.after).filter((k) => k !== r.currentKeyId);
+  const older = Object.keys(r.after).filter((k) => k !== r.currentKeyId && k !== "legacy");
   const lines = [
     `current key: ${r.currentKeyId}${r.dryRun ? " (dry run: nothing written)" : ""}`,
     `sealed values per key before: ${counts(r.before)}`,
@@ -176,12 +177,27 @@ export function formatRekeyReport(r: RekeyReport): string {
     lines.push(`not moved: user ${f.user}  provider ${f.provider}  ${f.field}  ${f.code}`);
   }
   lines.push(`sealed values per key after: ${counts(r.after)}`);
+  if (r.after.legacy) {
+    lines.push(`legacy-format values: ${r.after.legacy} (no ring key opens them: see make import-legacy)`);
+  }
   lines.push(
     older.length === 0
       ? `every value is sealed with ${r.currentKeyId}: the other keys can leave TOKEN_ENCRYPTION_KEYS`
       : `still needed: ${older.join(", ")}${r.dryRun ? "" : " (run again; see the values not moved above)"}`,
   );
   return lines.join("\n");
+}
+
+/**
+ * 1 while a value could not be moved, or (after a real run) any value is still
+ * sealed with another ring key: one a writer on the old keyring wrote after the
+ * scan passed its row. `make rekey && <remove the old key>` must not go on then.
+ * Legacy-format values need no ring key (see `make import-legacy`).
+ */
+export function exitStatus(r: RekeyReport): number {
+  if (r.failures.length > 0) return 1;
+  if (r.dryRun) return 0;
+  return Object.keys(r.after).some((k) => k !== r.currentKeyId && k !== "legacy") ? 1 : 0;
 }
 
 /** The KeyRotation of pkg/'s legacy build, from the keyring (throws CONFIG naming a bad key). */
@@ -219,7 +235,7 @@ export async function main(args: string[]): Promise<number> {
       progress: (line) => console.error(`[rekey] ${line}`),
     });
     console.log(a.json ? JSON.stringify(report, null, 2) : formatRekeyReport(report));
-    return report.failures.length > 0 ? 1 : 0;
+    return exitStatus(report);
   } finally {
     await sql.end();
   }

@@ -7,7 +7,14 @@ import initManager, { TokenManager } from "../../pkg/oauth_token_manager.js";
 import { connectPostgres } from "../../supabase/functions/_shared/db.ts";
 import { hashUser } from "../../supabase/functions/_shared/log.ts";
 import { PostgresStore } from "../../supabase/functions/_shared/store.ts";
-import { formatRekeyReport, loadRekeyer, main, rekeyAll, sealedByKey } from "../../scripts/rekey.ts";
+import {
+  exitStatus,
+  formatRekeyReport,
+  loadRekeyer,
+  main,
+  rekeyAll,
+  sealedByKey,
+} from "../../scripts/rekey.ts";
 import { randomKey, startPostgres } from "./harness.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
@@ -180,4 +187,25 @@ Deno.test({
       await pg.stop();
     }
   },
+});
+
+Deno.test("rekey's exit status: 1 while a value is still under another ring key after a real run", () => {
+  const report = (after: Record<string, number>, dryRun = false) => ({
+    currentKeyId: "k2",
+    dryRun,
+    before: { k1: 3, k2: 3 },
+    after,
+    rekeyed: 3,
+    changedMeanwhile: 0,
+    failures: [],
+  });
+  assert.equal(exitStatus(report({ k2: 6 })), 0);
+  // A writer still on the old keyring rewrote a row the scan had passed: k1 must stay.
+  assert.equal(exitStatus(report({ k1: 1, k2: 5 })), 1);
+  assert.equal(exitStatus(report({ k2: 5, legacy: 1 })), 0, "legacy values need no ring key");
+  assert.equal(
+    exitStatus(report({ k1: 3, k2: 3 }, true)),
+    0,
+    "a dry run says only whether every value opens",
+  );
 });
