@@ -112,6 +112,7 @@ export async function rekeyAll(o: {
     changedMeanwhile: 0,
     failures: [],
   };
+  if (!o.dryRun) await checkCurrentKey(sql, rekeyer);
   let last = "0";
   let seen = 0;
   for (;;) {
@@ -159,6 +160,37 @@ export async function rekeyAll(o: {
   }
   report.after = await sealedByKey(sql);
   return report;
+}
+
+/**
+ * Before anything is written: the current key must open values the functions
+ * have already sealed with it (after its promotion, every refresh does). A key
+ * typed wrong under the right id would otherwise reseal every value with
+ * material no function has, for good. With none sealed with it yet, nothing
+ * can be checked: the run goes on.
+ */
+async function checkCurrentKey(sql: postgres.Sql, rekeyer: Rekeyer): Promise<void> {
+  const sample = await sql.unsafe<{ user_id: string; provider: string; v: string; field: Field }[]>(
+    `select user_id::text, provider, access_token_sealed as v, 'access_token' as field
+       from public.oauth_connections where split_part(access_token_sealed, '.', 2) = $1
+      order by updated_at desc limit 5`,
+    [rekeyer.currentKeyId],
+  );
+  for (const s of sample) {
+    try {
+      rekeyer.rekey(s.v, s.user_id, s.provider, s.field);
+    } catch (e) {
+      const code = (e as { code?: unknown })?.code;
+      if (typeof code !== "string" || !code.startsWith("CRYPTO_")) throw e;
+      throw Object.assign(
+        new Error(
+          `the current key (${rekeyer.currentKeyId}) does not open what the functions sealed with it: ` +
+            "TOKEN_ENCRYPTION_KEYS here is not theirs; nothing was written",
+        ),
+        { code: "CONFIG" },
+      );
+    }
+  }
 }
 
 export function formatRekeyReport(r: RekeyReport): string {

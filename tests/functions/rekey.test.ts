@@ -182,6 +182,28 @@ Deno.test({
           assert.equal((await after.getValidToken(users.d, "google")).accessToken, tokens["d-access"]);
         },
       );
+
+      await t.step(
+        "a current key that does not open the functions' own seals is refused before any write",
+        async () => {
+          // The right id, other material (a typo): every value would be resealed for good with a key no function has.
+          await manager([K2, K1]).storeTokens(users.c, "google", {
+            accessToken: fresh("c2-access"),
+            expiresIn: 3600,
+          });
+          const snapshot = JSON.stringify(await pg.sql`select * from oauth_connections order by id`);
+          const typo = await loadRekeyer([{ id: "k2", key: randomKey() }, K1]);
+          await assert.rejects(
+            rekeyAll({ sql: pg.sql, rekeyer: typo }),
+            (e: { code?: string; message: string }) => {
+              assert.equal(e.code, "CONFIG");
+              assert.match(e.message, /does not open what the functions sealed with it/);
+              return true;
+            },
+          );
+          assert.equal(JSON.stringify(await pg.sql`select * from oauth_connections order by id`), snapshot);
+        },
+      );
     } finally {
       await db.close();
       await pg.stop();
