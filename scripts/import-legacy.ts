@@ -108,6 +108,7 @@ interface Target {
   access_token_sealed: string | null;
   refresh_token_sealed: string | null;
   last_error_code: string | null;
+  status: string;
 }
 
 /**
@@ -129,7 +130,7 @@ async function writeRow(
     const lock = dryRun ? "" : "for update";
     const select = () =>
       tx.unsafe<Target[]>(
-        `select access_token_sealed, refresh_token_sealed, last_error_code from public.oauth_connections
+        `select access_token_sealed, refresh_token_sealed, last_error_code, status from public.oauth_connections
           where user_id = $1::uuid and provider = $2 ${lock}`,
         [row.userId, row.provider],
       );
@@ -165,15 +166,21 @@ async function writeRow(
       if (inserted.length === 1) return "imported" as const;
       [target] = await select(); // inserted meanwhile by a sign-in: treat as existing
     }
+    // From another source: a connection its user disconnected (or whose grant died) since the
+    // old system stored these tokens does not get them back.
+    if (!inPlace && (target.status === "disconnected" || target.status === "needs_reauth")) {
+      return { skipped: `the connection is ${target.status}` };
+    }
     const writable = fields.filter((f) => {
       const current = target[COLUMN[f]];
       if (current !== null && bound(current)) return false; // never overwrite a bound value
-      return inPlace ? current === row.tokens[f] : true;
+      // An empty column takes the source's value; a legacy one only that same value (in place:
+      // what was read). Another legacy value may be newer (the old system kept writing).
+      return current === null ? !inPlace : current === row.tokens[f];
     });
     if (writable.length === 0) {
-      return fields.every((f) => bound(target[COLUMN[f]] ?? "")) ? "already bound" as const : {
-        skipped: "changed while importing",
-      };
+      if (fields.every((f) => bound(target[COLUMN[f]] ?? ""))) return "already bound" as const;
+      return { skipped: inPlace ? "changed while importing" : "another legacy value is stored" };
     }
     if (dryRun) return "imported" as const;
     const sets: string[] = [];

@@ -306,6 +306,33 @@ Deno.test({
           assert.equal(report.alreadyBound, 2);
           assert.deepEqual(report.couldNotWrite, { "user not in auth.users": 1 });
           assert.equal((await row(users.f, "google-calendar")).access_token_sealed, f.access_token_sealed);
+
+          // F disconnects; G's connection holds a legacy value the old system wrote after the table's.
+          await pg.sql`update oauth_connections set access_token_sealed = null, refresh_token_sealed = null,
+            status = 'disconnected' where user_id = ${users.f}`;
+          const newer = keep(legacySeal(keep(fakeAccess()), LEGACY_KEY, 12));
+          await pg
+            .sql`update oauth_connections set access_token_sealed = ${newer}, refresh_token_sealed = null
+            where user_id = ${users.g}`;
+          const third = JSON.parse((await runCli(env, [...args, "--json"])).stdout) as Report;
+          assert.equal(third.imported, 0);
+          assert.deepEqual(third.skipped, {
+            "the connection is disconnected": 1,
+            "another legacy value is stored": 1,
+          });
+          const fAfter = await row(users.f, "google-calendar");
+          assert.deepEqual(
+            [fAfter.access_token_sealed, fAfter.refresh_token_sealed],
+            [null, null],
+            "not brought back",
+          );
+          assert.equal(
+            (await row(users.g, "google-calendar")).access_token_sealed,
+            newer,
+            "the newer value stays",
+          );
+          await pg.sql`update oauth_connections set access_token_sealed = ${gBound.access},
+            refresh_token_sealed = ${gBound.refresh} where user_id = ${users.g}`;
         },
       );
 
