@@ -228,9 +228,10 @@ Deno.test("caller identity under `supabase start`: HS256 sessions verified with 
     GOOGLE_CLIENT_SECRET: "secret",
   };
   const verifier = new JwtVerifier(readConfig((n) => env[n]));
-  const session = (key: CryptoKey | Uint8Array, alg: string, claims: Record<string, unknown> = {}) =>
-    new SignJWT({ role: "authenticated", ...claims })
-      .setProtectedHeader({ alg, typ: "JWT", ...(alg === "ES256" ? { kid: "ec-1" } : {}) })
+  /** A session; ES256 ones name the key set's kid, an HS256 one the `kid` given, if any. */
+  const session = (key: CryptoKey | Uint8Array, alg: string, kid?: string) =>
+    new SignJWT({ role: "authenticated" })
+      .setProtectedHeader({ alg, typ: "JWT", ...(alg === "ES256" ? { kid: "ec-1" } : kid ? { kid } : {}) })
       .setSubject(USER)
       .setAudience("authenticated")
       .setIssuer("http://127.0.0.1:54321/auth/v1")
@@ -264,22 +265,17 @@ Deno.test("caller identity under `supabase start`: HS256 sessions verified with 
       }),
     })[n]
   ));
-  const hs = (key: Uint8Array, kid?: string) =>
-    new SignJWT({ role: "authenticated" })
-      .setProtectedHeader({ alg: "HS256", typ: "JWT", ...(kid ? { kid } : {}) })
-      .setSubject(USER)
-      .setAudience("authenticated")
-      .setIssuer("http://127.0.0.1:54321/auth/v1")
-      .setIssuedAt()
-      .setExpirationTime("1h")
-      .sign(key);
-  assert.equal((await two.verify(req(await hs(second, "shared-2")))).userId, USER);
-  assert.equal((await two.verify(req(await hs(second)))).userId, USER, "no kid: each secret in turn");
-  assert.equal((await two.verify(req(await hs(secret)))).userId, USER);
+  assert.equal((await two.verify(req(await session(second, "HS256", "shared-2")))).userId, USER);
+  assert.equal(
+    (await two.verify(req(await session(second, "HS256")))).userId,
+    USER,
+    "no kid: each secret in turn",
+  );
+  assert.equal((await two.verify(req(await session(secret, "HS256")))).userId, USER);
   await assert.rejects(
-    two.verify(req(await hs(secret, "shared-2"))),
+    two.verify(req(await session(secret, "HS256", "shared-2"))),
     /invalid access token/,
     "the named one only",
   );
-  await assert.rejects(two.verify(req(await hs(wrong))), /invalid access token/);
+  await assert.rejects(two.verify(req(await session(wrong, "HS256"))), /invalid access token/);
 });

@@ -330,7 +330,7 @@ export async function deliverWebhooks(
     } else if (!exhaustedSchedule) {
       let delayS = cfg.retrySeconds[attempts - 1] * (1 + (random() * 2 - 1) * JITTER);
       const retryAfter = Math.max(-1, ...failures.map(([, f]) => f.retryAfterS ?? -1));
-      if (retryAfter > delayS) delayS = Math.min(retryAfter, MAX_RETRY_AFTER_S);
+      if (retryAfter > delayS) delayS = retryAfter; // capped where it is read
       // Not before the paused endpoints it still needs are due again.
       next = Math.max(t + Math.round(delayS * 1000), ...deferred);
     }
