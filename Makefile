@@ -9,8 +9,10 @@ export PATH := $(CURDIR)/scripts/deno-bin:$(CARGO_HOME)/bin:$(CURDIR)/node_modul
 # Reproducible pkg/: no absolute paths in panic locations, and the crates'
 # folder (cargo/registry/src/index.crates.io-<hash>, whose name changes with
 # cargo versions) as just `crates` (the last matching prefix wins). Expanded
-# when used, after `setup` has fetched the crates.
-PKG_RUSTFLAGS = --remap-path-prefix=$(CURDIR)=. --remap-path-prefix=$(CARGO_HOME)=cargo --remap-path-prefix=$(RUSTUP_HOME)=rustup $(foreach d,$(wildcard $(CARGO_HOME)/registry/src/*),--remap-path-prefix=$(d)=crates)
+# when used, after `setup` has fetched the crates. `aes_compact`: the aes
+# crate's smaller software AES (the wasm build has no AES instructions), as in
+# .cargo/config.toml for the wasm tests.
+PKG_RUSTFLAGS = --cfg aes_compact --remap-path-prefix=$(CURDIR)=. --remap-path-prefix=$(CARGO_HOME)=cargo --remap-path-prefix=$(RUSTUP_HOME)=rustup $(foreach d,$(wildcard $(CARGO_HOME)/registry/src/*),--remap-path-prefix=$(d)=crates)
 DENO := $(CURDIR)/node_modules/.bin/deno
 
 .PHONY: help setup pkg check-pkg lint test test-native test-wasm test-chrome test-firefox test-node test-deno smoke smoke-deno smoke-node test-package test-adapter test-functions test-e2e bench dev dev-connect
@@ -117,7 +119,7 @@ smoke-deno:
 
 smoke-node:
 	@echo "== smoke: pkg/ from Node against a loopback token endpoint"
-	node --test tests/smoke/smoke_node.test.mjs tests/smoke/browser_entry.test.mjs tests/smoke/browser_driver.test.mjs tests/smoke/server_entry.test.mjs
+	node --test tests/smoke/smoke_node.test.mjs tests/smoke/browser_entry.test.mjs tests/smoke/browser_driver.test.mjs tests/smoke/server_entry.test.mjs tests/smoke/sealing_interop.test.mjs
 
 test:
 	@bash scripts/test.sh

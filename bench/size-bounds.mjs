@@ -221,12 +221,13 @@ function runtimeCrypto(dir) {
 const JSDOC_BLOCK = /^[ \t]*\/\*\*(?:[^*]|\*(?!\/))*\*\/[ \t]*\n/gm;
 const LINE_COMMENT = /^[ \t]*\/\/[^\n]*\n/gm;
 const target = join(ROOT, "target", "size-bounds");
-// The Makefile's PKG_RUSTFLAGS: panic locations name the same short paths as in pkg/.
+// The Makefile's PKG_RUSTFLAGS: the same AES code, and panic locations naming the same short paths as in pkg/.
 const cargoHome = process.env.CARGO_HOME ?? join(homedir(), ".cargo");
 const rustupHome = process.env.RUSTUP_HOME ?? join(homedir(), ".rustup");
 const registry = join(cargoHome, "registry", "src");
 const remap = (dir) =>
   [
+    "--cfg aes_compact",
     `--remap-path-prefix=${dir}=.`,
     `--remap-path-prefix=${cargoHome}=cargo`,
     `--remap-path-prefix=${rustupHome}=rustup`,

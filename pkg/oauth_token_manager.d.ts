@@ -466,7 +466,7 @@ export interface InitOutput {
     readonly tokenmanager_storeTokens: (a: number, b: number, c: number, d: number, e: number, f: any) => any;
     readonly wasm_bindgen__convert__closures_____invoke__h60702a48838d1764: (a: number, b: number, c: any) => [number, number];
     readonly wasm_bindgen__convert__closures_____invoke__hb98d63cc49481475: (a: number, b: number, c: any, d: any) => void;
-    readonly wasm_bindgen__convert__closures_____invoke__h71f8208ea7386439: (a: number, b: number) => void;
+    readonly wasm_bindgen__convert__closures_____invoke__h4043de5a458b5651: (a: number, b: number) => void;
     readonly __wbindgen_malloc: (a: number, b: number) => number;
     readonly __wbindgen_realloc: (a: number, b: number, c: number, d: number) => number;
     readonly __wbindgen_free: (a: number, b: number, c: number) => void;

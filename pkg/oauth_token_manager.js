@@ -477,7 +477,7 @@ function __wbg_get_imports() {
             return ret;
         },
         __wbindgen_generic_0000000000000002: function(arg0, arg1) {
-            const ret = makeMutClosure(arg0, arg1, wasm_bindgen__convert__closures_____invoke__h71f8208ea7386439);
+            const ret = makeMutClosure(arg0, arg1, wasm_bindgen__convert__closures_____invoke__h4043de5a458b5651);
             return ret;
         },
         __wbindgen_generic_0000000000000003: function(arg0) {
@@ -503,8 +503,8 @@ function __wbg_get_imports() {
     };
 }
 
-function wasm_bindgen__convert__closures_____invoke__h71f8208ea7386439(arg0, arg1) {
-    wasm.wasm_bindgen__convert__closures_____invoke__h71f8208ea7386439(arg0, arg1);
+function wasm_bindgen__convert__closures_____invoke__h4043de5a458b5651(arg0, arg1) {
+    wasm.wasm_bindgen__convert__closures_____invoke__h4043de5a458b5651(arg0, arg1);
 }
 
 function wasm_bindgen__convert__closures_____invoke__h60702a48838d1764(arg0, arg1, arg2) {
