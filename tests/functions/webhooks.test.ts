@@ -14,6 +14,7 @@ import {
   deliverWebhooks,
 } from "../../supabase/functions/_shared/ops/webhooks.ts";
 import { webhookBacklog } from "../../supabase/functions/_shared/ops/metrics.ts";
+import { PostgresStore } from "../../supabase/functions/_shared/store.ts";
 import { freePort, OTHER, startPostgres, USER } from "./harness.ts";
 import { config, endpointsVar, newSecret } from "./webhook_helpers.ts";
 
@@ -278,6 +279,32 @@ Deno.test({
           assert.throws(() => verify(sa, { ...r, signature: `v2,${sig}` }), /No matching signature/);
           // Several signatures, space-separated: one good one is enough.
           assert.ok(verify(sa, { ...r, signature: `v1,${flipped} ${r.signature}` }));
+        });
+      });
+
+      await t.step("a disconnect's message names the account it disconnected", async () => {
+        // The store's disconnect erases the account with the tokens in the
+        // same statement; the receiver still learns which account it was.
+        await reset();
+        await db.query(
+          `insert into public.oauth_connections (user_id, provider, access_token_sealed, expires_at, status, account_id)
+           values ($1, 'google', 'v1.k1.x.y', now() + interval '1 hour', 'connected', 'acct-7')`,
+          [USER],
+        );
+        await new PostgresStore(db).disconnect({ userId: USER, provider: "google", at: Date.now() });
+        const [row] = await db.query<{ account_id: string | null }>(
+          "select account_id from public.oauth_connections where user_id = $1",
+          [USER],
+        );
+        assert.equal(row.account_id, null, "the row keeps no account");
+        const rows = await outbox(db);
+        assert.deepEqual(rows.map((r) => r.type), ["connection.connected", "connection.disconnected"]);
+        assert.deepEqual(JSON.parse(rows[1].body).data, {
+          userId: USER,
+          provider: "google",
+          status: "disconnected",
+          previousStatus: "connected",
+          accountId: "acct-7",
         });
       });
 
