@@ -239,6 +239,67 @@ Deno.test({
   },
 });
 
+Deno.test({
+  name:
+    "refresher budget: a claim the database refuses ends the pass: no refresh starts after it, its claims are given back",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const pg = await startPostgres();
+    const real = connectPostgres(pg.url, 4);
+    try {
+      await seedDue(real, 40);
+      // The database refuses every claim after the first (batches of 10: the
+      // second is taken ahead while the first is worked on) until the pass
+      // has failed, then it is back. The other statements answer, so the pass
+      // can record its end and give back what it holds. The first batch's
+      // refreshes under way must not go on to claim and refresh more once the
+      // pass has failed.
+      let claims = 0;
+      let back = false;
+      const down = new Error("connection terminated");
+      let refreshes = 0;
+      const db: Db = {
+        close: () => real.close(),
+        query: ((text: string, params?: unknown[]) => {
+          if (/set sweep_until = (?!null)/.test(text) && ++claims > 1 && !back) return Promise.reject(down);
+          return real.query(text, params);
+        }) as Db["query"],
+      };
+      const pass = runPass({
+        db,
+        now: () => Date.now(),
+        instance: "test",
+        upkeep: [{ provider: "google", keepAliveSeconds: null, refreshTokenWarningSeconds: 0 }],
+        refresh: async () => {
+          refreshes++;
+          await new Promise((r) => setTimeout(r, 0));
+          return { refreshed: true, warning: null };
+        },
+      }, { withinSeconds: 900, concurrency: 5, budgetMs: 60_000, cpuBudgetMs: 0, limit: 10_000 });
+      pass.catch(() => (back = true));
+      await assert.rejects(pass, (e) => e === down);
+      const atEnd = refreshes;
+      assert.ok(atEnd >= 1 && atEnd <= 10, `${atEnd} refreshes: the first batch's at most`);
+      // Nothing is left running once the pass has answered (a claim a worker
+      // left behind would answer within these round trips).
+      for (let i = 0; i < 3; i++) await real.query("select pg_sleep(0.01)");
+      assert.equal(refreshes, atEnd, "no refresh started after the pass ended");
+      const [{ held }] = await real.query<{ held: number }>(
+        `select count(*)::int as held from public.oauth_connections where sweep_until > now()`,
+      );
+      assert.equal(held, 0, "its claims are given back, not held until the budget's end");
+      const [run] = await real.query<{ stopped: string }>(
+        `select stopped from public.oauth_refresher_runs where instance = 'test'`,
+      );
+      assert.equal(run.stopped, "error");
+    } finally {
+      await real.close();
+      await pg.stop();
+    }
+  },
+});
+
 Deno.test("a provider's Retry-After keeps its breaker open an hour at most", () => {
   const b = new Breakers(DEFAULT_BREAKER, 10, new Map());
   const now = 1_700_000_000_000;

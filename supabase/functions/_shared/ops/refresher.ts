@@ -207,7 +207,7 @@ export async function runPass(deps: PassDeps, s: PassSettings): Promise<PassRepo
     const taken: Claimed[] = [];
     let claimed = 0;
     let exhausted = false;
-    let claiming: Promise<void> | null = null;
+    let claiming: Promise<void> | null = null; // never rejects: see claim()
     // Where the last claim's scan ended (the soonest expiry not yet passed).
     let cursor: number | undefined;
     const idleDone = new Set<string>();
@@ -268,7 +268,20 @@ export async function runPass(deps: PassDeps, s: PassSettings): Promise<PassRepo
       taken.push(...batch);
       queue.push(...batch);
     };
-    const claim = () => (claiming ??= claimMore().finally(() => (claiming = null)));
+    // A claim that fails (the database gone) ends the pass at once: no
+    // worker starts anything more, the refreshes under way finish (their
+    // writes are the manager's, lease and all), the pass gives back its
+    // claims if the database lets it, and fails. Failing at the first error
+    // rather than when the workers next ask for work leaves nothing running,
+    // claiming again, after the pass has answered.
+    const failed: { error?: unknown; yes: boolean } = { yes: false };
+    const claim = () => (claiming ??= claimMore()
+      .catch((error) => {
+        if (!failed.yes) Object.assign(failed, { error, yes: true });
+        exhausted = true;
+        queue.length = 0;
+      })
+      .finally(() => (claiming = null)));
     const next = async (): Promise<Claimed | null> => {
       // Past the point where claiming stops, no refresh starts either: what
       // is still queued is given back (each could take its timeouts, past the
@@ -281,7 +294,7 @@ export async function runPass(deps: PassDeps, s: PassSettings): Promise<PassRepo
       }
       while (queue.length === 0 && !exhausted) await claim();
       // Claim the next batch while this one is being worked on.
-      if (queue.length <= s.concurrency && !exhausted) void claim().catch(() => {});
+      if (queue.length <= s.concurrency && !exhausted) void claim();
       return queue.shift() ?? null;
     };
 
@@ -321,7 +334,11 @@ export async function runPass(deps: PassDeps, s: PassSettings): Promise<PassRepo
     };
     await Promise.all(Array.from({ length: s.concurrency }, worker));
     // A claim started ahead (the next batch) lands before its rows are given back.
-    if (claiming) await (claiming as Promise<void>).catch(() => {});
+    if (claiming) await claiming;
+    if (failed.yes) {
+      await releaseClaims(db, taken, claimUntil).catch(() => {});
+      throw failed.error;
+    }
 
     r.breakers = breakers.open();
     await breakers.persist(db);
