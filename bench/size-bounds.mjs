@@ -2,8 +2,9 @@
 // the server feature three ways from a copy of the working tree's sources,
 // each through the same pipeline as pkg/ (cargo release, wasm-bindgen,
 // wasm-opt with Cargo.toml's flags, the glue without its whole-line comments
-// as scripts/finish-pkg.mjs ships it), and prints each one's size after GNU
-// gzip -9, as scripts/bench.sh measures pkg/:
+// and both with the short import names, as scripts/finish-pkg.mjs ships
+// them), and prints each one's size after GNU gzip -9, as scripts/bench.sh
+// measures pkg/:
 //
 // - as is: the sources unchanged (pkg/'s build, for reference);
 // - synchronous: the same orchestration with every `async fn` made a plain
@@ -31,6 +32,7 @@ import { execFileSync } from "node:child_process";
 import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { homedir, tmpdir } from "node:os";
 import { join } from "node:path";
+import { shortenImports } from "../scripts/wasm-imports.mjs";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 const wasmOptFlags = JSON.parse(
@@ -278,12 +280,14 @@ function build(label, change) {
       [...wasmOptFlags, join(out, "oauth_token_manager_bg.wasm"), "-o", join(out, "opt.wasm")],
       dir,
     );
-    const wasm = gzip(join(out, "opt.wasm"));
     const js = readFileSync(join(out, "oauth_token_manager.js"), "utf8").replace(JSDOC_BLOCK, "").replace(
       LINE_COMMENT,
       "",
     );
-    writeFileSync(join(out, "glue.js"), js);
+    const short = shortenImports(readFileSync(join(out, "opt.wasm")), js);
+    writeFileSync(join(out, "opt.wasm"), short.wasm);
+    writeFileSync(join(out, "glue.js"), short.glue);
+    const wasm = gzip(join(out, "opt.wasm"));
     const glue = gzip(join(out, "glue.js"));
     console.log(
       `  ${label.padEnd(44)} .wasm ${kb(wasm).padStart(8)}   glue ${kb(glue).padStart(7)}   together ${

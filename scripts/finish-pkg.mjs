@@ -6,6 +6,8 @@
 // - the types of the wasm-bindgen snippets in js/ (js/x.d.ts beside
 //   snippets/…/js/x.js), and `TokenManagerError` (the snippet js/errors.js)
 //   exported from the main entry;
+// - each build's imports with short names, in its .wasm and its glue
+//   (scripts/wasm-imports.mjs);
 // - the glue's d.ts without `[Symbol.dispose]` (TypeScript's default libs
 //   before esnext lack it, so it broke `skipLibCheck: false`; `free()` stays);
 // - the SQL migrations, LICENSE, the package README (js/PACKAGE_README.md) and
@@ -24,6 +26,7 @@ import {
 } from "node:fs";
 import { dirname, join, posix } from "node:path";
 import { fileURLToPath } from "node:url";
+import { shortenImports } from "./wasm-imports.mjs";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const PKG = join(ROOT, "pkg");
@@ -99,6 +102,12 @@ const JSDOC_BLOCK = /^[ \t]*\/\*\*(?:[^*]|\*(?!\/))*\*\/[ \t]*\n/gm;
 const LINE_COMMENT = /^[ \t]*\/\/[^\n]*\n/gm;
 for (const gluePath of glues.map((g) => `${g}.js`)) {
   writeFileSync(gluePath, read(gluePath).replace(JSDOC_BLOCK, "").replace(LINE_COMMENT, ""));
+}
+// --- the imports' short names (scripts/wasm-imports.mjs), in each .wasm and its glue ---
+for (const g of glues) {
+  const short = shortenImports(readFileSync(`${g}_bg.wasm`), read(`${g}.js`));
+  writeFileSync(`${g}_bg.wasm`, short.wasm);
+  writeFileSync(`${g}.js`, short.glue);
 }
 // wasm-pack's package files in the other builds' folders: the package is pkg/'s.
 for (const [dir, glue] of SUB_BUILDS) {

@@ -84,12 +84,13 @@ export interface BrowserClientOptions {
     refreshMarginSeconds?: number;
     /** BroadcastChannel name shared by the app's tabs (default "oauth-token-manager"). */
     channelName?: string;
-    /** Defaults to globalThis.fetch. */
-    fetch?: (input: string, init: RequestInit) => Promise<Response>;
+    /** Defaults to globalThis.fetch. Also sends what `client.fetch(input, init)` is given, a URL or a Request as it came. */
+    fetch?: (input: string | URL | Request, init?: RequestInit) => Promise<Response>;
 }
 
 export interface BrowserToken {
     accessToken: string;
+    /** Epoch ms on this device's clock: the request's start plus the function's `expiresIn` (its `expiresAt` from an older server). */
     expiresAt: number | null;
     tokenRefreshedAt: string | null;
     scope: string | null;

@@ -32,10 +32,30 @@ pub const FUNCTION_TIMEOUT_MS: u64 = 20_000;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CachedToken {
     pub access_token: AccessToken,
+    /// On this device's clock: the request's start plus the answer's
+    /// `expiresIn`, so a browser clock minutes off neither serves a token the
+    /// provider has expired nor asks again and again for one still good. The
+    /// server's own `expiresAt` only when the answer has no `expiresIn`.
     pub expires_at_ms: Option<i64>,
-    /// The server's `token_refreshed_at` for this token.
+    /// The server's `token_refreshed_at` for this token (the server's clock:
+    /// it is compared only with markers, which are too).
     pub refreshed_at_ms: Option<i64>,
+    /// How long the token was issued for, from the server's two times (its
+    /// `expiresAt` less `tokenRefreshedAt`): what the refresh-ahead margin of
+    /// a short-lived token is cut to half of (`margin`).
+    pub lifetime_ms: Option<i64>,
     pub scope: Option<String>,
+}
+
+impl CachedToken {
+    /// The refresh-ahead margin for this token: `margin_ms`, cut to half its
+    /// life for a token shorter-lived than twice that (see `effective_margin`).
+    pub fn margin(&self, margin_ms: i64) -> i64 {
+        match self.lifetime_ms {
+            Some(l) => effective_margin(margin_ms, Some(0), Some(l)),
+            None => effective_margin(margin_ms, self.refreshed_at_ms, self.expires_at_ms),
+        }
+    }
 }
 
 /// What a client tells its tabs and listeners. Every message to other tabs
@@ -158,8 +178,10 @@ pub fn error_from_body(status: u16, body: &str) -> Error {
     .with_retry_after(retry_after)
 }
 
-/// Parses a token function's answer (`refresh-google-token`, `connections/<id>/token`).
-pub fn token_from_body(body: &str) -> Result<CachedToken> {
+/// Parses a token function's answer (`refresh-google-token`,
+/// `connections/<id>/token`) to a request sent at `sent_ms` (this device's
+/// clock).
+pub fn token_from_body(body: &str, sent_ms: i64) -> Result<CachedToken> {
     let bad = |what: &str| {
         Error::new(
             Code::BadProviderResponse,
@@ -173,9 +195,22 @@ pub fn token_from_body(body: &str) -> Result<CachedToken> {
         Some(m) => Some(marker::parse(&m).ok_or_else(|| bad("tokenRefreshedAt is not RFC 3339"))?),
         None => None,
     };
+    let expires_at = f.opt_i64("expiresAt")?;
+    // Seconds left when the server answered, which is after the request was
+    // sent: counted from the sending, the expiry is never later than the
+    // provider's, whatever either clock says.
+    // (Clamped to a year: past that it makes no difference.)
+    let expires_in = f.opt_i64("expiresIn")?;
     Ok(CachedToken {
         access_token: AccessToken::new(access),
-        expires_at_ms: f.opt_i64("expiresAt")?,
+        expires_at_ms: match expires_in {
+            Some(s) => Some(sent_ms + s.clamp(0, 31_536_000) * 1000),
+            None => expires_at,
+        },
+        lifetime_ms: match (expires_at, refreshed) {
+            (Some(e), Some(r)) if e > r => Some(e - r),
+            _ => None,
+        },
         refreshed_at_ms: refreshed,
         scope: f.opt_str("scope")?,
     })
@@ -202,6 +237,8 @@ struct Flight {
     force: bool,
     /// The session epoch it started in.
     epoch: u32,
+    /// When its request was sent (this device's clock).
+    sent_ms: i64,
     /// The connection was disconnected while it was on its way: its answer
     /// goes to its callers only, not into the cache or to other tabs.
     dropped: bool,
@@ -257,7 +294,7 @@ impl BrowserClient {
     /// When a fresh cached token stops being answered from the cache: its
     /// expiry less the margin (`None`: it does not expire).
     pub fn fresh_until(&self, t: &CachedToken) -> Option<i64> {
-        let margin = effective_margin(self.margin_ms, t.refreshed_at_ms, t.expires_at_ms);
+        let margin = t.margin(self.margin_ms);
         t.expires_at_ms.map(|e| e.saturating_sub(margin))
     }
 
@@ -357,6 +394,7 @@ impl BrowserClient {
             conn: conn.to_string(),
             force,
             epoch,
+            sent_ms: now,
             dropped: false,
         });
         Ok(Begin::Lead {
@@ -414,6 +452,7 @@ impl BrowserClient {
             user,
             conn,
             epoch,
+            sent_ms,
             dropped,
             ..
         } = flight;
@@ -428,7 +467,7 @@ impl BrowserClient {
             if !(200..300).contains(&resp.status) {
                 return Err(error_from_body(resp.status, &resp.body));
             }
-            token_from_body(&resp.body)
+            token_from_body(&resp.body, sent_ms)
         });
         if self.state.borrow().session_epoch() != epoch {
             // Signed out, or another user signed in, while the answer was on

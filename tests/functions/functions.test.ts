@@ -50,6 +50,18 @@ Deno.test({
         assert.ok(accessTokens(stack).includes(r.json.accessToken as string));
         assert.equal(r.json.refreshToken, undefined);
         assert.equal(r.headers.get("x-token-refreshed-at"), r.json.tokenRefreshedAt);
+        // expiresIn: the seconds left on the server's clock when it answered,
+        // which the browser counts on its own clock.
+        const expiresIn = r.json.expiresIn as number;
+        assert.ok(
+          Number.isInteger(expiresIn) && expiresIn > 3000 && expiresIn <= 3600,
+          `expiresIn ${expiresIn}`,
+        );
+        const left = (r.json.expiresAt as number) - Date.now();
+        assert.ok(
+          Math.abs(left - expiresIn * 1000) < 5_000,
+          `expiresAt says ${left} ms, expiresIn ${expiresIn} s`,
+        );
       });
 
       let eventId = "";

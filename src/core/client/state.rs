@@ -4,7 +4,7 @@
 
 use super::CachedToken;
 use crate::core::secret::AccessToken;
-use crate::core::token::{effective_margin, freshness, Freshness};
+use crate::core::token::{freshness, Freshness};
 use crate::core::vecmap::VecMap;
 
 /// One connection's cache: its token and the newest marker seen for it.
@@ -138,10 +138,8 @@ impl ClientState {
 
     /// The connection's cached token if it is valid beyond `margin_ms` at `now`.
     pub fn usable(&self, conn: &str, now: i64, margin_ms: i64) -> Option<&CachedToken> {
-        self.token(conn).filter(|t| {
-            let margin = effective_margin(margin_ms, t.refreshed_at_ms, t.expires_at_ms);
-            freshness(t.expires_at_ms, now, margin) == Freshness::Fresh
-        })
+        self.token(conn)
+            .filter(|t| freshness(t.expires_at_ms, now, t.margin(margin_ms)) == Freshness::Fresh)
     }
 
     /// A marker for `user`'s connection from an edge response or another tab.

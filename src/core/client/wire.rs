@@ -72,6 +72,7 @@ fn token_json(t: &CachedToken) -> String {
             "tokenRefreshedAt",
             t.refreshed_at_ms.map(marker::format).as_deref(),
         )
+        .opt_i64("lifetimeMs", t.lifetime_ms)
         .opt_str("scope", t.scope.as_deref())
         .end()
 }
@@ -203,6 +204,7 @@ fn token_of(v: &Value) -> Option<CachedToken> {
             .opt_str("tokenRefreshedAt")
             .ok()?
             .and_then(|m| marker::parse(&m)),
+        lifetime_ms: f.opt_i64("lifetimeMs").ok()?,
         scope: f.opt_str("scope").ok()?,
     })
 }

@@ -44,6 +44,9 @@ export async function tokenReply(
     body: {
       accessToken: t.accessToken,
       expiresAt: t.expiresAt,
+      // Seconds left, on this server's clock: the browser counts them on its
+      // own (its clock may be minutes off the server's), as OAuth's expires_in.
+      expiresIn: t.expiresAt === null ? null : Math.max(0, Math.floor((t.expiresAt - Date.now()) / 1000)),
       tokenRefreshedAt: t.tokenRefreshedAt,
       scope: t.scope,
       refreshed: t.refreshed,

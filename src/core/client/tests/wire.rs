@@ -25,7 +25,7 @@ fn effects_name_their_user_for_tabs_and_never_show_listeners_a_token() {
         fx[1],
         json!([
             {"type": "token", "user": "user-a", "conn": "spotify", "token":
-                {"accessToken": "at-\"1\"", "expiresAt": T0 + 3_600_000, "tokenRefreshedAt": marker::format(T0), "scope": null}},
+                {"accessToken": "at-\"1\"", "expiresAt": T0 + 3_600_000, "tokenRefreshedAt": marker::format(T0), "lifetimeMs": 3_600_000, "scope": null}},
             {"type": "token", "provider": "spotify", "expiresAt": T0 + 3_600_000, "tokenRefreshedAt": marker::format(T0), "fromOtherTab": false}
         ])
     );

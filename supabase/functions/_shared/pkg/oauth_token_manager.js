@@ -254,35 +254,35 @@ export function parseMarker(marker) {
 function __wbg_get_imports() {
     const import0 = {
         __proto__: null,
-        __wbg___wbindgen_boolean_get_4f1baf9a00be3c74: function(arg0) {
+        __wbg___wbindgen_boolean_get: function(arg0) {
             const v = arg0;
             const ret = typeof(v) === 'boolean' ? v : undefined;
             return isLikeNone(ret) ? 0xFFFFFF : ret ? 1 : 0;
         },
-        __wbg___wbindgen_is_function_741ff2bb612836f5: function(arg0) {
+        __wbg___wbindgen_is_function: function(arg0) {
             const ret = typeof(arg0) === 'function';
             return ret;
         },
-        __wbg___wbindgen_is_null_c22311b1cc228e3a: function(arg0) {
+        __wbg___wbindgen_is_null: function(arg0) {
             const ret = arg0 === null;
             return ret;
         },
-        __wbg___wbindgen_is_object_8b968c3ab8e96595: function(arg0) {
+        __wbg___wbindgen_is_object: function(arg0) {
             const val = arg0;
             const ret = typeof(val) === 'object' && val !== null;
             return ret;
         },
-        __wbg___wbindgen_is_undefined_be5b34249ff1fc15: function(arg0) {
+        __wbg___wbindgen_is_undefined: function(arg0) {
             const ret = arg0 === undefined;
             return ret;
         },
-        __wbg___wbindgen_number_get_934b640d0889af78: function(arg0, arg1) {
+        __wbg___wbindgen_number_get: function(arg0, arg1) {
             const obj = arg1;
             const ret = typeof(obj) === 'number' ? obj : undefined;
             getDataViewMemory0().setFloat64((arg0 >>> 0) + 8 * 1, isLikeNone(ret) ? 0 : ret, true);
             getDataViewMemory0().setInt32((arg0 >>> 0) + 4 * 0, !isLikeNone(ret), true);
         },
-        __wbg___wbindgen_string_get_7ce8eee7fd327545: function(arg0, arg1) {
+        __wbg___wbindgen_string_get: function(arg0, arg1) {
             const obj = arg1;
             const ret = typeof(obj) === 'string' ? obj : undefined;
             var ptr1 = isLikeNone(ret) ? 0 : passStringToWasm0(ret, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
@@ -290,20 +290,20 @@ function __wbg_get_imports() {
             getDataViewMemory0().setInt32((arg0 >>> 0) + 4 * 1, len1, true);
             getDataViewMemory0().setInt32((arg0 >>> 0) + 4 * 0, ptr1, true);
         },
-        __wbg___wbindgen_throw_4c88d8bf264fd984: function(arg0, arg1) {
+        __wbg___wbindgen_throw: function(arg0, arg1) {
             throw new Error(getStringFromWasm0(arg0, arg1));
         },
-        __wbg__wbg_cb_unref_09736879a3f67559: function(arg0) {
+        __wbg__wbg_cb_unref: function(arg0) {
             arg0._wbg_cb_unref();
         },
-        __wbg_abort_f8d1589eb0c65ee2: function(arg0) {
+        __wbg_abort: function(arg0) {
             arg0.abort();
         },
         __wbg_call_40b008ba32f73991: function() { return handleError(function (arg0, arg1) {
             const ret = arg0.call(arg1);
             return ret;
         }, arguments); },
-        __wbg_call_a410eb4b59ed5965: function() { return handleError(function (arg0, arg1, arg2) {
+        __wbg_call: function() { return handleError(function (arg0, arg1, arg2) {
             const ret = arg0.call(arg1, arg2);
             return ret;
         }, arguments); },
@@ -311,29 +311,29 @@ function __wbg_get_imports() {
             const ret = arg0.call(arg1, arg2, arg3);
             return ret;
         }, arguments); },
-        __wbg_clearTimeout_c72cd3496197744e: function(arg0) {
+        __wbg_clearTimeout: function(arg0) {
             clearTimeout(arg0);
         },
-        __wbg_freeze_4ee197e8446c892f: function(arg0) {
+        __wbg_freeze: function(arg0) {
             const ret = Object.freeze(arg0);
             return ret;
         },
-        __wbg_getRandomValues_5d8c030b527203a6: function() { return handleError(function (arg0, arg1) {
+        __wbg_getRandomValues: function() { return handleError(function (arg0, arg1) {
             globalThis.crypto.getRandomValues(getArrayU8FromWasm0(arg0, arg1));
         }, arguments); },
-        __wbg_get_2080c49015e35254: function() { return handleError(function (arg0, arg1) {
+        __wbg_get: function() { return handleError(function (arg0, arg1) {
             const ret = Reflect.get(arg0, arg1);
             return ret;
         }, arguments); },
-        __wbg_get_unchecked_e6325ad374eff861: function(arg0, arg1) {
+        __wbg_get_unchecked: function(arg0, arg1) {
             const ret = arg0[arg1 >>> 0];
             return ret;
         },
-        __wbg_isArray_bcf1376d0d732d08: function(arg0) {
+        __wbg_isArray: function(arg0) {
             const ret = Array.isArray(arg0);
             return ret;
         },
-        __wbg_length_b03a0fabb109b1e9: function(arg0) {
+        __wbg_length: function(arg0) {
             const ret = arg0.length;
             return ret;
         },
@@ -363,7 +363,7 @@ function __wbg_get_imports() {
                 state0.a = 0;
             }
         },
-        __wbg_new_c328f917da8188a3: function(arg0, arg1, arg2, arg3, arg4, arg5, arg6, arg7, arg8) {
+        __wbg_new: function(arg0, arg1, arg2, arg3, arg4, arg5, arg6, arg7, arg8) {
             const ret = new TokenManagerError(getStringFromWasm0(arg0, arg1), getStringFromWasm0(arg2, arg3), arg4, arg5, arg6 !== 0, arg7 !== 0, arg8);
             return ret;
         },
@@ -371,7 +371,7 @@ function __wbg_get_imports() {
             const ret = new Object();
             return ret;
         },
-        __wbg_new_typed_e09da9dae6ee5935: function(arg0, arg1) {
+        __wbg_new_typed: function(arg0, arg1) {
             try {
                 var state0 = {a: arg0, b: arg1};
                 var cb0 = (arg0, arg1) => {
@@ -389,15 +389,15 @@ function __wbg_get_imports() {
                 state0.a = 0;
             }
         },
-        __wbg_now_463ac581d2fc7ea3: function() {
+        __wbg_now: function() {
             const ret = Date.now();
             return ret;
         },
-        __wbg_of_4cc373bef1f715a4: function(arg0, arg1, arg2) {
+        __wbg_of: function(arg0, arg1, arg2) {
             const ret = Array.of(arg0, arg1, arg2);
             return ret;
         },
-        __wbg_push_c9f4893fc209f768: function(arg0, arg1) {
+        __wbg_push: function(arg0, arg1) {
             const ret = arg0.push(arg1);
             return ret;
         },
@@ -405,62 +405,62 @@ function __wbg_get_imports() {
             const ret = arg0.queueMicrotask;
             return ret;
         },
-        __wbg_queueMicrotask_4a1a4d8dd332373b: function(arg0) {
+        __wbg_queueMicrotask: function(arg0) {
             queueMicrotask(arg0);
         },
-        __wbg_random_df36b90cd78a7d54: function() {
+        __wbg_random: function() {
             const ret = Math.random();
             return ret;
         },
-        __wbg_reject_334b730b3c00849b: function(arg0) {
+        __wbg_reject: function(arg0) {
             const ret = Promise.reject(arg0);
             return ret;
         },
-        __wbg_resolve_dbf78ab4942478b0: function(arg0) {
+        __wbg_resolve: function(arg0) {
             const ret = Promise.resolve(arg0);
             return ret;
         },
-        __wbg_rowJson_e1044d2a72bb3b56: function() { return handleError(function (arg0) {
+        __wbg_rowJson: function() { return handleError(function (arg0) {
             const ret = rowJson(arg0);
             return ret;
         }, arguments); },
-        __wbg_rowKey_953d4967e671d938: function(arg0, arg1, arg2, arg3) {
+        __wbg_rowKey: function(arg0, arg1, arg2, arg3) {
             const ret = rowKey(getStringFromWasm0(arg0, arg1), getStringFromWasm0(arg2, arg3));
             return ret;
         },
-        __wbg_setTimeout_5b2f7393f5fc0a3c: function(arg0, arg1) {
+        __wbg_setTimeout: function(arg0, arg1) {
             const ret = setTimeout(arg0, arg1);
             return ret;
         },
-        __wbg_set_2793479888329cb6: function() { return handleError(function (arg0, arg1, arg2) {
+        __wbg_set: function() { return handleError(function (arg0, arg1, arg2) {
             const ret = Reflect.set(arg0, arg1, arg2);
             return ret;
         }, arguments); },
-        __wbg_signal_fac908876f45725d: function(arg0) {
+        __wbg_signal: function(arg0) {
             const ret = arg0.signal;
             return ret;
         },
-        __wbg_static_accessor_GLOBAL_THIS_003ee833af9699fc: function() {
+        __wbg_static_accessor_GLOBAL_THIS: function() {
             const ret = typeof globalThis === 'undefined' ? undefined : globalThis;
             return isLikeNone(ret) ? 0 : addToExternrefTable0(ret);
         },
-        __wbg_static_accessor_GLOBAL_e4293fb22cbe77da: function() {
+        __wbg_static_accessor_GLOBAL: function() {
             const ret = typeof global === 'undefined' ? undefined : global;
             return isLikeNone(ret) ? 0 : addToExternrefTable0(ret);
         },
-        __wbg_static_accessor_SELF_53bb20457401453d: function() {
+        __wbg_static_accessor_SELF: function() {
             const ret = typeof self === 'undefined' ? undefined : self;
             return isLikeNone(ret) ? 0 : addToExternrefTable0(ret);
         },
-        __wbg_static_accessor_WINDOW_b5e0810bfecb7feb: function() {
+        __wbg_static_accessor_WINDOW: function() {
             const ret = typeof window === 'undefined' ? undefined : window;
             return isLikeNone(ret) ? 0 : addToExternrefTable0(ret);
         },
-        __wbg_stringify_0a0fbf2ef722380a: function() { return handleError(function (arg0) {
+        __wbg_stringify: function() { return handleError(function (arg0) {
             const ret = JSON.stringify(arg0);
             return ret;
         }, arguments); },
-        __wbg_then_656f253a5dd7d8ea: function(arg0, arg1, arg2) {
+        __wbg_then: function(arg0, arg1, arg2) {
             const ret = arg0.then(arg1, arg2);
             return ret;
         },
@@ -468,11 +468,11 @@ function __wbg_get_imports() {
             const ret = arg0.then(arg1);
             return ret;
         },
-        __wbg_validToken_7792974b865db612: function(arg0, arg1, arg2, arg3, arg4, arg5, arg6, arg7) {
+        __wbg_validToken: function(arg0, arg1, arg2, arg3, arg4, arg5, arg6, arg7) {
             const ret = validToken(getStringFromWasm0(arg0, arg1), arg2, arg3, arg4, arg5, arg6 !== 0, arg7);
             return ret;
         },
-        __wbindgen_generic_0000000000000001: function(arg0, arg1) {
+        __wbindgen_generic: function(arg0, arg1) {
             const ret = makeMutClosure(arg0, arg1, wasm_bindgen__convert__closures_____invoke__h60702a48838d1764);
             return ret;
         },
@@ -499,7 +499,7 @@ function __wbg_get_imports() {
     };
     return {
         __proto__: null,
-        "./oauth_token_manager_bg.js": import0,
+        "wbg": import0,
     };
 }
 
