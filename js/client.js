@@ -36,6 +36,17 @@ const statusOf = (response) => (typeof response.status === "number" ? response.s
 /** A body read, as text ("" for anything else a custom fetch resolves it to). */
 const asText = (read) => (typeof read === "string" ? read : "");
 
+/** `promise`, or the signal's reason as soon as it aborts (the promise runs on). */
+function untilAborted(promise, signal) {
+  if (!signal) return promise;
+  signal.throwIfAborted();
+  return new Promise((resolve, reject) => {
+    const abort = () => reject(signal.reason);
+    signal.addEventListener("abort", abort, { once: true });
+    promise.then(resolve, reject).finally(() => signal.removeEventListener("abort", abort));
+  });
+}
+
 /** Plain words for the errors a connect's callback can send back. */
 function connectErrorSentence(code) {
   if (code === "CONSENT_DENIED") return "Access was not granted at the provider.";
@@ -351,7 +362,12 @@ export class BrowserTokenClient {
     this.#live();
     const provider = typeof options?.provider === "string" ? options.provider : "google";
     init ??= {};
-    const t = await this.getAccessToken({ provider });
+    // The caller's abort (fetch's rule: init's signal, else the Request's)
+    // ends its wait for a token too, and stops a forced refresh after a 401
+    // from starting; the token call itself goes on for the others sharing it.
+    const signal = init.signal ?? (input instanceof Request ? input.signal : undefined);
+    signal?.throwIfAborted();
+    const t = await untilAborted(this.getAccessToken({ provider }), signal);
     this.#live();
     const user = this.#core.user;
     const signOuts = this.#signOuts;
@@ -384,7 +400,8 @@ export class BrowserTokenClient {
     const force = this.#core.rejected(provider, t.accessToken);
     let again;
     try {
-      again = await this.getAccessToken({ provider, force });
+      signal?.throwIfAborted();
+      again = await untilAborted(this.getAccessToken({ provider, force }), signal);
     } catch (e) {
       drop();
       throw e;

@@ -24,6 +24,16 @@ const statusOf = (response) => (typeof response.status === "number" ? response.s
 
 const asText = (read) => (typeof read === "string" ? read : "");
 
+function untilAborted(promise, signal) {
+  if (!signal) return promise;
+  signal.throwIfAborted();
+  return new Promise((resolve, reject) => {
+    const abort = () => reject(signal.reason);
+    signal.addEventListener("abort", abort, { once: true });
+    promise.then(resolve, reject).finally(() => signal.removeEventListener("abort", abort));
+  });
+}
+
 function connectErrorSentence(code) {
   if (code === "CONSENT_DENIED") return "Access was not granted at the provider.";
   if (code === "CONNECT_STATE_INVALID") {
@@ -274,7 +284,9 @@ export class BrowserTokenClient {
     this.#live();
     const provider = typeof options?.provider === "string" ? options.provider : "google";
     init ??= {};
-    const t = await this.getAccessToken({ provider });
+    const signal = init.signal ?? (input instanceof Request ? input.signal : undefined);
+    signal?.throwIfAborted();
+    const t = await untilAborted(this.getAccessToken({ provider }), signal);
     this.#live();
     const user = this.#core.user;
     const signOuts = this.#signOuts;
@@ -303,7 +315,8 @@ export class BrowserTokenClient {
     const force = this.#core.rejected(provider, t.accessToken);
     let again;
     try {
-      again = await this.getAccessToken({ provider, force });
+      signal?.throwIfAborted();
+      again = await untilAborted(this.getAccessToken({ provider, force }), signal);
     } catch (e) {
       drop();
       throw e;

@@ -445,3 +445,51 @@ test(
     c.close();
   },
 );
+
+test("fetch's abort signal ends its wait for a token, and stops a forced refresh after a 401", {
+  timeout: 10_000,
+}, async () => {
+  const token = deferred();
+  const calls = [];
+  let on401 = () => {};
+  const c = new BrowserTokenClient(options((url, init) => {
+    if (url instanceof Request || url.startsWith("https://api.invalid/")) {
+      on401();
+      return Promise.resolve(new Response("", { status: 401 }));
+    }
+    calls.push(init.body);
+    return calls.length === 1
+      ? token.promise.then(() => new Response(tokenBody("at-1", Date.now())))
+      : Promise.resolve(new Response(tokenBody(`at-${calls.length}`, Date.now())));
+  }));
+  try {
+    // Aborted already: no token call.
+    const before = new AbortController();
+    before.abort();
+    await assert.rejects(
+      c.fetch("https://api.invalid/x", { signal: before.signal }),
+      (e) => e.name === "AbortError",
+    );
+    assert.equal(calls.length, 0);
+    // Aborted while the token call is on its way: the caller is answered at
+    // once; the call goes on for another caller sharing it.
+    const waiting = new AbortController();
+    const aborted = c.fetch("https://api.invalid/x", { signal: waiting.signal });
+    const other = c.getAccessToken();
+    await new Promise((r) => setImmediate(r));
+    waiting.abort();
+    await assert.rejects(aborted, (e) => e.name === "AbortError");
+    token.resolve();
+    assert.equal((await other).accessToken, "at-1");
+    assert.equal(calls.length, 1);
+    // Aborted as the 401 comes (a Request's own signal): no forced refresh.
+    const late = new AbortController();
+    on401 = () => late.abort();
+    const request = new Request("https://api.invalid/x", { signal: late.signal });
+    await assert.rejects(c.fetch(request), (e) => e.name === "AbortError");
+    assert.deepEqual(calls, ["{}"], "no forced token call after the abort");
+  } finally {
+    token.resolve();
+    c.close();
+  }
+});
