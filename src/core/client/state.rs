@@ -97,17 +97,17 @@ impl ClientState {
         self.user.as_deref() == Some(user)
     }
 
-    /// Another tab of this user signed out: drop every token, keep the user.
+    /// Another tab of this user signed out: forget the user and everything
+    /// of theirs, as `reset` does. Keeping the user would let a token another
+    /// of their tabs fetched before it heard of the sign-out, arriving after
+    /// it, be taken again and handed to their next tab; this tab learns its
+    /// user again at its next call. True if this tab was the user's.
     pub fn drop_tokens_of(&mut self, user: &str) -> bool {
         if !self.is(user) {
             return false;
         }
-        self.sessions = self.sessions.wrapping_add(1);
-        let mut dropped = false;
-        for slot in self.slots.values_mut() {
-            dropped |= slot.token.take().is_some();
-        }
-        dropped
+        self.reset();
+        true
     }
 
     /// `user` disconnected `conn` (here or in another tab): its token goes.
