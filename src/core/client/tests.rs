@@ -414,7 +414,11 @@ fn a_tab_never_holds_or_takes_another_users_token() {
         "a token arriving after the sign-out"
     );
     assert_eq!(s.user(), None, "a sign-out in another tab forgets the user");
-    assert_eq!(s.switch_user("b"), Some(None), "learnt again at the next call");
+    assert_eq!(
+        s.switch_user("b"),
+        Some(None),
+        "learnt again at the next call"
+    );
 }
 
 #[test]
