@@ -76,6 +76,12 @@ export class BrowserTokenClient {
    * the token stops being fresh.
    */
   #memos = new Map();
+  /**
+   * token object → the user it was handed out for (the core's user as it
+   * answered): `fetch` retries a 401 only for that user, even when another
+   * call switched the user between the answer and the request.
+   */
+  #owners = new WeakMap();
   /** Moves at every `reset()`: a session read before a sign-out is not used after it. */
   #signOuts = 0;
   /** Calls that will still ask the core when they resume (`free()` waits for them). */
@@ -265,9 +271,10 @@ export class BrowserTokenClient {
 
   /** `getAccessToken` past the memo, with the settled session value. */
   #token(session, conn, force) {
-    let r;
+    let r, user;
     try {
       r = this.#core.begin(session, conn, force);
+      user = this.#core.user;
       // A flight this call leads is known before any listener hears of it
       // (one may ask for a token), so whoever follows it finds it.
       if (typeof r === "object" && r.length === 4) {
@@ -283,7 +290,7 @@ export class BrowserTokenClient {
       const id = typeof r === "number" ? r : r[0];
       return this.#flights.get(id) ?? Promise.reject(this.#core.error("INTERNAL", "a token call was lost"));
     }
-    return Promise.resolve(this.#remember(session, conn, r));
+    return Promise.resolve(this.#remember(session, conn, r, user));
   }
 
   /**
@@ -291,12 +298,13 @@ export class BrowserTokenClient {
    * session (see `#memos`) when it is the cache's (`generation` not null). A
    * token unchanged since the last answer is the same frozen object.
    */
-  #remember(session, conn, [token, freshUntil, generation]) {
+  #remember(session, conn, [token, freshUntil, generation], user) {
     const last = this.#memos.get(conn)?.[1];
     const same = last !== undefined && last.accessToken === token.accessToken &&
       last.expiresAt === token.expiresAt && last.tokenRefreshedAt === token.tokenRefreshedAt &&
-      last.scope === token.scope;
+      last.scope === token.scope && this.#owners.get(last) === user;
     const shown = same ? last : Object.freeze(token);
+    this.#owners.set(shown, user);
     if (generation !== null) this.#memos.set(conn, [session, shown, freshUntil, generation]);
     return shown;
   }
@@ -342,11 +350,15 @@ export class BrowserTokenClient {
         clearTimeout(timer);
         this.#flights.delete(id);
       }
-      return this.#remember(
-        session,
-        conn,
-        this.#step((core) => core.finish(id, status, marker, connection, text)),
-      );
+      // The user as the core answers, before listeners hear of it (one may
+      // switch the user).
+      let user;
+      const answer = this.#step((core) => {
+        const a = core.finish(id, status, marker, connection, text);
+        user = core.user;
+        return a;
+      });
+      return this.#remember(session, conn, answer, user);
     });
   }
 
@@ -369,7 +381,7 @@ export class BrowserTokenClient {
     signal?.throwIfAborted();
     const t = await untilAborted(this.getAccessToken({ provider }), signal);
     this.#live();
-    const user = this.#core.user;
+    const user = this.#owners.get(t);
     const signOuts = this.#signOuts;
     // The retry needs the body again. A Request's own body can be read once:
     // the retry sends a copy taken now. A stream given as init.body is not

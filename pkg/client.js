@@ -53,6 +53,7 @@ export class BrowserTokenClient {
   #delivering = false;
   #flights = new Map();
   #memos = new Map();
+  #owners = new WeakMap();
   #signOuts = 0;
   #pending = 0;
   #freed;
@@ -209,9 +210,10 @@ export class BrowserTokenClient {
   }
 
   #token(session, conn, force) {
-    let r;
+    let r, user;
     try {
       r = this.#core.begin(session, conn, force);
+      user = this.#core.user;
       if (typeof r === "object" && r.length === 4) {
         const [id, url, body, timeoutMs] = r;
         this.#flights.set(id, this.#lead(id, conn, url, body, timeoutMs, session));
@@ -225,15 +227,16 @@ export class BrowserTokenClient {
       const id = typeof r === "number" ? r : r[0];
       return this.#flights.get(id) ?? Promise.reject(this.#core.error("INTERNAL", "a token call was lost"));
     }
-    return Promise.resolve(this.#remember(session, conn, r));
+    return Promise.resolve(this.#remember(session, conn, r, user));
   }
 
-  #remember(session, conn, [token, freshUntil, generation]) {
+  #remember(session, conn, [token, freshUntil, generation], user) {
     const last = this.#memos.get(conn)?.[1];
     const same = last !== undefined && last.accessToken === token.accessToken &&
       last.expiresAt === token.expiresAt && last.tokenRefreshedAt === token.tokenRefreshedAt &&
-      last.scope === token.scope;
+      last.scope === token.scope && this.#owners.get(last) === user;
     const shown = same ? last : Object.freeze(token);
+    this.#owners.set(shown, user);
     if (generation !== null) this.#memos.set(conn, [session, shown, freshUntil, generation]);
     return shown;
   }
@@ -272,11 +275,13 @@ export class BrowserTokenClient {
         clearTimeout(timer);
         this.#flights.delete(id);
       }
-      return this.#remember(
-        session,
-        conn,
-        this.#step((core) => core.finish(id, status, marker, connection, text)),
-      );
+      let user;
+      const answer = this.#step((core) => {
+        const a = core.finish(id, status, marker, connection, text);
+        user = core.user;
+        return a;
+      });
+      return this.#remember(session, conn, answer, user);
     });
   }
 
@@ -288,7 +293,7 @@ export class BrowserTokenClient {
     signal?.throwIfAborted();
     const t = await untilAborted(this.getAccessToken({ provider }), signal);
     this.#live();
-    const user = this.#core.user;
+    const user = this.#owners.get(t);
     const signOuts = this.#signOuts;
     const own = input instanceof Request && init.body === undefined && input.body !== null;
     const retry = own ? input.clone() : input;

@@ -493,3 +493,39 @@ test("fetch's abort signal ends its wait for a token, and stops a forced refresh
     c.close();
   }
 });
+
+test("a 401 is not retried when another user signed in between the token's answer and the request", {
+  timeout: 10_000,
+}, async () => {
+  let user = "user-a";
+  const api = [];
+  const c = new BrowserTokenClient(options(
+    (url, init) => {
+      const auth = new Headers(init.headers).get("authorization");
+      if (url.startsWith("https://api.invalid/")) {
+        api.push(auth);
+        return Promise.resolve(new Response("", { status: 401 }));
+      }
+      const sub = subOf(auth);
+      return Promise.resolve(new Response(tokenBody(`at-${sub}`, Date.now())));
+    },
+    { getSessionToken: () => jwtFor(user) },
+  ));
+  try {
+    // As user-a's token arrives, a listener's call finds user-b signed in:
+    // the client switches to user-b before fetch sends user-a's request.
+    let switched;
+    c.onChange((change) => {
+      if (change.type === "token" && user === "user-a") {
+        user = "user-b";
+        switched = c.getAccessToken();
+      }
+    });
+    const r = await c.fetch("https://api.invalid/calendar", { method: "POST", body: "{}" });
+    assert.equal((await switched).accessToken, "at-user-b");
+    assert.equal(r.status, 401, "the 401 is the answer");
+    assert.deepEqual(api, ["Bearer at-user-a"], "user-a's request is not sent again with user-b's token");
+  } finally {
+    c.close();
+  }
+});
