@@ -87,6 +87,19 @@ const TOKEN_SET = `
   failure_count = 0, cooldown_until = null, token_refreshed_at = ${ts("$8")},
   lease_owner = null, lease_until = null, updated_at = now()`;
 
+/** A connection flagged for a missing scope: a refresh cannot add scopes, so commitRefresh keeps the flag. */
+const SCOPE_FLAGGED = "(status = 'needs_reauth' and last_error_code = 'INSUFFICIENT_SCOPE')";
+
+/** commitRefresh's columns: TOKEN_SET, keeping a missing scope's flag (status and error) in the same write. */
+const COMMIT_SET = TOKEN_SET.replace(
+  "status = 'connected', last_error_code = null, last_error_message = null, last_error_at = null,",
+  () =>
+    `status = case when ${SCOPE_FLAGGED} then status else 'connected' end,
+  last_error_code = case when ${SCOPE_FLAGGED} then last_error_code end,
+  last_error_message = case when ${SCOPE_FLAGGED} then last_error_message end,
+  last_error_at = case when ${SCOPE_FLAGGED} then last_error_at end,`,
+);
+
 /**
  * saveTokens' columns: TOKEN_SET, where $12 (keepStoredRefreshToken) keeps the
  * refresh token the row holds at this moment, and its end, over $4 and $6
@@ -240,7 +253,7 @@ export class PostgresStore {
    * @returns {Promise<boolean>}
    */
   async commitRefresh({ write, expectedVersion, event }) {
-    const commit = `update ${T} set ${TOKEN_SET}, version = version + 1
+    const commit = `update ${T} set ${COMMIT_SET}, version = version + 1
         where user_id = $1::uuid and provider = $2 and version = $9::bigint
         returning 1 as ok`;
     const params = [...writeParams(write), expectedVersion];

@@ -93,7 +93,11 @@ export class MemoryStore {
   commitRefresh({ write, expectedVersion, event }) {
     const r = this.#rows.get(this.#key(write.userId, write.provider));
     if (!r || r.version !== expectedVersion) return false;
+    // A refresh cannot add scopes: a missing scope's flag stays, in this write.
+    const flagged = r.status === "needs_reauth" && r.lastErrorCode === "INSUFFICIENT_SCOPE";
+    const flag = flagged ? [r.status, r.lastErrorCode, r.lastErrorMessage, r.lastErrorAt] : null;
     this.#apply(r, write);
+    if (flag) [r.status, r.lastErrorCode, r.lastErrorMessage, r.lastErrorAt] = flag;
     if (event) this.appendEvent(event);
     return true;
   }

@@ -188,7 +188,22 @@ impl Store for MemoryStore {
         let mut rows = self.inner.rows.borrow_mut();
         match rows.get_mut(&key(&w.user_id, &w.provider)) {
             Some(row) if row.version == expected_version => {
+                let flag = super::lifecycle::missing_scope(row).then(|| {
+                    (
+                        row.status.clone(),
+                        row.last_error_code.clone(),
+                        row.last_error_message.clone(),
+                        row.last_error_at,
+                    )
+                });
                 apply_write(row, w);
+                if let Some((status, code, message, at)) = flag {
+                    // A refresh cannot add scopes: the flag stays, in this write.
+                    row.status = status;
+                    row.last_error_code = code;
+                    row.last_error_message = message;
+                    row.last_error_at = at;
+                }
                 if let Some(e) = event {
                     self.inner.events.borrow_mut().push(e.clone());
                 }

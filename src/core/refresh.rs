@@ -383,7 +383,9 @@ impl<T: Transport, S: Store, R: Runtime> Manager<T, S, R> {
                         self.emit(ev).await;
                     }
                     if super::lifecycle::missing_scope(row) {
-                        // A refresh cannot add scopes: the flag stays.
+                        // A refresh cannot add scopes: the flag stays. The
+                        // store's commit keeps it in the same write (the
+                        // contract); this write is for a store that does not.
                         self.keep_scope_flag(row).await;
                     }
                     return Ok(token);
@@ -514,17 +516,19 @@ impl<T: Transport, S: Store, R: Runtime> Manager<T, S, R> {
     }
 
     async fn keep_scope_flag(&self, row: &ConnectionRow) {
-        let _ = self
-            .store
-            .record_failure(&super::lifecycle::flag(
-                row,
-                Status::NeedsReauth,
-                Code::InsufficientScope,
-                row.last_error_message.clone().unwrap_or_default(),
-                row.last_error_at.unwrap_or_else(|| self.rt.now_ms()),
-                0,
-            ))
-            .await;
+        let mut w = super::lifecycle::flag(
+            row,
+            Status::NeedsReauth,
+            Code::InsufficientScope,
+            row.last_error_message.clone().unwrap_or_default(),
+            row.last_error_at.unwrap_or_else(|| self.rt.now_ms()),
+            0,
+        );
+        // Only on the row our commit wrote (not on a reconnect or a
+        // disconnect landed since), whose cooldown the commit cleared.
+        w.expected_version = Some(row.version + 1);
+        w.cooldown_until = None;
+        let _ = self.store.record_failure(&w).await;
     }
 
     async fn fail(

@@ -156,6 +156,9 @@ pub trait Store {
     /// Writes refreshed tokens only if `version == expected_version`; bumps
     /// `version`, sets `token_refreshed_at`, status `connected`, clears the
     /// error, failure count, cooldown and lease. False when the version moved.
+    /// A row flagged `needs_reauth` with `INSUFFICIENT_SCOPE` keeps its status
+    /// and error (a refresh cannot add scopes), in the same write: no status
+    /// change is seen in between (no webhook says it reconnected).
     /// With `event` (only when `commits_events()`), the store records it in
     /// the same write when, and only when, the tokens are written: one round
     /// trip instead of two.

@@ -308,6 +308,56 @@ Deno.test({
         });
       });
 
+      await t.step("a refresh of a connection flagged for a missing scope sends no message", async () => {
+        // A refresh cannot add scopes: the flag stays, in the commit's own
+        // write. Two writes (connected, then needs_reauth again) told every
+        // receiver the user had reconnected, at each refresh.
+        await reset();
+        await db.query(
+          `insert into public.oauth_connections
+             (user_id, provider, access_token_sealed, refresh_token_sealed, expires_at, status,
+              last_error_code, last_error_message, last_error_at, account_id)
+           values ($1, 'google', 'v1.k1.a.b', 'v1.k1.c.d', now(), 'needs_reauth',
+                   'INSUFFICIENT_SCOPE', 'lacks the scope x', now() - interval '1 day', 'acct-9')`,
+          [USER],
+        );
+        await db.query("delete from public.oauth_webhook_outbox");
+        const [{ version }] = await db.query<{ version: number }>(
+          "select version::int as version from public.oauth_connections where user_id = $1",
+          [USER],
+        );
+        const now = Date.now();
+        const ok = await new PostgresStore(db).commitRefresh({
+          write: {
+            userId: USER,
+            provider: "google",
+            accessTokenSealed: "v1.k1.e.f",
+            refreshTokenSealed: "v1.k1.c.d",
+            expiresAt: now + 3_600_000,
+            refreshTokenExpiresAt: null,
+            scope: "openid",
+            refreshedAt: now,
+            accountId: null,
+            accountEmail: null,
+            accountName: null,
+          },
+          expectedVersion: version,
+        });
+        assert.equal(ok, true);
+        const [row] = await db.query<Record<string, unknown>>(
+          `select status, last_error_code, last_error_message, access_token_sealed
+             from public.oauth_connections where user_id = $1`,
+          [USER],
+        );
+        assert.deepEqual(row, {
+          status: "needs_reauth",
+          last_error_code: "INSUFFICIENT_SCOPE",
+          last_error_message: "lacks the scope x",
+          access_token_sealed: "v1.k1.e.f",
+        });
+        assert.deepEqual((await outbox(db)).map((r) => r.type), []);
+      });
+
       await t.step("a failing endpoint is retried on the schedule until it takes the message", async () => {
         await reset();
         const OK = recv();

@@ -73,7 +73,10 @@ export class MemoryStore {
     }
     const r = this.rows.get(this.key(write.userId, write.provider));
     if (!r || r.version !== expectedVersion) return Promise.resolve(false);
+    const flagged = r.status === "needs_reauth" && r.lastErrorCode === "INSUFFICIENT_SCOPE";
+    const flag = flagged ? [r.status, r.lastErrorCode, r.lastErrorMessage, r.lastErrorAt] : null;
     this.apply(r, write);
+    if (flag) [r.status, r.lastErrorCode, r.lastErrorMessage, r.lastErrorAt] = flag;
     return Promise.resolve(true);
   }
   recordFailure(f) {

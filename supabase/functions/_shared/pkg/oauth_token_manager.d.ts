@@ -236,7 +236,7 @@ export interface TokenStore {
     load(a: { userId: string; provider: string }): Promise<ConnectionRow | null> | ConnectionRow | null;
     /** Take the lease when free or expired (leaseUntil <= now), in one statement. */
     tryLease(a: { userId: string; provider: string; owner: string; now: number; until: number }): Promise<LeaseOutcome> | LeaseOutcome;
-    /** Write only if version === expectedVersion; bump version, set tokenRefreshedAt = write.refreshedAt, status connected, clear error, cooldown and lease. */
+    /** Write only if version === expectedVersion; bump version, set tokenRefreshedAt = write.refreshedAt, status connected, clear error, cooldown and lease. A row flagged needs_reauth with lastErrorCode INSUFFICIENT_SCOPE keeps its status and error (a refresh cannot add scopes): in the same write, so no status change is seen in between. */
     /**
      * With `event` (given only when `commitsEvents` is true), record it in the
      * same write, and only if the tokens were written.
