@@ -322,8 +322,12 @@ pub fn apply_response(
     now_ms: i64,
 ) -> Applied {
     let sep = provider.spec.scope_separator;
+    // `expires_in: 0` is no lifetime to plan with: saved as expiring now, the
+    // token would send every waiting caller to the provider again, one after
+    // another. It counts as missing: the provider's documented lifetime.
     let expires_in = resp
         .expires_in_secs
+        .filter(|&s| s > 0)
         .or(provider.spec.default_expires_in_secs);
     let expires_at_ms = if provider.spec.access_tokens_expire {
         expires_in.map(|s| after_secs(now_ms, s))
@@ -643,6 +647,21 @@ mod tests {
                 Some(now + hundred_years)
             );
         }
+    }
+
+    #[test]
+    fn an_expires_in_of_zero_counts_as_missing() {
+        let now = 1_795_000_000_000;
+        let zero = TokenResponse {
+            expires_in_secs: Some(0),
+            ..resp(Some("new-rt"), None)
+        };
+        let a = apply_response(&old(), zero, &provider("google", "body"), now);
+        assert_eq!(
+            a.tokens.expires_at_ms,
+            Some(now + 3_599_000),
+            "Google's hour"
+        );
     }
 
     #[test]
