@@ -33,6 +33,14 @@ const STORE_FAILED: &str = "the refreshed tokens could not be saved";
 const POLL_BASE_MS: u64 = 25;
 const POLL_CAP_MS: u64 = 200;
 
+/// What saving a pending rotation came to.
+enum Flushed {
+    /// The call's answer.
+    Answer(Result<ValidToken>),
+    /// Saved, with an access token already expired: refresh now.
+    SavedExpired,
+}
+
 fn still_valid(row: &ConnectionRow, now: i64) -> bool {
     row.access_token_sealed.is_some() && freshness(row.expires_at, now, 0) != Freshness::Expired
 }
@@ -45,9 +53,21 @@ impl<T: Transport, S: Store, R: Runtime> Manager<T, S, R> {
         provider: &Provider,
         opts: GetOptions,
     ) -> Result<ValidToken> {
-        if let Some(result) = self.flush_pending(seen).await {
-            return result;
-        }
+        let saved;
+        let seen = match self.flush_pending(seen).await {
+            Some(Flushed::Answer(result)) => return result,
+            // Saved with an expired access token (a refused answer's kept
+            // refresh token): refresh from the row as it now is.
+            Some(Flushed::SavedExpired) => {
+                saved = self
+                    .store
+                    .load(&seen.user_id, &seen.provider)
+                    .await?
+                    .ok_or_else(|| super::manager::not_connected(&seen.provider))?;
+                &saved
+            }
+            None => seen,
+        };
         let now = self.rt.now_ms();
         if seen.cooldown_until.is_some_and(|c| c > now) {
             return self.during_cooldown(seen, opts).await;
@@ -303,10 +323,23 @@ impl<T: Transport, S: Store, R: Runtime> Manager<T, S, R> {
         };
         let mut write = self.sealed_write(row, &tokens, now);
         write.refreshed_at = row.token_refreshed_at.unwrap_or(now);
-        let saved = matches!(
-            self.store.commit_refresh(&write, row.version, None).await,
-            Ok(true)
-        );
+        let saved = match self.store.commit_refresh(&write, row.version, None).await {
+            Ok(saved) => saved,
+            Err(_) => {
+                // The store failed: the old token is spent, so the new one
+                // is held in memory and saved before anything else at the
+                // next call, as a successful refresh's would be.
+                self.pending.borrow_mut().insert(
+                    (row.user_id.clone(), row.provider.clone()),
+                    super::manager::Pending {
+                        write,
+                        expected_version: row.version,
+                        tokens,
+                    },
+                );
+                false
+            }
+        };
         let mut ev = self.event(row, "rotation_kept");
         ev.rotated = Some(true);
         if !saved {
@@ -469,7 +502,7 @@ impl<T: Transport, S: Store, R: Runtime> Manager<T, S, R> {
     }
 
     /// Saves rotated tokens an earlier call could not. `None`: nothing pending.
-    async fn flush_pending(&self, row: &ConnectionRow) -> Option<Result<ValidToken>> {
+    async fn flush_pending(&self, row: &ConnectionRow) -> Option<Flushed> {
         let key = (row.user_id.clone(), row.provider.clone());
         let pending = self.pending.borrow().get(&key).cloned()?;
         let now = self.rt.now_ms();
@@ -491,7 +524,12 @@ impl<T: Transport, S: Store, R: Runtime> Manager<T, S, R> {
                 let mut ev = self.event(row, "rotation_saved_late");
                 ev.rotated = Some(true);
                 self.emit(ev).await;
-                Some(Ok(token))
+                // A refused answer's kept token comes with the old access
+                // token: saved, and refreshed now if that one has expired.
+                if freshness(pending.tokens.expires_at_ms, now, 0) == Freshness::Expired {
+                    return Some(Flushed::SavedExpired);
+                }
+                Some(Flushed::Answer(Ok(token)))
             }
             Ok(false) => {
                 // Someone else wrote newer tokens (a new sign-in): ours are obsolete.
@@ -503,14 +541,16 @@ impl<T: Transport, S: Store, R: Runtime> Manager<T, S, R> {
                     Code::RotationNotSaved,
                     format!("a rotated refresh token is still unsaved: {}", e.message),
                 );
-                if freshness(pending.tokens.expires_at_ms, now, 0) != Freshness::Expired {
-                    Some(Ok(ValidToken {
-                        warning: Some(err),
-                        ..token
-                    }))
-                } else {
-                    Some(Err(err))
-                }
+                Some(Flushed::Answer(
+                    if freshness(pending.tokens.expires_at_ms, now, 0) != Freshness::Expired {
+                        Ok(ValidToken {
+                            warning: Some(err),
+                            ..token
+                        })
+                    } else {
+                        Err(err)
+                    },
+                ))
             }
         }
     }

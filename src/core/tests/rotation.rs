@@ -70,6 +70,29 @@ fn a_refused_answer_keeps_the_new_refresh_token_it_carried() {
 }
 
 #[test]
+fn a_refused_answers_new_refresh_token_survives_a_failed_store_write() {
+    // The refused answer rotated (its token was spent) and the store failed
+    // as the new one was kept: it is held and saved at the next call, and
+    // the next refresh sends it, not the spent one.
+    let w = world("discord");
+    w.connect("discord", -1, Some("rt-0"));
+    w.p.push(Reply::Http(HttpResponse::json(
+        200,
+        &json!({"access_token":"at-x","token_type":"Bearer","expires_in":"3600","refresh_token":"rt-new"}),
+    )));
+    w.store.fail_next_commits(1);
+    assert!(w.get("discord").is_err());
+    assert_eq!(w.stored_refresh_token("discord").as_deref(), Some("rt-0"));
+    w.rt.advance(86_400_000);
+    w.get("discord").unwrap();
+    assert!(
+        w.p.last_body().contains("refresh_token=rt-new"),
+        "{}",
+        w.p.last_body()
+    );
+}
+
+#[test]
 fn store_write_failing_after_rotation_is_retried() {
     let w = world("discord");
     w.p.rotate.set(true);
