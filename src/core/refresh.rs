@@ -33,6 +33,10 @@ const STORE_FAILED: &str = "the refreshed tokens could not be saved";
 const POLL_BASE_MS: u64 = 25;
 const POLL_CAP_MS: u64 = 200;
 
+/// The lease left for the write after a provider call: a retry that would
+/// end later is not started.
+const LEASE_SPARE_MS: i64 = 5_000;
+
 /// What saving a pending rotation came to.
 enum Flushed {
     /// The call's answer.
@@ -280,8 +284,19 @@ impl<T: Transport, S: Store, R: Runtime> Manager<T, S, R> {
             if !retry {
                 break Err(err);
             }
-            let backoff = policy.backoff_ms(attempts, self.rt.random_unit());
-            self.rt.sleep_ms(backoff.max(wait_hint.unwrap_or(0))).await;
+            let backoff = policy
+                .backoff_ms(attempts, self.rt.random_unit())
+                .max(wait_hint.unwrap_or(0));
+            // Another attempt only while our lease outlasts it, with 5 s to
+            // spare for the write (an explicit leaseMs may be shorter than
+            // the retries need): past it, another instance may take the
+            // lease and send the same refresh token.
+            let next_ends =
+                self.rt.now_ms() + (backoff + policy.request_timeout_ms) as i64 + LEASE_SPARE_MS;
+            if next_ends > started + policy.lease_ms {
+                break Err(err);
+            }
+            self.rt.sleep_ms(backoff).await;
         };
         match result {
             Ok(resp) => {

@@ -82,6 +82,41 @@ fn server_errors_are_retried_with_backoff_then_reported() {
     assert_eq!(row.status, "token_expired");
 }
 
+/// An explicit leaseMs shorter than the retries need (it must only outlive
+/// one call): a retry that would end past the lease is not started, since
+/// another instance may take the lease then and send the same refresh token.
+#[test]
+fn a_retry_is_not_started_past_the_lease() {
+    let w = world("google");
+    let m = Manager::new(
+        config("google", r#","leaseMs":11000,"requestTimeoutMs":10000"#),
+        w.p.clone(),
+        w.store.clone(),
+        w.rt.clone(),
+    );
+    w.connect("google", -1, Some("rt-0"));
+    w.p.latency_ms.set(4_000);
+    for _ in 0..3 {
+        w.p.push(Reply::Http(HttpResponse::new(503, "unavailable")));
+    }
+    let e =
+        w.rt.run(m.get_valid_token("user-1", "google", GetOptions::default()))
+            .unwrap_err();
+    assert_eq!(e.code, Code::ProviderUnavailable);
+    assert_eq!(
+        w.p.calls(),
+        1,
+        "a second call could end 4 s + 10 s + 5 s after a lease of 11 s"
+    );
+    // With the derived lease (every attempt fits), the same failures are retried.
+    w.rt.advance(86_400_000);
+    for _ in 0..3 {
+        w.p.push(Reply::Http(HttpResponse::new(503, "unavailable")));
+    }
+    w.get("google").unwrap_err();
+    assert_eq!(w.p.calls(), 4);
+}
+
 #[test]
 fn transient_failure_then_success_within_one_call() {
     let w = world("google");
