@@ -397,7 +397,9 @@ pub(crate) fn flag(
         failure_count,
         cooldown_until: row.cooldown_until,
         erase_refresh_token: false,
-        expected_version: None,
+        // Only on the row as read: not over a reconnect or a disconnect
+        // written since.
+        expected_version: Some(row.version),
     }
 }
 
