@@ -598,7 +598,15 @@ impl<T: Transport, S: Store, R: Runtime> Manager<T, S, R> {
         let now = self.rt.now_ms();
         let policy = &self.cfg.policy;
         let failures = row.failure_count.saturating_add(1);
-        let old_valid = still_valid(row, now);
+        // Where a refresh ends the old access token (GitHub), a call that may
+        // have been served (timed out, connection lost, a gateway error) may
+        // have ended it: it is not served as still good.
+        let maybe_ended = self
+            .provider(&row.provider)
+            .is_ok_and(|p| p.spec.refresh_ends_access_token)
+            && (matches!(e.code, Code::Timeout | Code::Network)
+                || matches!(e.status, Some(502 | 504)));
+        let old_valid = still_valid(row, now) && !maybe_ended;
         let status = after_failure(e.code, old_valid, policy.is_exhausted(failures));
         // A grant flagged for a missing scope stays flagged through a
         // failure that is not its death: only a new consent clears it.

@@ -117,6 +117,23 @@ fn a_retry_is_not_started_past_the_lease() {
     assert_eq!(w.p.calls(), 4);
 }
 
+/// A flag written from a row as read (an unopenable token) does not land on
+/// a disconnect written since.
+#[test]
+fn a_flag_does_not_land_on_a_row_changed_since_it_was_read() {
+    let w = world("google");
+    w.connect("google", 3600, Some("rt-0"));
+    let read = w.store.row("user-1", "google").unwrap();
+    w.rt.run(w.store.disconnect("user-1", "google", w.rt.now_ms()))
+        .unwrap();
+    let e = super::super::error::Error::new(Code::CryptoIntegrity, "tampered");
+    w.rt.run(w.m.record_unopenable(&read, &e));
+    assert_eq!(
+        w.store.row("user-1", "google").unwrap().status,
+        "disconnected"
+    );
+}
+
 #[test]
 fn transient_failure_then_success_within_one_call() {
     let w = world("google");
@@ -351,4 +368,32 @@ fn a_403_with_retry_after_is_a_rate_limit_not_a_misconfigured_client() {
     w.connect("github", -1, Some("ghr_0"));
     w.p.push(Reply::Http(HttpResponse::new(403, "")));
     assert_eq!(w.get("github").unwrap_err().code, Code::InvalidClient);
+}
+
+/// GitHub ends the old access token when it serves a refresh: after a refresh
+/// that may have been served (it timed out), the old token is not handed out
+/// as still good, and the status does not say connected.
+#[test]
+fn an_ambiguous_failure_does_not_serve_a_token_the_refresh_may_have_ended() {
+    let w = world("github");
+    // Valid for two more minutes, inside the margin: refreshed ahead.
+    w.connect("github", 120, Some("ghr_0"));
+    w.p.push(Reply::Timeout);
+    let e = w.get("github").unwrap_err();
+    assert_eq!(e.code, Code::Timeout);
+    assert_eq!(
+        w.p.calls(),
+        1,
+        "not sent again: the refresh token may be spent"
+    );
+    assert_ne!(w.store.row("user-1", "github").unwrap().status, "connected");
+    // Google's old access token outlives a refresh: served with the failure as a warning.
+    let w = world("google");
+    w.connect("google", 120, Some("rt-0"));
+    for _ in 0..3 {
+        w.p.push(Reply::Timeout);
+    }
+    let t = w.get("google").unwrap();
+    assert_eq!(t.access_token.expose(), "at-initial");
+    assert!(t.warning.is_some());
 }
