@@ -18,6 +18,13 @@ import { PostgresStore } from "../../supabase/functions/_shared/store.ts";
 import { freePort, OTHER, startPostgres, USER } from "./harness.ts";
 import { config, endpointsVar, newSecret } from "./webhook_helpers.ts";
 
+/**
+ * A pass's clock: a millisecond past now. Postgres stamps a message with
+ * microseconds, Date.now() truncates to milliseconds: read within the same
+ * millisecond as the insert, it would be before the message was due.
+ */
+const afterNow = () => Date.now() + 1;
+
 /** Zero jitter: the schedule exactly. */
 const NO_JITTER = () => 0.5;
 
@@ -183,7 +190,7 @@ Deno.test({
         ]);
         for (const r of rows) assert.match(r.id, /^msg_[0-9a-f]{32}$/);
 
-        const t0 = Date.now();
+        const t0 = afterNow();
         const res = await deliverWebhooks(db, cfg, { now: () => t0, random: NO_JITTER });
         assert.deepEqual(res, passResult({ delivered: 5 }));
 
@@ -378,7 +385,7 @@ Deno.test({
           [OTHER],
         );
         const [msg] = await outbox(db);
-        let clock = Date.now();
+        let clock = afterNow();
         const t0 = clock;
         const opts: DeliverOptions = { now: () => clock, random: NO_JITTER };
 
@@ -434,7 +441,7 @@ Deno.test({
           WEBHOOK_RETRY_SECONDS: "1,2",
         });
         const [id] = await enqueue(db, 1);
-        let clock = Date.now();
+        let clock = afterNow();
         const t0 = clock;
         // random() = 0: the delays are 10 % shorter (the jitter's low end).
         const opts: DeliverOptions = { now: () => clock, random: () => 0 };
@@ -475,7 +482,7 @@ Deno.test({
         });
         const [eNone, eMoved, eBusy] = cfg.endpoints;
         await enqueue(db, 1);
-        const t0 = Date.now();
+        const t0 = afterNow();
         assert.equal((await deliverWebhooks(db, cfg, { now: () => t0, random: NO_JITTER })).retried, 1);
         const [row] = await outbox(db);
         assert.equal(row.last_error, `${eNone.id}=network, ${eMoved.id}=302, ${eBusy.id}=429`);
@@ -490,7 +497,7 @@ Deno.test({
           const HUGE = recv(() => new Response("later", { status: 429, headers: { "retry-after": value } }));
           const cfg = config({ WEBHOOK_ENDPOINTS: endpointsVar([{ url: HUGE.url, secret: newSecret() }]) });
           await enqueue(db, 2);
-          const t0 = Date.now();
+          const t0 = afterNow();
           // One at a time: the second message meets the endpoint's pause.
           await deliverWebhooks(db, cfg, { now: () => t0, random: NO_JITTER, concurrency: 1 });
           const rows = await outbox(db);
@@ -601,7 +608,7 @@ Deno.test({
         });
         const [eGone] = cfg.endpoints;
         await enqueue(db, 1);
-        let clock = Date.now();
+        let clock = afterNow();
         const opts: DeliverOptions = { now: () => clock, random: NO_JITTER, concurrency: 1 };
         const first = await deliverWebhooks(db, cfg, opts);
         assert.equal(first.endpointsDisabled, 1);
@@ -661,7 +668,7 @@ Deno.test({
         });
         const [eBusy] = cfg.endpoints;
         await enqueue(db, 5);
-        const t0 = Date.now();
+        const t0 = afterNow();
         const r = await deliverWebhooks(db, cfg, { now: () => t0, random: NO_JITTER, concurrency: 1 });
         assert.equal(BUSY.got.length, 1, "one request, then throttled (Standard Webhooks on 429)");
         assert.equal(OK.got.length, 5, "the other endpoint is not held back");
@@ -698,7 +705,7 @@ Deno.test({
 
       await t.step("webhook-timestamp is each request's own time", async () => {
         await reset();
-        let clock = Date.now();
+        let clock = afterNow();
         // The first endpoint takes 5 s of the injected clock to answer.
         const SLOW = recv(() => {
           clock += 5_000;
