@@ -429,18 +429,24 @@ export class BrowserTokenClient {
   /**
    * Calls an edge function with the session JWT and JSON; observes its
    * marker. Rejects with a `TokenManagerError` carrying the server's code.
+   * `options.session`: this session JWT rather than getSessionToken's (a
+   * sign-in event's own, for what belongs to that user).
    */
-  async callFunction(name, body, method) {
-    return (await this.#call(name, body, method))[1];
+  async callFunction(name, body, method, options) {
+    const session = options?.session;
+    if (session !== undefined && (typeof session !== "string" || session === "")) {
+      throw this.#core.error("BAD_REQUEST", "options.session must be a session JWT");
+    }
+    return (await this.#call(name, body, method, session))[1];
   }
 
   /** An edge function call: `[the session's user, the answer]`. */
-  async #call(name, body, method) {
+  async #call(name, body, method, given) {
     this.#live();
     const signOuts = this.#signOuts;
-    let session;
+    let session = given;
     try {
-      session = await this.#getSession.call(undefined);
+      session ??= await this.#getSession.call(undefined);
     } catch (e) {
       this.#live();
       throw this.#sessionFailed(e);

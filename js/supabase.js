@@ -288,10 +288,13 @@ export function attachSupabase(supabase, client, options = {}) {
       await new Promise((r) => setTimeout(r, 0));
       let status;
       try {
+        // With the event's own session: the tokens are its user's, even if
+        // another user has signed in since (getSessionToken would say them).
         status = await client.callFunction(
           `connections/${encodeURIComponent(settings.connection)}/store`,
           body,
           "POST",
+          { session: session.access_token },
         );
       } catch (error) {
         // Released, so the next SIGNED_IN with these tokens (a reload) tries again.

@@ -22,9 +22,17 @@ export class BrowserTokenClient {
   /**
    * Calls an edge function with the session JWT and JSON; observes its
    * marker. Rejects with a `TokenManagerError` carrying the server's code.
+   * `options.session`: this session JWT rather than getSessionToken's (a
+   * sign-in event's own, for what belongs to that user).
    */
-  // deno-lint-ignore no-explicit-any
-  callFunction(name: string, body?: any, method?: string | null): Promise<any>;
+  callFunction(
+    name: string,
+    // deno-lint-ignore no-explicit-any
+    body?: any,
+    method?: string | null,
+    options?: { session?: string },
+    // deno-lint-ignore no-explicit-any
+  ): Promise<any>;
   /**
    * Stops listening to other tabs.
    */

@@ -331,16 +331,20 @@ export class BrowserTokenClient {
     return send(again.accessToken, retry);
   }
 
-  async callFunction(name, body, method) {
-    return (await this.#call(name, body, method))[1];
+  async callFunction(name, body, method, options) {
+    const session = options?.session;
+    if (session !== undefined && (typeof session !== "string" || session === "")) {
+      throw this.#core.error("BAD_REQUEST", "options.session must be a session JWT");
+    }
+    return (await this.#call(name, body, method, session))[1];
   }
 
-  async #call(name, body, method) {
+  async #call(name, body, method, given) {
     this.#live();
     const signOuts = this.#signOuts;
-    let session;
+    let session = given;
     try {
-      session = await this.#getSession.call(undefined);
+      session ??= await this.#getSession.call(undefined);
     } catch (e) {
       this.#live();
       throw this.#sessionFailed(e);

@@ -78,9 +78,10 @@ function fakeSupabase() {
 function fakeClient({ fail = 0 } = {}) {
   const c = {
     stores: [],
+    sessions: [],
     resets: 0,
     failuresLeft: fail,
-    async callFunction(name, body, method) {
+    async callFunction(name, body, method, options) {
       await tick();
       assert.equal(method, "POST");
       if (c.failuresLeft > 0) {
@@ -88,6 +89,7 @@ function fakeClient({ fail = 0 } = {}) {
         throw Object.assign(new Error("network down"), { code: "NETWORK" });
       }
       c.stores.push({ name, body });
+      c.sessions.push(options?.session);
       return { provider: name.split("/")[1], status: "connected" };
     },
     reset() {
@@ -583,4 +585,22 @@ test("an onStored that throws does not undo the store", async () => {
   } finally {
     globalThis.reportError = saved;
   }
+});
+
+test("a sign-in's tokens are stored with that sign-in's own session, even if another user signs in meanwhile", async () => {
+  const { sb, client, link } = setup();
+  sb.emit("SIGNED_IN", {
+    access_token: "jwt-a",
+    provider_token: "ya29.a",
+    provider_refresh_token: "1//a",
+    user: userOf(A, [identity("google", "2026-11-23T10:00:00Z")]),
+  });
+  // Before the store goes out (it waits out supabase-js's callback), B signs in.
+  sb.emit("SIGNED_IN", {
+    access_token: "jwt-b",
+    user: userOf(B, [identity("google", "2026-11-23T11:00:00Z")]),
+  });
+  await link.settled();
+  assert.deepEqual(client.stores.map((s) => s.body.providerToken), ["ya29.a"]);
+  assert.deepEqual(client.sessions, ["jwt-a"], "A's tokens go with A's session, not the one current now");
 });

@@ -529,3 +529,28 @@ test("a 401 is not retried when another user signed in between the token's answe
     c.close();
   }
 });
+
+test(
+  "callFunction with options.session sends that session, not getSessionToken's",
+  { timeout: 10_000 },
+  async () => {
+    const seen = [];
+    const c = new BrowserTokenClient(options((_url, init) => {
+      seen.push(subOf(new Headers(init.headers).get("authorization")));
+      return Promise.resolve(Response.json({ ok: true }));
+    }, { getSessionToken: () => jwtFor("user-b") }));
+    try {
+      await c.callFunction("connections/google/store", { providerToken: "x" }, "POST", {
+        session: jwtFor("user-a"),
+      });
+      await c.callFunction("connections");
+      assert.deepEqual(seen, ["user-a", "user-b"]);
+      await assert.rejects(
+        c.callFunction("connections", undefined, undefined, { session: 42 }),
+        (e) => e instanceof TokenManagerError && e.code === "BAD_REQUEST",
+      );
+    } finally {
+      c.close();
+    }
+  },
+);
