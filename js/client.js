@@ -409,6 +409,19 @@ export class BrowserTokenClient {
       response.status !== 401 || !resendable || this.#freed !== undefined ||
       this.#signOuts !== signOuts || this.#core.user !== user
     ) return (drop(), response);
+    // The session as it is now: when another user has signed in meanwhile,
+    // the 401 is the answer, and their connection is not refreshed for it.
+    let current;
+    try {
+      current = await this.#getSession.call(undefined);
+    } catch (e) {
+      drop();
+      throw this.#freed ?? this.#sessionFailed(e);
+    }
+    this.#live();
+    if (this.#signOuts !== signOuts || this.#step((core) => core.session(current)) !== user) {
+      return (drop(), response);
+    }
     const force = this.#core.rejected(provider, t.accessToken);
     let again;
     try {

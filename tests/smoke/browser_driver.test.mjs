@@ -289,6 +289,7 @@ test(
 test("a provider's 401 is not retried with another user's token", { timeout: 10_000 }, async () => {
   let user = "user-a";
   const api = [];
+  const tokenCalls = [];
   const c = new BrowserTokenClient(options(
     (url, init) => {
       const auth = new Headers(init.headers).get("authorization");
@@ -297,6 +298,7 @@ test("a provider's 401 is not retried with another user's token", { timeout: 10_
         user = "user-b"; // another user signs in while the request is on its way
         return Promise.resolve(new Response("", { status: 401 }));
       }
+      tokenCalls.push(init.body);
       const sub = subOf(auth);
       return Promise.resolve(new Response(tokenBody(`at-${sub}`, Date.now())));
     },
@@ -306,6 +308,7 @@ test("a provider's 401 is not retried with another user's token", { timeout: 10_
   const r = await c.fetch("https://api.invalid/calendar", { method: "POST", body: "{}" });
   assert.equal(r.status, 401);
   assert.deepEqual(api, ["Bearer at-user-a"], "no retry as user-b");
+  assert.deepEqual(tokenCalls, ["{}"], "user-b's connection is not force-refreshed for user-a's 401");
   c.close();
 });
 
