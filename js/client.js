@@ -418,10 +418,15 @@ export class BrowserTokenClient {
       drop();
       throw this.#freed ?? this.#sessionFailed(e);
     }
-    this.#live();
-    if (this.#signOuts !== signOuts || this.#step((core) => core.session(current)) !== user) {
-      return (drop(), response);
+    let same;
+    try {
+      this.#live();
+      same = this.#signOuts === signOuts && this.#step((core) => core.session(current)) === user;
+    } catch (e) {
+      drop();
+      throw e;
     }
+    if (!same) return (drop(), response);
     const force = this.#core.rejected(provider, t.accessToken);
     let again;
     try {
