@@ -23,7 +23,7 @@ use super::runtime::Runtime;
 use super::seal::Field;
 use super::secret::RefreshToken;
 use super::status::{after_failure, Status};
-use super::store::{ConnectionRow, FailureWrite, LeaseOutcome, Store, TokenWrite};
+use super::store::{ConnectionRow, FailureWrite, LeaseOutcome, RefreshEvent, Store, TokenWrite};
 use super::token::{freshness, Freshness, TokenSet};
 
 /// What an event says of a failed store write, rather than the store's words.
@@ -439,6 +439,18 @@ impl<T: Transport, S: Store, R: Runtime> Manager<T, S, R> {
                     return Ok(token);
                 }
                 Ok(false) => {
+                    if applied.rotated
+                        && self
+                            .commit_over_spent_token(row, &write, with_event.then_some(&ev))
+                            .await
+                    {
+                        if with_event {
+                            self.rt.emit(&ev);
+                        } else {
+                            self.emit(ev).await;
+                        }
+                        return Ok(token);
+                    }
                     // Our lease expired and another writer moved the version.
                     // Our token is valid; theirs is in the store.
                     ev.kind = "lease_lost".to_string();
@@ -514,6 +526,27 @@ impl<T: Transport, S: Store, R: Runtime> Manager<T, S, R> {
         ev.message = Some(err.message.clone());
         self.emit(ev).await;
         Err(err)
+    }
+
+    /// Our refresh spent the row's refresh token and the provider rotated it,
+    /// but another write moved the version meanwhile. When that write kept
+    /// the same, now spent, refresh token (a sign-in without one), ours is the
+    /// only live one: it is written over it. True when written.
+    async fn commit_over_spent_token(
+        &self,
+        row: &ConnectionRow,
+        write: &TokenWrite,
+        ev: Option<&RefreshEvent>,
+    ) -> bool {
+        let Ok(Some(current)) = self.store.load(&row.user_id, &row.provider).await else {
+            return false;
+        };
+        current.refresh_token_sealed.is_some()
+            && current.refresh_token_sealed == row.refresh_token_sealed
+            && matches!(
+                self.store.commit_refresh(write, current.version, ev).await,
+                Ok(true)
+            )
     }
 
     /// Saves rotated tokens an earlier call could not. `None`: nothing pending.

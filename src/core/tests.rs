@@ -151,24 +151,29 @@ impl World {
         )
     }
     fn stored_refresh_token(&self, provider: &str) -> Option<String> {
-        let row = self.store.row("user-1", provider).unwrap();
-        let ring = super::seal::Keyring::new(&[super::seal::KeyConfig {
-            id: "k1".into(),
-            key: KEY.into(),
-        }])
-        .unwrap();
-        row.refresh_token_sealed.map(|s| {
-            ring.open(
-                &s,
-                &SealContext {
-                    user_id: "user-1",
-                    provider,
-                    field: Field::RefreshToken,
-                },
-            )
-            .unwrap()
-        })
+        stored_refresh_token(&self.store, provider)
     }
+}
+
+/// user-1's refresh token for `provider` as `store` holds it, opened.
+fn stored_refresh_token(store: &MemoryStore, provider: &str) -> Option<String> {
+    let row = store.row("user-1", provider).unwrap();
+    let ring = super::seal::Keyring::new(&[super::seal::KeyConfig {
+        id: "k1".into(),
+        key: KEY.into(),
+    }])
+    .unwrap();
+    row.refresh_token_sealed.map(|s| {
+        ring.open(
+            &s,
+            &SealContext {
+                user_id: "user-1",
+                provider,
+                field: Field::RefreshToken,
+            },
+        )
+        .unwrap()
+    })
 }
 
 #[test]

@@ -218,3 +218,46 @@ fn a_store_failing_without_rotation_is_recorded_without_the_stores_words() {
         Some("the refreshed tokens could not be saved")
     );
 }
+
+/// A sign-in without a refresh token lands from another instance while a
+/// refresh is at the provider: it keeps the row's refresh token, the one the
+/// refresh has just spent. The provider's rotated token is then the only live
+/// one: it is written over the spent one, not dropped as a lost lease.
+#[test]
+fn a_rotation_is_kept_over_a_sign_in_that_kept_the_spent_token() {
+    let (rt, p, store, a, _) = two_instances("discord", 300);
+    p.rotate.set(true);
+    let (refreshed, ()) = rt.run(futures_util::future::join(
+        a.get_valid_token("user-1", "discord", GetOptions::default()),
+        async {
+            // While a's provider call is under way (300 ms), another
+            // instance's sign-in write: new access token, the stored refresh
+            // token kept (as Supabase hands over none).
+            rt.sleep_ms(100).await;
+            let row = store.row("user-1", "discord").unwrap();
+            store
+                .save_tokens(&crate::core::store::TokenWrite {
+                    user_id: "user-1".into(),
+                    provider: "discord".into(),
+                    access_token_sealed: row.access_token_sealed.clone().unwrap(),
+                    refresh_token_sealed: row.refresh_token_sealed.clone(),
+                    expires_at: Some(rt.now_ms() + 3_600_000),
+                    refresh_token_expires_at: None,
+                    scope: row.scope.clone(),
+                    refreshed_at: rt.now_ms(),
+                    account_id: None,
+                    account_email: None,
+                    account_name: None,
+                    keep_stored_refresh_token: true,
+                })
+                .await
+                .unwrap();
+        },
+    ));
+    assert_eq!(refreshed.unwrap().access_token.expose(), "at-1");
+    assert_eq!(
+        stored_refresh_token(&store, "discord").as_deref(),
+        Some("rt-1"),
+        "the rotated token, not the spent rt-0"
+    );
+}
