@@ -326,6 +326,8 @@ export interface GetOptions {
     force?: boolean;
     /** Treat tokens expiring within this many seconds as stale. */
     minValiditySeconds?: number;
+    /** Epoch ms: no retry of the provider call is started that could end past it (a background job's budget). */
+    deadline?: number;
 }
 
 

@@ -353,8 +353,8 @@ impl<T: Transport, S: Store, R: Runtime> Manager<T, S, R> {
             }
             report.checked += 1;
             let opts = GetOptions {
-                force: false,
                 min_validity_ms: Some(within_ms),
+                ..Default::default()
             };
             match self.get_valid_token(&user, &provider, opts).await {
                 Ok(t) if t.warning.is_none() => report.refreshed += u32::from(t.refreshed),

@@ -44,6 +44,9 @@ pub struct GetOptions {
     pub force: bool,
     /// Treat tokens expiring within this many ms as stale (background refresher).
     pub min_validity_ms: Option<i64>,
+    /// Epoch ms: no retry of the provider call is started that could end
+    /// past it (the background refresher's pass budget).
+    pub deadline_ms: Option<i64>,
 }
 
 /// Tokens handed over once by a sign-in (Supabase `provider_token`,

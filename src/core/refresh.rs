@@ -293,7 +293,11 @@ impl<T: Transport, S: Store, R: Runtime> Manager<T, S, R> {
             // lease and send the same refresh token.
             let next_ends =
                 self.rt.now_ms() + (backoff + policy.request_timeout_ms) as i64 + LEASE_SPARE_MS;
-            if next_ends > started + policy.lease_ms {
+            if next_ends > started + policy.lease_ms
+                || opts
+                    .deadline_ms
+                    .is_some_and(|d| next_ends - LEASE_SPARE_MS > d)
+            {
                 break Err(err);
             }
             self.rt.sleep_ms(backoff).await;

@@ -300,6 +300,37 @@ Deno.test({
   },
 });
 
+Deno.test({
+  name: "refresher budget: each refresh is given the point where claiming stops as its deadline for retries",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const pg = await startPostgres();
+    const db = connectPostgres(pg.url, 4);
+    try {
+      await seedDue(db, 3);
+      const t0 = Date.now();
+      const budgetMs = 20_000;
+      const given: unknown[] = [];
+      await runPass({
+        db,
+        now: () => t0,
+        instance: "test",
+        upkeep: [{ provider: "google", keepAliveSeconds: null, refreshTokenWarningSeconds: 0 }],
+        refresh: (_c, opts) => {
+          given.push(opts);
+          return Promise.resolve({ refreshed: true, warning: null });
+        },
+      }, { withinSeconds: 900, concurrency: 2, budgetMs, cpuBudgetMs: 0, limit: 10_000 });
+      const deadline = t0 + budgetMs - upkeepReserveMs(budgetMs);
+      assert.deepEqual(given, Array(3).fill({ minValiditySeconds: 900, deadline }));
+    } finally {
+      await db.close();
+      await pg.stop();
+    }
+  },
+});
+
 Deno.test("a provider's Retry-After keeps its breaker open an hour at most", () => {
   const b = new Breakers(DEFAULT_BREAKER, 10, new Map());
   const now = 1_700_000_000_000;

@@ -397,3 +397,34 @@ fn an_ambiguous_failure_does_not_serve_a_token_the_refresh_may_have_ended() {
     assert_eq!(t.access_token.expose(), "at-initial");
     assert!(t.warning.is_some());
 }
+
+/// A deadline (the background refresher's budget) starts no retry that could
+/// end past it; without one, the same failures are retried.
+#[test]
+fn a_deadline_starts_no_retry_that_could_end_past_it() {
+    let w = world("google");
+    w.connect("google", -1, Some("rt-0"));
+    w.p.latency_ms.set(1_000);
+    for _ in 0..3 {
+        w.p.push(Reply::Http(HttpResponse::new(503, "unavailable")));
+    }
+    let opts = GetOptions {
+        deadline_ms: Some(w.rt.now_ms() + 5_000),
+        ..Default::default()
+    };
+    let e =
+        w.rt.run(w.m.get_valid_token("user-1", "google", opts))
+            .unwrap_err();
+    assert_eq!(e.code, Code::ProviderUnavailable);
+    assert_eq!(
+        w.p.calls(),
+        1,
+        "a retry could end 10 s later, past the deadline"
+    );
+    w.rt.advance(86_400_000);
+    for _ in 0..3 {
+        w.p.push(Reply::Http(HttpResponse::new(503, "unavailable")));
+    }
+    w.get("google").unwrap_err();
+    assert_eq!(w.p.calls(), 4, "without a deadline: three attempts");
+}

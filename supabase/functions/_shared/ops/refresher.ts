@@ -30,7 +30,7 @@ export interface Upkeep {
 /** A refresh through the manager, from the claimed row: what it says, never the token. */
 export type RefreshFn = (
   claimed: Claimed,
-  opts: { force?: boolean; minValiditySeconds?: number },
+  opts: { force?: boolean; minValiditySeconds?: number; deadline?: number },
 ) => Promise<
   { refreshed: boolean; warning: { code: string; retryAfter?: number; providerRetryAfter?: number } | null }
 >;
@@ -314,9 +314,15 @@ export async function runPass(deps: PassDeps, s: PassSettings): Promise<PassRepo
       r.checked++;
       let failure: { code: string; retryAfter?: number } | null = null;
       try {
+        // No retry of the provider call is started that could end after
+        // claiming stops: a refresh begun just before it ends within one
+        // request timeout of it, not its whole retry schedule (up to the
+        // lease, 43 s by default) past the budget.
         const t = await deps.refresh(
           c,
-          c.keepAlive ? { force: true } : { minValiditySeconds: s.withinSeconds },
+          c.keepAlive
+            ? { force: true, deadline: stopClaimingAt }
+            : { minValiditySeconds: s.withinSeconds, deadline: stopClaimingAt },
         );
         failure = t.warning ? breakerFailure(t.warning) : null;
         if (!failure && t.refreshed) r[c.keepAlive ? "keptAlive" : "refreshed"]++;
