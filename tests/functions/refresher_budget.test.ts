@@ -14,6 +14,18 @@ import {
 import { runPass, upkeepReserveMs } from "../../supabase/functions/_shared/ops/refresher.ts";
 import { startPostgres } from "./harness.ts";
 
+/** `f` with a fresh Postgres 15 and a pool of `size` connections to it, closed after. */
+async function withDb(size: number, f: (db: Db) => Promise<void>): Promise<void> {
+  const pg = await startPostgres();
+  const db = connectPostgres(pg.url, size);
+  try {
+    await f(db);
+  } finally {
+    await db.close();
+    await pg.stop();
+  }
+}
+
 const uuid = (i: number) => `00000000-0000-4000-8000-${String(i).padStart(12, "0")}`;
 
 /** `n` users, each with a Google connection due within a minute; their ids. */
@@ -77,9 +89,7 @@ Deno.test({
   sanitizeOps: false,
   sanitizeResources: false,
   async fn() {
-    const pg = await startPostgres();
-    const db = connectPostgres(pg.url, 4);
-    try {
+    await withDb(4, async (db) => {
       const users = await seedDue(db, 200);
       // A run the platform killed 10 minutes ago (it never recorded its end), and one under way.
       await db.query(
@@ -124,10 +134,7 @@ Deno.test({
           stepDeadline - (clock - r.elapsedMs)
         } ms`,
       );
-    } finally {
-      await db.close();
-      await pg.stop();
-    }
+    });
   },
 });
 
@@ -136,9 +143,7 @@ Deno.test({
   sanitizeOps: false,
   sanitizeResources: false,
   async fn() {
-    const pg = await startPostgres();
-    const db = connectPostgres(pg.url, 2);
-    try {
+    await withDb(2, async (db) => {
       const [mine, theirs] = [uuid(1), uuid(2)];
       await db.query(`insert into auth.users (id) values ($1), ($2)`, [mine, theirs]);
       const t = Date.now();
@@ -159,10 +164,7 @@ Deno.test({
            from public.oauth_connections order by user_id`,
       );
       assert.deepEqual([...rows], [{ userId: mine, held: false }, { userId: theirs, held: true }]);
-    } finally {
-      await db.close();
-      await pg.stop();
-    }
+    });
   },
 });
 
@@ -177,9 +179,7 @@ Deno.test("refresher budget: where the runtime reports no CPU (Supabase's cpuUsa
     }),
     null,
   );
-  const pg = await startPostgres();
-  const db = connectPostgres(pg.url, 4);
-  try {
+  await withDb(4, async (db) => {
     await seedDue(db, 100);
     const cpuBudgetMs = 20 * CPU_PER_REFRESH_MS;
     const r = await runPass({
@@ -193,10 +193,7 @@ Deno.test("refresher budget: where the runtime reports no CPU (Supabase's cpuUsa
     assert.equal(r.stopped, "cpu");
     assert.equal(r.refreshed, 20, "claimed in batches of 10 until 20 refreshes' worth of CPU");
     assert.ok(r.remaining > 0, "the rest is left for the next invocation");
-  } finally {
-    await db.close();
-    await pg.stop();
-  }
+  });
 });
 
 Deno.test({
@@ -204,9 +201,7 @@ Deno.test({
   sanitizeOps: false,
   sanitizeResources: false,
   async fn() {
-    const pg = await startPostgres();
-    const db = connectPostgres(pg.url, 4);
-    try {
+    await withDb(4, async (db) => {
       await seedDue(db, 40);
       // A slow provider: each refresh takes 3 s of the injected clock.
       let clock = Date.now();
@@ -232,10 +227,7 @@ Deno.test({
         `select count(*)::int as held from public.oauth_connections where sweep_until > now()`,
       );
       assert.equal(held, 0);
-    } finally {
-      await db.close();
-      await pg.stop();
-    }
+    });
   },
 });
 
@@ -245,9 +237,7 @@ Deno.test({
   sanitizeOps: false,
   sanitizeResources: false,
   async fn() {
-    const pg = await startPostgres();
-    const real = connectPostgres(pg.url, 4);
-    try {
+    await withDb(4, async (real) => {
       await seedDue(real, 40);
       // The database refuses every claim after the first (batches of 10: the
       // second is taken ahead while the first is worked on) until the pass
@@ -293,10 +283,7 @@ Deno.test({
         `select stopped from public.oauth_refresher_runs where instance = 'test'`,
       );
       assert.equal(run.stopped, "error");
-    } finally {
-      await real.close();
-      await pg.stop();
-    }
+    });
   },
 });
 
@@ -305,9 +292,7 @@ Deno.test({
   sanitizeOps: false,
   sanitizeResources: false,
   async fn() {
-    const pg = await startPostgres();
-    const db = connectPostgres(pg.url, 4);
-    try {
+    await withDb(4, async (db) => {
       await seedDue(db, 3);
       const t0 = Date.now();
       const budgetMs = 20_000;
@@ -324,10 +309,7 @@ Deno.test({
       }, { withinSeconds: 900, concurrency: 2, budgetMs, cpuBudgetMs: 0, limit: 10_000 });
       const deadline = t0 + budgetMs - upkeepReserveMs(budgetMs);
       assert.deepEqual(given, Array(3).fill({ minValiditySeconds: 900, deadline }));
-    } finally {
-      await db.close();
-      await pg.stop();
-    }
+    });
   },
 });
 

@@ -1,0 +1,330 @@
+//! Saving a refresh's outcome without ever losing a rotated refresh token:
+//! the conditional write and its retries, a rotation held in memory when the
+//! store fails (saved before anything else at the next call), a refused
+//! answer's new refresh token kept, and a missing scope's flag kept.
+
+use super::super::error::{Code, Error, Result};
+use super::super::grant::Applied;
+use super::super::http::Transport;
+use super::super::manager::{Manager, Pending, ValidToken};
+use super::super::runtime::Runtime;
+use super::super::seal::Field;
+use super::super::secret::RefreshToken;
+use super::super::status::Status;
+use super::super::store::{ConnectionRow, FailureWrite, RefreshEvent, Store, TokenWrite};
+use super::super::token::{freshness, Freshness, TokenSet};
+
+/// What an event says of a failed store write, rather than the store's words.
+const STORE_FAILED: &str = "the refreshed tokens could not be saved";
+
+/// What saving a pending rotation came to.
+pub(super) enum Flushed {
+    /// The call's answer.
+    Answer(Result<ValidToken>),
+    /// Saved, with an access token already expired: refresh now.
+    SavedExpired,
+}
+
+impl<T: Transport, S: Store, R: Runtime> Manager<T, S, R> {
+    /// An answer refused by the strict checks still carried a new refresh
+    /// token: the server has rotated and the one it was sent may be dead.
+    /// Stores the new one beside the access token the row already has (its
+    /// marker unchanged: the access token is the same); the refusal is then
+    /// recorded as any failure. If the store fails here too, the new token is
+    /// held in memory and saved at the next call, as a refresh's would be.
+    pub(super) async fn keep_refused_rotation(
+        &self,
+        row: &ConnectionRow,
+        old: &TokenSet,
+        new: RefreshToken,
+    ) -> bool {
+        let now = self.rt.now_ms();
+        let tokens = TokenSet {
+            refresh_token: Some(new),
+            // The refused answer's lifetime for the new token is not trusted.
+            refresh_token_expires_at_ms: None,
+            ..old.clone()
+        };
+        let mut write = self.sealed_write(row, &tokens, now);
+        write.refreshed_at = row.token_refreshed_at.unwrap_or(now);
+        let saved = match self.store.commit_refresh(&write, row.version, None).await {
+            Ok(saved) => saved,
+            Err(_) => {
+                // The store failed: the old token is spent, so the new one
+                // is held in memory and saved before anything else at the
+                // next call, as a successful refresh's would be.
+                self.pending.borrow_mut().insert(
+                    (row.user_id.clone(), row.provider.clone()),
+                    Pending {
+                        write,
+                        expected_version: row.version,
+                        tokens,
+                    },
+                );
+                false
+            }
+        };
+        let mut ev = self.event(row, "rotation_kept");
+        ev.rotated = Some(true);
+        if !saved {
+            ev.kind = "rotation_not_saved".to_string();
+            ev.code = Some(Code::RotationNotSaved.as_str().to_string());
+        }
+        self.emit(ev).await;
+        saved
+    }
+
+    pub(crate) fn sealed_write(&self, row: &ConnectionRow, t: &TokenSet, now: i64) -> TokenWrite {
+        TokenWrite {
+            user_id: row.user_id.clone(),
+            provider: row.provider.clone(),
+            access_token_sealed: self.seal(
+                t.access_token.expose(),
+                &row.user_id,
+                &row.provider,
+                Field::AccessToken,
+            ),
+            refresh_token_sealed: t
+                .refresh_token
+                .as_ref()
+                .map(|r| self.seal(r.expose(), &row.user_id, &row.provider, Field::RefreshToken)),
+            expires_at: t.expires_at_ms,
+            refresh_token_expires_at: t.refresh_token_expires_at_ms,
+            scope: t.scope.clone(),
+            refreshed_at: now,
+            account_id: None,
+            account_email: None,
+            account_name: None,
+            keep_stored_refresh_token: false,
+        }
+    }
+
+    pub(super) async fn save_refreshed(
+        &self,
+        row: &ConnectionRow,
+        applied: Applied,
+        owner: &str,
+        attempts: u32,
+        started: i64,
+    ) -> Result<ValidToken> {
+        let now = self.rt.now_ms();
+        let write = self.sealed_write(row, &applied.tokens, now);
+        let token = ValidToken {
+            access_token: applied.tokens.access_token.clone(),
+            expires_at_ms: applied.tokens.expires_at_ms,
+            token_refreshed_at_ms: Some(now),
+            scope: applied.tokens.scope.clone(),
+            refreshed: true,
+            warning: None,
+        };
+        let mut ev = self.event(row, "refreshed");
+        ev.attempts = Some(attempts);
+        ev.rotated = Some(applied.rotated);
+        ev.scopes_added = applied.scopes_added.clone();
+        ev.scopes_removed = applied.scopes_removed.clone();
+        let policy = &self.cfg.policy;
+        let mut last_err = None;
+        let with_event = self.store.commits_events();
+        for attempt in 1..=policy.store_write_attempts {
+            ev.duration_ms = Some(self.rt.now_ms() - started);
+            match self
+                .store
+                .commit_refresh(&write, row.version, with_event.then_some(&ev))
+                .await
+            {
+                Ok(true) => {
+                    if with_event {
+                        // Recorded with the tokens; the runtime hook still hears it.
+                        self.rt.emit(&ev);
+                    } else {
+                        self.emit(ev).await;
+                    }
+                    if super::super::lifecycle::missing_scope(row) {
+                        // A refresh cannot add scopes: the flag stays. The
+                        // store's commit keeps it in the same write (the
+                        // contract); this write is for a store that does not.
+                        self.keep_scope_flag(row).await;
+                    }
+                    return Ok(token);
+                }
+                Ok(false) => {
+                    if applied.rotated
+                        && self
+                            .commit_over_spent_token(row, &write, with_event.then_some(&ev))
+                            .await
+                    {
+                        if with_event {
+                            self.rt.emit(&ev);
+                        } else {
+                            self.emit(ev).await;
+                        }
+                        return Ok(token);
+                    }
+                    // Our lease expired and another writer moved the version.
+                    // Our token is valid; theirs is in the store.
+                    ev.kind = "lease_lost".to_string();
+                    ev.code = Some(Code::LeaseTimeout.as_str().to_string());
+                    self.emit(ev).await;
+                    return Ok(token);
+                }
+                Err(e) => {
+                    last_err = Some(e);
+                    if attempt < policy.store_write_attempts {
+                        self.rt
+                            .sleep_ms(policy.backoff_ms(attempt, self.rt.random_unit()))
+                            .await;
+                    }
+                }
+            }
+        }
+        let cause = last_err.map(|e| e.message).unwrap_or_default();
+        if !applied.rotated {
+            // The stored refresh token still works: nothing is lost.
+            let _ = self
+                .store
+                .release_lease(&row.user_id, &row.provider, owner)
+                .await;
+            ev.kind = "store_failed".to_string();
+            ev.code = Some(Code::Storage.as_str().to_string());
+            // Not the store's own words: they can name the database's host,
+            // and events are the user's to read (the caller's warning has them).
+            ev.message = Some(STORE_FAILED.to_string());
+            self.emit(ev).await;
+            return Ok(ValidToken {
+                warning: Some(Error::storage(format!(
+                    "refreshed but could not save: {cause}"
+                ))),
+                ..token
+            });
+        }
+        // The provider rotated the refresh token and the old one may be dead.
+        // Keep the new one in memory (the next call saves it before anything
+        // else) and block other instances from refreshing with the old one.
+        self.pending.borrow_mut().insert(
+            (row.user_id.clone(), row.provider.clone()),
+            Pending {
+                write,
+                expected_version: row.version,
+                tokens: applied.tokens.clone(),
+            },
+        );
+        let err = Error::new(
+            Code::RotationNotSaved,
+            // Recorded on the row and in an event, which the user may read:
+            // the store's own words (`cause`) stay out, as above.
+            "the provider issued a new refresh token that could not be saved; this instance holds it and retries the save on the next call",
+        );
+        let _ = self
+            .store
+            .record_failure(&FailureWrite {
+                user_id: row.user_id.clone(),
+                provider: row.provider.clone(),
+                owner: owner.to_string(),
+                status: Status::Error.as_str().to_string(),
+                code: err.code.as_str().to_string(),
+                message: err.message.clone(),
+                at: now,
+                failure_count: row.failure_count + 1,
+                cooldown_until: Some(now + policy.cooldown_cap_ms),
+                erase_refresh_token: false,
+                expected_version: Some(row.version),
+            })
+            .await;
+        ev.kind = "rotation_not_saved".to_string();
+        ev.code = Some(err.code.as_str().to_string());
+        ev.message = Some(err.message.clone());
+        self.emit(ev).await;
+        Err(err)
+    }
+
+    /// Our refresh spent the row's refresh token and the provider rotated it,
+    /// but another write moved the version meanwhile. When that write kept
+    /// the same, now spent, refresh token (a sign-in without one), ours is the
+    /// only live one: it is written over it. True when written.
+    async fn commit_over_spent_token(
+        &self,
+        row: &ConnectionRow,
+        write: &TokenWrite,
+        ev: Option<&RefreshEvent>,
+    ) -> bool {
+        let Ok(Some(current)) = self.store.load(&row.user_id, &row.provider).await else {
+            return false;
+        };
+        current.refresh_token_sealed.is_some()
+            && current.refresh_token_sealed == row.refresh_token_sealed
+            && matches!(
+                self.store.commit_refresh(write, current.version, ev).await,
+                Ok(true)
+            )
+    }
+
+    /// Saves rotated tokens an earlier call could not. `None`: nothing pending.
+    pub(super) async fn flush_pending(&self, row: &ConnectionRow) -> Option<Flushed> {
+        let key = (row.user_id.clone(), row.provider.clone());
+        let pending = self.pending.borrow().get(&key).cloned()?;
+        let now = self.rt.now_ms();
+        let token = ValidToken {
+            access_token: pending.tokens.access_token.clone(),
+            expires_at_ms: pending.tokens.expires_at_ms,
+            token_refreshed_at_ms: Some(pending.write.refreshed_at),
+            scope: pending.tokens.scope.clone(),
+            refreshed: false,
+            warning: None,
+        };
+        match self
+            .store
+            .commit_refresh(&pending.write, pending.expected_version, None)
+            .await
+        {
+            Ok(true) => {
+                self.pending.borrow_mut().remove(&key);
+                let mut ev = self.event(row, "rotation_saved_late");
+                ev.rotated = Some(true);
+                self.emit(ev).await;
+                // A refused answer's kept token comes with the old access
+                // token: saved, and refreshed now if that one has expired.
+                if freshness(pending.tokens.expires_at_ms, now, 0) == Freshness::Expired {
+                    return Some(Flushed::SavedExpired);
+                }
+                Some(Flushed::Answer(Ok(token)))
+            }
+            Ok(false) => {
+                // Someone else wrote newer tokens (a new sign-in): ours are obsolete.
+                self.pending.borrow_mut().remove(&key);
+                None
+            }
+            Err(e) => {
+                let err = Error::new(
+                    Code::RotationNotSaved,
+                    format!("a rotated refresh token is still unsaved: {}", e.message),
+                );
+                Some(Flushed::Answer(
+                    if freshness(pending.tokens.expires_at_ms, now, 0) != Freshness::Expired {
+                        Ok(ValidToken {
+                            warning: Some(err),
+                            ..token
+                        })
+                    } else {
+                        Err(err)
+                    },
+                ))
+            }
+        }
+    }
+
+    async fn keep_scope_flag(&self, row: &ConnectionRow) {
+        let mut w = super::super::lifecycle::flag(
+            row,
+            Status::NeedsReauth,
+            Code::InsufficientScope,
+            row.last_error_message.clone().unwrap_or_default(),
+            row.last_error_at.unwrap_or_else(|| self.rt.now_ms()),
+            0,
+        );
+        // Only on the row our commit wrote (not on a reconnect or a
+        // disconnect landed since), whose cooldown the commit cleared.
+        w.expected_version = Some(row.version + 1);
+        w.cooldown_until = None;
+        let _ = self.store.record_failure(&w).await;
+    }
+}
