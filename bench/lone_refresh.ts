@@ -1,9 +1,10 @@
 // Where a lone refresh's time goes, measured in the bench process around the
 // functions' own parts: the package's TokenManager (the entry the functions
 // use) over the functions' Postgres store with each store call timed, and the
-// provider call timed at the manager's fetch. What is left over is the module
-// itself (policy, unsealing, sealing the new tokens, the event) and the awaits
-// between the parts.
+// provider call timed at the manager's fetch. Between them, each gap is the
+// module's own work at that step (the decision after the read, unsealing and
+// building the request after the lease, parsing the answer and sealing the new
+// tokens before the write) with the awaits around it.
 import { connectPostgres } from "../supabase/functions/_shared/db.ts";
 import { readConfig } from "../supabase/functions/_shared/env.ts";
 import { PostgresStore } from "../supabase/functions/_shared/store.ts";
@@ -22,14 +23,16 @@ export async function loneRefreshBreakdown(
   const cfg = readConfig((name) => s.env[name]);
   await loadWasm();
   const db = connectPostgres(cfg.databaseUrl!, 4, cfg.databasePrepare);
-  const times = new Map<string, number[]>();
+  // Each sample's calls in order, with their start and end: the gaps between
+  // them are the module's own work and the awaits around it.
+  let spans: { name: string; t0: number; t1: number }[] = [];
   const timed = async <T>(name: string, f: () => Promise<T>): Promise<T> => {
-    const t0 = performance.now();
+    const span = { name, t0: performance.now(), t1: 0 };
+    spans.push(span);
     try {
       return await f();
     } finally {
-      const xs = times.get(name) ?? times.set(name, []).get(name)!;
-      xs.push(performance.now() - t0);
+      span.t1 = performance.now();
     }
   };
   const inner = new PostgresStore(db);
@@ -41,7 +44,7 @@ export async function loneRefreshBreakdown(
     },
   });
   const fetchTimed = (input: RequestInfo | URL, init?: RequestInit) =>
-    timed("provider call (the manager's fetch, body read)", async () => {
+    timed("provider call", async () => {
       const res = await fetch(input, init);
       const body = await res.arrayBuffer();
       return new Response(body, { status: res.status, headers: res.headers });
@@ -53,30 +56,37 @@ export async function loneRefreshBreakdown(
     store,
     { fetch: fetchTimed },
   );
+  const rows = new Map<string, number[]>();
+  const add = (key: string, ms: number) => (rows.get(key) ?? rows.set(key, []).get(key)!).push(ms);
   try {
     await m.getValidToken(user, "google");
-    times.clear();
     for (let i = 0; i < samples; i++) {
       await s.pg
         .sql`update oauth_connections set expires_at = now() - interval '1 second' where user_id = ${user}`;
-      const t = await timed("total", () => m.getValidToken(user, "google"));
+      spans = [];
+      const t0 = performance.now();
+      const t = await m.getValidToken(user, "google");
+      const t1 = performance.now();
       if (!t.refreshed) throw new Error("the sample did not refresh");
+      let last = { name: "the call", t1: t0 };
+      for (const span of spans) {
+        add(`  the module: ${last.name} .. ${span.name}`, span.t0 - last.t1);
+        add(span.name, span.t1 - span.t0);
+        last = span;
+      }
+      add(`  the module: ${last.name} .. its answer`, t1 - last.t1);
+      add("getValidToken, in all", t1 - t0);
     }
   } finally {
     await db.close();
   }
-  const total = median(times.get("total")!);
-  let parts = 0;
   console.log(
     `== where a lone refresh's time goes (in one process, no function around it; median of ${samples})${label}`,
   );
-  for (const [name, xs] of times) {
-    if (name === "total") continue;
-    parts += median(xs);
-    console.log(`  ${name.padEnd(48)} ${median(xs).toFixed(2)} ms   (${xs.length / samples} per refresh)`);
+  let module = 0;
+  for (const [name, xs] of rows) {
+    if (name.startsWith("  the module")) module += median(xs);
+    console.log(`  ${name.padEnd(56)} ${median(xs).toFixed(2)} ms`);
   }
-  console.log(
-    `  ${"the module and the awaits between (the rest)".padEnd(48)} ${(total - parts).toFixed(2)} ms`,
-  );
-  console.log(`  ${"getValidToken, in all".padEnd(48)} ${total.toFixed(2)} ms`);
+  console.log(`  ${"the module's parts together".padEnd(56)} ${module.toFixed(2)} ms`);
 }
