@@ -164,3 +164,25 @@ Deno.test("EVENT_RETENTION_DAYS: at least a day (0 would delete every counted ev
   refuses({ ...GOOGLE, EVENT_RETENTION_DAYS: "0" }, /^EVENT_RETENTION_DAYS must be at least 1/);
   assert.equal(read({ ...GOOGLE, EVENT_RETENTION_DAYS: "1" }).eventRetentionMs, 86_400_000);
 });
+
+Deno.test("env: a SUPABASE_JWKS with no key verifies no one: JWKS_URL beside it, JWT_SECRET, or CONFIG", () => {
+  const empty = { SUPABASE_JWKS: '{"keys":[]}', SUPABASE_URL: "https://abc.supabase.co" };
+  refuses({ ...GOOGLE, ...empty, JWT_SECRET: "" }, /^SUPABASE_JWKS holds no key and JWT_SECRET is not set/);
+  const url = read({ ...GOOGLE, ...empty, JWT_SECRET: "", JWKS_URL: "https://keys.example/jwks.json" });
+  assert.equal(url.jwks, null);
+  assert.equal(url.jwksUrl, "https://keys.example/jwks.json");
+  const secret = read({ ...GOOGLE, ...empty });
+  assert.equal(secret.jwtSecret, "secret");
+  // A set with a key is used as it is, the URL aside.
+  const rsa = { kty: "RSA", n: "AQAB", e: "AQAB", kid: "a" };
+  assert.deepEqual(read({ ...GOOGLE, SUPABASE_JWKS: JSON.stringify({ keys: [rsa] }) }).jwks, { keys: [rsa] });
+});
+
+Deno.test("env: ALLOWED_ORIGINS entries are origins, as browsers send them", () => {
+  assert.deepEqual(
+    read({ ...GOOGLE, ALLOWED_ORIGINS: "https://Your.App/, http://localhost:5173/app , *" }).allowedOrigins,
+    ["https://your.app", "http://localhost:5173", "*"],
+  );
+  refuses({ ...GOOGLE, ALLOWED_ORIGINS: "your.app" }, /^ALLOWED_ORIGINS: "your.app" is not an origin/);
+  refuses({ ...GOOGLE, ALLOWED_ORIGINS: "ftp://files.example" }, /^ALLOWED_ORIGINS: .* is not an origin/);
+});

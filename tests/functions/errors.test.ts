@@ -305,6 +305,12 @@ Deno.test({
           // The next request tries again (no failed start is cached) and says the same.
           const again = await s.call("refresh-google-token", { body: {}, server: dbDown });
           expectCode("database still down", again, "STORAGE");
+          // A caller without valid credentials is refused before the
+          // database is tried: 401, no word on the service's state.
+          for (const token of [null, "not.a.jwt"]) {
+            const anon = await s.call("refresh-google-token", { body: {}, server: dbDown, token });
+            expectCode("no credentials, database down", anon, "UNAUTHORIZED");
+          }
         },
       );
 

@@ -382,6 +382,36 @@ Deno.test({
         assert.equal(wrongMethod.status, 405);
       });
 
+      await t.step(
+        "HTTP: a 405 names the methods in Allow; HEAD answers as GET, without a body; a body past 64 KiB is 413 wherever it is sent",
+        async () => {
+          const post = await stack.call("get-token-status", { method: "PUT" });
+          assert.equal(post.status, 405);
+          assert.equal(post.headers.get("allow"), "GET, POST, HEAD, OPTIONS");
+          const onlyPost = await stack.call("refresh-google-token", { method: "GET" });
+          assert.equal(onlyPost.headers.get("allow"), "POST, OPTIONS");
+          // A routed function: the methods of the path asked for.
+          const routed = await stack.call("connections/google/connect", { method: "GET" });
+          assert.equal(routed.status, 405);
+          assert.equal(routed.headers.get("allow"), "POST, OPTIONS");
+
+          const get = await stack.call("get-token-status", { method: "GET" });
+          const head = await stack.call("get-token-status", { method: "HEAD" });
+          assert.equal(get.status, 200);
+          assert.equal(head.status, 200);
+          assert.equal(stack.bodies.at(-1)!.text, "", "HEAD has no body");
+          assert.equal(head.headers.get("content-type"), get.headers.get("content-type"));
+          assert.equal(head.headers.get("cache-control"), "no-store");
+          // HEAD is checked like GET: no JWT, no answer.
+          assert.equal((await stack.call("get-token-status", { method: "HEAD", token: null })).status, 401);
+
+          // get-token-status reads no body, yet the limit holds for it too.
+          const big = await stack.call("get-token-status", { rawBody: "x".repeat(70_000) });
+          assert.equal(big.status, 413);
+          assert.equal(big.json.code, "PAYLOAD_TOO_LARGE");
+        },
+      );
+
       await t.step("missing, forged, expired and alg:none JWTs are 401", async () => {
         const now = Math.floor(Date.now() / 1000);
         const b64 = (o: unknown) =>
@@ -427,6 +457,8 @@ Deno.test({
         for (const h of corsHeaders["Access-Control-Allow-Headers"].split(/,\s*/)) {
           assert.ok(allowed.has(h), `preflight allows ${h}`);
         }
+        // supabase-js sends x-region when a call names a region.
+        assert.ok(allowed.has("x-region"), "preflight allows x-region");
         const bad = await stack.call("get-token-status", { method: "GET", origin: "https://evil.example" });
         assert.equal(bad.status, 403);
         assert.equal(bad.json.code, "FORBIDDEN");

@@ -6,7 +6,7 @@ export const MARKER_HEADER = "X-Token-Refreshed-At";
 /** The connection (provider id) a token or status answer is about, so the browser keys its marker. */
 export const CONNECTION_HEADER = "X-Token-Connection";
 const SUPABASE_HEADERS =
-  "authorization, x-client-info, apikey, content-type, x-retry-count, traceparent, tracestate, baggage";
+  "authorization, x-client-info, apikey, content-type, x-region, x-retry-count, traceparent, tracestate, baggage";
 /** Every response names its request; error bodies carry the same id as `requestId`. */
 export const REQUEST_ID_HEADER = "X-Request-Id";
 
@@ -23,7 +23,8 @@ export class Cors {
     return {
       "Access-Control-Allow-Origin": origin,
       // Every header supabase-js sends (its own `corsHeaders`, @supabase/supabase-js/cors):
-      // functions.invoke() with trace propagation sends traceparent, tracestate and baggage.
+      // functions.invoke() with trace propagation sends traceparent, tracestate and baggage,
+      // and with a `region` x-region.
       "Access-Control-Allow-Headers": SUPABASE_HEADERS,
       "Access-Control-Allow-Methods": "GET, POST, PATCH, DELETE, OPTIONS",
       "Access-Control-Expose-Headers": `${MARKER_HEADER}, ${CONNECTION_HEADER}, ${REQUEST_ID_HEADER}`,

@@ -181,12 +181,42 @@ function secretKeys(env: Env): NamedKey[] {
   return [{ name: "default", value: single }];
 }
 
+/**
+ * ALLOWED_ORIGINS as origins: an entry written as a URL (a trailing slash, a
+ * path, capitals in the host) is its origin, as browsers send it in Origin.
+ */
+function allowedOrigins(env: Env): string[] {
+  return (env("ALLOWED_ORIGINS") ?? "").split(",").map((s) => s.trim()).filter(Boolean).map((o) => {
+    if (o === "*") return o;
+    let origin: string | undefined;
+    try {
+      const u = new URL(o);
+      if (u.protocol === "http:" || u.protocol === "https:") origin = u.origin;
+    } catch { /* below */ }
+    if (!origin) {
+      throw configError(
+        `ALLOWED_ORIGINS: "${o.slice(0, 100)}" is not an origin (https://app.example.com, or *)`,
+      );
+    }
+    return origin;
+  });
+}
+
 export function readConfig(env: Env = (n) => Deno.env.get(n)): AppConfig {
   const jwtSecret = env("JWT_SECRET")?.trim() || env("SUPABASE_JWT_SECRET")?.trim() || null;
   const supabaseUrl = env("SUPABASE_URL")?.trim().replace(/\/+$/, "") || null;
-  const jwks = inlineJwks(env);
-  const jwksUrl = env("JWKS_URL")?.trim() || env("SUPABASE_JWKS_URL")?.trim() ||
-    (supabaseUrl ? `${supabaseUrl}/auth/v1/.well-known/jwks.json` : null);
+  const explicitJwksUrl = env("JWKS_URL")?.trim() || env("SUPABASE_JWKS_URL")?.trim() || null;
+  let jwks = inlineJwks(env);
+  // A key set with no key (a project still on the legacy secret serves an
+  // empty one) verifies no one: the URL named beside it, or the secret, or
+  // CONFIG, rather than every caller refused as 401.
+  if (jwks && !jwks.keys.some((k) => k.kty === "oct" ? typeof k.k === "string" : typeof k.kty === "string")) {
+    if (explicitJwksUrl) jwks = null;
+    else if (!jwtSecret) {
+      throw configError("SUPABASE_JWKS holds no key and JWT_SECRET is not set: callers cannot be verified");
+    }
+  }
+  const jwksUrl = explicitJwksUrl ?? (supabaseUrl ? `${supabaseUrl}/auth/v1/.well-known/jwks.json` : null);
   if (!jwtSecret && !jwksUrl && !jwks) {
     throw configError(
       "JWT_SECRET, SUPABASE_JWKS or JWKS_URL (or SUPABASE_URL) is not set: callers cannot be verified",
@@ -215,7 +245,7 @@ export function readConfig(env: Env = (n) => Deno.env.get(n)): AppConfig {
     jwksCacheMaxAgeMs: optionalNumber(env, "JWKS_CACHE_MAX_AGE_MS") ?? 600_000,
     jwksCooldownMs: optionalNumber(env, "JWKS_COOLDOWN_MS") ?? 60_000,
     calendarTimeoutMs: optionalNumber(env, "CALENDAR_TIMEOUT_MS") ?? 15_000,
-    allowedOrigins: (env("ALLOWED_ORIGINS") ?? "").split(",").map((s) => s.trim()).filter(Boolean),
+    allowedOrigins: allowedOrigins(env),
     refreshMarginSeconds: optionalNumber(env, "REFRESH_MARGIN_SECONDS"),
     requestTimeoutMs: optionalNumber(env, "PROVIDER_TIMEOUT_MS"),
     maxAttempts: optionalNumber(env, "PROVIDER_MAX_ATTEMPTS"),

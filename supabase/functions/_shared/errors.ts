@@ -92,8 +92,27 @@ export const unauthorized = (message: string) => new AppError("UNAUTHORIZED", me
 export const configError = (message: string) => new AppError("CONFIG", message);
 export const notFound = (message: string) => new AppError("NOT_FOUND", message);
 export const storageError = (message: string) => new AppError("STORAGE", message);
-export const methodNotAllowed = (method: string, allowed: string[]) =>
-  new AppError("METHOD_NOT_ALLOWED", `${method} is not allowed here; use ${allowed.join(" or ")}`);
+/** The methods a 405's `Allow` header names (RFC 9110 §15.5.6), set by methodNotAllowed. */
+const ALLOWED = Symbol("allowed methods");
+
+/**
+ * 405 for a method the resource does not take; `allowed` are its methods, and
+ * HEAD is allowed with GET unless `head` is false (a page that acts on GET).
+ */
+export const methodNotAllowed = (method: string, allowed: string[], head = true) => {
+  const all = new Set(allowed);
+  if (head && all.has("GET")) all.add("HEAD");
+  return Object.assign(
+    new AppError("METHOD_NOT_ALLOWED", `${method} is not allowed here; use ${[...all].join(" or ")}`),
+    { [ALLOWED]: [...all, "OPTIONS"] },
+  );
+};
+
+/** A 405's `Allow` value: the methods the resource takes, OPTIONS (CORS preflights) among them. */
+export function allowOf(e: unknown): string | undefined {
+  const allowed = typeof e === "object" && e !== null ? (e as { [ALLOWED]?: string[] })[ALLOWED] : undefined;
+  return allowed && [...new Set(allowed)].join(", ");
+}
 
 /**
  * The sentence a body carries for codes whose messages can hold internal

@@ -1,4 +1,4 @@
-// The shape every function shares: CORS → method → caller JWT → runtime →
+// The shape every function shares: CORS → method → body size → caller → runtime →
 // the function's own work → JSON (or the text body it names). Errors become
 // {error, code, requiresReauth, retryable, retryAfter?, requestId} with the status of the
 // code's row in the table; every response carries X-Request-Id, and every
@@ -6,9 +6,10 @@
 import { type Caller, verifyService } from "./auth.ts";
 import { Cors, MARKER_HEADER, REQUEST_ID_HEADER } from "./cors.ts";
 import { config } from "./env.ts";
-import { describe, markerOf, methodNotAllowed } from "./errors.ts";
+import { allowOf, describe, markerOf, methodNotAllowed } from "./errors.ts";
 import { hashUser, log } from "./log.ts";
-import { type Runtime, runtime } from "./runtime.ts";
+import { type Runtime, runtime, verifiers } from "./runtime.ts";
+import { refuseLargeBody } from "./validate.ts";
 import { loadWasm } from "./wasm.ts";
 
 export interface Ctx {
@@ -72,7 +73,7 @@ export function edgeFunction(
 }
 
 /**
- * CORS → resolve (method, route) → caller → runtime → work → JSON. Used by
+ * CORS → resolve (method, route) → body size → caller → runtime → work → JSON. Used by
  * edgeFunction and the routed functions (router.ts).
  */
 export function serve(fnName: string, resolve: (req: Request) => Resolved): Handler {
@@ -93,17 +94,25 @@ export function serve(fnName: string, resolve: (req: Request) => Resolved): Hand
     try {
       cors = { ...cors, ...new Cors(config().allowedOrigins).headers(req) };
       if (req.method === "OPTIONS") return new Response(null, { status: 204, headers: cors });
+      // HEAD is GET without the body (RFC 9110 §9.3.2), wherever GET is allowed.
+      const head = req.method === "HEAD";
+      if (head) req = new Request(req, { method: "GET" });
       const { work, opts = {}, params = {}, name: routeName } = resolve(req);
       name = routeName ?? fnName;
-      const rt = await runtime();
+      refuseLargeBody(req);
+      // The caller first: a request without valid credentials is refused
+      // before the database is touched (no connection attempt, no word on
+      // the service's state for anonymous callers).
+      const { jwt, secretKeys } = verifiers();
       let caller: Caller;
       if (opts.serviceRole) {
-        service = await verifyService(req, rt.secretKeys, rt.jwt);
+        service = await verifyService(req, secretKeys, jwt);
         caller = { userId: "service_role", email: null };
       } else {
-        caller = await rt.jwt.verify(req);
+        caller = await jwt.verify(req);
         user = await hashUser(caller.userId);
       }
+      const rt = await runtime();
       const reply = await work({ req, caller, rt, params });
       const headers = {
         ...cors,
@@ -118,13 +127,13 @@ export function serve(fnName: string, resolve: (req: Request) => Resolved): Hand
         status: reply.status ?? 200,
         ms: Math.round(performance.now() - started),
       });
-      if (reply.text) {
-        return new Response(reply.text.body, {
+      const res = reply.text
+        ? new Response(reply.text.body, {
           status: reply.status ?? 200,
           headers: { "content-type": reply.text.contentType, ...headers },
-        });
-      }
-      return json(reply.status ?? 200, reply.body, headers);
+        })
+        : json(reply.status ?? 200, reply.body, headers);
+      return head ? new Response(null, { status: res.status, headers: res.headers }) : res;
     } catch (e) {
       // The code table lives in the wasm: an error thrown before the runtime
       // was built (CORS, method, configuration) still needs it.
@@ -154,6 +163,8 @@ export function serve(fnName: string, resolve: (req: Request) => Resolved): Hand
       }
       const headers: Record<string, string> = { ...cors };
       if (typeof body.retryAfter === "number") headers["Retry-After"] = String(body.retryAfter);
+      const allow = allowOf(e);
+      if (allow) headers["Allow"] = allow;
       const marker = markerOf(e);
       if (marker) headers[MARKER_HEADER] = marker;
       return json(status, body, headers);

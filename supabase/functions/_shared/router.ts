@@ -60,12 +60,18 @@ export function routedFunction(name: string, routes: Route[]): Handler {
       throw notFound(`no such route: ${req.method} /${name}/${(path ?? []).join("/").slice(0, 200)}`);
     }
     const hit = hits.find(({ r }) => r.methods.includes(req.method));
-    if (!hit) throw methodNotAllowed(req.method, [...new Set(hits.flatMap(({ r }) => r.methods))]);
+    if (!hit) {
+      const methods = [...new Set(hits.flatMap(({ r }) => r.methods))];
+      throw methodNotAllowed(req.method, methods, hits.some(({ r }) => r.work && r.methods.includes("GET")));
+    }
     return hit;
   };
   const api = serve(name, (req) => {
     const { r, params } = find(req);
-    return { work: r.work!, opts: r.opts, params, name: `${name} ${r.route}` };
+    // A page reaches here only as a HEAD (serve() asks as GET): a page acts
+    // on its GET (a provider's callback takes its code), so it answers no HEAD.
+    if (!r.work) throw methodNotAllowed("HEAD", r.methods, false);
+    return { work: r.work, opts: r.opts, params, name: `${name} ${r.route}` };
   });
   return (req) => {
     try {

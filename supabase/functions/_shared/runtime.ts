@@ -69,14 +69,21 @@ async function startOn(cfg: AppConfig, db: Db): Promise<Runtime> {
     throw e;
   }
   await schema;
-  return {
-    cfg,
-    db,
-    manager,
-    jwt: new JwtVerifier(cfg),
-    secretKeys: new SecretKeys(cfg.secretKeys),
-    cors: new Cors(cfg.allowedOrigins),
-  };
+  return { cfg, db, manager, ...verifiers(cfg), cors: new Cors(cfg.allowedOrigins) };
+}
+
+let verifying: { cfg: AppConfig; jwt: JwtVerifier; secretKeys: SecretKeys } | null = null;
+
+/**
+ * The caller checks, from the configuration alone (no database): serve()
+ * checks the caller before it starts the runtime. One per isolate and
+ * configuration, so the remote key set's cache is shared.
+ */
+export function verifiers(cfg: AppConfig = config()): { jwt: JwtVerifier; secretKeys: SecretKeys } {
+  if (verifying?.cfg !== cfg) {
+    verifying = { cfg, jwt: new JwtVerifier(cfg), secretKeys: new SecretKeys(cfg.secretKeys) };
+  }
+  return { jwt: verifying.jwt, secretKeys: verifying.secretKeys };
 }
 
 function buildManager(cfg: AppConfig, db: Db): TokenManager {

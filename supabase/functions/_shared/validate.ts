@@ -10,6 +10,15 @@ const tooLarge = () =>
   new AppError("PAYLOAD_TOO_LARGE", `the body must be at most ${MAX_BODY_BYTES / 1024} KiB`);
 
 /**
+ * Refuses a body whose Content-Length is past the limit (413), whether or not
+ * the function reads it: run for every request before the work.
+ */
+export function refuseLargeBody(req: Request): void {
+  const length = req.headers.get("content-length");
+  if (length !== null && !(Number(length) <= MAX_BODY_BYTES)) throw tooLarge();
+}
+
+/**
  * The body's text, refused with 413 PAYLOAD_TOO_LARGE before it is read
  * whole: by its Content-Length when it has one, else by counting the bytes
  * as they stream in (chunked bodies).
