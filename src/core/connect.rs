@@ -31,6 +31,7 @@ use super::runtime::Runtime;
 use super::seal::{Field, SealContext};
 use super::secret::{AccessToken, AuthorizationCode, PkceVerifier};
 use super::store::{ClaimOutcome, ConnectAttempt, Store};
+use super::token::ungranted;
 
 /// How long a connect may take from the authorization URL to completion.
 pub const CONNECT_TTL_MS: i64 = 10 * 60_000;
@@ -372,21 +373,39 @@ impl<T: Transport, S: Store, R: Runtime> Manager<T, S, R> {
             }
         })?;
         let scope = t.scope.clone().or_else(|| Some(attempt.scopes.join(" ")));
-        self.save_grant(
-            user_id,
-            &attempt.provider,
-            InitialTokens {
-                access_token: t.access_token.expose().to_string(),
-                refresh_token: t.refresh_token.as_ref().map(|r| r.expose().to_string()),
-                expires_in_secs: t.expires_in_secs,
-                expires_at_ms: None,
-                scope,
-                refresh_token_expires_in_secs: t.refresh_token_expires_in_secs,
-                account: None,
-            },
-            "connected",
-        )
-        .await
+        // What the user allowed, when the provider says (RFC 6749 §5.1);
+        // an empty `scope` says nothing (GitHub Apps' tokens carry
+        // permissions, not scopes).
+        let missing = t
+            .scope
+            .as_deref()
+            .filter(|s| !s.trim().is_empty())
+            .map(|g| ungranted(&attempt.scopes, g, provider.spec.scope_separator))
+            .unwrap_or_default();
+        let report = self
+            .save_grant(
+                user_id,
+                &attempt.provider,
+                InitialTokens {
+                    access_token: t.access_token.expose().to_string(),
+                    refresh_token: t.refresh_token.as_ref().map(|r| r.expose().to_string()),
+                    expires_in_secs: t.expires_in_secs,
+                    expires_at_ms: None,
+                    scope,
+                    refresh_token_expires_in_secs: t.refresh_token_expires_in_secs,
+                    account: None,
+                },
+                "connected",
+            )
+            .await?;
+        if missing.is_empty() {
+            return Ok(report);
+        }
+        // Connected with less than was asked (Google's consent page lets the
+        // user untick a scope): the tokens are kept for what they grant, and
+        // the connection says what is missing until the user consents again.
+        self.record_scope_error(user_id, &attempt.provider, &missing)
+            .await
     }
 
     /// After an ambiguous "already gone" (`revoke::ambiguous_gone`): tries the
@@ -416,7 +435,17 @@ impl<T: Transport, S: Store, R: Runtime> Manager<T, S, R> {
             .await?
             .ok_or_else(|| not_connected(provider_id))?;
         let revocation = match self.open_tokens(&row) {
-            Err(_) => RevokeOutcome::NothingToRevoke,
+            Err(_) if row.access_token_sealed.is_none() && row.refresh_token_sealed.is_none() => {
+                RevokeOutcome::NothingToRevoke
+            }
+            // Tokens that cannot be opened (a key no longer configured, a
+            // value not bound to its row) cannot be sent: the grant may still
+            // stand at the provider, and erased here it cannot be revoked
+            // from here again. Said, not reported as nothing to revoke.
+            Err(e) => RevokeOutcome::Failed(Error::new(
+                e.code,
+                "the stored tokens could not be opened, so the grant was not revoked: it may still be authorized at the provider",
+            )),
             Ok(mut tokens) => {
                 if revokes_with_access_token(provider)
                     && tokens.refresh_token.is_some()

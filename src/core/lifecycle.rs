@@ -268,14 +268,16 @@ impl<T: Transport, S: Store, R: Runtime> Manager<T, S, R> {
             };
         };
         let stored = Status::parse(&row.status).unwrap_or(Status::Error);
-        // `connected` was written while the old token was still valid; a
-        // failed refresh's cooldown that outlasts it means every call fails
-        // now: the status says so without waiting for the next attempt.
+        // `connected` was written while the token was still valid. Expired
+        // since, with no refresh token to renew it (a sign-in's token alone),
+        // only a new consent brings one: every call fails now. With a failed
+        // refresh's cooldown that outlasts it, every call fails until the
+        // cooldown ends. The status says so without waiting for a call.
         let now = self.rt.now_ms();
-        let status = if stored == Status::Connected
-            && row.expires_at.is_some_and(|e| e <= now)
-            && row.cooldown_until.is_some_and(|c| c > now)
-        {
+        let expired = stored == Status::Connected && row.expires_at.is_some_and(|e| e <= now);
+        let status = if expired && row.refresh_token_sealed.is_none() {
+            Status::NeedsReauth
+        } else if expired && row.cooldown_until.is_some_and(|c| c > now) {
             Status::TokenExpired
         } else {
             stored

@@ -68,8 +68,11 @@ impl<T: Transport, S: Store, R: Runtime> Manager<T, S, R> {
         let policy = &self.cfg.policy;
         // Each owner gets a full lease to finish; a takeover after a dead
         // owner's lease expired needs a second one. Never longer than that.
-        let overall = now + 2 * policy.wait_for_other_ms;
-        let mut deadline = now + policy.wait_for_other_ms;
+        // A caller's own deadline (the background refresher's stop point)
+        // bounds the wait too: another instance is refreshing this row.
+        let overall =
+            (now + 2 * policy.wait_for_other_ms).min(opts.deadline_ms.unwrap_or(i64::MAX));
+        let mut deadline = (now + policy.wait_for_other_ms).min(overall);
         let mut followed: Option<Option<String>> = None;
         let mut polls = 0u32;
         loop {

@@ -99,6 +99,57 @@ pub fn scope_diff(old: &str, new: &str) -> (Vec<String>, Vec<String>) {
     (added, removed)
 }
 
+/// The requested scopes a token response's `scope` does not grant (RFC 6749
+/// §5.1: a server names the scope when it differs from the request), in the
+/// order requested. A granted scope covers a requested one when it is the
+/// same, Google's long name for it (`email` is granted as
+/// `…/auth/userinfo.email`), or a broader scope of GitHub's kind (`user`
+/// covers `user:email` and `read:user`, `admin:org` covers `write:org` and
+/// `read:org`, `repo` covers `repo:status`, `repo_deployment`,
+/// `public_repo`).
+pub fn ungranted(requested: &[String], granted: &str, separator: char) -> Vec<String> {
+    let granted: Vec<&str> = granted
+        .split(|c: char| c == separator || c.is_whitespace())
+        .filter(|s| !s.is_empty())
+        .collect();
+    requested
+        .iter()
+        .filter(|r| !granted.iter().any(|g| covers(g, r)))
+        .cloned()
+        .collect()
+}
+
+fn covers(granted: &str, requested: &str) -> bool {
+    const GOOGLE: &str = "https://www.googleapis.com/auth/userinfo.";
+    if granted == requested
+        || granted.strip_prefix(GOOGLE) == Some(requested)
+        || requested.strip_prefix(GOOGLE) == Some(granted)
+    {
+        return true;
+    }
+    // `user` covers `user:email`; `repo` covers `repo:status`, `repo_deployment`.
+    if let Some(rest) = requested.strip_prefix(granted) {
+        if rest.starts_with(':') || rest.starts_with('_') {
+            return true;
+        }
+    }
+    if granted == "repo" && matches!(requested, "public_repo" | "security_events") {
+        return true;
+    }
+    // `read:X` is covered by `write:X`, `admin:X` and `X`; `write:X` by `admin:X`.
+    let level = |s: &str| match s.split_once(':') {
+        Some(("read", x)) => Some((0, x.to_string())),
+        Some(("write", x)) => Some((1, x.to_string())),
+        Some(("admin", x)) => Some((2, x.to_string())),
+        _ => None,
+    };
+    match (level(requested), level(granted)) {
+        (Some((r, x)), Some((g, y))) => g >= r && x == y,
+        (Some((0, x)), None) => x == granted,
+        _ => false,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -148,5 +199,43 @@ mod tests {
         let (added, removed) = scope_diff("a b", "b c");
         assert_eq!(added, vec!["c"]);
         assert_eq!(removed, vec!["a"]);
+    }
+
+    #[test]
+    fn ungranted_scopes_are_the_requested_ones_nothing_granted_covers() {
+        let req = |s: &str| s.split(' ').map(String::from).collect::<Vec<_>>();
+        const EVENTS: &str = "https://www.googleapis.com/auth/calendar.events";
+        // Google grants `email` and `profile` under their long names.
+        let google = req(&format!("openid email profile {EVENTS}"));
+        let all = format!(
+            "openid https://www.googleapis.com/auth/userinfo.email \
+             https://www.googleapis.com/auth/userinfo.profile {EVENTS}"
+        );
+        assert!(ungranted(&google, &all, ' ').is_empty());
+        // The user unticked the calendar on Google's granular consent page.
+        let unticked = "openid https://www.googleapis.com/auth/userinfo.email \
+                        https://www.googleapis.com/auth/userinfo.profile";
+        assert_eq!(ungranted(&google, unticked, ' '), vec![EVENTS]);
+        assert_eq!(
+            ungranted(&req("identify email guilds"), "identify email", ' '),
+            vec!["guilds"]
+        );
+        // GitHub: comma-separated, broader scopes cover narrower ones.
+        let gh = req("read:user user:email read:org repo:status public_repo write:packages");
+        assert!(ungranted(&gh, "user,admin:org,repo,write:packages", ',').is_empty());
+        assert_eq!(
+            ungranted(&gh, "read:user,user:email,read:org", ','),
+            vec!["repo:status", "public_repo", "write:packages"]
+        );
+        assert_eq!(
+            ungranted(&req("write:org"), "read:org", ','),
+            vec!["write:org"],
+            "a narrower scope covers nothing broader"
+        );
+        assert_eq!(ungranted(&req("user"), "user:email", ','), vec!["user"]);
+        assert_eq!(
+            ungranted(&req("repository"), "repo", ','),
+            vec!["repository"]
+        );
     }
 }

@@ -399,6 +399,13 @@ impl TokenManager {
         self.inner.policy().lease_ms as f64
     }
 
+    /// One provider call's timeout in milliseconds (`requestTimeoutMs`): how
+    /// long a refresh begun just before a deadline may still run past it.
+    #[wasm_bindgen(getter, js_name = requestTimeoutMs)]
+    pub fn request_timeout_ms(&self) -> f64 {
+        self.inner.policy().request_timeout_ms as f64
+    }
+
     /// Each configured provider's keep-alive and warning windows, sorted by
     /// id: what the background refresher schedules by.
     #[wasm_bindgen(getter, js_name = providerUpkeep, unchecked_return_type = "ProviderUpkeep[]")]

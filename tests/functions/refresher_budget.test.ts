@@ -9,6 +9,7 @@ import { releaseClaims } from "../../supabase/functions/_shared/ops/claims.ts";
 import {
   MAX_BUDGET_SECONDS,
   passSettings,
+  passStepsReserveMs,
   passWebhookTimeoutMs,
 } from "../../supabase/functions/_shared/ops/invoke.ts";
 import { runPass, upkeepReserveMs } from "../../supabase/functions/_shared/ops/refresher.ts";
@@ -320,4 +321,18 @@ Deno.test("a provider's Retry-After keeps its breaker open an hour at most", () 
   assert.deepEqual(b.open(), { google: { reason: "RATE_LIMITED", until: now + 3_600_000 } });
   b.release("spotify", { code: "RATE_LIMITED", retryAfter: 120 }, now);
   assert.equal(b.open().spotify.until, now + 120_000, "a shorter one stands");
+});
+
+Deno.test("refresher budget: claiming keeps back one provider call's timeout, and a webhook request's", () => {
+  // A refresh claimed just before claiming stops may run one provider call
+  // (PROVIDER_TIMEOUT_MS) past it: with the longest budget and a 30 s
+  // timeout, the pass still ends within it (Supabase stops a function at 150 s).
+  const budget = MAX_BUDGET_SECONDS * 1000;
+  for (const [provider, webhook] of [[10_000, null], [30_000, null], [30_000, 10_000]] as const) {
+    const reserve = upkeepReserveMs(budget, passStepsReserveMs(provider, webhook));
+    const lastRefreshEnds = budget - reserve + provider;
+    assert.ok(lastRefreshEnds + (webhook ?? 0) <= budget, `${provider} ${webhook}: ${lastRefreshEnds}`);
+  }
+  assert.equal(passStepsReserveMs(10_000, null), 10_000);
+  assert.equal(passStepsReserveMs(10_000, 4_000), 14_000);
 });

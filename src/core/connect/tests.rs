@@ -60,8 +60,8 @@ fn form(q: &str) -> HashMap<String, String> {
 #[derive(Clone, Default)]
 struct Server {
     requests: Rc<RefCell<Vec<HttpRequest>>>,
-    /// code -> (challenge, redirect_uri)
-    codes: Rc<RefCell<HashMap<String, (String, String)>>>,
+    /// code -> (challenge, redirect_uri, the scope asked for)
+    codes: Rc<RefCell<HashMap<String, (String, String, String)>>>,
     revoke_status: Rc<RefCell<u16>>,
     /// The token endpoint's status for refresh_token grants (0: 200 with tokens).
     refresh_status: Rc<RefCell<u16>>,
@@ -69,7 +69,7 @@ struct Server {
     /// exchange leaves out the refresh token (a consent given before).
     account: Rc<RefCell<Option<String>>>,
     no_refresh_on_code: Rc<RefCell<bool>>,
-    /// The scope a code exchange grants (default "openid email calendar").
+    /// The scope a code exchange grants (default: the scope asked for).
     code_scope: Rc<RefCell<Option<String>>>,
 }
 
@@ -79,7 +79,11 @@ impl Server {
         let q = query(url);
         self.codes.borrow_mut().insert(
             code.to_string(),
-            (q["code_challenge"].clone(), q["redirect_uri"].clone()),
+            (
+                q["code_challenge"].clone(),
+                q["redirect_uri"].clone(),
+                q.get("scope").cloned().unwrap_or_default(),
+            ),
         );
         q["state"].clone()
     }
@@ -158,26 +162,21 @@ impl Transport for Server {
             ));
         }
         let issued = self.codes.borrow_mut().remove(&f["code"]);
-        let ok = issued.is_some_and(|(challenge, redirect)| {
-            sha256_b64url(&f["code_verifier"]) == challenge && f["redirect_uri"] == redirect
-        });
-        if !ok {
+        let Some((_, _, asked)) = issued.filter(|(challenge, redirect, _)| {
+            sha256_b64url(&f["code_verifier"]) == *challenge && f["redirect_uri"] == *redirect
+        }) else {
             return Ok(HttpResponse::json(
                 400,
                 &json!({"error": "invalid_grant", "error_description": "Bad code or verifier"}),
             ));
-        }
+        };
         if *self.no_refresh_on_code.borrow() {
             return Ok(HttpResponse::json(
                 200,
                 &json!({"access_token": "at-again", "token_type": "Bearer", "expires_in": 3600, "scope": "openid email"}),
             ));
         }
-        let scope = self
-            .code_scope
-            .borrow()
-            .clone()
-            .unwrap_or("openid email calendar".into());
+        let scope = self.code_scope.borrow().clone().unwrap_or(asked);
         Ok(HttpResponse::json(
             200,
             &json!({"access_token": "at-new", "refresh_token": "rt-new", "token_type": "Bearer", "expires_in": 3600, "scope": scope}),
@@ -424,6 +423,34 @@ fn disconnect_revokes_where_it_can_and_always_erases() {
 }
 
 #[test]
+fn a_disconnect_whose_tokens_cannot_be_opened_says_the_grant_was_not_revoked() {
+    let (m, s, store, rt) = world();
+    let t = through_callback(&m, &s, &rt, "u1", "google");
+    rt.run(m.complete_connect("u1", &t)).unwrap();
+    // Sealed under a key no longer configured.
+    let mut row = store.row("u1", "google").unwrap();
+    for v in [&mut row.access_token_sealed, &mut row.refresh_token_sealed] {
+        *v = v.as_ref().map(|x| x.replacen("v1.k1.", "v1.k9.", 1));
+    }
+    store.put_row(row);
+    let r = rt.run(m.disconnect("u1", "google")).unwrap();
+    assert!(
+        matches!(r.revocation, RevokeOutcome::Failed(ref e) if e.code == Code::CryptoUnknownKey),
+        "{:?}",
+        r.revocation
+    );
+    assert!(s.last("revoke").is_none(), "nothing could be sent");
+    assert_eq!(r.status.status, "disconnected");
+    assert!(store
+        .events()
+        .iter()
+        .any(|e| e.kind == "disconnected" && e.code.as_deref() == Some("CRYPTO_UNKNOWN_KEY")));
+    // Nothing left to revoke: said so.
+    let r = rt.run(m.disconnect("u1", "google")).unwrap();
+    assert_eq!(r.revocation, RevokeOutcome::NothingToRevoke);
+}
+
+#[test]
 fn an_expired_github_token_is_refreshed_before_the_grant_is_deleted() {
     // GitHub deletes a grant by one of its access tokens; an expired one finds
     // nothing (404, read as "already gone") and the app stays authorized.
@@ -572,6 +599,8 @@ fn a_reconnect_that_still_lacks_the_flagged_scope_stays_flagged() {
         .unwrap();
     assert_eq!(st.last_error_code.as_deref(), Some("INSUFFICIENT_SCOPE"));
     // The user unticks the calendar on the consent page again.
+    *s.code_scope.borrow_mut() =
+        Some("openid https://www.googleapis.com/auth/userinfo.email".into());
     let t = through_callback(&m, &s, &rt, "u1", "google");
     let st = rt.run(m.complete_connect("u1", &t)).unwrap();
     assert_eq!(
@@ -605,6 +634,7 @@ fn a_reconnect_that_still_lacks_the_flagged_scope_stays_flagged() {
 }
 
 mod issuer;
+mod scopes;
 
 #[test]
 fn a_github_account_with_a_private_email_is_shown_with_its_primary_address() {

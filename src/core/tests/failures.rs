@@ -428,3 +428,24 @@ fn a_deadline_starts_no_retry_that_could_end_past_it() {
     w.get("google").unwrap_err();
     assert_eq!(w.p.calls(), 4, "without a deadline: three attempts");
 }
+
+/// The deadline bounds the wait for another instance's refresh too: the
+/// refresher does not wait out a lease (up to two of them) past its stop point.
+#[test]
+fn a_deadline_bounds_the_wait_for_another_instances_refresh() {
+    let w = world("google");
+    w.connect("google", -1, Some("rt-0"));
+    w.store.keep_leased_by_others();
+    let start = w.rt.now_ms();
+    let opts = GetOptions {
+        deadline_ms: Some(start + 3_000),
+        ..Default::default()
+    };
+    let e =
+        w.rt.run(w.m.get_valid_token("user-1", "google", opts))
+            .unwrap_err();
+    assert_eq!(e.code, Code::LeaseTimeout);
+    let waited = w.rt.now_ms() - start;
+    assert!((3_000..3_500).contains(&waited), "waited {waited} ms");
+    assert_eq!(w.p.calls(), 0);
+}

@@ -300,3 +300,29 @@ fn tokens_shorter_lived_than_the_margin_are_refreshed_once_per_expiry() {
         "five minutes asked of a two-minute token: a refresh"
     );
 }
+
+/// A sign-in's access token alone (no refresh token), expired since: only a
+/// new consent brings another, and the status says so before any call.
+#[test]
+fn an_expired_token_with_no_refresh_token_needs_a_new_consent() {
+    let w = world("google");
+    w.connect("google", 600, None);
+    assert_eq!(
+        w.rt.run(w.m.status("user-1", "google")).unwrap().status,
+        "connected"
+    );
+    w.rt.advance(601_000);
+    let st = w.rt.run(w.m.status("user-1", "google")).unwrap();
+    assert_eq!(
+        (st.status.as_str(), st.requires_reauth),
+        ("needs_reauth", true)
+    );
+    // With a refresh token, an expired token is the refresher's to renew.
+    let w = world("google");
+    w.connect("google", 600, Some("rt-0"));
+    w.rt.advance(601_000);
+    assert_eq!(
+        w.rt.run(w.m.status("user-1", "google")).unwrap().status,
+        "connected"
+    );
+}

@@ -65,6 +65,16 @@ export function passWebhookTimeoutMs(configuredMs: number, budgetMs: number): nu
   return Math.max(1, Math.min(configuredMs, Math.floor(budgetMs / 4)));
 }
 
+/**
+ * What claiming keeps back for the work that may run past it: a refresh
+ * begun just before claiming stops may run one provider call past it
+ * (getValidToken starts no retry past its deadline), and a webhook request
+ * its whole timeout (when endpoints are configured).
+ */
+export function passStepsReserveMs(providerTimeoutMs: number, webhookTimeoutMs: number | null): number {
+  return providerTimeoutMs + (webhookTimeoutMs ?? 0);
+}
+
 export async function refresherPass(rt: Runtime, settings: PassSettings): Promise<PassReport> {
   const now = () => Date.now();
   const webhookTimeoutMs = passWebhookTimeoutMs(rt.cfg.webhooks.timeoutMs, settings.budgetMs);
@@ -111,8 +121,10 @@ export async function refresherPass(rt: Runtime, settings: PassSettings): Promis
       return { refreshed: t.refreshed, warning: t.warning };
     },
     steps,
-    // A webhook request may run its whole timeout: claiming stops early enough
-    // for this pass's messages to go out in it.
-    stepsReserveMs: rt.cfg.webhooks.endpoints.length > 0 ? webhookTimeoutMs : 0,
+    // Claiming stops early enough for both to end within the budget.
+    stepsReserveMs: passStepsReserveMs(
+      rt.manager.requestTimeoutMs,
+      rt.cfg.webhooks.endpoints.length > 0 ? webhookTimeoutMs : null,
+    ),
   }, settings);
 }

@@ -411,6 +411,11 @@ export class TokenManager {
      * id: what the background refresher schedules by.
      */
     readonly providerUpkeep: ProviderUpkeep[];
+    /**
+     * One provider call's timeout in milliseconds (`requestTimeoutMs`): how
+     * long a refresh begun just before a deadline may still run past it.
+     */
+    readonly requestTimeoutMs: number;
 }
 
 /**
@@ -463,6 +468,7 @@ export interface InitOutput {
     readonly tokenmanager_providerUpkeep: (a: number) => any;
     readonly tokenmanager_recordScopeError: (a: number, b: number, c: number, d: number, e: number, f: number, g: number) => any;
     readonly tokenmanager_refreshExpiring: (a: number, b: number, c: number) => any;
+    readonly tokenmanager_requestTimeoutMs: (a: number) => number;
     readonly tokenmanager_status: (a: number, b: number, c: number, d: number, e: number) => any;
     readonly tokenmanager_statusAll: (a: number, b: number, c: number) => any;
     readonly tokenmanager_storeTokens: (a: number, b: number, c: number, d: number, e: number, f: any) => any;

@@ -167,6 +167,10 @@ export class TokenManager {
         const ret = wasm.tokenmanager_refreshExpiring(this.__wbg_ptr, within_seconds, limit);
         return ret;
     }
+    get requestTimeoutMs() {
+        const ret = wasm.tokenmanager_requestTimeoutMs(this.__wbg_ptr);
+        return ret;
+    }
     statusAll(user_id) {
         const ptr0 = passStringToWasm0(user_id, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
         const len0 = WASM_VECTOR_LEN;

@@ -22,6 +22,7 @@ export const tokenmanager_new: (a: any, b: any, c: number) => [number, number, n
 export const tokenmanager_providerUpkeep: (a: number) => any;
 export const tokenmanager_recordScopeError: (a: number, b: number, c: number, d: number, e: number, f: number, g: number) => any;
 export const tokenmanager_refreshExpiring: (a: number, b: number, c: number) => any;
+export const tokenmanager_requestTimeoutMs: (a: number) => number;
 export const tokenmanager_status: (a: number, b: number, c: number, d: number, e: number) => any;
 export const tokenmanager_statusAll: (a: number, b: number, c: number) => any;
 export const tokenmanager_storeTokens: (a: number, b: number, c: number, d: number, e: number, f: any) => any;

@@ -1,0 +1,65 @@
+//! A connect that comes back with less than it asked for: the provider names
+//! what it granted (RFC 6749 §5.1), and the connection says what is missing.
+
+use super::*;
+
+const EVENTS: &str = "https://www.googleapis.com/auth/calendar.events";
+
+#[test]
+fn a_connect_granted_less_than_it_asked_says_what_is_missing() {
+    let (m, s, store, rt) = world();
+    // Google's granular consent: the user unticks the calendar.
+    *s.code_scope.borrow_mut() =
+        Some("openid https://www.googleapis.com/auth/userinfo.email".into());
+    let t = through_callback(&m, &s, &rt, "u1", "google");
+    let st = rt.run(m.complete_connect("u1", &t)).unwrap();
+    assert_eq!(
+        (
+            st.status.as_str(),
+            st.last_error_code.as_deref(),
+            st.requires_reauth
+        ),
+        ("needs_reauth", Some("INSUFFICIENT_SCOPE"), true)
+    );
+    assert!(
+        st.last_error_message.as_deref().unwrap().contains(EVENTS),
+        "{:?}",
+        st.last_error_message
+    );
+    // The tokens are kept for what they grant.
+    assert!(st.has_refresh_token);
+    let row = store.row("u1", "google").unwrap();
+    assert_eq!(row.status, "needs_reauth");
+    assert!(row.access_token_sealed.is_some());
+    assert!(store
+        .events()
+        .iter()
+        .any(|e| e.kind == "insufficient_scope"));
+    // Consenting again with the calendar allowed: connected.
+    *s.code_scope.borrow_mut() = Some(format!(
+        "openid https://www.googleapis.com/auth/userinfo.email {EVENTS}"
+    ));
+    let t = through_callback(&m, &s, &rt, "u1", "google");
+    let st = rt.run(m.complete_connect("u1", &t)).unwrap();
+    assert_eq!(
+        (st.status.as_str(), st.last_error_code),
+        ("connected", None)
+    );
+}
+
+#[test]
+fn a_grant_that_names_no_scope_or_an_empty_one_is_what_was_asked() {
+    // RFC 6749 §5.1: no `scope` means the scope asked for; GitHub Apps'
+    // tokens answer `scope: ""` (they carry permissions, not scopes).
+    for granted in [None, Some("")] {
+        let (m, s, _, rt) = world();
+        *s.code_scope.borrow_mut() = granted.map(String::from);
+        let t = through_callback(&m, &s, &rt, "u1", "github-app");
+        let st = rt.run(m.complete_connect("u1", &t)).unwrap();
+        assert_eq!(
+            (st.status.as_str(), st.last_error_code),
+            ("connected", None),
+            "{granted:?}"
+        );
+    }
+}
