@@ -56,12 +56,14 @@ fn form(q: &str) -> HashMap<String, String> {
         .collect()
 }
 
+/// An issued code's (challenge, redirect_uri, the scope asked for).
+type Issued = (String, String, String);
+
 /// The provider: issues codes for approved authorizations and tokens for codes.
 #[derive(Clone, Default)]
 struct Server {
     requests: Rc<RefCell<Vec<HttpRequest>>>,
-    /// code -> (challenge, redirect_uri, the scope asked for)
-    codes: Rc<RefCell<HashMap<String, (String, String, String)>>>,
+    codes: Rc<RefCell<HashMap<String, Issued>>>,
     revoke_status: Rc<RefCell<u16>>,
     /// The token endpoint's status for refresh_token grants (0: 200 with tokens).
     refresh_status: Rc<RefCell<u16>>,
