@@ -336,3 +336,45 @@ Deno.test("refresher budget: claiming keeps back one provider call's timeout, an
   assert.equal(passStepsReserveMs(10_000, null), 10_000);
   assert.equal(passStepsReserveMs(10_000, 4_000), 14_000);
 });
+
+Deno.test({
+  name: "refresher: a breaker is written when it opens, for the invocations running meanwhile",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    await withDb(2, async (db) => {
+      const [user] = await seedDue(db, 1);
+      await db.query(
+        `insert into public.oauth_connections
+           (user_id, provider, access_token_sealed, refresh_token_sealed, expires_at, status)
+         values ($1::uuid, 'spotify', 'v1.k1.a.b', 'v1.k1.c.d', now() + interval '2 minutes', 'connected')`,
+        [user],
+      );
+      const seen: number[] = [];
+      const report = await runPass({
+        db,
+        now: () => Date.now(),
+        instance: "test",
+        upkeep: ["google", "spotify"].map((provider) => ({
+          provider,
+          keepAliveSeconds: null,
+          refreshTokenWarningSeconds: 0,
+        })),
+        refresh: async (c) => {
+          if (c.provider === "google") {
+            throw Object.assign(new Error("rate limited"), { code: "RATE_LIMITED", providerRetryAfter: 120 });
+          }
+          // Another provider's refresh, later in the same pass: the breaker is already on record.
+          const rows = await db.query<{ n: number }>(
+            `select count(*)::int as n from public.oauth_provider_breakers where provider = 'google'`,
+          );
+          seen.push(rows[0].n);
+          return { refreshed: true, warning: null };
+        },
+      }, { withinSeconds: 900, concurrency: 1, budgetMs: 20_000, cpuBudgetMs: 0, limit: 10_000 });
+      assert.deepEqual(seen, [1], "written before the pass ended");
+      assert.equal(report.failedByCode.RATE_LIMITED, 1);
+      assert.equal(report.refreshed, 1);
+    });
+  },
+});

@@ -2,8 +2,9 @@
 // the provider's breaker until its Retry-After (or a minute); a run of
 // provider failures (5xx, timeouts, network) opens it for a minute. Open, the
 // provider is not called again for the rest of the pass, and the breaker is
-// written to oauth_provider_breakers so every other invocation, in any
-// isolate, skips the provider until it closes. Each provider also starts
+// written to oauth_provider_breakers as it opens, so every other invocation,
+// in any isolate (parallel passes among them), skips the provider until it
+// closes. Each provider also starts
 // slowly: a few calls in flight, one more per success, up to the pass's
 // concurrency, so a provider that answers 429 to everything sees a handful of
 // calls, not a whole batch.
@@ -126,11 +127,30 @@ export class Breakers {
     this.#opened.push({ provider, open, at: now });
   }
 
-  /** Writes the breakers this pass opened, keeping the later end of any already recorded. */
+  /** Breakers opened in this pass and not yet written. */
+  get unsaved(): boolean {
+    return this.#opened.length > 0;
+  }
+
+  /**
+   * Writes the breakers this pass opened and has not written, keeping the
+   * later end of any already recorded; those it could not write are kept
+   * for the next call.
+   */
   async persist(db: Db): Promise<void> {
+    const pending = this.#opened.splice(0);
+    try {
+      await this.#write(db, pending);
+    } catch (e) {
+      this.#opened.unshift(...pending);
+      throw e;
+    }
+  }
+
+  async #write(db: Db, pending: { provider: string; open: OpenBreaker; at: number }[]): Promise<void> {
     // The latest end per provider (a breaker may trip again with a later Retry-After).
     const latest = new Map<string, { provider: string; open: OpenBreaker; at: number }>();
-    for (const o of this.#opened.splice(0)) {
+    for (const o of pending) {
       if ((latest.get(o.provider)?.open.until ?? -Infinity) < o.open.until) latest.set(o.provider, o);
     }
     const opened = [...latest.values()];

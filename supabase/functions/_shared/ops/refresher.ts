@@ -334,6 +334,10 @@ export async function runPass(deps: PassDeps, s: PassSettings): Promise<PassRepo
         r.failedByCode[failure.code] = (r.failedByCode[failure.code] ?? 0) + 1;
       }
       breakers.release(c.provider, failure, now());
+      // Written as it opens, not at the pass's end (up to the budget later):
+      // the other invocations running now skip the provider too. A failed
+      // write is tried again at the end, where its failure ends the pass.
+      if (breakers.unsaved) await breakers.persist(db).catch(() => {});
     };
     const worker = async () => {
       for (let c = await next(); c; c = await next()) await one(c);
