@@ -13,6 +13,7 @@ import {
   passWebhookTimeoutMs,
 } from "../../supabase/functions/_shared/ops/invoke.ts";
 import { runPass, upkeepReserveMs } from "../../supabase/functions/_shared/ops/refresher.ts";
+import { slowestMessageMs } from "../../supabase/functions/_shared/ops/webhooks.ts";
 import { startPostgres } from "./harness.ts";
 
 /** `f` with a fresh Postgres 15 and a pool of `size` connections to it, closed after. */
@@ -335,6 +336,11 @@ Deno.test("refresher budget: claiming keeps back one provider call's timeout, an
   }
   assert.equal(passStepsReserveMs(10_000, null), 10_000);
   assert.equal(passStepsReserveMs(10_000, 4_000), 14_000);
+  // A message goes to its endpoints four at a time: eight endpoints take two
+  // rounds of requests, and the webhook step stops claiming that long before its end.
+  assert.equal(slowestMessageMs(4, 10_000), 10_000);
+  assert.equal(slowestMessageMs(8, 10_000), 20_000);
+  assert.equal(slowestMessageMs(9, 10_000), 30_000);
 });
 
 Deno.test({

@@ -8,7 +8,7 @@ import { type Body, optNumber } from "../validate.ts";
 import { type PassReport, type PassSettings, runPass, type Step } from "./refresher.ts";
 import { rollUpEvents } from "./metrics.ts";
 import { applyRetention, DEFAULT_RETENTION } from "./retention.ts";
-import { deliverWebhooks } from "./webhooks.ts";
+import { deliverWebhooks, slowestMessageMs } from "./webhooks.ts";
 
 /** One instance id per isolate, in the run log. */
 const INSTANCE = `refresher-${crypto.randomUUID().slice(0, 8)}`;
@@ -68,23 +68,26 @@ export function passWebhookTimeoutMs(configuredMs: number, budgetMs: number): nu
 /**
  * What claiming keeps back for the work that may run past it: a refresh
  * begun just before claiming stops may run one provider call past it
- * (getValidToken starts no retry past its deadline), and a webhook request
- * its whole timeout (when endpoints are configured).
+ * (getValidToken starts no retry past its deadline), and a webhook message
+ * its requests' timeouts (`slowestMessageMs`, when endpoints are configured).
  */
-export function passStepsReserveMs(providerTimeoutMs: number, webhookTimeoutMs: number | null): number {
-  return providerTimeoutMs + (webhookTimeoutMs ?? 0);
+export function passStepsReserveMs(providerTimeoutMs: number, webhookMessageMs: number | null): number {
+  return providerTimeoutMs + (webhookMessageMs ?? 0);
 }
 
 export async function refresherPass(rt: Runtime, settings: PassSettings): Promise<PassReport> {
   const now = () => Date.now();
   const webhookTimeoutMs = passWebhookTimeoutMs(rt.cfg.webhooks.timeoutMs, settings.budgetMs);
+  // One message to every endpoint: rounds of ENDPOINT_CONCURRENCY requests.
+  const messageMs = slowestMessageMs(rt.cfg.webhooks.endpoints.length, webhookTimeoutMs);
   const steps: Step[] = [
-    // Messages of this pass's status changes go out in this pass; a request
-    // under way may run its timeout past the deadline, so claiming stops before.
+    // Messages of this pass's status changes go out in this pass; a message
+    // under way may run its requests' timeouts past the deadline, so claiming
+    // stops before.
     async (deadline) => {
       const w = await deliverWebhooks(rt.db, rt.cfg.webhooks, {
         now,
-        deadline: deadline - webhookTimeoutMs,
+        deadline: deadline - messageMs,
         timeoutMs: webhookTimeoutMs,
       });
       return {
@@ -124,7 +127,7 @@ export async function refresherPass(rt: Runtime, settings: PassSettings): Promis
     // Claiming stops early enough for both to end within the budget.
     stepsReserveMs: passStepsReserveMs(
       rt.manager.requestTimeoutMs,
-      rt.cfg.webhooks.endpoints.length > 0 ? webhookTimeoutMs : null,
+      rt.cfg.webhooks.endpoints.length > 0 ? messageMs : null,
     ),
   }, settings);
 }

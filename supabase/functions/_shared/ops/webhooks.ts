@@ -219,7 +219,7 @@ export async function deliverWebhooks(
   const random = opts.random ?? Math.random;
   const limit = Math.max(0, opts.limit ?? 200);
   const concurrency = Math.max(1, opts.concurrency ?? 8);
-  const endpointConcurrency = Math.max(1, opts.endpointConcurrency ?? 4);
+  const endpointConcurrency = Math.max(1, opts.endpointConcurrency ?? ENDPOINT_CONCURRENCY);
   const timeoutMs = opts.timeoutMs ?? cfg.timeoutMs;
   const result: DeliverResult = {
     delivered: 0,
@@ -266,7 +266,7 @@ export async function deliverWebhooks(
     return result;
   }
 
-  const slowest = Math.ceil(endpoints.length / endpointConcurrency) * timeoutMs;
+  const slowest = slowestMessageMs(endpoints.length, timeoutMs, endpointConcurrency);
   const leaseMs = slowest + CLAIM_MARGIN_MS;
   let claimed = 0;
   let exhausted = false;
@@ -424,6 +424,22 @@ export async function deliverWebhooks(
   if (failure) throw failure.reason;
   result.backlog = await backlog(db, now());
   return result;
+}
+
+/** Endpoints one message is sent to at once (deliverWebhooks' `endpointConcurrency`). */
+export const ENDPOINT_CONCURRENCY = 4;
+
+/**
+ * The longest one message's delivery can take: its endpoints in rounds of
+ * `endpointConcurrency`, each request its whole timeout. A pass claims no
+ * message later than this before its end.
+ */
+export function slowestMessageMs(
+  endpoints: number,
+  timeoutMs: number,
+  endpointConcurrency = ENDPOINT_CONCURRENCY,
+): number {
+  return Math.ceil(endpoints / endpointConcurrency) * timeoutMs;
 }
 
 async function backlog(db: Db, nowMs: number): Promise<number> {
