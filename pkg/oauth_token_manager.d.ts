@@ -190,6 +190,13 @@ export interface TokenWrite {
      * since). A store that ignores it writes the copy, as before.
      */
     keepStoredRefreshToken?: boolean;
+    /**
+     * saveTokens only: a new grant whose account could not be read. The
+     * account columns take the write's (null) instead of keeping the stored
+     * ones, which name whoever held the grant before. A store that ignores it
+     * keeps them, as before.
+     */
+    forgetStoredAccount?: boolean;
 }
 
 export interface FailureWrite {

@@ -83,9 +83,11 @@ export class MemoryStore {
       leaseOwner: null,
       leaseUntil: null,
     });
-    // null keeps the stored account (a refresh never sets one).
+    // null keeps the stored account (a refresh never sets one), unless the
+    // write forgets it (a new grant of an account not read).
     for (const k of ACCOUNT_FIELDS) {
-      if (w[k] !== null && w[k] !== undefined) r[k] = w[k];
+      if (w.forgetStoredAccount === true) r[k] = w[k] ?? null;
+      else if (w[k] !== null && w[k] !== undefined) r[k] = w[k];
     }
   }
 

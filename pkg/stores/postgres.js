@@ -312,7 +312,8 @@ export class PostgresStore {
   }
 
   /**
-   * A sign-in's or a connect's tokens; an account left null keeps the stored one.
+   * A sign-in's or a connect's tokens; an account left null keeps the stored
+   * one, unless `forgetStoredAccount` (a new grant of an account not read).
    * @param {TokenWrite} w
    * @returns {Promise<ConnectionRow>}
    */
@@ -323,9 +324,12 @@ export class PostgresStore {
               account_id, account_email, account_name)
        values ($1::uuid, $2, $3, $4, ${ts("$5")}, ${ts("$6")}, $7, 'connected', ${ts("$8")}, 1, $9, $10, $11)
        on conflict (user_id, provider) do update set ${SAVE_SET}, version = c.version + 1,
-              account_id = coalesce(excluded.account_id, c.account_id),
-              account_email = coalesce(excluded.account_email, c.account_email),
-              account_name = coalesce(excluded.account_name, c.account_name)
+              account_id = case when $13::boolean then excluded.account_id
+                                else coalesce(excluded.account_id, c.account_id) end,
+              account_email = case when $13::boolean then excluded.account_email
+                                   else coalesce(excluded.account_email, c.account_email) end,
+              account_name = case when $13::boolean then excluded.account_name
+                                  else coalesce(excluded.account_name, c.account_name) end
        returning ${COLUMNS}`,
       [
         ...writeParams(w),
@@ -333,6 +337,7 @@ export class PostgresStore {
         w.accountEmail ?? null,
         w.accountName ?? null,
         w.keepStoredRefreshToken === true,
+        w.forgetStoredAccount === true,
       ],
     );
     return rows[0];

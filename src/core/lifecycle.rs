@@ -144,6 +144,10 @@ impl<T: Transport, S: Store, R: Runtime> Manager<T, S, R> {
             account_email: account.as_ref().and_then(|a| a.email.clone()),
             account_name: account.as_ref().and_then(|a| a.name.clone()),
             keep_stored_refresh_token: t.refresh_token.is_none() && existing.is_some(),
+            // A new grant (its own refresh token) of an account not read: the
+            // stored account may be another one's (a reconnect as someone
+            // else with user-info failing), so it is not kept.
+            forget_stored_account: account.is_none() && t.refresh_token.is_some(),
         };
         // A grant flagged for a missing scope whose new consent says it still
         // lacks it (Google's granular consent lets the user untick it) stays

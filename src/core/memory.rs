@@ -133,7 +133,7 @@ fn apply_write(row: &mut ConnectionRow, w: &TokenWrite) {
         (&mut row.account_email, &w.account_email),
         (&mut row.account_name, &w.account_name),
     ] {
-        if from.is_some() {
+        if from.is_some() || w.forget_stored_account {
             to.clone_from(from);
         }
     }

@@ -65,6 +65,12 @@ pub struct TokenWrite {
     /// copy in `refresh_token_sealed`, for stores that ignore this): a
     /// refresh that rotated it meanwhile must not be undone.
     pub keep_stored_refresh_token: bool,
+    /// saveTokens only: a new grant whose account could not be read (the
+    /// provider's user-info failed or needs a scope not asked for): the
+    /// account columns become `None` instead of keeping the stored ones,
+    /// which name whoever held the grant before. Stores that ignore it keep
+    /// them, as before.
+    pub forget_stored_account: bool,
 }
 
 /// A connect in progress (RFC 6749 §4.1 with PKCE), found by the SHA-256 of

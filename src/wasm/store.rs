@@ -135,6 +135,10 @@ fn write_to_js(w: &TokenWrite) -> JsValue {
             "keepStoredRefreshToken",
             JsValue::from_bool(w.keep_stored_refresh_token),
         ),
+        (
+            "forgetStoredAccount",
+            JsValue::from_bool(w.forget_stored_account),
+        ),
     ])
 }
 

@@ -147,9 +147,15 @@ Deno.test({
             "ada@example.com",
             "Ada",
           ]);
+          // A new grant of an account not read: the stored account is not kept.
+          const forgot = await store.saveTokens(write({ forgetStoredAccount: true }));
+          assert.deepEqual([forgot.accountId, forgot.accountEmail, forgot.accountName], [null, null, null]);
+          const again = await store.saveTokens(
+            write({ accountId: "ada", accountEmail: "ada@example.com", accountName: "Ada" }),
+          );
           const ok = await store.commitRefresh({
             write: write({ accountId: "someone-else", accountEmail: "x@example.com", accountName: "X" }),
-            expectedVersion: kept.version,
+            expectedVersion: again.version,
           });
           assert.ok(ok);
           const row = await store.load({ userId: USER, provider: "spotify" });

@@ -62,6 +62,10 @@ export class MemoryStore {
     });
     // null keeps the stored account (a refresh never sets one).
     for (const k of ["accountId", "accountEmail", "accountName"]) {
+      if (w.forgetStoredAccount === true) {
+        r[k] = w[k] ?? null;
+        continue;
+      }
       if (w[k] !== null && w[k] !== undefined) r[k] = w[k];
     }
   }

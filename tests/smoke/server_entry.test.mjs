@@ -212,3 +212,31 @@ test("the package's MemoryStore keeps a user's newest connects only, as the Post
   assert.equal(claim(`a-${MAX_CONNECTS_PER_USER + 2}`), "claimed");
   assert.equal(claim("b-0"), "claimed", "another user's connect is kept");
 });
+
+test("the package's MemoryStore and the tests' keep a stored account unless a write forgets it, as Postgres does", async () => {
+  const { MemoryStore: PackageMemoryStore } = await import("../../pkg/stores/memory.js");
+  for (const store of [new PackageMemoryStore(), new MemoryStore()]) {
+    const write = (o = {}) => ({
+      userId: "user-a",
+      provider: "google",
+      accessTokenSealed: "v1.k1.a",
+      refreshTokenSealed: "v1.k1.r",
+      expiresAt: now + 3_600_000,
+      refreshTokenExpiresAt: null,
+      scope: "openid",
+      refreshedAt: now,
+      accountId: null,
+      accountEmail: null,
+      accountName: null,
+      ...o,
+    });
+    const accountOf = (r) => [r.accountId, r.accountEmail, r.accountName];
+    await store.saveTokens(write({ accountId: "g-42", accountEmail: "ada@example.com", accountName: "Ada" }));
+    assert.deepEqual(accountOf(await store.saveTokens(write())), ["g-42", "ada@example.com", "Ada"]);
+    assert.deepEqual(accountOf(await store.saveTokens(write({ forgetStoredAccount: true }))), [
+      null,
+      null,
+      null,
+    ]);
+  }
+});

@@ -71,6 +71,8 @@ struct Server {
     /// exchange leaves out the refresh token (a consent given before).
     account: Rc<RefCell<Option<String>>>,
     no_refresh_on_code: Rc<RefCell<bool>>,
+    /// User-info answers 401 (a token without the identity scopes).
+    userinfo_refused: Rc<RefCell<bool>>,
     /// The scope a code exchange grants (default: the scope asked for).
     code_scope: Rc<RefCell<Option<String>>>,
 }
@@ -127,6 +129,9 @@ impl Transport for Server {
         }
         if req.url.contains("userinfo") || req.url.ends_with("/v1/me") || req.url.ends_with("/user")
         {
+            if *self.userinfo_refused.borrow() {
+                return Ok(HttpResponse::new(401, ""));
+            }
             let sub = self.account.borrow().clone().unwrap_or("g-42".into());
             return Ok(HttpResponse::json(
                 200,
@@ -635,8 +640,8 @@ fn a_reconnect_that_still_lacks_the_flagged_scope_stays_flagged() {
     );
 }
 
+mod granted;
 mod issuer;
-mod scopes;
 
 #[test]
 fn a_github_account_with_a_private_email_is_shown_with_its_primary_address() {

@@ -1,5 +1,6 @@
-//! A connect that comes back with less than it asked for: the provider names
-//! what it granted (RFC 6749 §5.1), and the connection says what is missing.
+//! What a connect's grant is known to hold: the scopes the provider names
+//! (RFC 6749 §5.1), the connection saying what is missing; and the account,
+//! never another grant's when user-info cannot tell.
 
 use super::*;
 
@@ -62,4 +63,32 @@ fn a_grant_that_names_no_scope_or_an_empty_one_is_what_was_asked() {
             "{granted:?}"
         );
     }
+}
+
+#[test]
+fn a_new_grant_of_an_account_not_read_does_not_keep_the_previous_accounts_name() {
+    let (m, s, store, rt) = world();
+    let t = through_callback(&m, &s, &rt, "u1", "google");
+    let st = rt.run(m.complete_connect("u1", &t)).unwrap();
+    assert_eq!(st.account_id.as_deref(), Some("g-42"));
+    // Reconnected, perhaps as someone else, and user-info refuses the token:
+    // the new grant's account is unknown, not g-42's.
+    *s.userinfo_refused.borrow_mut() = true;
+    let t = through_callback(&m, &s, &rt, "u1", "google");
+    let st = rt.run(m.complete_connect("u1", &t)).unwrap();
+    assert_eq!(
+        (st.account_id, st.account_email, st.account_name),
+        (None, None, None)
+    );
+    assert!(st.has_refresh_token);
+    // A sign-in's access token alone (the same grant, kept): the name stays.
+    *s.userinfo_refused.borrow_mut() = false;
+    let t = through_callback(&m, &s, &rt, "u1", "google");
+    rt.run(m.complete_connect("u1", &t)).unwrap();
+    *s.userinfo_refused.borrow_mut() = true;
+    *s.no_refresh_on_code.borrow_mut() = true;
+    let t = through_callback(&m, &s, &rt, "u1", "google");
+    rt.run(m.complete_connect("u1", &t)).unwrap();
+    let row = store.row("u1", "google").unwrap();
+    assert_eq!(row.account_id.as_deref(), Some("g-42"));
 }
