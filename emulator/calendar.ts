@@ -29,6 +29,19 @@ function timeError(t: Record<string, string> | undefined): Response | null {
   return null;
 }
 
+/** Each of start and end valid, and of one kind: Google refuses a date beside a dateTime. */
+function timesError(
+  start: Record<string, string> | undefined,
+  end: Record<string, string> | undefined,
+): Response | null {
+  const bad = timeError(start) ?? timeError(end);
+  if (bad) return bad;
+  if (!start!.date !== !end!.date) {
+    return gerror(400, "invalid", "Start and end times must either both be date or both be dateTime.");
+  }
+  return null;
+}
+
 function gerror(
   status: number,
   reason: string,
@@ -225,7 +238,7 @@ export async function calendarEndpoint(s: EmulatorState, req: Request, path: str
     if (cal.has(newId)) return gerror(409, "duplicate", "The requested identifier already exists.");
     const start = body.start as Record<string, string> | undefined;
     const end = body.end as Record<string, string> | undefined;
-    const bad = timeError(start) ?? timeError(end);
+    const bad = timesError(start, end);
     if (bad) return bad;
     if (instant(end) < instant(start)) {
       return gerror(400, "timeRangeEmpty", "The specified time range is empty.");
@@ -260,7 +273,7 @@ export async function calendarEndpoint(s: EmulatorState, req: Request, path: str
   }
   if (!id) return gerror(404, "notFound", "Not Found");
   const existing = cal.get(id);
-  if (!existing) return gerror(404, "notFound", "Not Found");
+  if (!existing || existing.purged) return gerror(404, "notFound", "Not Found");
   if (existing.status === "cancelled") {
     return req.method === "GET" ? ok(200, existing) : gerror(410, "deleted", "Resource has been deleted");
   }
@@ -296,10 +309,10 @@ export async function calendarEndpoint(s: EmulatorState, req: Request, path: str
         if (v === null) delete next[f];
         else next[f] = v;
       }
-      const bad = timeError(next);
-      if (bad) return bad;
       merged[k] = next;
     }
+    const bad = timesError(merged.start, merged.end);
+    if (bad) return bad;
     if (instant(merged.end) < instant(merged.start)) {
       return gerror(400, "timeRangeEmpty", "The specified time range is empty.");
     }

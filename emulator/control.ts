@@ -185,6 +185,16 @@ function handle(s: EmulatorState, path: string, b: Record<string, unknown>): Res
           PROVIDERS.map((p) => [p, { ...s.providerCounters[p], faultsPending: pending(s.faultQueue(p)) }]),
         ),
       });
+    case "/control/calendar-purge": {
+      // Google's eventual purge of cancelled events: gone from reads, their ids still taken.
+      let purged = 0;
+      for (const cal of s.calendars.values()) {
+        for (const e of cal.values()) {
+          if (e.status === "cancelled" && !e.purged) (e.purged = true, purged++);
+        }
+      }
+      return json(200, { purged });
+    }
     case "/control/calendar-tokens":
       return json(200, { tokens: s.calendarTokens });
     case "/control/reset": {

@@ -109,6 +109,8 @@ export interface CalendarEvent {
   htmlLink: string;
   hangoutLink?: string;
   conferenceData?: Record<string, unknown>;
+  /** A cancelled event Google has since purged: gone from reads, its id still taken for inserts. */
+  purged?: boolean;
 }
 
 export interface Counters {

@@ -101,7 +101,7 @@ Deno.test({
           ["html", {}, "BAD_PROVIDER_RESPONSE"],
           ["empty", {}, "BAD_PROVIDER_RESPONSE"],
           ["reset", {}, "NETWORK"],
-          ["forbidden", {}, "PROVIDER_REJECTED"],
+          ["forbidden", {}, "FORBIDDEN"],
           ["401", { count: 2 }, "PROVIDER_REJECTED"],
         ];
         const marker = (await s.call("refresh-google-token", { body: {} })).json.tokenRefreshedAt;

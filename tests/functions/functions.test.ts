@@ -186,6 +186,12 @@ Deno.test({
         });
         const allDay = await made.json();
         assert.equal(made.status, 200, JSON.stringify(allDay));
+        // A start alone would leave a date beside a dateTime: Google refuses it, and so do we.
+        const half = await stack.call("update-google-meet", {
+          body: { eventId: allDay.id, start: "2026-12-01T09:00:00Z" },
+        });
+        assert.equal(half.status, 400, JSON.stringify(half.json));
+        assert.equal(half.json.code, "BAD_REQUEST");
         const r = await stack.call("update-google-meet", {
           body: { eventId: allDay.id, start: "2026-12-01T09:00:00Z", end: "2026-12-01T10:00:00Z" },
         });
@@ -228,6 +234,19 @@ Deno.test({
         assert.equal(reused.status, 409, JSON.stringify(reused.json));
         assert.equal(reused.json.code, "IDEMPOTENCY_CONFLICT");
         assert.match(reused.json.error as string, /cancelled/);
+        // Purged by Google since (gone from reads, its id still taken): the same answer, not 404.
+        await control(stack, "calendar-purge", {});
+        const purged = await stack.call("create-google-meet", {
+          body: {
+            requestId: "req-1",
+            summary: "Planning",
+            start: "2026-11-23T10:00:00Z",
+            end: "2026-11-23T10:30:00Z",
+            attendees: ["ada@example.com"],
+          },
+        });
+        assert.equal(purged.status, 409, JSON.stringify(purged.json));
+        assert.equal(purged.json.code, "IDEMPOTENCY_CONFLICT");
       });
 
       await t.step("impossible dates and offsets are 400 and never reach Calendar", async () => {

@@ -107,8 +107,10 @@ export function googleError(status: number, body: GoogleError, retryAfter: strin
   }
   if (status === 400) return new AppError("BAD_REQUEST", `Google Calendar rejected the request: ${message}`);
   if (status === 403) {
-    // Not a scope problem (that is handled before): e.g. no write access to this calendar.
-    return new AppError("PROVIDER_REJECTED", `Google Calendar refused the request: ${message}`);
+    // Not a scope problem (that is handled before): the user may not do this
+    // (no write access to the calendar, an event they were only invited to).
+    // Refused for this caller, not an upstream failure: 403, not 502.
+    return new AppError("FORBIDDEN", `Google Calendar refused the request: ${message}`);
   }
   return new AppError("PROVIDER_REJECTED", `Google Calendar answered HTTP ${status}: ${message}`);
 }

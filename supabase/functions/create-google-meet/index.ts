@@ -42,10 +42,11 @@ export const handler = edgeFunction("create-google-meet", ["POST"], async ({ req
       caller.userId,
       "GET",
       `/calendars/primary/events/${id}`,
-      { query: { conferenceDataVersion: "1" } },
+      { query: { conferenceDataVersion: "1" }, allow: [404, 410] },
     );
-    const prior = existing.data!;
-    if (prior.status === "cancelled") {
+    const prior = existing.status === 404 || existing.status === 410 ? null : existing.data!;
+    // Cancelled, or since purged by Google (its id stays taken: insert still answers 409).
+    if (prior === null || prior.status === "cancelled") {
       throw new AppError(
         "IDEMPOTENCY_CONFLICT",
         "this requestId was used for an event that has since been cancelled: use a new requestId",
