@@ -373,6 +373,7 @@ async function start() {
   $("reload").hidden = !me;
   $("dev").hidden = !config.devJwt;
   $("session").dataset.via = me?.via ?? "";
+  $("session").dataset.user = me?.id ?? "";
   if (!me) {
     $("session").textContent = "Signed out";
     show("signin");
@@ -424,8 +425,12 @@ $("signout").onclick = () =>
     client.reset();
     await restart();
   });
-supabase.auth.onAuthStateChange((event) => {
-  if (event === "SIGNED_IN" || event === "SIGNED_OUT") setTimeout(restart, 0);
+// supabase-js says SIGNED_IN again at every tab focus (and tells the other
+// tabs): only another user, or none, starts the page again.
+supabase.auth.onAuthStateChange((event, session) => {
+  const changed = event === "SIGNED_OUT" ||
+    (event === "SIGNED_IN" && (session?.user?.id ?? "") !== $("session").dataset.user);
+  if (changed) setTimeout(restart, 0);
 });
 addEventListener("storage", (e) => {
   if (e.key === JWT_KEY) restart();

@@ -318,6 +318,13 @@ function toLocalInput(d) {
   }`;
 }
 
+/**
+ * The meeting being created: one requestId until it is created or the form
+ * changes, so a retry after a lost answer gets the same meeting back, not a second.
+ */
+let requestId = null;
+$("create").addEventListener("input", () => (requestId = null));
+
 $("create").onsubmit = (e) => {
   e.preventDefault();
   const f = e.target;
@@ -325,13 +332,15 @@ $("create").onsubmit = (e) => {
     const start = new Date(f.start.value);
     const end = new Date(start.getTime() + Number(f.minutes.value) * 60000);
     const attendees = f.attendees.value.split(",").map((s) => s.trim()).filter(Boolean);
+    requestId ??= crypto.randomUUID();
     const ev = await client.callFunction("create-google-meet", {
-      requestId: crypto.randomUUID(),
+      requestId,
       summary: f.summary.value,
       start: start.toISOString(),
       end: end.toISOString(),
       attendees,
     });
+    requestId = null; // created: the next submit is another meeting
     // Google makes the Meet asynchronously: it may not be there yet, or may have failed.
     say(
       ev.meetUrl
@@ -383,9 +392,15 @@ $("signout").onclick = () =>
     $("upcoming").replaceChildren();
     restart();
   });
-supabase.auth.onAuthStateChange((event) => {
-  // Out of supabase-js's callback: the page reads the session through supabase-js.
-  if (event === "SIGNED_IN" || event === "SIGNED_OUT") setTimeout(restart, 0);
+supabase.auth.onAuthStateChange((event, session) => {
+  // supabase-js says SIGNED_IN again at every tab focus (and tells the other
+  // tabs): only another user, or none, starts the page again, so a form being
+  // filled in keeps what was typed. Out of supabase-js's callback: the page
+  // reads the session through supabase-js.
+  const changed = event === "SIGNED_OUT" ||
+    (event === "SIGNED_IN" && (session?.user?.id ?? "") !== $("session").dataset.user);
+  if (changed) setTimeout(restart, 0);
+  document.body.dataset.authEvent = event; // for tests: the last event the page heard
 });
 // A dev shortcut in another tab (its session is shared like supabase-js's).
 addEventListener("storage", (e) => {
@@ -426,7 +441,27 @@ function meetUrl(v) {
   }
 }
 
+/** Another user, or none: nothing of the previous user's stays on the page. */
+function forgetShown() {
+  $("upcoming").replaceChildren();
+  $("events").replaceChildren();
+  $("create").reset();
+  requestId = null;
+  say("");
+  const marker = $("refreshed-at");
+  marker.textContent = "—";
+  delete marker.dataset.marker;
+  expiresAt = null;
+  tickCountdown();
+  $("scopes").textContent = "—";
+  $("last-error").textContent = "none";
+  connections.clear();
+}
+
 async function start() {
+  document.body.dataset.starts = String(Number(document.body.dataset.starts ?? 0) + 1); // for tests
+  const me = await signedInAs(supabase);
+  if ((me?.id ?? "") !== $("session").dataset.user) forgetShown();
   const returned = authReturnError();
   if (returned) {
     say(
@@ -438,7 +473,6 @@ async function start() {
         : `Sign-in did not complete (${String(returned.error).replace(/[^a-z_]/gi, "").slice(0, 40)}).`,
     );
   }
-  const me = await signedInAs(supabase);
   $("signin").hidden = !!me;
   // The dev shortcuts exist only where the dev stack signs JWTs (config.json's devJwt).
   $("dev-shortcuts").hidden = !config.devJwt;
@@ -453,9 +487,11 @@ async function start() {
     return;
   }
   $("session").textContent = `Signed in as ${me.email ?? "a Supabase user"}`;
-  const soon = new Date(Date.now() + 3600_000);
-  soon.setMinutes(0, 0, 0);
-  $("create").start.value = toLocalInput(soon);
+  if (!$("create").start.value) {
+    const soon = new Date(Date.now() + 3600_000);
+    soon.setMinutes(0, 0, 0);
+    $("create").start.value = toLocalInput(soon);
+  }
   await run(null, async () => {
     // Provider tokens a sign-in just handed over are stored before the statuses are read.
     await link.settled();
@@ -463,6 +499,7 @@ async function start() {
     await connections.refresh();
     const st = await loadStatus();
     if (st.status !== "disconnected" && !st.requiresReauth) await loadEvents();
+    else $("upcoming").replaceChildren();
   });
   showHeld();
   document.body.dataset.ready = "true";

@@ -185,5 +185,12 @@ export function connectionsPanel({ client, whoAmI, plain, say, linkVia }) {
     }
   }, 1000);
 
-  return { refresh, completeReturn };
+  /** Another user (or none): nothing of the previous one's stays on the page. */
+  function clear() {
+    reports = [];
+    for (const p of Object.keys(whoSaid)) delete whoSaid[p];
+    render();
+  }
+
+  return { refresh, completeReturn, clear };
 }

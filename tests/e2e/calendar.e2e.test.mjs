@@ -118,6 +118,29 @@ test("a Meet Google is still making: the page says so rather than 'null'", async
   }
 });
 
+test("an answer lost on the way back: creating again gets the same meeting, not a second one", async () => {
+  // The function creates the meeting; its answer never reaches the page (the connection drops).
+  let lost = 0;
+  await tabA.route("**/functions/v1/create-google-meet", async (route) => {
+    if (lost++ === 0) {
+      await route.fetch();
+      await route.abort("connectionreset");
+    } else await route.continue();
+  });
+  try {
+    await tabA.fill("input[name=summary]", "Only once");
+    await tabA.getByTestId("create-submit").click();
+    await tabA.waitForSelector("[data-testid=message]:text('Could not reach the server')");
+    // The user tries again with the same form.
+    await tabA.getByTestId("create-submit").click();
+    await tabA.getByText("Only once").first().waitFor();
+    assert.match(await tabA.getByTestId("message").textContent(), /Meeting created/);
+    assert.equal(await tabA.locator("li[data-testid=event]", { hasText: "Only once" }).count(), 1);
+  } finally {
+    await tabA.unroute("**/functions/v1/create-google-meet");
+  }
+});
+
 test("an all-day event made in Google Calendar is listed with its dates, and not offered to the time form", async () => {
   // The access token the page's last Calendar call used, to make the event as Google Calendar's own UI would.
   const { tokens } = await emu("calendar-tokens");
@@ -147,6 +170,12 @@ test("a shared browser: after one user signs out and another signs in, no tab us
   await tabB.getByTestId("signout").click();
   await tabB.getByTestId("signin-dev2").waitFor({ state: "visible" });
   await tabA.waitForSelector("[data-testid=session]:text('Signed out')");
+  // Nothing of A's stays on the page (a shared computer: the next user sees this tab).
+  assert.equal(
+    await tabA.getByText("A's private meeting").count(),
+    0,
+    "A's meetings left the page at sign-out",
+  );
   // Every token user A's tabs used up to the sign-out.
   const before = (await emu("calendar-tokens")).tokens;
   const usedByA = new Set(before);

@@ -55,6 +55,26 @@ test("Calendar with the stored tokens: a Meet from the page", async () => {
   await tab.waitForSelector("[data-testid=token-held][data-held=true]", { state: "attached" });
 });
 
+test("back to the tab: supabase-js says SIGNED_IN again, and the page keeps what was typed", async () => {
+  await tab.fill("input[name=summary]", "Typed, not sent");
+  await tab.fill("input[name=start]", "2031-05-06T14:00");
+  const starts = await tab.evaluate(() => document.body.dataset.starts);
+  await tab.evaluate(() => {
+    document.body.dataset.authEvent = "";
+    globalThis.dispatchEvent(new Event("visibilitychange")); // supabase-js listens on window
+  });
+  await tab.waitForSelector("body[data-auth-event=SIGNED_IN]", { state: "attached" });
+  // A start it scheduled (setTimeout 0 in the listener) would have begun by the next turn.
+  await tab.evaluate(() => new Promise((r) => setTimeout(r, 0)));
+  assert.equal(
+    await tab.evaluate(() => document.body.dataset.starts),
+    starts,
+    "the page did not start again",
+  );
+  assert.equal(await tab.inputValue("input[name=summary]"), "Typed, not sent");
+  assert.equal(await tab.inputValue("input[name=start]"), "2031-05-06T14:00");
+});
+
 test("a reload and a second tab store nothing more", async () => {
   await tab.reload();
   await tab.waitForSelector("body[data-ready=true]");
