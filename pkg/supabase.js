@@ -241,7 +241,7 @@ export function attachSupabase(supabase, client, options = {}) {
               `the ${pending.provider} connect was started by another user than the one signed in now: ` +
                 "its tokens are not stored",
             ),
-            { code: "UNAUTHORIZED" },
+            { code: "FORBIDDEN" },
           ),
           {
             provider: pending.provider,

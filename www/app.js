@@ -51,6 +51,7 @@ const PLAIN = {
   NETWORK: () => "Could not reach the server. Check your connection.",
   TIMEOUT: (e) => `${who(e)} took too long to answer. Try again.`,
   UNAUTHORIZED: () => "Your session has ended. Sign in again.",
+  FORBIDDEN: (e) => `That was refused: ${e.message}`,
   NOT_FOUND: () => "That event no longer exists.",
   BAD_REQUEST: (e) => `Please check the form: ${e.message}`,
   LEASE_TIMEOUT: () => "Another refresh is taking long. Try again in a moment.",

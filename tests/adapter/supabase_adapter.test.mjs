@@ -485,7 +485,7 @@ test("a connect started by one user whose sign-in lands as another stores nothin
   await link.settled();
   assert.equal(client.stores.length, 0);
   assert.equal(errors.length, 1);
-  assert.equal(errors[0].e.code, "UNAUTHORIZED");
+  assert.equal(errors[0].e.code, "FORBIDDEN", "not a session that ended: a connect of another user's");
   assert.match(errors[0].e.message, /another user/);
   assert.deepEqual(errors[0].about, { provider: "google", connection: "google" });
 });
