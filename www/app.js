@@ -293,23 +293,31 @@ async function loadEvents() {
   url.searchParams.set("orderBy", "startTime");
   url.searchParams.set("singleEvents", "true");
   const res = await client.fetch(url.toString());
-  if (res.status === 403) {
-    // Google's answer to a token without the scope (insufficientPermissions).
-    const reason = (await res.json().catch(() => ({})))?.error?.errors?.[0]?.reason;
-    if (reason === "insufficientPermissions") {
-      throw { code: "INSUFFICIENT_SCOPE", requiresReauth: true, message: "calendar scope missing" };
-    }
-  }
-  if (!res.ok) {
-    throw {
-      code: res.status === 401 ? "REAUTH_REQUIRED" : "PROVIDER_UNAVAILABLE",
-      message: `HTTP ${res.status}`,
-    };
-  }
+  if (!res.ok) throw await calendarError(res);
   const body = await res.json();
   const list = $("upcoming");
   list.replaceChildren(...body.items.map(eventItem));
   if (body.items.length === 0) list.textContent = "No upcoming meetings.";
+}
+
+/** Google Calendar's refusal, read as the functions read it (its reason, Retry-After). */
+async function calendarError(res) {
+  const reason = (await res.json().catch(() => ({})))?.error?.errors?.[0]?.reason;
+  const message = `HTTP ${res.status}${reason ? ` (${reason})` : ""}`;
+  const after = Number(res.headers.get("retry-after"));
+  if (res.status === 403 && reason === "insufficientPermissions") {
+    // A token without the scope.
+    return { code: "INSUFFICIENT_SCOPE", requiresReauth: true, message: "calendar scope missing" };
+  }
+  if (res.status === 401) {
+    // Still refused after the client's one forced refresh: the grant no longer works.
+    return { code: "REAUTH_REQUIRED", requiresReauth: true, message };
+  }
+  if (res.status === 429 || ["rateLimitExceeded", "userRateLimitExceeded"].includes(reason)) {
+    return { code: "RATE_LIMITED", retryAfter: after > 0 ? after : 30, message };
+  }
+  if (res.status === 403) return { code: "FORBIDDEN", message: "Google Calendar refused the request" };
+  return { code: "PROVIDER_UNAVAILABLE", message };
 }
 
 function toLocalInput(d) {

@@ -141,6 +141,16 @@ test("an answer lost on the way back: creating again gets the same meeting, not 
   }
 });
 
+test("Google Calendar limiting or refusing the page's own calls: said as such, not as Google being down", async () => {
+  await emu("calendar-faults", { kind: "429", retryAfter: 12 });
+  await tabA.getByTestId("reload-events").click();
+  await tabA.waitForSelector("[data-testid=message]:text('Google is limiting requests')");
+  await emu("calendar-faults", { kind: "forbidden" });
+  await tabA.getByTestId("reload-events").click();
+  await tabA.waitForSelector("[data-testid=message]:text('That was refused')");
+  assert.equal(await tabA.getByTestId("reconnect").isVisible(), false, "no reconnect offered for either");
+});
+
 test("an all-day event made in Google Calendar is listed with its dates, and not offered to the time form", async () => {
   // The access token the page's last Calendar call used, to make the event as Google Calendar's own UI would.
   const { tokens } = await emu("calendar-tokens");
