@@ -4,7 +4,7 @@
 // and small SVG charts made here (nothing loads from elsewhere). The server
 // decides who is an administrator (ADMIN_CLAIM); anyone else sees why not.
 import { NAMES, STATUS_WORDS } from "./connections.js";
-import { JWT_KEY, signedInAs, startSession } from "./session.js";
+import { authReturnMessage, JWT_KEY, signedInAs, startSession } from "./session.js";
 
 const $ = (id) => document.getElementById(id);
 const { config, supabase, client } = await startSession();
@@ -374,11 +374,15 @@ async function start() {
   $("dev").hidden = !config.devJwt;
   $("session").dataset.via = me?.via ?? "";
   $("session").dataset.user = me?.id ?? "";
+  // Back from a sign-in Supabase Auth could not complete (consent denied): said, and off the address bar.
+  const returned = authReturnMessage();
   if (!me) {
     $("session").textContent = "Signed out";
     show("signin");
+    if (returned) say(returned);
   } else {
     $("session").textContent = `Signed in as ${me.email ?? "a Supabase user"}`;
+    if (returned) say(returned);
     await load();
   }
   document.body.dataset.ready = "true";

@@ -6,7 +6,7 @@
 // `import { createClient } from "@supabase/supabase-js"`).
 import { attachSupabase } from "oauth-token-manager/supabase";
 import { connectionsPanel, NAMES, STATUS_WORDS } from "./connections.js";
-import { devClaims, JWT_KEY, signedInAs, startSession } from "./session.js";
+import { authReturnMessage, devClaims, JWT_KEY, signedInAs, startSession } from "./session.js";
 
 const $ = (id) => document.getElementById(id);
 const CALENDAR_SCOPE = "https://www.googleapis.com/auth/calendar.events";
@@ -416,20 +416,6 @@ addEventListener("storage", (e) => {
   if (e.key === JWT_KEY) restart();
 });
 
-/** Supabase Auth's error on the way back from a provider (?error=…&error_code=…), taken off the address bar. */
-function authReturnError() {
-  const url = new URL(location.href);
-  const hash = new URLSearchParams(url.hash.slice(1));
-  const get = (k) => url.searchParams.get(k) ?? hash.get(k);
-  const error = get("error");
-  if (!error) return null;
-  const found = { error, code: get("error_code"), description: get("error_description") };
-  for (const k of ["error", "error_code", "error_description"]) url.searchParams.delete(k);
-  url.hash = "";
-  history.replaceState(history.state, "", url);
-  return found;
-}
-
 function showHeld() {
   const info = client.tokenInfo("google");
   const el = $("token-held");
@@ -471,17 +457,8 @@ async function start() {
   document.body.dataset.starts = String(Number(document.body.dataset.starts ?? 0) + 1); // for tests
   const me = await signedInAs(supabase);
   if ((me?.id ?? "") !== $("session").dataset.user) forgetShown();
-  const returned = authReturnError();
-  if (returned) {
-    say(
-      returned.error === "access_denied"
-        ? "Access was not granted at the provider."
-        : returned.code === "identity_already_exists"
-        ? "That account is already linked to another user."
-        // The code only: the description is whatever the link that opened the page says.
-        : `Sign-in did not complete (${String(returned.error).replace(/[^a-z_]/gi, "").slice(0, 40)}).`,
-    );
-  }
+  const returned = authReturnMessage();
+  if (returned) say(returned);
   $("signin").hidden = !!me;
   // The dev shortcuts exist only where the dev stack signs JWTs (config.json's devJwt).
   $("dev-shortcuts").hidden = !config.devJwt;

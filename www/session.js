@@ -46,3 +46,29 @@ export async function signedInAs(supabase) {
   const jwt = localStorage.getItem(JWT_KEY);
   return jwt ? { via: "dev", id: devClaims().sub ?? "", email: devClaims().email } : null;
 }
+
+/** Supabase Auth's error on the way back from a provider (?error=…&error_code=…), taken off the address bar. */
+function authReturnError() {
+  const url = new URL(location.href);
+  const hash = new URLSearchParams(url.hash.slice(1));
+  const get = (k) => url.searchParams.get(k) ?? hash.get(k);
+  const error = get("error");
+  if (!error) return null;
+  const found = { error, code: get("error_code"), description: get("error_description") };
+  for (const k of ["error", "error_code", "error_description"]) url.searchParams.delete(k);
+  url.hash = "";
+  history.replaceState(history.state, "", url);
+  return found;
+}
+
+/** The page's words for Supabase Auth's error on the way back, taken off the address bar; null without one. */
+export function authReturnMessage() {
+  const returned = authReturnError();
+  if (!returned) return null;
+  return returned.error === "access_denied"
+    ? "Access was not granted at the provider."
+    : returned.code === "identity_already_exists"
+    ? "That account is already linked to another user."
+    // The code only: the description is whatever the link that opened the page says.
+    : `Sign-in did not complete (${String(returned.error).replace(/[^a-z_]/gi, "").slice(0, 40)}).`;
+}

@@ -184,6 +184,16 @@ test("signed out, the page asks to sign in", async () => {
   assert.equal(await text("session"), "Signed out");
 });
 
+test("back from a sign-in Supabase Auth could not complete: the page says so and cleans the address", async () => {
+  const back = await dev.openTab(
+    "admin.html?error=access_denied&error_code=provider_error&error_description=x",
+  );
+  await back.waitForSelector("body[data-view=signin]");
+  assert.match(await back.getByTestId("message").textContent(), /Access was not granted/);
+  assert.doesNotMatch(back.url(), /error=/);
+  await back.close();
+});
+
 test("the administrator signs in with Google through Supabase Auth and sees the seed", async () => {
   await tab.getByTestId("signin-google").click();
   await tab.waitForSelector("#approve");
