@@ -66,26 +66,32 @@ const edit = (dir, file, f) => {
   writeFileSync(path, after);
 };
 
-const ASYNC_FILES = [
-  "core/manager.rs",
-  "core/refresh.rs",
-  "core/lifecycle.rs",
-  "core/connect.rs",
-  "core/store.rs",
-  "core/http.rs",
-  "core/runtime.rs",
-  "core/memory.rs",
-  "wasm/manager.rs",
-  "wasm/store.rs",
-  "wasm/fetch.rs",
-  "wasm/runtime.rs",
-  "wasm/util.rs",
-];
+/**
+ * Every source file with async code (an `async fn` or an `.await`), found
+ * rather than listed, so a file split off later is made synchronous too;
+ * tests aside (a release build compiles none).
+ */
+function asyncFiles(dir) {
+  const out = [];
+  const walk = (rel) => {
+    for (const e of readdirSync(join(dir, "src", rel), { withFileTypes: true })) {
+      const path = rel ? `${rel}/${e.name}` : e.name;
+      if (e.isDirectory()) {
+        if (e.name !== "tests") walk(path);
+      } else if (e.name.endsWith(".rs") && e.name !== "tests.rs") {
+        const text = readFileSync(join(dir, "src", path), "utf8");
+        if (/\basync fn\b|\.await\b/.test(text)) out.push(path);
+      }
+    }
+  };
+  walk("");
+  return out;
+}
 // Every async export goes through `promise(async move { … })` (src/wasm/manager.rs).
 const OPEN_FUTURE = "promise(async move {";
 
 function synchronous(dir) {
-  for (const f of ASYNC_FILES) {
+  for (const f of asyncFiles(dir)) {
     edit(dir, f, (t) => t.replace(/\basync fn\b/g, "fn").replace(/\s*\.await\b/g, ""));
   }
   // A single-flight follower takes the leader's result if it is there (it
