@@ -11,10 +11,11 @@
 // named by a hash of the user id (as the functions' logs do) and the provider.
 import { parseArgs } from "node:util";
 import postgres from "npm:postgres@3.4.9";
-import init, { LegacyImporter } from "../pkg/legacy/oauth_token_manager_legacy.js";
+import init, { KeyRotation, LegacyImporter } from "../pkg/legacy/oauth_token_manager_legacy.js";
 import { hashUser } from "../supabase/functions/_shared/log.ts";
 import { failedCount, formatReport, type OpenFailure, type Report } from "./import_legacy/report.ts";
 import { type Field, type LegacyRow, rowsOf, type Source } from "./import_legacy/sources.ts";
+import { checkCurrentKey, type Rekeyer } from "./key_check.ts";
 
 export type { Field, LegacyRow, Source, SourceColumn } from "./import_legacy/sources.ts";
 export type { Failure, OpenFailure, Report } from "./import_legacy/report.ts";
@@ -45,6 +46,9 @@ Source (default: legacy values in public.oauth_connections, i.e. token columns n
 Options:
   --database-url URL   the database to write (and to read, for the table sources)
   --dry-run            open and count everything, write nothing
+  --unverified-key     write even when nothing the functions sealed with the current key can show it is
+                       theirs (by default refused: a key typed wrong would seal every imported token, in
+                       place of its legacy value, with material no function has)
   --limit N            read at most N rows
   --progress-every N   a progress line every N rows (default 1000; also every 10 s)
   --json               print the report as JSON
@@ -70,6 +74,13 @@ export interface ImportOptions {
   databaseUrl: string;
   source: Source;
   resealer: Resealer;
+  /**
+   * Checks the current key against what the functions sealed with it before
+   * anything is written (the command always gives it; see checkCurrentKey).
+   */
+  keyCheck?: Rekeyer;
+  /** Write even when nothing sealed with the current key can confirm it. */
+  unverifiedKey?: boolean;
   dryRun?: boolean;
   limit?: number | null;
   provider?: string | null;
@@ -279,6 +290,7 @@ export async function importLegacy(o: ImportOptions): Promise<Report> {
     connection: { application_name: "otm-import-legacy" },
   });
   try {
+    if (!dryRun && o.keyCheck) await checkCurrentKey(sql, o.keyCheck, o.unverifiedKey ?? false);
     const limit = o.limit ?? null;
     const needProvider = !o.provider;
     for await (const { row, ref } of rowsOf(sql, o.source, needProvider, limit)) {
@@ -391,6 +403,7 @@ export async function main(args: string[]): Promise<number> {
       "provider-map": { type: "string" },
       "database-url": { type: "string" },
       "dry-run": { type: "boolean" },
+      "unverified-key": { type: "boolean" },
       limit: { type: "string" },
       "progress-every": { type: "string" },
       json: { type: "boolean" },
@@ -422,11 +435,14 @@ export async function main(args: string[]): Promise<number> {
     : a["from-jsonl"]
     ? { kind: "jsonl", path: a["from-jsonl"] }
     : { kind: "connections" };
-  const resealer = await loadResealer(legacyKey, parseKeyring(Deno.env.get("TOKEN_ENCRYPTION_KEYS")));
+  const encryptionKeys = parseKeyring(Deno.env.get("TOKEN_ENCRYPTION_KEYS"));
+  const resealer = await loadResealer(legacyKey, encryptionKeys);
   const report = await importLegacy({
     databaseUrl,
     source,
     resealer,
+    keyCheck: new KeyRotation({ encryptionKeys }) as unknown as Rekeyer,
+    unverifiedKey: a["unverified-key"] ?? false,
     dryRun: a["dry-run"] ?? false,
     limit: count("limit", a.limit),
     provider: a.provider ?? null,

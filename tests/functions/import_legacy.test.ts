@@ -110,6 +110,7 @@ Deno.test({
       {
         providers: {
           google: { clientId: "test-client", clientSecret: "test-secret", tokenUrl: "http://127.0.0.1:9/" },
+          "google-calendar": { clientId: "c", clientSecret: "s", tokenUrl: "http://127.0.0.1:9/gc" },
         },
         encryptionKeys: KEYRING,
       },
@@ -261,14 +262,15 @@ Deno.test({
           );
           await old(users.g, keep(legacySeal(keep(fakeAccess()), LEGACY_KEY, 12)), null);
           await old(users.h, keep(legacySeal(keep(fakeAccess()), LEGACY_KEY, 12)), null);
-          // G signed in again through the new system: its bound values are newer than the old table's.
-          const gBound = {
-            access: `v1.k1.${crypto.randomUUID()}.g`,
-            refresh: `v1.k1.${crypto.randomUUID()}.g`,
-          };
-          await pg
-            .sql`insert into oauth_connections (user_id, provider, access_token_sealed, refresh_token_sealed)
-                     values (${users.g}, 'google-calendar', ${gBound.access}, ${gBound.refresh})`;
+          // G signed in again through the new system: its bound values are newer than the old table's
+          // (sealed by the functions' manager with the current key: what the importer checks its key against).
+          await manager.storeTokens(users.g, "google-calendar", {
+            accessToken: keep(fakeAccess()),
+            refreshToken: keep(`1//${crypto.randomUUID()}`),
+            expiresIn: 3600,
+          });
+          const gRow = await row(users.g, "google-calendar");
+          const gBound = { access: gRow.access_token_sealed, refresh: gRow.refresh_token_sealed };
           const args = [
             "--from-table",
             "public.user_oauth_tokens",
@@ -376,6 +378,31 @@ Deno.test({
           await Deno.remove(path);
         }
       });
+
+      await t.step(
+        "a current key that is not the functions' is refused before any write, and so is one nothing shows",
+        async () => {
+          // A legacy value waiting in place: what a wrong key would replace for good.
+          await pg.sql`update oauth_connections set access_token_sealed = ${
+            legacySeal(keep(fakeAccess()), LEGACY_KEY, 12)
+          } where user_id = ${users.e}`;
+          const before = await snapshot(pg);
+          const k1 = KEYRING.find((k) => k.id === "k1")!;
+          const typo = await runCli({ ...env, TOKEN_ENCRYPTION_KEYS: `k1:${randomKey()}` }, []);
+          assert.equal(typo.code, 2, typo.stdout + typo.stderr);
+          assert.match(typo.stderr, /does not open what the functions sealed with it/);
+          // A new current key nothing was sealed with yet: nothing shows it is the functions'.
+          const keys = `k9:${randomKey()},k1:${k1.key}`;
+          const unseen = await runCli({ ...env, TOKEN_ENCRYPTION_KEYS: keys }, []);
+          assert.equal(unseen.code, 2, unseen.stdout + unseen.stderr);
+          assert.match(unseen.stderr, /nothing is sealed with the current key \(k9\) yet.*--unverified-key/);
+          assert.equal(await snapshot(pg), before, "nothing was written");
+          // The operator's word for it: written.
+          const anyway = await runCli({ ...env, TOKEN_ENCRYPTION_KEYS: keys }, ["--unverified-key"]);
+          assert.match(anyway.stdout, /imported\s+1\b/, anyway.stdout + anyway.stderr);
+          assert.match((await row(users.e)).access_token_sealed, /^v1\.k9\./);
+        },
+      );
 
       await t.step("exit 0 when nothing failed; exit 2 naming a missing key", async () => {
         await pg.sql`delete from oauth_connections where user_id in (${users.b}, ${users.c}, ${users.d})`;
