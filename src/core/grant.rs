@@ -100,11 +100,11 @@ pub fn classify_oauth_error(error: &str) -> Code {
         | "consent_required"
         | "interaction_required"
         | "login_required"
-        | "invalid_scope"
-        | "unauthorized" => Code::ReauthRequired,
-        "invalid_client" | "unauthorized_client" | "incorrect_client_credentials" => {
-            Code::InvalidClient
-        }
+        | "invalid_scope" => Code::ReauthRequired,
+        // "unauthorized": Spring Security OAuth's answer to missing or wrong
+        // client credentials (401), a configuration error shared by every user.
+        "invalid_client" | "unauthorized_client" | "incorrect_client_credentials"
+        | "unauthorized" => Code::InvalidClient,
         "slow_down" | "rate_limited" => Code::RateLimited,
         "temporarily_unavailable" | "server_error" => Code::ProviderUnavailable,
         _ => Code::ProviderRejected,
@@ -142,8 +142,23 @@ fn echoes(text: &str, secret: &str) -> bool {
 }
 
 fn oauth_error(obj: &Map, status: u16, sent: &str, retry_after: Option<u64>) -> Option<Error> {
-    let code_str = obj.get("error")?.as_str()?;
-    let code = classify_oauth_error(code_str);
+    // An empty `error` beside a success is no error (a lenient server's null).
+    let code_str = obj
+        .get("error")?
+        .as_str()
+        .filter(|s| !s.trim().is_empty())?;
+    let code = match classify_oauth_error(code_str) {
+        // 401 is the client's authentication failing (RFC 6749 §5.2), for
+        // every user alike: not a dead grant to erase, whatever word the
+        // server (or a gateway before it) put in `error`; a grant the server
+        // names dead is dead.
+        Code::ReauthRequired
+            if status == 401 && !matches!(code_str, "invalid_grant" | "bad_refresh_token") =>
+        {
+            Code::InvalidClient
+        }
+        c => c,
+    };
     let safe_code: String = code_str
         .chars()
         .filter(|c| c.is_ascii_graphic())
@@ -187,6 +202,10 @@ fn opt_u64(obj: &Map, key: &str, status: u16) -> Result<Option<u64>> {
                 .and_then(|t| u64::try_from(t).ok())
             {
                 Ok(Some(u))
+            } else if !n.is_negative() {
+                // Past i64 ("never expires" written as a huge number): the
+                // longest lifetime, capped where it is used (token::after_secs).
+                Ok(Some(u64::MAX))
             } else {
                 Err(bad_response(
                     status,
@@ -249,9 +268,16 @@ pub fn process_token_response(
     }
     if !(200..300).contains(&status) {
         let code = match status {
-            // GitHub's secondary rate limits answer 403 with Retry-After.
-            403 if retry_after.is_some() => Code::RateLimited,
+            // GitHub's rate limits answer 403: the secondary ones with
+            // Retry-After, the primary one with x-ratelimit-remaining 0.
+            403 if retry_after.is_some()
+                || resp.header("x-ratelimit-remaining").map(str::trim) == Some("0") =>
+            {
+                Code::RateLimited
+            }
             401 | 403 => Code::InvalidClient,
+            // Request Timeout: the server gave up waiting, nothing was decided.
+            408 => Code::ProviderUnavailable,
             _ => Code::ProviderRejected,
         };
         return Err(Error::new(
@@ -259,7 +285,7 @@ pub fn process_token_response(
             format!("the provider answered HTTP {status} without an OAuth error body"),
         )
         .with_status(status)
-        .with_retry_after(retry_after.filter(|_| code == Code::RateLimited)));
+        .with_retry_after(retry_after.filter(|_| code != Code::ProviderRejected)));
     }
     let obj = parsed.ok_or_else(|| bad_response(status, "body is not a JSON object"))?;
     let access = opt_str(&obj, "access_token", status)?
@@ -293,8 +319,11 @@ pub fn refresh_token_in_refused(resp: &HttpResponse) -> Option<RefreshToken> {
     let Ok(Value::Object(obj)) = json::parse(&resp.body) else {
         return None;
     };
-    if obj.get("error").is_some() {
-        return None;
+    // An error answer spent nothing; an empty or null `error` is none.
+    match obj.get("error") {
+        None | Some(Value::Null) => {}
+        Some(Value::String(s)) if s.trim().is_empty() => {}
+        Some(_) => return None,
     }
     match obj.get("refresh_token") {
         Some(Value::String(s)) if !s.is_empty() => Some(RefreshToken::new(s.as_str())),

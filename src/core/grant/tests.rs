@@ -350,3 +350,58 @@ fn github_tokens_expire_only_when_github_says_so() {
     );
     assert!(a.rotated);
 }
+
+/// Answers real servers give that are not the providers' usual ones.
+#[test]
+fn client_authentication_failures_are_never_dead_grants() {
+    // Spring Security OAuth without the client credentials it wants, and a
+    // gateway's 401: configuration errors shared by every user (the refresh
+    // token of each would otherwise be erased).
+    for body in [
+        json!({"error":"unauthorized","error_description":"Full authentication is required to access this resource"}),
+        json!({"error":"invalid_token"}),
+        json!({"error":"access_denied"}),
+    ] {
+        let e =
+            process_token_response(&HttpResponse::json(401, &body), rt().expose(), 0).unwrap_err();
+        assert_eq!(e.code, Code::InvalidClient, "{body}");
+    }
+    // A grant the server names dead is dead, whatever the status.
+    let e = process_token_response(
+        &HttpResponse::json(401, &json!({"error":"invalid_grant"})),
+        rt().expose(),
+        0,
+    )
+    .unwrap_err();
+    assert_eq!(e.code, Code::ReauthRequired);
+    // GitHub's primary rate limit: 403, x-ratelimit-remaining 0, no Retry-After.
+    let limited = HttpResponse::json(403, &json!({"message":"API rate limit exceeded"}))
+        .with_header("x-ratelimit-remaining", "0");
+    let e = process_token_response(&limited, rt().expose(), 0).unwrap_err();
+    assert_eq!(e.code, Code::RateLimited);
+    // A Request Timeout decided nothing: retryable, not a rejection.
+    let e = process_token_response(&HttpResponse::new(408, ""), rt().expose(), 0).unwrap_err();
+    assert_eq!(e.code, Code::ProviderUnavailable);
+}
+
+#[test]
+fn an_empty_error_beside_a_success_is_none_and_huge_lifetimes_are_capped() {
+    for error in [json!(""), json!(null)] {
+        let body =
+            json!({"access_token":"a","token_type":"Bearer","refresh_token":"new","error": error});
+        let t = process_token_response(&HttpResponse::json(200, &body), rt().expose(), 0).unwrap();
+        assert_eq!(t.refresh_token.unwrap().expose(), "new", "{body}");
+    }
+    // Refused for another reason, the rotated token is still kept.
+    let refused = HttpResponse::json(
+        200,
+        &json!({"access_token":"a","token_type":"mac","refresh_token":"new","error":""}),
+    );
+    assert!(process_token_response(&refused, rt().expose(), 0).is_err());
+    assert_eq!(refresh_token_in_refused(&refused).unwrap().expose(), "new");
+    // "Never expires" as a number past i64: the longest lifetime, not a refusal.
+    let body = r#"{"access_token":"a","token_type":"Bearer","expires_in":18446744073709551615,"refresh_token_expires_in":1e20}"#;
+    let t = process_token_response(&HttpResponse::new(200, body), rt().expose(), 0).unwrap();
+    assert_eq!(t.expires_in_secs, Some(u64::MAX));
+    assert_eq!(t.refresh_token_expires_in_secs, Some(u64::MAX));
+}
