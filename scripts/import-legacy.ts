@@ -54,8 +54,10 @@ Options:
   --json               print the report as JSON
   --help
 
-Exit status: 0 when every row was imported or already bound, 1 when a row could not be opened or written,
-2 when the command could not run (configuration, database unreachable).`;
+Exit status: 0 when every row was imported, already bound, or skipped for a reason the report counts (a
+disconnected connection; a newer legacy value in place, which the default source imports; a row changed while
+importing: run again), 1 when a row could not be opened or written, 2 when the command could not run
+(configuration, the key check, database unreachable).`;
 
 const FIELDS: Field[] = ["access_token", "refresh_token"];
 const COLUMN: Record<Field, "access_token_sealed" | "refresh_token_sealed"> = {

@@ -421,6 +421,12 @@ Deno.test({
           assert.equal(stack.bodies.at(-1)!.text, "", "HEAD has no body");
           assert.equal(head.headers.get("content-type"), get.headers.get("content-type"));
           assert.equal(head.headers.get("cache-control"), "no-store");
+          // A HEAD that says it has a body (a client's mistake) is still answered as GET.
+          const withLength = await stack.call("get-token-status", {
+            method: "HEAD",
+            headers: { "content-length": "0" },
+          });
+          assert.equal(withLength.status, 200);
           // HEAD is checked like GET: no JWT, no answer.
           assert.equal((await stack.call("get-token-status", { method: "HEAD", token: null })).status, 401);
 

@@ -96,7 +96,8 @@ export function serve(fnName: string, resolve: (req: Request) => Resolved): Hand
       if (req.method === "OPTIONS") return new Response(null, { status: 204, headers: cors });
       // HEAD is GET without the body (RFC 9110 §9.3.2), wherever GET is allowed.
       const head = req.method === "HEAD";
-      if (head) req = new Request(req, { method: "GET" });
+      // (Its headers and signal; never a body, which a GET cannot carry.)
+      if (head) req = new Request(req.url, { method: "GET", headers: req.headers, signal: req.signal });
       const { work, opts = {}, params = {}, name: routeName } = resolve(req);
       name = routeName ?? fnName;
       refuseLargeBody(req);
