@@ -186,3 +186,10 @@ Deno.test("env: ALLOWED_ORIGINS entries are origins, as browsers send them", () 
   refuses({ ...GOOGLE, ALLOWED_ORIGINS: "your.app" }, /^ALLOWED_ORIGINS: "your.app" is not an origin/);
   refuses({ ...GOOGLE, ALLOWED_ORIGINS: "ftp://files.example" }, /^ALLOWED_ORIGINS: .* is not an origin/);
 });
+
+Deno.test("env: DATABASE_URL wins over SUPABASE_DB_URL (hosted Supabase injects the latter, a direct connection)", () => {
+  const pooler = "postgres://postgres.ref:pw@aws-0-eu.pooler.supabase.com:6543/postgres";
+  const direct = "postgresql://postgres:pw@db.ref.supabase.co:5432/postgres";
+  assert.equal(read({ ...GOOGLE, SUPABASE_DB_URL: direct, DATABASE_URL: pooler }).databaseUrl, pooler);
+  assert.equal(read({ ...GOOGLE, SUPABASE_DB_URL: direct }).databaseUrl, direct);
+});

@@ -114,6 +114,9 @@ export function connectPostgres(url: string, max = 4, setting: boolean | null = 
     types: ARRAY_TYPES,
     onnotice: () => {},
     connect_timeout: 10,
+    // An isolate left idle gives its connections back (many isolates of ten
+    // functions share the project's connection slots).
+    idle_timeout: 60,
   });
   // `unsafe` (our statements are fixed text with parameters) prepares only when asked.
   const options = { prepare };

@@ -227,7 +227,10 @@ export function readConfig(env: Env = (n) => Deno.env.get(n)): AppConfig {
     calendarBaseUrl: url(env, "GOOGLE_CALENDAR_BASE_URL", CALENDAR_BASE_URL),
     redirectUrl: redirectUrl(env, supabaseUrl),
     encryptionKeys: encryptionKeys(env),
-    databaseUrl: env("SUPABASE_DB_URL")?.trim() || env("DATABASE_URL")?.trim() || null,
+    // DATABASE_URL first: on hosted Supabase, SUPABASE_DB_URL is injected (a
+    // direct connection) and no SUPABASE_ name can be set, so the transaction
+    // pooler's URL (port 6543) can only be given as DATABASE_URL.
+    databaseUrl: env("DATABASE_URL")?.trim() || env("SUPABASE_DB_URL")?.trim() || null,
     databasePrepare: optionalBoolean(env, "DATABASE_PREPARE"),
     jwtSecret,
     serviceRoleKey: env("SUPABASE_SERVICE_ROLE_KEY")?.trim() || null,

@@ -41,7 +41,7 @@ export interface RuntimeOverrides {
 export async function buildRuntime(o: RuntimeOverrides = {}): Promise<Runtime> {
   const cfg = o.cfg ?? config();
   if (o.db) return await startOn(cfg, o.db);
-  if (!cfg.databaseUrl) throw configError("SUPABASE_DB_URL or DATABASE_URL is not set");
+  if (!cfg.databaseUrl) throw configError("DATABASE_URL or SUPABASE_DB_URL is not set");
   const db = connectPostgres(cfg.databaseUrl, 4, cfg.databasePrepare);
   try {
     return await startOn(cfg, db);
