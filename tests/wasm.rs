@@ -538,3 +538,20 @@ async fn every_call_reads_the_store_once_sync_or_async() {
         );
     }
 }
+
+#[wasm_bindgen_test]
+async fn an_answer_past_a_megabyte_is_not_read_as_a_token() {
+    let s = setup("{}", "{}");
+    s.connect("google", 0, "rt-0").await;
+    // A token answer padded past 1 MiB (a broken or hostile endpoint).
+    let body = format!(
+        r#"{{"access_token":"at-big","token_type":"Bearer","expires_in":3600}}{}"#,
+        " ".repeat(1_100_000)
+    );
+    let reply = Object::new();
+    Reflect::set(&reply, &"status".into(), &200.into()).unwrap();
+    Reflect::set(&reply, &"body".into(), &body.into()).unwrap();
+    push_reply(&s.fetch, reply.into());
+    let e = describe_error(&s.get("google").await.unwrap_err());
+    assert_eq!(get_str(&e, "code"), "BAD_PROVIDER_RESPONSE");
+}

@@ -208,7 +208,7 @@ pub fn token_from_body(body: &str, sent_ms: i64) -> Result<CachedToken> {
             None => expires_at,
         },
         lifetime_ms: match (expires_at, refreshed) {
-            (Some(e), Some(r)) if e > r => Some(e - r),
+            (Some(e), Some(r)) if e > r => Some(e.saturating_sub(r)),
             _ => None,
         },
         refreshed_at_ms: refreshed,

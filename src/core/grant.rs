@@ -115,11 +115,18 @@ pub fn classify_oauth_error(error: &str) -> Code {
 /// does not echo the secret we sent: whole, URL-encoded, or any 12 of its
 /// characters in a row, in any case.
 fn safe_description(v: Option<&Value>, sent: &str) -> Option<String> {
-    let d = v?.as_str()?;
-    if d.is_empty() || echoes(d, sent) {
+    // Cleaned and cut first: the text kept is the text checked (a secret split
+    // by control characters would join again once they are dropped), and the
+    // check's cost stays bounded whatever the provider sends.
+    let clean: String = v?
+        .as_str()?
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(200)
+        .collect();
+    if clean.is_empty() || echoes(&clean, sent) {
         return None;
     }
-    let clean: String = d.chars().filter(|c| !c.is_control()).take(200).collect();
     Some(clean)
 }
 

@@ -304,7 +304,7 @@ impl<T: Transport, S: Store, R: Runtime> Manager<T, S, R> {
                 if let Some(new) = refused_rotation {
                     if self.keep_refused_rotation(&row, &old, new).await {
                         // The failure is recorded on the row just written.
-                        row.version += 1;
+                        row.version = row.version.saturating_add(1);
                     }
                 }
                 self.fail(&row, owner, e, opts, attempts, started).await

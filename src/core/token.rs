@@ -52,7 +52,7 @@ pub fn effective_margin(
     expires_at_ms: Option<i64>,
 ) -> i64 {
     match (issued_at_ms, expires_at_ms) {
-        (Some(i), Some(e)) if e > i => margin_ms.min(((e - i) / 2).max(MIN_MARGIN_MS)),
+        (Some(i), Some(e)) if e > i => margin_ms.min((e.saturating_sub(i) / 2).max(MIN_MARGIN_MS)),
         _ => margin_ms,
     }
 }
@@ -236,6 +236,15 @@ mod tests {
         assert_eq!(
             ungranted(&req("repository"), "repo", ','),
             vec!["repository"]
+        );
+    }
+
+    #[test]
+    fn the_margin_of_a_lifetime_past_i64_does_not_overflow() {
+        // A store row (or another tab's message) with times at i64's ends.
+        assert_eq!(
+            effective_margin(600_000, Some(i64::MIN + 1), Some(i64::MAX)),
+            600_000
         );
     }
 }

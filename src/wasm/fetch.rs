@@ -19,9 +19,13 @@ pub struct FetchTransport {
 }
 
 /// Response headers the core reads.
-const HEADERS: [&str; 4] = [
+/// The longest answer read from a provider (token, user-info, revocation).
+const MAX_BODY_BYTES: usize = 1 << 20;
+
+const HEADERS: [&str; 5] = [
     "retry-after",
     "content-type",
+    "content-length",
     "x-token-refreshed-at",
     "x-ratelimit-remaining",
 ];
@@ -95,6 +99,24 @@ impl Transport for FetchTransport {
                     }
                 }
             }
+            // A provider's answer is a few hundred bytes: one past the limit
+            // (said by its length, or found so once read) is not parsed into
+            // a tree ten times its size. Its body is empty here, which the
+            // parsers refuse as no answer (BAD_PROVIDER_RESPONSE).
+            let declared = out
+                .iter()
+                .find(|(k, _)| k == "content-length")
+                .and_then(|(_, v)| v.trim().parse::<u64>().ok());
+            if declared.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
+                if let Ok(cancel) = get(&get(&resp, "body"), "cancel").dyn_into::<Function>() {
+                    let _ = cancel.call0(&get(&resp, "body"));
+                }
+                return Ok(HttpResponse {
+                    status,
+                    headers: out,
+                    body: String::new(),
+                });
+            }
             let text_fn: Function = get(&resp, "text").dyn_into().map_err(|_| {
                 TransportError::Network("fetch returned something that is not a Response".into())
             })?;
@@ -111,10 +133,17 @@ impl Transport for FetchTransport {
                     TransportError::Network(describe(&e))
                 }
             })?;
+            let too_long = text
+                .dyn_ref::<js_sys::JsString>()
+                .is_some_and(|s| s.length() as usize > MAX_BODY_BYTES);
             Ok(HttpResponse {
                 status,
                 headers: out,
-                body: text.as_string().unwrap_or_default(),
+                body: if too_long {
+                    String::new()
+                } else {
+                    text.as_string().unwrap_or_default()
+                },
             })
         }
         .await;

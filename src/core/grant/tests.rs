@@ -405,3 +405,24 @@ fn an_empty_error_beside_a_success_is_none_and_huge_lifetimes_are_capped() {
     assert_eq!(t.expires_in_secs, Some(u64::MAX));
     assert_eq!(t.refresh_token_expires_in_secs, Some(u64::MAX));
 }
+
+#[test]
+fn a_description_that_hides_the_secret_between_control_characters_is_not_kept() {
+    // rt() is "1//rt+/=": split by control characters, which the kept text drops.
+    let body =
+        json!({"error":"invalid_request","error_description":"bad token 1//r\u{1}t+/= given"});
+    let e = process_token_response(&HttpResponse::json(400, &body), rt().expose(), 0).unwrap_err();
+    assert!(!e.message.contains("1//rt+/="), "{}", e.message);
+    // A long description costs a bounded check and is cut.
+    let long = "x".repeat(2_000_000);
+    let e = process_token_response(
+        &HttpResponse::json(
+            400,
+            &json!({"error":"invalid_request","error_description": long}),
+        ),
+        rt().expose(),
+        0,
+    )
+    .unwrap_err();
+    assert!(e.message.len() < 300);
+}

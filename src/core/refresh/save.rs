@@ -225,7 +225,7 @@ impl<T: Transport, S: Store, R: Runtime> Manager<T, S, R> {
                 code: err.code.as_str().to_string(),
                 message: err.message.clone(),
                 at: now,
-                failure_count: row.failure_count + 1,
+                failure_count: row.failure_count.saturating_add(1),
                 cooldown_until: Some(now + policy.cooldown_cap_ms),
                 erase_refresh_token: false,
                 expected_version: Some(row.version),
@@ -324,7 +324,7 @@ impl<T: Transport, S: Store, R: Runtime> Manager<T, S, R> {
         );
         // Only on the row our commit wrote (not on a reconnect or a
         // disconnect landed since), whose cooldown the commit cleared.
-        w.expected_version = Some(row.version + 1);
+        w.expected_version = Some(row.version.saturating_add(1));
         w.cooldown_until = None;
         let _ = self.store.record_failure(&w).await;
     }
