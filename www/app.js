@@ -77,6 +77,14 @@ async function run(button, work) {
     await work();
   } catch (e) {
     say(plain(e));
+    // No session where the page shows one (it ended in another tab, or its refresh failed,
+    // with no event this tab heard): the page starts again for whoever is signed in now.
+    if (
+      e?.code === "UNAUTHORIZED" && ((await signedInAs(supabase))?.id ?? "") !== $("session").dataset.user
+    ) {
+      restart();
+      return;
+    }
     // The failure may have moved the connection's status: show the server's word, not a stale one.
     if (await signedInAs(supabase)) await loadStatus().catch(() => {});
     // A failure seen only here (Calendar called from the browser) still offers the fix.

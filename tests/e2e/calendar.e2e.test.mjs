@@ -300,3 +300,16 @@ test("the page under attack: a non-Meet link in an event, framing, a crafted err
     await fresh.close();
   }
 });
+
+test("a session that ended with no event this tab heard: the next action finds it gone and shows it", async () => {
+  const tab = await openTab();
+  await tab.waitForSelector("body[data-ready=true]");
+  if (await tab.getByTestId("signin-dev").isVisible()) await tab.getByTestId("signin-dev").click();
+  await tab.waitForSelector("[data-testid=session]:text('Signed in')");
+  // The session leaves storage without an event here (another tab's sign-out racing this one's refresh).
+  await tab.evaluate(() => localStorage.removeItem("otm.jwt"));
+  await tab.getByTestId("reload-events").click();
+  await tab.waitForSelector("[data-testid=session]:text('Signed out')");
+  await tab.getByTestId("signin-dev").waitFor({ state: "visible" });
+  await tab.close();
+});
