@@ -185,6 +185,16 @@ export function browserClientOptions(supabase, options) {
  * sees the SIGNED_IN that carries the provider tokens (a later attach still
  * catches them from INITIAL_SESSION while the session holds them).
  */
+/**
+ * A 4xx that the same request gets again: not the session (401), a timeout
+ * (408) or a rate limit (429), which a later try may pass.
+ * @param {unknown} error
+ */
+function refusedForGood(error) {
+  const status = /** @type {{ httpStatus?: unknown }} */ (error)?.httpStatus;
+  return typeof status === "number" && status >= 400 && status < 500 && ![401, 408, 429].includes(status);
+}
+
 export function attachSupabase(supabase, client, options = {}) {
   const providers = options.providers ?? { google: {} };
   const storage = options.storage ?? browserStorage("localStorage") ?? memoryStorage();
@@ -297,8 +307,12 @@ export function attachSupabase(supabase, client, options = {}) {
           { session: session.access_token },
         );
       } catch (error) {
-        // Released, so the next SIGNED_IN with these tokens (a reload) tries again.
-        setStored(user, storedOf(user).filter((x) => x !== fp));
+        // Released, so the next SIGNED_IN with these tokens (a reload) tries
+        // again; not when the same request can only be refused again (a
+        // connection the functions do not configure, a body they refuse):
+        // supabase-js says SIGNED_IN at every tab focus, and each would show
+        // the same error.
+        if (!refusedForGood(error)) setStored(user, storedOf(user).filter((x) => x !== fp));
         onError(error, about);
         return;
       }

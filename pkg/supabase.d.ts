@@ -46,7 +46,10 @@ export interface AttachOptions {
   pendingStorage?: AdapterStorage;
   /** Provider tokens were stored; `status` is the connection's status (never a token). */
   onStored?: (result: { provider: string; connection: string; status: StatusReport }) => void;
-  /** Storing failed (default: console.error); the next SIGNED_IN carrying the same tokens tries again. */
+  /**
+   * Storing failed (default: console.error); the next SIGNED_IN carrying the same tokens tries again,
+   * unless the functions refused it for good (a 4xx other than 401, 408 and 429).
+   */
   onError?: (error: unknown, about: { provider: string; connection: string }) => void;
 }
 

@@ -75,7 +75,7 @@ function fakeSupabase() {
 }
 
 /** The browser client as the adapter sees it: callFunction and reset. */
-function fakeClient({ fail = 0 } = {}) {
+function fakeClient({ fail = 0, failWith = null } = {}) {
   const c = {
     stores: [],
     sessions: [],
@@ -86,7 +86,7 @@ function fakeClient({ fail = 0 } = {}) {
       assert.equal(method, "POST");
       if (c.failuresLeft > 0) {
         c.failuresLeft--;
-        throw Object.assign(new Error("network down"), { code: "NETWORK" });
+        throw Object.assign(new Error("network down"), failWith ?? { code: "NETWORK" });
       }
       c.stores.push({ name, body });
       c.sessions.push(options?.session);
@@ -603,4 +603,33 @@ test("a sign-in's tokens are stored with that sign-in's own session, even if ano
   await link.settled();
   assert.deepEqual(client.stores.map((s) => s.body.providerToken), ["ya29.a"]);
   assert.deepEqual(client.sessions, ["jwt-a"], "A's tokens go with A's session, not the one current now");
+});
+
+test("a store the functions refuse for good (400, 404, 403) is reported once, not at every tab focus", async () => {
+  for (const [httpStatus, code] of [[400, "BAD_REQUEST"], [404, "NOT_FOUND"], [403, "FORBIDDEN"]]) {
+    const { sb, client, link, errors } = setup({ client: { fail: 5, failWith: { code, httpStatus } } });
+    const session = {
+      provider_token: "ya29.x",
+      user: userOf(A, [identity("google", "2026-11-23T10:00:00Z")]),
+    };
+    sb.emit("SIGNED_IN", session);
+    await link.settled();
+    sb.emit("SIGNED_IN", session); // the next tab focus
+    await link.settled();
+    assert.equal(errors.length, 1, code);
+    assert.equal(client.failuresLeft, 4, `${code}: asked once`);
+  }
+  // A rate limit or a session that had ended may pass later: tried again.
+  for (const [httpStatus, code] of [[429, "RATE_LIMITED"], [401, "UNAUTHORIZED"], [503, "STORAGE"]]) {
+    const { sb, client, link } = setup({ client: { fail: 1, failWith: { code, httpStatus } } });
+    const session = {
+      provider_token: "ya29.x",
+      user: userOf(A, [identity("google", "2026-11-23T10:00:00Z")]),
+    };
+    sb.emit("SIGNED_IN", session);
+    await link.settled();
+    sb.emit("SIGNED_IN", session);
+    await link.settled();
+    assert.equal(client.stores.length, 1, code);
+  }
 });
