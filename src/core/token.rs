@@ -137,12 +137,14 @@ fn covers(granted: &str, requested: &str) -> bool {
         return true;
     }
     // `read:X` is covered by `write:X`, `admin:X` and `X`; `write:X` by `admin:X`.
-    let level = |s: &str| match s.split_once(':') {
-        Some(("read", x)) => Some((0, x.to_string())),
-        Some(("write", x)) => Some((1, x.to_string())),
-        Some(("admin", x)) => Some((2, x.to_string())),
-        _ => None,
-    };
+    fn level(s: &str) -> Option<(u8, &str)> {
+        match s.split_once(':') {
+            Some(("read", x)) => Some((0, x)),
+            Some(("write", x)) => Some((1, x)),
+            Some(("admin", x)) => Some((2, x)),
+            _ => None,
+        }
+    }
     match (level(requested), level(granted)) {
         (Some((r, x)), Some((g, y))) => g >= r && x == y,
         (Some((0, x)), None) => x == granted,

@@ -193,6 +193,22 @@ impl Transport for Server {
 
 type M = Manager<Server, MemoryStore, Rt>;
 
+const EVENTS: &str = "https://www.googleapis.com/auth/calendar.events";
+/// What Google grants when the user unticks the calendar on its consent page.
+const UNTICKED: &str = "openid https://www.googleapis.com/auth/userinfo.email";
+
+/// `needs_reauth` with `INSUFFICIENT_SCOPE`: consent again, with the scope.
+fn assert_scope_flagged(st: &StatusReport) {
+    assert_eq!(
+        (
+            st.status.as_str(),
+            st.last_error_code.as_deref(),
+            st.requires_reauth
+        ),
+        ("needs_reauth", Some("INSUFFICIENT_SCOPE"), true)
+    );
+}
+
 fn world() -> (M, Server, MemoryStore, Rt) {
     let cfg = ManagerConfig::from_json(&format!(
         r#"{{"providers":{{
@@ -597,7 +613,6 @@ fn a_reconnect_without_a_refresh_token_keeps_the_stored_one_only_for_the_same_ac
 
 #[test]
 fn a_reconnect_that_still_lacks_the_flagged_scope_stays_flagged() {
-    const EVENTS: &str = "https://www.googleapis.com/auth/calendar.events";
     let (m, s, _, rt) = world();
     let t = through_callback(&m, &s, &rt, "u1", "google");
     rt.run(m.complete_connect("u1", &t)).unwrap();
@@ -606,18 +621,10 @@ fn a_reconnect_that_still_lacks_the_flagged_scope_stays_flagged() {
         .unwrap();
     assert_eq!(st.last_error_code.as_deref(), Some("INSUFFICIENT_SCOPE"));
     // The user unticks the calendar on the consent page again.
-    *s.code_scope.borrow_mut() =
-        Some("openid https://www.googleapis.com/auth/userinfo.email".into());
+    *s.code_scope.borrow_mut() = Some(UNTICKED.into());
     let t = through_callback(&m, &s, &rt, "u1", "google");
     let st = rt.run(m.complete_connect("u1", &t)).unwrap();
-    assert_eq!(
-        (
-            st.status.as_str(),
-            st.last_error_code.as_deref(),
-            st.requires_reauth
-        ),
-        ("needs_reauth", Some("INSUFFICIENT_SCOPE"), true)
-    );
+    assert_scope_flagged(&st);
     let status = rt.run(m.status("u1", "google")).unwrap();
     assert_eq!(status.status, "needs_reauth", "stored, not only reported");
     // A provider that names several scopes names the ones that would do

@@ -102,16 +102,18 @@ const ALLOWED = Symbol("allowed methods");
 export const methodNotAllowed = (method: string, allowed: string[], head = true) => {
   const all = new Set(allowed);
   if (head && all.has("GET")) all.add("HEAD");
+  const named = [...all];
+  all.add("OPTIONS");
   return Object.assign(
-    new AppError("METHOD_NOT_ALLOWED", `${method} is not allowed here; use ${[...all].join(" or ")}`),
-    { [ALLOWED]: [...all, "OPTIONS"] },
+    new AppError("METHOD_NOT_ALLOWED", `${method} is not allowed here; use ${named.join(" or ")}`),
+    { [ALLOWED]: [...all] },
   );
 };
 
 /** A 405's `Allow` value: the methods the resource takes, OPTIONS (CORS preflights) among them. */
 export function allowOf(e: unknown): string | undefined {
   const allowed = typeof e === "object" && e !== null ? (e as { [ALLOWED]?: string[] })[ALLOWED] : undefined;
-  return allowed && [...new Set(allowed)].join(", ");
+  return allowed?.join(", ");
 }
 
 /**

@@ -13,9 +13,9 @@ const tooLarge = () =>
  * Refuses a body whose Content-Length is past the limit (413), whether or not
  * the function reads it: run for every request before the work.
  */
-export function refuseLargeBody(req: Request): void {
+export function refuseLargeBody(req: Request, max = MAX_BODY_BYTES): void {
   const length = req.headers.get("content-length");
-  if (length !== null && !(Number(length) <= MAX_BODY_BYTES)) throw tooLarge();
+  if (length !== null && !(Number(length) <= max)) throw tooLarge();
 }
 
 /**
@@ -24,10 +24,11 @@ export function refuseLargeBody(req: Request): void {
  * as they stream in (chunked bodies).
  */
 export async function readText(req: Request, max = MAX_BODY_BYTES): Promise<string> {
-  const length = req.headers.get("content-length");
-  if (length !== null && !(Number(length) <= max)) {
+  try {
+    refuseLargeBody(req, max);
+  } catch (e) {
     await req.body?.cancel().catch(() => {});
-    throw tooLarge();
+    throw e;
   }
   if (!req.body) return "";
   const reader = req.body.getReader();

@@ -4,24 +4,14 @@
 
 use super::*;
 
-const EVENTS: &str = "https://www.googleapis.com/auth/calendar.events";
-
 #[test]
 fn a_connect_granted_less_than_it_asked_says_what_is_missing() {
     let (m, s, store, rt) = world();
     // Google's granular consent: the user unticks the calendar.
-    *s.code_scope.borrow_mut() =
-        Some("openid https://www.googleapis.com/auth/userinfo.email".into());
+    *s.code_scope.borrow_mut() = Some(UNTICKED.into());
     let t = through_callback(&m, &s, &rt, "u1", "google");
     let st = rt.run(m.complete_connect("u1", &t)).unwrap();
-    assert_eq!(
-        (
-            st.status.as_str(),
-            st.last_error_code.as_deref(),
-            st.requires_reauth
-        ),
-        ("needs_reauth", Some("INSUFFICIENT_SCOPE"), true)
-    );
+    assert_scope_flagged(&st);
     assert!(
         st.last_error_message.as_deref().unwrap().contains(EVENTS),
         "{:?}",
@@ -37,9 +27,7 @@ fn a_connect_granted_less_than_it_asked_says_what_is_missing() {
         .iter()
         .any(|e| e.kind == "insufficient_scope"));
     // Consenting again with the calendar allowed: connected.
-    *s.code_scope.borrow_mut() = Some(format!(
-        "openid https://www.googleapis.com/auth/userinfo.email {EVENTS}"
-    ));
+    *s.code_scope.borrow_mut() = Some(format!("{UNTICKED} {EVENTS}"));
     let t = through_callback(&m, &s, &rt, "u1", "google");
     let st = rt.run(m.complete_connect("u1", &t)).unwrap();
     assert_eq!(
