@@ -32,8 +32,15 @@ const FIELDS: [&str; 11] = [
     "leaseMs",
 ];
 
-fn positive(f: &Fields<'_>, key: &str) -> Result<Option<u64>> {
-    match f.opt_u64(key)? {
+/// The longest duration a setting in milliseconds may name: 30 days (a
+/// cooldown longer than that is a disconnect). Far below what would overflow
+/// a time plus a lease, or a timeout times the attempts.
+pub const MAX_MS: u64 = 30 * 86_400_000;
+/// The longest a setting in seconds may name: ten years.
+pub const MAX_SECS: u64 = 3_650 * 86_400;
+
+fn positive(f: &Fields<'_>, key: &str, max: u64) -> Result<Option<u64>> {
+    match f.opt_at_most(key, max)? {
         Some(0) => Err(f.err(key, "must be greater than 0")),
         v => Ok(v),
     }
@@ -71,32 +78,32 @@ impl ManagerConfig {
         let keyring = keyring_from(&root)?;
 
         let mut policy = Policy::default();
-        if let Some(m) = root.opt_u64("refreshMarginSeconds")? {
+        if let Some(m) = root.opt_at_most("refreshMarginSeconds", MAX_SECS)? {
             policy.margin_ms = Some((m as i64).saturating_mul(1000));
         }
-        if let Some(t) = positive(&root, "requestTimeoutMs")? {
+        if let Some(t) = positive(&root, "requestTimeoutMs", MAX_MS)? {
             policy.request_timeout_ms = t;
         }
-        if let Some(a) = positive(&root, "maxAttempts")? {
+        if let Some(a) = positive(&root, "maxAttempts", u64::MAX)? {
             policy.max_attempts = a.min(10) as u32;
         }
-        if let Some(v) = root.opt_u64("backoffBaseMs")? {
+        if let Some(v) = root.opt_at_most("backoffBaseMs", MAX_MS)? {
             policy.backoff_base_ms = v;
         }
-        if let Some(v) = root.opt_u64("backoffCapMs")? {
+        if let Some(v) = root.opt_at_most("backoffCapMs", MAX_MS)? {
             policy.backoff_cap_ms = v;
         }
-        if let Some(v) = root.opt_u64("cooldownBaseMs")? {
+        if let Some(v) = root.opt_at_most("cooldownBaseMs", MAX_MS)? {
             policy.cooldown_base_ms = v as i64;
         }
-        if let Some(v) = root.opt_u64("cooldownCapMs")? {
+        if let Some(v) = root.opt_at_most("cooldownCapMs", MAX_MS)? {
             policy.cooldown_cap_ms = v as i64;
         }
-        if let Some(v) = positive(&root, "exhaustedAfter")? {
+        if let Some(v) = positive(&root, "exhaustedAfter", u64::MAX)? {
             policy.exhausted_after = v.min(1000) as u32;
         }
         policy.derive_lease();
-        if let Some(l) = root.opt_u64("leaseMs")? {
+        if let Some(l) = root.opt_at_most("leaseMs", MAX_MS)? {
             let min = policy.request_timeout_ms + 1000;
             if l < min {
                 return Err(lease_too_short(min, policy.request_timeout_ms));
@@ -234,5 +241,49 @@ mod tests {
             .starts_with("leaseMs: must outlive"));
         let root = err("[]");
         assert_eq!(root, "config: must be an object");
+    }
+
+    #[test]
+    fn durations_past_their_limit_are_refused() {
+        // Before, 10^17 ms wrapped the lease's end (a time plus leaseMs) and
+        // the derived lease (a timeout times the attempts) in release builds.
+        let keys = format!(r#""encryptionKeys":[{{"id":"k1","key":"{KEY}"}}]"#);
+        let google = r#""providers":{"google":{"clientId":"a","clientSecret":"s"}}"#;
+        for key in [
+            "requestTimeoutMs",
+            "backoffBaseMs",
+            "backoffCapMs",
+            "cooldownBaseMs",
+            "cooldownCapMs",
+            "leaseMs",
+        ] {
+            assert_eq!(
+                err(&format!(
+                    r#"{{{google},{keys},"{key}":100000000000000000}}"#
+                )),
+                format!("config.{key}: must be at most 2592000000")
+            );
+            // The limit itself is accepted.
+            let ok = format!(r#"{{{google},{keys},"{key}":{MAX_MS}}}"#);
+            assert!(ManagerConfig::from_json(&ok).is_ok(), "{key}");
+        }
+        assert_eq!(
+            err(&format!(
+                r#"{{{google},{keys},"refreshMarginSeconds":9223372036854775807}}"#
+            )),
+            "config.refreshMarginSeconds: must be at most 315360000"
+        );
+        assert_eq!(
+            err(&format!(
+                r#"{{"providers":{{"google":{{"clientId":"a","clientSecret":"s","keepAliveSeconds":315360001}}}},{keys}}}"#
+            )),
+            "providers.google.keepAliveSeconds: must be at most 315360000"
+        );
+        // The largest of everything together still derives a lease.
+        let c = ManagerConfig::from_json(&format!(
+            r#"{{{google},{keys},"requestTimeoutMs":{MAX_MS},"backoffCapMs":{MAX_MS},"maxAttempts":10}}"#
+        ))
+        .unwrap();
+        assert!(c.policy.lease_ms > 0 && c.policy.wait_for_other_ms > c.policy.lease_ms);
     }
 }

@@ -180,6 +180,23 @@ impl<'a> Fields<'a> {
             v => Ok(v.map(|v| v as u64)),
         }
     }
+
+    /// A duration or count no larger than `max`: the arithmetic that adds it
+    /// to a time or multiplies it by attempts stays far from overflow.
+    pub fn opt_at_most(&self, key: &str, max: u64) -> Result<Option<u64>> {
+        match self.opt_u64(key)? {
+            Some(v) if v > max => Err(self.too_large(key, max)),
+            v => Ok(v),
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn too_large(&self, key: &str, max: u64) -> Error {
+        let mut limit = String::from("must be at most ");
+        super::text::push_decimal(&mut limit, max, 0);
+        self.err(key, &limit)
+    }
 }
 
 #[cfg(test)]

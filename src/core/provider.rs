@@ -388,7 +388,7 @@ impl ProviderConfig {
                 &mut c.refresh_token_warning_seconds,
             ),
         ] {
-            *slot = f.opt_u64(key)?;
+            *slot = f.opt_at_most(key, super::config::MAX_SECS)?;
         }
         c.access_tokens_expire = f.opt_bool("accessTokensExpire")?;
         c.scopes = f.opt_scopes("scopes")?;
