@@ -251,14 +251,25 @@ impl<T: Transport, S: Store, R: Runtime> Manager<T, S, R> {
                 "the connect took too long: start connecting again",
             )));
         }
-        if let Some(iss) = issuer {
-            if self.mixed_up(&attempt.provider, iss) {
-                // The code (if any) stays sealed in the attempt; without the
-                // ticket nobody can complete it, and it expires with it.
+        // The code (if any) stays sealed in the attempt; without the ticket
+        // nobody can complete it, and it expires with it.
+        match issuer {
+            Some(iss) if self.mixed_up(&attempt.provider, iss) => {
                 return Ok(back(invalid(
                     "the answer came from another authorization server than this connect went to: start connecting again",
                 )));
             }
+            None if self
+                .cfg
+                .providers
+                .get(&attempt.provider)
+                .is_some_and(|p| p.spec.issuer_required) =>
+            {
+                return Ok(back(invalid(
+                    "the answer did not say which authorization server sent it (iss), as this provider's always do: start connecting again",
+                )));
+            }
+            _ => {}
         }
         if let Some(e) = provider_error {
             let error = if e == "access_denied" {

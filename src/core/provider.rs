@@ -122,6 +122,10 @@ pub struct ProviderSpec {
     /// authorization responses carry as `iss`, compared at the callback
     /// against mix-up attacks (RFC 9700 §4.4). `None`: not known.
     pub issuer: Option<String>,
+    /// The server says its authorization responses always carry `iss`
+    /// (`authorization_response_iss_parameter_supported`, RFC 9207 §3): a
+    /// response without it is refused (§2.4).
+    pub issuer_required: bool,
     pub revocation: Revocation,
     /// The user-info endpoint and how to read it: who connected.
     pub userinfo: Option<(String, IdentityKind)>,
@@ -169,6 +173,7 @@ fn base_spec(
         refresh_ends_access_token: false,
         auth_url: None,
         issuer: None,
+        issuer_required: false,
         revocation: Revocation::None,
         userinfo: None,
         default_scopes: Vec::new(),
@@ -317,6 +322,9 @@ pub struct ProviderConfig {
     pub auth_url: Option<String>,
     /// The issuer identifier its authorization responses carry as `iss` (RFC 9207); `""`: none.
     pub issuer: Option<String>,
+    /// Its authorization responses always carry `iss` (RFC 9207 §3's
+    /// `authorization_response_iss_parameter_supported`): one without is refused.
+    pub issuer_required: Option<bool>,
     /// `rfc7009`, `google`, `github-grant` or `none`.
     pub revocation: Option<String>,
     pub revocation_url: Option<String>,
@@ -331,7 +339,7 @@ pub struct ProviderConfig {
 }
 
 impl ProviderConfig {
-    pub const FIELDS: [&'static str; 19] = [
+    pub const FIELDS: [&'static str; 20] = [
         "template",
         "clientId",
         "clientSecret",
@@ -343,6 +351,7 @@ impl ProviderConfig {
         "defaultExpiresInSeconds",
         "authUrl",
         "issuer",
+        "issuerRequired",
         "revocation",
         "revocationUrl",
         "userinfoUrl",
@@ -391,6 +400,7 @@ impl ProviderConfig {
             *slot = f.opt_at_most(key, super::config::MAX_SECS)?;
         }
         c.access_tokens_expire = f.opt_bool("accessTokensExpire")?;
+        c.issuer_required = f.opt_bool("issuerRequired")?;
         c.scopes = f.opt_scopes("scopes")?;
         c.auth_params = f.opt_string_map("authParams")?;
         Ok(c)
@@ -555,6 +565,16 @@ fn apply_connect_config(spec: &mut ProviderSpec, c: &ProviderConfig, key: &str) 
         Some("") => spec.issuer = None,
         // RFC 9207 §2: an https URL (a plain http one for local servers).
         Some(i) => spec.issuer = Some(url_field(i, key, "issuer")?),
+    }
+    if let Some(required) = c.issuer_required {
+        if required && spec.issuer.is_none() {
+            return Err(refused(
+                key,
+                "issuerRequired",
+                &["needs the issuer its responses carry (issuer)"],
+            ));
+        }
+        spec.issuer_required = required;
     }
     let url = match &c.revocation_url {
         Some(u) => Some(url_field(u, key, "revocationUrl")?),

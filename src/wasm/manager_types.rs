@@ -18,6 +18,8 @@ export interface ProviderConfig {
   authUrl?: string;
   /** The issuer its authorization responses carry as `iss` (RFC 9207), checked at the callback against mix-ups; Google's is built in; "" for none. */
   issuer?: string;
+  /** The server's responses always carry `iss` (its metadata says `authorization_response_iss_parameter_supported`, RFC 9207 §3): one without is refused (§2.4). Needs `issuer`. */
+  issuerRequired?: boolean;
   /** How the provider revokes a grant on disconnect. */
   revocation?: "rfc7009" | "google" | "github-grant" | "none";
   /** For github-grant it holds `{client_id}`. */

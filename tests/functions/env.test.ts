@@ -50,6 +50,7 @@ Deno.test("env: OAUTH_PROVIDERS with per-provider variables", () => {
     MY_IDP_TOKEN_URL: "https://idp.example/oauth/token",
     MY_IDP_AUTH_URL: "https://idp.example/oauth/authorize",
     MY_IDP_ISSUER: "https://idp.example/",
+    MY_IDP_ISSUER_REQUIRED: "true",
     MY_IDP_ROTATION: "single-use",
     MY_IDP_USERINFO_URL: "https://idp.example/userinfo",
     MY_IDP_REVOCATION_URL: "https://idp.example/oauth/revoke",
@@ -76,6 +77,7 @@ Deno.test("env: OAUTH_PROVIDERS with per-provider variables", () => {
     authUrl: "https://idp.example/oauth/authorize",
     // As written: an issuer is compared as a string (RFC 9207), its slash included.
     issuer: "https://idp.example/",
+    issuerRequired: true,
     rotation: "single-use",
     userinfoUrl: "https://idp.example/userinfo",
     revocationUrl: "https://idp.example/oauth/revoke",
@@ -93,6 +95,10 @@ Deno.test("env: every provider mistake names its variable", () => {
   refuses({ ...spotify, SPOTIFY_USERINFO_URL: "http://a b" }, /^SPOTIFY_USERINFO_URL must be/);
   refuses({ ...spotify, SPOTIFY_REVOCATION_URL: "nope" }, /^SPOTIFY_REVOCATION_URL must be/);
   refuses({ ...spotify, SPOTIFY_ISSUER: "accounts.spotify.com" }, /^SPOTIFY_ISSUER must be/);
+  refuses(
+    { ...spotify, SPOTIFY_ISSUER_REQUIRED: "yes" },
+    /^SPOTIFY_ISSUER_REQUIRED must be one of true, false/,
+  );
   refuses(
     { ...spotify, SPOTIFY_ROTATION: "sometimes" },
     /^SPOTIFY_ROTATION must be one of reusable, single-use/,

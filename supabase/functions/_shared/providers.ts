@@ -6,6 +6,7 @@
 //   <ID>_REVOCATION, <ID>_USERINFO_URL, <ID>_IDENTITY, <ID>_SCOPES, <ID>_CLIENT_AUTH,
 //   <ID>_KEEP_ALIVE_SECONDS (0: off), <ID>_REFRESH_TOKEN_WARNING_SECONDS,
 //   <ID>_ISSUER (RFC 9207: the `iss` its authorization responses carry),
+//   <ID>_ISSUER_REQUIRED=true (they always carry it: one without is refused),
 //   <ID>_ROTATION (reusable | single-use: whether a refresh token may be sent twice)
 //
 // where <ID> is the id upper-cased with '-' as '_' (my-idp → MY_IDP_CLIENT_ID).
@@ -42,6 +43,7 @@ export interface ProviderSettings {
   tokenUrl?: string;
   authUrl?: string;
   issuer?: string;
+  issuerRequired?: boolean;
   rotation?: string;
   revocation?: string;
   revocationUrl?: string;
@@ -86,6 +88,11 @@ function exactUrl(env: Env, name: string): string | undefined {
   return v;
 }
 
+function flag(env: Env, name: string): boolean | undefined {
+  const v = oneOf(env, name, ["true", "false"]);
+  return v === undefined ? undefined : v === "true";
+}
+
 function seconds(env: Env, name: string): number | undefined {
   const v = get(env, name);
   if (v === undefined) return undefined;
@@ -125,6 +132,7 @@ function provider(env: Env, id: string): ProviderSettings {
     tokenUrl,
     authUrl: httpUrl(env, `${P}_AUTH_URL`),
     issuer: exactUrl(env, `${P}_ISSUER`),
+    issuerRequired: flag(env, `${P}_ISSUER_REQUIRED`),
     rotation: oneOf(env, `${P}_ROTATION`, ROTATION),
     revocation: oneOf(env, `${P}_REVOCATION`, REVOCATION),
     revocationUrl: httpUrl(env, `${P}_REVOCATION_URL`),

@@ -11,7 +11,10 @@ fn issuer_world() -> (M, Server, MemoryStore, Rt) {
             "google":{{"clientId":"cid","clientSecret":"cs"}},
             "spotify":{{"clientId":"sid","clientSecret":"ss"}},
             "my-idp":{{"clientId":"mid","clientSecret":"ms","tokenUrl":"https://idp.example/token",
-                       "authUrl":"https://idp.example/authorize","issuer":"https://idp.example"}}}},
+                       "authUrl":"https://idp.example/authorize","issuer":"https://idp.example"}},
+            "strict-idp":{{"clientId":"sid","clientSecret":"ss","tokenUrl":"https://strict.example/token",
+                       "authUrl":"https://strict.example/authorize","issuer":"https://strict.example",
+                       "issuerRequired":true}}}},
           "encryptionKeys":[{{"id":"k1","key":"{KEY}"}}]}}"#
     ))
     .unwrap();
@@ -66,6 +69,41 @@ fn an_answer_from_another_authorization_server_is_refused_at_the_callback() {
     }
     // A provider whose issuer is not known: an unknown iss is no evidence.
     assert!(callback_with_iss("spotify", Some("https://accounts.spotify.com")).is_ok());
+}
+
+#[test]
+fn a_server_that_always_sends_iss_is_refused_an_answer_without_it() {
+    // RFC 9207 §2.4: a client MUST reject a response without iss from a
+    // server whose metadata says it sends one (issuerRequired).
+    assert!(callback_with_iss("strict-idp", Some("https://strict.example")).is_ok());
+    let e = callback_with_iss("strict-idp", None).unwrap_err();
+    assert_eq!(e.code, Code::ConnectStateInvalid);
+    assert!(e.message.contains("(iss)"), "{}", e.message);
+    assert!(callback_with_iss("strict-idp", Some("https://idp.example")).is_err());
+    // Others still may leave it out (the parameter is optional for them).
+    assert!(callback_with_iss("my-idp", None).is_ok());
+    // An error answer without iss is refused as well: it could be another
+    // server's, and its error is not this provider's word.
+    let (m, _, _, rt) = issuer_world();
+    let start = rt.run(m.begin_connect("u1", "strict-idp", opts())).unwrap();
+    let state = query(&start.authorization_url)["state"].clone();
+    let cb = rt
+        .run(m.connect_callback(&state, None, Some("access_denied"), None))
+        .unwrap();
+    assert_eq!(cb.error.unwrap().code, Code::ConnectStateInvalid);
+    // Required with no issuer to compare is a configuration error.
+    let bad = ManagerConfig::from_json(&format!(
+        r#"{{"providers":{{"x":{{"clientId":"m","clientSecret":"s","tokenUrl":"https://x.example/token","issuerRequired":true}}}},
+          "encryptionKeys":[{{"id":"k1","key":"{KEY}"}}]}}"#
+    ))
+    .err()
+    .unwrap();
+    assert_eq!(bad.code, Code::Config);
+    assert!(
+        bad.message.starts_with("providers.x.issuerRequired: needs"),
+        "{}",
+        bad.message
+    );
 }
 
 #[test]
