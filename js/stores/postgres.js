@@ -30,7 +30,8 @@ const COLUMNS = `
   ${ms("last_error_at")} as "lastErrorAt", failure_count as "failureCount",
   ${ms("cooldown_until")} as "cooldownUntil", ${ms("token_refreshed_at")} as "tokenRefreshedAt",
   version::float8 as version, lease_owner as "leaseOwner", ${ms("lease_until")} as "leaseUntil",
-  account_id as "accountId", account_email as "accountEmail", account_name as "accountName"`;
+  account_id as "accountId", account_email as "accountEmail", account_name as "accountName",
+  signin_digest as "signinDigest"`;
 
 /**
  * The row projection every method returns (ConnectionRow), for queries of
@@ -321,9 +322,12 @@ export class PostgresStore {
     const rows = await this.#query(
       `insert into ${T} as c (user_id, provider, access_token_sealed, refresh_token_sealed, expires_at,
               refresh_token_expires_at, scope, status, token_refreshed_at, version,
-              account_id, account_email, account_name)
-       values ($1::uuid, $2, $3, $4, ${ts("$5")}, ${ts("$6")}, $7, 'connected', ${ts("$8")}, 1, $9, $10, $11)
+              account_id, account_email, account_name, signin_digest)
+       values ($1::uuid, $2, $3, $4, ${ts("$5")}, ${ts("$6")}, $7, 'connected', ${
+        ts("$8")
+      }, 1, $9, $10, $11, $14)
        on conflict (user_id, provider) do update set ${SAVE_SET}, version = c.version + 1,
+              signin_digest = excluded.signin_digest,
               account_id = case when $13::boolean then excluded.account_id
                                 else coalesce(excluded.account_id, c.account_id) end,
               account_email = case when $13::boolean then excluded.account_email
@@ -338,6 +342,7 @@ export class PostgresStore {
         w.accountName ?? null,
         w.keepStoredRefreshToken === true,
         w.forgetStoredAccount === true,
+        w.signinDigest ?? null,
       ],
     );
     return rows[0];

@@ -156,6 +156,7 @@ export class MemoryStore {
     }
     const kept = [r.refreshTokenSealed ?? null, r.refreshTokenExpiresAt ?? null];
     this.#apply(r, w);
+    r.signinDigest = w.signinDigest ?? null;
     // A refresh token rotated since the caller read the row stays (see TokenWrite).
     if (w.keepStoredRefreshToken && kept[0] !== null) {
       [r.refreshTokenSealed, r.refreshTokenExpiresAt] = kept;

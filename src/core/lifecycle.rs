@@ -2,6 +2,7 @@
 //! (a sign-in's or a connect's) with who connected, the status report, the
 //! missing-scope flag, and the background refresher's pass.
 
+use super::authorize::sha256_b64url;
 use super::error::{Code, Error, Result};
 use super::http::Transport;
 use super::identity::{emails_request, parse_userinfo, primary_email, userinfo_request, Account};
@@ -77,6 +78,19 @@ impl<T: Transport, S: Store, R: Runtime> Manager<T, S, R> {
         };
         let now = self.rt.now_ms();
         let loaded = self.store.load(user_id, provider_id).await?;
+        // A sign-in's tokens are handed over once, but a client whose first
+        // try failed without an answer (the request may have landed) sends
+        // them again. Written again, they would undo what happened since: a
+        // refresh that rotated the refresh token (the old one then dead, or
+        // its reuse revoking the grant), a disconnect. The same access token
+        // is the same sign-in: nothing to write.
+        let digest = (kind == "stored").then(|| sha256_b64url(&t.access_token));
+        if let Some(row) = loaded
+            .as_ref()
+            .filter(|r| digest.is_some() && r.signin_digest == digest)
+        {
+            return Ok(self.report(provider_id, Some(row)));
+        }
         // Tokens without a refresh token keep the stored one (a provider
         // sends it on first consent only), but not another account's: a
         // refresh token belongs to the grant it came with (RFC 6749 §6), and
@@ -148,6 +162,7 @@ impl<T: Transport, S: Store, R: Runtime> Manager<T, S, R> {
             // stored account may be another one's (a reconnect as someone
             // else with user-info failing), so it is not kept.
             forget_stored_account: account.is_none() && t.refresh_token.is_some(),
+            signin_digest: digest,
         };
         // A grant flagged for a missing scope whose new consent says it still
         // lacks it (Google's granular consent lets the user untick it) stays

@@ -281,6 +281,7 @@ impl Store for MemoryStore {
                 account_id: None,
                 account_email: None,
                 account_name: None,
+                signin_digest: None,
             });
         // Tests: another writer lands between the caller's read and this write.
         if let Some(meanwhile) = self.inner.before_next_save.borrow_mut().take() {
@@ -291,6 +292,7 @@ impl Store for MemoryStore {
             row.refresh_token_expires_at,
         );
         apply_write(row, w);
+        row.signin_digest.clone_from(&w.signin_digest);
         if w.keep_stored_refresh_token && kept.0.is_some() {
             (row.refresh_token_sealed, row.refresh_token_expires_at) = kept;
         }

@@ -30,6 +30,11 @@ pub struct ConnectionRow {
     pub account_id: Option<String>,
     pub account_email: Option<String>,
     pub account_name: Option<String>,
+    /// The SHA-256 (base64url) of the access token of the last sign-in
+    /// stored (`store_tokens`), kept by refreshes and disconnects: the same
+    /// sign-in's tokens sent again are not written again. `None` in stores
+    /// that do not keep it.
+    pub signin_digest: Option<String>,
 }
 
 /// The outcome of trying to take the refresh lease.
@@ -71,6 +76,9 @@ pub struct TokenWrite {
     /// which name whoever held the grant before. Stores that ignore it keep
     /// them, as before.
     pub forget_stored_account: bool,
+    /// saveTokens only (commitRefresh leaves the column): the row's
+    /// `signin_digest` after this write; a connect's write clears it.
+    pub signin_digest: Option<String>,
 }
 
 /// A connect in progress (RFC 6749 §4.1 with PKCE), found by the SHA-256 of

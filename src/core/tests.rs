@@ -104,6 +104,8 @@ struct World {
     rt: Rt,
     p: Provider,
     store: MemoryStore,
+    /// `connect` calls so far: each is a new sign-in with its own access token.
+    sign_ins: Cell<u32>,
 }
 
 fn world(provider: &str) -> World {
@@ -115,18 +117,32 @@ fn world(provider: &str) -> World {
     p.latency_yields.set(3);
     let store = MemoryStore::new();
     let m = Manager::new(config(provider, ""), p.clone(), store.clone(), rt.clone());
-    World { m, rt, p, store }
+    World {
+        m,
+        rt,
+        p,
+        store,
+        sign_ins: Cell::new(0),
+    }
 }
 
 impl World {
     /// Stores a connection whose access token expires in `expires_in`
     /// seconds: an hour-long token issued earlier (so the margin is the
-    /// configured one, not capped by a short lifetime).
+    /// configured one, not capped by a short lifetime). The first one's
+    /// access token is `at-initial`, the next ones' `at-initial-2`, … (a
+    /// sign-in brings a new one; the same one again is a resend).
     fn connect(&self, provider: &str, expires_in: i64, refresh: Option<&str>) {
+        let n = self.sign_ins.get() + 1;
+        self.sign_ins.set(n);
         self.sign_in(
             provider,
             InitialTokens {
-                access_token: "at-initial".into(),
+                access_token: if n == 1 {
+                    "at-initial".into()
+                } else {
+                    format!("at-initial-{n}")
+                },
                 refresh_token: refresh.map(str::to_string),
                 expires_at_ms: Some(self.rt.now_ms() + expires_in * 1000),
                 scope: Some("calendar".into()),

@@ -87,6 +87,12 @@ export interface ConnectionRow {
   accountId?: string | null;
   accountEmail?: string | null;
   accountName?: string | null;
+  /**
+   * The SHA-256 (base64url) of the access token of the last sign-in stored:
+   * saveTokens writes it, commitRefresh and disconnect leave it. Optional: a
+   * store without it stores the same sign-in's tokens again when they are resent.
+   */
+  signinDigest?: string | null;
 }
 
 /** A connect in progress; instants are epoch milliseconds. */
@@ -131,6 +137,8 @@ export interface TokenWrite {
    * keeps them, as before.
    */
   forgetStoredAccount?: boolean;
+  /** saveTokens only: the row's `signinDigest` after this write (null: a connect's grant). */
+  signinDigest?: string | null;
 }
 
 export interface FailureWrite {

@@ -75,6 +75,7 @@ fn row_from_json(json: &json::Value, path: &str) -> Result<ConnectionRow> {
         ("accountId", Slot::OptStr(&mut r.account_id)),
         ("accountEmail", Slot::OptStr(&mut r.account_email)),
         ("accountName", Slot::OptStr(&mut r.account_name)),
+        ("signinDigest", Slot::OptStr(&mut r.signin_digest)),
     ])?;
     Ok(r)
 }
@@ -139,6 +140,7 @@ fn write_to_js(w: &TokenWrite) -> JsValue {
             "forgetStoredAccount",
             JsValue::from_bool(w.forget_stored_account),
         ),
+        ("signinDigest", opt_s(w.signin_digest.as_deref())),
     ])
 }
 

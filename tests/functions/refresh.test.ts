@@ -230,6 +230,40 @@ Deno.test({
       );
 
       await t.step(
+        "the same sign-in's tokens sent again after a rotation: nothing written, the live refresh token kept",
+        async () => {
+          await control(s, "config", { rotation: true });
+          await clearCooldown(s);
+          const g = await (await fetch(`${s.emu.url}/control/grant`, {
+            method: "POST",
+            body: JSON.stringify({ email: `${USER}@example.com` }),
+          })).json();
+          const store = () =>
+            s.call("store-google-tokens", {
+              body: { providerToken: g.access_token, providerRefreshToken: g.refresh_token, scope: g.scope },
+            });
+          assert.equal((await store()).status, 200);
+          await expireInDb(s);
+          const refreshed = await s.call("refresh-google-token", { body: {} });
+          assert.equal(refreshed.json.refreshed, true, JSON.stringify(refreshed.json));
+          // The client's retry of a store whose answer it never got.
+          const [{ version }] = await s.pg
+            .sql`select version::int from oauth_connections where user_id = ${USER}`;
+          const again = await store();
+          assert.equal(again.status, 200);
+          assert.equal(again.json.status, "connected");
+          const [row] = await s.pg.sql`select version::int from oauth_connections where user_id = ${USER}`;
+          assert.equal(row.version, version, "nothing written");
+          // The stored refresh token is the rotated one: a refresh works, no reuse detected.
+          const before = await counters(s);
+          const forced = await s.call("refresh-google-token", { body: { force: true } });
+          assert.equal(forced.status, 200, JSON.stringify(forced.json));
+          assert.equal((await counters(s)).reuseDetected, before.reuseDetected);
+          await control(s, "config", { rotation: false });
+        },
+      );
+
+      await t.step(
         "through a transaction pooler's settings (DATABASE_PREPARE=false): the same one refresh",
         async () => {
           const unprepared = await startFunctions({ ...s.env, DATABASE_PREPARE: "false" });

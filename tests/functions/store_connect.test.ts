@@ -131,6 +131,21 @@ Deno.test({
       });
 
       await t.step(
+        "signinDigest: a sign-in's write sets it, a refresh and a disconnect keep it, a connect's clears it",
+        async () => {
+          const user = { userId: USER, provider: "digest" };
+          const signedIn = await store.saveTokens(write({ ...user, signinDigest: "d1" }));
+          assert.equal(signedIn.signinDigest, "d1");
+          assert.ok(await store.commitRefresh({ write: write(user), expectedVersion: signedIn.version }));
+          assert.equal((await store.load(user))?.signinDigest, "d1");
+          await store.disconnect({ ...user, at: Date.now() });
+          assert.equal((await store.load(user))?.signinDigest, "d1");
+          assert.equal((await store.saveTokens(write(user))).signinDigest, null);
+          await pg.sql`delete from oauth_connections where provider = 'digest'`;
+        },
+      );
+
+      await t.step(
         "accounts: a sign-in sets them, null keeps them, a refresh never touches them",
         async () => {
           const first = await store.saveTokens(

@@ -119,6 +119,7 @@ export class MemoryStore {
     }
     const kept = [r.refreshTokenSealed ?? null, r.refreshTokenExpiresAt ?? null];
     this.apply(r, w);
+    r.signinDigest = w.signinDigest ?? null;
     if (w.keepStoredRefreshToken && kept[0] !== null) {
       [r.refreshTokenSealed, r.refreshTokenExpiresAt] = kept;
     }

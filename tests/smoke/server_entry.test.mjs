@@ -213,6 +213,33 @@ test("the package's MemoryStore keeps a user's newest connects only, as the Post
   assert.equal(claim("b-0"), "claimed", "another user's connect is kept");
 });
 
+test("the package's MemoryStore and the tests' keep a sign-in's digest through refreshes and disconnects, as Postgres does", async () => {
+  const { MemoryStore: PackageMemoryStore } = await import("../../pkg/stores/memory.js");
+  for (const store of [new PackageMemoryStore(), new MemoryStore()]) {
+    const user = { userId: "user-a", provider: "google" };
+    const write = (o = {}) => ({
+      ...user,
+      accessTokenSealed: "v1.k1.a",
+      refreshTokenSealed: "v1.k1.r",
+      expiresAt: now + 3_600_000,
+      refreshTokenExpiresAt: null,
+      scope: "openid",
+      refreshedAt: now,
+      accountId: null,
+      accountEmail: null,
+      accountName: null,
+      ...o,
+    });
+    const signedIn = await store.saveTokens(write({ signinDigest: "d1" }));
+    assert.equal(signedIn.signinDigest, "d1");
+    assert.ok(await store.commitRefresh({ write: write(), expectedVersion: signedIn.version }));
+    assert.equal((await store.load(user)).signinDigest, "d1");
+    await store.disconnect({ ...user, at: now });
+    assert.equal((await store.load(user)).signinDigest, "d1");
+    assert.equal((await store.saveTokens(write())).signinDigest, null);
+  }
+});
+
 test("the package's MemoryStore and the tests' keep a stored account unless a write forgets it, as Postgres does", async () => {
   const { MemoryStore: PackageMemoryStore } = await import("../../pkg/stores/memory.js");
   for (const store of [new PackageMemoryStore(), new MemoryStore()]) {

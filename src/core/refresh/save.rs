@@ -97,6 +97,7 @@ impl<T: Transport, S: Store, R: Runtime> Manager<T, S, R> {
             account_name: None,
             keep_stored_refresh_token: false,
             forget_stored_account: false,
+            signin_digest: None,
         }
     }
 

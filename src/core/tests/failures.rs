@@ -29,7 +29,10 @@ fn invalid_grant_needs_reauth_and_stops_calling() {
     assert_eq!(w.p.calls(), 1, "no provider call for a dead grant");
     // Reconnecting restores it.
     w.connect("google", 3600, Some("rt-new"));
-    assert_eq!(w.get("google").unwrap().access_token.expose(), "at-initial");
+    assert_eq!(
+        w.get("google").unwrap().access_token.expose(),
+        "at-initial-2"
+    );
     assert_eq!(
         w.rt.run(w.m.status("user-1", "google")).unwrap().status,
         "connected"

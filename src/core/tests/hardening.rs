@@ -66,7 +66,10 @@ fn a_token_that_cannot_be_opened_sets_status_error_once_with_an_event() {
     assert_eq!(w.p.calls(), 0);
     // A new sign-in heals it.
     w.connect("google", 3600, Some("rt-1"));
-    assert_eq!(w.get("google").unwrap().access_token.expose(), "at-initial");
+    assert_eq!(
+        w.get("google").unwrap().access_token.expose(),
+        "at-initial-2"
+    );
     assert_eq!(
         w.rt.run(w.m.status("user-1", "google")).unwrap().status,
         "connected"

@@ -326,3 +326,46 @@ fn an_expired_token_with_no_refresh_token_needs_a_new_consent() {
         "connected"
     );
 }
+
+#[test]
+fn the_same_sign_in_sent_again_does_not_undo_a_rotation_or_a_disconnect() {
+    // A client whose first try got no answer (the request may have landed)
+    // sends the same sign-in's tokens again, maybe after a refresh rotated
+    // the refresh token: written again, the dead one would replace it.
+    let w = world("google");
+    w.p.rotate.set(true);
+    let signin = || InitialTokens {
+        access_token: "at-signin".into(),
+        refresh_token: Some("rt-signin".into()),
+        expires_in_secs: Some(3600),
+        ..Default::default()
+    };
+    w.sign_in("google", signin());
+    w.rt.advance(3_600_000);
+    assert!(w.get("google").unwrap().refreshed);
+    let rotated = w.stored_refresh_token("google").unwrap();
+    assert_ne!(rotated, "rt-signin");
+    let version = w.store.row("user-1", "google").unwrap().version;
+    let report = w.sign_in("google", signin());
+    assert_eq!(report.status, "connected");
+    assert_eq!(w.stored_refresh_token("google").unwrap(), rotated);
+    let row = w.store.row("user-1", "google").unwrap();
+    assert_eq!(row.version, version, "nothing written");
+    assert_ne!(w.get("google").unwrap().access_token.expose(), "at-signin");
+    // Nor does it connect again what the user disconnected.
+    w.rt.run(w.m.disconnect("user-1", "google")).unwrap();
+    assert_eq!(w.sign_in("google", signin()).status, "disconnected");
+    assert_eq!(w.get("google").unwrap_err().code, Code::NotConnected);
+    // A new sign-in (its own access token) is stored.
+    let report = w.sign_in(
+        "google",
+        InitialTokens {
+            access_token: "at-next".into(),
+            refresh_token: Some("rt-next".into()),
+            expires_in_secs: Some(3600),
+            ..Default::default()
+        },
+    );
+    assert_eq!(report.status, "connected");
+    assert_eq!(w.stored_refresh_token("google").unwrap(), "rt-next");
+}

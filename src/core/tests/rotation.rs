@@ -250,6 +250,7 @@ fn a_rotation_is_kept_over_a_sign_in_that_kept_the_spent_token() {
                     account_name: None,
                     keep_stored_refresh_token: true,
                     forget_stored_account: false,
+                    signin_digest: None,
                 })
                 .await
                 .unwrap();

@@ -6,6 +6,7 @@ const FIRST = "20261122000000_oauth_connections.sql";
 const CONNECT = "20261124090000_oauth_connect.sql";
 const OPERATIONS = "20261125090000_oauth_operations.sql";
 const ENDPOINTS_DISABLED = "20261127090000_oauth_webhook_endpoints_disabled.sql";
+const SIGNIN_DIGEST = "20261129090000_oauth_signin_digest.sql";
 
 /**
  * Connects in progress kept per user: a user (or a script with their
@@ -28,6 +29,7 @@ export const ADDED_BY = {
   oauth_metrics_rollup: OPERATIONS,
   oauth_metrics_state: OPERATIONS,
   oauth_webhook_endpoints_disabled: ENDPOINTS_DISABLED,
+  "oauth_connections.signin_digest": SIGNIN_DIGEST,
 };
 
 /** @type {Record<string, string[]>} */
@@ -56,6 +58,7 @@ export const EXPECTED = {
     "account_name",
     "sweep_until",
     "refresh_expiry_warned_for",
+    "signin_digest",
   ],
   oauth_refresh_events: [
     "user_id",
