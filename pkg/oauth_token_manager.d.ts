@@ -157,7 +157,7 @@ export interface ConnectionRow {
     accountName?: string | null;
     /**
      * The SHA-256 (base64url) of the access token of the last sign-in stored:
-     * saveTokens writes it, commitRefresh and disconnect leave it. Optional: a
+     * a saveTokens write that has one sets it, everything else leaves it. Optional: a
      * store without it stores the same sign-in's tokens again when they are resent.
      */
     signinDigest?: string | null;
@@ -205,7 +205,7 @@ export interface TokenWrite {
      * keeps them, as before.
      */
     forgetStoredAccount?: boolean;
-    /** saveTokens only: the row's `signinDigest` after this write (null: a connect's grant). */
+    /** saveTokens only: the row's `signinDigest` after this write; absent: keep the row's. */
     signinDigest?: string | null;
 }
 

@@ -151,12 +151,14 @@ export class MemoryStore {
         accountId: null,
         accountEmail: null,
         accountName: null,
+        signinDigest: null,
       });
       this.#rows.set(k, r);
     }
     const kept = [r.refreshTokenSealed ?? null, r.refreshTokenExpiresAt ?? null];
     this.#apply(r, w);
-    r.signinDigest = w.signinDigest ?? null;
+    // A write without one (a connect's) keeps the last sign-in's.
+    if (w.signinDigest != null) r.signinDigest = w.signinDigest;
     // A refresh token rotated since the caller read the row stays (see TokenWrite).
     if (w.keepStoredRefreshToken && kept[0] !== null) {
       [r.refreshTokenSealed, r.refreshTokenExpiresAt] = kept;

@@ -32,10 +32,12 @@ const FIELDS: [&str; 11] = [
     "leaseMs",
 ];
 
-/// The longest duration a setting in milliseconds may name: 30 days (a
-/// cooldown longer than that is a disconnect). Far below what would overflow
-/// a time plus a lease, or a timeout times the attempts.
-pub const MAX_MS: u64 = 30 * 86_400_000;
+/// The longest duration a setting in milliseconds may name: the longest
+/// delay `setTimeout` takes (2^31 - 1 ms, about 24.8 days; a longer one fires
+/// at once), which the provider calls' timeout and the backoff are waited
+/// with. Far below what would overflow a time plus a lease, or a timeout
+/// times the attempts.
+pub const MAX_MS: u64 = i32::MAX as u64;
 /// The longest a setting in seconds may name: ten years.
 pub const MAX_SECS: u64 = 3_650 * 86_400;
 
@@ -261,7 +263,7 @@ mod tests {
                 err(&format!(
                     r#"{{{google},{keys},"{key}":100000000000000000}}"#
                 )),
-                format!("config.{key}: must be at most 2592000000")
+                format!("config.{key}: must be at most 2147483647")
             );
             // The limit itself is accepted.
             let ok = format!(r#"{{{google},{keys},"{key}":{MAX_MS}}}"#);

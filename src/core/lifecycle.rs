@@ -82,15 +82,23 @@ impl<T: Transport, S: Store, R: Runtime> Manager<T, S, R> {
         // try failed without an answer (the request may have landed) sends
         // them again. Written again, they would undo what happened since: a
         // refresh that rotated the refresh token (the old one then dead, or
-        // its reuse revoking the grant), a disconnect. The same access token
-        // is the same sign-in: nothing to write.
+        // its reuse revoking the grant), a disconnect, a connect's newer
+        // grant. The same access token is the same sign-in: nothing to write,
+        // unless it brings the refresh token a working grant lacks (nothing
+        // can have rotated then; the first store came without it).
         let digest = (kind == "stored").then(|| sha256_b64url(&t.access_token));
-        if let Some(row) = loaded
-            .as_ref()
-            .filter(|r| digest.is_some() && r.signin_digest == digest)
-        {
+        if let Some(row) = loaded.as_ref().filter(|r| {
+            digest.is_some()
+                && r.signin_digest == digest
+                && !(t.refresh_token.is_some()
+                    && r.refresh_token_sealed.is_none()
+                    && Status::parse(&r.status) == Some(Status::Connected))
+        }) {
             return Ok(self.report(provider_id, Some(row)));
         }
+        // A connect's grant keeps the last sign-in's digest: that sign-in,
+        // resent, must not replace it either.
+        let digest = digest.or_else(|| loaded.as_ref().and_then(|r| r.signin_digest.clone()));
         // Tokens without a refresh token keep the stored one (a provider
         // sends it on first consent only), but not another account's: a
         // refresh token belongs to the grant it came with (RFC 6749 §6), and

@@ -292,7 +292,9 @@ impl Store for MemoryStore {
             row.refresh_token_expires_at,
         );
         apply_write(row, w);
-        row.signin_digest.clone_from(&w.signin_digest);
+        if w.signin_digest.is_some() {
+            row.signin_digest.clone_from(&w.signin_digest);
+        }
         if w.keep_stored_refresh_token && kept.0.is_some() {
             (row.refresh_token_sealed, row.refresh_token_expires_at) = kept;
         }

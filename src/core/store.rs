@@ -31,9 +31,9 @@ pub struct ConnectionRow {
     pub account_email: Option<String>,
     pub account_name: Option<String>,
     /// The SHA-256 (base64url) of the access token of the last sign-in
-    /// stored (`store_tokens`), kept by refreshes and disconnects: the same
-    /// sign-in's tokens sent again are not written again. `None` in stores
-    /// that do not keep it.
+    /// stored (`store_tokens`), kept by refreshes, disconnects and connects:
+    /// the same sign-in's tokens sent again are not written again. `None` in
+    /// stores that do not keep it.
     pub signin_digest: Option<String>,
 }
 
@@ -77,7 +77,8 @@ pub struct TokenWrite {
     /// them, as before.
     pub forget_stored_account: bool,
     /// saveTokens only (commitRefresh leaves the column): the row's
-    /// `signin_digest` after this write; a connect's write clears it.
+    /// `signin_digest` after this write (a connect's write carries the
+    /// stored one on). `None` is not sent to a JS store.
     pub signin_digest: Option<String>,
 }
 

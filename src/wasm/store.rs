@@ -6,7 +6,7 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
 use super::convert::{
-    error_from_js, event_to_js, get, n, obj, opt_n, opt_s, row_key_js, s, store_json, strings,
+    error_from_js, event_to_js, get, n, obj, opt_n, opt_s, row_key_js, s, set, store_json, strings,
 };
 use super::util::settle;
 use crate::core::error::{Code, Error, Result};
@@ -117,7 +117,7 @@ fn attempt_to_js(a: &ConnectAttempt) -> JsValue {
 }
 
 fn write_to_js(w: &TokenWrite) -> JsValue {
-    obj(&[
+    let o = obj(&[
         ("userId", s(&w.user_id)),
         ("provider", s(&w.provider)),
         ("accessTokenSealed", s(&w.access_token_sealed)),
@@ -140,8 +140,13 @@ fn write_to_js(w: &TokenWrite) -> JsValue {
             "forgetStoredAccount",
             JsValue::from_bool(w.forget_stored_account),
         ),
-        ("signinDigest", opt_s(w.signin_digest.as_deref())),
-    ])
+    ]);
+    // Only when there is one: a commitRefresh write has none, and a store
+    // that copies a write's fields must not clear the row's with a null.
+    if let Some(d) = &w.signin_digest {
+        set(&o, "signinDigest", &s(d));
+    }
+    o
 }
 
 impl JsStore {

@@ -5,6 +5,8 @@ import assert from "node:assert/strict";
 import type { ConnectAttempt, TokenWrite } from "../../pkg/oauth_token_manager.js";
 import { connectPostgres } from "../../supabase/functions/_shared/db.ts";
 import { PostgresStore } from "../../supabase/functions/_shared/store.ts";
+// @ts-types="../../pkg/stores/postgres.d.ts"
+import { PostgresStore as PackageStore } from "../../pkg/stores/postgres.js";
 import { startPostgres, USER } from "./harness.ts";
 import { MAX_CONNECTS_PER_USER } from "../../js/stores/schema.js";
 
@@ -131,7 +133,7 @@ Deno.test({
       });
 
       await t.step(
-        "signinDigest: a sign-in's write sets it, a refresh and a disconnect keep it, a connect's clears it",
+        "signinDigest: a sign-in's write sets it; a refresh, a disconnect and a write without one keep it",
         async () => {
           const user = { userId: USER, provider: "digest" };
           const signedIn = await store.saveTokens(write({ ...user, signinDigest: "d1" }));
@@ -140,7 +142,8 @@ Deno.test({
           assert.equal((await store.load(user))?.signinDigest, "d1");
           await store.disconnect({ ...user, at: Date.now() });
           assert.equal((await store.load(user))?.signinDigest, "d1");
-          assert.equal((await store.saveTokens(write(user))).signinDigest, null);
+          assert.equal((await store.saveTokens(write(user))).signinDigest, "d1");
+          assert.equal((await store.saveTokens(write({ ...user, signinDigest: "d2" }))).signinDigest, "d2");
           await pg.sql`delete from oauth_connections where provider = 'digest'`;
         },
       );
@@ -313,6 +316,24 @@ Deno.test({
           scopes_added: ["repo"],
           instance: "test",
         });
+      });
+
+      await t.step("a database behind the migrations: SCHEMA_MISMATCH, not a retryable STORAGE", async () => {
+        await pg.sql`alter table oauth_connections rename column signin_digest to signin_digest_x`;
+        try {
+          // The package's store over postgres.js itself, as a server uses it
+          // (the functions check the schema at start instead).
+          await assert.rejects(
+            new PackageStore(pg.sql).load({ userId: USER, provider: "spotify" }),
+            (e: Error & { code?: string }) => {
+              assert.equal(e.code, "SCHEMA_MISMATCH");
+              assert.match(e.message, /migrations/);
+              return true;
+            },
+          );
+        } finally {
+          await pg.sql`alter table oauth_connections rename column signin_digest_x to signin_digest`;
+        }
       });
     } finally {
       await db.close();

@@ -114,12 +114,13 @@ export class MemoryStore {
         version: 0,
         leaseOwner: null,
         leaseUntil: null,
+        signinDigest: null,
       });
       this.rows.set(k, r);
     }
     const kept = [r.refreshTokenSealed ?? null, r.refreshTokenExpiresAt ?? null];
     this.apply(r, w);
-    r.signinDigest = w.signinDigest ?? null;
+    if (w.signinDigest != null) r.signinDigest = w.signinDigest;
     if (w.keepStoredRefreshToken && kept[0] !== null) {
       [r.refreshTokenSealed, r.refreshTokenExpiresAt] = kept;
     }

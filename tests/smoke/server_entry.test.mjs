@@ -213,7 +213,7 @@ test("the package's MemoryStore keeps a user's newest connects only, as the Post
   assert.equal(claim("b-0"), "claimed", "another user's connect is kept");
 });
 
-test("the package's MemoryStore and the tests' keep a sign-in's digest through refreshes and disconnects, as Postgres does", async () => {
+test("the package's MemoryStore and the tests' keep a sign-in's digest through refreshes, disconnects and connects, as Postgres does", async () => {
   const { MemoryStore: PackageMemoryStore } = await import("../../pkg/stores/memory.js");
   for (const store of [new PackageMemoryStore(), new MemoryStore()]) {
     const user = { userId: "user-a", provider: "google" };
@@ -236,7 +236,8 @@ test("the package's MemoryStore and the tests' keep a sign-in's digest through r
     assert.equal((await store.load(user)).signinDigest, "d1");
     await store.disconnect({ ...user, at: now });
     assert.equal((await store.load(user)).signinDigest, "d1");
-    assert.equal((await store.saveTokens(write())).signinDigest, null);
+    assert.equal((await store.saveTokens(write())).signinDigest, "d1");
+    assert.equal((await store.saveTokens(write({ signinDigest: "d2" }))).signinDigest, "d2");
   }
 });
 

@@ -368,4 +368,42 @@ fn the_same_sign_in_sent_again_does_not_undo_a_rotation_or_a_disconnect() {
     );
     assert_eq!(report.status, "connected");
     assert_eq!(w.stored_refresh_token("google").unwrap(), "rt-next");
+    // A connect's newer grant is not replaced by that sign-in resent.
+    w.rt.run(w.m.save_grant(
+        "user-1",
+        "google",
+        InitialTokens {
+            access_token: "at-connect".into(),
+            refresh_token: Some("rt-connect".into()),
+            expires_in_secs: Some(3600),
+            ..Default::default()
+        },
+        "connected",
+    ))
+    .unwrap();
+    w.sign_in(
+        "google",
+        InitialTokens {
+            access_token: "at-next".into(),
+            refresh_token: Some("rt-next".into()),
+            expires_in_secs: Some(3600),
+            ..Default::default()
+        },
+    );
+    assert_eq!(w.stored_refresh_token("google").unwrap(), "rt-connect");
+}
+
+#[test]
+fn the_same_access_token_with_the_refresh_token_the_first_store_lacked_is_written() {
+    let w = world("google");
+    let tokens = |refresh: Option<&str>| InitialTokens {
+        access_token: "at-alone".into(),
+        refresh_token: refresh.map(str::to_string),
+        expires_in_secs: Some(3600),
+        ..Default::default()
+    };
+    w.sign_in("google", tokens(None));
+    assert_eq!(w.stored_refresh_token("google"), None);
+    w.sign_in("google", tokens(Some("rt-late")));
+    assert_eq!(w.stored_refresh_token("google").as_deref(), Some("rt-late"));
 }

@@ -151,6 +151,15 @@ function coded(code, message) {
  */
 function storageError(e) {
   const err = /** @type {{ message?: unknown; code?: unknown }} */ (e);
+  // undefined_column, undefined_table: a database behind this version's
+  // migrations, which no retry mends (checkSchema() names what is missing).
+  if (err?.code === "42703" || err?.code === "42P01") {
+    return coded(
+      "SCHEMA_MISMATCH",
+      "the database lacks a table or column this store needs: apply oauth-token-manager/migrations/ " +
+        "(checkSchema() names the migration)",
+    );
+  }
   const message = typeof err?.message === "string" ? err.message : String(e);
   const sqlstate = typeof err?.code === "string" ? ` [${err.code}]` : "";
   return coded("STORAGE", `the database failed: ${message.slice(0, 300)}${sqlstate}`);
@@ -327,7 +336,7 @@ export class PostgresStore {
         ts("$8")
       }, 1, $9, $10, $11, $14)
        on conflict (user_id, provider) do update set ${SAVE_SET}, version = c.version + 1,
-              signin_digest = excluded.signin_digest,
+              signin_digest = coalesce(excluded.signin_digest, c.signin_digest),
               account_id = case when $13::boolean then excluded.account_id
                                 else coalesce(excluded.account_id, c.account_id) end,
               account_email = case when $13::boolean then excluded.account_email
