@@ -104,21 +104,24 @@ const COMMIT_SET = TOKEN_SET.replace(
 /**
  * saveTokens' columns: TOKEN_SET, where $12 (keepStoredRefreshToken) keeps the
  * refresh token the row holds at this moment, and its end, over $4 and $6
- * (the copy read before: a refresh may have rotated it since).
+ * (the copy read before: a refresh may have rotated it since, or erased it,
+ * dead, after invalid_grant or a disconnect: none then, not the dead copy).
  */
 const SAVE_SET = TOKEN_SET
   .replace(
     "refresh_token_sealed = $4,",
-    () =>
-      "refresh_token_sealed = case when $12::boolean then coalesce(c.refresh_token_sealed, $4) else $4 end,",
+    () => "refresh_token_sealed = case when $12::boolean then c.refresh_token_sealed else $4 end,",
   )
   .replace(
     `refresh_token_expires_at = ${ts("$6")},`,
     () =>
-      `refresh_token_expires_at = case when $12::boolean and c.refresh_token_sealed is not null
-       then c.refresh_token_expires_at else ${ts("$6")} end,`,
+      `refresh_token_expires_at = case when $12::boolean then c.refresh_token_expires_at else ${
+        ts("$6")
+      } end,`,
   );
-if (!SAVE_SET.includes("$12::boolean and")) throw new Error("postgres store: SAVE_SET did not apply");
+if (!SAVE_SET.includes("$12::boolean then c.refresh_token_expires_at")) {
+  throw new Error("postgres store: SAVE_SET did not apply");
+}
 
 /** @param {TokenWrite} w */
 function writeParams(w) {

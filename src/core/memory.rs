@@ -258,6 +258,8 @@ impl Store for MemoryStore {
 
     async fn save_tokens(&self, w: &TokenWrite) -> Result<ConnectionRow> {
         let mut rows = self.inner.rows.borrow_mut();
+        // An insert takes the write's refresh token; an update may keep the row's.
+        let existed = rows.contains_key(&key(&w.user_id, &w.provider));
         let row = rows
             .entry(key(&w.user_id, &w.provider))
             .or_insert_with(|| ConnectionRow {
@@ -295,7 +297,7 @@ impl Store for MemoryStore {
         if w.signin_digest.is_some() {
             row.signin_digest.clone_from(&w.signin_digest);
         }
-        if w.keep_stored_refresh_token && kept.0.is_some() {
+        if w.keep_stored_refresh_token && existed {
             (row.refresh_token_sealed, row.refresh_token_expires_at) = kept;
         }
         Ok(row.clone())

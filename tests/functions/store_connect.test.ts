@@ -259,13 +259,14 @@ Deno.test({
           );
           assert.equal(replaced.refreshTokenSealed, "v1.k1.new-grant");
           assert.equal(replaced.refreshTokenExpiresAt, null);
-          // With it and nothing stored: the copy.
+          // With it and nothing stored (erased since the read: invalid_grant,
+          // a disconnect): nothing, not the dead copy read before.
           await pg
             .sql`update oauth_connections set refresh_token_sealed = null where user_id = ${USER} and provider = 'discord'`;
-          const copied = await store.saveTokens(
+          const erased = await store.saveTokens(
             write({ provider: "discord", refreshTokenSealed: "v1.k1.copy", keepStoredRefreshToken: true }),
           );
-          assert.equal(copied.refreshTokenSealed, "v1.k1.copy");
+          assert.equal(erased.refreshTokenSealed, null);
         },
       );
 

@@ -105,6 +105,8 @@ export class MemoryStore {
   saveTokens(w) {
     const k = this.key(w.userId, w.provider);
     let r = this.rows.get(k);
+    // The row's refresh token as it is now, when there is a row (an insert takes the write's).
+    const kept = r ? [r.refreshTokenSealed ?? null, r.refreshTokenExpiresAt ?? null] : null;
     if (!r) {
       r = /** @type {ConnectionRow} */ ({
         userId: w.userId,
@@ -118,10 +120,9 @@ export class MemoryStore {
       });
       this.rows.set(k, r);
     }
-    const kept = [r.refreshTokenSealed ?? null, r.refreshTokenExpiresAt ?? null];
     this.apply(r, w);
     if (w.signinDigest != null) r.signinDigest = w.signinDigest;
-    if (w.keepStoredRefreshToken && kept[0] !== null) {
+    if (w.keepStoredRefreshToken && kept) {
       [r.refreshTokenSealed, r.refreshTokenExpiresAt] = kept;
     }
     return { ...r };

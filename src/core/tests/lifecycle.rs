@@ -197,6 +197,27 @@ fn a_sign_in_without_a_refresh_token_keeps_one_rotated_while_it_was_saved() {
     assert_eq!(w.get("google").unwrap().access_token.expose(), "at-sign-in");
 }
 
+#[test]
+fn a_sign_in_without_a_refresh_token_does_not_bring_back_one_erased_while_it_was_saved() {
+    // The refresh token is erased between the sign-in's read and its write
+    // (invalid_grant, a disconnect): the copy read before is dead and must
+    // not come back as `connected`.
+    let w = world("google");
+    w.connect("google", 3600, Some("rt-0"));
+    w.store
+        .before_next_save(|row| row.refresh_token_sealed = None);
+    w.sign_in(
+        "google",
+        InitialTokens {
+            access_token: "at-sign-in".into(),
+            expires_in_secs: Some(3600),
+            scope: Some("calendar".into()),
+            ..Default::default()
+        },
+    );
+    assert_eq!(w.stored_refresh_token("google"), None);
+}
+
 /// GitHub answers its grant deletion with 404 both for a token it no longer
 /// knows and for an app whose client id or secret it refused. The token
 /// tells them apart: one that still works means the grant stands.
