@@ -380,9 +380,17 @@ impl BrowserClient {
         // A flight of an earlier session (signed out and in again meanwhile)
         // is bound to fail: it is not joined.
         let epoch = self.state.borrow().session_epoch();
+        // A forced flight (after a 401) is followed by every call: one that
+        // did not force would otherwise ask on its own, and be answered the
+        // rejected token while the server still holds it. A forced call
+        // follows only a forced flight.
+        let joinable = |f: &&Flight, forced: bool| {
+            f.user == user && f.conn == conn && f.epoch == epoch && f.force == forced
+        };
         if let Some(f) = flights
             .iter()
-            .find(|f| f.user == user && f.conn == conn && f.force == force && f.epoch == epoch)
+            .find(|f| joinable(f, true))
+            .or_else(|| flights.iter().find(|f| !force && joinable(f, false)))
         {
             return Ok(Begin::Follow(f.id));
         }

@@ -29,6 +29,21 @@ impl Slot {
         stale
     }
 
+    /// Forgets the token and refuses it from now on, from the server (a call
+    /// already on its way answers with it while the server still holds it)
+    /// or from another tab still holding it: only a token refreshed after it
+    /// is taken. True if there was one.
+    fn forget(&mut self) -> bool {
+        let Some(t) = self.token.take() else {
+            return false;
+        };
+        if let Some(r) = t.refreshed_at_ms {
+            let after = r.saturating_add(1);
+            self.marker_ms = Some(self.marker_ms.map_or(after, |m| m.max(after)));
+        }
+        true
+    }
+
     fn accept(&mut self, t: CachedToken) -> bool {
         let r = t.refreshed_at_ms.unwrap_or(i64::MIN);
         if self.marker_ms.is_some_and(|m| r < m) {
@@ -115,9 +130,7 @@ impl ClientState {
         if !self.is(user) {
             return false;
         }
-        self.slots
-            .get_mut(conn)
-            .is_some_and(|slot| slot.token.take().is_some())
+        self.slots.get_mut(conn).is_some_and(Slot::forget)
     }
 
     pub fn token(&self, conn: &str) -> Option<&CachedToken> {
@@ -166,7 +179,8 @@ impl ClientState {
             .accept(t)
     }
 
-    /// The provider rejected the cached token: forget it.
+    /// The provider rejected the cached token: forget it, and refuse it
+    /// if it comes back (see `Slot::forget`).
     pub fn invalidate(&mut self, conn: &str, token: &AccessToken) {
         if let Some(slot) = self.slots.get_mut(conn) {
             if slot
@@ -174,7 +188,7 @@ impl ClientState {
                 .as_ref()
                 .is_some_and(|t| &t.access_token == token)
             {
-                slot.token = None;
+                slot.forget();
             }
         }
     }

@@ -323,6 +323,23 @@ fn invalidate_forgets_only_the_rejected_token() {
     assert!(s.token("google").is_some());
     s.invalidate("google", &AccessToken::new("a"));
     assert!(s.token("google").is_none());
+    // It does not come back: not from a call that was on its way (the server
+    // still held it), nor from another tab still holding it.
+    assert!(!s.accept("u", "google", tok("a", T0 + 3_600_000, T0)));
+    assert!(s.token("google").is_none());
+    assert!(s.accept("u", "google", tok("b", T0 + 3_700_000, T0 + 1)));
+}
+
+#[test]
+fn a_disconnected_connections_token_does_not_come_back_from_another_tab() {
+    let mut s = ClientState::default();
+    s.switch_user("u");
+    s.accept("u", "google", tok("a", T0 + 3_600_000, T0));
+    assert!(s.drop_connection_of("u", "google"));
+    // Another tab's answer, crossing the disconnect, still carries it.
+    assert!(!s.accept("u", "google", tok("a", T0 + 3_600_000, T0)));
+    // A new connection's token is refreshed later: taken.
+    assert!(s.accept("u", "google", tok("n", T0 + 7_200_000, T0 + 5_000)));
 }
 
 #[test]

@@ -98,6 +98,36 @@ fn a_rejected_token_forces_the_retry_only_when_nothing_newer_came() {
     );
 }
 
+/// While the retry after a 401 forces a refresh, a call that does not force
+/// follows it: on its own it would be answered the rejected token (the
+/// server still holds it) and serve it again.
+#[test]
+fn a_call_during_a_forced_refresh_follows_it() {
+    let c = core();
+    let jwt = jwt_for("user-a");
+    let Begin::Lead { id, request } = c.begin(jwt.clone(), "google", true, T0).unwrap() else {
+        panic!("a forced call leads");
+    };
+    assert!(request.body.contains("force"));
+    assert!(matches!(
+        c.begin(jwt.clone(), "google", false, T0).unwrap(),
+        Begin::Follow(f) if f == id
+    ));
+    assert!(matches!(
+        c.begin(jwt.clone(), "google", true, T0).unwrap(),
+        Begin::Follow(f) if f == id
+    ));
+    assert_eq!(c.in_flight(), 1);
+    // A forced call does not follow a flight that does not force.
+    let Begin::Lead { id: plain, .. } = c.begin(jwt.clone(), "spotify", false, T0).unwrap() else {
+        panic!("leads");
+    };
+    assert!(matches!(
+        c.begin(jwt, "spotify", true, T0).unwrap(),
+        Begin::Lead { id: forced, .. } if forced != plain
+    ));
+}
+
 /// An edge function's error tells listeners only when a reconnect is needed,
 /// for the connection the response names.
 #[test]
