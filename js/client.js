@@ -20,6 +20,16 @@ const RETURN_PARAMS = ["otm_connect", "otm_error", "otm_provider"];
 /** Tabs' channels of clients collected without close(): closed with them. */
 const channels = new FinalizationRegistry((channel) => channel.close());
 
+/** The connection a function path names (`connections/<id>/…`), or undefined. */
+function connectionOf(name) {
+  const m = /^connections\/([^/?#]+)\//.exec(name);
+  try {
+    return m ? decodeURIComponent(m[1]) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** A response header, or undefined (also for a response without a usable `headers`). */
 function header(response, name) {
   try {
@@ -491,10 +501,13 @@ export class BrowserTokenClient {
       } catch (e) {
         throw this.#core.error("NETWORK", `${name} could not be reached`, [e]);
       }
-      this.#observe(user, response);
+      // The connection the answer is about: as it says, else as the path
+      // names it (`connections/<id>/…`; an error answer may not say).
+      const conn = header(response, CONNECTION) ?? connectionOf(name);
+      this.#observe(user, response, conn);
       const status = statusOf(response);
       if (status < 200 || status > 299) {
-        throw this.#step((core) => core.functionError(status, text, header(response, CONNECTION)));
+        throw this.#step((core) => core.functionError(status, text, conn));
       }
       if (text === "") return [user, null];
       try {
@@ -505,9 +518,9 @@ export class BrowserTokenClient {
     });
   }
 
-  #observe(user, response) {
+  #observe(user, response, conn = header(response, CONNECTION)) {
     const marker = header(response, MARKER);
-    if (marker !== undefined) this.#step((core) => core.observe(user, marker, header(response, CONNECTION)));
+    if (marker !== undefined) this.#step((core) => core.observe(user, marker, conn));
   }
 
   /**

@@ -11,6 +11,15 @@ const RETURN_PARAMS = ["otm_connect", "otm_error", "otm_provider"];
 
 const channels = new FinalizationRegistry((channel) => channel.close());
 
+function connectionOf(name) {
+  const m = /^connections\/([^/?#]+)\//.exec(name);
+  try {
+    return m ? decodeURIComponent(m[1]) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 function header(response, name) {
   try {
     const v = response?.headers?.get(name);
@@ -387,10 +396,11 @@ export class BrowserTokenClient {
       } catch (e) {
         throw this.#core.error("NETWORK", `${name} could not be reached`, [e]);
       }
-      this.#observe(user, response);
+      const conn = header(response, CONNECTION) ?? connectionOf(name);
+      this.#observe(user, response, conn);
       const status = statusOf(response);
       if (status < 200 || status > 299) {
-        throw this.#step((core) => core.functionError(status, text, header(response, CONNECTION)));
+        throw this.#step((core) => core.functionError(status, text, conn));
       }
       if (text === "") return [user, null];
       try {
@@ -401,9 +411,9 @@ export class BrowserTokenClient {
     });
   }
 
-  #observe(user, response) {
+  #observe(user, response, conn = header(response, CONNECTION)) {
     const marker = header(response, MARKER);
-    if (marker !== undefined) this.#step((core) => core.observe(user, marker, header(response, CONNECTION)));
+    if (marker !== undefined) this.#step((core) => core.observe(user, marker, conn));
   }
 
   observeResponse(response) {

@@ -533,6 +533,30 @@ test("a 401 is not retried when another user signed in between the token's answe
   }
 });
 
+test("an error about another connection is reported as that connection's, not Google's", {
+  timeout: 10_000,
+}, async () => {
+  // An error answer may not carry X-Token-Connection: the path names it.
+  const c = new BrowserTokenClient(options(() =>
+    Promise.resolve(Response.json(
+      { error: "reconnect spotify", code: "REAUTH_REQUIRED", requiresReauth: true },
+      { status: 401 },
+    ))
+  ));
+  const seen = [];
+  c.onChange((change) => change.type === "error" && seen.push(change.provider));
+  try {
+    await assert.rejects(
+      c.callFunction("connections/spotify/disconnect", {}),
+      (e) => e.code === "REAUTH_REQUIRED",
+    );
+    await assert.rejects(c.callFunction("create-google-meet", {}), (e) => e.code === "REAUTH_REQUIRED");
+    assert.deepEqual(seen, ["spotify", "google"]);
+  } finally {
+    c.close();
+  }
+});
+
 test(
   "callFunction with options.session sends that session, not getSessionToken's",
   { timeout: 10_000 },
