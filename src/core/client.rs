@@ -411,7 +411,15 @@ impl BrowserClient {
         })
     }
 
+    /// The token function's request. A forced one says when the rejected
+    /// token was refreshed: the server serves a newer one it holds (another
+    /// tab's refresh after the same 401) instead of asking the provider again.
     fn token_request(&self, jwt: &str, conn: &str, force: bool) -> HttpRequest {
+        let rejected = if force {
+            self.state.borrow().rejected_ms(conn)
+        } else {
+            None
+        };
         HttpRequest {
             method: "POST",
             url: cat(&[&self.functions_url, "/", &token_path(conn)]),
@@ -419,10 +427,12 @@ impl BrowserClient {
                 ("authorization".into(), cat(&["Bearer ", jwt])),
                 ("content-type".into(), "application/json".into()),
             ],
-            body: if force {
-                r#"{"force":true}"#.into()
-            } else {
-                "{}".into()
+            body: match (force, rejected) {
+                (true, Some(r)) => {
+                    cat(&[r#"{"force":true,"rejectedRefreshedAt":"#, &decimal(r), "}"])
+                }
+                (true, None) => r#"{"force":true}"#.into(),
+                (false, _) => "{}".into(),
             },
         }
     }

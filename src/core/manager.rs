@@ -47,6 +47,26 @@ pub struct GetOptions {
     /// Epoch ms: no retry of the provider call is started that could end
     /// past it (the background refresher's pass budget).
     pub deadline_ms: Option<i64>,
+    /// With `force`: when the token the provider rejected was refreshed
+    /// (its `tokenRefreshedAt`). A stored token refreshed after it is
+    /// already another caller's answer to the same 401 (another tab, another
+    /// isolate, a moment earlier): it is served as without `force`, and the
+    /// provider is not asked again.
+    pub rejected_refreshed_at_ms: Option<i64>,
+}
+
+impl GetOptions {
+    /// These options for `row`: `force` dropped when the row holds a token
+    /// refreshed after the rejected one.
+    pub fn for_row(self, row: &ConnectionRow) -> Self {
+        let newer = self
+            .rejected_refreshed_at_ms
+            .is_some_and(|r| row.token_refreshed_at.is_some_and(|t| t > r));
+        Self {
+            force: self.force && !newer,
+            ..self
+        }
+    }
 }
 
 /// Tokens handed over once by a sign-in (Supabase `provider_token`,
@@ -510,6 +530,7 @@ impl<T: Transport, S: Store, R: Runtime> Manager<T, S, R> {
         provider_id: &str,
         opts: GetOptions,
     ) -> Option<ValidToken> {
+        let opts = opts.for_row(row);
         // A row flagged for a token that could not be opened takes the full
         // path, which clears the flag when it opens here.
         if row.user_id != user_id || check_user(user_id).is_err() || crypto_flagged(row) {
@@ -573,6 +594,7 @@ impl<T: Transport, S: Store, R: Runtime> Manager<T, S, R> {
                 None => self.store.load(user_id, provider_id).await?,
             };
             let row = loaded.ok_or_else(|| not_connected(provider_id))?;
+            let opts = opts.for_row(&row);
             if self.pending.borrow().get(&key).is_none() {
                 self.check_usable(&row)?;
                 if !opts.force {

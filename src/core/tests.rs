@@ -380,6 +380,61 @@ fn force_refreshes_a_fresh_token_once_for_concurrent_callers() {
     }
 }
 
+/// Isolates (two managers on one store) whose Calendar calls each got a 401
+/// for the same token force one after another: the later one finds the
+/// stored token refreshed after the one rejected and asks no provider.
+#[test]
+fn a_forced_refresh_after_a_401_another_caller_already_answered_asks_no_provider() {
+    let w = world("google");
+    w.connect("google", 3600, Some("rt-0"));
+    let other: M = Manager::new(
+        config("google", ""),
+        w.p.clone(),
+        w.store.clone(),
+        w.rt.clone(),
+    );
+    let rejected = w.get("google").unwrap();
+    let after_401 = GetOptions {
+        force: true,
+        rejected_refreshed_at_ms: rejected.token_refreshed_at_ms,
+        ..Default::default()
+    };
+    w.rt.advance(1_000);
+    let first =
+        w.rt.run(w.m.get_valid_token("user-1", "google", after_401))
+            .unwrap();
+    assert!(first.refreshed);
+    assert_eq!(w.p.calls(), 1);
+    let second =
+        w.rt.run(other.get_valid_token("user-1", "google", after_401))
+            .unwrap();
+    assert_eq!(second.access_token, first.access_token);
+    assert!(!second.refreshed);
+    assert_eq!(w.p.calls(), 1, "no second provider call for the same 401");
+    // A 401 of the new token, or a force without what was rejected: refreshed.
+    w.rt.advance(1_000);
+    let again = GetOptions {
+        rejected_refreshed_at_ms: first.token_refreshed_at_ms,
+        ..after_401
+    };
+    assert!(
+        w.rt.run(other.get_valid_token("user-1", "google", again))
+            .unwrap()
+            .refreshed
+    );
+    w.rt.advance(1_000);
+    let plain = GetOptions {
+        force: true,
+        ..Default::default()
+    };
+    assert!(
+        w.rt.run(other.get_valid_token("user-1", "google", plain))
+            .unwrap()
+            .refreshed
+    );
+    assert_eq!(w.p.calls(), 3);
+}
+
 #[test]
 fn missing_and_unknown() {
     let w = world("google");

@@ -48,9 +48,15 @@ fn get_options(v: &JsValue) -> Result<GetOptions, Error> {
     }
     let json = js_to_json(v, "options", Code::BadRequest)?;
     let f = Fields::new(&json, "options", Code::BadRequest)?;
-    f.only(&["force", "minValiditySeconds", "deadline"])?;
+    f.only(&[
+        "force",
+        "minValiditySeconds",
+        "deadline",
+        "rejectedRefreshedAt",
+    ])?;
     Ok(GetOptions {
         force: f.opt_bool("force")?.unwrap_or(false),
+        rejected_refreshed_at_ms: f.opt_i64("rejectedRefreshedAt")?,
         min_validity_ms: f
             .opt_u64("minValiditySeconds")?
             .map(|s| (s as i64).saturating_mul(1000)),

@@ -277,5 +277,11 @@ export interface GetOptions {
   minValiditySeconds?: number;
   /** Epoch ms: no retry of the provider call is started that could end past it (a background job's budget). */
   deadline?: number;
+  /**
+   * With `force`: the `tokenRefreshedAtMs` of the token the provider
+   * rejected. A stored token refreshed after it is another caller's answer
+   * to the same 401: served without asking the provider again.
+   */
+  rejectedRefreshedAt?: number;
 }
 "#;

@@ -264,6 +264,23 @@ Deno.test({
       );
 
       await t.step(
+        "a forced refresh after a 401 another tab already answered: the stored token, no provider call",
+        async () => {
+          await clearCooldown(s);
+          const first = await s.call("refresh-google-token", { body: {} });
+          const rejectedRefreshedAt = Date.parse(first.json.tokenRefreshedAt as string);
+          const before = await counters(s);
+          const one = await s.call("refresh-google-token", { body: { force: true, rejectedRefreshedAt } });
+          assert.equal(one.json.refreshed, true, JSON.stringify(one.json));
+          const late = await s.call("refresh-google-token", { body: { force: true, rejectedRefreshedAt } });
+          assert.equal(late.status, 200, JSON.stringify(late.json));
+          assert.equal(late.json.refreshed, false);
+          assert.equal(late.json.accessToken, one.json.accessToken);
+          assert.equal((await counters(s)).tokenCalls, before.tokenCalls + 1);
+        },
+      );
+
+      await t.step(
         "through a transaction pooler's settings (DATABASE_PREPARE=false): the same one refresh",
         async () => {
           const unprepared = await startFunctions({ ...s.env, DATABASE_PREPARE: "false" });

@@ -12,6 +12,9 @@ use crate::core::vecmap::VecMap;
 struct Slot {
     token: Option<CachedToken>,
     marker_ms: Option<i64>,
+    /// When the token a provider last rejected (401) was refreshed: a forced
+    /// refresh sends it, so the server refreshes only if it has nothing newer.
+    rejected_ms: Option<i64>,
 }
 
 impl Slot {
@@ -183,13 +186,15 @@ impl ClientState {
     /// if it comes back (see `Slot::forget`).
     pub fn invalidate(&mut self, conn: &str, token: &AccessToken) {
         if let Some(slot) = self.slots.get_mut(conn) {
-            if slot
-                .token
-                .as_ref()
-                .is_some_and(|t| &t.access_token == token)
-            {
+            if let Some(t) = slot.token.as_ref().filter(|t| &t.access_token == token) {
+                slot.rejected_ms = t.refreshed_at_ms;
                 slot.forget();
             }
         }
+    }
+
+    /// When the token last rejected for `conn` was refreshed, if known.
+    pub fn rejected_ms(&self, conn: &str) -> Option<i64> {
+        self.slots.get(conn)?.rejected_ms
     }
 }

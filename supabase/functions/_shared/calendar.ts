@@ -159,7 +159,9 @@ export async function calendar<T>(
     let res = await send(token.accessToken);
     if (res.status === 401) {
       await res.body?.cancel().catch(() => {});
-      token = await rt.manager.getValidToken(userId, "google", { force: true });
+      // Unless another request's refresh after the same 401 already replaced it.
+      const rejectedRefreshedAt = token.tokenRefreshedAtMs ?? undefined;
+      token = await rt.manager.getValidToken(userId, "google", { force: true, rejectedRefreshedAt });
       res = await send(token.accessToken);
       if (res.status === 401) {
         await res.body?.cancel().catch(() => {});

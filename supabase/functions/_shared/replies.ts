@@ -29,7 +29,12 @@ export function statusReply(report: StatusReport, headers?: Record<string, strin
   return { body: statusView(report), marker: markerOf(report.tokenRefreshedAt), headers };
 }
 
-/** A valid access token for the browser; `force` refreshes now (after a provider 401). */
+/**
+ * A valid access token for the browser; `force` refreshes now (after a
+ * provider 401), unless the stored token was refreshed after
+ * `rejectedRefreshedAt` (the rejected token's `tokenRefreshedAtMs`): then
+ * another tab's refresh after the same 401 is the answer.
+ */
 export async function tokenReply(
   rt: Runtime,
   userId: string,
@@ -38,8 +43,13 @@ export async function tokenReply(
   headers?: Record<string, string>,
 ): Promise<Reply> {
   const force = optBool(b, "force") ?? false;
+  const rejectedRefreshedAt = optNumber(b, "rejectedRefreshedAt");
   // No options unless forcing: the manager then answers a fresh token from its memo.
-  const t = await rt.manager.getValidToken(userId, provider, force ? { force } : undefined);
+  const t = await rt.manager.getValidToken(
+    userId,
+    provider,
+    force ? { force, ...(rejectedRefreshedAt === undefined ? {} : { rejectedRefreshedAt }) } : undefined,
+  );
   return {
     body: {
       accessToken: t.accessToken,

@@ -98,6 +98,26 @@ fn a_rejected_token_forces_the_retry_only_when_nothing_newer_came() {
     );
 }
 
+/// The retry after a 401 tells the server when the rejected token was
+/// refreshed: it then refreshes only if it holds nothing newer.
+#[test]
+fn a_forced_refresh_says_when_the_rejected_token_was_refreshed() {
+    let (c, f, _, rt) = client();
+    rt.run(c.access_token("google", true)).unwrap();
+    assert_eq!(f.calls.borrow().last().unwrap().body, r#"{"force":true}"#);
+    let t1 = rt.run(c.access_token("google", false)).unwrap();
+    assert!(c.invalidate("google", &t1.access_token));
+    rt.advance(10);
+    rt.run(c.access_token("google", true)).unwrap();
+    assert_eq!(
+        f.calls.borrow().last().unwrap().body,
+        format!(
+            r#"{{"force":true,"rejectedRefreshedAt":{}}}"#,
+            t1.refreshed_at_ms.unwrap()
+        )
+    );
+}
+
 /// While the retry after a 401 forces a refresh, a call that does not force
 /// follows it: on its own it would be answered the rejected token (the
 /// server still holds it) and serve it again.
