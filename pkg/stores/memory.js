@@ -139,8 +139,16 @@ export class MemoryStore {
   saveTokens(w) {
     const k = this.#key(w.userId, w.provider);
     let r = this.#rows.get(k);
-    // The row's refresh token as it is now, when there is a row (an insert takes the write's).
-    const kept = r ? [r.refreshTokenSealed ?? null, r.refreshTokenExpiresAt ?? null] : null;
+    // The row's refresh token (and its lease) as it is now, when there is a
+    // row (an insert takes the write's).
+    const kept = r
+      ? [
+        r.refreshTokenSealed ?? null,
+        r.refreshTokenExpiresAt ?? null,
+        r.leaseOwner ?? null,
+        r.leaseUntil ?? null,
+      ]
+      : null;
     if (!r) {
       r = /** @type {ConnectionRow} */ ({
         userId: w.userId,
@@ -162,7 +170,7 @@ export class MemoryStore {
     if (w.signinDigest != null) r.signinDigest = w.signinDigest;
     // A refresh token rotated since the caller read the row stays (see TokenWrite).
     if (w.keepStoredRefreshToken && kept) {
-      [r.refreshTokenSealed, r.refreshTokenExpiresAt] = kept;
+      [r.refreshTokenSealed, r.refreshTokenExpiresAt, r.leaseOwner, r.leaseUntil] = kept;
     }
     return { ...r };
   }

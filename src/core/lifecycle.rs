@@ -121,9 +121,25 @@ impl<T: Transport, S: Store, R: Runtime> Manager<T, S, R> {
                 return Ok(self.report(provider_id, Some(row)));
             }
         }
-        let refresh_sealed = match &t.refresh_token {
-            Some(r) => Some(self.seal(r, user_id, provider_id, Field::RefreshToken)),
-            None => existing
+        // A rotation this instance holds unsaved (the store failed after
+        // the provider rotated): the stored refresh token is the spent one,
+        // the held one the live one, which a sign-in without its own keeps.
+        let held = existing
+            .as_ref()
+            .filter(|_| t.refresh_token.is_none())
+            .and_then(|_| {
+                let key = (user_id.to_string(), provider_id.to_string());
+                let pending = self.pending.borrow();
+                let p = pending.get(&key)?;
+                Some((
+                    p.write.refresh_token_sealed.clone()?,
+                    p.write.refresh_token_expires_at,
+                ))
+            });
+        let refresh_sealed = match (&t.refresh_token, &held) {
+            (Some(r), _) => Some(self.seal(r, user_id, provider_id, Field::RefreshToken)),
+            (None, Some((h, _))) => Some(h.clone()),
+            (None, None) => existing
                 .as_ref()
                 .and_then(|row| row.refresh_token_sealed.clone()),
         };
@@ -154,7 +170,10 @@ impl<T: Transport, S: Store, R: Runtime> Manager<T, S, R> {
             refresh_token_expires_at: match (&t.refresh_token, t.refresh_token_expires_in_secs) {
                 (Some(_), Some(s)) => Some(after_secs(now, s)),
                 (Some(_), None) => None,
-                (None, _) => existing.as_ref().and_then(|r| r.refresh_token_expires_at),
+                (None, _) => match &held {
+                    Some((_, end)) => *end,
+                    None => existing.as_ref().and_then(|r| r.refresh_token_expires_at),
+                },
             },
             scope: t
                 .scope
@@ -165,7 +184,9 @@ impl<T: Transport, S: Store, R: Runtime> Manager<T, S, R> {
             account_id: account.as_ref().map(|a| a.id.clone()),
             account_email: account.as_ref().and_then(|a| a.email.clone()),
             account_name: account.as_ref().and_then(|a| a.name.clone()),
-            keep_stored_refresh_token: t.refresh_token.is_none() && existing.is_some(),
+            keep_stored_refresh_token: t.refresh_token.is_none()
+                && existing.is_some()
+                && held.is_none(),
             // A new grant (its own refresh token) of an account not read: the
             // stored account may be another one's (a reconnect as someone
             // else with user-info failing), so it is not kept.

@@ -147,6 +147,10 @@ pub(crate) struct Pending {
     pub write: TokenWrite,
     pub expected_version: i64,
     pub tokens: TokenSet,
+    /// The sealed refresh token the refresh spent (the row's when it began):
+    /// a write since that kept it (a sign-in without a refresh token) left
+    /// the held one the only live one.
+    pub spent: Option<String>,
 }
 
 pub(crate) type Key = (String, String);

@@ -22,6 +22,9 @@ struct Inner {
     /// The next N commit_refresh / record_failure calls fail.
     fail_commits: Cell<u32>,
     fail_failures: Cell<u32>,
+    /// The next N commit_refresh calls that write answer an error anyway
+    /// (the connection dropped on the way back).
+    lose_answers: Cell<u32>,
     commits: Cell<u32>,
     leases: Cell<u32>,
     /// Test hook: every expired lease is taken by a new owner that never finishes.
@@ -81,6 +84,9 @@ impl MemoryStore {
     /// Makes the next `n` token writes fail with `STORAGE`.
     pub fn fail_next_commits(&self, n: u32) {
         self.inner.fail_commits.set(n);
+    }
+    pub fn lose_next_commit_answers(&self, n: u32) {
+        self.inner.lose_answers.set(n);
     }
     pub fn fail_next_failure_writes(&self, n: u32) {
         self.inner.fail_failures.set(n);
@@ -207,6 +213,9 @@ impl Store for MemoryStore {
                 if let Some(e) = event {
                     self.inner.events.borrow_mut().push(e.clone());
                 }
+                if Self::take_fault(&self.inner.lose_answers) {
+                    return Err(Error::storage("the answer was lost"));
+                }
                 Ok(true)
             }
             _ => Ok(false),
@@ -292,13 +301,20 @@ impl Store for MemoryStore {
         let kept = (
             row.refresh_token_sealed.clone(),
             row.refresh_token_expires_at,
+            row.lease_owner.clone(),
+            row.lease_until,
         );
         apply_write(row, w);
         if w.signin_digest.is_some() {
             row.signin_digest.clone_from(&w.signin_digest);
         }
         if w.keep_stored_refresh_token && existed {
-            (row.refresh_token_sealed, row.refresh_token_expires_at) = kept;
+            (
+                row.refresh_token_sealed,
+                row.refresh_token_expires_at,
+                row.lease_owner,
+                row.lease_until,
+            ) = kept;
         }
         Ok(row.clone())
     }

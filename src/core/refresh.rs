@@ -49,13 +49,26 @@ impl<T: Transport, S: Store, R: Runtime> Manager<T, S, R> {
         let seen = match self.flush_pending(seen).await {
             Some(Flushed::Answer(result)) => return result,
             // Saved with an expired access token (a refused answer's kept
-            // refresh token): refresh from the row as it now is.
-            Some(Flushed::SavedExpired) => {
+            // refresh token): refresh from the row as it now is. Another
+            // write came first: the row as it now is may be fresh (a sign-in).
+            Some(flushed @ (Flushed::SavedExpired | Flushed::Superseded)) => {
                 saved = self
                     .store
                     .load(&seen.user_id, &seen.provider)
                     .await?
                     .ok_or_else(|| super::manager::not_connected(&seen.provider))?;
+                if matches!(flushed, Flushed::Superseded)
+                    && !opts.force
+                    && self.check_usable(&saved).is_ok()
+                    && (!provider.spec.access_tokens_expire
+                        || freshness(
+                            saved.expires_at,
+                            self.rt.now_ms(),
+                            self.row_margin_ms(provider, &opts, &saved),
+                        ) == Freshness::Fresh)
+                {
+                    return self.serve(&saved, None).await;
+                }
                 &saved
             }
             None => seen,

@@ -249,6 +249,30 @@ Deno.test({
           assert.equal(saved.refreshTokenSealed, "v1.k1.rotated");
           assert.equal(saved.refreshTokenExpiresAt, 1_950_000_000_000);
           assert.equal(saved.version, base.version + 1);
+          // A lease held meanwhile (a refresh sending the kept token) stays
+          // its holder's: no one else may send that token while it runs.
+          const now = Date.now();
+          const lease = await store.tryLease({
+            userId: USER,
+            provider: "discord",
+            owner: "holder",
+            now,
+            until: now + 60_000,
+          });
+          assert.equal(lease.outcome, "acquired");
+          const kept = await store.saveTokens(write({ provider: "discord", keepStoredRefreshToken: true }));
+          assert.equal(kept.leaseOwner, "holder");
+          assert.equal(
+            (await store.tryLease({
+              userId: USER,
+              provider: "discord",
+              owner: "other",
+              now,
+              until: now + 60_000,
+            }))
+              .outcome,
+            "busy",
+          );
           // Without the flag (a grant's own refresh token, another account's), the write's.
           const replaced = await store.saveTokens(
             write({
@@ -259,6 +283,7 @@ Deno.test({
           );
           assert.equal(replaced.refreshTokenSealed, "v1.k1.new-grant");
           assert.equal(replaced.refreshTokenExpiresAt, null);
+          assert.equal(replaced.leaseOwner, null, "a new grant's write frees the lease");
           // With it and nothing stored (erased since the read: invalid_grant,
           // a disconnect): nothing, not the dead copy read before.
           await pg

@@ -23,6 +23,9 @@ pub(super) enum Flushed {
     Answer(Result<ValidToken>),
     /// Saved, with an access token already expired: refresh now.
     SavedExpired,
+    /// Another write came first (the held tokens were obsolete, or were
+    /// written beside it): the row as it now is decides.
+    Superseded,
 }
 
 impl<T: Transport, S: Store, R: Runtime> Manager<T, S, R> {
@@ -59,6 +62,7 @@ impl<T: Transport, S: Store, R: Runtime> Manager<T, S, R> {
                         write,
                         expected_version: row.version,
                         tokens,
+                        spent: row.refresh_token_sealed.clone(),
                     },
                 );
                 false
@@ -150,9 +154,30 @@ impl<T: Transport, S: Store, R: Runtime> Manager<T, S, R> {
                     return Ok(token);
                 }
                 Ok(false) => {
+                    let current = self
+                        .store
+                        .load(&row.user_id, &row.provider)
+                        .await
+                        .ok()
+                        .flatten();
+                    // An earlier attempt that failed on its way back had
+                    // landed (a sealed value is unique: its nonce is random).
+                    if current
+                        .as_ref()
+                        .and_then(|c| c.access_token_sealed.as_deref())
+                        == Some(write.access_token_sealed.as_str())
+                    {
+                        self.emit(ev).await;
+                        return Ok(token);
+                    }
                     if applied.rotated
                         && self
-                            .commit_over_spent_token(row, &write, with_event.then_some(&ev))
+                            .commit_over_spent_token(
+                                current.as_ref(),
+                                row,
+                                &write,
+                                with_event.then_some(&ev),
+                            )
                             .await
                     {
                         if with_event {
@@ -161,6 +186,21 @@ impl<T: Transport, S: Store, R: Runtime> Manager<T, S, R> {
                             self.emit(ev).await;
                         }
                         return Ok(token);
+                    }
+                    // The user disconnected while the provider answered: the
+                    // tokens it just issued are revoked where the provider
+                    // allows (a single-use refresh token spent before the
+                    // disconnect's revocation would leave them standing) and
+                    // not handed out.
+                    if current
+                        .as_ref()
+                        .is_some_and(|c| Status::parse(&c.status) == Some(Status::Disconnected))
+                    {
+                        self.revoke_quietly(&row.provider, &applied.tokens).await;
+                        ev.kind = "revoked_after_disconnect".to_string();
+                        ev.code = Some(Code::NotConnected.as_str().to_string());
+                        self.emit(ev).await;
+                        return Err(super::super::manager::not_connected(&row.provider));
                     }
                     // Our lease expired and another writer moved the version.
                     // Our token is valid; theirs is in the store.
@@ -208,6 +248,7 @@ impl<T: Transport, S: Store, R: Runtime> Manager<T, S, R> {
                 write,
                 expected_version: row.version,
                 tokens: applied.tokens.clone(),
+                spent: row.refresh_token_sealed.clone(),
             },
         );
         let err = Error::new(
@@ -245,11 +286,12 @@ impl<T: Transport, S: Store, R: Runtime> Manager<T, S, R> {
     /// only live one: it is written over it. True when written.
     async fn commit_over_spent_token(
         &self,
+        current: Option<&ConnectionRow>,
         row: &ConnectionRow,
         write: &TokenWrite,
         ev: Option<&RefreshEvent>,
     ) -> bool {
-        let Ok(Some(current)) = self.store.load(&row.user_id, &row.provider).await else {
+        let Some(current) = current else {
             return false;
         };
         current.refresh_token_sealed.is_some()
@@ -258,6 +300,20 @@ impl<T: Transport, S: Store, R: Runtime> Manager<T, S, R> {
                 self.store.commit_refresh(write, current.version, ev).await,
                 Ok(true)
             )
+    }
+
+    /// Revokes tokens no connection holds any more, where the provider
+    /// allows; the outcome changes nothing (best effort).
+    async fn revoke_quietly(&self, provider_id: &str, tokens: &TokenSet) {
+        let Some(provider) = self.cfg.providers.get(provider_id) else {
+            return;
+        };
+        if let Some(req) = super::super::revoke::revocation_request(provider, tokens) {
+            let _ = self
+                .transport
+                .send(req, self.cfg.policy.request_timeout_ms)
+                .await;
+        }
     }
 
     /// Saves rotated tokens an earlier call could not. `None`: nothing pending.
@@ -291,9 +347,37 @@ impl<T: Transport, S: Store, R: Runtime> Manager<T, S, R> {
                 Some(Flushed::Answer(Ok(token)))
             }
             Ok(false) => {
-                // Someone else wrote newer tokens (a new sign-in): ours are obsolete.
+                // Someone else wrote newer tokens. A new grant's make ours
+                // obsolete; a write that kept the refresh token ours spent
+                // (a sign-in without one) does not: ours is the only live
+                // one, written beside that write's access token.
                 self.pending.borrow_mut().remove(&key);
-                None
+                let Ok(Some(current)) = self.store.load(&row.user_id, &row.provider).await else {
+                    return Some(Flushed::Superseded);
+                };
+                if current.refresh_token_sealed.is_none()
+                    || current.refresh_token_sealed != pending.spent
+                    || current.access_token_sealed.is_none()
+                {
+                    return Some(Flushed::Superseded);
+                }
+                let write = TokenWrite {
+                    access_token_sealed: current.access_token_sealed.clone().unwrap_or_default(),
+                    expires_at: current.expires_at,
+                    scope: current.scope.clone(),
+                    refreshed_at: current.token_refreshed_at.unwrap_or(now),
+                    ..pending.write
+                };
+                if let Ok(true) = self
+                    .store
+                    .commit_refresh(&write, current.version, None)
+                    .await
+                {
+                    let mut ev = self.event(row, "rotation_saved_late");
+                    ev.rotated = Some(true);
+                    self.emit(ev).await;
+                }
+                Some(Flushed::Superseded)
             }
             Err(e) => {
                 let err = Error::new(

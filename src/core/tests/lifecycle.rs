@@ -428,3 +428,65 @@ fn the_same_access_token_with_the_refresh_token_the_first_store_lacked_is_writte
     w.sign_in("google", tokens(Some("rt-late")));
     assert_eq!(w.stored_refresh_token("google").as_deref(), Some("rt-late"));
 }
+
+#[test]
+fn a_refresh_that_lands_after_a_disconnect_revokes_its_new_tokens_and_hands_out_none() {
+    // A single-use refresh token spent by the refresh before the disconnect
+    // revoked it: the disconnect's revocation may miss the new grant, which
+    // the refresh must not hand out (nor leave standing, where it can help).
+    let rt = Rt::new();
+    let p = Provider {
+        clock: Some(rt.clone()),
+        ..Default::default()
+    };
+    p.latency_ms.set(300);
+    p.rotate.set(true);
+    let cfg = ManagerConfig::from_json(&format!(
+        r#"{{"providers":{{"discord":{{"clientId":"cid","clientSecret":"cs",
+            "tokenUrl":"http://127.0.0.1:1/token","revocation":"rfc7009",
+            "revocationUrl":"http://127.0.0.1:1/revoke"}}}},
+            "encryptionKeys":[{{"id":"k1","key":"{KEY}"}}]}}"#
+    ))
+    .unwrap();
+    let store = MemoryStore::new();
+    let m: M = Manager::new(cfg, p.clone(), store.clone(), rt.clone());
+    rt.run(m.store_tokens(
+        "user-1",
+        "discord",
+        InitialTokens {
+            access_token: "at-0".into(),
+            refresh_token: Some("rt-0".into()),
+            expires_in_secs: Some(0),
+            ..Default::default()
+        },
+    ))
+    .unwrap();
+    rt.advance(1);
+    let disconnect_meanwhile = async {
+        crate::core::testkit::Sleep {
+            rt: rt.clone(),
+            until: rt.now_ms() + 50,
+        }
+        .await;
+        store
+            .disconnect("user-1", "discord", rt.now_ms())
+            .await
+            .unwrap();
+    };
+    let (got, ()) = rt.run(futures_util::future::join(
+        m.get_valid_token("user-1", "discord", GetOptions::default()),
+        disconnect_meanwhile,
+    ));
+    assert_eq!(got.unwrap_err().code, Code::NotConnected);
+    assert_eq!(p.calls(), 2, "the refresh, then the revocation");
+    let revoke = p.requests.borrow().last().unwrap().clone();
+    assert!(revoke.url.ends_with("/revoke"), "{}", revoke.url);
+    assert!(revoke.body.contains("rt-1"), "the new refresh token");
+    let row = store.row("user-1", "discord").unwrap();
+    assert_eq!(row.status, "disconnected");
+    assert_eq!(row.refresh_token_sealed, None);
+    assert!(store
+        .events()
+        .iter()
+        .any(|e| e.kind == "revoked_after_disconnect"));
+}

@@ -106,6 +106,119 @@ fn store_write_failing_after_rotation_is_retried() {
     assert_eq!(w.p.calls(), 1);
 }
 
+/// A held rotation (the store failed after the provider rotated) outlives
+/// a sign-in that brings no refresh token: the stored one is spent.
+#[test]
+fn a_sign_in_without_a_refresh_token_keeps_a_held_rotation() {
+    let w = world("discord");
+    w.p.rotate.set(true);
+    w.connect("discord", -1, Some("rt-0"));
+    w.store.fail_next_commits(3);
+    assert_eq!(w.get("discord").unwrap_err().code, Code::RotationNotSaved);
+    // In this instance: the sign-in's write carries the held token.
+    w.sign_in(
+        "discord",
+        InitialTokens {
+            access_token: "at-sign-in".into(),
+            expires_in_secs: Some(3600),
+            scope: Some("identify".into()),
+            ..Default::default()
+        },
+    );
+    assert_eq!(w.stored_refresh_token("discord").as_deref(), Some("rt-1"));
+}
+
+/// The same sign-in landing through another instance: the holder's next
+/// call finds the spent token kept and writes the held one beside the
+/// sign-in's access token.
+#[test]
+fn a_held_rotation_is_saved_over_a_write_that_kept_the_spent_token() {
+    let w = world("discord");
+    w.p.rotate.set(true);
+    w.connect("discord", -1, Some("rt-0"));
+    w.store.fail_next_commits(3);
+    assert_eq!(w.get("discord").unwrap_err().code, Code::RotationNotSaved);
+    let other: M = Manager::new(
+        config("discord", ""),
+        w.p.clone(),
+        w.store.clone(),
+        w.rt.clone(),
+    );
+    w.rt.run(other.store_tokens(
+        "user-1",
+        "discord",
+        InitialTokens {
+            access_token: "at-sign-in".into(),
+            expires_in_secs: Some(3600),
+            scope: Some("identify".into()),
+            ..Default::default()
+        },
+    ))
+    .unwrap();
+    assert_eq!(w.stored_refresh_token("discord").as_deref(), Some("rt-0"));
+    let t = w.get("discord").unwrap();
+    assert_eq!(t.access_token.expose(), "at-sign-in");
+    assert_eq!(w.stored_refresh_token("discord").as_deref(), Some("rt-1"));
+    assert_eq!(w.p.calls(), 1, "no refresh with the spent token");
+}
+
+/// A held rotation made obsolete by a new grant (a sign-in with its own
+/// refresh token, through another instance): the new grant's fresh token is
+/// served, without a refresh.
+#[test]
+fn a_held_rotation_made_obsolete_by_a_new_grant_serves_it_without_a_refresh() {
+    let w = world("discord");
+    w.p.rotate.set(true);
+    w.connect("discord", -1, Some("rt-0"));
+    w.store.fail_next_commits(3);
+    assert_eq!(w.get("discord").unwrap_err().code, Code::RotationNotSaved);
+    let other: M = Manager::new(
+        config("discord", ""),
+        w.p.clone(),
+        w.store.clone(),
+        w.rt.clone(),
+    );
+    w.rt.run(other.store_tokens(
+        "user-1",
+        "discord",
+        InitialTokens {
+            access_token: "at-new-grant".into(),
+            refresh_token: Some("rt-new-grant".into()),
+            expires_in_secs: Some(3600),
+            ..Default::default()
+        },
+    ))
+    .unwrap();
+    let t = w.get("discord").unwrap();
+    assert_eq!(t.access_token.expose(), "at-new-grant");
+    assert_eq!(w.p.calls(), 1, "no refresh of a fresh grant");
+    assert_eq!(
+        w.stored_refresh_token("discord").as_deref(),
+        Some("rt-new-grant")
+    );
+}
+
+/// A commit that landed but whose answer was lost: the retry finds the
+/// version moved by our own write, which is a success, not a lost lease.
+#[test]
+fn a_commit_whose_answer_was_lost_is_recognised_as_saved() {
+    let w = world("discord");
+    w.p.rotate.set(true);
+    w.connect("discord", -1, Some("rt-0"));
+    w.store.lose_next_commit_answers(1);
+    let t = w.get("discord").unwrap();
+    assert_eq!(t.access_token.expose(), "at-1");
+    assert_eq!(w.stored_refresh_token("discord").as_deref(), Some("rt-1"));
+    let kinds: Vec<String> =
+        w.rt.events
+            .borrow()
+            .iter()
+            .map(|e| e.kind.clone())
+            .collect();
+    assert!(kinds.iter().any(|k| k == "refreshed"), "{kinds:?}");
+    assert!(!kinds.iter().any(|k| k == "lease_lost"), "{kinds:?}");
+}
+
 #[test]
 fn store_write_failing_for_good_after_rotation_is_never_silent() {
     let w = world("discord");

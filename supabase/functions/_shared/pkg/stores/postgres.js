@@ -103,7 +103,7 @@ const COMMIT_SET = TOKEN_SET.replace(
 
 /**
  * saveTokens' columns: TOKEN_SET, where $12 (keepStoredRefreshToken) keeps the
- * refresh token the row holds at this moment, and its end, over $4 and $6
+ * refresh token the row holds at this moment, its end and its lease, over $4 and $6
  * (the copy read before: a refresh may have rotated it since, or erased it,
  * dead, after invalid_grant or a disconnect: none then, not the dead copy).
  */
@@ -118,8 +118,19 @@ const SAVE_SET = TOKEN_SET
       `refresh_token_expires_at = case when $12::boolean then c.refresh_token_expires_at else ${
         ts("$6")
       } end,`,
+  )
+  // Keeping the refresh token, it keeps its lease too: its holder is
+  // refreshing with that token, which no one else may send meanwhile.
+  .replace(
+    "lease_owner = null, lease_until = null,",
+    () =>
+      `lease_owner = case when $12::boolean then c.lease_owner end,
+  lease_until = case when $12::boolean then c.lease_until end,`,
   );
-if (!SAVE_SET.includes("$12::boolean then c.refresh_token_expires_at")) {
+if (
+  !SAVE_SET.includes("$12::boolean then c.refresh_token_expires_at") ||
+  !SAVE_SET.includes("then c.lease_owner")
+) {
   throw new Error("postgres store: SAVE_SET did not apply");
 }
 
