@@ -149,7 +149,15 @@ export class BrowserTokenClient {
   }
 
   #message(data) {
-    if (this.#freed === undefined) this.#step((core) => core.message(data));
+    if (this.#freed !== undefined) return;
+    const user = this.#core.user;
+    this.#step((core) => core.message(data));
+    // Another tab of this user signed out: as a reset() here, a session
+    // read before it is not used after it.
+    if (user !== undefined && this.#core.user === undefined) {
+      this.#signOuts++;
+      this.#memos.clear();
+    }
   }
 
   /** Whether `conn` is a connection id (the core's rule). */
@@ -481,7 +489,8 @@ export class BrowserTokenClient {
     }
     this.#live();
     this.#unchanged(signOuts);
-    const user = this.#step((core) => core.session(session));
+    // A session given is its user's for this call only: the tab's stays.
+    const user = this.#step((core) => given === undefined ? core.session(session) : core.subject(session));
     const init = {
       method: method ?? (body === undefined ? "GET" : "POST"),
       headers: { authorization: `Bearer ${session}`, "content-type": "application/json" },
@@ -525,11 +534,17 @@ export class BrowserTokenClient {
 
   /**
    * Reads `X-Token-Refreshed-At` (and `X-Token-Connection`) from an
-   * edge-function response made with the current user's session.
+   * edge-function response. `options.session`: the session JWT the request
+   * was made with (its user's marker; another user's changes nothing here);
+   * without it, the current user's.
    */
-  observeResponse(response) {
+  observeResponse(response, options) {
     this.#live();
-    const user = this.#core.user;
+    const session = options?.session;
+    if (session !== undefined && (typeof session !== "string" || session === "")) {
+      throw this.#core.error("BAD_REQUEST", "options.session must be a session JWT");
+    }
+    const user = session === undefined ? this.#core.user : this.#step((core) => core.subject(session));
     if (user !== undefined) this.#observe(user, response);
   }
 
@@ -632,13 +647,21 @@ export class BrowserTokenClient {
 
   /**
    * Sign-out: drops this tab's tokens and tells this user's other tabs to
-   * drop theirs. Call it on Supabase's `SIGNED_OUT`.
+   * drop theirs. Call it on Supabase's `SIGNED_OUT`. `options.user`: only
+   * that user is gone (another user signed in over it): its tabs drop their
+   * tokens, and this tab does only if it is still that user's (a call may
+   * already have read the new session: what it holds for them stays).
    */
-  reset() {
+  reset(options) {
     this.#live();
+    const user = options?.user;
+    if (user !== undefined && (typeof user !== "string" || user === "")) {
+      throw this.#core.error("BAD_REQUEST", "options.user must be a user id");
+    }
+    if (user !== undefined && !this.#step((core) => core.resetUser(user))) return;
     this.#signOuts++;
     this.#memos.clear();
-    this.#step((core) => core.reset());
+    if (user === undefined) this.#step((core) => core.reset());
   }
 
   /** Listens for token, marker, reset and error changes. Returns a function that stops listening. */

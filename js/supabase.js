@@ -349,7 +349,9 @@ export function attachSupabase(supabase, client, options = {}) {
     }
     const user = session?.user?.id ?? null;
     if (!user) return;
-    if (lastUser !== null && lastUser !== user) client.reset();
+    // Another user signed in over the last one: that user's tokens go (here
+    // and in their tabs); what this tab may already hold for the new one stays.
+    if (lastUser !== null && lastUser !== user) client.reset({ user: lastUser });
     lastUser = user;
     if (typeof session.provider_token === "string" && session.provider_token) capture(session);
   });

@@ -96,9 +96,14 @@ export class BrowserTokenClient {
   constructor(options: BrowserClientOptions);
   /**
    * Reads `X-Token-Refreshed-At` (and `X-Token-Connection`) from an
-   * edge-function response made with the current user's session.
+   * edge-function response. `options.session`: the session JWT the request
+   * was made with (a response of another user's request changes nothing);
+   * without it, the current user's.
    */
-  observeResponse(response: Response | { headers: { get(name: string): string | null } }): void;
+  observeResponse(
+    response: Response | { headers: { get(name: string): string | null } },
+    options?: { session?: string },
+  ): void;
   offChange(listener: (change: ClientChange) => void): void;
   /**
    * Listens for token, marker, reset and error changes. Returns a function
@@ -107,9 +112,11 @@ export class BrowserTokenClient {
   onChange(listener: (change: ClientChange) => void): () => void;
   /**
    * Sign-out: drops this tab's tokens and tells this user's other tabs to
-   * drop theirs. Call it on Supabase's `SIGNED_OUT`.
+   * drop theirs. Call it on Supabase's `SIGNED_OUT`. `options.user`: only
+   * that user is gone (another user signed in over it): its tabs drop their
+   * tokens, and this tab does only if it is still that user's.
    */
-  reset(): void;
+  reset(options?: { user?: string }): void;
   /**
    * What the client holds for a connection (default `google`), without the token.
    */

@@ -104,7 +104,13 @@ export class BrowserTokenClient {
   }
 
   #message(data) {
-    if (this.#freed === undefined) this.#step((core) => core.message(data));
+    if (this.#freed !== undefined) return;
+    const user = this.#core.user;
+    this.#step((core) => core.message(data));
+    if (user !== undefined && this.#core.user === undefined) {
+      this.#signOuts++;
+      this.#memos.clear();
+    }
   }
 
   #isConnection(conn) {
@@ -376,7 +382,7 @@ export class BrowserTokenClient {
     }
     this.#live();
     this.#unchanged(signOuts);
-    const user = this.#step((core) => core.session(session));
+    const user = this.#step((core) => given === undefined ? core.session(session) : core.subject(session));
     const init = {
       method: method ?? (body === undefined ? "GET" : "POST"),
       headers: { authorization: `Bearer ${session}`, "content-type": "application/json" },
@@ -416,9 +422,13 @@ export class BrowserTokenClient {
     if (marker !== undefined) this.#step((core) => core.observe(user, marker, conn));
   }
 
-  observeResponse(response) {
+  observeResponse(response, options) {
     this.#live();
-    const user = this.#core.user;
+    const session = options?.session;
+    if (session !== undefined && (typeof session !== "string" || session === "")) {
+      throw this.#core.error("BAD_REQUEST", "options.session must be a session JWT");
+    }
+    const user = session === undefined ? this.#core.user : this.#step((core) => core.subject(session));
     if (user !== undefined) this.#observe(user, response);
   }
 
@@ -496,11 +506,16 @@ export class BrowserTokenClient {
     });
   }
 
-  reset() {
+  reset(options) {
     this.#live();
+    const user = options?.user;
+    if (user !== undefined && (typeof user !== "string" || user === "")) {
+      throw this.#core.error("BAD_REQUEST", "options.user must be a user id");
+    }
+    if (user !== undefined && !this.#step((core) => core.resetUser(user))) return;
     this.#signOuts++;
     this.#memos.clear();
-    this.#step((core) => core.reset());
+    if (user === undefined) this.#step((core) => core.reset());
   }
 
   onChange(listener) {

@@ -162,6 +162,12 @@ export class ClientCore {
         const ret = wasm.clientcore_rejected(this.__wbg_ptr, ptr0, len0, ptr1, len1);
         return ret !== 0;
     }
+    resetUser(user) {
+        const ptr0 = passStringToWasm0(user, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
+        const len0 = WASM_VECTOR_LEN;
+        const ret = wasm.clientcore_resetUser(this.__wbg_ptr, ptr0, len0);
+        return ret !== 0;
+    }
     reset() {
         wasm.clientcore_reset(this.__wbg_ptr);
     }
@@ -170,6 +176,24 @@ export class ClientCore {
         let deferred2_1;
         try {
             const ret = wasm.clientcore_session(this.__wbg_ptr, session);
+            var ptr1 = ret[0];
+            var len1 = ret[1];
+            if (ret[3]) {
+                ptr1 = 0; len1 = 0;
+                throw takeFromExternrefTable0(ret[2]);
+            }
+            deferred2_0 = ptr1;
+            deferred2_1 = len1;
+            return getStringFromWasm0(ptr1, len1);
+        } finally {
+            wasm.__wbindgen_free(deferred2_0, deferred2_1, 1);
+        }
+    }
+    subject(session) {
+        let deferred2_0;
+        let deferred2_1;
+        try {
+            const ret = wasm.clientcore_subject(this.__wbg_ptr, session);
             var ptr1 = ret[0];
             var len1 = ret[1];
             if (ret[3]) {

@@ -636,6 +636,27 @@ impl BrowserClient {
         *self.session.borrow_mut() = None;
         self.publish(ClientEvent::Reset { user });
     }
+
+    /// `user` is no longer signed in (another user signed in over it): its
+    /// other tabs drop its tokens. This tab does too when it is still that
+    /// user's (or nobody's); when it already moved on to the next user (a
+    /// call read the new session first), it keeps what it holds for them,
+    /// and listeners hear nothing. True when this tab was reset.
+    pub fn reset_user(&self, user: &str) -> bool {
+        let here = self.state.borrow().user().is_none_or(|u| u == user);
+        if here {
+            self.state.borrow_mut().reset();
+            *self.session.borrow_mut() = None;
+        }
+        self.deliver(Delivery {
+            event: ClientEvent::Reset {
+                user: Some(user.to_string()),
+            },
+            from_other_tab: false,
+            post_only: !here,
+        });
+        here
+    }
 }
 
 mod state;

@@ -11,7 +11,8 @@ use wasm_bindgen::prelude::*;
 use super::convert::{error_from_js, error_to_js, get, js_to_json, obj, opt_n, opt_s, s};
 use super::fetch::describe;
 use crate::core::client::{
-    check_connection, Begin, BrowserClient, CachedToken, DEFAULT_CONNECTION, FUNCTION_TIMEOUT_MS,
+    check_connection, jwt_subject, Begin, BrowserClient, CachedToken, DEFAULT_CONNECTION,
+    FUNCTION_TIMEOUT_MS,
 };
 use crate::core::error::{Code, Error, Result};
 use crate::core::fields::Fields;
@@ -294,6 +295,19 @@ impl ClientCore {
     /// Sign-out.
     pub fn reset(&self) {
         self.core.reset();
+    }
+
+    /// `user` signed out by another user's sign-in (see `BrowserClient::reset_user`).
+    #[wasm_bindgen(js_name = resetUser)]
+    pub fn reset_user(&self, user: String) -> bool {
+        self.core.reset_user(&user)
+    }
+
+    /// The user of a session JWT, without making it this tab's (a session
+    /// given for one call: the sign-in event's own).
+    pub fn subject(&self, session: JsValue) -> std::result::Result<String, JsValue> {
+        let jwt = session_jwt(&session).map_err(reject)?;
+        jwt_subject(&jwt).map_err(reject)
     }
 
     /// What the client holds for a connection, without the token.

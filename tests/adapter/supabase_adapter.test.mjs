@@ -92,8 +92,10 @@ function fakeClient({ fail = 0, failWith = null } = {}) {
       c.sessions.push(options?.session);
       return { provider: name.split("/")[1], status: "connected" };
     },
-    reset() {
+    resetUsers: [],
+    reset(options) {
       c.resets++;
+      c.resetUsers.push(options?.user);
     },
   };
   return c;
@@ -291,6 +293,9 @@ test("SIGNED_OUT resets the client and forgets what was stored; a new user reset
     user: userOf(A, [identity("google", "2026-11-23T12:00:00Z")]),
   });
   assert.equal(client.resets, 2);
+  // A sign-out resets whoever it was; a switch resets only the user who left
+  // (this tab may already hold the next user's token).
+  assert.deepEqual(client.resetUsers, [undefined, B]);
   sb.emit("TOKEN_REFRESHED", { access_token: "jwt-a2", user: userOf(A, []) });
   assert.equal(client.resets, 2, "same user: no reset");
 });

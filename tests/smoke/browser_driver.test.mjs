@@ -557,6 +557,69 @@ test("an error about another connection is reported as that connection's, not Go
   }
 });
 
+test("a session given to one call or to observeResponse does not become the tab's user", {
+  timeout: 10_000,
+}, async () => {
+  const t0 = Date.now();
+  let issued = 0;
+  const c = new BrowserTokenClient(options((url) => {
+    if (url.endsWith("/store")) return Promise.resolve(Response.json({ ok: true }));
+    return Promise.resolve(new Response(tokenBody(`at-${++issued}`, t0)));
+  }, { getSessionToken: () => jwtFor("user-b") }));
+  try {
+    const first = await c.getAccessToken();
+    // The adapter stores a sign-in's tokens with that event's own session,
+    // another user's by now: the tab stays user-b's, its token cached.
+    await c.callFunction("connections/google/store", { providerToken: "x" }, "POST", {
+      session: jwtFor("user-a"),
+    });
+    // A response to user-a's request, with a newer marker: not user-b's news.
+    const marked = new Response("{}", {
+      headers: { "x-token-refreshed-at": new Date(t0 + 5000).toISOString() },
+    });
+    c.observeResponse(marked, { session: jwtFor("user-a") });
+    assert.equal((await c.getAccessToken()).accessToken, first.accessToken);
+    assert.equal(issued, 1, "no second token call");
+    assert.throws(() => c.observeResponse(marked, { session: 7 }), (e) => e.code === "BAD_REQUEST");
+  } finally {
+    c.close();
+  }
+});
+
+test(
+  "another tab's sign-out ends a session read this tab started before it",
+  { timeout: 10_000 },
+  async () => {
+    const channelName = `browser-driver-${++channel}`;
+    let calls = 0;
+    const fetch = () => (calls++, Promise.resolve(new Response(tokenBody("at", Date.now()))));
+    let pending;
+    const second = new BrowserTokenClient(options(fetch, {
+      channelName,
+      getSessionToken: () => pending?.promise ?? jwtFor("user-a"),
+    }));
+    const first = new BrowserTokenClient(options(fetch, { channelName }));
+    try {
+      await first.getAccessToken();
+      await second.getAccessToken();
+      const asked = calls;
+      pending = deferred();
+      const read = second.getAccessToken({ force: true });
+      const told = new Promise((resolve) =>
+        second.onChange((ch) => ch.type === "reset" && ch.fromOtherTab && resolve())
+      );
+      first.reset();
+      await told;
+      pending.resolve(jwtFor("user-a"));
+      await assert.rejects(read, (e) => e.code === "UNAUTHORIZED");
+      assert.equal(calls, asked, "no token asked for after the sign-out");
+    } finally {
+      first.close();
+      second.close();
+    }
+  },
+);
+
 test(
   "callFunction with options.session sends that session, not getSessionToken's",
   { timeout: 10_000 },

@@ -267,3 +267,31 @@ fn a_refresh_that_lands_after_a_disconnect_is_not_kept() {
         matches!(c.take_events().as_slice(), [ClientEvent::Disconnected { user, .. }] if user == "user-a")
     );
 }
+
+/// Another user signed in over `user-a` (the adapter's `reset({ user })`):
+/// user-a's tabs drop their tokens; this tab, already moved on to user-b by
+/// a call that read the new session first, keeps what it holds for them and
+/// tells its own listeners nothing.
+#[test]
+fn a_reset_of_the_previous_user_spares_the_next_users_state() {
+    let c = core();
+    c.session_of(jwt_for("user-b")).unwrap();
+    assert!(c
+        .state
+        .borrow_mut()
+        .accept("user-b", "google", super::tok("b", T0 + 3_600_000, T0)));
+    c.take_deliveries();
+    assert!(!c.reset_user("user-a"));
+    assert!(c.state().token("google").is_some(), "user-b's token stays");
+    assert_eq!(c.state().user(), Some("user-b"));
+    let sent = c.take_deliveries();
+    assert!(matches!(
+        sent.as_slice(),
+        [Delivery { event: ClientEvent::Reset { user: Some(u) }, post_only: true, .. }] if u == "user-a"
+    ));
+    // Still user-a's tab: reset as a sign-out.
+    let c = core();
+    c.session_of(jwt_for("user-a")).unwrap();
+    assert!(c.reset_user("user-a"));
+    assert_eq!(c.state().user(), None);
+}
