@@ -4,6 +4,8 @@
 // "Who am I?" calls each provider's own API through client.fetch, so the
 // token can be seen to work.
 
+import { forThisUser } from "./session.js";
+
 export const NAMES = { google: "Google", spotify: "Spotify", discord: "Discord", github: "GitHub" };
 export const STATUS_WORDS = {
   connected: "Connected",
@@ -145,11 +147,14 @@ export function connectionsPanel({ client, whoAmI, plain, say, linkVia }) {
         button("Who am I?", `whoami-button-${p}`, null, async () => {
           delete whoSaid[p];
           out.textContent = "";
-          const res = await client.fetch(whoAmI[p], {}, { provider: p });
-          if (!res.ok) throw { code: res.status === 401 ? "REAUTH_REQUIRED" : "PROVIDER_UNAVAILABLE" };
-          const me = await res.json();
-          whoSaid[p] = `${name(p)} says: ${me.display_name ?? me.name ?? me.login ?? me.username ?? me.id}`;
-          render();
+          await forThisUser(async () => {
+            const res = await client.fetch(whoAmI[p], {}, { provider: p });
+            if (!res.ok) throw { code: res.status === 401 ? "REAUTH_REQUIRED" : "PROVIDER_UNAVAILABLE" };
+            return await res.json();
+          }, (me) => {
+            whoSaid[p] = `${name(p)} says: ${me.display_name ?? me.name ?? me.login ?? me.username ?? me.id}`;
+            render();
+          });
         });
         buttons.append(" ", out);
       }
@@ -163,8 +168,10 @@ export function connectionsPanel({ client, whoAmI, plain, say, linkVia }) {
   }
 
   async function refresh() {
-    reports = await client.connections();
-    render();
+    await forThisUser(() => client.connections(), (r) => {
+      reports = r;
+      render();
+    });
   }
 
   /** Back from a consent page: finish the connect with this session. */

@@ -40,6 +40,23 @@ export function devClaims() {
 }
 
 /** Who is signed in: the Supabase session's user, else the dev shortcut's; null when signed out. */
+/**
+ * Runs `work` (an answer to write into the page) only if the page is still
+ * the same user's as when `load` began: an answer to a request made before a
+ * sign-out or a switch is not shown to whoever is signed in now. Each load
+ * that ends counts in the body's `data-<counter>` (for tests), shown or not.
+ */
+export async function forThisUser(load, work, counter = "loads") {
+  const session = document.getElementById("session");
+  const who = session?.dataset.user;
+  try {
+    const answer = await load();
+    if (session?.dataset.user === who) work(answer);
+  } finally {
+    document.body.dataset[counter] = String(Number(document.body.dataset[counter] ?? 0) + 1);
+  }
+}
+
 export async function signedInAs(supabase) {
   const { data: { session } } = await supabase.auth.getSession();
   if (session) return { via: "supabase", id: session.user.id, email: session.user.email };

@@ -313,3 +313,45 @@ test("a session that ended with no event this tab heard: the next action finds i
   await tab.getByTestId("signin-dev").waitFor({ state: "visible" });
   await tab.close();
 });
+
+test("meetings asked for before a sign-out are not shown to the next user", async () => {
+  const tab = await openTab();
+  await tab.waitForSelector("body[data-ready=true]");
+  if (await tab.getByTestId("signin-dev").isVisible()) await tab.getByTestId("signin-dev").click();
+  await tab.waitForSelector("[data-testid=session]:text('Signed in')");
+  if ((await tab.getByTestId("status").getAttribute("data-status")) !== "connected") {
+    await tab.getByTestId("connect").click();
+    await tab.waitForSelector("[data-testid=status][data-status=connected]");
+  }
+  await tab.fill("input[name=summary]", "First user's held meeting");
+  await tab.getByTestId("create-submit").click();
+  await tab.getByText("First user's held meeting").first().waitFor();
+  // The next Calendar list request waits until the test lets it go; later ones pass.
+  let held, arrived;
+  const heldArrived = new Promise((resolve) => (arrived = resolve));
+  await tab.route("**/calendars/primary/events?**", (route) => {
+    if (held) return route.continue();
+    held = route;
+    arrived();
+  });
+  await tab.getByTestId("reload-events").click();
+  await heldArrived;
+  // The user signs out while the list is on its way, and another signs in.
+  await tab.getByTestId("signout").click();
+  await tab.waitForSelector("[data-testid=session]:text('Signed out')");
+  const starts = await tab.evaluate(() => Number(document.body.dataset.starts));
+  await tab.getByTestId("signin-dev2").click();
+  // The next user's page is done starting (it clears or loads its own list).
+  await tab.waitForFunction((n) => Number(document.body.dataset.started) > n, starts);
+  // The first user's answer arrives now: the load ends (counted), written or not.
+  const loads = await tab.evaluate(() => Number(document.body.dataset.eventLoads ?? 0));
+  await held.continue();
+  await tab.waitForFunction((n) => Number(document.body.dataset.eventLoads ?? 0) > n, loads);
+  assert.equal(
+    await tab.getByText("First user's held meeting").count(),
+    0,
+    "the first user's meetings never reach the next user's page",
+  );
+  await tab.unroute("**/calendars/primary/events?**");
+  await tab.close();
+});
