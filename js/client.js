@@ -92,6 +92,8 @@ export class BrowserTokenClient {
    * call switched the user between the answer and the request.
    */
   #owners = new WeakMap();
+  /** How long `callFunction` waits for an answer (options.functionTimeoutMs). */
+  #callTimeoutMs;
   /** Moves at every `reset()`: a session read before a sign-out is not used after it. */
   #signOuts = 0;
   /** Calls that will still ask the core when they resume (`free()` waits for them). */
@@ -107,8 +109,9 @@ export class BrowserTokenClient {
     this.#core = core;
     this.#getSession = options.getSessionToken;
     this.#fetch = options.fetch ?? globalThis.fetch;
-    const [channelName, functionsUrl] = core.config();
+    const [channelName, functionsUrl, callTimeoutMs] = core.config();
     this.#functionsUrl = functionsUrl;
+    this.#callTimeoutMs = callTimeoutMs;
     let channel;
     try {
       channel = typeof BroadcastChannel === "function" ? new BroadcastChannel(channelName) : undefined;
@@ -503,12 +506,33 @@ export class BrowserTokenClient {
       }
     }
     return await this.#hold(async () => {
-      let response, text;
+      let response, text, timer;
+      let timedOut = false;
+      // An answer that never comes would hold its caller (a page starting
+      // again after a sign-out waits on it) for good.
+      const controller = new AbortController();
+      const timeout = new Promise((_, reject) => {
+        timer = setTimeout(() => {
+          timedOut = true;
+          controller.abort();
+          reject(new Error("timeout"));
+        }, this.#callTimeoutMs);
+      });
       try {
-        response = await this.#fetch.call(undefined, `${this.#functionsUrl}/${name}`, init);
-        text = asText(await response.text());
+        response = await Promise.race([
+          this.#fetch.call(undefined, `${this.#functionsUrl}/${name}`, {
+            ...init,
+            signal: controller.signal,
+          }),
+          timeout,
+        ]);
+        text = asText(await Promise.race([response.text(), timeout]));
       } catch (e) {
-        throw this.#core.error("NETWORK", `${name} could not be reached`, [e]);
+        throw timedOut
+          ? this.#core.error("TIMEOUT", `${name} did not answer within ${this.#callTimeoutMs} ms`)
+          : this.#core.error("NETWORK", `${name} could not be reached`, [e]);
+      } finally {
+        clearTimeout(timer);
       }
       // The connection the answer is about: as it says, else as the path
       // names it (`connections/<id>/…`; an error answer may not say).

@@ -63,6 +63,7 @@ export class BrowserTokenClient {
   #flights = new Map();
   #memos = new Map();
   #owners = new WeakMap();
+  #callTimeoutMs;
   #signOuts = 0;
   #pending = 0;
   #freed;
@@ -73,8 +74,9 @@ export class BrowserTokenClient {
     this.#core = core;
     this.#getSession = options.getSessionToken;
     this.#fetch = options.fetch ?? globalThis.fetch;
-    const [channelName, functionsUrl] = core.config();
+    const [channelName, functionsUrl, callTimeoutMs] = core.config();
     this.#functionsUrl = functionsUrl;
+    this.#callTimeoutMs = callTimeoutMs;
     let channel;
     try {
       channel = typeof BroadcastChannel === "function" ? new BroadcastChannel(channelName) : undefined;
@@ -395,12 +397,31 @@ export class BrowserTokenClient {
       }
     }
     return await this.#hold(async () => {
-      let response, text;
+      let response, text, timer;
+      let timedOut = false;
+      const controller = new AbortController();
+      const timeout = new Promise((_, reject) => {
+        timer = setTimeout(() => {
+          timedOut = true;
+          controller.abort();
+          reject(new Error("timeout"));
+        }, this.#callTimeoutMs);
+      });
       try {
-        response = await this.#fetch.call(undefined, `${this.#functionsUrl}/${name}`, init);
-        text = asText(await response.text());
+        response = await Promise.race([
+          this.#fetch.call(undefined, `${this.#functionsUrl}/${name}`, {
+            ...init,
+            signal: controller.signal,
+          }),
+          timeout,
+        ]);
+        text = asText(await Promise.race([response.text(), timeout]));
       } catch (e) {
-        throw this.#core.error("NETWORK", `${name} could not be reached`, [e]);
+        throw timedOut
+          ? this.#core.error("TIMEOUT", `${name} did not answer within ${this.#callTimeoutMs} ms`)
+          : this.#core.error("NETWORK", `${name} could not be reached`, [e]);
+      } finally {
+        clearTimeout(timer);
       }
       const conn = header(response, CONNECTION) ?? connectionOf(name);
       this.#observe(user, response, conn);

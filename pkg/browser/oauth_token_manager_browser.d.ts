@@ -86,6 +86,8 @@ export interface BrowserClientOptions {
     channelName?: string;
     /** Defaults to globalThis.fetch. Also sends what `client.fetch(input, init)` is given, a URL or a Request as it came. */
     fetch?: (input: string | URL | Request, init?: RequestInit) => Promise<Response>;
+    /** How long `callFunction` (and the connection helpers) wait for an edge function before TIMEOUT, ms (default 60000). */
+    functionTimeoutMs?: number;
 }
 
 export interface BrowserToken {

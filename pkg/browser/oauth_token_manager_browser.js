@@ -329,12 +329,8 @@ function __wbg_get_imports() {
             const ret = Array.of(arg0, arg1, arg2, arg3);
             return ret;
         },
-        __wbg_of_4cc373bef1f715a4: function(arg0, arg1, arg2) {
+        __wbg_of: function(arg0, arg1, arg2) {
             const ret = Array.of(arg0, arg1, arg2);
-            return ret;
-        },
-        __wbg_of: function(arg0, arg1) {
-            const ret = Array.of(arg0, arg1);
             return ret;
         },
         __wbg_push: function(arg0, arg1) {

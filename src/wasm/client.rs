@@ -33,6 +33,8 @@ export interface BrowserClientOptions {
   channelName?: string;
   /** Defaults to globalThis.fetch. Also sends what `client.fetch(input, init)` is given, a URL or a Request as it came. */
   fetch?: (input: string | URL | Request, init?: RequestInit) => Promise<Response>;
+  /** How long `callFunction` (and the connection helpers) wait for an edge function before TIMEOUT, ms (default 60000). */
+  functionTimeoutMs?: number;
 }
 
 export interface BrowserToken {
@@ -82,10 +84,17 @@ fn session_jwt(v: &JsValue) -> Result<String> {
 
 /// The browser client's core, driven by js/client.js (the package's
 /// `BrowserTokenClient`). Not for direct use.
+/// How long `callFunction` waits for an edge function by default: longer
+/// than a token call's (a Calendar call behind a refresh, a disconnect's
+/// revocation), shorter than forever (a page waiting on it stays stuck).
+const CALL_TIMEOUT_MS: u64 = 60_000;
+
 #[wasm_bindgen(skip_typescript)]
 pub struct ClientCore {
     core: BrowserClient,
     channel_name: String,
+    /// How long `callFunction` waits for an edge function's answer.
+    call_timeout_ms: u64,
 }
 
 impl ClientCore {
@@ -98,6 +107,7 @@ impl ClientCore {
             "refreshMarginSeconds",
             "channelName",
             "fetch",
+            "functionTimeoutMs",
         ])?;
         let url = f.str("functionsUrl")?;
         if !(url.starts_with("https://") || url.starts_with("http://")) {
@@ -124,9 +134,19 @@ impl ClientCore {
         let channel_name = f
             .opt_str("channelName")?
             .unwrap_or_else(|| "oauth-token-manager".to_string());
+        let call_timeout_ms = match f.opt_at_most("functionTimeoutMs", i32::MAX as u64)? {
+            Some(0) => {
+                return Err(Error::config(
+                    "options.functionTimeoutMs: must be greater than 0",
+                ))
+            }
+            Some(ms) => ms,
+            None => CALL_TIMEOUT_MS,
+        };
         Ok(ClientCore {
             core: BrowserClient::new(&url, margin),
             channel_name,
+            call_timeout_ms,
         })
     }
 
@@ -154,7 +174,11 @@ impl ClientCore {
 
     /// `[channelName, functionsUrl]`.
     pub fn config(&self) -> js_sys::Array {
-        js_sys::Array::of2(&s(&self.channel_name), &s(self.core.functions_url()))
+        js_sys::Array::of3(
+            &s(&self.channel_name),
+            &s(self.core.functions_url()),
+            &(self.call_timeout_ms as f64).into(),
+        )
     }
 
     /// The session's user, if one was seen.

@@ -620,6 +620,29 @@ test(
   },
 );
 
+test("an edge function that never answers: callFunction rejects with TIMEOUT and aborts the request", {
+  timeout: 10_000,
+}, async () => {
+  let aborted;
+  const c = new BrowserTokenClient(options((_url, init) =>
+    new Promise((_, reject) => {
+      init.signal.addEventListener("abort", () => {
+        aborted = true;
+        reject(init.signal.reason);
+      });
+    }), { functionTimeoutMs: 20 }));
+  try {
+    await assert.rejects(c.callFunction("connections"), (e) => e.code === "TIMEOUT" && e.retryable === true);
+    assert.equal(aborted, true);
+  } finally {
+    c.close();
+  }
+  assert.throws(
+    () => new BrowserTokenClient(options(() => {}, { functionTimeoutMs: 0 })),
+    (e) => e.code === "CONFIG",
+  );
+});
+
 test(
   "callFunction with options.session sends that session, not getSessionToken's",
   { timeout: 10_000 },
