@@ -14,6 +14,12 @@ export function useCore(core) {
 }
 
 const MARKER = "x-token-refreshed-at";
+/**
+ * How long `callFunction` waits for an edge function by default: longer than
+ * a token call's (a Calendar call behind a refresh, a disconnect's
+ * revocation), shorter than forever (a page waiting on it stays stuck).
+ */
+const CALL_TIMEOUT_MS = 60_000;
 const CONNECTION = "x-token-connection";
 const RETURN_PARAMS = ["otm_connect", "otm_error", "otm_provider"];
 
@@ -106,12 +112,28 @@ export class BrowserTokenClient {
   /** @param {import("./client.d.ts").BrowserClientOptions} options */
   constructor(options) {
     const core = new Core(options);
+    /** @param {string} message */
+    const refuse = (message) => {
+      const e = core.error("CONFIG", message);
+      core.free();
+      throw e;
+    };
+    if (typeof options.getSessionToken !== "function") refuse("options.getSessionToken: must be a function");
+    if (options.fetch == null) {
+      if (typeof globalThis.fetch !== "function") {
+        refuse("options.fetch: no global fetch in this runtime; pass one");
+      }
+    } else if (typeof options.fetch !== "function") refuse("options.fetch: must be a function");
     this.#core = core;
     this.#getSession = options.getSessionToken;
     this.#fetch = options.fetch ?? globalThis.fetch;
-    const [channelName, functionsUrl, callTimeoutMs] = core.config();
+    const [channelName, functionsUrl] = core.config();
     this.#functionsUrl = functionsUrl;
-    this.#callTimeoutMs = callTimeoutMs;
+    const timeout = options.functionTimeoutMs ?? CALL_TIMEOUT_MS;
+    if (!Number.isInteger(timeout) || timeout < 1 || timeout > 2 ** 31 - 1) {
+      refuse("options.functionTimeoutMs: must be a whole number of ms from 1 to 2147483647");
+    }
+    this.#callTimeoutMs = timeout;
     let channel;
     try {
       channel = typeof BroadcastChannel === "function" ? new BroadcastChannel(channelName) : undefined;
@@ -144,7 +166,7 @@ export class BrowserTokenClient {
     try {
       const session = await this.#getSession.call(undefined);
       if (this.#freed === undefined && this.#signOuts === signOuts) {
-        this.#step((core) => core.session(session));
+        this.#step((core) => core.session(session, true));
       }
     } catch {
       // Not signed in yet.
@@ -442,7 +464,7 @@ export class BrowserTokenClient {
     let same;
     try {
       this.#live();
-      same = this.#signOuts === signOuts && this.#step((core) => core.session(current)) === user;
+      same = this.#signOuts === signOuts && this.#step((core) => core.session(current, true)) === user;
     } catch (e) {
       drop();
       throw e;
@@ -493,7 +515,7 @@ export class BrowserTokenClient {
     this.#live();
     this.#unchanged(signOuts);
     // A session given is its user's for this call only: the tab's stays.
-    const user = this.#step((core) => given === undefined ? core.session(session) : core.subject(session));
+    const user = this.#step((core) => core.session(session, given === undefined));
     const init = {
       method: method ?? (body === undefined ? "GET" : "POST"),
       headers: { authorization: `Bearer ${session}`, "content-type": "application/json" },
@@ -568,7 +590,7 @@ export class BrowserTokenClient {
     if (session !== undefined && (typeof session !== "string" || session === "")) {
       throw this.#core.error("BAD_REQUEST", "options.session must be a session JWT");
     }
-    const user = session === undefined ? this.#core.user : this.#step((core) => core.subject(session));
+    const user = session === undefined ? this.#core.user : this.#step((core) => core.session(session, false));
     if (user !== undefined) this.#observe(user, response);
   }
 
@@ -682,10 +704,9 @@ export class BrowserTokenClient {
     if (user !== undefined && (typeof user !== "string" || user === "")) {
       throw this.#core.error("BAD_REQUEST", "options.user must be a user id");
     }
-    if (user !== undefined && !this.#step((core) => core.resetUser(user))) return;
+    if (!this.#step((core) => core.reset(user))) return;
     this.#signOuts++;
     this.#memos.clear();
-    if (user === undefined) this.#step((core) => core.reset());
   }
 
   /** Listens for token, marker, reset and error changes. Returns a function that stops listening. */

@@ -6,6 +6,7 @@ export function useCore(core) {
 }
 
 const MARKER = "x-token-refreshed-at";
+const CALL_TIMEOUT_MS = 60_000;
 const CONNECTION = "x-token-connection";
 const RETURN_PARAMS = ["otm_connect", "otm_error", "otm_provider"];
 
@@ -71,12 +72,27 @@ export class BrowserTokenClient {
 
   constructor(options) {
     const core = new Core(options);
+    const refuse = (message) => {
+      const e = core.error("CONFIG", message);
+      core.free();
+      throw e;
+    };
+    if (typeof options.getSessionToken !== "function") refuse("options.getSessionToken: must be a function");
+    if (options.fetch == null) {
+      if (typeof globalThis.fetch !== "function") {
+        refuse("options.fetch: no global fetch in this runtime; pass one");
+      }
+    } else if (typeof options.fetch !== "function") refuse("options.fetch: must be a function");
     this.#core = core;
     this.#getSession = options.getSessionToken;
     this.#fetch = options.fetch ?? globalThis.fetch;
-    const [channelName, functionsUrl, callTimeoutMs] = core.config();
+    const [channelName, functionsUrl] = core.config();
     this.#functionsUrl = functionsUrl;
-    this.#callTimeoutMs = callTimeoutMs;
+    const timeout = options.functionTimeoutMs ?? CALL_TIMEOUT_MS;
+    if (!Number.isInteger(timeout) || timeout < 1 || timeout > 2 ** 31 - 1) {
+      refuse("options.functionTimeoutMs: must be a whole number of ms from 1 to 2147483647");
+    }
+    this.#callTimeoutMs = timeout;
     let channel;
     try {
       channel = typeof BroadcastChannel === "function" ? new BroadcastChannel(channelName) : undefined;
@@ -99,7 +115,7 @@ export class BrowserTokenClient {
     try {
       const session = await this.#getSession.call(undefined);
       if (this.#freed === undefined && this.#signOuts === signOuts) {
-        this.#step((core) => core.session(session));
+        this.#step((core) => core.session(session, true));
       }
     } catch {
     }
@@ -344,7 +360,7 @@ export class BrowserTokenClient {
     let same;
     try {
       this.#live();
-      same = this.#signOuts === signOuts && this.#step((core) => core.session(current)) === user;
+      same = this.#signOuts === signOuts && this.#step((core) => core.session(current, true)) === user;
     } catch (e) {
       drop();
       throw e;
@@ -384,7 +400,7 @@ export class BrowserTokenClient {
     }
     this.#live();
     this.#unchanged(signOuts);
-    const user = this.#step((core) => given === undefined ? core.session(session) : core.subject(session));
+    const user = this.#step((core) => core.session(session, given === undefined));
     const init = {
       method: method ?? (body === undefined ? "GET" : "POST"),
       headers: { authorization: `Bearer ${session}`, "content-type": "application/json" },
@@ -449,7 +465,7 @@ export class BrowserTokenClient {
     if (session !== undefined && (typeof session !== "string" || session === "")) {
       throw this.#core.error("BAD_REQUEST", "options.session must be a session JWT");
     }
-    const user = session === undefined ? this.#core.user : this.#step((core) => core.subject(session));
+    const user = session === undefined ? this.#core.user : this.#step((core) => core.session(session, false));
     if (user !== undefined) this.#observe(user, response);
   }
 
@@ -533,10 +549,9 @@ export class BrowserTokenClient {
     if (user !== undefined && (typeof user !== "string" || user === "")) {
       throw this.#core.error("BAD_REQUEST", "options.user must be a user id");
     }
-    if (user !== undefined && !this.#step((core) => core.resetUser(user))) return;
+    if (!this.#step((core) => core.reset(user))) return;
     this.#signOuts++;
     this.#memos.clear();
-    if (user === undefined) this.#step((core) => core.reset());
   }
 
   onChange(listener) {

@@ -154,10 +154,8 @@ export interface InitOutput {
     readonly clientcore_new: (a: any) => [number, number, number];
     readonly clientcore_observe: (a: number, b: number, c: number, d: number, e: number, f: number, g: number) => void;
     readonly clientcore_rejected: (a: number, b: number, c: number, d: number, e: number) => number;
-    readonly clientcore_reset: (a: number) => void;
-    readonly clientcore_resetUser: (a: number, b: number, c: number) => number;
-    readonly clientcore_session: (a: number, b: any) => [number, number, number, number];
-    readonly clientcore_subject: (a: number, b: any) => [number, number, number, number];
+    readonly clientcore_reset: (a: number, b: number, c: number) => number;
+    readonly clientcore_session: (a: number, b: any, c: number) => [number, number, number, number];
     readonly clientcore_tokenInfo: (a: number, b: number, c: number) => any;
     readonly clientcore_user: (a: number) => [number, number];
     readonly errorCodes: () => any;

@@ -162,38 +162,17 @@ export class ClientCore {
         const ret = wasm.clientcore_rejected(this.__wbg_ptr, ptr0, len0, ptr1, len1);
         return ret !== 0;
     }
-    resetUser(user) {
-        const ptr0 = passStringToWasm0(user, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
-        const len0 = WASM_VECTOR_LEN;
-        const ret = wasm.clientcore_resetUser(this.__wbg_ptr, ptr0, len0);
+    reset(user) {
+        var ptr0 = isLikeNone(user) ? 0 : passStringToWasm0(user, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
+        var len0 = WASM_VECTOR_LEN;
+        const ret = wasm.clientcore_reset(this.__wbg_ptr, ptr0, len0);
         return ret !== 0;
     }
-    reset() {
-        wasm.clientcore_reset(this.__wbg_ptr);
-    }
-    session(session) {
+    session(session, adopt) {
         let deferred2_0;
         let deferred2_1;
         try {
-            const ret = wasm.clientcore_session(this.__wbg_ptr, session);
-            var ptr1 = ret[0];
-            var len1 = ret[1];
-            if (ret[3]) {
-                ptr1 = 0; len1 = 0;
-                throw takeFromExternrefTable0(ret[2]);
-            }
-            deferred2_0 = ptr1;
-            deferred2_1 = len1;
-            return getStringFromWasm0(ptr1, len1);
-        } finally {
-            wasm.__wbindgen_free(deferred2_0, deferred2_1, 1);
-        }
-    }
-    subject(session) {
-        let deferred2_0;
-        let deferred2_1;
-        try {
-            const ret = wasm.clientcore_subject(this.__wbg_ptr, session);
+            const ret = wasm.clientcore_session(this.__wbg_ptr, session, adopt);
             var ptr1 = ret[0];
             var len1 = ret[1];
             if (ret[3]) {
@@ -277,17 +256,9 @@ function __wbg_get_imports() {
             const ret = typeof(arg0) === 'function';
             return ret;
         },
-        __wbg___wbindgen_is_null: function(arg0) {
-            const ret = arg0 === null;
-            return ret;
-        },
         __wbg___wbindgen_is_object: function(arg0) {
             const val = arg0;
             const ret = typeof(val) === 'object' && val !== null;
-            return ret;
-        },
-        __wbg___wbindgen_is_undefined: function(arg0) {
-            const ret = arg0 === undefined;
             return ret;
         },
         __wbg___wbindgen_string_get: function(arg0, arg1) {
@@ -329,8 +300,12 @@ function __wbg_get_imports() {
             const ret = Array.of(arg0, arg1, arg2, arg3);
             return ret;
         },
-        __wbg_of: function(arg0, arg1, arg2) {
+        __wbg_of_4cc373bef1f715a4: function(arg0, arg1, arg2) {
             const ret = Array.of(arg0, arg1, arg2);
+            return ret;
+        },
+        __wbg_of: function(arg0, arg1) {
+            const ret = Array.of(arg0, arg1);
             return ret;
         },
         __wbg_push: function(arg0, arg1) {
@@ -341,22 +316,6 @@ function __wbg_get_imports() {
             const ret = Reflect.set(arg0, arg1, arg2);
             return ret;
         }, arguments); },
-        __wbg_static_accessor_GLOBAL_THIS: function() {
-            const ret = typeof globalThis === 'undefined' ? undefined : globalThis;
-            return isLikeNone(ret) ? 0 : addToExternrefTable0(ret);
-        },
-        __wbg_static_accessor_GLOBAL: function() {
-            const ret = typeof global === 'undefined' ? undefined : global;
-            return isLikeNone(ret) ? 0 : addToExternrefTable0(ret);
-        },
-        __wbg_static_accessor_SELF: function() {
-            const ret = typeof self === 'undefined' ? undefined : self;
-            return isLikeNone(ret) ? 0 : addToExternrefTable0(ret);
-        },
-        __wbg_static_accessor_WINDOW: function() {
-            const ret = typeof window === 'undefined' ? undefined : window;
-            return isLikeNone(ret) ? 0 : addToExternrefTable0(ret);
-        },
         __wbg_stringify: function() { return handleError(function (arg0) {
             const ret = JSON.stringify(arg0);
             return ret;

@@ -84,17 +84,10 @@ fn session_jwt(v: &JsValue) -> Result<String> {
 
 /// The browser client's core, driven by js/client.js (the package's
 /// `BrowserTokenClient`). Not for direct use.
-/// How long `callFunction` waits for an edge function by default: longer
-/// than a token call's (a Calendar call behind a refresh, a disconnect's
-/// revocation), shorter than forever (a page waiting on it stays stuck).
-const CALL_TIMEOUT_MS: u64 = 60_000;
-
 #[wasm_bindgen(skip_typescript)]
 pub struct ClientCore {
     core: BrowserClient,
     channel_name: String,
-    /// How long `callFunction` waits for an edge function's answer.
-    call_timeout_ms: u64,
 }
 
 impl ClientCore {
@@ -115,38 +108,17 @@ impl ClientCore {
                 "options.functionsUrl: must be an http(s) URL",
             ));
         }
-        if !get(options, "getSessionToken").is_function() {
-            return Err(Error::config("options.getSessionToken: must be a function"));
-        }
-        let fetch = get(options, "fetch");
-        if fetch.is_undefined() || fetch.is_null() {
-            if !get(&js_sys::global(), "fetch").is_function() {
-                return Err(Error::config(
-                    "options.fetch: no global fetch in this runtime; pass one",
-                ));
-            }
-        } else if !fetch.is_function() {
-            return Err(Error::config("options.fetch: must be a function"));
-        }
+        // getSessionToken, fetch and functionTimeoutMs are js/client.js's
+        // (it calls and times them), checked there.
         let margin = f
             .opt_u64("refreshMarginSeconds")?
             .map(|s| (s as i64) * 1000);
         let channel_name = f
             .opt_str("channelName")?
             .unwrap_or_else(|| "oauth-token-manager".to_string());
-        let call_timeout_ms = match f.opt_at_most("functionTimeoutMs", i32::MAX as u64)? {
-            Some(0) => {
-                return Err(Error::config(
-                    "options.functionTimeoutMs: must be greater than 0",
-                ))
-            }
-            Some(ms) => ms,
-            None => CALL_TIMEOUT_MS,
-        };
         Ok(ClientCore {
             core: BrowserClient::new(&url, margin),
             channel_name,
-            call_timeout_ms,
         })
     }
 
@@ -174,11 +146,7 @@ impl ClientCore {
 
     /// `[channelName, functionsUrl]`.
     pub fn config(&self) -> js_sys::Array {
-        js_sys::Array::of3(
-            &s(&self.channel_name),
-            &s(self.core.functions_url()),
-            &(self.call_timeout_ms as f64).into(),
-        )
+        js_sys::Array::of2(&s(&self.channel_name), &s(self.core.functions_url()))
     }
 
     /// The session's user, if one was seen.
@@ -261,11 +229,17 @@ impl ClientCore {
         self.core.generation()
     }
 
-    /// The user of a settled session value (a user switch empties the cache).
-    pub fn session(&self, session: JsValue) -> std::result::Result<String, JsValue> {
+    /// The user of a settled session value. `adopt`: it is this tab's
+    /// session now (a user switch empties the cache); else only decoded (a
+    /// session given for one call: a sign-in event's own).
+    pub fn session(&self, session: JsValue, adopt: bool) -> std::result::Result<String, JsValue> {
         let jwt = session_jwt(&session).map_err(reject)?;
-        let r = self.core.session_of(jwt);
-        r.map(|(_, user)| user).map_err(reject)
+        let r = if adopt {
+            self.core.session_of(jwt).map(|(_, user)| user)
+        } else {
+            jwt_subject(&jwt)
+        };
+        r.map_err(reject)
     }
 
     /// A marker on an edge response made with `user`'s session.
@@ -316,22 +290,16 @@ impl ClientCore {
         self.core.disconnected(&user, &conn);
     }
 
-    /// Sign-out.
-    pub fn reset(&self) {
-        self.core.reset();
-    }
-
-    /// `user` signed out by another user's sign-in (see `BrowserClient::reset_user`).
-    #[wasm_bindgen(js_name = resetUser)]
-    pub fn reset_user(&self, user: String) -> bool {
-        self.core.reset_user(&user)
-    }
-
-    /// The user of a session JWT, without making it this tab's (a session
-    /// given for one call: the sign-in event's own).
-    pub fn subject(&self, session: JsValue) -> std::result::Result<String, JsValue> {
-        let jwt = session_jwt(&session).map_err(reject)?;
-        jwt_subject(&jwt).map_err(reject)
+    /// Sign-out; with `user`, that user signed out by another user's
+    /// sign-in (see `BrowserClient::reset_user`). True when this tab was reset.
+    pub fn reset(&self, user: Option<String>) -> bool {
+        match user {
+            Some(u) => self.core.reset_user(&u),
+            None => {
+                self.core.reset();
+                true
+            }
+        }
     }
 
     /// What the client holds for a connection, without the token.

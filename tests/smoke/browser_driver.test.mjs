@@ -643,6 +643,32 @@ test("an edge function that never answers: callFunction rejects with TIMEOUT and
   );
 });
 
+test("options the client calls are checked at construction: CONFIG naming the option", () => {
+  const refused = (extra, message) =>
+    assert.throws(
+      () => new BrowserTokenClient(options(() => {}, extra)),
+      (e) => e instanceof TokenManagerError && e.code === "CONFIG" && e.message === message,
+    );
+  refused({ getSessionToken: "jwt" }, "options.getSessionToken: must be a function");
+  refused({ fetch: "https://x" }, "options.fetch: must be a function");
+  refused(
+    { functionTimeoutMs: 1.5 },
+    "options.functionTimeoutMs: must be a whole number of ms from 1 to 2147483647",
+  );
+  refused(
+    { functionTimeoutMs: 2 ** 31 },
+    "options.functionTimeoutMs: must be a whole number of ms from 1 to 2147483647",
+  );
+  refused({ functionsUrl: "ftp://x" }, "options.functionsUrl: must be an http(s) URL");
+  const realFetch = globalThis.fetch;
+  globalThis.fetch = undefined;
+  try {
+    refused({ fetch: undefined }, "options.fetch: no global fetch in this runtime; pass one");
+  } finally {
+    globalThis.fetch = realFetch;
+  }
+});
+
 test(
   "callFunction with options.session sends that session, not getSessionToken's",
   { timeout: 10_000 },
