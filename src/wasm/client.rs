@@ -8,7 +8,7 @@
 
 use wasm_bindgen::prelude::*;
 
-use super::convert::{error_from_js, error_to_js, get, js_to_json, obj, opt_n, opt_s, s};
+use super::convert::{error_from_js, error_to_js, js_to_json, obj, opt_n, opt_s, s};
 use super::fetch::describe;
 use crate::core::client::{
     check_connection, jwt_subject, Begin, BrowserClient, CachedToken, DEFAULT_CONNECTION,
