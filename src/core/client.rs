@@ -416,7 +416,7 @@ impl BrowserClient {
     /// tab's refresh after the same 401) instead of asking the provider again.
     fn token_request(&self, jwt: &str, conn: &str, force: bool) -> HttpRequest {
         let rejected = if force {
-            self.state.borrow().rejected_ms(conn)
+            self.state.borrow_mut().take_rejected_ms(conn)
         } else {
             None
         };

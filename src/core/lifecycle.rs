@@ -124,13 +124,21 @@ impl<T: Transport, S: Store, R: Runtime> Manager<T, S, R> {
         // A rotation this instance holds unsaved (the store failed after
         // the provider rotated): the stored refresh token is the spent one,
         // the held one the live one, which a sign-in without its own keeps.
+        // Only while the row still holds the token it spent: a new grant or
+        // a disconnect since made it obsolete.
         let held = existing
             .as_ref()
             .filter(|_| t.refresh_token.is_none())
-            .and_then(|_| {
+            .and_then(|row| {
                 let key = (user_id.to_string(), provider_id.to_string());
                 let pending = self.pending.borrow();
                 let p = pending.get(&key)?;
+                if row.refresh_token_sealed.is_none()
+                    || row.refresh_token_sealed != p.spent
+                    || Status::parse(&row.status) == Some(Status::Disconnected)
+                {
+                    return None;
+                }
                 Some((
                     p.write.refresh_token_sealed.clone()?,
                     p.write.refresh_token_expires_at,

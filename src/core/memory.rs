@@ -25,6 +25,8 @@ struct Inner {
     /// The next N commit_refresh calls that write answer an error anyway
     /// (the connection dropped on the way back).
     lose_answers: Cell<u32>,
+    /// See `fail_commit_after`.
+    fail_after: Cell<Option<u32>>,
     commits: Cell<u32>,
     leases: Cell<u32>,
     /// Test hook: every expired lease is taken by a new owner that never finishes.
@@ -84,6 +86,10 @@ impl MemoryStore {
     /// Makes the next `n` token writes fail with `STORAGE`.
     pub fn fail_next_commits(&self, n: u32) {
         self.inner.fail_commits.set(n);
+    }
+    /// The commit after the next `skip` ones fails (once).
+    pub fn fail_commit_after(&self, skip: u32) {
+        self.inner.fail_after.set(Some(skip));
     }
     pub fn lose_next_commit_answers(&self, n: u32) {
         self.inner.lose_answers.set(n);
@@ -190,6 +196,14 @@ impl Store for MemoryStore {
         self.inner.commits.set(self.inner.commits.get() + 1);
         if Self::take_fault(&self.inner.fail_commits) {
             return Err(Error::storage("injected write failure"));
+        }
+        match self.inner.fail_after.get() {
+            Some(0) => {
+                self.inner.fail_after.set(None);
+                return Err(Error::storage("injected write failure"));
+            }
+            Some(n) => self.inner.fail_after.set(Some(n - 1)),
+            None => {}
         }
         let mut rows = self.inner.rows.borrow_mut();
         match rows.get_mut(&key(&w.user_id, &w.provider)) {

@@ -57,9 +57,9 @@ impl<T: Transport, S: Store, R: Runtime> Manager<T, S, R> {
                     .load(&seen.user_id, &seen.provider)
                     .await?
                     .ok_or_else(|| super::manager::not_connected(&seen.provider))?;
+                self.check_usable(&saved)?;
                 if matches!(flushed, Flushed::Superseded)
                     && !opts.force
-                    && self.check_usable(&saved).is_ok()
                     && (!provider.spec.access_tokens_expire
                         || freshness(
                             saved.expires_at,
@@ -390,12 +390,14 @@ impl<T: Transport, S: Store, R: Runtime> Manager<T, S, R> {
                 expected_version: Some(row.version),
             })
             .await;
-        if recorded.is_err() {
-            let _ = self
-                .store
-                .release_lease(&row.user_id, &row.provider, owner)
-                .await;
-        }
+        // Released whatever the write came to: it may have written nothing
+        // (a sign-in since moved the version but kept our lease) or failed.
+        // Only our own lease is released.
+        let _ = recorded;
+        let _ = self
+            .store
+            .release_lease(&row.user_id, &row.provider, owner)
+            .await;
         let mut ev = self.event(row, "failed");
         ev.code = Some(e.code.as_str().to_string());
         ev.message = Some(e.message.clone());

@@ -17,6 +17,14 @@ use super::super::token::{freshness, Freshness, TokenSet};
 /// What an event says of a failed store write, rather than the store's words.
 const STORE_FAILED: &str = "the refreshed tokens could not be saved";
 
+/// A held rotation's save failed again.
+fn still_unsaved(e: &Error) -> Error {
+    Error::new(
+        Code::RotationNotSaved,
+        format!("a rotated refresh token is still unsaved: {}", e.message),
+    )
+}
+
 /// What saving a pending rotation came to.
 pub(super) enum Flushed {
     /// The call's answer.
@@ -167,7 +175,12 @@ impl<T: Transport, S: Store, R: Runtime> Manager<T, S, R> {
                         .and_then(|c| c.access_token_sealed.as_deref())
                         == Some(write.access_token_sealed.as_str())
                     {
-                        self.emit(ev).await;
+                        // The landed commit recorded the event with the tokens.
+                        if with_event {
+                            self.rt.emit(&ev);
+                        } else {
+                            self.emit(ev).await;
+                        }
                         return Ok(token);
                     }
                     if applied.rotated
@@ -203,7 +216,13 @@ impl<T: Transport, S: Store, R: Runtime> Manager<T, S, R> {
                         return Err(super::super::manager::not_connected(&row.provider));
                     }
                     // Our lease expired and another writer moved the version.
-                    // Our token is valid; theirs is in the store.
+                    // Our token is valid; theirs is in the store. A writer
+                    // that kept our lease (a sign-in keeping the refresh
+                    // token) left it ours to release.
+                    let _ = self
+                        .store
+                        .release_lease(&row.user_id, &row.provider, owner)
+                        .await;
                     ev.kind = "lease_lost".to_string();
                     ev.code = Some(Code::LeaseTimeout.as_str().to_string());
                     self.emit(ev).await;
@@ -350,15 +369,21 @@ impl<T: Transport, S: Store, R: Runtime> Manager<T, S, R> {
                 // Someone else wrote newer tokens. A new grant's make ours
                 // obsolete; a write that kept the refresh token ours spent
                 // (a sign-in without one) does not: ours is the only live
-                // one, written beside that write's access token.
-                self.pending.borrow_mut().remove(&key);
-                let Ok(Some(current)) = self.store.load(&row.user_id, &row.provider).await else {
-                    return Some(Flushed::Superseded);
+                // one, written beside that write's access token. Held until
+                // it is written or shown obsolete.
+                let current = match self.store.load(&row.user_id, &row.provider).await {
+                    Ok(Some(c)) => c,
+                    Ok(None) => {
+                        self.pending.borrow_mut().remove(&key);
+                        return Some(Flushed::Superseded);
+                    }
+                    Err(e) => return Some(Flushed::Answer(Err(still_unsaved(&e)))),
                 };
                 if current.refresh_token_sealed.is_none()
                     || current.refresh_token_sealed != pending.spent
                     || current.access_token_sealed.is_none()
                 {
+                    self.pending.borrow_mut().remove(&key);
                     return Some(Flushed::Superseded);
                 }
                 let write = TokenWrite {
@@ -368,22 +393,39 @@ impl<T: Transport, S: Store, R: Runtime> Manager<T, S, R> {
                     refreshed_at: current.token_refreshed_at.unwrap_or(now),
                     ..pending.write
                 };
-                if let Ok(true) = self
+                match self
                     .store
                     .commit_refresh(&write, current.version, None)
                     .await
                 {
-                    let mut ev = self.event(row, "rotation_saved_late");
-                    ev.rotated = Some(true);
-                    self.emit(ev).await;
+                    Ok(true) => {
+                        self.pending.borrow_mut().remove(&key);
+                        let mut ev = self.event(row, "rotation_saved_late");
+                        ev.rotated = Some(true);
+                        self.emit(ev).await;
+                        Some(Flushed::Superseded)
+                    }
+                    // Another write came first again: still held, looked at
+                    // afresh by the next call (this one must not refresh
+                    // with the row's token, which may be the spent one).
+                    Ok(false) => Some(Flushed::Answer(Err(Error::new(
+                        Code::RotationNotSaved,
+                        "a rotated refresh token is still unsaved: the connection changed meanwhile; ask again",
+                    )
+                    .with_retry_after(Some(1))))),
+                    Err(e) => {
+                        // Still held, as it was: the next call finds the
+                        // version moved again and writes it beside the row's.
+                        let mut ev = self.event(row, "rotation_not_saved");
+                        ev.rotated = Some(true);
+                        ev.code = Some(Code::RotationNotSaved.as_str().to_string());
+                        self.emit(ev).await;
+                        Some(Flushed::Answer(Err(still_unsaved(&e))))
+                    }
                 }
-                Some(Flushed::Superseded)
             }
             Err(e) => {
-                let err = Error::new(
-                    Code::RotationNotSaved,
-                    format!("a rotated refresh token is still unsaved: {}", e.message),
-                );
+                let err = still_unsaved(&e);
                 Some(Flushed::Answer(
                     if freshness(pending.tokens.expires_at_ms, now, 0) != Freshness::Expired {
                         Ok(ValidToken {

@@ -430,6 +430,56 @@ fn the_same_access_token_with_the_refresh_token_the_first_store_lacked_is_writte
 }
 
 #[test]
+fn a_lease_a_sign_in_kept_is_released_when_its_holder_fails() {
+    // The holder refreshes (its provider failing); a sign-in without a
+    // refresh token lands meanwhile and keeps the holder's lease; the
+    // holder's failure record writes nothing (the version moved), and the
+    // lease must still be freed, not left until it expires.
+    let w = world("google");
+    w.connect("google", -1, Some("rt-0"));
+    w.p.latency_ms.set(300);
+    for _ in 0..5 {
+        w.p.push(Reply::Http(HttpResponse::json(
+            400,
+            &json!({"error": "invalid_request"}),
+        )));
+    }
+    let sign_in_meanwhile = async {
+        crate::core::testkit::Sleep {
+            rt: w.rt.clone(),
+            until: w.rt.now_ms() + 50,
+        }
+        .await;
+        w.m.store_tokens(
+            "user-1",
+            "google",
+            InitialTokens {
+                access_token: "at-sign-in".into(),
+                expires_in_secs: Some(3600),
+                scope: Some("calendar".into()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    };
+    let (got, ()) = w.rt.run(futures_util::future::join(
+        w.m.get_valid_token(
+            "user-1",
+            "google",
+            GetOptions {
+                force: true,
+                ..Default::default()
+            },
+        ),
+        sign_in_meanwhile,
+    ));
+    assert!(got.is_err());
+    let row = w.store.row("user-1", "google").unwrap();
+    assert_eq!(row.lease_owner, None, "the holder's lease was released");
+}
+
+#[test]
 fn a_refresh_that_lands_after_a_disconnect_revokes_its_new_tokens_and_hands_out_none() {
     // A single-use refresh token spent by the refresh before the disconnect
     // revoked it: the disconnect's revocation may miss the new grant, which

@@ -217,6 +217,96 @@ fn a_commit_whose_answer_was_lost_is_recognised_as_saved() {
             .collect();
     assert!(kinds.iter().any(|k| k == "refreshed"), "{kinds:?}");
     assert!(!kinds.iter().any(|k| k == "lease_lost"), "{kinds:?}");
+    // Recorded once, by the commit that landed, not again.
+    let stored = w.store.events();
+    assert_eq!(
+        stored.iter().filter(|e| e.kind == "refreshed").count(),
+        1,
+        "{stored:?}"
+    );
+}
+
+/// The held rotation's write beside a sign-in's access token fails: still
+/// held (not lost), said in an event, and saved by the next call.
+#[test]
+fn a_held_rotation_whose_late_write_fails_stays_held() {
+    let w = world("discord");
+    w.p.rotate.set(true);
+    w.connect("discord", -1, Some("rt-0"));
+    w.store.fail_next_commits(3);
+    assert_eq!(w.get("discord").unwrap_err().code, Code::RotationNotSaved);
+    let other: M = Manager::new(
+        config("discord", ""),
+        w.p.clone(),
+        w.store.clone(),
+        w.rt.clone(),
+    );
+    w.rt.run(other.store_tokens(
+        "user-1",
+        "discord",
+        InitialTokens {
+            access_token: "at-sign-in".into(),
+            expires_in_secs: Some(3600),
+            scope: Some("identify".into()),
+            ..Default::default()
+        },
+    ))
+    .unwrap();
+    // The flush's first commit finds the version moved; the one beside the
+    // sign-in's token fails.
+    w.store.fail_commit_after(1);
+    assert_eq!(w.get("discord").unwrap_err().code, Code::RotationNotSaved);
+    assert_eq!(w.stored_refresh_token("discord").as_deref(), Some("rt-0"));
+    let t = w.get("discord").unwrap();
+    assert_eq!(t.access_token.expose(), "at-sign-in");
+    assert_eq!(w.stored_refresh_token("discord").as_deref(), Some("rt-1"));
+    assert_eq!(w.p.calls(), 1);
+}
+
+/// A world where instance `w.m` holds a rotation it could not save and
+/// another instance (returned) then disconnected the connection.
+fn held_then_disconnected() -> (World, M) {
+    let w = world("discord");
+    w.p.rotate.set(true);
+    w.connect("discord", -1, Some("rt-0"));
+    w.store.fail_next_commits(3);
+    assert_eq!(w.get("discord").unwrap_err().code, Code::RotationNotSaved);
+    let other: M = Manager::new(
+        config("discord", ""),
+        w.p.clone(),
+        w.store.clone(),
+        w.rt.clone(),
+    );
+    w.rt.run(other.disconnect("user-1", "discord")).unwrap();
+    (w, other)
+}
+
+/// The holder's next call answers NOT_CONNECTED and leaves the row
+/// disconnected (not refreshed, not marked token_expired over it).
+#[test]
+fn a_held_rotation_does_not_outlive_a_disconnect() {
+    let (w, _other) = held_then_disconnected();
+    assert_eq!(w.get("discord").unwrap_err().code, Code::NotConnected);
+    let row = w.store.row("user-1", "discord").unwrap();
+    assert_eq!(row.status, "disconnected");
+    assert_eq!(w.p.calls(), 1, "no refresh");
+}
+
+/// A sign-in without a refresh token reaching the holder after the
+/// disconnect does not bring the held token back.
+#[test]
+fn a_sign_in_after_a_disconnect_does_not_bring_back_a_held_rotation() {
+    let (w, _other) = held_then_disconnected();
+    w.sign_in(
+        "discord",
+        InitialTokens {
+            access_token: "at-new-sign-in".into(),
+            expires_in_secs: Some(3600),
+            scope: Some("identify".into()),
+            ..Default::default()
+        },
+    );
+    assert_eq!(w.stored_refresh_token("discord"), None);
 }
 
 #[test]

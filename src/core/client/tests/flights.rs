@@ -116,6 +116,11 @@ fn a_forced_refresh_says_when_the_rejected_token_was_refreshed() {
             t1.refreshed_at_ms.unwrap()
         )
     );
+    // Once: a later force with no 401 of its own asks for a refresh as is
+    // (sent again, the old time would have the server skip a needed one).
+    rt.advance(10);
+    rt.run(c.access_token("google", true)).unwrap();
+    assert_eq!(f.calls.borrow().last().unwrap().body, r#"{"force":true}"#);
 }
 
 /// While the retry after a 401 forces a refresh, a call that does not force
