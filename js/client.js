@@ -265,12 +265,17 @@ export class BrowserTokenClient {
    * A valid access token for a connection (`provider`, default `google`):
    * cached, or one call to its token function shared by all callers.
    * `getSessionToken` is asked once per call. While the token is unchanged
-   * the same frozen object is returned.
+   * the same frozen object is returned. `force` after a provider's 401,
+   * with `rejectedRefreshedAt` (the rejected token's `tokenRefreshedAt`, as
+   * epoch ms or RFC 3339): a token refreshed after it (another tab's answer
+   * to the same 401) is answered instead of a new refresh.
    */
   getAccessToken(options) {
     if (this.#freed !== undefined) return Promise.reject(this.#freed);
     const conn = typeof options?.provider === "string" ? options.provider : "google";
     const force = options?.force === true;
+    const at = options?.rejectedRefreshedAt;
+    const rejected = typeof at === "string" ? Date.parse(at) : typeof at === "number" ? at : undefined;
     let session;
     try {
       session = this.#getSession.call(undefined);
@@ -279,14 +284,14 @@ export class BrowserTokenClient {
     }
     if (typeof session === "string") {
       const hit = force ? undefined : this.#hit(session, conn);
-      return hit === undefined ? this.#token(session, conn, force) : Promise.resolve(hit);
+      return hit === undefined ? this.#token(session, conn, force, rejected) : Promise.resolve(hit);
     }
     const signOuts = this.#signOuts;
     return Promise.resolve(session).then(
       (s) => {
         this.#live();
         this.#unchanged(signOuts);
-        return (force ? undefined : this.#hit(s, conn)) ?? this.#token(s, conn, force);
+        return (force ? undefined : this.#hit(s, conn)) ?? this.#token(s, conn, force, rejected);
       },
       (e) => Promise.reject(this.#freed ?? this.#sessionFailed(e)),
     );
@@ -313,10 +318,10 @@ export class BrowserTokenClient {
   }
 
   /** `getAccessToken` past the memo, with the settled session value. */
-  #token(session, conn, force) {
+  #token(session, conn, force, rejected) {
     let r, user;
     try {
-      r = this.#core.begin(session, conn, force);
+      r = this.#core.begin(session, conn, force, Number.isFinite(rejected) ? rejected : undefined);
       user = this.#core.user;
       // A flight this call leads is known before any listener hears of it
       // (one may ask for a token), so whoever follows it finds it.
@@ -474,7 +479,8 @@ export class BrowserTokenClient {
     let again;
     try {
       signal?.throwIfAborted();
-      again = await untilAborted(this.getAccessToken({ provider, force }), signal);
+      const rejectedRefreshedAt = t.tokenRefreshedAt ?? undefined;
+      again = await untilAborted(this.getAccessToken({ provider, force, rejectedRefreshedAt }), signal);
     } catch (e) {
       drop();
       throw e;

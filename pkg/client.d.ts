@@ -90,9 +90,14 @@ export class BrowserTokenClient {
    * A valid access token for a connection (`provider`, default `google`):
    * cached, or one call to its token function shared by all callers.
    * `getSessionToken` is asked once per call. While the token is unchanged
-   * the same frozen object is returned.
+   * the same frozen object is returned. `force` after a provider's 401,
+   * with `rejectedRefreshedAt` (the rejected token's `tokenRefreshedAt`): a
+   * token refreshed after it (another tab's answer to the same 401) is
+   * answered instead of a new refresh.
    */
-  getAccessToken(options?: { force?: boolean; provider?: string } | null): Promise<BrowserToken>;
+  getAccessToken(
+    options?: { force?: boolean; provider?: string; rejectedRefreshedAt?: number | string } | null,
+  ): Promise<BrowserToken>;
   constructor(options: BrowserClientOptions);
   /**
    * Reads `X-Token-Refreshed-At` (and `X-Token-Connection`) from an

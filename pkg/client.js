@@ -203,6 +203,8 @@ export class BrowserTokenClient {
     if (this.#freed !== undefined) return Promise.reject(this.#freed);
     const conn = typeof options?.provider === "string" ? options.provider : "google";
     const force = options?.force === true;
+    const at = options?.rejectedRefreshedAt;
+    const rejected = typeof at === "string" ? Date.parse(at) : typeof at === "number" ? at : undefined;
     let session;
     try {
       session = this.#getSession.call(undefined);
@@ -211,14 +213,14 @@ export class BrowserTokenClient {
     }
     if (typeof session === "string") {
       const hit = force ? undefined : this.#hit(session, conn);
-      return hit === undefined ? this.#token(session, conn, force) : Promise.resolve(hit);
+      return hit === undefined ? this.#token(session, conn, force, rejected) : Promise.resolve(hit);
     }
     const signOuts = this.#signOuts;
     return Promise.resolve(session).then(
       (s) => {
         this.#live();
         this.#unchanged(signOuts);
-        return (force ? undefined : this.#hit(s, conn)) ?? this.#token(s, conn, force);
+        return (force ? undefined : this.#hit(s, conn)) ?? this.#token(s, conn, force, rejected);
       },
       (e) => Promise.reject(this.#freed ?? this.#sessionFailed(e)),
     );
@@ -242,10 +244,10 @@ export class BrowserTokenClient {
     }
   }
 
-  #token(session, conn, force) {
+  #token(session, conn, force, rejected) {
     let r, user;
     try {
-      r = this.#core.begin(session, conn, force);
+      r = this.#core.begin(session, conn, force, Number.isFinite(rejected) ? rejected : undefined);
       user = this.#core.user;
       if (typeof r === "object" && r.length === 4) {
         const [id, url, body, timeoutMs] = r;
@@ -370,7 +372,8 @@ export class BrowserTokenClient {
     let again;
     try {
       signal?.throwIfAborted();
-      again = await untilAborted(this.getAccessToken({ provider, force }), signal);
+      const rejectedRefreshedAt = t.tokenRefreshedAt ?? undefined;
+      again = await untilAborted(this.getAccessToken({ provider, force, rejectedRefreshedAt }), signal);
     } catch (e) {
       drop();
       throw e;

@@ -140,7 +140,7 @@ export type InitInput = RequestInfo | URL | Response | BufferSource | WebAssembl
 export interface InitOutput {
     readonly memory: WebAssembly.Memory;
     readonly __wbg_clientcore_free: (a: number, b: number) => void;
-    readonly clientcore_begin: (a: number, b: any, c: number, d: number, e: number) => [number, number, number];
+    readonly clientcore_begin: (a: number, b: any, c: number, d: number, e: number, f: number, g: number) => [number, number, number];
     readonly clientcore_checkConnection: (a: number, b: any) => [number, number];
     readonly clientcore_config: (a: number) => any;
     readonly clientcore_disconnected: (a: number, b: number, c: number, d: number, e: number) => void;

@@ -13,11 +13,12 @@ export class ClientCore {
         const ptr = this.__destroy_into_raw();
         wasm.__wbg_clientcore_free(ptr, 0);
     }
-    begin(session, conn, force) {
+    begin(session, conn, force, rejected_ms) {
         const val2 = +force;
+        const val3 = +(isLikeNone(rejected_ms) ? 0 : rejected_ms);
         const ptr0 = passStringToWasm0(conn, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
         const len0 = WASM_VECTOR_LEN;
-        const ret = wasm.clientcore_begin(this.__wbg_ptr, session, ptr0, len0, val2);
+        const ret = wasm.clientcore_begin(this.__wbg_ptr, session, ptr0, len0, val2, !isLikeNone(rejected_ms), val3);
         if (ret[2]) {
             throw takeFromExternrefTable0(ret[1]);
         }

@@ -2,7 +2,7 @@
 /* eslint-disable */
 export const memory: WebAssembly.Memory;
 export const __wbg_clientcore_free: (a: number, b: number) => void;
-export const clientcore_begin: (a: number, b: any, c: number, d: number, e: number) => [number, number, number];
+export const clientcore_begin: (a: number, b: any, c: number, d: number, e: number, f: number, g: number) => [number, number, number];
 export const clientcore_checkConnection: (a: number, b: any) => [number, number];
 export const clientcore_config: (a: number) => any;
 export const clientcore_disconnected: (a: number, b: number, c: number, d: number, e: number) => void;

@@ -369,12 +369,37 @@ impl BrowserClient {
     /// the cached one if fresh at `now`, else one call to the edge function
     /// however many callers ask at once. `force` after a 401.
     pub fn begin(&self, jwt: String, conn: &str, force: bool, now: i64) -> Result<Begin> {
+        self.begin_with(jwt, conn, force, now, None)
+    }
+
+    /// `begin`, with `rejected_ms` for a force after a provider's 401: when
+    /// the rejected token was refreshed. A cached token refreshed after it
+    /// (another tab's answer to the same 401) is answered without a call;
+    /// else the forced request says it, and the server refreshes only if
+    /// it holds nothing newer either.
+    pub fn begin_with(
+        &self,
+        jwt: String,
+        conn: &str,
+        force: bool,
+        now: i64,
+        rejected_ms: Option<i64>,
+    ) -> Result<Begin> {
         check_connection(conn)?;
         let (jwt, user) = self.session_of(jwt)?;
-        if !force {
-            if let Some(t) = self.state.borrow().usable(conn, now, self.margin_ms) {
-                return Ok(Begin::Cached(t.clone()));
-            }
+        let rejected_ms = rejected_ms.filter(|_| force);
+        if let Some(t) = self
+            .state
+            .borrow()
+            .usable(conn, now, self.margin_ms)
+            .filter(|t| {
+                !force
+                    || t.refreshed_at_ms
+                        .zip(rejected_ms)
+                        .is_some_and(|(t, r)| t > r)
+            })
+        {
+            return Ok(Begin::Cached(t.clone()));
         }
         let mut flights = self.flights.borrow_mut();
         // A flight of an earlier session (signed out and in again meanwhile)
@@ -407,19 +432,20 @@ impl BrowserClient {
         });
         Ok(Begin::Lead {
             id,
-            request: self.token_request(&jwt, conn, force),
+            request: self.token_request(&jwt, conn, force, rejected_ms),
         })
     }
 
     /// The token function's request. A forced one says when the rejected
     /// token was refreshed: the server serves a newer one it holds (another
     /// tab's refresh after the same 401) instead of asking the provider again.
-    fn token_request(&self, jwt: &str, conn: &str, force: bool) -> HttpRequest {
-        let rejected = if force {
-            self.state.borrow_mut().take_rejected_ms(conn)
-        } else {
-            None
-        };
+    fn token_request(
+        &self,
+        jwt: &str,
+        conn: &str,
+        force: bool,
+        rejected: Option<i64>,
+    ) -> HttpRequest {
         HttpRequest {
             method: "POST",
             url: cat(&[&self.functions_url, "/", &token_path(conn)]),

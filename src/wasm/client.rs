@@ -170,11 +170,16 @@ impl ClientCore {
         session: JsValue,
         conn: String,
         force: bool,
+        rejected_ms: Option<f64>,
     ) -> std::result::Result<JsValue, JsValue> {
         let jwt = session_jwt(&session).map_err(reject)?;
-        let begun = self
-            .core
-            .begin(jwt, &conn, force, js_sys::Date::now() as i64);
+        let begun = self.core.begin_with(
+            jwt,
+            &conn,
+            force,
+            js_sys::Date::now() as i64,
+            rejected_ms.filter(|r| r.is_finite()).map(|r| r as i64),
+        );
         Ok(match begun.map_err(reject)? {
             Begin::Cached(t) => self.answer(&t, true),
             Begin::Follow(id) => id.into(),

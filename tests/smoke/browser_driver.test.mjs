@@ -620,6 +620,31 @@ test(
   },
 );
 
+test("the retry after a provider's 401 tells the token function when the rejected token was refreshed", {
+  timeout: 10_000,
+}, async () => {
+  const t0 = Date.now();
+  const bodies = [];
+  let api = 0;
+  const c = new BrowserTokenClient(options((url, init) => {
+    if (url.startsWith("https://api.invalid/")) {
+      return Promise.resolve(new Response("", { status: ++api === 1 ? 401 : 200 }));
+    }
+    bodies.push(init.body);
+    return Promise.resolve(new Response(tokenBody(`at-${bodies.length}`, t0 + bodies.length)));
+  }));
+  try {
+    const first = await c.getAccessToken();
+    assert.equal((await c.fetch("https://api.invalid/x")).status, 200);
+    assert.deepEqual(bodies, [
+      "{}",
+      JSON.stringify({ force: true, rejectedRefreshedAt: Date.parse(first.tokenRefreshedAt) }),
+    ]);
+  } finally {
+    c.close();
+  }
+});
+
 test("an edge function that never answers: callFunction rejects with TIMEOUT and aborts the request", {
   timeout: 10_000,
 }, async () => {

@@ -12,10 +12,6 @@ use crate::core::vecmap::VecMap;
 struct Slot {
     token: Option<CachedToken>,
     marker_ms: Option<i64>,
-    /// When the token a provider just rejected (401) was refreshed: the
-    /// forced refresh that follows sends it (once), so the server refreshes
-    /// only if it has nothing newer. Gone with the next token taken.
-    rejected_ms: Option<i64>,
 }
 
 impl Slot {
@@ -67,7 +63,6 @@ impl Slot {
             self.marker_ms = Some(self.marker_ms.map_or(m, |k| k.max(m)));
         }
         self.token = Some(t);
-        self.rejected_ms = None;
         true
     }
 }
@@ -188,19 +183,13 @@ impl ClientState {
     /// if it comes back (see `Slot::forget`).
     pub fn invalidate(&mut self, conn: &str, token: &AccessToken) {
         if let Some(slot) = self.slots.get_mut(conn) {
-            match slot.token.as_ref().filter(|t| &t.access_token == token) {
-                Some(t) => {
-                    slot.rejected_ms = t.refreshed_at_ms;
-                    slot.forget();
-                }
-                None => slot.rejected_ms = None,
+            if slot
+                .token
+                .as_ref()
+                .is_some_and(|t| &t.access_token == token)
+            {
+                slot.forget();
             }
         }
-    }
-
-    /// When the token just rejected for `conn` was refreshed, if known:
-    /// taken by the forced refresh that follows, once.
-    pub fn take_rejected_ms(&mut self, conn: &str) -> Option<i64> {
-        self.slots.get_mut(conn)?.rejected_ms.take()
     }
 }

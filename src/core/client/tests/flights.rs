@@ -99,28 +99,53 @@ fn a_rejected_token_forces_the_retry_only_when_nothing_newer_came() {
 }
 
 /// The retry after a 401 tells the server when the rejected token was
-/// refreshed: it then refreshes only if it holds nothing newer.
+/// refreshed: it then refreshes only if it holds nothing newer. A token
+/// another tab brought, refreshed after the rejected one, is answered at once.
 #[test]
 fn a_forced_refresh_says_when_the_rejected_token_was_refreshed() {
-    let (c, f, _, rt) = client();
-    rt.run(c.access_token("google", true)).unwrap();
-    assert_eq!(f.calls.borrow().last().unwrap().body, r#"{"force":true}"#);
-    let t1 = rt.run(c.access_token("google", false)).unwrap();
-    assert!(c.invalidate("google", &t1.access_token));
-    rt.advance(10);
-    rt.run(c.access_token("google", true)).unwrap();
+    let c = core();
+    let jwt = jwt_for("user-a");
+    let Begin::Lead { id, request } = c.begin_with(jwt.clone(), "google", true, T0, None).unwrap()
+    else {
+        panic!("leads");
+    };
+    assert_eq!(request.body, r#"{"force":true}"#);
+    let _ = c.finish(id, Err(TransportError::Timeout));
+    let Begin::Lead { id, request } = c
+        .begin_with(jwt.clone(), "google", true, T0, Some(T0 - 5))
+        .unwrap()
+    else {
+        panic!("leads");
+    };
     assert_eq!(
-        f.calls.borrow().last().unwrap().body,
-        format!(
-            r#"{{"force":true,"rejectedRefreshedAt":{}}}"#,
-            t1.refreshed_at_ms.unwrap()
-        )
+        request.body,
+        format!(r#"{{"force":true,"rejectedRefreshedAt":{}}}"#, T0 - 5)
     );
-    // Once: a later force with no 401 of its own asks for a refresh as is
-    // (sent again, the old time would have the server skip a needed one).
-    rt.advance(10);
-    rt.run(c.access_token("google", true)).unwrap();
-    assert_eq!(f.calls.borrow().last().unwrap().body, r#"{"force":true}"#);
+    let _ = c.finish(id, Err(TransportError::Timeout));
+    // Without force it is not sent.
+    let Begin::Lead { id, request } = c
+        .begin_with(jwt.clone(), "google", false, T0, Some(T0 - 5))
+        .unwrap()
+    else {
+        panic!("leads");
+    };
+    assert_eq!(request.body, "{}");
+    let _ = c.finish(id, Err(TransportError::Timeout));
+    // Another tab's token, refreshed after the rejected one: no call.
+    assert!(c.state.borrow_mut().accept(
+        "user-a",
+        "google",
+        super::tok("b", T0 + 3_600_000, T0 - 1)
+    ));
+    assert!(matches!(
+        c.begin_with(jwt.clone(), "google", true, T0, Some(T0 - 5)).unwrap(),
+        Begin::Cached(t) if t.access_token.expose() == "b"
+    ));
+    // Not one refreshed when the rejected one was (it may be that one).
+    assert!(matches!(
+        c.begin_with(jwt, "google", true, T0, Some(T0 - 1)).unwrap(),
+        Begin::Lead { .. }
+    ));
 }
 
 /// While the retry after a 401 forces a refresh, a call that does not force
