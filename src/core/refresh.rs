@@ -48,6 +48,23 @@ impl<T: Transport, S: Store, R: Runtime> Manager<T, S, R> {
         let saved;
         let seen = match self.flush_pending(seen).await {
             Some(Flushed::Answer(result)) => return result,
+            // The row's own access token while it is fresh, with the unsaved
+            // rotation as a warning; never a refresh with the row's (spent)
+            // refresh token.
+            Some(Flushed::Held(current, err)) => {
+                self.check_usable(&current)?;
+                let fresh = !provider.spec.access_tokens_expire
+                    || freshness(
+                        current.expires_at,
+                        self.rt.now_ms(),
+                        self.row_margin_ms(provider, &opts, &current),
+                    ) == Freshness::Fresh;
+                return if fresh && !opts.force {
+                    self.serve(&current, Some(err)).await
+                } else {
+                    Err(err)
+                };
+            }
             // Saved with an expired access token (a refused answer's kept
             // refresh token): refresh from the row as it now is. Another
             // write came first: the row as it now is may be fresh (a sign-in).

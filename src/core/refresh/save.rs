@@ -34,6 +34,10 @@ pub(super) enum Flushed {
     /// Another write came first (the held tokens were obsolete, or were
     /// written beside it): the row as it now is decides.
     Superseded,
+    /// Another write kept the refresh token the held one replaces, and the
+    /// held one could not be written beside it: still held. The row's own
+    /// access token may serve meanwhile (never a refresh with its token).
+    Held(Box<ConnectionRow>, Error),
 }
 
 impl<T: Transport, S: Store, R: Runtime> Manager<T, S, R> {
@@ -183,8 +187,8 @@ impl<T: Transport, S: Store, R: Runtime> Manager<T, S, R> {
                         }
                         return Ok(token);
                     }
-                    if applied.rotated
-                        && self
+                    if applied.rotated {
+                        match self
                             .commit_over_spent_token(
                                 current.as_ref(),
                                 row,
@@ -192,13 +196,23 @@ impl<T: Transport, S: Store, R: Runtime> Manager<T, S, R> {
                                 with_event.then_some(&ev),
                             )
                             .await
-                    {
-                        if with_event {
-                            self.rt.emit(&ev);
-                        } else {
-                            self.emit(ev).await;
+                        {
+                            Some(Ok(())) => {
+                                if with_event {
+                                    self.rt.emit(&ev);
+                                } else {
+                                    self.emit(ev).await;
+                                }
+                                return Ok(token);
+                            }
+                            // Ours is the only live refresh token and it
+                            // could not be written: held, as below.
+                            Some(Err(e)) => {
+                                last_err = Some(e);
+                                break;
+                            }
+                            None => {}
                         }
-                        return Ok(token);
                     }
                     // The user disconnected while the provider answered: the
                     // tokens it just issued are revoked where the provider
@@ -302,23 +316,32 @@ impl<T: Transport, S: Store, R: Runtime> Manager<T, S, R> {
     /// Our refresh spent the row's refresh token and the provider rotated it,
     /// but another write moved the version meanwhile. When that write kept
     /// the same, now spent, refresh token (a sign-in without one), ours is the
-    /// only live one: it is written over it. True when written.
+    /// only live one: it is written over it (`Some(Ok)`).
+    ///
+    /// `None`: the row holds another refresh token (ours is not the only live
+    /// one); `Some(Err)`: it holds the spent one and the write failed.
     async fn commit_over_spent_token(
         &self,
         current: Option<&ConnectionRow>,
         row: &ConnectionRow,
         write: &TokenWrite,
         ev: Option<&RefreshEvent>,
-    ) -> bool {
-        let Some(current) = current else {
-            return false;
-        };
-        current.refresh_token_sealed.is_some()
-            && current.refresh_token_sealed == row.refresh_token_sealed
-            && matches!(
-                self.store.commit_refresh(write, current.version, ev).await,
-                Ok(true)
-            )
+    ) -> Option<Result<()>> {
+        let current = current?;
+        if current.refresh_token_sealed.is_none()
+            || current.refresh_token_sealed != row.refresh_token_sealed
+        {
+            return None;
+        }
+        Some(
+            match self.store.commit_refresh(write, current.version, ev).await {
+                Ok(true) => Ok(()),
+                Ok(false) => Err(Error::storage(
+                    "the connection changed again while the rotated token was saved",
+                )),
+                Err(e) => Err(e),
+            },
+        )
     }
 
     /// Revokes tokens no connection holds any more, where the provider
@@ -406,13 +429,15 @@ impl<T: Transport, S: Store, R: Runtime> Manager<T, S, R> {
                         Some(Flushed::Superseded)
                     }
                     // Another write came first again: still held, looked at
-                    // afresh by the next call (this one must not refresh
-                    // with the row's token, which may be the spent one).
-                    Ok(false) => Some(Flushed::Answer(Err(Error::new(
-                        Code::RotationNotSaved,
-                        "a rotated refresh token is still unsaved: the connection changed meanwhile; ask again",
-                    )
-                    .with_retry_after(Some(1))))),
+                    // afresh by the next call.
+                    Ok(false) => Some(Flushed::Held(
+                        Box::new(current),
+                        Error::new(
+                            Code::RotationNotSaved,
+                            "a rotated refresh token is still unsaved: the connection changed meanwhile",
+                        )
+                        .with_retry_after(Some(1)),
+                    )),
                     Err(e) => {
                         // Still held, as it was: the next call finds the
                         // version moved again and writes it beside the row's.
@@ -420,7 +445,7 @@ impl<T: Transport, S: Store, R: Runtime> Manager<T, S, R> {
                         ev.rotated = Some(true);
                         ev.code = Some(Code::RotationNotSaved.as_str().to_string());
                         self.emit(ev).await;
-                        Some(Flushed::Answer(Err(still_unsaved(&e))))
+                        Some(Flushed::Held(Box::new(current), still_unsaved(&e)))
                     }
                 }
             }

@@ -227,7 +227,8 @@ fn a_commit_whose_answer_was_lost_is_recognised_as_saved() {
 }
 
 /// The held rotation's write beside a sign-in's access token fails: still
-/// held (not lost), said in an event, and saved by the next call.
+/// held (not lost), said in an event and as the served token's warning, and
+/// saved by the next call.
 #[test]
 fn a_held_rotation_whose_late_write_fails_stays_held() {
     let w = world("discord");
@@ -253,9 +254,12 @@ fn a_held_rotation_whose_late_write_fails_stays_held() {
     ))
     .unwrap();
     // The flush's first commit finds the version moved; the one beside the
-    // sign-in's token fails.
+    // sign-in's token fails: the sign-in's fresh token serves meanwhile,
+    // with the unsaved rotation as a warning (no refresh with the spent one).
     w.store.fail_commit_after(1);
-    assert_eq!(w.get("discord").unwrap_err().code, Code::RotationNotSaved);
+    let served = w.get("discord").unwrap();
+    assert_eq!(served.access_token.expose(), "at-sign-in");
+    assert_eq!(served.warning.unwrap().code, Code::RotationNotSaved);
     assert_eq!(w.stored_refresh_token("discord").as_deref(), Some("rt-0"));
     let t = w.get("discord").unwrap();
     assert_eq!(t.access_token.expose(), "at-sign-in");
@@ -465,4 +469,47 @@ fn a_rotation_is_kept_over_a_sign_in_that_kept_the_spent_token() {
         Some("rt-1"),
         "the rotated token, not the spent rt-0"
     );
+}
+
+/// A sign-in without a refresh token lands while a rotating refresh is out;
+/// the refresh's write over the kept (spent) token then fails: the rotated
+/// token is held, not lost, and the next call writes it.
+#[test]
+fn a_rotation_whose_write_over_a_kept_token_fails_is_held() {
+    let w = world("discord");
+    w.p.rotate.set(true);
+    w.p.latency_ms.set(300);
+    w.connect("discord", -1, Some("rt-0"));
+    let sign_in_meanwhile = async {
+        crate::core::testkit::Sleep {
+            rt: w.rt.clone(),
+            until: w.rt.now_ms() + 50,
+        }
+        .await;
+        w.m.store_tokens(
+            "user-1",
+            "discord",
+            InitialTokens {
+                access_token: "at-sign-in".into(),
+                expires_in_secs: Some(3600),
+                scope: Some("identify".into()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    };
+    // The refresh's own commit finds the version moved; the one over the
+    // kept token fails.
+    w.store.fail_commit_after(1);
+    let (got, ()) = w.rt.run(futures_util::future::join(
+        w.m.get_valid_token("user-1", "discord", GetOptions::default()),
+        sign_in_meanwhile,
+    ));
+    assert_eq!(got.unwrap_err().code, Code::RotationNotSaved);
+    assert_eq!(w.stored_refresh_token("discord").as_deref(), Some("rt-0"));
+    let t = w.get("discord").unwrap();
+    assert_eq!(t.access_token.expose(), "at-sign-in");
+    assert_eq!(w.stored_refresh_token("discord").as_deref(), Some("rt-1"));
+    assert_eq!(w.p.calls(), 1);
 }
