@@ -59,8 +59,10 @@ impl<T: Transport, S: Store, R: Runtime> Manager<T, S, R> {
                         self.rt.now_ms(),
                         self.row_margin_ms(provider, &opts, &current),
                     ) == Freshness::Fresh;
+                // Not `serve`: healing a flagged row would seal its refresh
+                // token anew, and the held one is matched by its sealed value.
                 return if fresh && !opts.force {
-                    self.serve(&current, Some(err)).await
+                    self.token_from_row(&current, Some(err))
                 } else {
                     Err(err)
                 };

@@ -25,6 +25,21 @@ fn still_unsaved(e: &Error) -> Error {
     )
 }
 
+/// Recorded on the row and in events, which the user may read: never the
+/// store's own words.
+const HELD: &str = "the provider issued a new refresh token that could not be saved; this instance holds it and retries the save on the next call";
+
+/// What writing over a refresh token a sign-in kept came to.
+enum Over {
+    /// The row holds another refresh token: ours is not the only live one.
+    NotSpent,
+    Written,
+    /// Another write moved the version again.
+    Raced,
+    /// The store failed; the row's version when it was read.
+    Failed(Error, i64),
+}
+
 /// What saving a pending rotation came to.
 pub(super) enum Flushed {
     /// The call's answer.
@@ -142,6 +157,8 @@ impl<T: Transport, S: Store, R: Runtime> Manager<T, S, R> {
         ev.scopes_removed = applied.scopes_removed.clone();
         let policy = &self.cfg.policy;
         let mut last_err = None;
+        // The row's version when a write over a kept spent token failed.
+        let mut held_version = None;
         let with_event = self.store.commits_events();
         for attempt in 1..=policy.store_write_attempts {
             ev.duration_ms = Some(self.rt.now_ms() - started);
@@ -166,7 +183,7 @@ impl<T: Transport, S: Store, R: Runtime> Manager<T, S, R> {
                     return Ok(token);
                 }
                 Ok(false) => {
-                    let current = self
+                    let mut current = self
                         .store
                         .load(&row.user_id, &row.provider)
                         .await
@@ -197,7 +214,7 @@ impl<T: Transport, S: Store, R: Runtime> Manager<T, S, R> {
                             )
                             .await
                         {
-                            Some(Ok(())) => {
+                            Over::Written => {
                                 if with_event {
                                     self.rt.emit(&ev);
                                 } else {
@@ -207,11 +224,31 @@ impl<T: Transport, S: Store, R: Runtime> Manager<T, S, R> {
                             }
                             // Ours is the only live refresh token and it
                             // could not be written: held, as below.
-                            Some(Err(e)) => {
+                            Over::Failed(e, version) => {
+                                held_version = Some(version);
                                 last_err = Some(e);
                                 break;
                             }
-                            None => {}
+                            Over::Raced => {
+                                // Another write again: a disconnect is handled
+                                // below; anything else, ours is held.
+                                current = self
+                                    .store
+                                    .load(&row.user_id, &row.provider)
+                                    .await
+                                    .ok()
+                                    .flatten();
+                                if !current.as_ref().is_some_and(|c| {
+                                    Status::parse(&c.status) == Some(Status::Disconnected)
+                                }) {
+                                    held_version = current.as_ref().map(|c| c.version);
+                                    last_err = Some(Error::storage(
+                                        "the connection changed again while the rotated token was saved",
+                                    ));
+                                    break;
+                                }
+                            }
+                            Over::NotSpent => {}
                         }
                     }
                     // The user disconnected while the provider answered: the
@@ -284,27 +321,12 @@ impl<T: Transport, S: Store, R: Runtime> Manager<T, S, R> {
                 spent: row.refresh_token_sealed.clone(),
             },
         );
-        let err = Error::new(
-            Code::RotationNotSaved,
-            // Recorded on the row and in an event, which the user may read:
-            // the store's own words (`cause`) stay out, as above.
-            "the provider issued a new refresh token that could not be saved; this instance holds it and retries the save on the next call",
-        );
-        let _ = self
-            .store
-            .record_failure(&FailureWrite {
-                user_id: row.user_id.clone(),
-                provider: row.provider.clone(),
-                owner: owner.to_string(),
-                status: Status::Error.as_str().to_string(),
-                code: err.code.as_str().to_string(),
-                message: err.message.clone(),
-                at: now,
-                failure_count: row.failure_count.saturating_add(1),
-                cooldown_until: Some(now + policy.cooldown_cap_ms),
-                erase_refresh_token: false,
-                expected_version: Some(row.version),
-            })
+        // Recorded on the row and in an event, which the user may read: the
+        // store's own words (`cause`) stay out, as above.
+        let err = Error::new(Code::RotationNotSaved, HELD);
+        // Our lease stays until it ends, where the row could not say so: no
+        // one else refreshes with the spent token meanwhile.
+        self.mark_held(row, held_version.unwrap_or(row.version), owner, now)
             .await;
         ev.kind = "rotation_not_saved".to_string();
         ev.code = Some(err.code.as_str().to_string());
@@ -316,32 +338,49 @@ impl<T: Transport, S: Store, R: Runtime> Manager<T, S, R> {
     /// Our refresh spent the row's refresh token and the provider rotated it,
     /// but another write moved the version meanwhile. When that write kept
     /// the same, now spent, refresh token (a sign-in without one), ours is the
-    /// only live one: it is written over it (`Some(Ok)`).
-    ///
-    /// `None`: the row holds another refresh token (ours is not the only live
-    /// one); `Some(Err)`: it holds the spent one and the write failed.
+    /// only live one: it is written over it.
     async fn commit_over_spent_token(
         &self,
         current: Option<&ConnectionRow>,
         row: &ConnectionRow,
         write: &TokenWrite,
         ev: Option<&RefreshEvent>,
-    ) -> Option<Result<()>> {
-        let current = current?;
+    ) -> Over {
+        let Some(current) = current else {
+            return Over::NotSpent;
+        };
         if current.refresh_token_sealed.is_none()
             || current.refresh_token_sealed != row.refresh_token_sealed
         {
-            return None;
+            return Over::NotSpent;
         }
-        Some(
-            match self.store.commit_refresh(write, current.version, ev).await {
-                Ok(true) => Ok(()),
-                Ok(false) => Err(Error::storage(
-                    "the connection changed again while the rotated token was saved",
-                )),
-                Err(e) => Err(e),
-            },
-        )
+        match self.store.commit_refresh(write, current.version, ev).await {
+            Ok(true) => Over::Written,
+            Ok(false) => Over::Raced,
+            Err(e) => Over::Failed(e, current.version),
+        }
+    }
+
+    /// A rotation this instance holds unsaved: the row as it now is
+    /// (`version`) says so, with a cooldown, so that no other instance
+    /// refreshes with the spent token meanwhile. Best effort.
+    async fn mark_held(&self, row: &ConnectionRow, version: i64, owner: &str, now: i64) {
+        let _ = self
+            .store
+            .record_failure(&FailureWrite {
+                user_id: row.user_id.clone(),
+                provider: row.provider.clone(),
+                owner: owner.to_string(),
+                status: Status::Error.as_str().to_string(),
+                code: Code::RotationNotSaved.as_str().to_string(),
+                message: HELD.to_string(),
+                at: now,
+                failure_count: row.failure_count.saturating_add(1),
+                cooldown_until: Some(now + self.cfg.policy.cooldown_cap_ms),
+                erase_refresh_token: false,
+                expected_version: Some(version),
+            })
+            .await;
     }
 
     /// Revokes tokens no connection holds any more, where the provider
@@ -428,19 +467,20 @@ impl<T: Transport, S: Store, R: Runtime> Manager<T, S, R> {
                         self.emit(ev).await;
                         Some(Flushed::Superseded)
                     }
-                    // Another write came first again: still held, looked at
-                    // afresh by the next call.
-                    Ok(false) => Some(Flushed::Held(
-                        Box::new(current),
-                        Error::new(
-                            Code::RotationNotSaved,
-                            "a rotated refresh token is still unsaved: the connection changed meanwhile",
-                        )
-                        .with_retry_after(Some(1)),
-                    )),
+                    // Another write came first again (a disconnect, maybe):
+                    // still held, looked at afresh by the next call; nothing
+                    // served from a row that is no longer as read.
+                    Ok(false) => Some(Flushed::Answer(Err(Error::new(
+                        Code::RotationNotSaved,
+                        "a rotated refresh token is still unsaved: the connection changed meanwhile; ask again",
+                    )
+                    .with_retry_after(Some(1))))),
                     Err(e) => {
                         // Still held, as it was: the next call finds the
                         // version moved again and writes it beside the row's.
+                        // The row says so, with a cooldown, so that no other
+                        // instance refreshes with the spent token meanwhile.
+                        self.mark_held(&current, current.version, "", now).await;
                         let mut ev = self.event(row, "rotation_not_saved");
                         ev.rotated = Some(true);
                         ev.code = Some(Code::RotationNotSaved.as_str().to_string());

@@ -261,6 +261,9 @@ fn a_held_rotation_whose_late_write_fails_stays_held() {
     assert_eq!(served.access_token.expose(), "at-sign-in");
     assert_eq!(served.warning.unwrap().code, Code::RotationNotSaved);
     assert_eq!(w.stored_refresh_token("discord").as_deref(), Some("rt-0"));
+    let row = w.store.row("user-1", "discord").unwrap();
+    assert_eq!(row.last_error_code.as_deref(), Some("ROTATION_NOT_SAVED"));
+    assert!(row.cooldown_until.is_some_and(|c| c > w.rt.now_ms()));
     let t = w.get("discord").unwrap();
     assert_eq!(t.access_token.expose(), "at-sign-in");
     assert_eq!(w.stored_refresh_token("discord").as_deref(), Some("rt-1"));
@@ -508,6 +511,11 @@ fn a_rotation_whose_write_over_a_kept_token_fails_is_held() {
     ));
     assert_eq!(got.unwrap_err().code, Code::RotationNotSaved);
     assert_eq!(w.stored_refresh_token("discord").as_deref(), Some("rt-0"));
+    // The row says so, with a cooldown: no other instance refreshes with the
+    // spent token meanwhile.
+    let row = w.store.row("user-1", "discord").unwrap();
+    assert_eq!(row.last_error_code.as_deref(), Some("ROTATION_NOT_SAVED"));
+    assert!(row.cooldown_until.is_some_and(|c| c > w.rt.now_ms()));
     let t = w.get("discord").unwrap();
     assert_eq!(t.access_token.expose(), "at-sign-in");
     assert_eq!(w.stored_refresh_token("discord").as_deref(), Some("rt-1"));
