@@ -36,6 +36,26 @@ function connectionOf(name) {
   }
 }
 
+/**
+ * A deadline for one request: `signal` aborts it and `expired` rejects when
+ * `ms` have passed; `timedOut()` says whether that is what happened; `clear()`
+ * when done.
+ * @param {number} ms
+ */
+function deadline(ms) {
+  const controller = new AbortController();
+  let timer, timedOut = false;
+  const expired = new Promise((_, reject) => {
+    timer = setTimeout(() => {
+      timedOut = true;
+      controller.abort();
+      reject(new Error("timeout"));
+    }, ms);
+  });
+  expired.catch(() => {});
+  return { signal: controller.signal, expired, timedOut: () => timedOut, clear: () => clearTimeout(timer) };
+}
+
 /** A response header, or undefined (also for a response without a usable `headers`). */
 function header(response, name) {
   try {
@@ -367,35 +387,27 @@ export class BrowserTokenClient {
     return this.#hold(async () => {
       // `fetch` runs once the flight is registered (a custom fetch may ask for a token).
       await undefined;
-      let timer, status, marker, connection, text;
-      let timedOut = false;
+      let status, marker, connection, text;
+      const time = deadline(timeoutMs);
       try {
-        const controller = new AbortController();
-        const timeout = new Promise((_, reject) => {
-          timer = setTimeout(() => {
-            timedOut = true;
-            controller.abort();
-            reject(new Error("timeout"));
-          }, timeoutMs);
-        });
         const response = await Promise.race([
           this.#fetch.call(undefined, url, {
             method: "POST",
             headers: { authorization: `Bearer ${session}`, "content-type": "application/json" },
             body,
-            signal: controller.signal,
+            signal: time.signal,
             redirect: "error",
           }),
-          timeout,
+          time.expired,
         ]);
-        text = asText(await Promise.race([response.text(), timeout]));
+        text = asText(await Promise.race([response.text(), time.expired]));
         status = statusOf(response);
         marker = header(response, MARKER);
         connection = header(response, CONNECTION);
       } catch (e) {
-        throw this.#step((core) => core.fail(id, e, timedOut));
+        throw this.#step((core) => core.fail(id, e, time.timedOut()));
       } finally {
-        clearTimeout(timer);
+        time.clear();
         this.#flights.delete(id);
       }
       // The user as the core answers, before listeners hear of it (one may
@@ -534,33 +546,22 @@ export class BrowserTokenClient {
       }
     }
     return await this.#hold(async () => {
-      let response, text, timer;
-      let timedOut = false;
+      let response, text;
       // An answer that never comes would hold its caller (a page starting
       // again after a sign-out waits on it) for good.
-      const controller = new AbortController();
-      const timeout = new Promise((_, reject) => {
-        timer = setTimeout(() => {
-          timedOut = true;
-          controller.abort();
-          reject(new Error("timeout"));
-        }, this.#callTimeoutMs);
-      });
+      const time = deadline(this.#callTimeoutMs);
       try {
         response = await Promise.race([
-          this.#fetch.call(undefined, `${this.#functionsUrl}/${name}`, {
-            ...init,
-            signal: controller.signal,
-          }),
-          timeout,
+          this.#fetch.call(undefined, `${this.#functionsUrl}/${name}`, { ...init, signal: time.signal }),
+          time.expired,
         ]);
-        text = asText(await Promise.race([response.text(), timeout]));
+        text = asText(await Promise.race([response.text(), time.expired]));
       } catch (e) {
-        throw timedOut
+        throw time.timedOut()
           ? this.#core.error("TIMEOUT", `${name} did not answer within ${this.#callTimeoutMs} ms`)
           : this.#core.error("NETWORK", `${name} could not be reached`, [e]);
       } finally {
-        clearTimeout(timer);
+        time.clear();
       }
       // The connection the answer is about: as it says, else as the path
       // names it (`connections/<id>/…`; an error answer may not say).

@@ -21,6 +21,20 @@ function connectionOf(name) {
   }
 }
 
+function deadline(ms) {
+  const controller = new AbortController();
+  let timer, timedOut = false;
+  const expired = new Promise((_, reject) => {
+    timer = setTimeout(() => {
+      timedOut = true;
+      controller.abort();
+      reject(new Error("timeout"));
+    }, ms);
+  });
+  expired.catch(() => {});
+  return { signal: controller.signal, expired, timedOut: () => timedOut, clear: () => clearTimeout(timer) };
+}
+
 function header(response, name) {
   try {
     const v = response?.headers?.get(name);
@@ -279,35 +293,27 @@ export class BrowserTokenClient {
   #lead(id, conn, url, body, timeoutMs, session) {
     return this.#hold(async () => {
       await undefined;
-      let timer, status, marker, connection, text;
-      let timedOut = false;
+      let status, marker, connection, text;
+      const time = deadline(timeoutMs);
       try {
-        const controller = new AbortController();
-        const timeout = new Promise((_, reject) => {
-          timer = setTimeout(() => {
-            timedOut = true;
-            controller.abort();
-            reject(new Error("timeout"));
-          }, timeoutMs);
-        });
         const response = await Promise.race([
           this.#fetch.call(undefined, url, {
             method: "POST",
             headers: { authorization: `Bearer ${session}`, "content-type": "application/json" },
             body,
-            signal: controller.signal,
+            signal: time.signal,
             redirect: "error",
           }),
-          timeout,
+          time.expired,
         ]);
-        text = asText(await Promise.race([response.text(), timeout]));
+        text = asText(await Promise.race([response.text(), time.expired]));
         status = statusOf(response);
         marker = header(response, MARKER);
         connection = header(response, CONNECTION);
       } catch (e) {
-        throw this.#step((core) => core.fail(id, e, timedOut));
+        throw this.#step((core) => core.fail(id, e, time.timedOut()));
       } finally {
-        clearTimeout(timer);
+        time.clear();
         this.#flights.delete(id);
       }
       let user;
@@ -416,31 +422,20 @@ export class BrowserTokenClient {
       }
     }
     return await this.#hold(async () => {
-      let response, text, timer;
-      let timedOut = false;
-      const controller = new AbortController();
-      const timeout = new Promise((_, reject) => {
-        timer = setTimeout(() => {
-          timedOut = true;
-          controller.abort();
-          reject(new Error("timeout"));
-        }, this.#callTimeoutMs);
-      });
+      let response, text;
+      const time = deadline(this.#callTimeoutMs);
       try {
         response = await Promise.race([
-          this.#fetch.call(undefined, `${this.#functionsUrl}/${name}`, {
-            ...init,
-            signal: controller.signal,
-          }),
-          timeout,
+          this.#fetch.call(undefined, `${this.#functionsUrl}/${name}`, { ...init, signal: time.signal }),
+          time.expired,
         ]);
-        text = asText(await Promise.race([response.text(), timeout]));
+        text = asText(await Promise.race([response.text(), time.expired]));
       } catch (e) {
-        throw timedOut
+        throw time.timedOut()
           ? this.#core.error("TIMEOUT", `${name} did not answer within ${this.#callTimeoutMs} ms`)
           : this.#core.error("NETWORK", `${name} could not be reached`, [e]);
       } finally {
-        clearTimeout(timer);
+        time.clear();
       }
       const conn = header(response, CONNECTION) ?? connectionOf(name);
       this.#observe(user, response, conn);

@@ -169,6 +169,32 @@ impl World {
     fn stored_refresh_token(&self, provider: &str) -> Option<String> {
         stored_refresh_token(&self.store, provider)
     }
+    /// A call for user-1's token with `opts` while, 50 ms into it (the
+    /// provider's latency set longer), the same instance stores a sign-in's
+    /// `tokens`: the call's outcome.
+    fn get_while_signing_in(
+        &self,
+        provider: &str,
+        opts: GetOptions,
+        tokens: InitialTokens,
+    ) -> super::error::Result<super::manager::ValidToken> {
+        let meanwhile = async {
+            Sleep {
+                rt: self.rt.clone(),
+                until: self.rt.now_ms() + 50,
+            }
+            .await;
+            self.m
+                .store_tokens("user-1", provider, tokens)
+                .await
+                .unwrap();
+        };
+        let (got, ()) = self.rt.run(futures_util::future::join(
+            self.m.get_valid_token("user-1", provider, opts),
+            meanwhile,
+        ));
+        got
+    }
 }
 
 /// user-1's refresh token for `provider` as `store` holds it, opened.
@@ -497,6 +523,7 @@ fn new_tokens_that_are_already_expired_are_refreshed_not_returned() {
 
 mod failures;
 mod hardening;
+mod held;
 mod lifecycle;
 mod rotation;
 

@@ -213,23 +213,32 @@ test("the package's MemoryStore keeps a user's newest connects only, as the Post
   assert.equal(claim("b-0"), "claimed", "another user's connect is kept");
 });
 
-test("the package's MemoryStore and the tests' keep a sign-in's digest through refreshes, disconnects and connects, as Postgres does", async () => {
+/** The package's MemoryStore and the tests' (tests/js/memory-store.js), which must behave as Postgres does. */
+async function memoryStores() {
   const { MemoryStore: PackageMemoryStore } = await import("../../pkg/stores/memory.js");
-  for (const store of [new PackageMemoryStore(), new MemoryStore()]) {
+  return [new PackageMemoryStore(), new MemoryStore()];
+}
+
+/** A token write for user-a's google connection, with `o` over it. */
+const memoryWrite = (o = {}) => ({
+  userId: "user-a",
+  provider: "google",
+  accessTokenSealed: "v1.k1.a",
+  refreshTokenSealed: "v1.k1.r",
+  expiresAt: now + 3_600_000,
+  refreshTokenExpiresAt: null,
+  scope: "openid",
+  refreshedAt: now,
+  accountId: null,
+  accountEmail: null,
+  accountName: null,
+  ...o,
+});
+
+test("the package's MemoryStore and the tests' keep a sign-in's digest through refreshes, disconnects and connects, as Postgres does", async () => {
+  for (const store of await memoryStores()) {
     const user = { userId: "user-a", provider: "google" };
-    const write = (o = {}) => ({
-      ...user,
-      accessTokenSealed: "v1.k1.a",
-      refreshTokenSealed: "v1.k1.r",
-      expiresAt: now + 3_600_000,
-      refreshTokenExpiresAt: null,
-      scope: "openid",
-      refreshedAt: now,
-      accountId: null,
-      accountEmail: null,
-      accountName: null,
-      ...o,
-    });
+    const write = memoryWrite;
     const signedIn = await store.saveTokens(write({ signinDigest: "d1" }));
     assert.equal(signedIn.signinDigest, "d1");
     assert.ok(await store.commitRefresh({ write: write(), expectedVersion: signedIn.version }));
@@ -242,22 +251,8 @@ test("the package's MemoryStore and the tests' keep a sign-in's digest through r
 });
 
 test("the package's MemoryStore and the tests' keep a stored account unless a write forgets it, as Postgres does", async () => {
-  const { MemoryStore: PackageMemoryStore } = await import("../../pkg/stores/memory.js");
-  for (const store of [new PackageMemoryStore(), new MemoryStore()]) {
-    const write = (o = {}) => ({
-      userId: "user-a",
-      provider: "google",
-      accessTokenSealed: "v1.k1.a",
-      refreshTokenSealed: "v1.k1.r",
-      expiresAt: now + 3_600_000,
-      refreshTokenExpiresAt: null,
-      scope: "openid",
-      refreshedAt: now,
-      accountId: null,
-      accountEmail: null,
-      accountName: null,
-      ...o,
-    });
+  for (const store of await memoryStores()) {
+    const write = memoryWrite;
     const accountOf = (r) => [r.accountId, r.accountEmail, r.accountName];
     await store.saveTokens(write({ accountId: "g-42", accountEmail: "ada@example.com", accountName: "Ada" }));
     assert.deepEqual(accountOf(await store.saveTokens(write())), ["g-42", "ada@example.com", "Ada"]);

@@ -397,6 +397,14 @@ impl<T: Transport, S: Store, R: Runtime> Manager<T, S, R> {
         }
     }
 
+    /// A held rotation is saved: no longer held, and said so.
+    async fn saved_late(&self, row: &ConnectionRow, key: &(String, String)) {
+        self.pending.borrow_mut().remove(key);
+        let mut ev = self.event(row, "rotation_saved_late");
+        ev.rotated = Some(true);
+        self.emit(ev).await;
+    }
+
     /// Saves rotated tokens an earlier call could not. `None`: nothing pending.
     pub(super) async fn flush_pending(&self, row: &ConnectionRow) -> Option<Flushed> {
         let key = (row.user_id.clone(), row.provider.clone());
@@ -416,10 +424,7 @@ impl<T: Transport, S: Store, R: Runtime> Manager<T, S, R> {
             .await
         {
             Ok(true) => {
-                self.pending.borrow_mut().remove(&key);
-                let mut ev = self.event(row, "rotation_saved_late");
-                ev.rotated = Some(true);
-                self.emit(ev).await;
+                self.saved_late(row, &key).await;
                 // A refused answer's kept token comes with the old access
                 // token: saved, and refreshed now if that one has expired.
                 if freshness(pending.tokens.expires_at_ms, now, 0) == Freshness::Expired {
@@ -461,10 +466,7 @@ impl<T: Transport, S: Store, R: Runtime> Manager<T, S, R> {
                     .await
                 {
                     Ok(true) => {
-                        self.pending.borrow_mut().remove(&key);
-                        let mut ev = self.event(row, "rotation_saved_late");
-                        ev.rotated = Some(true);
-                        self.emit(ev).await;
+                        self.saved_late(row, &key).await;
                         Some(Flushed::Superseded)
                     }
                     // Another write came first again (a disconnect, maybe):

@@ -166,6 +166,27 @@ fn upkeep_windows_default_and_configure_per_provider() {
     );
 }
 
+/// Hour-long tokens: `access`, with `refresh` if any.
+fn grant(access: &str, refresh: Option<&str>) -> InitialTokens {
+    InitialTokens {
+        access_token: access.into(),
+        refresh_token: refresh.map(str::to_string),
+        expires_in_secs: Some(3600),
+        ..Default::default()
+    }
+}
+
+/// A sign-in's tokens with a scope and no refresh token (Google's on a
+/// later consent): the stored refresh token is kept.
+fn scoped_sign_in() -> InitialTokens {
+    InitialTokens {
+        access_token: "at-sign-in".into(),
+        expires_in_secs: Some(3600),
+        scope: Some("calendar".into()),
+        ..Default::default()
+    }
+}
+
 #[test]
 fn a_sign_in_without_a_refresh_token_keeps_one_rotated_while_it_was_saved() {
     // A sign-in with a scope but no refresh token reads the row, then saves;
@@ -181,15 +202,7 @@ fn a_sign_in_without_a_refresh_token_keeps_one_rotated_while_it_was_saved() {
     w.connect("google", 3600, Some("rt-0"));
     w.store
         .before_next_save(move |row| row.refresh_token_sealed = rotated);
-    w.sign_in(
-        "google",
-        InitialTokens {
-            access_token: "at-sign-in".into(),
-            expires_in_secs: Some(3600),
-            scope: Some("calendar".into()),
-            ..Default::default()
-        },
-    );
+    w.sign_in("google", scoped_sign_in());
     assert_eq!(
         w.stored_refresh_token("google").as_deref(),
         Some("rt-rotated")
@@ -206,15 +219,7 @@ fn a_sign_in_without_a_refresh_token_does_not_bring_back_one_erased_while_it_was
     w.connect("google", 3600, Some("rt-0"));
     w.store
         .before_next_save(|row| row.refresh_token_sealed = None);
-    w.sign_in(
-        "google",
-        InitialTokens {
-            access_token: "at-sign-in".into(),
-            expires_in_secs: Some(3600),
-            scope: Some("calendar".into()),
-            ..Default::default()
-        },
-    );
+    w.sign_in("google", scoped_sign_in());
     assert_eq!(w.stored_refresh_token("google"), None);
 }
 
@@ -355,12 +360,7 @@ fn the_same_sign_in_sent_again_does_not_undo_a_rotation_or_a_disconnect() {
     // the refresh token: written again, the dead one would replace it.
     let w = world("google");
     w.p.rotate.set(true);
-    let signin = || InitialTokens {
-        access_token: "at-signin".into(),
-        refresh_token: Some("rt-signin".into()),
-        expires_in_secs: Some(3600),
-        ..Default::default()
-    };
+    let signin = || grant("at-signin", Some("rt-signin"));
     w.sign_in("google", signin());
     w.rt.advance(3_600_000);
     assert!(w.get("google").unwrap().refreshed);
@@ -378,51 +378,25 @@ fn the_same_sign_in_sent_again_does_not_undo_a_rotation_or_a_disconnect() {
     assert_eq!(w.sign_in("google", signin()).status, "disconnected");
     assert_eq!(w.get("google").unwrap_err().code, Code::NotConnected);
     // A new sign-in (its own access token) is stored.
-    let report = w.sign_in(
-        "google",
-        InitialTokens {
-            access_token: "at-next".into(),
-            refresh_token: Some("rt-next".into()),
-            expires_in_secs: Some(3600),
-            ..Default::default()
-        },
-    );
+    let report = w.sign_in("google", grant("at-next", Some("rt-next")));
     assert_eq!(report.status, "connected");
     assert_eq!(w.stored_refresh_token("google").unwrap(), "rt-next");
     // A connect's newer grant is not replaced by that sign-in resent.
     w.rt.run(w.m.save_grant(
         "user-1",
         "google",
-        InitialTokens {
-            access_token: "at-connect".into(),
-            refresh_token: Some("rt-connect".into()),
-            expires_in_secs: Some(3600),
-            ..Default::default()
-        },
+        grant("at-connect", Some("rt-connect")),
         "connected",
     ))
     .unwrap();
-    w.sign_in(
-        "google",
-        InitialTokens {
-            access_token: "at-next".into(),
-            refresh_token: Some("rt-next".into()),
-            expires_in_secs: Some(3600),
-            ..Default::default()
-        },
-    );
+    w.sign_in("google", grant("at-next", Some("rt-next")));
     assert_eq!(w.stored_refresh_token("google").unwrap(), "rt-connect");
 }
 
 #[test]
 fn the_same_access_token_with_the_refresh_token_the_first_store_lacked_is_written() {
     let w = world("google");
-    let tokens = |refresh: Option<&str>| InitialTokens {
-        access_token: "at-alone".into(),
-        refresh_token: refresh.map(str::to_string),
-        expires_in_secs: Some(3600),
-        ..Default::default()
-    };
+    let tokens = |refresh| grant("at-alone", refresh);
     w.sign_in("google", tokens(None));
     assert_eq!(w.stored_refresh_token("google"), None);
     w.sign_in("google", tokens(Some("rt-late")));
@@ -444,36 +418,14 @@ fn a_lease_a_sign_in_kept_is_released_when_its_holder_fails() {
             &json!({"error": "invalid_request"}),
         )));
     }
-    let sign_in_meanwhile = async {
-        crate::core::testkit::Sleep {
-            rt: w.rt.clone(),
-            until: w.rt.now_ms() + 50,
-        }
-        .await;
-        w.m.store_tokens(
-            "user-1",
-            "google",
-            InitialTokens {
-                access_token: "at-sign-in".into(),
-                expires_in_secs: Some(3600),
-                scope: Some("calendar".into()),
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap();
-    };
-    let (got, ()) = w.rt.run(futures_util::future::join(
-        w.m.get_valid_token(
-            "user-1",
-            "google",
-            GetOptions {
-                force: true,
-                ..Default::default()
-            },
-        ),
-        sign_in_meanwhile,
-    ));
+    let got = w.get_while_signing_in(
+        "google",
+        GetOptions {
+            force: true,
+            ..Default::default()
+        },
+        scoped_sign_in(),
+    );
     assert!(got.is_err());
     let row = w.store.row("user-1", "google").unwrap();
     assert_eq!(row.lease_owner, None, "the holder's lease was released");
