@@ -418,6 +418,9 @@ export class TokenManager {
     status(user_id: string, provider: string): Promise<StatusReport>;
     /**
      * Saves the tokens a sign-in returned (Supabase `provider_token` / `provider_refresh_token`).
+     * The same sign-in's tokens sent again (the same access token: a retry
+     * after an answer lost on the way) write nothing and answer the status as
+     * it is, unless they bring the refresh token a working grant lacks.
      */
     storeTokens(user_id: string, provider: string, tokens: InitialTokens): Promise<StatusReport>;
     /**

@@ -370,6 +370,9 @@ impl TokenManager {
     }
 
     /// Saves the tokens a sign-in returned (Supabase `provider_token` / `provider_refresh_token`).
+    /// The same sign-in's tokens sent again (the same access token: a retry
+    /// after an answer lost on the way) write nothing and answer the status as
+    /// it is, unless they bring the refresh token a working grant lacks.
     #[wasm_bindgen(js_name = storeTokens, unchecked_return_type = "Promise<StatusReport>")]
     pub fn store_tokens(
         &self,
