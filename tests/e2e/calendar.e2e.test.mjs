@@ -319,6 +319,8 @@ test("meetings asked for before a sign-out are not shown to the next user", asyn
   await tab.waitForSelector("body[data-ready=true]");
   if (await tab.getByTestId("signin-dev").isVisible()) await tab.getByTestId("signin-dev").click();
   await tab.waitForSelector("[data-testid=session]:text('Signed in')");
+  // The page is done starting (its status read) before the status is looked at.
+  await tab.waitForFunction(() => document.body.dataset.started === document.body.dataset.starts);
   if ((await tab.getByTestId("status").getAttribute("data-status")) !== "connected") {
     await tab.getByTestId("connect").click();
     await tab.waitForSelector("[data-testid=status][data-status=connected]");
