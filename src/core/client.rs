@@ -235,6 +235,8 @@ struct Flight {
     user: String,
     conn: String,
     force: bool,
+    /// With `force`: when the token its 401 rejected was refreshed.
+    rejected_ms: Option<i64>,
     /// The session epoch it started in.
     epoch: u32,
     /// When its request was sent (this device's clock).
@@ -412,9 +414,19 @@ impl BrowserClient {
         let joinable = |f: &&Flight, forced: bool| {
             f.user == user && f.conn == conn && f.epoch == epoch && f.force == forced
         };
+        // A forced call follows a forced flight only when that flight's
+        // answer is sure to be newer than what this call's 401 rejected: it
+        // forced outright, or past a rejected token at least as new.
+        let answers_this = |f: &&Flight| {
+            !force
+                || f.rejected_ms.is_none()
+                || f.rejected_ms
+                    .zip(rejected_ms)
+                    .is_some_and(|(rf, rc)| rf >= rc)
+        };
         if let Some(f) = flights
             .iter()
-            .find(|f| joinable(f, true))
+            .find(|f| joinable(f, true) && answers_this(f))
             .or_else(|| flights.iter().find(|f| !force && joinable(f, false)))
         {
             return Ok(Begin::Follow(f.id));
@@ -426,6 +438,7 @@ impl BrowserClient {
             user,
             conn: conn.to_string(),
             force,
+            rejected_ms,
             epoch,
             sent_ms: now,
             dropped: false,

@@ -325,3 +325,29 @@ fn a_reset_of_the_previous_user_spares_the_next_users_state() {
     assert!(c.reset_user("user-a"));
     assert_eq!(c.state().user(), None);
 }
+
+/// A forced call follows a forced flight only when that flight's answer is
+/// sure to be newer than the token this call's 401 rejected: a flight that
+/// forced past an older rejected token may be answered the very token this
+/// call was refused with.
+#[test]
+fn a_forced_call_follows_only_a_flight_that_answers_its_401() {
+    let c = core();
+    let jwt = jwt_for("user-a");
+    let lead = |rejected| match c.begin_with(jwt.clone(), "google", true, T0, rejected) {
+        Ok(Begin::Lead { id, .. }) => Some(id),
+        _ => None,
+    };
+    let follows = |rejected| match c.begin_with(jwt.clone(), "google", true, T0, rejected) {
+        Ok(Begin::Follow(id)) => Some(id),
+        _ => None,
+    };
+    let older = lead(Some(T0 - 5)).expect("leads");
+    let newer =
+        lead(Some(T0 - 1)).expect("its own flight: the older one may answer T0 - 1's token");
+    assert_eq!(follows(Some(T0 - 10)), Some(older));
+    let plain = lead(None).expect("a plain force wants a refresh, not a stored token");
+    assert_ne!(plain, newer);
+    assert_eq!(follows(Some(T0 - 1)), Some(newer));
+    assert_eq!(follows(None), Some(plain));
+}
