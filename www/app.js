@@ -130,8 +130,16 @@ function tickCountdown() {
 }
 setInterval(tickCountdown, 1000);
 
+/** The connection's status, shown; undefined when the user changed while it was asked for. */
 async function loadStatus() {
-  const st = await client.callFunction("get-token-status", undefined, "GET");
+  return await forThisUser(
+    () => client.callFunction("get-token-status", undefined, "GET"),
+    showStatus,
+    "statusLoads",
+  );
+}
+
+function showStatus(st) {
   const badge = $("status");
   badge.textContent = STATUS_WORDS[st.status] ?? st.status;
   badge.className = `badge ${st.status}`;
@@ -159,7 +167,6 @@ async function loadStatus() {
       return li;
     }),
   );
-  return st;
 }
 
 const connections = connectionsPanel({
@@ -496,7 +503,7 @@ async function start() {
     await connections.completeReturn();
     await connections.refresh();
     const st = await loadStatus();
-    if (st.status !== "disconnected" && !st.requiresReauth) await loadEvents();
+    if (st && st.status !== "disconnected" && !st.requiresReauth) await loadEvents();
     else $("upcoming").replaceChildren();
   });
   showHeld();

@@ -317,7 +317,12 @@ test("a session that ended with no event this tab heard: the next action finds i
 test("meetings asked for before a sign-out are not shown to the next user", async () => {
   const tab = await openTab();
   await tab.waitForSelector("body[data-ready=true]");
-  if (await tab.getByTestId("signin-dev").isVisible()) await tab.getByTestId("signin-dev").click();
+  // The first dev user, whoever the last test left signed in.
+  if (await tab.getByTestId("signout").isVisible()) {
+    await tab.getByTestId("signout").click();
+    await tab.getByTestId("signin-dev").waitFor({ state: "visible" });
+  }
+  await tab.getByTestId("signin-dev").click();
   await tab.waitForSelector("[data-testid=session]:text('Signed in')");
   // The page is done starting (its status read) before the status is looked at.
   await tab.waitForFunction(() => document.body.dataset.started === document.body.dataset.starts);
@@ -355,5 +360,53 @@ test("meetings asked for before a sign-out are not shown to the next user", asyn
     "the first user's meetings never reach the next user's page",
   );
   await tab.unroute("**/calendars/primary/events?**");
+  await tab.close();
+});
+
+test("a status asked for before a sign-out is not shown to the next user", async () => {
+  const tab = await openTab();
+  await tab.waitForSelector("body[data-ready=true]");
+  // The first dev user, whoever the last test left signed in.
+  if (await tab.getByTestId("signout").isVisible()) {
+    await tab.getByTestId("signout").click();
+    await tab.getByTestId("signin-dev").waitFor({ state: "visible" });
+  }
+  await tab.getByTestId("signin-dev").click();
+  await tab.waitForSelector("[data-testid=session]:text('Signed in')");
+  await tab.waitForFunction(() => document.body.dataset.started === document.body.dataset.starts);
+  if ((await tab.getByTestId("status").getAttribute("data-status")) !== "connected") {
+    await tab.getByTestId("connect").click();
+    await tab.waitForSelector("[data-testid=status][data-status=connected]");
+  }
+  // The next status request waits until the test lets it go; later ones pass.
+  let held, arrived;
+  const heldArrived = new Promise((resolve) => (arrived = resolve));
+  await tab.route("**/get-token-status", (route) => {
+    if (held) return route.continue();
+    held = route;
+    arrived();
+  });
+  await tab.getByTestId("refresh-now").click();
+  await heldArrived;
+  await tab.getByTestId("signout").click();
+  await tab.waitForSelector("[data-testid=session]:text('Signed out')");
+  const starts = await tab.evaluate(() => Number(document.body.dataset.starts));
+  await tab.getByTestId("signin-dev2").click();
+  await tab.waitForFunction((n) => Number(document.body.dataset.started) > n, starts);
+  // What the next user's page shows, before the first user's status arrives.
+  const shown = () =>
+    tab.evaluate(
+      () => [
+        document.getElementById("status").dataset.status,
+        document.getElementById("refreshed-at").dataset.marker,
+      ],
+    );
+  const before = await shown();
+  const discarded = await tab.evaluate(() => Number(document.body.dataset.discarded ?? 0));
+  await held.continue();
+  // The first user's answer arrives and is dropped, not shown.
+  await tab.waitForFunction((n) => Number(document.body.dataset.discarded ?? 0) > n, discarded);
+  assert.deepEqual(await shown(), before, "the first user's status never reaches the next user's page");
+  await tab.unroute("**/get-token-status");
   await tab.close();
 });
