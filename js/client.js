@@ -6,6 +6,17 @@
 // out, waits, and delivers its effects to the BroadcastChannel and listeners.
 // Tokens come from the edge functions: the browser never holds a refresh token.
 
+import {
+  asText,
+  connectErrorSentence,
+  connectionOf,
+  connectReturn,
+  deadline,
+  header,
+  statusOf,
+  untilAborted,
+} from "./client_io.js";
+
 /** The wasm module's ClientCore class (js/browser.js sets it). */
 let Core;
 /** @param {Function} core the ClientCore class of a loaded browser build */
@@ -21,76 +32,9 @@ const MARKER = "x-token-refreshed-at";
  */
 const CALL_TIMEOUT_MS = 60_000;
 const CONNECTION = "x-token-connection";
-const RETURN_PARAMS = ["otm_connect", "otm_error", "otm_provider"];
 
 /** Tabs' channels of clients collected without close(): closed with them. */
 const channels = new FinalizationRegistry((channel) => channel.close());
-
-/** The connection a function path names (`connections/<id>/…`), or undefined. */
-function connectionOf(name) {
-  const m = /^connections\/([^/?#]+)\//.exec(name);
-  try {
-    return m ? decodeURIComponent(m[1]) : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-/**
- * A deadline for one request: `signal` aborts it and `expired` rejects when
- * `ms` have passed; `timedOut()` says whether that is what happened; `clear()`
- * when done.
- * @param {number} ms
- */
-function deadline(ms) {
-  const controller = new AbortController();
-  let timer, timedOut = false;
-  const expired = new Promise((_, reject) => {
-    timer = setTimeout(() => {
-      timedOut = true;
-      controller.abort();
-      reject(new Error("timeout"));
-    }, ms);
-  });
-  expired.catch(() => {});
-  return { signal: controller.signal, expired, timedOut: () => timedOut, clear: () => clearTimeout(timer) };
-}
-
-/** A response header, or undefined (also for a response without a usable `headers`). */
-function header(response, name) {
-  try {
-    const v = response?.headers?.get(name);
-    return typeof v === "string" ? v : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-/** A response's status, 0 when it has none that is a number (not an HTTP answer). */
-const statusOf = (response) => (typeof response.status === "number" ? response.status : 0);
-
-/** A body read, as text ("" for anything else a custom fetch resolves it to). */
-const asText = (read) => (typeof read === "string" ? read : "");
-
-/** `promise`, or the signal's reason as soon as it aborts (the promise runs on). */
-function untilAborted(promise, signal) {
-  if (!signal) return promise;
-  signal.throwIfAborted();
-  return new Promise((resolve, reject) => {
-    const abort = () => reject(signal.reason);
-    signal.addEventListener("abort", abort, { once: true });
-    promise.then(resolve, reject).finally(() => signal.removeEventListener("abort", abort));
-  });
-}
-
-/** Plain words for the errors a connect's callback can send back. */
-function connectErrorSentence(code) {
-  if (code === "CONSENT_DENIED") return "Access was not granted at the provider.";
-  if (code === "CONNECT_STATE_INVALID") {
-    return "That connect link expired or was already used. Start connecting again.";
-  }
-  return "Connecting did not finish. Start connecting again.";
-}
 
 export class BrowserTokenClient {
   #core;
@@ -643,30 +587,9 @@ export class BrowserTokenClient {
    */
   async completeConnect(url) {
     this.#live();
-    const here = globalThis.location?.href;
-    url ??= here;
-    if (typeof url !== "string") return null;
-    let u;
-    try {
-      u = new URL(url);
-    } catch {
-      return null;
-    }
-    const params = u.searchParams;
-    const provider = params.get("otm_provider");
-    const ticket = params.get("otm_connect");
-    const code = params.get("otm_error");
-    if (provider === null || !this.#isConnection(provider)) return null;
-    // The ticket is single use: off this page's address bar (the router's state kept).
-    const history = globalThis.history;
-    if (url === here && typeof history?.replaceState === "function") {
-      for (const k of RETURN_PARAMS) params.delete(k);
-      try {
-        history.replaceState(history.state, "", u.href);
-      } catch {
-        // A document that cannot change its address: nothing to clean.
-      }
-    }
+    const back = connectReturn(url, (p) => this.#isConnection(p));
+    if (back === null) return null;
+    const { provider, ticket, code } = back;
     if (ticket !== null) {
       try {
         const [, status] = await this.#call("connections/complete", { ticket });

@@ -1,5 +1,16 @@
 /* @ts-self-types="./client.d.ts" */
 
+import {
+  asText,
+  connectErrorSentence,
+  connectionOf,
+  connectReturn,
+  deadline,
+  header,
+  statusOf,
+  untilAborted,
+} from "./client_io.js";
+
 let Core;
 export function useCore(core) {
   Core = core;
@@ -8,63 +19,8 @@ export function useCore(core) {
 const MARKER = "x-token-refreshed-at";
 const CALL_TIMEOUT_MS = 60_000;
 const CONNECTION = "x-token-connection";
-const RETURN_PARAMS = ["otm_connect", "otm_error", "otm_provider"];
 
 const channels = new FinalizationRegistry((channel) => channel.close());
-
-function connectionOf(name) {
-  const m = /^connections\/([^/?#]+)\//.exec(name);
-  try {
-    return m ? decodeURIComponent(m[1]) : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-function deadline(ms) {
-  const controller = new AbortController();
-  let timer, timedOut = false;
-  const expired = new Promise((_, reject) => {
-    timer = setTimeout(() => {
-      timedOut = true;
-      controller.abort();
-      reject(new Error("timeout"));
-    }, ms);
-  });
-  expired.catch(() => {});
-  return { signal: controller.signal, expired, timedOut: () => timedOut, clear: () => clearTimeout(timer) };
-}
-
-function header(response, name) {
-  try {
-    const v = response?.headers?.get(name);
-    return typeof v === "string" ? v : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-const statusOf = (response) => (typeof response.status === "number" ? response.status : 0);
-
-const asText = (read) => (typeof read === "string" ? read : "");
-
-function untilAborted(promise, signal) {
-  if (!signal) return promise;
-  signal.throwIfAborted();
-  return new Promise((resolve, reject) => {
-    const abort = () => reject(signal.reason);
-    signal.addEventListener("abort", abort, { once: true });
-    promise.then(resolve, reject).finally(() => signal.removeEventListener("abort", abort));
-  });
-}
-
-function connectErrorSentence(code) {
-  if (code === "CONSENT_DENIED") return "Access was not granted at the provider.";
-  if (code === "CONNECT_STATE_INVALID") {
-    return "That connect link expired or was already used. Start connecting again.";
-  }
-  return "Connecting did not finish. Start connecting again.";
-}
 
 export class BrowserTokenClient {
   #core;
@@ -494,28 +450,9 @@ export class BrowserTokenClient {
 
   async completeConnect(url) {
     this.#live();
-    const here = globalThis.location?.href;
-    url ??= here;
-    if (typeof url !== "string") return null;
-    let u;
-    try {
-      u = new URL(url);
-    } catch {
-      return null;
-    }
-    const params = u.searchParams;
-    const provider = params.get("otm_provider");
-    const ticket = params.get("otm_connect");
-    const code = params.get("otm_error");
-    if (provider === null || !this.#isConnection(provider)) return null;
-    const history = globalThis.history;
-    if (url === here && typeof history?.replaceState === "function") {
-      for (const k of RETURN_PARAMS) params.delete(k);
-      try {
-        history.replaceState(history.state, "", u.href);
-      } catch {
-      }
-    }
+    const back = connectReturn(url, (p) => this.#isConnection(p));
+    if (back === null) return null;
+    const { provider, ticket, code } = back;
     if (ticket !== null) {
       try {
         const [, status] = await this.#call("connections/complete", { ticket });

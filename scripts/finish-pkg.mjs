@@ -139,9 +139,9 @@ for (const name of readdirSync(PKG)) {
 const sources = walk(JS).filter((f) =>
   f !== README_SOURCE && !snippets.has(f) && !snippetTypes.has(f) && !/\.test\.[mc]?[jt]s$/.test(f)
 );
-// The browser client (js/client.js) documents itself in client.d.ts, as the
-// glues do: its code ships without the whole-line comments.
-const DOCUMENTED_IN_TYPES = new Set(["client.js"]);
+// The browser client (js/client.js and its helpers) documents itself in
+// client.d.ts, as the glues do: its code ships without the whole-line comments.
+const DOCUMENTED_IN_TYPES = new Set(["client.js", "client_io.js"]);
 for (const src of sources) {
   let text = rewrite(read(join(JS, src)), src, src);
   if (DOCUMENTED_IN_TYPES.has(src)) text = text.replace(JSDOC_BLOCK, "").replace(LINE_COMMENT, "");

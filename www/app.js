@@ -135,7 +135,6 @@ async function loadStatus() {
   return await forThisUser(
     () => client.callFunction("get-token-status", undefined, "GET"),
     showStatus,
-    "statusLoads",
   );
 }
 
@@ -315,7 +314,7 @@ async function loadEvents() {
     const list = $("upcoming");
     list.replaceChildren(...body.items.map(eventItem));
     if (body.items.length === 0) list.textContent = "No upcoming meetings.";
-  }, "eventLoads");
+  });
 }
 
 /** Google Calendar's refusal, read as the functions read it (its reason, Retry-After). */

@@ -43,25 +43,20 @@ export function devClaims() {
 /**
  * Runs `work` (an answer to write into the page) only if the page is still
  * the same user's as when `load` began: an answer to a request made before a
- * sign-out or a switch is not shown to whoever is signed in now. Resolves to
- * the answer when it was shown, else undefined. Each load that ends counts
- * in the body's `data-<counter>` (for tests), shown or not, and each answer
- * not shown in `data-discarded`.
+ * sign-out or a switch is not shown to whoever is signed in now (and counts
+ * in the body's `data-discarded`, for tests). Resolves to the answer when it
+ * was shown, else undefined.
  */
-export async function forThisUser(load, work, counter = "loads") {
+export async function forThisUser(load, work) {
   const session = document.getElementById("session");
   const who = session?.dataset.user;
-  try {
-    const answer = await load();
-    if (session?.dataset.user !== who) {
-      document.body.dataset.discarded = String(Number(document.body.dataset.discarded ?? 0) + 1); // for tests
-      return undefined;
-    }
-    work(answer);
-    return answer;
-  } finally {
-    document.body.dataset[counter] = String(Number(document.body.dataset[counter] ?? 0) + 1);
+  const answer = await load();
+  if (session?.dataset.user !== who) {
+    document.body.dataset.discarded = String(Number(document.body.dataset.discarded ?? 0) + 1);
+    return undefined;
   }
+  work(answer);
+  return answer;
 }
 
 export async function signedInAs(supabase) {

@@ -314,10 +314,13 @@ test("a session that ended with no event this tab heard: the next action finds i
   await tab.close();
 });
 
-test("meetings asked for before a sign-out are not shown to the next user", async () => {
+/**
+ * A tab signed in as the first dev user (whoever the last test left signed
+ * in), its Google connection connected, the page done starting.
+ */
+async function firstUserTab() {
   const tab = await openTab();
   await tab.waitForSelector("body[data-ready=true]");
-  // The first dev user, whoever the last test left signed in.
   if (await tab.getByTestId("signout").isVisible()) {
     await tab.getByTestId("signout").click();
     await tab.getByTestId("signin-dev").waitFor({ state: "visible" });
@@ -330,70 +333,58 @@ test("meetings asked for before a sign-out are not shown to the next user", asyn
     await tab.getByTestId("connect").click();
     await tab.waitForSelector("[data-testid=status][data-status=connected]");
   }
-  await tab.fill("input[name=summary]", "First user's held meeting");
-  await tab.getByTestId("create-submit").click();
-  await tab.getByText("First user's held meeting").first().waitFor();
-  // The next Calendar list request waits until the test lets it go; later ones pass.
+  return tab;
+}
+
+/**
+ * Holds the first request to `url` that `start` makes, signs out and in as
+ * the second dev user while it waits (the page done starting for them), then
+ * lets it go: resolves, to what `beforeRelease` read of the page just before
+ * that, once the page has dropped its answer rather than shown it.
+ */
+async function heldAcrossASwitch(tab, url, start, beforeRelease = () => undefined) {
   let held, arrived;
   const heldArrived = new Promise((resolve) => (arrived = resolve));
-  await tab.route("**/calendars/primary/events?**", (route) => {
+  await tab.route(url, (route) => {
     if (held) return route.continue();
     held = route;
     arrived();
   });
-  await tab.getByTestId("reload-events").click();
+  await start();
   await heldArrived;
-  // The user signs out while the list is on its way, and another signs in.
   await tab.getByTestId("signout").click();
   await tab.waitForSelector("[data-testid=session]:text('Signed out')");
   const starts = await tab.evaluate(() => Number(document.body.dataset.starts));
   await tab.getByTestId("signin-dev2").click();
-  // The next user's page is done starting (it clears or loads its own list).
   await tab.waitForFunction((n) => Number(document.body.dataset.started) > n, starts);
-  // The first user's answer arrives now: the load ends (counted), written or not.
-  const loads = await tab.evaluate(() => Number(document.body.dataset.eventLoads ?? 0));
+  const read = await beforeRelease();
+  const discarded = await tab.evaluate(() => Number(document.body.dataset.discarded ?? 0));
   await held.continue();
-  await tab.waitForFunction((n) => Number(document.body.dataset.eventLoads ?? 0) > n, loads);
+  await tab.waitForFunction((n) => Number(document.body.dataset.discarded ?? 0) > n, discarded);
+  await tab.unroute(url);
+  return read;
+}
+
+test("meetings asked for before a sign-out are not shown to the next user", async () => {
+  const tab = await firstUserTab();
+  await tab.fill("input[name=summary]", "First user's held meeting");
+  await tab.getByTestId("create-submit").click();
+  await tab.getByText("First user's held meeting").first().waitFor();
+  await heldAcrossASwitch(
+    tab,
+    "**/calendars/primary/events?**",
+    () => tab.getByTestId("reload-events").click(),
+  );
   assert.equal(
     await tab.getByText("First user's held meeting").count(),
     0,
     "the first user's meetings never reach the next user's page",
   );
-  await tab.unroute("**/calendars/primary/events?**");
   await tab.close();
 });
 
 test("a status asked for before a sign-out is not shown to the next user", async () => {
-  const tab = await openTab();
-  await tab.waitForSelector("body[data-ready=true]");
-  // The first dev user, whoever the last test left signed in.
-  if (await tab.getByTestId("signout").isVisible()) {
-    await tab.getByTestId("signout").click();
-    await tab.getByTestId("signin-dev").waitFor({ state: "visible" });
-  }
-  await tab.getByTestId("signin-dev").click();
-  await tab.waitForSelector("[data-testid=session]:text('Signed in')");
-  await tab.waitForFunction(() => document.body.dataset.started === document.body.dataset.starts);
-  if ((await tab.getByTestId("status").getAttribute("data-status")) !== "connected") {
-    await tab.getByTestId("connect").click();
-    await tab.waitForSelector("[data-testid=status][data-status=connected]");
-  }
-  // The next status request waits until the test lets it go; later ones pass.
-  let held, arrived;
-  const heldArrived = new Promise((resolve) => (arrived = resolve));
-  await tab.route("**/get-token-status", (route) => {
-    if (held) return route.continue();
-    held = route;
-    arrived();
-  });
-  await tab.getByTestId("refresh-now").click();
-  await heldArrived;
-  await tab.getByTestId("signout").click();
-  await tab.waitForSelector("[data-testid=session]:text('Signed out')");
-  const starts = await tab.evaluate(() => Number(document.body.dataset.starts));
-  await tab.getByTestId("signin-dev2").click();
-  await tab.waitForFunction((n) => Number(document.body.dataset.started) > n, starts);
-  // What the next user's page shows, before the first user's status arrives.
+  const tab = await firstUserTab();
   const shown = () =>
     tab.evaluate(
       () => [
@@ -401,12 +392,13 @@ test("a status asked for before a sign-out is not shown to the next user", async
         document.getElementById("refreshed-at").dataset.marker,
       ],
     );
-  const before = await shown();
-  const discarded = await tab.evaluate(() => Number(document.body.dataset.discarded ?? 0));
-  await held.continue();
-  // The first user's answer arrives and is dropped, not shown.
-  await tab.waitForFunction((n) => Number(document.body.dataset.discarded ?? 0) > n, discarded);
+  // What the next user's page shows just before the first user's status arrives.
+  const before = await heldAcrossASwitch(
+    tab,
+    "**/get-token-status",
+    () => tab.getByTestId("refresh-now").click(),
+    shown,
+  );
   assert.deepEqual(await shown(), before, "the first user's status never reaches the next user's page");
-  await tab.unroute("**/get-token-status");
   await tab.close();
 });

@@ -120,6 +120,7 @@ describe("the packed package", () => {
         "browser.js",
         "browser.d.ts",
         "client.js",
+        "client_io.js",
         "client.d.ts",
         "browser/oauth_token_manager_browser.js",
         "browser/oauth_token_manager_browser.d.ts",

@@ -11,7 +11,7 @@ use super::super::runtime::Runtime;
 use super::super::seal::Field;
 use super::super::secret::RefreshToken;
 use super::super::status::Status;
-use super::super::store::{ConnectionRow, FailureWrite, RefreshEvent, Store, TokenWrite};
+use super::super::store::{ConnectionRow, RefreshEvent, Store, TokenWrite};
 use super::super::token::{freshness, Freshness, TokenSet};
 
 /// What an event says of a failed store write, rather than the store's words.
@@ -365,22 +365,18 @@ impl<T: Transport, S: Store, R: Runtime> Manager<T, S, R> {
     /// (`version`) says so, with a cooldown, so that no other instance
     /// refreshes with the spent token meanwhile. Best effort.
     async fn mark_held(&self, row: &ConnectionRow, version: i64, owner: &str, now: i64) {
-        let _ = self
-            .store
-            .record_failure(&FailureWrite {
-                user_id: row.user_id.clone(),
-                provider: row.provider.clone(),
-                owner: owner.to_string(),
-                status: Status::Error.as_str().to_string(),
-                code: Code::RotationNotSaved.as_str().to_string(),
-                message: HELD.to_string(),
-                at: now,
-                failure_count: row.failure_count.saturating_add(1),
-                cooldown_until: Some(now + self.cfg.policy.cooldown_cap_ms),
-                erase_refresh_token: false,
-                expected_version: Some(version),
-            })
-            .await;
+        let mut f = super::super::lifecycle::flag(
+            row,
+            Status::Error,
+            Code::RotationNotSaved,
+            HELD.to_string(),
+            now,
+            row.failure_count.saturating_add(1),
+        );
+        f.owner = owner.to_string();
+        f.cooldown_until = Some(now + self.cfg.policy.cooldown_cap_ms);
+        f.expected_version = Some(version);
+        let _ = self.store.record_failure(&f).await;
     }
 
     /// Revokes tokens no connection holds any more, where the provider
