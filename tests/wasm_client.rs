@@ -54,6 +54,13 @@ extern "C" {
     fn free(this: &BrowserTokenClient);
 }
 
+// js/client.js's helpers, beside it (a snippet of its own: client.js imports it).
+#[wasm_bindgen(module = "/js/client_io.js")]
+extern "C" {
+    #[wasm_bindgen(js_name = connectionOf)]
+    fn connection_of(name: &str) -> Option<String>;
+}
+
 /// The client class over this build's core (js/browser.js does the same in the package).
 fn make(options: &JsValue) -> Result<BrowserTokenClient, JsValue> {
     let core: JsValue = ClientCore::new(options.clone())?.into();
@@ -522,4 +529,14 @@ async fn a_connects_return_completes_with_the_session_or_says_why_not() {
     );
     assert_eq!(get(&c.token_info(None), "hasToken").as_bool(), Some(true));
     c.close();
+}
+
+/// The connection a function's path names, for answers that do not say.
+#[wasm_bindgen_test]
+fn a_function_path_names_its_connection() {
+    assert_eq!(
+        connection_of("connections/spotify/disconnect").as_deref(),
+        Some("spotify")
+    );
+    assert_eq!(connection_of("create-google-meet"), None);
 }
