@@ -70,9 +70,44 @@ impl From<TransportError> for Error {
             }
             TransportError::Network(d) => Error::new(
                 Code::Network,
-                super::text::cat(&["network error reaching the provider: ", &d]),
+                super::text::cat(&["network error reaching the provider: ", network_cause(&d)]),
             ),
         }
+    }
+}
+
+/// A network failure's detail in words that name no host, address or URL.
+/// fetch's messages carry all three (Deno's: "error sending request from
+/// 10.0.0.5:50472 for https://…: tcp connect error: Connection refused"), and
+/// the error's message is returned to callers and kept on the row and in its
+/// events, which the user can read.
+fn network_cause(detail: &str) -> &'static str {
+    let d = detail.to_ascii_lowercase();
+    let says = |words: &[&str]| words.iter().any(|w| d.contains(w));
+    if says(&[
+        "dns",
+        "lookup",
+        "resolv",
+        "name or service",
+        "getaddrinfo",
+        "enotfound",
+    ]) {
+        "the host name did not resolve"
+    } else if says(&["refused"]) {
+        "the connection was refused"
+    } else if says(&["certificate", "tls", "ssl", "handshake"]) {
+        "the TLS handshake failed"
+    } else if says(&[
+        "reset",
+        "closed",
+        "broken pipe",
+        "eof",
+        "aborted",
+        "reading a body",
+    ]) {
+        "the connection was closed"
+    } else {
+        "no response"
     }
 }
 
@@ -130,6 +165,35 @@ mod tests {
             form_body(&[("grant_type", "refresh_token"), ("x", "1 2")]),
             "grant_type=refresh_token&x=1+2"
         );
+    }
+
+    #[test]
+    fn network_errors_name_no_host_address_or_url() {
+        let message = |d: &str| Error::from(TransportError::Network(d.into())).message;
+        let cases = [
+            (
+                "TypeError: error sending request from 10.0.0.5:50472 for https://oauth2.googleapis.com/token (142.250.1.95:443): client error (Connect): tcp connect error: Connection refused (os error 111)",
+                "the connection was refused",
+            ),
+            (
+                "TypeError: error sending request for url (https://discord.com/api/oauth2/token): client error (Connect): dns error: failed to lookup address information: Name or service not known",
+                "the host name did not resolve",
+            ),
+            (
+                "TypeError: error sending request for url (https://idp.internal:8443/token): client error (Connect): invalid peer certificate: UnknownIssuer",
+                "the TLS handshake failed",
+            ),
+            (
+                "TypeError: error sending request for url (https://idp/token): connection closed before message completed",
+                "the connection was closed",
+            ),
+            ("TypeError: error reading a body from connection", "the connection was closed"),
+            ("TypeError: Failed to fetch", "no response"),
+        ];
+        for (detail, cause) in cases {
+            let m = message(detail);
+            assert_eq!(m, format!("network error reaching the provider: {cause}"));
+        }
     }
 
     #[test]

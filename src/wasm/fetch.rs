@@ -33,7 +33,8 @@ const HEADERS: [&str; 5] = [
 /// What a failed fetch threw, as a transport error's detail (the browser
 /// client's driver reports its own the same way).
 pub(super) fn describe(e: &JsValue) -> String {
-    // Name and message only: fetch errors name the URL at most, never the body.
+    // Name and message only (never the body); the core keeps only the cause
+    // (`http::network_cause`): the message names the URL and addresses.
     let name = get(e, "name").as_string().unwrap_or_else(|| "Error".into());
     let msg = get(e, "message").as_string().unwrap_or_default();
     cat(&[&name, ": ", &msg]).chars().take(200).collect()

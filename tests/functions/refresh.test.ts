@@ -139,6 +139,14 @@ Deno.test({
           await control(s, "faults", { kind, count });
           const r = await s.call("refresh-google-token", { body: {} });
           assert.equal(r.json.code, code, `${kind}: ${JSON.stringify(r.json)}`);
+          if (code === "NETWORK") {
+            // fetch's own words name the provider's URL and both ends' addresses:
+            // not in the answer, nor on the row the user reads.
+            const st = await s.call("get-token-status", { method: "GET" });
+            for (const text of [r.json.error, st.json.lastErrorMessage]) {
+              assert.match(String(text), /^network error reaching the provider: [a-z ]+$/);
+            }
+          }
           await clearCooldown(s);
         }
       });
