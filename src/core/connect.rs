@@ -137,9 +137,16 @@ impl<T: Transport, S: Store, R: Runtime> Manager<T, S, R> {
         check_user(user_id)?;
         http_url(&opts.redirect_uri, "redirectUri")?;
         http_url(&opts.return_to, "returnTo")?;
-        let scopes = opts
-            .scopes
-            .unwrap_or_else(|| provider.spec.default_scopes.clone());
+        let scopes = match opts.scopes {
+            Some(s) if s.is_empty() => {
+                return Err(Error::new(
+                    Code::BadRequest,
+                    "scopes: name at least one, or leave it out for the provider's defaults",
+                ))
+            }
+            Some(s) => s,
+            None => provider.spec.default_scopes.clone(),
+        };
         check_scopes(&scopes)?;
         let state = random_token(self.random32());
         let pkce = Pkce::from_random(self.random32());

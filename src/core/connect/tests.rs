@@ -392,6 +392,12 @@ fn bad_connect_requests_are_refused_before_anything_is_stored() {
             scopes: Some(vec!["a b".into()]),
             ..opts()
         },
+        // No scope at all: the URL would carry none, and the provider's own
+        // error page would strand the user (Google's "missing scope").
+        ConnectOptions {
+            scopes: Some(vec![]),
+            ..opts()
+        },
     ] {
         assert_eq!(
             rt.run(m.begin_connect("u1", "google", o)).unwrap_err().code,
