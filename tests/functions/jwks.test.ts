@@ -55,13 +55,15 @@ Deno.test({
       env: { JWT_SECRET: "", JWKS_URL: `${base}/auth/v1/.well-known/jwks.json` },
     });
     try {
-      const [eager, unreachable, stale, inline, project, oauthApps] = await Promise.all([
+      const [eager, unreachable, stale, inline, project, oauthApps, inlineStale] = await Promise.all([
         extraServer(s, { JWKS_COOLDOWN_MS: "0" }),
         extraServer(s, { JWKS_URL: `http://127.0.0.1:${freePort()}/auth/v1/.well-known/jwks.json` }),
         extraServer(s, { JWKS_COOLDOWN_MS: "0", JWKS_CACHE_MAX_AGE_MS: "0" }),
         extraServer(s, { JWKS_URL: "", SUPABASE_JWKS: JSON.stringify({ keys: [jwk] }) }),
         extraServer(s, { JWKS_URL: "", SUPABASE_URL: base }),
         extraServer(s, { OAUTH_CLIENT_IDS: "first-party-app" }),
+        // An inline set and the published one beside it (JWKS_URL, or SUPABASE_URL's).
+        extraServer(s, { SUPABASE_JWKS: JSON.stringify({ keys: [jwk] }), JWKS_COOLDOWN_MS: "0" }),
       ]);
       const status = (token: string, server = 0) =>
         s.call("get-token-status", { method: "GET", token, server });
@@ -146,6 +148,25 @@ Deno.test({
         assertCode(await status(await sign(other.privateKey), inline), 401, "UNAUTHORIZED", "inline forged");
         assert.equal(published.fetches, before);
       });
+
+      await t.step(
+        "SUPABASE_JWKS without a key the project signs with since: the published set has it",
+        async () => {
+          published.keys = [jwk, rotatedJwk];
+          const before = published.fetches;
+          assert.equal((await status(await sign(privateKey), inlineStale)).status, 200);
+          assert.equal(published.fetches, before, "a key the inline set has: no fetch");
+          const r = await status(await sign(rotated.privateKey, { kid: "k-2027" }), inlineStale);
+          assert.equal(r.status, 200, JSON.stringify(r.json));
+          assert.equal(published.fetches, before + 1, "one fetch for the key id the inline set lacks");
+          // A forged token naming a key the inline set has is refused without a fetch.
+          assertCode(await status(await sign(other.privateKey), inlineStale), 401, "UNAUTHORIZED", "forged");
+          // One naming no key either set has: refused, after one more look at most.
+          const forged = await status(await sign(other.privateKey, { kid: "k-9999" }), inlineStale);
+          assertCode(forged, 401, "UNAUTHORIZED", "unknown kid");
+          assert.ok(published.fetches <= before + 2);
+        },
+      );
 
       await t.step(
         "aud must be authenticated; iss must be <SUPABASE_URL>/auth/v1 when it is known",

@@ -155,22 +155,33 @@ export class JwtVerifier {
     this.oauthClients = new Set(cfg.oauthClientIds ?? []);
     this.serviceRoleKey = cfg.serviceRoleKey ?? null;
     const asymmetric = (cfg.jwks?.keys ?? []).filter((k) => k.kty !== "oct");
-    if (cfg.jwks && asymmetric.length > 0) {
+    let inline: JWTVerifyGetKey | null = null;
+    if (asymmetric.length > 0) {
       try {
-        this.keys = createLocalJWKSet({ keys: asymmetric as JWK[] });
+        inline = createLocalJWKSet({ keys: asymmetric as JWK[] });
       } catch {
         throw configError("SUPABASE_JWKS is not a valid JSON Web Key Set");
       }
-    } else if (cfg.jwks) {
-      this.keys = null;
-    } else if (cfg.jwksUrl) {
-      this.keys = new RemoteKeySet(cfg.jwksUrl, {
+    }
+    const remote = cfg.jwksUrl
+      ? new RemoteKeySet(cfg.jwksUrl, {
         maxAgeMs: cfg.jwksCacheMaxAgeMs ?? 600_000,
         cooldownMs: cfg.jwksCooldownMs ?? 60_000,
-      }).getKey;
-    } else {
-      this.keys = null;
-    }
+      }).getKey
+      : null;
+    // The inline set first, without a fetch; a key id it lacks, from the
+    // published set (at most one fetch per cooldown): the function's
+    // SUPABASE_JWKS may predate a key the project has signed with since.
+    this.keys = inline && remote
+      ? async (header, token) => {
+        try {
+          return await inline(header, token);
+        } catch (e) {
+          if (errCode(e) !== "ERR_JWKS_NO_MATCHING_KEY") throw e;
+          return await remote(header, token);
+        }
+      }
+      : inline ?? remote;
   }
 
   /** Verifies the signature (HS256 with the secret, others with the key set) and the claims asked for. */

@@ -234,8 +234,9 @@ export function readConfig(env: Env = (n) => Deno.env.get(n)): AppConfig {
     databasePrepare: optionalBoolean(env, "DATABASE_PREPARE"),
     jwtSecret,
     serviceRoleKey: env("SUPABASE_SERVICE_ROLE_KEY")?.trim() || null,
-    // The inline key set is what Supabase hands the function; the URL is for the rest.
-    jwksUrl: jwks ? null : jwksUrl,
+    // The inline key set is what Supabase hands the function; the URL is for
+    // the rest, and for a key id the inline set lacks.
+    jwksUrl,
     jwks,
     secretKeys: secretKeys(env),
     // JWT_ISSUER overrides it where the functions see another URL than the
