@@ -99,6 +99,31 @@ Deno.test({
         },
       );
 
+      await t.step(
+        "ACCEPT_SERVICE_ROLE_KEY=false: the legacy key refused in both forms, secret keys still run it",
+        async () => {
+          // A project that disabled its legacy keys: its functions may keep
+          // SUPABASE_SERVICE_ROLE_KEY as it was (supabase/supabase#37648).
+          const key = await new SignJWT({ role: "service_role" })
+            .setProtectedHeader({ alg: "HS256", typ: "JWT" })
+            .setIssuedAt()
+            .setExpirationTime("10m")
+            .sign(new TextEncoder().encode(JWT_SECRET));
+          const off = await extraServer(s, {
+            SUPABASE_SERVICE_ROLE_KEY: key,
+            ACCEPT_SERVICE_ROLE_KEY: "false",
+          });
+          const signed = await new SignJWT({ role: "service_role" })
+            .setProtectedHeader({ alg: "HS256", typ: "JWT" })
+            .setIssuedAt()
+            .setExpirationTime("5m")
+            .sign(new TextEncoder().encode(JWT_SECRET));
+          assert401(await refresher({}, key, off), "the project's own key", /ACCEPT_SERVICE_ROLE_KEY=false/);
+          assert401(await refresher({}, signed, off), "a service role JWT", /ACCEPT_SERVICE_ROLE_KEY=false/);
+          assert.equal((await refresher({ apikey: CRON_KEY }, null, off)).status, 200);
+        },
+      );
+
       await t.step("a wrong secret key, a publishable key, a user JWT: 401", async () => {
         const before = await counters(s);
         await due();

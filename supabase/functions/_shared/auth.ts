@@ -136,6 +136,7 @@ export class JwtVerifier {
   private readonly issuer: string | null;
   private readonly oauthClients: ReadonlySet<string>;
   private readonly serviceRoleKey: string | null;
+  private readonly acceptServiceRoleKey: boolean;
 
   constructor(
     cfg: Pick<AppConfig, "jwtSecret" | "jwksUrl"> & Partial<AppConfig>,
@@ -154,6 +155,7 @@ export class JwtVerifier {
     this.issuer = cfg.jwtIssuer ?? null;
     this.oauthClients = new Set(cfg.oauthClientIds ?? []);
     this.serviceRoleKey = cfg.serviceRoleKey ?? null;
+    this.acceptServiceRoleKey = cfg.acceptServiceRoleKey ?? true;
     const asymmetric = (cfg.jwks?.keys ?? []).filter((k) => k.kty !== "oct");
     let inline: JWTVerifyGetKey | null = null;
     if (asymmetric.length > 0) {
@@ -227,6 +229,11 @@ export class JwtVerifier {
    * or a valid JWT whose role is service_role.
    */
   async verifyServiceRole(token: string): Promise<void> {
+    if (!this.acceptServiceRoleKey) {
+      throw unauthorized(
+        "the legacy service role key is turned off here (ACCEPT_SERVICE_ROLE_KEY=false): send a secret key (sb_secret_…) in apikey",
+      );
+    }
     if (this.serviceRoleKey && await constantTimeEqual(token, this.serviceRoleKey)) return;
     let role: unknown;
     try {

@@ -28,6 +28,12 @@ export interface AppConfig {
    * where no secret verifies it (a project signing with asymmetric keys).
    */
   serviceRoleKey: string | null;
+  /**
+   * ACCEPT_SERVICE_ROLE_KEY (true): false refuses the legacy service role key
+   * in both its forms, for a project that has disabled its legacy keys (its
+   * functions may keep SUPABASE_SERVICE_ROLE_KEY as it was).
+   */
+  acceptServiceRoleKey: boolean;
   jwksUrl: string | null;
   /** An inline key set ({keys: [...]}), as Supabase passes SUPABASE_JWKS to functions. */
   jwks: { keys: Record<string, unknown>[] } | null;
@@ -234,6 +240,7 @@ export function readConfig(env: Env = (n) => Deno.env.get(n)): AppConfig {
     databasePrepare: optionalBoolean(env, "DATABASE_PREPARE"),
     jwtSecret,
     serviceRoleKey: env("SUPABASE_SERVICE_ROLE_KEY")?.trim() || null,
+    acceptServiceRoleKey: optionalBoolean(env, "ACCEPT_SERVICE_ROLE_KEY") ?? true,
     // The inline key set is what Supabase hands the function; the URL is for
     // the rest, and for a key id the inline set lacks.
     jwksUrl,
