@@ -23,9 +23,10 @@ function refuses(vars: Record<string, string>, pattern: RegExp) {
 }
 
 Deno.test("env: without OAUTH_PROVIDERS, Google alone as before", () => {
+  // An endpoint's trailing slash is kept: a server may need it (django-oauth-toolkit's /o/token/).
   const cfg = read({ ...GOOGLE, GOOGLE_TOKEN_URL: "http://127.0.0.1:9/token/" });
   assert.deepEqual(cfg.providers, {
-    google: { clientId: "g-id", clientSecret: "g-secret", tokenUrl: "http://127.0.0.1:9/token" },
+    google: { clientId: "g-id", clientSecret: "g-secret", tokenUrl: "http://127.0.0.1:9/token/" },
   });
   assert.equal(cfg.calendarBaseUrl, "https://www.googleapis.com/calendar/v3");
   assert.equal(read({ ...GOOGLE, GOOGLE_CALENDAR_BASE_URL: "http://e/c/" }).calendarBaseUrl, "http://e/c");

@@ -70,13 +70,14 @@ function oneOf(env: Env, name: string, allowed: string[]): string | undefined {
   return v;
 }
 
-/** An http(s) URL, kept as written (GitHub's revocation URL holds `{client_id}`). */
+/**
+ * An http(s) URL exactly as written: an endpoint is an opaque URI (RFC 6749
+ * §3.1, §3.2), whose trailing slash a server may need (django-oauth-toolkit's
+ * `/o/token/`: without it, a redirect, which provider calls do not follow);
+ * an issuer is compared as a string (RFC 9207 §2.4); GitHub's revocation URL
+ * holds `{client_id}`.
+ */
 function httpUrl(env: Env, name: string): string | undefined {
-  return exactUrl(env, name)?.replace(/\/+$/, "");
-}
-
-/** An http(s) URL exactly as written (an issuer is compared as a string, RFC 9207 §2.4). */
-function exactUrl(env: Env, name: string): string | undefined {
   const v = get(env, name);
   if (v === undefined) return undefined;
   let ok = false;
@@ -131,7 +132,7 @@ function provider(env: Env, id: string): ProviderSettings {
     clientSecret,
     tokenUrl,
     authUrl: httpUrl(env, `${P}_AUTH_URL`),
-    issuer: exactUrl(env, `${P}_ISSUER`),
+    issuer: httpUrl(env, `${P}_ISSUER`),
     issuerRequired: flag(env, `${P}_ISSUER_REQUIRED`),
     rotation: oneOf(env, `${P}_ROTATION`, ROTATION),
     revocation: oneOf(env, `${P}_REVOCATION`, REVOCATION),
