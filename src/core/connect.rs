@@ -391,13 +391,11 @@ impl<T: Transport, S: Store, R: Runtime> Manager<T, S, R> {
             }
         })?;
         let scope = t.scope.clone().or_else(|| Some(attempt.scopes.join(" ")));
-        // What the user allowed, when the provider says (RFC 6749 §5.1);
-        // an empty `scope` says nothing (GitHub Apps' tokens carry
-        // permissions, not scopes).
+        // What the user allowed, when the provider says (RFC 6749 §5.1; an
+        // empty `scope`, as GitHub Apps send, says nothing and is `None`).
         let missing = t
             .scope
             .as_deref()
-            .filter(|s| !s.trim().is_empty())
             .map(|g| ungranted(&attempt.scopes, g, provider.spec.scope_separator))
             .unwrap_or_default();
         let report = self

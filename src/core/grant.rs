@@ -310,7 +310,10 @@ pub fn process_token_response(
         token_type: "Bearer".to_string(),
         expires_in_secs: opt_u64(&obj, "expires_in", status)?,
         refresh_token: refresh.map(RefreshToken::new),
-        scope: opt_str(&obj, "scope", status)?.map(str::to_string),
+        // An empty scope says nothing (GitHub Apps send `scope=`): as omitted (§5.1).
+        scope: opt_str(&obj, "scope", status)?
+            .filter(|s| !s.trim().is_empty())
+            .map(str::to_string),
         refresh_token_expires_in_secs: opt_u64(&obj, "refresh_token_expires_in", status)?,
     })
 }

@@ -267,6 +267,21 @@ fn keeps_old_refresh_token_when_none_returned() {
 }
 
 #[test]
+fn an_empty_scope_says_nothing() {
+    // GitHub Apps' user tokens come back with `scope=` (they carry
+    // permissions, not scopes): the stored scope stays, nothing is removed.
+    for empty in ["", " "] {
+        let body =
+            json!({"access_token":"at","token_type":"bearer","expires_in":28800,"scope":empty});
+        let r = process_token_response(&ok(body), rt().expose(), 0).unwrap();
+        assert_eq!(r.scope, None);
+        let a = apply_response(&old(), r, &provider("github-app", "body"), 10_000);
+        assert_eq!(a.tokens.scope.as_deref(), Some("a b"));
+        assert!(a.scopes_removed.is_empty(), "{:?}", a.scopes_removed);
+    }
+}
+
+#[test]
 fn a_lifetime_of_forever_is_capped_not_wrapped() {
     // "Never" as the largest number a server can write: 100 years, not a
     // wrapped negative time (always expired) or one Postgres cannot store.
