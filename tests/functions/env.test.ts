@@ -3,6 +3,8 @@
 import assert from "node:assert/strict";
 import { readConfig } from "../../supabase/functions/_shared/env.ts";
 import { AppError } from "../../supabase/functions/_shared/errors.ts";
+import { loadWasm } from "../../supabase/functions/_shared/wasm.ts";
+import { TokenManager } from "../../supabase/functions/_shared/pkg/index.js";
 
 const BASE: Record<string, string> = {
   TOKEN_ENCRYPTION_KEYS: "k1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
@@ -35,7 +37,7 @@ Deno.test("env: without OAUTH_PROVIDERS, Google alone as before", () => {
   refuses({ ...GOOGLE, GOOGLE_TOKEN_URL: "ftp://x" }, /^GOOGLE_TOKEN_URL must be an http\(s\) URL/);
 });
 
-Deno.test("env: OAUTH_PROVIDERS with per-provider variables", () => {
+Deno.test("env: OAUTH_PROVIDERS with per-provider variables", async () => {
   const cfg = read({
     OAUTH_PROVIDERS: " google, spotify ,github,my-idp,gmail",
     ...GOOGLE,
@@ -56,6 +58,10 @@ Deno.test("env: OAUTH_PROVIDERS with per-provider variables", () => {
     MY_IDP_USERINFO_URL: "https://idp.example/userinfo",
     MY_IDP_REVOCATION_URL: "https://idp.example/oauth/revoke",
     MY_IDP_SCOPES: "openid,email profile",
+    MY_IDP_DEFAULT_EXPIRES_IN_SECONDS: "7200",
+    MY_IDP_ACCESS_TOKENS_EXPIRE: "true",
+    MY_IDP_REFRESH_MARGIN_SECONDS: "120",
+    MY_IDP_AUTH_PARAMS: "prompt=consent&audience=https%3A%2F%2Fapi.example&access_type=",
     GMAIL_CLIENT_ID: "gm-id",
     GMAIL_CLIENT_SECRET: "gm-secret",
   });
@@ -83,8 +89,25 @@ Deno.test("env: OAUTH_PROVIDERS with per-provider variables", () => {
     userinfoUrl: "https://idp.example/userinfo",
     revocationUrl: "https://idp.example/oauth/revoke",
     scopes: ["openid", "email", "profile"],
+    // A server that answers without expires_in (RFC 6749 §5.1 only recommends it).
+    defaultExpiresInSeconds: 7200,
+    accessTokensExpire: true,
+    refreshMarginSeconds: 120,
+    authParams: { prompt: "consent", audience: "https://api.example", access_type: "" },
   });
   assert.deepEqual(cfg.providers.gmail, { clientId: "gm-id", clientSecret: "gm-secret" });
+  // The package takes every one of them: unknown fields would be CONFIG.
+  await loadWasm();
+  const m = new TokenManager(
+    { providers: cfg.providers, encryptionKeys: cfg.encryptionKeys } as ConstructorParameters<
+      typeof TokenManager
+    >[0],
+    // A store none of whose methods is called here.
+    new Proxy({}, { get: () => () => Promise.reject(new Error("not called")) }) as ConstructorParameters<
+      typeof TokenManager
+    >[1],
+  );
+  m.free();
 });
 
 Deno.test("env: every provider mistake names its variable", () => {

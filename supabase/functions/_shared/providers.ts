@@ -53,6 +53,10 @@ export interface ProviderSettings {
   clientAuth?: string;
   keepAliveSeconds?: number;
   refreshTokenWarningSeconds?: number;
+  refreshMarginSeconds?: number;
+  defaultExpiresInSeconds?: number;
+  accessTokensExpire?: boolean;
+  authParams?: Record<string, string>;
 }
 
 /** The environment prefix of a provider id: my-idp → MY_IDP. */
@@ -102,6 +106,22 @@ function seconds(env: Env, name: string): number | undefined {
   return n;
 }
 
+/** Extra authorization request parameters, written as a query string: `access_type=offline&prompt=consent`. */
+function params(env: Env, name: string): Record<string, string> | undefined {
+  const v = get(env, name);
+  if (v === undefined) return undefined;
+  const out: Record<string, string> = {};
+  for (const [k, value] of new URLSearchParams(v)) {
+    if (!k || Object.hasOwn(out, k)) {
+      throw configError(
+        `${name} must be a query string of distinct names: a=1&b=2 (an empty value removes a template's)`,
+      );
+    }
+    out[k] = value;
+  }
+  return out;
+}
+
 function provider(env: Env, id: string): ProviderSettings {
   const P = envPrefix(id);
   const template = oneOf(env, `${P}_TEMPLATE`, TEMPLATES);
@@ -143,6 +163,12 @@ function provider(env: Env, id: string): ProviderSettings {
     clientAuth,
     keepAliveSeconds: seconds(env, `${P}_KEEP_ALIVE_SECONDS`),
     refreshTokenWarningSeconds: seconds(env, `${P}_REFRESH_TOKEN_WARNING_SECONDS`),
+    refreshMarginSeconds: seconds(env, `${P}_REFRESH_MARGIN_SECONDS`),
+    // The lifetime of a token answered without expires_in (RFC 6749 §5.1 only
+    // recommends it; its server "SHOULD document the default value").
+    defaultExpiresInSeconds: seconds(env, `${P}_DEFAULT_EXPIRES_IN_SECONDS`),
+    accessTokensExpire: flag(env, `${P}_ACCESS_TOKENS_EXPIRE`),
+    authParams: params(env, `${P}_AUTH_PARAMS`),
   };
   // Only what is set: the package fills in the rest from the template.
   return Object.fromEntries(Object.entries(settings).filter(([, v]) => v !== undefined)) as ProviderSettings;
