@@ -326,7 +326,18 @@ impl<T: Transport, S: Store, R: Runtime> Manager<T, S, R> {
             self.rt.sleep_ms(backoff).await;
         };
         match result {
-            Ok(resp) => {
+            Ok(mut resp) => {
+                // No lifetime said (expires_in is only RECOMMENDED, RFC 6749
+                // §5.1) and none documented: the last token's, rather than a
+                // token taken as never expiring and served after it died.
+                if resp.expires_in_secs.unwrap_or(0) == 0
+                    && provider.spec.default_expires_in_secs.is_none()
+                {
+                    if let (Some(end), Some(start)) = (row.expires_at, row.token_refreshed_at) {
+                        resp.expires_in_secs =
+                            u64::try_from((end - start) / 1000).ok().filter(|&s| s > 0);
+                    }
+                }
                 let applied = apply_response(&old, resp, provider, self.rt.now_ms());
                 self.save_refreshed(&row, applied, owner, attempts, started)
                     .await

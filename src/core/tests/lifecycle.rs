@@ -492,3 +492,23 @@ fn a_refresh_that_lands_after_a_disconnect_revokes_its_new_tokens_and_hands_out_
         .iter()
         .any(|e| e.kind == "revoked_after_disconnect"));
 }
+
+#[test]
+fn a_refresh_answered_without_expires_in_keeps_the_last_lifetime() {
+    // expires_in is only RECOMMENDED (RFC 6749 §5.1): a server that gave the
+    // last token an hour and says nothing this time. Taken as never
+    // expiring, the new token would be served long after it died.
+    let w = world("my-idp");
+    w.connect("my-idp", -1, Some("rt-0"));
+    w.p.push_json(
+        200,
+        json!({"access_token": "at-next", "token_type": "Bearer"}),
+    );
+    assert!(w.get("my-idp").unwrap().refreshed);
+    let row = w.store.row("user-1", "my-idp").unwrap();
+    assert_eq!(row.expires_at, Some(w.rt.now_ms() + 3_600_000));
+    w.rt.advance(3_600_000);
+    let t = w.get("my-idp").unwrap();
+    assert!(t.refreshed, "refreshed again when that lifetime ends");
+    assert_eq!(w.p.calls(), 2);
+}
