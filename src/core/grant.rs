@@ -156,10 +156,11 @@ fn oauth_error(obj: &Map, status: u16, sent: &str, retry_after: Option<u64>) -> 
         .filter(|s| !s.trim().is_empty())?;
     let code = match classify_oauth_error(code_str) {
         // 401 is the client's authentication failing (RFC 6749 §5.2), for
-        // every user alike: not a dead grant to erase, whatever word the
-        // server (or a gateway before it) put in `error`; a grant the server
-        // names dead is dead.
-        Code::ReauthRequired
+        // every user alike: not a dead grant to erase, nor a request to
+        // blame, whatever word the server (or a gateway before it) put in
+        // `error`; a grant the server names dead is dead, and a rate limit
+        // or an outage is what it says.
+        Code::ReauthRequired | Code::ProviderRejected
             if status == 401 && !matches!(code_str, "invalid_grant" | "bad_refresh_token") =>
         {
             Code::InvalidClient

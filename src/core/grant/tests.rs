@@ -376,6 +376,9 @@ fn client_authentication_failures_are_never_dead_grants() {
         json!({"error":"unauthorized","error_description":"Full authentication is required to access this resource"}),
         json!({"error":"invalid_token"}),
         json!({"error":"access_denied"}),
+        // A word of the server's own (RFC 6749 §5.2 names 401 for the client).
+        json!({"error":"client_disabled"}),
+        json!({"error":"invalid_request","error_description":"client authentication required"}),
     ] {
         let e =
             process_token_response(&HttpResponse::json(401, &body), rt().expose(), 0).unwrap_err();
