@@ -225,6 +225,21 @@ async fn rate_limit_carries_retry_after() {
 }
 
 #[wasm_bindgen_test]
+async fn a_rate_limits_reset_header_reaches_the_core() {
+    // Discord's bucket reset, fractional seconds, on a 429 without Retry-After.
+    let s = setup("{}", "{}");
+    s.connect("google", 0, "rt-0").await;
+    push_reply(
+        &s.fetch,
+        json(r#"{"status":429,"body":"","headers":{"x-ratelimit-reset-after":"42.2"}}"#),
+    );
+    let e = describe_error(&s.get("google").await.unwrap_err());
+    assert_eq!(get_str(&e, "code"), "RATE_LIMITED");
+    // The cooldown: at least what the provider asked (30 s otherwise).
+    assert_eq!(get(&e, "retryAfter").as_f64(), Some(43.0));
+}
+
+#[wasm_bindgen_test]
 async fn a_hanging_provider_times_out() {
     let s = setup(r#"{"requestTimeoutMs":50,"maxAttempts":1}"#, "{}");
     s.connect("google", 0, "rt-0").await;

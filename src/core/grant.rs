@@ -148,6 +148,25 @@ fn echoes(text: &str, secret: &str) -> bool {
             .any(|w| t.as_bytes().windows(RUN).any(|x| x == w))
 }
 
+/// How long the provider asks to wait: `Retry-After`, else, on a rate
+/// limit's answer (429, or no requests remaining), Discord's bucket reset
+/// (`X-RateLimit-Reset-After`, seconds) or GitHub's primary limit's
+/// (`x-ratelimit-reset`, epoch seconds: "do not retry until after" it).
+pub(crate) fn rate_limit_wait_ms(resp: &HttpResponse, now_ms: i64) -> Option<i64> {
+    let header = |name| resp.header(name).map(str::trim);
+    if let Some(ms) = header("retry-after").and_then(|v| parse_retry_after_ms(v, now_ms)) {
+        return Some(ms);
+    }
+    if resp.status != 429 && header("x-ratelimit-remaining") != Some("0") {
+        return None;
+    }
+    if let Some(ms) = header("x-ratelimit-reset-after").and_then(|v| parse_retry_after_ms(v, 0)) {
+        return Some(ms);
+    }
+    let at_secs = header("x-ratelimit-reset")?.parse::<i64>().ok()?;
+    Some(at_secs.saturating_mul(1000).saturating_sub(now_ms).max(0))
+}
+
 fn oauth_error(obj: &Map, status: u16, sent: &str, retry_after: Option<u64>) -> Option<Error> {
     // An empty `error` beside a success is no error (a lenient server's null).
     let code_str = obj
@@ -242,10 +261,7 @@ pub fn process_token_response(
     now_ms: i64,
 ) -> Result<TokenResponse> {
     let status = resp.status;
-    let retry_after_ms = resp
-        .header("retry-after")
-        .and_then(|v| parse_retry_after_ms(v, now_ms));
-    let retry_after = retry_after_ms.map(ms_to_secs_ceil);
+    let retry_after = rate_limit_wait_ms(resp, now_ms).map(ms_to_secs_ceil);
     let parsed: Option<Map> = match json::parse(&resp.body) {
         Ok(Value::Object(m)) => Some(m),
         _ => None,

@@ -99,10 +99,21 @@ impl Policy {
 
 /// Parses `Retry-After` (RFC 9110 §10.2.3): delay-seconds or an HTTP-date.
 /// Returns milliseconds from `now_ms`, never negative.
+/// Seconds with a fraction (`1.5`, as Discord sends them) are taken too,
+/// rounded up to the millisecond.
 pub fn parse_retry_after_ms(value: &str, now_ms: i64) -> Option<i64> {
     let v = value.trim();
-    if !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()) {
-        return v.parse::<i64>().ok().map(|s| s.saturating_mul(1000));
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    let (whole, fraction) = v.split_once('.').unwrap_or((v, ""));
+    if digits(whole) && (fraction.is_empty() || digits(fraction)) && !v.ends_with('.') {
+        let ms = whole.parse::<i64>().ok()?.saturating_mul(1000);
+        let f = fraction.as_bytes();
+        let mut part = 0;
+        for i in 0..3 {
+            part = part * 10 + f.get(i).map_or(0, |d| i64::from(d - b'0'));
+        }
+        let rest = f.iter().skip(3).any(|&d| d != b'0');
+        return Some(ms.saturating_add(part + i64::from(rest)));
     }
     parse_http_date_ms(v).map(|at| (at - now_ms).max(0))
 }
@@ -161,6 +172,12 @@ mod tests {
             parse_retry_after_ms("Sun, 06 Nov 1994 08:49:37 GMT", now + 60_000),
             Some(0)
         );
+        assert_eq!(parse_retry_after_ms("1.5", now), Some(1_500));
+        assert_eq!(parse_retry_after_ms("0.0001", now), Some(1));
+        assert_eq!(parse_retry_after_ms("2.000", now), Some(2_000));
+        for bad in ["1.", ".5", "1.5.2", "1,5", "1.-5"] {
+            assert_eq!(parse_retry_after_ms(bad, now), None, "{bad}");
+        }
         assert_eq!(parse_retry_after_ms("-5", now), None);
         assert_eq!(parse_retry_after_ms("soon", now), None);
         assert_eq!(ms_to_secs_ceil(1), 1);

@@ -18,16 +18,18 @@ pub struct FetchTransport {
     pub fetch: Function,
 }
 
-/// Response headers the core reads.
 /// The longest answer read from a provider (token, user-info, revocation).
 const MAX_BODY_BYTES: usize = 1 << 20;
 
-const HEADERS: [&str; 5] = [
+/// Response headers the core reads.
+const HEADERS: [&str; 7] = [
     "retry-after",
     "content-type",
     "content-length",
     "x-token-refreshed-at",
     "x-ratelimit-remaining",
+    "x-ratelimit-reset",
+    "x-ratelimit-reset-after",
 ];
 
 /// What a failed fetch threw, as a transport error's detail (the browser

@@ -196,6 +196,32 @@ fn error_bodies_are_classified() {
 }
 
 #[test]
+fn rate_limits_say_how_long_in_each_providers_words() {
+    let now = 1_700_000_000_000;
+    let wait = |r: HttpResponse| {
+        let e = process_token_response(&r, rt().expose(), now).unwrap_err();
+        (e.code, e.retry_after_secs)
+    };
+    // Discord: fractional seconds, and its bucket's reset beside them.
+    let discord = HttpResponse::new(429, "").with_header("X-RateLimit-Reset-After", "4.2");
+    assert_eq!(wait(discord), (Code::RateLimited, Some(5)));
+    assert_eq!(
+        wait(HttpResponse::new(429, "").with_header("Retry-After", "1.5")),
+        (Code::RateLimited, Some(2))
+    );
+    // GitHub's primary limit: 403, none remaining, the reset as epoch seconds.
+    let github = HttpResponse::json(403, &json!({"message":"API rate limit exceeded"}))
+        .with_header("x-ratelimit-remaining", "0")
+        .with_header("x-ratelimit-reset", "1700000120");
+    assert_eq!(wait(github), (Code::RateLimited, Some(120)));
+    // Reset headers on an answer that is no rate limit say nothing.
+    let dead = HttpResponse::json(400, &json!({"error":"invalid_grant"}))
+        .with_header("x-ratelimit-remaining", "9")
+        .with_header("X-RateLimit-Reset-After", "60");
+    assert_eq!(wait(dead), (Code::ReauthRequired, None));
+}
+
+#[test]
 fn status_classes() {
     let e = process_token_response(
         &HttpResponse::new(429, "").with_header("Retry-After", "17"),
