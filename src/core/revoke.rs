@@ -121,6 +121,15 @@ pub fn revocation_outcome(p: &Provider, resp: &HttpResponse) -> RevokeOutcome {
     if (200..300).contains(&s) || already_gone {
         return RevokeOutcome::Revoked;
     }
+    // RFC 7009 §2.2.1: the server does not revoke this kind of token (an
+    // access token, where the grant has no refresh token): nothing failed
+    // that trying again would fix.
+    if matches!(p.spec.revocation, Revocation::Rfc7009 { .. })
+        && s == 400
+        && text::contains(&resp.body, "\"unsupported_token_type\"")
+    {
+        return RevokeOutcome::NotSupported;
+    }
     let code = match s {
         429 => Code::RateLimited,
         // GitHub's secondary rate limits: 403 with Retry-After; its primary
@@ -251,6 +260,19 @@ mod tests {
                 RevokeOutcome::Failed(e) => assert_eq!(e.code, code, "{status}"),
                 other => panic!("{status}: {other:?}"),
             }
+        }
+        // RFC 7009 §2.2.1: a server that does not revoke that token type.
+        let unsupported = HttpResponse::new(400, r#"{"error":"unsupported_token_type"}"#);
+        assert_eq!(
+            revocation_outcome(&p("discord"), &unsupported),
+            RevokeOutcome::NotSupported
+        );
+        match revocation_outcome(
+            &p("discord"),
+            &HttpResponse::new(400, r#"{"error":"invalid_request"}"#),
+        ) {
+            RevokeOutcome::Failed(e) => assert_eq!(e.code, Code::ProviderRejected),
+            other => panic!("{other:?}"),
         }
     }
 }
