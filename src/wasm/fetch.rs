@@ -35,11 +35,16 @@ const HEADERS: [&str; 7] = [
 /// What a failed fetch threw, as a transport error's detail (the browser
 /// client's driver reports its own the same way).
 pub(super) fn describe(e: &JsValue) -> String {
-    // Name and message only (never the body); the core keeps only the cause
-    // (`http::network_cause`): the message names the URL and addresses.
+    // Name and message only, never the body.
     let name = get(e, "name").as_string().unwrap_or_else(|| "Error".into());
     let msg = get(e, "message").as_string().unwrap_or_default();
     cat(&[&name, ": ", &msg]).chars().take(200).collect()
+}
+
+/// A failed provider call's error: its cause only, as the core words it
+/// (Deno's messages name the URL and both ends' addresses).
+fn network(e: &JsValue) -> TransportError {
+    TransportError::Network(crate::core::http::network_cause(&describe(e)).into())
 }
 
 impl Transport for FetchTransport {
@@ -49,8 +54,7 @@ impl Transport for FetchTransport {
         timeout_ms: u64,
     ) -> Result<HttpResponse, TransportError> {
         // Every supported runtime has AbortController; without one the timeout cannot cut the call.
-        let controller = AbortController::new()
-            .map_err(|e| TransportError::Network(format!("AbortController: {}", describe(&e))))?;
+        let controller = AbortController::new().map_err(|e| network(&e))?;
         let timed_out = Rc::new(Cell::new(false));
         let flag = timed_out.clone();
         let ctrl = controller.clone();
@@ -81,12 +85,12 @@ impl Transport for FetchTransport {
             let called = self
                 .fetch
                 .call2(&JsValue::UNDEFINED, &JsValue::from_str(&req.url), &init)
-                .map_err(|e| TransportError::Network(describe(&e)))?;
+                .map_err(|e| network(&e))?;
             let resp = settle(called).await.map_err(|e| {
                 if timed_out.get() {
                     TransportError::Timeout
                 } else {
-                    TransportError::Network(describe(&e))
+                    network(&e)
                 }
             })?;
             let status = get(&resp, "status").as_f64().unwrap_or(0.0) as u16;
@@ -123,19 +127,15 @@ impl Transport for FetchTransport {
             let text_fn: Function = get(&resp, "text").dyn_into().map_err(|_| {
                 TransportError::Network("fetch returned something that is not a Response".into())
             })?;
-            let text = settle(
-                text_fn
-                    .call0(&resp)
-                    .map_err(|e| TransportError::Network(describe(&e)))?,
-            )
-            .await
-            .map_err(|e| {
-                if timed_out.get() {
-                    TransportError::Timeout
-                } else {
-                    TransportError::Network(describe(&e))
-                }
-            })?;
+            let text = settle(text_fn.call0(&resp).map_err(|e| network(&e))?)
+                .await
+                .map_err(|e| {
+                    if timed_out.get() {
+                        TransportError::Timeout
+                    } else {
+                        network(&e)
+                    }
+                })?;
             let too_long = text
                 .dyn_ref::<js_sys::JsString>()
                 .is_some_and(|s| s.length() as usize > MAX_BODY_BYTES);
