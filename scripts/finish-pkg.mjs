@@ -216,7 +216,9 @@ const out = {
   types: "./index.d.ts",
   exports,
   bin: { [BIN_NAME]: "./bin/schema-check.js" },
-  sideEffects: ["./snippets/*", ...SUB_BUILDS.map(([dir]) => `./${dir}/snippets/*`)],
+  // browser.js hands the client its core at load (useCore): a bundler that
+  // skipped it for the re-exports it forwards would leave the client without one.
+  sideEffects: ["./browser.js", "./snippets/*", ...SUB_BUILDS.map(([dir]) => `./${dir}/snippets/*`)],
   peerDependencies: peers,
   peerDependenciesMeta: Object.fromEntries(Object.keys(peers).map((p) => [p, { optional: true }])),
 };

@@ -9,7 +9,7 @@ import { cp, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/pr
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { fileURLToPath } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import { launchChromium } from "../e2e/chromium.mjs";
 import {
   files,
@@ -480,6 +480,28 @@ describe("a Vite + TypeScript app", () => {
     } finally {
       await site.close();
     }
+  });
+
+  test("a bundle that imports initSync and BrowserTokenClient only (no init) still hands the client its core", async () => {
+    // browser.js gives client.js the build's ClientCore as it loads; a bundler
+    // trusting sideEffects would skip it for the names it only re-exports.
+    const dir = projects["vite-app"];
+    const entry = join(dir, "sync-entry.js");
+    await writeFile(
+      entry,
+      'export { initSync, BrowserTokenClient } from "oauth-token-manager/browser";\n',
+    );
+    const { build } = await import(pathToFileURL(join(dir, "node_modules/vite/dist/node/index.js")).href);
+    const out = await build({
+      root: dir,
+      configFile: false,
+      logLevel: "silent",
+      build: { write: false, minify: false, lib: { entry, formats: ["es"], fileName: "sync" } },
+    });
+    const code = [out].flat().flatMap((o) => o.output).filter((c) => c.type === "chunk").map((c) => c.code)
+      .join("\n");
+    assert.match(code, /BrowserTokenClient/);
+    assert.match(code, /clientcore_new/, "the ClientCore class is in the bundle: browser.js ran useCore");
   });
 
   test("vite dev, with the README's optimizeDeps.exclude: the same page works", async () => {
