@@ -405,9 +405,11 @@ export class TokenManager {
      */
     recordScopeError(user_id: string, provider: string, missing_scopes: string[]): Promise<StatusReport>;
     /**
-     * Background refresher: refreshes connections expiring within `withinSeconds`.
+     * Background refresher: refreshes up to `limit` (100) connections
+     * expiring within `withinSeconds`. Numbers as JavaScript gives them: a
+     * missing limit, a fraction or a negative is not wrapped into another.
      */
-    refreshExpiring(within_seconds: number, limit: number): Promise<SweepReport>;
+    refreshExpiring(withinSeconds: number, limit?: number | null): Promise<SweepReport>;
     /**
      * Every configured provider's status for the user (`disconnected` where none).
      */
@@ -493,7 +495,7 @@ export interface InitOutput {
     readonly tokenmanager_new: (a: any, b: any, c: number) => [number, number, number];
     readonly tokenmanager_providerUpkeep: (a: number) => any;
     readonly tokenmanager_recordScopeError: (a: number, b: number, c: number, d: number, e: number, f: number, g: number) => any;
-    readonly tokenmanager_refreshExpiring: (a: number, b: number, c: number) => any;
+    readonly tokenmanager_refreshExpiring: (a: number, b: number, c: number, d: number, e: number) => any;
     readonly tokenmanager_requestTimeoutMs: (a: number) => number;
     readonly tokenmanager_status: (a: number, b: number, c: number, d: number, e: number) => any;
     readonly tokenmanager_statusAll: (a: number, b: number, c: number) => any;

@@ -25,6 +25,7 @@ use crate::core::manager::{
 };
 use crate::core::marker;
 use crate::core::revoke::RevokeOutcome;
+use crate::core::text::cat;
 
 #[wasm_bindgen]
 extern "C" {
@@ -559,13 +560,39 @@ impl TokenManager {
         })
     }
 
-    /// Background refresher: refreshes connections expiring within `withinSeconds`.
+    /// Background refresher: refreshes up to `limit` (100) connections
+    /// expiring within `withinSeconds`. Numbers as JavaScript gives them: a
+    /// missing limit, a fraction or a negative is not wrapped into another.
     #[wasm_bindgen(js_name = refreshExpiring, unchecked_return_type = "Promise<SweepReport>")]
-    pub fn refresh_expiring(&self, within_seconds: u32, limit: u32) -> Promise {
+    pub fn refresh_expiring(
+        &self,
+        #[wasm_bindgen(js_name = withinSeconds, unchecked_param_type = "number")]
+        within_seconds: Option<f64>,
+        limit: Option<f64>,
+    ) -> Promise {
         let inner = self.inner.clone();
         promise(async move {
+            let whole = |v: Option<f64>, name: &str, max: u64| match v {
+                Some(x) if x.fract() == 0.0 && x >= 0.0 && x <= max as f64 => Ok(Some(x as u64)),
+                None => Ok(None),
+                Some(_) => Err(reject(Error::new(
+                    Code::BadRequest,
+                    cat(&[
+                        name,
+                        ": must be a whole number from 0 to ",
+                        &max.to_string(),
+                    ]),
+                ))),
+            };
+            let within = whole(
+                within_seconds,
+                "withinSeconds",
+                crate::core::config::MAX_SECS,
+            )?
+            .ok_or_else(|| reject(Error::new(Code::BadRequest, "withinSeconds: required")))?;
+            let limit = whole(limit, "limit", u32::MAX.into())?.map_or(100, |l| l as u32);
             let r = inner
-                .refresh_expiring(within_seconds as i64 * 1000, limit)
+                .refresh_expiring(within as i64 * 1000, limit)
                 .await
                 .map_err(reject)?;
             Ok(sweep_to_js(&r))

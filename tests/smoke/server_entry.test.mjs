@@ -263,3 +263,21 @@ test("the package's MemoryStore and the tests' keep a stored account unless a wr
     ]);
   }
 });
+
+test("refreshExpiring: the limit defaults to 100; a bad number is BAD_REQUEST, never wrapped", async () => {
+  const { m, provider } = await connected();
+  now += 3_600_000 - 60_000; // expiring in a minute
+  // Without a limit: it refreshes (a missing limit was taken as 0, refreshing nothing).
+  const r = await m.refreshExpiring(900);
+  assert.deepEqual([r.checked, r.refreshed, provider.calls], [1, 1, 1]);
+  for (
+    const [within, limit] of [[900, -5], [900, 1.5], [-1, 10], [undefined, 10], [900, 2 ** 32]]
+  ) {
+    await assert.rejects(
+      m.refreshExpiring(within, limit),
+      (e) => e instanceof TokenManagerError && e.code === "BAD_REQUEST",
+      `${within}, ${limit}`,
+    );
+  }
+  assert.equal(provider.calls, 1);
+});

@@ -163,8 +163,8 @@ export class TokenManager {
         const ret = wasm.tokenmanager_recordScopeError(this.__wbg_ptr, ptr0, len0, ptr1, len1, ptr2, len2);
         return ret;
     }
-    refreshExpiring(within_seconds, limit) {
-        const ret = wasm.tokenmanager_refreshExpiring(this.__wbg_ptr, within_seconds, limit);
+    refreshExpiring(withinSeconds, limit) {
+        const ret = wasm.tokenmanager_refreshExpiring(this.__wbg_ptr, !isLikeNone(withinSeconds), isLikeNone(withinSeconds) ? 0 : withinSeconds, !isLikeNone(limit), isLikeNone(limit) ? 0 : limit);
         return ret;
     }
     get requestTimeoutMs() {
