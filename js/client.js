@@ -236,7 +236,12 @@ export class BrowserTokenClient {
    */
   getAccessToken(options) {
     if (this.#freed !== undefined) return Promise.reject(this.#freed);
-    const conn = typeof options?.provider === "string" ? options.provider : "google";
+    let conn;
+    try {
+      conn = this.#provider(options);
+    } catch (e) {
+      return Promise.reject(e);
+    }
     const force = options?.force === true;
     const at = options?.rejectedRefreshedAt;
     const rejected = typeof at === "string" ? Date.parse(at) : typeof at === "number" ? at : undefined;
@@ -372,11 +377,11 @@ export class BrowserTokenClient {
    * 401, with a forced refresh unless a newer token came meanwhile. The
    * retry is the same user's: after a sign-out or another user's sign-in
    * meanwhile, the 401 is the answer.
-   * `options.provider` names the connection.
+   * `options` names the connection: `"spotify"` or `{ provider: "spotify" }`.
    */
   async fetch(input, init, options) {
     this.#live();
-    const provider = typeof options?.provider === "string" ? options.provider : "google";
+    const provider = this.#provider(options);
     init ??= {};
     // The caller's abort (fetch's rule: init's signal, else the Request's)
     // ends its wait for a token too, and stops a forced refresh after a 401
@@ -653,7 +658,19 @@ export class BrowserTokenClient {
   /** What the client holds for a connection (default `google`), without the token. */
   tokenInfo(provider) {
     this.#live();
-    return this.#core.tokenInfo(typeof provider === "string" ? provider : "google");
+    return this.#core.tokenInfo(this.#provider(provider));
+  }
+
+  /**
+   * The connection a call names: `"spotify"` or `{ provider: "spotify" }`,
+   * `google` when it names none. Anything else is BAD_REQUEST: taken as
+   * `google`, a call meant for another provider was handed Google's token.
+   */
+  #provider(options) {
+    const p = typeof options === "object" && options !== null ? options.provider : options;
+    if (p == null) return "google";
+    if (typeof p === "string" && p !== "") return p;
+    throw this.#core.error("BAD_REQUEST", "provider: a connection id, as a string or { provider }");
   }
 
   /** Stops listening to other tabs. */

@@ -84,10 +84,10 @@ export class BrowserTokenClient {
   fetch(
     input: string | URL | Request,
     init?: RequestInit,
-    options?: { provider?: string },
+    options?: string | { provider?: string } | null,
   ): Promise<Response>;
   /**
-   * A valid access token for a connection (`provider`, default `google`):
+   * A valid access token for a connection (`"spotify"` or `{ provider }`, default `google`):
    * cached, or one call to its token function shared by all callers.
    * `getSessionToken` is asked once per call. While the token is unchanged
    * the same frozen object is returned. `force` after a provider's 401,
@@ -96,7 +96,7 @@ export class BrowserTokenClient {
    * answered instead of a new refresh.
    */
   getAccessToken(
-    options?: { force?: boolean; provider?: string; rejectedRefreshedAt?: number | string } | null,
+    options?: string | { force?: boolean; provider?: string; rejectedRefreshedAt?: number | string } | null,
   ): Promise<BrowserToken>;
   constructor(options: BrowserClientOptions);
   /**
@@ -126,7 +126,7 @@ export class BrowserTokenClient {
    * What the client holds for a connection (default `google`), without the token.
    */
   tokenInfo(
-    provider?: string | null,
+    provider?: string | { provider?: string } | null,
   ): { hasToken: boolean; expiresAt: number | null; tokenRefreshedAt: string | null };
 }
 

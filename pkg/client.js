@@ -171,7 +171,12 @@ export class BrowserTokenClient {
 
   getAccessToken(options) {
     if (this.#freed !== undefined) return Promise.reject(this.#freed);
-    const conn = typeof options?.provider === "string" ? options.provider : "google";
+    let conn;
+    try {
+      conn = this.#provider(options);
+    } catch (e) {
+      return Promise.reject(e);
+    }
     const force = options?.force === true;
     const at = options?.rejectedRefreshedAt;
     const rejected = typeof at === "string" ? Date.parse(at) : typeof at === "number" ? at : undefined;
@@ -284,7 +289,7 @@ export class BrowserTokenClient {
 
   async fetch(input, init, options) {
     this.#live();
-    const provider = typeof options?.provider === "string" ? options.provider : "google";
+    const provider = this.#provider(options);
     init ??= {};
     const signal = init.signal ?? (input instanceof Request ? input.signal : undefined);
     signal?.throwIfAborted();
@@ -501,7 +506,14 @@ export class BrowserTokenClient {
 
   tokenInfo(provider) {
     this.#live();
-    return this.#core.tokenInfo(typeof provider === "string" ? provider : "google");
+    return this.#core.tokenInfo(this.#provider(provider));
+  }
+
+  #provider(options) {
+    const p = typeof options === "object" && options !== null ? options.provider : options;
+    if (p == null) return "google";
+    if (typeof p === "string" && p !== "") return p;
+    throw this.#core.error("BAD_REQUEST", "provider: a connection id, as a string or { provider }");
   }
 
   close() {

@@ -194,3 +194,42 @@ test(
     }
   },
 );
+
+test("a connection named as a string is that connection; a wrong kind of name is BAD_REQUEST, never Google", {
+  timeout: 10_000,
+}, async () => {
+  // Each token function answers with its own connection's token; a provider
+  // API answers with the bearer it was sent.
+  const sent = [];
+  const c = new BrowserTokenClient(options((input, init) => {
+    const url = String(input instanceof Request ? input.url : input);
+    const fn = /functions\/v1\/(.*)$/.exec(url)?.[1];
+    if (fn === "refresh-google-token") {
+      return Promise.resolve(new Response(tokenBody("google-token", Date.now())));
+    }
+    if (fn === "connections/spotify/token") {
+      return Promise.resolve(new Response(tokenBody("spotify-token", Date.now())));
+    }
+    sent.push(new Headers(init?.headers).get("authorization"));
+    return Promise.resolve(new Response("{}"));
+  }));
+  try {
+    assert.equal((await c.getAccessToken("spotify")).accessToken, "spotify-token");
+    assert.equal((await c.getAccessToken({ provider: "spotify" })).accessToken, "spotify-token");
+    assert.equal((await c.getAccessToken()).accessToken, "google-token");
+    await c.fetch("https://api.spotify.invalid/v1/me", {}, "spotify");
+    await c.fetch("https://api.spotify.invalid/v1/me", {}, { provider: "spotify" });
+    assert.deepEqual(sent, ["Bearer spotify-token", "Bearer spotify-token"]);
+    assert.equal(c.tokenInfo("spotify").hasToken, true);
+    assert.equal(c.tokenInfo({ provider: "spotify" }).hasToken, true);
+    const bad = (e) => e instanceof TokenManagerError && e.code === "BAD_REQUEST";
+    for (const wrong of [7, true, { provider: 7 }, ""]) {
+      await assert.rejects(c.getAccessToken(wrong), bad, `getAccessToken(${JSON.stringify(wrong)})`);
+      await assert.rejects(c.fetch("https://api.spotify.invalid/v1/me", {}, wrong), bad);
+      assert.throws(() => c.tokenInfo(wrong), bad);
+    }
+    assert.equal(sent.length, 2, "no provider call with a token it was not meant for");
+  } finally {
+    c.free();
+  }
+});
