@@ -84,6 +84,24 @@ Deno.test({
       );
 
       await t.step(
+        "a URL marked pgbouncer=true connects, unprepared: the marker is not sent to the server",
+        async () => {
+          const marked = `${pg.url}${pg.url.includes("?") ? "&" : "?"}pgbouncer=true`;
+          const db = connectPostgres(marked, 1);
+          try {
+            const [row] = await db.query<{ n: number }>("select $1::int + 1 as n", [1]);
+            assert.equal(row.n, 2);
+            const [{ n }] = await db.query<{ n: string }>(
+              "select count(*) as n from pg_prepared_statements",
+            );
+            assert.equal(Number(n), 0);
+          } finally {
+            await db.close();
+          }
+        },
+      );
+
+      await t.step(
         "array parameters are bound as the statements' types, whatever their text",
         () =>
           onEachKind(pg.url, async (db, prepare) => {

@@ -104,10 +104,27 @@ const ARRAY_TYPES = {
   numbers: { to: 1022, from: [1022], serialize: arrayLiteral, parse: (x: string) => parseArray(x, Number) },
 };
 
+/**
+ * `url` without the `pgbouncer` marker: postgres.js sends every query
+ * parameter it does not know to the server as a setting, which Postgres
+ * refuses ("unrecognized configuration parameter") and so does PgBouncer.
+ */
+function withoutMarkers(url: string): string {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    return url;
+  }
+  if (!u.searchParams.has("pgbouncer")) return url;
+  u.searchParams.delete("pgbouncer");
+  return u.toString();
+}
+
 /** `prepare`: DATABASE_PREPARE's setting; null decides by the URL (preparesStatements). */
 export function connectPostgres(url: string, max = 4, setting: boolean | null = null): Db {
   const prepare = preparesStatements(url, setting);
-  const sql = postgres(url, {
+  const sql = postgres(withoutMarkers(url), {
     max,
     prepare,
     fetch_types: false,
