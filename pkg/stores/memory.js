@@ -141,6 +141,7 @@ export class MemoryStore {
     let r = this.#rows.get(k);
     // The row's refresh token (and its lease) as it is now, when there is a
     // row (an insert takes the write's).
+    const sameAccount = !r?.accountId || w.accountId == null || r.accountId === w.accountId;
     const kept = r
       ? [
         r.refreshTokenSealed ?? null,
@@ -168,8 +169,9 @@ export class MemoryStore {
     this.#apply(r, w);
     // A write without one (a connect's) keeps the last sign-in's.
     if (w.signinDigest != null) r.signinDigest = w.signinDigest;
-    // A refresh token rotated since the caller read the row stays (see TokenWrite).
-    if (w.keepStoredRefreshToken && kept) {
+    // A refresh token rotated since the caller read the row stays, or another
+    // sign-in's that landed first, of the same account (see TokenWrite).
+    if (w.keepStoredRefreshToken && kept && sameAccount) {
       [r.refreshTokenSealed, r.refreshTokenExpiresAt, r.leaseOwner, r.leaseUntil] = kept;
     }
     return { ...r };

@@ -192,8 +192,12 @@ impl<T: Transport, S: Store, R: Runtime> Manager<T, S, R> {
             account_id: account.as_ref().map(|a| a.id.clone()),
             account_email: account.as_ref().and_then(|a| a.email.clone()),
             account_name: account.as_ref().and_then(|a| a.name.clone()),
+            // Also when no row was read: another sign-in's may land first
+            // (two at once), and its refresh token is the grant's only one
+            // (a provider sends it on first consent). The store keeps it only
+            // for the same account (or one not known on either side).
             keep_stored_refresh_token: t.refresh_token.is_none()
-                && existing.is_some()
+                && !other_account
                 && held.is_none(),
             // A new grant (its own refresh token) of an account not read: the
             // stored account may be another one's (a reconnect as someone

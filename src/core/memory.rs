@@ -97,13 +97,14 @@ impl MemoryStore {
     pub fn fail_next_failure_writes(&self, n: u32) {
         self.inner.fail_failures.set(n);
     }
-    /// Tests: from now on an expired lease is always taken over by another
-    /// (dead) owner before the caller can take it.
     /// Tests: `meanwhile` changes the stored row just before the next
-    /// `save_tokens` applies its write (another writer in between).
+    /// `save_tokens` applies its write (another writer in between; a row
+    /// made there counts as one that was there).
     pub fn before_next_save(&self, meanwhile: impl FnOnce(&mut ConnectionRow) + 'static) {
         *self.inner.before_next_save.borrow_mut() = Some(Box::new(meanwhile));
     }
+    /// Tests: from now on an expired lease is always taken over by another
+    /// (dead) owner before the caller can take it.
     pub fn keep_leased_by_others(&self) {
         self.inner.ghosts.set(1);
     }
@@ -309,9 +310,15 @@ impl Store for MemoryStore {
                 signin_digest: None,
             });
         // Tests: another writer lands between the caller's read and this write.
+        let mut existed = existed;
         if let Some(meanwhile) = self.inner.before_next_save.borrow_mut().take() {
             meanwhile(row);
+            existed = true;
         }
+        let same_account = match (&row.account_id, &w.account_id) {
+            (Some(stored), Some(written)) => stored == written,
+            _ => true,
+        };
         let kept = (
             row.refresh_token_sealed.clone(),
             row.refresh_token_expires_at,
@@ -322,7 +329,7 @@ impl Store for MemoryStore {
         if w.signin_digest.is_some() {
             row.signin_digest.clone_from(&w.signin_digest);
         }
-        if w.keep_stored_refresh_token && existed {
+        if w.keep_stored_refresh_token && existed && same_account {
             (
                 row.refresh_token_sealed,
                 row.refresh_token_expires_at,

@@ -66,9 +66,12 @@ pub struct TokenWrite {
     pub account_email: Option<String>,
     pub account_name: Option<String>,
     /// Sign-ins without a refresh token: keep the refresh token the row holds
-    /// when the write lands (and its end), not the one read before (the
-    /// copy in `refresh_token_sealed`, for stores that ignore this): a
-    /// refresh that rotated it meanwhile must not be undone.
+    /// when the write lands (and its end and lease), not the one read before
+    /// (the copy in `refresh_token_sealed`, for stores that ignore this): a
+    /// refresh that rotated it meanwhile must not be undone, nor another
+    /// sign-in's that landed first. Only when the row's account is the
+    /// write's, or either is not known: another account's refresh token is
+    /// another grant's.
     pub keep_stored_refresh_token: bool,
     /// saveTokens only: a new grant whose account could not be read (the
     /// provider's user-info failed or needs a scope not asked for): the

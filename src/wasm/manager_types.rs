@@ -125,9 +125,11 @@ export interface TokenWrite {
   accountName: string | null;
   /**
    * saveTokens only (a sign-in without a refresh token): keep the refresh
-   * token the row holds when the write lands, and its end, over
+   * token the row holds when the write lands, and its end and lease, over
    * `refreshTokenSealed` (the one read before: a refresh may have rotated it
-   * since). A store that ignores it writes the copy, as before.
+   * since, or another sign-in's insert brought it), when the row's
+   * `accountId` is the write's or either is null. A store that ignores it
+   * writes the copy, as before.
    */
   keepStoredRefreshToken?: boolean;
   /**

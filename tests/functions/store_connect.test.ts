@@ -292,6 +292,26 @@ Deno.test({
             write({ provider: "discord", refreshTokenSealed: "v1.k1.copy", keepStoredRefreshToken: true }),
           );
           assert.equal(erased.refreshTokenSealed, null);
+          // Two sign-ins at once: one read no row, and the other's insert,
+          // with the grant's only refresh token, landed first. The same
+          // account's (or an unknown one's) keeps it; another account's not.
+          const landed = (provider: string) =>
+            store.saveTokens(
+              write({ provider, refreshTokenSealed: "v1.k1.first-consent", accountId: "acct-a" }),
+            );
+          for (
+            const [provider, accountId, expected] of [
+              ["gmail", "acct-a", "v1.k1.first-consent"],
+              ["youtube", null, "v1.k1.first-consent"],
+              ["google-calendar", "acct-b", null],
+            ] as const
+          ) {
+            await landed(provider);
+            const second = await store.saveTokens(
+              write({ provider, accountId, keepStoredRefreshToken: true }),
+            );
+            assert.equal(second.refreshTokenSealed, expected, `${provider}: ${accountId}`);
+          }
         },
       );
 

@@ -107,6 +107,8 @@ export class MemoryStore {
     let r = this.rows.get(k);
     // The row's refresh token (and its lease) as it is now, when there is a
     // row (an insert takes the write's).
+    // Kept for the row's own account only (or one not known on either side).
+    const sameAccount = !r?.accountId || w.accountId == null || r.accountId === w.accountId;
     const kept = r
       ? [
         r.refreshTokenSealed ?? null,
@@ -130,7 +132,7 @@ export class MemoryStore {
     }
     this.apply(r, w);
     if (w.signinDigest != null) r.signinDigest = w.signinDigest;
-    if (w.keepStoredRefreshToken && kept) {
+    if (w.keepStoredRefreshToken && kept && sameAccount) {
       [r.refreshTokenSealed, r.refreshTokenExpiresAt, r.leaseOwner, r.leaseUntil] = kept;
     }
     return { ...r };

@@ -512,3 +512,58 @@ fn a_refresh_answered_without_expires_in_keeps_the_last_lifetime() {
     assert!(t.refreshed, "refreshed again when that lifetime ends");
     assert_eq!(w.p.calls(), 2);
 }
+
+/// A first-consent sign-in (`first`, with the grant's refresh token) lands
+/// between a second sign-in's read (no row yet) and its write (`second`,
+/// no refresh token): the refresh token the row holds afterwards.
+fn two_sign_ins_at_once(first: InitialTokens, second: InitialTokens) -> Option<String> {
+    // The first one's row, as it lands: written by another instance with
+    // the same keys.
+    let other = world("google");
+    other.sign_in("google", first);
+    let landed = other.store.row("user-1", "google").unwrap();
+    let w = world("google");
+    w.store.before_next_save(move |row| *row = landed);
+    w.sign_in("google", second);
+    w.stored_refresh_token("google")
+}
+
+fn account(id: &str) -> Option<crate::core::identity::Account> {
+    Some(crate::core::identity::Account {
+        id: id.into(),
+        email: None,
+        name: None,
+    })
+}
+
+#[test]
+fn a_sign_in_keeps_the_refresh_token_another_sign_in_brought_meanwhile() {
+    let first = || InitialTokens {
+        access_token: "at-first".into(),
+        refresh_token: Some("rt-first-consent".into()),
+        account: account("acct-a"),
+        ..Default::default()
+    };
+    // The same account (or one not read): the grant's only refresh token stays.
+    for second in [account("acct-a"), None] {
+        let kept = two_sign_ins_at_once(
+            first(),
+            InitialTokens {
+                access_token: "at-second".into(),
+                account: second,
+                ..Default::default()
+            },
+        );
+        assert_eq!(kept.as_deref(), Some("rt-first-consent"));
+    }
+    // Another account's refresh token is another grant's: not kept.
+    let kept = two_sign_ins_at_once(
+        first(),
+        InitialTokens {
+            access_token: "at-second".into(),
+            account: account("acct-b"),
+            ..Default::default()
+        },
+    );
+    assert_eq!(kept, None);
+}

@@ -107,28 +107,31 @@ const COMMIT_SET = TOKEN_SET.replace(
  * (the copy read before: a refresh may have rotated it since, or erased it,
  * dead, after invalid_grant or a disconnect: none then, not the dead copy).
  */
+// Kept for the row's own account only (or one not known on either side): a
+// sign-in that read no row keeps the refresh token another sign-in's insert
+// brought meanwhile, not another account's.
+const KEEP = "($12::boolean and (excluded.account_id is null or c.account_id is null " +
+  "or c.account_id = excluded.account_id))";
 const SAVE_SET = TOKEN_SET
   .replace(
     "refresh_token_sealed = $4,",
-    () => "refresh_token_sealed = case when $12::boolean then c.refresh_token_sealed else $4 end,",
+    () => `refresh_token_sealed = case when ${KEEP} then c.refresh_token_sealed else $4 end,`,
   )
   .replace(
     `refresh_token_expires_at = ${ts("$6")},`,
     () =>
-      `refresh_token_expires_at = case when $12::boolean then c.refresh_token_expires_at else ${
-        ts("$6")
-      } end,`,
+      `refresh_token_expires_at = case when ${KEEP} then c.refresh_token_expires_at else ${ts("$6")} end,`,
   )
   // Keeping the refresh token, it keeps its lease too: its holder is
   // refreshing with that token, which no one else may send meanwhile.
   .replace(
     "lease_owner = null, lease_until = null,",
     () =>
-      `lease_owner = case when $12::boolean then c.lease_owner end,
-  lease_until = case when $12::boolean then c.lease_until end,`,
+      `lease_owner = case when ${KEEP} then c.lease_owner end,
+  lease_until = case when ${KEEP} then c.lease_until end,`,
   );
 if (
-  !SAVE_SET.includes("$12::boolean then c.refresh_token_expires_at") ||
+  !SAVE_SET.includes(`${KEEP} then c.refresh_token_expires_at`) ||
   !SAVE_SET.includes("then c.lease_owner")
 ) {
   throw new Error("postgres store: SAVE_SET did not apply");
