@@ -30,7 +30,7 @@ use super::revoke::{
 use super::runtime::Runtime;
 use super::seal::{Field, SealContext};
 use super::secret::{AccessToken, AuthorizationCode, PkceVerifier};
-use super::store::{ClaimOutcome, ConnectAttempt, Store};
+use super::store::{ClaimOutcome, ConnectAttempt, ConnectionRow, Store};
 use super::token::ungranted;
 
 /// How long a connect may take from the authorization URL to completion.
@@ -450,7 +450,55 @@ impl<T: Transport, S: Store, R: Runtime> Manager<T, S, R> {
             .load(user_id, provider_id)
             .await?
             .ok_or_else(|| not_connected(provider_id))?;
-        let revocation = match self.open_tokens(&row) {
+        // A refresh that rotated the refresh token while the provider was
+        // revoking it: the token revoked was spent (an RFC 7009 server
+        // answers 200 for it, §2.2, and revokes nothing), the new one is
+        // revoked too before the row is erased (a few rounds at most).
+        // Google's revocation and GitHub's grant deletion end the whole grant.
+        let per_token = matches!(provider.spec.revocation, Revocation::Rfc7009 { .. });
+        let mut row = row;
+        let mut revocation = self.revoke_row(provider, user_id, provider_id, &row).await;
+        for _ in 0..2 {
+            if !per_token {
+                break;
+            }
+            match self.store.load(user_id, provider_id).await? {
+                Some(now)
+                    if now.refresh_token_sealed.is_some()
+                        && now.refresh_token_sealed != row.refresh_token_sealed =>
+                {
+                    row = now;
+                    revocation = self.revoke_row(provider, user_id, provider_id, &row).await;
+                }
+                _ => break,
+            }
+        }
+        let now = self.rt.now_ms();
+        self.store.disconnect(user_id, provider_id, now).await?;
+        self.pending
+            .borrow_mut()
+            .remove(&(user_id.to_string(), provider_id.to_string()));
+        let mut ev = self.event(&row, "disconnected");
+        ev.message = Some(format!("revocation: {}", revocation.as_str()));
+        if let RevokeOutcome::Failed(e) = &revocation {
+            ev.code = Some(e.code.as_str().to_string());
+        }
+        self.emit(ev).await;
+        Ok(DisconnectReport {
+            status: self.status(user_id, provider_id).await?,
+            revocation,
+        })
+    }
+
+    /// Revokes the grant of `row`'s tokens at the provider where it can.
+    async fn revoke_row(
+        &self,
+        provider: &Provider,
+        user_id: &str,
+        provider_id: &str,
+        row: &ConnectionRow,
+    ) -> RevokeOutcome {
+        match self.open_tokens(&row) {
             Err(_) if row.access_token_sealed.is_none() && row.refresh_token_sealed.is_none() => {
                 RevokeOutcome::NothingToRevoke
             }
@@ -509,22 +557,7 @@ impl<T: Transport, S: Store, R: Runtime> Manager<T, S, R> {
                     },
                 }
             }
-        };
-        let now = self.rt.now_ms();
-        self.store.disconnect(user_id, provider_id, now).await?;
-        self.pending
-            .borrow_mut()
-            .remove(&(user_id.to_string(), provider_id.to_string()));
-        let mut ev = self.event(&row, "disconnected");
-        ev.message = Some(format!("revocation: {}", revocation.as_str()));
-        if let RevokeOutcome::Failed(e) = &revocation {
-            ev.code = Some(e.code.as_str().to_string());
         }
-        self.emit(ev).await;
-        Ok(DisconnectReport {
-            status: self.status(user_id, provider_id).await?,
-            revocation,
-        })
     }
 
     /// Every configured provider's status for the user, in id order.

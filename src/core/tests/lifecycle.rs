@@ -567,3 +567,66 @@ fn a_sign_in_keeps_the_refresh_token_another_sign_in_brought_meanwhile() {
     );
     assert_eq!(kept, None);
 }
+
+#[test]
+fn a_disconnect_revokes_the_refresh_token_a_refresh_rotated_while_it_revoked() {
+    // The disconnect revokes rt-0 while a refresh spends it and commits
+    // rt-1: the server answers 200 for the spent token (RFC 7009 §2.2) and
+    // revokes nothing, so rt-1 is revoked too before the row is erased.
+    let rt = Rt::new();
+    let p = Provider {
+        clock: Some(rt.clone()),
+        ..Default::default()
+    };
+    p.latency_ms.set(300);
+    p.rotate.set(true);
+    let cfg = ManagerConfig::from_json(&format!(
+        r#"{{"providers":{{"discord":{{"clientId":"cid","clientSecret":"cs",
+            "tokenUrl":"http://127.0.0.1:1/token","revocation":"rfc7009",
+            "revocationUrl":"http://127.0.0.1:1/revoke"}}}},
+            "encryptionKeys":[{{"id":"k1","key":"{KEY}"}}]}}"#
+    ))
+    .unwrap();
+    let store = MemoryStore::new();
+    let m: M = Manager::new(cfg, p.clone(), store.clone(), rt.clone());
+    rt.run(m.store_tokens(
+        "user-1",
+        "discord",
+        InitialTokens {
+            access_token: "at-0".into(),
+            refresh_token: Some("rt-0".into()),
+            expires_in_secs: Some(0),
+            ..Default::default()
+        },
+    ))
+    .unwrap();
+    rt.advance(1);
+    let disconnect_meanwhile = async {
+        crate::core::testkit::Sleep {
+            rt: rt.clone(),
+            until: rt.now_ms() + 50,
+        }
+        .await;
+        m.disconnect("user-1", "discord").await.unwrap()
+    };
+    let (_, report) = rt.run(futures_util::future::join(
+        m.get_valid_token("user-1", "discord", GetOptions::default()),
+        disconnect_meanwhile,
+    ));
+    let revoked: Vec<String> = p
+        .requests
+        .borrow()
+        .iter()
+        .filter(|r| r.url.ends_with("/revoke"))
+        .map(|r| r.body.clone())
+        .collect();
+    assert_eq!(revoked.len(), 2, "{revoked:?}");
+    assert!(revoked[0].contains("token=rt-0"), "{}", revoked[0]);
+    assert!(revoked[1].contains("token=rt-1"), "{}", revoked[1]);
+    assert_eq!(report.revocation.as_str(), "revoked");
+    let row = store.row("user-1", "discord").unwrap();
+    assert_eq!(
+        (row.status.as_str(), row.refresh_token_sealed),
+        ("disconnected", None)
+    );
+}
