@@ -25,4 +25,6 @@ export declare class TokenManagerError extends Error {
   retryable: boolean;
   /** Seconds to wait before trying again. */
   retryAfter?: number;
+  /** What the provider itself asked (its Retry-After), when it did: `retryAfter` may be longer (the cooldown). */
+  providerRetryAfter?: number;
 }

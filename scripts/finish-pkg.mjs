@@ -210,7 +210,8 @@ const out = {
   license: meta.license,
   ...(repoUrl && !PLACEHOLDER_HOSTS.test(repoUrl) ? { repository: meta.repository } : {}),
   type: "module",
-  engines: { node: ">=20" },
+  // ES modules only: require() of one is on by default from 20.19.
+  engines: { node: ">=20.19" },
   files,
   main: "./index.js",
   types: "./index.d.ts",

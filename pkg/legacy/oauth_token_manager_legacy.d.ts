@@ -97,7 +97,7 @@ export interface KeyRotationConfig {
 export class KeyRotation {
     free(): void;
     /**
-     * The key id of a `v1.<kid>.…` value; `null` for any other format.
+     * The key id of a `v1.<kid>.…` value; `undefined` for any other format.
      */
     static keyIdOf(value: string): string | undefined;
     /**
@@ -106,7 +106,7 @@ export class KeyRotation {
     constructor(config: KeyRotationConfig);
     /**
      * The value sealed with the current key, bound to (user, provider,
-     * field) as before; `null` when it already is. Throws
+     * field) as before; `undefined` when it already is. Throws
      * `CRYPTO_UNKNOWN_KEY` (its key is not in the ring), `CRYPTO_INTEGRITY`
      * (not this row's or column's), `CRYPTO_MALFORMED`, `CRYPTO_UNBOUND`.
      */

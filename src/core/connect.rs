@@ -498,7 +498,7 @@ impl<T: Transport, S: Store, R: Runtime> Manager<T, S, R> {
         provider_id: &str,
         row: &ConnectionRow,
     ) -> RevokeOutcome {
-        match self.open_tokens(&row) {
+        match self.open_tokens(row) {
             Err(_) if row.access_token_sealed.is_none() && row.refresh_token_sealed.is_none() => {
                 RevokeOutcome::NothingToRevoke
             }

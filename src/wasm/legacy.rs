@@ -132,14 +132,14 @@ impl KeyRotation {
         self.keyring.current_kid().to_string()
     }
 
-    /// The key id of a `v1.<kid>.…` value; `null` for any other format.
+    /// The key id of a `v1.<kid>.…` value; `undefined` for any other format.
     #[wasm_bindgen(js_name = keyIdOf)]
     pub fn key_id(value: &str) -> Option<String> {
         key_id_of(value).map(str::to_string)
     }
 
     /// The value sealed with the current key, bound to (user, provider,
-    /// field) as before; `null` when it already is. Throws
+    /// field) as before; `undefined` when it already is. Throws
     /// `CRYPTO_UNKNOWN_KEY` (its key is not in the ring), `CRYPTO_INTEGRITY`
     /// (not this row's or column's), `CRYPTO_MALFORMED`, `CRYPTO_UNBOUND`.
     pub fn rekey(
