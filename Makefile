@@ -119,7 +119,7 @@ smoke-deno:
 
 smoke-node:
 	@echo "== smoke: pkg/ from Node against a loopback token endpoint"
-	node --test tests/smoke/smoke_node.test.mjs tests/smoke/browser_entry.test.mjs tests/smoke/browser_driver.test.mjs tests/smoke/browser_driver_calls.test.mjs tests/smoke/server_entry.test.mjs tests/smoke/sealing_interop.test.mjs
+	node --test tests/smoke/smoke_node.test.mjs tests/smoke/browser_entry.test.mjs tests/smoke/browser_driver.test.mjs tests/smoke/browser_driver_calls.test.mjs tests/smoke/server_entry.test.mjs tests/smoke/sealing_interop.test.mjs tests/smoke/entries.test.mjs
 
 test:
 	@bash scripts/test.sh

@@ -16,6 +16,7 @@ import {
   statusOf,
   untilAborted,
 } from "./client_io.js";
+import { notLoaded, TokenManagerError } from "./errors.js";
 
 /** The wasm module's ClientCore class (js/browser.js sets it). */
 let Core;
@@ -75,7 +76,14 @@ export class BrowserTokenClient {
 
   /** @param {import("./client.d.ts").BrowserClientOptions} options */
   constructor(options) {
-    const core = new Core(options);
+    let core;
+    try {
+      core = new Core(options);
+    } catch (e) {
+      if (e instanceof TokenManagerError) throw e;
+      // The glue's module is not there yet: a TypeError about its exports.
+      throw notLoaded();
+    }
     /** @param {string} message */
     const refuse = (message) => {
       const e = core.error("CONFIG", message);

@@ -28,3 +28,6 @@ export declare class TokenManagerError extends Error {
   /** What the provider itself asked (its Retry-After), when it did: `retryAfter` may be longer (the cooldown). */
   providerRetryAfter?: number;
 }
+
+/** A call made before `init()` (or `initSync`) loaded the WebAssembly module: CONFIG. */
+export declare function notLoaded(): TokenManagerError;

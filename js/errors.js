@@ -23,3 +23,15 @@ export class TokenManagerError extends Error {
     if (retryAfter !== undefined) this.retryAfter = retryAfter;
   }
 }
+
+/** A call made before `init()` (or `initSync`) loaded the WebAssembly module. */
+export function notLoaded() {
+  return new TokenManagerError(
+    "the WebAssembly module is not loaded: await init() (or call initSync) first",
+    "CONFIG",
+    500,
+    null,
+    false,
+    false,
+  );
+}

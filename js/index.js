@@ -5,6 +5,7 @@
 // runtime. Pages import the browser client from `oauth-token-manager/browser`,
 // the build with the client alone.
 import initGlue, { initSync, TokenManager as ModuleManager } from "../pkg/oauth_token_manager.js";
+import { notLoaded, TokenManagerError } from "./errors.js";
 import { loader } from "./load.js";
 
 export * from "../pkg/oauth_token_manager.js";
@@ -27,8 +28,15 @@ export class TokenManager extends ModuleManager {
   #memos = new Map();
   #size = 0;
 
+  // deno-lint-ignore constructor-super -- super() is called, inside the try
   constructor(config, store, options) {
-    super(config, store, options);
+    try {
+      super(config, store, options);
+    } catch (e) {
+      if (e instanceof TokenManagerError) throw e;
+      // The glue's module is not there yet: a TypeError about its exports.
+      throw notLoaded();
+    }
     this.#store = store;
   }
 

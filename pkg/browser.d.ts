@@ -10,4 +10,4 @@ export default function init(
   input?: { module_or_path: InitInput | Promise<InitInput> } | InitInput | Promise<InitInput>,
 ): Promise<InitOutput>;
 
-export { TokenManagerError } from "./browser/snippets/oauth-token-manager-a038f2a47e732acb/js/errors.js";
+export { TokenManagerError } from "./errors.js";

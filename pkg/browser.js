@@ -28,4 +28,4 @@ const init = loader(
 );
 export default init;
 
-export { TokenManagerError } from "./browser/snippets/oauth-token-manager-a038f2a47e732acb/js/errors.js";
+export { TokenManagerError } from "./errors.js";

@@ -10,6 +10,7 @@ import {
   statusOf,
   untilAborted,
 } from "./client_io.js";
+import { notLoaded, TokenManagerError } from "./errors.js";
 
 let Core;
 export function useCore(core) {
@@ -41,7 +42,13 @@ export class BrowserTokenClient {
   #gone = false;
 
   constructor(options) {
-    const core = new Core(options);
+    let core;
+    try {
+      core = new Core(options);
+    } catch (e) {
+      if (e instanceof TokenManagerError) throw e;
+      throw notLoaded();
+    }
     const refuse = (message) => {
       const e = core.error("CONFIG", message);
       core.free();

@@ -5,6 +5,7 @@
 // runtime. Pages import the browser client from `oauth-token-manager/browser`,
 // the build with the client alone.
 import initGlue, { initSync, TokenManager as ModuleManager } from "./oauth_token_manager.js";
+import { notLoaded, TokenManagerError } from "./errors.js";
 import { loader } from "./load.js";
 
 export * from "./oauth_token_manager.js";
@@ -28,7 +29,13 @@ export class TokenManager extends ModuleManager {
   #size = 0;
 
   constructor(config, store, options) {
-    super(config, store, options);
+    try {
+      super(config, store, options);
+    } catch (e) {
+      if (e instanceof TokenManagerError) throw e;
+      // The glue's module is not there yet: a TypeError about its exports.
+      throw notLoaded();
+    }
     this.#store = store;
   }
 
@@ -95,4 +102,4 @@ function sameRow(copy, count, row) {
 const init = loader(initGlue, new URL("oauth_token_manager_bg.wasm", import.meta.url), initSync);
 export default init;
 
-export { TokenManagerError } from "./snippets/oauth-token-manager-a038f2a47e732acb/js/errors.js";
+export { TokenManagerError } from "./errors.js";

@@ -9,4 +9,4 @@ export default function init(
   input?: { module_or_path: InitInput | Promise<InitInput> } | InitInput | Promise<InitInput>,
 ): Promise<InitOutput>;
 
-export { TokenManagerError } from "./legacy/snippets/oauth-token-manager-a038f2a47e732acb/js/errors.js";
+export { TokenManagerError } from "./errors.js";

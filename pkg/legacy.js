@@ -18,4 +18,4 @@ const init = loader(
 );
 export default init;
 
-export { TokenManagerError } from "./legacy/snippets/oauth-token-manager-a038f2a47e732acb/js/errors.js";
+export { TokenManagerError } from "./errors.js";

@@ -153,11 +153,21 @@ for (const [src, dest] of [snippets, ...subSnippets.map(([, map]) => map)].flatM
   if (existsSync(join(JS, types))) write(typesDest, rewrite(read(join(JS, types)), types, typesDest));
 }
 
-// TokenManagerError: the class a glue constructs is its snippet's; each entry exports its build's.
+// TokenManagerError: one class for every build. Each glue constructs its
+// snippet's, and each snippet re-exports the one at the root (pkg/errors.js):
+// `instanceof` holds across the entries (the legacy importer's errors caught
+// by code that imports the main entry's class), and the browser client's own
+// JavaScript (client.js) makes the same class.
+write("errors.js", rewrite(read(join(JS, "errors.js")), "errors.js", "errors.js"));
+write("errors.d.ts", rewrite(read(join(JS, "errors.d.ts")), "errors.d.ts", "errors.d.ts"));
 for (const [base, map] of [["index", snippets], ...subSnippets]) {
   const errors = map.get("errors.js");
   if (!errors) continue;
-  const line = `\nexport { TokenManagerError } from "./${errors}";\n`;
+  const root = posix.relative(posix.dirname(errors), "errors.js");
+  for (const file of [errors, errors.replace(/\.js$/, ".d.ts")]) {
+    write(file, `export { TokenManagerError } from "${root}";\n`);
+  }
+  const line = `\nexport { TokenManagerError } from "./errors.js";\n`;
   for (const entry of [`${base}.js`, `${base}.d.ts`]) write(entry, read(join(PKG, entry)) + line);
 }
 
