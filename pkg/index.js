@@ -28,6 +28,7 @@ export class TokenManager extends ModuleManager {
   #memos = new Map();
   #size = 0;
 
+  // deno-lint-ignore constructor-super -- super() is called, inside the try
   constructor(config, store, options) {
     try {
       super(config, store, options);
@@ -41,7 +42,11 @@ export class TokenManager extends ModuleManager {
 
   getValidToken(userId, provider, options) {
     if (options !== undefined || typeof userId !== "string" || typeof provider !== "string") {
-      return super.getValidToken(userId, provider, options);
+      try {
+        return super.getValidToken(userId, provider, options);
+      } catch (e) {
+        return Promise.reject(asRejection("getValidToken", e));
+      }
     }
     let loaded;
     try {
@@ -82,6 +87,54 @@ export class TokenManager extends ModuleManager {
     users.set(userId, [copy, Object.keys(copy).length, answer[0], answer[1], answer[2]]);
     return answer[0];
   }
+}
+
+/**
+ * What a method throws as it converts its arguments (the glue checks strings
+ * and arrays, and throws a TypeError), as the rejection it promises: every
+ * asynchronous method rejects with a TokenManagerError, never throws.
+ */
+function asRejection(method, e) {
+  if (e instanceof TokenManagerError) return e;
+  const text = String(e?.message ?? e);
+  if (/null pointer passed to rust/i.test(text)) {
+    return new TokenManagerError(`${method}: this TokenManager was freed`, "CONFIG", 500, null, false, false);
+  }
+  return new TokenManagerError(
+    `${method}: an argument has the wrong type (${text.slice(0, 120)})`,
+    "BAD_REQUEST",
+    400,
+    null,
+    false,
+    false,
+  );
+}
+for (
+  const name of [
+    "beginConnect",
+    "completeConnect",
+    "connectCallback",
+    "disconnect",
+    "getValidTokenFor",
+    "recordScopeError",
+    "refreshExpiring",
+    "status",
+    "statusAll",
+    "storeTokens",
+  ]
+) {
+  const method = ModuleManager.prototype[name];
+  Object.defineProperty(TokenManager.prototype, name, {
+    configurable: true,
+    writable: true,
+    value: function (...args) {
+      try {
+        return method.apply(this, args);
+      } catch (e) {
+        return Promise.reject(asRejection(name, e));
+      }
+    },
+  });
 }
 
 /** Every field of `row` is the same (`===`) as in `copy`, which has `count` fields. */

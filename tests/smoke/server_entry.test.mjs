@@ -281,3 +281,26 @@ test("refreshExpiring: the limit defaults to 100; a bad number is BAD_REQUEST, n
   }
   assert.equal(provider.calls, 1);
 });
+
+test("an argument of the wrong type is a rejection with BAD_REQUEST, never a synchronous throw", async () => {
+  const { m } = await connected();
+  const calls = {
+    getValidToken: () => m.getValidToken(undefined, "google"),
+    getValidTokenWithOptions: () => m.getValidToken(7, "google", { force: true }),
+    status: () => m.status(1, "google"),
+    statusAll: () => m.statusAll(),
+    storeTokens: () => m.storeTokens(null, "google", { accessToken: "x" }),
+    recordScopeError: () => m.recordScopeError("u1", "google", [1, 2]),
+    disconnect: () => m.disconnect("u1"),
+  };
+  for (const [name, call] of Object.entries(calls)) {
+    let p;
+    assert.doesNotThrow(() => (p = call()), name);
+    await assert.rejects(p, (e) => e instanceof TokenManagerError && e.code === "BAD_REQUEST", name);
+  }
+  m.free();
+  await assert.rejects(
+    m.status("u1", "google"),
+    (e) => e instanceof TokenManagerError && e.code === "CONFIG",
+  );
+});
