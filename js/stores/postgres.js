@@ -167,10 +167,13 @@ function coded(code, message) {
  * @param {unknown} e
  */
 function storageError(e) {
-  const err = /** @type {{ message?: unknown; code?: unknown }} */ (e);
+  const err = /** @type {{ message?: unknown; code?: unknown; sqlstate?: unknown }} */ (e);
+  // The SQLSTATE: a driver's `code`, or `sqlstate` beside a query function's
+  // own STORAGE error (the edge functions' database wraps the driver's).
+  const state = typeof err?.sqlstate === "string" ? err.sqlstate : err?.code;
   // undefined_column, undefined_table: a database behind this version's
   // migrations, which no retry mends (checkSchema() names what is missing).
-  if (err?.code === "42703" || err?.code === "42P01") {
+  if (state === "42703" || state === "42P01") {
     return coded(
       "SCHEMA_MISMATCH",
       "the database lacks a table or column this store needs: apply oauth-token-manager/migrations/ " +
@@ -178,6 +181,8 @@ function storageError(e) {
     );
   }
   const message = typeof err?.message === "string" ? err.message : String(e);
+  // Worded already by the query function: as it is.
+  if (err?.code === "STORAGE") return coded("STORAGE", message);
   const sqlstate = typeof err?.code === "string" ? ` [${err.code}]` : "";
   return coded("STORAGE", `the database failed: ${message.slice(0, 300)}${sqlstate}`);
 }

@@ -8,6 +8,7 @@ import {
   preparesStatements,
 } from "../../supabase/functions/_shared/db.ts";
 import { COLUMNS_SQL, EXPECTED } from "../../supabase/functions/_shared/pkg/stores/schema.js";
+import { PostgresStore } from "../../supabase/functions/_shared/store.ts";
 import { startPostgres } from "./harness.ts";
 
 Deno.test("db: statements are prepared unless the URL is a transaction pooler's or the setting says no", () => {
@@ -96,6 +97,27 @@ Deno.test({
             );
             assert.equal(Number(n), 0);
           } finally {
+            await db.close();
+          }
+        },
+      );
+
+      await t.step(
+        "a table or column missing through the functions' database is SCHEMA_MISMATCH",
+        async () => {
+          const db = connectPostgres(pg.url, 1);
+          const store = new PostgresStore(db);
+          await pg
+            .sql`alter table public.oauth_connections rename column signin_digest to signin_digest_moved`;
+          try {
+            await assert.rejects(
+              store.load({ userId: "00000000-0000-4000-8000-000000000001", provider: "google" }),
+              (e: { code?: string; message?: string }) =>
+                e.code === "SCHEMA_MISMATCH" && !/the database failed/.test(String(e.message)),
+            );
+          } finally {
+            await pg
+              .sql`alter table public.oauth_connections rename column signin_digest_moved to signin_digest`;
             await db.close();
           }
         },

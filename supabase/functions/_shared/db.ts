@@ -11,13 +11,18 @@ export interface Db {
   close(): Promise<void>;
 }
 
-/** A driver error as STORAGE, with the driver's words and SQLSTATE kept for the log. */
+/**
+ * A driver error as STORAGE, with the driver's words and SQLSTATE kept for
+ * the log, and the SQLSTATE as `sqlstate` for the store to read (a missing
+ * table or column is SCHEMA_MISMATCH, not a retry).
+ */
 export function asStorageError(e: unknown): AppError {
   if (e instanceof AppError) return e;
   const err = e as { message?: unknown; code?: unknown };
   const message = typeof err?.message === "string" ? err.message : String(e);
   const code = typeof err?.code === "string" ? ` [${err.code}]` : "";
-  return storageError(`the database failed: ${message.slice(0, 300)}${code}`);
+  const out = storageError(`the database failed: ${message.slice(0, 300)}${code}`);
+  return typeof err?.code === "string" ? Object.assign(out, { sqlstate: err.code }) : out;
 }
 
 /**
