@@ -664,12 +664,17 @@ pub(crate) fn check_user(user_id: &str) -> Result<()> {
         ));
     }
     // Tokens are sealed bound to the user id as given, and opened with the
-    // id the store returns: Postgres returns a uuid in lower case, so a
-    // token stored for "A0EE…" would never open again.
-    if is_uuid(user_id) && user_id.bytes().any(|b| b.is_ascii_uppercase()) {
+    // id the store returns: Postgres returns a uuid in its canonical form
+    // (lower case, 8-4-4-4-12), so a token stored for "A0EE…", for
+    // "{a0ee…}" or for the 32 digits alone would never open again.
+    let digits = user_id
+        .bytes()
+        .filter(|&b| !matches!(b, b'-' | b'{' | b'}'));
+    let uuid_like = digits.clone().count() == 32 && digits.clone().all(|b| b.is_ascii_hexdigit());
+    if uuid_like && !(is_uuid(user_id) && !user_id.bytes().any(|b| b.is_ascii_uppercase())) {
         return Err(Error::new(
             Code::BadRequest,
-            "userId: a UUID must be in lower case, as Postgres and Supabase Auth write it",
+            "userId: a UUID must be in lower case, 8-4-4-4-12, as Postgres and Supabase Auth write it",
         ));
     }
     Ok(())

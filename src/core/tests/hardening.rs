@@ -295,7 +295,7 @@ fn no_token_bytes_in_events_errors_or_status() {
 }
 
 #[test]
-fn a_uuid_user_id_in_upper_case_is_refused_before_anything_is_sealed() {
+fn a_uuid_user_id_not_as_postgres_writes_it_is_refused_before_anything_is_sealed() {
     // Postgres returns a uuid in lower case: tokens sealed for the upper-case
     // id would never open again (CRYPTO_INTEGRITY, the refresh token lost).
     let w = world("google");
@@ -318,6 +318,17 @@ fn a_uuid_user_id_in_upper_case_is_refused_before_anything_is_sealed() {
         w.rt.run(w.m.get_valid_token(upper, "google", GetOptions::default()))
             .unwrap_err();
     assert_eq!(e.code, Code::BadRequest);
+    // Other forms Postgres reads as the same uuid, and writes back canonical.
+    for other in [
+        "{a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11}",
+        "a0eebc999c0b4ef8bb6d6bb9bd380a11",
+        "a0eebc99-9c0b4ef8-bb6d6bb9-bd380a11",
+    ] {
+        let e =
+            w.rt.run(w.m.get_valid_token(other, "google", GetOptions::default()))
+                .unwrap_err();
+        assert_eq!(e.code, Code::BadRequest, "{other}");
+    }
     // The same id in lower case, and ids that are not UUIDs, as before.
     for id in [
         upper.to_ascii_lowercase().as_str(),
