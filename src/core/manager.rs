@@ -671,7 +671,8 @@ pub(crate) fn check_user(user_id: &str) -> Result<()> {
         .bytes()
         .filter(|&b| !matches!(b, b'-' | b'{' | b'}'));
     let uuid_like = digits.clone().count() == 32 && digits.clone().all(|b| b.is_ascii_hexdigit());
-    if uuid_like && !(is_uuid(user_id) && !user_id.bytes().any(|b| b.is_ascii_uppercase())) {
+    let canonical = is_uuid(user_id) && !user_id.bytes().any(|b| b.is_ascii_uppercase());
+    if uuid_like && !canonical {
         return Err(Error::new(
             Code::BadRequest,
             "userId: a UUID must be in lower case, 8-4-4-4-12, as Postgres and Supabase Auth write it",
