@@ -280,7 +280,10 @@ Deno.test({
           const before = await counters(s);
           const one = await s.call("refresh-google-token", { body: { force: true, rejectedRefreshedAt } });
           assert.equal(one.json.refreshed, true, JSON.stringify(one.json));
-          const late = await s.call("refresh-google-token", { body: { force: true, rejectedRefreshedAt } });
+          // The rejected token's tokenRefreshedAt sent back as the answer gave it (RFC 3339).
+          const late = await s.call("refresh-google-token", {
+            body: { force: true, rejectedRefreshedAt: first.json.tokenRefreshedAt },
+          });
           assert.equal(late.status, 200, JSON.stringify(late.json));
           assert.equal(late.json.refreshed, false);
           assert.equal(late.json.accessToken, one.json.accessToken);

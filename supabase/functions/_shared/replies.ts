@@ -5,7 +5,7 @@ import type { StatusReport } from "./pkg/oauth_token_manager.js";
 import { badRequest, plainSentence } from "./errors.ts";
 import type { Reply } from "./handler.ts";
 import type { Runtime } from "./runtime.ts";
-import { type Body, optBool, optNumber, optString } from "./validate.ts";
+import { type Body, optBool, optInstant, optNumber, optString } from "./validate.ts";
 
 /** The marker as RFC 3339, as X-Token-Refreshed-At carries it. */
 export const markerOf = (ms: number | null | undefined) => (ms ? new Date(ms).toISOString() : null);
@@ -43,7 +43,7 @@ export async function tokenReply(
   headers?: Record<string, string>,
 ): Promise<Reply> {
   const force = optBool(b, "force") ?? false;
-  const rejectedRefreshedAt = optNumber(b, "rejectedRefreshedAt");
+  const rejectedRefreshedAt = optInstant(b, "rejectedRefreshedAt");
   // No options unless forcing: the manager then answers a fresh token from its memo.
   const t = await rt.manager.getValidToken(
     userId,

@@ -131,6 +131,21 @@ export function optDateTime(b: Body, key: string): string | undefined {
   return v;
 }
 
+/**
+ * An instant as epoch milliseconds: a non-negative number, or an RFC 3339
+ * date-time (as the token answers' `tokenRefreshedAt`, sent back as it came).
+ */
+export function optInstant(b: Body, key: string): number | undefined {
+  const v = b[key];
+  if (typeof v !== "string") return optNumber(b, key);
+  if (v.length > 64 || !isRealDateTime(v)) {
+    throw badRequest(
+      `${key} must be epoch milliseconds or an RFC 3339 date-time, like 2026-11-23T10:00:00.123Z`,
+    );
+  }
+  return Date.parse(v);
+}
+
 export function dateTime(b: Body, key: string): string {
   const v = optDateTime(b, key);
   if (v === undefined) throw badRequest(`${key} is required`);
