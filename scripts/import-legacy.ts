@@ -27,7 +27,7 @@ const USAGE = `Usage: make import-legacy ARGS="[options]"
 Environment:
   LEGACY_ENCRYPTION_KEY   the old system's key: 32 bytes as 64 hex digits or base64, or a 32-character string
   TOKEN_ENCRYPTION_KEYS   the current keyring (id:key,...), as the edge functions use it; the first key seals
-  SUPABASE_DB_URL or DATABASE_URL   the database (or --database-url)
+  DATABASE_URL or SUPABASE_DB_URL   the database (or --database-url), DATABASE_URL first as in the functions
 
 Source (default: legacy values in public.oauth_connections, i.e. token columns not starting with "v1."):
   --from-table SCHEMA.TABLE   an old system's table (or a view over it), e.g. public.user_oauth_tokens or
@@ -417,8 +417,8 @@ export async function main(args: string[]): Promise<number> {
     return 0;
   }
   if (a["from-table"] && a["from-jsonl"]) throw new Error("give --from-table or --from-jsonl, not both");
-  const databaseUrl = a["database-url"] ?? Deno.env.get("SUPABASE_DB_URL") ?? Deno.env.get("DATABASE_URL");
-  if (!databaseUrl) throw new Error("no database: set --database-url, SUPABASE_DB_URL or DATABASE_URL");
+  const databaseUrl = a["database-url"] ?? Deno.env.get("DATABASE_URL") ?? Deno.env.get("SUPABASE_DB_URL");
+  if (!databaseUrl) throw new Error("no database: set --database-url, DATABASE_URL or SUPABASE_DB_URL");
   const legacyKey = Deno.env.get("LEGACY_ENCRYPTION_KEY");
   if (!legacyKey) throw new Error("LEGACY_ENCRYPTION_KEY is not set (the old system's key)");
   const source: Source = a["from-table"]

@@ -28,7 +28,7 @@ with its first (current) key, then counts the sealed values per key id.
 Environment:
   TOKEN_ENCRYPTION_KEYS   the keyring, as the edge functions use it (id:key,...): the first key seals,
                           every key opens
-  SUPABASE_DB_URL or DATABASE_URL   the database (or --database-url)
+  DATABASE_URL or SUPABASE_DB_URL   the database (or --database-url), DATABASE_URL first as in the functions
 
 Options:
   --database-url URL   the database
@@ -224,8 +224,8 @@ export async function main(args: string[]): Promise<number> {
     console.log(USAGE);
     return 0;
   }
-  const databaseUrl = a["database-url"] ?? Deno.env.get("SUPABASE_DB_URL") ?? Deno.env.get("DATABASE_URL");
-  if (!databaseUrl) throw new Error("no database: set --database-url, SUPABASE_DB_URL or DATABASE_URL");
+  const databaseUrl = a["database-url"] ?? Deno.env.get("DATABASE_URL") ?? Deno.env.get("SUPABASE_DB_URL");
+  if (!databaseUrl) throw new Error("no database: set --database-url, DATABASE_URL or SUPABASE_DB_URL");
   const rekeyer = await loadRekeyer(parseKeyring(Deno.env.get("TOKEN_ENCRYPTION_KEYS")));
   const sql = postgres(databaseUrl, { max: 2, onnotice: () => {} });
   try {

@@ -98,6 +98,9 @@ Deno.test({
     };
     const env = {
       DATABASE_URL: pg.url,
+      // DATABASE_URL first, as in the functions: a SUPABASE_DB_URL left in
+      // the shell (local development's) is not the database worked on.
+      SUPABASE_DB_URL: "postgres://nobody@127.0.0.1:1/elsewhere",
       LEGACY_ENCRYPTION_KEY: LEGACY_KEY.toString("hex"),
       TOKEN_ENCRYPTION_KEYS: KEYRING.map((k) => `${k.id}:${k.key}`).join(","),
     };
