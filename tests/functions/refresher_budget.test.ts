@@ -384,3 +384,35 @@ Deno.test({
     });
   },
 });
+
+Deno.test({
+  name:
+    "refresher: a breaker another invocation opens meanwhile stops this pass's calls to that provider too",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    await withDb(2, async (db) => {
+      await seedDue(db, 12);
+      let calls = 0;
+      const report = await runPass({
+        db,
+        now: () => Date.now(),
+        instance: "test",
+        upkeep: [{ provider: "google", keepAliveSeconds: null, refreshTokenWarningSeconds: 0 }],
+        refresh: async () => {
+          if (++calls === 1) {
+            // Another invocation, running at the same time, met a 429.
+            await db.query(
+              `insert into public.oauth_provider_breakers (provider, open_until, reason, opened_at)
+               values ('google', now() + interval '1 minute', 'RATE_LIMITED', now())`,
+            );
+          }
+          return { refreshed: true, warning: null };
+        },
+      }, { withinSeconds: 900, concurrency: 1, budgetMs: 20_000, cpuBudgetMs: 0, limit: 10_000 });
+      // The refresh under way when it opened, and at most the one queued behind it.
+      assert.ok(calls <= 2, `${calls} calls to a provider another invocation found rate limited`);
+      assert.ok(report.remaining >= 10, JSON.stringify(report));
+    });
+  },
+});

@@ -61,6 +61,20 @@ export class Breakers {
     return s;
   }
 
+  /**
+   * Breakers other invocations opened since (read again at each claim): a
+   * provider one of them found rate limited or down is not called here
+   * either, and calls waiting for a slot give theirs up.
+   */
+  learn(opened: Map<string, OpenBreaker>): void {
+    for (const [provider, open] of opened) {
+      const s = this.#state(provider);
+      if (s.open) continue;
+      s.open = open;
+      for (const w of s.waiting.splice(0)) w();
+    }
+  }
+
   isOpen(provider: string): boolean {
     return this.#state(provider).open !== null;
   }

@@ -235,6 +235,8 @@ export async function runPass(deps: PassDeps, s: PassSettings): Promise<PassRepo
         exhausted = true;
         return;
       }
+      // Breakers the invocations running meanwhile opened since the last claim.
+      if (claimed > 0) breakers.learn(await openBreakers(db, t));
       const open = providers.filter((p) => !breakers.isOpen(p));
       const want = Math.min(s.concurrency * BATCH_FACTOR, s.limit - claimed);
       let batch = await claimExpiring(db, {
