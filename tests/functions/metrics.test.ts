@@ -139,6 +139,8 @@ function seedSql(t0: number): string {
   }, 50000, 4, 'done', 3, 3, 0, 0, '{}', 0, 0, 1, 0, 0),
       ('seed', ${ts(t0 - 10 * MIN)}, ${ts(t0 - 10 * MIN + 4250)}, 50000, 4, 'budget', 9, 5, 1, 2,
        '{"REAUTH_REQUIRED": 2}', 2, 1, 3, 1, 12),
+      ('seed', ${ts(t0 - 5 * MIN)}, ${ts(t0 - 5 * MIN + 1000)}, 50000, 4, 'error', 4, 3, 0, 1,
+       '{}', null, 0, 0, 0, 0),
       ('seed', ${ts(t0 - 1 * MIN)}, null, 50000, 4, null, 0, 0, 0, 0, '{}', null, 0, 0, 0, 0);
   `;
 }
@@ -308,14 +310,20 @@ Deno.test({
           sample(fams, "oauth_sealed_values", { key_id: "seed" }),
           CONNECTIONS.length + CONNECTIONS.filter((c) => c.sealed).length,
         );
-        // The last finished run (not the one still running).
+        // The last finished run (not the one still running): one that failed,
+        // with what it did; and the last one that did not.
         assert.equal(
           sample(fams, "oauth_refresher_last_run_timestamp_seconds"),
+          (t0 - 5 * MIN + 1000) / 1000,
+        );
+        assert.equal(sample(fams, "oauth_refresher_last_run_duration_seconds"), 1);
+        assert.equal(sample(fams, "oauth_refresher_last_run_refreshed"), 3);
+        assert.equal(sample(fams, "oauth_refresher_last_run_failed"), 1);
+        assert.equal(sample(fams, "oauth_refresher_last_run_error"), 1);
+        assert.equal(
+          sample(fams, "oauth_refresher_last_success_timestamp_seconds"),
           (t0 - 10 * MIN + 4250) / 1000,
         );
-        assert.equal(sample(fams, "oauth_refresher_last_run_duration_seconds"), 4.25);
-        assert.equal(sample(fams, "oauth_refresher_last_run_refreshed"), 5);
-        assert.equal(sample(fams, "oauth_refresher_last_run_failed"), 2);
         for (
           const [name, type] of Object.entries({
             oauth_refresh_total: "COUNTER",
@@ -545,10 +553,11 @@ Deno.test({
               { id: "00000000000000aa", disabledAt: t1 - HOUR },
             ],
           });
-          assert.equal(r.runs.length, 3);
+          assert.equal(r.runs.length, 4);
           assert.equal(r.runs[0].stopped, null, "the running one first");
-          assert.deepEqual(r.runs[1].failedByCode, { REAUTH_REQUIRED: 2 });
-          assert.equal(r.runs[1].durationMs, 4250);
+          assert.equal(r.runs[1].stopped, "error");
+          assert.deepEqual(r.runs[2].failedByCode, { REAUTH_REQUIRED: 2 });
+          assert.equal(r.runs[2].durationMs, 4250);
           const body = JSON.stringify(r);
           for (const secret of ["v1.seed.n.sealed", "v1.seed.n.access", uuid(4)]) {
             assert.ok(!body.includes(secret), "no sealed token, no raw user id");

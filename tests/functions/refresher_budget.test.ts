@@ -416,3 +416,34 @@ Deno.test({
     });
   },
 });
+
+Deno.test({
+  name:
+    "refresher: a pass whose upkeep step fails is recorded as an error with what it refreshed, its claims given back",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    await withDb(2, async (db) => {
+      await seedDue(db, 3);
+      await assert.rejects(
+        runPass({
+          db,
+          now: () => Date.now(),
+          instance: "test",
+          upkeep: [{ provider: "google", keepAliveSeconds: null, refreshTokenWarningSeconds: 0 }],
+          refresh: () => Promise.resolve({ refreshed: true, warning: null }),
+          steps: [() => Promise.reject(new Error("the webhook step failed"))],
+        }, { withinSeconds: 900, concurrency: 1, budgetMs: 20_000, cpuBudgetMs: 0, limit: 10_000 }),
+        /webhook step failed/,
+      );
+      const [run] = await db.query<{ stopped: string; refreshed: number; finished: boolean }>(
+        `select stopped, refreshed, finished_at is not null as finished from public.oauth_refresher_runs`,
+      );
+      assert.deepEqual(run, { stopped: "error", refreshed: 3, finished: true });
+      const [{ n }] = await db.query<{ n: number }>(
+        `select count(*)::int as n from public.oauth_connections where sweep_until is not null`,
+      );
+      assert.equal(n, 0, "no claim left held");
+    });
+  },
+});

@@ -321,11 +321,14 @@ const jsonObject = (v: unknown): Record<string, unknown> => {
     : {};
 };
 
-/** The latest refresher runs, newest first; `finished`: only runs that ended. */
+/**
+ * The latest refresher runs, newest first; `finished`: only runs that ended;
+ * `succeeded`: only those that ended without an error.
+ */
 export async function lastRuns(
   db: Db,
   limit: number,
-  o: { finished?: boolean } = {},
+  o: { finished?: boolean; succeeded?: boolean } = {},
 ): Promise<RefresherRun[]> {
   const rows = await db.query<Record<string, unknown>>(
     `select id, stopped, budget_ms, concurrency, checked, refreshed, kept_alive, failed,
@@ -334,7 +337,13 @@ export async function lastRuns(
             (extract(epoch from started_at) * 1000)::float8 as started,
             (extract(epoch from finished_at) * 1000)::float8 as finished
        from public.oauth_refresher_runs
-      ${o.finished ? "where finished_at is not null" : ""}
+      ${
+      o.succeeded
+        ? "where finished_at is not null and stopped is distinct from 'error'"
+        : o.finished
+        ? "where finished_at is not null"
+        : ""
+    }
       order by started_at desc
       limit $1`,
     [limit],
@@ -432,13 +441,14 @@ export async function sealedByKey(db: Db): Promise<{ keyId: string; count: numbe
 
 /** Everything, in the text exposition format 0.0.4. `now` (epoch ms) is "now" for the expiry gauge. */
 export async function renderMetrics(db: Db, now: number): Promise<string> {
-  const [outcomes, connections, expiringSoon, backlog, [run], keys] = await Promise.all([
+  const [outcomes, connections, expiringSoon, backlog, [run], keys, [succeeded]] = await Promise.all([
     refreshOutcomes(db),
     connectionsByStatus(db),
     expiringByProvider(db, "access", now + 3_600_000),
     webhookBacklog(db),
     lastRuns(db, 1, { finished: true }),
     sealedByKey(db),
+    lastRuns(db, 1, { succeeded: true }),
   ]);
   const x = new Exposition();
 
@@ -549,6 +559,18 @@ export async function renderMetrics(db: Db, now: number): Promise<string> {
     "oauth_refresher_last_run_failed",
     "Refreshes that failed in the last finished refresher run.",
     (r) => r.failed,
+  );
+  last(
+    "oauth_refresher_last_run_error",
+    "1 when the last finished refresher run ended in an error (it threw, or was stopped before it finished), else 0.",
+    (r) => (r.stopped === "error" ? 1 : 0),
+  );
+  // Alert on this one: a refresher whose every run fails still ends runs.
+  x.family(
+    "oauth_refresher_last_success_timestamp_seconds",
+    "gauge",
+    "When the last refresher run that ended without an error ended (Unix time).",
+    succeeded ? [["", {}, succeeded.finishedAt! / 1000]] : [],
   );
 
   return x.text();

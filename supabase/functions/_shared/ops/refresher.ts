@@ -90,7 +90,7 @@ export interface PassReport extends StepTotals {
    * limit: claimed its limit; breaker: what is left belongs to providers whose breaker is open;
    * cpu: stopped claiming at its CPU budget.
    */
-  stopped: "done" | "budget" | "limit" | "breaker" | "cpu";
+  stopped: "done" | "budget" | "limit" | "breaker" | "cpu" | "error";
   checked: number;
   refreshed: number;
   keptAlive: number;
@@ -353,8 +353,12 @@ export async function runPass(deps: PassDeps, s: PassSettings): Promise<PassRepo
     }
 
     r.breakers = breakers.open();
-    await breakers.persist(db);
-    await releaseClaims(db, taken, claimUntil);
+    // The claims go back whatever the breakers' write does.
+    try {
+      await breakers.persist(db);
+    } finally {
+      await releaseClaims(db, taken, claimUntil);
+    }
     const t = now();
     r.remaining = await countDue(db, {
       before: t + s.withinSeconds * 1000,
@@ -374,11 +378,11 @@ export async function runPass(deps: PassDeps, s: PassSettings): Promise<PassRepo
     await finish(db, r, now());
     return r;
   } catch (e) {
-    await db.query(
-      `update public.oauth_refresher_runs set finished_at = to_timestamp($2::float8 / 1000), stopped = 'error'
-        where id = $1`,
-      [runId, now()],
-    ).catch(() => {});
+    // What the pass did before it failed is recorded with it (a failure in
+    // an upkeep step comes after every refresh).
+    r.stopped = "error";
+    r.elapsedMs = now() - started;
+    await finish(db, r, now()).catch(() => {});
     throw e;
   }
 }
