@@ -84,6 +84,10 @@ Deno.test("refresher budget: the reserve after the last claim covers a webhook r
   // A budget past Supabase's 150 s request idle timeout is refused.
   assert.throws(() => passSettings({ budgetSeconds: 300 }), /budgetSeconds/);
   assert.equal(passSettings({ budgetSeconds: MAX_BUDGET_SECONDS }).budgetMs, MAX_BUDGET_SECONDS * 1000);
+  // The webhook messages a pass delivers: 200 unless the request says (a backlog drains faster).
+  assert.equal(passSettings({}).webhookLimit, 200);
+  assert.equal(passSettings({ webhookLimit: 5000 }).webhookLimit, 5000);
+  assert.throws(() => passSettings({ webhookLimit: -1 }), /webhookLimit/);
 });
 
 Deno.test({

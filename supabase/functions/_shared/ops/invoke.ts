@@ -41,7 +41,7 @@ export function cpuMs(
 /** The longest time budget a pass takes, s: under Supabase's 150 s request idle timeout. */
 export const MAX_BUDGET_SECONDS = 140;
 
-/** The request's settings: withinSeconds, concurrency, budgetSeconds, cpuBudgetMs, limit. */
+/** The request's settings: withinSeconds, concurrency, budgetSeconds, cpuBudgetMs, limit, webhookLimit. */
 export function passSettings(b: Body): PassSettings {
   return {
     withinSeconds: int(b, "withinSeconds", 900, 0, 86_400),
@@ -53,6 +53,9 @@ export function passSettings(b: Body): PassSettings {
     // Supabase's limit is 2 s of CPU per request: keep a margin for the upkeep steps.
     cpuBudgetMs: int(b, "cpuBudgetMs", 1_500, 0, 3_600_000),
     limit: int(b, "limit", 10_000, 1, 100_000),
+    // Messages one pass delivers: a backlog (an outage's recoveries) drains
+    // faster with more, each message's requests within the pass's budget.
+    webhookLimit: int(b, "webhookLimit", 200, 0, 100_000),
   };
 }
 
@@ -87,6 +90,7 @@ export async function refresherPass(rt: Runtime, settings: PassSettings): Promis
     async (deadline) => {
       const w = await deliverWebhooks(rt.db, rt.cfg.webhooks, {
         now,
+        limit: settings.webhookLimit,
         deadline: deadline - messageMs,
         timeoutMs: webhookTimeoutMs,
       });

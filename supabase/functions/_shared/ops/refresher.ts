@@ -50,6 +50,8 @@ export interface PassSettings {
   cpuBudgetMs: number;
   /** The most connections one invocation claims. */
   limit: number;
+  /** The most webhook messages one pass delivers (200). */
+  webhookLimit?: number;
 }
 
 /** An upkeep step run after the refreshes, with the time left (a deadline, epoch ms). */
