@@ -175,7 +175,7 @@ describe("the packed package", () => {
     for (
       const topic of [
         "## Browser (Vite)",
-        "## Node ≥ 20 server",
+        "## Node ≥ 20.19 server",
         "## Deno and Supabase Edge Functions",
         "--allow-read",
       ]
