@@ -431,11 +431,9 @@ fn a_lease_a_sign_in_kept_is_released_when_its_holder_fails() {
     assert_eq!(row.lease_owner, None, "the holder's lease was released");
 }
 
-#[test]
-fn a_refresh_that_lands_after_a_disconnect_revokes_its_new_tokens_and_hands_out_none() {
-    // A single-use refresh token spent by the refresh before the disconnect
-    // revoked it: the disconnect's revocation may miss the new grant, which
-    // the refresh must not hand out (nor leave standing, where it can help).
+/// user-1's Discord connection (RFC 7009 revocation, refresh tokens that
+/// rotate) just expired, a provider taking 300 ms: one instance.
+fn rotating_discord() -> (Rt, Provider, MemoryStore, M) {
     let rt = Rt::new();
     let p = Provider {
         clock: Some(rt.clone()),
@@ -464,6 +462,15 @@ fn a_refresh_that_lands_after_a_disconnect_revokes_its_new_tokens_and_hands_out_
     ))
     .unwrap();
     rt.advance(1);
+    (rt, p, store, m)
+}
+
+#[test]
+fn a_refresh_that_lands_after_a_disconnect_revokes_its_new_tokens_and_hands_out_none() {
+    // A single-use refresh token spent by the refresh before the disconnect
+    // revoked it: the disconnect's revocation may miss the new grant, which
+    // the refresh must not hand out (nor leave standing, where it can help).
+    let (rt, p, store, m) = rotating_discord();
     let disconnect_meanwhile = async {
         crate::core::testkit::Sleep {
             rt: rt.clone(),
@@ -573,34 +580,7 @@ fn a_disconnect_revokes_the_refresh_token_a_refresh_rotated_while_it_revoked() {
     // The disconnect revokes rt-0 while a refresh spends it and commits
     // rt-1: the server answers 200 for the spent token (RFC 7009 §2.2) and
     // revokes nothing, so rt-1 is revoked too before the row is erased.
-    let rt = Rt::new();
-    let p = Provider {
-        clock: Some(rt.clone()),
-        ..Default::default()
-    };
-    p.latency_ms.set(300);
-    p.rotate.set(true);
-    let cfg = ManagerConfig::from_json(&format!(
-        r#"{{"providers":{{"discord":{{"clientId":"cid","clientSecret":"cs",
-            "tokenUrl":"http://127.0.0.1:1/token","revocation":"rfc7009",
-            "revocationUrl":"http://127.0.0.1:1/revoke"}}}},
-            "encryptionKeys":[{{"id":"k1","key":"{KEY}"}}]}}"#
-    ))
-    .unwrap();
-    let store = MemoryStore::new();
-    let m: M = Manager::new(cfg, p.clone(), store.clone(), rt.clone());
-    rt.run(m.store_tokens(
-        "user-1",
-        "discord",
-        InitialTokens {
-            access_token: "at-0".into(),
-            refresh_token: Some("rt-0".into()),
-            expires_in_secs: Some(0),
-            ..Default::default()
-        },
-    ))
-    .unwrap();
-    rt.advance(1);
+    let (rt, p, store, m) = rotating_discord();
     let disconnect_meanwhile = async {
         crate::core::testkit::Sleep {
             rt: rt.clone(),
