@@ -12,6 +12,7 @@
 import { parseArgs } from "node:util";
 import postgres from "npm:postgres@3.4.9";
 import init, { KeyRotation, LegacyImporter } from "../pkg/legacy/oauth_token_manager_legacy.js";
+import { withoutMarkers } from "../supabase/functions/_shared/db.ts";
 import { hashUser } from "../supabase/functions/_shared/log.ts";
 import { failedCount, formatReport, type OpenFailure, type Report } from "./import_legacy/report.ts";
 import { type Field, type LegacyRow, rowsOf, type Source } from "./import_legacy/sources.ts";
@@ -284,7 +285,8 @@ export async function importLegacy(o: ImportOptions): Promise<Report> {
     });
   };
 
-  const sql = postgres(o.databaseUrl, {
+  // DATABASE_URL may be the transaction pooler's, marked pgbouncer=true.
+  const sql = postgres(withoutMarkers(o.databaseUrl), {
     max: 3,
     prepare: false, // Supabase's pooler in transaction mode has no prepared statements
     onnotice: () => {},

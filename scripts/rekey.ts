@@ -15,6 +15,7 @@
 import { parseArgs } from "node:util";
 import postgres from "npm:postgres@3.4.9";
 import init, { KeyRotation } from "../pkg/legacy/oauth_token_manager_legacy.js";
+import { withoutMarkers } from "../supabase/functions/_shared/db.ts";
 import { hashUser } from "../supabase/functions/_shared/log.ts";
 import { count, parseKeyring, runCommand } from "./import-legacy.ts";
 import { checkCurrentKey, type Field, type Rekeyer } from "./key_check.ts";
@@ -227,7 +228,8 @@ export async function main(args: string[]): Promise<number> {
   const databaseUrl = a["database-url"] ?? Deno.env.get("DATABASE_URL") ?? Deno.env.get("SUPABASE_DB_URL");
   if (!databaseUrl) throw new Error("no database: set --database-url, DATABASE_URL or SUPABASE_DB_URL");
   const rekeyer = await loadRekeyer(parseKeyring(Deno.env.get("TOKEN_ENCRYPTION_KEYS")));
-  const sql = postgres(databaseUrl, { max: 2, onnotice: () => {} });
+  // DATABASE_URL may be the transaction pooler's, marked pgbouncer=true.
+  const sql = postgres(withoutMarkers(databaseUrl), { max: 2, prepare: false, onnotice: () => {} });
   try {
     const report = await rekeyAll({
       sql,

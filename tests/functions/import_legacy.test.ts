@@ -97,7 +97,8 @@ Deno.test({
       }
     };
     const env = {
-      DATABASE_URL: pg.url,
+      // As a transaction pooler's URL is often given: the marker is not sent to the server.
+      DATABASE_URL: `${pg.url}?pgbouncer=true`,
       // DATABASE_URL first, as in the functions: a SUPABASE_DB_URL left in
       // the shell (local development's) is not the database worked on.
       SUPABASE_DB_URL: "postgres://nobody@127.0.0.1:1/elsewhere",

@@ -164,7 +164,7 @@ Deno.test({
         "the command: exit 1 while a value cannot be moved, 0 once every value is current",
         async () => {
           const env = (keys: { id: string; key: string }[]) => {
-            Deno.env.set("DATABASE_URL", pg.url);
+            Deno.env.set("DATABASE_URL", `${pg.url}?pgbouncer=true`); // a pooler's URL, marked
             Deno.env.set("TOKEN_ENCRYPTION_KEYS", keys.map((k) => `${k.id}:${k.key}`).join(","));
           };
           const log = console.log;

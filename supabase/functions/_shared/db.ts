@@ -114,7 +114,7 @@ const ARRAY_TYPES = {
  * parameter it does not know to the server as a setting, which Postgres
  * refuses ("unrecognized configuration parameter") and so does PgBouncer.
  */
-function withoutMarkers(url: string): string {
+export function withoutMarkers(url: string): string {
   let u: URL;
   try {
     u = new URL(url);
