@@ -16,7 +16,7 @@ import {
   statusOf,
   untilAborted,
 } from "./client_io.js";
-import { notLoaded, TokenManagerError } from "./errors.js";
+import { notLoaded } from "./errors.js";
 
 /** The wasm module's ClientCore class (js/browser.js sets it). */
 let Core;
@@ -80,9 +80,8 @@ export class BrowserTokenClient {
     try {
       core = new Core(options);
     } catch (e) {
-      if (e instanceof TokenManagerError) throw e;
       // The glue's module is not there yet: a TypeError about its exports.
-      throw notLoaded();
+      throw e instanceof TypeError ? notLoaded() : e;
     }
     /** @param {string} message */
     const refuse = (message) => {

@@ -10,7 +10,7 @@ import {
   statusOf,
   untilAborted,
 } from "./client_io.js";
-import { notLoaded, TokenManagerError } from "./errors.js";
+import { notLoaded } from "./errors.js";
 
 let Core;
 export function useCore(core) {
@@ -46,8 +46,7 @@ export class BrowserTokenClient {
     try {
       core = new Core(options);
     } catch (e) {
-      if (e instanceof TokenManagerError) throw e;
-      throw notLoaded();
+      throw e instanceof TypeError ? notLoaded() : e;
     }
     const refuse = (message) => {
       const e = core.error("CONFIG", message);

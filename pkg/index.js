@@ -33,21 +33,26 @@ export class TokenManager extends ModuleManager {
     try {
       super(config, store, options);
     } catch (e) {
-      if (e instanceof TokenManagerError) throw e;
       // The glue's module is not there yet: a TypeError about its exports.
-      throw notLoaded();
+      throw e instanceof TypeError ? notLoaded() : e;
     }
     this.#store = store;
   }
 
   getValidToken(userId, provider, options) {
-    if (options !== undefined || typeof userId !== "string" || typeof provider !== "string") {
-      try {
+    try {
+      if (options !== undefined || typeof userId !== "string" || typeof provider !== "string") {
         return super.getValidToken(userId, provider, options);
-      } catch (e) {
-        return Promise.reject(asRejection("getValidToken", e));
       }
+      return this.#fromStore(userId, provider);
+    } catch (e) {
+      // A wrong argument, or a freed manager: a rejection, never a throw.
+      return Promise.reject(asRejection("getValidToken", e));
     }
+  }
+
+  /** getValidToken(userId, provider): the store read here, the module's answer remembered. */
+  #fromStore(userId, provider) {
     let loaded;
     try {
       loaded = this.#store.load({ userId, provider });
@@ -58,7 +63,9 @@ export class TokenManager extends ModuleManager {
       return Promise.resolve(loaded).then(
         (row) => this.#hit(userId, provider, row) ?? super._fromLoaded(userId, provider, row),
         (e) => super._fromLoaded(userId, provider, Promise.reject(e)),
-      );
+      ).catch((e) => {
+        throw asRejection("getValidToken", e);
+      });
     }
     const hit = this.#hit(userId, provider, loaded);
     return hit === undefined ? super._fromLoaded(userId, provider, loaded) : Promise.resolve(hit);

@@ -299,8 +299,9 @@ test("an argument of the wrong type is a rejection with BAD_REQUEST, never a syn
     await assert.rejects(p, (e) => e instanceof TokenManagerError && e.code === "BAD_REQUEST", name);
   }
   m.free();
-  await assert.rejects(
-    m.status("u1", "google"),
-    (e) => e instanceof TokenManagerError && e.code === "CONFIG",
-  );
+  const freed = (e) => e instanceof TokenManagerError && e.code === "CONFIG";
+  let p;
+  assert.doesNotThrow(() => (p = m.getValidToken("u1", "google")), "a freed manager's getValidToken");
+  await assert.rejects(p, freed);
+  await assert.rejects(m.status("u1", "google"), freed);
 });
