@@ -84,7 +84,14 @@ impl From<TransportError> for Error {
 /// events, which the user can read. (A browser's fetch says only "Failed to
 /// fetch" or the like: the browser client passes that on as it is.)
 pub fn network_cause(detail: &str) -> &'static str {
-    let d = detail.to_ascii_lowercase();
+    // Its words, less the URLs, hosts and addresses (a host may hold "dns",
+    // "ssl" or "eof": geofence.example).
+    let d = detail
+        .split_whitespace()
+        .filter(|w| !w.contains(['.', '/', '[']))
+        .collect::<Vec<_>>()
+        .join(" ")
+        .to_ascii_lowercase();
     // text::contains, not str::contains: that one brings the two-way
     // searcher, 5 KB of wasm.
     let says = |words: &[&str]| words.iter().any(|w| super::text::contains(&d, w));
@@ -194,6 +201,11 @@ mod tests {
             ),
             ("TypeError: error reading a body from connection", "the connection was closed"),
             ("TypeError: Failed to fetch", "no response"),
+            // A host that says a cause's word, and a cause past 200 characters.
+            (
+                "TypeError: error sending request for url (https://geofence-ssl.example/oauth2/v2.0/token?tenant=0123456789abcdef0123456789abcdef&x=resolve): client error (Connect): tcp connect error from [2001:db8:85a3::8a2e:370:7334]:50472 to [2001:db8:85a3::8a2e:370:7335]:443: Connection refused (os error 111)",
+                "the connection was refused",
+            ),
         ];
         for (detail, cause) in cases {
             let m = message(detail);

@@ -44,7 +44,9 @@ pub(super) fn describe(e: &JsValue) -> String {
 /// A failed provider call's error: its cause only, as the core words it
 /// (Deno's messages name the URL and both ends' addresses).
 fn network(e: &JsValue) -> TransportError {
-    TransportError::Network(crate::core::http::network_cause(&describe(e)).into())
+    // The whole message (the cause comes after the URL and both addresses).
+    let msg = get(e, "message").as_string().unwrap_or_default();
+    TransportError::Network(crate::core::http::network_cause(&msg).into())
 }
 
 impl Transport for FetchTransport {
