@@ -462,10 +462,13 @@ impl<T: Transport, S: Store, R: Runtime> Manager<T, S, R> {
             if !per_token {
                 break;
             }
+            // Compared opened: a refresh that kept the token seals it anew.
+            let refresh_of = |r: &ConnectionRow| self.open_tokens(r).ok()?.refresh_token;
             match self.store.load(user_id, provider_id).await? {
                 Some(now)
                     if now.refresh_token_sealed.is_some()
-                        && now.refresh_token_sealed != row.refresh_token_sealed =>
+                        && now.refresh_token_sealed != row.refresh_token_sealed
+                        && refresh_of(&now) != refresh_of(&row) =>
                 {
                     row = now;
                     revocation = self.revoke_row(provider, user_id, provider_id, &row).await;

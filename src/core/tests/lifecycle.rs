@@ -431,6 +431,14 @@ fn a_lease_a_sign_in_kept_is_released_when_its_holder_fails() {
     assert_eq!(row.lease_owner, None, "the holder's lease was released");
 }
 
+/// A sleep of `ms` on the test clock.
+fn after_ms(rt: &Rt, ms: i64) -> crate::core::testkit::Sleep {
+    crate::core::testkit::Sleep {
+        rt: rt.clone(),
+        until: rt.now_ms() + ms,
+    }
+}
+
 /// user-1's Discord connection (RFC 7009 revocation, refresh tokens that
 /// rotate) just expired, a provider taking 300 ms: one instance.
 fn rotating_discord() -> (Rt, Provider, MemoryStore, M) {
@@ -472,11 +480,7 @@ fn a_refresh_that_lands_after_a_disconnect_revokes_its_new_tokens_and_hands_out_
     // the refresh must not hand out (nor leave standing, where it can help).
     let (rt, p, store, m) = rotating_discord();
     let disconnect_meanwhile = async {
-        crate::core::testkit::Sleep {
-            rt: rt.clone(),
-            until: rt.now_ms() + 50,
-        }
-        .await;
+        after_ms(&rt, 50).await;
         store
             .disconnect("user-1", "discord", rt.now_ms())
             .await
@@ -582,11 +586,7 @@ fn a_disconnect_revokes_the_refresh_token_a_refresh_rotated_while_it_revoked() {
     // revokes nothing, so rt-1 is revoked too before the row is erased.
     let (rt, p, store, m) = rotating_discord();
     let disconnect_meanwhile = async {
-        crate::core::testkit::Sleep {
-            rt: rt.clone(),
-            until: rt.now_ms() + 50,
-        }
-        .await;
+        after_ms(&rt, 50).await;
         m.disconnect("user-1", "discord").await.unwrap()
     };
     let (_, report) = rt.run(futures_util::future::join(
@@ -609,4 +609,27 @@ fn a_disconnect_revokes_the_refresh_token_a_refresh_rotated_while_it_revoked() {
         (row.status.as_str(), row.refresh_token_sealed),
         ("disconnected", None)
     );
+}
+
+#[test]
+fn a_disconnect_does_not_revoke_again_after_a_refresh_that_kept_the_refresh_token() {
+    // The same refresh token, sealed anew by the refresh: one revocation.
+    let (rt, p, _store, m) = rotating_discord();
+    p.rotate.set(false);
+    let disconnect_meanwhile = async {
+        after_ms(&rt, 50).await;
+        m.disconnect("user-1", "discord").await.unwrap()
+    };
+    let (_, report) = rt.run(futures_util::future::join(
+        m.get_valid_token("user-1", "discord", GetOptions::default()),
+        disconnect_meanwhile,
+    ));
+    let revocations = p
+        .requests
+        .borrow()
+        .iter()
+        .filter(|r| r.url.ends_with("/revoke"))
+        .count();
+    assert_eq!(revocations, 1);
+    assert_eq!(report.revocation.as_str(), "revoked");
 }
