@@ -141,7 +141,7 @@ export class MemoryStore {
     let r = this.#rows.get(k);
     // The row's refresh token (and its lease) as it is now, when there is a
     // row (an insert takes the write's).
-    const sameAccount = !r?.accountId || w.accountId == null || r.accountId === w.accountId;
+    const sameAccount = r?.accountId == null || w.accountId == null || r.accountId === w.accountId;
     const kept = r
       ? [
         r.refreshTokenSealed ?? null,

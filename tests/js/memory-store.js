@@ -108,7 +108,7 @@ export class MemoryStore {
     // The row's refresh token (and its lease) as it is now, when there is a
     // row (an insert takes the write's).
     // Kept for the row's own account only (or one not known on either side).
-    const sameAccount = !r?.accountId || w.accountId == null || r.accountId === w.accountId;
+    const sameAccount = r?.accountId == null || w.accountId == null || r.accountId === w.accountId;
     const kept = r
       ? [
         r.refreshTokenSealed ?? null,

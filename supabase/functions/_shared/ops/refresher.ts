@@ -408,7 +408,7 @@ async function finish(db: Db, r: PassReport, at: number): Promise<void> {
       JSON.stringify(r.failedByCode),
       r.skippedByBreaker,
       JSON.stringify(r.breakers),
-      r.remaining,
+      r.stopped === "error" ? null : r.remaining, // not counted when the pass failed
       r.warned,
       r.webhooksDelivered,
       r.webhooksFailed,
