@@ -12,7 +12,9 @@ import {
   connectionOf,
   connectReturn,
   deadline,
+  driverOptions,
   header,
+  providerOf,
   statusOf,
   untilAborted,
 } from "./client_io.js";
@@ -26,12 +28,6 @@ export function useCore(core) {
 }
 
 const MARKER = "x-token-refreshed-at";
-/**
- * How long `callFunction` waits for an edge function by default: longer than
- * a token call's (a Calendar call behind a refresh, a disconnect's
- * revocation), shorter than forever (a page waiting on it stays stuck).
- */
-const CALL_TIMEOUT_MS = 60_000;
 const CONNECTION = "x-token-connection";
 
 /** Tabs' channels of clients collected without close(): closed with them. */
@@ -83,28 +79,16 @@ export class BrowserTokenClient {
       // The glue's module is not there yet: a TypeError about its exports.
       throw e instanceof TypeError ? notLoaded() : e;
     }
-    /** @param {string} message */
-    const refuse = (message) => {
-      const e = core.error("CONFIG", message);
+    const own = driverOptions(options);
+    if (typeof own === "string") {
+      const e = core.error("CONFIG", own);
       core.free();
       throw e;
-    };
-    if (typeof options.getSessionToken !== "function") refuse("options.getSessionToken: must be a function");
-    if (options.fetch == null) {
-      if (typeof globalThis.fetch !== "function") {
-        refuse("options.fetch: no global fetch in this runtime; pass one");
-      }
-    } else if (typeof options.fetch !== "function") refuse("options.fetch: must be a function");
+    }
     this.#core = core;
-    this.#getSession = options.getSessionToken;
-    this.#fetch = options.fetch ?? globalThis.fetch;
+    [this.#getSession, this.#fetch, this.#callTimeoutMs] = own;
     const [channelName, functionsUrl] = core.config();
     this.#functionsUrl = functionsUrl;
-    const timeout = options.functionTimeoutMs ?? CALL_TIMEOUT_MS;
-    if (!Number.isInteger(timeout) || timeout < 1 || timeout > 2 ** 31 - 1) {
-      refuse("options.functionTimeoutMs: must be a whole number of ms from 1 to 2147483647");
-    }
-    this.#callTimeoutMs = timeout;
     let channel;
     try {
       channel = typeof BroadcastChannel === "function" ? new BroadcastChannel(channelName) : undefined;
@@ -668,15 +652,10 @@ export class BrowserTokenClient {
     return this.#core.tokenInfo(this.#provider(provider));
   }
 
-  /**
-   * The connection a call names: `"spotify"` or `{ provider: "spotify" }`,
-   * `google` when it names none. Anything else is BAD_REQUEST: taken as
-   * `google`, a call meant for another provider was handed Google's token.
-   */
+  /** The connection a call names (see providerOf); anything else is BAD_REQUEST. */
   #provider(options) {
-    const p = typeof options === "object" && options !== null ? options.provider : options;
-    if (p == null) return "google";
-    if (typeof p === "string" && p !== "") return p;
+    const p = providerOf(options);
+    if (p !== undefined) return p;
     throw this.#core.error("BAD_REQUEST", "provider: a connection id, as a string or { provider }");
   }
 

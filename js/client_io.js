@@ -1,6 +1,45 @@
-// The browser client's I/O helpers (js/client.js): reading a response as a
-// custom fetch may answer it, a request's deadline, an abort signal's race,
-// and the words for a connect's return.
+// The browser client's I/O helpers (js/client.js): the options and names it
+// checks itself, reading a response as a custom fetch may answer it, a
+// request's deadline, an abort signal's race, and the words for a connect's
+// return.
+
+/**
+ * How long `callFunction` waits for an edge function by default: longer than
+ * a token call's (a Calendar call behind a refresh, a disconnect's
+ * revocation), shorter than forever (a page waiting on it stays stuck).
+ */
+const CALL_TIMEOUT_MS = 60_000;
+
+/**
+ * The options the driver itself uses, checked (the core checks the rest):
+ * `[getSessionToken, fetch, functionTimeoutMs]`, or the CONFIG problem's words.
+ * @returns {[Function, Function, number] | string}
+ */
+export function driverOptions(options) {
+  if (typeof options.getSessionToken !== "function") return "options.getSessionToken: must be a function";
+  const fetch = options.fetch ?? globalThis.fetch;
+  if (typeof fetch !== "function") {
+    return options.fetch == null
+      ? "options.fetch: no global fetch in this runtime; pass one"
+      : "options.fetch: must be a function";
+  }
+  const timeout = options.functionTimeoutMs ?? CALL_TIMEOUT_MS;
+  if (!Number.isInteger(timeout) || timeout < 1 || timeout > 2 ** 31 - 1) {
+    return "options.functionTimeoutMs: must be a whole number of ms from 1 to 2147483647";
+  }
+  return [options.getSessionToken, fetch, timeout];
+}
+
+/**
+ * The connection a call names: `"spotify"` or `{ provider: "spotify" }`,
+ * `google` when it names none; undefined for anything else (taken as
+ * `google`, a call meant for another provider was handed Google's token).
+ */
+export function providerOf(options) {
+  const p = typeof options === "object" && options !== null ? options.provider : options;
+  if (p == null) return "google";
+  return typeof p === "string" && p !== "" ? p : undefined;
+}
 
 /** The connection a function path names (`connections/<id>/…`), or undefined. */
 export function connectionOf(name) {

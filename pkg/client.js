@@ -6,7 +6,9 @@ import {
   connectionOf,
   connectReturn,
   deadline,
+  driverOptions,
   header,
+  providerOf,
   statusOf,
   untilAborted,
 } from "./client_io.js";
@@ -18,7 +20,6 @@ export function useCore(core) {
 }
 
 const MARKER = "x-token-refreshed-at";
-const CALL_TIMEOUT_MS = 60_000;
 const CONNECTION = "x-token-connection";
 
 const channels = new FinalizationRegistry((channel) => channel.close());
@@ -48,27 +49,16 @@ export class BrowserTokenClient {
     } catch (e) {
       throw e instanceof TypeError ? notLoaded() : e;
     }
-    const refuse = (message) => {
-      const e = core.error("CONFIG", message);
+    const own = driverOptions(options);
+    if (typeof own === "string") {
+      const e = core.error("CONFIG", own);
       core.free();
       throw e;
-    };
-    if (typeof options.getSessionToken !== "function") refuse("options.getSessionToken: must be a function");
-    if (options.fetch == null) {
-      if (typeof globalThis.fetch !== "function") {
-        refuse("options.fetch: no global fetch in this runtime; pass one");
-      }
-    } else if (typeof options.fetch !== "function") refuse("options.fetch: must be a function");
+    }
     this.#core = core;
-    this.#getSession = options.getSessionToken;
-    this.#fetch = options.fetch ?? globalThis.fetch;
+    [this.#getSession, this.#fetch, this.#callTimeoutMs] = own;
     const [channelName, functionsUrl] = core.config();
     this.#functionsUrl = functionsUrl;
-    const timeout = options.functionTimeoutMs ?? CALL_TIMEOUT_MS;
-    if (!Number.isInteger(timeout) || timeout < 1 || timeout > 2 ** 31 - 1) {
-      refuse("options.functionTimeoutMs: must be a whole number of ms from 1 to 2147483647");
-    }
-    this.#callTimeoutMs = timeout;
     let channel;
     try {
       channel = typeof BroadcastChannel === "function" ? new BroadcastChannel(channelName) : undefined;
@@ -516,9 +506,8 @@ export class BrowserTokenClient {
   }
 
   #provider(options) {
-    const p = typeof options === "object" && options !== null ? options.provider : options;
-    if (p == null) return "google";
-    if (typeof p === "string" && p !== "") return p;
+    const p = providerOf(options);
+    if (p !== undefined) return p;
     throw this.#core.error("BAD_REQUEST", "provider: a connection id, as a string or { provider }");
   }
 

@@ -1,4 +1,27 @@
 
+const CALL_TIMEOUT_MS = 60_000;
+
+export function driverOptions(options) {
+  if (typeof options.getSessionToken !== "function") return "options.getSessionToken: must be a function";
+  const fetch = options.fetch ?? globalThis.fetch;
+  if (typeof fetch !== "function") {
+    return options.fetch == null
+      ? "options.fetch: no global fetch in this runtime; pass one"
+      : "options.fetch: must be a function";
+  }
+  const timeout = options.functionTimeoutMs ?? CALL_TIMEOUT_MS;
+  if (!Number.isInteger(timeout) || timeout < 1 || timeout > 2 ** 31 - 1) {
+    return "options.functionTimeoutMs: must be a whole number of ms from 1 to 2147483647";
+  }
+  return [options.getSessionToken, fetch, timeout];
+}
+
+export function providerOf(options) {
+  const p = typeof options === "object" && options !== null ? options.provider : options;
+  if (p == null) return "google";
+  return typeof p === "string" && p !== "" ? p : undefined;
+}
+
 export function connectionOf(name) {
   const m = /^connections\/([^/?#]+)\//.exec(name);
   try {
