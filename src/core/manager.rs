@@ -667,12 +667,15 @@ pub(crate) fn check_user(user_id: &str) -> Result<()> {
     // id the store returns: Postgres returns a uuid in its canonical form
     // (lower case, 8-4-4-4-12), so a token stored for "A0EE…", for
     // "{a0ee…}" or for the 32 digits alone would never open again.
-    let digits = user_id
+    // Every call checks it: the canonical form (Supabase's ids) answers first.
+    if is_uuid(user_id) && !user_id.bytes().any(|b| b.is_ascii_uppercase()) {
+        return Ok(());
+    }
+    let mut digits = user_id
         .bytes()
         .filter(|&b| !matches!(b, b'-' | b'{' | b'}'));
-    let uuid_like = digits.clone().count() == 32 && digits.clone().all(|b| b.is_ascii_hexdigit());
-    let canonical = is_uuid(user_id) && !user_id.bytes().any(|b| b.is_ascii_uppercase());
-    if uuid_like && !canonical {
+    let uuid_like = digits.clone().count() == 32 && digits.all(|b| b.is_ascii_hexdigit());
+    if uuid_like {
         return Err(Error::new(
             Code::BadRequest,
             "userId: a UUID must be in lower case, 8-4-4-4-12, as Postgres and Supabase Auth write it",

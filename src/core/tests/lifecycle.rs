@@ -579,12 +579,18 @@ fn a_sign_in_keeps_the_refresh_token_another_sign_in_brought_meanwhile() {
     assert_eq!(kept, None);
 }
 
-#[test]
-fn a_disconnect_revokes_the_refresh_token_a_refresh_rotated_while_it_revoked() {
-    // The disconnect revokes rt-0 while a refresh spends it and commits
-    // rt-1: the server answers 200 for the spent token (RFC 7009 §2.2) and
-    // revokes nothing, so rt-1 is revoked too before the row is erased.
+/// A disconnect 50 ms into a refresh of the rotating Discord connection
+/// (`rotate`: whether the refresh brings a new refresh token): the store,
+/// the disconnect's report and the bodies of the revocations sent.
+fn disconnect_during_a_refresh(
+    rotate: bool,
+) -> (
+    MemoryStore,
+    crate::core::connect::DisconnectReport,
+    Vec<String>,
+) {
     let (rt, p, store, m) = rotating_discord();
+    p.rotate.set(rotate);
     let disconnect_meanwhile = async {
         after_ms(&rt, 50).await;
         m.disconnect("user-1", "discord").await.unwrap()
@@ -593,13 +599,22 @@ fn a_disconnect_revokes_the_refresh_token_a_refresh_rotated_while_it_revoked() {
         m.get_valid_token("user-1", "discord", GetOptions::default()),
         disconnect_meanwhile,
     ));
-    let revoked: Vec<String> = p
+    let revoked = p
         .requests
         .borrow()
         .iter()
         .filter(|r| r.url.ends_with("/revoke"))
         .map(|r| r.body.clone())
         .collect();
+    (store, report, revoked)
+}
+
+#[test]
+fn a_disconnect_revokes_the_refresh_token_a_refresh_rotated_while_it_revoked() {
+    // The disconnect revokes rt-0 while a refresh spends it and commits
+    // rt-1: the server answers 200 for the spent token (RFC 7009 §2.2) and
+    // revokes nothing, so rt-1 is revoked too before the row is erased.
+    let (store, report, revoked) = disconnect_during_a_refresh(true);
     assert_eq!(revoked.len(), 2, "{revoked:?}");
     assert!(revoked[0].contains("token=rt-0"), "{}", revoked[0]);
     assert!(revoked[1].contains("token=rt-1"), "{}", revoked[1]);
@@ -614,22 +629,7 @@ fn a_disconnect_revokes_the_refresh_token_a_refresh_rotated_while_it_revoked() {
 #[test]
 fn a_disconnect_does_not_revoke_again_after_a_refresh_that_kept_the_refresh_token() {
     // The same refresh token, sealed anew by the refresh: one revocation.
-    let (rt, p, _store, m) = rotating_discord();
-    p.rotate.set(false);
-    let disconnect_meanwhile = async {
-        after_ms(&rt, 50).await;
-        m.disconnect("user-1", "discord").await.unwrap()
-    };
-    let (_, report) = rt.run(futures_util::future::join(
-        m.get_valid_token("user-1", "discord", GetOptions::default()),
-        disconnect_meanwhile,
-    ));
-    let revocations = p
-        .requests
-        .borrow()
-        .iter()
-        .filter(|r| r.url.ends_with("/revoke"))
-        .count();
-    assert_eq!(revocations, 1);
+    let (_, report, revoked) = disconnect_during_a_refresh(false);
+    assert_eq!(revoked.len(), 1, "{revoked:?}");
     assert_eq!(report.revocation.as_str(), "revoked");
 }
